@@ -1,0 +1,79 @@
+"""The ``depthbench`` command line.
+
+Each subsystem owns its commands in a private ``_cli`` module exposing
+``register(subparsers)``; this file only wires them together, so adding a command
+never means editing another subsystem. Every command handler takes the parsed
+``argparse.Namespace`` and returns an exit status.
+
+User mistakes raise :class:`depthbench.errors.UserError`: one line on stderr,
+exit status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from depthbench import __version__
+from depthbench.errors import UserError
+
+__all__ = ["main", "build_parser"]
+
+# Order = order in --help.
+_COMMAND_MODULES = (
+    "depthbench.generators._cli",   # generate
+    "depthbench.tasks._cli",        # tasks list|show
+    "depthbench.baselines._cli",    # eval, doctor, strategies
+    "depthbench.scorers._cli",      # score, analyze
+    "depthbench.report._cli",       # report, compare, demo
+    "depthbench.leaderboard._cli",  # submission pack|validate, leaderboard build
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full argument parser with every subsystem's commands."""
+    parser = argparse.ArgumentParser(
+        prog="depthbench",
+        description=(
+            "Compositional depth and test-time compute: generate certified-depth datasets, "
+            "evaluate parallel vs sequential strategies at matched token budgets, publish "
+            "leaderboard submissions."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"depthbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:  # subsystem not built yet
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit status (also used by the console script)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"depthbench {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"depthbench {args.command}: interrupted; finished work is saved, run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

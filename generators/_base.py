@@ -1,0 +1,106 @@
+"""What every task family provides.
+
+A family is one module in ``depthbench/generators/`` that defines a module-level
+``FAMILY = Family(...)``. The registry (``depthbench.generators.families()``) finds it by
+scanning the package, so adding a family is adding a file (and a task spec).
+
+A family's ``generate(config, rng)`` is pure: all randomness comes from ``rng`` (a
+``numpy.random.Generator``), nothing global is read. ``certify(instance)`` is an
+independent solver (it must not reuse the generator's bookkeeping) that returns the
+certified depth, the gold answer and the gold trace; the dataset builder refuses an item
+whose certified depth or answer differs from what the generator meant to build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Problem", "Certificate", "Family", "AnswerType"]
+
+AnswerType = str  # "choice" (a label among candidates), "integer" (in [0, m)), "plan" (moves over U/D/L/R)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One generated problem, before it becomes a dataset item.
+
+    Attributes
+    ----------
+    instance : dict
+        Machine-readable problem (JSON-serialisable); what the prompt states.
+    answer : str or int
+        The gold answer (choice label, integer, or move string).
+    answer_type : str
+        ``"choice"``, ``"integer"`` or ``"plan"``.
+    depth : int
+        The depth the generator built (checked against the certifier).
+    solution_trace : list
+        Intermediate results of the gold solution, in order (JSON-serialisable).
+    size : dict
+        Size measures that must not vary with depth in a sweep (e.g. ``num_nodes``,
+        ``num_edges``, ``num_variables``, grid width/height).
+    chance : float
+        Probability in [0, 1] that a uniform guess over the answer space is right.
+    answer_space : dict
+        Describes the answer space for guessing and extraction, e.g.
+        ``{"labels": ["A", "B"]}``, ``{"modulus": 97}``, ``{"moves": "UDLR"}``.
+    """
+
+    instance: dict[str, Any]
+    answer: str | int
+    answer_type: AnswerType
+    depth: int
+    solution_trace: list[Any]
+    size: dict[str, int]
+    chance: float
+    answer_space: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """What the independent certifier measured on an instance."""
+
+    depth: int
+    answer: str | int
+    solution_trace: list[Any]
+    extra: Mapping[str, Any] = ()  # e.g. {"optimal_plan_length": 31}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A registered task family.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"graph_connectivity"``.
+    version : str
+        Generator version; part of every item's seed and id. Bump on any change of output.
+    config_cls : type
+        Frozen dataclass of the family's parameters; validates in ``__post_init__``
+        with ``ValueError``. Has a ``depth`` field.
+    generate : callable
+        ``generate(config, rng) -> Problem``; pure.
+    certify : callable
+        ``certify(instance) -> Certificate``; independent solver.
+    parse_prompt : callable
+        ``parse_prompt(prompt_text) -> instance``; inverse of the prompt's problem
+        statement (used by tests to prove the prompt states the whole instance).
+    max_depth : callable
+        ``max_depth(config_without_depth_params) -> int``; largest depth that fits the size.
+    source_file : str
+        Path of the module (its sha256 goes into ``meta.generator_source_sha256``).
+    """
+
+    name: str
+    version: str
+    config_cls: type
+    generate: Callable[[Any, np.random.Generator], Problem]
+    certify: Callable[[Mapping[str, Any]], Certificate]
+    parse_prompt: Callable[[str], dict[str, Any]]
+    max_depth: Callable[[Any], int]
+    source_file: str
