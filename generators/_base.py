@@ -87,9 +87,13 @@ class Family:
         ``generate(config, rng) -> Problem``; pure.
     certify : callable
         ``certify(instance) -> Certificate``; independent solver.
+    describe : callable
+        ``describe(instance) -> str``; the problem statement in plain text, inserted in
+        the task's Jinja2 prompt template as ``{{ problem }}``.
     parse_prompt : callable
-        ``parse_prompt(prompt_text) -> instance``; inverse of the prompt's problem
-        statement (used by tests to prove the prompt states the whole instance).
+        ``parse_prompt(prompt_text) -> instance``; inverse of ``describe`` that finds the
+        statement inside a full prompt (tests use it to prove the prompt states the whole
+        instance).
     max_depth : callable
         ``max_depth(config_without_depth_params) -> int``; largest depth that fits the size.
     source_file : str
@@ -101,6 +105,7 @@ class Family:
     config_cls: type
     generate: Callable[[Any, np.random.Generator], Problem]
     certify: Callable[[Mapping[str, Any]], Certificate]
+    describe: Callable[[Mapping[str, Any]], str]
     parse_prompt: Callable[[str], dict[str, Any]]
     max_depth: Callable[[Any], int]
     source_file: str
