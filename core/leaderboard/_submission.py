@@ -1,0 +1,223 @@
+"""Pack a run directory into a leaderboard submission (``depthbench-submission/1``).
+
+A submission holds predictions, never scores: the metadata of the run and, per
+(item, strategy, budget), the stated final answer and every call's token usage, with
+the raw completion texts unless ``--no-raw``. The output is canonical JSON inside a
+gzip stream with a zero timestamp and no file name, so packing the same run twice
+gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from depthbench import __version__
+from depthbench.errors import UserError
+from depthbench.io import BadLine, atomic_write_bytes, canonical_json, read_jsonl
+
+__all__ = ["SUBMISSION_FORMAT", "ENDPOINT_KINDS", "pack_run", "write_submission", "submission_bytes",
+           "load_schema"]
+
+SUBMISSION_FORMAT = "depthbench-submission/1"
+ENDPOINT_KINDS = ("openai", "llamacpp", "simulated", "replay", "other")
+
+
+def load_schema() -> dict[str, Any]:
+    """The shipped JSON Schema of the submission format."""
+    from importlib import resources
+
+    text = resources.files("depthbench.schemas").joinpath("submission.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def _first(d: Mapping[str, Any], *paths: str, default: Any = None) -> Any:
+    """The first present value among dotted ``paths`` of a nested mapping."""
+    for path in paths:
+        cur: Any = d
+        for part in path.split("."):
+            if isinstance(cur, Mapping) and part in cur:
+                cur = cur[part]
+            else:
+                break
+        else:
+            if cur is not None:
+                return cur
+    return default
+
+
+def _endpoint_kind(spec: str) -> str:
+    head = spec.split(":", 1)[0].strip().lower()
+    return head if head in ENDPOINT_KINDS else "other"
+
+
+def _model_name(spec: str, calls: list[dict[str, Any]]) -> str:
+    for c in calls:
+        if isinstance(c.get("model"), str) and c["model"]:
+            return c["model"]
+    kind = _endpoint_kind(spec)
+    if kind in ("openai", "llamacpp") and ":" in spec:
+        return spec.split(":", 1)[1]
+    return spec or "unknown"
+
+
+def _read_log(path: Path, what: str) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise UserError(f"RUN_DIR: {path.name} missing in {str(path.parent)!r}; run 'depthbench eval --out RUN_DIR' first")
+    bad: list[BadLine] = []
+    rows = list(read_jsonl(path, bad))
+    torn_ok = [b for b in bad if b.reason != "torn last line"]
+    if torn_ok:
+        b = torn_ok[0]
+        raise UserError(f"RUN_DIR: {what} line {b.lineno}: {b.reason}; repair or re-run the evaluation")
+    return rows
+
+
+def _call_entry(c: Mapping[str, Any], raw: bool) -> dict[str, Any]:
+    usage = c.get("usage") or {}
+    gen = usage.get("completion_tokens")
+    prompt = usage.get("prompt_tokens")
+    key = c.get("key")
+    if not isinstance(gen, int) or not isinstance(prompt, int):
+        raise UserError(f"RUN_DIR: call {key!r} has no integer usage.prompt_tokens/completion_tokens; "
+                        "the run log is incomplete")
+    entry: dict[str, Any] = {
+        "key": key,
+        "role": c.get("role"),
+        "sample": c.get("sample", 0),
+        "round": c.get("round", 0),
+        "parent": c.get("parent"),
+        "generated_tokens": gen,
+        "processed_tokens": prompt + gen,
+        "finish_reason": c.get("finish_reason"),
+    }
+    if raw:
+        entry["text"] = c.get("text") if isinstance(c.get("text"), str) else ""
+    if c.get("role") in ("verify", "judge"):
+        entry["score"] = c.get("score")
+        entry["target"] = c.get("target")
+    return entry
+
+
+def pack_run(run_dir: str | Path, *, submitter: str = "anonymous", model_name: str | None = None,
+             model_revision: str | None = None, raw: bool = True, date: str | None = None) -> dict[str, Any]:
+    """Build the submission object of a finished run directory.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        Output folder of ``depthbench eval`` (``run.json``, ``calls.jsonl``, ``outcomes.jsonl``).
+    submitter : str
+        Who submits (person or group).
+    model_name : str, optional
+        Overrides the name taken from the call log / model spec.
+    model_revision : str, optional
+        Model revision (commit, checkpoint, quantisation).
+    raw : bool
+        Include raw completion texts (needed for the "verified" badge).
+    date : str, optional
+        ``YYYY-MM-DD``; defaults to the run's start date, so packing is deterministic.
+
+    Returns
+    -------
+    dict
+        The submission, ready for :func:`write_submission`.
+
+    Raises
+    ------
+    UserError
+        If the run directory is missing files or fields.
+    """
+    rd = Path(run_dir)
+    if not rd.is_dir():
+        raise UserError(f"RUN_DIR: {str(rd)!r} is not a folder; give the --out folder of 'depthbench eval'")
+    run_path = rd / "run.json"
+    if not run_path.is_file():
+        raise UserError(f"RUN_DIR: run.json missing in {str(rd)!r}; run 'depthbench eval --out RUN_DIR' first")
+    try:
+        run = json.loads(run_path.read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"RUN_DIR: run.json is not valid JSON ({e})") from None
+    calls = _read_log(rd / "calls.jsonl", "calls.jsonl")
+    outcomes = _read_log(rd / "outcomes.jsonl", "outcomes.jsonl")
+    if not outcomes:
+        raise UserError("RUN_DIR: outcomes.jsonl holds no finished items; finish the evaluation first")
+
+    spec = str(_first(run, "config.model", "model.spec", "model", default="") or "")
+    if isinstance(_first(run, "config.model", "model"), Mapping):
+        spec = str(_first(run, "config.model.spec", "model.spec", default=""))
+    sha = _first(run, "dataset_sha256", "dataset.sha256", "config.dataset_sha256")
+    if not isinstance(sha, str):
+        raise UserError("RUN_DIR: run.json has no dataset_sha256; the run did not record its dataset")
+    task = _first(run, "dataset.task", "task", "config.task") or (outcomes[0].get("task"))
+    split = _first(run, "dataset.split", "split", "config.split", default="test")
+    sampling_src = _first(run, "config.sampling", "sampling", default={}) or {}
+    sampling: dict[str, Any] = {
+        "temperature": _first(sampling_src, "temperature", default=_first(run, "config.temperature", default=0.0)),
+        "top_p": _first(sampling_src, "top_p", default=_first(run, "config.top_p", default=1.0)),
+        "seed": _first(run, "config.seed", "seed", default=_first(sampling_src, "seed")),
+    }
+    for k, v in sorted(sampling_src.items()):
+        if k not in sampling and (v is None or isinstance(v, (int, float, str, bool))):
+            sampling[k] = v
+    started = str(_first(run, "start_time", "started", "started_at", "created", default="") or "")
+    date = date or (started[:10] if len(started) >= 10 else "1970-01-01")
+    suite = _first(run, "versions.depthbench", "depthbench_version", default=__version__)
+
+    by_key = {c["key"]: c for c in calls if isinstance(c.get("key"), str)}
+    latest: dict[tuple[str, str, int], Mapping[str, Any]] = {}
+    for o in outcomes:
+        latest[(str(o["item_id"]), str(o["strategy"]), int(o["budget"]))] = o
+    predictions = []
+    for (item_id, strategy, budget), o in sorted(latest.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
+        entries = []
+        for key in o.get("calls") or []:
+            if key not in by_key:
+                raise UserError(f"RUN_DIR: outcome of {item_id!r} ({strategy}, {budget}) names call {key!r} "
+                                "missing from calls.jsonl; the run log is incomplete")
+            entries.append(_call_entry(by_key[key], raw))
+        predictions.append({"item_id": item_id, "strategy": strategy, "budget": budget,
+                            "final_answer": o.get("final_answer"), "calls": entries})
+
+    run_strats = _first(run, "config.strategies", "strategies", default=None)
+    seen_strats = sorted({p["strategy"] for p in predictions})
+    strategies = [s for s in run_strats if s in seen_strats] if isinstance(run_strats, list) else seen_strats
+    strategies += [s for s in seen_strats if s not in strategies]
+    return {
+        "format": SUBMISSION_FORMAT,
+        "metadata": {
+            "submitter": submitter,
+            "model": {"name": model_name or _model_name(spec, calls), "revision": model_revision},
+            "endpoint": {"kind": _endpoint_kind(spec), "spec": spec[:500]},
+            "sampling": sampling,
+            "strategies": strategies,
+            "budgets": sorted({p["budget"] for p in predictions}),
+            "suite_version": str(suite),
+            "dataset": {"task": str(task), "split": str(split), "sha256": sha},
+            "date": date,
+            "raw_completions": raw,
+        },
+        "predictions": predictions,
+    }
+
+
+def submission_bytes(submission: Mapping[str, Any]) -> bytes:
+    """Canonical JSON of ``submission`` in a deterministic gzip stream (mtime 0, no name)."""
+    payload = canonical_json(submission).encode("utf-8")
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as g:
+        g.write(payload)
+    return buf.getvalue()
+
+
+def write_submission(submission: Mapping[str, Any], out: str | Path) -> Path:
+    """Write ``submission`` atomically as ``.json.gz`` and return the path."""
+    out = Path(out)
+    if not out.name.endswith(".json.gz"):
+        raise UserError(f"--out: {out.name!r} must end with .json.gz")
+    atomic_write_bytes(out, submission_bytes(submission))
+    return out

@@ -1,0 +1,367 @@
+"""Validate and re-score a leaderboard submission.
+
+Checks, in order, and every problem found is reported (not just the first):
+
+1. the file is safe to read (size, gzip, strict JSON — see ``_safety``);
+2. the JSON Schema ``depthbench-submission/1``;
+3. names (no path traversal, no control characters), strategies known to the registry
+   and written canonically, budgets and strategies of predictions listed in metadata;
+4. the dataset sha256 equals the manifest sha256 of a release (``depthbench.data`` by
+   default) whose task and split match;
+5. every release item present exactly once per (strategy, budget), no unknown items;
+6. per prediction: generated tokens summed over calls within the budget, processed
+   tokens at least the generated ones, call keys unique, parents known;
+7. where raw completions are present, answers are re-extracted with
+   ``depthbench.scorers.extract``, reduced with the strategy's ``final_answer`` and the
+   result compared with the stated final answer.
+
+Scores are never read from the submission: credit comes from
+``depthbench.scorers.verify`` on the re-derived (or, without raw completions, stated)
+answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from depthbench.errors import UserError
+from depthbench.io import BadLine, read_jsonl, sha256_bytes
+from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, load_submission_file, name_problems
+from depthbench.leaderboard._submission import SUBMISSION_FORMAT, load_schema
+
+__all__ = ["Release", "ValidationReport", "find_releases", "default_releases_dir", "validate_submission",
+           "validate_object"]
+
+_MAX_LISTED_IDS = 5
+_ANSWER_ROLES_EXCLUDED = ("verify", "judge")
+
+
+@dataclass(frozen=True)
+class Release:
+    """One released dataset folder: its manifest sha256, task and folder."""
+
+    sha256: str
+    task: str
+    folder: Path
+    manifest: Mapping[str, Any]
+
+    def load_split(self, split: str) -> list[dict[str, Any]]:
+        """The items of ``split`` (``<split>.jsonl`` in the folder)."""
+        path = self.folder / f"{split}.jsonl"
+        bad: list[BadLine] = []
+        items = list(read_jsonl(path, bad))
+        if bad:
+            raise UserError(f"release {str(self.folder)!r}: {path.name} line {bad[0].lineno}: {bad[0].reason}")
+        return items
+
+
+@dataclass
+class ValidationReport:
+    """The result of validating one submission.
+
+    Attributes
+    ----------
+    path : str
+        The file validated (or ``"<object>"``).
+    problems : list of str
+        Every problem found; empty means valid.
+    submission : dict or None
+        The parsed submission (None if it could not be read).
+    outcomes : list of dict
+        Re-scored outcome records (one per prediction; credit from the verifier).
+    mismatches : int
+        Predictions whose stated final answer contradicts the re-extracted one.
+    rescored : int
+        Predictions re-derived from raw completions.
+    """
+
+    path: str
+    problems: list[str] = field(default_factory=list)
+    submission: dict[str, Any] | None = None
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    mismatches: int = 0
+    rescored: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+    @property
+    def verified(self) -> bool:
+        """Valid, every prediction carries raw completions, and all re-score to the stated answers."""
+        return self.ok and bool(self.outcomes) and self.rescored == len(self.outcomes) and self.mismatches == 0
+
+
+def default_releases_dir() -> Path:
+    """The folder of the shipped releases (package ``depthbench.data``)."""
+    import depthbench.data
+
+    return Path(depthbench.data.__file__).parent
+
+
+def find_releases(root: str | Path | None = None) -> dict[str, Release]:
+    """Index every ``manifest.json`` up to three levels below ``root`` by its sha256.
+
+    Parameters
+    ----------
+    root : path-like, optional
+        Folder of releases (default: the shipped ``depthbench.data``). A dataset
+        folder itself (holding ``manifest.json``) works too.
+    """
+    root = Path(root) if root is not None else default_releases_dir()
+    if not root.is_dir():
+        raise UserError(f"--releases: {str(root)!r} is not a folder of dataset releases")
+    found: dict[str, Release] = {}
+    for pattern in ("manifest.json", "*/manifest.json", "*/*/manifest.json", "*/*/*/manifest.json"):
+        for mpath in sorted(root.glob(pattern)):
+            data = mpath.read_bytes()
+            try:
+                manifest = json.loads(data)
+            except ValueError:
+                continue
+            if not isinstance(manifest, dict) or not str(manifest.get("format", "")).startswith("depthbench-dataset/"):
+                continue
+            sha = sha256_bytes(data)
+            found[sha] = Release(sha, str(manifest.get("task")), mpath.parent, manifest)
+    return found
+
+
+def _scoring_api() -> tuple[Any, Any, Any]:
+    from depthbench.baselines.strategies import parse
+    from depthbench.scorers import extract, verify
+
+    return parse, extract, verify
+
+
+def _schema_problems(sub: Any) -> list[str]:
+    validator = jsonschema.Draft202012Validator(load_schema())
+    probs = []
+    for err in sorted(validator.iter_errors(sub), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path).lstrip(".")
+        msg = err.message
+        if len(msg) > 200:
+            msg = msg[:200] + "..."
+        probs.append(f"schema: {where or '(top level)'}: {msg}")
+    return probs
+
+
+def _same_answer(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return str(a).strip() == str(b).strip()
+
+
+def _safe_verify(verify: Any, item: Mapping[str, Any], answer: Any) -> bool:
+    if answer is None:
+        return False
+    try:
+        return bool(verify(item, answer))
+    except (TypeError, ValueError):
+        return False
+
+
+def _where(i: int, p: Mapping[str, Any]) -> str:
+    return f"predictions[{i}] (item {p['item_id']!r}, {p['strategy']}, budget {p['budget']})"
+
+
+def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits = DEFAULT_LIMITS,
+                    path: str = "<object>") -> ValidationReport:
+    """Validate an already-parsed submission object; see :func:`validate_submission`."""
+    rep = ValidationReport(path=path, submission=sub if isinstance(sub, dict) else None)
+    probs = rep.problems
+    if not isinstance(sub, dict):
+        probs.append(f"submission: top level must be a JSON object, got {type(sub).__name__}")
+        return rep
+    fmt = sub.get("format")
+    if fmt != SUBMISSION_FORMAT:
+        probs.append(f"format: {fmt!r} is not a supported schema version; expected {SUBMISSION_FORMAT!r} "
+                     "(re-pack with this depthbench)")
+        return rep
+    preds = sub.get("predictions")
+    if isinstance(preds, list) and len(preds) > limits.max_predictions:
+        probs.append(f"predictions: {len(preds)} entries exceed the limit of {limits.max_predictions}")
+        return rep
+    if isinstance(preds, list):
+        for i, p in enumerate(preds):
+            if isinstance(p, dict) and isinstance(p.get("calls"), list) and len(p["calls"]) > limits.max_calls_per_prediction:
+                probs.append(f"predictions[{i}].calls: {len(p['calls'])} calls exceed the limit of "
+                             f"{limits.max_calls_per_prediction}")
+        if probs:
+            return rep
+    probs.extend(_schema_problems(sub))
+    if probs:
+        return rep
+
+    meta = sub["metadata"]
+    probs.extend(name_problems("metadata.model.name", meta["model"]["name"]))
+    probs.extend(name_problems("metadata.submitter", meta["submitter"]))
+    if meta["model"]["revision"] is not None:
+        probs.extend(name_problems("metadata.model.revision", meta["model"]["revision"]))
+
+    parse, extract, verify = _scoring_api()
+    strategies: dict[str, Any] = {}
+    for name in meta["strategies"]:
+        try:
+            strat = parse(name)
+        except (UserError, ValueError, KeyError) as e:
+            probs.append(f"metadata.strategies: unknown strategy {name!r} ({str(e).splitlines()[0] if str(e) else 'not registered'}); "
+                         "see 'depthbench strategies'")
+            continue
+        if getattr(strat, "name", name) != name:
+            probs.append(f"metadata.strategies: {name!r} is not the canonical name; write {strat.name!r}")
+            continue
+        strategies[name] = strat
+    budgets = set(meta["budgets"])
+
+    ds = meta["dataset"]
+    index = find_releases(releases)
+    release = index.get(ds["sha256"])
+    items: dict[str, dict[str, Any]] = {}
+    if release is None:
+        probs.append(f"metadata.dataset.sha256: {ds['sha256']} matches no released dataset manifest "
+                     f"({len(index)} releases known); evaluate on a released dataset")
+    elif release.task != ds["task"]:
+        probs.append(f"metadata.dataset.task: {ds['task']!r} but the release with this sha256 is task {release.task!r}")
+    elif f"{ds['split']}.jsonl" not in (release.manifest.get("files") or {}):
+        probs.append(f"metadata.dataset.split: release {release.task!r} has no split {ds['split']!r}")
+    else:
+        items = {str(it["id"]): it for it in release.load_split(ds["split"])}
+
+    # membership and per-prediction checks
+    seen: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
+    for i, p in enumerate(sub["predictions"]):
+        w = _where(i, p)
+        if p["strategy"] not in meta["strategies"]:
+            probs.append(f"{w}: strategy not listed in metadata.strategies")
+        if p["budget"] not in budgets:
+            probs.append(f"{w}: budget not listed in metadata.budgets")
+        seen[(p["strategy"], p["budget"])][p["item_id"]] += 1
+        gen = sum(c["generated_tokens"] for c in p["calls"])
+        if gen > p["budget"]:
+            probs.append(f"{w}: generated tokens {gen} exceed the budget {p['budget']} (budget overrun)")
+        keys = Counter(c["key"] for c in p["calls"])
+        for k, n in sorted(keys.items()):
+            if n > 1:
+                probs.append(f"{w}: call key {k!r} appears {n} times")
+        for j, c in enumerate(p["calls"]):
+            if c["processed_tokens"] < c["generated_tokens"]:
+                probs.append(f"{w}: calls[{j}] processed tokens {c['processed_tokens']} are fewer than "
+                             f"generated tokens {c['generated_tokens']}")
+            if c["parent"] is not None and c["parent"] not in keys:
+                probs.append(f"{w}: calls[{j}] parent {c['parent']!r} is not a call of this prediction")
+            if c.get("target") is not None and c["target"] not in keys:
+                probs.append(f"{w}: calls[{j}] target {c['target']!r} is not a call of this prediction")
+        with_text = sum("text" in c for c in p["calls"])
+        if meta["raw_completions"] and with_text < len(p["calls"]):
+            probs.append(f"{w}: metadata.raw_completions is true but {len(p['calls']) - with_text} call(s) lack text")
+        elif not meta["raw_completions"] and with_text:
+            probs.append(f"{w}: metadata.raw_completions is false but calls carry text")
+        if items and p["item_id"] not in items:
+            probs.append(f"{w}: item id not in the release (task {ds['task']!r}, split {ds['split']!r})")
+
+    if items:
+        for strat in meta["strategies"]:
+            for budget in sorted(budgets):
+                counts = seen.get((strat, budget), Counter())
+                missing = [iid for iid in items if iid not in counts]
+                dups = sorted(iid for iid, n in counts.items() if n > 1)
+                if missing:
+                    probs.append(f"coverage ({strat}, budget {budget}): {len(missing)} of {len(items)} release "
+                                 f"items missing, e.g. {', '.join(map(repr, missing[:_MAX_LISTED_IDS]))}")
+                if dups:
+                    probs.append(f"coverage ({strat}, budget {budget}): {len(dups)} item(s) present more than once "
+                                 f"(duplicate), e.g. {', '.join(map(repr, dups[:_MAX_LISTED_IDS]))}")
+
+    # re-score
+    if items:
+        for i, p in enumerate(sub["predictions"]):
+            item = items.get(p["item_id"])
+            strat = strategies.get(p["strategy"])
+            if item is None or strat is None:
+                continue
+            rep.outcomes.append(_rescore(i, p, item, strat, extract, verify, rep, meta["raw_completions"]))
+    return rep
+
+
+def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any, extract: Any, verify: Any,
+             rep: ValidationReport, raw: bool) -> dict[str, Any]:
+    stated = p["final_answer"]
+    answer, credit, meta_out = stated, None, {}
+    parse_status = "ok" if stated is not None else "no_answer"
+    if raw:
+        space = (item.get("meta") or {}).get("answer_space")
+        records = []
+        for c in p["calls"]:
+            rec: dict[str, Any] = {
+                "key": c["key"], "item_id": p["item_id"], "task": item.get("task"), "depth": item.get("depth"),
+                "strategy": p["strategy"], "budget": p["budget"], "sample": c["sample"], "round": c["round"],
+                "role": c["role"], "parent": c["parent"], "text": c.get("text", ""),
+                "finish_reason": c["finish_reason"],
+                "usage": {"prompt_tokens": c["processed_tokens"] - c["generated_tokens"],
+                          "completion_tokens": c["generated_tokens"],
+                          "prompt_source": "submission", "completion_source": "submission"},
+                "extracted": None, "parse_status": "ok", "correct": None,
+            }
+            if c["role"] in _ANSWER_ROLES_EXCLUDED:
+                rec["score"] = c.get("score")
+                rec["target"] = c.get("target")
+            else:
+                ex = extract(rec["text"], item["answer_type"], space, finish_reason=c["finish_reason"])
+                rec["extracted"] = ex.answer
+                rec["parse_status"] = ex.parse_status
+                rec["correct"] = _safe_verify(verify, item, ex.answer)
+            records.append(rec)
+        answer, credit, meta_out = strat.final_answer(records, item)
+        rep.rescored += 1
+        last = next((r for r in reversed(records) if r["role"] not in _ANSWER_ROLES_EXCLUDED), None)
+        parse_status = "ok" if answer is not None else (last["parse_status"] if last else "no_answer")
+        if not _same_answer(answer, stated):
+            rep.mismatches += 1
+            rep.problems.append(f"{_where(i, p)}: stated final answer {stated!r} contradicts the answer "
+                                f"{answer!r} re-extracted from the raw completions")
+    correct = _safe_verify(verify, item, answer)
+    if credit is None:
+        credit = 1.0 if correct else 0.0
+    return {
+        "item_id": p["item_id"], "task": item.get("task"), "depth": item.get("depth"),
+        "strategy": p["strategy"], "budget": p["budget"], "final_answer": answer,
+        "parse_status": parse_status, "correct": correct, "credit": float(credit),
+        "generated_tokens": sum(c["generated_tokens"] for c in p["calls"]),
+        "processed_tokens": sum(c["processed_tokens"] for c in p["calls"]),
+        "calls": [c["key"] for c in p["calls"]], "meta": dict(meta_out or {}),
+        "kind": getattr(strat, "kind", None),
+    }
+
+
+def validate_submission(path: str | Path, releases: str | Path | None = None,
+                        limits: Limits = DEFAULT_LIMITS) -> ValidationReport:
+    """Read, check and re-score one submission file.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.json.gz`` submission.
+    releases : path-like, optional
+        Folder of dataset releases to match the dataset sha256 against (default: the
+        shipped ``depthbench.data``).
+    limits : Limits
+        Size and count limits for untrusted input.
+
+    Returns
+    -------
+    ValidationReport
+        ``report.problems`` lists every problem; empty means valid.
+    """
+    try:
+        sub = load_submission_file(path, limits)
+    except UserError as e:
+        return ValidationReport(path=str(path), problems=[str(e)])
+    return validate_object(sub, releases, limits, path=str(path))
