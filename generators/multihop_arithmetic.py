@@ -1,0 +1,525 @@
+"""Multi-hop modular arithmetic: variables defined by operations on earlier variables.
+
+An instance is a list of ``num_variables`` statements such as ``x12 = x3 + 41``; all
+arithmetic is modulo a prime ``m``. One variable is queried. Its **depth** is the number
+of statements on the longest dependency chain that ends at the queried variable: a
+variable defined from constants only has depth 1, ``x5 = x2 * 7`` has depth
+``depth(x2) + 1``.
+
+Construction (``generate``)
+    A *chain* of ``depth`` variables ``v1 .. vd``: ``v1`` is defined from constants only;
+    each ``vi`` (``i >= 2``) combines its predecessor ``v(i-1)`` with a constant or with an
+    earlier chain variable ``vj`` (``j < i - 1``). The ancestors of the query ``vd`` are
+    therefore exactly the chain, the longest path through them has ``d`` statements, and
+    the gold trace has exactly ``d`` evaluations. The other ``num_variables - depth``
+    variables are distractors defined from constants and from any earlier variable
+    (chain variables included), so they look like the chain but never feed the query.
+    Variable names are a random permutation of ``x0 .. x{n-1}``, so a name does not
+    reveal its position. Statements are listed in topological, reversed or shuffled order.
+
+Answer distribution
+    With ``m`` prime, ``y -> y + c``, ``y -> y - c``, ``y -> c - y`` and ``y -> c * y``
+    (``c != 0``) are bijections of ``Z/m``, so a chain of such steps keeps a uniform value
+    uniform. The one absorbing case, multiplying by a value that is 0, is avoided: the
+    generator turns such a ``*`` step into ``+``. The answer is therefore close to uniform on
+    ``[0, m)`` (tested), and a constant guess scores about the chance rate ``1/m``.
+
+Certification (``certify``)
+    Independent of the construction: parse the statements into a dependency DAG
+    (networkx), check every variable is defined once and nothing is cyclic, take the
+    subgraph induced by the query and its ancestors, measure its longest path
+    (``networkx.dag_longest_path``) and evaluate it in topological order.
+
+Instance format (``docs/ARCHITECTURE.md``)::
+
+    {"modulus": 97,
+     "statements": [{"var": "x7", "op": "+", "args": ["x3", 5]}, ...],  # presentation order
+     "query": "x7",
+     "order": "topological" | "reversed" | "shuffled"}
+
+``op`` is one of ``+ - * =``; ``=`` has one argument, the others two. Arguments are
+variable names or integer constants in ``[0, m)``. Answer: the query's value, an int in
+``[0, m)``. Trace: ``[{"var": ..., "value": ...}, ...]`` in dependency order, ending with
+the query.
+
+References
+----------
+.. [1] Dziri et al., "Faith and Fate: Limits of Transformers on Compositionality",
+   NeurIPS 2023, arXiv:2305.18654 (computation graphs; depth as the longest path).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from depthbench.generators._base import Certificate, Family, Problem
+
+__all__ = [
+    "MultihopArithmeticConfig",
+    "generate",
+    "certify",
+    "describe",
+    "parse_prompt",
+    "max_depth",
+    "FAMILY",
+]
+
+VERSION = "1"
+ORDERS = ("topological", "reversed", "shuffled")
+OPS = ("+", "-", "*")
+
+_MAX_ATTEMPTS = 20
+
+
+def _is_prime(n: int) -> bool:
+    if n < 2:
+        return False
+    i = 2
+    while i * i <= n:
+        if n % i == 0:
+            return False
+        i += 1
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MultihopArithmeticConfig:
+    """Parameters of one multi-hop arithmetic problem.
+
+    Parameters
+    ----------
+    depth : int
+        Statements on the longest dependency chain into the queried variable,
+        ``1 <= depth <= num_variables``.
+    num_variables : int, optional
+        Number of variables (= statements) in every instance, fixed across depths;
+        ``num_variables - depth`` of them are distractors. Default 48.
+    modulus : int, optional
+        Prime modulus ``m >= 3``; the answer lies in ``[0, m)``. Default 97.
+    order : str, optional
+        Presentation order of the statements: ``"topological"`` (definitions before
+        uses), ``"reversed"`` or ``"shuffled"`` (default).
+    ops : tuple of str, optional
+        Binary operations to draw from, a non-empty subset of ``("+", "-", "*")``.
+    p_chain_operand : float, optional
+        Probability in ``[0, 1]`` that a chain step's second operand is an earlier chain
+        variable rather than a constant (when one exists). Default 0.35.
+
+    Raises
+    ------
+    ValueError
+        If a field is out of range, the modulus is not prime, or ``depth`` exceeds
+        ``num_variables``.
+    """
+
+    depth: int
+    num_variables: int = 48
+    modulus: int = 97
+    order: str = "shuffled"
+    ops: tuple[str, ...] = OPS
+    p_chain_operand: float = 0.35
+
+    def __post_init__(self) -> None:
+        for name in ("depth", "num_variables", "modulus"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name}: expected an integer, got {value!r}")
+        if self.num_variables < 1:
+            raise ValueError(f"num_variables: must be >= 1, got {self.num_variables}")
+        if self.depth < 1:
+            raise ValueError(f"depth: must be >= 1, got {self.depth}")
+        if self.depth > self.num_variables:
+            raise ValueError(
+                f"depth: {self.depth} does not fit num_variables={self.num_variables} "
+                f"(a chain of depth d needs d variables); lower the depth or raise num_variables"
+            )
+        if self.modulus < 3 or not _is_prime(self.modulus):
+            raise ValueError(
+                f"modulus: must be a prime >= 3 (keeps answers near uniform), got {self.modulus}"
+            )
+        if self.order not in ORDERS:
+            raise ValueError(f"order: must be one of {', '.join(ORDERS)}, got {self.order!r}")
+        ops = tuple(self.ops)
+        if not ops or any(op not in OPS for op in ops) or len(set(ops)) != len(ops):
+            raise ValueError(f"ops: must be a non-empty subset of {OPS} without repeats, got {self.ops!r}")
+        object.__setattr__(self, "ops", ops)
+        if isinstance(self.p_chain_operand, bool) or not isinstance(self.p_chain_operand, (int, float)):
+            raise ValueError(f"p_chain_operand: expected a number, got {self.p_chain_operand!r}")
+        if not 0.0 <= float(self.p_chain_operand) <= 1.0:
+            raise ValueError(f"p_chain_operand: must lie in [0, 1], got {self.p_chain_operand}")
+
+
+def max_depth(config: MultihopArithmeticConfig | Mapping[str, Any]) -> int:
+    """Largest depth that fits the configured size.
+
+    Parameters
+    ----------
+    config : MultihopArithmeticConfig or mapping
+        A config, or its size parameters as a mapping (``depth`` not needed).
+
+    Returns
+    -------
+    int
+        ``num_variables``: a chain can use every variable.
+    """
+    if isinstance(config, Mapping):
+        default = {f.name: f.default for f in fields(MultihopArithmeticConfig) if f.name != "depth"}
+        return int(config.get("num_variables", default["num_variables"]))
+    return config.num_variables
+
+
+# ---------------------------------------------------------------------------------------
+# Generator
+# ---------------------------------------------------------------------------------------
+
+
+def _apply(op: str, a: int, b: int, m: int) -> int:
+    if op == "+":
+        return (a + b) % m
+    if op == "-":
+        return (a - b) % m
+    if op == "*":
+        return (a * b) % m
+    raise ValueError(f"unknown operation {op!r}")
+
+
+def _choose_op(config: MultihopArithmeticConfig, rng: np.random.Generator) -> str:
+    return config.ops[int(rng.integers(len(config.ops)))]
+
+
+def _constant_for(op: str, m: int, rng: np.random.Generator) -> int:
+    """A constant operand that keeps the step a bijection: no ``+ 0``, no ``* 0`` or ``* 1``."""
+    if op == "*":
+        return int(rng.integers(2, m))
+    return int(rng.integers(1, m))
+
+
+def _build_step(
+    op: str,
+    left: tuple[Any, int],
+    right: tuple[Any, int],
+    m: int,
+    rng: np.random.Generator,
+) -> tuple[str, list[Any], int]:
+    """Combine two operands ``(arg, value)``; swap order at random; avoid absorbing ``* 0``."""
+    if op == "*" and (left[1] == 0 or right[1] == 0):
+        op = "+"
+    if rng.random() < 0.5:
+        left, right = right, left
+    return op, [left[0], right[0]], _apply(op, left[1], right[1], m)
+
+
+def _root_statement(
+    config: MultihopArithmeticConfig, rng: np.random.Generator
+) -> tuple[str, list[Any], int]:
+    """A statement over constants only: ``= c`` or ``c1 op c2``."""
+    m = config.modulus
+    if rng.random() < 0.25:
+        c = int(rng.integers(m))
+        return "=", [c], c
+    op = _choose_op(config, rng)
+    a = int(rng.integers(m))
+    b = _constant_for(op, m, rng)
+    return _build_step(op, (a, a), (b, b), m, rng)
+
+
+def _attempt(config: MultihopArithmeticConfig, rng: np.random.Generator) -> Problem:
+    n, d, m = config.num_variables, config.depth, config.modulus
+    # Creation order 0..n-1 is a topological order; the chain occupies d sorted slots.
+    chain_slots = np.sort(rng.choice(n, size=d, replace=False))
+    is_chain = np.zeros(n, dtype=bool)
+    is_chain[chain_slots] = True
+    names = [f"x{int(k)}" for k in rng.permutation(n)]
+
+    values: list[int] = []
+    statements: list[dict[str, Any]] = []
+    chain: list[int] = []  # creation indices of chain variables so far
+    for slot in range(n):
+        if is_chain[slot]:
+            if not chain:
+                op, args, value = _root_statement(config, rng)
+            else:
+                prev = chain[-1]
+                op = _choose_op(config, rng)
+                if len(chain) >= 2 and rng.random() < config.p_chain_operand:
+                    other_slot = chain[int(rng.integers(len(chain) - 1))]
+                    other = (names[other_slot], values[other_slot])
+                else:
+                    c = _constant_for(op, m, rng)
+                    other = (c, c)
+                op, args, value = _build_step(op, (names[prev], values[prev]), other, m, rng)
+            chain.append(slot)
+        else:
+            # Distractor: constants or any earlier variable (never an ancestor of the query,
+            # because chain statements only read chain variables).
+            if slot == 0 or rng.random() < 0.2:
+                op, args, value = _root_statement(config, rng)
+            else:
+                op = _choose_op(config, rng)
+                a = int(rng.integers(slot))
+                left = (names[a], values[a])
+                if rng.random() < 0.5 and slot >= 2:
+                    b = int(rng.integers(slot - 1))
+                    b = b if b < a else b + 1  # a different earlier variable
+                    right = (names[b], values[b])
+                else:
+                    c = _constant_for(op, m, rng)
+                    right = (c, c)
+                op, args, value = _build_step(op, left, right, m, rng)
+        values.append(value)
+        statements.append({"var": names[slot], "op": op, "args": args})
+
+    if config.order == "topological":
+        presented = statements
+    elif config.order == "reversed":
+        presented = statements[::-1]
+    else:
+        presented = [statements[int(i)] for i in rng.permutation(n)]
+
+    query_slot = chain[-1]
+    instance = {
+        "modulus": m,
+        "statements": presented,
+        "query": names[query_slot],
+        "order": config.order,
+    }
+    trace = [{"var": names[s], "value": values[s]} for s in chain]
+    return Problem(
+        instance=instance,
+        answer=values[query_slot],
+        answer_type="integer",
+        depth=d,
+        solution_trace=trace,
+        size={"num_variables": n, "num_statements": n, "modulus": m},
+        chance=1.0 / m,
+        answer_space={"modulus": m},
+    )
+
+
+def generate(config: MultihopArithmeticConfig, rng: np.random.Generator) -> Problem:
+    """Generate one problem whose queried variable has exactly ``config.depth``.
+
+    Parameters
+    ----------
+    config : MultihopArithmeticConfig
+        Validated parameters.
+    rng : numpy.random.Generator
+        The only source of randomness.
+
+    Returns
+    -------
+    Problem
+        ``answer`` is an int in ``[0, modulus)``; ``size`` holds ``num_variables``,
+        ``num_statements`` and ``modulus`` (independent of depth); ``chance = 1/modulus``.
+
+    Raises
+    ------
+    RuntimeError
+        If no attempt passes the certifier (a bug; the construction is exact).
+
+    Notes
+    -----
+    O(num_variables) time per attempt; the certifier adds O(num_variables) graph work.
+    """
+    for _ in range(_MAX_ATTEMPTS):
+        problem = _attempt(config, rng)
+        cert = certify(problem.instance)
+        if cert.depth == problem.depth and cert.answer == problem.answer:
+            return problem
+    raise RuntimeError(
+        f"multihop_arithmetic: no certified instance after {_MAX_ATTEMPTS} attempts for {config}"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Independent certifier
+# ---------------------------------------------------------------------------------------
+
+
+def certify(instance: Mapping[str, Any]) -> Certificate:
+    """Measure the depth and the value of the queried variable from the statements alone.
+
+    Parameters
+    ----------
+    instance : mapping
+        A multihop_arithmetic instance (see the module docstring).
+
+    Returns
+    -------
+    Certificate
+        ``depth`` = number of statements on the longest path of the dependency DAG
+        restricted to the query and its ancestors; ``answer`` = the query's value;
+        ``solution_trace`` = ``[{"var", "value"}]`` over those ancestors in topological
+        order (ties broken by presentation position), ending with the query;
+        ``extra = {"evaluations": len(trace)}``.
+
+    Raises
+    ------
+    ValueError
+        If a variable is defined twice or never, an argument is malformed, or the
+        dependencies contain a cycle.
+    """
+    m = int(instance["modulus"])
+    statements = list(instance["statements"])
+    query = instance["query"]
+    position = {}
+    graph = nx.DiGraph()
+    for i, st in enumerate(statements):
+        var = st["var"]
+        if var in position:
+            raise ValueError(f"variable {var!r} is defined twice")
+        position[var] = i
+        graph.add_node(var)
+    for st in statements:
+        op, args = st["op"], st["args"]
+        if (op == "=") != (len(args) == 1) or len(args) not in (1, 2) or op not in ("=", *OPS):
+            raise ValueError(f"malformed statement {st!r}")
+        for a in args:
+            if isinstance(a, str):
+                if a not in position:
+                    raise ValueError(f"variable {a!r} is used but never defined")
+                graph.add_edge(a, st["var"])
+            elif isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < m:
+                raise ValueError(f"constant {a!r} is not an integer in [0, {m})")
+    if query not in position:
+        raise ValueError(f"query {query!r} is not defined")
+    needed = nx.ancestors(graph, query) | {query}
+    sub = graph.subgraph(needed)
+    if not nx.is_directed_acyclic_graph(sub):
+        raise ValueError("the dependencies of the query contain a cycle")
+    depth = len(nx.dag_longest_path(sub))
+
+    by_var = {st["var"]: st for st in statements}
+    value: dict[str, int] = {}
+    trace = []
+    for var in nx.lexicographical_topological_sort(sub, key=lambda v: position[v]):
+        st = by_var[var]
+        operands = [value[a] if isinstance(a, str) else a for a in st["args"]]
+        value[var] = operands[0] % m if st["op"] == "=" else _apply(st["op"], operands[0], operands[1], m)
+        trace.append({"var": var, "value": value[var]})
+    return Certificate(depth=depth, answer=value[query], solution_trace=trace, extra={"evaluations": len(trace)})
+
+
+# ---------------------------------------------------------------------------------------
+# Prompt text
+# ---------------------------------------------------------------------------------------
+
+_ORDER_TEXT = {
+    "topological": "topological (every variable is defined above the statements that use it)",
+    "reversed": "reversed (every variable is defined below the statements that use it)",
+    "shuffled": "shuffled (a statement may use a variable defined above or below it)",
+}
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_ARG = rf"(?:{_NAME}|\d+)"
+_STATEMENT_RE = re.compile(rf"^({_NAME}) = ({_ARG})(?: ([-+*]) ({_ARG}))?$")
+_HEADER_RE = re.compile(
+    r"^The (\d+) statements below each define one variable\. "
+    r"All arithmetic is modulo (\d+): reduce every result to 0\.\.\d+\.$",
+    re.M,
+)
+_ORDER_RE = re.compile(r"^Statement order: (topological|reversed|shuffled) \(.*\)\.$")
+_QUESTION_RE = re.compile(rf"^Question: what is the value of ({_NAME}) modulo \d+\?$")
+
+
+def _fmt_arg(a: Any) -> str:
+    return a if isinstance(a, str) else str(int(a))
+
+
+def describe(instance: Mapping[str, Any]) -> str:
+    """State the instance in plain text (inserted in the prompt as ``{{ problem }}``).
+
+    Parameters
+    ----------
+    instance : mapping
+        A multihop_arithmetic instance.
+
+    Returns
+    -------
+    str
+        A header (count, modulus), the statement order, one statement per line
+        (``x3 = x1 * 5``, ``x4 = 17``) and a closing question, without trailing newline.
+    """
+    m = int(instance["modulus"])
+    statements = instance["statements"]
+    lines = [
+        f"The {len(statements)} statements below each define one variable. "
+        f"All arithmetic is modulo {m}: reduce every result to 0..{m - 1}.",
+        f"Statement order: {_ORDER_TEXT[instance['order']]}.",
+    ]
+    for st in statements:
+        args = [_fmt_arg(a) for a in st["args"]]
+        rhs = args[0] if st["op"] == "=" else f"{args[0]} {st['op']} {args[1]}"
+        lines.append(f"{st['var']} = {rhs}")
+    lines.append(f"Question: what is the value of {instance['query']} modulo {m}?")
+    return "\n".join(lines)
+
+
+def _parse_arg(token: str) -> Any:
+    return int(token) if token.isdigit() else token
+
+
+def parse_prompt(prompt_text: str) -> dict[str, Any]:
+    """Recover the instance from a prompt that contains ``describe(instance)``.
+
+    Parameters
+    ----------
+    prompt_text : str
+        A full prompt (any text around the statement is ignored).
+
+    Returns
+    -------
+    dict
+        The instance; ``parse_prompt(describe(x)) == x`` for every valid instance.
+
+    Raises
+    ------
+    ValueError
+        If the statement block is missing, truncated or malformed.
+    """
+    header = _HEADER_RE.search(prompt_text)
+    if header is None:
+        raise ValueError("no multihop_arithmetic statement found in the prompt")
+    count, m = int(header.group(1)), int(header.group(2))
+    lines = prompt_text[header.end():].split("\n")[1:]
+    if not lines or not (order_match := _ORDER_RE.match(lines[0])):
+        raise ValueError("statement order line missing after the header")
+    statements = []
+    for line in lines[1 : 1 + count]:
+        match = _STATEMENT_RE.match(line)
+        if match is None:
+            raise ValueError(f"malformed statement line {line!r}")
+        var, a, op, b = match.groups()
+        if op is None:
+            statements.append({"var": var, "op": "=", "args": [_parse_arg(a)]})
+        else:
+            statements.append({"var": var, "op": op, "args": [_parse_arg(a), _parse_arg(b)]})
+    if len(statements) != count or len(lines) < count + 2:
+        raise ValueError(f"expected {count} statements and a question, the prompt is truncated")
+    question = _QUESTION_RE.match(lines[1 + count])
+    if question is None:
+        raise ValueError(f"expected the question line, got {lines[1 + count]!r}")
+    return {"modulus": m, "statements": statements, "query": question.group(1), "order": order_match.group(1)}
+
+
+FAMILY = Family(
+    name="multihop_arithmetic",
+    version=VERSION,
+    config_cls=MultihopArithmeticConfig,
+    generate=generate,
+    certify=certify,
+    describe=describe,
+    parse_prompt=parse_prompt,
+    max_depth=max_depth,
+    source_file=__file__,
+)
