@@ -1,0 +1,41 @@
+"""Scoring: answer extraction, per-family verifiers, aggregation over samples
+(majority vote, best-of-N, pass@k, maj@k) and over items (depth curves, paired
+equivalence tests).
+
+Every public name is re-exported here; implementation modules are private.
+"""
+
+from depthbench.scorers._extract import ANSWER_TYPES, PARSE_STATUSES, Extraction, extract, normalize_answer
+from depthbench.scorers._reduce import (
+    VoteResult,
+    best_of_n,
+    maj_at_k,
+    majority_vote,
+    pass_at_k,
+    tie_rate,
+    weighted_best_of_n,
+)
+from depthbench.scorers._trace import arithmetic_values, trace_first_error
+from depthbench.scorers._verify import PlanResult, check_graph_path, plan_is_optimal, simulate_plan, verify
+
+__all__ = [
+    "ANSWER_TYPES",
+    "PARSE_STATUSES",
+    "Extraction",
+    "extract",
+    "normalize_answer",
+    "verify",
+    "check_graph_path",
+    "simulate_plan",
+    "PlanResult",
+    "plan_is_optimal",
+    "trace_first_error",
+    "arithmetic_values",
+    "VoteResult",
+    "majority_vote",
+    "best_of_n",
+    "weighted_best_of_n",
+    "tie_rate",
+    "pass_at_k",
+    "maj_at_k",
+]

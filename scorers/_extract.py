@@ -1,0 +1,438 @@
+"""Answer extraction: find the model's final answer in raw text and normalise it.
+
+Where the answer is looked for
+------------------------------
+Three kinds of answer *markers* are recognised; the one that **ends last** in the
+text wins (a model that revises itself is graded on its last word):
+
+1. an ``Answer:`` line -- the word *answer* (any case) followed by ``:``; at the start
+   of a line (after optional markdown such as ``**``, ``#``, ``-`` or ``>``, and an
+   optional ``The``/``Final``/``My``) also ``answer =`` and ``answer is`` count. The
+   payload is the rest of that line; if it is empty the next non-blank line is taken;
+2. ``\\boxed{...}`` (nested braces allowed);
+3. a JSON object with an ``"answer"`` key that closes the text (optionally inside a
+   ```` ``` ```` fence).
+
+Text inside ``<think>...</think>`` is private reasoning and never holds the final
+answer; an unclosed ``<think>`` hides everything after it.
+
+Normalisation
+-------------
+``integer``
+    Whitespace, markdown emphasis, ``$``, quotes, a trailing full stop and a trailing
+    parenthetical such as ``(mod 97)`` are removed; unicode minus signs become ``-``;
+    a leading ``+`` and leading zeros are dropped; ``x7 = 12`` keeps ``12``; thousands
+    separators (``1,234``) are accepted. With ``answer_space={"modulus": m}`` the value
+    is reduced modulo ``m``. Anything else (``7.5``, ``5 or 7``, ``seven``) is
+    ``malformed``.
+``choice``
+    The payload, stripped of the same decoration and of a leading word such as
+    ``node`` / ``vertex`` / ``target`` / ``option``, must equal one of
+    ``answer_space["labels"]`` ignoring case; the canonical label is returned.
+``plan``
+    Moves may be letters (``RRDL``), separated by commas, spaces, semicolons, hyphens
+    or arrows, in any case, or words (``up``, ``down``, ``left``, ``right``). Any
+    other token makes the plan ``malformed``. The result is a string over
+    ``answer_space["moves"]`` (default ``"UDLR"``).
+
+No substring or partial credit: ``"Answer: 17"`` is 17, never 7, and a payload that
+merely *contains* a label is malformed.
+
+Statuses
+--------
+``ok``          an answer marker was found and its payload normalised;
+``malformed``   the last marker's payload could not be normalised;
+``truncated``   no marker, and the call ended because of its length limit;
+``no_answer``   no marker (or empty text) and the call stopped on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Extraction", "extract", "PARSE_STATUSES", "ANSWER_TYPES", "normalize_answer"]
+
+PARSE_STATUSES = ("ok", "no_answer", "malformed", "truncated")
+ANSWER_TYPES = ("choice", "integer", "plan")
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """Result of :func:`extract`.
+
+    Attributes
+    ----------
+    answer : str or int or None
+        The normalised answer (``int`` for ``integer``, ``str`` otherwise); ``None``
+        unless ``parse_status == "ok"``.
+    parse_status : str
+        One of ``ok``, ``no_answer``, ``malformed``, ``truncated``.
+    """
+
+    answer: str | int | None
+    parse_status: str
+
+    @property
+    def ok(self) -> bool:
+        """True when an answer was extracted."""
+        return self.parse_status == "ok"
+
+
+_NO_ANSWER = Extraction(None, "no_answer")
+_TRUNCATED = Extraction(None, "truncated")
+_MALFORMED = Extraction(None, "malformed")
+
+# ---------------------------------------------------------------------------
+# locating the answer marker
+# ---------------------------------------------------------------------------
+
+# What may precede the word "answer" on its line: markdown decoration and "final".
+_LINE_PREFIX_RE = re.compile(r"[\s>#*_\-\d.)(\[\]]*(?:the\s+)?(?:final|my)?[\s*_]*\Z", re.IGNORECASE)
+# What follows "answer": optional markdown / "is", then ':' or '=' (or "is").
+_AFTER_WORD_RE = re.compile(r"(?:\s*\([^)\n]*\))?[\s*_]*(?::|=|\bis\b)[\s*_]*", re.IGNORECASE)
+# Mid-line, only an explicit colon makes "answer" a marker ("... so the Answer: 7").
+_AFTER_COLON_RE = re.compile(r"[*_]*\s*(?::)[\s*_]*")
+_THINK_OPEN = "<think>"
+_THINK_CLOSE = "</think>"
+
+
+def _strip_think(text: str) -> str:
+    """Remove ``<think>...</think>`` blocks; an unclosed block hides the rest."""
+    out = []
+    pos = 0
+    low = text.lower()
+    while True:
+        start = low.find(_THINK_OPEN, pos)
+        if start < 0:
+            out.append(text[pos:])
+            break
+        out.append(text[pos:start])
+        end = low.find(_THINK_CLOSE, start)
+        if end < 0:
+            break
+        pos = end + len(_THINK_CLOSE)
+    # A lone closing tag (template put the opening tag in the prompt): keep what follows.
+    joined = "".join(out)
+    close = joined.lower().rfind(_THINK_CLOSE)
+    if close >= 0:
+        joined = joined[close + len(_THINK_CLOSE):]
+    return joined
+
+
+def _last_answer_line(text: str, low: str) -> tuple[int, str] | None:
+    """Return (end position, payload) of the last ``Answer:`` line, or None."""
+    idx = len(low)
+    while True:
+        idx = low.rfind("answer", 0, idx)
+        if idx < 0:
+            return None
+        line_start = low.rfind("\n", 0, idx) + 1
+        at_start = _LINE_PREFIX_RE.match(low, line_start, idx) is not None
+        if at_start or (idx == 0 or not low[idx - 1].isalnum()):
+            m = (_AFTER_WORD_RE if at_start else _AFTER_COLON_RE).match(low, idx + 6)
+            if m is not None:
+                line_end = low.find("\n", m.end())
+                if line_end < 0:
+                    line_end = len(low)
+                payload = text[m.end():line_end]
+                end = line_end
+                if not payload.strip():
+                    # "Answer:\n  12" -- take the next non-blank line
+                    rest = text[line_end:]
+                    stripped = rest.lstrip()
+                    if stripped:
+                        start2 = len(text) - len(stripped)
+                        nl = text.find("\n", start2)
+                        end = len(text) if nl < 0 else nl
+                        payload = text[start2:end]
+                return end, payload
+        # not a marker; keep searching to the left
+
+
+def _last_boxed(text: str) -> tuple[int, str] | None:
+    """Return (end position, content) of the last ``\\boxed{...}``, or None."""
+    idx = len(text)
+    while True:
+        idx = text.rfind("\\boxed", 0, idx)
+        if idx < 0:
+            return None
+        j = idx + 6
+        while j < len(text) and text[j] == " ":
+            j += 1
+        if j < len(text) and text[j] == "{":
+            depth = 0
+            for k in range(j, len(text)):
+                ch = text[k]
+                if ch == "{":
+                    depth += 1
+                elif ch == "}":
+                    depth -= 1
+                    if depth == 0:
+                        return k + 1, text[j + 1:k]
+            # unbalanced: treat as a malformed marker at the end
+            return len(text), "\x00unbalanced"
+
+
+_FENCE_TAIL_RE = re.compile(r"\s*(?:```\s*)?\Z")
+_DECODER = json.JSONDecoder()
+
+
+def _final_json(text: str) -> tuple[int, Any] | None:
+    """Return (end position, value of "answer") if a JSON object closes the text."""
+    tail = text.rstrip()
+    if tail.endswith("```"):
+        tail = tail[:-3].rstrip()
+    if not tail.endswith("}"):
+        return None
+    end = len(tail)
+    pos = end
+    for _ in range(64):  # bounded: the object is usually short
+        pos = tail.rfind("{", 0, pos)
+        if pos < 0:
+            return None
+        try:
+            obj, stop = _DECODER.raw_decode(tail, pos)
+        except ValueError:
+            continue
+        if stop == end:
+            if isinstance(obj, dict) and "answer" in obj:
+                return end, obj["answer"]
+            return None
+    return None
+
+
+# ---------------------------------------------------------------------------
+# normalisation
+# ---------------------------------------------------------------------------
+
+_MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-", "\u2014": "-", "\ufe63": "-", "\uff0d": "-"})
+_TRAILING_PAREN_RE = re.compile(r"\s*\([^()]*\)\s*\Z")
+_DECOR_CHARS = " \t\r\n*_`$\"'"
+_LATEX_WRAP_RE = re.compile(r"\A\\(?:text|mathrm|mathbf|textbf)\{(.*)\}\Z", re.DOTALL)
+
+
+def _clean(payload: str) -> str:
+    """Strip decoration shared by all answer types."""
+    s = payload.translate(_MINUS).strip(_DECOR_CHARS)
+    for _ in range(3):
+        before = s
+        if len(s) >= 2 and s[0] + s[-1] in ("()", "[]", "{}") and not any(c in s[1:-1] for c in "()[]{}"):
+            s = s[1:-1].strip(_DECOR_CHARS)
+        if s.startswith("\\(") and s.endswith("\\)"):
+            s = s[2:-2]
+        m = _LATEX_WRAP_RE.match(s)
+        if m:
+            s = m.group(1)
+        s = s.strip(_DECOR_CHARS)
+        if s.endswith((".", ";")) and not s.endswith(".."):
+            s = s[:-1]
+        s = _TRAILING_PAREN_RE.sub("", s) if not s.startswith("(") else s
+        s = s.strip(_DECOR_CHARS)
+        if s == before:
+            break
+    return s
+
+
+_INT_RE = re.compile(r"\A(?:[A-Za-z_][A-Za-z_0-9]*\s*=\s*)?([+-]?)\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\s*\(?\s*mod(?:ulo)?\s*\d+\s*\)?)?\Z")
+
+
+def _norm_integer(s: str, space: Mapping[str, Any] | None) -> int | None:
+    m = _INT_RE.match(s)
+    if m is None:
+        return None
+    value = int(m.group(2).replace(",", ""))
+    if m.group(1) == "-":
+        value = -value
+    if space:
+        mod = space.get("modulus")
+        if isinstance(mod, int) and mod > 0:
+            value %= mod
+    return value
+
+
+_CHOICE_PREFIX_RE = re.compile(r"\A(?:node|vertex|target|label|option|choice)\s*[:#]?\s*", re.IGNORECASE)
+
+
+def _norm_choice(s: str, space: Mapping[str, Any] | None) -> str | None:
+    if len(s) >= 2 and s[0] in "([{<" and s[-1] in ")]}>":
+        s = s[1:-1].strip()
+    s = _CHOICE_PREFIX_RE.sub("", s).strip(_DECOR_CHARS)
+    if not s:
+        return None
+    labels = space.get("labels") if space else None
+    if not labels:
+        return s
+    for lab in labels:
+        if str(lab) == s:
+            return str(lab)
+    low = s.casefold()
+    for lab in labels:
+        if str(lab).casefold() == low:
+            return str(lab)
+    return None
+
+
+_MOVE_WORDS = {
+    "up": "U", "down": "D", "left": "L", "right": "R",
+    "u": "U", "d": "D", "l": "L", "r": "R",
+}
+_PLAN_SPLIT_RE = re.compile(r"[\s,;|/]+|->|=>|\u2192|(?<=[A-Za-z])-(?=[A-Za-z])")
+
+
+def _norm_plan(s: str, space: Mapping[str, Any] | None) -> str | None:
+    moves = str(space.get("moves", "UDLR")) if space else "UDLR"
+    allowed = set(moves.upper())
+    if len(s) >= 2 and s[0] in "([{" and s[-1] in ")]}":
+        s = s[1:-1]
+    out: list[str] = []
+    for tok in _PLAN_SPLIT_RE.split(s):
+        tok = tok.strip(_DECOR_CHARS + "'\"")
+        if not tok:
+            continue
+        low = tok.lower()
+        word = _MOVE_WORDS.get(low)
+        if word is not None and len(low) > 1:
+            if word not in allowed:
+                return None
+            out.append(word)
+            continue
+        up = tok.upper()
+        if all(ch in allowed for ch in up):
+            out.append(up)
+        else:
+            return None
+    if not out:
+        return None
+    return "".join(out)
+
+
+_NORMALISERS = {"integer": _norm_integer, "choice": _norm_choice, "plan": _norm_plan}
+
+
+def normalize_answer(value: Any, answer_type: str, answer_space: Mapping[str, Any] | None = None) -> str | int | None:
+    """Normalise one answer payload (a string, or an ``int`` / list from JSON).
+
+    Parameters
+    ----------
+    value : str or int or list
+        The payload after the answer marker.
+    answer_type : {"choice", "integer", "plan"}
+    answer_space : mapping, optional
+        ``{"labels": [...]}``, ``{"modulus": m}`` or ``{"moves": "UDLR"}``.
+
+    Returns
+    -------
+    str or int or None
+        The normalised answer, or None if the payload is not a valid answer.
+
+    Raises
+    ------
+    ValueError
+        If ``answer_type`` is unknown.
+
+    Examples
+    --------
+    >>> normalize_answer(" \u221203 ", "integer", {"modulus": 97})
+    94
+    >>> normalize_answer("up, right, R", "plan")
+    'URR'
+    """
+    try:
+        norm = _NORMALISERS[answer_type]
+    except KeyError:
+        raise ValueError(f"answer_type: {answer_type!r} is not one of {ANSWER_TYPES}") from None
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        value = str(value)
+    elif isinstance(value, list):
+        if answer_type != "plan" or not all(isinstance(v, str) for v in value):
+            return None
+        value = " ".join(value)
+    elif isinstance(value, float):
+        if not value.is_integer():
+            return None
+        value = str(int(value))
+    elif not isinstance(value, str):
+        return None
+    cleaned = _clean(value)
+    if not cleaned:
+        return None
+    return norm(cleaned, answer_space)
+
+
+def extract(
+    text: str | None,
+    answer_type: str,
+    answer_space: Mapping[str, Any] | None = None,
+    finish_reason: str | None = None,
+) -> Extraction:
+    """Extract and normalise the final answer of one model response.
+
+    Parameters
+    ----------
+    text : str or None
+        The generated text of one choice.
+    answer_type : {"choice", "integer", "plan"}
+        The item's ``answer_type``.
+    answer_space : mapping, optional
+        The item's ``meta.answer_space``: ``{"labels": [...]}``, ``{"modulus": m}`` or
+        ``{"moves": "UDLR"}``.
+    finish_reason : {"stop", "length", "error"}, optional
+        Why the call ended; ``"length"`` without an answer gives ``truncated``.
+
+    Returns
+    -------
+    Extraction
+        ``answer`` (normalised; ``int`` for integers) and ``parse_status``.
+
+    Raises
+    ------
+    ValueError
+        If ``answer_type`` is unknown.
+
+    Notes
+    -----
+    Linear in the text length: markers are found by searching backwards from the
+    end, so typical responses take a few microseconds.
+
+    Examples
+    --------
+    >>> extract("x3 = 17, so ... Answer: 7.", "integer", {"modulus": 97})
+    Extraction(answer=7, parse_status='ok')
+    >>> extract("Let me think", "choice", {"labels": ["4", "9"]}, finish_reason="length")
+    Extraction(answer=None, parse_status='truncated')
+    """
+    if answer_type not in _NORMALISERS:
+        raise ValueError(f"answer_type: {answer_type!r} is not one of {ANSWER_TYPES}")
+    missing = _TRUNCATED if finish_reason == "length" else _NO_ANSWER
+    if not text:
+        return missing
+    if "<" in text and ("<think>" in text or "</think>" in text or "<THINK>" in text.upper()):
+        text = _strip_think(text)
+        if not text.strip():
+            return missing
+    low = text.lower()
+    best_end = -1
+    payload: Any = None
+    found = _last_answer_line(text, low)
+    if found is not None:
+        best_end, payload = found
+    if "\\boxed" in text:
+        found = _last_boxed(text)
+        if found is not None and found[0] > best_end:
+            best_end, payload = found
+    if "answer" in low:
+        found = _final_json(text)
+        if found is not None and found[0] >= best_end:
+            best_end, payload = found
+    if best_end < 0:
+        return missing
+    answer = normalize_answer(payload, answer_type, answer_space)
+    if answer is None:
+        return _MALFORMED
+    return Extraction(answer, "ok")
