@@ -1,0 +1,310 @@
+"""Reading a run's ``results.json`` and turning its verdicts into words.
+
+The report, the comparison and the demo all start from the ``results.json`` contract
+(``docs/ARCHITECTURE.md``, written by ``depthbench analyze``). This module checks the
+parts the report relies on, so a wrong file fails with one line naming the field, and
+holds the small helpers every view shares: strategy ordering, verdict labels and the
+one-sentence verdict summaries.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from depthbench.errors import UserError
+
+__all__ = [
+    "RESULTS_FORMAT",
+    "RunResults",
+    "load_run",
+    "check_results",
+    "strategy_order",
+    "verdict_label",
+    "pair_label",
+    "summarize_verdicts",
+    "VerdictSummary",
+    "num",
+    "strategy_kinds",
+]
+
+RESULTS_FORMAT = "depthbench-results/1"
+
+_CURVE_KEYS = ("task", "strategy", "kind", "budget", "depth", "n", "accuracy", "wilson_lo", "wilson_hi")
+_EQ_KEYS = ("task", "budget", "a", "b", "depth", "verdict")
+_BP_KEYS = ("task", "budget", "a", "b", "breakpoint_depth")
+_VERDICTS = ("equivalent", "a_better", "b_better", "inconclusive")
+_KIND_RANK = {"single": 0, "parallel": 1, "sequential": 2, "bound": 3}
+
+
+@dataclass(frozen=True)
+class RunResults:
+    """A run's analysed results plus where they came from.
+
+    Attributes
+    ----------
+    results : dict
+        The parsed ``results.json``.
+    run_config : dict
+        ``run.json`` of the run directory when present, else ``results["run"]``.
+    source : pathlib.Path
+        The ``results.json`` file read.
+    run_dir : pathlib.Path
+        The folder holding it.
+    """
+
+    results: dict[str, Any]
+    run_config: dict[str, Any]
+    source: Path
+    run_dir: Path
+
+    @property
+    def dataset_sha256(self) -> str | None:
+        """The dataset manifest sha256 the run used (``None`` if not recorded)."""
+        return self.results.get("dataset_sha256")
+
+    @property
+    def label(self) -> str:
+        """A short name for the run: its model spec, else the folder name."""
+        for cfg in (self.run_config, self.results.get("run") or {}):
+            model = cfg.get("model") if isinstance(cfg, Mapping) else None
+            if isinstance(model, Mapping):
+                model = model.get("spec") or model.get("name")
+            if isinstance(model, str) and model:
+                return model
+        return self.run_dir.name
+
+
+def _fail(where: str, what: str) -> UserError:
+    return UserError(f"{where}: {what}; regenerate it with `depthbench analyze RUN_DIR`")
+
+
+def check_results(results: Any, where: str = "results.json") -> dict[str, Any]:
+    """Check the parts of a ``results.json`` object that the report reads.
+
+    Parameters
+    ----------
+    results : object
+        The parsed JSON.
+    where : str
+        Name used in error messages (usually the file path).
+
+    Returns
+    -------
+    dict
+        ``results`` itself, for chaining.
+
+    Raises
+    ------
+    UserError
+        Naming the first missing or malformed field.
+    """
+    if not isinstance(results, dict):
+        raise _fail(where, "top level is not a JSON object")
+    fmt = results.get("format")
+    if fmt != RESULTS_FORMAT:
+        raise _fail(where, f"format is {fmt!r}, expected {RESULTS_FORMAT!r}")
+    for section, keys in (("curves", _CURVE_KEYS), ("equivalence", _EQ_KEYS), ("breakpoints", _BP_KEYS)):
+        rows = results.get(section, [] if section != "curves" else None)
+        if not isinstance(rows, list):
+            raise _fail(where, f"{section!r} is missing or not a list")
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                raise _fail(where, f"{section}[{i}] is not an object")
+            missing = [k for k in keys if k not in row]
+            if missing:
+                raise _fail(where, f"{section}[{i}] lacks {', '.join(missing)}")
+            if section == "equivalence" and row["verdict"] not in _VERDICTS:
+                raise _fail(where, f"{section}[{i}].verdict is {row['verdict']!r}, not one of {', '.join(_VERDICTS)}")
+    if not results["curves"]:
+        raise _fail(where, "'curves' is empty (the run has no finished outcomes)")
+    fits = results.get("fits", [])
+    if not isinstance(fits, list):
+        raise _fail(where, "'fits' is not a list")
+    return results
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{what}: {str(path)!r} does not exist") from None
+    except OSError as e:
+        raise UserError(f"{what}: cannot read {str(path)!r} ({e.strerror})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{what}: {str(path)!r} is not valid JSON (line {e.lineno}: {e.msg})") from None
+
+
+def load_run(path: str | Path, what: str = "RUN_DIR") -> RunResults:
+    """Load a run directory's ``results.json`` (and ``run.json`` if present).
+
+    Parameters
+    ----------
+    path : path-like
+        A run directory holding ``results.json``, or a ``results.json`` file.
+    what : str
+        Argument name for error messages.
+
+    Returns
+    -------
+    RunResults
+
+    Raises
+    ------
+    UserError
+        If the path does not exist, has no ``results.json``, or it is malformed.
+    """
+    p = Path(path)
+    if p.is_dir():
+        source = p / "results.json"
+        if not source.exists():
+            hint = (" (the run has outcomes: run `depthbench analyze " + str(p) + "` first)"
+                    if (p / "outcomes.jsonl").exists() else "")
+            raise UserError(f"{what}: {str(p)!r} has no results.json{hint}")
+        run_dir = p
+    elif p.exists():
+        source, run_dir = p, p.parent
+    else:
+        raise UserError(f"{what}: {str(p)!r} does not exist; give a run directory or its results.json")
+    results = check_results(_read_json(source, what), where=str(source))
+    run_json = run_dir / "run.json"
+    if run_json.is_file():
+        cfg = _read_json(run_json, what)
+        if not isinstance(cfg, dict):
+            raise UserError(f"{what}: {str(run_json)!r} is not a JSON object")
+    else:
+        cfg = results.get("run") or {}
+        if not isinstance(cfg, dict):
+            cfg = {}
+    return RunResults(results=results, run_config=cfg, source=source, run_dir=run_dir)
+
+
+def num(x: Any) -> float:
+    """A JSON number as float; ``None`` (and anything non-numeric) becomes NaN."""
+    if isinstance(x, bool) or x is None:
+        return math.nan
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def strategy_order(curves: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Strategies in display order: single, parallel, sequential, bounds; then by name."""
+    kinds: dict[str, str] = {}
+    for row in curves:
+        kinds.setdefault(row["strategy"], row.get("kind", ""))
+    return sorted(kinds, key=lambda s: (_KIND_RANK.get(kinds[s], 9), s))
+
+
+def strategy_kinds(curves: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Map strategy name -> kind (``single``/``parallel``/``sequential``/``bound``)."""
+    out: dict[str, str] = {}
+    for row in curves:
+        out.setdefault(row["strategy"], row.get("kind", ""))
+    return out
+
+
+def pair_label(a: str, b: str, kinds: Mapping[str, str]) -> tuple[str, str]:
+    """What ``a_better`` and ``b_better`` mean for the pair, in words.
+
+    When ``a`` is parallel and ``b`` sequential (the contract's convention) the words are
+    "parallel better" and "sequential better"; otherwise the strategy names are used.
+    """
+    if kinds.get(a) == "parallel" and kinds.get(b) == "sequential":
+        return "parallel better", "sequential better"
+    return f"{a} better", f"{b} better"
+
+
+def verdict_label(verdict: str, a: str, b: str, kinds: Mapping[str, str]) -> str:
+    """A verdict code (``a_better`` ...) as words for the pair (``parallel better`` ...)."""
+    a_words, b_words = pair_label(a, b, kinds)
+    return {"equivalent": "equivalent", "a_better": a_words, "b_better": b_words,
+            "inconclusive": "inconclusive"}.get(verdict, verdict)
+
+
+@dataclass(frozen=True)
+class VerdictSummary:
+    """The verdicts of one (task, budget, a, b) comparison over depths, in words."""
+
+    task: str
+    budget: int
+    a: str
+    b: str
+    verdicts: tuple[tuple[int, str], ...]  # (depth, verdict code) sorted by depth
+    breakpoint_depth: int | None
+    text: str
+
+
+def _depth_ranges(depths: Sequence[int]) -> str:
+    if len(depths) == 1:
+        return f"depth {depths[0]}"
+    return f"depths {depths[0]}-{depths[-1]}" if list(depths) == list(range(depths[0], depths[-1] + 1)) \
+        else "depths " + ", ".join(str(d) for d in depths)
+
+
+def _describe(verdicts: Sequence[tuple[int, str]], a: str, b: str, kinds: Mapping[str, str]) -> str:
+    """Runs of equal verdicts over depth as a phrase.
+
+    ``[(1, eq), (2, eq), (3, inc), (4, b), (5, b)]`` reads "equivalent up to depth 2,
+    inconclusive at depth 3, sequential better from depth 4".
+    """
+    runs: list[tuple[str, list[int]]] = []
+    for depth, v in verdicts:
+        if runs and runs[-1][0] == v:
+            runs[-1][1].append(depth)
+        else:
+            runs.append((v, [depth]))
+    parts = []
+    for i, (v, depths) in enumerate(runs):
+        words = verdict_label(v, a, b, kinds)
+        if len(runs) == 1:
+            parts.append(f"{words} at every depth ({_depth_ranges(depths)})" if len(depths) > 1
+                         else f"{words} at depth {depths[0]}")
+        elif i == 0 and len(depths) > 1:
+            parts.append(f"{words} up to depth {depths[-1]}")
+        elif i == len(runs) - 1 and len(depths) > 1:
+            parts.append(f"{words} from depth {depths[0]}")
+        else:
+            parts.append(f"{words} at {_depth_ranges(depths)}")
+    return ", ".join(parts)
+
+
+def summarize_verdicts(results: Mapping[str, Any]) -> list[VerdictSummary]:
+    """One sentence per (task, budget, a, b) saying where the pair is equivalent.
+
+    Parameters
+    ----------
+    results : mapping
+        A checked ``results.json`` object.
+
+    Returns
+    -------
+    list of VerdictSummary
+        Sorted by task, budget, then pair; ``text`` reads e.g. ``"graph_connectivity @
+        budget 256, majority@8 vs budget_forcing: equivalent up to depth 2, sequential
+        better from depth 4 (breakpoint: depth 3)"``.
+    """
+    kinds = strategy_kinds(results["curves"])
+    groups: dict[tuple[str, int, str, str], list[tuple[int, str]]] = {}
+    for row in results.get("equivalence", []):
+        key = (row["task"], int(row["budget"]), row["a"], row["b"])
+        groups.setdefault(key, []).append((int(row["depth"]), row["verdict"]))
+    bps = {(r["task"], int(r["budget"]), r["a"], r["b"]): r.get("breakpoint_depth")
+           for r in results.get("breakpoints", [])}
+    out = []
+    for key in sorted(groups):
+        task, budget, a, b = key
+        verdicts = tuple(sorted(groups[key]))
+        bp = bps.get(key)
+        phrase = _describe(verdicts, a, b, kinds)
+        bp_text = f"breakpoint: depth {bp}" if bp is not None else "no breakpoint"
+        text = f"{task} @ budget {budget}, {a} vs {b}: {phrase} ({bp_text})"
+        out.append(VerdictSummary(task, budget, a, b, verdicts, bp, text))
+    return out
