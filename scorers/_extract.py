@@ -173,8 +173,7 @@ def _last_boxed(text: str) -> tuple[int, str] | None:
                     depth -= 1
                     if depth == 0:
                         return k + 1, text[j + 1:k]
-            # unbalanced: treat as a malformed marker at the end
-            return len(text), "\x00unbalanced"
+        # no brace or unbalanced braces: not a marker; keep searching to the left
 
 
 _FENCE_TAIL_RE = re.compile(r"\s*(?:```\s*)?\Z")
