@@ -1,0 +1,188 @@
+"""Hidden test split: private items plus a public hash commitment to their answers.
+
+Maintainers keep a secret seed file (random bytes, never published). From it:
+
+* the split seed: the first 8 bytes of ``sha256("depthbench-hidden-split/1\\0" || secret)``
+  as a big-endian integer, shifted right by one bit (63 bits, non-negative), so nobody
+  can regenerate the items without the secret;
+* a salt per item: ``HMAC-SHA256(secret, item id)``, so a small answer space (two
+  labels, ``m`` residues) cannot be brute-forced from the commitment.
+
+The private folder gets the full items (``<split>.jsonl``) and the salts
+(``salts.jsonl``). The public manifest lists, per item, the id, the certified depth and
+``commitment = sha256(salt || 0x00 || canonical_json(answer))`` — never the answer,
+the seed or the salt — plus ``overall_sha256``, the sha256 of the lines
+``"<id>:<commitment>\\n"`` in manifest order, and ``secret_sha256`` so a later reveal of the
+secret can be checked. Revealing the salts (or the secret) later lets anyone check
+that answers were not changed after the fact (:func:`check_commitments`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from depthbench.errors import UserError
+from depthbench.io import atomic_write_json, canonical_json, ensure_writable_dir, sha256_bytes, write_jsonl_atomic
+
+__all__ = ["HIDDEN_FORMAT", "derive_seed", "item_salt", "commitment", "write_private_split", "check_commitments"]
+
+HIDDEN_FORMAT = "depthbench-hidden-split/1"
+_SEED_DOMAIN = b"depthbench-hidden-split/1\x00"
+_MIN_SECRET_BYTES = 16
+_PUBLIC_ITEM_KEYS = ("id", "task", "generator_version", "split", "index", "depth", "params", "instance", "prompt",
+                     "answer_type")
+
+
+def _read_secret(secret_seed_file: str | Path) -> bytes:
+    p = Path(secret_seed_file)
+    if not p.is_file():
+        raise UserError(f"--secret-seed-file: {str(p)!r} not found; create one with "
+                        "'head -c 32 /dev/urandom > secret.bin' and keep it private")
+    data = p.read_bytes()
+    if len(data) < _MIN_SECRET_BYTES:
+        raise UserError(f"--secret-seed-file: {len(data)} bytes is too short to be secret; use at least "
+                        f"{_MIN_SECRET_BYTES} random bytes ('head -c 32 /dev/urandom > secret.bin')")
+    return data
+
+
+def derive_seed(secret: bytes) -> int:
+    """The split seed (63-bit non-negative int) derived from the secret bytes.
+
+    Examples
+    --------
+    >>> derive_seed(b"0" * 32) == derive_seed(b"0" * 32)
+    True
+    >>> 0 <= derive_seed(b"x" * 16) < 2 ** 63
+    True
+    """
+    return int.from_bytes(hashlib.sha256(_SEED_DOMAIN + secret).digest()[:8], "big") >> 1
+
+
+def item_salt(secret: bytes, item_id: str) -> str:
+    """Hex ``HMAC-SHA256(secret, item_id)``: the per-item commitment salt."""
+    return hmac.new(secret, item_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def commitment(salt_hex: str, answer: Any) -> str:
+    """Hex ``sha256(salt || 0x00 || canonical_json(answer))``."""
+    return sha256_bytes(bytes.fromhex(salt_hex) + b"\x00" + canonical_json(answer).encode("utf-8"))
+
+
+def _overall(rows: Sequence[Mapping[str, Any]]) -> str:
+    return sha256_bytes("".join(f"{r['id']}:{r['commitment']}\n" for r in rows).encode("utf-8"))
+
+
+def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir: str | Path, *,
+                        split: str = "hidden", depths: Sequence[int] | None = None, n: int | None = None,
+                        public_prompts: bool = False) -> dict[str, Any]:
+    """Generate a hidden split and write its private items and public commitment manifest.
+
+    Parameters
+    ----------
+    spec_or_task : TaskSpec or str
+        Task spec or registered task name, as for ``depthbench.generators.build_items``.
+    secret_seed_file : path-like
+        File of at least 16 secret random bytes; its bytes determine the split seed.
+    out_dir : path-like
+        Writes ``out_dir/private/<split>.jsonl``, ``out_dir/private/salts.jsonl`` and
+        ``out_dir/public/manifest.json`` (plus ``out_dir/public/<split>.prompts.jsonl``
+        with ``public_prompts``: items without answer, trace, seed or meta).
+    split : str
+        Split name recorded in the items (default ``"hidden"``).
+    depths, n : optional
+        Passed to ``build_items`` (default: the task spec's grid and count).
+    public_prompts : bool
+        Also publish the prompts (answers, traces, seeds and hashes left out).
+
+    Returns
+    -------
+    dict
+        The public manifest.
+
+    Raises
+    ------
+    UserError
+        Missing or too short secret file, unwritable output.
+    """
+    from depthbench.generators import build_items
+
+    secret = _read_secret(secret_seed_file)
+    seed = derive_seed(secret)
+    items = build_items(spec_or_task, split, depths=depths, n=n, seed=seed)
+    if not items:
+        raise UserError("hidden split: the task generated no items; check --depths / --n")
+    ids = [str(it["id"]) for it in items]
+    dup = [i for i, c in Counter(ids).items() if c > 1]
+    if dup:
+        raise UserError(f"hidden split: duplicate item id {dup[0]!r} from the generator")
+    out = ensure_writable_dir(out_dir, "--out")
+    private = ensure_writable_dir(out / "private", "--out")
+    public = ensure_writable_dir(out / "public", "--out")
+
+    salts = [{"id": i, "salt": item_salt(secret, i)} for i in ids]
+    rows = [{"id": it_id, "depth": it["depth"], "commitment": commitment(s["salt"], it["answer"])}
+            for it_id, it, s in zip(ids, items, salts)]
+    task = str(items[0].get("task"))
+    manifest = {
+        "format": HIDDEN_FORMAT,
+        "task": task,
+        "split": split,
+        "n_items": len(rows),
+        "per_depth": {str(d): c for d, c in sorted(Counter(int(r["depth"]) for r in rows).items())},
+        "generator_versions": sorted({str(it.get("generator_version")) for it in items}),
+        "commitment_scheme": "sha256(salt || 0x00 || canonical_json(answer)); salt = HMAC-SHA256(secret, item id)",
+        "items": rows,
+        "overall_sha256": _overall(rows),
+        "secret_sha256": sha256_bytes(secret),
+    }
+    write_jsonl_atomic(private / f"{split}.jsonl", items)
+    write_jsonl_atomic(private / "salts.jsonl", salts)
+    atomic_write_json(public / "manifest.json", manifest)
+    if public_prompts:
+        pub = [{k: it[k] for k in _PUBLIC_ITEM_KEYS if k in it}
+               | {"answer_space": (it.get("meta") or {}).get("answer_space")} for it in items]
+        write_jsonl_atomic(public / f"{split}.prompts.jsonl", pub)
+    return manifest
+
+
+def check_commitments(public_manifest: str | Path, items: Sequence[Mapping[str, Any]],
+                      salts: Mapping[str, str]) -> list[str]:
+    """Problems found when checking revealed items and salts against a public manifest.
+
+    Parameters
+    ----------
+    public_manifest : path-like
+        The ``manifest.json`` published earlier.
+    items : sequence of dict
+        The revealed items (with answers).
+    salts : mapping
+        Item id -> hex salt, as revealed.
+
+    Returns
+    -------
+    list of str
+        Empty when every answer matches its commitment and the overall hash holds.
+    """
+    man = json.loads(Path(public_manifest).read_text("utf-8"))
+    probs = []
+    if man.get("format") != HIDDEN_FORMAT:
+        probs.append(f"manifest: format {man.get('format')!r} is not {HIDDEN_FORMAT!r}")
+        return probs
+    if _overall(man["items"]) != man["overall_sha256"]:
+        probs.append("manifest: overall_sha256 does not match the listed commitments")
+    by_id = {str(it["id"]): it for it in items}
+    for row in man["items"]:
+        it = by_id.get(row["id"])
+        if it is None:
+            probs.append(f"item {row['id']!r}: not revealed")
+        elif row["id"] not in salts:
+            probs.append(f"item {row['id']!r}: no salt revealed")
+        elif commitment(salts[row["id"]], it["answer"]) != row["commitment"]:
+            probs.append(f"item {row['id']!r}: answer does not match its commitment")
+    return probs

@@ -1,0 +1,480 @@
+"""Build the static leaderboard: ``index.html``, ``leaderboard.json``, ``leaderboard.md``.
+
+Every submission in a folder is validated and re-scored (see ``_validate``); only the
+re-scored outcomes are used — never a number the submitter wrote. One leaderboard row
+is one (submission, strategy, budget): accuracy with a Wilson interval, the area under
+the depth curve (AUC) with a bootstrap interval, ``d50`` with its interval from the
+reliability fit, mean generated / processed tokens, and a "verified" badge when every
+prediction carried raw completions that re-score to the stated answers. Equivalence
+breakpoints between parallel and sequential strategies come from the scorers' paired
+comparison at each budget.
+
+Output is deterministic: no build time stamp, sorted inputs, canonical JSON, a fixed
+bootstrap seed and matplotlib SVG with a fixed hash salt and no date. All text goes
+through Jinja2 with autoescaping, so a model name holding ``<script>`` shows as text.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+from markupsafe import Markup
+
+from depthbench import __version__
+from depthbench.errors import UserError
+from depthbench.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir
+from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, safe_slug
+from depthbench.leaderboard._validate import ValidationReport, validate_submission
+
+__all__ = ["LEADERBOARD_FORMAT", "SiteResult", "build_leaderboard", "collect_submissions", "analyze_outcomes"]
+
+LEADERBOARD_FORMAT = "depthbench-leaderboard/1"
+_BOOT = 400
+_BOOT_SEED = 20240101
+_SUFFIXES = (".json.gz", ".json")
+
+
+@dataclass
+class SiteResult:
+    """What :func:`build_leaderboard` produced.
+
+    Attributes
+    ----------
+    data : dict
+        The content of ``leaderboard.json``.
+    accepted, rejected : list of str
+        Submission file names that passed or failed validation.
+    files : list of Path
+        Files written.
+    """
+
+    data: dict[str, Any]
+    accepted: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+def collect_submissions(folder: str | Path) -> list[Path]:
+    """The submission files (``*.json.gz``, ``*.json``) directly in ``folder``, sorted by name."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise UserError(f"SUBMISSIONS_DIR: {str(d)!r} is not a folder; give the folder holding .json.gz submissions")
+    return sorted((p for p in d.iterdir() if p.is_file() and p.name.endswith(_SUFFIXES)), key=lambda p: p.name)
+
+
+# ----------------------------------------------------------------------------- statistics
+
+def _wilson(k: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    if n == 0:
+        return (math.nan, math.nan)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _auc(depths: Sequence[int], accs: Sequence[float]) -> float:
+    """Normalised trapezoid area under accuracy vs depth (in [0, 1]; one depth = its accuracy)."""
+    if len(depths) == 1:
+        return float(accs[0])
+    d = np.asarray(depths, dtype=float)
+    a = np.asarray(accs, dtype=float)
+    return float(np.sum((a[1:] + a[:-1]) / 2 * np.diff(d)) / (d[-1] - d[0]))
+
+
+def _auc_interval(by_depth: Mapping[int, np.ndarray], rng: np.random.Generator) -> tuple[float, float]:
+    """Percentile bootstrap (95%) of the AUC, resampling items within each depth."""
+    depths = sorted(by_depth)
+    means = np.empty((_BOOT, len(depths)))
+    for j, dep in enumerate(depths):
+        credits = by_depth[dep]
+        idx = rng.integers(0, len(credits), size=(_BOOT, len(credits)))
+        means[:, j] = credits[idx].mean(axis=1)
+    if len(depths) == 1:
+        aucs = means[:, 0]
+    else:
+        d = np.asarray(depths, dtype=float)
+        aucs = np.sum((means[:, 1:] + means[:, :-1]) / 2 * np.diff(d), axis=1) / (d[-1] - d[0])
+    return float(np.quantile(aucs, 0.025)), float(np.quantile(aucs, 0.975))
+
+
+def _scorer_analysis(outcomes: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Fits, equivalence tests and breakpoints from ``depthbench.scorers`` (None if absent)."""
+    try:
+        from depthbench.scorers import analyze_outcomes as scorer_analyze
+    except ImportError:
+        return None
+    return scorer_analyze(outcomes)
+
+
+def analyze_outcomes(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-(strategy, budget) curves and summary numbers for one re-scored submission.
+
+    Parameters
+    ----------
+    outcomes : list of dict
+        Re-scored outcome records (``credit``, ``depth``, ``strategy``, ``budget``, tokens).
+
+    Returns
+    -------
+    dict
+        ``rows`` (one per strategy/budget), ``curves`` (per depth), ``breakpoints``.
+    """
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for o in outcomes:
+        groups[(o["strategy"], int(o["budget"]))].append(o)
+    scorer = _scorer_analysis(outcomes)
+    fits = {(f["strategy"], int(f["budget"])): f for f in (scorer or {}).get("fits", [])}
+    rows, curves = [], []
+    rng = np.random.default_rng(_BOOT_SEED)
+    for (strategy, budget), outs in sorted(groups.items()):
+        by_depth: dict[int, list[float]] = defaultdict(list)
+        for o in outs:
+            by_depth[int(o["depth"])].append(float(o["credit"]))
+        depths = sorted(by_depth)
+        accs = []
+        for dep in depths:
+            cr = by_depth[dep]
+            acc = sum(cr) / len(cr)
+            lo, hi = _wilson(sum(cr), len(cr))
+            accs.append(acc)
+            curves.append({"strategy": strategy, "budget": budget, "depth": dep, "n": len(cr),
+                           "accuracy": acc, "wilson_lo": lo, "wilson_hi": hi})
+        arrays = {d: np.asarray(v, dtype=float) for d, v in by_depth.items()}
+        auc_lo, auc_hi = _auc_interval(arrays, rng)
+        total = sum(float(o["credit"]) for o in outs)
+        acc_lo, acc_hi = _wilson(total, len(outs))
+        fit = fits.get((strategy, budget), {})
+        rows.append({
+            "strategy": strategy, "kind": outs[0].get("kind"), "budget": budget, "n": len(outs),
+            "accuracy": total / len(outs), "accuracy_lo": acc_lo, "accuracy_hi": acc_hi,
+            "auc": _auc(depths, accs), "auc_lo": auc_lo, "auc_hi": auc_hi,
+            "d50": fit.get("d50"), "d50_lo": fit.get("d50_lo"), "d50_hi": fit.get("d50_hi"),
+            "p": fit.get("p"),
+            "mean_generated_tokens": sum(o["generated_tokens"] for o in outs) / len(outs),
+            "mean_processed_tokens": sum(o["processed_tokens"] for o in outs) / len(outs),
+            "depths": depths,
+        })
+    breakpoints = [dict(b) for b in (scorer or {}).get("breakpoints", [])]
+    return {"rows": rows, "curves": curves, "breakpoints": breakpoints}
+
+
+# ----------------------------------------------------------------------------- rendering
+
+def _depth_svg(curves: Sequence[Mapping[str, Any]], title: str) -> str:
+    """Accuracy-vs-depth lines with Wilson bands as an inline SVG string (deterministic)."""
+    import matplotlib
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+
+    series: dict[tuple[str, int], list[Mapping[str, Any]]] = defaultdict(list)
+    for c in curves:
+        series[(c["strategy"], c["budget"])].append(c)
+    with matplotlib.rc_context({"svg.hashsalt": "depthbench-leaderboard", "svg.fonttype": "none",
+                                "font.size": 8, "path.simplify": False}):
+        fig = Figure(figsize=(4.2, 2.8))
+        FigureCanvasSVG(fig)
+        ax = fig.add_subplot(1, 1, 1)
+        for (strategy, budget), pts in sorted(series.items()):
+            pts = sorted(pts, key=lambda c: c["depth"])
+            xs = [c["depth"] for c in pts]
+            line, = ax.plot(xs, [c["accuracy"] for c in pts], marker="o", ms=3, lw=1.2, label=f"{strategy} @ {budget}")
+            ax.fill_between(xs, [c["wilson_lo"] for c in pts], [c["wilson_hi"] for c in pts],
+                            color=line.get_color(), alpha=0.15, lw=0)
+        ax.set_xlabel("certified depth")
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="best")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    svg = buf.getvalue().decode("utf-8")
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _interval(v: Any, lo: Any, hi: Any, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if lo is None or hi is None:
+        return _fmt(v, digits)
+    return f"{_fmt(v, digits)} [{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
+
+
+def _clean(x: Any) -> Any:
+    """Round floats (stable bytes) and turn NaN into None (strict JSON)."""
+    if isinstance(x, float):
+        return None if math.isnan(x) or math.isinf(x) else round(x, 6)
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def _md(text: Any) -> str:
+    """Text safe inside a Markdown table cell (HTML and pipes escaped)."""
+    s = str(text)
+    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("\n", " "), ("\r", " "),
+                 ("`", "\\`"), ("[", "\\["), ("]", "\\]")):
+        s = s.replace(a, b)
+    return s
+
+
+_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                          trim_blocks=True, lstrip_blocks=True)
+_ENV.filters["fmt"] = _fmt
+
+_INDEX = _ENV.from_string("""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>depthbench leaderboard</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2rem;max-width:80rem;color:#222}
+table{border-collapse:collapse;font-size:.9rem}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}
+th{background:#f2f2f2;cursor:pointer;user-select:none}th[aria-sort=ascending]::after{content:" \\25B2"}
+th[aria-sort=descending]::after{content:" \\25BC"}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.badge{background:#1a7f37;color:#fff;border-radius:.6rem;padding:0 .45rem;font-size:.75rem}
+.unverified{color:#777;font-size:.75rem}section.entry{margin-top:2rem;border-top:1px solid #ddd}
+.entry svg{max-width:100%;height:auto}code{background:#f6f6f6}
+</style>
+</head>
+<body>
+<h1>depthbench leaderboard</h1>
+<p>Suite {{ suite_version }}. Every number below was recomputed from the submitted predictions;
+scores written by submitters are never used. Accuracy has a 95% Wilson interval, AUC (area under
+the accuracy-vs-depth curve, normalised to [0, 1]) a 95% bootstrap interval over items, d50 (depth
+where accuracy falls halfway to chance) the interval of the reliability fit. <span class="badge">verified</span>
+means every prediction came with raw completions that re-score to the stated answers.
+Click a column header to sort.</p>
+{% for task in tasks %}
+<h2 id="task-{{ task.slug }}">Task {{ task.name }}</h2>
+<table class="sortable">
+<thead><tr>
+<th data-type="num">rank</th><th>model</th><th>revision</th><th>submitter</th><th>strategy</th><th>kind</th>
+<th data-type="num">budget</th><th data-type="num">items</th><th data-type="num">accuracy</th>
+<th data-type="num">AUC</th><th data-type="num">d50</th><th data-type="num">mean G</th>
+<th data-type="num">mean P</th><th>verified</th><th>date</th>
+</tr></thead>
+<tbody>
+{% for r in task.rows %}
+<tr>
+<td class="num" data-sort="{{ r.rank }}">{{ r.rank }}</td>
+<td><a href="#{{ r.entry }}">{{ r.model }}</a></td><td>{{ r.revision if r.revision is not none else "" }}</td>
+<td>{{ r.submitter }}</td><td><code>{{ r.strategy }}</code></td><td>{{ r.kind if r.kind is not none else "" }}</td>
+<td class="num" data-sort="{{ r.budget }}">{{ r.budget }}</td>
+<td class="num" data-sort="{{ r.n }}">{{ r.n }}</td>
+<td class="num" data-sort="{{ r.accuracy|fmt(6) }}">{{ r.accuracy_text }}</td>
+<td class="num" data-sort="{{ r.auc|fmt(6) }}">{{ r.auc_text }}</td>
+<td class="num" data-sort="{{ r.d50|fmt(6) }}">{{ r.d50_text }}</td>
+<td class="num" data-sort="{{ r.mean_generated_tokens|fmt(3) }}">{{ r.mean_generated_tokens|fmt(1) }}</td>
+<td class="num" data-sort="{{ r.mean_processed_tokens|fmt(3) }}">{{ r.mean_processed_tokens|fmt(1) }}</td>
+<td data-sort="{{ 1 if r.verified else 0 }}">{% if r.verified %}<span class="badge">verified</span>{% else %}<span class="unverified">not verified</span>{% endif %}</td>
+<td>{{ r.date }}</td>
+</tr>
+{% endfor %}
+</tbody>
+</table>
+{% endfor %}
+{% for e in entries %}
+<section class="entry" id="{{ e.id }}">
+<h2>{{ e.model }}{% if e.revision %} <small>({{ e.revision }})</small>{% endif %}
+{% if e.verified %} <span class="badge">verified</span>{% endif %}</h2>
+<p>Task <code>{{ e.task }}</code>, split <code>{{ e.split }}</code>, dataset sha256 <code>{{ e.dataset_sha256 }}</code>;
+submitted by {{ e.submitter }} on {{ e.date }}; endpoint {{ e.endpoint }};
+sampling {% for k, v in e.sampling %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %};
+suite {{ e.suite_version }}; file <a href="{{ e.download }}"><code>{{ e.file }}</code></a>.</p>
+<figure>{{ e.svg }}<figcaption>Accuracy vs certified depth (95% Wilson bands) per strategy and budget.</figcaption></figure>
+<h3>Equivalence breakpoints</h3>
+{% if e.breakpoints %}
+<table><thead><tr><th>budget</th><th>parallel (a)</th><th>sequential (b)</th><th>margin</th><th>breakpoint depth</th></tr></thead>
+<tbody>
+{% for b in e.breakpoints %}
+<tr><td class="num">{{ b.budget }}</td><td><code>{{ b.a }}</code></td><td><code>{{ b.b }}</code></td><td class="num">{{ b.margin|fmt }}</td>
+<td class="num">{{ b.text }}</td></tr>
+{% endfor %}
+</tbody></table>
+{% else %}
+<p>No parallel/sequential pair at a shared budget in this submission.</p>
+{% endif %}
+</section>
+{% endfor %}
+{% if rejected %}
+<h2>Rejected submissions</h2>
+<ul>
+{% for r in rejected %}
+<li><code>{{ r.file }}</code>: {{ r.n_problems }} problem(s), first: {{ r.problems[0] }}</li>
+{% endfor %}
+</ul>
+{% endif %}
+<script>
+document.querySelectorAll("table.sortable th").forEach(function (th) {
+  th.addEventListener("click", function () {
+    var table = th.closest("table"), body = table.tBodies[0];
+    var col = Array.prototype.indexOf.call(th.parentNode.children, th);
+    var num = th.getAttribute("data-type") === "num";
+    var dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
+    table.querySelectorAll("th").forEach(function (h) { h.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
+    var key = function (tr) {
+      var td = tr.children[col], v = td.getAttribute("data-sort");
+      if (v === null) { v = td.textContent; }
+      if (num) { var f = parseFloat(v); return isNaN(f) ? -Infinity : f; }
+      return v.toLowerCase();
+    };
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (x, y) { var a = key(x), b = key(y); return a < b ? -dir : a > b ? dir : 0; });
+    rows.forEach(function (tr) { body.appendChild(tr); });
+  });
+});
+</script>
+</body>
+</html>
+""")
+
+
+def _bp_text(b: Mapping[str, Any]) -> str:
+    d = b.get("breakpoint_depth")
+    if d is None:
+        return "none (equivalent at every depth tested)" if b.get("all_equivalent", True) else "none"
+    lo, hi = b.get("bp_lo"), b.get("bp_hi")
+    return f"{d} [{lo}, {hi}]" if lo is not None and hi is not None else str(d)
+
+
+def _entry(rep: ValidationReport, file_name: str) -> dict[str, Any]:
+    sub = rep.submission or {}
+    meta = sub["metadata"]
+    analysis = analyze_outcomes(rep.outcomes)
+    slug = safe_slug(meta["model"]["name"], meta["model"]["revision"] or "", meta["dataset"]["task"], file_name)
+    return {
+        "id": "e-" + slug, "file": file_name, "download": f"submissions/{slug}{'.json.gz' if file_name.endswith('.json.gz') else '.json'}", "model": meta["model"]["name"], "revision": meta["model"]["revision"],
+        "submitter": meta["submitter"], "task": meta["dataset"]["task"], "split": meta["dataset"]["split"],
+        "dataset_sha256": meta["dataset"]["sha256"], "date": meta["date"], "suite_version": meta["suite_version"],
+        "endpoint": meta["endpoint"]["kind"], "sampling": sorted(meta["sampling"].items()),
+        "verified": rep.verified, "rows": analysis["rows"], "curves": analysis["curves"],
+        "breakpoints": analysis["breakpoints"],
+    }
+
+
+def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, releases: str | Path | None = None,
+                      limits: Limits = DEFAULT_LIMITS) -> SiteResult:
+    """Validate every submission in a folder and write the static leaderboard.
+
+    Parameters
+    ----------
+    submissions_dir : path-like
+        Folder of ``*.json.gz`` submissions (not searched recursively).
+    out_dir : path-like
+        Output folder; ``index.html``, ``leaderboard.json`` and ``leaderboard.md`` are
+        written there atomically.
+    releases : path-like, optional
+        Dataset releases to check dataset hashes against (default: shipped data).
+    limits : Limits
+        Reading limits for untrusted files.
+
+    Returns
+    -------
+    SiteResult
+        The leaderboard data and which files were accepted or rejected.
+    """
+    files = collect_submissions(submissions_dir)
+    out = ensure_writable_dir(out_dir, "--out")
+    result = SiteResult(data={})
+    entries, rejected, downloads = [], [], []
+    for path in files:
+        rep = validate_submission(path, releases=releases, limits=limits)
+        if rep.ok:
+            entries.append(_entry(rep, path.name))
+            downloads.append((entries[-1]["download"], path))
+            result.accepted.append(path.name)
+        else:
+            rejected.append({"file": path.name, "n_problems": len(rep.problems), "problems": rep.problems[:5]})
+            result.rejected.append(path.name)
+
+    rows_by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in entries:
+        for r in e["rows"]:
+            rows_by_task[e["task"]].append({
+                **r, "entry": e["id"], "model": e["model"], "revision": e["revision"], "submitter": e["submitter"],
+                "verified": e["verified"], "date": e["date"], "task": e["task"], "file": e["file"],
+            })
+    tasks = []
+    for task in sorted(rows_by_task):
+        rows = sorted(rows_by_task[task], key=lambda r: (-r["auc"], -r["accuracy"], r["model"], r["strategy"],
+                                                        r["budget"], r["file"]))
+        for i, r in enumerate(rows, start=1):
+            r["rank"] = i
+        tasks.append({"name": task, "slug": safe_slug(task), "rows": rows})
+
+    data = _clean({
+        "format": LEADERBOARD_FORMAT, "suite_version": __version__,
+        "rows": [{k: v for k, v in r.items() if k != "depths"} for t in tasks for r in t["rows"]],
+        "entries": [{k: (dict(v) if k == "sampling" else v) for k, v in e.items() if k not in ("rows",)}
+                    for e in entries],
+        "rejected": rejected,
+    })
+    result.data = data
+
+    view_tasks = [{**t, "rows": [{**r,
+                                  "accuracy_text": _interval(r["accuracy"], r["accuracy_lo"], r["accuracy_hi"]),
+                                  "auc_text": _interval(r["auc"], r["auc_lo"], r["auc_hi"]),
+                                  "d50_text": _interval(r["d50"], r["d50_lo"], r["d50_hi"], 2)}
+                                 for r in t["rows"]]} for t in tasks]
+    view_entries = []
+    for e in entries:
+        svg = _depth_svg(e["curves"], f"{e['task']}: accuracy vs depth")
+        view_entries.append({**e, "svg": Markup(svg),
+                             "breakpoints": [{**b, "text": _bp_text(b)} for b in e["breakpoints"]]})
+    html = _INDEX.render(tasks=view_tasks, entries=view_entries, rejected=rejected, suite_version=__version__)
+
+    md = [f"# depthbench leaderboard", "", f"Suite {__version__}. Numbers recomputed from predictions; "
+          "intervals are 95% (accuracy: Wilson; AUC: bootstrap over items; d50: reliability fit).", ""]
+    for t in view_tasks:
+        md += [f"## Task {_md(t['name'])}", "",
+               "| rank | model | revision | submitter | strategy | budget | items | accuracy | AUC | d50 | mean G | mean P | verified |",
+               "|---:|---|---|---|---|---:|---:|---|---|---|---:|---:|---|"]
+        for r in t["rows"]:
+            md.append("| " + " | ".join([
+                str(r["rank"]), _md(r["model"]), _md(r["revision"] or ""), _md(r["submitter"]), _md(r["strategy"]),
+                str(r["budget"]), str(r["n"]), r["accuracy_text"], r["auc_text"], r["d50_text"],
+                _fmt(r["mean_generated_tokens"], 1), _fmt(r["mean_processed_tokens"], 1),
+                "verified" if r["verified"] else "no"]) + " |")
+        md.append("")
+    if rejected:
+        md += ["## Rejected submissions", ""]
+        md += [f"- `{_md(r['file'])}`: {r['n_problems']} problem(s), first: {_md(r['problems'][0])}" for r in rejected]
+        md.append("")
+
+    targets = {"index.html": html, "leaderboard.md": "\n".join(md) + ("" if md[-1] == "" else "\n"),
+               "leaderboard.json": json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"}
+    for name, text in targets.items():
+        atomic_write_text(out / name, text)
+        result.files.append(out / name)
+    for rel, src in downloads:
+        # rel is built from safe_slug only: no separators, no leading dot, so it stays inside out/.
+        dest = out / rel
+        atomic_write_bytes(dest, src.read_bytes())
+        result.files.append(dest)
+    return result
