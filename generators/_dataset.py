@@ -1,0 +1,423 @@
+"""Dataset items: generate, certify, render, deduplicate, load.
+
+One item is assembled as follows (see :func:`make_item`):
+
+1. the family config is ``config_cls(**spec.params, depth=d)``;
+2. the item's RNG comes from :func:`depthbench.generators._seeding.item_rng` over
+   (task, generator version, split, seed, depth, index, attempt);
+3. ``family.generate(config, rng)`` builds the problem, then the family's independent
+   ``certify(instance)`` re-solves it; an item whose certified depth or answer differs
+   from the generator's is refused (:class:`CertificationMismatch`), never emitted;
+4. the prompt is the spec's Jinja2 template rendered with ``problem = family.describe(instance)``;
+5. ``meta`` records the generator source sha256, chance rate, size measures, answer space and
+   the content sha256 (sha256 of the canonical JSON of family + instance).
+
+Items come in depth-major order (every index of the first depth, then the next depth).
+Within a build no two items share a content hash: a duplicate is redrawn with the next
+``attempt`` (deterministically). Dedup runs per depth (items of different certified depth
+cannot be equal), which lets a shard or a worker reproduce the exact same sequence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from depthbench.errors import UserError
+from depthbench.generators._base import Family
+from depthbench.generators._seeding import item_rng
+from depthbench.io import canonical_json, read_jsonl, sha256_bytes, sha256_file
+from depthbench.tasks._spec import TaskSpec, load_spec
+
+__all__ = [
+    "build_items",
+    "make_item",
+    "load_dataset",
+    "item_content_sha256",
+    "CertificationMismatch",
+    "MAX_ATTEMPTS",
+]
+
+#: Redraws allowed for one item whose content duplicates an earlier one.
+MAX_ATTEMPTS = 64
+
+
+class CertificationMismatch(RuntimeError):
+    """The family's certifier disagrees with its generator (a generator bug, never emitted)."""
+
+
+def _family(name: str) -> Family:
+    from depthbench.generators import get_family  # registry lives in the package __init__
+
+    return get_family(name)
+
+
+@lru_cache(maxsize=None)
+def _source_sha256(path: str) -> str:
+    return sha256_file(path)
+
+
+_JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+
+
+@lru_cache(maxsize=64)
+def _template(text: str) -> jinja2.Template:
+    return _JINJA.from_string(text)
+
+
+def item_content_sha256(family: str, instance: Mapping[str, Any]) -> str:
+    """sha256 of an item's content: canonical JSON of ``{"family", "instance"}``."""
+    return sha256_bytes(canonical_json({"family": family, "instance": instance}).encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    spec: TaskSpec
+    family: Family
+
+    @property
+    def task(self) -> str:
+        return self.spec.name
+
+
+def _context(spec: TaskSpec) -> _Ctx:
+    return _Ctx(spec, _family(spec.family))
+
+
+def _config(ctx: _Ctx, depth: int) -> Any:
+    params = dict(ctx.spec.params)
+    try:
+        top = ctx.family.max_depth(params)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        top = None
+    if top is not None and depth > top:
+        raise UserError(f"--depths: depth {depth} does not fit the size of task {ctx.task} "
+                        f"(largest depth for params {canonical_json(params)} is {top}); "
+                        "lower the depth or enlarge params in the task spec")
+    try:
+        return ctx.family.config_cls(**params, depth=int(depth))
+    except (TypeError, ValueError) as e:
+        raise UserError(f"params: {e} (task {ctx.task}, depth {depth}); fix the task spec's params or --depths") from None
+
+
+def make_item(ctx_or_spec: "_Ctx | TaskSpec | str", split: str, seed: int, depth: int, index: int,
+              attempt: int = 0, config: Any = None) -> dict[str, Any]:
+    """Generate, certify and render one item.
+
+    Parameters
+    ----------
+    ctx_or_spec : TaskSpec or str
+        The task (a spec, or a name / path for :func:`load_spec`).
+    split : str
+        Split name.
+    seed : int
+        The split seed, >= 0.
+    depth : int
+        Requested depth (>= 1); the emitted item's ``depth`` is the certified one, equal to it.
+    index : int
+        Index within the depth, >= 0.
+    attempt : int, optional
+        Redraw counter (dedup), default 0.
+
+    Returns
+    -------
+    dict
+        The item (schema ``depthbench/schemas/item.schema.json``).
+
+    Raises
+    ------
+    UserError
+        If the depth does not fit the spec's size or the params are invalid.
+    CertificationMismatch
+        If the certifier disagrees with the generator (depth or answer).
+    """
+    ctx = ctx_or_spec if isinstance(ctx_or_spec, _Ctx) else _context(load_spec(ctx_or_spec))
+    fam = ctx.family
+    if config is None:
+        config = _config(ctx, depth)
+    rng = item_rng(ctx.task, fam.version, split, seed, depth, index, attempt)
+    prob = fam.generate(config, rng)
+    cert = fam.certify(prob.instance)
+    where = f"task {ctx.task} split {split} seed {seed} depth {depth} index {index} attempt {attempt}"
+    if not (prob.depth == depth == cert.depth):
+        raise CertificationMismatch(f"{fam.name}: requested depth {depth}, generator built {prob.depth}, "
+                                    f"certifier measured {cert.depth} ({where}); item refused")
+    if prob.answer_type == "plan":
+        same = isinstance(cert.answer, str) and len(cert.answer) == len(str(prob.answer))
+    else:
+        same = cert.answer == prob.answer
+    if not same:
+        raise CertificationMismatch(f"{fam.name}: generator answer {prob.answer!r} but certifier answer "
+                                    f"{cert.answer!r} ({where}); item refused")
+    prompt = _template(ctx.spec.prompt_template).render(
+        problem=fam.describe(prob.instance), answer_space=prob.answer_space, answer_format=ctx.spec.answer_format)
+    meta: dict[str, Any] = {
+        "family": fam.name,
+        "generator_source_sha256": _source_sha256(fam.source_file),
+        "chance": float(prob.chance),
+        "size": dict(prob.size),
+        "answer_space": dict(prob.answer_space),
+        "content_sha256": item_content_sha256(fam.name, prob.instance),
+    }
+    meta.update(dict(cert.extra or {}))
+    return {
+        "id": f"{ctx.task}/{split}/s{seed}/d{depth}/{index}",
+        "task": ctx.task,
+        "generator_version": fam.version,
+        "split": split,
+        "seed": int(seed),
+        "index": int(index),
+        "depth": int(cert.depth),
+        "params": asdict(config),
+        "instance": prob.instance,
+        "prompt": prompt,
+        "answer": prob.answer,
+        "answer_type": prob.answer_type,
+        "solution_trace": prob.solution_trace,
+        "meta": meta,
+    }
+
+
+# --------------------------------------------------------------------------- building
+
+_WORKER_CTX: dict[str, _Ctx] = {}
+
+
+def _worker_items(spec_dict: dict[str, Any], split: str, seed: int, keys: list[tuple[int, int]]) -> list[dict]:
+    key = canonical_json(spec_dict)
+    ctx = _WORKER_CTX.get(key)
+    if ctx is None:
+        ctx = _WORKER_CTX[key] = _context(TaskSpec.from_dict(spec_dict))
+    configs: dict[int, Any] = {}
+    out = []
+    for d, i in keys:
+        if d not in configs:
+            configs[d] = _config(ctx, d)
+        out.append(make_item(ctx, split, seed, d, i, 0, configs[d]))
+    return out
+
+
+def _parse_shard(shard: "tuple[int, int] | str | None") -> tuple[int, int] | None:
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        try:
+            k, n = (int(x) for x in shard.split("/"))
+        except ValueError:
+            raise UserError(f"--shard: {shard!r} is not K/N; write e.g. --shard 1/4") from None
+    else:
+        k, n = shard
+    if n < 1 or not 1 <= k <= n:
+        raise UserError(f"--shard: {k}/{n} is out of range; K must be in 1..N and N >= 1")
+    return k, n
+
+
+def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, depths: Sequence[int] | None = None,
+                n: int | None = None, seed: int | None = None, *, shard: "tuple[int, int] | str | None" = None,
+                workers: int = 1, exclude: Iterable[str] = (),
+                progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Generate a split in memory: certified, rendered, deduplicated items.
+
+    Parameters
+    ----------
+    spec_or_name : TaskSpec, str or path
+        Task spec, bundled task name, or YAML path.
+    split : str
+        Split name; must be one of the spec's splits unless both ``n`` and ``seed`` are given.
+    depths : sequence of int, optional
+        Depths to generate, in order (default: the spec's depth grid).
+    n : int, optional
+        Items per depth (default: the split's ``n_per_depth``), >= 1.
+    seed : int, optional
+        Split seed (default: the split's seed), >= 0.
+    shard : (K, N) or "K/N", optional
+        Return only the K-th of N contiguous parts (1-based) of the depth-major item list;
+        concatenating the N shards gives the unsharded list exactly.
+    workers : int, optional
+        Worker processes (default 1); the result does not depend on it.
+    exclude : iterable of str, optional
+        Content sha256 values that must not appear (e.g. another split's items); such
+        items are redrawn like duplicates.
+    progress : callable, optional
+        Called with the number of newly finished items (for a progress bar).
+
+    Returns
+    -------
+    list of dict
+        Items in depth-major order (depth as given, then index).
+
+    Raises
+    ------
+    UserError
+        Unknown task or split, n <= 0, seed < 0, a depth that does not fit the size,
+        invalid params, or no distinct item found within ``MAX_ATTEMPTS`` redraws.
+    CertificationMismatch
+        On a generator bug (certifier disagrees).
+    """
+    spec = load_spec(spec_or_name)
+    ctx = _context(spec)
+    if split not in spec.splits and (n is None or seed is None):
+        raise UserError(f"--split: {split!r} is not a split of task {spec.name} "
+                        f"({', '.join(spec.splits)}); choose one, or give both --n and --seed")
+    sp = spec.splits.get(split)
+    n = sp.n_per_depth if n is None else n
+    seed = sp.seed if seed is None else seed
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise UserError(f"--n: items per depth must be an integer >= 1, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UserError(f"--seed: must be an integer >= 0, got {seed!r}")
+    depths = list(spec.depths if depths is None else depths)
+    if not depths:
+        raise UserError("--depths: empty; give at least one depth, e.g. --depths 1,2,4")
+    for d in depths:
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise UserError(f"--depths: depth must be an integer >= 1, got {d!r}")
+    if len(set(depths)) != len(depths):
+        raise UserError("--depths: a depth is listed twice; list each depth once")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UserError(f"--workers: must be an integer >= 1, got {workers!r}")
+    configs = {d: _config(ctx, d) for d in depths}  # validates every depth before any work
+
+    keys = [(d, i) for d in depths for i in range(n)]
+    lo, hi = 0, len(keys)
+    sh = _parse_shard(shard)
+    if sh is not None:
+        k, parts = sh
+        lo, hi = (k - 1) * len(keys) // parts, k * len(keys) // parts
+    # Dedup is per depth, so start at the first index of lo's depth block.
+    start = lo - (keys[lo][1] if lo < len(keys) else 0)
+    todo = keys[start:hi]
+
+    if workers == 1 or len(todo) < 2 * workers:
+        raw: list[dict] = []
+        for d, i in todo:
+            raw.append(make_item(ctx, split, seed, d, i, 0, configs[d]))
+            if progress is not None and len(raw) > lo - start:
+                progress(1)
+    else:
+        chunk = max(1, min(256, len(todo) // (4 * workers)))
+        chunks = [todo[j:j + chunk] for j in range(0, len(todo), chunk)]
+        spec_dict = spec.to_dict()
+        raw = []
+        import multiprocessing
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for part in pool.map(_worker_items, [spec_dict] * len(chunks), [split] * len(chunks),
+                                 [seed] * len(chunks), chunks):
+                before = len(raw)
+                raw.extend(part)
+                if progress is not None:
+                    progress(max(0, len(raw) - max(before, lo - start)))
+
+    excluded = frozenset(exclude)
+    out: list[dict] = []
+    seen: set[str] = set()
+    cur_depth = None
+    for pos, item in enumerate(raw, start=start):
+        d, i = keys[pos]
+        if d != cur_depth:
+            cur_depth, seen = d, set()
+        attempt = 0
+        while item["meta"]["content_sha256"] in seen or item["meta"]["content_sha256"] in excluded:
+            attempt += 1
+            if attempt >= MAX_ATTEMPTS:
+                raise UserError(f"params: could not draw {n} distinct items at depth {d} for task {spec.name} "
+                                f"(index {i} duplicated {MAX_ATTEMPTS} times); lower --n or enlarge params")
+            item = make_item(ctx, split, seed, d, i, attempt, configs[d])
+        seen.add(item["meta"]["content_sha256"])
+        if pos >= lo:
+            out.append(item)
+    return out
+
+
+# --------------------------------------------------------------------------- loading
+
+def load_dataset(path: "str | os.PathLike[str]", split: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Load items from a dataset folder (with ``manifest.json``) or one ``.jsonl`` file.
+
+    Parameters
+    ----------
+    path : path-like
+        A folder written by ``depthbench generate`` (or ``data/v1/<task>``), or a JSONL file.
+    split : str, optional
+        For a folder: load only ``<split>.jsonl`` (default: every JSONL file in the manifest,
+        in name order).
+
+    Returns
+    -------
+    items : list of dict
+    manifest_sha256 : str
+        sha256 of the manifest file bytes (the *dataset sha256*); for a lone JSONL file with
+        no manifest beside it that lists it, the sha256 of the file itself.
+
+    Raises
+    ------
+    UserError
+        Missing path/manifest/split, a file whose sha256 differs from the manifest, or a
+        corrupt line.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"dataset: {str(p)!r} does not exist; give a dataset folder or a .jsonl file")
+    if p.is_dir():
+        mpath = p / "manifest.json"
+        if not mpath.is_file():
+            raise UserError(f"dataset: {str(p)!r} has no manifest.json; generate it with `depthbench generate`")
+        mbytes = mpath.read_bytes()
+        try:
+            manifest = json.loads(mbytes)
+        except json.JSONDecodeError as e:
+            raise UserError(f"dataset: {mpath} is not valid JSON ({e.msg}); regenerate the dataset") from None
+        files = manifest.get("files", {})
+        names = sorted(f for f in files if f.endswith(".jsonl"))
+        if split is not None:
+            want = f"{split}.jsonl"
+            if want not in files:
+                have = ", ".join(f[:-6] for f in names) or "none"
+                raise UserError(f"--split: no split {split!r} in {str(p)!r} (splits: {have}); choose one of them")
+            names = [want]
+        if not names:
+            raise UserError(f"dataset: {str(p)!r} holds no .jsonl split; generate it with --format jsonl")
+        items: list[dict] = []
+        for name in names:
+            fp = p / name
+            if not fp.is_file():
+                raise UserError(f"dataset: {fp} listed in the manifest is missing; regenerate the dataset")
+            want_sha = files[name].get("sha256")
+            if want_sha and sha256_file(fp) != want_sha:
+                raise UserError(f"dataset: {fp} does not match its sha256 in manifest.json (file changed); "
+                                "regenerate the dataset")
+            items.extend(_read_items(fp))
+        return items, hashlib.sha256(mbytes).hexdigest()
+    items = _read_items(p)
+    if split is not None:
+        items = [it for it in items if it.get("split") == split]
+    mpath = p.parent / "manifest.json"
+    if mpath.is_file():
+        mbytes = mpath.read_bytes()
+        try:
+            manifest = json.loads(mbytes)
+        except json.JSONDecodeError:
+            manifest = {}
+        entry = manifest.get("files", {}).get(p.name) if isinstance(manifest, dict) else None
+        if entry and entry.get("sha256") == sha256_file(p):
+            return items, hashlib.sha256(mbytes).hexdigest()
+    return items, sha256_file(p)
+
+
+def _read_items(path: Path) -> list[dict]:
+    bad: list = []
+    items = list(read_jsonl(path, bad=bad))
+    if bad:
+        b = bad[0]
+        raise UserError(f"dataset: {path} line {b.lineno}: {b.reason}; regenerate the file")
+    return items

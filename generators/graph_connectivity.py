@@ -1,0 +1,331 @@
+"""Graph connectivity with certified depth.
+
+An undirected graph of ``num_nodes`` nodes, a source and two candidate targets; exactly one
+target is reachable. The graph is two components of ``num_nodes / 2`` nodes each: the
+*main* component holds the source and the reachable target at shortest-path distance
+``depth``; the *decoy* component is an isomorphic copy of it (same shape, same size) holding
+the other target at the position matching the reachable one, so no local cue (degree,
+being a leaf, ...) tells the targets apart. Node labels are a random permutation, the edge
+list is shuffled and each edge's orientation is random.
+
+Graph kinds (one component shown; ``M = num_nodes / 2``):
+
+``two_paths``
+    A path of ``M`` nodes; source and target lie ``depth`` steps apart at a random offset.
+    The decoy is a second path of ``M`` nodes. Edges: ``num_nodes - 2``.
+``bridge``
+    A chain of ``depth`` petals between junctions ``j0 = source, ..., j_depth = target``.
+    Each petal has a short path (one edge ``j_i - j_{i+1}``), a long path (at least two
+    edges ``j_i - ... - j_{i+1}``) and a dead end (a path hanging off ``j_i``). To keep the
+    edge count fixed across depths, the component always holds ``C = (M - 1) // 3``
+    cycles: the ``depth`` petals plus ``C - depth`` triangles hung on dead-end tips.
+    Leftover nodes lengthen long paths and dead ends at random. Edges:
+    ``num_nodes - 2 + 2 C``. After the bridge graphs of Mirtaheri et al. (2025).
+``random_branching``
+    A path ``source - ... - target`` of ``depth`` edges, then every further node attaches
+    to a uniformly chosen earlier node (a random recursive tree), giving distractor
+    branches off the path and beyond it. Edges: ``num_nodes - 2``.
+
+Depth is certified by an independent networkx breadth-first search, which also checks that
+exactly one target is reachable. The gold trace is the (unique) shortest path.
+
+References
+----------
+Mirtaheri, P., et al. (2025). Let me think! A long chain of thought can be worth
+exponentially many short ones. arXiv:2505.21825.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from depthbench.generators._base import Certificate, Family, Problem
+
+__all__ = ["GraphConnectivityConfig", "generate", "certify", "describe", "parse_prompt", "max_depth",
+           "KINDS", "VERSION", "FAMILY"]
+
+VERSION = "1"
+KINDS = ("two_paths", "bridge", "random_branching")
+
+
+def _component_max_depth(kind: str, m: int) -> int:
+    if kind == "bridge":
+        return (m - 1) // 3
+    return m - 1
+
+
+def max_depth(params: Any) -> int:
+    """Largest depth that fits the size.
+
+    Parameters
+    ----------
+    params : Mapping or GraphConnectivityConfig
+        ``kind`` and ``num_nodes`` (any ``depth`` is ignored).
+
+    Returns
+    -------
+    int
+        ``num_nodes/2 - 1`` for ``two_paths`` and ``random_branching``;
+        ``(num_nodes/2 - 1) // 3`` for ``bridge``. 0 if nothing fits.
+    """
+    get = params.get if isinstance(params, Mapping) else lambda k, d=None: getattr(params, k, d)
+    kind = get("kind", "random_branching")
+    n = get("num_nodes", 100)
+    if kind not in KINDS or not isinstance(n, int) or isinstance(n, bool) or n < 4:
+        return 0
+    return max(0, _component_max_depth(kind, n // 2))
+
+
+@dataclass(frozen=True)
+class GraphConnectivityConfig:
+    """Parameters of one graph connectivity problem.
+
+    Parameters
+    ----------
+    depth : int
+        Shortest-path distance from the source to the reachable target, >= 1.
+    num_nodes : int
+        Total node count (both components), even, >= 4. Fixed across a depth sweep.
+    kind : str
+        ``"two_paths"``, ``"bridge"`` or ``"random_branching"``.
+
+    Raises
+    ------
+    ValueError
+        On a wrong type, an odd or too small ``num_nodes``, an unknown ``kind``, or a
+        depth that does not fit ``num_nodes`` (the message gives the maximum).
+    """
+
+    depth: int
+    num_nodes: int = 100
+    kind: str = "random_branching"
+
+    def __post_init__(self) -> None:
+        for name in ("depth", "num_nodes"):
+            v = getattr(self, name)
+            if not isinstance(v, int | np.integer) or isinstance(v, bool):
+                raise ValueError(f"{name} must be an integer, got {v!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.num_nodes < 4 or self.num_nodes % 2:
+            raise ValueError(f"num_nodes must be an even integer >= 4 (two equal components), got {self.num_nodes}")
+        if self.depth < 1:
+            raise ValueError(f"depth must be >= 1, got {self.depth}")
+        top = max_depth(self)
+        if self.depth > top:
+            raise ValueError(f"depth {self.depth} does not fit num_nodes={self.num_nodes} for kind={self.kind} "
+                             f"(largest depth: {top}); lower the depth or raise num_nodes")
+
+
+# --------------------------------------------------------------------------- components
+# Each builder returns (edges as an (E, 2) int array over local ids 0..m-1, path) where
+# path lists the local ids of the source-to-target shortest path.
+
+def _two_paths(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.arange(m)
+    edges = np.stack([ids[:-1], ids[1:]], axis=1)
+    start = int(rng.integers(0, m - d))
+    return edges, np.arange(start, start + d + 1)
+
+
+def _random_branching(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    path = np.arange(d + 1)
+    spine = np.stack([path[:-1], path[1:]], axis=1)
+    new = np.arange(d + 1, m)
+    # node v attaches to a uniform earlier node in [0, v)
+    parents = np.floor(rng.random(new.size) * new).astype(np.int64)
+    branches = np.stack([parents, new], axis=1)
+    return np.concatenate([spine, branches]), path
+
+
+def _bridge(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    cycles = (m - 1) // 3
+    spare = m - 1 - d - 2 * cycles  # nodes beyond the minimum, >= 0 when d <= cycles
+    # extra nodes for each of the d long paths and d dead ends (each has 1 already)
+    extra = rng.multinomial(spare, np.full(2 * d, 1.0 / (2 * d)))
+    long_len = 1 + extra[:d]   # internal nodes of each long path
+    dead_len = 1 + extra[d:]   # nodes of each dead end
+    tri_at = rng.integers(0, d, size=cycles - d)  # petal whose dead-end tip gets a triangle
+    edges: list[tuple[int, int]] = []
+    nxt = d + 1  # junctions are 0..d
+    tips = np.empty(d, dtype=np.int64)
+    for i in range(d):
+        a, b = i, i + 1
+        edges.append((a, b))                          # short path
+        internal = range(nxt, nxt + int(long_len[i]))  # long path a - internal... - b
+        nxt += int(long_len[i])
+        chain = [a, *internal, b]
+        edges.extend(zip(chain[:-1], chain[1:]))
+        dead = [a, *range(nxt, nxt + int(dead_len[i]))]  # dead end off junction a
+        nxt += int(dead_len[i])
+        edges.extend(zip(dead[:-1], dead[1:]))
+        tips[i] = dead[-1]
+    for p in tri_at:
+        x, y, z = int(tips[p]), nxt, nxt + 1
+        nxt += 2
+        edges.extend([(x, y), (y, z), (z, x)])
+    if nxt != m:  # pragma: no cover - arithmetic invariant
+        raise RuntimeError(f"bridge builder used {nxt} nodes, expected {m}")
+    return np.asarray(edges, dtype=np.int64), np.arange(d + 1)
+
+
+_BUILDERS = {"two_paths": _two_paths, "bridge": _bridge, "random_branching": _random_branching}
+
+
+def generate(config: GraphConnectivityConfig, rng: np.random.Generator) -> Problem:
+    """Build one problem; pure in ``(config, rng)``.
+
+    Parameters
+    ----------
+    config : GraphConnectivityConfig
+    rng : numpy.random.Generator
+        The only source of randomness.
+
+    Returns
+    -------
+    Problem
+        ``instance`` as in the architecture contract; ``answer`` the reachable target's
+        label as a string; ``solution_trace`` the shortest path's labels.
+
+    Notes
+    -----
+    O(num_nodes) time and memory.
+    """
+    n, d, kind = int(config.num_nodes), int(config.depth), config.kind
+    m = n // 2
+    local, path = _BUILDERS[kind](m, d, rng)
+    edges = np.concatenate([local, local + m])          # decoy: an isomorphic copy
+    perm = rng.permutation(n)
+    edges = perm[edges]
+    edges = edges[rng.permutation(edges.shape[0])]
+    flip = rng.random(edges.shape[0]) < 0.5
+    edges[flip] = edges[flip][:, ::-1]
+    source = int(perm[path[0]])
+    target = int(perm[path[-1]])
+    decoy = int(perm[path[-1] + m])
+    targets = [target, decoy] if rng.random() < 0.5 else [decoy, target]
+    instance = {"kind": kind, "num_nodes": n, "edges": edges.tolist(), "source": source, "targets": targets}
+    return Problem(
+        instance=instance,
+        answer=str(target),
+        answer_type="choice",
+        depth=d,
+        solution_trace=[int(v) for v in perm[path]],
+        size={"num_nodes": n, "num_edges": int(edges.shape[0])},
+        chance=0.5,
+        answer_space={"labels": [str(t) for t in targets]},
+    )
+
+
+class CertificationError(ValueError):
+    """The instance is not a valid graph connectivity problem."""
+
+
+def certify(instance: Mapping[str, Any]) -> Certificate:
+    """Independently solve an instance with networkx breadth-first search.
+
+    Parameters
+    ----------
+    instance : Mapping
+        ``{"num_nodes", "edges", "source", "targets"}`` (``kind`` is not consulted).
+
+    Returns
+    -------
+    Certificate
+        ``depth`` = shortest-path distance to the reachable target; ``answer`` its label
+        (str); ``solution_trace`` a shortest path as labels.
+
+    Raises
+    ------
+    CertificationError
+        If labels are out of range, there are not two distinct targets, or not exactly
+        one target is reachable.
+
+    Notes
+    -----
+    Bidirectional BFS per target: O(num_nodes + num_edges).
+    """
+    n = int(instance["num_nodes"])
+    s = instance["source"]
+    targets = list(instance["targets"])
+    if len(targets) != 2 or targets[0] == targets[1]:
+        raise CertificationError(f"need two distinct targets, got {targets}")
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(map(tuple, instance["edges"]))
+    if g.number_of_nodes() != n:
+        raise CertificationError(f"edge labels outside 0..{n - 1}")
+    for v in (s, *targets):
+        if v not in g:
+            raise CertificationError(f"node {v} outside 0..{n - 1}")
+    found = []
+    for t in targets:
+        try:
+            found.append((t, nx.bidirectional_shortest_path(g, s, t)))
+        except nx.NetworkXNoPath:
+            pass
+    if len(found) != 1:
+        raise CertificationError(f"{len(found)} targets reachable from {s}, expected exactly 1")
+    t, path = found[0]
+    return Certificate(depth=len(path) - 1, answer=str(t), solution_trace=[int(v) for v in path])
+
+
+# --------------------------------------------------------------------------- text
+def describe(instance: Mapping[str, Any]) -> str:
+    """Plain-text statement of an instance (inserted as ``{{ problem }}`` in prompts).
+
+    Every field of the instance is stated, in the instance's order, so
+    :func:`parse_prompt` can recover it exactly.
+    """
+    n = instance["num_nodes"]
+    edges = ", ".join(f"{u}-{v}" for u, v in instance["edges"])
+    t1, t2 = instance["targets"]
+    return (f"Graph type: {instance['kind']}\n"
+            f"Nodes: {n} (labelled 0 to {n - 1})\n"
+            f"Edges (undirected): {edges}\n"
+            f"Source: {instance['source']}\n"
+            f"Targets: {t1}, {t2}")
+
+
+_PARSE = re.compile(
+    r"Graph type: (?P<kind>[a-z_]+)\n"
+    r"Nodes: (?P<n>\d+) \(labelled 0 to \d+\)\n"
+    r"Edges \(undirected\): (?P<edges>[0-9, -]*)\n"
+    r"Source: (?P<s>\d+)\n"
+    r"Targets: (?P<t1>\d+), (?P<t2>\d+)")
+
+
+def parse_prompt(text: str) -> dict[str, Any]:
+    """Recover the instance from a prompt containing :func:`describe`'s statement.
+
+    Raises
+    ------
+    ValueError
+        If no statement is found.
+    """
+    m = _PARSE.search(text)
+    if m is None:
+        raise ValueError("no graph connectivity statement found in the prompt")
+    edges_txt = m["edges"].strip()
+    edges = [[int(a), int(b)] for a, b in (e.split("-") for e in edges_txt.split(", "))] if edges_txt else []
+    return {"kind": m["kind"], "num_nodes": int(m["n"]), "edges": edges, "source": int(m["s"]),
+            "targets": [int(m["t1"]), int(m["t2"])]}
+
+
+FAMILY = Family(
+    name="graph_connectivity",
+    version=VERSION,
+    config_cls=GraphConnectivityConfig,
+    generate=generate,
+    certify=certify,
+    describe=describe,
+    parse_prompt=parse_prompt,
+    max_depth=max_depth,
+    source_file=__file__,
+)

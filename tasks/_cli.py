@@ -1,0 +1,50 @@
+"""``depthbench tasks list`` and ``depthbench tasks show NAME``."""
+
+from __future__ import annotations
+
+import argparse
+
+import yaml
+
+from depthbench.tasks._spec import list_specs, load_spec
+
+__all__ = ["register"]
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    specs = list_specs()
+    width = max((len(s.name) for s in specs), default=4)
+    print(f"{'name':<{width}}  family                depths          splits")
+    for s in specs:
+        depths = ",".join(str(d) for d in s.depths)
+        splits = " ".join(f"{k}:{v.n_per_depth}/depth" for k, v in s.splits.items())
+        print(f"{s.name:<{width}}  {s.family:<20}  {depths:<14}  {splits}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    spec = load_spec(args.name)
+    data = spec.to_dict()
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    print(f"# {spec.source}")
+    print(f"# spec_sha256: {spec.sha256}")
+    print(text, end="")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``tasks`` command group."""
+    p = subparsers.add_parser("tasks", help="list or show task specs",
+                              description="List the bundled task specs or show one, resolved (include: applied).")
+    sub = p.add_subparsers(dest="tasks_command", metavar="SUBCOMMAND")
+    pl = sub.add_parser("list", help="list bundled task specs")
+    pl.set_defaults(func=_cmd_list)
+    ps = sub.add_parser("show", help="show one resolved task spec as YAML")
+    ps.add_argument("name", help="task name or path to a .yaml spec")
+    ps.set_defaults(func=_cmd_show)
+
+    def _no_sub(args: argparse.Namespace) -> int:
+        p.print_help()
+        return 2
+
+    p.set_defaults(func=_no_sub)
