@@ -1,0 +1,147 @@
+"""Model providers: one lazy factory from a ``--model`` spec string to a backend.
+
+Backends are imported only when asked for, so ``depthbench --help`` and the simulated
+reasoner never import httpx or llama-cpp-python (inspect_ai's provider registry works the
+same way).
+
+Spec forms
+----------
+``openai:MODEL``
+    Any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, OpenAI). Base URL from
+    ``base_url`` or ``OPENAI_BASE_URL``; key from ``api_key`` or ``OPENAI_API_KEY``.
+``llamacpp:smollm2`` / ``llamacpp:/path/model.gguf``
+    llama-cpp-python in process (extra ``depthbench[llamacpp]``).
+``simulated`` / ``simulated:eps=0.02,tokens_per_step=12,spread=3,drift=0.0,rho=0.0``
+    The simulated step-wise reasoner.
+``replay:FILE.jsonl``
+    Serve completions recorded elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from depthbench.baselines._protocol import Model
+from depthbench.errors import UserError
+
+__all__ = ["load_model", "parse_model_spec", "MODEL_SPEC_FORMS"]
+
+MODEL_SPEC_FORMS = (
+    "openai:MODEL",
+    "llamacpp:smollm2",
+    "llamacpp:/path/model.gguf",
+    "simulated[:eps=0.02,tokens_per_step=12,spread=3,drift=0.0,rho=0.0]",
+    "replay:FILE.jsonl",
+)
+
+
+def _bad_spec(spec: str, why: str) -> UserError:
+    return UserError(f"--model {spec!r}: {why}; valid forms: {', '.join(MODEL_SPEC_FORMS)}")
+
+
+def parse_model_spec(spec: str) -> tuple[str, str]:
+    """Split ``"provider:rest"``; returns ``(provider, rest)``.
+
+    Raises
+    ------
+    UserError
+        If the provider is unknown or its required part is missing.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise _bad_spec(str(spec), "empty model spec")
+    provider, _, rest = spec.strip().partition(":")
+    if provider not in _PROVIDERS:
+        raise _bad_spec(spec, f"unknown provider {provider!r}")
+    if provider != "simulated" and not rest:
+        raise _bad_spec(spec, f"{provider} needs a name or path after the colon")
+    return provider, rest
+
+
+def _kv_options(spec: str, rest: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        k, eq, v = part.partition("=")
+        if not eq or not k.strip():
+            raise _bad_spec(spec, f"simulated option {part!r} is not key=value")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _openai(spec: str, rest: str, **kw: Any) -> Model:
+    from depthbench.baselines._openai import OpenAICompatibleModel
+
+    return OpenAICompatibleModel(rest, **kw)
+
+
+def _llamacpp(spec: str, rest: str, *, base_url: Any = None, api_key: Any = None, concurrency: int | None = None,
+              retries: Any = None, timeout: Any = None, **kw: Any) -> Model:
+    from depthbench.baselines._llamacpp import LlamaCppModel
+
+    return LlamaCppModel(rest, **kw)
+
+
+def _simulated(spec: str, rest: str, *, base_url: Any = None, api_key: Any = None, concurrency: Any = None,
+               retries: Any = None, timeout: Any = None, **kw: Any) -> Model:
+    from depthbench.baselines._simulated import SimulatedModel
+
+    options: dict[str, Any] = _kv_options(spec, rest)
+    options.update(kw)
+    return SimulatedModel(**options)
+
+
+def _replay(spec: str, rest: str, *, base_url: Any = None, api_key: Any = None, concurrency: Any = None,
+            retries: Any = None, timeout: Any = None, **kw: Any) -> Model:
+    from depthbench.baselines._replay import ReplayModel
+
+    return ReplayModel(rest, **kw)
+
+
+_PROVIDERS: dict[str, Callable[..., Model]] = {
+    "openai": _openai,
+    "llamacpp": _llamacpp,
+    "simulated": _simulated,
+    "replay": _replay,
+}
+
+
+def load_model(spec: str, *, base_url: str | None = None, api_key: str | None = None, concurrency: int = 16,
+               retries: int = 6, timeout: float = 120.0, **kw: Any) -> Model:
+    """Create the backend named by ``spec``.
+
+    Parameters
+    ----------
+    spec : str
+        One of :data:`MODEL_SPEC_FORMS`.
+    base_url, api_key : str, optional
+        ``openai`` only; default to ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``.
+    concurrency : int
+        ``openai`` only: at most this many HTTP requests in flight.
+    retries : int
+        ``openai`` only: retries after the first attempt on 429, 5xx, timeouts,
+        connection errors and malformed JSON.
+    timeout : float
+        ``openai`` only: per-attempt timeout in seconds.
+    **kw
+        Backend-specific options (e.g. ``eps=0.05`` for ``simulated``, ``n_ctx`` for
+        ``llamacpp``, ``native_n=False`` for ``openai``).
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    UserError
+        Unknown spec form, bad option, missing optional dependency.
+
+    Examples
+    --------
+    >>> load_model("simulated:eps=0.1").params.eps
+    0.1
+    """
+    provider, rest = parse_model_spec(spec)
+    if provider == "openai":
+        return _openai(spec, rest, base_url=base_url, api_key=api_key, concurrency=concurrency,
+                       retries=retries, timeout=timeout, **kw)
+    return _PROVIDERS[provider](spec, rest, **kw)

@@ -1,0 +1,858 @@
+"""The simulated step-wise reasoner: a calibrated reference model with closed forms.
+
+The reasoner walks an item's gold solution trace one step at a time, the way DESIGN.md
+("The simulated reasoner") describes it, and writes text such as::
+
+    Step 1: node=4 so then next carry on so then
+    Step 2: node=9 so then next carry on so then next
+    Answer: 9
+
+Model of one chain on an item of certified depth ``d`` with a generation cap of ``T``
+tokens:
+
+* **Tokens.** A token is one whitespace-separated word (``len(text.split())``); every
+  count this backend reports is exact under that definition (source ``"simulated"``).
+  Step ``k`` costs ``L_k = tokens_per_step - spread + Binomial(2 * spread, 1/2)``
+  tokens (mean ``tokens_per_step``); the answer line ``Answer: X`` costs 2 tokens.
+* **Budget.** Before each step the reasoner checks that the step and the answer line
+  still fit in ``T``; if not, it stops and *guesses* uniformly over the answer space.
+  So the chain completes with probability ``F_d(T) = P(L_1 + ... + L_d + 2 <= T)``.
+* **Errors.** Each step is wrong with probability ``eps``; an error is carried forward
+  (later steps build on the wrong value) and the final answer is a uniformly drawn
+  wrong answer.
+* **Drift.** Tokens generated *past the natural stop* (a continuation after a complete
+  chain, e.g. budget forcing appending "Wait") re-check the steps (``Check k: ...``
+  lines); each such token corrupts a correct state with hazard ``drift``.
+* **Correlation.** With probability ``rho`` a sample copies a shared per-item draw
+  (the same text as every other copying sample); otherwise it uses its own seed.
+
+Hence one chain is correct with probability
+``F_d(T) * (1 - eps)**d * (1 - drift)**f + (1 - F_d(T)) * c`` with ``f`` forced tokens and
+chance rate ``c``. :func:`single_chain_accuracy`, :func:`majority_accuracy` and
+:func:`best_of_accuracy` compute the exact expectations; :func:`simulate_batch` is the
+vectorised Monte Carlo counterpart (well above 100,000 samples/s).
+
+Continuation: when a request carries earlier output (``assistant_prefix``, or a raw
+``prompt`` containing ``Step 1: ...``), the reasoner parses the steps already written
+(comparing each with the gold trace to know whether it is still on track) and resumes
+from there; after a complete chain it re-checks under the drift hazard. This is what
+makes budget forcing and self-revision meaningful in simulation.
+
+Answer spaces: ``{"labels": [...]}`` (``K = len(labels)``), ``{"modulus": m}`` (``K = m``),
+``{"moves": "UDLR"}`` (plans: unbounded; wrong plans are treated as all distinct and a
+guess is a random move string of the gold plan's length, correct only if equal to it).
+
+References
+----------
+Muennighoff et al. (2025), "s1: Simple test-time scaling", arXiv:2501.19393 (budget forcing).
+Wang et al. (2023), "Self-Consistency Improves Chain of Thought Reasoning", arXiv:2203.11171.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from depthbench.baselines._protocol import Capabilities, Choice, Request, Response
+from depthbench.errors import UserError
+
+__all__ = [
+    "SimulatedParams",
+    "SimulatedModel",
+    "SimBatch",
+    "count_tokens",
+    "chain_completion_probability",
+    "sample_correct_probability",
+    "single_chain_accuracy",
+    "majority_accuracy",
+    "best_of_accuracy",
+    "simulate_batch",
+    "majority_credit",
+    "best_of_credit",
+]
+
+ANSWER_TOKENS = 2  # "Answer: X"
+_FILLER = ("so", "then", "next", "carry", "on")
+_MASK63 = (1 << 63) - 1
+_SHARED_TAG = 0x5EED_C0DE
+_STEP_RE = re.compile(r"(?m)^(Step|Check) (\d+): (\S*)")
+_ANSWER_RE = re.compile(r"(?m)^Answer: (\S*)")
+
+
+def count_tokens(text: str) -> int:
+    """Tokens of ``text`` as the simulated reasoner counts them: whitespace-separated words."""
+    return len(text.split())
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class SimulatedParams:
+    """Parameters of the simulated reasoner.
+
+    Parameters
+    ----------
+    eps : float
+        Per-step error probability, in [0, 1).
+    tokens_per_step : int
+        Mean tokens per step; a step needs at least 3 (``Step k: value``).
+    spread : int
+        Step length varies uniformly-binomially in ``tokens_per_step +- spread`` tokens;
+        ``tokens_per_step - spread >= 3``.
+    drift : float
+        Hazard per token generated past the natural stop, in [0, 1).
+    rho : float
+        Probability that a sample copies the shared per-item draw, in [0, 1].
+    """
+
+    eps: float = 0.02
+    tokens_per_step: int = 12
+    spread: int = 3
+    drift: float = 0.0
+    rho: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.eps < 1.0:
+            raise UserError(f"simulated eps: must be in [0, 1), got {self.eps}; e.g. eps=0.02")
+        if not 0.0 <= self.drift < 1.0:
+            raise UserError(f"simulated drift: must be in [0, 1), got {self.drift}; e.g. drift=0.001")
+        if not 0.0 <= self.rho <= 1.0:
+            raise UserError(f"simulated rho: must be in [0, 1], got {self.rho}")
+        if int(self.tokens_per_step) != self.tokens_per_step or int(self.spread) != self.spread:
+            raise UserError("simulated tokens_per_step/spread: must be integers, e.g. tokens_per_step=12,spread=3")
+        if self.spread < 0 or self.tokens_per_step - self.spread < 3:
+            raise UserError(
+                f"simulated spread: need 0 <= spread <= tokens_per_step - 3, got tokens_per_step="
+                f"{self.tokens_per_step}, spread={self.spread}")
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> "SimulatedParams":
+        """Build from ``k=v`` options (strings or numbers); unknown keys are a :class:`UserError`."""
+        known = {"eps": float, "tokens_per_step": int, "spread": int, "drift": float, "rho": float}
+        kw: dict[str, Any] = {}
+        for k, v in options.items():
+            if k not in known:
+                raise UserError(f"simulated option {k!r}: unknown; valid options are {', '.join(known)}")
+            try:
+                num = float(v)
+                if known[k] is int and num != int(num):
+                    raise ValueError
+                kw[k] = known[k](num)
+            except (TypeError, ValueError):
+                raise UserError(f"simulated option {k}: {v!r} is not a valid {known[k].__name__}") from None
+        return cls(**kw)
+
+
+# --------------------------------------------------------------------------- item view
+
+
+@dataclass(frozen=True)
+class _ItemView:
+    key: int
+    depth: int
+    contents: tuple[str, ...]   # gold content token of steps 1..depth
+    answer: str
+    kind: str                   # "labels" | "modulus" | "moves" | "open"
+    labels: tuple[str, ...]
+    modulus: int
+    num_nodes: int
+
+    @property
+    def n_answers(self) -> int | None:
+        if self.kind == "labels":
+            return len(self.labels)
+        if self.kind == "modulus":
+            return self.modulus
+        return None
+
+
+def _stable_int(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little") & _MASK63
+
+
+def _content(entry: Any) -> str:
+    if isinstance(entry, Mapping):
+        if "var" in entry and "value" in entry:
+            return f"{entry['var']}={entry['value']}"
+        if "subgoal" in entry:
+            return f"{str(entry['subgoal']).replace(' ', '_')}:{entry.get('moves', '')}"
+        return json.dumps(entry, sort_keys=True, separators=(",", ":")).replace(" ", "_")
+    if isinstance(entry, (int, str)) and not isinstance(entry, bool):
+        return f"node={entry}"
+    return str(entry).replace(" ", "")
+
+
+def _item_view(item: Mapping[str, Any] | None) -> _ItemView:
+    if item is None:
+        raise UserError("simulated backend: request.item is missing; pass the dataset item in Request(item=...)")
+    try:
+        depth = int(item["depth"])
+        answer = str(item["answer"])
+    except (KeyError, TypeError, ValueError):
+        raise UserError("simulated backend: item needs integer 'depth' and an 'answer'; pass a depthbench item") from None
+    if depth < 0:
+        raise UserError(f"simulated backend: item depth must be >= 0, got {depth}")
+    trace = list(item.get("solution_trace") or [])
+    tail = trace[-depth:] if depth else []
+    contents = [_content(e) for e in tail]
+    contents = [f"substep_{k + 1}" for k in range(depth - len(contents))] + contents
+    meta = item.get("meta") or {}
+    space = meta.get("answer_space") or {}
+    labels: tuple[str, ...] = ()
+    modulus = 0
+    if "labels" in space:
+        labels, kind = tuple(str(x) for x in space["labels"]), "labels"
+    elif "modulus" in space:
+        modulus, kind = int(space["modulus"]), "modulus"
+    elif "moves" in space or item.get("answer_type") == "plan":
+        kind = "moves"
+    else:
+        kind = "open"
+    inst = item.get("instance") or {}
+    key = _stable_int(str(item.get("id") or json.dumps(item, sort_keys=True, default=str)))
+    return _ItemView(key, depth, tuple(contents), answer, kind, labels, modulus, int(inst.get("num_nodes", 0) or 0))
+
+
+def _corrupt(content: str, rng: np.random.Generator, view: _ItemView) -> str:
+    """A plausible but wrong version of one step's content token."""
+    head, sep, val = content.rpartition("=")
+    if sep and val.lstrip("-").isdigit():
+        v = int(val)
+        if view.modulus > 1:
+            return f"{head}={(v + int(rng.integers(1, view.modulus))) % view.modulus}"
+        if view.num_nodes > 1:
+            return f"{head}={(v + int(rng.integers(1, view.num_nodes))) % view.num_nodes}"
+        return f"{head}={v + int(rng.integers(1, 10))}"
+    head, sep, moves = content.rpartition(":")
+    if sep and moves and set(moves) <= set("UDLR"):
+        i = int(rng.integers(len(moves)))
+        return f"{head}:{moves[:i]}{'UDLR'[('UDLR'.index(moves[i]) + 1) % 4]}{moves[i + 1:]}"
+    return content + "'"
+
+
+def _wrong_answer(rng: np.random.Generator, view: _ItemView) -> str:
+    if view.kind == "labels" and len(view.labels) > 1:
+        others = [x for x in view.labels if x != view.answer] or list(view.labels)
+        return others[int(rng.integers(len(others)))]
+    if view.kind == "modulus" and view.modulus > 1:
+        a = int(view.answer) if view.answer.lstrip("-").isdigit() else 0
+        return str((a + int(rng.integers(1, view.modulus))) % view.modulus)
+    if view.kind == "moves":
+        moves = view.answer or "U"
+        i = int(rng.integers(len(moves)))
+        extra = "".join("UDLR"[j] for j in rng.integers(0, 4, size=int(rng.integers(1, 4))))
+        return moves[:i] + "UDLR"[("UDLR".index(moves[i]) + 1) % 4 if moves[i] in "UDLR" else 0] + moves[i + 1:] + extra
+    return view.answer + "_wrong" + str(int(rng.integers(1000)))
+
+
+def _guess(rng: np.random.Generator, view: _ItemView) -> str:
+    if view.kind == "labels" and view.labels:
+        return view.labels[int(rng.integers(len(view.labels)))]
+    if view.kind == "modulus" and view.modulus > 0:
+        return str(int(rng.integers(view.modulus)))
+    if view.kind == "moves":
+        return "".join("UDLR"[j] for j in rng.integers(0, 4, size=max(1, len(view.answer))))
+    return "unknown"
+
+
+# --------------------------------------------------------------------------- generation
+
+
+@dataclass
+class _State:
+    steps_done: int = 0
+    wrong: bool = False
+    answered: bool = False
+
+
+def _find_prefix(request: Request) -> str:
+    if request.prompt is not None:
+        m = re.search(r"(?m)^Step 1: ", request.prompt)
+        return request.prompt[m.start():] if m else ""
+    return request.assistant_prefix or ""
+
+
+def _parse_prefix(prefix: str, view: _ItemView) -> _State:
+    st = _State()
+    for kind, k, content in _STEP_RE.findall(prefix):
+        k = int(k)
+        if not 1 <= k <= view.depth:
+            continue
+        if content != view.contents[k - 1]:
+            st.wrong = True
+        if kind == "Step" and k == st.steps_done + 1:
+            st.steps_done = k
+    st.answered = _ANSWER_RE.search(prefix) is not None
+    return st
+
+
+def _line(label: str, k: int, content: str, length: int) -> str:
+    words = [label, f"{k}:", content] + [_FILLER[i % len(_FILLER)] for i in range(length - 3)]
+    return " ".join(words)
+
+
+def _one_choice(view: _ItemView, prefix: str, max_tokens: int, p: SimulatedParams,
+                rng: np.random.Generator) -> tuple[str, str]:
+    """Generate one choice's text; returns (text, finish_reason) before stop-string handling."""
+    st = _parse_prefix(prefix, view)
+    lines: list[str] = []
+    used = 0
+    lo, width = p.tokens_per_step - p.spread, 2 * p.spread
+
+    def step_len() -> int:
+        return lo + int(rng.binomial(width, 0.5)) if width else lo
+
+    d = view.depth
+    if st.steps_done < d:
+        for k in range(st.steps_done + 1, d + 1):
+            L = step_len()
+            if used + L + ANSWER_TOKENS > max_tokens:
+                break
+            if not st.wrong and rng.random() < p.eps:
+                st.wrong = True
+            content = _corrupt(view.contents[k - 1], rng, view) if st.wrong else view.contents[k - 1]
+            lines.append(_line("Step", k, content, L))
+            used += L
+            st.steps_done = k
+        if st.steps_done < d:
+            answer = _guess(rng, view)
+        else:
+            answer = _wrong_answer(rng, view) if st.wrong else view.answer
+    else:
+        if st.answered:  # forced past the natural stop: re-check under the drift hazard
+            for k in range(1, d + 1):
+                L = step_len()
+                if used + L + ANSWER_TOKENS > max_tokens:
+                    break
+                if not st.wrong and p.drift > 0 and rng.random() < -math.expm1(L * math.log1p(-p.drift)):
+                    st.wrong = True
+                content = _corrupt(view.contents[k - 1], rng, view) if st.wrong else view.contents[k - 1]
+                lines.append(_line("Check", k, content, L))
+                used += L
+            if not st.wrong and p.drift > 0 and rng.random() < -math.expm1(ANSWER_TOKENS * math.log1p(-p.drift)):
+                st.wrong = True
+        answer = _wrong_answer(rng, view) if st.wrong else view.answer
+    lines.append(f"Answer: {answer}")
+    text = "\n".join(lines)
+    if prefix and not prefix[-1].isspace():
+        text = "\n" + text
+    words = text.split()
+    if len(words) > max_tokens:  # only when max_tokens < 2: the answer line itself does not fit
+        cut = _cut_after_words(text, max_tokens)
+        return cut, "length"
+    return text, "stop"
+
+
+def _cut_after_words(text: str, n: int) -> str:
+    if n <= 0:
+        return ""
+    it = list(re.finditer(r"\S+", text))
+    return text[: it[n - 1].end()] if len(it) >= n else text
+
+
+def _apply_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+class SimulatedModel:
+    """The simulated reasoner as a :class:`~depthbench.baselines.Model` backend.
+
+    Parameters
+    ----------
+    params : SimulatedParams, optional
+        Reasoner parameters (defaults: ``eps=0.02, tokens_per_step=12, spread=3``).
+    **options
+        Alternatively the parameters as keyword options (``eps=0.05``).
+
+    Notes
+    -----
+    Reads ``request.item`` (``depth``, ``solution_trace``, ``answer``,
+    ``meta.answer_space``). Deterministic: the text of choice ``i`` depends only on
+    ``request.seeds[i]``, the item id, the earlier output (continuation), ``max_tokens``
+    and the parameters. Cost: O(depth) per choice.
+    """
+
+    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=True, native_n=True, seed=True)
+
+    def __init__(self, params: SimulatedParams | None = None, **options: Any) -> None:
+        self.params = params if params is not None else SimulatedParams.from_options(options)
+        p = self.params
+        self.name = (f"simulated:eps={p.eps:g},tokens_per_step={p.tokens_per_step},spread={p.spread},"
+                     f"drift={p.drift:g},rho={p.rho:g}")
+
+    def generate_sync(self, request: Request) -> Response:
+        """Synchronous :meth:`generate` (the work is pure CPU and takes microseconds)."""
+        t0 = time.perf_counter()
+        view = _item_view(request.item)
+        prefix = _find_prefix(request)
+        prefix_key = _stable_int(prefix)
+        choices = []
+        for seed in request.seeds:
+            own = np.random.default_rng([int(seed) & _MASK63, view.key, prefix_key])
+            rng = own
+            if self.params.rho > 0 and own.random() < self.params.rho:
+                rng = np.random.default_rng([_SHARED_TAG, view.key, prefix_key])
+            text, finish = _one_choice(view, prefix, request.max_tokens, self.params, rng)
+            text, stopped = _apply_stop(text, request.stop)
+            if stopped:
+                finish = "stop"
+            choices.append(Choice(text=text, finish_reason=finish, completion_tokens=count_tokens(text),
+                                  token_source="simulated", seed=int(seed)))
+        if request.messages is not None:
+            prompt_tokens = sum(count_tokens(str(m.get("content", ""))) for m in request.messages)
+            prompt_tokens += count_tokens(request.assistant_prefix or "")
+        else:
+            prompt_tokens = count_tokens(request.prompt or "")
+        return Response(choices=tuple(choices), prompt_tokens=prompt_tokens, prompt_token_source="simulated",
+                        latency_s=time.perf_counter() - t0, attempts=1, model=self.name)
+
+    async def generate(self, request: Request) -> Response:
+        """Run one request (see :class:`~depthbench.baselines.Model`)."""
+        return self.generate_sync(request)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+# --------------------------------------------------------------------------- closed forms
+
+
+def _check_common(depth: int, budget: int, tokens_per_step: int, spread: int) -> None:
+    if depth < 0 or budget < 0:
+        raise ValueError(f"depth and budget must be >= 0, got depth={depth}, budget={budget}")
+    SimulatedParams(tokens_per_step=tokens_per_step, spread=spread)
+
+
+def chain_completion_probability(depth: int, budget: int, *, tokens_per_step: int = 12, spread: int = 3) -> float:
+    """``F_d(T)``: probability that a chain of ``depth`` steps plus its answer fits in ``budget`` tokens.
+
+    Parameters
+    ----------
+    depth : int
+        Number of steps ``d``.
+    budget : int
+        Generation cap ``T`` in tokens.
+    tokens_per_step, spread : int
+        Step length model (see the module docstring).
+
+    Returns
+    -------
+    float
+        ``P(d * (tokens_per_step - spread) + Binomial(2 * spread * d, 1/2) + 2 <= T)``.
+    """
+    _check_common(depth, budget, tokens_per_step, spread)
+    room = budget - ANSWER_TOKENS - depth * (tokens_per_step - spread)
+    if room < 0:
+        return 0.0
+    trials = 2 * spread * depth
+    return 1.0 if trials == 0 else float(stats.binom.cdf(room, trials, 0.5))
+
+
+def sample_correct_probability(depth: int, budget: int, *, eps: float = 0.02, tokens_per_step: int = 12,
+                               spread: int = 3, chance: float = 0.5, drift: float = 0.0,
+                               forced_tokens: int = 0) -> float:
+    """Probability that one sample's final answer is correct.
+
+    ``F_d(T) * (1 - eps)**d * (1 - drift)**forced_tokens + (1 - F_d(T)) * chance``.
+    ``forced_tokens`` counts tokens generated past the natural stop of a complete chain.
+    """
+    F = chain_completion_probability(depth, budget, tokens_per_step=tokens_per_step, spread=spread)
+    return F * (1.0 - eps) ** depth * (1.0 - drift) ** forced_tokens + (1.0 - F) * chance
+
+
+def single_chain_accuracy(depth: int, budget: int, *, eps: float = 0.02, tokens_per_step: int = 12,
+                          spread: int = 3, chance: float = 0.5, drift: float = 0.0,
+                          forced_tokens: int = 0) -> float:
+    """Expected accuracy of one chain (strategy ``single``) with cap ``budget`` tokens.
+
+    Parameters
+    ----------
+    depth : int
+        Certified depth ``d``.
+    budget : int
+        Generation cap in tokens.
+    eps, tokens_per_step, spread, drift : see :class:`SimulatedParams`.
+    chance : float
+        Chance rate of a uniform guess (``1/K``).
+    forced_tokens : int
+        Tokens forced past the natural stop (drift exposure).
+
+    Returns
+    -------
+    float
+        ``F_d(T) * (1 - eps)**d * (1 - drift)**forced_tokens + (1 - F_d(T)) * chance``.
+
+    Examples
+    --------
+    >>> round(single_chain_accuracy(2, 1000, eps=0.1, chance=0.5), 6)
+    0.81
+    """
+    return sample_correct_probability(depth, budget, eps=eps, tokens_per_step=tokens_per_step, spread=spread,
+                                      chance=chance, drift=drift, forced_tokens=forced_tokens)
+
+
+def _chance_of(n_answers: int | None, chance: float | None) -> float:
+    if n_answers is not None:
+        if n_answers < 2:
+            raise ValueError(f"n_answers must be >= 2 or None, got {n_answers}")
+        return 1.0 / n_answers
+    return 0.0 if chance is None else float(chance)
+
+
+@lru_cache(maxsize=65536)
+def _tie_distribution(c: int, r: int, boxes: int) -> tuple[float, ...]:
+    """P(all ``boxes`` counts <= c and exactly j of them == c), j = 0.., for ``r`` votes spread
+    uniformly over ``boxes`` equiprobable wrong answers (multinomial)."""
+    if boxes == 0:
+        return (1.0,) if r == 0 else (0.0,)
+    J = r // c + 1
+    D = np.zeros((r + 1, J + 1))
+    D[r, 0] = 1.0
+    rem = np.arange(r + 1)
+    for b in range(boxes, 0, -1):
+        new = np.zeros_like(D)
+        for x in range(0, min(c, r) + 1):
+            w = stats.binom.pmf(x, rem, 1.0 / b)   # P(this box gets x | rem votes left)
+            w[rem < x] = 0.0
+            contrib = D[x:, :] * w[x:, None]
+            if x < c:
+                new[: r + 1 - x, :] += contrib
+            else:
+                new[: r + 1 - x, 1:] += contrib[:, :-1]
+        D = new
+    return tuple(float(v) for v in D[0])
+
+
+def _sym_credit(c: int, r: int, boxes: int | None, extra_ties: int) -> float:
+    """Expected vote credit of the correct answer with ``c`` votes against ``r`` wrong votes
+    spread uniformly over ``boxes`` answers (None: all distinct), plus ``extra_ties`` other
+    answers already tied with it. Ties get fractional credit ``1 / (number tied)``."""
+    if c == 0:
+        return 0.0
+    if boxes is None:
+        if r == 0 or c >= 2:
+            return 1.0 / (1 + extra_ties)
+        return 1.0 / (1 + r + extra_ties)
+    if boxes == 0 and r > 0:
+        raise AssertionError("votes with nowhere to go")
+    dist = _tie_distribution(c, r, boxes)
+    return float(sum(pj / (1 + j + extra_ties) for j, pj in enumerate(dist)))
+
+
+def _binom_pmf(n: int, p: float) -> np.ndarray:
+    return stats.binom.pmf(np.arange(n + 1), n, p)
+
+
+def majority_accuracy(depth: int, budget: int, n: int, *, eps: float = 0.02, tokens_per_step: int = 12,
+                      spread: int = 3, n_answers: int | None = 2, chance: float | None = None,
+                      rho: float = 0.0, drift: float = 0.0, forced_tokens: int = 0) -> float:
+    """Expected credit of ``majority@n`` (self-consistency) with ``budget`` tokens per sample.
+
+    Parameters
+    ----------
+    depth : int
+        Certified depth ``d``.
+    budget : int
+        Generation cap per sample in tokens (a total budget ``B`` gives ``B // n``).
+    n : int
+        Number of samples, 1 <= n <= 200.
+    eps, tokens_per_step, spread, rho, drift : see :class:`SimulatedParams`.
+    n_answers : int or None
+        Size ``K`` of the answer space; wrong answers (errors and wrong guesses) are uniform
+        over the ``K - 1`` wrong ones. ``None``: unbounded (plans), wrong answers all distinct
+        and ``chance`` gives the guess success rate.
+    chance : float, optional
+        Only with ``n_answers=None``.
+    forced_tokens : int
+        Drift exposure per sample.
+
+    Returns
+    -------
+    float
+        Expected credit: 1 if the correct answer has strictly the most votes, ``1/k`` if it
+        ties with ``k - 1`` others, 0 otherwise (every sample answers; none abstain).
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is out of range.
+
+    Notes
+    -----
+    Exact: sums over the number of samples copying the shared draw (``Binomial(n, rho)``),
+    whether that draw is correct, the independent correct count, and (for finite ``K``) the
+    multinomial spread of wrong votes by dynamic programming over answers. Cost
+    O(n^3 K) in the worst case; results are cached.
+
+    References
+    ----------
+    Wang et al. (2023), arXiv:2203.11171.
+    """
+    if not 1 <= n <= 200:
+        raise ValueError(f"n must be in [1, 200], got {n}")
+    c_rate = _chance_of(n_answers, chance)
+    p = sample_correct_probability(depth, budget, eps=eps, tokens_per_step=tokens_per_step, spread=spread,
+                                   chance=c_rate, drift=drift, forced_tokens=forced_tokens)
+    wrong_boxes = None if n_answers is None else n_answers - 1
+    pm = _binom_pmf(n, rho) if rho > 0 else np.eye(1, n + 1)[0]
+    total = 0.0
+    for m in range(n + 1):
+        if pm[m] < 1e-15:
+            continue
+        k = n - m
+        pc = _binom_pmf(k, p)
+        acc_m = 0.0
+        for ci in range(k + 1):
+            if pc[ci] < 1e-15:
+                continue
+            r = k - ci
+            if m == 0:
+                acc_m += pc[ci] * _sym_credit(ci, r, wrong_boxes, 0)
+                continue
+            # shared draw correct: m more votes for the correct answer
+            val = p * _sym_credit(m + ci, r, wrong_boxes, 0)
+            # shared draw wrong: one wrong answer holds m votes plus its share of the r wrong votes
+            if wrong_boxes is None:
+                shared_votes = np.array([m]), np.array([1.0])
+                rest = [r]
+            else:
+                x = np.arange(r + 1)
+                shared_votes = m + x, _binom_pmf(r, 1.0 / wrong_boxes)
+                rest = list(r - x)
+            sw = 0.0
+            for t1, w1, rr in zip(shared_votes[0], shared_votes[1], rest):
+                if w1 < 1e-15 or t1 > ci:
+                    continue
+                others = None if wrong_boxes is None else wrong_boxes - 1
+                sw += w1 * _sym_credit(ci, int(rr), others, 1 if t1 == ci else 0)
+            val += (1.0 - p) * sw
+            acc_m += pc[ci] * val
+        total += pm[m] * acc_m
+    return float(total)
+
+
+def _verifier_credit(c: int, w: int, tpr: float, fpr: float) -> float:
+    """Expected credit of best-of selection: among samples the verifier accepts, pick one
+    uniformly (``c`` correct, ``w`` wrong samples); if none is accepted, pick uniformly among all."""
+    n = c + w
+    if n == 0:
+        return 0.0
+    pa, pb = _binom_pmf(c, tpr), _binom_pmf(w, fpr)
+    a = np.arange(c + 1)[:, None]
+    b = np.arange(w + 1)[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(a + b > 0, a / np.maximum(a + b, 1), c / n)
+    return float(pa @ frac @ pb)
+
+
+def best_of_accuracy(depth: int, budget: int, n: int, *, eps: float = 0.02, tokens_per_step: int = 12,
+                     spread: int = 3, chance: float = 0.5, rho: float = 0.0, tpr: float = 1.0,
+                     fpr: float = 0.0, drift: float = 0.0, forced_tokens: int = 0) -> float:
+    """Expected accuracy of ``best_of@n`` with a verifier of given TPR/FPR.
+
+    With the oracle (``tpr=1, fpr=0``) this is coverage, ``1 - E[(1 - p)^n]`` for
+    independent samples (an upper bound, not a deployable method).
+
+    Parameters
+    ----------
+    depth, budget, n : int
+        Depth, per-sample cap in tokens, number of samples (>= 1).
+    eps, tokens_per_step, spread, rho, drift, forced_tokens : see :func:`majority_accuracy`.
+    chance : float
+        Chance rate of a guess.
+    tpr, fpr : float
+        Probability the verifier accepts a correct / a wrong sample (independently per sample).
+
+    Returns
+    -------
+    float
+        Probability the selected sample is correct: uniform among accepted samples, or
+        among all samples if none is accepted.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    p = sample_correct_probability(depth, budget, eps=eps, tokens_per_step=tokens_per_step, spread=spread,
+                                   chance=chance, drift=drift, forced_tokens=forced_tokens)
+    pm = _binom_pmf(n, rho) if rho > 0 else np.eye(1, n + 1)[0]
+    total = 0.0
+    for m in range(n + 1):
+        if pm[m] < 1e-15:
+            continue
+        k = n - m
+        pc = _binom_pmf(k, p)
+        for ci in range(k + 1):
+            if pc[ci] < 1e-15:
+                continue
+            if m == 0:
+                total += pm[m] * pc[ci] * _verifier_credit(ci, k - ci, tpr, fpr)
+            else:
+                total += pm[m] * pc[ci] * (p * _verifier_credit(ci + m, k - ci, tpr, fpr)
+                                           + (1 - p) * _verifier_credit(ci, k - ci + m, tpr, fpr))
+    return float(total)
+
+
+# --------------------------------------------------------------------------- Monte Carlo
+
+
+@dataclass(frozen=True)
+class SimBatch:
+    """Monte Carlo samples of the simulated reasoner.
+
+    Attributes
+    ----------
+    codes : ndarray of int64, shape (n_items, n_samples)
+        Final answer of each sample: 0 = correct, k > 0 = a wrong answer (equal codes in a
+        row = equal answers).
+    tokens : ndarray of int64, shape (n_items, n_samples)
+        Generated tokens per sample (steps written + the answer line).
+    complete : ndarray of bool
+        Whether the chain completed (else the answer is a guess).
+    """
+
+    codes: np.ndarray
+    tokens: np.ndarray
+    complete: np.ndarray
+
+    @property
+    def correct(self) -> np.ndarray:
+        """Boolean array: sample answered correctly."""
+        return self.codes == 0
+
+
+def _draw(rng: np.random.Generator, shape: tuple[int, int], depth: int, budget: int, p: SimulatedParams,
+          n_answers: int | None, c_rate: float, forced_tokens: int, code_base: np.ndarray) -> tuple[np.ndarray, ...]:
+    lo, width = p.tokens_per_step - p.spread, 2 * p.spread
+    if depth == 0:
+        total = np.zeros(shape, dtype=np.int64)
+        written = total
+    else:
+        if width:
+            steps = lo + rng.binomial(width, 0.5, size=shape + (depth,))
+        else:
+            steps = np.full(shape + (depth,), lo, dtype=np.int64)
+        cums = np.cumsum(steps, axis=-1)
+        total = cums[..., -1]
+        fits = cums <= budget - ANSWER_TOKENS
+        nfit = fits.sum(axis=-1)
+        written = np.where(nfit > 0, np.take_along_axis(cums, np.maximum(nfit - 1, 0)[..., None], -1)[..., 0], 0)
+    complete = total + ANSWER_TOKENS <= budget
+    ok = rng.random(shape) < (1 - p.eps) ** depth * (1 - p.drift) ** forced_tokens
+    lucky = rng.random(shape) < c_rate
+    if n_answers is not None:
+        wrong = rng.integers(1, n_answers, size=shape)
+    else:
+        wrong = code_base
+    codes = np.where(complete, np.where(ok, 0, wrong), np.where(lucky, 0, wrong))
+    tokens = np.minimum(written + ANSWER_TOKENS, budget)
+    return codes.astype(np.int64), tokens.astype(np.int64), complete
+
+
+def simulate_batch(depth: int, budget: int, n_items: int, n_samples: int, *, eps: float = 0.02,
+                   tokens_per_step: int = 12, spread: int = 3, rho: float = 0.0, drift: float = 0.0,
+                   forced_tokens: int = 0, n_answers: int | None = 2, chance: float | None = None,
+                   seed: int) -> SimBatch:
+    """Vectorised Monte Carlo of ``n_items x n_samples`` chains of the simulated reasoner.
+
+    Same distribution as :class:`SimulatedModel` text generation at the level of final
+    answers and token counts, without producing text.
+
+    Parameters
+    ----------
+    depth, budget : int
+        Depth and per-sample generation cap (tokens).
+    n_items, n_samples : int
+        Rows (items sharing a correlated draw) and samples per item.
+    eps, tokens_per_step, spread, rho, drift : see :class:`SimulatedParams`.
+    forced_tokens : int
+        Drift exposure of complete chains.
+    n_answers, chance : see :func:`majority_accuracy`.
+    seed : int
+        Seed of the ``numpy.random.Generator``; required.
+
+    Returns
+    -------
+    SimBatch
+
+    Notes
+    -----
+    Memory and time O(n_items * n_samples * depth); about 10^6 to 10^7 samples/s at small depth.
+    """
+    if n_items < 1 or n_samples < 1:
+        raise ValueError(f"n_items and n_samples must be >= 1, got {n_items}, {n_samples}")
+    params = SimulatedParams(eps=eps, tokens_per_step=tokens_per_step, spread=spread, drift=drift, rho=rho)
+    _check_common(depth, budget, tokens_per_step, spread)
+    c_rate = _chance_of(n_answers, chance)
+    rng = np.random.default_rng(seed)
+    shape = (n_items, n_samples)
+    base = 1 + np.arange(n_items * n_samples, dtype=np.int64).reshape(shape)
+    codes, tokens, complete = _draw(rng, shape, depth, budget, params, n_answers, c_rate, forced_tokens, base)
+    if rho > 0:
+        sbase = -1 - np.arange(n_items, dtype=np.int64)[:, None]  # negative: never equal to an own code
+        scodes, stokens, scomplete = _draw(rng, (n_items, 1), depth, budget, params, n_answers, c_rate,
+                                           forced_tokens, np.abs(sbase) + n_items * n_samples)
+        copy = rng.random(shape) < rho
+        codes = np.where(copy, scodes, codes)
+        tokens = np.where(copy, stokens, tokens)
+        complete = np.where(copy, scomplete, complete)
+    return SimBatch(codes=codes, tokens=tokens, complete=complete)
+
+
+def majority_credit(codes: np.ndarray) -> np.ndarray:
+    """Per-row majority-vote credit of answer code 0 (fractional on ties), vectorised.
+
+    Parameters
+    ----------
+    codes : ndarray of int, shape (n_items, n_samples)
+
+    Returns
+    -------
+    ndarray of float, shape (n_items,)
+    """
+    codes = np.asarray(codes)
+    n_items, n = codes.shape
+    s = np.sort(codes, axis=1).ravel()
+    rows = np.repeat(np.arange(n_items), n)
+    new = np.ones(s.size, dtype=bool)
+    new[1:] = (s[1:] != s[:-1]) | (rows[1:] != rows[:-1])
+    run_len = np.bincount(np.cumsum(new) - 1)
+    run_code, run_row = s[new], rows[new]
+    c = np.zeros(n_items, dtype=np.int64)
+    is0 = run_code == 0
+    c[run_row[is0]] = run_len[is0]
+    wrong = ~is0
+    beat = np.bincount(run_row[wrong & (run_len > c[run_row])], minlength=n_items) > 0
+    ties = np.bincount(run_row[wrong & (run_len == c[run_row])], minlength=n_items)
+    return np.where((c == 0) | beat, 0.0, 1.0 / (1 + ties))
+
+
+def best_of_credit(correct: np.ndarray, *, tpr: float = 1.0, fpr: float = 0.0, seed: int) -> np.ndarray:
+    """Per-row best-of-N credit with a noisy verifier (expected over the uniform pick).
+
+    Parameters
+    ----------
+    correct : ndarray of bool, shape (n_items, n_samples)
+    tpr, fpr : float
+        Acceptance probabilities of correct / wrong samples.
+    seed : int
+        Seed of the verifier noise.
+    """
+    correct = np.asarray(correct, dtype=bool)
+    rng = np.random.default_rng(seed)
+    u = rng.random(correct.shape)
+    accept = np.where(correct, u < tpr, u < fpr)
+    a = (accept & correct).sum(axis=1)
+    b = (accept & ~correct).sum(axis=1)
+    c = correct.sum(axis=1)
+    return np.where(a + b > 0, a / np.maximum(a + b, 1), c / correct.shape[1])
