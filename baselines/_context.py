@@ -1,0 +1,326 @@
+"""The call context of one (item, strategy, budget): every model call goes through it.
+
+:meth:`CallContext.call` is the only way a strategy talks to a model. For each call it
+
+1. builds the call keys ``"<item_id>|<strategy>|<budget>|s<sample>|r<round>|<role>"``
+   (one per choice; a request with ``n > 1`` covers samples ``sample .. sample+n-1``);
+2. serves every key already in the run log from the log (resume: nothing is redone and
+   nothing is logged twice), charging its logged tokens to the budget;
+3. for the missing keys, derives one seed per sample from (run seed, item id, sample,
+   round, role) — a hash fed to :class:`numpy.random.SeedSequence`, never ``seed + i`` —
+   reserves the worst case in the :class:`~depthbench.baselines._budget.Budget` (which
+   cuts ``max_tokens`` to what is left), calls the model, extracts the answer with
+   :func:`depthbench.scorers.extract`, verifies it with :func:`depthbench.scorers.verify`,
+   appends one call record per choice to the log, and settles the budget.
+
+The seed deliberately leaves out the strategy and the budget: sample ``s`` of
+``majority@8`` and the chain of ``single`` start from the same seed (common random
+numbers), which makes paired comparisons between strategies less noisy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from depthbench.baselines._budget import Budget, forced_token_estimate
+from depthbench.baselines._protocol import Model, Request
+
+__all__ = ["CallContext", "derive_seed", "call_key", "ANSWER_ROLES", "ROLES"]
+
+ROLES = ("answer", "continue", "revise", "verify", "judge", "pilot", "force_answer")
+#: Roles whose text carries an answer to the item (extracted and verified).
+ANSWER_ROLES = ("answer", "continue", "revise", "pilot", "force_answer")
+
+
+def derive_seed(run_seed: int, item_id: str, sample: int, round: int = 0, role: str = "answer") -> int:
+    """The seed sent for one choice: a hash of its coordinates through ``SeedSequence``.
+
+    Returns a non-negative 31-bit integer (accepted by every server we know).
+
+    Examples
+    --------
+    >>> derive_seed(0, "gc-1", 0) == derive_seed(0, "gc-1", 0)
+    True
+    >>> derive_seed(0, "gc-1", 0) != derive_seed(0, "gc-1", 1)
+    True
+    """
+    tag = f"depthbench/sample-seed/v1|{int(run_seed)}|{item_id}|{int(sample)}|{int(round)}|{role}"
+    entropy = int.from_bytes(hashlib.sha256(tag.encode("utf-8")).digest()[:16], "big")
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)
+
+
+def call_key(item_id: str, strategy: str, budget: int, sample: int, round: int, role: str) -> str:
+    """The unique key of one logged choice (see ARCHITECTURE.md, call record)."""
+    return f"{item_id}|{strategy}|{int(budget)}|s{int(sample)}|r{int(round)}|{role}"
+
+
+def _extract(item: Mapping[str, Any], text: str, finish_reason: str | None) -> tuple[Any, str, bool]:
+    from depthbench import scorers
+
+    ex = scorers.extract(text, item["answer_type"], item.get("meta", {}).get("answer_space", {}),
+                         finish_reason=finish_reason)
+    answer = ex.answer
+    correct = bool(answer is not None and scorers.verify(item, answer))
+    return answer, ex.parse_status, correct
+
+
+class CallContext:
+    """Everything one strategy run on one item at one budget needs.
+
+    Parameters
+    ----------
+    item : dict
+        The dataset item.
+    strategy : str
+        Canonical strategy name (part of every key).
+    budget : int
+        The per-item budget B.
+    model : Model
+        The backend.
+    run_seed : int
+        The run's ``--seed``.
+    temperature, top_p : float
+        Sampling parameters sent with every call unless a call overrides them.
+    cache : mapping, optional
+        Call records already in the log, by key (resume).
+    sink : callable, optional
+        Receives each new call record (the runner appends it to ``calls.jsonl``).
+    on_call : callable, optional
+        Called with each new record after logging (progress bars).
+
+    Attributes
+    ----------
+    budget : Budget
+        The item's budget; strategies split it or draw from it.
+    records : list of dict
+        The call records of this run in call order (from the log or new).
+    """
+
+    def __init__(self, item: Mapping[str, Any], strategy: str, budget: int, model: Model, *,
+                 run_seed: int = 0, temperature: float = 0.7, top_p: float = 1.0,
+                 cache: Mapping[str, dict[str, Any]] | None = None,
+                 sink: Callable[[dict[str, Any]], None] | None = None,
+                 on_call: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.item = item
+        self.strategy = strategy
+        self.budget_tokens = int(budget)
+        self.budget = Budget(int(budget))
+        self.model = model
+        self.run_seed = int(run_seed)
+        self.temperature = float(temperature)
+        self.top_p = float(top_p)
+        self._cache = cache if cache is not None else {}
+        self._sink = sink
+        self._on_call = on_call
+        self.records: list[dict[str, Any]] = []
+        self.served_from_log = 0
+
+    # ------------------------------------------------------------------------------
+    def key(self, sample: int, round: int, role: str) -> str:
+        """The call key for this item, strategy and budget."""
+        return call_key(self.item["id"], self.strategy, self.budget_tokens, sample, round, role)
+
+    def seed(self, sample: int, round: int = 0, role: str = "answer") -> int:
+        """The seed of one choice (see :func:`derive_seed`)."""
+        return derive_seed(self.run_seed, self.item["id"], sample, round, role)
+
+    @property
+    def capabilities(self):
+        """The backend's :class:`~depthbench.baselines._protocol.Capabilities`."""
+        return self.model.capabilities
+
+    def user_messages(self) -> list[dict[str, str]]:
+        """The item's prompt as a one-turn chat."""
+        return [{"role": "user", "content": self.item["prompt"]}]
+
+    # ------------------------------------------------------------------------------
+    async def call(self, request: Mapping[str, Any], *, role: str = "answer", sample: int = 0, round: int = 0,
+                   parent: str | None = None, budget: Budget | None = None, forced: str = "",
+                   extract_prefix: str = "", min_tokens: int = 1,
+                   judge: Callable[[str], float] | None = None, target: str | None = None) -> list[dict[str, Any]]:
+        """Make (or replay from the log) one request; return one call record per choice.
+
+        Parameters
+        ----------
+        request : mapping
+            ``messages`` or ``prompt``, optional ``assistant_prefix``, ``max_tokens``
+            (``None`` or missing: all that is left), ``stop``, ``n``, ``temperature``,
+            ``top_p``.
+        role : str
+            One of :data:`ROLES`.
+        sample, round : int
+            Coordinates of the first choice; choice ``i`` gets sample ``sample + i``.
+        parent : str, optional
+            Key of the call whose output this call consumes (the call tree).
+        budget : Budget, optional
+            Budget to draw from (a chain's share); default the item's budget.
+        forced : str
+            Harness-inserted text preceding this generation (``"\\nWait,"``,
+            ``"\\nAnswer:"``); charged as generated tokens.
+        extract_prefix : str
+            Text the answer is extracted from together with the generated text (the
+            transcript so far for a continuation).
+        min_tokens : int
+            Smallest useful ``max_tokens``; fewer left raises
+            :class:`~depthbench.baselines._budget.BudgetExhausted`.
+        judge : callable, optional
+            For ``judge``/``verify`` roles: maps the generated text to a score, logged
+            as ``score`` with ``target``.
+        target : str, optional
+            Key of the call being judged.
+
+        Raises
+        ------
+        BudgetExhausted
+            Fewer than ``min_tokens`` are left.
+        BudgetExceededError
+            The backend returned more tokens than allowed.
+        """
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        b = budget if budget is not None else self.budget
+        n = int(request.get("n", 1))
+        keys = [self.key(sample + i, round, role) for i in range(n)]
+        out: list[dict[str, Any] | None] = [self._cache.get(k) for k in keys]
+        forced_tokens = forced_token_estimate(forced)
+
+        # replay what the log already holds, in order, through the same budget checks
+        for i, rec in enumerate(out):
+            if rec is None:
+                continue
+            usage = rec["usage"]
+            res = b.reserve(max_tokens=rec["request"]["max_tokens"], n=1,
+                            forced_tokens=int(usage.get("forced_tokens", 0)), min_tokens=1)
+            self.records.append(rec)
+            self.served_from_log += 1
+            res.settle([int(usage["completion_tokens"])], [int(usage["prompt_tokens"])])
+
+        missing = [i for i, rec in enumerate(out) if rec is None]
+        if missing:
+            # forced tokens are charged once per request (on its first new choice)
+            if any(out[i] is not None and out[i]["usage"].get("forced_tokens") for i in range(n)):
+                forced_tokens = 0
+            res = b.reserve(max_tokens=request.get("max_tokens"), n=len(missing),
+                            forced_tokens=forced_tokens, min_tokens=min_tokens)
+            seeds = tuple(self.seed(sample + i, round, role) for i in missing)
+            msgs = request.get("messages")
+            try:
+                req = Request(
+                    max_tokens=res.max_tokens,
+                    temperature=float(request.get("temperature", self.temperature)),
+                    top_p=float(request.get("top_p", self.top_p)),
+                    seeds=seeds,
+                    messages=tuple(dict(m) for m in msgs) if msgs is not None else None,
+                    prompt=request.get("prompt"),
+                    assistant_prefix=request.get("assistant_prefix"),
+                    stop=tuple(request.get("stop", ())),
+                    n=len(missing),
+                    item=self.item,
+                )
+                resp = await self.model.generate(req)
+            except BaseException:
+                res.cancel()
+                raise
+            req_log = req.to_log()
+            new: list[dict[str, Any]] = []
+            for j, (i, ch) in enumerate(zip(missing, resp.choices)):
+                rec = {
+                    "key": keys[i],
+                    "item_id": self.item["id"],
+                    "task": self.item.get("task"),
+                    "depth": self.item.get("depth"),
+                    "strategy": self.strategy,
+                    "budget": self.budget_tokens,
+                    "sample": sample + i,
+                    "round": round,
+                    "role": role,
+                    "parent": parent,
+                    "request": req_log,
+                    "seed": ch.seed if ch.seed is not None else (seeds[j] if self.capabilities.seed else None),
+                    "text": ch.text,
+                    "finish_reason": ch.finish_reason,
+                    "usage": {
+                        "prompt_tokens": int(resp.prompt_tokens),
+                        "completion_tokens": int(ch.completion_tokens),
+                        "prompt_source": resp.prompt_token_source,
+                        "completion_source": ch.token_source,
+                        "forced_tokens": forced_tokens if j == 0 else 0,
+                    },
+                    "forced": forced if j == 0 else "",
+                    "latency_s": round_float(resp.latency_s),
+                    "attempts": int(resp.attempts),
+                    "model": resp.model or getattr(self.model, "name", ""),
+                }
+                if role in ANSWER_ROLES:
+                    ans, status, ok = _extract(self.item, extract_prefix + (forced if j == 0 else "") + ch.text,
+                                               ch.finish_reason)
+                    rec.update(extracted=ans, parse_status=status, correct=ok)
+                else:
+                    rec.update(extracted=None, parse_status="ok", correct=None,
+                               score=float(judge(ch.text)) if judge is not None else None, target=target)
+                new.append(rec)
+                out[i] = rec
+            if len(resp.choices) == len(missing):
+                for rec in new:
+                    self._log(rec)
+            # settle after logging: tokens spent are on record even if the cap was broken
+            res.settle([int(ch.completion_tokens) for ch in resp.choices],
+                       [int(resp.prompt_tokens)] * len(resp.choices))
+        return [r for r in out if r is not None]
+
+    def _log(self, rec: dict[str, Any]) -> None:
+        self.records.append(rec)
+        if self._sink is not None:
+            self._sink(rec)
+        if self._on_call is not None:
+            self._on_call(rec)
+
+    # ------------------------------------------------------------------------------
+    def outcome(self, answer: Any, credit: float, meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The outcome record of this run (ARCHITECTURE.md, outcome record).
+
+        G and P are recomputed from the call records and checked against the budget.
+        """
+        from depthbench import scorers
+
+        recs = self.records
+        g = sum(int(r["usage"]["completion_tokens"]) + int(r["usage"].get("forced_tokens", 0)) for r in recs)
+        p = sum(int(r["usage"]["prompt_tokens"]) for r in recs) + g
+        if g != self.budget.generated:
+            raise RuntimeError(f"token bookkeeping mismatch: records {g}, budget {self.budget.generated}")
+        if g > self.budget.total:
+            from depthbench.baselines._budget import BudgetExceededError
+            raise BudgetExceededError(f"budget: item {self.item['id']} used {g} tokens over a cap of {self.budget.total}")
+        if answer is not None:
+            status = "ok"
+        else:
+            statuses = [r["parse_status"] for r in recs if r["role"] in ANSWER_ROLES]
+            status = statuses[-1] if statuses else "no_answer"
+            if status == "ok":
+                status = "no_answer"
+        correct = bool(answer is not None and scorers.verify(self.item, answer))
+        return {
+            "item_id": self.item["id"],
+            "task": self.item.get("task"),
+            "depth": self.item.get("depth"),
+            "strategy": self.strategy,
+            "budget": self.budget_tokens,
+            "final_answer": answer,
+            "parse_status": status,
+            "correct": correct,
+            "credit": float(credit),
+            "generated_tokens": g,
+            "processed_tokens": p,
+            "calls": [r["key"] for r in recs],
+            "parents": {r["key"]: r.get("parent") for r in recs},
+            "meta": dict(meta or {}),
+        }
+
+
+def round_float(x: float) -> float:
+    """Latency rounded to microseconds (keeps the log compact)."""
+    return round(float(x), 6)
