@@ -15,7 +15,7 @@ from depthbench.scorers._reduce import (
     tie_rate,
     weighted_best_of_n,
 )
-from depthbench.scorers._trace import arithmetic_values, trace_first_error
+from depthbench.scorers._trace import arithmetic_values, parse_trace, trace_first_error, trace_score
 from depthbench.scorers._verify import PlanResult, check_graph_path, plan_is_optimal, simulate_plan, verify
 
 __all__ = [
@@ -30,6 +30,8 @@ __all__ = [
     "PlanResult",
     "plan_is_optimal",
     "trace_first_error",
+    "trace_score",
+    "parse_trace",
     "arithmetic_values",
     "VoteResult",
     "majority_vote",

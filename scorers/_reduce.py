@@ -20,7 +20,7 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -55,19 +55,27 @@ class VoteResult:
     Attributes
     ----------
     answer : hashable or None
-        The selected answer. Under a fractional tie this is the first winner in a
-        canonical (type, repr) order -- a stable representative; score with
-        :meth:`credit`, not by checking ``answer``. None when all abstain.
+        The selected answer; None when every sample abstains. Under a tie it is a
+        seeded pick among the winners when a seed / rng was given, else the first
+        winner in a canonical (type, repr) order -- never the list order. In
+        fractional mode score with ``credit`` / :meth:`credit_for`, not by checking
+        ``answer``.
     winners : tuple
         All answers sharing the top count / score (canonical order); empty if all abstain.
     tie : bool
         More than one winner.
     counts : dict
-        Votes (majority) or summed / best scores (best-of-N) per answer.
+        Votes (majority) or best / summed scores (best-of-N) per answer.
     n_abstain : int
-        Number of samples that abstained (``None`` answers, or ``None`` scores).
+        Samples that abstained (``None`` answers, or ``None`` / NaN scores).
     tie_mode : str
         ``"fractional"`` or ``"random"``.
+    credit : float or None
+        Credit in [0, 1] for the correctness given to the reducer (``item=`` or
+        ``correct=``); None if none was given.
+    index : int or None
+        Index (in the input sequence) of a sample carrying ``answer`` -- for
+        best-of-N the best-scored one; None when all abstain.
     """
 
     answer: Any
@@ -76,8 +84,15 @@ class VoteResult:
     counts: dict[Any, float] = field(default_factory=dict)
     n_abstain: int = 0
     tie_mode: str = "fractional"
+    credit: float | None = None
+    index: int | None = None
 
-    def credit(self, correct: Correct) -> float:
+    @property
+    def votes(self) -> dict[str, float]:
+        """``counts`` with string keys in canonical order (JSON-ready)."""
+        return {str(k): v for k, v in sorted(self.counts.items(), key=lambda kv: _sort_key(kv[0]))}
+
+    def credit_for(self, correct: Correct) -> float:
         """Credit in [0, 1] given the gold answer or a correctness predicate.
 
         Fractional mode: (number of correct winners) / (number of winners), the
@@ -86,7 +101,7 @@ class VoteResult:
 
         Examples
         --------
-        >>> majority_vote(["3", "5", None]).credit("3")
+        >>> majority_vote(["3", "5", None]).credit_for("3")
         0.5
         """
         if not self.winners:
@@ -97,30 +112,53 @@ class VoteResult:
         return sum(1 for w in self.winners if ok(w)) / len(self.winners)
 
     def to_meta(self) -> dict[str, Any]:
-        """JSON-ready summary for an outcome's ``meta`` (answers as strings of keys)."""
-        return {
-            "votes": {str(k): v for k, v in sorted(self.counts.items(), key=lambda kv: _sort_key(kv[0]))},
-            "winners": [w for w in self.winners],
-            "tie": self.tie,
-            "tie_mode": self.tie_mode,
-            "n_abstain": self.n_abstain,
-        }
+        """JSON-ready summary for an outcome's ``meta``."""
+        return {"votes": self.votes, "winners": list(self.winners), "tie": self.tie,
+                "tie_mode": self.tie_mode, "n_abstain": self.n_abstain}
 
 
-def _select(totals: dict[Any, float], n_abstain: int, tie: str, rng: np.random.Generator | None) -> VoteResult:
+def _make_rng(rng: np.random.Generator | None, seed: int | None) -> np.random.Generator | None:
+    if rng is not None:
+        return rng
+    if seed is not None:
+        return np.random.default_rng(seed)
+    return None
+
+
+def _correctness(item: Any, correct: Any) -> Callable[[Any], bool] | None:
+    if item is not None:
+        from depthbench.scorers._verify import verify
+
+        return lambda a: a is not None and verify(item, a)
+    if correct is not None:
+        return _predicate(correct)
+    return None
+
+
+def _select(
+    totals: dict[Any, float],
+    first_index: dict[Any, int],
+    n_abstain: int,
+    tie: str,
+    rng: np.random.Generator | None,
+    correct: Callable[[Any], bool] | None,
+) -> VoteResult:
     if tie not in ("fractional", "random"):
         raise ValueError(f"tie: {tie!r} is not 'fractional' or 'random'")
     if tie == "random" and rng is None:
-        raise ValueError("rng: tie='random' needs a seeded numpy.random.Generator (np.random.default_rng(seed))")
+        raise ValueError("rng: tie='random' needs a seed or a numpy.random.Generator (np.random.default_rng(seed))")
     if not totals:
-        return VoteResult(None, (), False, {}, n_abstain, tie)
+        return VoteResult(None, (), False, {}, n_abstain, tie, 0.0 if correct is not None else None, None)
     top = max(totals.values())
     winners = tuple(sorted((a for a, v in totals.items() if v == top), key=_sort_key))
-    if len(winners) > 1 and tie == "random":
+    if len(winners) > 1 and rng is not None:
         answer = winners[int(rng.integers(len(winners)))]
     else:
         answer = winners[0]
-    return VoteResult(answer, winners, len(winners) > 1, dict(totals), n_abstain, tie)
+    res = VoteResult(answer, winners, len(winners) > 1, dict(totals), n_abstain, tie, None, first_index[answer])
+    if correct is not None:
+        res = replace(res, credit=res.credit_for(correct))
+    return res
 
 
 def majority_vote(
@@ -128,6 +166,9 @@ def majority_vote(
     *,
     tie: str = "fractional",
     rng: np.random.Generator | None = None,
+    seed: int | None = None,
+    item: Any = None,
+    correct: Correct | None = None,
 ) -> VoteResult:
     """Majority vote (self-consistency) over normalised answers.
 
@@ -138,7 +179,13 @@ def majority_vote(
     tie : {"fractional", "random"}
         How a tie between different answers is settled (see :class:`VoteResult`).
     rng : numpy.random.Generator, optional
-        Required for ``tie="random"``.
+        Picks the reported answer under a tie; required (or ``seed``) for ``tie="random"``.
+    seed : int, optional
+        Seed for a fresh generator when ``rng`` is not given.
+    item : mapping, optional
+        A dataset item: ``credit`` is then computed with :func:`verify`.
+    correct : answer or callable, optional
+        Alternatively the gold answer or a predicate for ``credit``.
 
     Returns
     -------
@@ -147,7 +194,7 @@ def majority_vote(
     Raises
     ------
     ValueError
-        Unknown ``tie``, or ``tie="random"`` without ``rng``.
+        Unknown ``tie``, or ``tie="random"`` without ``rng`` / ``seed``.
 
     References
     ----------
@@ -156,15 +203,26 @@ def majority_vote(
 
     Examples
     --------
-    >>> r = majority_vote(["7", None, "7", "17"])
-    >>> r.answer, r.tie, r.credit("7")
+    >>> r = majority_vote(["7", None, "7", "17"], correct="7")
+    >>> r.answer, r.tie, r.credit
     ('7', False, 1.0)
-    >>> majority_vote([None, None]).credit("7")
+    >>> majority_vote(["7", "17"], correct="7").credit
+    0.5
+    >>> majority_vote([None, None], correct="7").credit
     0.0
     """
-    counts = Counter(a for a in answers if a is not None)
-    n_abstain = sum(1 for a in answers if a is None)
-    return _select({a: float(c) for a, c in counts.items()}, n_abstain, tie, rng)
+    counts: dict[Any, int] = {}
+    first: dict[Any, int] = {}
+    n_abstain = 0
+    for i, a in enumerate(answers):
+        if a is None:
+            n_abstain += 1
+            continue
+        if a not in counts:
+            counts[a] = 0
+            first[a] = i
+        counts[a] += 1
+    return _select(counts, first, n_abstain, tie, _make_rng(rng, seed), _correctness(item, correct))
 
 
 def _check_scores(answers: Sequence[Any], scores: Sequence[float | None]) -> None:
@@ -178,6 +236,9 @@ def best_of_n(
     *,
     tie: str = "fractional",
     rng: np.random.Generator | None = None,
+    seed: int | None = None,
+    item: Any = None,
+    correct: Correct | None = None,
 ) -> VoteResult:
     """Best-of-N: the answer of the highest-scoring sample.
 
@@ -188,7 +249,7 @@ def best_of_n(
     scores : sequence of float or None
         Verifier score per sample (higher is better); ``None`` or NaN = unscored,
         treated as abstaining.
-    tie, rng
+    tie, rng, seed, item, correct
         As in :func:`majority_vote`; a tie is between *different* answers whose best
         samples share the top score.
 
@@ -213,15 +274,17 @@ def best_of_n(
     """
     _check_scores(answers, scores)
     best: dict[Any, float] = {}
+    first: dict[Any, int] = {}
     n_abstain = 0
-    for a, s in zip(answers, scores):
+    for i, (a, s) in enumerate(zip(answers, scores)):
         if a is None or s is None or (isinstance(s, float) and math.isnan(s)):
             n_abstain += 1
             continue
         s = float(s)
         if a not in best or s > best[a]:
             best[a] = s
-    return _select(best, n_abstain, tie, rng)
+            first[a] = i
+    return _select(best, first, n_abstain, tie, _make_rng(rng, seed), _correctness(item, correct))
 
 
 def weighted_best_of_n(
@@ -230,12 +293,15 @@ def weighted_best_of_n(
     *,
     tie: str = "fractional",
     rng: np.random.Generator | None = None,
+    seed: int | None = None,
+    item: Any = None,
+    correct: Correct | None = None,
 ) -> VoteResult:
     """Weighted best-of-N: sum the scores per answer, pick the largest sum.
 
     Parameters
     ----------
-    answers, scores, tie, rng
+    answers, scores, tie, rng, seed, item, correct
         As in :func:`best_of_n`. Scores should be non-negative (e.g. verifier
         probabilities).
 
@@ -261,13 +327,19 @@ def weighted_best_of_n(
     """
     _check_scores(answers, scores)
     total: dict[Any, float] = {}
+    first: dict[Any, int] = {}
+    best: dict[Any, float] = {}
     n_abstain = 0
-    for a, s in zip(answers, scores):
+    for i, (a, s) in enumerate(zip(answers, scores)):
         if a is None or s is None or (isinstance(s, float) and math.isnan(s)):
             n_abstain += 1
             continue
-        total[a] = total.get(a, 0.0) + float(s)
-    return _select(total, n_abstain, tie, rng)
+        s = float(s)
+        total[a] = total.get(a, 0.0) + s
+        if a not in best or s > best[a]:
+            best[a] = s
+            first[a] = i
+    return _select(total, first, n_abstain, tie, _make_rng(rng, seed), _correctness(item, correct))
 
 
 def tie_rate(results: Sequence[VoteResult]) -> float:

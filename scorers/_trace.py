@@ -24,13 +24,13 @@ If every step given is right but the trace stops early, the first missing step
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from depthbench.scorers._verify import _adjacency, _as_int, _grid_tables, _modulus, _simulate
+from depthbench.scorers._verify import _DELTA, _adjacency, _as_int, _grid_tables, _modulus, _simulate
 
-__all__ = ["trace_first_error", "arithmetic_values"]
-
+__all__ = ["trace_first_error", "trace_score", "parse_trace", "arithmetic_values"]
 
 def trace_first_error(item: Mapping[str, Any], model_steps: Sequence[Any]) -> int | None:
     """Return the 0-based index of the first wrong step of a model's trace.
@@ -69,7 +69,6 @@ def trace_first_error(item: Mapping[str, Any], model_steps: Sequence[Any]) -> in
             return i
     return None if len(steps) >= len(gold) else len(steps)
 
-
 def _graph(item: Mapping[str, Any], steps: list[Any]) -> int | None:
     inst = item["instance"]
     adj = _adjacency(inst["edges"])
@@ -89,7 +88,6 @@ def _graph(item: Mapping[str, Any], steps: list[Any]) -> int | None:
         if node == target:
             return None if i == len(steps) - 1 else i + 1  # steps after reaching the target are extra
     return len(steps)
-
 
 def arithmetic_values(instance: Mapping[str, Any]) -> dict[str, int]:
     """Evaluate every variable of a multihop_arithmetic instance (mod ``m``).
@@ -148,7 +146,6 @@ def arithmetic_values(instance: Mapping[str, Any]) -> dict[str, int]:
         pending = rest
     return values
 
-
 def _arith(item: Mapping[str, Any], steps: list[Any]) -> int | None:
     inst = item["instance"]
     gold = list(item.get("solution_trace") or [])
@@ -170,7 +167,6 @@ def _arith(item: Mapping[str, Any], steps: list[Any]) -> int | None:
         if i >= len(gold) or v is None or v % m != int(gold[i]["value"]) % m:
             return i
     return None if len(steps) >= len(gold) else len(steps)
-
 
 def _grid(item: Mapping[str, Any], steps: list[Any]) -> int | None:
     inst = item["instance"]
@@ -197,3 +193,132 @@ def _grid(item: Mapping[str, Any], steps: list[Any]) -> int | None:
             return i
         pos, held = res.position, res.keys
     return None if len(steps) >= len(gold) else len(steps)
+
+_PATH_SEP_RE = re.compile(r"->|\u2192|=>|\u2013|\u2014|-")
+_INT_TOKEN_RE = re.compile(r"\d+")
+_ASSIGN_RE = re.compile(r"^[\s>*#\-\d.)]*\**([A-Za-z_][A-Za-z_0-9]*)\**\s*=(.*)$")
+_LAST_VALUE_RE = re.compile(r"=\s*\**\s*([+\-\u2212]?\d+)\s*\**\s*[.,;]?\s*(?:\(.*\))?\s*$")
+
+def parse_trace(item: Mapping[str, Any], text: str | None) -> list[Any]:
+    """Read a model's intermediate steps from its raw text.
+
+    Parameters
+    ----------
+    item : mapping
+        The dataset item (its ``task`` selects the format).
+    text : str or None
+        The model's response.
+
+    Returns
+    -------
+    list
+        graph_connectivity: node labels of the last line that shows a path
+        (``3 -> 8 -> 1``); multihop_arithmetic: ``{"var", "value"}`` for every line
+        that assigns a variable and ends in a number (``x4 = x2 * 3 = 21``);
+        grid_planning: one move string per gold subgoal, cut from the final plan at
+        the moves where the plan reaches each subgoal in order.
+    """
+    if not text:
+        return []
+    task = item.get("task")
+    if "</think>" in text:
+        text = text[text.rfind("</think>") + 8:] or text
+    if task == "graph_connectivity":
+        for line in reversed(text.splitlines()):
+            if "->" in line or "\u2192" in line:
+                parts = [p for p in _PATH_SEP_RE.split(line) if p.strip()]
+                nodes = []
+                for p in parts:
+                    found = _INT_TOKEN_RE.findall(p)
+                    if found:
+                        nodes.append(int(found[-1]))
+                if len(nodes) >= 2:
+                    return nodes
+        return []
+    if task == "multihop_arithmetic":
+        steps = []
+        for line in text.splitlines():
+            m = _ASSIGN_RE.match(line)
+            if not m:
+                continue
+            v = _LAST_VALUE_RE.search(m.group(2) if "=" in m.group(2) else "=" + m.group(2))
+            if v:
+                steps.append({"var": m.group(1), "value": int(v.group(1).replace("\u2212", "-"))})
+        return steps
+    if task == "grid_planning":
+        from depthbench.scorers._extract import extract
+
+        ex = extract(text, "plan", {"moves": "UDLR"})
+        return _split_plan(item, ex.answer) if ex.answer else []
+    return []
+
+def _split_plan(item: Mapping[str, Any], plan: str) -> list[str]:
+    """Cut a full plan into one segment per gold subgoal (where it first reaches each in order)."""
+    inst = item["instance"]
+    gold = list(item.get("solution_trace") or [])
+    _, keys_at, doors_at = _grid_tables(inst)
+    key_pos = {v: k for k, v in keys_at.items()}
+    door_pos = {v: k for k, v in doors_at.items()}
+    targets = []
+    for g in gold:
+        sub = str(g["subgoal"])
+        if sub == "goal":
+            targets.append((int(inst["goal"][0]), int(inst["goal"][1])))
+        else:
+            kind, _, ident = sub.partition(" ")
+            targets.append((key_pos if kind == "key" else door_pos).get(ident))
+    segs: list[str] = []
+    x, y = int(inst["start"][0]), int(inst["start"][1])
+    cut = 0
+    j = 0
+    for i, mv in enumerate(plan):
+
+        d = _DELTA.get(mv, (0, 0))
+        x, y = x + d[0], y + d[1]
+        while j < len(targets) and targets[j] == (x, y):
+            segs.append(plan[cut:i + 1])
+            cut = i + 1
+            j += 1
+    if cut < len(plan):
+        segs.append(plan[cut:])
+    return segs
+
+def trace_score(item: Mapping[str, Any], text: str | None) -> float:
+    """Fraction of the gold trace a response gets right before its first error.
+
+    Parameters
+    ----------
+    item : mapping
+        The dataset item.
+    text : str or None
+        The model's raw response; steps are read with :func:`parse_trace`.
+
+    Returns
+    -------
+    float
+        In [0, 1]: 1.0 when the trace is right and complete, else (gold steps covered
+        before the first error) / (gold trace length), capped below 1.
+
+    Examples
+    --------
+    >>> item = {"task": "multihop_arithmetic", "instance": {"modulus": 10, "query": "b",
+    ...         "statements": [{"var": "a", "op": "=", "args": [3]}, {"var": "b", "op": "*", "args": ["a", 3]}]},
+    ...         "solution_trace": [{"var": "a", "value": 3}, {"var": "b", "value": 9}]}
+    >>> trace_score(item, "a = 3\\nb = a * 3 = 9\\nAnswer: 9"), trace_score(item, "a = 3\\nb = 8")
+    (1.0, 0.5)
+    """
+    gold = list(item.get("solution_trace") or [])
+    if not gold:
+        return 0.0
+    steps = parse_trace(item, text)
+    if not steps:
+        return 0.0
+    idx = trace_first_error(item, steps)
+    if idx is None:
+        return 1.0
+    if item.get("task") == "multihop_arithmetic" and steps and isinstance(steps[0], Mapping):
+        need = {g["var"] for g in gold}
+        covered = len({s["var"] for s in steps[:idx]} & need)
+    else:
+        covered = idx
+    return min(covered, len(gold) - 1) / len(gold)
