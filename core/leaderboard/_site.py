@@ -424,8 +424,10 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
     for task in sorted(rows_by_task):
         rows = sorted(rows_by_task[task], key=lambda r: (-r["auc"], -r["accuracy"], r["model"], r["strategy"],
                                                         r["budget"], r["file"]))
-        for i, r in enumerate(rows, start=1):
-            r["rank"] = i
+        for i, r in enumerate(rows, start=1):  # competition ranking: equal AUC and accuracy share a rank
+            prev = rows[i - 2] if i > 1 else None
+            same = prev is not None and (prev["auc"], prev["accuracy"]) == (r["auc"], r["accuracy"])
+            r["rank"] = prev["rank"] if same else i
         tasks.append({"name": task, "slug": safe_slug(task), "rows": rows})
 
     data = _clean({

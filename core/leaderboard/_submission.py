@@ -94,6 +94,7 @@ def _call_entry(c: Mapping[str, Any], raw: bool) -> dict[str, Any]:
         "generated_tokens": gen,
         "processed_tokens": prompt + gen,
         "finish_reason": c.get("finish_reason"),
+        "seed": c.get("seed") if isinstance(c.get("seed"), int) else None,
     }
     if raw:
         entry["text"] = c.get("text") if isinstance(c.get("text"), str) else ""

@@ -1,0 +1,89 @@
+"""Shared builders for the leaderboard tests (loaded by path; not a test module).
+
+A small release folder (manifest + test.jsonl) and a run directory that follow the
+contracts in docs/ARCHITECTURE.md. Items come from ``depthbench.generators.build_items``;
+the hand-built run directory writes calls whose texts end in ``Answer: <x>``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from depthbench.io import atomic_write_json, canonical_json, sha256_file, write_jsonl_atomic
+
+TASK = "graph_connectivity"
+
+
+def make_release(root: Path, task: str = TASK, depths=(1, 2, 3), n: int = 2, seed: int = 7) -> tuple[Path, list[dict], str]:
+    """Write ``root/<task>/{test.jsonl,manifest.json}``; return (folder, items, manifest sha256)."""
+    from depthbench.generators import build_items
+
+    items = build_items(task, "test", depths=list(depths), n=n, seed=seed)
+    folder = root / task
+    write_jsonl_atomic(folder / "test.jsonl", items)
+    manifest = {
+        "format": "depthbench-dataset/1", "task": task, "spec_sha256": "0" * 64,
+        "generator_versions": sorted({str(i["generator_version"]) for i in items}),
+        "files": {"test.jsonl": {"sha256": sha256_file(folder / "test.jsonl"), "items": len(items),
+                                 "per_depth": {str(d): c for d, c in sorted(Counter(i["depth"] for i in items).items())}}},
+        "command": "test fixture", "suite_version": "0.1.0",
+    }
+    atomic_write_json(folder / "manifest.json", manifest)
+    return folder, items, sha256_file(folder / "manifest.json")
+
+
+def _wrong(item: dict) -> Any:
+    space = item["meta"]["answer_space"]
+    if "labels" in space:
+        return next(lab for lab in space["labels"] if lab != str(item["answer"]))
+    return (int(item["answer"]) + 1) % space["modulus"]
+
+
+def make_run(run_dir: Path, items: list[dict], sha: str, *, budgets=(64,), majority_n: int = 3) -> Path:
+    """A hand-built run dir for ``single`` and ``majority@N``: every third item is answered wrongly."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    strategies = ["single", f"majority@{majority_n}"]
+    run = {"config": {"argv": ["eval"], "model": "simulated", "strategies": strategies, "budgets": list(budgets),
+                      "seed": 1, "sampling": {"temperature": 0.7, "top_p": 1.0}},
+           "dataset_sha256": sha, "dataset": {"task": items[0]["task"], "split": "test", "sha256": sha},
+           "versions": {"depthbench": "0.1.0"}, "start_time": "2026-11-29T12:00:00Z"}
+    (run_dir / "run.json").write_text(json.dumps(run, indent=2), "utf-8")
+    calls, outcomes = [], []
+    for budget in budgets:
+        for k, it in enumerate(items):
+            good = k % 3 != 0
+            ans = it["answer"] if good else _wrong(it)
+            for strategy in strategies:
+                n = 1 if strategy == "single" else majority_n
+                keys = []
+                for s in range(n):
+                    # majority: one dissenting sample that never wins the vote
+                    a = ans if (s != 1 or n == 1) else (_wrong(it) if good else it["answer"])
+                    key = f"{it['id']}|{strategy}|{budget}|s{s}|r0|answer"
+                    keys.append(key)
+                    calls.append({
+                        "key": key, "item_id": it["id"], "task": it["task"], "depth": it["depth"],
+                        "strategy": strategy, "budget": budget, "sample": s, "round": 0, "role": "answer",
+                        "parent": None, "request": {"max_tokens": budget // n}, "seed": 1000 + s,
+                        "text": f"Let me compute step by step.\nAnswer: {a}", "finish_reason": "stop",
+                        "usage": {"prompt_tokens": 40, "completion_tokens": 10, "prompt_source": "simulated",
+                                  "completion_source": "simulated"},
+                        "latency_s": 0.0, "attempts": 1, "model": "simulated", "extracted": a,
+                        "parse_status": "ok", "correct": good, "score": None,
+                    })
+                outcomes.append({
+                    "item_id": it["id"], "task": it["task"], "depth": it["depth"], "strategy": strategy,
+                    "budget": budget, "final_answer": ans, "parse_status": "ok", "correct": good,
+                    "credit": 1.0 if good else 0.0, "generated_tokens": 10 * n, "processed_tokens": 50 * n,
+                    "calls": keys, "meta": {},
+                })
+    write_jsonl_atomic(run_dir / "calls.jsonl", calls)
+    write_jsonl_atomic(run_dir / "outcomes.jsonl", outcomes)
+    return run_dir
+
+
+def dumps(obj: Any) -> bytes:
+    return canonical_json(obj).encode("utf-8")
