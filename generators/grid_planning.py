@@ -1,0 +1,668 @@
+"""Grid planning with ordered key/door stages.
+
+A ``width x height`` grid holds walls, a start ``S``, a goal ``G`` and ``k`` keys and
+doors. A door can be entered only while holding the key with the same id; stepping on a
+key picks it up for good. The **depth** is ``k``, the number of key/door stages, each of
+which is *necessary*: with that stage's key removed the goal is unreachable.
+
+Construction (``generate``)
+    1. A perfect maze: maze cells sit at even coordinates ``(x, y)``, the cells between two
+       maze cells are passages, the cells with two odd coordinates are always wall. A
+       uniform spanning tree of the maze-cell lattice (Wilson's algorithm, loop-erased
+       random walks drawn from ``rng``) decides which passages are open. Every maze
+       therefore has the same number of walls, whatever the depth.
+    2. Start: a uniform maze cell; goal: a uniform maze cell among those whose tree
+       distance from the start is at least 3/4 of the largest one. The start-goal path is
+       unique (the open cells form a tree).
+    3. ``k`` *branch points* are drawn among the path's maze cells that have a side branch
+       (a subtree hanging off the path); key ``i`` goes to a maze cell of the side branch
+       at branch point ``b_i`` and door ``i`` to a passage of the path between ``b_i`` and
+       ``b_(i+1)`` (the goal for the last door). Each door is a cut cell between the start
+       and the goal, and key ``i + 1`` lies behind door ``i``, so the stages must be done in
+       order and each needs a detour into a dead end.
+    4. Key ids are distinct random letters (not ``g``, ``l`` or ``s``), so an id does not
+       reveal a stage's position.
+
+    A maze whose path has fewer than ``k`` branch points is redrawn (bounded number of
+    attempts, then ``RuntimeError``); :func:`max_depth` is chosen so that this is rare
+    (about 1.6 mazes per item at 15 x 15 and depth 8, 1.0 at depths 1-2). The gold plan is
+    read off the tree: the tree paths start -> key 1 -> ... -> key k -> goal.
+
+Certification (``certify``)
+    Independent of the maze bookkeeping: breadth-first search over states
+    ``(position, keys held)`` read from the instance alone gives the optimal plan, its
+    length and the number of optimal plans; one more search per key with that key deleted
+    must find the goal unreachable. The certified depth is the number of keys that are
+    necessary in this sense.
+
+Chance
+    ``meta.chance`` is the probability that a move string drawn uniformly among the
+    ``4**L`` strings of the optimal length ``L`` is a correct plan: (number of optimal
+    plans) / ``4**L`` (in a perfect maze the optimal plan is unique). A guesser that does
+    not know ``L`` does no better: a string of another length must also stay legal at
+    every step, which in a corridor maze succeeds with probability about ``2**-length``.
+    The value is below ``1e-6`` for every plan of 10 moves or more, so chance-adjusted
+    fits effectively use ``c = 0`` (it is floored at ``1e-300`` to stay a positive float).
+
+Instance format (``docs/ARCHITECTURE.md``)::
+
+    {"width": W, "height": H, "walls": [[x, y], ...],   # row-major order (by y, then x)
+     "start": [x, y], "goal": [x, y],
+     "keys": [{"id": "a", "pos": [x, y]}, ...],          # sorted by id
+     "doors": [{"id": "a", "pos": [x, y]}, ...]}         # sorted by id
+
+x = column (0 left), y = row (0 top); ``U``: y-1, ``D``: y+1, ``L``: x-1, ``R``: x+1.
+Answer: one optimal move string over ``UDLR`` (any correct plan is accepted by the
+verifier). Trace: ``[{"subgoal": "key a" | "door a" | "goal", "moves": "..."}]``; the
+moves concatenate to the answer. ``Certificate.extra["optimal_plan_length"]`` is recorded.
+
+References
+----------
+.. [1] D. B. Wilson, "Generating random spanning trees more quickly than the cover time",
+   STOC 1996.
+.. [2] Chevalier-Boisvert et al., "Minigrid & Miniworld: Modular & Customizable
+   Reinforcement Learning Environments for Goal-Oriented Tasks", NeurIPS 2023,
+   arXiv:2306.13831 (key/door grid worlds).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from depthbench.generators._base import Certificate, Family, Problem
+
+__all__ = [
+    "GridPlanningConfig",
+    "generate",
+    "certify",
+    "describe",
+    "parse_prompt",
+    "max_depth",
+    "FAMILY",
+]
+
+VERSION = "1"
+MOVES = {"U": (0, -1), "D": (0, 1), "L": (-1, 0), "R": (1, 0)}
+KEY_IDS = "abcdefhijkmnopqrtuvwxyz"  # no g/s (clash with G/S), no l (reads like 1)
+CELLS_PER_STAGE = 8
+_MAX_ATTEMPTS = 200
+
+
+# ---------------------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------------------
+
+
+def _max_depth_for(width: int, height: int) -> int:
+    cells = ((width + 1) // 2) * ((height + 1) // 2)
+    return min(len(KEY_IDS), cells // CELLS_PER_STAGE)
+
+
+@dataclass(frozen=True)
+class GridPlanningConfig:
+    """Parameters of one grid planning problem.
+
+    Parameters
+    ----------
+    depth : int
+        Number of key/door stages ``k``, ``1 <= k <= max_depth(config)``.
+    width, height : int, optional
+        Grid size in cells, odd and at least 5; fixed across depths. Default 15 x 15.
+
+    Raises
+    ------
+    ValueError
+        If a size is even or too small, or the depth does not fit the grid
+        (``max_depth = min(23, maze_cells // 8)`` with
+        ``maze_cells = ((width + 1) // 2) * ((height + 1) // 2)``).
+    """
+
+    depth: int
+    width: int = 15
+    height: int = 15
+
+    def __post_init__(self) -> None:
+        for name in ("depth", "width", "height"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name}: expected an integer, got {value!r}")
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if value < 5 or value % 2 == 0:
+                raise ValueError(f"{name}: must be an odd integer >= 5 (maze layout), got {value}")
+        if self.depth < 1:
+            raise ValueError(f"depth: must be >= 1, got {self.depth}")
+        limit = _max_depth_for(self.width, self.height)
+        if self.depth > limit:
+            raise ValueError(
+                f"depth: {self.depth} stages do not fit a {self.width}x{self.height} grid "
+                f"(at most {limit}); lower the depth or enlarge the grid"
+            )
+
+
+def max_depth(config: GridPlanningConfig | Mapping[str, Any]) -> int:
+    """Largest number of stages the grid size supports.
+
+    Parameters
+    ----------
+    config : GridPlanningConfig or mapping
+        A config, or its size parameters as a mapping (``depth`` not needed).
+
+    Returns
+    -------
+    int
+        ``min(23, maze_cells // 8)``: a stage uses a branch point, a dead end and a door
+        on the start-goal path; one in eight maze cells keeps redraws rare.
+    """
+    if isinstance(config, Mapping):
+        default = {f.name: f.default for f in fields(GridPlanningConfig) if f.name != "depth"}
+        return _max_depth_for(int(config.get("width", default["width"])), int(config.get("height", default["height"])))
+    return _max_depth_for(config.width, config.height)
+
+
+# ---------------------------------------------------------------------------------------
+# Generator
+# ---------------------------------------------------------------------------------------
+
+
+def _wilson_maze(cw: int, ch: int, rng: np.random.Generator) -> list[list[int]]:
+    """Uniform spanning tree of the ``cw x ch`` lattice; adjacency lists of cell ids ``y*cw+x``."""
+    n = cw * ch
+    adj: list[list[int]] = [[] for _ in range(n)]
+    in_tree = np.zeros(n, dtype=bool)
+    in_tree[int(rng.integers(n))] = True
+    nxt = np.full(n, -1, dtype=np.int64)
+    nbrs = []
+    for c in range(n):
+        x, y = c % cw, c // cw
+        nbrs.append([c2 for c2, ok in ((c - cw, y > 0), (c + cw, y < ch - 1), (c - 1, x > 0), (c + 1, x < cw - 1)) if ok])
+    order = rng.permutation(n)
+    for start in order:
+        start = int(start)
+        if in_tree[start]:
+            continue
+        # Random walk until the tree is hit; remembering the last exit erases loops.
+        c = start
+        steps = rng.integers(0, 1 << 30, size=4 * n)
+        i = 0
+        while not in_tree[c]:
+            if i == len(steps):
+                steps, i = rng.integers(0, 1 << 30, size=4 * n), 0
+            options = nbrs[c]
+            nxt[c] = options[int(steps[i]) % len(options)]
+            i += 1
+            c = int(nxt[c])
+        c = start
+        while not in_tree[c]:
+            in_tree[c] = True
+            d = int(nxt[c])
+            adj[c].append(d)
+            adj[d].append(c)
+            c = d
+    return adj
+
+
+def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | None:
+    w, h, k = config.width, config.height, config.depth
+    cw, ch = (w + 1) // 2, (h + 1) // 2
+    tree = _wilson_maze(cw, ch, rng)
+
+    def pos(c: int) -> tuple[int, int]:
+        return (2 * (c % cw), 2 * (c // cw))
+
+    # Tree distances and parents from a random start (in maze cells).
+    start = int(rng.integers(cw * ch))
+    dist = np.full(cw * ch, -1, dtype=np.int64)
+    parent = np.full(cw * ch, -1, dtype=np.int64)
+    dist[start] = 0
+    queue = deque([start])
+    while queue:
+        c = queue.popleft()
+        for d in tree[c]:
+            if dist[d] < 0:
+                dist[d], parent[d] = dist[c] + 1, c
+                queue.append(d)
+    far = np.flatnonzero(dist >= int(np.ceil(0.75 * dist.max())))
+    goal = int(far[int(rng.integers(len(far)))])
+    path = [goal]
+    while path[-1] != start:
+        path.append(int(parent[path[-1]]))
+    path.reverse()
+    on_path = set(path)
+
+    # Branch points: path cells (not the goal) with a side subtree; collect its cells.
+    branches: dict[int, list[int]] = {}
+    for j, c in enumerate(path[:-1]):
+        side = [d for d in tree[c] if d not in on_path]
+        if not side:
+            continue
+        cells, stack = [], list(side)
+        seen = {c}
+        while stack:
+            e = stack.pop()
+            if e in seen:
+                continue
+            seen.add(e)
+            cells.append(e)
+            stack.extend(f for f in tree[e] if f not in seen)
+        branches[j] = sorted(cells)
+    if len(branches) < k:
+        return None
+
+    chosen = sorted(int(j) for j in rng.choice(sorted(branches), size=k, replace=False))
+    ids = sorted(rng.choice(list(KEY_IDS), size=k, replace=False).tolist())
+    stage_ids = [ids[int(i)] for i in rng.permutation(k)]  # stage order is random w.r.t. ids
+    keys, doors = [], []
+    for i, j in enumerate(chosen):
+        cells = branches[j]
+        key_cell = cells[int(rng.integers(len(cells)))]
+        nxt_j = chosen[i + 1] if i + 1 < k else len(path) - 1
+        # Door on the passage between path[t] and path[t+1] for some j <= t < nxt_j.
+        t = int(rng.integers(j, nxt_j))
+        (x1, y1), (x2, y2) = pos(path[t]), pos(path[t + 1])
+        keys.append({"id": stage_ids[i], "pos": list(pos(key_cell))})
+        doors.append({"id": stage_ids[i], "pos": [(x1 + x2) // 2, (y1 + y2) // 2]})
+
+    open_cells = {pos(c) for c in range(cw * ch)}
+    for c in range(cw * ch):
+        for d in tree[c]:
+            (x1, y1), (x2, y2) = pos(c), pos(d)
+            open_cells.add(((x1 + x2) // 2, (y1 + y2) // 2))
+    walls = [[x, y] for y in range(h) for x in range(w) if (x, y) not in open_cells]
+
+    # The optimal plan: tree paths start -> key 1 -> ... -> key k -> goal (the order is
+    # forced and tree paths are unique), cut at each key pick-up and door entry.
+    def tree_path(a: int, b: int) -> list[int]:
+        up_a, up_b = [a], [b]
+        while up_a[-1] != up_b[-1]:
+            if dist[up_a[-1]] >= dist[up_b[-1]]:
+                up_a.append(int(parent[up_a[-1]]))
+            else:
+                up_b.append(int(parent[up_b[-1]]))
+        return up_a + up_b[-2::-1]
+
+    key_cells = [tuple(e["pos"]) for e in keys]
+    door_cells = {tuple(e["pos"]): e["id"] for e in doors}
+    stops = [start] + [(x // 2) + (y // 2) * cw for x, y in key_cells] + [goal]
+    trace: list[dict[str, str]] = []
+    segment: list[str] = []
+    held: set[tuple[int, int]] = set()
+    for a, b in zip(stops[:-1], stops[1:]):
+        route = tree_path(a, b)
+        for c, d in zip(route[:-1], route[1:]):
+            (x1, y1), (x2, y2) = pos(c), pos(d)
+            move = {(0, -2): "U", (0, 2): "D", (-2, 0): "L", (2, 0): "R"}[(x2 - x1, y2 - y1)]
+            for cell in (((x1 + x2) // 2, (y1 + y2) // 2), (x2, y2)):
+                segment.append(move)
+                if cell in door_cells and cell not in held:
+                    held.add(cell)
+                    trace.append({"subgoal": f"door {door_cells[cell]}", "moves": "".join(segment)})
+                    segment = []
+                elif cell in key_cells and cell not in held:
+                    held.add(cell)
+                    kid = keys[key_cells.index(cell)]["id"]
+                    trace.append({"subgoal": f"key {kid}", "moves": "".join(segment)})
+                    segment = []
+    trace.append({"subgoal": "goal", "moves": "".join(segment)})
+    plan = "".join(t["moves"] for t in trace)
+    instance = {
+        "width": w,
+        "height": h,
+        "walls": walls,
+        "start": list(pos(start)),
+        "goal": list(pos(goal)),
+        "keys": sorted(keys, key=lambda e: e["id"]),
+        "doors": sorted(doors, key=lambda e: e["id"]),
+    }
+    return Problem(
+        instance=instance,
+        answer=plan,
+        answer_type="plan",
+        depth=k,
+        solution_trace=trace,
+        size={"width": w, "height": h, "num_walls": len(walls)},
+        chance=_chance(1, len(plan)),
+        answer_space={"moves": "UDLR"},
+    )
+
+
+def _chance(num_plans: int, length: int) -> float:
+    """``num_plans / 4**length``, kept a positive float (floored at 1e-300)."""
+    return max(num_plans / 4**length, 1e-300)
+
+
+def generate(config: GridPlanningConfig, rng: np.random.Generator) -> Problem:
+    """Generate one grid with exactly ``config.depth`` necessary key/door stages.
+
+    Parameters
+    ----------
+    config : GridPlanningConfig
+        Validated parameters.
+    rng : numpy.random.Generator
+        The only source of randomness.
+
+    Returns
+    -------
+    Problem
+        ``answer`` is an optimal move string; ``size`` holds ``width``, ``height`` and
+        ``num_walls`` (all independent of depth); ``chance`` as in the module docstring.
+        The optimal plan length is ``len(answer)``.
+
+    Raises
+    ------
+    RuntimeError
+        If ``_MAX_ATTEMPTS`` mazes in a row have too few branch points on the start-goal
+        path (not observed at the default sizes).
+
+    Notes
+    -----
+    O(W * H) per maze; certification runs ``k + 1`` searches over (cell, keys held).
+    """
+    for _ in range(_MAX_ATTEMPTS):
+        problem = _attempt(config, rng)
+        if problem is not None:
+            return problem
+    raise RuntimeError(
+        f"grid_planning: no maze with {config.depth} stages in {_MAX_ATTEMPTS} attempts on a "
+        f"{config.width}x{config.height} grid; lower the depth or enlarge the grid"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Independent certifier and plan simulator
+# ---------------------------------------------------------------------------------------
+
+
+class _Grid:
+    """The instance compiled for search: cell codes and key/door indices."""
+
+    def __init__(self, instance: Mapping[str, Any], drop_key: str | None = None) -> None:
+        self.w, self.h = int(instance["width"]), int(instance["height"])
+        self.wall = np.zeros((self.h, self.w), dtype=bool)
+        for x, y in instance["walls"]:
+            self.wall[y, x] = True
+        self.ids = sorted({e["id"] for e in instance["keys"]} | {e["id"] for e in instance["doors"]})
+        bit = {kid: 1 << i for i, kid in enumerate(self.ids)}
+        self.key_at = {tuple(e["pos"]): bit[e["id"]] for e in instance["keys"] if e["id"] != drop_key}
+        self.door_at = {tuple(e["pos"]): bit[e["id"]] for e in instance["doors"]}
+        self.name = {b: kid for kid, b in bit.items()}
+        self.start = tuple(instance["start"])
+        self.goal = tuple(instance["goal"])
+
+    def step(self, x: int, y: int, held: int, move: str) -> tuple[int, int, int] | None:
+        """Apply one move; ``None`` if it is illegal."""
+        dx, dy = MOVES[move]
+        nx_, ny_ = x + dx, y + dy
+        if not (0 <= nx_ < self.w and 0 <= ny_ < self.h) or self.wall[ny_, nx_]:
+            return None
+        door = self.door_at.get((nx_, ny_))
+        if door is not None and not held & door:
+            return None
+        return nx_, ny_, held | self.key_at.get((nx_, ny_), 0)
+
+    def initial(self) -> tuple[int, int, int]:
+        x, y = self.start
+        return x, y, self.key_at.get((x, y), 0)
+
+
+def _search(grid: _Grid) -> tuple[tuple[int, int, int] | None, dict, dict]:
+    """BFS over (x, y, keys held) from the start; returns (goal state, parents, path counts)."""
+    s0 = grid.initial()
+    parent: dict[tuple[int, int, int], tuple[tuple[int, int, int], str] | None] = {s0: None}
+    depth = {s0: 0}
+    count = {s0: 1}
+    queue = deque([s0])
+    found = None
+    while queue:
+        s = queue.popleft()
+        if (s[0], s[1]) == grid.goal:
+            found = s
+            break
+        for move in "UDLR":
+            t = grid.step(s[0], s[1], s[2], move)
+            if t is None:
+                continue
+            if t not in depth:
+                depth[t] = depth[s] + 1
+                count[t] = count[s]
+                parent[t] = (s, move)
+                queue.append(t)
+            elif depth[t] == depth[s] + 1:
+                count[t] += count[s]
+    if found is not None:
+        # States of equal depth still queued may also be goal states: add their plan counts.
+        total = count[found]
+        for s in queue:
+            if depth[s] == depth[found] and (s[0], s[1]) == grid.goal:
+                total += count[s]
+        count = {"total": total}
+    return found, parent, count
+
+
+def certify(instance: Mapping[str, Any]) -> Certificate:
+    """Solve the instance by search over (position, keys held) and certify each stage.
+
+    Parameters
+    ----------
+    instance : mapping
+        A grid_planning instance (see the module docstring).
+
+    Returns
+    -------
+    Certificate
+        ``depth`` = number of keys without which the goal is unreachable;
+        ``answer`` = one optimal plan (moves tried in the order U, D, L, R);
+        ``solution_trace`` = the plan cut at each subgoal (first pick-up of a key, first
+        entry through a door, the goal); ``extra`` holds ``optimal_plan_length``,
+        ``num_optimal_plans``, ``chance``, ``stage_order`` (key ids in the plan's order) and
+        ``necessary`` (per key id).
+
+    Raises
+    ------
+    ValueError
+        If the goal is unreachable even with every key.
+
+    Notes
+    -----
+    Each search is O(cells * 2**keys) in the worst case and O(cells * (keys + 1)) when
+    stages are ordered; ``keys + 1`` searches are run.
+    """
+    grid = _Grid(instance)
+    found, parent, count = _search(grid)
+    if found is None:
+        raise ValueError("grid_planning: the goal is unreachable from the start")
+    moves: list[str] = []
+    states = [found]
+    node = found
+    while parent[node] is not None:
+        node, move = parent[node]
+        moves.append(move)
+        states.append(node)
+    moves.reverse()
+    states.reverse()
+
+    trace: list[dict[str, str]] = []
+    stage_order: list[str] = []
+    segment: list[str] = []
+    passed: set[tuple[int, int]] = set()
+    for move, before, after in zip(moves, states[:-1], states[1:]):
+        segment.append(move)
+        cell = (after[0], after[1])
+        gained = after[2] & ~before[2]
+        if gained:
+            kid = grid.name[gained]
+            stage_order.append(kid)
+            trace.append({"subgoal": f"key {kid}", "moves": "".join(segment)})
+            segment = []
+        elif cell in grid.door_at and cell not in passed:
+            passed.add(cell)
+            trace.append({"subgoal": f"door {grid.name[grid.door_at[cell]]}", "moves": "".join(segment)})
+            segment = []
+    trace.append({"subgoal": "goal", "moves": "".join(segment)})
+
+    necessary = {}
+    for kid in sorted(e["id"] for e in instance["keys"]):
+        necessary[kid] = _search(_Grid(instance, drop_key=kid))[0] is None
+    plan = "".join(moves)
+    n_opt = int(count["total"])
+    return Certificate(
+        depth=sum(necessary.values()),
+        answer=plan,
+        solution_trace=trace,
+        extra={
+            "optimal_plan_length": len(plan),
+            "num_optimal_plans": n_opt,
+            "chance": _chance(n_opt, len(plan)),
+            "stage_order": stage_order,
+            "necessary": necessary,
+        },
+    )
+
+
+def _simulate(instance: Mapping[str, Any], moves: str) -> tuple[bool, tuple[int, int], list[str]]:
+    """Execute a move string.
+
+    Parameters
+    ----------
+    instance : mapping
+        A grid_planning instance.
+    moves : str
+        Characters from ``UDLR``.
+
+    Returns
+    -------
+    (reached_goal, position, keys_held)
+        ``reached_goal`` is true iff every move is legal and the final position is the
+        goal; ``position`` is where the plan stopped (before the first illegal move or
+        unknown character); ``keys_held`` is the sorted list of key ids held there.
+    """
+    grid = _Grid(instance)
+    x, y, held = grid.initial()
+    for move in moves:
+        nxt = grid.step(x, y, held, move) if move in MOVES else None
+        if nxt is None:
+            return False, (x, y), sorted(grid.name[b] for b in grid.name if held & b)
+        x, y, held = nxt
+    return (x, y) == grid.goal, (x, y), sorted(grid.name[b] for b in grid.name if held & b)
+
+
+# ---------------------------------------------------------------------------------------
+# Prompt text
+# ---------------------------------------------------------------------------------------
+
+_HEADER_RE = re.compile(r"^Grid: (\d+) columns x (\d+) rows\.", re.M)
+_MAP_LINE = "Map (one text row per grid row, top row first):"
+
+
+def describe(instance: Mapping[str, Any]) -> str:
+    """Draw the instance as a text map with the rules (inserted as ``{{ problem }}``).
+
+    Parameters
+    ----------
+    instance : mapping
+        A grid_planning instance.
+
+    Returns
+    -------
+    str
+        Rules, legend and a ``height``-line map using ``#`` wall, ``.`` floor, ``S`` start,
+        ``G`` goal, lowercase key, uppercase door; no trailing newline.
+    """
+    w, h = int(instance["width"]), int(instance["height"])
+    rows = [["."] * w for _ in range(h)]
+    for x, y in instance["walls"]:
+        rows[y][x] = "#"
+    for e in instance["keys"]:
+        rows[e["pos"][1]][e["pos"][0]] = e["id"]
+    for e in instance["doors"]:
+        rows[e["pos"][1]][e["pos"][0]] = e["id"].upper()
+    rows[instance["start"][1]][instance["start"][0]] = "S"
+    rows[instance["goal"][1]][instance["goal"][0]] = "G"
+    lines = [
+        f"Grid: {w} columns x {h} rows. Position (x, y): x is the column (0 = left), y is the row (0 = top).",
+        "Legend: # wall, . floor, S start, G goal, lowercase letter = key, "
+        "uppercase letter = door that opens only while you hold the key with the same letter.",
+        "Moves: U (up, y-1), D (down, y+1), L (left, x-1), R (right, x+1). You may not move into a wall, "
+        "off the grid, or into a door without its key. Stepping on a key picks it up; keys are never used up.",
+        _MAP_LINE,
+        *("".join(r) for r in rows),
+    ]
+    return "\n".join(lines)
+
+
+def parse_prompt(prompt_text: str) -> dict[str, Any]:
+    """Recover the instance from a prompt that contains ``describe(instance)``.
+
+    Parameters
+    ----------
+    prompt_text : str
+        A full prompt (text around the statement is ignored).
+
+    Returns
+    -------
+    dict
+        The instance; ``parse_prompt(describe(x)) == x`` for every valid instance.
+
+    Raises
+    ------
+    ValueError
+        If the header or the map is missing, truncated or malformed.
+    """
+    header = _HEADER_RE.search(prompt_text)
+    if header is None:
+        raise ValueError("no grid_planning map found in the prompt")
+    w, h = int(header.group(1)), int(header.group(2))
+    lines = prompt_text[header.start():].split("\n")
+    try:
+        first = lines.index(_MAP_LINE) + 1
+    except ValueError:
+        raise ValueError("map line missing after the grid header") from None
+    rows = lines[first : first + h]
+    if len(rows) != h or any(len(r) != w for r in rows):
+        raise ValueError(f"expected {h} map rows of {w} characters")
+    walls, keys, doors = [], [], []
+    start = goal = None
+    for y, row in enumerate(rows):
+        for x, ch in enumerate(row):
+            if ch == "#":
+                walls.append([x, y])
+            elif ch == "S":
+                start = [x, y]
+            elif ch == "G":
+                goal = [x, y]
+            elif ch.islower():
+                keys.append({"id": ch, "pos": [x, y]})
+            elif ch.isupper():
+                doors.append({"id": ch.lower(), "pos": [x, y]})
+            elif ch != ".":
+                raise ValueError(f"unknown map symbol {ch!r} at ({x}, {y})")
+    if start is None or goal is None:
+        raise ValueError("the map lacks a start S or a goal G")
+    return {
+        "width": w,
+        "height": h,
+        "walls": walls,
+        "start": start,
+        "goal": goal,
+        "keys": sorted(keys, key=lambda e: e["id"]),
+        "doors": sorted(doors, key=lambda e: e["id"]),
+    }
+
+
+FAMILY = Family(
+    name="grid_planning",
+    version=VERSION,
+    config_cls=GridPlanningConfig,
+    generate=generate,
+    certify=certify,
+    describe=describe,
+    parse_prompt=parse_prompt,
+    max_depth=max_depth,
+    source_file=__file__,
+)
