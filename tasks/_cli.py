@@ -13,12 +13,12 @@ __all__ = ["register"]
 
 def _cmd_list(args: argparse.Namespace) -> int:
     specs = list_specs()
-    width = max((len(s.name) for s in specs), default=4)
-    print(f"{'name':<{width}}  family                depths          splits")
-    for s in specs:
-        depths = ",".join(str(d) for d in s.depths)
-        splits = " ".join(f"{k}:{v.n_per_depth}/depth" for k, v in s.splits.items())
-        print(f"{s.name:<{width}}  {s.family:<20}  {depths:<14}  {splits}")
+    rows = [(s.name, s.family, ",".join(str(d) for d in s.depths),
+             " ".join(f"{k}:{v.n_per_depth}/depth" for k, v in s.splits.items())) for s in specs]
+    head = ("name", "family", "depths", "splits")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(3)]
+    for r in [head, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3])
     return 0
 
 
