@@ -1,0 +1,236 @@
+"""Submission pack / validate: a good run validates and re-scores; bad ones are each
+rejected with a specific message (table-driven)."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import importlib.util
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+
+from depthbench.cli import main
+from depthbench.leaderboard import Limits, pack_run, validate_submission, write_submission
+from depthbench.leaderboard._submission import submission_bytes
+
+_spec = importlib.util.spec_from_file_location("_lb_helpers", Path(__file__).with_name("_leaderboard_helpers.py"))
+H = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(H)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sub")
+    folder, items, sha = H.make_release(root / "releases")
+    run = H.make_run(root / "run", items, sha)
+    sub = pack_run(run, submitter="tester", model_revision="r1")
+    return {"root": root, "releases": root / "releases", "items": items, "sha": sha, "run": run, "sub": sub}
+
+
+def _write(tmp_path: Path, obj_or_bytes, name: str = "s.json.gz") -> Path:
+    p = tmp_path / name
+    p.write_bytes(obj_or_bytes if isinstance(obj_or_bytes, bytes) else submission_bytes(obj_or_bytes))
+    return p
+
+
+def test_packed_run_validates_and_is_verified(world, tmp_path):
+    path = write_submission(world["sub"], tmp_path / "good.json.gz")
+    rep = validate_submission(path, releases=world["releases"])
+    assert rep.problems == []
+    assert rep.verified
+    n_items = len(world["items"])
+    assert len(rep.outcomes) == 2 * n_items  # single + majority@3 at one budget
+    # every third item was answered wrongly in the fixture; credit comes from the verifier
+    expected = sum(1 for k in range(n_items) if k % 3 != 0) / n_items
+    for strategy in ("single", "majority@3"):
+        cr = [o["credit"] for o in rep.outcomes if o["strategy"] == strategy]
+        assert sum(cr) / len(cr) == pytest.approx(expected)
+    meta = world["sub"]["metadata"]
+    assert meta["dataset"]["sha256"] == world["sha"]
+    assert meta["strategies"] == ["single", "majority@3"] and meta["budgets"] == [64]
+    assert meta["date"] == "2026-11-29" and meta["model"] == {"name": "simulated", "revision": "r1"}
+
+
+def test_scores_in_the_run_are_not_trusted(world, tmp_path):
+    """Outcome credit in the run dir is ignored: rewriting it to 1.0 changes nothing."""
+    run2 = tmp_path / "run"
+    run2.mkdir()
+    for name in ("run.json", "calls.jsonl"):
+        (run2 / name).write_bytes((world["run"] / name).read_bytes())
+    lines = [json.loads(x) for x in (world["run"] / "outcomes.jsonl").read_text().splitlines()]
+    for o in lines:
+        o["credit"], o["correct"] = 1.0, True
+    (run2 / "outcomes.jsonl").write_text("".join(json.dumps(o) + "\n" for o in lines))
+    rep = validate_submission(write_submission(pack_run(run2), tmp_path / "s.json.gz"), releases=world["releases"])
+    assert rep.ok and sum(o["credit"] for o in rep.outcomes) < len(rep.outcomes)
+
+
+def test_pack_is_deterministic(world, tmp_path):
+    a = write_submission(pack_run(world["run"]), tmp_path / "a.json.gz").read_bytes()
+    b = write_submission(pack_run(world["run"]), tmp_path / "b.json.gz").read_bytes()
+    assert a == b
+
+
+def test_no_raw_is_valid_but_not_verified(world, tmp_path):
+    sub = pack_run(world["run"], raw=False)
+    assert all("text" not in c for p in sub["predictions"] for c in p["calls"])
+    rep = validate_submission(_write(tmp_path, sub), releases=world["releases"])
+    assert rep.ok and not rep.verified
+
+
+def test_cli_pack_and_validate(world, tmp_path, capsys):
+    out = tmp_path / "cli.json.gz"
+    assert main(["submission", "pack", str(world["run"]), "--out", str(out), "--submitter", "me",
+                 "--model-revision", "abc"]) == 0
+    assert main(["submission", "validate", str(out), "--releases", str(world["releases"])]) == 0
+    assert "verified" in capsys.readouterr().out
+
+
+def test_cli_pack_bad_run_dir_is_one_line(tmp_path, capsys):
+    assert main(["submission", "pack", str(tmp_path / "nope"), "--out", str(tmp_path / "x.json.gz")]) == 2
+    err = capsys.readouterr().err
+    assert "RUN_DIR" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ bad submissions
+
+def _m(fn):
+    """Wrap a mutation of the submission dict; returns a builder of file bytes."""
+    def build(sub):
+        s = copy.deepcopy(sub)
+        fn(s)
+        return submission_bytes(s)
+    return build
+
+
+def _first_call(s):
+    return s["predictions"][0]["calls"][0]
+
+
+def _overrun(s):
+    """One item goes one token over its budget of 64."""
+    calls = s["predictions"][0]["calls"]
+    rest = sum(c["generated_tokens"] for c in calls[1:])
+    calls[0].update(generated_tokens=65 - rest, processed_tokens=200)
+
+
+def _contradict(s):
+    p = s["predictions"][0]
+    item_answer = p["final_answer"]
+    text = _first_call(s)["text"]
+    p["final_answer"] = "not-" + str(item_answer)
+    assert str(item_answer) in text
+
+
+def _unknown_strategy(s):
+    s["metadata"]["strategies"].append("telepathy@3")
+
+
+def _raw(text: str) -> bytes:
+    return gzip.compress(text.encode(), mtime=0)
+
+
+def _nan(sub):
+    return _raw(json.dumps(sub).replace('"temperature": 0.7', '"temperature": NaN', 1))
+
+
+def _inf(sub):
+    return _raw(json.dumps(sub).replace('"temperature": 0.7', '"temperature": Infinity', 1))
+
+
+def _dup_key(sub):
+    return _raw(json.dumps(sub).replace('"format":', '"submitter_note": 1, "format": "x", "format":', 1))
+
+
+def _bomb(sub):
+    return _raw(json.dumps(sub) + " " * 200_000)
+
+
+BAD = [
+    ("missing_items", _m(lambda s: s["predictions"].pop(0)), None, "release items missing"),
+    ("duplicate_item", _m(lambda s: s["predictions"].append(copy.deepcopy(s["predictions"][0]))), None, "(duplicate)"),
+    ("budget_overrun", _m(_overrun), None, "generated tokens 65 exceed the budget 64"),
+    ("wrong_dataset_hash", _m(lambda s: s["metadata"]["dataset"].update(sha256="ab" * 32)), None,
+     "matches no released dataset"),
+    ("wrong_task", _m(lambda s: s["metadata"]["dataset"].update(task="grid_planning")), None,
+     "the release with this sha256 is task"),
+    ("answer_contradicts_raw", _m(_contradict), None, "contradicts the answer"),
+    ("unknown_strategy", _m(_unknown_strategy), None, "unknown strategy 'telepathy@3'"),
+    ("non_canonical_strategy", _m(lambda s: s["metadata"]["strategies"].append("majority@3:static")), None,
+     "is not the canonical name"),
+    ("strategy_not_listed", _m(lambda s: s["metadata"]["strategies"].remove("single")), None,
+     "strategy not listed in metadata.strategies"),
+    ("budget_not_listed", _m(lambda s: s["metadata"].update(budgets=[128])), None, "budget not listed"),
+    ("negative_tokens", _m(lambda s: _first_call(s).update(generated_tokens=-5)), None,
+     "generated_tokens: -5 is less than the minimum of 0"),
+    ("processed_below_generated", _m(lambda s: _first_call(s).update(processed_tokens=3)), None,
+     "are fewer than generated tokens"),
+    ("item_not_in_release", _m(lambda s: s["predictions"][0].update(item_id="graph_connectivity/test/s0/d9/9")), None,
+     "item id not in the release"),
+    ("raw_text_missing", _m(lambda s: _first_call(s).pop("text")), None, "call(s) lack text"),
+    ("score_field_smuggled", _m(lambda s: s["predictions"][0].update(credit=1.0)), None,
+     "Additional properties are not allowed ('credit' was unexpected)"),
+    ("nan", _nan, None, "NaN is not allowed"),
+    ("infinity", _inf, None, "Infinity is not allowed"),
+    ("duplicate_json_key", _dup_key, None, "duplicate object key 'format'"),
+    ("oversized_file", lambda sub: submission_bytes(sub), Limits(max_file_bytes=200), "over the limit of 200 bytes"),
+    ("gzip_bomb", _bomb, Limits(max_json_bytes=100_000), "decompressed size exceeds the limit"),
+    ("too_many_predictions", lambda sub: submission_bytes(sub), Limits(max_predictions=3),
+     "entries exceed the limit of 3"),
+    ("path_traversal_model_name", _m(lambda s: s["metadata"]["model"].update(name="../../etc/passwd")), None,
+     "path traversal"),
+    ("control_chars_in_submitter", _m(lambda s: s["metadata"].update(submitter="a\x1b[31mb")), None,
+     "control characters"),
+    ("truncated_gzip", lambda sub: submission_bytes(sub)[:-40], None, "truncated"),
+    ("wrong_schema_version", _m(lambda s: s.update(format="depthbench-submission/99")), None,
+     "not a supported schema version"),
+    ("empty_file", lambda sub: b"", None, "is empty"),
+    ("empty_gzip", lambda sub: gzip.compress(b"", mtime=0), None, "holds no data"),
+    ("non_json", lambda sub: b"model,accuracy\nmine,0.99\n", None, "not valid JSON"),
+    ("non_json_in_gzip", lambda sub: _raw("<html>scores</html>"), None, "not valid JSON"),
+    ("pickle", lambda sub: pickle.dumps(sub), None, "pickle"),
+    ("top_level_array", lambda sub: _raw("[1, 2]"), None, "top level must be a JSON object"),
+]
+
+
+@pytest.mark.parametrize("build, limits, message", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_submission_rejected(world, tmp_path, build, limits, message):
+    path = _write(tmp_path, build(world["sub"]))
+    rep = validate_submission(path, releases=world["releases"], **({"limits": limits} if limits else {}))
+    assert not rep.ok
+    assert any(message in p for p in rep.problems), rep.problems
+
+
+def test_bad_table_is_big_enough():
+    assert len(BAD) >= 15 and len({b[0] for b in BAD}) == len(BAD)
+
+
+def test_all_problems_are_listed(world, tmp_path, capsys):
+    s = copy.deepcopy(world["sub"])
+    s["predictions"].pop()
+    _overrun(s)
+    s["metadata"]["model"]["name"] = "../x"
+    path = _write(tmp_path, s)
+    rep = validate_submission(path, releases=world["releases"])
+    joined = "\n".join(rep.problems)
+    assert "release items missing" in joined and "budget overrun" in joined and "path traversal" in joined
+    assert main(["submission", "validate", str(path), "--releases", str(world["releases"])]) == 1
+    err = capsys.readouterr().err
+    assert "3 problem(s)" in err and "Traceback" not in err
+
+
+def test_script_in_model_name_is_accepted_by_validate(world, tmp_path):
+    """Markup in names is data; the site escapes it (tests/test_leaderboard_site.py)."""
+    s = copy.deepcopy(world["sub"])
+    s["metadata"]["model"]["name"] = "<script>alert(1)</script>"
+    assert validate_submission(_write(tmp_path, s), releases=world["releases"]).ok
+
+
+def test_schema_is_shipped_and_versioned():
+    from depthbench.leaderboard import SUBMISSION_FORMAT, load_schema
+
+    schema = load_schema()
+    assert schema["properties"]["format"]["const"] == SUBMISSION_FORMAT == "depthbench-submission/1"
