@@ -237,12 +237,14 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
 
     # membership and per-prediction checks
     seen: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
+    unlisted_strats: Counter[str] = Counter()
+    unlisted_budgets: Counter[int] = Counter()
     for i, p in enumerate(sub["predictions"]):
         w = _where(i, p)
         if p["strategy"] not in meta["strategies"]:
-            probs.append(f"{w}: strategy not listed in metadata.strategies")
+            unlisted_strats[p["strategy"]] += 1
         if p["budget"] not in budgets:
-            probs.append(f"{w}: budget not listed in metadata.budgets")
+            unlisted_budgets[p["budget"]] += 1
         seen[(p["strategy"], p["budget"])][p["item_id"]] += 1
         gen = sum(c["generated_tokens"] for c in p["calls"])
         if gen > p["budget"]:
@@ -266,6 +268,11 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
             probs.append(f"{w}: metadata.raw_completions is false but calls carry text")
         if items and p["item_id"] not in items:
             probs.append(f"{w}: item id not in the release (task {ds['task']!r}, split {ds['split']!r})")
+
+    for name, n in sorted(unlisted_strats.items()):
+        probs.append(f"predictions: {n} prediction(s) use strategy {name!r}, which is not listed in metadata.strategies")
+    for b, n in sorted(unlisted_budgets.items()):
+        probs.append(f"predictions: {n} prediction(s) use budget {b}, which is not listed in metadata.budgets")
 
     if items:
         for strat in meta["strategies"]:
