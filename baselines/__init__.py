@@ -27,3 +27,24 @@ __all__ = [
     "TOKEN_SOURCES",
     "FINISH_REASONS",
 ]
+
+# Budgets, call context, strategies and the runner (issue 5 / issue 4 item 6).
+from depthbench.baselines._budget import Budget, BudgetExceededError, BudgetExhausted  # noqa: E402
+from depthbench.baselines._context import CallContext, call_key, derive_seed  # noqa: E402
+from depthbench.baselines._runner import EvalConfig, run_eval  # noqa: E402
+from depthbench.baselines.strategies import Strategy, list_strategies  # noqa: E402
+from depthbench.baselines.strategies import parse as parse_strategy  # noqa: E402
+
+__all__ += [
+    "Budget",
+    "BudgetExceededError",
+    "BudgetExhausted",
+    "CallContext",
+    "call_key",
+    "derive_seed",
+    "EvalConfig",
+    "run_eval",
+    "Strategy",
+    "list_strategies",
+    "parse_strategy",
+]

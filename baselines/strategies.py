@@ -142,9 +142,16 @@ _STEP_LINE_RE = re.compile(r"(?im)^\s*step\s+\d+\s*[:.)]\s*(\S+)")
 
 def trace_score(item: Mapping[str, Any], text: str) -> float:
     """Trace verifier score in [0, 1]: the share of the gold trace stated before the
-    first wrong step (:func:`depthbench.scorers.trace_first_error`); 1.0 if no error."""
+    first wrong step.
+
+    Uses :func:`depthbench.scorers.trace_score` (which reads paths, assignments and
+    plans from free text); when that finds no steps, the ``Step k: ...`` lines of
+    :func:`stated_steps` are checked with :func:`depthbench.scorers.trace_first_error`.
+    """
     from depthbench import scorers
 
+    if scorers.parse_trace(item, text):
+        return float(scorers.trace_score(item, text))
     steps = stated_steps(item, text)
     if not steps:
         return 0.0
@@ -841,5 +848,6 @@ def list_strategies() -> list[tuple[str, str, str]]:
     """``(pattern, kind, one-line description)`` for every strategy family."""
     out = []
     for pattern, example, cls in _GRAMMAR:
-        out.append((pattern, parse(example).kind if cls is not Ratio else "parallel|sequential", cls.summary))
+        kind = {Ratio: "parallel|sequential", BestOfN: "parallel|bound"}.get(cls, parse(example).kind)
+        out.append((pattern, kind, cls.summary))
     return out

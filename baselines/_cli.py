@@ -1,0 +1,124 @@
+"""Commands of the baselines subsystem: ``eval``, ``strategies`` (and ``doctor``).
+
+``register(subparsers)`` is called by :mod:`depthbench.cli`. Each command is a small
+``_register_*`` function, so adding one is a local edit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add this subsystem's commands to the CLI."""
+    _register_eval(sub)
+    _register_strategies(sub)
+    _register_doctor(sub)
+
+
+# --------------------------------------------------------------------------- eval
+def _register_eval(sub: Any) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a model under test-time strategies at matched token budgets (resumable)",
+        description=(
+            "Run every (item, strategy, budget) and log each model call to RUN_DIR/calls.jsonl and each "
+            "result to RUN_DIR/outcomes.jsonl (flushed and fsynced per line). Running the same command "
+            "again resumes: finished calls are not redone or logged twice."
+        ),
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", metavar="DIR", help="dataset folder (or .jsonl file) from `depthbench generate`")
+    src.add_argument("--task", metavar="NAME", help="generate the task's items in memory (see `depthbench tasks list`)")
+    p.add_argument("--split", default="test", help="dataset split (default: test)")
+    p.add_argument("--per-depth", type=int, default=None, metavar="N",
+                   help="with --task: items per depth (default: the task spec's)")
+    p.add_argument("--model", required=True, metavar="SPEC",
+                   help="openai:MODEL | llamacpp:smollm2 | llamacpp:PATH.gguf | simulated[:k=v,...] | replay:FILE.jsonl")
+    p.add_argument("--strategy", required=True, metavar="S[,S...]",
+                   help="strategies, e.g. single,majority@8,budget_forcing (see `depthbench strategies`)")
+    p.add_argument("--budget", required=True, metavar="B[,B...]", help="per-item generated-token budgets, e.g. 256,1024")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (created; an existing one is resumed)")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N items, taken round-robin over depths")
+    p.add_argument("--concurrency", type=int, default=8, metavar="C", help="(item, strategy, budget) units in flight (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="run seed; per-sample seeds are derived from it (default 0)")
+    p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature, always sent (default 0.7)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling top_p, always sent (default 1.0)")
+    p.add_argument("--base-url", default=None, help="openai: server base URL (default: $OPENAI_BASE_URL)")
+    p.add_argument("--api-key", default=None, help="openai: API key (default: $OPENAI_API_KEY; never written to the run folder)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show the progress bar (default: only on a terminal)")
+    p.set_defaults(func=_cmd_eval)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from depthbench.baselines._runner import EvalConfig, parse_budgets, run_eval, summarize
+
+    cfg = EvalConfig(
+        model=args.model,
+        strategies=[args.strategy],
+        budgets=parse_budgets(args.budget),
+        out=args.out,
+        data=args.data,
+        task=args.task,
+        split=args.split,
+        per_depth=args.per_depth,
+        limit=args.limit,
+        seed=args.seed,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        concurrency=args.concurrency,
+        base_url=args.base_url,
+        api_key=args.api_key,
+        progress=args.progress,
+        argv=[a for a in sys.argv[1:] if a != args.api_key] if args.api_key else sys.argv[1:],
+    )
+    res = run_eval(cfg)
+    print(f"{res['items']} items, {res['units']} (item, strategy, budget) units: {res['resumed_units']} from an "
+          f"earlier run, {res['new_units']} new; {res['new_calls']} new calls, {res['calls_from_log']} served from "
+          f"the log; {res['new_generated_tokens']} generated tokens in {res['seconds']:.1f}s")
+    print(f"{'strategy':<28} {'budget':>7} {'n':>5} {'acc':>6} {'mean G':>8} {'mean P':>9} {'no ans':>7}")
+    for r in summarize(res["out"]):
+        print(f"{r['strategy']:<28} {r['budget']:>7} {r['n']:>5} {r['accuracy']:>6.3f} {r['mean_G']:>8.1f} "
+              f"{r['mean_P']:>9.1f} {r['no_answer_rate']:>7.3f}")
+    print(f"logs: {res['out']}/calls.jsonl, {res['out']}/outcomes.jsonl")
+    return 0
+
+
+# --------------------------------------------------------------------------- strategies
+def _register_strategies(sub: Any) -> None:
+    p = sub.add_parser("strategies", help="list the test-time strategies, one line each",
+                       description="List the strategy names accepted by `depthbench eval --strategy`.")
+    p.set_defaults(func=_cmd_strategies)
+
+
+def _cmd_strategies(args: argparse.Namespace) -> int:
+    from depthbench.baselines.strategies import list_strategies
+
+    rows = list_strategies()
+    w = max(len(r[0]) for r in rows)
+    k = max(len(r[1]) for r in rows)
+    for pattern, kind, summary in rows:
+        print(f"{pattern:<{w}}  {kind:<{k}}  {summary}")
+    return 0
+
+
+# --------------------------------------------------------------------------- doctor
+def _register_doctor(sub: Any) -> None:
+    """``doctor`` (owned by the backends developer): probe a model server.
+
+    Registered from :mod:`depthbench.baselines._doctor` when that module exists.
+    """
+    import importlib
+
+    try:
+        doctor = importlib.import_module("depthbench.baselines._doctor")
+    except ModuleNotFoundError as e:
+        if e.name != "depthbench.baselines._doctor":
+            raise
+        return
+    doctor.register(sub)

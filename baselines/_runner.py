@@ -1,0 +1,424 @@
+"""The evaluation runner behind ``depthbench eval``: crash-safe, resumable, budget-exact.
+
+A run folder holds ``run.json`` (the config, the dataset's sha256, versions; written
+atomically), ``calls.jsonl`` (one line per choice) and ``outcomes.jsonl`` (one line per
+finished (item, strategy, budget)), both appended through
+:class:`depthbench.io.JsonlAppender` (flush + fsync per line).
+
+Resume: running the same command again reads both logs first. Finished (item, strategy,
+budget) units are skipped; for unfinished ones every call already in ``calls.jsonl`` is
+served from the log by its key (:class:`~depthbench.baselines._context.CallContext`),
+so nothing is redone or logged twice; a torn last line (``kill -9`` mid-write) is
+ignored and cut away. A config that differs from the one in ``run.json`` is refused
+with a :class:`~depthbench.errors.UserError` naming the differing flag.
+
+Concurrency: one asyncio event loop; at most ``--concurrency`` (item, strategy,
+budget) units in flight (the backend limits HTTP requests on its own as well). Ctrl-C
+cancels the in-flight calls; every line already written is complete (exit status 130).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from depthbench import __version__
+from depthbench.baselines._budget import BudgetExceededError
+from depthbench.baselines._context import CallContext
+from depthbench.baselines.strategies import Strategy, parse
+from depthbench.errors import UserError
+from depthbench.io import JsonlAppender, atomic_write_json, canonical_json, ensure_writable_dir, read_jsonl, sha256_bytes
+
+__all__ = ["EvalConfig", "run_eval", "load_items", "parse_budgets", "parse_strategies", "RUN_FORMAT"]
+
+RUN_FORMAT = "depthbench-run/1"
+
+#: config field -> the flag named in a resume mismatch
+_FLAG_OF = {
+    "model": "--model",
+    "model_options": "--model options",
+    "strategies": "--strategy",
+    "budgets": "--budget",
+    "seed": "--seed",
+    "temperature": "--temperature",
+    "top_p": "--top-p",
+    "limit": "--limit",
+    "data": "--data",
+    "task": "--task",
+    "split": "--split",
+    "per_depth": "--per-depth",
+    "dataset_sha256": "--data (dataset contents)",
+}
+
+
+@dataclass
+class EvalConfig:
+    """Everything that defines a run (what a resume must match)."""
+
+    model: str
+    strategies: list[str]
+    budgets: list[int]
+    out: str
+    data: str | None = None
+    task: str | None = None
+    split: str = "test"
+    per_depth: int | None = None
+    limit: int | None = None
+    seed: int = 0
+    temperature: float = 0.7
+    top_p: float = 1.0
+    concurrency: int = 8
+    base_url: str | None = None
+    api_key: str | None = None
+    model_options: dict[str, Any] = field(default_factory=dict)
+    progress: bool | None = None  # None: only on a terminal
+    argv: list[str] = field(default_factory=list)
+
+
+def parse_budgets(text: str) -> list[int]:
+    """``"256,1024"`` -> ``[256, 1024]``; positive integers, no duplicates."""
+    out: list[int] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < 1:
+            raise UserError(f"--budget: {part!r} is not a positive integer token count; give e.g. --budget 256,1024")
+        if int(part) in out:
+            raise UserError(f"--budget: {part} is given twice; list each budget once")
+        out.append(int(part))
+    return out
+
+
+def parse_strategies(text: str) -> list[Strategy]:
+    """``"single,majority@8"`` -> strategies (``best_of@4:noisy:0.9,0.1`` keeps its comma)."""
+    parts: list[str] = []
+    for tok in str(text).split(","):
+        tok = tok.strip()
+        # a bare number continues the previous name (noisy:TPR,FPR)
+        if parts and tok and tok.replace(".", "", 1).isdigit() and parts[-1].count(":") >= 2:
+            parts[-1] += "," + tok
+        elif tok:
+            parts.append(tok)
+    if not parts:
+        raise UserError("--strategy: give at least one strategy, e.g. --strategy single,majority@8")
+    out = [parse(p) for p in parts]
+    names = [s.name for s in out]
+    for n in names:
+        if names.count(n) > 1:
+            raise UserError(f"--strategy: {n} is given twice; list each strategy once")
+    return out
+
+
+def _interleave_by_depth(items: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """The first ``limit`` items taken round-robin over depths (so a limit keeps every depth)."""
+    if limit is None or limit >= len(items):
+        return items
+    by_depth: dict[Any, list[dict[str, Any]]] = {}
+    for it in items:
+        by_depth.setdefault(it.get("depth"), []).append(it)
+    order = sorted(by_depth, key=lambda d: (d is None, d))
+    out: list[dict[str, Any]] = []
+    i = 0
+    while len(out) < limit:
+        for d in order:
+            if i < len(by_depth[d]) and len(out) < limit:
+                out.append(by_depth[d][i])
+        i += 1
+    return out
+
+
+def load_items(cfg: EvalConfig) -> tuple[list[dict[str, Any]], str]:
+    """The run's items and the dataset sha256 (manifest bytes, or canonical items for --task)."""
+    from depthbench import generators
+
+    if (cfg.data is None) == (cfg.task is None):
+        raise UserError("--data/--task: give exactly one of --data DIR (a dataset) or --task NAME (generate in memory)")
+    if cfg.limit is not None and cfg.limit < 1:
+        raise UserError(f"--limit: must be >= 1, got {cfg.limit}")
+    if cfg.data is not None:
+        if not Path(cfg.data).exists():
+            raise UserError(f"--data: {cfg.data!r} does not exist; give a dataset folder or .jsonl file")
+        items, sha = generators.load_dataset(cfg.data, split=cfg.split if Path(cfg.data).is_dir() else None)
+    else:
+        items = generators.build_items(cfg.task, cfg.split, n=cfg.per_depth)
+        sha = sha256_bytes("\n".join(canonical_json(it) for it in items).encode("utf-8"))
+    items = _interleave_by_depth(list(items), cfg.limit)
+    if not items:
+        raise UserError("--data/--task: the dataset has no items; check the path, --split or --task")
+    ids = [it["id"] for it in items]
+    if len(set(ids)) != len(ids):
+        raise UserError("--data: item ids are not unique; regenerate the dataset with `depthbench generate`")
+    return items, sha
+
+
+def _run_config(cfg: EvalConfig, strategies: Sequence[Strategy], sha: str, n_items: int) -> dict[str, Any]:
+    return {
+        "model": cfg.model,
+        "model_options": {k: v for k, v in sorted(cfg.model_options.items())},
+        "strategies": [s.name for s in strategies],
+        "budgets": list(cfg.budgets),
+        "seed": cfg.seed,
+        "temperature": cfg.temperature,
+        "top_p": cfg.top_p,
+        "limit": cfg.limit,
+        "data": str(Path(cfg.data).resolve()) if cfg.data else None,
+        "task": cfg.task,
+        "split": cfg.split,
+        "per_depth": cfg.per_depth,
+        "dataset_sha256": sha,
+        "n_items": n_items,
+    }
+
+
+def _check_resume(run_json: Path, config: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    try:
+        old = json.loads(run_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(f"--out: {str(run_json)!r} is unreadable ({e}); choose a new --out folder") from None
+    if old.get("format") != RUN_FORMAT:
+        raise UserError(f"--out: {str(run_json.parent)!r} is not a depthbench run folder; choose a new --out folder")
+    prev = old.get("config", {})
+    for k, v in config.items():
+        if k == "n_items":
+            continue
+        if prev.get(k) != v:
+            flag = _FLAG_OF.get(k, k)
+            raise UserError(
+                f"{flag}: the run in {str(run_json.parent)!r} was started with {prev.get(k)!r}, now {v!r}; "
+                "repeat the original value to resume, or choose a new --out folder"
+            )
+    return old
+
+
+class _Progress:
+    """tqdm bar over (item, strategy, budget) units with calls, tokens and time left."""
+
+    def __init__(self, total: int, done: int, enabled: bool | None) -> None:
+        from tqdm import tqdm
+
+        disable = (not sys.stderr.isatty()) if enabled is None else not enabled
+        self.bar = tqdm(total=total, initial=done, unit="unit", desc="eval", disable=disable, dynamic_ncols=True,
+                        smoothing=0.1)
+        self.calls = 0
+        self.tokens = 0
+        self._last = 0.0
+
+    def on_call(self, rec: Mapping[str, Any]) -> None:
+        self.calls += 1
+        self.tokens += int(rec["usage"]["completion_tokens"])
+        now = time.monotonic()
+        if now - self._last > 0.25:
+            self._last = now
+            self.bar.set_postfix(calls=self.calls, gen_tokens=self.tokens, refresh=False)
+
+    def on_outcome(self) -> None:
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.set_postfix(calls=self.calls, gen_tokens=self.tokens, refresh=False)
+        self.bar.close()
+
+
+def _versions(model: Any) -> dict[str, Any]:
+    import numpy
+
+    v: dict[str, Any] = {"depthbench": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
+                         "platform": platform.platform(terse=True)}
+    extra = getattr(model, "versions", None)
+    if isinstance(extra, Mapping):
+        v.update({str(k): str(x) for k, x in extra.items()})
+    return v
+
+
+async def _run_units(cfg: EvalConfig, items: list[dict[str, Any]], strategies: Sequence[Strategy], model: Any,
+                     cache: dict[str, dict[str, Any]], done: set[tuple[str, str, int]],
+                     calls_log: JsonlAppender, outcomes_log: JsonlAppender, progress: _Progress) -> dict[str, int]:
+    sem = asyncio.Semaphore(max(1, cfg.concurrency))
+    stats = {"new_outcomes": 0, "served": 0}
+
+    def sink(rec: dict[str, Any]) -> None:
+        calls_log.write(rec)
+
+    def emit(outcome: dict[str, Any]) -> None:
+        key = (outcome["item_id"], outcome["strategy"], int(outcome["budget"]))
+        if key in done:  # never twice
+            return
+        outcomes_log.write(outcome)
+        done.add(key)
+        stats["new_outcomes"] += 1
+        progress.on_outcome()
+
+    def make_ctx(item: Mapping[str, Any], strategy: Strategy, budget: int) -> CallContext:
+        return CallContext(item, strategy.name, budget, model, run_seed=cfg.seed, temperature=cfg.temperature,
+                           top_p=cfg.top_p, cache=cache, sink=sink, on_call=progress.on_call)
+
+    async def unit(item: dict[str, Any], strategy: Strategy, budget: int) -> None:
+        async with sem:
+            ctx = make_ctx(item, strategy, budget)
+            outcome = await strategy.run(item, ctx)
+            stats["served"] += ctx.served_from_log
+            emit(outcome)
+
+    jobs = []
+    for budget in cfg.budgets:
+        for strategy in strategies:
+            if strategy.dataset_level:
+                if all((it["id"], strategy.name, budget) in done for it in items):
+                    continue
+                jobs.append(_dataset_unit(strategy, items, budget, make_ctx, emit, done, cfg.concurrency))
+                continue
+            for item in items:
+                if (item["id"], strategy.name, budget) not in done:
+                    jobs.append(unit(item, strategy, budget))
+    tasks = [asyncio.ensure_future(j) for j in jobs]
+    try:
+        if tasks:
+            await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return stats
+
+
+async def _dataset_unit(strategy: Any, items: list[dict[str, Any]], budget: int, make_ctx: Any, emit: Any,
+                        done: set[tuple[str, str, int]], concurrency: int) -> None:
+    finished = {it["id"] for it in items if (it["id"], strategy.name, budget) in done}
+    emitted: list[dict[str, Any]] = []
+
+    def collect(o: dict[str, Any]) -> None:
+        emitted.append(o)
+        emit(o)
+
+    ctxs: list[CallContext] = []
+
+    def mk(it: Mapping[str, Any]) -> CallContext:
+        c = make_ctx(it, strategy, budget)
+        ctxs.append(c)
+        return c
+
+    await strategy.run_dataset(items, mk, collect, done=finished, concurrency=concurrency)
+    total = sum(c.budget.generated for c in ctxs)
+    if total > len(items) * budget:
+        raise BudgetExceededError(
+            f"budget: {strategy.name} used {total} tokens over the dataset budget {len(items) * budget}; "
+            "this is a bug, please report it"
+        )
+
+
+def run_eval(cfg: EvalConfig) -> dict[str, Any]:
+    """Run (or resume) an evaluation; returns a summary dict.
+
+    Raises
+    ------
+    UserError
+        Bad flags, a config that differs from the run folder's, or a backend that
+        breaks the budget.
+    KeyboardInterrupt
+        On Ctrl-C, after the logs are closed (the CLI exits with 130).
+    """
+    from depthbench.baselines._models import load_model
+
+    strategies = parse_strategies(",".join(cfg.strategies))
+    if cfg.concurrency < 1:
+        raise UserError(f"--concurrency: must be >= 1, got {cfg.concurrency}")
+    for name, x in (("--temperature", cfg.temperature), ("--top-p", cfg.top_p)):
+        if not (x >= 0) or (name == "--top-p" and not 0 < x <= 1):
+            raise UserError(f"{name}: {x} is out of range; use temperature >= 0 and 0 < top_p <= 1")
+    items, sha = load_items(cfg)
+    out = ensure_writable_dir(cfg.out, "--out")
+    config = _run_config(cfg, strategies, sha, len(items))
+    run_json = out / "run.json"
+    if run_json.exists():
+        _check_resume(run_json, config)
+    model = load_model(cfg.model, base_url=cfg.base_url, api_key=cfg.api_key, concurrency=cfg.concurrency,
+                       **cfg.model_options)
+    if not run_json.exists():
+        atomic_write_json(run_json, {
+            "format": RUN_FORMAT,
+            "config": config,
+            "argv": list(cfg.argv),
+            "base_url": cfg.base_url,
+            "versions": _versions(model),
+            "model_name": getattr(model, "name", cfg.model),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        })
+
+    calls_path, outcomes_path = out / "calls.jsonl", out / "outcomes.jsonl"
+    cache: dict[str, dict[str, Any]] = {}
+    if calls_path.exists():
+        for rec in read_jsonl(calls_path):
+            k = rec.get("key")
+            if isinstance(k, str) and k not in cache:
+                cache[k] = rec
+    done: set[tuple[str, str, int]] = set()
+    wanted = {s.name for s in strategies}
+    if outcomes_path.exists():
+        for o in read_jsonl(outcomes_path):
+            if o.get("strategy") in wanted:
+                done.add((o["item_id"], o["strategy"], int(o["budget"])))
+
+    total_units = len(items) * len(strategies) * len(cfg.budgets)
+    ids = {it["id"] for it in items}
+    n_done = sum(1 for d in done if d[0] in ids)
+    progress = _Progress(total_units, n_done, cfg.progress)
+    t0 = time.monotonic()
+    calls_log = JsonlAppender(calls_path)
+    outcomes_log = JsonlAppender(outcomes_path)
+    try:
+        stats = asyncio.run(_run_with_close(cfg, items, strategies, model, cache, done, calls_log, outcomes_log,
+                                            progress))
+    finally:
+        calls_log.close()
+        outcomes_log.close()
+        progress.close()
+    return {
+        "out": str(out),
+        "items": len(items),
+        "units": total_units,
+        "resumed_units": n_done,
+        "new_units": stats["new_outcomes"],
+        "new_calls": progress.calls,
+        "calls_from_log": stats["served"],
+        "new_generated_tokens": progress.tokens,
+        "seconds": round(time.monotonic() - t0, 3),
+    }
+
+
+async def _run_with_close(cfg, items, strategies, model, cache, done, calls_log, outcomes_log, progress):
+    try:
+        return await _run_units(cfg, items, strategies, model, cache, done, calls_log, outcomes_log, progress)
+    finally:
+        close = getattr(model, "aclose", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception:  # pragma: no cover - closing must not hide the real error
+                pass
+
+
+def summarize(out: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Per (strategy, budget): items, mean credit, mean G and P, format failures (from outcomes.jsonl)."""
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    for o in read_jsonl(Path(out) / "outcomes.jsonl"):
+        r = rows.setdefault((o["strategy"], int(o["budget"])), {"strategy": o["strategy"], "budget": int(o["budget"]),
+                                                                 "n": 0, "credit": 0.0, "G": 0, "P": 0, "no_answer": 0})
+        r["n"] += 1
+        r["credit"] += float(o["credit"])
+        r["G"] += int(o["generated_tokens"])
+        r["P"] += int(o["processed_tokens"])
+        r["no_answer"] += o.get("final_answer") is None
+    out_rows = []
+    for r in rows.values():
+        n = r["n"]
+        out_rows.append({"strategy": r["strategy"], "budget": r["budget"], "n": n, "accuracy": r["credit"] / n,
+                         "mean_G": r["G"] / n, "mean_P": r["P"] / n, "no_answer_rate": r["no_answer"] / n})
+    return sorted(out_rows, key=lambda r: (r["budget"], r["strategy"]))
