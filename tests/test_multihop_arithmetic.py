@@ -1,0 +1,276 @@
+"""Tests of the multihop_arithmetic family: certified depth, answers, sizes, prompts, seeding."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from importlib import resources
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from depthbench.generators import multihop_arithmetic as mh
+from depthbench.io import canonical_json, sha256_bytes
+
+PRIMES = [3, 5, 7, 11, 13, 31, 97, 101, 257]
+
+
+@st.composite
+def configs(draw, max_vars: int = 40):
+    n = draw(st.integers(1, max_vars))
+    return mh.MultihopArithmeticConfig(
+        depth=draw(st.integers(1, n)),
+        num_variables=n,
+        modulus=draw(st.sampled_from(PRIMES)),
+        order=draw(st.sampled_from(mh.ORDERS)),
+        ops=tuple(draw(st.lists(st.sampled_from(mh.OPS), min_size=1, max_size=3, unique=True))),
+        p_chain_operand=draw(st.floats(0.0, 1.0)),
+    )
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _reference_solve(instance):
+    """A second oracle, written without networkx: memoised recursion over the statements."""
+    m = instance["modulus"]
+    by_var = {s["var"]: s for s in instance["statements"]}
+    value, depth = {}, {}
+
+    def visit(var, stack=()):
+        if var in value:
+            return
+        assert var not in stack, "cycle"
+        st_ = by_var[var]
+        vals, deps = [], [0]
+        for a in st_["args"]:
+            if isinstance(a, str):
+                visit(a, stack + (var,))
+                vals.append(value[a])
+                deps.append(depth[a])
+            else:
+                vals.append(a)
+        op = st_["op"]
+        if op == "=":
+            value[var] = vals[0] % m
+        elif op == "+":
+            value[var] = (vals[0] + vals[1]) % m
+        elif op == "-":
+            value[var] = (vals[0] - vals[1]) % m
+        else:
+            value[var] = (vals[0] * vals[1]) % m
+        depth[var] = 1 + max(deps)
+
+    visit(instance["query"])
+    return value[instance["query"]], depth[instance["query"]], set(value)
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=150, deadline=None)
+@given(config=configs(), seed=st.integers(0, 2**32 - 1))
+def test_certified_depth_and_answer_match_request(config, seed):
+    problem = mh.generate(config, _rng(seed))
+    cert = mh.certify(problem.instance)
+    assert cert.depth == config.depth == problem.depth
+    assert cert.answer == problem.answer
+    assert 0 <= problem.answer < config.modulus
+    assert cert.solution_trace == problem.solution_trace
+    # Independent oracle agrees on value and depth; the ancestors are exactly the chain.
+    value, depth, needed = _reference_solve(problem.instance)
+    assert (value, depth) == (problem.answer, config.depth)
+    assert len(needed) == len(problem.solution_trace) == config.depth
+    assert problem.solution_trace[-1] == {"var": problem.instance["query"], "value": problem.answer}
+
+
+@settings(max_examples=100, deadline=None)
+@given(config=configs(), seed=st.integers(0, 2**32 - 1))
+def test_instance_is_well_formed(config, seed):
+    inst = mh.generate(config, _rng(seed)).instance
+    names = [s["var"] for s in inst["statements"]]
+    assert sorted(names) == sorted(f"x{i}" for i in range(config.num_variables))
+    assert inst["order"] == config.order and inst["modulus"] == config.modulus
+    pos = {v: i for i, v in enumerate(names)}
+    for i, s in enumerate(inst["statements"]):
+        assert s["op"] in ("=", *config.ops) or s["op"] == "+"  # '*' on a zero value becomes '+'
+        assert len(s["args"]) == (1 if s["op"] == "=" else 2)
+        for a in s["args"]:
+            if isinstance(a, str):
+                if config.order == "topological":
+                    assert pos[a] < i
+                elif config.order == "reversed":
+                    assert pos[a] > i
+            else:
+                assert 0 <= a < config.modulus
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 48), seed=st.integers(0, 2**32 - 1), order=st.sampled_from(mh.ORDERS))
+def test_size_is_equal_across_a_depth_sweep(n, seed, order):
+    sizes, lengths = set(), []
+    for d in sorted({1, max(1, n // 2), n}):
+        p = mh.generate(mh.MultihopArithmeticConfig(depth=d, num_variables=n, order=order), _rng(seed))
+        sizes.add(canonical_json(p.size))
+        assert len(p.instance["statements"]) == n
+        lengths.append(len(mh.describe(p.instance)))
+    assert len(sizes) == 1
+    assert max(lengths) - min(lengths) <= 0.25 * max(lengths) + 40
+
+
+@settings(max_examples=100, deadline=None)
+@given(config=configs(), seed=st.integers(0, 2**32 - 1), before=st.text(max_size=30), after=st.text(max_size=30))
+def test_prompt_round_trip(config, seed, before, after):
+    inst = mh.generate(config, _rng(seed)).instance
+    text = mh.describe(inst)
+    assert mh.parse_prompt(text) == inst
+    assert mh.parse_prompt(f"{before}\n{text}\n{after}\nAnswer: 3") == inst
+
+
+@settings(max_examples=30, deadline=None)
+@given(config=configs(), seed=st.integers(0, 2**32 - 1))
+def test_same_seed_same_problem_and_global_rng_ignored(config, seed):
+    first = mh.generate(config, _rng(seed))
+    random.seed(seed ^ 0x5A5A)
+    np.random.seed(seed % 2**32 ^ 1234)
+    second = mh.generate(config, _rng(seed))
+    random.seed(7)
+    np.random.seed(7)
+    third = mh.generate(config, _rng(seed))
+    assert first == second == third
+
+
+def test_different_seeds_differ():
+    config = mh.MultihopArithmeticConfig(depth=8)
+    instances = {canonical_json(mh.generate(config, _rng(s)).instance) for s in range(50)}
+    assert len(instances) == 50
+
+
+# --------------------------------------------------------------------------- answer distribution
+
+
+@pytest.mark.parametrize("depth", [1, 8, 32])
+def test_answer_distribution_is_near_uniform(depth):
+    """A constant guess must not score far above chance (1/m)."""
+    m, n_items = 97, 1500
+    config = mh.MultihopArithmeticConfig(depth=depth, num_variables=48, modulus=m)
+    rng = _rng(1000 + depth)
+    counts = Counter(mh.generate(config, rng).answer for _ in range(n_items))
+    observed = np.array([counts.get(v, 0) for v in range(m)])
+    assert stats.chisquare(observed).pvalue > 1e-4
+    # Best constant answer: expected ~15.5 hits per value; far above chance would be >= 2x.
+    assert observed.max() / n_items < 2.2 / m
+
+
+# --------------------------------------------------------------------------- certifier
+
+
+def test_certifier_on_a_hand_built_instance():
+    inst = {
+        "modulus": 11,
+        "order": "shuffled",
+        "query": "c",
+        "statements": [
+            {"var": "c", "op": "*", "args": ["b", "a"]},
+            {"var": "z", "op": "+", "args": ["c", 1]},
+            {"var": "a", "op": "=", "args": [4]},
+            {"var": "b", "op": "-", "args": [2, "a"]},
+        ],
+    }
+    cert = mh.certify(inst)
+    # a = 4; b = 2 - 4 = -2 = 9; c = 9 * 4 = 36 = 3 (mod 11); chain a -> b -> c.
+    assert cert.answer == 3
+    assert cert.depth == 3
+    assert cert.solution_trace == [{"var": "a", "value": 4}, {"var": "b", "value": 9}, {"var": "c", "value": 3}]
+    assert mh.parse_prompt(mh.describe(inst)) == inst
+
+
+@pytest.mark.parametrize(
+    "statements, query, message",
+    [
+        ([{"var": "a", "op": "+", "args": ["b", 1]}, {"var": "b", "op": "+", "args": ["a", 1]}], "a", "cycle"),
+        ([{"var": "a", "op": "+", "args": ["q", 1]}], "a", "never defined"),
+        ([{"var": "a", "op": "=", "args": [1]}, {"var": "a", "op": "=", "args": [2]}], "a", "twice"),
+        ([{"var": "a", "op": "=", "args": [11]}], "a", "constant"),
+        ([{"var": "a", "op": "+", "args": [1]}], "a", "malformed"),
+        ([{"var": "a", "op": "=", "args": [1]}], "b", "query"),
+    ],
+)
+def test_certifier_rejects_malformed_instances(statements, query, message):
+    with pytest.raises(ValueError, match=message):
+        mh.certify({"modulus": 11, "order": "topological", "query": query, "statements": statements})
+
+
+def test_parse_prompt_rejects_missing_or_truncated_text():
+    inst = mh.generate(mh.MultihopArithmeticConfig(depth=3, num_variables=6), _rng(3)).instance
+    text = mh.describe(inst)
+    with pytest.raises(ValueError):
+        mh.parse_prompt("no program here")
+    with pytest.raises(ValueError):
+        mh.parse_prompt("\n".join(text.split("\n")[:-2]))
+
+
+# --------------------------------------------------------------------------- config
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"depth": 0}, "depth"),
+        ({"depth": 49}, "depth"),
+        ({"depth": True}, "depth"),
+        ({"depth": 2, "num_variables": 0}, "num_variables"),
+        ({"depth": 2, "modulus": 91}, "modulus"),
+        ({"depth": 2, "modulus": 2}, "modulus"),
+        ({"depth": 2, "order": "random"}, "order"),
+        ({"depth": 2, "ops": ("/",)}, "ops"),
+        ({"depth": 2, "ops": ()}, "ops"),
+        ({"depth": 2, "p_chain_operand": 1.5}, "p_chain_operand"),
+    ],
+)
+def test_config_rejects_bad_values(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        mh.MultihopArithmeticConfig(**kwargs)
+
+
+def test_default_size_reaches_depth_32_and_max_depth():
+    config = mh.MultihopArithmeticConfig(depth=32)
+    assert mh.max_depth(config) == 48 == mh.max_depth({}) == mh.max_depth({"num_variables": 48})
+    assert mh.certify(mh.generate(config, _rng(0)).instance).depth == 32
+    assert mh.certify(mh.generate(mh.MultihopArithmeticConfig(depth=48), _rng(0)).instance).depth == 48
+
+
+def test_golden_output_is_pinned():
+    """Any change of the random stream or the construction changes this hash: bump VERSION."""
+    p = mh.generate(mh.MultihopArithmeticConfig(depth=5, num_variables=10), _rng(20250101))
+    digest = sha256_bytes(canonical_json({"instance": p.instance, "answer": p.answer}).encode())
+    assert (mh.VERSION, p.answer, digest[:16]) == GOLDEN
+
+
+GOLDEN = ("1", 6, "75e18f68d4fd3a21")
+
+
+# --------------------------------------------------------------------------- item builder
+
+
+def test_items_through_the_builder_validate_and_verify():
+    jsonschema = pytest.importorskip("jsonschema")
+    from depthbench.generators import build_items
+    from depthbench.scorers import verify
+
+    schema = json.loads((resources.files("depthbench.schemas") / "item.schema.json").read_text())
+    items = build_items("multihop_arithmetic", "dev", depths=[1, 32], n=3)
+    assert [it["depth"] for it in items] == [1, 1, 1, 32, 32, 32]
+    for it in items:
+        jsonschema.validate(it, schema)
+        assert mh.parse_prompt(it["prompt"]) == it["instance"]
+        assert it["prompt"].rstrip().split("\n")[-2].startswith("Answer:")
+        assert verify(it, it["answer"])
+        assert not verify(it, (it["answer"] + 1) % 97)
+        assert it["meta"]["chance"] == pytest.approx(1 / 97)
+        assert it["meta"]["size"] == {"num_variables": 48, "num_statements": 48, "modulus": 97}
