@@ -78,6 +78,10 @@ def _command_line(args: argparse.Namespace, splits: list[str]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if getattr(args, "secret_seed_file", None) is not None:  # hidden split (depthbench.leaderboard)
+        from depthbench.leaderboard._hidden import run_generate_hidden
+
+        return run_generate_hidden(args)
     from tqdm import tqdm
 
     from depthbench.generators._dataset import _parse_shard, build_items
@@ -145,6 +149,9 @@ def add_generate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard", metavar="K/N", help="write only the K-th of N parts (1-based); shards concatenate to the full file")
     p.add_argument("--workers", type=int, default=1, help="worker processes (same bytes as 1 worker)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--secret-seed-file", metavar="F",
+                   help="maintainers: make a hidden split seeded from this secret file; writes OUT/private/ "
+                        "(items, keep private) and OUT/public/manifest.json (ids + answer hash commitments)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

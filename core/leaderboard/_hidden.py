@@ -8,6 +8,9 @@ Maintainers keep a secret seed file (random bytes, never published). From it:
 * a salt per item: ``HMAC-SHA256(secret, item id)``, so a small answer space (two
   labels, ``m`` residues) cannot be brute-forced from the commitment.
 
+Generated item ids embed the split seed (``<task>/<split>/s<seed>/...``), so hidden items
+get opaque ids instead: ``<task>/<split>/h<first 20 hex of HMAC-SHA256(secret, "id|" + id)>``.
+
 The private folder gets the full items (``<split>.jsonl``) and the salts
 (``salts.jsonl``). The public manifest lists, per item, the id, the certified depth and
 ``commitment = sha256(salt || 0x00 || canonical_json(answer))`` — never the answer,
@@ -23,14 +26,14 @@ import hashlib
 import hmac
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from depthbench.errors import UserError
 from depthbench.io import atomic_write_json, canonical_json, ensure_writable_dir, sha256_bytes, write_jsonl_atomic
 
-__all__ = ["HIDDEN_FORMAT", "derive_seed", "item_salt", "commitment", "write_private_split", "check_commitments"]
+__all__ = ["HIDDEN_FORMAT", "derive_seed", "item_salt", "opaque_id", "run_generate_hidden", "commitment", "write_private_split", "check_commitments"]
 
 HIDDEN_FORMAT = "depthbench-hidden-split/1"
 _SEED_DOMAIN = b"depthbench-hidden-split/1\x00"
@@ -78,8 +81,15 @@ def _overall(rows: Sequence[Mapping[str, Any]]) -> str:
     return sha256_bytes("".join(f"{r['id']}:{r['commitment']}\n" for r in rows).encode("utf-8"))
 
 
+def opaque_id(secret: bytes, item_id: str, task: str, split: str) -> str:
+    """The public id of a hidden item: reveals neither the seed nor the index."""
+    tag = hmac.new(secret, b"id|" + item_id.encode("utf-8"), hashlib.sha256).hexdigest()[:20]
+    return f"{task}/{split}/h{tag}"
+
+
 def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir: str | Path, *,
                         split: str = "hidden", depths: Sequence[int] | None = None, n: int | None = None,
+                        exclude: Iterable[str] = (), workers: int = 1,
                         public_prompts: bool = False) -> dict[str, Any]:
     """Generate a hidden split and write its private items and public commitment manifest.
 
@@ -96,7 +106,12 @@ def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir
     split : str
         Split name recorded in the items (default ``"hidden"``).
     depths, n : optional
-        Passed to ``build_items`` (default: the task spec's grid and count).
+        Passed to ``build_items`` (default: the spec's depth grid; ``n`` defaults to the
+        spec's split of the same name, else its ``test`` split).
+    exclude : iterable of str
+        Content sha256 values of public items the hidden split must not repeat.
+    workers : int
+        Worker processes for generation (same output for any value).
     public_prompts : bool
         Also publish the prompts (answers, traces, seeds and hashes left out).
 
@@ -111,12 +126,21 @@ def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir
         Missing or too short secret file, unwritable output.
     """
     from depthbench.generators import build_items
+    from depthbench.tasks import load_spec
 
     secret = _read_secret(secret_seed_file)
     seed = derive_seed(secret)
-    items = build_items(spec_or_task, split, depths=depths, n=n, seed=seed)
+    spec = load_spec(spec_or_task)
+    if n is None:
+        base = spec.splits.get(split) or spec.splits.get("test") or next(iter(spec.splits.values()), None)
+        if base is None:
+            raise UserError(f"--n: task {spec.name} declares no splits; give --n")
+        n = base.n_per_depth
+    items = build_items(spec, split, depths=depths, n=n, seed=seed, exclude=exclude, workers=workers)
     if not items:
         raise UserError("hidden split: the task generated no items; check --depths / --n")
+    task = str(items[0].get("task"))
+    items = [{**it, "id": opaque_id(secret, str(it["id"]), task, split)} for it in items]
     ids = [str(it["id"]) for it in items]
     dup = [i for i, c in Counter(ids).items() if c > 1]
     if dup:
@@ -128,7 +152,6 @@ def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir
     salts = [{"id": i, "salt": item_salt(secret, i)} for i in ids]
     rows = [{"id": it_id, "depth": it["depth"], "commitment": commitment(s["salt"], it["answer"])}
             for it_id, it, s in zip(ids, items, salts)]
-    task = str(items[0].get("task"))
     manifest = {
         "format": HIDDEN_FORMAT,
         "task": task,
@@ -186,3 +209,55 @@ def check_commitments(public_manifest: str | Path, items: Sequence[Mapping[str, 
         elif commitment(salts[row["id"]], it["answer"]) != row["commitment"]:
             probs.append(f"item {row['id']!r}: answer does not match its commitment")
     return probs
+
+
+def _public_content_hashes(task: str) -> set[str]:
+    """Content sha256 of every item in the shipped releases of ``task`` (to keep hidden items new)."""
+    from depthbench.leaderboard._validate import find_releases
+
+    out: set[str] = set()
+    try:
+        releases = find_releases()
+    except UserError:
+        return out
+    for rel in releases.values():
+        if rel.task != task:
+            continue
+        for name in sorted((rel.manifest.get("files") or {})):
+            path = rel.folder / name
+            if name.endswith(".jsonl") and path.is_file():
+                from depthbench.io import read_jsonl
+
+                out.update(str((it.get("meta") or {}).get("content_sha256")) for it in read_jsonl(path))
+    return out
+
+
+def run_generate_hidden(args: Any) -> int:
+    """``depthbench generate ... --secret-seed-file F``: the hidden-split branch of ``generate``.
+
+    Uses the ``generate`` options ``task``, ``--depths``, ``--n``, ``--split``, ``--out`` and
+    ``--workers``; refuses ``--seed`` (the seed comes from the secret), ``--shard`` and
+    formats other than jsonl. Items already in the shipped release of the task are excluded.
+    """
+    from depthbench.generators._cli import parse_depths
+    from depthbench.tasks import load_spec
+
+    if getattr(args, "seed", None) is not None:
+        raise UserError("--seed: not allowed with --secret-seed-file (the split seed is derived from the secret)")
+    if getattr(args, "shard", None) is not None:
+        raise UserError("--shard: not supported with --secret-seed-file; generate the hidden split in one go")
+    if getattr(args, "format", "jsonl") != "jsonl":
+        raise UserError("--format: a hidden split is written as jsonl only")
+    spec = load_spec(args.task)
+    depths = parse_depths(args.depths) if args.depths is not None else None
+    if args.n is not None and args.n < 1:
+        raise UserError(f"--n: items per depth must be >= 1, got {args.n}")
+    splits = [s.strip() for s in args.split.split(",") if s.strip()]
+    if len(splits) != 1:
+        raise UserError(f"--split: a hidden split takes one split name, got {args.split!r}; e.g. --split hidden")
+    out = args.out or f"datasets/{spec.name}-{splits[0]}"
+    manifest = write_private_split(spec, args.secret_seed_file, out, split=splits[0], depths=depths, n=args.n,
+                                   exclude=_public_content_hashes(spec.name), workers=getattr(args, "workers", 1))
+    print(f"wrote hidden split {spec.name}/{splits[0]}: {manifest['n_items']} items to {out}/private/ (keep private) "
+          f"and the answer commitments to {out}/public/manifest.json (overall {manifest['overall_sha256'][:16]}...)")
+    return 0
