@@ -1,0 +1,295 @@
+"""Tests of the grid_planning family: necessary stages, optimal plans, sizes, prompts, seeding."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import deque
+from importlib import resources
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from depthbench.generators import grid_planning as gp
+from depthbench.io import canonical_json, sha256_bytes
+
+
+@st.composite
+def configs(draw, max_side: int = 21):
+    width = draw(st.sampled_from(range(5, max_side + 1, 2)))
+    height = draw(st.sampled_from(range(5, max_side + 1, 2)))
+    top = gp.max_depth({"width": width, "height": height})
+    return gp.GridPlanningConfig(depth=draw(st.integers(1, top)), width=width, height=height)
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _reference_shortest(instance, without=None):
+    """A second solver for the tests: BFS over (cell, frozenset of keys), no shared code."""
+    walls = {tuple(c) for c in instance["walls"]}
+    keys = {tuple(e["pos"]): e["id"] for e in instance["keys"] if e["id"] != without}
+    doors = {tuple(e["pos"]): e["id"] for e in instance["doors"]}
+    w, h = instance["width"], instance["height"]
+    s0 = (tuple(instance["start"]), frozenset())
+    seen = {s0: 0}
+    queue = deque([s0])
+    while queue:
+        (x, y), held = state = queue.popleft()
+        if [x, y] == instance["goal"]:
+            return seen[state]
+        for dx, dy in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+            c = (x + dx, y + dy)
+            if not (0 <= c[0] < w and 0 <= c[1] < h) or c in walls:
+                continue
+            if c in doors and doors[c] not in held:
+                continue
+            nxt = (c, held | {keys[c]} if c in keys else held)
+            if nxt not in seen:
+                seen[nxt] = seen[state] + 1
+                queue.append(nxt)
+    return None
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=60, deadline=None)
+@given(config=configs(), seed=st.integers(0, 2**32 - 1))
+def test_certified_depth_every_stage_necessary_and_plan_optimal(config, seed):
+    problem = gp.generate(config, _rng(seed))
+    inst = problem.instance
+    cert = gp.certify(inst)
+    assert cert.depth == config.depth == problem.depth == len(inst["keys"]) == len(inst["doors"])
+    assert all(cert.extra["necessary"].values())
+    # Goal reachable; the gold plan is legal, reaches the goal and is optimal.
+    reached, where, held = gp._simulate(inst, problem.answer)
+    assert reached and list(where) == inst["goal"] and len(held) == config.depth
+    length = _reference_shortest(inst)
+    assert length == len(problem.answer) == cert.extra["optimal_plan_length"]
+    assert cert.answer == problem.answer and cert.solution_trace == problem.solution_trace
+    # Every stage is necessary, by the independent solver as well.
+    for e in inst["keys"]:
+        assert _reference_shortest(inst, without=e["id"]) is None
+    # Trace: key x, door x, key y, door y, ..., goal; moves concatenate to the plan.
+    order = cert.extra["stage_order"]
+    expected = [f"{kind} {kid}" for kid in order for kind in ("key", "door")] + ["goal"]
+    assert [t["subgoal"] for t in problem.solution_trace] == expected
+    assert sorted(order) == [e["id"] for e in inst["keys"]]
+    assert "".join(t["moves"] for t in problem.solution_trace) == problem.answer
+    assert all(t["moves"] for t in problem.solution_trace)
+    assert 0 < problem.chance <= 4.0 ** -len(problem.answer) * cert.extra["num_optimal_plans"] + 1e-300
+
+
+@settings(max_examples=40, deadline=None)
+@given(config=configs(), seed=st.integers(0, 2**32 - 1))
+def test_instance_is_well_formed(config, seed):
+    inst = gp.generate(config, _rng(seed)).instance
+    w, h = config.width, config.height
+    walls = [tuple(c) for c in inst["walls"]]
+    assert walls == sorted(walls, key=lambda c: (c[1], c[0])) and len(set(walls)) == len(walls)
+    special = [tuple(inst["start"]), tuple(inst["goal"])]
+    special += [tuple(e["pos"]) for e in inst["keys"]] + [tuple(e["pos"]) for e in inst["doors"]]
+    assert len(set(special)) == len(special)
+    assert not set(special) & set(walls)
+    assert all(0 <= x < w and 0 <= y < h for x, y in walls + special)
+    ids = [e["id"] for e in inst["keys"]]
+    assert ids == sorted(ids) == [e["id"] for e in inst["doors"]] and len(set(ids)) == len(ids)
+    assert set(ids) <= set(gp.KEY_IDS)
+
+
+@settings(max_examples=25, deadline=None)
+@given(width=st.sampled_from([5, 9, 15, 21]), height=st.sampled_from([5, 11, 15]), seed=st.integers(0, 2**32 - 1))
+def test_size_is_equal_across_a_depth_sweep(width, height, seed):
+    top = gp.max_depth({"width": width, "height": height})
+    cells = ((width + 1) // 2) * ((height + 1) // 2)
+    sizes, lengths = set(), set()
+    for d in range(1, top + 1):
+        p = gp.generate(gp.GridPlanningConfig(depth=d, width=width, height=height), _rng(seed))
+        sizes.add(canonical_json(p.size))
+        lengths.add(len(gp.describe(p.instance)))
+    # A perfect maze: every maze cell and (cells - 1) passages are open, the rest is wall.
+    assert sizes == {canonical_json({"width": width, "height": height, "num_walls": width * height - 2 * cells + 1})}
+    assert len(lengths) == 1  # the prompt text has the same length at every depth
+
+
+@settings(max_examples=60, deadline=None)
+@given(config=configs(), seed=st.integers(0, 2**32 - 1), before=st.text(max_size=30), after=st.text(max_size=30))
+def test_prompt_round_trip(config, seed, before, after):
+    inst = gp.generate(config, _rng(seed)).instance
+    text = gp.describe(inst)
+    assert gp.parse_prompt(text) == inst
+    assert gp.parse_prompt(f"{before}\n{text}\n{after}\nAnswer: RRD") == inst
+
+
+@settings(max_examples=20, deadline=None)
+@given(config=configs(max_side=15), seed=st.integers(0, 2**32 - 1))
+def test_same_seed_same_problem_and_global_rng_ignored(config, seed):
+    first = gp.generate(config, _rng(seed))
+    random.seed(seed ^ 0x5A5A)
+    np.random.seed(seed % 2**32 ^ 99)
+    second = gp.generate(config, _rng(seed))
+    random.seed(3)
+    np.random.seed(3)
+    assert first == second == gp.generate(config, _rng(seed))
+
+
+def test_different_seeds_differ_and_answers_vary():
+    config = gp.GridPlanningConfig(depth=3)
+    problems = [gp.generate(config, _rng(s)) for s in range(40)]
+    assert len({canonical_json(p.instance) for p in problems}) == 40
+    assert len({p.answer for p in problems}) == 40
+
+
+# --------------------------------------------------------------------------- certifier and simulator
+
+# S a . A . . G   (7 x 1 corridor)
+CORRIDOR = {
+    "width": 7, "height": 1, "walls": [], "start": [0, 0], "goal": [6, 0],
+    "keys": [{"id": "a", "pos": [1, 0]}], "doors": [{"id": "a", "pos": [3, 0]}],
+}
+
+
+def test_certifier_on_a_corridor():
+    cert = gp.certify(CORRIDOR)
+    assert (cert.depth, cert.answer) == (1, "RRRRRR")
+    assert cert.solution_trace == [
+        {"subgoal": "key a", "moves": "R"}, {"subgoal": "door a", "moves": "RR"}, {"subgoal": "goal", "moves": "RRR"}
+    ]
+    assert cert.extra["optimal_plan_length"] == 6 and cert.extra["necessary"] == {"a": True}
+
+
+def test_unnecessary_key_is_not_counted_and_unreachable_goal_raises():
+    spare = dict(CORRIDOR, keys=CORRIDOR["keys"] + [{"id": "b", "pos": [5, 0]}])
+    cert = gp.certify(spare)
+    assert cert.depth == 1 and cert.extra["necessary"] == {"a": True, "b": False}
+    locked = dict(CORRIDOR, keys=[{"id": "a", "pos": [5, 0]}])  # key behind its own door
+    with pytest.raises(ValueError, match="unreachable"):
+        gp.certify(locked)
+
+
+def test_certifier_counts_optimal_plans():
+    # Open 3 x 3 room, S top-left, G bottom-right: C(4, 2) = 6 shortest plans of 4 moves.
+    open_room = {"width": 3, "height": 3, "walls": [], "start": [0, 0], "goal": [2, 2], "keys": [], "doors": []}
+    cert = gp.certify(open_room)
+    assert cert.depth == 0 and len(cert.answer) == 4
+    assert cert.extra["num_optimal_plans"] == 6
+    assert cert.extra["chance"] == pytest.approx(6 / 4**4)
+
+
+@pytest.mark.parametrize(
+    "moves, ok, where, held",
+    [
+        ("RRRRRR", True, (6, 0), ["a"]),
+        ("RRRRR", False, (5, 0), ["a"]),           # stops short of the goal
+        ("RRRRRRR", False, (6, 0), ["a"]),         # walks off the grid
+        ("L", False, (0, 0), []),                  # off the grid at once
+        ("U", False, (0, 0), []),
+        ("RRX", False, (2, 0), ["a"]),             # unknown move letter
+        ("", False, (0, 0), []),
+    ],
+)
+def test_simulate_corridor(moves, ok, where, held):
+    assert gp._simulate(CORRIDOR, moves) == (ok, where, held)
+
+
+def test_simulate_blocks_doors_without_key_and_walls():
+    no_key = dict(CORRIDOR, keys=[])
+    assert gp._simulate(no_key, "RRRRRR") == (False, (2, 0), [])
+    walled = dict(CORRIDOR, walls=[[4, 0]])
+    assert gp._simulate(walled, "RRRRRR") == (False, (3, 0), ["a"])
+
+
+def test_gold_plans_pass_the_official_simulator_and_mutations_fail():
+    from depthbench.scorers import simulate_plan
+
+    for seed in range(10):
+        p = gp.generate(gp.GridPlanningConfig(depth=4), _rng(seed))
+        assert simulate_plan(p.instance, p.answer).solved
+        assert gp._simulate(p.instance, p.answer)[0]
+        assert not gp._simulate(p.instance, p.answer[:-1])[0]
+        assert not simulate_plan(p.instance, p.answer[:-1]).solved
+        # Skipping the first key's detour: the remaining moves from the start must fail.
+        first = p.solution_trace[0]["moves"]
+        assert not gp._simulate(p.instance, p.answer[len(first):])[0]
+        assert not simulate_plan(p.instance, p.answer[len(first):]).solved
+
+
+def test_parse_prompt_rejects_missing_or_truncated_map():
+    text = gp.describe(gp.generate(gp.GridPlanningConfig(depth=2), _rng(1)).instance)
+    with pytest.raises(ValueError):
+        gp.parse_prompt("no grid here")
+    with pytest.raises(ValueError):
+        gp.parse_prompt("\n".join(text.split("\n")[:-1]))
+    head, rows = text.split("\n")[:-15], text.split("\n")[-15:]
+    with pytest.raises(ValueError, match="unknown map symbol"):
+        gp.parse_prompt("\n".join(head + [r.replace(".", "?") for r in rows]))
+    with pytest.raises(ValueError, match="start"):
+        gp.parse_prompt("\n".join(head + [r.replace("S", ".") for r in rows]))
+
+
+# --------------------------------------------------------------------------- config and limits
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"depth": 0}, "depth"),
+        ({"depth": 9}, "depth"),
+        ({"depth": 1.5}, "depth"),
+        ({"depth": 1, "width": 14}, "width"),
+        ({"depth": 1, "height": 3}, "height"),
+        ({"depth": 2, "width": 5, "height": 5}, "depth"),
+    ],
+)
+def test_config_rejects_bad_values(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        gp.GridPlanningConfig(**kwargs)
+
+
+def test_default_size_reaches_depth_8():
+    assert gp.max_depth(gp.GridPlanningConfig(depth=1)) == 8 == gp.max_depth({})
+    for seed in range(5):
+        p = gp.generate(gp.GridPlanningConfig(depth=8), _rng(seed))
+        assert gp.certify(p.instance).depth == 8
+
+
+def test_generator_gives_up_with_a_clear_error(monkeypatch):
+    calls = []
+    monkeypatch.setattr(gp, "_attempt", lambda config, rng: calls.append(1))
+    with pytest.raises(RuntimeError, match="no maze with 3 stages"):
+        gp.generate(gp.GridPlanningConfig(depth=3), _rng(0))
+    assert len(calls) == gp._MAX_ATTEMPTS
+
+
+def test_golden_output_is_pinned():
+    """Any change of the random stream or the construction changes this hash: bump VERSION."""
+    p = gp.generate(gp.GridPlanningConfig(depth=3), _rng(20250101))
+    digest = sha256_bytes(canonical_json({"instance": p.instance, "answer": p.answer}).encode())
+    assert (gp.VERSION, len(p.answer), digest[:16]) == GOLDEN
+
+
+GOLDEN = ("1", 54, "346a17446535e9ef")
+
+
+# --------------------------------------------------------------------------- item builder
+
+
+def test_items_through_the_builder_validate_and_verify():
+    jsonschema = pytest.importorskip("jsonschema")
+    from depthbench.generators import build_items
+    from depthbench.scorers import verify
+
+    schema = json.loads((resources.files("depthbench.schemas") / "item.schema.json").read_text())
+    items = build_items("grid_planning", "dev", depths=[1, 8], n=3)
+    assert [it["depth"] for it in items] == [1, 1, 1, 8, 8, 8]
+    for it in items:
+        jsonschema.validate(it, schema)
+        assert gp.parse_prompt(it["prompt"]) == it["instance"]
+        assert it["meta"]["optimal_plan_length"] == len(it["answer"])
+        assert it["meta"]["size"] == {"width": 15, "height": 15, "num_walls": 98}
+        assert verify(it, it["answer"])
+        assert not verify(it, it["answer"][:-1])
