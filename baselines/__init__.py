@@ -8,6 +8,7 @@ from depthbench.baselines._models import MODEL_SPEC_FORMS, load_model, parse_mod
 from depthbench.baselines._protocol import (
     FINISH_REASONS,
     TOKEN_SOURCES,
+    BackendError,
     Capabilities,
     Choice,
     Model,
@@ -24,6 +25,7 @@ __all__ = [
     "Response",
     "Model",
     "Capabilities",
+    "BackendError",
     "TOKEN_SOURCES",
     "FINISH_REASONS",
 ]

@@ -26,10 +26,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Request", "Choice", "Response", "Model", "Capabilities", "TOKEN_SOURCES", "FINISH_REASONS"]
+__all__ = ["Request", "Choice", "Response", "Model", "Capabilities", "BackendError", "TOKEN_SOURCES",
+           "FINISH_REASONS"]
 
 TOKEN_SOURCES = ("server", "server_split", "tokenizer", "simulated", "replay")
 FINISH_REASONS = ("stop", "length", "error")
+
+
+class BackendError(RuntimeError):
+    """A backend call failed after every retry (server down, persistent 5xx, timeouts).
+
+    Not a :class:`~depthbench.errors.UserError`: the run can be resumed later and the
+    failed call is simply redone.
+    """
 
 
 @dataclass(frozen=True)

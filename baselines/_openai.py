@@ -1,0 +1,400 @@
+"""Backend for any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, OpenAI).
+
+HTTP goes through ``httpx.AsyncClient``: httpx is already a core dependency, it gives
+async connection pooling and exact control of each attempt (status, timeout, body), which
+the retry policy and the per-attempt logging need. The ``openai`` SDK would add a
+dependency with its own hidden retry loop and would drop server-specific fields
+(``continue_final_message``, ``max_model_len``) behind typed models.
+
+Behaviour
+---------
+* Chat (``/chat/completions``) for ``Request.messages``; raw completions
+  (``/completions``) for ``Request.prompt`` -- the reliable path for continuation.
+  A chat ``assistant_prefix`` is sent as a trailing assistant message with
+  ``continue_final_message: true, add_generation_prompt: false`` (vLLM) only when the
+  backend is created with ``continue_final_message=True``; otherwise it is refused
+  (never silently dropped).
+* ``temperature``, ``top_p`` and ``seed`` are always sent.
+* ``n > 1``: by default fanned out as ``n`` single-choice calls, choice ``i`` with
+  ``seeds[i]``. With ``native_n=True`` one call asks for ``n`` choices with ``seeds[0]``.
+  Servers that sum ``usage.completion_tokens`` over the choices (vLLM, OpenAI) are handled
+  by counting each choice (its logprobs if returned, else the server's ``/tokenize``
+  endpoint or a given tokenizer) and checking the counts add up to the usage: then the
+  source is ``"server_split"``, otherwise ``"tokenizer"`` (and a warning is logged).
+* At most ``concurrency`` requests in flight (an ``asyncio.Semaphore``).
+* Retries on HTTP 429 and 5xx, timeouts, connection errors and malformed JSON, with
+  exponential backoff and full jitter (``Retry-After`` honoured); each retry is logged on
+  the ``depthbench.baselines.openai`` logger. Other 4xx answers are configuration errors
+  (:class:`~depthbench.errors.UserError`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+
+from depthbench.baselines._protocol import BackendError, Capabilities, Choice, Request, Response
+from depthbench.errors import UserError
+
+__all__ = ["OpenAICompatibleModel", "normalise_base_url"]
+
+log = logging.getLogger("depthbench.baselines.openai")
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def normalise_base_url(url: str) -> str:
+    """``http://host:port`` or ``http://host:port/v1`` -> ``http://host:port/v1`` (no trailing slash).
+
+    Raises
+    ------
+    UserError
+        If ``url`` is not an http(s) URL.
+    """
+    url = (url or "").strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise UserError(f"--base-url {url!r}: must start with http:// or https://, e.g. http://127.0.0.1:8000/v1")
+    rest = url.split("://", 1)[1]
+    if "/" not in rest:
+        url += "/v1"
+    return url
+
+
+def _finish(reason: Any) -> str:
+    if reason == "length":
+        return "length"
+    if reason in ("error", "abort"):
+        return "error"
+    return "stop"
+
+
+class OpenAICompatibleModel:
+    """A model served over the OpenAI HTTP API.
+
+    Parameters
+    ----------
+    model : str
+        Model name sent in each request (``openai:MODEL`` -> ``MODEL``).
+    base_url : str, optional
+        Server URL; default ``OPENAI_BASE_URL``, else the OpenAI API.
+    api_key : str, optional
+        Bearer token; default ``OPENAI_API_KEY`` (may be unset for local servers).
+    concurrency : int
+        Requests in flight at most, >= 1.
+    retries : int
+        Retries after the first attempt, >= 0.
+    timeout : float
+        Per-attempt timeout in seconds.
+    backoff_base, backoff_max : float
+        Retry ``k`` sleeps ``uniform(0, min(backoff_max, backoff_base * 2**(k-1)))`` seconds.
+    native_n : bool
+        Ask the server for ``n`` choices in one call (one seed); default fan out.
+    completions : bool
+        The server offers ``/completions`` (raw prompts).
+    continue_final_message : bool
+        The server continues a trailing assistant message (vLLM flag of that name).
+    tokenizer : callable, optional
+        ``text -> token count``, used when usage must be split or is missing; default the
+        server's ``/tokenize`` endpoint (vLLM, llama.cpp).
+    extra_body : dict, optional
+        Extra fields merged into every request body.
+    jitter_seed : int, optional
+        Seed of the backoff jitter (timing only; results never depend on it).
+    transport : httpx.AsyncBaseTransport, optional
+        For tests.
+
+    Raises
+    ------
+    UserError
+        Bad base URL or parameter.
+    """
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+                 concurrency: int = 16, retries: int = 6, timeout: float = 120.0, backoff_base: float = 0.5,
+                 backoff_max: float = 20.0, native_n: bool = False, completions: bool = True,
+                 continue_final_message: bool = False, tokenizer: Callable[[str], int] | None = None,
+                 extra_body: dict[str, Any] | None = None, jitter_seed: int | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        if not model:
+            raise UserError("--model openai:MODEL: the model name is empty; e.g. openai:Qwen/Qwen2.5-7B-Instruct")
+        if int(concurrency) < 1:
+            raise UserError(f"--concurrency: must be >= 1, got {concurrency}")
+        if int(retries) < 0:
+            raise UserError(f"--retries: must be >= 0, got {retries}")
+        if not float(timeout) > 0:
+            raise UserError(f"--timeout: must be > 0 seconds, got {timeout}")
+        self.model_name = model
+        self.name = f"openai:{model}"
+        self.base_url = normalise_base_url(base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.concurrency = int(concurrency)
+        self.retries = int(retries)
+        self.timeout = float(timeout)
+        self.backoff_base = float(backoff_base)
+        self.backoff_max = float(backoff_max)
+        self.native_n = bool(native_n)
+        self.completions = bool(completions)
+        self.continue_final_message = bool(continue_final_message)
+        self.tokenizer = tokenizer
+        self.extra_body = dict(extra_body or {})
+        self.capabilities = Capabilities(chat=True, completions=self.completions,
+                                         assistant_prefix=self.continue_final_message,
+                                         native_n=self.native_n, seed=True)
+        self._transport = transport
+        self._jitter = random.Random(jitter_seed)
+        self._client: httpx.AsyncClient | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tokenize_route: str | None = None
+
+    # ------------------------------------------------------------------ plumbing
+    def _ensure_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+            limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+            self._client = httpx.AsyncClient(base_url=self.base_url, headers=headers, limits=limits,
+                                             timeout=httpx.Timeout(self.timeout), transport=self._transport)
+            self._sem = asyncio.Semaphore(self.concurrency)
+            self._loop = loop
+        return self._client
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        cap = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        d = self._jitter.uniform(0, cap)
+        if retry_after is not None:
+            d = max(d, min(retry_after, self.backoff_max))
+        return d
+
+    async def request_json(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+                           validate: Callable[[Any], None] | None = None, retries: int | None = None) -> tuple[Any, int]:
+        """One API call with the retry policy; returns ``(json, attempts)``.
+
+        Raises
+        ------
+        UserError
+            On a 4xx answer other than 429 (bad model name, bad parameter).
+        BackendError
+            When every attempt failed.
+        """
+        client = self._ensure_client()
+        assert self._sem is not None
+        max_attempts = 1 + (self.retries if retries is None else retries)
+        reason = ""
+        for attempt in range(1, max_attempts + 1):
+            try:
+                async with self._sem:
+                    resp = await client.request(method, path, json=body)
+                code = resp.status_code
+                if code == 429 or code >= 500:
+                    ra = resp.headers.get("retry-after")
+                    raise _Retryable(f"HTTP {code}", float(ra) if ra and ra.replace(".", "", 1).isdigit() else None)
+                if code >= 400:
+                    raise UserError(f"--model {self.name}: {self.base_url}{path} answered HTTP {code}: "
+                                    f"{resp.text[:200].strip()}")
+                try:
+                    data = resp.json()
+                except ValueError:
+                    raise _Retryable("malformed JSON") from None
+                if validate is not None:
+                    validate(data)
+                return data, attempt
+            except _Retryable as e:
+                reason, retry_after = str(e), e.retry_after
+            except httpx.TimeoutException:
+                reason, retry_after = f"timeout after {self.timeout:g} s", None
+            except httpx.TransportError as e:
+                reason, retry_after = f"connection error: {type(e).__name__}: {e}", None
+            if attempt == max_attempts:
+                break
+            delay = self._delay(attempt, retry_after)
+            log.warning("%s %s%s attempt %d/%d failed (%s); retrying in %.2f s", method, self.base_url, path,
+                        attempt, max_attempts, reason, delay)
+            await asyncio.sleep(delay)
+        raise BackendError(f"{method} {self.base_url}{path} failed after {max_attempts} attempts: {reason}")
+
+    async def count_tokens(self, text: str) -> int:
+        """Token count of ``text`` by the given tokenizer or the server's tokenize endpoint.
+
+        Raises
+        ------
+        UserError
+            If no tokenizer is available.
+        """
+        if self.tokenizer is not None:
+            return int(self.tokenizer(text))
+        root = self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+        routes = [self._tokenize_route] if self._tokenize_route else [
+            f"{root}/tokenize", f"{root}/extras/tokenize", f"{self.base_url}/tokenize"]
+        for url in routes:
+            body = {"model": self.model_name, "prompt": text, "input": text, "content": text,
+                    "add_special_tokens": False}
+            try:
+                data, _ = await self.request_json("POST", url, body, retries=1)
+            except (UserError, BackendError):
+                continue
+            if isinstance(data, dict) and ("count" in data or "tokens" in data):
+                self._tokenize_route = url
+                return int(data["count"]) if "count" in data else len(data["tokens"])
+        raise UserError(f"--model {self.name}: per-choice token counts need a tokenizer, and the server has no "
+                        "/tokenize endpoint; use native_n=False (the default) or pass tokenizer=")
+
+    # ------------------------------------------------------------------ generation
+    def _body(self, request: Request, n: int, seed: int | None) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {"model": self.model_name, "max_tokens": request.max_tokens,
+                                "temperature": request.temperature, "top_p": request.top_p}
+        if seed is not None:
+            body["seed"] = int(seed)
+        if n > 1:
+            body["n"] = n
+            body["logprobs"] = True if request.messages is not None else 0
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.messages is not None:
+            msgs = [dict(m) for m in request.messages]
+            if request.assistant_prefix is not None:
+                if not self.continue_final_message:
+                    raise UserError(f"--model {self.name}: this backend was not told the server continues an "
+                                    "assistant prefix; send a raw prompt (completions) or pass "
+                                    "continue_final_message=True")
+                msgs.append({"role": "assistant", "content": request.assistant_prefix})
+                body["continue_final_message"] = True
+                body["add_generation_prompt"] = False
+            body["messages"] = msgs
+            path = "/chat/completions"
+        else:
+            if not self.completions:
+                raise UserError(f"--model {self.name}: raw prompts need the /completions endpoint, which this "
+                                "backend was told the server lacks (completions=False)")
+            body["prompt"] = request.prompt
+            path = "/completions"
+        body.update(self.extra_body)
+        return path, body
+
+    @staticmethod
+    def _validate(chat: bool) -> Callable[[Any], None]:
+        def check(data: Any) -> None:
+            if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
+                raise _Retryable("malformed response: no choices")
+            for ch in data["choices"]:
+                if not isinstance(ch, dict):
+                    raise _Retryable("malformed response: choice is not an object")
+                if chat and not isinstance(ch.get("message"), dict):
+                    raise _Retryable("malformed response: chat choice without message")
+                if not chat and not isinstance(ch.get("text"), str):
+                    raise _Retryable("malformed response: completion choice without text")
+            usage = data.get("usage")
+            if usage is not None and not isinstance(usage, dict):
+                raise _Retryable("malformed response: usage is not an object")
+        return check
+
+    @staticmethod
+    def _logprob_count(ch: dict[str, Any]) -> int | None:
+        lp = ch.get("logprobs")
+        if not isinstance(lp, dict):
+            return None
+        if isinstance(lp.get("content"), list):
+            return len(lp["content"])
+        if isinstance(lp.get("tokens"), list):
+            return len(lp["tokens"])
+        return None
+
+    async def _prompt_text_tokens(self, request: Request) -> int:
+        if request.messages is not None:
+            text = "\n".join(str(m.get("content", "")) for m in request.messages) + (request.assistant_prefix or "")
+        else:
+            text = request.prompt or ""
+        return await self.count_tokens(text)
+
+    async def _one_call(self, request: Request, n: int, seeds: Sequence[int]) -> tuple[list[Choice], int, str, int, str]:
+        """One HTTP call for ``n`` choices; returns (choices, prompt_tokens, prompt_source, attempts, model)."""
+        path, body = self._body(request, n, seeds[0] if seeds else None)
+        chat = request.messages is not None
+        data, attempts = await self.request_json("POST", path, body, validate=self._validate(chat))
+        raw = sorted(data["choices"], key=lambda c: c.get("index", 0))[:n]
+        texts = [(c["message"].get("content") or "") if chat else c["text"] for c in raw]
+        usage = data.get("usage") or {}
+        ct = usage.get("completion_tokens")
+        pt = usage.get("prompt_tokens")
+        if len(raw) == 1 and isinstance(ct, int):
+            counts, source = [ct], "server"
+        else:
+            counts = [self._logprob_count(c) for c in raw]
+            if any(x is None for x in counts):
+                counts = [await self.count_tokens(t) for t in texts]
+            if isinstance(ct, int) and sum(counts) == ct:
+                source = "server_split" if len(raw) > 1 else "server"
+            else:
+                source = "tokenizer"
+                if isinstance(ct, int):
+                    log.warning("%s: per-choice counts %s do not add up to usage.completion_tokens=%d; "
+                                "logging tokenizer counts", self.name, counts, ct)
+        if isinstance(pt, int):
+            prompt_tokens, psource = pt, "server"
+        else:
+            prompt_tokens, psource = await self._prompt_text_tokens(request), "tokenizer"
+        seed_of = [seeds[0]] * len(raw) if seeds else [None] * len(raw)
+        choices = [Choice(text=t, finish_reason=_finish(c.get("finish_reason")), completion_tokens=int(k),
+                          token_source=source, seed=s)
+                   for t, c, k, s in zip(texts, raw, counts, seed_of)]
+        return choices, int(prompt_tokens), psource, attempts, str(data.get("model") or self.model_name)
+
+    async def generate(self, request: Request) -> Response:
+        """Run one request (see :class:`~depthbench.baselines.Model`).
+
+        Raises
+        ------
+        UserError
+            Configuration errors (bad model name, unsupported continuation).
+        BackendError
+            The server kept failing after all retries.
+        """
+        t0 = time.perf_counter()
+        choices: list[Choice] = []
+        attempts = 0
+        if self.native_n and request.n > 1:
+            got, pt, ps, attempts, model = await self._one_call(request, request.n, request.seeds)
+            choices.extend(got)
+            if len(choices) < request.n:
+                log.warning("%s: asked for n=%d, server returned %d choices; fanning out the rest",
+                            self.name, request.n, len(choices))
+        else:
+            pt, ps, model = 0, "server", self.model_name
+        rest = list(request.seeds[len(choices):])
+        if rest:
+            results = await asyncio.gather(*(self._one_call(request, 1, [s]) for s in rest))
+            for got, p, s, a, m in results:
+                choices.extend(got)
+                attempts = max(attempts, a)
+            if not (self.native_n and request.n > 1):
+                pt, ps, model = results[0][1], results[0][2], results[0][4]
+        return Response(choices=tuple(choices), prompt_tokens=pt, prompt_token_source=ps,
+                        latency_s=time.perf_counter() - t0, attempts=attempts, model=model)
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        """``GET /models`` -> the list of model objects."""
+        def check(d: Any) -> None:
+            if not isinstance(d, dict) or not isinstance(d.get("data"), list):
+                raise _Retryable("malformed /models response")
+
+        data, _ = await self.request_json("GET", "/models", validate=check)
+        return list(data["data"])
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

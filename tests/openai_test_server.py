@@ -1,0 +1,250 @@
+"""A small OpenAI-compatible HTTP server for tests and benchmarks (127.0.0.1 only).
+
+It speaks just enough HTTP/1.1 (keep-alive, Content-Length bodies) on an asyncio loop in
+a background thread to serve:
+
+``GET  /v1/models``           one model, with ``max_model_len`` (vLLM style)
+``POST /v1/chat/completions`` chat; honours ``continue_final_message`` (trailing assistant message)
+``POST /v1/completions``      raw completions
+``POST /tokenize``            vLLM style ``{"prompt": ...} -> {"count": ..., "tokens": [...]}``
+
+Generated text is deterministic in (seed, prompt, choice index) unless ``honour_seed``
+is off; a token is a whitespace-separated word, so ``usage`` is exact. Fault injection:
+a seeded fraction of POST calls fails with 429, 500, a hang longer than the client's
+timeout, or malformed JSON. ``sum_usage_over_n`` reports one usage summed over the ``n``
+choices, as vLLM does. The server stops itself after ``lifetime_s`` seconds.
+
+Use :class:`OpenAITestServer` as a context manager::
+
+    with OpenAITestServer(fault_rate=0.2) as srv:
+        base_url = srv.base_url      # "http://127.0.0.1:PORT/v1"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["OpenAITestServer", "default_responder"]
+
+_WORDS = ("think", "step", "carry", "value", "node", "check", "so", "then", "next", "path", "sum", "edge")
+FAULT_KINDS = ("429", "500", "timeout", "malformed")
+
+
+def default_responder(prompt: str, seed: int | None, index: int, max_tokens: int) -> str:
+    """Deterministic text for (prompt, seed, choice index): some words, then ``Answer: N``."""
+    rng = random.Random(f"{seed}|{index}|{prompt}") if seed is not None else random.Random()
+    n = rng.randint(3, 30)
+    words = [rng.choice(_WORDS) for _ in range(n)] + ["Answer:", str(rng.randint(0, 9))]
+    return " ".join(words)
+
+
+class OpenAITestServer:
+    """An OpenAI-compatible test server with fault injection.
+
+    Parameters
+    ----------
+    model : str
+        Name served by ``/v1/models``.
+    fault_rate : float
+        Fraction of POST calls that fail (drawn from a ``random.Random(fault_seed)``).
+    fault_kinds : tuple of str
+        Faults to choose from: ``"429"``, ``"500"``, ``"timeout"``, ``"malformed"``.
+    hang_s : float
+        How long a ``"timeout"`` fault stalls before closing the connection (seconds).
+    support_n : bool
+        Return ``n`` choices; otherwise ignore ``n`` and return one.
+    sum_usage_over_n : bool
+        ``usage.completion_tokens`` is the sum over choices (vLLM, OpenAI); always true
+        with ``n > 1`` unless ``per_choice_usage`` is set.
+    honour_seed : bool
+        Deterministic text from the seed; otherwise random text.
+    send_usage : bool
+        Include ``usage`` in responses.
+    max_model_len : int
+        Context length reported by ``/v1/models``.
+    latency_s : float
+        Sleep before each successful response (seconds).
+    responder : callable, optional
+        ``(prompt, seed, index, max_tokens) -> text``; default :func:`default_responder`.
+    lifetime_s : float
+        The server shuts itself down after this many seconds.
+    """
+
+    def __init__(self, *, model: str = "test-model", fault_rate: float = 0.0,
+                 fault_kinds: tuple[str, ...] = FAULT_KINDS, fault_seed: int = 0, hang_s: float = 2.0,
+                 support_n: bool = True, sum_usage_over_n: bool = True, honour_seed: bool = True,
+                 send_usage: bool = True, max_model_len: int = 4096, latency_s: float = 0.0,
+                 responder: Callable[[str, int | None, int, int], str] | None = None,
+                 lifetime_s: float = 600.0) -> None:
+        self.model = model
+        self.fault_rate = fault_rate
+        self.fault_kinds = tuple(fault_kinds)
+        self._fault_rng = random.Random(fault_seed)
+        self.hang_s = hang_s
+        self.support_n = support_n
+        self.sum_usage_over_n = sum_usage_over_n
+        self.honour_seed = honour_seed
+        self.send_usage = send_usage
+        self.max_model_len = max_model_len
+        self.latency_s = latency_s
+        self.responder = responder or default_responder
+        self.lifetime_s = lifetime_s
+        self.stats: Counter[str] = Counter()
+        self.bodies: list[dict[str, Any]] = []   # every POST body received, in order
+        self.keep_bodies = True
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._stop: asyncio.Event | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> "OpenAITestServer":
+        """Start serving in a daemon thread; returns once the port is bound."""
+        self._thread = threading.Thread(target=self._run, name="openai-test-server", daemon=True)
+        self._thread.start()
+        if not self._started.wait(10):
+            raise RuntimeError("test server did not start")
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and join its thread."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def __enter__(self) -> "OpenAITestServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=512)
+        self.port = server.sockets[0].getsockname()[1]
+        self._started.set()
+        try:
+            await asyncio.wait_for(self._stop.wait(), self.lifetime_s)
+        except asyncio.TimeoutError:
+            pass
+        server.close()
+        await server.wait_closed()
+
+    # ------------------------------------------------------------------ HTTP
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                method, path, _ = line.decode("latin-1").split(" ", 2)
+                length = 0
+                while True:
+                    h = await reader.readline()
+                    if h in (b"\r\n", b"\n", b""):
+                        break
+                    name, _, value = h.decode("latin-1").partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value.strip())
+                body = await reader.readexactly(length) if length else b""
+                status, payload = await self._route(method, path.split("?")[0], body)
+                if status == 0:  # simulated hang: stall, then drop the connection
+                    await asyncio.sleep(self.hang_s)
+                    break
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
+                        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                        "Connection: keep-alive\r\n\r\n").encode()
+                writer.write(head + data)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def _route(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        self.stats["requests"] += 1
+        if method == "GET" and path == "/v1/models":
+            return 200, {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "test",
+                                                     "max_model_len": self.max_model_len}]}
+        if method != "POST":
+            return 404, {"error": {"message": f"no route {method} {path}"}}
+        try:
+            req = json.loads(body)
+        except ValueError:
+            return 400, {"error": {"message": "body is not JSON"}}
+        if path == "/tokenize":
+            toks = str(req.get("prompt", "")).split()
+            return 200, {"count": len(toks), "tokens": list(range(len(toks))), "max_model_len": self.max_model_len}
+        if path not in ("/v1/chat/completions", "/v1/completions"):
+            return 404, {"error": {"message": f"no route {path}"}}
+        if self.keep_bodies:
+            self.bodies.append(req)
+        if self.fault_rate and self._fault_rng.random() < self.fault_rate:
+            kind = self._fault_rng.choice(self.fault_kinds)
+            self.stats[f"fault_{kind}"] += 1
+            if kind == "429":
+                return 429, {"error": {"message": "rate limited"}}
+            if kind == "500":
+                return 500, {"error": {"message": "internal error"}}
+            if kind == "timeout":
+                return 0, None
+            return 200, b'{"id": "x", "choices": [{"text": "trunc'
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        self.stats["ok"] += 1
+        return 200, self._complete(path, req)
+
+    def _complete(self, path: str, req: dict[str, Any]) -> dict[str, Any]:
+        chat = path.endswith("chat/completions")
+        if chat:
+            msgs = req.get("messages") or []
+            prompt = "\n".join(str(m.get("content", "")) for m in msgs)
+        else:
+            prompt = str(req.get("prompt", ""))
+        n = int(req.get("n", 1) or 1) if self.support_n else 1
+        seed = req.get("seed") if self.honour_seed else None
+        max_tokens = int(req.get("max_tokens") or req.get("max_completion_tokens") or 256)
+        stops = req.get("stop") or []
+        stops = [stops] if isinstance(stops, str) else list(stops)
+        choices, counts = [], []
+        for i in range(n):
+            text = self.responder(prompt, seed, i, max_tokens)
+            finish = "stop"
+            cut = min((j for j in (text.find(s) for s in stops if s) if j >= 0), default=-1)
+            if cut >= 0:
+                text = text[:cut]
+            words = text.split()
+            if len(words) > max_tokens:
+                text, finish = " ".join(words[:max_tokens]), "length"
+            counts.append(len(text.split()))
+            if chat:
+                choices.append({"index": i, "message": {"role": "assistant", "content": text},
+                                "finish_reason": finish})
+            else:
+                choices.append({"index": i, "text": text, "finish_reason": finish, "logprobs": None})
+        out: dict[str, Any] = {"id": f"cmpl-{self.stats['ok']}", "object": "chat.completion" if chat else "text_completion",
+                               "created": int(time.time()), "model": self.model, "choices": choices}
+        if self.send_usage:
+            ct = sum(counts) if self.sum_usage_over_n else counts[0]
+            pt = len(prompt.split())
+            out["usage"] = {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}
+        return out

@@ -1,0 +1,195 @@
+"""The openai backend against the local OpenAI-compatible test server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _servers import free_port, openai_server, start_test_server  # noqa: E402,F401
+
+from depthbench.baselines import BackendError, Request, load_model  # noqa: E402
+from depthbench.baselines._openai import OpenAICompatibleModel, normalise_base_url  # noqa: E402
+from depthbench.errors import UserError  # noqa: E402
+
+MSG = ({"role": "user", "content": "Which target is reachable from node 3?"},)
+
+
+def chat(seeds=(11,), **kw):
+    return Request(max_tokens=kw.pop("max_tokens", 64), temperature=kw.pop("temperature", 0.7),
+                   top_p=kw.pop("top_p", 0.95), seeds=tuple(seeds), n=len(seeds), messages=MSG, **kw)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def _gen_close(model, *reqs):
+    try:
+        return await asyncio.gather(*(model.generate(r) for r in reqs))
+    finally:
+        await model.aclose()
+
+
+def test_chat_sends_sampling_params_and_counts_usage(openai_server):
+    m = load_model("openai:test-model", base_url=openai_server.base_url)
+    [r] = run(_gen_close(m, chat(seeds=(42,), stop=("Answer:",))))
+    body = openai_server.bodies[-1]
+    assert body["temperature"] == 0.7 and body["top_p"] == 0.95 and body["seed"] == 42
+    assert body["max_tokens"] == 64 and body["stop"] == ["Answer:"] and "n" not in body
+    [c] = r.choices
+    assert c.seed == 42 and c.token_source == "server" and c.completion_tokens == len(c.text.split())
+    assert "Answer:" not in c.text and c.finish_reason == "stop"
+    assert r.prompt_tokens == len(MSG[0]["content"].split()) and r.prompt_token_source == "server"
+    assert r.attempts == 1 and r.model == "test-model"
+
+
+def test_completions_endpoint_and_length_finish(openai_server):
+    m = load_model("openai:test-model", base_url=openai_server.base_url)
+    req = Request(max_tokens=2, temperature=1.0, top_p=1.0, seeds=(5,), prompt="Q: 2+2?\nStep 1: x=4\nWait")
+    [r] = run(_gen_close(m, req))
+    assert openai_server.bodies[-1]["prompt"].endswith("Wait")
+    assert r.choices[0].finish_reason == "length" and r.choices[0].completion_tokens == 2
+
+
+def test_fan_out_sends_one_distinct_seed_per_sample(openai_server):
+    m = load_model("openai:test-model", base_url=openai_server.base_url)
+    [r] = run(_gen_close(m, chat(seeds=(101, 102, 103, 104))))
+    sent = sorted(b["seed"] for b in openai_server.bodies)
+    assert sent == [101, 102, 103, 104] and all("n" not in b for b in openai_server.bodies)
+    assert [c.seed for c in r.choices] == [101, 102, 103, 104]
+    assert len({c.text for c in r.choices}) > 1
+    assert all(c.token_source == "server" and c.completion_tokens == len(c.text.split()) for c in r.choices)
+
+
+def test_equal_seeds_reproduce(openai_server):
+    m = load_model("openai:test-model", base_url=openai_server.base_url)
+    a, b = run(_gen_close(m, chat(seeds=(7,)), chat(seeds=(7,))))
+    assert a.choices[0].text == b.choices[0].text
+
+
+def test_native_n_with_usage_summed_over_choices_is_split(openai_server):
+    m = load_model("openai:test-model", base_url=openai_server.base_url, native_n=True)
+    [r] = run(_gen_close(m, chat(seeds=(1, 2, 3, 4, 5))))
+    completion_calls = [b for b in openai_server.bodies if "messages" in b]
+    assert len(completion_calls) == 1 and completion_calls[0]["n"] == 5 and completion_calls[0]["seed"] == 1
+    assert len(r.choices) == 5
+    for c in r.choices:
+        assert c.token_source == "server_split" and c.completion_tokens == len(c.text.split())
+    # the logged total equals what the server reported, not n times it
+    assert sum(c.completion_tokens for c in r.choices) == sum(len(c.text.split()) for c in r.choices)
+
+
+def test_native_n_with_wrong_usage_falls_back_to_tokenizer(caplog):
+    with start_test_server(sum_usage_over_n=False) as srv:
+        m = load_model("openai:test-model", base_url=srv.base_url, native_n=True)
+        with caplog.at_level(logging.WARNING, logger="depthbench.baselines.openai"):
+            [r] = run(_gen_close(m, chat(seeds=(1, 2, 3))))
+    assert all(c.token_source == "tokenizer" and c.completion_tokens == len(c.text.split()) for c in r.choices)
+    assert "do not add up" in caplog.text
+
+
+def test_native_n_unsupported_fans_out_the_rest():
+    with start_test_server(support_n=False) as srv:
+        m = load_model("openai:test-model", base_url=srv.base_url, native_n=True)
+        [r] = run(_gen_close(m, chat(seeds=(1, 2, 3))))
+        assert len(r.choices) == 3 and [b["seed"] for b in srv.bodies[1:]] == [2, 3]
+        assert all(c.token_source == "server" for c in r.choices)
+
+
+def test_missing_usage_counted_with_tokenizer():
+    with start_test_server(send_usage=False) as srv:
+        m = load_model("openai:test-model", base_url=srv.base_url)
+        [r] = run(_gen_close(m, chat()))
+    assert r.choices[0].token_source == "tokenizer" and r.prompt_token_source == "tokenizer"
+    assert r.choices[0].completion_tokens == len(r.choices[0].text.split())
+
+
+def test_faults_on_20_percent_of_calls_are_retried_and_results_unchanged(caplog):
+    reqs = [chat(seeds=(s, s + 1000)) for s in range(120)]
+    with start_test_server() as clean:
+        expected = run(_gen_close(load_model("openai:m", base_url=clean.base_url), *reqs))
+    with start_test_server(fault_rate=0.2, hang_s=0.6, fault_seed=3) as srv:
+        m = OpenAICompatibleModel("m", base_url=srv.base_url, concurrency=8, retries=10, timeout=0.25,
+                                  backoff_base=0.01, backoff_max=0.05, jitter_seed=0)
+        with caplog.at_level(logging.WARNING, logger="depthbench.baselines.openai"):
+            got = run(_gen_close(m, *reqs))
+        faults = {k: v for k, v in srv.stats.items() if k.startswith("fault_")}
+    assert set(faults) == {"fault_429", "fault_500", "fault_timeout", "fault_malformed"}
+    assert sum(faults.values()) >= 0.1 * 240
+    assert [[c.text for c in r.choices] for r in got] == [[c.text for c in r.choices] for r in expected]
+    assert any(r.attempts > 1 for r in got)
+    retries_logged = caplog.text.count("retrying in")
+    assert retries_logged == sum(faults.values())
+    for kind in ("HTTP 429", "HTTP 500", "timeout", "malformed JSON"):
+        assert kind in caplog.text
+
+
+def test_retries_exhausted_raise_backend_error():
+    with start_test_server(fault_rate=1.0, fault_kinds=("500",)) as srv:
+        m = OpenAICompatibleModel("m", base_url=srv.base_url, retries=2, backoff_base=0.001)
+        with pytest.raises(BackendError, match="3 attempts: HTTP 500"):
+            run(_gen_close(m, chat()))
+
+
+def test_unreachable_server_is_backend_error():
+    m = OpenAICompatibleModel("m", base_url=f"http://127.0.0.1:{free_port()}/v1", retries=1, backoff_base=0.001)
+    with pytest.raises(BackendError, match="connection error"):
+        run(_gen_close(m, chat()))
+
+
+def test_client_errors_are_user_errors(openai_server):
+    m = load_model("openai:m", base_url=openai_server.base_url.replace("/v1", "/v2"))
+    with pytest.raises(UserError, match="HTTP 404"):
+        run(_gen_close(m, chat()))
+
+
+def test_assistant_prefix_needs_server_support(openai_server):
+    req = chat(assistant_prefix="Step 1: x=4")
+    with pytest.raises(UserError, match="continue_final_message"):
+        run(_gen_close(load_model("openai:m", base_url=openai_server.base_url), req))
+    m = load_model("openai:m", base_url=openai_server.base_url, continue_final_message=True)
+    assert m.capabilities.assistant_prefix
+    run(_gen_close(m, req))
+    body = openai_server.bodies[-1]
+    assert body["messages"][-1] == {"role": "assistant", "content": "Step 1: x=4"}
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+
+
+def test_base_url_and_key_from_environment(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://10.0.0.1:8000")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    m = load_model("openai:m")
+    assert m.base_url == "http://10.0.0.1:8000/v1" and m.api_key == "sk-test"
+    m = load_model("openai:m", base_url="http://h:1/v1/", api_key="k2")
+    assert m.base_url == "http://h:1/v1" and m.api_key == "k2"
+
+
+@pytest.mark.parametrize("url", ["localhost:8000", "ftp://x", ""])
+def test_bad_base_url(url):
+    with pytest.raises(UserError, match="--base-url"):
+        normalise_base_url(url)
+
+
+@pytest.mark.parametrize("kw,match", [({"concurrency": 0}, "--concurrency"), ({"retries": -1}, "--retries"),
+                                      ({"timeout": 0}, "--timeout")])
+def test_bad_options(kw, match):
+    with pytest.raises(UserError, match=match):
+        load_model("openai:m", base_url="http://127.0.0.1:1", **kw)
+
+
+def test_list_models(openai_server):
+    m = load_model("openai:m", base_url=openai_server.base_url)
+
+    async def go():
+        try:
+            return await m.list_models()
+        finally:
+            await m.aclose()
+    [info] = run(go())
+    assert info["id"] == "test-model" and info["max_model_len"] == 4096
