@@ -169,7 +169,7 @@ def make_item(ctx_or_spec: "_Ctx | TaskSpec | str", split: str, seed: int, depth
         "content_sha256": item_content_sha256(fam.name, prob.instance),
     }
     meta.update(dict(cert.extra or {}))
-    return {
+    item = {
         "id": f"{ctx.task}/{split}/s{seed}/d{depth}/{index}",
         "task": ctx.task,
         "generator_version": fam.version,
@@ -185,6 +185,8 @@ def make_item(ctx_or_spec: "_Ctx | TaskSpec | str", split: str, seed: int, depth
         "solution_trace": prob.solution_trace,
         "meta": meta,
     }
+    # JSON-native (tuples -> lists, keys sorted) so an item in memory equals the item read back
+    return json.loads(canonical_json(item))
 
 
 # --------------------------------------------------------------------------- building

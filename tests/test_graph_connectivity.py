@@ -1,0 +1,178 @@
+"""graph_connectivity: property tests over random valid configs, plus table-driven checks."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from depthbench.generators import graph_connectivity as gc
+from depthbench.generators import make_item
+from depthbench.tasks import TaskSpec, load_spec
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def configs(draw, kinds=gc.KINDS):
+    kind = draw(st.sampled_from(kinds))
+    lo = 8 if kind == "bridge" else 4
+    n = 2 * draw(st.integers(lo // 2, 80))
+    top = gc.max_depth({"kind": kind, "num_nodes": n})
+    depth = draw(st.integers(1, top))
+    return gc.GraphConnectivityConfig(depth=depth, num_nodes=n, kind=kind)
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(seed))
+
+
+def _graph(inst) -> nx.Graph:
+    g = nx.Graph()
+    g.add_nodes_from(range(inst["num_nodes"]))
+    g.add_edges_from(map(tuple, inst["edges"]))
+    return g
+
+
+@SETTINGS
+@given(cfg=configs(), seed=st.integers(0, 2**63 - 1))
+def test_certified_depth_and_exactly_one_reachable_target(cfg, seed):
+    prob = gc.generate(cfg, _rng(seed))
+    inst = prob.instance
+    g = _graph(inst)
+    comp = nx.node_connected_component(g, inst["source"])
+    reachable = [t for t in inst["targets"] if t in comp]
+    assert reachable == [int(prob.answer)]
+    assert nx.shortest_path_length(g, inst["source"], int(prob.answer)) == cfg.depth
+    cert = gc.certify(inst)
+    assert (cert.depth, cert.answer, cert.solution_trace) == (cfg.depth, prob.answer, prob.solution_trace)
+    # trace is a real path of the graph from the source to the answer
+    tr = prob.solution_trace
+    assert tr[0] == inst["source"] and tr[-1] == int(prob.answer) and len(tr) == cfg.depth + 1
+    assert all(g.has_edge(a, b) for a, b in zip(tr, tr[1:]))
+
+
+@SETTINGS
+@given(cfg=configs(), seed=st.integers(0, 2**63 - 1))
+def test_decoy_component_same_shape_and_labels_permuted(cfg, seed):
+    prob = gc.generate(cfg, _rng(seed))
+    inst = prob.instance
+    g = _graph(inst)
+    comps = list(nx.connected_components(g))
+    assert len(comps) == 2 and all(len(c) == cfg.num_nodes // 2 for c in comps)
+    a, b = (g.subgraph(c) for c in comps)
+    assert nx.faster_could_be_isomorphic(a, b)
+    if cfg.num_nodes <= 60:
+        assert nx.is_isomorphic(a, b)
+    # every label 0..N-1 is used once; the two targets have equal degree (no local cue)
+    assert sorted(g.nodes) == list(range(cfg.num_nodes))
+    t1, t2 = inst["targets"]
+    assert g.degree(t1) == g.degree(t2)
+    assert prob.answer_space == {"labels": [str(t1), str(t2)]} and prob.chance == 0.5
+
+
+@SETTINGS
+@given(kind=st.sampled_from(gc.KINDS), half=st.integers(10, 60), seed=st.integers(0, 2**32))
+def test_size_measures_equal_across_depth_sweep(kind, half, seed):
+    n = 2 * half
+    top = gc.max_depth({"kind": kind, "num_nodes": n})
+    sizes = {tuple(sorted(gc.generate(gc.GraphConnectivityConfig(depth=d, num_nodes=n, kind=kind),
+                                      _rng(seed + d)).size.items()))
+             for d in sorted({1, 2, top // 2 or 1, top})}
+    assert len(sizes) == 1
+    size = dict(next(iter(sizes)))
+    cycles = (half - 1) // 3 if kind == "bridge" else 0
+    assert size == {"num_nodes": n, "num_edges": n - 2 + 2 * cycles}
+
+
+@SETTINGS
+@given(cfg=configs(), seed=st.integers(0, 2**63 - 1))
+def test_describe_parse_roundtrip(cfg, seed):
+    inst = gc.generate(cfg, _rng(seed)).instance
+    assert gc.parse_prompt("preamble\n" + gc.describe(inst) + "\nAnswer: ?") == inst
+
+
+@SETTINGS
+@given(cfg=configs(kinds=("random_branching", "two_paths")), index=st.integers(0, 10**6))
+def test_full_item_prompt_parses_back_and_gold_is_verified(cfg, index):
+    spec_d = load_spec("graph_connectivity").to_dict()
+    spec_d["params"] = {"kind": cfg.kind, "num_nodes": cfg.num_nodes}
+    item = make_item(TaskSpec.from_dict(spec_d), "test", 7, cfg.depth, index)
+    assert gc.parse_prompt(item["prompt"]) == item["instance"]
+    assert item["depth"] == cfg.depth
+    scorers = pytest.importorskip("depthbench.scorers")
+    assert scorers.verify(item, item["answer"])
+    other = [lab for lab in item["meta"]["answer_space"]["labels"] if lab != item["answer"]]
+    assert other and not scorers.verify(item, other[0])
+    assert scorers.check_graph_path(item["instance"], item["solution_trace"], item["answer"])
+
+
+def test_generate_is_pure_in_rng():
+    cfg = gc.GraphConnectivityConfig(depth=5, num_nodes=40, kind="bridge")
+    assert gc.generate(cfg, _rng(3)) == gc.generate(cfg, _rng(3))
+    assert gc.generate(cfg, _rng(3)).instance != gc.generate(cfg, _rng(4)).instance
+
+
+@pytest.mark.parametrize(("kind", "n", "top"), [
+    ("two_paths", 100, 49), ("random_branching", 100, 49), ("bridge", 100, 16), ("bridge", 200, 33),
+    ("two_paths", 4, 1), ("bridge", 6, 0), ("bridge", 8, 1),
+])
+def test_max_depth_table(kind, n, top):
+    assert gc.max_depth({"kind": kind, "num_nodes": n}) == top
+
+
+def test_default_sizes_reach_depth_32():
+    for name in ("graph_connectivity", "graph_connectivity_bridge", "graph_connectivity_two_paths"):
+        spec = load_spec(name)
+        assert gc.max_depth(dict(spec.params)) >= 32 >= max(spec.depths)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"depth": 1, "num_nodes": 7}, "even"),
+    ({"depth": 1, "num_nodes": 2}, ">= 4"),
+    ({"depth": 0, "num_nodes": 10}, "depth must be >= 1"),
+    ({"depth": 17, "num_nodes": 100, "kind": "bridge"}, "largest depth: 16"),
+    ({"depth": 50, "num_nodes": 100}, "largest depth: 49"),
+    ({"depth": 2, "num_nodes": 10, "kind": "star"}, "kind must be one of"),
+    ({"depth": True, "num_nodes": 10}, "integer"),
+    ({"depth": 2.0, "num_nodes": 10}, "integer"),
+])
+def test_config_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        gc.GraphConnectivityConfig(**kwargs)
+
+
+@pytest.mark.parametrize(("edges", "match"), [
+    ([[0, 1], [2, 3]], "0 targets reachable"),          # neither target reachable from 4
+    ([[4, 1], [4, 2], [0, 3]], "2 targets reachable"),
+])
+def test_certifier_rejects_ambiguous_instances(edges, match):
+    inst = {"kind": "two_paths", "num_nodes": 5, "edges": edges, "source": 4, "targets": [1, 2]}
+    with pytest.raises(gc.CertificationError, match=match):
+        gc.certify(inst)
+
+
+def test_certifier_measures_shortest_not_any_path():
+    # 0-1-2-3 and a shortcut 0-3: depth 1, not 3
+    inst = {"kind": "x", "num_nodes": 6, "edges": [[0, 1], [1, 2], [2, 3], [0, 3], [4, 5]],
+            "source": 0, "targets": [5, 3]}
+    cert = gc.certify(inst)
+    assert (cert.depth, cert.answer, cert.solution_trace) == (1, "3", [0, 3])
+
+
+def test_bridge_petals_have_short_long_and_dead_end():
+    cfg = gc.GraphConnectivityConfig(depth=4, num_nodes=40, kind="bridge")
+    prob = gc.generate(cfg, _rng(11))
+    g = _graph(prob.instance)
+    path = prob.solution_trace
+    for a, b in zip(path, path[1:]):
+        h = g.copy()
+        h.remove_edge(a, b)
+        # without the short edge the junctions are still joined, by a longer path
+        assert nx.shortest_path_length(h, a, b) >= 2
+    # every junction but the target has a dead end: a neighbour whose removal-side holds no path node
+    for j in path[:-1]:
+        side = [v for v in g.neighbors(j) if v not in path]
+        assert len(side) >= 2  # long-path neighbour + dead-end neighbour
