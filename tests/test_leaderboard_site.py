@@ -1,0 +1,118 @@
+"""Static leaderboard: built from re-scored submissions, escaped, deterministic."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from depthbench.cli import main
+from depthbench.leaderboard import build_leaderboard, pack_run, write_submission
+from depthbench.leaderboard._submission import submission_bytes
+
+_spec = importlib.util.spec_from_file_location("_lb_helpers", Path(__file__).with_name("_leaderboard_helpers.py"))
+H = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(H)
+
+EVIL = '<script>alert("x")</script> | `md` [link](http://e)'
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("site")
+    folder, items, sha = H.make_release(root / "releases")
+    run = H.make_run(root / "run", items, sha)
+    subs = root / "subs"
+    subs.mkdir()
+    good = pack_run(run, submitter="lab A", model_name="org/model-a", model_revision="v1")
+    write_submission(good, subs / "a.json.gz")
+    evil = pack_run(run, submitter=EVIL, model_name=EVIL, raw=False)
+    write_submission(evil, subs / "b.json.gz")
+    bad = copy.deepcopy(good)
+    bad["metadata"]["model"]["name"] = "../../escape"
+    (subs / "c.json.gz").write_bytes(submission_bytes(bad))
+    (subs / "notes.txt").write_text("ignored")
+    return {"root": root, "releases": root / "releases", "subs": subs, "items": items}
+
+
+@pytest.fixture(scope="module")
+def built(world):
+    out = world["root"] / "out1"
+    res = build_leaderboard(world["subs"], out, releases=world["releases"])
+    return out, res
+
+
+def test_accepts_valid_rejects_invalid(built):
+    out, res = built
+    assert res.accepted == ["a.json.gz", "b.json.gz"] and res.rejected == ["c.json.gz"]
+    data = json.loads((out / "leaderboard.json").read_text())
+    assert data["format"] == "depthbench-leaderboard/1"
+    assert [r["file"] for r in data["rejected"]] == ["c.json.gz"]
+    assert "path traversal" in data["rejected"][0]["problems"][0]
+    rows = data["rows"]
+    assert len(rows) == 4  # 2 submissions x (single, majority@3) x 1 budget
+    assert {r["verified"] for r in rows if r["model"] == "org/model-a"} == {True}
+    assert {r["verified"] for r in rows if r["model"] == EVIL} == {False}
+    for r in rows:
+        assert r["accuracy_lo"] <= r["accuracy"] <= r["accuracy_hi"]
+        assert r["auc_lo"] <= r["auc"] <= r["auc_hi"]
+        assert r["budget"] == 64 and r["n"] == 6
+    ranks = [r["rank"] for r in rows]
+    assert ranks == sorted(ranks) and ranks[0] == 1
+
+
+def test_names_are_escaped_in_html_and_markdown(built):
+    out, _ = built
+    html = (out / "index.html").read_text()
+    assert "&lt;script&gt;alert(" in html
+    assert "<script>alert" not in html
+    assert html.count("<script") == 1  # only the inline sorter
+    md = (out / "leaderboard.md").read_text()
+    assert "<script>" not in md and "&lt;script&gt;" in md
+    table_lines = [ln for ln in md.splitlines() if ln.startswith("| ") and "alert" in ln]
+    assert table_lines and all(ln.count(" | ") == 12 for ln in table_lines)  # '|' in the name is escaped
+
+
+def test_html_has_sortable_table_badge_and_inline_svg(built):
+    out, _ = built
+    html = (out / "index.html").read_text()
+    assert 'class="sortable"' in html and "addEventListener" in html
+    assert 'class="badge">verified<' in html
+    assert html.count("<svg") == 2 and "<?xml" not in html
+    assert not re.search(r"<dc:date>", html)
+
+
+def test_downloads_stay_inside_out_dir(built):
+    out, res = built
+    downloads = sorted((out / "submissions").iterdir())
+    assert len(downloads) == 2
+    for p in downloads:
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.json\.gz", p.name)
+        assert p.resolve().parent == (out / "submissions").resolve()
+    assert all(f.resolve().is_relative_to(out.resolve()) for f in res.files)
+    assert not (out.parent / "escape").exists()
+
+
+def test_same_inputs_same_bytes(world, built):
+    out1, _ = built
+    out2 = world["root"] / "out2"
+    build_leaderboard(world["subs"], out2, releases=world["releases"])
+    files1 = sorted(p.relative_to(out1) for p in out1.rglob("*") if p.is_file())
+    files2 = sorted(p.relative_to(out2) for p in out2.rglob("*") if p.is_file())
+    assert files1 == files2
+    for rel in files1:
+        assert (out1 / rel).read_bytes() == (out2 / rel).read_bytes(), rel
+
+
+def test_cli_build_and_strict(world, tmp_path, capsys):
+    args = ["leaderboard", "build", str(world["subs"]), "--out", str(tmp_path / "o"), "--releases", str(world["releases"])]
+    assert main(args) == 0
+    cap = capsys.readouterr()
+    assert "2 submission(s) accepted, 1 rejected" in cap.out and "rejected c.json.gz" in cap.err
+    assert main(args + ["--strict"]) == 1
+    assert main(["leaderboard", "build", str(tmp_path / "missing"), "--out", str(tmp_path / "o2")]) == 2
+    assert "SUBMISSIONS_DIR" in capsys.readouterr().err
