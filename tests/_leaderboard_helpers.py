@@ -87,3 +87,9 @@ def make_run(run_dir: Path, items: list[dict], sha: str, *, budgets=(64,), major
 
 def dumps(obj: Any) -> bytes:
     return canonical_json(obj).encode("utf-8")
+
+
+def read_outcomes(run_dir: Path) -> list[dict]:
+    from depthbench.io import read_jsonl
+
+    return list(read_jsonl(run_dir / "outcomes.jsonl"))

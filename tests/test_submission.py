@@ -234,3 +234,43 @@ def test_schema_is_shipped_and_versioned():
 
     schema = load_schema()
     assert schema["properties"]["format"]["const"] == SUBMISSION_FORMAT == "depthbench-submission/1"
+
+
+# ------------------------------------------------------------------ a real eval run
+
+@pytest.fixture(scope="module")
+def eval_run(tmp_path_factory):
+    """`depthbench generate` + `depthbench eval --model simulated` (the real runner)."""
+    root = tmp_path_factory.mktemp("eval")
+    ds, run = root / "ds", root / "run"
+    assert main(["generate", H.TASK, "--depths", "1,2,3", "--n", "4", "--seed", "5", "--out", str(ds), "--quiet"]) == 0
+    assert main(["eval", "--data", str(ds), "--model", "simulated", "--strategy", "single,majority@4,revision@2",
+                 "--budget", "200", "--out", str(run), "--no-progress"]) == 0
+    return root, ds, run
+
+
+def test_real_eval_run_packs_validates_and_ranks(eval_run, capsys):
+    root, ds, run = eval_run
+    subs = root / "subs"
+    out = subs / "sim.json.gz"
+    assert main(["submission", "pack", str(run), "--out", str(out), "--submitter", "ci"]) == 0
+    rep = validate_submission(out, releases=ds)
+    assert rep.problems == [] and rep.verified
+    assert len(rep.outcomes) == 12 * 3
+    # re-scored credit equals the runner's own outcome credit (same extraction, same reductions)
+    run_credit = {(o["item_id"], o["strategy"]): o["credit"] for o in H.read_outcomes(run)}
+    assert {(o["item_id"], o["strategy"]): o["credit"] for o in rep.outcomes} == run_credit
+    assert main(["leaderboard", "build", str(subs), "--out", str(root / "site"), "--releases", str(ds)]) == 0
+    data = json.loads((root / "site" / "leaderboard.json").read_text())
+    assert sorted(r["strategy"] for r in data["rows"]) == ["majority@4", "revision@2", "single"]
+    assert [r["rank"] for r in data["rows"]][0] == 1 and all(r["verified"] for r in data["rows"])
+    capsys.readouterr()
+
+
+def test_real_eval_run_with_tampered_answer_is_caught(eval_run, tmp_path):
+    _, ds, run = eval_run
+    sub = pack_run(run)
+    p = next(p for p in sub["predictions"] if p["strategy"] == "single" and p["final_answer"] is not None)
+    p["final_answer"] = "999"
+    rep = validate_submission(_write(tmp_path, sub), releases=ds)
+    assert [x for x in rep.problems if "contradicts" in x] and not rep.verified
