@@ -139,7 +139,8 @@ figcaption { font-size: .85rem; color: #555; }
 equivalence margin {{ margin }}; depthbench {{ version }}.</p>
 <table class="meta">
 <tr><th class="l">dataset sha256</th><td><code>{{ dataset_sha256 or "not recorded" }}</code></td></tr>
-<tr><th class="l">tasks</th><td>{{ tasks | join(", ") }}</td></tr>
+{% for task, sha in datasets %}<tr><th class="l">dataset sha256 ({{ task }})</th><td><code>{{ sha }}</code></td></tr>
+{% endfor %}<tr><th class="l">tasks</th><td>{{ tasks | join(", ") }}</td></tr>
 <tr><th class="l">strategies</th><td>{{ strategies | join(", ") }}</td></tr>
 <tr><th class="l">budgets (G tokens per item)</th><td>{{ budgets | join(", ") }}</td></tr>
 </table>
@@ -204,11 +205,16 @@ def _figure_html(fig: RenderedFigure) -> Markup:
         f"<figcaption>{esc(fig.caption)}</figcaption></figure>\n")
 
 
+def _mapping(x: Any) -> Mapping[str, Any]:
+    return x if isinstance(x, Mapping) else {}
+
+
 def _facts(run: RunResults) -> dict[str, Any]:
     res = run.results
     return {
         "label": run.label,
         "dataset_sha256": run.dataset_sha256,
+        "datasets": sorted((str(k), str(v)) for k, v in _mapping(res.get("datasets")).items()),
         "margin": res.get("margin", 0.05),
         "tasks": sorted({r["task"] for r in res["curves"]}),
         "strategies": strategy_order(res["curves"]),
@@ -268,6 +274,7 @@ def render_markdown(run: RunResults, figures: Sequence[RenderedFigure]) -> str:
         f"# depthbench summary: {facts['label']}",
         "",
         f"- dataset sha256: `{facts['dataset_sha256'] or 'not recorded'}`",
+        *[f"- dataset sha256 ({task}): `{sha}`" for task, sha in facts["datasets"]],
         f"- tasks: {', '.join(facts['tasks'])}",
         f"- strategies: {', '.join(facts['strategies'])}",
         f"- budgets (G tokens per item): {', '.join(facts['budgets'])}",
