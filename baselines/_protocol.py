@@ -68,7 +68,11 @@ class Request:
     n : int
         Number of choices, >= 1.
     item : mapping, optional
-        The dataset item. Only the ``simulated`` backend reads it; never sent over HTTP.
+        The dataset item. The ``simulated`` and ``replay`` backends read it; never sent
+        over HTTP.
+    samples : tuple of int, optional
+        The sample index of each choice (length ``n``); the ``replay`` backend serves the
+        recorded sample with that index. Metadata only: not sent, not logged.
     """
 
     max_tokens: int
@@ -81,6 +85,7 @@ class Request:
     stop: tuple[str, ...] = ()
     n: int = 1
     item: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    samples: tuple[int, ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
@@ -89,6 +94,8 @@ class Request:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
         if self.n < 1 or len(self.seeds) != self.n:
             raise ValueError(f"need n >= 1 and one seed per choice (n={self.n}, seeds={len(self.seeds)})")
+        if self.samples is not None and len(self.samples) != self.n:
+            raise ValueError(f"need one sample index per choice (n={self.n}, samples={len(self.samples)})")
 
     def to_log(self) -> dict[str, Any]:
         """The request parameters as logged in the run log (no item)."""

@@ -1,0 +1,161 @@
+"""Replay backend: serve completions recorded elsewhere, for scoring outputs of other systems.
+
+File format (``replay:FILE.jsonl``): one JSON object per line,
+
+=====================  ========  ==========================================================
+field                  required  meaning
+=====================  ========  ==========================================================
+``item_id``            yes       the dataset item's ``id``
+``text``               yes       the completion (generated text only)
+``sample``             no        sample index >= 0; default: the record's position among
+                                 the item's records (0, 1, ...)
+``finish_reason``      no        ``"stop"`` (default), ``"length"`` or ``"error"``
+``completion_tokens``  no        generated tokens; if absent, counted (see below)
+``prompt_tokens``      no        prompt tokens; if absent, counted
+=====================  ========  ==========================================================
+
+Example::
+
+    {"item_id": "graph_connectivity/test/0/3", "sample": 0, "text": "... Answer: 11", "finish_reason": "stop", "completion_tokens": 57}
+
+Counts present in the file are reported with source ``"replay"``. Missing counts are
+taken from ``tokenizer`` (a callable ``text -> int``) if given, else from a whitespace
+split (one word = one token), and reported with source ``"tokenizer"``.
+
+Which record answers a request: choice ``j`` gets sample ``request.samples[j]`` when the
+caller passes sample indices, else the item's next unserved sample (in sample order).
+Replay serves answer samples; it cannot produce new text for continuation or revision
+rounds, and asking for a sample the file lacks is a :class:`~depthbench.errors.UserError`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from depthbench.baselines._protocol import FINISH_REASONS, Capabilities, Choice, Request, Response
+from depthbench.errors import UserError
+
+__all__ = ["ReplayModel", "load_replay_file"]
+
+
+def load_replay_file(path: str | Path) -> dict[str, dict[int, dict[str, Any]]]:
+    """Read and validate a replay file; returns ``{item_id: {sample: record}}``.
+
+    Raises
+    ------
+    UserError
+        Missing file, bad JSON, a missing or mistyped field, a duplicate (item_id, sample);
+        the message names the line.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"--model replay:{path}: file not found; give a JSONL file of recorded completions")
+    out: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+    with p.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"replay file {path} line {lineno}"
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                raise UserError(f"{where}: not valid JSON; fix or remove the line") from None
+            if not isinstance(rec, dict):
+                raise UserError(f"{where}: expected a JSON object")
+            if not isinstance(rec.get("item_id"), str) or not rec["item_id"]:
+                raise UserError(f"{where}: item_id must be a non-empty string")
+            if not isinstance(rec.get("text"), str):
+                raise UserError(f"{where}: text must be a string")
+            rec.setdefault("finish_reason", "stop")
+            if rec["finish_reason"] not in FINISH_REASONS:
+                raise UserError(f"{where}: finish_reason must be one of {', '.join(FINISH_REASONS)}")
+            for key in ("completion_tokens", "prompt_tokens"):
+                v = rec.get(key)
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                    raise UserError(f"{where}: {key} must be an integer >= 0")
+            samples = out[rec["item_id"]]
+            s = rec.get("sample", len(samples))
+            if not isinstance(s, int) or isinstance(s, bool) or s < 0:
+                raise UserError(f"{where}: sample must be an integer >= 0")
+            if s in samples:
+                raise UserError(f"{where}: duplicate sample {s} for item {rec['item_id']!r}")
+            samples[s] = rec
+    if not out:
+        raise UserError(f"--model replay:{path}: the file holds no records")
+    return dict(out)
+
+
+class ReplayModel:
+    """Serve recorded completions (see the module docstring for the file format).
+
+    Parameters
+    ----------
+    path : str or Path
+        The JSONL file.
+    tokenizer : callable, optional
+        ``text -> token count`` for records without counts; default whitespace words.
+    """
+
+    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=False, native_n=True, seed=False)
+
+    def __init__(self, path: str | Path, *, tokenizer: Callable[[str], int] | None = None) -> None:
+        self.path = str(path)
+        self.name = f"replay:{path}"
+        self.records = load_replay_file(path)
+        self._count = tokenizer or (lambda text: len(text.split()))
+        self._next: dict[str, int] = defaultdict(int)
+
+    def generate_sync(self, request: Request) -> Response:
+        """Synchronous :meth:`generate`."""
+        t0 = time.perf_counter()
+        item_id = (request.item or {}).get("id")
+        if not item_id:
+            raise UserError("replay backend: request.item with an 'id' is needed to find the recorded completion")
+        recs = self.records.get(item_id)
+        if recs is None:
+            raise UserError(f"replay file {self.path}: no record for item {item_id!r}; "
+                            "evaluate only the items the file covers (e.g. the dataset it was made for)")
+        order = sorted(recs)
+        if request.samples is not None:
+            wanted = list(request.samples)
+        else:
+            start = self._next[item_id]
+            wanted = order[start:start + request.n]
+            self._next[item_id] = start + request.n
+        choices = []
+        prompt_tokens, psource = None, "replay"
+        for j in range(request.n):
+            s = wanted[j] if j < len(wanted) else None
+            if s is None or s not in recs:
+                raise UserError(f"replay file {self.path}: item {item_id!r} has samples {order}; "
+                                f"sample {s if s is not None else len(order)} was asked for; lower N or record more samples")
+            rec = recs[s]
+            text = rec["text"]
+            if isinstance(rec.get("completion_tokens"), int):
+                k, src = rec["completion_tokens"], "replay"
+            else:
+                k, src = self._count(text), "tokenizer"
+            choices.append(Choice(text=text, finish_reason=rec["finish_reason"], completion_tokens=int(k),
+                                  token_source=src, seed=None))
+            if prompt_tokens is None and isinstance(rec.get("prompt_tokens"), int):
+                prompt_tokens = rec["prompt_tokens"]
+        if prompt_tokens is None:
+            if request.messages is not None:
+                prompt_text = "\n".join(str(m.get("content", "")) for m in request.messages)
+            else:
+                prompt_text = request.prompt or ""
+            prompt_tokens, psource = self._count(prompt_text), "tokenizer"
+        return Response(choices=tuple(choices), prompt_tokens=int(prompt_tokens), prompt_token_source=psource,
+                        latency_s=time.perf_counter() - t0, attempts=1, model=self.name)
+
+    async def generate(self, request: Request) -> Response:
+        """Serve the recorded choices for ``request`` (see :class:`~depthbench.baselines.Model`)."""
+        return self.generate_sync(request)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
