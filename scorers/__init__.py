@@ -5,6 +5,27 @@ equivalence tests).
 Every public name is re-exported here; implementation modules are private.
 """
 
+from depthbench.scorers._curves import (
+    bootstrap_mean_ci,
+    curve_fits,
+    depth_auc,
+    depth_curves,
+    fit_depth_curve,
+    item_means,
+    wilson_interval,
+)
+from depthbench.scorers._equivalence import (
+    VERDICTS,
+    TostResult,
+    breakpoint_depth,
+    compare_strategies,
+    compute_to_target,
+    holm,
+    paired_items,
+    paired_tost,
+    power_items,
+    verdict,
+)
 from depthbench.scorers._extract import ANSWER_TYPES, PARSE_STATUSES, Extraction, extract, normalize_answer
 from depthbench.scorers._reduce import (
     VoteResult,
@@ -40,4 +61,21 @@ __all__ = [
     "tie_rate",
     "pass_at_k",
     "maj_at_k",
+    "wilson_interval",
+    "bootstrap_mean_ci",
+    "item_means",
+    "depth_curves",
+    "fit_depth_curve",
+    "depth_auc",
+    "curve_fits",
+    "VERDICTS",
+    "TostResult",
+    "paired_tost",
+    "holm",
+    "verdict",
+    "paired_items",
+    "compare_strategies",
+    "breakpoint_depth",
+    "compute_to_target",
+    "power_items",
 ]
