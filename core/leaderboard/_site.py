@@ -73,99 +73,92 @@ def collect_submissions(folder: str | Path) -> list[Path]:
 
 # ----------------------------------------------------------------------------- statistics
 
-def _wilson(k: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    if n == 0:
-        return (math.nan, math.nan)
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def _auc(depths: Sequence[int], accs: Sequence[float]) -> float:
-    """Normalised trapezoid area under accuracy vs depth (in [0, 1]; one depth = its accuracy)."""
-    if len(depths) == 1:
-        return float(accs[0])
-    d = np.asarray(depths, dtype=float)
-    a = np.asarray(accs, dtype=float)
-    return float(np.sum((a[1:] + a[:-1]) / 2 * np.diff(d)) / (d[-1] - d[0]))
-
-
 def _auc_interval(by_depth: Mapping[int, np.ndarray], rng: np.random.Generator) -> tuple[float, float]:
-    """Percentile bootstrap (95%) of the AUC, resampling items within each depth."""
+    """Percentile bootstrap (95%) of the depth AUC, resampling items within each depth."""
+    from depthbench.scorers import depth_auc
+
     depths = sorted(by_depth)
     means = np.empty((_BOOT, len(depths)))
     for j, dep in enumerate(depths):
         credits = by_depth[dep]
         idx = rng.integers(0, len(credits), size=(_BOOT, len(credits)))
         means[:, j] = credits[idx].mean(axis=1)
-    if len(depths) == 1:
-        aucs = means[:, 0]
-    else:
-        d = np.asarray(depths, dtype=float)
-        aucs = np.sum((means[:, 1:] + means[:, :-1]) / 2 * np.diff(d), axis=1) / (d[-1] - d[0])
-    return float(np.quantile(aucs, 0.025)), float(np.quantile(aucs, 0.975))
+    aucs = np.array([depth_auc(depths, row) for row in means])
+    lo, hi = np.quantile(aucs, [0.025, 0.975], method="inverted_cdf")
+    return float(lo), float(hi)
 
 
-def _scorer_analysis(outcomes: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Fits, equivalence tests and breakpoints from ``depthbench.scorers`` (None if absent)."""
-    try:
-        from depthbench.scorers import analyze_outcomes as scorer_analyze
-    except ImportError:
-        return None
-    return scorer_analyze(outcomes)
+def _pairs(strategies: Mapping[str, str | None]) -> list[tuple[str, str]]:
+    """(parallel a, sequential b) pairs, as in results.json; else every pair with ``single``."""
+    par = sorted(s for s, k in strategies.items() if k == "parallel")
+    seq = sorted(s for s, k in strategies.items() if k == "sequential")
+    return [(a, b) for a in par for b in seq]
 
 
-def analyze_outcomes(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per-(strategy, budget) curves and summary numbers for one re-scored submission.
+def analyze_outcomes(outcomes: list[dict[str, Any]], margin: float = 0.05) -> dict[str, Any]:
+    """Per-(strategy, budget) rows, per-depth curves and equivalence breakpoints of one submission.
+
+    Uses the scorers' ``depth_curves`` (Wilson intervals), ``curve_fits`` (``p``, ``d50``
+    with bootstrap intervals, AUC) and ``compare_strategies`` (paired TOST per depth,
+    breakpoint with interval), all with fixed seeds. The AUC interval is a percentile
+    bootstrap over items within depth (fixed seed).
 
     Parameters
     ----------
     outcomes : list of dict
-        Re-scored outcome records (``credit``, ``depth``, ``strategy``, ``budget``, tokens).
+        Re-scored outcome records (``item_id, task, depth, strategy, kind, budget, credit,
+        chance``, token counts) from :func:`depthbench.leaderboard.validate_submission`.
+    margin : float
+        Equivalence margin for the breakpoints.
 
     Returns
     -------
     dict
-        ``rows`` (one per strategy/budget), ``curves`` (per depth), ``breakpoints``.
+        ``rows``, ``curves``, ``breakpoints``.
     """
-    groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    from depthbench.scorers import compare_strategies, curve_fits, depth_auc, depth_curves, wilson_interval
+
+    if not outcomes:
+        return {"rows": [], "curves": [], "breakpoints": []}
+    chance = {str(o["task"]): float(o.get("chance") or 0.0) for o in outcomes}
+    kinds = {str(o["strategy"]): o.get("kind") for o in outcomes}
+    curves = depth_curves(outcomes, chance=chance, kinds=kinds, n_boot=_BOOT, seed=_BOOT_SEED)
+    fits = {(f["task"], f["strategy"], int(f["budget"])): f for f in curve_fits(outcomes, chance, n_boot=_BOOT,
+                                                                                 seed=_BOOT_SEED)}
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = defaultdict(list)
     for o in outcomes:
-        groups[(o["strategy"], int(o["budget"]))].append(o)
-    scorer = _scorer_analysis(outcomes)
-    fits = {(f["strategy"], int(f["budget"])): f for f in (scorer or {}).get("fits", [])}
-    rows, curves = [], []
+        groups[(str(o["task"]), str(o["strategy"]), int(o["budget"]))].append(o)
     rng = np.random.default_rng(_BOOT_SEED)
-    for (strategy, budget), outs in sorted(groups.items()):
+    rows = []
+    for (task, strategy, budget), outs in sorted(groups.items()):
         by_depth: dict[int, list[float]] = defaultdict(list)
         for o in outs:
             by_depth[int(o["depth"])].append(float(o["credit"]))
         depths = sorted(by_depth)
-        accs = []
-        for dep in depths:
-            cr = by_depth[dep]
-            acc = sum(cr) / len(cr)
-            lo, hi = _wilson(sum(cr), len(cr))
-            accs.append(acc)
-            curves.append({"strategy": strategy, "budget": budget, "depth": dep, "n": len(cr),
-                           "accuracy": acc, "wilson_lo": lo, "wilson_hi": hi})
         arrays = {d: np.asarray(v, dtype=float) for d, v in by_depth.items()}
         auc_lo, auc_hi = _auc_interval(arrays, rng)
         total = sum(float(o["credit"]) for o in outs)
-        acc_lo, acc_hi = _wilson(total, len(outs))
-        fit = fits.get((strategy, budget), {})
+        acc_lo, acc_hi = wilson_interval(total, len(outs))
+        fit = fits.get((task, strategy, budget), {})
         rows.append({
-            "strategy": strategy, "kind": outs[0].get("kind"), "budget": budget, "n": len(outs),
+            "task": task, "strategy": strategy, "kind": kinds.get(strategy), "budget": budget, "n": len(outs),
             "accuracy": total / len(outs), "accuracy_lo": acc_lo, "accuracy_hi": acc_hi,
-            "auc": _auc(depths, accs), "auc_lo": auc_lo, "auc_hi": auc_hi,
+            "auc": depth_auc(depths, [float(arrays[d].mean()) for d in depths]), "auc_lo": auc_lo, "auc_hi": auc_hi,
             "d50": fit.get("d50"), "d50_lo": fit.get("d50_lo"), "d50_hi": fit.get("d50_hi"),
-            "p": fit.get("p"),
+            "p": fit.get("p"), "p_lo": fit.get("p_lo"), "p_hi": fit.get("p_hi"), "chance": chance.get(task),
             "mean_generated_tokens": sum(o["generated_tokens"] for o in outs) / len(outs),
             "mean_processed_tokens": sum(o["processed_tokens"] for o in outs) / len(outs),
             "depths": depths,
         })
-    breakpoints = [dict(b) for b in (scorer or {}).get("breakpoints", [])]
+    breakpoints = []
+    for task in sorted(chance):
+        budgets = sorted({b for (t, _, b) in groups if t == task})
+        for budget in budgets:
+            present = {s: kinds.get(s) for (t, s, b) in groups if t == task and b == budget}
+            for a, b in _pairs(present):
+                per_depth, brk = compare_strategies(outcomes, a, b, task=task, budget=budget, margin=margin,
+                                                    n_boot=_BOOT, seed=_BOOT_SEED)
+                breakpoints.append({**brk, "verdicts": [[r["depth"], r["verdict"]] for r in per_depth]})
     return {"rows": rows, "curves": curves, "breakpoints": breakpoints}
 
 
@@ -216,9 +209,10 @@ def _fmt(x: Any, digits: int = 3) -> str:
 def _interval(v: Any, lo: Any, hi: Any, digits: int = 3) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
-    if lo is None or hi is None:
+    if lo is None and hi is None:
         return _fmt(v, digits)
-    return f"{_fmt(v, digits)} [{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
+    hi_text = "∞" if hi is None else _fmt(hi, digits)  # an open upper end (e.g. d50 when p can be 1)
+    return f"{_fmt(v, digits)} [{_fmt(lo, digits)}, {hi_text}]"
 
 
 def _clean(x: Any) -> Any:
@@ -309,11 +303,11 @@ suite {{ e.suite_version }}; file <a href="{{ e.download }}"><code>{{ e.file }}<
 <figure>{{ e.svg }}<figcaption>Accuracy vs certified depth (95% Wilson bands) per strategy and budget.</figcaption></figure>
 <h3>Equivalence breakpoints</h3>
 {% if e.breakpoints %}
-<table><thead><tr><th>budget</th><th>parallel (a)</th><th>sequential (b)</th><th>margin</th><th>breakpoint depth</th></tr></thead>
+<table><thead><tr><th>budget</th><th>parallel (a)</th><th>sequential (b)</th><th>margin</th><th>breakpoint depth [95%]</th><th>verdict per depth</th></tr></thead>
 <tbody>
 {% for b in e.breakpoints %}
 <tr><td class="num">{{ b.budget }}</td><td><code>{{ b.a }}</code></td><td><code>{{ b.b }}</code></td><td class="num">{{ b.margin|fmt }}</td>
-<td class="num">{{ b.text }}</td></tr>
+<td class="num">{{ b.text }}</td><td>{{ b.verdict_text }}</td></tr>
 {% endfor %}
 </tbody></table>
 {% else %}
@@ -357,10 +351,17 @@ document.querySelectorAll("table.sortable th").forEach(function (th) {
 
 def _bp_text(b: Mapping[str, Any]) -> str:
     d = b.get("breakpoint_depth")
-    if d is None:
-        return "none (equivalent at every depth tested)" if b.get("all_equivalent", True) else "none"
     lo, hi = b.get("bp_lo"), b.get("bp_hi")
-    return f"{d} [{lo}, {hi}]" if lo is not None and hi is not None else str(d)
+    ci = f" [{lo if lo is not None else 'none'}, {hi if hi is not None else 'none'}]"
+    if d is None:
+        return "none within the depths measured" + (ci if lo is not None or hi is not None else "")
+    return f"{d}{ci}"
+
+
+def _verdict_text(b: Mapping[str, Any]) -> str:
+    names = {"equivalent": "equivalent", "a_better": "parallel better", "b_better": "sequential better",
+             "inconclusive": "inconclusive"}
+    return "; ".join(f"d{d}: {names.get(v, v)}" for d, v in b.get("verdicts", []))
 
 
 def _entry(rep: ValidationReport, file_name: str) -> dict[str, Any]:
@@ -448,7 +449,8 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
     for e in entries:
         svg = _depth_svg(e["curves"], f"{e['task']}: accuracy vs depth")
         view_entries.append({**e, "svg": Markup(svg),
-                             "breakpoints": [{**b, "text": _bp_text(b)} for b in e["breakpoints"]]})
+                             "breakpoints": [{**b, "text": _bp_text(b), "verdict_text": _verdict_text(b)}
+                                             for b in e["breakpoints"]]})
     html = _INDEX.render(tasks=view_tasks, entries=view_entries, rejected=rejected, suite_version=__version__)
 
     md = [f"# depthbench leaderboard", "", f"Suite {__version__}. Numbers recomputed from predictions; "
@@ -463,6 +465,15 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
                 str(r["budget"]), str(r["n"]), r["accuracy_text"], r["auc_text"], r["d50_text"],
                 _fmt(r["mean_generated_tokens"], 1), _fmt(r["mean_processed_tokens"], 1),
                 "verified" if r["verified"] else "no"]) + " |")
+        md.append("")
+    bps = [(e, b) for e in view_entries for b in e["breakpoints"]]
+    if bps:
+        md += ["## Equivalence breakpoints (parallel a vs sequential b, matched budget)", "",
+               "| model | task | budget | a | b | margin | breakpoint depth [95%] | verdict per depth |",
+               "|---|---|---:|---|---|---:|---|---|"]
+        for e, b in bps:
+            md.append("| " + " | ".join([_md(e["model"]), _md(e["task"]), str(b["budget"]), _md(b["a"]), _md(b["b"]),
+                                         _fmt(b["margin"], 2), _md(b["text"]), _md(b["verdict_text"])]) + " |")
         md.append("")
     if rejected:
         md += ["## Rejected submissions", ""]

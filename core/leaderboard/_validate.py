@@ -344,7 +344,7 @@ def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any, 
         "generated_tokens": sum(c["generated_tokens"] for c in p["calls"]),
         "processed_tokens": sum(c["processed_tokens"] for c in p["calls"]),
         "calls": [c["key"] for c in p["calls"]], "meta": dict(meta_out or {}),
-        "kind": getattr(strat, "kind", None),
+        "kind": getattr(strat, "kind", None), "chance": (item.get("meta") or {}).get("chance"),
     }
 
 
