@@ -177,7 +177,7 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     order = idx[np.argsort(p[idx], kind="stable")]
     adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
     out[order] = np.minimum(adj, 1.0)
-    return [float(round(v, 15)) if not math.isnan(v) else v for v in out]
+    return [float(v) for v in out]
 
 
 def verdict(diff: float, p_tost_adj: float, p_diff_adj: float, n: int, alpha: float = 0.05) -> str:
