@@ -6,7 +6,9 @@
                         [--seed S] [--out DIR] [--format jsonl|hf|parquet]
                         [--shard K/N] [--workers W]
 
-Everything is validated before any file is written; files are written atomically and the
+With several splits (``--split test,dev``) each split excludes the content hashes of the
+splits before it, so no item appears in two splits. Everything is validated before any
+file is written; files are written atomically and the
 manifest last. The manifest's ``command`` is a canonical command line without ``--out`` and
 ``--workers`` (neither changes the output), so the same data regenerated elsewhere has the
 same manifest bytes.
@@ -119,7 +121,13 @@ def _run(args: argparse.Namespace) -> int:
     ensure_writable_dir(out, "--out")
 
     results: dict[str, list[dict[str, Any]]] = {}
-    for s in splits:
+    earlier: set[str] = set()  # content hashes of the splits generated before (no item in two splits)
+    for j, s in enumerate(splits):
+        if j > 0:
+            prev = splits[j - 1]
+            full = results[prev] if shard is None else build_items(
+                spec, prev, depths=depths, n=args.n, seed=args.seed, exclude=earlier, workers=args.workers)
+            earlier |= {it["meta"]["content_sha256"] for it in full}
         n = args.n if args.n is not None else spec.splits[s].n_per_depth
         total = n * len(depths)
         if shard is not None:
@@ -128,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         with tqdm(total=total, desc=f"{spec.name}/{s}", unit="item", file=sys.stderr,
                   disable=args.quiet or None) as bar:
             results[s] = build_items(spec, s, depths=depths, n=args.n, seed=args.seed, shard=shard,
-                                     workers=args.workers, progress=bar.update)
+                                     workers=args.workers, exclude=earlier, progress=bar.update)
     manifest = write_dataset(out, spec, results, fmt=args.format, command=_command_line(args, splits),
                              shard=args.shard)
     n_items = sum(len(v) for v in results.values())
