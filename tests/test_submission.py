@@ -244,7 +244,7 @@ def eval_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     ds, run = root / "ds", root / "run"
     assert main(["generate", H.TASK, "--depths", "1,2,3", "--n", "4", "--seed", "5", "--out", str(ds), "--quiet"]) == 0
-    assert main(["eval", "--data", str(ds), "--model", "simulated", "--strategy", "single,majority@4,revision@2",
+    assert main(["eval", "--data", str(ds), "--model", "simulated", "--strategy", "single,majority@4,revision@2,adaptive@4",
                  "--budget", "200", "--out", str(run), "--no-progress"]) == 0
     return root, ds, run
 
@@ -256,13 +256,16 @@ def test_real_eval_run_packs_validates_and_ranks(eval_run, capsys):
     assert main(["submission", "pack", str(run), "--out", str(out), "--submitter", "ci"]) == 0
     rep = validate_submission(out, releases=ds)
     assert rep.problems == [] and rep.verified
-    assert len(rep.outcomes) == 12 * 3
+    assert len(rep.outcomes) == 12 * 4
     # re-scored credit equals the runner's own outcome credit (same extraction, same reductions)
     run_credit = {(o["item_id"], o["strategy"]): o["credit"] for o in H.read_outcomes(run)}
     assert {(o["item_id"], o["strategy"]): o["credit"] for o in rep.outcomes} == run_credit
     assert main(["leaderboard", "build", str(subs), "--out", str(root / "site"), "--releases", str(ds)]) == 0
     data = json.loads((root / "site" / "leaderboard.json").read_text())
-    assert sorted(r["strategy"] for r in data["rows"]) == ["majority@4", "revision@2", "single"]
+    assert sorted(r["strategy"] for r in data["rows"]) == ["adaptive@4", "majority@4", "revision@2", "single"]
+    # parallel (majority, adaptive) vs sequential (revision) at the matched budget
+    assert {(b["a"], b["b"]) for b in data["entries"][0]["breakpoints"]} == {("adaptive@4", "revision@2"),
+                                                                              ("majority@4", "revision@2")}
     assert [r["rank"] for r in data["rows"]][0] == 1 and all(r["verified"] for r in data["rows"])
     capsys.readouterr()
 
@@ -274,3 +277,26 @@ def test_real_eval_run_with_tampered_answer_is_caught(eval_run, tmp_path):
     p["final_answer"] = "999"
     rep = validate_submission(_write(tmp_path, sub), releases=ds)
     assert [x for x in rep.problems if "contradicts" in x] and not rep.verified
+
+
+def test_pooled_budget_of_dataset_level_strategy(eval_run, tmp_path):
+    """adaptive@N may give one item more than B, but never more than items x B in total."""
+    _, ds, run = eval_run
+    sub = pack_run(run)
+    preds = [p for p in sub["predictions"] if p["strategy"] == "adaptive@4"]
+    assert validate_submission(_write(tmp_path, sub, "ok.json.gz"), releases=ds).ok
+    total = sum(c["generated_tokens"] for p in preds for c in p["calls"])
+    room = 12 * 200 - total
+    for p in preds:  # spread the excess so no single item passes the per-item ceiling
+        c = p["calls"][0]
+        c["generated_tokens"] += room // len(preds) + 1
+        c["processed_tokens"] += room // len(preds) + 1
+    rep = validate_submission(_write(tmp_path, sub, "over.json.gz"), releases=ds)
+    assert any("exceed the pooled budget 12 items x 200" in x for x in rep.problems), rep.problems
+
+
+def test_other_suite_version_is_a_note_not_a_problem(world, tmp_path):
+    s = copy.deepcopy(world["sub"])
+    s["metadata"]["suite_version"] = "0.0.1"
+    rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
+    assert rep.ok and rep.notes and "re-scored with depthbench" in rep.notes[0]

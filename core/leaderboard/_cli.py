@@ -43,6 +43,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from depthbench.leaderboard._validate import validate_submission
 
     rep = validate_submission(args.file, releases=args.releases, limits=_limits(args))
+    for note in rep.notes:
+        print(f"note: {note}", file=sys.stderr)
     if rep.problems:
         print(f"{args.file}: INVALID, {len(rep.problems)} problem(s):", file=sys.stderr)
         for p in rep.problems[:_MAX_PRINTED]:

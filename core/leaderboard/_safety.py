@@ -46,9 +46,9 @@ class Limits:
         Largest accepted number of calls in one prediction.
     """
 
-    max_file_bytes: int = 256 * 1024 * 1024
-    max_json_bytes: int = 2 * 1024 * 1024 * 1024
-    max_predictions: int = 2_000_000
+    max_file_bytes: int = 128 * 1024 * 1024
+    max_json_bytes: int = 512 * 1024 * 1024
+    max_predictions: int = 1_000_000
     max_calls_per_prediction: int = 4096
 
 

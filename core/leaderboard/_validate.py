@@ -80,6 +80,8 @@ class ValidationReport:
         Predictions whose stated final answer contradicts the re-extracted one.
     rescored : int
         Predictions re-derived from raw completions.
+    notes : list of str
+        Remarks that do not invalidate the submission (e.g. another suite version).
     """
 
     path: str
@@ -88,6 +90,7 @@ class ValidationReport:
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     mismatches: int = 0
     rescored: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -206,6 +209,11 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
     if meta["model"]["revision"] is not None:
         probs.extend(name_problems("metadata.model.revision", meta["model"]["revision"]))
 
+    from depthbench import __version__
+
+    if meta["suite_version"] != __version__:
+        rep.notes.append(f"metadata.suite_version {meta['suite_version']!r} differs from this validator "
+                         f"({__version__!r}); answers were re-scored with depthbench {__version__}")
     parse, extract, verify = _scoring_api()
     strategies: dict[str, Any] = {}
     for name in meta["strategies"]:
@@ -239,6 +247,7 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
     seen: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
     unlisted_strats: Counter[str] = Counter()
     unlisted_budgets: Counter[int] = Counter()
+    pooled: Counter[tuple[str, int]] = Counter()
     for i, p in enumerate(sub["predictions"]):
         w = _where(i, p)
         if p["strategy"] not in meta["strategies"]:
@@ -247,7 +256,16 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
             unlisted_budgets[p["budget"]] += 1
         seen[(p["strategy"], p["budget"])][p["item_id"]] += 1
         gen = sum(c["generated_tokens"] for c in p["calls"])
-        if gen > p["budget"]:
+        strat_obj = strategies.get(p["strategy"])
+        if strat_obj is not None and getattr(strat_obj, "dataset_level", False):
+            # budget shared across items: the total is capped (checked below), one item at most the
+            # strategy's own per-item ceiling
+            pooled[(p["strategy"], p["budget"])] += gen
+            ceiling = (1 + int(getattr(strat_obj, "max_factor", 0))) * p["budget"]
+            if gen > ceiling:
+                probs.append(f"{w}: generated tokens {gen} exceed this strategy's per-item ceiling {ceiling} "
+                             "(budget overrun)")
+        elif gen > p["budget"]:
             probs.append(f"{w}: generated tokens {gen} exceed the budget {p['budget']} (budget overrun)")
         keys = Counter(c["key"] for c in p["calls"])
         for k, n in sorted(keys.items()):
@@ -273,6 +291,12 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
         probs.append(f"predictions: {n} prediction(s) use strategy {name!r}, which is not listed in metadata.strategies")
     for b, n in sorted(unlisted_budgets.items()):
         probs.append(f"predictions: {n} prediction(s) use budget {b}, which is not listed in metadata.budgets")
+
+    for (name, budget), total in sorted(pooled.items()):
+        n_items = len(items) if items else len(seen[(name, budget)])
+        if total > n_items * budget:
+            probs.append(f"coverage ({name}, budget {budget}): generated tokens {total} exceed the pooled budget "
+                         f"{n_items} items x {budget} = {n_items * budget} (budget overrun)")
 
     if items:
         for strat in meta["strategies"]:
