@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from openai_test_server import OpenAITestServer  # noqa: E402
 
-__all__ = ["OpenAITestServer", "openai_server", "start_test_server", "free_port"]
+__all__ = ["OpenAITestServer", "openai_server", "start_test_server", "start_llama_server", "free_port"]
 
 
 def free_port() -> int:
@@ -51,3 +51,49 @@ def openai_server() -> Iterator[OpenAITestServer]:
     """A fault-free test server (defaults of :class:`OpenAITestServer`)."""
     with start_test_server() as srv:
         yield srv
+
+
+@contextlib.contextmanager
+def start_llama_server(model_path: str, *, n_ctx: int = 2048, startup_timeout_s: float = 180.0,
+                       extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Run ``python -m llama_cpp.server`` on 127.0.0.1 and yield its base URL (``.../v1``).
+
+    Waits until ``/v1/models`` answers; the subprocess is terminated (then killed) on exit.
+    Its output goes to a temporary log file, shown in the error if it fails to start.
+    """
+    import subprocess
+    import tempfile
+    import time
+
+    import httpx
+
+    port = free_port()
+    log = tempfile.NamedTemporaryFile("w+", prefix="llama_server_", suffix=".log", delete=False)
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1",
+           "--port", str(port), "--n_ctx", str(n_ctx), *extra_args]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + startup_timeout_s
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}:\n{log.read()[-2000:]}")
+            try:
+                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"llama_cpp.server did not answer within {startup_timeout_s} s")
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+        os.unlink(log.name)
