@@ -660,7 +660,7 @@ class Adaptive(Strategy):
     Phase 1 (pilot): every item gets ``max(2, N // 4)`` chains of B/N tokens; these
     pilot samples are charged. Phase 2: the dataset budget ``len(items) * B`` minus all
     pilot tokens is shared equally among the items whose pilot votes disagree (or
-    abstain), spent as further chains of B/N. Final answer: majority over all of an
+    abstain), at most 4B extra per item, spent as further chains of B/N. Final answer: majority over all of an
     item's chains. An item may so use more than B; the dataset total never exceeds
     ``len(items) * B`` — the same as ``majority@N`` — and each item's allocation is
     recorded in its outcome (``meta.allocated``).
@@ -673,6 +673,7 @@ class Adaptive(Strategy):
 
     n: int = 8
     dataset_level: ClassVar[bool] = True
+    max_factor: ClassVar[int] = 4
     summary: ClassVar[str] = "pilot chains (charged), then more chains of B/N to items whose votes disagree"
 
     @property
@@ -715,16 +716,17 @@ class Adaptive(Strategy):
         for c in ctxs:
             c.budget.total = c.budget_tokens  # phase-1 cap; raised in phase 2
 
-        async def guarded(coro):
+        async def guarded(fn, *args):
             async with sem:
-                return await coro
+                return await fn(*args)
 
-        await asyncio.gather(*(guarded(self.pilot(it, c)) for it, c in zip(items, ctxs)))
+        await asyncio.gather(*(guarded(self.pilot, it, c) for it, c in zip(items, ctxs)))
         B = ctxs[0].budget_tokens if ctxs else 0
         share = B // self.n
         pool = len(items) * B - sum(c.budget.generated for c in ctxs)
-        unsure = [i for i, c in enumerate(ctxs) if self.uncertain(c.records)]
-        extra = pool // len(unsure) if unsure else 0
+        unsure = {i for i, c in enumerate(ctxs) if self.uncertain(c.records)}
+        unsure_ids = {ctxs[i].item["id"] for i in unsure}
+        extra = min(pool // len(unsure), self.max_factor * B) if unsure else 0
         for i, c in enumerate(ctxs):
             c.budget.total = c.budget.generated + (extra if i in unsure else 0)
 
@@ -734,12 +736,11 @@ class Adaptive(Strategy):
                 await c.call({"messages": c.user_messages(), "max_tokens": share, "n": k},
                              role="answer", sample=self.pilots, parent=None)
             ans, credit, meta = self.final_answer(c.records, it)
-            meta.update(allocated=c.budget.total, dataset_budget=len(items) * B, uncertain=c.item["id"] in
-                        {ctxs[j].item["id"] for j in unsure})
+            meta.update(allocated=c.budget.total, dataset_budget=len(items) * B, uncertain=c.item["id"] in unsure_ids)
             if it["id"] not in done:
                 emit(c.outcome(ans, credit, meta))
 
-        await asyncio.gather(*(guarded(phase2(it, c)) for it, c in zip(items, ctxs)))
+        await asyncio.gather(*(guarded(phase2, it, c) for it, c in zip(items, ctxs)))
 
     async def run(self, item, ctx):
         """Single-item fallback: pilots plus the rest of the item's own budget."""

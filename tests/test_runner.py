@@ -1,0 +1,269 @@
+"""The eval runner: resume, torn lines, config changes, Ctrl-C, kill -9, faulty servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from depthbench.baselines._models import load_model
+from depthbench.baselines._runner import EvalConfig, run_eval
+from depthbench.cli import main as cli_main
+from depthbench.errors import UserError
+from depthbench.io import BadLine, read_jsonl
+
+STRATS = ["single", "majority@4", "budget_forcing", "revision@2", "adaptive@4"]
+
+
+def _cfg(out, **kw) -> EvalConfig:
+    base = dict(model="simulated:eps=0.05,tokens_per_step=10", strategies=[",".join(STRATS)], budgets=[64, 256],
+                out=str(out), task="graph_connectivity", limit=8, seed=3, progress=False)
+    base.update(kw)
+    return EvalConfig(**base)
+
+
+def _lines(path: Path) -> list[dict]:
+    bad: list[BadLine] = []
+    recs = list(read_jsonl(path, bad))
+    assert not bad, bad
+    return recs
+
+
+def _keys(out: Path) -> tuple[list[str], list[tuple]]:
+    calls = [r["key"] for r in _lines(out / "calls.jsonl")]
+    outs = [(o["item_id"], o["strategy"], o["budget"]) for o in _lines(out / "outcomes.jsonl")]
+    return calls, outs
+
+
+def _strip(o: dict) -> dict:
+    return {k: v for k, v in o.items()}
+
+
+def _outcomes(out: Path) -> dict:
+    return {(o["item_id"], o["strategy"], o["budget"]): o for o in _lines(out / "outcomes.jsonl")}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "run"
+    run_eval(_cfg(out))
+    return out
+
+
+def _same_as_reference(out: Path, ref: Path) -> None:
+    calls, outs = _keys(out)
+    rcalls, routs = _keys(ref)
+    assert len(calls) == len(set(calls)), "a call key was logged twice"
+    assert len(outs) == len(set(outs)), "an outcome was logged twice"
+    assert set(calls) == set(rcalls)
+    assert set(outs) == set(routs)
+    a, b = _outcomes(out), _outcomes(ref)
+    for k in b:
+        assert (a[k]["final_answer"], a[k]["credit"], a[k]["generated_tokens"]) == \
+               (b[k]["final_answer"], b[k]["credit"], b[k]["generated_tokens"]), k
+
+
+def test_run_writes_contracts_and_rerun_is_a_noop(reference, tmp_path):
+    run = json.loads((reference / "run.json").read_text())
+    assert run["format"] == "depthbench-run/1"
+    assert run["config"]["strategies"] == STRATS and run["config"]["budgets"] == [64, 256]
+    assert len(run["config"]["dataset_sha256"]) == 64 and run["versions"]["depthbench"]
+    calls, outs = _keys(reference)
+    assert len(outs) == 8 * len(STRATS) * 2
+    rec = _lines(reference / "calls.jsonl")[0]
+    for field in ("key", "item_id", "task", "depth", "strategy", "budget", "sample", "round", "role", "parent",
+                  "request", "seed", "text", "finish_reason", "usage", "latency_s", "attempts", "model",
+                  "extracted", "parse_status", "correct"):
+        assert field in rec
+    for o in _lines(reference / "outcomes.jsonl"):
+        if not o["strategy"].startswith("adaptive"):
+            assert o["generated_tokens"] <= o["budget"]
+        assert set(o["calls"]) == set(o["parents"])
+    before = [(reference / f).read_bytes() for f in ("calls.jsonl", "outcomes.jsonl", "run.json")]
+    res = run_eval(_cfg(reference))
+    assert res["new_calls"] == 0 and res["new_units"] == 0
+    assert [(reference / f).read_bytes() for f in ("calls.jsonl", "outcomes.jsonl", "run.json")] == before
+
+
+def test_distinct_seeds_per_sample(reference):
+    recs = [r for r in _lines(reference / "calls.jsonl") if r["strategy"] == "majority@4"]
+    by_unit: dict = {}
+    for r in recs:
+        by_unit.setdefault((r["item_id"], r["budget"]), []).append(r["seed"])
+    assert all(len(set(s)) == len(s) == 4 for s in by_unit.values())
+
+
+class _Interrupting:
+    """Wraps a model; raises KeyboardInterrupt on the k-th call (an in-process Ctrl-C)."""
+
+    def __init__(self, inner, k):
+        self.inner, self.k, self.n = inner, k, 0
+        self.name, self.capabilities = inner.name, inner.capabilities
+
+    async def generate(self, request):
+        self.n += 1
+        if self.n == self.k:
+            raise KeyboardInterrupt
+        return await self.inner.generate(request)
+
+    async def aclose(self):
+        pass
+
+
+@pytest.mark.parametrize("k", [1, 7, 60])
+def test_interrupt_then_resume_matches_uninterrupted(reference, tmp_path, monkeypatch, k):
+    import depthbench.baselines._models as models
+
+    real = models.load_model
+    monkeypatch.setattr(models, "load_model", lambda *a, **kw: _Interrupting(real(*a, **kw), k))
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(_cfg(out))
+    _lines(out / "calls.jsonl")  # every line whole
+    monkeypatch.setattr(models, "load_model", real)
+    run_eval(_cfg(out))
+    _same_as_reference(out, reference)
+
+
+def test_torn_last_line_is_ignored_and_repaired(reference, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    for f in ("run.json", "calls.jsonl", "outcomes.jsonl"):
+        (out / f).write_bytes((reference / f).read_bytes())
+    # keep the first half of the calls, tear the next line, drop the outcomes after them
+    lines = (reference / "calls.jsonl").read_bytes().splitlines(keepends=True)
+    half = len(lines) // 2
+    (out / "calls.jsonl").write_bytes(b"".join(lines[:half]) + lines[half][: len(lines[half]) // 2])
+    olines = (reference / "outcomes.jsonl").read_bytes().splitlines(keepends=True)
+    (out / "outcomes.jsonl").write_bytes(b"".join(olines[:5]) + olines[5][:40])
+    res = run_eval(_cfg(out))
+    assert res["calls_from_log"] > 0
+    _same_as_reference(out, reference)
+
+
+@pytest.mark.parametrize("change, flag", [
+    (dict(seed=4), "--seed"),
+    (dict(budgets=[64]), "--budget"),
+    (dict(strategies=["single"]), "--strategy"),
+    (dict(temperature=0.3), "--temperature"),
+    (dict(model="simulated:eps=0.1"), "--model"),
+    (dict(limit=4), "--limit"),
+])
+def test_changed_config_is_refused_naming_the_flag(reference, change, flag):
+    with pytest.raises(UserError, match=f"^{flag}"):
+        run_eval(_cfg(reference, **change))
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    rc = cli_main(["eval", "--task", "graph_connectivity", "--model", "simulated", "--strategy", "majority@0",
+                   "--budget", "64", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "--strategy" in err and "Traceback" not in err
+    rc = cli_main(["eval", "--task", "graph_connectivity", "--model", "simulated", "--strategy", "single",
+                   "--budget", "0", "--out", str(tmp_path / "r")])
+    assert rc == 2 and "--budget" in capsys.readouterr().err
+
+
+def test_cli_strategies_lists_one_line_each(capsys):
+    assert cli_main(["strategies"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    names = [ln.split()[0] for ln in lines]
+    for n in ("single", "budget_forcing[:cap]", "revision@R[:maj]", "majority@N[:pooled]", "pass@N", "ratio@NxR",
+              "adaptive@N"):
+        assert n in names
+    assert any(n.startswith("best_of@N") for n in names)
+
+
+# --------------------------------------------------------------------------- subprocesses
+def _argv(out: Path) -> list[str]:
+    return [sys.executable, "-P", "-m", "depthbench", "eval", "--task", "graph_connectivity",
+            "--model", "simulated:eps=0.05,tokens_per_step=10", "--strategy", ",".join(STRATS),
+            "--budget", "64,256", "--limit", "8", "--seed", "3", "--out", str(out), "--no-progress"]
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with open(path, "rb") as f:
+            return f.read().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def _start_and_stop_at(out: Path, target_lines: int, sig: int, timeout: float = 60.0) -> subprocess.Popen:
+    """Start `depthbench eval`; send ``sig`` once calls.jsonl holds ``target_lines`` lines."""
+    proc = subprocess.Popen(_argv(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    t0 = time.monotonic()
+    while proc.poll() is None and time.monotonic() - t0 < timeout:
+        if _count_lines(out / "calls.jsonl") >= target_lines:
+            proc.send_signal(sig)
+            break
+        time.sleep(0.002)
+    proc.wait(timeout)
+    return proc
+
+
+def test_kill_9_five_times_then_resume(reference, tmp_path):
+    out = tmp_path / "run"
+    total = _count_lines(reference / "calls.jsonl")
+    rng = random.Random(20261129)
+    killed = 0
+    for _ in range(5):
+        have = _count_lines(out / "calls.jsonl")
+        if have >= total:
+            break
+        proc = _start_and_stop_at(out, rng.randint(have + 1, total - 1), signal.SIGKILL)
+        killed += proc.returncode == -signal.SIGKILL
+    assert killed >= 3, "the kills should land mid-run"
+    done = subprocess.run(_argv(out), capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    _same_as_reference(out, reference)
+
+
+def test_ctrl_c_stops_cleanly_with_130(reference, tmp_path):
+    out = tmp_path / "run"
+    proc = _start_and_stop_at(out, _count_lines(reference / "calls.jsonl") // 3, signal.SIGINT)
+    err = proc.stderr.read().decode()
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the signal arrived")
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    _lines(out / "calls.jsonl")
+    _lines(out / "outcomes.jsonl")
+    done = subprocess.run(_argv(out), capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    _same_as_reference(out, reference)
+
+
+# --------------------------------------------------------------------------- faulty server
+def _server():
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        from openai_test_server import OpenAITestServer
+    finally:
+        sys.path.pop(0)
+    return OpenAITestServer
+
+
+def test_openai_backend_with_20_percent_faults_scores_every_item(tmp_path):
+    Server = _server()
+    with Server(fault_rate=0.2, hang_s=1.0, fault_seed=5) as srv:
+        cfg = _cfg(tmp_path / "run", model="openai:test-model", base_url=srv.base_url, strategies=["single,majority@4"],
+                   budgets=[64], limit=10, concurrency=4,
+                   model_options={"timeout": 0.5, "retries": 10, "backoff_base": 0.01, "backoff_max": 0.05})
+        run_eval(cfg)
+        faults = sum(v for k, v in srv.stats.items() if k.startswith("fault_"))
+        requests = srv.stats["requests"]
+    outs = _outcomes(tmp_path / "run")
+    assert len(outs) == 10 * 2  # every item scored under both strategies
+    assert all(isinstance(o["correct"], bool) for o in outs.values())
+    calls = _lines(tmp_path / "run" / "calls.jsonl")
+    assert len({c["key"] for c in calls}) == len(calls) == 10 * (1 + 4)
+    assert 0.1 < faults / requests < 0.35 and any(c["attempts"] > 1 for c in calls)
+    assert all(c["usage"]["completion_tokens"] <= c["request"]["max_tokens"] for c in calls)
