@@ -282,7 +282,7 @@ Click a column header to sort.</p>
 <td class="num" data-sort="{{ r.n }}">{{ r.n }}</td>
 <td class="num" data-sort="{{ r.accuracy|fmt(6) }}">{{ r.accuracy_text }}</td>
 <td class="num" data-sort="{{ r.auc|fmt(6) }}">{{ r.auc_text }}</td>
-<td class="num" data-sort="{{ r.d50|fmt(6) }}">{{ r.d50_text }}</td>
+<td class="num" data-sort="{{ r.d50_sort }}">{{ r.d50_text }}</td>
 <td class="num" data-sort="{{ r.mean_generated_tokens|fmt(3) }}">{{ r.mean_generated_tokens|fmt(1) }}</td>
 <td class="num" data-sort="{{ r.mean_processed_tokens|fmt(3) }}">{{ r.mean_processed_tokens|fmt(1) }}</td>
 <td data-sort="{{ 1 if r.verified else 0 }}">{% if r.verified %}<span class="badge">verified</span>{% else %}<span class="unverified">not verified</span>{% endif %}</td>
@@ -347,6 +347,19 @@ document.querySelectorAll("table.sortable th").forEach(function (th) {
 </body>
 </html>
 """)
+
+
+def _d50_text(r: Mapping[str, Any]) -> str:
+    """d50 with its interval; "∞" when the fitted per-step reliability is 1 (no decay seen)."""
+    if r.get("d50") is None:
+        return "∞" if r.get("p") is not None else "—"
+    return _interval(r["d50"], r.get("d50_lo"), r.get("d50_hi"), 2)
+
+
+def _d50_sort(r: Mapping[str, Any]) -> str:
+    if r.get("d50") is None:
+        return "1e12" if r.get("p") is not None else ""
+    return f"{r['d50']:.6f}"
 
 
 def _bp_text(b: Mapping[str, Any]) -> str:
@@ -443,7 +456,8 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
     view_tasks = [{**t, "rows": [{**r,
                                   "accuracy_text": _interval(r["accuracy"], r["accuracy_lo"], r["accuracy_hi"]),
                                   "auc_text": _interval(r["auc"], r["auc_lo"], r["auc_hi"]),
-                                  "d50_text": _interval(r["d50"], r["d50_lo"], r["d50_hi"], 2)}
+                                  "d50_text": _d50_text(r),
+                                  "d50_sort": _d50_sort(r)}
                                  for r in t["rows"]]} for t in tasks]
     view_entries = []
     for e in entries:
@@ -454,7 +468,8 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
     html = _INDEX.render(tasks=view_tasks, entries=view_entries, rejected=rejected, suite_version=__version__)
 
     md = [f"# depthbench leaderboard", "", f"Suite {__version__}. Numbers recomputed from predictions; "
-          "intervals are 95% (accuracy: Wilson; AUC: bootstrap over items; d50: reliability fit).", ""]
+          "intervals are 95% (accuracy: Wilson; AUC: bootstrap over items; d50: reliability fit, ∞ when no decay "
+          "is seen).", ""]
     for t in view_tasks:
         md += [f"## Task {_md(t['name'])}", "",
                "| rank | model | revision | submitter | strategy | budget | items | accuracy | AUC | d50 | mean G | mean P | verified |",
