@@ -300,3 +300,10 @@ def test_other_suite_version_is_a_note_not_a_problem(world, tmp_path):
     s["metadata"]["suite_version"] = "0.0.1"
     rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
     assert rep.ok and rep.notes and "re-scored with depthbench" in rep.notes[0]
+
+
+def test_cli_max_bytes_flag(world, tmp_path, capsys):
+    path = write_submission(world["sub"], tmp_path / "s.json.gz")
+    assert main(["submission", "validate", str(path), "--releases", str(world["releases"]), "--max-bytes", "100"]) == 1
+    assert "over the limit of 100 bytes" in capsys.readouterr().err
+    assert main(["submission", "validate", str(path), "--max-bytes", "0"]) == 2

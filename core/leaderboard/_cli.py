@@ -33,6 +33,12 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     sub = pack_run(args.run_dir, submitter=args.submitter, model_name=args.model_name,
                    model_revision=args.model_revision, raw=not args.no_raw, date=args.date)
     out = write_submission(sub, args.out)
+    from depthbench.leaderboard._validate import find_releases
+
+    sha = sub["metadata"]["dataset"]["sha256"]
+    if sha not in find_releases():
+        print(f"note: dataset sha256 {sha[:16]}... is not a shipped release (a run with --task or a custom dataset); "
+              "'submission validate' accepts it only with --releases DIR holding that dataset", file=sys.stderr)
     print(f"wrote {out} ({len(sub['predictions'])} predictions, "
           f"{'with' if not args.no_raw else 'without'} raw completions); "
           f"check it with: depthbench submission validate {out}")
