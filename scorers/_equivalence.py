@@ -301,7 +301,7 @@ def compare_strategies(
     breakpoint : dict
         ``task, budget, a, b, margin, breakpoint_depth`` (first depth not equivalent,
         or None), ``bp_lo, bp_hi`` (percentile bootstrap interval; None stands for
-        "no breakpoint within the depths measured").
+        "no breakpoint within the depths measured"), ``verdict_at_breakpoint``.
 
     Raises
     ------
@@ -349,7 +349,8 @@ def compare_strategies(
         bp_lo = None if math.isinf(lo) else int(lo)
         bp_hi = None if math.isinf(hi) else int(hi)
     brk = {"task": task, "budget": budget, "a": a, "b": b, "margin": margin,
-           "breakpoint_depth": bp, "bp_lo": bp_lo, "bp_hi": bp_hi}
+           "breakpoint_depth": bp, "bp_lo": bp_lo, "bp_hi": bp_hi,
+           "verdict_at_breakpoint": next((r["verdict"] for r in rows if r["depth"] == bp), None)}
     return rows, brk
 
 

@@ -1,0 +1,254 @@
+"""Analyse a run folder: depth curves, fits, equivalence verdicts -> ``results.json``.
+
+``depthbench analyze RUN_DIR`` reads ``scored.jsonl`` when present (re-scored from
+the raw responses by ``depthbench score``), else ``outcomes.jsonl`` as logged, and
+writes ``results.json`` (format ``depthbench-results/1``, ``docs/ARCHITECTURE.md``)
+atomically, then prints a table (or the JSON with ``--json``).
+
+Default comparisons: at every budget of every task, each (parallel, sequential)
+pair of strategies -- ``single`` counts as sequential, ``bound`` strategies
+(oracle, pass@N) are never compared -- with ``a`` the parallel one, so
+``a_better`` reads "parallel better".
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from depthbench.errors import UserError
+from depthbench.io import BadLine, atomic_write_json
+from depthbench.scorers._curves import curve_fits, depth_curves
+from depthbench.scorers._equivalence import compare_strategies, compute_to_target
+from depthbench.scorers._score import load_run, load_run_items, read_records, strategy_info
+
+__all__ = ["analyze_run", "default_pairs", "format_table", "RESULTS_FORMAT"]
+
+RESULTS_FORMAT = "depthbench-results/1"
+_NEEDED = ("item_id", "task", "strategy", "budget", "depth")
+
+
+def default_pairs(kinds: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Every (parallel, sequential-or-single) pair of strategy names, sorted.
+
+    Examples
+    --------
+    >>> default_pairs({"majority@8": "parallel", "single": "single", "pass@8": "bound",
+    ...                "budget_forcing": "sequential"})
+    [('majority@8', 'budget_forcing'), ('majority@8', 'single')]
+    """
+    par = sorted(s for s, k in kinds.items() if k == "parallel")
+    seq = sorted(s for s, k in kinds.items() if k in ("sequential", "single"))
+    return [(a, b) for a in par for b in seq]
+
+
+def _clean(x: Any) -> Any:
+    """Strict JSON: NaN and infinities become None."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def _load_records(rd: Path, err: TextIO) -> tuple[list[dict[str, Any]], str]:
+    scored, logged = rd / "scored.jsonl", rd / "outcomes.jsonl"
+    if scored.exists():
+        src = scored
+    elif logged.exists():
+        src = logged
+        print(f"analyze: no scored.jsonl in {str(rd)!r}; using outcomes.jsonl as logged "
+              "(run `depthbench score` first to re-score from the raw responses)", file=err)
+    else:
+        raise UserError(f"RUN_DIR: {str(rd)!r} has neither scored.jsonl nor outcomes.jsonl; run `depthbench eval` first")
+    bad: list[BadLine] = []
+    recs = []
+    for lineno, r in read_records(src, bad):
+        missing = [f for f in _NEEDED if r.get(f) is None]
+        if missing:
+            bad.append(BadLine(lineno, f"record lacks {', '.join(missing)}"))
+            continue
+        recs.append(r)
+    for b in bad:
+        print(f"{src.name}: line {b.lineno}: {b.reason}; skipped", file=err)
+    if not recs:
+        raise UserError(f"RUN_DIR: {str(src)!r} holds no usable records; re-run `depthbench eval` or `depthbench score`")
+    return recs, src.name
+
+
+def _chance(recs: Sequence[Mapping[str, Any]], run: Mapping[str, Any], err: TextIO) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for r in recs:
+        c = r.get("chance")
+        if c is not None and r["task"] not in out:
+            out[str(r["task"])] = float(c)
+    missing = {str(r["task"]) for r in recs} - set(out)
+    if missing:
+        try:
+            items, _ = load_run_items(run)
+        except UserError as e:
+            print(f"analyze: chance accuracy unknown for {sorted(missing)} ({e}); fits use chance 0", file=err)
+            return out
+        for it in items.values():
+            t = str(it.get("task"))
+            if t in missing and t not in out:
+                out[t] = float((it.get("meta") or {}).get("chance") or 0.0)
+    return out
+
+
+def analyze_run(
+    run_dir: str | Path,
+    margin: float = 0.05,
+    *,
+    alpha: float = 0.05,
+    n_boot: int = 2000,
+    seed: int = 0,
+    write: bool = True,
+    err: TextIO | None = None,
+) -> dict[str, Any]:
+    """Compute ``results.json`` for a run folder (and write it).
+
+    Parameters
+    ----------
+    run_dir : path-like
+        A folder written by ``depthbench eval`` (optionally re-scored).
+    margin : float
+        TOST equivalence margin in accuracy units, in (0, 1).
+    alpha : float
+        Family-wise level across depths (Holm).
+    n_boot : int
+        Bootstrap replicates (curves, equivalence); fits use half as many.
+    seed : int
+        Bootstrap seed (results are reproducible byte for byte).
+    write : bool
+        Write ``RUN_DIR/results.json`` atomically.
+    err : text stream, optional
+        Warnings and skipped lines (default ``sys.stderr``).
+
+    Returns
+    -------
+    dict
+        The results object (``format: depthbench-results/1``): ``run``,
+        ``dataset_sha256``, ``curves``, ``fits``, ``equivalence``, ``breakpoints``,
+        ``margin``, plus ``compute_to_target`` (pairs measured at two or more budgets),
+        ``source`` (``scored.jsonl`` or ``outcomes.jsonl``) and ``alpha``.
+
+    Raises
+    ------
+    UserError
+        Bad margin, missing run files, no usable records.
+    """
+    if not isinstance(margin, (int, float)) or not 0 < margin < 1:
+        raise UserError(f"--margin: must be between 0 and 1 (accuracy units), got {margin}; e.g. --margin 0.05")
+    err = err if err is not None else sys.stderr
+    rd = Path(run_dir)
+    run = load_run(rd)
+    recs, source = _load_records(rd, err)
+    cfg = run.get("config") or {}
+    kinds = {}
+    for name in sorted({str(r["strategy"]) for r in recs}):
+        kinds[name] = strategy_info(name)[0]
+    chance = _chance(recs, run, err)
+
+    curves = depth_curves(recs, chance=chance, kinds=kinds, n_boot=n_boot, seed=seed)
+    fits = curve_fits(recs, chance, n_boot=max(n_boot // 2, 100), seed=seed)
+    equivalence: list[dict[str, Any]] = []
+    breakpoints: list[dict[str, Any]] = []
+    ctt: list[dict[str, Any]] = []
+    present: dict[tuple[str, int], set[str]] = defaultdict(set)
+    budgets_of: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for r in recs:
+        present[(str(r["task"]), int(r["budget"]))].add(str(r["strategy"]))
+        budgets_of[(str(r["task"]), str(r["strategy"]))].add(int(r["budget"]))
+    for task, budget in sorted(present):
+        here = {s: kinds[s] for s in present[(task, budget)]}
+        for a, b in default_pairs(here):
+            rows, brk = compare_strategies(recs, a, b, task=task, budget=budget, margin=margin, alpha=alpha,
+                                           n_boot=n_boot, seed=seed)
+            equivalence.extend(rows)
+            breakpoints.append(brk)
+    tasks = sorted({str(r["task"]) for r in recs})
+    for task in tasks:
+        here = {s: kinds[s] for s in kinds if len(budgets_of.get((task, s), ())) >= 2}
+        for a, b in default_pairs(here):
+            depths = sorted({int(r["depth"]) for r in recs if r["task"] == task})
+            for d in depths:
+                accs = defaultdict(list)
+                for r in recs:
+                    if r["task"] == task and int(r["depth"]) == d and r["strategy"] in (a, b):
+                        accs[(r["strategy"], int(r["budget"]))].append(float(r.get("credit") or 0.0))
+                best = {s: max((sum(v) / len(v) for (s2, _), v in accs.items() if s2 == s), default=0.0) for s in (a, b)}
+                target = 0.9 * min(best.values())
+                if target <= 0:
+                    continue
+                row = compute_to_target(recs, a, b, target, task=task, depth=d)
+                ctt.append(row)
+    results = {
+        "format": RESULTS_FORMAT,
+        "run": {
+            "model": cfg.get("model"), "model_name": run.get("model_name"), "strategies": cfg.get("strategies"),
+            "budgets": cfg.get("budgets"), "task": cfg.get("task"), "data": cfg.get("data"),
+            "split": cfg.get("split"), "seed": cfg.get("seed"), "temperature": cfg.get("temperature"),
+            "top_p": cfg.get("top_p"), "n_items": cfg.get("n_items"), "started": run.get("started"),
+        },
+        "dataset_sha256": cfg.get("dataset_sha256") or run.get("dataset_sha256"),
+        "source": source,
+        "margin": float(margin),
+        "alpha": float(alpha),
+        "curves": curves,
+        "fits": fits,
+        "equivalence": equivalence,
+        "breakpoints": breakpoints,
+        "compute_to_target": ctt,
+    }
+    results = _clean(results)
+    if write:
+        atomic_write_json(rd / "results.json", results)
+    return results
+
+
+def _f(x: Any, fmt: str = "{:.3f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+def format_table(results: Mapping[str, Any]) -> str:
+    """Human-readable summary: curves, fits, verdicts and breakpoints."""
+    lines = []
+    lines.append(f"{'task':<24} {'strategy':<22} {'kind':<10} {'budget':>6} {'depth':>5} {'n':>5} {'acc':>6} "
+                 f"{'wilson 95%':>15} {'no ans':>6} {'mean G':>8}")
+    for r in results["curves"]:
+        lines.append(f"{r['task']:<24} {r['strategy']:<22} {str(r['kind']):<10} {r['budget']:>6} {r['depth']:>5} "
+                     f"{r['n']:>5} {_f(r['accuracy']):>6} {'[' + _f(r['wilson_lo']) + ', ' + _f(r['wilson_hi']) + ']':>15} "
+                     f"{_f(r['no_answer_rate']):>6} {_f(r['mean_generated_tokens'], '{:.1f}'):>8}")
+    if results["fits"]:
+        lines.append("")
+        lines.append(f"{'task':<24} {'strategy':<22} {'budget':>6} {'p [95%]':>24} {'d50 [95%]':>26} {'auc':>6}")
+        for r in results["fits"]:
+            p = f"{_f(r['p'], '{:.4f}')} [{_f(r['p_lo'], '{:.4f}')}, {_f(r['p_hi'], '{:.4f}')}]"
+            d = f"{_f(r['d50'], '{:.2f}')} [{_f(r['d50_lo'], '{:.2f}')}, {_f(r['d50_hi'], '{:.2f}')}]"
+            lines.append(f"{r['task']:<24} {r['strategy']:<22} {r['budget']:>6} {p:>24} {d:>26} {_f(r['auc']):>6}")
+    if results["equivalence"]:
+        lines.append("")
+        lines.append(f"margin {results['margin']}: a = parallel, b = sequential; diff = acc(a) - acc(b); "
+                     "verdict after Holm across depths")
+        lines.append(f"{'task':<24} {'budget':>6} {'a':<18} {'b':<18} {'depth':>5} {'n':>5} {'diff':>7} "
+                     f"{'90% CI':>17} {'p_holm':>8} verdict")
+        for r in results["equivalence"]:
+            ci = f"[{_f(r['ci90_lo'], '{:+.3f}')}, {_f(r['ci90_hi'], '{:+.3f}')}]"
+            lines.append(f"{r['task']:<24} {r['budget']:>6} {r['a']:<18} {r['b']:<18} {r['depth']:>5} {r['n']:>5} "
+                         f"{_f(r['diff'], '{:+.3f}'):>7} {ci:>17} {_f(r['p_holm'], '{:.4f}'):>8} {r['verdict']}")
+        lines.append("")
+        for b in results["breakpoints"]:
+            bp = b["breakpoint_depth"]
+            lo = "none" if b["bp_lo"] is None else b["bp_lo"]
+            hi = "none" if b["bp_hi"] is None else b["bp_hi"]
+            what = ("equivalent at every depth measured" if bp is None
+                    else f"breakpoint depth {bp} ({b.get('verdict_at_breakpoint')})")
+            lines.append(f"{b['task']} @ {b['budget']}: {b['a']} vs {b['b']}: {what} (95% bootstrap [{lo}, {hi}])")
+    return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""Commands of the scorers subsystem: ``score`` and ``analyze``.
+
+``register(subparsers)`` is called by :mod:`depthbench.cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add ``score`` and ``analyze`` to the CLI."""
+    p = sub.add_parser(
+        "score",
+        help="re-score a run from its raw responses (writes RUN_DIR/scored.jsonl; idempotent)",
+        description=(
+            "Re-extract every call of RUN_DIR/calls.jsonl from its raw text, re-verify it against the dataset "
+            "item, and re-reduce every (item, strategy, budget) with the strategy's own reduction. Writes "
+            "RUN_DIR/scored.jsonl atomically; running it again gives the same bytes. Corrupt or torn log "
+            "lines are reported by line number on stderr and skipped."
+        ),
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="the --out folder of `depthbench eval`")
+    p.set_defaults(func=_cmd_score)
+
+    a = sub.add_parser(
+        "analyze",
+        help="depth curves, fits and parallel-vs-sequential equivalence verdicts (writes RUN_DIR/results.json)",
+        description=(
+            "Per (task, strategy, budget, depth): accuracy with Wilson and paired bootstrap intervals, token "
+            "means; per curve the fit c + (1 - c) p^d (per-step reliability p, d50) and the area under the "
+            "curve; per (parallel, sequential) pair at each budget: paired differences, TOST with margin m, "
+            "Holm across depths, verdicts and the breakpoint depth. Uses RUN_DIR/scored.jsonl if present, "
+            "else outcomes.jsonl."
+        ),
+    )
+    a.add_argument("run_dir", metavar="RUN_DIR", help="the --out folder of `depthbench eval`")
+    a.add_argument("--margin", type=float, default=0.05,
+                   help="equivalence margin in accuracy units (default 0.05)")
+    a.add_argument("--json", action="store_true", help="print results.json to stdout instead of the table")
+    a.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    a.add_argument("--n-boot", type=int, default=2000, metavar="B", help="bootstrap replicates (default 2000)")
+    a.set_defaults(func=_cmd_analyze)
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from depthbench.scorers._score import score_run
+
+    s = score_run(args.run_dir)
+    print(f"scored {s['outcomes']} (item, strategy, budget) outcomes from {s['calls']} calls -> {s['path']}")
+    print(f"re-extraction changed {s['changed_extractions']} call(s); {s['changed_outcomes']} outcome(s) differ "
+          f"from outcomes.jsonl; {s['bad_lines']} bad line(s) skipped; {s['duplicates']} duplicate key(s) ignored")
+    return 0
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from depthbench.errors import UserError
+    from depthbench.scorers._analyze import analyze_run, format_table
+
+    if args.n_boot < 100:
+        raise UserError(f"--n-boot: at least 100 bootstrap replicates are needed, got {args.n_boot}")
+    res = analyze_run(args.run_dir, margin=args.margin, n_boot=args.n_boot, seed=args.seed)
+    if args.json:
+        sys.stdout.write(json.dumps(res, sort_keys=True, indent=2, ensure_ascii=False) + "\n")
+    else:
+        print(format_table(res))
+        print(f"\nresults: {args.run_dir.rstrip('/')}/results.json")
+    return 0

@@ -1,0 +1,336 @@
+"""Re-score a run folder from the raw responses (``depthbench score RUN_DIR``).
+
+Nothing the model run recorded about correctness is trusted: every call of
+``calls.jsonl`` is re-extracted from its ``text`` (with its ``finish_reason``) and
+re-verified against the dataset item, then every (item, strategy, budget) is reduced
+again with the strategy's own pure ``final_answer(calls, item)`` from the strategy
+registry. The result is ``scored.jsonl``: one line per (item, strategy, budget) in a
+fixed order, written atomically, so running ``score`` twice gives the same bytes.
+
+Corrupt or torn lines of ``calls.jsonl`` / ``outcomes.jsonl`` are reported on stderr
+by line number and skipped; every other line is used.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from depthbench.errors import UserError
+from depthbench.io import BadLine, canonical_json, sha256_bytes, write_jsonl_atomic
+from depthbench.scorers._extract import extract
+from depthbench.scorers._reduce import majority_vote
+from depthbench.scorers._verify import verify
+
+__all__ = ["score_run", "load_run", "load_run_items", "read_records", "strategy_info", "ANSWER_ROLES", "KINDS"]
+
+#: Roles whose text carries an answer to the item (re-extracted and re-verified).
+ANSWER_ROLES = ("answer", "continue", "revise", "pilot", "force_answer")
+KINDS = ("single", "parallel", "sequential", "bound")
+_CALL_FIELDS = ("key", "item_id", "strategy", "budget", "sample", "round", "role", "text")
+
+
+def load_run(run_dir: str | Path) -> dict[str, Any]:
+    """Read ``run.json`` of a run folder.
+
+    Raises
+    ------
+    UserError
+        If the folder or its ``run.json`` is missing or unreadable (names RUN_DIR).
+    """
+    p = Path(run_dir)
+    if not p.is_dir():
+        raise UserError(f"RUN_DIR: {str(p)!r} is not a folder; give the --out folder of `depthbench eval`")
+    rj = p / "run.json"
+    if not rj.exists():
+        raise UserError(f"RUN_DIR: {str(p)!r} has no run.json; give the --out folder of `depthbench eval`")
+    try:
+        run = json.loads(rj.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(f"RUN_DIR: {str(rj)!r} is unreadable ({e}); restore it or re-run `depthbench eval`") from None
+    if not isinstance(run, dict):
+        raise UserError(f"RUN_DIR: {str(rj)!r} is not a JSON object; restore it or re-run `depthbench eval`")
+    return run
+
+
+def read_records(path: str | Path, bad: list[BadLine]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, object)`` for the JSON-object lines of a JSONL file.
+
+    Corrupt lines, torn last lines and non-objects are appended to ``bad`` (1-based
+    line numbers) and skipped; blank lines are ignored.
+    """
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as e:
+                torn = not raw.endswith(b"\n")
+                bad.append(BadLine(lineno, "torn last line" if torn else f"invalid JSON ({e})"))
+                continue
+            if not isinstance(obj, dict):
+                bad.append(BadLine(lineno, "not a JSON object"))
+                continue
+            yield lineno, obj
+
+
+def load_run_items(run: Mapping[str, Any], run_dir: str | Path | None = None) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """The dataset items of a run, by id, as the run's config names them.
+
+    ``run.json`` ``config`` holds either ``data`` (a dataset folder or ``.jsonl``,
+    read with :func:`depthbench.generators.load_dataset` and the run's ``split``) or
+    ``task`` (regenerated with :func:`depthbench.generators.build_items` from the
+    task, ``split`` and ``per_depth``). This is the only place that loads items for
+    scoring and analysis.
+
+    Returns
+    -------
+    items : dict
+        Item id -> item.
+    sha256 : str or None
+        The dataset sha256 recomputed the way the runner computes it.
+
+    Raises
+    ------
+    UserError
+        If the config names no dataset, the dataset is missing, or its sha256 differs
+        from the one recorded in ``run.json``.
+    """
+    from depthbench import generators
+
+    cfg = run.get("config") or run
+    data, task = cfg.get("data"), cfg.get("task")
+    split = cfg.get("split") or "test"
+    if data:
+        path = Path(data)
+        if not path.exists():
+            raise UserError(f"run.json config.data: dataset {data!r} does not exist; restore it at that path")
+        items, sha = generators.load_dataset(path, split=split if path.is_dir() else None)
+    elif task:
+        items = generators.build_items(task, split, n=cfg.get("per_depth"))
+        sha = sha256_bytes("\n".join(canonical_json(it) for it in items).encode("utf-8"))
+    else:
+        raise UserError("run.json config: names neither 'data' nor 'task'; this run folder cannot be re-scored")
+    want = cfg.get("dataset_sha256") or run.get("dataset_sha256")
+    if want and sha != want:
+        raise UserError(f"run.json config.dataset_sha256: the dataset now hashes to {sha[:12]}..., the run used "
+                        f"{str(want)[:12]}...; re-score against the dataset the run used")
+    return {str(it["id"]): it for it in items}, sha
+
+
+def strategy_info(name: str) -> tuple[str, Callable[[Sequence[Mapping[str, Any]], Mapping[str, Any]], tuple[Any, float, dict[str, Any]]]]:
+    """``(kind, final_answer)`` of a strategy name, from the strategy registry.
+
+    Falls back, when :mod:`depthbench.baselines.strategies` cannot be imported or
+    does not know the name, to a kind inferred from the name (``majority@`` /
+    ``best_of@`` / ``ratio@`` / ``adaptive@`` parallel, ``pass@`` bound, ``single``
+    single, anything else sequential) and a reduction that takes the majority of the
+    answer calls for ``majority@`` names and the last answer otherwise.
+    """
+    try:
+        from depthbench.baselines import strategies as registry
+
+        strat = registry.parse(name)
+        return str(strat.kind), strat.final_answer
+    except (ImportError, UserError, AttributeError, ValueError):
+        pass
+    if name.startswith(("majority@", "best_of@", "ratio@", "adaptive@")):
+        kind = "parallel"
+    elif name.startswith("pass@"):
+        kind = "bound"
+    elif name == "single":
+        kind = "single"
+    else:
+        kind = "sequential"
+
+    def fallback(calls: Sequence[Mapping[str, Any]], item: Mapping[str, Any]) -> tuple[Any, float, dict[str, Any]]:
+        recs = [c for c in calls if c.get("role") in ANSWER_ROLES]
+        if name.startswith("majority@"):
+            res = majority_vote([c.get("extracted") for c in recs], item=item)
+            return res.answer, float(res.credit or 0.0), {"votes": res.votes, "tie": res.tie, "fallback": True}
+        answer = next((c.get("extracted") for c in reversed(recs) if c.get("extracted") is not None), None)
+        return answer, 1.0 if answer is not None and verify(item, answer) else 0.0, {"fallback": True}
+
+    return kind, fallback
+
+
+def _report(bad: list[BadLine], fname: str, err: TextIO) -> None:
+    for b in bad:
+        print(f"{fname}: line {b.lineno}: {b.reason}; skipped", file=err)
+
+
+def _int(x: Any) -> int:
+    try:
+        return int(x or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | None = None,
+              err: TextIO | None = None) -> dict[str, Any]:
+    """Re-score a run folder and write ``scored.jsonl``.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        A folder written by ``depthbench eval`` (``run.json``, ``calls.jsonl``, and
+        usually ``outcomes.jsonl``).
+    items : mapping, optional
+        Items by id (default: loaded with :func:`load_run_items`).
+    err : text stream, optional
+        Where bad lines and warnings are reported (default ``sys.stderr``).
+
+    Returns
+    -------
+    dict
+        Summary: ``calls`` (records used), ``bad_lines``, ``duplicates``,
+        ``unknown_items``, ``outcomes`` (lines written), ``changed_extractions`` (calls
+        whose re-extracted answer or status differs from the log), ``changed_outcomes``
+        (credit or final answer differs from ``outcomes.jsonl``), ``path``.
+
+    Raises
+    ------
+    UserError
+        Missing or unreadable run files, or no call matches a dataset item.
+
+    Notes
+    -----
+    Each ``scored.jsonl`` line is an outcome record (``docs/ARCHITECTURE.md``) with
+    fields recomputed from the calls -- ``final_answer``, ``parse_status``,
+    ``correct``, ``credit``, ``generated_tokens``, ``processed_tokens``, ``calls``,
+    ``meta`` -- plus ``kind``, ``chance`` (the item's chance accuracy), ``finished``
+    (the run logged an outcome for it) and ``changed`` (credit or answer differs from
+    the logged outcome; null when there is none). Order: task, strategy, budget,
+    item id.
+    """
+    err = err if err is not None else sys.stderr
+    rd = Path(run_dir)
+    run = load_run(rd)
+    calls_path = rd / "calls.jsonl"
+    if not calls_path.exists():
+        raise UserError(f"RUN_DIR: {str(rd)!r} has no calls.jsonl; nothing to score")
+    if items is None:
+        items, _ = load_run_items(run, rd)
+
+    bad: list[BadLine] = []
+    calls: dict[str, dict[str, Any]] = {}
+    duplicates = 0
+    unknown: set[str] = set()
+    changed_ex = 0
+    for lineno, rec in read_records(calls_path, bad):
+        missing = [f for f in _CALL_FIELDS if f not in rec]
+        if missing:
+            bad.append(BadLine(lineno, f"call record lacks {', '.join(missing)}"))
+            continue
+        key = str(rec["key"])
+        if key in calls:
+            duplicates += 1
+            continue
+        item = items.get(str(rec["item_id"]))
+        if item is None:
+            unknown.add(str(rec["item_id"]))
+            continue
+        rec = dict(rec)
+        if rec["role"] in ANSWER_ROLES:
+            ex = extract(rec.get("text") or "", item["answer_type"], (item.get("meta") or {}).get("answer_space") or {},
+                         finish_reason=rec.get("finish_reason"))
+            if ex.answer != rec.get("extracted") or ex.parse_status != rec.get("parse_status"):
+                changed_ex += 1
+            rec["extracted"] = ex.answer
+            rec["parse_status"] = ex.parse_status
+            rec["correct"] = bool(ex.answer is not None and verify(item, ex.answer))
+        calls[key] = rec
+    _report(sorted(bad, key=lambda b: b.lineno), "calls.jsonl", err)
+    n_bad_calls = len(bad)
+    if unknown:
+        print(f"calls.jsonl: {len(unknown)} item id(s) not in the run's dataset (e.g. {sorted(unknown)[0]!r}); "
+              "their calls are skipped", file=err)
+    if not calls:
+        raise UserError(f"RUN_DIR: no usable call records in {str(calls_path)!r} match the run's dataset; nothing to score")
+
+    logged: dict[tuple[str, str, int], dict[str, Any]] = {}
+    outcomes_path = rd / "outcomes.jsonl"
+    bad_out: list[BadLine] = []
+    if outcomes_path.exists():
+        for lineno, o in read_records(outcomes_path, bad_out):
+            try:
+                k = (str(o["item_id"]), str(o["strategy"]), int(o["budget"]))
+            except (KeyError, TypeError, ValueError):
+                bad_out.append(BadLine(lineno, "outcome record lacks item_id, strategy or budget"))
+                continue
+            logged.setdefault(k, o)
+        _report(bad_out, "outcomes.jsonl", err)
+
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = defaultdict(list)
+    for rec in calls.values():
+        groups[(str(rec["item_id"]), str(rec["strategy"]), _int(rec["budget"]))].append(rec)
+
+    infos: dict[str, tuple[str, Any]] = {}
+    out_rows = []
+    changed_out = 0
+    for gk in groups:
+        item_id, strategy, budget = gk
+        item = items[item_id]
+        recs = groups[gk]
+        log = logged.get(gk)
+        if log and isinstance(log.get("calls"), list):
+            pos = {k: i for i, k in enumerate(log["calls"])}
+            recs.sort(key=lambda c: pos.get(c["key"], len(pos)))  # stable: unknown keys keep log order
+        if strategy not in infos:
+            infos[strategy] = strategy_info(strategy)
+        kind, final_answer = infos[strategy]
+        answer, credit, meta = final_answer(recs, item)
+        answer_recs = [c for c in recs if c.get("role") in ANSWER_ROLES]
+        if answer is not None:
+            status = "ok"
+        else:
+            status = answer_recs[-1].get("parse_status", "no_answer") if answer_recs else "no_answer"
+            if status == "ok":
+                status = "no_answer"
+        correct = bool(answer is not None and verify(item, answer))
+        g = sum(_int((c.get("usage") or {}).get("completion_tokens")) for c in recs)
+        p = sum(_int((c.get("usage") or {}).get("prompt_tokens")) + _int((c.get("usage") or {}).get("completion_tokens"))
+                for c in recs)
+        changed = None
+        if log is not None:
+            changed = bool(log.get("final_answer") != answer or abs(float(log.get("credit") or 0.0) - float(credit)) > 1e-9)
+            changed_out += changed
+        out_rows.append({
+            "item_id": item_id, "task": item.get("task"), "depth": item.get("depth"), "strategy": strategy,
+            "kind": kind, "budget": budget, "final_answer": answer, "parse_status": status, "correct": correct,
+            "credit": float(credit), "generated_tokens": g, "processed_tokens": p,
+            "calls": [c["key"] for c in recs], "meta": _jsonable(meta),
+            "chance": (item.get("meta") or {}).get("chance"), "finished": log is not None, "changed": changed,
+        })
+    out_rows.sort(key=lambda r: (str(r["task"]), r["strategy"], r["budget"], r["item_id"]))
+    path = rd / "scored.jsonl"
+    write_jsonl_atomic(path, out_rows)
+    return {"calls": len(calls), "bad_lines": n_bad_calls, "bad_outcome_lines": len(bad_out), "duplicates": duplicates,
+            "unknown_items": len(unknown), "outcomes": len(out_rows), "changed_extractions": changed_ex,
+            "changed_outcomes": changed_out, "path": str(path)}
+
+
+def _jsonable(x: Any) -> Any:
+    """Make strategy meta strict JSON (tuples to lists, NaN/inf to None, keys to str)."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple, set, frozenset)):
+        seq = sorted(x, key=repr) if isinstance(x, (set, frozenset)) else x
+        return [_jsonable(v) for v in seq]
+    if isinstance(x, float):
+        return x if x == x and x not in (float("inf"), float("-inf")) else None
+    if isinstance(x, (str, int, bool)) or x is None:
+        return x
+    try:
+        import numpy as np
+
+        if isinstance(x, np.generic):
+            return _jsonable(x.item())
+    except ImportError:  # pragma: no cover
+        pass
+    return str(x)
