@@ -123,6 +123,10 @@ def _write_hf(out: Path, spec: TaskSpec, splits: Mapping[str, Sequence[Mapping[s
     dd = datasets.DatasetDict({name: datasets.Dataset(_arrow_table(items)) for name, items in splits.items()})
     final = out / "hf"
     tmp = Path(tempfile.mkdtemp(prefix=".hf.", dir=out))
+    from datasets.utils import logging as ds_logging
+
+    bars = ds_logging.is_progress_bar_enabled()
+    ds_logging.disable_progress_bar()  # our own bar already covers the work; keep stderr clean
     try:
         dd.save_to_disk(str(tmp / "hf"))
         atomic_write_text(tmp / "hf" / "README.md", _dataset_card(spec, splits))
@@ -130,6 +134,8 @@ def _write_hf(out: Path, spec: TaskSpec, splits: Mapping[str, Sequence[Mapping[s
             shutil.rmtree(final)
         os.replace(tmp / "hf", final)
     finally:
+        if bars:
+            ds_logging.enable_progress_bar()
         shutil.rmtree(tmp, ignore_errors=True)
     return sorted(p for p in final.rglob("*") if p.is_file())
 

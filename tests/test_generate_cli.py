@@ -112,6 +112,10 @@ def test_format_hf_with_dataset_card(tmp_path, capsys):
         if "sha256" in entry:
             assert entry["sha256"] == hashlib.sha256((out / name).read_bytes()).hexdigest()
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    # reproducible: a second run gives the same files (same manifest bytes)
+    out2 = tmp_path / "hf2"
+    assert _run([*SMALL, "--split", "test,dev", "--format", "hf", "--out", str(out2)], capsys)[0] == 0
+    assert (out2 / "manifest.json").read_bytes() == (out / "manifest.json").read_bytes()
 
 
 def test_format_parquet(tmp_path, capsys):
@@ -123,6 +127,8 @@ def test_format_parquet(tmp_path, capsys):
     rows = table.to_pylist()
     assert [r["id"] for r in rows] == [it["id"] for it in ref]
     assert [json.loads(r["meta_json"]) for r in rows] == [it["meta"] for it in ref]
+    assert _run([*SMALL, "--format", "parquet", "--out", str(tmp_path / "pq2")], capsys)[0] == 0
+    assert (tmp_path / "pq2" / "test.parquet").read_bytes() == (out / "test.parquet").read_bytes()
 
 
 @pytest.mark.parametrize(("argv", "needle"), [
