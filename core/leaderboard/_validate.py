@@ -220,8 +220,8 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
         try:
             strat = parse(name)
         except (UserError, ValueError, KeyError) as e:
-            probs.append(f"metadata.strategies: unknown strategy {name!r} ({str(e).splitlines()[0] if str(e) else 'not registered'}); "
-                         "see 'depthbench strategies'")
+            why = str(e).splitlines()[0] if str(e) else "not registered"
+            probs.append(f"metadata.strategies: unknown strategy {name!r} ({why})")
             continue
         if getattr(strat, "name", name) != name:
             probs.append(f"metadata.strategies: {name!r} is not the canonical name; write {strat.name!r}")
@@ -350,7 +350,13 @@ def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any, 
                 rec["parse_status"] = ex.parse_status
                 rec["correct"] = _safe_verify(verify, item, ex.answer)
             records.append(rec)
-        answer, credit, meta_out = strat.final_answer(records, item)
+        try:
+            answer, credit, meta_out = strat.final_answer(records, item)
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            # calls that pass the schema but do not fit the strategy's shape (untrusted input)
+            rep.problems.append(f"{_where(i, p)}: the calls do not fit strategy {p['strategy']!r}; cannot re-derive "
+                                f"the final answer ({type(e).__name__}: {str(e)[:120]})")
+            answer, credit, meta_out = None, 0.0, {}
         rep.rescored += 1
         last = next((r for r in reversed(records) if r["role"] not in _ANSWER_ROLES_EXCLUDED), None)
         parse_status = "ok" if answer is not None else (last["parse_status"] if last else "no_answer")
