@@ -33,7 +33,19 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     sub = pack_run(args.run_dir, submitter=args.submitter, model_name=args.model_name,
                    model_revision=args.model_revision, raw=not args.no_raw, date=args.date)
     out = write_submission(sub, args.out)
+    import json
+
     from depthbench.leaderboard._validate import find_releases
+
+    try:
+        config = json.loads((Path(args.run_dir) / "run.json").read_text("utf-8")).get("config", {})
+        expected = int(config["n_items"]) * len(config["strategies"]) * len(config["budgets"])
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        expected = None
+    if expected is not None:
+        if len(sub["predictions"]) < expected:
+            print(f"note: the run is incomplete ({len(sub['predictions'])} of {expected} item/strategy/budget "
+                  "outcomes); resume 'depthbench eval' with the same arguments before submitting", file=sys.stderr)
 
     sha = sub["metadata"]["dataset"]["sha256"]
     if sha not in find_releases():
