@@ -79,6 +79,7 @@ class EvalConfig:
     api_key: str | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
     progress: bool | None = None  # None: only on a terminal
+    fsync: bool = True  # fsync each log line (turn off only for throwaway runs: tests, benchmarks)
     argv: list[str] = field(default_factory=list)
 
 
@@ -371,8 +372,8 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     n_done = sum(1 for d in done if d[0] in ids)
     progress = _Progress(total_units, n_done, cfg.progress)
     t0 = time.monotonic()
-    calls_log = JsonlAppender(calls_path)
-    outcomes_log = JsonlAppender(outcomes_path)
+    calls_log = JsonlAppender(calls_path, fsync=cfg.fsync)
+    outcomes_log = JsonlAppender(outcomes_path, fsync=cfg.fsync)
     try:
         stats = asyncio.run(_run_with_close(cfg, items, strategies, model, cache, done, calls_log, outcomes_log,
                                             progress))
