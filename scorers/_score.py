@@ -235,16 +235,19 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         if item is None:
             unknown.add(str(rec["item_id"]))
             continue
-        rec = dict(rec)
-        if rec["role"] in ANSWER_ROLES:
-            ex = extract(rec.get("text") or "", item["answer_type"], (item.get("meta") or {}).get("answer_space") or {},
-                         finish_reason=rec.get("finish_reason"))
-            if ex.answer != rec.get("extracted") or ex.parse_status != rec.get("parse_status"):
-                changed_ex += 1
-            rec["extracted"] = ex.answer
-            rec["parse_status"] = ex.parse_status
-            rec["correct"] = bool(ex.answer is not None and verify(item, ex.answer))
-        calls[key] = rec
+        calls[key] = dict(rec)
+    texts: dict[str, str] = {}
+    for key, rec in calls.items():
+        if rec["role"] not in ANSWER_ROLES:
+            continue
+        item = items[str(rec["item_id"])]
+        ex = extract(_extraction_text(key, calls, texts), item["answer_type"],
+                     (item.get("meta") or {}).get("answer_space") or {}, finish_reason=rec.get("finish_reason"))
+        if ex.answer != rec.get("extracted") or ex.parse_status != rec.get("parse_status"):
+            changed_ex += 1
+        rec["extracted"] = ex.answer
+        rec["parse_status"] = ex.parse_status
+        rec["correct"] = bool(ex.answer is not None and verify(item, ex.answer))
     _report(sorted(bad, key=lambda b: b.lineno), "calls.jsonl", err)
     n_bad_calls = len(bad)
     if unknown:
@@ -293,9 +296,9 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
             if status == "ok":
                 status = "no_answer"
         correct = bool(answer is not None and verify(item, answer))
-        g = sum(_int((c.get("usage") or {}).get("completion_tokens")) for c in recs)
-        p = sum(_int((c.get("usage") or {}).get("prompt_tokens")) + _int((c.get("usage") or {}).get("completion_tokens"))
+        g = sum(_int((c.get("usage") or {}).get("completion_tokens")) + _int((c.get("usage") or {}).get("forced_tokens"))
                 for c in recs)
+        p = g + sum(_int((c.get("usage") or {}).get("prompt_tokens")) for c in recs)
         changed = None
         if log is not None:
             changed = bool(log.get("final_answer") != answer or abs(float(log.get("credit") or 0.0) - float(credit)) > 1e-9)
@@ -313,6 +316,34 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     return {"calls": len(calls), "bad_lines": n_bad_calls, "bad_outcome_lines": len(bad_out), "duplicates": duplicates,
             "unknown_items": len(unknown), "outcomes": len(out_rows), "changed_extractions": changed_ex,
             "changed_outcomes": changed_out, "path": str(path)}
+
+
+_CHAINED_ROLES = ("continue", "force_answer")
+
+
+def _extraction_text(key: str, calls: Mapping[str, Mapping[str, Any]], memo: dict[str, str]) -> str:
+    """The text a call's answer is extracted from, as the runner extracts it.
+
+    ``forced + text`` (the harness-inserted text, e.g. ``"\\nAnswer:"``, then the
+    generation); a ``continue`` / ``force_answer`` call continues its parent's chain,
+    so the parent's extraction text comes first (the transcript so far).
+    """
+    if key in memo:
+        return memo[key]
+    chain = []
+    k: str | None = key
+    seen = set()
+    while k is not None and k in calls and k not in seen and k not in memo:
+        seen.add(k)
+        chain.append(k)
+        c = calls[k]
+        k = c.get("parent") if c.get("role") in _CHAINED_ROLES else None
+    prefix = memo.get(k, "") if k is not None else ""
+    for ck in reversed(chain):
+        c = calls[ck]
+        prefix = prefix + str(c.get("forced") or "") + str(c.get("text") or "")
+        memo[ck] = prefix
+    return memo[key]
 
 
 def _jsonable(x: Any) -> Any:

@@ -1,0 +1,178 @@
+"""`depthbench score` / `depthbench analyze` on a real (simulated-model) run folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from depthbench.cli import main
+from depthbench.scorers import RESULTS_FORMAT, analyze_run, score_run, strategy_info
+
+CURVE_FIELDS = {"task", "strategy", "kind", "budget", "depth", "n", "accuracy", "wilson_lo", "wilson_hi", "boot_lo",
+                "boot_hi", "no_answer_rate", "mean_generated_tokens", "mean_processed_tokens", "chance"}
+FIT_FIELDS = {"task", "strategy", "budget", "p", "p_lo", "p_hi", "d50", "d50_lo", "d50_hi", "auc", "chance"}
+EQ_FIELDS = {"task", "budget", "a", "b", "depth", "n", "diff", "ci90_lo", "ci90_hi", "ci95_lo", "ci95_hi", "p_tost",
+             "p_diff", "p_holm", "verdict"}
+BP_FIELDS = {"task", "budget", "a", "b", "margin", "breakpoint_depth", "bp_lo", "bp_hi"}
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory):
+    pytest.importorskip("depthbench.baselines._runner")
+    out = tmp_path_factory.mktemp("runs") / "base"
+    rc = main(["eval", "--model", "simulated", "--task", "graph_connectivity", "--split", "dev", "--limit", "12",
+               "--strategy", "single,majority@4,budget_forcing,pass@4", "--budget", "300,600", "--out", str(out),
+               "--no-progress"])
+    assert rc == 0
+    return out
+
+
+@pytest.fixture
+def run(base_run, tmp_path):
+    dst = tmp_path / "run"
+    shutil.copytree(base_run, dst)
+    return dst
+
+
+def _lines(p: Path) -> list[str]:
+    return p.read_text(encoding="utf-8").splitlines()
+
+
+def test_score_reproduces_logged_outcomes_and_is_idempotent(run, capsys):
+    assert main(["score", str(run)]) == 0
+    out = capsys.readouterr()
+    assert "scored 96" in out.out and out.err == ""
+    scored = [json.loads(x) for x in _lines(run / "scored.jsonl")]
+    logged = {(o["item_id"], o["strategy"], o["budget"]): o for o in map(json.loads, _lines(run / "outcomes.jsonl"))}
+    assert len(scored) == len(logged) == 12 * 4 * 2
+    for r in scored:
+        o = logged[(r["item_id"], r["strategy"], r["budget"])]
+        assert r["credit"] == pytest.approx(o["credit"]) and r["final_answer"] == o["final_answer"]
+        assert r["generated_tokens"] == o["generated_tokens"] and r["processed_tokens"] == o["processed_tokens"]
+        assert r["finished"] is True and r["changed"] is False
+        assert r["chance"] == 0.5 and r["kind"] in ("single", "parallel", "sequential", "bound")
+    first = (run / "scored.jsonl").read_bytes()
+    assert main(["score", str(run)]) == 0
+    assert (run / "scored.jsonl").read_bytes() == first
+
+
+def test_score_trusts_the_text_not_the_logged_verdict(run):
+    calls = [json.loads(x) for x in _lines(run / "calls.jsonl")]
+    # pick a `single` call that was right and make its text give the other label, keeping the logged verdict
+    target = next(c for c in calls if c["strategy"] == "single" and c["correct"] and c["role"] == "answer")
+    item_calls = [c for c in calls if c["item_id"] == target["item_id"]]
+    assert item_calls
+    wrong = "0" if target["extracted"] != "0" else "1"
+    target["text"] = target["text"] + f"\nWait, no.\nAnswer: {wrong}"
+    (run / "calls.jsonl").write_text("".join(json.dumps(c) + "\n" for c in calls), encoding="utf-8")
+    summary = score_run(run)
+    assert summary["changed_extractions"] == 1 and summary["changed_outcomes"] == 1
+    row = next(json.loads(x) for x in _lines(run / "scored.jsonl")
+               if json.loads(x)["item_id"] == target["item_id"] and json.loads(x)["strategy"] == "single"
+               and json.loads(x)["budget"] == target["budget"])
+    assert row["correct"] is False and row["credit"] == 0.0 and row["changed"] is True
+
+
+def test_corrupt_and_torn_lines_are_reported_and_nothing_else_is_lost(run, capsys):
+    assert main(["score", str(run)]) == 0
+    clean = {json.loads(x)["item_id"] + json.loads(x)["strategy"] + str(json.loads(x)["budget"]): json.loads(x)
+             for x in _lines(run / "scored.jsonl")}
+    capsys.readouterr()
+    lines = (run / "calls.jsonl").read_bytes().split(b"\n")
+    assert lines[-1] == b""
+    n = len(lines) - 1
+    lines.insert(5, b'{"key": "broken", "item_id": ')          # corrupt line 6
+    lines.insert(9, b"[1, 2, 3]")                               # not an object: line 10
+    data = b"\n".join(lines) + b'{"key": "torn-by-kill'       # torn last line, no newline
+    (run / "calls.jsonl").write_bytes(data)
+    assert main(["score", str(run)]) == 0
+    cap = capsys.readouterr()
+    assert "calls.jsonl: line 6: invalid JSON" in cap.err
+    assert "calls.jsonl: line 10: not a JSON object" in cap.err
+    assert f"calls.jsonl: line {n + 3}: torn last line" in cap.err
+    assert "Traceback" not in cap.err
+    assert "from %d calls" % (n) in cap.out
+    again = {json.loads(x)["item_id"] + json.loads(x)["strategy"] + str(json.loads(x)["budget"]): json.loads(x)
+             for x in _lines(run / "scored.jsonl")}
+    assert again == clean
+
+
+def test_missing_fields_are_reported_by_line(run, capsys):
+    lines = _lines(run / "calls.jsonl")
+    rec = json.loads(lines[2])
+    del rec["text"]
+    lines[2] = json.dumps(rec)
+    (run / "calls.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["score", str(run)]) == 0
+    assert "calls.jsonl: line 3: call record lacks text; skipped" in capsys.readouterr().err
+
+
+def test_analyze_writes_results_per_contract(run, capsys):
+    assert main(["score", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(run), "--n-boot", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "verdict" in out and "breakpoint" in out or "equivalent at every depth" in out
+    res = json.loads((run / "results.json").read_text())
+    assert res["format"] == RESULTS_FORMAT and res["margin"] == 0.05 and res["source"] == "scored.jsonl"
+    assert res["dataset_sha256"] == json.loads((run / "run.json").read_text())["config"]["dataset_sha256"]
+    assert res["curves"] and all(CURVE_FIELDS <= set(r) for r in res["curves"])
+    assert res["fits"] and all(FIT_FIELDS <= set(r) for r in res["fits"])
+    assert res["equivalence"] and all(EQ_FIELDS <= set(r) for r in res["equivalence"])
+    assert all(r["verdict"] in ("equivalent", "a_better", "b_better", "inconclusive") for r in res["equivalence"])
+    assert res["breakpoints"] and all(BP_FIELDS <= set(r) for r in res["breakpoints"])
+    pairs = {(r["a"], r["b"]) for r in res["breakpoints"]}
+    assert pairs == {("majority@4", "budget_forcing"), ("majority@4", "single")}   # pass@4 is a bound
+    assert {r["budget"] for r in res["breakpoints"]} == {300, 600}
+    assert res["compute_to_target"]
+    # deterministic
+    again = analyze_run(run, n_boot=200, write=False)
+    assert again == res
+    assert main(["analyze", str(run), "--json", "--n-boot", "200", "--margin", "0.1"]) == 0
+    assert json.loads(capsys.readouterr().out)["margin"] == 0.1
+
+
+def test_analyze_without_scored_uses_outcomes(run, capsys):
+    res = analyze_run(run, n_boot=100, write=False)
+    assert res["source"] == "outcomes.jsonl"
+    assert "run `depthbench score` first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["score", "{tmp}/nope"], "RUN_DIR"),
+    (["analyze", "{tmp}/nope"], "RUN_DIR"),
+    (["analyze", "{run}", "--margin", "0"], "--margin"),
+    (["analyze", "{run}", "--margin", "1.5"], "--margin"),
+    (["analyze", "{run}", "--n-boot", "5"], "--n-boot"),
+])
+def test_bad_input_exits_2_with_one_line(run, tmp_path, capsys, argv, msg):
+    argv = [a.format(tmp=tmp_path, run=run) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (run / "results.json").exists()
+
+
+def test_no_calls_file_and_no_run_json(run, tmp_path, capsys):
+    (run / "calls.jsonl").unlink()
+    assert main(["score", str(run)]) == 2
+    assert "calls.jsonl" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["score", str(empty)]) == 2
+    assert "run.json" in capsys.readouterr().err
+    assert not (run / "scored.jsonl").exists()
+
+
+def test_strategy_info_fallback():
+    kind, fa = strategy_info("majority@3:unknownflag")
+    assert kind == "parallel"
+    item = {"task": "multihop_arithmetic", "answer": 3, "answer_type": "integer", "instance": {"modulus": 7}}
+    calls = [{"role": "answer", "extracted": a, "sample": i, "round": 0, "key": str(i)} for i, a in enumerate([3, 3, 4])]
+    ans, credit, meta = fa(calls, item)
+    assert (ans, credit) == (3, 1.0)
+    assert strategy_info("pass@4")[0] == "bound"
+    assert strategy_info("mystery_seq")[0] == "sequential"
