@@ -101,3 +101,14 @@ def test_in_process_backend_exact_tokenizer_counts():
     # continuation: the prompt holds the templated chat plus the prefix
     assert pre.prompt_tokens > chat.prompt_tokens
     assert not pre.choices[0].text.startswith("Let me trace")
+
+
+def test_doctor_against_llama_cpp_server(llama_base_url, capsys):
+    from depthbench.cli import main
+
+    code = main(["doctor", "--model", "openai:smollm2", "--base-url", llama_base_url])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = {ln.split("  ")[0].strip(): ln for ln in out.splitlines()}
+    assert " ok " in lines["reachable"] and " yes " in lines["honours seed"]
+    assert " ok " in lines["returns usage"] and " ok " in lines["raw completions"]

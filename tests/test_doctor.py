@@ -1,0 +1,62 @@
+"""`depthbench doctor` against the local test server (and without one)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _servers import free_port, start_test_server  # noqa: E402
+
+from depthbench.cli import main  # noqa: E402
+
+
+def _rows(out: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in out.splitlines()[2:]:
+        parts = line.split()
+        name_end = line.index("  ")
+        rows[line[:name_end].strip()] = line[name_end:].split(None, 2)
+        assert parts
+    return rows
+
+
+def test_doctor_on_a_well_behaved_server(capsys):
+    with start_test_server(max_model_len=8192) as srv:
+        code = main(["doctor", "--model", "openai:test-model", "--base-url", srv.base_url])
+    out = capsys.readouterr().out
+    rows = _rows(out)
+    assert code == 0
+    assert rows["reachable"][:2] == ["ok", "yes"]
+    assert rows["model name"][:2] == ["ok", "test-model"]
+    assert rows["context length"][1] == "8192"
+    assert rows["returns usage"][:2] == ["ok", "yes"]
+    assert rows["honours seed"][:2] == ["ok", "yes"]
+    assert rows["supports n"][:2] == ["ok", "yes"] and "summed over n" in out
+    assert rows["raw completions"][:2] == ["ok", "yes"]
+
+
+def test_doctor_reports_what_a_poor_server_lacks(capsys):
+    with start_test_server(honour_seed=False, support_n=False) as srv:
+        code = main(["doctor", "--model", "openai:other", "--base-url", srv.base_url])
+    rows = _rows(capsys.readouterr().out)
+    assert code == 0
+    assert rows["model name"][0] == "warn"
+    assert rows["honours seed"][:2] == ["warn", "no"]
+    assert rows["supports n"][:2] == ["info", "no"]
+    assert rows["context length"][:2] == ["info", "unknown"]
+
+
+def test_doctor_unreachable_exits_nonzero(capsys):
+    code = main(["doctor", "--model", "openai:m", "--base-url", f"http://127.0.0.1:{free_port()}/v1", "--timeout", "2"])
+    assert code == 1
+    assert _rows(capsys.readouterr().out)["reachable"][:2] == ["fail", "no"]
+
+
+def test_doctor_local_backend_and_bad_spec(capsys):
+    assert main(["doctor", "--model", "simulated"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert rows["honours seed"][:2] == ["ok", "yes"] and rows["token counts"][1] == "simulated"
+    assert main(["doctor", "--model", "nonsense:x"]) == 2
+    assert "valid forms" in capsys.readouterr().err
