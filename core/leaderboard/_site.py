@@ -467,7 +467,7 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
                                              for b in e["breakpoints"]]})
     html = _INDEX.render(tasks=view_tasks, entries=view_entries, rejected=rejected, suite_version=__version__)
 
-    md = [f"# depthbench leaderboard", "", f"Suite {__version__}. Numbers recomputed from predictions; "
+    md = ["# depthbench leaderboard", "", f"Suite {__version__}. Numbers recomputed from predictions; "
           "intervals are 95% (accuracy: Wilson; AUC: bootstrap over items; d50: reliability fit, ∞ when no decay "
           "is seen).", ""]
     for t in view_tasks:
