@@ -172,36 +172,40 @@ def max_depth(config: GridPlanningConfig | Mapping[str, Any]) -> int:
 
 
 def _wilson_maze(cw: int, ch: int, rng: np.random.Generator) -> list[list[int]]:
-    """Uniform spanning tree of the ``cw x ch`` lattice; adjacency lists of cell ids ``y*cw+x``."""
+    """Uniform spanning tree of the ``cw x ch`` lattice; adjacency lists of cell ids ``y*cw+x``.
+
+    Random numbers are drawn from ``rng`` in blocks (one ``rng.random`` call per block)
+    because per-step scalar draws dominate the cost on small grids.
+    """
     n = cw * ch
     adj: list[list[int]] = [[] for _ in range(n)]
-    in_tree = np.zeros(n, dtype=bool)
-    in_tree[int(rng.integers(n))] = True
-    nxt = np.full(n, -1, dtype=np.int64)
     nbrs = []
     for c in range(n):
         x, y = c % cw, c // cw
         nbrs.append([c2 for c2, ok in ((c - cw, y > 0), (c + cw, y < ch - 1), (c - 1, x > 0), (c + 1, x < cw - 1)) if ok])
-    order = rng.permutation(n)
-    for start in order:
-        start = int(start)
+    order = rng.permutation(n).tolist()
+    in_tree = [False] * n
+    in_tree[order[0]] = True
+    nxt = [-1] * n
+    pool: list[float] = []
+    i = 0
+    for start in order[1:]:
         if in_tree[start]:
             continue
         # Random walk until the tree is hit; remembering the last exit erases loops.
         c = start
-        steps = rng.integers(0, 1 << 30, size=4 * n)
-        i = 0
         while not in_tree[c]:
-            if i == len(steps):
-                steps, i = rng.integers(0, 1 << 30, size=4 * n), 0
+            if i == len(pool):
+                pool, i = rng.random(4 * n).tolist(), 0
             options = nbrs[c]
-            nxt[c] = options[int(steps[i]) % len(options)]
+            d = options[int(pool[i] * len(options))]
             i += 1
-            c = int(nxt[c])
+            nxt[c] = d
+            c = d
         c = start
         while not in_tree[c]:
             in_tree[c] = True
-            d = int(nxt[c])
+            d = nxt[c]
             adj[c].append(d)
             adj[d].append(c)
             c = d
@@ -218,8 +222,8 @@ def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | 
 
     # Tree distances and parents from a random start (in maze cells).
     start = int(rng.integers(cw * ch))
-    dist = np.full(cw * ch, -1, dtype=np.int64)
-    parent = np.full(cw * ch, -1, dtype=np.int64)
+    dist = [-1] * (cw * ch)
+    parent = [-1] * (cw * ch)
     dist[start] = 0
     queue = deque([start])
     while queue:
@@ -228,11 +232,12 @@ def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | 
             if dist[d] < 0:
                 dist[d], parent[d] = dist[c] + 1, c
                 queue.append(d)
-    far = np.flatnonzero(dist >= int(np.ceil(0.75 * dist.max())))
-    goal = int(far[int(rng.integers(len(far)))])
+    threshold = -(-3 * max(dist) // 4)  # ceil(0.75 * largest distance)
+    far = [c for c in range(cw * ch) if dist[c] >= threshold]
+    goal = far[int(rng.integers(len(far)))]
     path = [goal]
     while path[-1] != start:
-        path.append(int(parent[path[-1]]))
+        path.append(parent[path[-1]])
     path.reverse()
     on_path = set(path)
 
@@ -255,9 +260,11 @@ def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | 
     if len(branches) < k:
         return None
 
-    chosen = sorted(int(j) for j in rng.choice(sorted(branches), size=k, replace=False))
-    ids = sorted(rng.choice(list(KEY_IDS), size=k, replace=False).tolist())
-    stage_ids = [ids[int(i)] for i in rng.permutation(k)]  # stage order is random w.r.t. ids
+    candidates = sorted(branches)
+    chosen = sorted(candidates[i] for i in rng.permutation(len(candidates))[:k].tolist())
+    # Key ids: k distinct letters, assigned to the stages in random order (an id's rank
+    # says nothing about its stage).
+    stage_ids = [KEY_IDS[i] for i in rng.permutation(len(KEY_IDS))[:k].tolist()]
     keys, doors = [], []
     for i, j in enumerate(chosen):
         cells = branches[j]
@@ -274,7 +281,7 @@ def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | 
         for d in tree[c]:
             (x1, y1), (x2, y2) = pos(c), pos(d)
             open_cells.add(((x1 + x2) // 2, (y1 + y2) // 2))
-    walls = [[x, y] for y in range(h) for x in range(w) if (x, y) not in open_cells]
+    walls = [[x, y] for y in range(h) for x in range(w) if (x & 1 or y & 1) and (x, y) not in open_cells]
 
     # The optimal plan: tree paths start -> key 1 -> ... -> key k -> goal (the order is
     # forced and tree paths are unique), cut at each key pick-up and door entry.
@@ -380,69 +387,119 @@ def generate(config: GridPlanningConfig, rng: np.random.Generator) -> Problem:
 
 
 class _Grid:
-    """The instance compiled for search: cell codes and key/door indices."""
+    """The instance compiled for search.
+
+    Cells are numbered ``y * width + x``; a state is the int ``held * cells + cell`` where
+    ``held`` is a bit mask over the sorted key/door ids.
+    """
 
     def __init__(self, instance: Mapping[str, Any], drop_key: str | None = None) -> None:
-        self.w, self.h = int(instance["width"]), int(instance["height"])
-        self.wall = np.zeros((self.h, self.w), dtype=bool)
+        w, h = int(instance["width"]), int(instance["height"])
+        self.w, self.h, self.n = w, h, w * h
+        free = [True] * (w * h)
         for x, y in instance["walls"]:
-            self.wall[y, x] = True
+            free[y * w + x] = False
+        self.free = free
         self.ids = sorted({e["id"] for e in instance["keys"]} | {e["id"] for e in instance["doors"]})
         bit = {kid: 1 << i for i, kid in enumerate(self.ids)}
-        self.key_at = {tuple(e["pos"]): bit[e["id"]] for e in instance["keys"] if e["id"] != drop_key}
-        self.door_at = {tuple(e["pos"]): bit[e["id"]] for e in instance["doors"]}
+        self.key_at = {self.cell(e["pos"]): bit[e["id"]] for e in instance["keys"] if e["id"] != drop_key}
+        self.door_at = {self.cell(e["pos"]): bit[e["id"]] for e in instance["doors"]}
         self.name = {b: kid for kid, b in bit.items()}
-        self.start = tuple(instance["start"])
-        self.goal = tuple(instance["goal"])
+        self.start = self.cell(instance["start"])
+        self.goal = self.cell(instance["goal"])
+        self._moves: dict[int, list[tuple[str, int]]] = {}
 
-    def step(self, x: int, y: int, held: int, move: str) -> tuple[int, int, int] | None:
-        """Apply one move; ``None`` if it is illegal."""
-        dx, dy = MOVES[move]
-        nx_, ny_ = x + dx, y + dy
-        if not (0 <= nx_ < self.w and 0 <= ny_ < self.h) or self.wall[ny_, nx_]:
-            return None
-        door = self.door_at.get((nx_, ny_))
-        if door is not None and not held & door:
-            return None
-        return nx_, ny_, held | self.key_at.get((nx_, ny_), 0)
+    def cell(self, xy: Any) -> int:
+        return int(xy[1]) * self.w + int(xy[0])
 
-    def initial(self) -> tuple[int, int, int]:
-        x, y = self.start
-        return x, y, self.key_at.get((x, y), 0)
+    def moves(self, c: int) -> list[tuple[str, int]]:
+        """Moves from cell ``c`` that stay on the grid and off walls (doors not checked)."""
+        out = self._moves.get(c)
+        if out is None:
+            x, y, w = c % self.w, c // self.w, self.w
+            out = [
+                (m, d)
+                for m, d, ok in (("U", c - w, y > 0), ("D", c + w, y < self.h - 1), ("L", c - 1, x > 0), ("R", c + 1, x < w - 1))
+                if ok and self.free[d]
+            ]
+            self._moves[c] = out
+        return out
 
+    def initial(self) -> int:
+        return self.key_at.get(self.start, 0) * self.n + self.start
 
-def _search(grid: _Grid) -> tuple[tuple[int, int, int] | None, dict, dict]:
-    """BFS over (x, y, keys held) from the start; returns (goal state, parents, path counts)."""
-    s0 = grid.initial()
-    parent: dict[tuple[int, int, int], tuple[tuple[int, int, int], str] | None] = {s0: None}
-    depth = {s0: 0}
-    count = {s0: 1}
-    queue = deque([s0])
-    found = None
-    while queue:
-        s = queue.popleft()
-        if (s[0], s[1]) == grid.goal:
-            found = s
-            break
-        for move in "UDLR":
-            t = grid.step(s[0], s[1], s[2], move)
-            if t is None:
+    def successors(self, state: int) -> list[tuple[str, int]]:
+        """Legal moves from a state and the states they lead to."""
+        c = state % self.n
+        held = state // self.n
+        out = []
+        for m, d in self.moves(c):
+            door = self.door_at.get(d)
+            if door is not None and not held & door:
                 continue
-            if t not in depth:
-                depth[t] = depth[s] + 1
-                count[t] = count[s]
-                parent[t] = (s, move)
-                queue.append(t)
-            elif depth[t] == depth[s] + 1:
-                count[t] += count[s]
-    if found is not None:
-        # States of equal depth still queued may also be goal states: add their plan counts.
-        total = count[found]
-        for s in queue:
-            if depth[s] == depth[found] and (s[0], s[1]) == grid.goal:
-                total += count[s]
-        count = {"total": total}
-    return found, parent, count
+            out.append((m, (held | self.key_at.get(d, 0)) * self.n + d))
+        return out
+
+
+def _search(grid: _Grid) -> tuple[int | None, dict[int, tuple[int, str] | None], int]:
+    """Level-by-level BFS over states from the start.
+
+    Returns
+    -------
+    (goal_state, parents, num_optimal_plans)
+        The first goal state reached (``None`` if unreachable), the BFS parent links and
+        the number of shortest move strings that reach the goal.
+    """
+    s0 = grid.initial()
+    parent: dict[int, tuple[int, str] | None] = {s0: None}
+    count = {s0: 1}
+    frontier = [s0]
+    n, goal = grid.n, grid.goal
+    while frontier:
+        goals = [s for s in frontier if s % n == goal]
+        if goals:
+            return goals[0], parent, sum(count[s] for s in goals)
+        layer: list[int] = []
+        fresh: set[int] = set()
+        for s in frontier:
+            c, held = s % n, s // n
+            for move, d in grid.moves(c):
+                door = grid.door_at.get(d)
+                if door is not None and not held & door:
+                    continue
+                t = (held | grid.key_at.get(d, 0)) * n + d
+                if t not in parent:
+                    parent[t] = (s, move)
+                    count[t] = count[s]
+                    layer.append(t)
+                    fresh.add(t)
+                elif t in fresh:  # another shortest way into a state of this layer
+                    count[t] += count[s]
+        frontier = layer
+    return None, parent, 0
+
+
+def _reachable(grid: _Grid) -> bool:
+    """Whether any state at the goal cell is reachable (plain BFS, no bookkeeping)."""
+    s0 = grid.initial()
+    seen = {s0}
+    stack = [s0]
+    n, goal, door_at, key_at, moves = grid.n, grid.goal, grid.door_at, grid.key_at, grid.moves
+    while stack:
+        s = stack.pop()
+        c = s % n
+        if c == goal:
+            return True
+        held = s // n
+        for _, d in moves(c):
+            door = door_at.get(d)
+            if door is not None and not held & door:
+                continue
+            t = (held | key_at.get(d, 0)) * n + d
+            if t not in seen:
+                seen.add(t)
+                stack.append(t)
+    return False
 
 
 def certify(instance: Mapping[str, Any]) -> Certificate:
@@ -474,7 +531,7 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     stages are ordered; ``keys + 1`` searches are run.
     """
     grid = _Grid(instance)
-    found, parent, count = _search(grid)
+    found, parent, count = _search(grid)  # count: number of optimal plans
     if found is None:
         raise ValueError("grid_planning: the goal is unreachable from the start")
     moves: list[str] = []
@@ -490,11 +547,11 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     trace: list[dict[str, str]] = []
     stage_order: list[str] = []
     segment: list[str] = []
-    passed: set[tuple[int, int]] = set()
+    passed: set[int] = set()
     for move, before, after in zip(moves, states[:-1], states[1:]):
         segment.append(move)
-        cell = (after[0], after[1])
-        gained = after[2] & ~before[2]
+        cell = after % grid.n
+        gained = (after // grid.n) & ~(before // grid.n)
         if gained:
             kid = grid.name[gained]
             stage_order.append(kid)
@@ -508,9 +565,9 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
 
     necessary = {}
     for kid in sorted(e["id"] for e in instance["keys"]):
-        necessary[kid] = _search(_Grid(instance, drop_key=kid))[0] is None
+        necessary[kid] = not _reachable(_Grid(instance, drop_key=kid))
     plan = "".join(moves)
-    n_opt = int(count["total"])
+    n_opt = count
     return Certificate(
         depth=sum(necessary.values()),
         answer=plan,
@@ -543,13 +600,18 @@ def _simulate(instance: Mapping[str, Any], moves: str) -> tuple[bool, tuple[int,
         unknown character); ``keys_held`` is the sorted list of key ids held there.
     """
     grid = _Grid(instance)
-    x, y, held = grid.initial()
+    state = grid.initial()
+
+    def result(reached: bool) -> tuple[bool, tuple[int, int], list[str]]:
+        c, held = state % grid.n, state // grid.n
+        return reached, (c % grid.w, c // grid.w), sorted(kid for b, kid in grid.name.items() if held & b)
+
     for move in moves:
-        nxt = grid.step(x, y, held, move) if move in MOVES else None
-        if nxt is None:
-            return False, (x, y), sorted(grid.name[b] for b in grid.name if held & b)
-        x, y, held = nxt
-    return (x, y) == grid.goal, (x, y), sorted(grid.name[b] for b in grid.name if held & b)
+        options = dict(grid.successors(state))
+        if move not in options:
+            return result(False)
+        state = options[move]
+    return result(state % grid.n == grid.goal)
 
 
 # ---------------------------------------------------------------------------------------

@@ -25,10 +25,12 @@ Answer distribution
     ``[0, m)`` (tested), and a constant guess scores about the chance rate ``1/m``.
 
 Certification (``certify``)
-    Independent of the construction: parse the statements into a dependency DAG
-    (networkx), check every variable is defined once and nothing is cyclic, take the
-    subgraph induced by the query and its ancestors, measure its longest path
-    (``networkx.dag_longest_path``) and evaluate it in topological order.
+    Independent of the construction: read the statements as a dependency DAG, check every
+    variable is defined once, collect the query and its ancestors, and run Kahn's
+    topological sort on them (a cycle leaves nodes unsorted) with the longest-path
+    recurrence ``chain(v) = 1 + max(chain(u) for u in args(v))`` and the evaluation of
+    each statement. O(num_variables) time. (``networkx.dag_longest_path`` gives the same
+    depth; the tests check against a separate recursive oracle.)
 
 Instance format (``docs/ARCHITECTURE.md``)::
 
@@ -50,12 +52,12 @@ References
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
 from depthbench.generators._base import Certificate, Family, Problem
@@ -361,41 +363,60 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     m = int(instance["modulus"])
     statements = list(instance["statements"])
     query = instance["query"]
-    position = {}
-    graph = nx.DiGraph()
+    position: dict[str, int] = {}
     for i, st in enumerate(statements):
-        var = st["var"]
-        if var in position:
-            raise ValueError(f"variable {var!r} is defined twice")
-        position[var] = i
-        graph.add_node(var)
+        if st["var"] in position:
+            raise ValueError(f"variable {st['var']!r} is defined twice")
+        position[st["var"]] = i
     for st in statements:
         op, args = st["op"], st["args"]
-        if (op == "=") != (len(args) == 1) or len(args) not in (1, 2) or op not in ("=", *OPS):
+        if op not in ("=", *OPS) or len(args) != (1 if op == "=" else 2):
             raise ValueError(f"malformed statement {st!r}")
         for a in args:
             if isinstance(a, str):
                 if a not in position:
                     raise ValueError(f"variable {a!r} is used but never defined")
-                graph.add_edge(a, st["var"])
             elif isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < m:
                 raise ValueError(f"constant {a!r} is not an integer in [0, {m})")
     if query not in position:
         raise ValueError(f"query {query!r} is not defined")
-    needed = nx.ancestors(graph, query) | {query}
-    sub = graph.subgraph(needed)
-    if not nx.is_directed_acyclic_graph(sub):
-        raise ValueError("the dependencies of the query contain a cycle")
-    depth = len(nx.dag_longest_path(sub))
 
-    by_var = {st["var"]: st for st in statements}
+    # The query and its ancestors (depth-first over the argument edges).
+    needed = {query}
+    stack = [query]
+    while stack:
+        for a in statements[position[stack.pop()]]["args"]:
+            if isinstance(a, str) and a not in needed:
+                needed.add(a)
+                stack.append(a)
+    # Kahn's algorithm on that sub-DAG (ties by presentation position), with the
+    # longest-path recurrence chain(v) = 1 + max(chain(u) for u in args(v)) and evaluation.
+    users: dict[str, list[str]] = {v: [] for v in needed}
+    missing: dict[str, int] = {}
+    for v in needed:
+        var_args = {a for a in statements[position[v]]["args"] if isinstance(a, str)}
+        missing[v] = len(var_args)
+        for a in var_args:
+            users[a].append(v)
+    ready = [position[v] for v in needed if missing[v] == 0]
+    heapq.heapify(ready)
+    chain: dict[str, int] = {}
     value: dict[str, int] = {}
     trace = []
-    for var in nx.lexicographical_topological_sort(sub, key=lambda v: position[v]):
-        st = by_var[var]
-        operands = [value[a] if isinstance(a, str) else a for a in st["args"]]
+    while ready:
+        st = statements[heapq.heappop(ready)]
+        var, args = st["var"], st["args"]
+        operands = [value[a] if isinstance(a, str) else a for a in args]
         value[var] = operands[0] % m if st["op"] == "=" else _apply(st["op"], operands[0], operands[1], m)
+        chain[var] = 1 + max((chain[a] for a in args if isinstance(a, str)), default=0)
         trace.append({"var": var, "value": value[var]})
+        for u in users[var]:
+            missing[u] -= 1
+            if missing[u] == 0:
+                heapq.heappush(ready, position[u])
+    if len(trace) != len(needed):
+        raise ValueError("the dependencies of the query contain a cycle")
+    depth = chain[query]
     return Certificate(depth=depth, answer=value[query], solution_trace=trace, extra={"evaluations": len(trace)})
 
 

@@ -7,6 +7,7 @@ import random
 from collections import Counter
 from importlib import resources
 
+import networkx as nx
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -87,6 +88,12 @@ def test_certified_depth_and_answer_match_request(config, seed):
     assert (value, depth) == (problem.answer, config.depth)
     assert len(needed) == len(problem.solution_trace) == config.depth
     assert problem.solution_trace[-1] == {"var": problem.instance["query"], "value": problem.answer}
+    # And networkx's longest path over the ancestors' sub-DAG measures the same depth.
+    graph = nx.DiGraph()
+    graph.add_nodes_from(s["var"] for s in problem.instance["statements"])
+    graph.add_edges_from((a, s["var"]) for s in problem.instance["statements"] for a in s["args"] if isinstance(a, str))
+    sub = graph.subgraph(nx.ancestors(graph, problem.instance["query"]) | {problem.instance["query"]})
+    assert len(nx.dag_longest_path(sub)) == config.depth
 
 
 @settings(max_examples=100, deadline=None)
