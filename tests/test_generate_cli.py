@@ -217,3 +217,43 @@ def test_jsonl_lines_are_canonical(tmp_path, capsys):
     assert _run([*SMALL, "--out", str(tmp_path / "c")], capsys)[0] == 0
     for line in (tmp_path / "c" / "test.jsonl").read_text().splitlines():
         assert canonical_json(json.loads(line)) == line
+
+
+def test_multi_split_shards_concatenate_and_splits_disjoint(tmp_path, capsys):
+    argv = ["generate", "graph_connectivity", "--depths", "2,5", "--n", "6", "--split", "test,dev", "--quiet"]
+    assert _run([*argv, "--out", str(tmp_path / "full")], capsys)[0] == 0
+    for split in ("test", "dev"):
+        blob = b""
+        for k in (1, 2):
+            d = tmp_path / f"s{k}"
+            if not d.exists():
+                assert _run([*argv, "--out", str(d), "--shard", f"{k}/2"], capsys)[0] == 0
+            blob += (d / f"{split}.jsonl").read_bytes()
+        assert blob == (tmp_path / "full" / f"{split}.jsonl").read_bytes()
+    test, _ = load_dataset(tmp_path / "full", split="test")
+    dev, _ = load_dataset(tmp_path / "full", split="dev")
+    assert not {it["meta"]["content_sha256"] for it in test} & {it["meta"]["content_sha256"] for it in dev}
+
+
+def test_load_dataset_refuses_tampered_missing_or_corrupt(tmp_path, capsys):
+    from depthbench.errors import UserError
+
+    out = tmp_path / "ds"
+    assert _run([*SMALL, "--out", str(out)], capsys)[0] == 0
+    with pytest.raises(UserError, match="no split 'dev'"):
+        load_dataset(out, split="dev")
+    with pytest.raises(UserError, match="does not exist"):
+        load_dataset(tmp_path / "nothing")
+    with pytest.raises(UserError, match="no manifest.json"):
+        load_dataset(tmp_path)
+    lines = (out / "test.jsonl").read_bytes().splitlines(keepends=True)
+    (out / "test.jsonl").write_bytes(b"".join(lines[:-1]))
+    with pytest.raises(UserError, match="does not match its sha256"):
+        load_dataset(out)
+    # a lone JSONL no longer listed with that sha256: its own sha, and a corrupt line is named
+    items, sha = load_dataset(out / "test.jsonl")
+    assert len(items) == 34 and sha == hashlib.sha256((out / "test.jsonl").read_bytes()).hexdigest()
+    lone = tmp_path / "lone.jsonl"
+    lone.write_bytes(lines[0] + b"{not json\n" + lines[1])
+    with pytest.raises(UserError, match="line 2"):
+        load_dataset(lone)

@@ -10,6 +10,8 @@ from importlib import resources
 import jsonschema
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from depthbench.generators import build_items, families, get_family, item_rng
 from depthbench.generators._seeding import item_entropy
@@ -200,3 +202,22 @@ def test_golden_sha256(task):
     spec = load_spec(task)
     items = build_items(spec, "dev", depths=_sample_depths(spec), n=2, seed=12345)
     assert _jsonl_sha(items) == GOLDEN[task]
+
+
+def _tiny_spec():
+    from depthbench.tasks import TaskSpec
+
+    d = load_spec("graph_connectivity").to_dict()
+    d["params"] = {"kind": "random_branching", "num_nodes": 16}
+    return TaskSpec.from_dict(d)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 6), parts=st.integers(1, 7),
+       depths=st.lists(st.integers(1, 7), min_size=1, max_size=3, unique=True))
+def test_shards_partition_the_item_list(n, parts, depths):
+    spec = _tiny_spec()
+    full = build_items(spec, "dev", depths=depths, n=n)
+    pieces = [build_items(spec, "dev", depths=depths, n=n, shard=(k, parts)) for k in range(1, parts + 1)]
+    assert [it for p in pieces for it in p] == full
+    assert [(it["depth"], it["index"]) for it in full] == [(d, i) for d in depths for i in range(n)]
