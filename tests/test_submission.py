@@ -193,6 +193,9 @@ BAD = [
     ("non_json_in_gzip", lambda sub: _raw("<html>scores</html>"), None, "not valid JSON"),
     ("pickle", lambda sub: pickle.dumps(sub), None, "pickle"),
     ("top_level_array", lambda sub: _raw("[1, 2]"), None, "top level must be a JSON object"),
+    ("deeply_nested", lambda sub: _raw("[" * 200_000 + "]" * 200_000), None, "nested too deeply"),
+    ("huge_integer", lambda sub: _raw(json.dumps(sub).replace('"budget": 64', '"budget": ' + "9" * 5000, 1)), None,
+     "invalid JSON value"),
 ]
 
 
