@@ -93,3 +93,15 @@ def test_generate_cli_flag(tmp_path, secret, capsys):
     assert manifest["format"] == "depthbench-hidden-split/1" and manifest["n_items"] == 2
     assert main(["generate", TASK, "--seed", "1", "--secret-seed-file", str(secret), "--out", str(out)]) == 2
     assert "--seed: not allowed" in capsys.readouterr().err
+
+
+def test_private_folder_is_a_dataset_maintainers_can_evaluate_and_validate(split, tmp_path):
+    out, _ = split
+    run = tmp_path / "run"
+    assert main(["eval", "--data", str(out / "private"), "--split", "hidden", "--model", "simulated",
+                 "--strategy", "single", "--budget", "128", "--out", str(run), "--no-progress"]) == 0
+    from depthbench.leaderboard import pack_run, validate_submission, write_submission
+
+    sub = write_submission(pack_run(run), tmp_path / "hidden.json.gz")
+    rep = validate_submission(sub, releases=out / "private")
+    assert rep.ok and rep.verified and len(rep.outcomes) == 6

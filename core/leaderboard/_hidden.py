@@ -11,8 +11,9 @@ Maintainers keep a secret seed file (random bytes, never published). From it:
 Generated item ids embed the split seed (``<task>/<split>/s<seed>/...``), so hidden items
 get opaque ids instead: ``<task>/<split>/h<first 20 hex of HMAC-SHA256(secret, "id|" + id)>``.
 
-The private folder gets the full items (``<split>.jsonl``) and the salts
-(``salts.jsonl``). The public manifest lists, per item, the id, the certified depth and
+The private folder is a regular dataset folder (``<split>.jsonl`` and its
+``manifest.json``, usable with ``eval --data`` and ``submission validate --releases``)
+plus the salts (``salts.jsonl``). The public manifest lists, per item, the id, the certified depth and
 ``commitment = sha256(salt || 0x00 || canonical_json(answer))`` — never the answer,
 the seed or the salt — plus ``overall_sha256``, the sha256 of the lines
 ``"<id>:<commitment>\\n"`` in manifest order, and ``secret_sha256`` so a later reveal of the
@@ -100,7 +101,8 @@ def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir
     secret_seed_file : path-like
         File of at least 16 secret random bytes; its bytes determine the split seed.
     out_dir : path-like
-        Writes ``out_dir/private/<split>.jsonl``, ``out_dir/private/salts.jsonl`` and
+        Writes ``out_dir/private/<split>.jsonl`` with its ``manifest.json``,
+        ``out_dir/private/salts.jsonl`` and
         ``out_dir/public/manifest.json`` (plus ``out_dir/public/<split>.prompts.jsonl``
         with ``public_prompts``: items without answer, trace, seed or meta).
     split : str
@@ -164,7 +166,12 @@ def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir
         "overall_sha256": _overall(rows),
         "secret_sha256": sha256_bytes(secret),
     }
-    write_jsonl_atomic(private / f"{split}.jsonl", items)
+    # A standard dataset folder (items + manifest.json), so maintainers can run
+    # `depthbench eval --data OUT/private` and `submission validate --releases OUT/private`.
+    from depthbench.generators._export import write_dataset
+
+    write_dataset(private, spec, {split: items}, fmt="jsonl",
+                  command=f"depthbench generate {spec.name} --split {split} --secret-seed-file <secret>")
     write_jsonl_atomic(private / "salts.jsonl", salts)
     atomic_write_json(public / "manifest.json", manifest)
     if public_prompts:
