@@ -116,3 +116,21 @@ def test_cli_build_and_strict(world, tmp_path, capsys):
     assert main(args + ["--strict"]) == 1
     assert main(["leaderboard", "build", str(tmp_path / "missing"), "--out", str(tmp_path / "o2")]) == 2
     assert "SUBMISSIONS_DIR" in capsys.readouterr().err
+
+
+def test_different_datasets_are_ranked_separately(tmp_path):
+    rels, subs = tmp_path / "rels", tmp_path / "subs"
+    subs.mkdir()
+    for name, seed in (("a", 7), ("b", 8)):
+        _, items, sha = H.make_release(rels / name, seed=seed, depths=(1, 2), n=2)
+        run = H.make_run(tmp_path / f"run-{name}", items, sha)
+        write_submission(pack_run(run, model_name=f"model-{name}"), subs / f"{name}.json.gz")
+    res = build_leaderboard(subs, tmp_path / "out", releases=rels)
+    assert res.accepted == ["a.json.gz", "b.json.gz"]
+    boards = {}
+    for r in res.data["rows"]:
+        boards.setdefault(r["dataset_sha256"], []).append(r)
+    assert len(boards) == 2
+    for rows in boards.values():
+        assert len({r["model"] for r in rows}) == 1 and min(r["rank"] for r in rows) == 1
+    assert (tmp_path / "out" / "index.html").read_text().count("<table class=\"sortable\">") == 2

@@ -264,7 +264,7 @@ where accuracy falls halfway to chance) the interval of the reliability fit. <sp
 means every prediction came with raw completions that re-score to the stated answers.
 Click a column header to sort.</p>
 {% for task in tasks %}
-<h2 id="task-{{ task.slug }}">Task {{ task.name }}</h2>
+<h2 id="task-{{ task.slug }}">Task {{ task.name }} <small>(split {{ task.split }}, dataset <code>{{ task.sha[:12] }}</code>)</small></h2>
 <table class="sortable">
 <thead><tr>
 <th data-type="num">rank</th><th>model</th><th>revision</th><th>submitter</th><th>strategy</th><th>kind</th>
@@ -427,22 +427,24 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
             rejected.append({"file": path.name, "n_problems": len(rep.problems), "problems": rep.problems[:5]})
             result.rejected.append(path.name)
 
-    rows_by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    # One ranked table per (task, split, dataset sha256): results on different data are never ranked together.
+    boards: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for e in entries:
         for r in e["rows"]:
-            rows_by_task[e["task"]].append({
+            boards[(e["task"], e["split"], e["dataset_sha256"])].append({
                 **r, "entry": e["id"], "model": e["model"], "revision": e["revision"], "submitter": e["submitter"],
-                "verified": e["verified"], "date": e["date"], "task": e["task"], "file": e["file"],
+                "verified": e["verified"], "date": e["date"], "task": e["task"], "split": e["split"],
+                "dataset_sha256": e["dataset_sha256"], "file": e["file"],
             })
     tasks = []
-    for task in sorted(rows_by_task):
-        rows = sorted(rows_by_task[task], key=lambda r: (-r["auc"], -r["accuracy"], r["model"], r["strategy"],
-                                                        r["budget"], r["file"]))
+    for task, split, sha in sorted(boards):
+        rows = sorted(boards[(task, split, sha)], key=lambda r: (-r["auc"], -r["accuracy"], r["model"], r["strategy"],
+                                                                r["budget"], r["file"]))
         for i, r in enumerate(rows, start=1):  # competition ranking: equal AUC and accuracy share a rank
             prev = rows[i - 2] if i > 1 else None
             same = prev is not None and (prev["auc"], prev["accuracy"]) == (r["auc"], r["accuracy"])
             r["rank"] = prev["rank"] if same else i
-        tasks.append({"name": task, "slug": safe_slug(task), "rows": rows})
+        tasks.append({"name": task, "split": split, "sha": sha, "slug": safe_slug(task, split, sha), "rows": rows})
 
     data = _clean({
         "format": LEADERBOARD_FORMAT, "suite_version": __version__,
@@ -471,7 +473,7 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
           "intervals are 95% (accuracy: Wilson; AUC: bootstrap over items; d50: reliability fit, ∞ when no decay "
           "is seen).", ""]
     for t in view_tasks:
-        md += [f"## Task {_md(t['name'])}", "",
+        md += [f"## Task {_md(t['name'])} (split {_md(t['split'])}, dataset {t['sha'][:12]})", "",
                "| rank | model | revision | submitter | strategy | budget | items | accuracy | AUC | d50 | mean G | mean P | verified |",
                "|---:|---|---|---|---|---:|---:|---|---|---|---:|---:|---|"]
         for r in t["rows"]:
