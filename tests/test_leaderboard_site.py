@@ -134,3 +134,12 @@ def test_different_datasets_are_ranked_separately(tmp_path):
     for rows in boards.values():
         assert len({r["model"] for r in rows}) == 1 and min(r["rank"] for r in rows) == 1
     assert (tmp_path / "out" / "index.html").read_text().count("<table class=\"sortable\">") == 2
+
+
+def test_svg_text_is_escaped():
+    """The inline SVG is inserted unescaped, so its text must be XML-escaped by the renderer."""
+    from depthbench.leaderboard._site import _depth_svg
+
+    svg = _depth_svg([{"strategy": "<script>x</script>", "budget": 1, "depth": 1, "accuracy": 0.5,
+                       "wilson_lo": 0.1, "wilson_hi": 0.9}], "<b>&")
+    assert svg.startswith("<svg") and "<script" not in svg and "<b>" not in svg and "&lt;script&gt;" in svg
