@@ -88,7 +88,6 @@ __all__ = [
 ]
 
 VERSION = "1"
-MOVES = {"U": (0, -1), "D": (0, 1), "L": (-1, 0), "R": (1, 0)}
 KEY_IDS = "abcdefhijkmnopqrtuvwxyz"  # no g/s (clash with G/S), no l (reads like 1)
 CELLS_PER_STAGE = 8
 _MAX_ATTEMPTS = 200
@@ -529,6 +528,16 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     -----
     Each search is O(cells * 2**keys) in the worst case and O(cells * (keys + 1)) when
     stages are ordered; ``keys + 1`` searches are run.
+
+    Examples
+    --------
+    A corridor ``S a . A . . G``:
+
+    >>> inst = {"width": 7, "height": 1, "walls": [], "start": [0, 0], "goal": [6, 0],
+    ...         "keys": [{"id": "a", "pos": [1, 0]}], "doors": [{"id": "a", "pos": [3, 0]}]}
+    >>> cert = certify(inst)
+    >>> cert.depth, cert.answer, [t["subgoal"] for t in cert.solution_trace]
+    (1, 'RRRRRR', ['key a', 'door a', 'goal'])
     """
     grid = _Grid(instance)
     found, parent, count = _search(grid)  # count: number of optimal plans

@@ -293,3 +293,9 @@ def test_items_through_the_builder_validate_and_verify():
         assert it["meta"]["size"] == {"width": 15, "height": 15, "num_walls": 98}
         assert verify(it, it["answer"])
         assert not verify(it, it["answer"][:-1])
+
+
+def test_docstring_examples():
+    import doctest
+
+    assert doctest.testmod(gp, verbose=False).failed == 0
