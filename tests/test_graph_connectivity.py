@@ -176,3 +176,18 @@ def test_bridge_petals_have_short_long_and_dead_end():
     for j in path[:-1]:
         side = [v for v in g.neighbors(j) if v not in path]
         assert len(side) >= 2  # long-path neighbour + dead-end neighbour
+
+
+@pytest.mark.parametrize("task", ["graph_connectivity", "graph_connectivity_two_paths", "graph_connectivity_bridge"])
+def test_prompt_length_flat_across_depths(task):
+    from depthbench.generators import build_items
+
+    spec = load_spec(task)
+    items = build_items(spec, "dev", depths=[1, 8, 32], n=30)
+    mean = {}
+    for it in items:
+        mean.setdefault(it["depth"], []).append(len(it["prompt"]))
+    means = [sum(v) / len(v) for v in mean.values()]
+    assert max(means) / min(means) < 1.02, mean.keys()
+    sizes = {(it["meta"]["size"]["num_nodes"], it["meta"]["size"]["num_edges"]) for it in items}
+    assert len(sizes) == 1
