@@ -310,3 +310,12 @@ def test_cli_max_bytes_flag(world, tmp_path, capsys):
     assert main(["submission", "validate", str(path), "--releases", str(world["releases"]), "--max-bytes", "100"]) == 1
     assert "over the limit of 100 bytes" in capsys.readouterr().err
     assert main(["submission", "validate", str(path), "--max-bytes", "0"]) == 2
+
+
+def test_understated_tokens_withhold_the_verified_badge(world, tmp_path):
+    s = copy.deepcopy(world["sub"])
+    c = _first_call(s)
+    c["text"] = "x" * 5000 + "\n" + c["text"]  # 5 kB of text claimed as 10 tokens
+    rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
+    assert rep.ok and not rep.verified
+    assert any("implausible" in n for n in rep.notes)

@@ -72,8 +72,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return 1
     n = len(rep.outcomes)
     acc = sum(o["credit"] for o in rep.outcomes) / n if n else 0.0
-    badge = "verified (raw completions re-score to the stated answers)" if rep.verified else \
-        f"not verified ({rep.rescored} of {n} predictions carry raw completions)"
+    if rep.verified:
+        badge = "verified (raw completions re-score to the stated answers)"
+    elif rep.rescored < n:
+        badge = f"not verified ({rep.rescored} of {n} predictions carry raw completions)"
+    else:
+        badge = "not verified (see the notes above)"
     print(f"{args.file}: valid; {n} predictions re-scored, mean credit {acc:.4f}; {badge}")
     return 0
 

@@ -40,6 +40,11 @@ __all__ = ["Release", "ValidationReport", "find_releases", "default_releases_dir
            "validate_object"]
 
 _MAX_LISTED_IDS = 5
+#: Raw text longer than this many UTF-8 bytes per stated generated token (plus a slack of
+#: _TOKEN_SLACK_BYTES) makes the token count implausible: real tokenizers average about
+#: 3-5 bytes per token, and even long merged tokens (whitespace runs) rarely pass 64.
+_MAX_BYTES_PER_TOKEN = 64
+_TOKEN_SLACK_BYTES = 256
 _ANSWER_ROLES_EXCLUDED = ("verify", "judge")
 
 
@@ -91,6 +96,7 @@ class ValidationReport:
     mismatches: int = 0
     rescored: int = 0
     notes: list[str] = field(default_factory=list)
+    implausible_tokens: int = 0
 
     @property
     def ok(self) -> bool:
@@ -99,8 +105,10 @@ class ValidationReport:
 
     @property
     def verified(self) -> bool:
-        """Valid, every prediction carries raw completions, and all re-score to the stated answers."""
-        return self.ok and bool(self.outcomes) and self.rescored == len(self.outcomes) and self.mismatches == 0
+        """Valid, every prediction carries raw completions that re-score to the stated answers, and
+        no call's text is implausibly long for its stated token count."""
+        return (self.ok and bool(self.outcomes) and self.rescored == len(self.outcomes) and self.mismatches == 0
+                and self.implausible_tokens == 0)
 
 
 def default_releases_dir() -> Path:
@@ -277,6 +285,13 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
                              f"generated tokens {c['generated_tokens']}")
             if c["parent"] is not None and c["parent"] not in keys:
                 probs.append(f"{w}: calls[{j}] parent {c['parent']!r} is not a call of this prediction")
+            text = c.get("text")
+            if text and len(text.encode("utf-8")) > _MAX_BYTES_PER_TOKEN * c["generated_tokens"] + _TOKEN_SLACK_BYTES:
+                rep.implausible_tokens += 1
+                if rep.implausible_tokens <= _MAX_LISTED_IDS:
+                    rep.notes.append(f"{w}: calls[{j}] text of {len(text.encode('utf-8'))} bytes for "
+                                     f"{c['generated_tokens']} generated tokens is implausible (over "
+                                     f"{_MAX_BYTES_PER_TOKEN} bytes per token); not verified")
             if c.get("target") is not None and c["target"] not in keys:
                 probs.append(f"{w}: calls[{j}] target {c['target']!r} is not a call of this prediction")
         with_text = sum("text" in c for c in p["calls"])
@@ -287,6 +302,9 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
         if items and p["item_id"] not in items:
             probs.append(f"{w}: item id not in the release (task {ds['task']!r}, split {ds['split']!r})")
 
+    if rep.implausible_tokens > _MAX_LISTED_IDS:
+        rep.notes.append(f"... {rep.implausible_tokens} calls in all have implausibly few generated tokens for "
+                         "their text; token counts look understated")
     for name, n in sorted(unlisted_strats.items()):
         probs.append(f"predictions: {n} prediction(s) use strategy {name!r}, which is not listed in metadata.strategies")
     for b, n in sorted(unlisted_budgets.items()):
