@@ -300,6 +300,13 @@ Click a column header to sort.</p>
 submitted by {{ e.submitter }} on {{ e.date }}; endpoint {{ e.endpoint }};
 sampling {% for k, v in e.sampling %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %};
 suite {{ e.suite_version }}; file <a href="{{ e.download }}"><code>{{ e.file }}</code></a>.</p>
+{% if e.notes %}
+<ul class="notes">
+{% for n in e.notes %}
+<li>{{ n }}</li>
+{% endfor %}
+</ul>
+{% endif %}
 <figure>{{ e.svg }}<figcaption>Accuracy vs certified depth (95% Wilson bands) per strategy and budget.</figcaption></figure>
 <h3>Equivalence breakpoints</h3>
 {% if e.breakpoints %}
@@ -387,7 +394,7 @@ def _entry(rep: ValidationReport, file_name: str) -> dict[str, Any]:
         "submitter": meta["submitter"], "task": meta["dataset"]["task"], "split": meta["dataset"]["split"],
         "dataset_sha256": meta["dataset"]["sha256"], "date": meta["date"], "suite_version": meta["suite_version"],
         "endpoint": meta["endpoint"]["kind"], "sampling": sorted(meta["sampling"].items()),
-        "verified": rep.verified, "rows": analysis["rows"], "curves": analysis["curves"],
+        "verified": rep.verified, "notes": list(rep.notes), "rows": analysis["rows"], "curves": analysis["curves"],
         "breakpoints": analysis["breakpoints"],
     }
 
