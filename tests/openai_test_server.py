@@ -248,3 +248,22 @@ class OpenAITestServer:
             pt = len(prompt.split())
             out["usage"] = {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}
         return out
+
+
+def _main() -> None:  # pragma: no cover - used by benchmarks/backend_bench.py
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Run the OpenAI-compatible test server until its lifetime ends.")
+    ap.add_argument("--lifetime", type=float, default=120.0, help="seconds before it stops itself")
+    ap.add_argument("--fault-rate", type=float, default=0.0)
+    a = ap.parse_args()
+    srv = OpenAITestServer(lifetime_s=a.lifetime, fault_rate=a.fault_rate)
+    srv.keep_bodies = False
+    srv.start()
+    print(srv.port, flush=True)
+    assert srv._thread is not None
+    srv._thread.join()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _main()
