@@ -50,6 +50,8 @@ def _register_eval(sub: Any) -> None:
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling top_p, always sent (default 1.0)")
     p.add_argument("--base-url", default=None, help="openai: server base URL (default: $OPENAI_BASE_URL)")
     p.add_argument("--api-key", default=None, help="openai: API key (default: $OPENAI_API_KEY; never written to the run folder)")
+    p.add_argument("--retries", type=int, default=None, help="openai: retries per call on 429/5xx/timeouts (default 6)")
+    p.add_argument("--timeout", type=float, default=None, help="openai: seconds per attempt (default 120)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show the progress bar (default: only on a terminal)")
     p.set_defaults(func=_cmd_eval)
@@ -74,6 +76,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         base_url=args.base_url,
         api_key=args.api_key,
+        retries=args.retries,
+        timeout=args.timeout,
         progress=args.progress,
         argv=[a for a in sys.argv[1:] if a != args.api_key] if args.api_key else sys.argv[1:],
     )

@@ -32,6 +32,7 @@ from typing import Any
 from depthbench import __version__
 from depthbench.baselines._budget import BudgetExceededError
 from depthbench.baselines._context import CallContext
+from depthbench.baselines._protocol import BackendError
 from depthbench.baselines.strategies import Strategy, parse
 from depthbench.errors import UserError
 from depthbench.io import JsonlAppender, atomic_write_json, canonical_json, ensure_writable_dir, read_jsonl, sha256_bytes
@@ -77,6 +78,8 @@ class EvalConfig:
     concurrency: int = 8
     base_url: str | None = None
     api_key: str | None = None
+    retries: int | None = None  # openai: retries per call (None: the backend's default)
+    timeout: float | None = None  # openai: seconds per attempt (None: the backend's default)
     model_options: dict[str, Any] = field(default_factory=dict)
     progress: bool | None = None  # None: only on a terminal
     fsync: bool = True  # fsync each log line (turn off only for throwaway runs: tests, benchmarks)
@@ -340,8 +343,9 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     run_json = out / "run.json"
     if run_json.exists():
         _check_resume(run_json, config)
+    extra = {k: v for k, v in (("retries", cfg.retries), ("timeout", cfg.timeout)) if v is not None}
     model = load_model(cfg.model, base_url=cfg.base_url, api_key=cfg.api_key, concurrency=cfg.concurrency,
-                       **cfg.model_options)
+                       **extra, **cfg.model_options)
     if not run_json.exists():
         atomic_write_json(run_json, {
             "format": RUN_FORMAT,
@@ -377,6 +381,9 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     try:
         stats = asyncio.run(_run_with_close(cfg, items, strategies, model, cache, done, calls_log, outcomes_log,
                                             progress))
+    except BackendError as e:
+        raise UserError(f"--model {cfg.model}: {e}; the finished calls are saved in {str(out)!r}, run the same "
+                        "command again to resume", exit_code=1) from None
     finally:
         calls_log.close()
         outcomes_log.close()

@@ -267,3 +267,16 @@ def test_openai_backend_with_20_percent_faults_scores_every_item(tmp_path):
     assert len({c["key"] for c in calls}) == len(calls) == 10 * (1 + 4)
     assert 0.1 < faults / requests < 0.35 and any(c["attempts"] > 1 for c in calls)
     assert all(c["usage"]["completion_tokens"] <= c["request"]["max_tokens"] for c in calls)
+
+
+def test_unreachable_server_is_one_line_and_resumable(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rc = cli_main(["eval", "--task", "graph_connectivity", "--limit", "2", "--model", "openai:m",
+                   "--base-url", f"http://127.0.0.1:{port}/v1", "--strategy", "single", "--budget", "32",
+                   "--retries", "0", "--timeout", "1", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.count("\n") == 1 and "resume" in err and "Traceback" not in err
