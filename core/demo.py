@@ -16,10 +16,10 @@ What it does, in order, into ``OUT``:
 Each family gets its own simulated-reasoner parameters, chosen so that the demo shows the
 three regimes the suite is about:
 
-* **graph_connectivity** (reliable steps, ``eps=0.01``): parallel voting and one long chain
+* **graph_connectivity** (reliable steps, ``eps=0.002``): parallel voting and one long chain
   are equivalent on shallow items; once a chain no longer fits in B/N tokens the parallel
   samples must guess and the long chain wins - a sequential advantage growing with depth.
-* **multihop_arithmetic** (noisier steps, ``eps=0.04``, 97 possible answers): voting
+* **multihop_arithmetic** (noisy steps, ``eps=0.1``, 97 possible answers): voting
   corrects independent step errors while chains fit, so parallel can win on shallow items
   at a large budget; the sequential advantage returns with depth.
 * **grid_planning** (chains that *drift* when forced past their natural stop,
@@ -57,16 +57,16 @@ class DemoFamily:
 
 
 DEMO_FAMILIES: tuple[DemoFamily, ...] = (
-    DemoFamily("graph_connectivity", (1, 2, 4, 8, 12), "simulated:eps=0.01",
+    DemoFamily("graph_connectivity", (1, 2, 3, 6, 12), "simulated:eps=0.002",
                "equivalence on shallow items, a sequential advantage growing with depth"),
-    DemoFamily("multihop_arithmetic", (1, 2, 4, 8, 12), "simulated:eps=0.04",
+    DemoFamily("multihop_arithmetic", (1, 2, 4, 8, 12), "simulated:eps=0.1",
                "voting fixes step errors while chains fit; sequential wins with depth"),
     DemoFamily("grid_planning", (1, 2, 3, 4, 6), "simulated:eps=0.01,drift=0.004",
                "long chains drift when forced past their stop: a parallel advantage"),
 )
 DEMO_STRATEGIES: tuple[str, ...] = ("single", "budget_forcing", "majority@4", "revision@2")
 DEMO_BUDGETS: tuple[int, ...] = (128, 512)
-DEMO_N_PER_DEPTH = 60
+DEMO_N_PER_DEPTH = 100
 #: The pair whose verdicts the demo prints (parallel a, sequential b).
 DEMO_PAIR = ("majority@4", "budget_forcing")
 _SPLIT = "test"
@@ -90,20 +90,29 @@ def _missing(piece: str, err: BaseException) -> UserError:
 
 
 def analyze_run(run_dir: Path, margin: float = 0.05) -> dict[str, Any]:
-    """Analyse one run folder with the scorers and write its ``results.json``.
+    """Re-score one run folder from its raw responses, analyse it, write ``results.json``.
 
-    This is what ``depthbench analyze RUN_DIR`` does; the demo calls the same function.
+    This is ``depthbench score RUN_DIR`` followed by ``depthbench analyze RUN_DIR``; the
+    demo calls the same functions.
 
     Returns
     -------
     dict
         The results object (``depthbench-results/1``).
     """
+    import io
+
     try:
         from depthbench.scorers import analyze_run as _analyze
+        from depthbench.scorers import score_run as _score
     except ImportError as e:
-        raise _missing("the scorers' analysis (depthbench.scorers.analyze_run)", e) from None
-    return _analyze(run_dir, margin=margin)
+        raise _missing("the scorers (depthbench.scorers.score_run / analyze_run)", e) from None
+    notes = io.StringIO()
+    _score(run_dir, err=notes)
+    results = _analyze(run_dir, margin=margin, err=notes)
+    if notes.getvalue().strip():
+        print(f"[demo] scorer notes for {run_dir.name}:\n{notes.getvalue().rstrip()}", flush=True)
+    return results
 
 
 def merge_results(per_task: Mapping[str, Mapping[str, Any]], runs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -136,7 +145,7 @@ def merge_results(per_task: Mapping[str, Mapping[str, Any]], runs: Mapping[str, 
         "datasets": datasets,
         "margin": margins.pop(),
     }
-    for section in ("curves", "fits", "equivalence", "breakpoints"):
+    for section in ("curves", "fits", "equivalence", "breakpoints", "compute_to_target"):
         merged[section] = [row for t in tasks for row in per_task[t].get(section, [])]
     return merged
 
@@ -210,11 +219,16 @@ def run_demo(out: str | Path, seed: int = 0, n_per_depth: int = DEMO_N_PER_DEPTH
         run_dir = out / "runs" / fam.task
         say(f"[demo] {fam.task}: {len(items)} items (depths {depths_arg}), model {fam.model}, "
             f"strategies {', '.join(DEMO_STRATEGIES)}, budgets {', '.join(map(str, DEMO_BUDGETS))}")
+        # Demo runs are throwaway: lines are flushed (a resume still works) but not fsynced,
+        # which keeps the demo fast on a busy disk.
         cfg = EvalConfig(model=fam.model, strategies=[",".join(DEMO_STRATEGIES)], budgets=list(DEMO_BUDGETS),
                          out=str(run_dir), data=str(data_dir), split=_SPLIT, seed=seed, progress=False,
-                         argv=["demo", "--seed", str(seed)])
+                         fsync=False, argv=["demo", "--seed", str(seed)])
+        t1 = time.monotonic()
         run_eval(cfg)
+        t2 = time.monotonic()
         per_task[fam.task] = analyze_run(run_dir)
+        say(f"[demo] {fam.task}: evaluated in {t2 - t1:.1f} s, scored and analysed in {time.monotonic() - t2:.1f} s")
         runs[fam.task] = _run_config(run_dir)
         run_dirs.append(run_dir)
 

@@ -136,7 +136,8 @@ def _draw_depth_panel(ax: Any, curves: Sequence[Mapping[str, Any]], task: str, b
         ax.plot(x, [num(r["accuracy"]) for r in pts], label=s, **style.line(s))
     chance = _mean([num(r.get("chance")) for r in rows])
     if not math.isnan(chance):
-        ax.axhline(chance, color="#555555", linestyle=":", linewidth=1.0, label=f"chance ({chance:.2g})")
+        shown = f"{chance:.2g}" if chance >= 1e-3 else "~0"
+        ax.axhline(chance, color="#555555", linestyle=":", linewidth=1.0, label=f"chance ({shown})")
     ax.set_ylim(-0.03, 1.03)
     ax.set_ylabel("accuracy")
     _depth_axis(ax, depths)
