@@ -275,12 +275,14 @@ def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | 
         keys.append({"id": stage_ids[i], "pos": list(pos(key_cell))})
         doors.append({"id": stage_ids[i], "pos": [(x1 + x2) // 2, (y1 + y2) // 2]})
 
-    open_cells = {pos(c) for c in range(cw * ch)}
+    # Open: every maze cell (both coordinates even) and the passage of every tree edge.
+    is_open = [[not (x | y) & 1 for x in range(w)] for y in range(h)]
     for c in range(cw * ch):
         for d in tree[c]:
-            (x1, y1), (x2, y2) = pos(c), pos(d)
-            open_cells.add(((x1 + x2) // 2, (y1 + y2) // 2))
-    walls = [[x, y] for y in range(h) for x in range(w) if (x & 1 or y & 1) and (x, y) not in open_cells]
+            if d > c:
+                (x1, y1), (x2, y2) = pos(c), pos(d)
+                is_open[(y1 + y2) // 2][(x1 + x2) // 2] = True
+    walls = [[x, y] for y in range(h) for x, o in enumerate(is_open[y]) if not o]
 
     # The optimal plan: tree paths start -> key 1 -> ... -> key k -> goal (the order is
     # forced and tree paths are unique), cut at each key pick-up and door entry.
@@ -389,50 +391,53 @@ class _Grid:
     """The instance compiled for search.
 
     Cells are numbered ``y * width + x``; a state is the int ``held * cells + cell`` where
-    ``held`` is a bit mask over the sorted key/door ids.
+    ``held`` is a bit mask over the sorted key/door ids. ``adj[c]`` lists the moves from
+    cell ``c`` that stay on the grid and off walls (doors are checked during search).
     """
 
-    def __init__(self, instance: Mapping[str, Any], drop_key: str | None = None) -> None:
+    def __init__(self, instance: Mapping[str, Any]) -> None:
         w, h = int(instance["width"]), int(instance["height"])
         self.w, self.h, self.n = w, h, w * h
         free = [True] * (w * h)
         for x, y in instance["walls"]:
             free[y * w + x] = False
-        self.free = free
+        self.adj: list[list[tuple[str, int]]] = [
+            [
+                (m, d)
+                for m, d, ok in (
+                    ("U", c - w, c >= w),
+                    ("D", c + w, c < w * (h - 1)),
+                    ("L", c - 1, c % w > 0),
+                    ("R", c + 1, c % w < w - 1),
+                )
+                if ok and free[d]
+            ]
+            for c in range(w * h)
+        ]
         self.ids = sorted({e["id"] for e in instance["keys"]} | {e["id"] for e in instance["doors"]})
-        bit = {kid: 1 << i for i, kid in enumerate(self.ids)}
-        self.key_at = {self.cell(e["pos"]): bit[e["id"]] for e in instance["keys"] if e["id"] != drop_key}
-        self.door_at = {self.cell(e["pos"]): bit[e["id"]] for e in instance["doors"]}
-        self.name = {b: kid for kid, b in bit.items()}
+        self.bit = {kid: 1 << i for i, kid in enumerate(self.ids)}
+        self.key_at = {self.cell(e["pos"]): self.bit[e["id"]] for e in instance["keys"]}
+        self.door_at = {self.cell(e["pos"]): self.bit[e["id"]] for e in instance["doors"]}
+        self.name = {b: kid for kid, b in self.bit.items()}
         self.start = self.cell(instance["start"])
         self.goal = self.cell(instance["goal"])
-        self._moves: dict[int, list[tuple[str, int]]] = {}
 
     def cell(self, xy: Any) -> int:
         return int(xy[1]) * self.w + int(xy[0])
 
-    def moves(self, c: int) -> list[tuple[str, int]]:
-        """Moves from cell ``c`` that stay on the grid and off walls (doors not checked)."""
-        out = self._moves.get(c)
-        if out is None:
-            x, y, w = c % self.w, c // self.w, self.w
-            out = [
-                (m, d)
-                for m, d, ok in (("U", c - w, y > 0), ("D", c + w, y < self.h - 1), ("L", c - 1, x > 0), ("R", c + 1, x < w - 1))
-                if ok and self.free[d]
-            ]
-            self._moves[c] = out
-        return out
+    def without(self, kid: str) -> dict[int, int]:
+        """The key table with key ``kid`` deleted."""
+        return {c: b for c, b in self.key_at.items() if b != self.bit[kid]}
 
-    def initial(self) -> int:
-        return self.key_at.get(self.start, 0) * self.n + self.start
+    def initial(self, key_at: dict[int, int] | None = None) -> int:
+        key_at = self.key_at if key_at is None else key_at
+        return key_at.get(self.start, 0) * self.n + self.start
 
     def successors(self, state: int) -> list[tuple[str, int]]:
         """Legal moves from a state and the states they lead to."""
-        c = state % self.n
-        held = state // self.n
+        c, held = state % self.n, state // self.n
         out = []
-        for m, d in self.moves(c):
+        for m, d in self.adj[c]:
             door = self.door_at.get(d)
             if door is not None and not held & door:
                 continue
@@ -462,7 +467,7 @@ def _search(grid: _Grid) -> tuple[int | None, dict[int, tuple[int, str] | None],
         fresh: set[int] = set()
         for s in frontier:
             c, held = s % n, s // n
-            for move, d in grid.moves(c):
+            for move, d in grid.adj[c]:
                 door = grid.door_at.get(d)
                 if door is not None and not held & door:
                     continue
@@ -478,19 +483,19 @@ def _search(grid: _Grid) -> tuple[int | None, dict[int, tuple[int, str] | None],
     return None, parent, 0
 
 
-def _reachable(grid: _Grid) -> bool:
-    """Whether any state at the goal cell is reachable (plain BFS, no bookkeeping)."""
-    s0 = grid.initial()
+def _reachable(grid: _Grid, key_at: dict[int, int]) -> bool:
+    """Whether the goal cell is reachable with keys ``key_at`` (plain graph search)."""
+    s0 = grid.initial(key_at)
     seen = {s0}
     stack = [s0]
-    n, goal, door_at, key_at, moves = grid.n, grid.goal, grid.door_at, grid.key_at, grid.moves
+    n, goal, door_at, adj = grid.n, grid.goal, grid.door_at, grid.adj
     while stack:
         s = stack.pop()
         c = s % n
         if c == goal:
             return True
         held = s // n
-        for _, d in moves(c):
+        for _, d in adj[c]:
             door = door_at.get(d)
             if door is not None and not held & door:
                 continue
@@ -574,7 +579,7 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
 
     necessary = {}
     for kid in sorted(e["id"] for e in instance["keys"]):
-        necessary[kid] = not _reachable(_Grid(instance, drop_key=kid))
+        necessary[kid] = not _reachable(grid, grid.without(kid))
     plan = "".join(moves)
     n_opt = count
     return Certificate(
