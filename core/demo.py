@@ -140,7 +140,8 @@ def merge_results(per_task: Mapping[str, Mapping[str, Any]], runs: Mapping[str, 
     datasets = {t: per_task[t].get("dataset_sha256") for t in tasks}
     merged: dict[str, Any] = {
         "format": "depthbench-results/1",
-        "run": {"demo": True, "runs": {t: dict(runs.get(t, {})) for t in tasks}},
+        "run": {"model": "simulated reasoner (demo; per-family parameters)", "demo": True,
+                "runs": {t: dict(runs.get(t, {})) for t in tasks}},
         "dataset_sha256": sha256_bytes("".join(f"{t}:{datasets[t]}\n" for t in tasks).encode("utf-8")),
         "datasets": datasets,
         "margin": margins.pop(),

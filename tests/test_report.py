@@ -271,3 +271,26 @@ def test_missing_sha_needs_force(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="records no dataset_sha256"):
         check_same_data(a, a)
     check_same_data(a, a, force=True)
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def test_readme_documents_every_command_and_the_two_commands() -> None:
+    import argparse
+
+    from depthbench.cli import build_parser
+
+    readme = (_repo_root() / "README.md").read_text(encoding="utf-8")
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name in sub.choices:
+        assert f"### depthbench {name}\n" in readme, f"README's CLI reference lacks `depthbench {name}`"
+        assert f"usage: depthbench {name}" in readme
+    assert ".venv/bin/pip install -e . && .venv/bin/depthbench demo" in readme
+    assert "bash .ci/run" in readme
+    assert (_repo_root() / "docs" / "demo-overview.png").read_bytes()[:4] == b"\x89PNG"
+    ci = _repo_root() / ".ci" / "run"
+    assert ci.stat().st_mode & 0o111, ".ci/run must be executable"
+    text = ci.read_text(encoding="utf-8")
+    assert "set -euo pipefail" in text and "-m pytest" in text and '"$status" -eq 5' in text
