@@ -82,7 +82,7 @@ class EvalConfig:
     timeout: float | None = None  # openai: seconds per attempt (None: the backend's default)
     model_options: dict[str, Any] = field(default_factory=dict)
     progress: bool | None = None  # None: only on a terminal
-    fsync: bool = True  # fsync each log line (turn off only for throwaway runs: tests, benchmarks)
+    fsync: bool | str = True  # True/"line": fsync each log line; "batch": group commit; False: none (tests)
     argv: list[str] = field(default_factory=list)
 
 
@@ -200,6 +200,43 @@ def _check_resume(run_json: Path, config: dict[str, Any]) -> dict[str, Any]:
                 "repeat the original value to resume, or choose a new --out folder"
             )
     return old
+
+
+class _GroupSync:
+    """Group commit for ``--fsync batch``: lines are written and flushed one by one (so a
+    killed process loses nothing the OS has), and a background thread fsyncs the files
+    whenever new lines arrived, at most every ``interval`` seconds (power-loss window)."""
+
+    def __init__(self, paths: Sequence[Path], interval: float = 0.05) -> None:
+        import threading
+
+        self._fds = [os.open(p, os.O_RDONLY) for p in paths]
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._interval = interval
+        self._thread = threading.Thread(target=self._loop, name="depthbench-fsync", daemon=True)
+        self._thread.start()
+
+    def touch(self) -> None:
+        self._dirty.set()
+
+    def _sync(self) -> None:
+        self._dirty.clear()
+        for fd in self._fds:
+            os.fsync(fd)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if self._dirty.wait(self._interval) and not self._stop.is_set():
+                self._sync()
+                self._stop.wait(self._interval)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sync()
+        for fd in self._fds:
+            os.close(fd)
 
 
 class _Progress:
@@ -376,8 +413,15 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     n_done = sum(1 for d in done if d[0] in ids)
     progress = _Progress(total_units, n_done, cfg.progress)
     t0 = time.monotonic()
-    calls_log = JsonlAppender(calls_path, fsync=cfg.fsync)
-    outcomes_log = JsonlAppender(outcomes_path, fsync=cfg.fsync)
+    if cfg.fsync not in (True, False, "line", "batch"):
+        raise UserError(f"--fsync: {cfg.fsync!r} is not 'line' or 'batch'")
+    per_line = cfg.fsync in (True, "line")
+    calls_log = JsonlAppender(calls_path, fsync=per_line)
+    outcomes_log = JsonlAppender(outcomes_path, fsync=per_line)
+    group = _GroupSync([calls_path, outcomes_path]) if cfg.fsync == "batch" else None
+    if group is not None:
+        for log in (calls_log, outcomes_log):
+            log.write = _chain(log.write, group.touch)  # type: ignore[method-assign]
     try:
         stats = asyncio.run(_run_with_close(cfg, items, strategies, model, cache, done, calls_log, outcomes_log,
                                             progress))
@@ -387,6 +431,8 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     finally:
         calls_log.close()
         outcomes_log.close()
+        if group is not None:
+            group.close()
         progress.close()
     return {
         "out": str(out),
@@ -399,6 +445,14 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
         "new_generated_tokens": progress.tokens,
         "seconds": round(time.monotonic() - t0, 3),
     }
+
+
+def _chain(write: Any, after: Any) -> Any:
+    def chained(record: Any) -> None:
+        write(record)
+        after()
+
+    return chained
 
 
 async def _run_with_close(cfg, items, strategies, model, cache, done, calls_log, outcomes_log, progress):

@@ -182,7 +182,11 @@ def test_cli_strategies_lists_one_line_each(capsys):
 
 
 # --------------------------------------------------------------------------- subprocesses
-def _argv(out: Path) -> list[str]:
+def _argv(out: Path, *extra: str) -> list[str]:
+    return [*_base_argv(out), *extra]
+
+
+def _base_argv(out: Path) -> list[str]:
     return [sys.executable, "-P", "-m", "depthbench", "eval", "--task", "graph_connectivity",
             "--model", "simulated:eps=0.05,tokens_per_step=10", "--strategy", ",".join(STRATS),
             "--budget", "64,256", "--limit", "8", "--seed", "3", "--out", str(out), "--no-progress"]
@@ -196,9 +200,10 @@ def _count_lines(path: Path) -> int:
         return 0
 
 
-def _start_and_stop_at(out: Path, target_lines: int, sig: int, timeout: float = 60.0) -> subprocess.Popen:
+def _start_and_stop_at(out: Path, target_lines: int, sig: int, timeout: float = 60.0,
+                       extra: tuple[str, ...] = ()) -> subprocess.Popen:
     """Start `depthbench eval`; send ``sig`` once calls.jsonl holds ``target_lines`` lines."""
-    proc = subprocess.Popen(_argv(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(_argv(out, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     t0 = time.monotonic()
     while proc.poll() is None and time.monotonic() - t0 < timeout:
         if _count_lines(out / "calls.jsonl") >= target_lines:
@@ -222,6 +227,16 @@ def test_kill_9_five_times_then_resume(reference, tmp_path):
         killed += proc.returncode == -signal.SIGKILL
     assert killed >= 3, "the kills should land mid-run"
     done = subprocess.run(_argv(out), capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    _same_as_reference(out, reference)
+
+
+def test_batch_fsync_survives_kill_9(reference, tmp_path):
+    out = tmp_path / "run"
+    total = _count_lines(reference / "calls.jsonl")
+    for target in (total // 4, total // 2):
+        _start_and_stop_at(out, target, signal.SIGKILL, extra=("--fsync", "batch"))
+    done = subprocess.run(_argv(out, "--fsync", "batch"), capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()
     _same_as_reference(out, reference)
 
