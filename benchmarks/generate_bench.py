@@ -25,8 +25,9 @@ Scaling: ``graph_connectivity`` time per item for 50 ... 800 nodes at depth 8, w
 log-log slope (1.0 = linear).
 
 Each measurement: a warm-up, then ``--repeats`` timed runs of about ``--seconds`` each,
-reporting the median items/s. Run under ``nice`` on a shared machine; numbers are
-machine-dependent, ratios are what to compare.
+reporting the median items/s; the runs compared in one row are interleaved so they share
+the machine's load. Run under ``nice`` on a shared machine; numbers are machine-dependent,
+ratios are what to compare.
 
 Usage::
 
@@ -67,19 +68,26 @@ except ImportError:  # pragma: no cover - depends on the environment
 # --------------------------------------------------------------------------- timing
 
 
-def _rate(run: Callable[[int, int], Any], seconds: float, repeats: int) -> tuple[float, int]:
-    """Median items/s of ``run(n, repeat)`` over ``repeats`` runs of about ``seconds`` each."""
-    run(3, 10_000)  # warm-up (imports, caches)
-    t0 = time.perf_counter()
-    run(5, 10_001)
-    per_item = max((time.perf_counter() - t0) / 5, 1e-6)
-    n = int(min(20_000, max(10, seconds / per_item)))
-    rates = []
-    for r in range(repeats):
+def _rates(runs: list[Callable[[int, int], Any]], seconds: float, repeats: int) -> list[float]:
+    """Median items/s of each ``run(n, repeat)``; the runs are interleaved per repeat.
+
+    Interleaving (A, B, A, B, ...) exposes the runs of one comparison to the same machine
+    load, so their ratio is more stable than either number on a shared machine.
+    """
+    sizes = []
+    for run in runs:
+        run(3, 10_000)  # warm-up (imports, caches)
         t0 = time.perf_counter()
-        run(n, r)
-        rates.append(n / (time.perf_counter() - t0))
-    return statistics.median(rates), n
+        run(5, 10_001)
+        per_item = max((time.perf_counter() - t0) / 5, 1e-6)
+        sizes.append(int(min(20_000, max(10, seconds / per_item))))
+    rates: list[list[float]] = [[] for _ in runs]
+    for r in range(repeats):
+        for j, run in enumerate(runs):
+            t0 = time.perf_counter()
+            run(sizes[j], r)
+            rates[j].append(sizes[j] / (time.perf_counter() - t0))
+    return [statistics.median(x) for x in rates]
 
 
 def _spec(task: str, **params: Any) -> TaskSpec:
@@ -135,10 +143,9 @@ def bench(seconds: float, repeats: int) -> dict[str, Any]:
     for task, depths in (("graph_connectivity", (2, 8, 32)), ("multihop_arithmetic", (2, 8, 32)), ("grid_planning", (2, 4, 8))):
         spec = load_spec(task)
         for d in depths:
-            rate, n = _rate(_ours(spec, d), seconds, repeats)
-            fam_rate, _ = _rate(_family_only(spec, d), seconds, repeats)
+            rate, fam_rate = _rates([_ours(spec, d), _family_only(spec, d)], seconds, repeats)
             out["per_depth"].append({"task": task, "params": dict(spec.params), "depth": d,
-                                     "items_per_s": rate, "family_items_per_s": fam_rate, "n": n})
+                                     "items_per_s": rate, "family_items_per_s": fam_rate})
             print(f"  {task:20s} depth {d:2d}: {rate:8.0f} items/s (builder), {fam_rate:8.0f} (generate+certify)", file=sys.stderr)
 
     # 2. Side-by-side pairs.
@@ -156,21 +163,20 @@ def bench(seconds: float, repeats: int) -> dict[str, Any]:
          "maze", {"min_dist": 20, "max_dist": 25, "min_grid_size": 20, "max_grid_size": 25},
          "21x21, 2 stages \\| 20-25 grid, distance 20-25"),
     ]
-    rg_cache: dict[str, float] = {}
     for label, task, params, depth, rg_name, rg_kwargs, size in pairs:
         spec = _spec(task, **params)
-        rate, _ = _rate(_ours(spec, depth), seconds, repeats)
-        fam_rate, _ = _rate(_family_only(spec, depth), seconds, repeats)
+        runs = [_ours(spec, depth), _family_only(spec, depth)]
+        if reasoning_gym is not None:
+            runs.append(_rg(rg_name, **rg_kwargs))
+        rates = _rates(runs, seconds, repeats)
+        rate, fam_rate = rates[0], rates[1]
         row: dict[str, Any] = {"pair": label, "task": task, "params": params, "depth": depth,
                                "items_per_s": rate, "family_items_per_s": fam_rate,
                                "rg_generator": rg_name, "rg_params": rg_kwargs, "size": size}
         if task == "grid_planning":
             row["mean_plan_length"] = _mean_plan_length(spec, depth)
         if reasoning_gym is not None:
-            key = json.dumps([rg_name, rg_kwargs], sort_keys=True)
-            if key not in rg_cache:
-                rg_cache[key] = _rate(_rg(rg_name, **rg_kwargs), seconds, repeats)[0]
-            row["rg_items_per_s"] = rg_cache[key]
+            row["rg_items_per_s"] = rates[2]
             if rg_name == "maze":
                 row["rg_mean_distance"] = _rg_mean_distance()
         out["pairs"].append(row)
@@ -179,7 +185,7 @@ def bench(seconds: float, repeats: int) -> dict[str, Any]:
     # 3. Time per item against size (graph connectivity, depth 8).
     for nodes in (50, 100, 200, 400, 800):
         spec = _spec("graph_connectivity", kind="random_branching", num_nodes=nodes)
-        rate, _ = _rate(_ours(spec, 8), seconds, repeats)
+        (rate,) = _rates([_ours(spec, 8)], seconds, repeats)
         out["scaling"].append({"num_nodes": nodes, "ms_per_item": 1000.0 / rate})
         print(f"  graph {nodes:4d} nodes: {1000.0 / rate:7.2f} ms/item", file=sys.stderr)
     xs = [math.log(r["num_nodes"]) for r in out["scaling"]]
