@@ -411,7 +411,7 @@ class Majority(Strategy):
     Static split (default): each chain may use B/N tokens. Pooled (``:pooled``): the
     first N chains get B/N each, and the tokens short chains leave unused fund further
     chains (waves of up to ``remaining // (B/N)`` chains) until less than one chain's
-    share is left. Abstentions (no parseable answer) do not vote; ties give fractional
+    share is left (at most 8N chains). Abstentions (no parseable answer) do not vote; ties give fractional
     credit and a seeded pick (:func:`depthbench.scorers.majority_vote`).
 
     References
@@ -422,6 +422,7 @@ class Majority(Strategy):
 
     n: int = 8
     pooled: bool = False
+    max_pooled: ClassVar[int] = 8  # pooled sampling stops at 8N chains
     summary: ClassVar[str] = "self-consistency: N chains of B/N, majority vote; ':pooled' shares unused tokens"
 
     @property
@@ -439,10 +440,13 @@ class Majority(Strategy):
         await ctx.call({"messages": ctx.user_messages(), "max_tokens": share, "n": self.n}, role="answer", sample=0)
         if self.pooled:
             nxt = self.n
-            while (k := ctx.budget.remaining // share) >= 1:
+            while (k := min(ctx.budget.remaining // share, self.max_pooled * self.n - nxt)) >= 1:
+                before = ctx.budget.generated
                 await ctx.call({"messages": ctx.user_messages(), "max_tokens": share, "n": k},
                                role="answer", sample=nxt)
                 nxt += k
+                if ctx.budget.generated == before:  # empty completions: more waves would not end
+                    break
 
     def final_answer(self, calls, item):
         recs = _answers_of(calls)

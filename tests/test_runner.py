@@ -295,3 +295,21 @@ def test_unreachable_server_is_one_line_and_resumable(tmp_path, capsys):
                    "--retries", "0", "--timeout", "1", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert rc == 1 and err.count("\n") == 1 and "resume" in err and "Traceback" not in err
+
+
+def test_data_folder_records_the_manifest_sha_and_limit_keeps_every_depth(tmp_path):
+    import hashlib
+
+    data = tmp_path / "ds"
+    assert cli_main(["generate", "multihop_arithmetic", "--depths", "1,3,5", "--n", "4", "--out", str(data),
+                     "--quiet"]) == 0
+    out = tmp_path / "run"
+    run_eval(_cfg(out, task=None, data=str(data), strategies=["single"], budgets=[128], limit=6))
+    run = json.loads((out / "run.json").read_text())
+    assert run["config"]["dataset_sha256"] == hashlib.sha256((data / "manifest.json").read_bytes()).hexdigest()
+    depths = sorted(o["depth"] for o in _lines(out / "outcomes.jsonl"))
+    assert depths == [1, 1, 3, 3, 5, 5]
+    # the dataset changing under a run is refused
+    (data / "manifest.json").write_text((data / "manifest.json").read_text() + " ")
+    with pytest.raises(UserError, match="^--data"):
+        run_eval(_cfg(out, task=None, data=str(data), strategies=["single"], budgets=[128], limit=6))
