@@ -144,3 +144,13 @@ def test_adaptive_keeps_the_dataset_total(budget, n, tps):
     assert sum(o["generated_tokens"] for o in outs) <= len(items) * budget
     for o in outs:
         assert o["generated_tokens"] <= o["meta"]["allocated"]
+
+
+@pytest.mark.parametrize("module", ["depthbench.baselines._budget", "depthbench.baselines._context",
+                                    "depthbench.baselines.strategies"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module(module))
+    assert res.failed == 0 and res.attempted > 0
