@@ -29,6 +29,7 @@ exceeds B per item; ``adaptive`` instead keeps the dataset total at ``len(items)
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -511,8 +512,6 @@ class BestOfN(Strategy):
         if cand_tokens < 1:
             return
         chains = ctx.budget.split(self.n)
-        import asyncio
-
         async def one(i: int, b: Budget) -> None:
             try:
                 [cand] = await ctx.call({"messages": ctx.user_messages(), "max_tokens": cand_tokens},
@@ -530,8 +529,6 @@ class BestOfN(Strategy):
 
     def scores(self, calls, item) -> dict[str, float]:
         """Verifier score of each candidate, by key (pure)."""
-        from depthbench import scorers
-
         cands = _answers_of(calls)
         out: dict[str, float] = {}
         if self.verifier == "self":
@@ -641,8 +638,6 @@ class Ratio(Strategy):
         return "parallel" if self.n > 1 else "sequential"
 
     async def orchestrate(self, item, ctx):
-        import asyncio
-
         chains = ctx.budget.split(self.n)
         await asyncio.gather(*(revision_chain(ctx, b, sample=i, rounds=self.r) for i, b in enumerate(chains)))
 
@@ -712,8 +707,6 @@ class Adaptive(Strategy):
         Items whose outcome is in ``done`` are replayed from the log (their pilots are
         needed to size the pool) but not emitted again.
         """
-        import asyncio
-
         done = done or set()
         sem = asyncio.Semaphore(max(1, concurrency))
         ctxs = [make_ctx(it) for it in items]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from depthbench.baselines._models import load_model
 from depthbench.baselines._runner import EvalConfig, run_eval
 from depthbench.cli import main as cli_main
 from depthbench.errors import UserError
@@ -40,10 +38,6 @@ def _keys(out: Path) -> tuple[list[str], list[tuple]]:
     calls = [r["key"] for r in _lines(out / "calls.jsonl")]
     outs = [(o["item_id"], o["strategy"], o["budget"]) for o in _lines(out / "outcomes.jsonl")]
     return calls, outs
-
-
-def _strip(o: dict) -> dict:
-    return {k: v for k, v in o.items()}
 
 
 def _outcomes(out: Path) -> dict:

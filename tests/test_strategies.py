@@ -17,7 +17,7 @@ import pytest
 from depthbench.baselines._context import CallContext
 from depthbench.baselines._protocol import Capabilities, Choice, Response
 from depthbench.baselines._runner import EvalConfig, run_eval
-from depthbench.baselines.strategies import BudgetForcing, judge_score, parse
+from depthbench.baselines.strategies import judge_score, parse
 from depthbench.generators import build_items
 from depthbench.io import read_jsonl
 from depthbench.scorers import compare_strategies
