@@ -35,7 +35,9 @@ vectorised Monte Carlo counterpart (well above 100,000 samples/s).
 Continuation: when a request carries earlier output (``assistant_prefix``, or a raw
 ``prompt`` containing ``Step 1: ...``), the reasoner parses the steps already written
 (comparing each with the gold trace to know whether it is still on track) and resumes
-from there; after a complete chain it re-checks under the drift hazard. This is what
+from there; after a complete chain it re-checks under the drift hazard. Earlier output
+ending in ``Answer:`` (a forced answer) gets just the answer token: the chain's answer if
+the chain is complete, else a guess. This is what
 makes budget forcing and self-revision meaningful in simulation.
 
 Answer spaces: ``{"labels": [...]}`` (``K = len(labels)``), ``{"modulus": m}`` (``K = m``),
@@ -314,6 +316,14 @@ def _one_choice(view: _ItemView, prefix: str, max_tokens: int, p: SimulatedParam
         return lo + int(rng.binomial(width, 0.5)) if width else lo
 
     d = view.depth
+    if prefix.rstrip().endswith("Answer:"):  # the caller forces the answer now: just the answer token
+        if st.steps_done < d:
+            answer = _guess(rng, view)
+        else:
+            answer = _wrong_answer(rng, view) if st.wrong else view.answer
+        if max_tokens < 1:
+            return "", "length"
+        return ("" if prefix[-1].isspace() else " ") + answer, "stop"
     if st.steps_done < d:
         for k in range(st.steps_done + 1, d + 1):
             L = step_len()

@@ -184,6 +184,17 @@ def test_budget_forcing_continuation_resumes_steps():
     assert third.text.lstrip().startswith("Check 1:") and _answer(third.text) == "11"
 
 
+def test_forced_answer_gets_only_the_answer_token():
+    m = load_model("simulated:eps=0,tokens_per_step=10,spread=0")
+    full = _gen(m, _req(GRAPH_ITEM)).choices[0].text
+    cut = full[: full.index("Answer:")]
+    c = _gen(m, _req(GRAPH_ITEM, prefix=cut + "\nAnswer:")).choices[0]
+    assert c.text == " 11" and c.completion_tokens == 1 and c.finish_reason == "stop"
+    partial = "Step 1: node=5 so then next carry on so then\nAnswer:"   # incomplete chain: a guess
+    guesses = {_gen(m, _req(GRAPH_ITEM, seeds=(s,), prefix=partial)).choices[0].text for s in range(30)}
+    assert guesses == {" 11", " 6"}
+
+
 def test_drift_corrupts_forced_continuations():
     full = _gen(load_model("simulated:eps=0"), _req(GRAPH_ITEM)).choices[0].text + "\nWait"
     steady = load_model("simulated:eps=0,drift=0")
