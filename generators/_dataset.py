@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -208,6 +209,16 @@ def _worker_items(spec_dict: dict[str, Any], split: str, seed: int, keys: list[t
     return out
 
 
+def _as_int(x: Any) -> Any:
+    """``x`` as a Python int when it is an integer of any kind (numpy too); else unchanged."""
+    if isinstance(x, bool):
+        return x
+    try:
+        return operator.index(x)
+    except TypeError:
+        return x
+
+
 def _parse_shard(shard: "tuple[int, int] | str | None") -> tuple[int, int] | None:
     if shard is None:
         return None
@@ -271,13 +282,13 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
         raise UserError(f"--split: {split!r} is not a split of task {spec.name} "
                         f"({', '.join(spec.splits)}); choose one, or give both --n and --seed")
     sp = spec.splits.get(split)
-    n = sp.n_per_depth if n is None else n
-    seed = sp.seed if seed is None else seed
+    n = sp.n_per_depth if n is None else _as_int(n)
+    seed = sp.seed if seed is None else _as_int(seed)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise UserError(f"--n: items per depth must be an integer >= 1, got {n!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UserError(f"--seed: must be an integer >= 0, got {seed!r}")
-    depths = list(spec.depths if depths is None else depths)
+    depths = [_as_int(d) for d in (spec.depths if depths is None else depths)]
     if not depths:
         raise UserError("--depths: empty; give at least one depth, e.g. --depths 1,2,4")
     for d in depths:
