@@ -257,3 +257,25 @@ def test_load_dataset_refuses_tampered_missing_or_corrupt(tmp_path, capsys):
     lone.write_bytes(lines[0] + b"{not json\n" + lines[1])
     with pytest.raises(UserError, match="line 2"):
         load_dataset(lone)
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("1,2,4", [1, 2, 4]),
+    ("1:32:2", list(range(1, 32, 2))),
+    ("1:4", [1, 2, 3, 4]),
+    ("8, 2:3", [8, 2, 3]),
+    ("5:5", [5]),
+])
+def test_parse_depths(text, want):
+    from depthbench.generators._cli import parse_depths
+
+    assert parse_depths(text) == want
+
+
+@pytest.mark.parametrize("text", ["", "a", "1:2:0", "1:2:3:4", "0", "3:1", "1,1", "-2"])
+def test_parse_depths_rejects(text):
+    from depthbench.errors import UserError
+    from depthbench.generators._cli import parse_depths
+
+    with pytest.raises(UserError, match="--depths"):
+        parse_depths(text)
