@@ -226,7 +226,14 @@ def run_demo(out: str | Path, seed: int = 0, n_per_depth: int = DEMO_N_PER_DEPTH
                          out=str(run_dir), data=str(data_dir), split=_SPLIT, seed=seed, progress=False,
                          fsync=False, argv=["demo", "--seed", str(seed)])
         t1 = time.monotonic()
-        run_eval(cfg)
+        earlier = (run_dir / "run.json").exists()
+        try:
+            run_eval(cfg)
+        except UserError as e:
+            if not earlier:
+                raise
+            raise UserError(f"--out: {str(out)!r} holds an earlier demo run made with other settings or another "
+                            f"depthbench version ({e}); choose a new --out folder or delete this one") from None
         t2 = time.monotonic()
         per_task[fam.task] = analyze_run(run_dir)
         say(f"[demo] {fam.task}: evaluated in {t2 - t1:.1f} s, scored and analysed in {time.monotonic() - t2:.1f} s")
