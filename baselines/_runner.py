@@ -150,20 +150,10 @@ def load_items(cfg: EvalConfig) -> tuple[list[dict[str, Any]], str]:
             raise UserError(f"--data: {cfg.data!r} does not exist; give a dataset folder or .jsonl file")
         items, sha = generators.load_dataset(cfg.data, split=cfg.split if Path(cfg.data).is_dir() else None)
     else:
-        n = cfg.per_depth
-        if n is None and cfg.limit is not None:
-            # generate only what the round-robin limit can take: a prefix of each depth
-            from depthbench.tasks import load_spec
-
-            spec = load_spec(cfg.task)
-            split = spec.splits.get(cfg.split)
-            if split is not None and spec.depths:
-                n = min(split.n_per_depth, -(-cfg.limit // len(spec.depths)))
-        items = generators.build_items(cfg.task, cfg.split, n=n)
-        sha = None
+        items = generators.build_items(cfg.task, cfg.split, n=cfg.per_depth)
+        # the sha256 of the whole generated split (what `depthbench score` recomputes)
+        sha = sha256_bytes("\n".join(canonical_json(it) for it in items).encode("utf-8"))
     items = _interleave_by_depth(list(items), cfg.limit)
-    if sha is None:  # --task: the sha256 of the items evaluated, as canonical JSONL
-        sha = sha256_bytes("".join(canonical_json(it) + "\n" for it in items).encode("utf-8"))
     if not items:
         raise UserError("--data/--task: the dataset has no items; check the path, --split or --task")
     ids = [it["id"] for it in items]
