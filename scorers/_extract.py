@@ -123,21 +123,36 @@ def _strip_think(text: str) -> str:
     return joined
 
 
-def _last_answer_line(text: str, low: str) -> tuple[int, str] | None:
-    """Return (end position, payload) of the last ``Answer:`` line, or None."""
-    idx = len(low)
+def _rfind_answer(text: str, end: int) -> int:
+    """Index of the last ``answer`` / ``Answer`` / ``ANSWER`` starting before ``end``, or -1.
+
+    Searching the original text for the two casings of the tail avoids lower-casing
+    the whole response (the hot path of extraction).
+    """
     while True:
-        idx = low.rfind("answer", 0, idx)
+        j = max(text.rfind("nswer", 0, end + 1), text.rfind("NSWER", 0, end + 1))
+        if j < 1:
+            return -1
+        if text[j - 1] in "aA":
+            return j - 1
+        end = j - 1
+
+
+def _last_answer_line(text: str) -> tuple[int, str] | None:
+    """Return (end position, payload) of the last ``Answer:`` line, or None."""
+    idx = len(text)
+    while True:
+        idx = _rfind_answer(text, idx - 1)
         if idx < 0:
             return None
-        line_start = low.rfind("\n", 0, idx) + 1
-        at_start = _LINE_PREFIX_RE.match(low, line_start, idx) is not None
-        if at_start or (idx == 0 or not low[idx - 1].isalnum()):
-            m = (_AFTER_WORD_RE if at_start else _AFTER_COLON_RE).match(low, idx + 6)
+        line_start = text.rfind("\n", 0, idx) + 1
+        at_start = _LINE_PREFIX_RE.match(text, line_start, idx) is not None
+        if at_start or (idx == 0 or not text[idx - 1].isalnum()):
+            m = (_AFTER_WORD_RE if at_start else _AFTER_COLON_RE).match(text, idx + 6)
             if m is not None:
-                line_end = low.find("\n", m.end())
+                line_end = text.find("\n", m.end())
                 if line_end < 0:
-                    line_end = len(low)
+                    line_end = len(text)
                 payload = text[m.end():line_end]
                 end = line_end
                 if not payload.strip():
@@ -282,9 +297,16 @@ _MOVE_WORDS = {
 _PLAN_SPLIT_RE = re.compile(r"[\s,;|/]+|->|=>|\u2192|(?<=[A-Za-z])-(?=[A-Za-z])")
 
 
+_PLAN_SEP_DELETE = str.maketrans("", "", " \t,;|/-\u2192")
+
+
 def _norm_plan(s: str, space: Mapping[str, Any] | None) -> str | None:
-    moves = str(space.get("moves", "UDLR")) if space else "UDLR"
-    allowed = set(moves.upper())
+    moves = (str(space.get("moves", "UDLR")) if space else "UDLR").upper()
+    # fast path: letters only, possibly separated by spaces, commas, semicolons, arrows
+    compact = s.replace("->", "").translate(_PLAN_SEP_DELETE).upper()
+    if compact and not compact.strip(moves):
+        return compact
+    allowed = set(moves)
     if len(s) >= 2 and s[0] in "([{" and s[-1] in ")]}":
         s = s[1:-1]
     out: list[str] = []
@@ -415,17 +437,16 @@ def extract(
         text = _strip_think(text)
         if not text.strip():
             return missing
-    low = text.lower()
     best_end = -1
     payload: Any = None
-    found = _last_answer_line(text, low)
+    found = _last_answer_line(text)
     if found is not None:
         best_end, payload = found
     if "\\boxed" in text:
         found = _last_boxed(text)
         if found is not None and found[0] > best_end:
             best_end, payload = found
-    if "answer" in low:
+    if text.rstrip().endswith(("}", "```")):
         found = _final_json(text)
         if found is not None and found[0] >= best_end:
             best_end, payload = found

@@ -187,11 +187,54 @@ class PlanResult:
         return self.legal and self.at_goal
 
 
-def _grid_tables(instance: Mapping[str, Any]) -> tuple[set[tuple[int, int]], dict[tuple[int, int], str], dict[tuple[int, int], str]]:
-    walls = {(int(x), int(y)) for x, y in instance.get("walls", ())}
+_GridTables = tuple[frozenset[tuple[int, int]], dict[tuple[int, int], str], dict[tuple[int, int], str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Grid:
+    """A grid instance parsed for fast simulation.
+
+    Cells are numbered on the grid padded with a one-cell border,
+    ``index = (y + 1) * (width + 2) + (x + 1)``, so a move is an index offset and the
+    border needs no bounds check: border and wall cells are simply not ``open``.
+    """
+
+    tables: _GridTables
+    stride: int
+    open_plain: frozenset[int]          # free cells holding no key or door
+    special: dict[int, tuple[bool, str]]  # cell -> (is_door, id)
+    steps: dict[str, int]
+
+
+# Parsed grids by instance object: verifying many responses to one item parses it once.
+# Entries hold a reference to their instance, so an id is never reused while cached.
+_GRID_CACHE: dict[int, tuple[Mapping[str, Any], _Grid]] = {}
+_GRID_CACHE_MAX = 4096
+
+
+def _grid(instance: Mapping[str, Any]) -> _Grid:
+    hit = _GRID_CACHE.get(id(instance))
+    if hit is not None and hit[0] is instance:
+        return hit[1]
+    walls = frozenset((int(x), int(y)) for x, y in instance.get("walls", ()))
     keys = {(int(k["pos"][0]), int(k["pos"][1])): str(k["id"]) for k in instance.get("keys", ())}
     doors = {(int(d["pos"][0]), int(d["pos"][1])): str(d["id"]) for d in instance.get("doors", ())}
-    return walls, keys, doors
+    w, h = int(instance["width"]), int(instance["height"])
+    stride = w + 2
+    special = {(y + 1) * stride + x + 1: (False, k) for (x, y), k in keys.items() if (x, y) not in walls}
+    special.update({(y + 1) * stride + x + 1: (True, d) for (x, y), d in doors.items() if (x, y) not in walls})
+    plain = frozenset((y + 1) * stride + x + 1 for y in range(h) for x in range(w)
+                      if (x, y) not in walls) - special.keys()
+    g = _Grid((walls, keys, doors), stride, plain, special, {"U": -stride, "D": stride, "L": -1, "R": 1})
+    if len(_GRID_CACHE) >= _GRID_CACHE_MAX:
+        _GRID_CACHE.clear()
+    _GRID_CACHE[id(instance)] = (instance, g)
+    return g
+
+
+def _grid_tables(instance: Mapping[str, Any]) -> _GridTables:
+    """(walls, key id by cell, door id by cell) with cells as (x, y)."""
+    return _grid(instance).tables
 
 
 def simulate_plan(instance: Mapping[str, Any], plan: str, start_keys: Iterable[str] = ()) -> PlanResult:
@@ -231,27 +274,40 @@ def simulate_plan(instance: Mapping[str, Any], plan: str, start_keys: Iterable[s
 
 
 def _simulate(instance: Mapping[str, Any], plan: str, start: Sequence[int], start_keys: Iterable[str] = ()) -> PlanResult:
-    walls, keys_at, doors_at = _grid_tables(instance)
-    w, h = int(instance["width"]), int(instance["height"])
-    x, y = int(start[0]), int(start[1])
-    held = set(start_keys)
-    goal = (int(instance["goal"][0]), int(instance["goal"][1]))
+    g = _grid(instance)
+    stride = g.stride
+    pos = (int(start[1]) + 1) * stride + int(start[0]) + 1
+    goal = (int(instance["goal"][1]) + 1) * stride + int(instance["goal"][0]) + 1
+    return _simulate_steps(g, plan, pos, goal, set(start_keys))
+
+
+def _simulate_steps(g: _Grid, plan: str, pos: int, goal: int, held: set[str]) -> PlanResult:
+    """Simulate one move at a time (plain free cells cost one set lookup per move)."""
+    stride, plain, special, steps = g.stride, g.open_plain, g.special, g.steps
+    first_illegal = None
     for i, mv in enumerate(plan):
-        d = _DELTA.get(mv)
+        d = steps.get(mv)
         if d is None:
-            return PlanResult(False, (x, y) == goal, (x, y), frozenset(held), i)
-        nx, ny = x + d[0], y + d[1]
-        cell = (nx, ny)
-        if not (0 <= nx < w and 0 <= ny < h) or cell in walls:
-            return PlanResult(False, (x, y) == goal, (x, y), frozenset(held), i)
-        door = doors_at.get(cell)
-        if door is not None and door not in held:
-            return PlanResult(False, (x, y) == goal, (x, y), frozenset(held), i)
-        x, y = nx, ny
-        key = keys_at.get(cell)
-        if key is not None:
-            held.add(key)
-    return PlanResult(True, (x, y) == goal, (x, y), frozenset(held), None)
+            first_illegal = i
+            break
+        nxt = pos + d
+        if nxt in plain:
+            pos = nxt
+            continue
+        sp = special.get(nxt)
+        if sp is None:  # wall or border
+            first_illegal = i
+            break
+        is_door, ident = sp
+        if is_door:
+            if ident not in held:
+                first_illegal = i
+                break
+        else:
+            held.add(ident)
+        pos = nxt
+    xy = (pos % stride - 1, pos // stride - 1)
+    return PlanResult(first_illegal is None, pos == goal, xy, frozenset(held), first_illegal)
 
 
 def plan_is_optimal(item: Mapping[str, Any], plan: str | None) -> bool | None:

@@ -224,3 +224,51 @@ def test_gold_answers_and_traces_verify_on_generated_items(task):
             plan = "".join(step["moves"] for step in it["solution_trace"])
             assert verify(it, plan) and plan_is_optimal(it, plan)
             assert len(plan) == it["meta"]["optimal_plan_length"]
+
+
+
+# --- the simulator against a naive reference written from the contract ---------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def naive_simulate(inst, plan):
+    walls = {tuple(c) for c in inst["walls"]}
+    keys = {tuple(k["pos"]): k["id"] for k in inst["keys"]}
+    doors = {tuple(d["pos"]): d["id"] for d in inst["doors"]}
+    x, y = inst["start"]
+    held = set()
+    for i, mv in enumerate(plan):
+        dx, dy = {"U": (0, -1), "D": (0, 1), "L": (-1, 0), "R": (1, 0)}[mv]
+        nx, ny = x + dx, y + dy
+        if not (0 <= nx < inst["width"] and 0 <= ny < inst["height"]) or (nx, ny) in walls:
+            return False, (x, y), i
+        if (nx, ny) in doors and doors[(nx, ny)] not in held:
+            return False, (x, y), i
+        x, y = nx, ny
+        if (x, y) in keys:
+            held.add(keys[(x, y)])
+    return True, (x, y), None
+
+
+@st.composite
+def grids(draw):
+    w, h = draw(st.integers(1, 6)), draw(st.integers(2, 6))
+    cells = draw(st.permutations([(x, y) for x in range(w) for y in range(h)]))
+    start, goal, rest = cells[0], cells[1], cells[2:]
+    n_walls = draw(st.integers(0, len(rest) // 2))
+    walls, free = rest[:n_walls], rest[n_walls:]
+    keys = [{"id": c, "pos": list(free[2 * i])} for i, c in enumerate("ab") if len(free) >= 2 * i + 2]
+    doors = [{"id": c, "pos": list(free[2 * i + 1])} for i, c in enumerate("ab") if len(free) >= 2 * i + 2]
+    return {"width": w, "height": h, "walls": [list(c) for c in walls], "start": list(start), "goal": list(goal),
+            "keys": keys, "doors": doors}
+
+
+@settings(max_examples=300, deadline=None)
+@given(inst=grids(), plan=st.text(alphabet="UDLR", max_size=30))
+def test_simulator_matches_naive_reference(inst, plan):
+    legal, pos, first = naive_simulate(inst, plan)
+    res = simulate_plan(inst, plan)
+    assert (res.legal, res.position, res.first_illegal) == (legal, pos, first)
+    assert res.solved == (legal and pos == tuple(inst["goal"]))
