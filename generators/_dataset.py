@@ -161,16 +161,23 @@ def make_item(ctx_or_spec: "_Ctx | TaskSpec | str", split: str, seed: int, depth
                                     f"{cert.answer!r} ({where}); item refused")
     prompt = _template(ctx.spec.prompt_template).render(
         problem=fam.describe(prob.instance), answer_space=prob.answer_space, answer_format=ctx.spec.answer_format)
+    # Every nested value goes through JSON once (tuples -> lists, numpy scalars rejected
+    # unless converted by the family), so an item in memory equals the item read back.
+    content = canonical_json({"family": fam.name, "instance": prob.instance})
+    rest = json.loads(canonical_json({
+        "params": asdict(config),
+        "trace": prob.solution_trace,
+        "answer": prob.answer,
+        "meta": {"size": prob.size, "answer_space": prob.answer_space, **dict(cert.extra or {})},
+    }))
     meta: dict[str, Any] = {
         "family": fam.name,
         "generator_source_sha256": _source_sha256(fam.source_file),
         "chance": float(prob.chance),
-        "size": dict(prob.size),
-        "answer_space": dict(prob.answer_space),
-        "content_sha256": item_content_sha256(fam.name, prob.instance),
+        **rest["meta"],
+        "content_sha256": sha256_bytes(content.encode("utf-8")),
     }
-    meta.update(dict(cert.extra or {}))
-    item = {
+    return {
         "id": f"{ctx.task}/{split}/s{seed}/d{depth}/{index}",
         "task": ctx.task,
         "generator_version": fam.version,
@@ -178,16 +185,14 @@ def make_item(ctx_or_spec: "_Ctx | TaskSpec | str", split: str, seed: int, depth
         "seed": int(seed),
         "index": int(index),
         "depth": int(cert.depth),
-        "params": asdict(config),
-        "instance": prob.instance,
+        "params": rest["params"],
+        "instance": json.loads(content)["instance"],
         "prompt": prompt,
-        "answer": prob.answer,
+        "answer": rest["answer"],
         "answer_type": prob.answer_type,
-        "solution_trace": prob.solution_trace,
+        "solution_trace": rest["trace"],
         "meta": meta,
     }
-    # JSON-native (tuples -> lists, keys sorted) so an item in memory equals the item read back
-    return json.loads(canonical_json(item))
 
 
 # --------------------------------------------------------------------------- building
