@@ -38,11 +38,13 @@ Certification (``certify``)
 Chance
     ``meta.chance`` is the probability that a move string drawn uniformly among the
     ``4**L`` strings of the optimal length ``L`` is a correct plan: (number of optimal
-    plans) / ``4**L`` (in a perfect maze the optimal plan is unique). A guesser that does
-    not know ``L`` does no better: a string of another length must also stay legal at
-    every step, which in a corridor maze succeeds with probability about ``2**-length``.
-    The value is below ``1e-6`` for every plan of 10 moves or more, so chance-adjusted
-    fits effectively use ``c = 0`` (it is floored at ``1e-300`` to stay a positive float).
+    plans) / ``4**L`` (in a perfect maze the optimal plan is unique, so ``4**-L``). A
+    guesser free to pick another length still needs every move to be legal; in a tree maze
+    about half of the four moves from a cell are legal, so a guess of any length ``>= L``
+    succeeds with probability of order ``2**-L`` at most. Both are negligible for the
+    default 15 x 15 grid (plans of 20 moves or more: below ``1e-6``), so chance-adjusted
+    fits effectively use ``c = 0``. The value is floored at ``1e-300`` to stay a positive
+    float.
 
 Instance format (``docs/ARCHITECTURE.md``)::
 
@@ -300,7 +302,7 @@ def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | 
     stops = [start] + [(x // 2) + (y // 2) * cw for x, y in key_cells] + [goal]
     trace: list[dict[str, str]] = []
     segment: list[str] = []
-    held: set[tuple[int, int]] = set()
+    reached: set[tuple[int, int]] = set()  # key and door cells already entered
     for a, b in zip(stops[:-1], stops[1:]):
         route = tree_path(a, b)
         for c, d in zip(route[:-1], route[1:]):
@@ -308,12 +310,12 @@ def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | 
             move = {(0, -2): "U", (0, 2): "D", (-2, 0): "L", (2, 0): "R"}[(x2 - x1, y2 - y1)]
             for cell in (((x1 + x2) // 2, (y1 + y2) // 2), (x2, y2)):
                 segment.append(move)
-                if cell in door_cells and cell not in held:
-                    held.add(cell)
+                if cell in door_cells and cell not in reached:
+                    reached.add(cell)
                     trace.append({"subgoal": f"door {door_cells[cell]}", "moves": "".join(segment)})
                     segment = []
-                elif cell in key_cells and cell not in held:
-                    held.add(cell)
+                elif cell in key_cells and cell not in reached:
+                    reached.add(cell)
                     kid = keys[key_cells.index(cell)]["id"]
                     trace.append({"subgoal": f"key {kid}", "moves": "".join(segment)})
                     segment = []
