@@ -377,6 +377,31 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
             raise UserError(f"{name}: {x} is out of range; use temperature >= 0 and 0 < top_p <= 1")
     items, sha = load_items(cfg)
     out = ensure_writable_dir(cfg.out, "--out")
+    lock = _lock_run_dir(out)
+    try:
+        return _run_locked(cfg, strategies, items, sha, out)
+    finally:
+        lock.close()
+
+
+def _lock_run_dir(out: Path) -> Any:
+    """An exclusive ``flock`` on ``RUN_DIR/.lock`` (released by the OS even after ``kill -9``)."""
+    import fcntl
+
+    f = open(out / ".lock", "a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise UserError(f"--out: another `depthbench eval` is writing to {str(out)!r}; wait for it to finish "
+                        "or choose another folder") from None
+    return f
+
+
+def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dict[str, Any]], sha: str,
+                out: Path) -> dict[str, Any]:
+    from depthbench.baselines._models import load_model
+
     config = _run_config(cfg, strategies, sha, len(items))
     run_json = out / "run.json"
     if run_json.exists():

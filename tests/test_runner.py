@@ -307,3 +307,17 @@ def test_data_folder_records_the_manifest_sha_and_limit_keeps_every_depth(tmp_pa
     (data / "manifest.json").write_text((data / "manifest.json").read_text() + " ")
     with pytest.raises(UserError, match="^--data"):
         run_eval(_cfg(out, task=None, data=str(data), strategies=["single"], budgets=[128], limit=6))
+
+
+def test_a_second_writer_on_the_same_folder_is_refused(tmp_path):
+    from depthbench.baselines._runner import _lock_run_dir
+
+    out = tmp_path / "run"
+    out.mkdir()
+    held = _lock_run_dir(out)
+    try:
+        with pytest.raises(UserError, match="^--out: another"):
+            run_eval(_cfg(out, strategies=["single"], limit=2))
+    finally:
+        held.close()
+    run_eval(_cfg(out, strategies=["single"], limit=2))  # free again
