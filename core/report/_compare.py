@@ -73,6 +73,18 @@ def check_same_data(a: RunResults, b: RunResults, force: bool = False) -> None:
                         f"{b.dataset_sha256[:12]}...); compare runs on the same data, or pass --force")
 
 
+def subset_note(a: RunResults, b: RunResults) -> str | None:
+    """A warning when the runs cover different items of the dataset (split, --limit, count)."""
+    diffs = []
+    for key in ("split", "limit", "n_items"):
+        va, vb = a.config.get(key), b.config.get(key)
+        if va != vb:
+            diffs.append(f"{key} {va} vs {vb}")
+    if not diffs:
+        return None
+    return "the runs cover different items of the dataset (" + "; ".join(diffs) + "), so differences mix the runs with the items"
+
+
 def _labels(a: RunResults, b: RunResults) -> tuple[str, str]:
     la, lb = a.label, b.label
     if la == lb:
@@ -193,6 +205,7 @@ img { max-width: 100%; height: auto; } .warn { background: #fff3cd; padding: .6r
 <tr><th class="l">dataset sha256 A</th><td class="l"><code>{{ sha_a or "not recorded" }}</code></td></tr>
 <tr><th class="l">dataset sha256 B</th><td class="l"><code>{{ sha_b or "not recorded" }}</code></td></tr>
 </table>
+{% if note %}<p class="warn">Note: {{ note }}.</p>{% endif %}
 {% if not same_data %}<p class="warn">The two runs were not made on the same dataset (compared with --force):
 differences below mix model and data.</p>{% endif %}
 <h2>Accuracy against depth</h2>
@@ -254,16 +267,18 @@ def compare_runs(a: RunResults, b: RunResults, out_dir: str | Path, force: bool 
     fit_head = ["task", "strategy", "budget", "p A", "p B", "d50 A", "d50 B", "AUC A", "AUC B"]
     acc_rows, bp_rows, fit_rows = _rows(a, b), _bp_rows(a, b), _fit_rows(a, b)
     same = bool(a.dataset_sha256) and a.dataset_sha256 == b.dataset_sha256
+    note = subset_note(a, b)
     html = _HTML.render(la=la, lb=lb, dir_a=a.run_dir.name, dir_b=b.run_dir.name, version=__version__,
                         sha_a=a.dataset_sha256, sha_b=b.dataset_sha256, same_data=same,
                         png_b64=base64.b64encode(png).decode("ascii"), table=_table,
                         acc_head=acc_head, acc_rows=acc_rows, bp_head=bp_head, bp_rows=bp_rows,
-                        fit_head=fit_head, fit_rows=fit_rows)
+                        fit_head=fit_head, fit_rows=fit_rows, note=note)
     md = "\n".join([
         f"# depthbench compare: {la} vs {lb}", "",
         f"- A: {la}, dataset sha256 `{a.dataset_sha256 or 'not recorded'}`",
         f"- B: {lb}, dataset sha256 `{b.dataset_sha256 or 'not recorded'}`",
-        "" if same else "- WARNING: different datasets (compared with --force)", "",
+        *([] if same else ["- WARNING: different datasets (compared with --force)"]),
+        *([f"- Note: {note}"] if note else []), "",
         "![accuracy against depth](compare.png)", "",
         "## Breakpoints", "", _md_table(bp_head, bp_rows), "",
         "## Curve fits", "", _md_table(fit_head, fit_rows), "",

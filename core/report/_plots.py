@@ -244,9 +244,11 @@ def _draw_equivalence_panel(ax: Any, res: Mapping[str, Any], task: str, a: str, 
     ax.grid(False)
     ax.set_title(f"{task}: {a} vs {b}")
     a_words, b_words = pair_label(a, b, kinds)
+    a_label = a_words if a_words.startswith(a) else f"{a_words} ({a})"
+    b_label = b_words if b_words.startswith(b) else f"{b_words} ({b})"
     return [Patch(facecolor=VERDICT_COLORS["equivalent"], label="equivalent"),
-            Patch(facecolor=VERDICT_COLORS["a_better"], label=f"{a_words} ({a})"),
-            Patch(facecolor=VERDICT_COLORS["b_better"], label=f"{b_words} ({b})"),
+            Patch(facecolor=VERDICT_COLORS["a_better"], label=a_label),
+            Patch(facecolor=VERDICT_COLORS["b_better"], label=b_label),
             Patch(facecolor=VERDICT_COLORS["inconclusive"], label="inconclusive"),
             Patch(facecolor="none", edgecolor="black", linewidth=2.0, label="breakpoint")]
 

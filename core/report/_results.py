@@ -68,9 +68,18 @@ class RunResults:
         return self.results.get("dataset_sha256")
 
     @property
+    def config(self) -> dict[str, Any]:
+        """The run's configuration: ``run.json``'s ``config``, else ``results["run"]``."""
+        cfg = self.run_config.get("config")
+        if isinstance(cfg, dict):
+            return cfg
+        run = self.results.get("run")
+        return run if isinstance(run, dict) else {}
+
+    @property
     def label(self) -> str:
         """A short name for the run: its model spec, else the folder name."""
-        for cfg in (self.run_config, self.results.get("run") or {}):
+        for cfg in (self.run_config, self.run_config.get("config") or {}, self.results.get("run") or {}):
             model = cfg.get("model") if isinstance(cfg, Mapping) else None
             if isinstance(model, Mapping):
                 model = model.get("spec") or model.get("name")
@@ -214,10 +223,11 @@ def strategy_kinds(curves: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 def pair_label(a: str, b: str, kinds: Mapping[str, str]) -> tuple[str, str]:
     """What ``a_better`` and ``b_better`` mean for the pair, in words.
 
-    When ``a`` is parallel and ``b`` sequential (the contract's convention) the words are
-    "parallel better" and "sequential better"; otherwise the strategy names are used.
+    When ``a`` is parallel and ``b`` sequential (the contract's convention; ``single``, one
+    chain, counts as sequential as in ``depthbench analyze``) the words are "parallel
+    better" and "sequential better"; otherwise the strategy names are used.
     """
-    if kinds.get(a) == "parallel" and kinds.get(b) == "sequential":
+    if kinds.get(a) == "parallel" and kinds.get(b) in ("sequential", "single"):
         return "parallel better", "sequential better"
     return f"{a} better", f"{b} better"
 
