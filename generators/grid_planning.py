@@ -23,10 +23,13 @@ Construction (``generate``)
     4. Key ids are distinct random letters (not ``g``, ``l`` or ``s``), so an id does not
        reveal a stage's position.
 
-    A maze whose path has fewer than ``k`` branch points is redrawn (bounded number of
-    attempts, then ``RuntimeError``); :func:`max_depth` is chosen so that this is rare
-    (about 1.6 mazes per item at 15 x 15 and depth 8, 1.0 at depths 1-2). The gold plan is
-    read off the tree: the tree paths start -> key 1 -> ... -> key k -> goal.
+    A maze whose path has fewer branch points than the grid's :func:`max_depth` is
+    redrawn, *whatever* ``k`` is (bounded number of attempts, then ``RuntimeError``), so
+    the maze, start and goal have the same distribution at every depth: with the same
+    ``rng`` state, depths 1 and 8 give the same maze and differ only in keys and doors
+    (tested). :func:`max_depth` keeps redraws cheap (about 1.6 mazes per item at 15 x 15).
+    The gold plan is read off the tree: the tree paths start -> key 1 -> ... -> key k ->
+    goal.
 
 Certification (``certify``)
     Independent of the maze bookkeeping: breadth-first search over states
@@ -258,7 +261,9 @@ def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | 
             cells.append(e)
             stack.extend(f for f in tree[e] if f not in seen)
         branches[j] = sorted(cells)
-    if len(branches) < k:
+    # Require room for the largest depth of the grid whatever k is: the maze, start and
+    # goal then have the same distribution at every depth of a sweep.
+    if len(branches) < _max_depth_for(w, h):
         return None
 
     candidates = sorted(branches)

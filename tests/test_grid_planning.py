@@ -137,6 +137,20 @@ def test_same_seed_same_problem_and_global_rng_ignored(config, seed):
     assert first == second == gp.generate(config, _rng(seed))
 
 
+@settings(max_examples=15, deadline=None)
+@given(width=st.sampled_from([7, 11, 15, 19]), height=st.sampled_from([7, 15]), seed=st.integers(0, 2**32 - 1))
+def test_maze_distribution_does_not_depend_on_depth(width, height, seed):
+    """Same rng state: every depth gets the same maze, start and goal; only keys/doors differ."""
+    top = gp.max_depth({"width": width, "height": height})
+    layouts, key_counts = set(), []
+    for d in range(1, top + 1):
+        inst = gp.generate(gp.GridPlanningConfig(depth=d, width=width, height=height), _rng(seed)).instance
+        layouts.add(canonical_json([inst["walls"], inst["start"], inst["goal"]]))
+        key_counts.append(len(inst["keys"]))
+    assert len(layouts) == 1
+    assert key_counts == list(range(1, top + 1))
+
+
 def test_different_seeds_differ_and_answers_vary():
     config = gp.GridPlanningConfig(depth=3)
     problems = [gp.generate(config, _rng(s)) for s in range(40)]
@@ -272,7 +286,7 @@ def test_golden_output_is_pinned():
     assert (gp.VERSION, len(p.answer), digest[:16]) == GOLDEN
 
 
-GOLDEN = ("1", 76, "96b147934f9507e5")
+GOLDEN = ("1", 84, "acd094006dd96d30")
 
 
 # --------------------------------------------------------------------------- item builder
