@@ -364,7 +364,7 @@ def render_overview(results: Mapping[str, Any]) -> RenderedFigure:
         fig.legend(handles, labels, loc="outside lower center", ncols=min(6, max(1, len(handles))))
         png, svg = figure_bytes(fig)
     return RenderedFigure(
-        "overview", "Overview",
+        "overview", "Depth curves and equivalence maps",
         "Left: accuracy against certified depth at the largest budget (95% Wilson bands, dotted: "
         "chance). Right: the paired verdict per depth and budget for the main parallel-vs-sequential "
         "pair, with the breakpoint framed.", png, svg)
