@@ -62,7 +62,8 @@ def test_single_chain_closed_form_matches_monte_carlo(depth, budget, eps, spread
 
 
 @pytest.mark.parametrize("n,K,rho,chance", [(5, 2, 0.0, None), (8, 2, 0.3, None), (8, 7, 0.0, None),
-                                            (6, 5, 0.4, None), (4, 2, 0.0, None), (8, None, 0.25, 0.02)])
+                                            (6, 5, 0.4, None), (4, 2, 0.0, None), (8, None, 0.25, 0.02),
+                                            (12, 97, 0.3, None)])
 def test_majority_closed_form_matches_monte_carlo(n, K, rho, chance):
     depth, budget, eps = 5, 60, 0.08   # F_5(60) is strictly between 0 and 1: guessing matters
     b = S.simulate_batch(depth, budget, 30_000, n, eps=eps, rho=rho, n_answers=K, chance=chance, seed=5)
