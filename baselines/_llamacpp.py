@@ -104,6 +104,8 @@ class LlamaCppModel:
         self.name = f"llamacpp:{model}"
         self._llm = Llama(model_path=str(path), n_ctx=int(n_ctx), n_threads=n_threads, verbose=verbose)
         self._lock = threading.Lock()
+        self._alock: asyncio.Lock | None = None
+        self._alock_loop: asyncio.AbstractEventLoop | None = None
         self._formatter: Any = None
 
     @property
@@ -156,8 +158,12 @@ class LlamaCppModel:
         t0 = time.perf_counter()
         choices = []
         prompt_tokens = 0
+        loop = asyncio.get_running_loop()
+        if self._alock is None or self._alock_loop is not loop:
+            self._alock, self._alock_loop = asyncio.Lock(), loop
         for seed in request.seeds:
-            text, finish, ct, pt = await asyncio.to_thread(self._generate_one, request, seed)
+            async with self._alock:  # queue here, not in worker threads blocked on the model lock
+                text, finish, ct, pt = await asyncio.to_thread(self._generate_one, request, seed)
             choices.append(Choice(text=text, finish_reason=finish, completion_tokens=ct,
                                   token_source="tokenizer", seed=int(seed)))
             prompt_tokens = pt
