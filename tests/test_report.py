@@ -67,7 +67,9 @@ def make_results(tasks=("graph_connectivity",), budgets=(64, 256), depths=(1, 2,
              "d50_lo": 2.4, "d50_hi": None, "auc": 0.71, "chance": 0.5}
             for t in tasks for s in kinds for b in budgets]
     return {"format": "depthbench-results/1", "run": {"model": model, "seed": 0}, "dataset_sha256": sha,
-            "curves": curves, "fits": fits, "equivalence": eq, "breakpoints": bps, "margin": 0.05}
+            "curves": curves, "fits": fits, "equivalence": eq, "breakpoints": bps, "margin": 0.05,
+            "compute_to_target": [{"task": tasks[0], "a": "majority@4", "b": "budget_forcing", "depth": 1,
+                                   "target": 0.9, "cost_a": 40.0, "cost_b": 80.0, "ratio": 0.5}]}
 
 
 def write_run(path: Path, results: dict, run_json: dict | None = None) -> Path:
@@ -133,6 +135,7 @@ def test_html_is_self_contained_and_parses(report_dir: Path) -> None:
     assert SHA in text
     assert "simulated:eps=0.05" in text  # run config / label
     assert "equivalent up to depth 2, sequential better from depth 3 (breakpoint: depth 3)" in text
+    assert "Compute to reach a target" in text and "0.50" in text
 
 
 def test_markdown_summary(report_dir: Path) -> None:

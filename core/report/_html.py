@@ -101,7 +101,14 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
             _ci(r.get("bp_lo"), r.get("bp_hi"), 0) if r.get("bp_lo") is not None or r.get("bp_hi") is not None
             else "\u2013"]
            for r in sorted(res.get("breakpoints", []), key=lambda r: (r["task"], int(r["budget"]), r["a"], r["b"]))]
+    ctt = [[str(r.get("task", "")), str(r.get("a", "")), str(r.get("b", "")), fmt(r.get("depth")),
+            fmt(r.get("target")), fmt(r.get("cost_a"), 1), fmt(r.get("cost_b"), 1), fmt(r.get("ratio"), 2)]
+           for r in sorted((r for r in res.get("compute_to_target") or [] if isinstance(r, Mapping)),
+                           key=lambda r: (str(r.get("task")), str(r.get("a")), str(r.get("b")),
+                                          _budget_key(r.get("depth"))))]
     return {
+        "compute_to_target": (["task", "a", "b", "depth", "target accuracy", "G for a", "G for b", "ratio a/b"],
+                              ctt),
         "curves": (["task", "strategy", "kind", "budget", "depth", "n", "accuracy", "Wilson 95%", "bootstrap 95%",
                     "no answer", "mean G", "mean P", "chance"], curves),
         "fits": (["task", "strategy", "budget", "p (per step)", "p 95%", "d50", "d50 95%", "AUC", "chance"], fits),
@@ -164,6 +171,11 @@ equivalence margin {{ margin }}; depthbench {{ version }}.</p>
 <em>d50</em> where accuracy falls halfway to chance, and the area under the depth curve.</p>
 {{ table("fits") }}
 
+{% if has_ctt %}<h2 id="compute">Compute to reach a target</h2>
+<p>Mean generated tokens per item each strategy needs to reach the target accuracy at a depth, over the
+budgets run (ratio below 1: the parallel strategy a gets there with fewer tokens).</p>
+{{ table("compute_to_target") }}
+{% endif %}
 <h2 id="equivalence">Equivalence tests</h2>
 <p>Paired difference a - b per depth; equivalent when the 90% CI lies inside (-m, m), different when the 95% CI
 excludes 0, otherwise inconclusive; Holm-corrected across depths.</p>
@@ -253,6 +265,7 @@ def render_html(run: RunResults, figures: Sequence[RenderedFigure], overview: Re
         overview=overview,
         task_figures=by_task,
         config=json.dumps(run.run_config, indent=2, sort_keys=True, ensure_ascii=False, default=str),
+        has_ctt=bool(tables["compute_to_target"][1]),
         table=lambda name, verdict_col=None: _table_html(tables, name, verdict_col),
         figure=_figure_html,
     )
