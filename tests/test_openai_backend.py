@@ -193,3 +193,14 @@ def test_list_models(openai_server):
             await m.aclose()
     [info] = run(go())
     assert info["id"] == "test-model" and info["max_model_len"] == 4096
+
+
+def test_backoff_is_exponential_with_full_jitter_and_honours_retry_after():
+    m = OpenAICompatibleModel("m", base_url="http://127.0.0.1:1", backoff_base=0.5, backoff_max=4.0, jitter_seed=1)
+    for attempt, cap in ((1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (9, 4.0)):
+        delays = [m._delay(attempt, None) for _ in range(200)]
+        assert 0 <= min(delays) and max(delays) <= cap and max(delays) > 0.8 * cap
+    assert m._delay(1, 3.0) >= 3.0 and m._delay(1, 100.0) == 4.0
+    again = OpenAICompatibleModel("m", base_url="http://127.0.0.1:1", jitter_seed=1)
+    first = OpenAICompatibleModel("m", base_url="http://127.0.0.1:1", jitter_seed=1)
+    assert [again._delay(2, None) for _ in range(5)] == [first._delay(2, None) for _ in range(5)]
