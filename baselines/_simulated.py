@@ -37,7 +37,8 @@ Continuation: when a request carries earlier output (``assistant_prefix``, or a 
 (comparing each with the gold trace to know whether it is still on track) and resumes
 from there; after a complete chain it re-checks under the drift hazard. Earlier output
 ending in ``Answer:`` (a forced answer) gets just the answer token: the chain's answer if
-the chain is complete, else a guess. This is what
+the chain is complete, else a guess. Earlier attempts given only as chat history (as in
+self-revision rounds) are not read: each such round is a fresh chain. This is what
 makes budget forcing and self-revision meaningful in simulation.
 
 Answer spaces: ``{"labels": [...]}`` (``K = len(labels)``), ``{"modulus": m}`` (``K = m``),
