@@ -300,8 +300,10 @@ def test_readme_documents_every_command_and_the_two_commands() -> None:
 
 
 def test_compare_notes_different_item_subsets(tmp_path: Path) -> None:
-    a = write_run(tmp_path / "a", make_results(budgets=(64,)), {"config": {"model": "m1", "limit": None, "n_items": 120}})
-    b = write_run(tmp_path / "b", make_results(budgets=(64,)), {"config": {"model": "m2", "limit": 40, "n_items": 40}})
+    a = write_run(tmp_path / "a", make_results(budgets=(64,)),
+                  {"config": {"model": "m1", "limit": None, "n_items": 120}})
+    b = write_run(tmp_path / "b", make_results(budgets=(64,)),
+                  {"config": {"model": "m2", "limit": 40, "n_items": 40}})
     assert main(["compare", str(a), str(b), "--out", str(tmp_path / "cmp")]) == 0
     md = (tmp_path / "cmp" / "compare.md").read_text(encoding="utf-8")
     assert md.startswith("# depthbench compare: m1 vs m2")

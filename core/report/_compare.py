@@ -82,7 +82,8 @@ def subset_note(a: RunResults, b: RunResults) -> str | None:
             diffs.append(f"{key} {va} vs {vb}")
     if not diffs:
         return None
-    return "the runs cover different items of the dataset (" + "; ".join(diffs) + "), so differences mix the runs with the items"
+    return ("the runs cover different items of the dataset (" + "; ".join(diffs)
+            + "), so differences mix the runs with the items")
 
 
 def _labels(a: RunResults, b: RunResults) -> tuple[str, str]:
@@ -160,12 +161,13 @@ def _bp_rows(a: RunResults, b: RunResults) -> list[list[str]]:
                 for r in run.results.get("breakpoints", [])}
     ba, bb = idx(a), idx(b)
     out = []
+    def show(d: dict[tuple[str, int, str, str], Any], k: tuple[str, int, str, str]) -> str:
+        if k not in d:
+            return "not run"
+        return "none" if d[k] is None else str(d[k])
+
     for k in sorted(set(ba) | set(bb)):
-        def show(d: dict[tuple[str, int, str, str], Any]) -> str:
-            if k not in d:
-                return "not run"
-            return "none" if d[k] is None else str(d[k])
-        out.append([k[0], str(k[1]), k[2], k[3], show(ba), show(bb)])
+        out.append([k[0], str(k[1]), k[2], k[3], show(ba, k), show(bb, k)])
     return out
 
 

@@ -88,8 +88,9 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
     fits = [[r.get("task", ""), r.get("strategy", ""), str(r.get("budget", "")), fmt(r.get("p")),
              _ci(r.get("p_lo"), r.get("p_hi")), fmt(r.get("d50"), 2), _ci(r.get("d50_lo"), r.get("d50_hi"), 2),
              fmt(r.get("auc")), fmt(r.get("chance"))]
-            for r in sorted(res.get("fits", []), key=lambda r: (str(r.get("task")), _budget_key(r.get("budget")),
-                                                              order.get(r.get("strategy"), 99), str(r.get("strategy"))))]
+            for r in sorted(res.get("fits", []),
+                            key=lambda r: (str(r.get("task")), _budget_key(r.get("budget")),
+                                           order.get(r.get("strategy"), 99), str(r.get("strategy"))))]
     eq = [[r["task"], str(r["budget"]), r["a"], r["b"], str(r["depth"]), fmt(r.get("n")), fmt(r.get("diff")),
            _ci(r.get("ci90_lo"), r.get("ci90_hi")), _ci(r.get("ci95_lo"), r.get("ci95_hi")),
            fmt(r.get("p_tost"), 4), fmt(r.get("p_diff"), 4), fmt(r.get("p_holm"), 4),
