@@ -133,7 +133,8 @@ def load_model(spec: str, *, base_url: str | None = None, api_key: str | None = 
     Raises
     ------
     UserError
-        Unknown spec form, bad option, missing optional dependency.
+        Unknown spec form, bad option, missing optional dependency, ``base_url`` or
+        ``api_key`` given for a backend that is not ``openai``.
 
     Examples
     --------
@@ -141,6 +142,10 @@ def load_model(spec: str, *, base_url: str | None = None, api_key: str | None = 
     0.1
     """
     provider, rest = parse_model_spec(spec)
+    if provider != "openai":
+        for flag, value in (("--base-url", base_url), ("--api-key", api_key)):
+            if value is not None:
+                raise UserError(f"{flag}: only used with openai:MODEL, not with {provider}; drop it")
     if provider == "openai":
         return _openai(spec, rest, base_url=base_url, api_key=api_key, concurrency=concurrency,
                        retries=retries, timeout=timeout, **kw)

@@ -261,6 +261,13 @@ def test_unknown_spec_lists_valid_forms():
         assert form in str(e.value)
 
 
+def test_server_flags_rejected_for_local_backends():
+    with pytest.raises(UserError, match="--base-url: only used with openai"):
+        load_model("simulated", base_url="http://127.0.0.1:8000/v1")
+    with pytest.raises(UserError, match="--api-key"):
+        load_model("simulated", api_key="sk-x")
+
+
 def test_simulated_spec_options():
     m = load_model("simulated:eps=0.05,tokens_per_step=8,spread=2,drift=0.001,rho=0.1")
     assert (m.params.eps, m.params.tokens_per_step, m.params.spread, m.params.drift, m.params.rho) == (0.05, 8, 2, 0.001, 0.1)
