@@ -32,6 +32,7 @@ from depthbench.scorers._verify import _DELTA, _adjacency, _as_int, _grid_tables
 
 __all__ = ["trace_first_error", "trace_score", "parse_trace", "arithmetic_values"]
 
+
 def trace_first_error(item: Mapping[str, Any], model_steps: Sequence[Any]) -> int | None:
     """Return the 0-based index of the first wrong step of a model's trace.
 
@@ -69,6 +70,7 @@ def trace_first_error(item: Mapping[str, Any], model_steps: Sequence[Any]) -> in
             return i
     return None if len(steps) >= len(gold) else len(steps)
 
+
 def _graph(item: Mapping[str, Any], steps: list[Any]) -> int | None:
     inst = item["instance"]
     adj = _adjacency(inst["edges"])
@@ -88,6 +90,7 @@ def _graph(item: Mapping[str, Any], steps: list[Any]) -> int | None:
         if node == target:
             return None if i == len(steps) - 1 else i + 1  # steps after reaching the target are extra
     return len(steps)
+
 
 def arithmetic_values(instance: Mapping[str, Any]) -> dict[str, int]:
     """Evaluate every variable of a multihop_arithmetic instance (mod ``m``).
@@ -146,6 +149,7 @@ def arithmetic_values(instance: Mapping[str, Any]) -> dict[str, int]:
         pending = rest
     return values
 
+
 def _arith(item: Mapping[str, Any], steps: list[Any]) -> int | None:
     inst = item["instance"]
     gold = list(item.get("solution_trace") or [])
@@ -167,6 +171,7 @@ def _arith(item: Mapping[str, Any], steps: list[Any]) -> int | None:
         if i >= len(gold) or v is None or v % m != int(gold[i]["value"]) % m:
             return i
     return None if len(steps) >= len(gold) else len(steps)
+
 
 def _grid(item: Mapping[str, Any], steps: list[Any]) -> int | None:
     inst = item["instance"]
@@ -194,10 +199,12 @@ def _grid(item: Mapping[str, Any], steps: list[Any]) -> int | None:
         pos, held = res.position, res.keys
     return None if len(steps) >= len(gold) else len(steps)
 
+
 _PATH_SEP_RE = re.compile(r"->|\u2192|=>|\u2013|\u2014|-")
 _INT_TOKEN_RE = re.compile(r"\d+")
 _ASSIGN_RE = re.compile(r"^[\s>*#\-\d.)]*\**([A-Za-z_][A-Za-z_0-9]*)\**\s*=(.*)$")
 _LAST_VALUE_RE = re.compile(r"=\s*\**\s*([+\-\u2212]?\d+)\s*\**\s*[.,;]?\s*(?:\(.*\))?\s*$")
+
 
 def parse_trace(item: Mapping[str, Any], text: str | None) -> list[Any]:
     """Read a model's intermediate steps from its raw text.
@@ -252,6 +259,7 @@ def parse_trace(item: Mapping[str, Any], text: str | None) -> list[Any]:
         return _split_plan(item, ex.answer) if ex.answer else []
     return []
 
+
 def _split_plan(item: Mapping[str, Any], plan: str) -> list[str]:
     """Cut a full plan into one segment per gold subgoal (where it first reaches each in order)."""
     inst = item["instance"]
@@ -282,6 +290,7 @@ def _split_plan(item: Mapping[str, Any], plan: str) -> list[str]:
     if cut < len(plan):
         segs.append(plan[cut:])
     return segs
+
 
 def trace_score(item: Mapping[str, Any], text: str | None) -> float:
     """Fraction of the gold trace a response gets right before its first error.
