@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from depthbench import __version__
 from depthbench.errors import UserError
 from depthbench.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir
-from depthbench.report._html import fmt
+from depthbench.report._html import _md_table, fmt
 from depthbench.report._plots import _PALETTE, _RC, figure_bytes
 from depthbench.report._results import RunResults, num, strategy_order
 
@@ -232,11 +232,6 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> Markup:
                                     for i, c in enumerate(row)) + "</tr>")
     out.append("</table>")
     return Markup("\n".join(out))
-
-
-def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows])
 
 
 def compare_runs(a: RunResults, b: RunResults, out_dir: str | Path, force: bool = False) -> CompareFiles:
