@@ -8,7 +8,11 @@ text wins (a model that revises itself is graded on its last word):
 1. an ``Answer:`` line -- the word *answer* (any case) followed by ``:``; at the start
    of a line (after optional markdown such as ``**``, ``#``, ``-`` or ``>``, and an
    optional ``The``/``Final``/``My``) also ``answer =`` and ``answer is`` count. The
-   payload is the rest of that line; if it is empty the next non-blank line is taken;
+   payload is the rest of that line; if it is empty the next non-blank line is taken.
+   Only a line-initial ``Answer:`` is final even when malformed; the weaker forms
+   (mid-line ``answer:``, ``The answer is``) are skipped unless their payload is a
+   valid answer, so trailing prose like "The answer is correct because ..." does not
+   override the answer line;
 2. ``\\boxed{...}`` (nested braces allowed);
 3. a JSON object with an ``"answer"`` key that closes the text (optionally inside a
    ```` ``` ```` fence).
@@ -50,7 +54,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,24 +142,32 @@ def _rfind_answer(text: str, end: int) -> int:
         end = j - 1
 
 
-def _last_answer_line(text: str) -> tuple[int, str] | None:
-    """Return (end position, payload) of the last ``Answer:`` line, or None."""
+def _answer_lines(text: str) -> Iterator[tuple[int, str, bool]]:
+    """Yield ``(end position, payload, strong)`` for ``Answer`` markers, last first.
+
+    A *strong* marker is ``Answer:`` at the start of a line (after decoration); it is
+    final even when its payload is malformed. Weak markers (``answer:`` inside a line,
+    ``The answer is ...`` / ``answer = ...``) count only if their payload normalises,
+    so prose such as "The answer is correct because ..." after the real answer line
+    does not override it.
+    """
     idx = len(text)
     while True:
         idx = _rfind_answer(text, idx - 1)
         if idx < 0:
-            return None
+            return
         line_start = text.rfind("\n", 0, idx) + 1
         at_start = _LINE_PREFIX_RE.match(text, line_start, idx) is not None
         if at_start or (idx == 0 or not text[idx - 1].isalnum()):
             m = (_AFTER_WORD_RE if at_start else _AFTER_COLON_RE).match(text, idx + 6)
             if m is not None:
+                strong = at_start and ":" in m.group(0)
                 line_end = text.find("\n", m.end())
                 if line_end < 0:
                     line_end = len(text)
                 payload = text[m.end():line_end]
                 end = line_end
-                if not payload.strip():
+                if strong and not payload.strip():
                     # "Answer:\n  12" -- take the next non-blank line
                     rest = text[line_end:]
                     stripped = rest.lstrip()
@@ -164,8 +176,8 @@ def _last_answer_line(text: str) -> tuple[int, str] | None:
                         nl = text.find("\n", start2)
                         end = len(text) if nl < 0 else nl
                         payload = text[start2:end]
-                return end, payload
-        # not a marker; keep searching to the left
+                yield end, payload, strong
+        # not a marker (or a weak one the caller rejected); keep searching to the left
 
 
 def _last_boxed(text: str) -> tuple[int, str] | None:
@@ -439,9 +451,10 @@ def extract(
             return missing
     best_end = -1
     payload: Any = None
-    found = _last_answer_line(text)
-    if found is not None:
-        best_end, payload = found
+    for end, line_payload, strong in _answer_lines(text):
+        if strong or normalize_answer(line_payload, answer_type, answer_space) is not None:
+            best_end, payload = end, line_payload
+            break
     if "\\boxed" in text:
         found = _last_boxed(text)
         if found is not None and found[0] > best_end:
