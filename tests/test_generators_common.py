@@ -204,7 +204,7 @@ def test_prefix_and_depth_subset_stability():
 GOLDEN = {
     "graph_connectivity": "66b0f760c84bacd73ccc43eb69589be5457a4eaaa584668539313af08d79a278",
     "multihop_arithmetic": "1379137113b0664861ebe7d35fe2fe59b87bf89826d4e7ac9c2883c8ecc9423b",
-    "grid_planning": "e9183b914eebce6fcdfc8bba9834d1d4c8be94290bffe4330d05c32bf7334cd1",
+    "grid_planning": "83957f843abfcce97018b7f8ed4dbb7517f75abd39b1ccfd7b31ca8221f88686",
 }
 
 
