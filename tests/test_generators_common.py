@@ -232,3 +232,30 @@ def test_shards_partition_the_item_list(n, parts, depths):
     pieces = [build_items(spec, "dev", depths=depths, n=n, shard=(k, parts)) for k in range(1, parts + 1)]
     assert [it for p in pieces for it in p] == full
     assert [(it["depth"], it["index"]) for it in full] == [(d, i) for d in depths for i in range(n)]
+
+
+def test_item_refused_when_certifier_disagrees():
+    import dataclasses
+
+    from depthbench.generators import CertificationMismatch
+    from depthbench.generators import graph_connectivity as gc
+    from depthbench.generators._base import Certificate
+    from depthbench.generators._dataset import _Ctx, make_item
+
+    spec = load_spec("graph_connectivity")
+    good = get_family("graph_connectivity")
+
+    def off_by_one(instance):
+        c = gc.certify(instance)
+        return Certificate(depth=c.depth + 1, answer=c.answer, solution_trace=c.solution_trace)
+
+    def other_answer(instance):
+        c = gc.certify(instance)
+        wrong = next(str(t) for t in instance["targets"] if str(t) != c.answer)
+        return Certificate(depth=c.depth, answer=wrong, solution_trace=c.solution_trace)
+
+    assert make_item(_Ctx(spec, good), "dev", 1, 3, 0)["depth"] == 3
+    with pytest.raises(CertificationMismatch, match="certifier measured 4"):
+        make_item(_Ctx(spec, dataclasses.replace(good, certify=off_by_one)), "dev", 1, 3, 0)
+    with pytest.raises(CertificationMismatch, match="item refused"):
+        make_item(_Ctx(spec, dataclasses.replace(good, certify=other_answer)), "dev", 1, 3, 0)
