@@ -174,7 +174,9 @@ def depth_curves(
         ``results.json``: ``n`` (distinct items), ``accuracy``, ``wilson_lo/hi``,
         ``boot_lo/hi``, ``no_answer_rate`` (share of outcomes without a final answer,
         i.e. ``parse_status != "ok"``), ``mean_generated_tokens``,
-        ``mean_processed_tokens``, ``chance``, ``kind``, ``n_outcomes``.
+        ``mean_processed_tokens``, ``chance``, ``kind``, ``n_outcomes``, ``tie_rate``
+        (share of outcomes whose vote ended in a tie, from ``meta.tie``; None when the
+        strategy records no votes).
     """
     groups: dict[tuple[str, str, int, int], list[Mapping[str, Any]]] = defaultdict(list)
     for r in outcomes:
@@ -199,8 +201,14 @@ def depth_curves(
             "mean_generated_tokens": float(np.mean([float(r.get("generated_tokens") or 0) for r in recs])),
             "mean_processed_tokens": float(np.mean([float(r.get("processed_tokens") or 0) for r in recs])),
             "chance": (chance or {}).get(task),
+            "tie_rate": _tie_rate(recs),
         })
     return rows
+
+
+def _tie_rate(recs: Sequence[Mapping[str, Any]]) -> float | None:
+    flags = [bool(r["meta"]["tie"]) for r in recs if isinstance(r.get("meta"), Mapping) and "tie" in r["meta"]]
+    return sum(flags) / len(flags) if flags else None
 
 
 # ---------------------------------------------------------------------------------

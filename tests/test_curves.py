@@ -128,3 +128,11 @@ def test_curve_fits_rows_are_deterministic():
     a = curve_fits(recs, {"t": 0.5}, n_boot=200, seed=2)
     assert [(r["strategy"], r["budget"]) for r in a] == [("majority@4", 100), ("single", 100)]
     assert a == curve_fits(recs, {"t": 0.5}, n_boot=200, seed=2)
+
+
+def test_tie_rate_in_curves():
+    recs = _outcomes(0.9, 0.5, [1], 4)
+    assert depth_curves(recs, n_boot=100)[0]["tie_rate"] is None
+    for r, tie in zip(recs, [True, False, False, False]):
+        r["meta"] = {"tie": tie}
+    assert depth_curves(recs, n_boot=100)[0]["tie_rate"] == 0.25
