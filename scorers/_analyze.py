@@ -1,7 +1,8 @@
 """Analyse a run folder: depth curves, fits, equivalence verdicts -> ``results.json``.
 
-``depthbench analyze RUN_DIR`` reads ``scored.jsonl`` when present (re-scored from
-the raw responses by ``depthbench score``), else ``outcomes.jsonl`` as logged, and
+``depthbench analyze RUN_DIR`` reads ``scored.jsonl`` when present and not older than
+``outcomes.jsonl`` (re-scored from the raw responses by ``depthbench score``), else
+``outcomes.jsonl`` as logged (with a note on stderr), and
 writes ``results.json`` (format ``depthbench-results/1``, ``docs/ARCHITECTURE.md``)
 atomically, then prints a table (or the JSON with ``--json``).
 
@@ -59,7 +60,11 @@ def _clean(x: Any) -> Any:
 
 def _load_records(rd: Path, err: TextIO) -> tuple[list[dict[str, Any]], str]:
     scored, logged = rd / "scored.jsonl", rd / "outcomes.jsonl"
-    if scored.exists():
+    if scored.exists() and logged.exists() and logged.stat().st_mtime > scored.stat().st_mtime:
+        src = logged
+        print(f"analyze: scored.jsonl is older than outcomes.jsonl in {str(rd)!r} (the run went on after "
+              "scoring); using outcomes.jsonl as logged -- run `depthbench score` again to re-score", file=err)
+    elif scored.exists():
         src = scored
     elif logged.exists():
         src = logged

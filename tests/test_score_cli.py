@@ -176,3 +176,15 @@ def test_strategy_info_fallback():
     assert (ans, credit) == (3, 1.0)
     assert strategy_info("pass@4")[0] == "bound"
     assert strategy_info("mystery_seq")[0] == "sequential"
+
+
+def test_analyze_ignores_stale_scored(run, capsys):
+    import os
+
+    assert main(["score", str(run)]) == 0
+    st = (run / "scored.jsonl").stat()
+    os.utime(run / "outcomes.jsonl", (st.st_atime + 10, st.st_mtime + 10))
+    capsys.readouterr()
+    res = analyze_run(run, n_boot=100, write=False)
+    assert res["source"] == "outcomes.jsonl"
+    assert "older than outcomes.jsonl" in capsys.readouterr().err
