@@ -152,7 +152,7 @@ def merge_results(per_task: Mapping[str, Mapping[str, Any]], runs: Mapping[str, 
 
 
 def _verdict_lines(results: Mapping[str, Any]) -> list[str]:
-    """Short lines like ``graph_connectivity @ 128: equivalent up to depth 2, ...``."""
+    """Short lines like ``graph_connectivity @ budget 128: equivalent up to depth 2, ...``."""
     from depthbench.report import summarize_verdicts
 
     out = []
@@ -160,7 +160,7 @@ def _verdict_lines(results: Mapping[str, Any]) -> list[str]:
         if (s.a, s.b) != DEMO_PAIR:
             continue
         phrase = s.text.split(": ", 1)[1]
-        out.append(f"{s.task} @ budget {s.budget} ({s.a} vs {s.b}): {phrase}")
+        out.append(f"{s.task} @ budget {s.budget}: {phrase}")
     return out
 
 
