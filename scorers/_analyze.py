@@ -243,11 +243,15 @@ def format_table(results: Mapping[str, Any]) -> str:
         lines.append(f"margin {results['margin']}: a = parallel, b = sequential; diff = acc(a) - acc(b); "
                      "verdict after Holm across depths")
         lines.append(f"{'task':<24} {'budget':>6} {'a':<18} {'b':<18} {'depth':>5} {'n':>5} {'diff':>7} "
-                     f"{'90% CI':>17} {'p_holm':>8} verdict")
+                     f"{'90% CI':>17} {'p_eq':>7} {'p_diff':>7} {'need n':>7} verdict")
         for r in results["equivalence"]:
             ci = f"[{_f(r['ci90_lo'], '{:+.3f}')}, {_f(r['ci90_hi'], '{:+.3f}')}]"
+            need = r.get("items_needed")
             lines.append(f"{r['task']:<24} {r['budget']:>6} {r['a']:<18} {r['b']:<18} {r['depth']:>5} {r['n']:>5} "
-                         f"{_f(r['diff'], '{:+.3f}'):>7} {ci:>17} {_f(r['p_holm'], '{:.4f}'):>8} {r['verdict']}")
+                         f"{_f(r['diff'], '{:+.3f}'):>7} {ci:>17} {_f(r['p_holm'], '{:.4f}'):>7} "
+                         f"{_f(r.get('p_diff_holm'), '{:.4f}'):>7} {'-' if need is None else need:>7} {r['verdict']}")
+        lines.append("p_eq: TOST p-value, p_diff: two-sided p-value, both Holm-adjusted across depths; "
+                     "need n: items per depth for 80% power to show equivalence")
         lines.append("")
         for b in results["breakpoints"]:
             bp = b["breakpoint_depth"]

@@ -297,7 +297,9 @@ def compare_strategies(
         One per depth (``equivalence`` rows of ``results.json``): ``task, budget, a, b,
         depth, n, diff, ci90_lo, ci90_hi, ci95_lo, ci95_hi`` (paired percentile
         bootstrap), ``p_tost, p_diff`` (raw), ``p_holm`` (Holm-adjusted TOST p),
-        ``p_diff_holm``, ``verdict``, ``margin``.
+        ``p_diff_holm``, ``verdict``, ``margin``, ``items_needed`` (items per depth for
+        80% power to show equivalence at this margin, from :func:`power_items` with the
+        observed variance of the per-item difference, floored at ``1/n``).
     breakpoint : dict
         ``task, budget, a, b, margin, breakpoint_depth`` (first depth not equivalent,
         or None), ``bp_lo, bp_hi`` (percentile bootstrap interval; None stands for
@@ -330,6 +332,7 @@ def compare_strategies(
             "ci90_lo": float(q[0]), "ci90_hi": float(q[1]), "ci95_lo": float(q[2]), "ci95_hi": float(q[3]),
             "p_tost": t.p_tost, "p_diff": t.p_diff, "p_holm": ph, "p_diff_holm": pdh,
             "verdict": verdict(t.diff, ph, pdh, t.n, alpha), "margin": margin,
+            "items_needed": _items_needed(diffs[depth], margin, alpha),
         })
     bp = breakpoint_depth(rows)
     bp_lo = bp_hi = None
@@ -352,6 +355,14 @@ def compare_strategies(
            "breakpoint_depth": bp, "bp_lo": bp_lo, "bp_hi": bp_hi,
            "verdict_at_breakpoint": next((r["verdict"] for r in rows if r["depth"] == bp), None)}
     return rows, brk
+
+
+def _items_needed(d: np.ndarray, margin: float, alpha: float) -> int | None:
+    n = d.size
+    if n < 2:
+        return None
+    var = min(1.0, max(float(d.var(ddof=1)), 1.0 / n))
+    return power_items(var, margin=margin, alpha=alpha)
 
 
 def breakpoint_depth(rows: Sequence[Mapping[str, Any]]) -> int | None:

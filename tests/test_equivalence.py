@@ -155,3 +155,11 @@ def test_power_items_formula_and_simulation():
     assert 0.72 < hits / sims < 0.88
     with pytest.raises(ValueError):
         power_items(1.5)
+
+
+def test_items_needed_in_rows():
+    recs = _pair_outcomes({1: 0.7}, {1: 0.7}, 200, seed=4, discord=0.2)
+    rows, _ = compare_strategies(recs, "majority@4", "budget_forcing", n_boot=100)
+    d = np.array([1.0 if r["credit"] else 0.0 for r in recs if r["strategy"] == "majority@4"]) - \
+        np.array([1.0 if r["credit"] else 0.0 for r in recs if r["strategy"] == "budget_forcing"])
+    assert rows[0]["items_needed"] == power_items(float(d.var(ddof=1)), 0.05)
