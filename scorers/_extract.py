@@ -100,6 +100,9 @@ _LINE_PREFIX_RE = re.compile(r"[\s>#*_\-\d.)(\[\]]*(?:the\s+)?(?:final|my)?[\s*_
 _AFTER_WORD_RE = re.compile(r"(?:\s*\([^)\n]*\))?[\s*_]*(?::|=|\bis\b)[\s*_]*", re.IGNORECASE)
 # Mid-line, only an explicit colon makes "answer" a marker ("... so the Answer: 7").
 _AFTER_COLON_RE = re.compile(r"[*_]*\s*(?::)[\s*_]*")
+_MAX_PREFIX = 40
+_MAX_WEAK_TRIES = 16
+_MAX_WEAK_PAYLOAD = 1000
 _THINK_OPEN = "<think>"
 _THINK_CLOSE = "</think>"
 
@@ -157,7 +160,9 @@ def _answer_lines(text: str) -> Iterator[tuple[int, str, bool]]:
         if idx < 0:
             return
         line_start = text.rfind("\n", 0, idx) + 1
-        at_start = _LINE_PREFIX_RE.match(text, line_start, idx) is not None
+        # a line-initial marker has at most a short decoration before it (the bound also
+        # keeps the regex linear on degenerate lines of thousands of spaces or asterisks)
+        at_start = idx - line_start <= _MAX_PREFIX and _LINE_PREFIX_RE.match(text, line_start, idx) is not None
         if at_start or (idx == 0 or not text[idx - 1].isalnum()):
             m = (_AFTER_WORD_RE if at_start else _AFTER_COLON_RE).match(text, idx + 6)
             if m is not None:
@@ -451,10 +456,18 @@ def extract(
             return missing
     best_end = -1
     payload: Any = None
+    weak_tries = 0
     for end, line_payload, strong in _answer_lines(text):
-        if strong or normalize_answer(line_payload, answer_type, answer_space) is not None:
+        if strong:
             best_end, payload = end, line_payload
             break
+        # weak markers: a bounded number of short payloads is tried (linear time on
+        # degenerate text such as thousands of repeated "answer:")
+        if weak_tries < _MAX_WEAK_TRIES and len(line_payload) <= _MAX_WEAK_PAYLOAD:
+            weak_tries += 1
+            if normalize_answer(line_payload, answer_type, answer_space) is not None:
+                best_end, payload = end, line_payload
+                break
     if "\\boxed" in text:
         found = _last_boxed(text)
         if found is not None and found[0] > best_end:

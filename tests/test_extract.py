@@ -82,3 +82,14 @@ def test_normalize_answer_json_values():
     assert normalize_answer(True, "integer", {}) is None
     assert normalize_answer(["up", "L"], "plan", {}) == "UL"
     assert normalize_answer(["17"], "choice", {"labels": ["17"]}) is None
+
+
+@pytest.mark.parametrize("junk", [" " * 50_000, "*" * 50_000, "(" * 20_000, "answer " * 5_000, "Answer:" * 5_000])
+def test_degenerate_long_text_is_fast(junk):
+    import time
+
+    t0 = time.process_time()
+    for at, space in (("integer", {"modulus": 7}), ("plan", {}), ("choice", {"labels": ["1", "2"]})):
+        extract(junk + "\nAnswer: 1", at, space)
+        extract(junk, at, space, finish_reason="length")
+    assert time.process_time() - t0 < 1.0
