@@ -2,7 +2,8 @@
 
 Nothing the model run recorded about correctness is trusted: every call of
 ``calls.jsonl`` is re-extracted from its ``text`` (with its ``finish_reason``) and
-re-verified against the dataset item, then every (item, strategy, budget) is reduced
+re-verified against the dataset item, self-judge calls get their score re-read from
+their text, then every (item, strategy, budget) is reduced
 again with the strategy's own pure ``final_answer(calls, item)`` from the strategy
 registry. The result is ``scored.jsonl``: one line per (item, strategy, budget) in a
 fixed order, written atomically, so running ``score`` twice gives the same bytes.
@@ -159,6 +160,15 @@ def strategy_info(name: str) -> tuple[str, Callable[[Sequence[Mapping[str, Any]]
     return kind, fallback
 
 
+def _judge_scorer() -> Callable[[str], float] | None:
+    """The strategies' reader of a self-judge reply (``Verdict: yes|no``), if available."""
+    try:
+        from depthbench.baselines.strategies import judge_score
+    except ImportError:
+        return None
+    return judge_score
+
+
 def _report(bad: list[BadLine], fname: str, err: TextIO) -> None:
     for b in bad:
         print(f"{fname}: line {b.lineno}: {b.reason}; skipped", file=err)
@@ -237,7 +247,10 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
             continue
         calls[key] = dict(rec)
     texts: dict[str, str] = {}
+    judge = _judge_scorer()
     for key, rec in calls.items():
+        if rec["role"] == "judge" and judge is not None:
+            rec["score"] = float(judge(rec.get("text") or ""))  # the self-judge's verdict, re-read
         if rec["role"] not in ANSWER_ROLES:
             continue
         item = items[str(rec["item_id"])]
