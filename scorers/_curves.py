@@ -3,7 +3,8 @@
 One curve point per (task, strategy, budget, depth) over the outcome records of a run
 (``docs/ARCHITECTURE.md``, outcome record). Accuracy is the mean *credit* per item
 (fractional credit for vote ties); an item evaluated several times (repeated seeds)
-counts once, with the mean of its credits.
+counts once, with the mean of its credits, and the bootstrap then resamples items and,
+within each, its repeats.
 
 The decay model is ``acc(d) = c + (1 - c) * p**d``: a chain of ``d`` steps each right
 with probability ``p``, and a chance-level guess ``c`` otherwise. ``d50`` is the depth
@@ -30,6 +31,8 @@ __all__ = [
     "depth_auc",
     "curve_fits",
     "derive_rng",
+    "ragged",
+    "resampled_item_means",
 ]
 
 
@@ -125,6 +128,49 @@ def bootstrap_mean_ci(
     return (float(lo), float(hi))
 
 
+def ragged(groups: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Pack per-item lists of repeated values into a zero-padded (n, r_max) matrix and counts."""
+    counts = np.array([len(g) for g in groups], dtype=np.int64)
+    out = np.zeros((len(groups), int(counts.max()) if len(groups) else 0))
+    for i, g in enumerate(groups):
+        out[i, : len(g)] = g
+    return out, counts
+
+
+def resampled_item_means(values: np.ndarray, counts: np.ndarray, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Two-stage bootstrap: item means after resampling each chosen item's repeats.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n, r_max)
+        Repeated values per item, zero-padded (see :func:`ragged`).
+    counts : ndarray, shape (n,)
+        Repeats per item, >= 1.
+    idx : ndarray of int, shape (B, n)
+        Items chosen in each replicate (first stage).
+    rng : numpy.random.Generator
+        Draws the repeats (second stage).
+
+    Returns
+    -------
+    ndarray, shape (B, n)
+        Mean of the resampled repeats of each chosen item.
+
+    References
+    ----------
+    Davison and Hinkley 1997, *Bootstrap Methods and their Application*, section 3.8
+    (hierarchical data: resample clusters, then units within them).
+    """
+    if values.shape[1] == 1:
+        return values[idx, 0]
+    c = counts[idx]
+    r = values.shape[1]
+    picks = np.minimum((rng.random(idx.shape + (r,)) * c[..., None]).astype(np.int64), c[..., None] - 1)
+    drawn = values[idx[..., None], picks]
+    mask = np.arange(r) < c[..., None]
+    return (drawn * mask).sum(axis=-1) / c
+
+
 def item_means(records: Iterable[Mapping[str, Any]], field: str = "credit") -> dict[str, float]:
     """Mean of ``field`` per ``item_id`` (repeats of one item count once)."""
     acc: dict[str, list[float]] = defaultdict(list)
@@ -188,11 +234,19 @@ def depth_curves(
         per_item: dict[str, list[float]] = defaultdict(list)
         for r in recs:
             per_item[str(r["item_id"])].append(_credit(r))
-        vals = np.array([sum(v) / len(v) for _, v in sorted(per_item.items())])
+        groups_ = [v for _, v in sorted(per_item.items())]
+        vals = np.array([sum(v) / len(v) for v in groups_])
         n = int(vals.size)
         acc = float(vals.mean())
         lo, hi = wilson_interval(acc * n, n, confidence)
-        blo, bhi = bootstrap_mean_ci(vals, rng=derive_rng(seed, *key), n_boot=n_boot, confidence=confidence)
+        rng = derive_rng(seed, *key)
+        if max(len(v) for v in groups_) == 1:
+            blo, bhi = bootstrap_mean_ci(vals, rng=rng, n_boot=n_boot, confidence=confidence)
+        else:  # repeated outcomes of an item: resample items, then repeats within each
+            reps, counts = ragged(groups_)
+            means = resampled_item_means(reps, counts, rng.integers(0, n, size=(n_boot, n)), rng).mean(axis=1)
+            a = (1 - confidence) / 2
+            blo, bhi = (float(x) for x in np.quantile(means, [a, 1 - a]))
         rows.append({
             "task": task, "strategy": strategy, "kind": (kinds or {}).get(strategy), "budget": budget, "depth": depth,
             "n": n, "n_outcomes": len(recs), "accuracy": acc, "wilson_lo": lo, "wilson_hi": hi,

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from depthbench.scorers._curves import derive_rng
+from depthbench.scorers._curves import derive_rng, ragged, resampled_item_means
 
 __all__ = [
     "VERDICTS",
@@ -199,9 +199,13 @@ def _credit(r: Mapping[str, Any]) -> float:
 
 
 def paired_items(
-    outcomes: Iterable[Mapping[str, Any]], a: str, b: str, *, task: str | None = None, budget: int | None = None
+    outcomes: Iterable[Mapping[str, Any]], a: str, b: str, *, task: str | None = None, budget: int | None = None,
+    raw: dict[int, tuple[list[list[float]], list[list[float]]]] | None = None,
 ) -> dict[int, tuple[list[str], np.ndarray, np.ndarray]]:
     """Per depth: item ids run under both strategies and their mean credits.
+
+    If ``raw`` is given it receives, per depth, the lists of repeated credits of each
+    item under ``a`` and under ``b`` (same item order).
 
     Returns
     -------
@@ -227,6 +231,8 @@ def paired_items(
         xa = np.array([sum(ma[i]) / len(ma[i]) for i in ids])
         xb = np.array([sum(mb[i]) / len(mb[i]) for i in ids])
         out[depth] = (ids, xa, xb)
+        if raw is not None:
+            raw[depth] = ([ma[i] for i in ids], [mb[i] for i in ids])
     return out
 
 
@@ -296,7 +302,8 @@ def compare_strategies(
     rows : list of dict
         One per depth (``equivalence`` rows of ``results.json``): ``task, budget, a, b,
         depth, n, diff, ci90_lo, ci90_hi, ci95_lo, ci95_hi`` (paired percentile
-        bootstrap), ``p_tost, p_diff`` (raw), ``p_holm`` (Holm-adjusted TOST p),
+        bootstrap over items, and over repeats within items when an item was run
+        more than once), ``p_tost, p_diff`` (raw), ``p_holm`` (Holm-adjusted TOST p),
         ``p_diff_holm``, ``verdict``, ``margin``, ``items_needed`` (items per depth for
         80% power to show equivalence at this margin, from :func:`power_items` with the
         observed variance of the per-item difference, floored at ``1/n``).
@@ -312,7 +319,8 @@ def compare_strategies(
     """
     if margin <= 0:
         raise ValueError(f"margin: must be > 0, got {margin}")
-    data = paired_items(outcomes, a, b, task=task, budget=budget)
+    raw: dict[int, tuple[list[list[float]], list[list[float]]]] = {}
+    data = paired_items(outcomes, a, b, task=task, budget=budget, raw=raw)
     depths = sorted(data)
     rows: list[dict[str, Any]] = []
     tosts = []
@@ -325,7 +333,16 @@ def compare_strategies(
     diffs = {d: data[d][1] - data[d][2] for d in depths}
     boot_idx = {d: boot_rng.integers(0, diffs[d].size, size=(n_boot, diffs[d].size)) for d in depths}
     for depth, t, ph, pdh in zip(depths, tosts, p_holm, p_diff_holm):
-        means = diffs[depth][boot_idx[depth]].mean(axis=1) if n_boot else np.array([t.diff])
+        ra, rb = raw[depth]
+        if not n_boot:
+            means = np.array([t.diff])
+        elif max(map(len, ra)) == 1 and max(map(len, rb)) == 1:
+            means = diffs[depth][boot_idx[depth]].mean(axis=1)
+        else:  # repeats: resample items, then each item's repeats under a and under b
+            va, ca = ragged(ra)
+            vb, cb = ragged(rb)
+            idx = boot_idx[depth]
+            means = (resampled_item_means(va, ca, idx, boot_rng) - resampled_item_means(vb, cb, idx, boot_rng)).mean(axis=1)
         q = np.quantile(means, [0.05, 0.95, 0.025, 0.975])
         rows.append({
             "task": task, "budget": budget, "a": a, "b": b, "depth": depth, "n": t.n, "diff": t.diff,

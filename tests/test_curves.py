@@ -136,3 +136,21 @@ def test_tie_rate_in_curves():
     for r, tie in zip(recs, [True, False, False, False]):
         r["meta"] = {"tie": tie}
     assert depth_curves(recs, n_boot=100)[0]["tie_rate"] == 0.25
+
+
+def test_two_stage_bootstrap_with_repeats():
+    from depthbench.scorers._curves import ragged, resampled_item_means
+
+    vals, counts = ragged([[1.0], [0.0, 1.0], [1.0, 1.0, 0.0]])
+    assert counts.tolist() == [1, 2, 3] and vals.shape == (3, 3)
+    rng = np.random.default_rng(0)
+    idx = np.tile(np.arange(3), (20000, 1))
+    m = resampled_item_means(vals, counts, idx, rng)
+    # items fixed: only repeats vary; item means are unbiased and item 0 never varies
+    assert np.all(m[:, 0] == 1.0)
+    assert m[:, 1].mean() == pytest.approx(0.5, abs=0.02) and m[:, 2].mean() == pytest.approx(2 / 3, abs=0.02)
+    assert set(np.unique(m[:, 1])) <= {0.0, 0.5, 1.0}
+    # a curve with repeated outcomes per item takes the two-stage path
+    recs = _outcomes(0.7, 0.0, [1], 40, repeats=3, seed=3)
+    row = depth_curves(recs, n_boot=2000, seed=0)[0]
+    assert row["n"] == 40 and row["boot_lo"] < row["accuracy"] < row["boot_hi"]

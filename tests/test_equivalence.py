@@ -163,3 +163,13 @@ def test_items_needed_in_rows():
     d = np.array([1.0 if r["credit"] else 0.0 for r in recs if r["strategy"] == "majority@4"]) - \
         np.array([1.0 if r["credit"] else 0.0 for r in recs if r["strategy"] == "budget_forcing"])
     assert rows[0]["items_needed"] == power_items(float(d.var(ddof=1)), 0.05)
+
+
+def test_compare_with_repeats_uses_two_stage_bootstrap():
+    recs = _pair_outcomes({1: 0.6}, {1: 0.6}, 60, seed=5, discord=0.3)
+    rep = [dict(r, credit=1.0 - r["credit"]) for r in recs[::7]]   # second runs of some items
+    rows, _ = compare_strategies(recs + rep, "majority@4", "budget_forcing", n_boot=500, seed=1)
+    assert rows[0]["n"] == 60
+    assert rows[0]["ci95_lo"] <= rows[0]["diff"] <= rows[0]["ci95_hi"]
+    again, _ = compare_strategies(recs + rep, "majority@4", "budget_forcing", n_boot=500, seed=1)
+    assert again == rows
