@@ -184,3 +184,13 @@ def test_maj_at_1_is_accuracy_and_maj_at_n_is_majority():
     answers = ["7", "7", "3", None, "7", "3"]
     assert maj_at_k(answers, "7", 1) == pytest.approx(3 / 6)
     assert maj_at_k(answers, "7", len(answers)) == majority_vote(answers, correct="7").credit
+
+
+@pytest.mark.parametrize("module", ["_extract", "_verify", "_trace", "_reduce", "_curves", "_equivalence", "_analyze"])
+def test_scorers_docstring_examples(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"depthbench.scorers.{module}")
+    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert res.failed == 0
