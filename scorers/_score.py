@@ -80,7 +80,7 @@ def read_records(path: str | Path, bad: list[BadLine]) -> Iterator[tuple[int, di
             yield lineno, obj
 
 
-def load_run_items(run: Mapping[str, Any], run_dir: str | Path | None = None) -> tuple[dict[str, dict[str, Any]], str | None]:
+def load_run_items(run: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], str | None]:
     """The dataset items of a run, by id, as the run's config names them.
 
     ``run.json`` ``config`` holds either ``data`` (a dataset folder or ``.jsonl``,
@@ -225,7 +225,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     if not calls_path.exists():
         raise UserError(f"RUN_DIR: {str(rd)!r} has no calls.jsonl; nothing to score")
     if items is None:
-        items, _ = load_run_items(run, rd)
+        items, _ = load_run_items(run)
 
     bad: list[BadLine] = []
     calls: dict[str, dict[str, Any]] = {}
