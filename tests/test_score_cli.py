@@ -188,3 +188,21 @@ def test_analyze_ignores_stale_scored(run, capsys):
     res = analyze_run(run, n_boot=100, write=False)
     assert res["source"] == "outcomes.jsonl"
     assert "older than outcomes.jsonl" in capsys.readouterr().err
+
+
+def test_score_a_run_on_a_dataset_folder_and_detect_a_changed_dataset(tmp_path, capsys):
+    pytest.importorskip("depthbench.baselines._runner")
+    data = tmp_path / "data"
+    assert main(["generate", "grid_planning", "--depths", "1,2", "--n", "3", "--split", "dev", "--out", str(data),
+                 "--quiet"]) == 0
+    out = tmp_path / "run"
+    assert main(["eval", "--model", "simulated", "--data", str(data), "--split", "dev", "--strategy",
+                 "single,majority@3", "--budget", "2000", "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    s = score_run(out)
+    assert s["outcomes"] == 12 and s["changed_outcomes"] == 0 and s["unknown_items"] == 0
+    # the dataset the run used must be the one scored against (a changed manifest changes its sha256)
+    mf = data / "manifest.json"
+    mf.write_text(mf.read_text(encoding="utf-8").replace('"task"', '"task" ', 1), encoding="utf-8")
+    assert main(["score", str(out)]) == 2
+    assert "dataset_sha256" in capsys.readouterr().err
