@@ -54,7 +54,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
     s = score_run(args.run_dir)
     print(f"scored {s['outcomes']} (item, strategy, budget) outcomes from {s['calls']} calls -> {s['path']}")
     print(f"re-extraction changed {s['changed_extractions']} call(s); {s['changed_outcomes']} outcome(s) differ "
-          f"from outcomes.jsonl; {s['bad_lines']} bad line(s) skipped; {s['duplicates']} duplicate key(s) ignored")
+          f"from outcomes.jsonl; {s['bad_lines']} bad line(s) skipped; {s['duplicates']} duplicate key(s) ignored"
+          + (f"; {s['unreducible']} outcome(s) could not be reduced" if s["unreducible"] else ""))
     return 0
 
 

@@ -199,7 +199,8 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     -------
     dict
         Summary: ``calls`` (records used), ``bad_lines``, ``duplicates``,
-        ``unknown_items``, ``outcomes`` (lines written), ``changed_extractions`` (calls
+        ``unknown_items``, ``outcomes`` (lines written), ``unreducible`` (groups whose
+        records the strategy could not reduce, reported and skipped), ``changed_extractions`` (calls
         whose re-extracted answer or status differs from the log), ``changed_outcomes``
         (credit or final answer differs from ``outcomes.jsonl``), ``path``.
 
@@ -289,6 +290,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     infos: dict[str, tuple[str, Any]] = {}
     out_rows = []
     changed_out = 0
+    failed = 0
     for gk in groups:
         item_id, strategy, budget = gk
         item = items[item_id]
@@ -300,7 +302,13 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         if strategy not in infos:
             infos[strategy] = strategy_info(strategy)
         kind, final_answer = infos[strategy]
-        answer, credit, meta = final_answer(recs, item)
+        try:
+            answer, credit, meta = final_answer(recs, item)
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            failed += 1
+            print(f"calls.jsonl: {item_id} | {strategy} | {budget}: cannot reduce its calls ({type(e).__name__}: {e}); "
+                  "this outcome is skipped", file=err)
+            continue
         answer_recs = [c for c in recs if c.get("role") in ANSWER_ROLES]
         if answer is not None:
             status = "ok"
@@ -327,7 +335,8 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     path = rd / "scored.jsonl"
     write_jsonl_atomic(path, out_rows)
     return {"calls": len(calls), "bad_lines": n_bad_calls, "bad_outcome_lines": len(bad_out), "duplicates": duplicates,
-            "unknown_items": len(unknown), "outcomes": len(out_rows), "changed_extractions": changed_ex,
+            "unknown_items": len(unknown), "outcomes": len(out_rows), "unreducible": failed,
+            "changed_extractions": changed_ex,
             "changed_outcomes": changed_out, "path": str(path)}
 
 

@@ -206,3 +206,16 @@ def test_score_a_run_on_a_dataset_folder_and_detect_a_changed_dataset(tmp_path, 
     mf.write_text(mf.read_text(encoding="utf-8").replace('"task"', '"task" ', 1), encoding="utf-8")
     assert main(["score", str(out)]) == 2
     assert "dataset_sha256" in capsys.readouterr().err
+
+
+def test_a_record_with_bad_types_loses_only_its_outcome(run, capsys):
+    lines = _lines(run / "calls.jsonl")
+    i = next(k for k, x in enumerate(lines) if json.loads(x)["strategy"] == "majority@4")
+    rec = json.loads(lines[i])
+    rec["sample"] = None            # valid JSON, wrong type: the vote cannot order the samples
+    lines[i] = json.dumps(rec)
+    (run / "calls.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    s = score_run(run)
+    err = capsys.readouterr().err
+    assert s["unreducible"] == 1 and s["outcomes"] == 95
+    assert rec["item_id"] in err and "majority@4" in err and "skipped" in err
