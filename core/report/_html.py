@@ -94,7 +94,7 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
     eq = [[r["task"], str(r["budget"]), r["a"], r["b"], str(r["depth"]), fmt(r.get("n")), fmt(r.get("diff")),
            _ci(r.get("ci90_lo"), r.get("ci90_hi")), _ci(r.get("ci95_lo"), r.get("ci95_hi")),
            fmt(r.get("p_tost"), 4), fmt(r.get("p_diff"), 4), fmt(r.get("p_holm"), 4),
-           verdict_label(r["verdict"], r["a"], r["b"], kinds), r["verdict"]]
+           fmt(r.get("items_needed")), verdict_label(r["verdict"], r["a"], r["b"], kinds), r["verdict"]]
           for r in sorted(res.get("equivalence", []),
                           key=lambda r: (r["task"], int(r["budget"]), r["a"], r["b"], int(r["depth"])))]
     bps = [[r["task"], str(r["budget"]), r["a"], r["b"], fmt(r.get("margin", res.get("margin"))),
@@ -114,7 +114,7 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
                     "no answer", "mean G", "mean P", "chance"], curves),
         "fits": (["task", "strategy", "budget", "p (per step)", "p 95%", "d50", "d50 95%", "AUC", "chance"], fits),
         "equivalence": (["task", "budget", "a", "b", "depth", "n", "diff a-b", "90% CI", "95% CI", "p TOST",
-                         "p diff", "p Holm", "verdict", "code"], eq),
+                         "p diff", "p TOST (Holm)", "items needed", "verdict", "code"], eq),
         "breakpoints": (["task", "budget", "a", "b", "margin", "breakpoint depth", "95% CI"], bps),
     }
 
@@ -179,8 +179,9 @@ budgets run (ratio below 1: the parallel strategy a gets there with fewer tokens
 {% endif %}
 <h2 id="equivalence">Equivalence tests</h2>
 <p>Paired difference a - b per depth; equivalent when the 90% CI lies inside (-m, m), different when the 95% CI
-excludes 0, otherwise inconclusive; Holm-corrected across depths.</p>
-{{ table("equivalence", verdict_col=12) }}
+excludes 0, otherwise inconclusive; Holm-corrected across depths. "Items needed": items per depth for 80% power to
+show equivalence at this margin, at the observed variance of the per-item difference.</p>
+{{ table("equivalence", verdict_col=13) }}
 
 <h2 id="curves">Depth curves</h2>
 {{ table("curves") }}
