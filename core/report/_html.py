@@ -114,7 +114,7 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
                     "no answer", "mean G", "mean P", "chance"], curves),
         "fits": (["task", "strategy", "budget", "p (per step)", "p 95%", "d50", "d50 95%", "AUC", "chance"], fits),
         "equivalence": (["task", "budget", "a", "b", "depth", "n", "diff a-b", "90% CI", "95% CI", "p TOST",
-                         "p diff", "p TOST (Holm)", "items needed", "verdict", "code"], eq),
+                         "p diff", "p TOST (Holm)", "items needed", "verdict"], eq),  # rows end with the verdict code
         "breakpoints": (["task", "budget", "a", "b", "margin", "breakpoint depth", "95% CI"], bps),
     }
 
@@ -126,19 +126,19 @@ _HTML = jinja2.Template("""<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>depthbench report: {{ label }}</title>
 <style>
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1150px;
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1400px;
        padding: 0 1rem; color: #222; line-height: 1.45; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .85rem; }
 pre { background: #f6f6f6; padding: .8rem; overflow-x: auto; }
 table { border-collapse: collapse; font-size: .82rem; margin: .6rem 0 1.2rem; }
-th, td { border: 1px solid #ddd; padding: .2rem .5rem; text-align: right; }
+th, td { border: 1px solid #ddd; padding: .2rem .5rem; text-align: right; white-space: nowrap; }
 th { background: #f0f0f0; } td.l, th.l { text-align: left; }
 figure { margin: 1.2rem 0; } figure img { max-width: 100%; height: auto; }
 figcaption { font-size: .85rem; color: #555; }
 .v-equivalent { background: #a6d96a; } .v-a_better { background: #fdae61; }
 .v-b_better { background: #74add1; } .v-inconclusive { background: #e0e0e0; }
-.meta td { text-align: left; }
+.meta td { text-align: left; } .scroll { overflow-x: auto; }
 </style>
 </head>
 <body>
@@ -196,17 +196,17 @@ show equivalence at this margin, at the observed variance of the per-item differ
 def _table_html(tables: Mapping[str, Any], name: str, verdict_col: int | None = None) -> Markup:
     head, rows = tables[name]
     esc = escape
-    out = ["<table>", "<tr>" + "".join(f'<th class="l">{esc(h)}</th>' if i < 4 else f"<th>{esc(h)}</th>"
+    out = ['<div class="scroll"><table>', "<tr>" + "".join(f'<th class="l">{esc(h)}</th>' if i < 4 else f"<th>{esc(h)}</th>"
                                          for i, h in enumerate(head)) + "</tr>"]
     for row in rows:
         cells = []
-        for i, c in enumerate(row):
+        for i, c in enumerate(row[:len(head)]):
             cls = "l" if i < 4 else ""
             if verdict_col is not None and i == verdict_col:
                 cls = f"l v-{row[-1]}"
             cells.append(f'<td class="{cls}">{esc(c)}</td>' if cls else f"<td>{esc(c)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table>")
+    out.append("</table></div>")
     return Markup("\n".join(out))
 
 
