@@ -264,6 +264,8 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path, capsys) -> None:
     (tmp_path / "afile").write_text("x")
     _expect_user_error(capsys, ["report", str(ok), "--out", str(tmp_path / "afile")], "--out", "cannot create folder")
     _expect_user_error(capsys, ["compare", str(ok), str(tmp_path / "missing")], "RUN_B", "does not exist")
+    _expect_user_error(capsys, ["demo", "--out", str(tmp_path / "afile")], "--out", "cannot create folder")
+    _expect_user_error(capsys, ["demo", "--out", str(tmp_path / "d"), "--seed", "-1"], "--seed", ">= 0")
 
 
 def test_missing_sha_needs_force(tmp_path: Path) -> None:
