@@ -26,7 +26,7 @@ import operator
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,15 @@ def _config(ctx: _Ctx, depth: int) -> Any:
         raise UserError(f"params: {e} (task {ctx.task}, depth {depth}); fix the task spec's params or --depths") from None
 
 
+def _config_fields(config: Any) -> dict[str, Any]:
+    """The config's fields as a shallow dict (the item's ``params``).
+
+    ``dataclasses.asdict`` would deep-copy every value; the JSON round trip in
+    :func:`make_item` makes its own copy anyway, so a shallow dict gives the same result.
+    """
+    return {f.name: getattr(config, f.name) for f in fields(config)}
+
+
 def make_item(ctx_or_spec: "_Ctx | TaskSpec | str", split: str, seed: int, depth: int, index: int,
               attempt: int = 0, config: Any = None) -> dict[str, Any]:
     """Generate, certify and render one item.
@@ -165,7 +174,7 @@ def make_item(ctx_or_spec: "_Ctx | TaskSpec | str", split: str, seed: int, depth
     # unless converted by the family), so an item in memory equals the item read back.
     content = canonical_json({"family": fam.name, "instance": prob.instance})
     rest = json.loads(canonical_json({
-        "params": asdict(config),
+        "params": _config_fields(config),
         "trace": prob.solution_trace,
         "answer": prob.answer,
         "meta": {"size": prob.size, "answer_space": prob.answer_space, **dict(cert.extra or {})},

@@ -76,6 +76,7 @@ import re
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -175,6 +176,20 @@ def max_depth(config: GridPlanningConfig | Mapping[str, Any]) -> int:
 # ---------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=32)
+def _lattice_neighbours(cw: int, ch: int) -> tuple[tuple[int, ...], ...]:
+    """Neighbours of each cell ``y*cw+x`` of the ``cw x ch`` lattice (up, down, left, right).
+
+    Depends on the size only, so it is computed once per size and shared (read-only).
+    """
+    nbrs = []
+    for c in range(cw * ch):
+        x, y = c % cw, c // cw
+        nbrs.append(tuple(c2 for c2, ok in ((c - cw, y > 0), (c + cw, y < ch - 1), (c - 1, x > 0), (c + 1, x < cw - 1))
+                          if ok))
+    return tuple(nbrs)
+
+
 def _wilson_maze(cw: int, ch: int, rng: np.random.Generator) -> list[list[int]]:
     """Uniform spanning tree of the ``cw x ch`` lattice; adjacency lists of cell ids ``y*cw+x``.
 
@@ -183,10 +198,7 @@ def _wilson_maze(cw: int, ch: int, rng: np.random.Generator) -> list[list[int]]:
     """
     n = cw * ch
     adj: list[list[int]] = [[] for _ in range(n)]
-    nbrs = []
-    for c in range(n):
-        x, y = c % cw, c // cw
-        nbrs.append([c2 for c2, ok in ((c - cw, y > 0), (c + cw, y < ch - 1), (c - 1, x > 0), (c + 1, x < cw - 1)) if ok])
+    nbrs = _lattice_neighbours(cw, ch)
     order = rng.permutation(n).tolist()
     in_tree = [False] * n
     in_tree[order[0]] = True
@@ -394,6 +406,19 @@ def generate(config: GridPlanningConfig, rng: np.random.Generator) -> Problem:
 # ---------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=32)
+def _grid_moves(w: int, h: int) -> tuple[tuple[tuple[str, int], ...], ...]:
+    """For each cell ``y*w+x`` of a ``w x h`` grid, the moves ``(letter, cell)`` that stay on
+    the grid, in the order U, D, L, R (walls ignored).
+
+    Depends on the size only, so it is computed once per size and shared (read-only).
+    """
+    return tuple(
+        tuple((m, d) for m, d, ok in (("U", c - w, c >= w), ("D", c + w, c < w * (h - 1)),
+                                      ("L", c - 1, c % w > 0), ("R", c + 1, c % w < w - 1)) if ok)
+        for c in range(w * h))
+
+
 class _Grid:
     """The instance compiled for search.
 
@@ -408,19 +433,7 @@ class _Grid:
         free = [True] * (w * h)
         for x, y in instance["walls"]:
             free[y * w + x] = False
-        self.adj: list[list[tuple[str, int]]] = [
-            [
-                (m, d)
-                for m, d, ok in (
-                    ("U", c - w, c >= w),
-                    ("D", c + w, c < w * (h - 1)),
-                    ("L", c - 1, c % w > 0),
-                    ("R", c + 1, c % w < w - 1),
-                )
-                if ok and free[d]
-            ]
-            for c in range(w * h)
-        ]
+        self.adj: list[list[tuple[str, int]]] = [[(m, d) for m, d in moves if free[d]] for moves in _grid_moves(w, h)]
         self.ids = sorted({e["id"] for e in instance["keys"]} | {e["id"] for e in instance["doors"]})
         self.bit = {kid: 1 << i for i, kid in enumerate(self.ids)}
         self.key_at = {self.cell(e["pos"]): self.bit[e["id"]] for e in instance["keys"]}
