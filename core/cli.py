@@ -15,6 +15,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from depthbench import __version__
 from depthbench.errors import UserError
@@ -32,9 +33,16 @@ _COMMAND_MODULES = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (no usage dump), exit 2."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the full argument parser with every subsystem's commands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="depthbench",
         description=(
             "Compositional depth and test-time compute: generate certified-depth datasets, "
