@@ -57,6 +57,7 @@ def test_accepts_valid_rejects_invalid(built):
     assert len(rows) == 4  # 2 submissions x (single, majority@3) x 1 budget
     assert {r["verified"] for r in rows if r["model"] == "org/model-a"} == {True}
     assert {r["verified"] for r in rows if r["model"] == EVIL} == {False}
+    assert {r["token_check"] for r in rows if r["model"] == "org/model-a"} == {"recounted (simulated word rule)"}
     for r in rows:
         assert r["accuracy_lo"] <= r["accuracy"] <= r["accuracy_hi"]
         assert r["auc_lo"] <= r["auc"] <= r["auc_hi"]
@@ -81,7 +82,9 @@ def test_html_has_sortable_table_badge_and_inline_svg(built):
     out, _ = built
     html = (out / "index.html").read_text()
     assert 'class="sortable"' in html and "addEventListener" in html
-    assert 'class="badge">verified<' in html
+    # the badge says what it certifies: answers re-scored and token counts recounted (simulated word rule)
+    assert 'class="badge" title="answers re-scored; token counts recounted (simulated word rule)">verified<' in html
+    assert "stated\ntoken counts were checked" in html
     assert html.count("<svg") == 2 and "<?xml" not in html
     assert not re.search(r"<dc:date>", html)
 

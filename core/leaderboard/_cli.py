@@ -73,7 +73,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     n = len(rep.outcomes)
     acc = sum(o["credit"] for o in rep.outcomes) / n if n else 0.0
     if rep.verified:
-        badge = "verified (raw completions re-score to the stated answers)"
+        badge = f"verified (raw completions re-score to the stated answers; token counts {rep.token_check})"
     elif rep.rescored < n:
         badge = f"not verified ({rep.rescored} of {n} predictions carry raw completions)"
     else:

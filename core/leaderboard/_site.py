@@ -261,7 +261,10 @@ th[aria-sort=descending]::after{content:" \\25BC"}td.num{text-align:right;font-v
 scores written by submitters are never used. Accuracy has a 95% Wilson interval, AUC (area under
 the accuracy-vs-depth curve, normalised to [0, 1]) a 95% bootstrap interval over items, d50 (depth
 where accuracy falls halfway to chance) the interval of the reliability fit. <span class="badge">verified</span>
-means every prediction came with raw completions that re-score to the stated answers.
+means every prediction came with raw completions that re-score to the stated answers, and the stated
+token counts were checked against those texts: recounted with the model's tokenizer where the
+validator has it (the simulated backend's word rule, SmolLM2), else no call's text exceeds 10 bytes
+per stated generated token (real tokenizers average about 4).
 Click a column header to sort.</p>
 {% for task in tasks %}
 <h2 id="task-{{ task.slug }}">Task {{ task.name }} <small>(split {{ task.split }}, dataset <code>{{ task.sha[:12] }}</code>)</small></h2>
@@ -285,7 +288,7 @@ Click a column header to sort.</p>
 <td class="num" data-sort="{{ r.d50_sort }}">{{ r.d50_text }}</td>
 <td class="num" data-sort="{{ r.mean_generated_tokens|fmt(3) }}">{{ r.mean_generated_tokens|fmt(1) }}</td>
 <td class="num" data-sort="{{ r.mean_processed_tokens|fmt(3) }}">{{ r.mean_processed_tokens|fmt(1) }}</td>
-<td data-sort="{{ 1 if r.verified else 0 }}">{% if r.verified %}<span class="badge">verified</span>{% else %}<span class="unverified">not verified</span>{% endif %}</td>
+<td data-sort="{{ 1 if r.verified else 0 }}">{% if r.verified %}<span class="badge" title="answers re-scored; token counts {{ r.token_check }}">verified</span>{% else %}<span class="unverified">not verified</span>{% endif %}</td>
 <td>{{ r.date }}</td>
 </tr>
 {% endfor %}
@@ -295,7 +298,7 @@ Click a column header to sort.</p>
 {% for e in entries %}
 <section class="entry" id="{{ e.id }}">
 <h2>{{ e.model }}{% if e.revision %} <small>({{ e.revision }})</small>{% endif %}
-{% if e.verified %} <span class="badge">verified</span>{% endif %}</h2>
+{% if e.verified %} <span class="badge" title="answers re-scored; token counts {{ e.token_check }}">verified</span>{% endif %}</h2>
 <p>Task <code>{{ e.task }}</code>, split <code>{{ e.split }}</code>, dataset sha256 <code>{{ e.dataset_sha256 }}</code>;
 submitted by {{ e.submitter }} on {{ e.date }}; endpoint {{ e.endpoint }};
 sampling {% for k, v in e.sampling %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %};
@@ -394,7 +397,7 @@ def _entry(rep: ValidationReport, file_name: str) -> dict[str, Any]:
         "submitter": meta["submitter"], "task": meta["dataset"]["task"], "split": meta["dataset"]["split"],
         "dataset_sha256": meta["dataset"]["sha256"], "date": meta["date"], "suite_version": meta["suite_version"],
         "endpoint": meta["endpoint"]["kind"], "sampling": sorted(meta["sampling"].items()),
-        "verified": rep.verified, "notes": list(rep.notes), "rows": analysis["rows"], "curves": analysis["curves"],
+        "verified": rep.verified, "token_check": rep.token_check, "notes": list(rep.notes), "rows": analysis["rows"], "curves": analysis["curves"],
         "breakpoints": analysis["breakpoints"],
     }
 
@@ -440,7 +443,7 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
         for r in e["rows"]:
             boards[(e["task"], e["split"], e["dataset_sha256"])].append({
                 **r, "entry": e["id"], "model": e["model"], "revision": e["revision"], "submitter": e["submitter"],
-                "verified": e["verified"], "date": e["date"], "task": e["task"], "split": e["split"],
+                "verified": e["verified"], "token_check": e["token_check"], "date": e["date"], "task": e["task"], "split": e["split"],
                 "dataset_sha256": e["dataset_sha256"], "file": e["file"],
             })
     tasks = []

