@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 from depthbench.errors import UserError
@@ -84,10 +86,8 @@ def _run(args: argparse.Namespace) -> int:
         from depthbench.leaderboard._hidden import run_generate_hidden
 
         return run_generate_hidden(args)
-    from tqdm import tqdm
-
-    from depthbench.generators._dataset import _parse_shard, build_items
-    from depthbench.generators._export import FORMATS, write_dataset
+    from depthbench.generators._dataset import _parse_shard
+    from depthbench.generators._export import check_format
     from depthbench.io import ensure_writable_dir
     from depthbench.tasks import load_spec
 
@@ -99,8 +99,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UserError(f"--seed: must be >= 0, got {args.seed}")
     if args.workers < 1:
         raise UserError(f"--workers: must be >= 1, got {args.workers}")
-    if args.format not in FORMATS:  # argparse choices catch this too
-        raise UserError(f"--format: choose one of {', '.join(FORMATS)}")
+    check_format(args.format)  # also: pyarrow / datasets installed, before any folder is made
     splits = [s.strip() for s in args.split.split(",") if s.strip()]
     if not splits or len(set(splits)) != len(splits):
         raise UserError(f"--split: {args.split!r} must name one or more distinct splits, e.g. --split test,dev")
@@ -118,7 +117,35 @@ def _run(args: argparse.Namespace) -> int:
     for d in depths:
         _config(ctx, d)
     out = args.out or f"datasets/{spec.name}"
-    ensure_writable_dir(out, "--out")
+    created = _first_missing(Path(out))  # removed again if generation fails
+    try:
+        ensure_writable_dir(out, "--out")
+        manifest, results = _generate(args, spec, splits, depths, shard, out)
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    n_items = sum(len(v) for v in results.values())
+    print(f"wrote {n_items} items of {spec.name} ({', '.join(splits)}) to {out}/ "
+          f"[{args.format}; {len(manifest['files'])} files + manifest.json]")
+    return 0
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` (itself or an ancestor) that does not exist yet, if any."""
+    path = path.absolute()
+    top = None
+    while not path.exists() and path != path.parent:
+        top, path = path, path.parent
+    return top
+
+
+def _generate(args: argparse.Namespace, spec: Any, splits: list[str], depths: list[int],
+              shard: tuple[int, int] | None, out: str) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    from tqdm import tqdm
+
+    from depthbench.generators._dataset import build_items
+    from depthbench.generators._export import write_dataset
 
     results: dict[str, list[dict[str, Any]]] = {}
     earlier: set[str] = set()  # content hashes of the splits generated before (no item in two splits)
@@ -139,10 +166,7 @@ def _run(args: argparse.Namespace) -> int:
                                      workers=args.workers, exclude=earlier, progress=bar.update)
     manifest = write_dataset(out, spec, results, fmt=args.format, command=_command_line(args, splits),
                              shard=args.shard)
-    n_items = sum(len(v) for v in results.values())
-    print(f"wrote {n_items} items of {spec.name} ({', '.join(splits)}) to {out}/ "
-          f"[{args.format}; {len(manifest['files'])} files + manifest.json]")
-    return 0
+    return manifest, results
 
 
 def add_generate_arguments(p: argparse.ArgumentParser) -> None:

@@ -37,7 +37,7 @@ from depthbench.errors import UserError
 from depthbench.generators._base import Family
 from depthbench.generators._seeding import item_rng
 from depthbench.io import canonical_json, read_jsonl, sha256_bytes, sha256_file
-from depthbench.tasks._spec import TaskSpec, load_spec
+from depthbench.tasks._spec import TaskSpec, check_params, load_spec
 
 __all__ = [
     "build_items",
@@ -70,9 +70,27 @@ def _source_sha256(path: str) -> str:
 _JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 
+class _Template:
+    """A compiled prompt template whose undefined names are :class:`UserError` s."""
+
+    def __init__(self, text: str) -> None:
+        try:
+            self._t = _JINJA.from_string(text)
+        except jinja2.TemplateSyntaxError as e:  # specs are checked at load; this covers hand-made ones
+            raise UserError(f"prompt_template: Jinja2 syntax error at template line {e.lineno} ({e.message}); "
+                            "fix the template") from None
+
+    def render(self, **kw: Any) -> str:
+        try:
+            return self._t.render(**kw)
+        except jinja2.UndefinedError as e:
+            raise UserError(f"prompt_template: {e.message} (variables: {', '.join(kw)}); "
+                            "fix the template") from None
+
+
 @lru_cache(maxsize=64)
-def _template(text: str) -> jinja2.Template:
-    return _JINJA.from_string(text)
+def _template(text: str) -> _Template:
+    return _Template(text)
 
 
 def item_content_sha256(family: str, instance: Mapping[str, Any]) -> str:
@@ -96,6 +114,7 @@ def _context(spec: TaskSpec) -> _Ctx:
 
 def _config(ctx: _Ctx, depth: int) -> Any:
     params = dict(ctx.spec.params)
+    check_params(ctx.family.name, params, ctx.spec.source or f"task {ctx.task}")  # params.<field> errors first
     try:
         top = ctx.family.max_depth(params)
     except (TypeError, ValueError, KeyError, AttributeError):

@@ -23,12 +23,35 @@ from depthbench.errors import UserError
 from depthbench.io import atomic_write_json, atomic_write_text, atomic_writer, canonical_json, sha256_file
 from depthbench.tasks._spec import TaskSpec
 
-__all__ = ["write_dataset", "FORMATS", "flatten_item", "MANIFEST_FORMAT"]
+__all__ = ["write_dataset", "FORMATS", "flatten_item", "MANIFEST_FORMAT", "check_format"]
 
 FORMATS = ("jsonl", "hf", "parquet")
 MANIFEST_FORMAT = "depthbench-dataset/1"
 
 _JSON_COLUMNS = ("params", "instance", "solution_trace", "meta")
+
+
+def check_format(fmt: str) -> None:
+    """Check that the packages ``fmt`` needs are installed (before any file or folder is made).
+
+    Raises
+    ------
+    UserError
+        Unknown format, or ``pyarrow`` (parquet) / ``datasets`` (hf) missing.
+    """
+    if fmt not in FORMATS:
+        raise UserError(f"--format: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
+        except ImportError:
+            raise UserError("--format parquet needs pyarrow: pip install 'depthbench[hf]'") from None
+    elif fmt == "hf":
+        try:
+            import datasets  # noqa: F401
+        except ImportError:
+            raise UserError("--format hf: the `datasets` package is not installed; pip install 'depthbench[hf]'") from None
 
 
 def flatten_item(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -171,8 +194,7 @@ def write_dataset(out: "str | os.PathLike[str]", spec: TaskSpec, splits: Mapping
     """
     from depthbench.generators import get_family
 
-    if fmt not in FORMATS:
-        raise UserError(f"--format: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    check_format(fmt)
     out = Path(out)
     files: dict[str, Any] = {}
     try:

@@ -16,6 +16,7 @@ the line and the failing schema path.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,9 +31,12 @@ import yaml
 from depthbench.errors import UserError
 from depthbench.io import canonical_json, sha256_bytes
 
-__all__ = ["TaskSpec", "SplitSpec", "load_spec", "list_specs", "spec_dir"]
+__all__ = ["TaskSpec", "SplitSpec", "load_spec", "list_specs", "spec_dir", "check_params"]
 
 _MAX_INCLUDE_DEPTH = 8
+
+#: The variables a prompt template may use (see ``generators/_dataset.py``).
+TEMPLATE_VARIABLES = ("problem", "answer_space", "answer_format")
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ class TaskSpec:
         where = source or "<spec>"
         _validate(dict(data), where, None)
         _check_resolved(dict(data), where)
+        _check_template(data["prompt_template"], where)
         return cls(
             name=data["name"],
             family=data["family"],
@@ -231,7 +236,61 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _resolve(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def _check_template(template: str, where: str, first_line: int | None = None) -> None:
+    """Compile a prompt template; a syntax error or an unknown variable is a :class:`UserError`.
+
+    ``first_line`` is the file line of the template's first line (for the message), if known.
+    """
+    import jinja2
+    import jinja2.meta
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    try:
+        ast = env.parse(template)
+    except jinja2.TemplateSyntaxError as e:
+        line = e.lineno or 1
+        at = f"{where}:{first_line + line - 1}" if first_line is not None else where
+        raise UserError(f"{at}: field prompt_template: Jinja2 syntax error at template line {line} ({e.message}); "
+                        "fix the template") from None
+    unknown = sorted(jinja2.meta.find_undeclared_variables(ast) - set(TEMPLATE_VARIABLES))
+    if unknown:
+        at = f"{where}:{first_line}" if first_line is not None else where
+        raise UserError(f"{at}: field prompt_template: undefined variable {unknown[0]!r}; "
+                        f"the template may use only {', '.join(TEMPLATE_VARIABLES)}")
+
+
+def check_params(family: str, params: Mapping[str, Any], where: str) -> None:
+    """Check a spec's ``params`` against the family's config dataclass.
+
+    Unknown fields, and values the config refuses (constructed at depth 1), raise a
+    :class:`UserError` naming ``params.<field>``. A size too small for depth 1 is left to
+    the depth check (which reports the largest depth).
+    """
+    from dataclasses import fields
+
+    from depthbench.generators import get_family
+
+    fam = get_family(family)
+    names = [f.name for f in fields(fam.config_cls) if f.name != "depth"]
+    for key in params:
+        if key not in names:
+            raise UserError(f"{where}: params.{key}: not a parameter of family {family}; "
+                            f"valid params: {', '.join(names)}; remove or rename it")
+    try:
+        fam.config_cls(**dict(params), depth=1)
+    except (TypeError, ValueError) as e:
+        msg = str(e)
+        m = re.match(r"\s*([A-Za-z_]\w*)", msg)
+        field = m.group(1) if m else None
+        if field == "depth":
+            return  # nothing fits at depth 1: the depth check names the largest depth
+        if field in names:
+            rest = msg[m.end():].lstrip(": ") if m else msg
+            raise UserError(f"{where}: params.{field}: {rest}; fix params.{field} in the task spec") from None
+        raise UserError(f"{where}: params: {msg}; fix params in the task spec") from None
+
+
+def _resolve(path: Path, seen: tuple[Path, ...] = (), origins: dict[str, Any] | None = None) -> dict[str, Any]:
     path = path.resolve()
     if path in seen:
         raise UserError(f"{path}: include: cycle ({' -> '.join(p.name for p in (*seen, path))}); remove one include")
@@ -239,6 +298,9 @@ def _resolve(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise UserError(f"{path}: include: chain longer than {_MAX_INCLUDE_DEPTH}; flatten the specs")
     data, node = _read_yaml(path)
     _validate(data, str(path), node)
+    if origins is not None and "prompt_template" in data:
+        origins["prompt_template"] = _template_first_line(node)
+        origins["prompt_template_file"] = str(path)  # type: ignore[assignment]
     inc = data.pop("include", None)
     if inc is None:
         return data
@@ -246,18 +308,31 @@ def _resolve(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not inc_path.is_file():
         line = _line_of(node, ["include"])
         raise UserError(f"{path}:{line}: field include: file {inc!r} not found next to the spec; fix the file name")
-    base = _resolve(inc_path, (*seen, path))
+    base = _resolve(inc_path, (*seen, path), origins if origins is None or "prompt_template" not in data else None)
     base.pop("abstract", None)
     return _merge(base, data)
 
 
+def _template_first_line(node: yaml.Node | None) -> int | None:
+    """File line (1-based) of the first line of ``prompt_template``'s text."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for k, v in node.value:
+        if k.value == "prompt_template":
+            return v.start_mark.line + 1 + (1 if v.style in ("|", ">") else 0)
+    return None
+
+
 def _load_file(path: Path) -> TaskSpec:
-    data = _resolve(path)
+    origins: dict[str, Any] = {}
+    data = _resolve(path, origins=origins)
     where = str(path)
     if data.pop("abstract", False):
         raise UserError(f"{where}: is an abstract fragment (abstract: true), not a task; "
                         "use a spec that includes it")
     _check_resolved(data, where)
+    _check_template(data["prompt_template"], origins.get("prompt_template_file", where), origins.get("prompt_template"))
+    check_params(data["family"], data["params"], where)
     return TaskSpec.from_dict(data, source=where)
 
 

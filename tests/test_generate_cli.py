@@ -279,3 +279,67 @@ def test_parse_depths_rejects(text):
 
     with pytest.raises(UserError, match="--depths"):
         parse_depths(text)
+
+
+def _spec_with(tmp_path, extra):
+    from depthbench.tasks import spec_dir
+
+    p = tmp_path / "custom.yaml"
+    p.write_text(f"include: {Path(spec_dir()) / 'graph_connectivity.yaml'}\nname: custom\n{extra}")
+    return p
+
+
+@pytest.mark.parametrize(("extra", "needles"), [
+    ("prompt_template: |-\n  Solve.\n  {{ problem }}\n  {{ foo( }}\n  Answer: <label>\n",
+     [":6: field prompt_template", "Jinja2 syntax error at template line 3"]),
+    ("prompt_template: 'x {{ problem }} {{ nope }} Answer:'\n",
+     [":3: field prompt_template", "undefined variable 'nope'"]),
+    ("prompt_template: 'x {{ problem }} {{ answer_space.nope }} Answer:'\n",
+     ["prompt_template:", "has no attribute 'nope'"]),  # found only when rendering
+])
+def test_broken_prompt_template_is_one_line_and_leaves_no_folder(tmp_path, capsys, extra, needles):
+    spec = _spec_with(tmp_path, extra)
+    out = tmp_path / "new" / "ds"
+    rc, _, err = _run(["generate", str(spec), "--depths", "1", "--n", "2", "--quiet", "--out", str(out)], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err
+    for n in needles:
+        assert n in err, (n, err)
+    if ":6:" in needles[0] or ":3:" in needles[0]:
+        assert str(spec) in err
+    assert not (tmp_path / "new").exists()  # the folders generate created are removed again
+
+
+def test_failed_generate_keeps_an_existing_out_folder(tmp_path, capsys):
+    spec = _spec_with(tmp_path, "prompt_template: 'x {{ problem }} {{ answer_space.nope }} Answer:'\n")
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    rc, _, err = _run(["generate", str(spec), "--depths", "1", "--n", "2", "--quiet", "--out", str(out)], capsys)
+    assert rc == 2 and (out / "keep.txt").read_text() == "x" and sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+@pytest.mark.parametrize(("fmt", "module", "needle"), [
+    ("parquet", "pyarrow", "--format parquet needs pyarrow: pip install 'depthbench[hf]'"),
+    ("hf", "datasets", "--format hf: the `datasets` package is not installed"),
+])
+def test_missing_format_dependency_is_one_line_and_leaves_no_folder(tmp_path, capsys, monkeypatch, fmt, module, needle):
+    monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
+    out = tmp_path / "o"
+    rc, _, err = _run(["generate", "multihop_arithmetic", "--depths", "1", "--n", "2", "--quiet",
+                       "--format", fmt, "--out", str(out)], capsys)
+    assert rc == 2 and needle in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    ("params: {num_nodes: -4}\n", "params.num_nodes: must be an even integer >= 4"),
+    ("params: {num_nodes: abc}\n", "params.num_nodes: must be an integer, got 'abc'"),
+    ("params: {kind: weird}\n", "params.kind: must be one of"),
+    ("params: {colour: red}\n", "params.colour: not a parameter of family graph_connectivity; valid params: num_nodes, kind"),
+])
+def test_bad_params_are_not_reported_as_depth_errors(tmp_path, capsys, extra, needle):
+    spec = _spec_with(tmp_path, extra)
+    out = tmp_path / "o"
+    rc, _, err = _run(["generate", str(spec), "--depths", "1", "--quiet", "--out", str(out)], capsys)
+    assert rc == 2 and needle in err and err.count("\n") == 1 and "does not fit" not in err
+    assert not out.exists()

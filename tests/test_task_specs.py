@@ -98,3 +98,79 @@ def test_unknown_name_lists_choices():
         load_spec("nope")
     with pytest.raises(UserError, match="not found"):
         load_spec("missing.yaml")
+
+
+def _custom(tmp_path, extra):
+    p = tmp_path / "custom.yaml"
+    p.write_text(f"include: {TASKS / 'graph_connectivity.yaml'}\nname: custom\n{extra}")
+    return p
+
+
+@pytest.mark.parametrize(("extra", "needle"), [
+    ("params: {num_nodes: -4}\n", "params.num_nodes: must be an even integer >= 4"),
+    ("params: {num_nodes: abc}\n", "params.num_nodes: must be an integer, got 'abc'"),
+    ("params: {kind: weird}\n", "params.kind: must be one of two_paths, bridge, random_branching, got 'weird'"),
+    ("params: {colour: red}\n", "params.colour: not a parameter of family graph_connectivity; valid params: num_nodes, kind"),
+])
+def test_bad_params_name_the_param_at_load(tmp_path, extra, needle):
+    p = _custom(tmp_path, extra)
+    with pytest.raises(UserError) as ei:
+        load_spec(p)
+    msg = str(ei.value)
+    assert needle in msg and str(p) in msg and "\n" not in msg and "depth" not in msg
+
+
+@pytest.mark.parametrize(("params", "needle"), [
+    ({"num_nodes": -4, "kind": "random_branching"}, "params.num_nodes:"),
+    ({"num_nodes": 100, "kind": "weird"}, "params.kind:"),
+    ({"num_nodes": 100, "kind": "random_branching", "colour": "red"}, "params.colour: not a parameter"),
+])
+def test_bad_params_of_a_hand_made_spec_name_the_param_in_build_items(params, needle):
+    from depthbench.generators import build_items
+
+    spec = dataclasses.replace(load_spec("graph_connectivity"), params=params)
+    with pytest.raises(UserError, match=needle.replace(".", r"\.")) as ei:
+        build_items(spec, "test", depths=[1], n=1)
+    assert "does not fit" not in str(ei.value)
+
+
+def test_size_too_small_for_any_depth_is_still_a_depth_error(tmp_path):
+    from depthbench.generators import build_items
+
+    s = load_spec(_custom(tmp_path, "params: {kind: bridge, num_nodes: 4}\n"))  # valid params, max depth 0
+    with pytest.raises(UserError, match="depth 1 does not fit"):
+        build_items(s, "test", depths=[1], n=1)
+
+
+def test_template_syntax_error_names_file_field_and_line(tmp_path):
+    p = _custom(tmp_path, "prompt_template: |-\n  Solve.\n  {{ problem }}\n  {{ foo( }}\n  Answer: <label>\n")
+    with pytest.raises(UserError) as ei:
+        load_spec(p)
+    msg = str(ei.value)
+    assert f"{p}:6: field prompt_template: Jinja2 syntax error at template line 3" in msg and "\n" not in msg
+    data = load_spec("graph_connectivity").to_dict()
+    data["prompt_template"] = "{{ problem }}\n{% if %}\nAnswer:"
+    with pytest.raises(UserError, match="field prompt_template: Jinja2 syntax error at template line 2"):
+        TaskSpec.from_dict(data)
+
+
+def test_template_undefined_variable_is_named(tmp_path):
+    p = _custom(tmp_path, "prompt_template: 'x {{ problem }} {{ nope }} Answer:'\n")
+    with pytest.raises(UserError, match=r":3: field prompt_template: undefined variable 'nope'"):
+        load_spec(p)
+    # undefined attributes only show when rendering: still a UserError naming the name
+    from depthbench.generators import build_items
+
+    data = load_spec("graph_connectivity").to_dict()
+    data["prompt_template"] = "{{ problem }} {{ answer_space.nope }} Answer:"
+    with pytest.raises(UserError, match="prompt_template: 'dict object' has no attribute 'nope'"):
+        build_items(TaskSpec.from_dict(data), "test", depths=[1], n=1)
+
+
+def test_template_in_included_file_reports_that_file(tmp_path):
+    (tmp_path / "parent.yaml").write_text(
+        f"include: {TASKS / 'graph_connectivity.yaml'}\nname: parent\n"
+        "prompt_template: |-\n  {{ problem }}\n  {{ oops( }}\n  Answer:\n")
+    (tmp_path / "child.yaml").write_text("include: parent.yaml\nname: child\n")
+    with pytest.raises(UserError, match=rf"{tmp_path / 'parent.yaml'}:5: field prompt_template"):
+        load_spec(tmp_path / "child.yaml")
