@@ -175,7 +175,7 @@ def analyze_run(
         here = {s: kinds[s] for s in present[(task, budget)]}
         for a, b in default_pairs(here):
             rows, brk = compare_strategies(recs, a, b, task=task, budget=budget, margin=margin, alpha=alpha,
-                                           n_boot=n_boot, seed=seed)
+                                           n_boot=n_boot, seed=seed, chance=chance.get(task))
             equivalence.extend(rows)
             breakpoints.append(brk)
     tasks = sorted({str(r["task"]) for r in recs})
@@ -242,6 +242,8 @@ def format_table(results: Mapping[str, Any]) -> str:
         lines.append("")
         lines.append(f"margin {results['margin']}: a = parallel, b = sequential; diff = acc(a) - acc(b); "
                      "verdict after Holm across depths")
+        lines.append("90% CI: paired t interval (at one depth: equivalent iff inside (-margin, margin)); the verdict "
+                     "uses the Holm-level t intervals ci_tost_holm / ci_diff_holm in results.json")
         lines.append(f"{'task':<24} {'budget':>6} {'a':<18} {'b':<18} {'depth':>5} {'n':>5} {'diff':>7} "
                      f"{'90% CI':>17} {'p_eq':>7} {'p_diff':>7} {'need n':>7} verdict")
         for r in results["equivalence"]:
@@ -249,15 +251,17 @@ def format_table(results: Mapping[str, Any]) -> str:
             need = r.get("items_needed")
             lines.append(f"{r['task']:<24} {r['budget']:>6} {r['a']:<18} {r['b']:<18} {r['depth']:>5} {r['n']:>5} "
                          f"{_f(r['diff'], '{:+.3f}'):>7} {ci:>17} {_f(r['p_holm'], '{:.4f}'):>7} "
-                         f"{_f(r.get('p_diff_holm'), '{:.4f}'):>7} {'-' if need is None else need:>7} {r['verdict']}")
+                         f"{_f(r.get('p_diff_holm'), '{:.4f}'):>7} {'-' if need is None else need:>7} {r['verdict']}"
+                         + (" (both at chance)" if r.get("floor") else ""))
         lines.append("p_eq: TOST p-value, p_diff: two-sided p-value, both Holm-adjusted across depths; "
-                     "need n: items per depth for 80% power to show equivalence")
+                     "need n: items per depth for 80% power to show equivalence; (both at chance): both "
+                     "accuracies <= chance + margin, so the verdict says nothing about the strategies")
         lines.append("")
         for b in results["breakpoints"]:
             bp = b["breakpoint_depth"]
             lo = "none" if b["bp_lo"] is None else b["bp_lo"]
             hi = "none" if b["bp_hi"] is None else b["bp_hi"]
-            what = ("equivalent at every depth measured" if bp is None
-                    else f"breakpoint depth {bp} ({b.get('verdict_at_breakpoint')})")
+            at = str(b.get("verdict_at_breakpoint")) + (", both at chance" if b.get("floor_at_breakpoint") else "")
+            what = ("equivalent at every depth measured" if bp is None else f"breakpoint depth {bp} ({at})")
             lines.append(f"{b['task']} @ {b['budget']}: {b['a']} vs {b['b']}: {what} (95% bootstrap [{lo}, {hi}])")
     return "\n".join(lines)

@@ -7,20 +7,38 @@ intervals, and a TOST equivalence test with margin ``m`` (default 0.05).
 Verdict per depth, after Holm's correction across the depths of one comparison:
 
 ``equivalent``
-    the Holm-adjusted TOST p-value is below ``alpha`` (at one depth: the 90% interval
-    lies inside ``(-m, m)``);
+    the Holm-adjusted TOST p-value is below ``alpha``;
 ``a_better`` / ``b_better``
     not equivalent, and the Holm-adjusted two-sided paired t-test p-value is below
-    ``alpha`` (at one depth: the 95% interval excludes 0), by the sign of the difference;
+    ``alpha``, by the sign of the difference;
 ``inconclusive``
     otherwise, and whenever fewer than two paired items exist.
+
+The intervals reported with a verdict are the paired t intervals the tests are dual
+to: ``ci90`` / ``ci95`` are the unadjusted 90% / 95% t intervals (at one depth,
+equivalent <=> ``ci90`` inside ``(-m, m)``, different <=> ``ci95`` excludes 0).
+With several depths the verdict uses Holm's levels: ``ci_tost_holm`` is the t
+interval at level ``1 - 2 * alpha / k`` and ``ci_diff_holm`` the one at
+``1 - alpha / k``, where ``k = D - r + 1`` for the depth's rank ``r`` (1 = smallest
+raw p-value) among the ``D`` depths. A depth is ``equivalent`` iff its
+``ci_tost_holm`` lies inside ``(-m, m)`` and so does that of every depth with a
+smaller raw TOST p-value (Holm's step-down); likewise for a difference with
+``ci_diff_holm`` excluding 0. Paired percentile-bootstrap intervals are reported
+separately (``boot90`` / ``boot95``) and do not enter the verdict.
 
 A difference that is significant but smaller than the margin is reported
 ``equivalent`` (the margin is the size that matters).
 
-The **breakpoint** is the first depth whose verdict is not ``equivalent``; its
-interval comes from a paired bootstrap over items (within each depth) of the whole
-verdict procedure.
+**Floor cells.** A depth where both strategies' accuracies (means over the paired
+items) are at most ``chance + margin`` is flagged ``floor``: both sit at chance, so
+an ``equivalent`` verdict there says nothing about the strategies. The verdict is
+kept; the flag travels with it.
+
+The **breakpoint** is the first depth whose verdict is not ``equivalent`` *or* that
+is a floor cell (a floor cell is inconclusive-at-chance for the breakpoint: the
+equivalence shown ends where both strategies reach chance). Its interval comes from
+a paired bootstrap over items (within each depth) of the whole procedure, floor
+flags included.
 
 References
 ----------
@@ -275,6 +293,7 @@ def compare_strategies(
     alpha: float = 0.05,
     n_boot: int = 2000,
     seed: int = 0,
+    chance: float | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per-depth paired comparison of strategies ``a`` and ``b`` at one budget.
 
@@ -296,21 +315,29 @@ def compare_strategies(
         Paired bootstrap replicates (intervals and the breakpoint interval).
     seed : int
         Bootstrap seed.
+    chance : float, optional
+        Chance accuracy of the task, for the ``floor`` flag (None: 0).
 
     Returns
     -------
     rows : list of dict
         One per depth (``equivalence`` rows of ``results.json``): ``task, budget, a, b,
-        depth, n, diff, ci90_lo, ci90_hi, ci95_lo, ci95_hi`` (paired percentile
-        bootstrap over items, and over repeats within items when an item was run
-        more than once), ``p_tost, p_diff`` (raw), ``p_holm`` (Holm-adjusted TOST p),
-        ``p_diff_holm``, ``verdict``, ``margin``, ``items_needed`` (items per depth for
-        80% power to show equivalence at this margin, from :func:`power_items` with the
-        observed variance of the per-item difference, floored at ``1/n``).
+        depth, n, diff``; ``ci90_lo, ci90_hi, ci95_lo, ci95_hi`` (paired t intervals,
+        unadjusted), ``ci_tost_holm_lo/hi`` and ``ci_diff_holm_lo/hi`` (the t
+        intervals at the Holm levels the verdict uses, see the module docstring),
+        ``boot90_lo/hi``, ``boot95_lo/hi`` (paired percentile bootstrap over items,
+        and over repeats within items when an item was run more than once),
+        ``p_tost, p_diff`` (raw), ``p_holm`` (Holm-adjusted TOST p), ``p_diff_holm``,
+        ``verdict``, ``margin``, ``items_needed`` (items per depth for 80% power to
+        show equivalence at this margin, from :func:`power_items` with the observed
+        variance of the per-item difference, floored at ``1/n``), ``acc_a``,
+        ``acc_b`` (accuracies on the paired items), ``chance`` and ``floor`` (both
+        accuracies ``<= chance + margin``).
     breakpoint : dict
-        ``task, budget, a, b, margin, breakpoint_depth`` (first depth not equivalent,
-        or None), ``bp_lo, bp_hi`` (percentile bootstrap interval; None stands for
-        "no breakpoint within the depths measured"), ``verdict_at_breakpoint``.
+        ``task, budget, a, b, margin, breakpoint_depth`` (first depth not equivalent
+        or at floor, or None), ``bp_lo, bp_hi`` (percentile bootstrap interval; None
+        stands for "no breakpoint within the depths measured"),
+        ``verdict_at_breakpoint``, ``floor_at_breakpoint``.
 
     Raises
     ------
@@ -319,6 +346,7 @@ def compare_strategies(
     """
     if margin <= 0:
         raise ValueError(f"margin: must be > 0, got {margin}")
+    floor_at = (0.0 if chance is None else float(chance)) + margin
     raw: dict[int, tuple[list[list[float]], list[list[float]]]] = {}
     data = paired_items(outcomes, a, b, task=task, budget=budget, raw=raw)
     depths = sorted(data)
@@ -329,10 +357,12 @@ def compare_strategies(
         tosts.append(paired_tost(xa, xb, margin))
     p_holm = holm([t.p_tost for t in tosts])
     p_diff_holm = holm([t.p_diff for t in tosts])
+    k_tost = _holm_divisors([t.p_tost for t in tosts])
+    k_diff = _holm_divisors([t.p_diff for t in tosts])
     boot_rng = derive_rng(seed, "equivalence", task, budget, a, b)
     diffs = {d: data[d][1] - data[d][2] for d in depths}
     boot_idx = {d: boot_rng.integers(0, diffs[d].size, size=(n_boot, diffs[d].size)) for d in depths}
-    for depth, t, ph, pdh in zip(depths, tosts, p_holm, p_diff_holm):
+    for j, (depth, t, ph, pdh) in enumerate(zip(depths, tosts, p_holm, p_diff_holm)):
         ra, rb = raw[depth]
         if not n_boot:
             means = np.array([t.diff])
@@ -344,12 +374,19 @@ def compare_strategies(
             idx = boot_idx[depth]
             means = (resampled_item_means(va, ca, idx, boot_rng) - resampled_item_means(vb, cb, idx, boot_rng)).mean(axis=1)
         q = np.quantile(means, [0.05, 0.95, 0.025, 0.975])
+        th = _t_interval(t, 1 - 2 * alpha / k_tost[j])
+        dh = _t_interval(t, 1 - alpha / k_diff[j])
+        acc_a, acc_b = float(data[depth][1].mean()), float(data[depth][2].mean())
         rows.append({
             "task": task, "budget": budget, "a": a, "b": b, "depth": depth, "n": t.n, "diff": t.diff,
-            "ci90_lo": float(q[0]), "ci90_hi": float(q[1]), "ci95_lo": float(q[2]), "ci95_hi": float(q[3]),
+            "ci90_lo": t.ci90[0], "ci90_hi": t.ci90[1], "ci95_lo": t.ci95[0], "ci95_hi": t.ci95[1],
+            "ci_tost_holm_lo": th[0], "ci_tost_holm_hi": th[1], "ci_diff_holm_lo": dh[0], "ci_diff_holm_hi": dh[1],
+            "boot90_lo": float(q[0]), "boot90_hi": float(q[1]), "boot95_lo": float(q[2]), "boot95_hi": float(q[3]),
             "p_tost": t.p_tost, "p_diff": t.p_diff, "p_holm": ph, "p_diff_holm": pdh,
             "verdict": verdict(t.diff, ph, pdh, t.n, alpha), "margin": margin,
             "items_needed": _items_needed(diffs[depth], margin, alpha),
+            "acc_a": acc_a, "acc_b": acc_b, "chance": chance,
+            "floor": bool(acc_a <= floor_at + 1e-12 and acc_b <= floor_at + 1e-12),
         })
     bp = breakpoint_depth(rows)
     bp_lo = bp_hi = None
@@ -358,9 +395,13 @@ def compare_strategies(
         pdf = np.empty_like(pt)
         mn = np.empty_like(pt)
         small = np.array([diffs[d].size < 2 for d in depths])
+        floor_b = np.empty(pt.shape, dtype=bool)
         for j, d in enumerate(depths):
             mn[:, j], pt[:, j], pdf[:, j] = _boot_tost_pvalues(diffs[d], boot_idx[d], margin)
-        eq = _holm_rows(pt) < alpha
+            xa, xb = data[d][1], data[d][2]
+            floor_b[:, j] = ((xa[boot_idx[d]].mean(axis=1) <= floor_at + 1e-12)
+                             & (xb[boot_idx[d]].mean(axis=1) <= floor_at + 1e-12))
+        eq = (_holm_rows(pt) < alpha) & ~floor_b
         eq[:, small] = False
         first = np.where(eq.all(axis=1), len(depths), np.argmax(~eq, axis=1))
         depth_arr = np.array(depths + [np.inf], dtype=float)
@@ -370,8 +411,28 @@ def compare_strategies(
         bp_hi = None if math.isinf(hi) else int(hi)
     brk = {"task": task, "budget": budget, "a": a, "b": b, "margin": margin,
            "breakpoint_depth": bp, "bp_lo": bp_lo, "bp_hi": bp_hi,
-           "verdict_at_breakpoint": next((r["verdict"] for r in rows if r["depth"] == bp), None)}
+           "verdict_at_breakpoint": next((r["verdict"] for r in rows if r["depth"] == bp), None),
+           "floor_at_breakpoint": next((r["floor"] for r in rows if r["depth"] == bp), None)}
     return rows, brk
+
+
+def _holm_divisors(pvalues: Sequence[float]) -> list[int]:
+    """Holm's divisor ``k = D - r + 1`` of each p-value (rank ``r`` among the non-NaN ones)."""
+    p = np.asarray(pvalues, dtype=float)
+    idx = np.flatnonzero(~np.isnan(p))
+    out = [1] * p.size
+    order = idx[np.argsort(p[idx], kind="stable")]
+    for r, i in enumerate(order):
+        out[int(i)] = int(idx.size - r)
+    return out
+
+
+def _t_interval(t: TostResult, level: float) -> tuple[float, float]:
+    """Paired t interval of the mean difference at ``level`` (same se as the tests)."""
+    if t.n < 2:
+        return (float("nan"), float("nan"))
+    q = float(stats.t.ppf(0.5 + level / 2, t.n - 1))
+    return (t.diff - q * t.se, t.diff + q * t.se)
 
 
 def _items_needed(d: np.ndarray, margin: float, alpha: float) -> int | None:
@@ -383,15 +444,21 @@ def _items_needed(d: np.ndarray, margin: float, alpha: float) -> int | None:
 
 
 def breakpoint_depth(rows: Sequence[Mapping[str, Any]]) -> int | None:
-    """First depth (ascending) whose verdict is not ``equivalent``; None if all are.
+    """First depth (ascending) whose verdict is not ``equivalent`` or that is a floor cell.
+
+    A row with ``floor: true`` (both strategies at chance) is not evidence of
+    equivalence, so it ends the equivalent run like any other verdict. None if every
+    depth is equivalent and above the floor.
 
     Examples
     --------
     >>> breakpoint_depth([{"depth": 1, "verdict": "equivalent"}, {"depth": 4, "verdict": "inconclusive"}])
     4
+    >>> breakpoint_depth([{"depth": 1, "verdict": "equivalent"}, {"depth": 4, "verdict": "equivalent", "floor": True}])
+    4
     """
     for r in sorted(rows, key=lambda r: r["depth"]):
-        if r["verdict"] != "equivalent":
+        if r["verdict"] != "equivalent" or r.get("floor"):
             return int(r["depth"])
     return None
 

@@ -173,3 +173,66 @@ def test_compare_with_repeats_uses_two_stage_bootstrap():
     assert rows[0]["ci95_lo"] <= rows[0]["diff"] <= rows[0]["ci95_hi"]
     again, _ = compare_strategies(recs + rep, "majority@4", "budget_forcing", n_boot=500, seed=1)
     assert again == rows
+
+
+def test_reported_intervals_are_the_ones_the_verdict_uses():
+    depths_acc_a = {1: 0.9, 2: 0.8, 4: 0.6, 8: 0.5}
+    depths_acc_b = {1: 0.9, 2: 0.8, 4: 0.8, 8: 0.55}
+    recs = _pair_outcomes(depths_acc_a, depths_acc_b, 400, seed=7, discord=None)
+    rows, _ = compare_strategies(recs, "majority@4", "budget_forcing", margin=0.05, n_boot=300, seed=2)
+    m = 0.05
+    for r in rows:
+        sub = [x for x in recs if int(x["depth"]) == r["depth"]]
+        xa = [x["credit"] for x in sorted(sub, key=lambda x: x["item_id"]) if x["strategy"] == "majority@4"]
+        xb = [x["credit"] for x in sorted(sub, key=lambda x: x["item_id"]) if x["strategy"] == "budget_forcing"]
+        t = paired_tost(xa, xb, m)
+        # ci90/ci95 are the paired t intervals (not the bootstrap ones, kept as boot90/boot95)
+        assert (r["ci90_lo"], r["ci90_hi"]) == pytest.approx(t.ci90)
+        assert (r["ci95_lo"], r["ci95_hi"]) == pytest.approx(t.ci95)
+        assert r["boot95_lo"] <= r["boot90_lo"] <= r["boot90_hi"] <= r["boot95_hi"]
+        assert r["ci_tost_holm_lo"] <= r["ci90_lo"] and r["ci_tost_holm_hi"] >= r["ci90_hi"]
+    # Holm step-down duality: equivalent <=> this depth's and every smaller-p depth's Holm interval in (-m, m)
+    by_p = sorted(rows, key=lambda r: r["p_tost"])
+    for i, r in enumerate(by_p):
+        inside = all(-m < x["ci_tost_holm_lo"] and x["ci_tost_holm_hi"] < m for x in by_p[: i + 1])
+        assert (r["verdict"] == "equivalent") == inside
+        if r["verdict"] in ("a_better", "b_better"):
+            assert r["ci_diff_holm_lo"] > 0 or r["ci_diff_holm_hi"] < 0
+
+
+def test_floor_cells_are_flagged_and_end_the_equivalent_run():
+    # both strategies at chance (0.01) at depth 12, identical and equivalent everywhere
+    acc = {1: 0.9, 2: 0.8, 12: 0.0}
+    recs = _pair_outcomes(acc, acc, 600, seed=8)
+    rows, brk = compare_strategies(recs, "majority@4", "budget_forcing", margin=0.05, n_boot=200, chance=0.01)
+    by_d = {r["depth"]: r for r in rows}
+    assert all(r["verdict"] == "equivalent" for r in rows)       # the statistical verdict is kept
+    assert by_d[12]["floor"] is True and by_d[1]["floor"] is False and by_d[2]["floor"] is False
+    assert by_d[12]["acc_a"] == 0.0 and by_d[12]["chance"] == 0.01
+    assert brk["breakpoint_depth"] == 12 and brk["floor_at_breakpoint"] is True
+    assert brk["verdict_at_breakpoint"] == "equivalent"
+    assert brk["bp_lo"] is not None and brk["bp_lo"] <= 12 <= brk["bp_hi"]
+    # without the floor cell there is no breakpoint
+    rows2, brk2 = compare_strategies([r for r in recs if r["depth"] != 12], "majority@4", "budget_forcing",
+                                     n_boot=200, chance=0.01)
+    assert brk2["breakpoint_depth"] is None
+
+
+def test_floor_uses_chance_plus_margin():
+    recs = _pair_outcomes({3: 0.5}, {3: 0.52}, 300, seed=9)
+    rows, _ = compare_strategies(recs, "majority@4", "budget_forcing", margin=0.05, n_boot=100, chance=0.5)
+    assert rows[0]["floor"] is True
+    rows, _ = compare_strategies(recs, "majority@4", "budget_forcing", margin=0.05, n_boot=100, chance=0.25)
+    assert rows[0]["floor"] is False
+
+
+def test_text_table_says_both_at_chance():
+    from depthbench.scorers._analyze import format_table
+
+    acc = {1: 0.9, 12: 0.0}
+    rows, brk = compare_strategies(_pair_outcomes(acc, acc, 300, seed=8), "majority@4", "budget_forcing",
+                                   task="t", budget=100, n_boot=100, chance=0.01)
+    text = format_table({"curves": [], "fits": [], "equivalence": rows, "breakpoints": [brk], "margin": 0.05})
+    line12 = next(x for x in text.splitlines() if x.startswith("t ") and x.split()[4] == "12")
+    assert line12.endswith("equivalent (both at chance)")
+    assert "breakpoint depth 12 (equivalent, both at chance)" in text
