@@ -121,6 +121,17 @@ def test_cli_build_and_strict(world, tmp_path, capsys):
     assert "SUBMISSIONS_DIR" in capsys.readouterr().err
 
 
+def test_cli_build_fails_when_every_submission_is_rejected(world, tmp_path, capsys):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "c.json.gz").write_bytes((world["subs"] / "c.json.gz").read_bytes())
+    (subs / "d.json.gz").write_bytes(b"not gzip")
+    assert main(["leaderboard", "build", str(subs), "--out", str(tmp_path / "o"),
+                 "--releases", str(world["releases"])]) == 1
+    err = capsys.readouterr().err
+    assert "every submission was rejected (2: c.json.gz, d.json.gz)" in err and "Traceback" not in err
+
+
 def test_different_datasets_are_ranked_separately(tmp_path):
     rels, subs = tmp_path / "rels", tmp_path / "subs"
     subs.mkdir()

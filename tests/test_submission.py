@@ -95,6 +95,31 @@ def test_cli_pack_bad_run_dir_is_one_line(tmp_path, capsys):
     assert "RUN_DIR" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("where", ["proc", "folder"])
+def test_cli_pack_unwritable_out_is_one_line_and_leaves_nothing(world, tmp_path, capsys, where):
+    if where == "proc":
+        if not Path("/proc").is_dir():
+            pytest.skip("no /proc")
+        out = Path("/proc/x.json.gz")
+    else:
+        out = tmp_path / "taken.json.gz"
+        out.mkdir()  # a folder where the file should go: the rename fails even for root
+    assert main(["submission", "pack", str(world["run"]), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--out: cannot write" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not Path("/proc/x.json.gz").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ([] if where == "proc" else ["taken.json.gz"])
+
+
+def test_cli_validate_missing_file_is_exit_2(tmp_path, capsys):
+    assert main(["submission", "validate", str(tmp_path / "nope.json.gz")]) == 2
+    err = capsys.readouterr().err
+    assert "FILE: no such file" in err and "nope.json.gz" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert main(["submission", "validate", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ bad submissions
 
 def _m(fn):

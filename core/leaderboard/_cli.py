@@ -60,6 +60,11 @@ def _cmd_pack(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from depthbench.leaderboard._validate import validate_submission
 
+    target = Path(args.file)
+    if not target.exists():
+        raise UserError(f"FILE: no such file {args.file!r}; give the path of a submission .json.gz")
+    if target.is_dir():
+        raise UserError(f"FILE: {args.file!r} is a folder; give the path of a submission .json.gz")
     rep = validate_submission(args.file, releases=args.releases, limits=_limits(args))
     for note in rep.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -92,6 +97,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
               f"see 'depthbench submission validate')", file=sys.stderr)
     print(f"leaderboard: {len(res.accepted)} submission(s) accepted, {len(res.rejected)} rejected; "
           f"wrote {Path(args.out) / 'index.html'}, leaderboard.json, leaderboard.md")
+    if res.rejected and not res.accepted:
+        print(f"error: every submission was rejected ({len(res.rejected)}: {', '.join(res.rejected)}); "
+              "the leaderboard is empty", file=sys.stderr)
+        return 1
     if args.strict and res.rejected:
         return 1
     return 0
@@ -138,5 +147,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--releases", default=None, metavar="DIR",
                    help="folder of dataset releases (default: shipped data)")
     b.add_argument("--max-bytes", type=int, default=None, help="largest accepted submission file size in bytes")
-    b.add_argument("--strict", action="store_true", help="exit 1 if any submission is rejected")
+    b.add_argument("--strict", action="store_true",
+                   help="exit 1 if any submission is rejected (without it: exit 1 only if all are)")
     b.set_defaults(func=_cmd_build)

@@ -216,9 +216,20 @@ def submission_bytes(submission: Mapping[str, Any]) -> bytes:
 
 
 def write_submission(submission: Mapping[str, Any], out: str | Path) -> Path:
-    """Write ``submission`` atomically as ``.json.gz`` and return the path."""
+    """Write ``submission`` atomically as ``.json.gz`` and return the path.
+
+    Raises
+    ------
+    UserError
+        If ``out`` does not end with ``.json.gz`` or cannot be written (no partial file is left).
+    """
     out = Path(out)
     if not out.name.endswith(".json.gz"):
         raise UserError(f"--out: {out.name!r} must end with .json.gz")
-    atomic_write_bytes(out, submission_bytes(submission))
+    data = submission_bytes(submission)
+    try:
+        atomic_write_bytes(out, data)
+    except OSError as e:
+        raise UserError(f"--out: cannot write {str(out)!r} ({e.strerror or type(e).__name__}); "
+                        "choose a writable path") from None
     return out
