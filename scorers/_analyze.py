@@ -168,7 +168,9 @@ def analyze_run(
     ctt: list[dict[str, Any]] = []
     present: dict[tuple[str, int], set[str]] = defaultdict(set)
     budgets_of: dict[tuple[str, str], set[int]] = defaultdict(set)
+    items_of: dict[tuple[str, int, str, int], set[str]] = defaultdict(set)
     for r in recs:
+        items_of[(str(r["task"]), int(r["budget"]), str(r["strategy"]), int(r["depth"]))].add(str(r["item_id"]))
         present[(str(r["task"]), int(r["budget"]))].add(str(r["strategy"]))
         budgets_of[(str(r["task"]), str(r["strategy"]))].add(int(r["budget"]))
     for task, budget in sorted(present):
@@ -178,6 +180,13 @@ def analyze_run(
                                            n_boot=n_boot, seed=seed, chance=chance.get(task))
             equivalence.extend(rows)
             breakpoints.append(brk)
+            for row in rows:
+                na = len(items_of[(task, budget, a, row["depth"])])
+                nb = len(items_of[(task, budget, b, row["depth"])])
+                if na != nb:
+                    print(f"analyze: {task} @ {budget} depth {row['depth']}: {a} has {na} item(s), {b} has {nb}; "
+                          f"the comparison uses the {row['n']} item(s) present under both (missing or unscored "
+                          "outcomes; see `depthbench score`)", file=err)
     tasks = sorted({str(r["task"]) for r in recs})
     for task in tasks:
         here = {s: kinds[s] for s in kinds if len(budgets_of.get((task, s), ())) >= 2}

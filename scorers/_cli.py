@@ -55,7 +55,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
     print(f"scored {s['outcomes']} (item, strategy, budget) outcomes from {s['calls']} calls -> {s['path']}")
     print(f"re-extraction changed {s['changed_extractions']} call(s); {s['changed_outcomes']} outcome(s) differ "
           f"from outcomes.jsonl; {s['bad_lines']} bad line(s) skipped; {s['duplicates']} duplicate key(s) ignored"
-          + (f"; {s['unreducible']} outcome(s) could not be reduced" if s["unreducible"] else ""))
+          + (f"; {s['unreducible']} outcome(s) could not be reduced" if s["unreducible"] else "")
+          + (f"; {s['not_rescored']} outcome(s) kept as logged, not re-scored (calls unreadable; named on stderr)"
+             if s.get("not_rescored") else ""))
     return 0
 
 

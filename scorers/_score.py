@@ -9,7 +9,11 @@ registry. The result is ``scored.jsonl``: one line per (item, strategy, budget) 
 fixed order, written atomically, so running ``score`` twice gives the same bytes.
 
 Corrupt or torn lines of ``calls.jsonl`` / ``outcomes.jsonl`` are reported on stderr
-by line number and skipped; every other line is used.
+by line number and skipped; every other line is used. An outcome whose logged call
+list (``outcomes.jsonl`` ``calls``) is not fully readable is **not** re-reduced from
+the calls that remain (a majority@8 vote over 3 surviving samples is a different
+outcome): the logged outcome is kept as it is, marked ``"rescored": false`` with a
+``rescore_reason``, and named (item, strategy, budget) on stderr.
 """
 
 from __future__ import annotations
@@ -200,7 +204,9 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     dict
         Summary: ``calls`` (records used), ``bad_lines``, ``duplicates``,
         ``unknown_items``, ``outcomes`` (lines written), ``unreducible`` (groups whose
-        records the strategy could not reduce, reported and skipped), ``changed_extractions`` (calls
+        records the strategy could not reduce, reported and skipped), ``not_rescored``
+        (logged outcomes kept as logged because some of their calls are unreadable),
+        ``changed_extractions`` (calls
         whose re-extracted answer or status differs from the log), ``changed_outcomes``
         (credit or final answer differs from ``outcomes.jsonl``), ``path``.
 
@@ -215,9 +221,11 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     fields recomputed from the calls -- ``final_answer``, ``parse_status``,
     ``correct``, ``credit``, ``generated_tokens``, ``processed_tokens``, ``calls``,
     ``meta`` -- plus ``kind``, ``chance`` (the item's chance accuracy), ``finished``
-    (the run logged an outcome for it) and ``changed`` (credit or answer differs from
-    the logged outcome; null when there is none). Order: task, strategy, budget,
-    item id.
+    (the run logged an outcome for it), ``changed`` (credit or answer differs from
+    the logged outcome; null when there is none or it was not re-scored) and
+    ``rescored`` (false: a logged outcome whose call list is not fully readable in
+    ``calls.jsonl``, kept as logged, with ``rescore_reason``). Order: task, strategy,
+    budget, item id.
     """
     err = err if err is not None else sys.stderr
     rd = Path(run_dir)
@@ -291,16 +299,36 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     out_rows = []
     changed_out = 0
     failed = 0
-    for gk in groups:
+    kept = 0
+    for gk in sorted(set(groups) | {k for k in logged if k[0] in items}):
         item_id, strategy, budget = gk
         item = items[item_id]
-        recs = groups[gk]
+        recs = groups.get(gk, [])
         log = logged.get(gk)
+        if strategy not in infos:
+            infos[strategy] = strategy_info(strategy)
+        lost = [str(k) for k in log["calls"] if str(k) not in calls] if log and isinstance(log.get("calls"), list) else []
+        if log is not None and (lost or not recs):
+            kept += 1
+            n_logged = len(log["calls"]) if isinstance(log.get("calls"), list) else 0
+            reason = (f"{len(lost)} of {n_logged} logged call(s) unreadable in calls.jsonl (e.g. {lost[0]!r})" if lost
+                      else "no readable call in calls.jsonl")
+            print(f"calls.jsonl: {item_id} | {strategy} | {budget}: {reason}; not re-scored, the logged outcome "
+                  "is kept (rescored: false)", file=err)
+            out_rows.append({
+                "item_id": item_id, "task": log.get("task", item.get("task")), "depth": log.get("depth", item.get("depth")),
+                "strategy": strategy, "kind": infos[strategy][0], "budget": budget,
+                "final_answer": log.get("final_answer"), "parse_status": log.get("parse_status"),
+                "correct": bool(log.get("correct")), "credit": float(log.get("credit") or 0.0),
+                "generated_tokens": log.get("generated_tokens"), "processed_tokens": log.get("processed_tokens"),
+                "calls": log.get("calls"), "meta": _jsonable(log.get("meta")),
+                "chance": (item.get("meta") or {}).get("chance"), "finished": True, "changed": None,
+                "rescored": False, "rescore_reason": reason,
+            })
+            continue
         if log and isinstance(log.get("calls"), list):
             pos = {k: i for i, k in enumerate(log["calls"])}
             recs.sort(key=lambda c: pos.get(c["key"], len(pos)))  # stable: unknown keys keep log order
-        if strategy not in infos:
-            infos[strategy] = strategy_info(strategy)
         kind, final_answer = infos[strategy]
         try:
             answer, credit, meta = final_answer(recs, item)
@@ -330,12 +358,13 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
             "credit": float(credit), "generated_tokens": g, "processed_tokens": p,
             "calls": [c["key"] for c in recs], "meta": _jsonable(meta),
             "chance": (item.get("meta") or {}).get("chance"), "finished": log is not None, "changed": changed,
+            "rescored": True,
         })
     out_rows.sort(key=lambda r: (str(r["task"]), r["strategy"], r["budget"], r["item_id"]))
     path = rd / "scored.jsonl"
     write_jsonl_atomic(path, out_rows)
     return {"calls": len(calls), "bad_lines": n_bad_calls, "bad_outcome_lines": len(bad_out), "duplicates": duplicates,
-            "unknown_items": len(unknown), "outcomes": len(out_rows), "unreducible": failed,
+            "unknown_items": len(unknown), "outcomes": len(out_rows), "unreducible": failed, "not_rescored": kept,
             "changed_extractions": changed_ex,
             "changed_outcomes": changed_out, "path": str(path)}
 

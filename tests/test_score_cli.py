@@ -219,3 +219,40 @@ def test_a_record_with_bad_types_loses_only_its_outcome(run, capsys):
     err = capsys.readouterr().err
     assert s["unreducible"] == 1 and s["outcomes"] == 95
     assert rec["item_id"] in err and "majority@4" in err and "skipped" in err
+
+
+def _corrupt_lines(run: Path, keys: set[str]) -> None:
+    lines = (run / "calls.jsonl").read_bytes().split(b"\n")
+    out = [b'{"key": "' + json.loads(x)["key"].encode() + b'", corrupt' if x and json.loads(x)["key"] in keys else x
+           for x in lines]
+    (run / "calls.jsonl").write_bytes(b"\n".join(out))
+
+
+def test_outcome_with_unreadable_calls_is_kept_as_logged_not_re_reduced(run, capsys):
+    outcomes = [json.loads(x) for x in _lines(run / "outcomes.jsonl")]
+    vote = next(o for o in outcomes if o["strategy"] == "majority@4" and len(o["calls"]) == 4)
+    only = next(o for o in outcomes if o["strategy"] == "single" and len(o["calls"]) == 1)
+    _corrupt_lines(run, set(vote["calls"][:3]) | set(only["calls"]))
+    s = score_run(run)
+    err = capsys.readouterr().err
+    assert s["not_rescored"] == 2 and s["outcomes"] == 96          # nothing vanishes
+    for o, what in ((vote, "3 of 4 logged call(s) unreadable"), (only, "1 of 1 logged call(s) unreadable")):
+        assert f"{o['item_id']} | {o['strategy']} | {o['budget']}: {what}" in err
+        row = next(json.loads(x) for x in _lines(run / "scored.jsonl")
+                   if (json.loads(x)["item_id"], json.loads(x)["strategy"], json.loads(x)["budget"])
+                   == (o["item_id"], o["strategy"], o["budget"]))
+        assert row["rescored"] is False and what in row["rescore_reason"]
+        assert row["credit"] == o["credit"] and row["final_answer"] == o["final_answer"] and row["calls"] == o["calls"]
+    rows = [json.loads(x) for x in _lines(run / "scored.jsonl")]
+    assert sum(r["rescored"] for r in rows) == 94
+
+
+def test_analyze_warns_when_compared_strategies_have_different_n(run, capsys):
+    score_run(run)
+    rows = [json.loads(x) for x in _lines(run / "scored.jsonl")]
+    drop = next(r for r in rows if r["strategy"] == "majority@4")
+    (run / "scored.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows if r is not drop), encoding="utf-8")
+    capsys.readouterr()
+    analyze_run(run, n_boot=100, write=False)
+    err = capsys.readouterr().err
+    assert f"depth {drop['depth']}: majority@4 has" in err and "budget_forcing has" in err
