@@ -339,6 +339,7 @@ def test_cli_max_bytes_flag(world, tmp_path, capsys):
 
 def test_understated_tokens_withhold_the_verified_badge(world, tmp_path):
     s = copy.deepcopy(world["sub"])
+    s["metadata"]["endpoint"] = {"kind": "openai", "spec": "openai:m"}  # no local tokenizer: byte bound
     c = _first_call(s)
     c["text"] = "x" * 300 + "\n" + c["text"]  # ~340 bytes claimed as 10 tokens, still within budget 64
     rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
@@ -348,11 +349,31 @@ def test_understated_tokens_withhold_the_verified_badge(world, tmp_path):
 
 def test_text_too_long_for_the_budget_is_a_problem(world, tmp_path):
     s = copy.deepcopy(world["sub"])
+    s["metadata"]["endpoint"] = {"kind": "openai", "spec": "openai:m"}
     c = _first_call(s)
     c["text"] = "x" * 5000 + "\n" + c["text"]  # 5 kB of text claimed as 10 tokens: over 64 tokens for sure
     rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
     assert not rep.ok and not rep.verified
     assert any("the call texts need at least" in x and "over the budget 64" in x for x in rep.problems), rep.problems
+
+
+def test_whitespace_and_symbol_runs_are_not_implausible(world, tmp_path):
+    """Tokenizers merge runs of spaces or of one symbol into long tokens: honest degenerate output passes."""
+    s = copy.deepcopy(world["sub"])
+    s["metadata"]["endpoint"] = {"kind": "openai", "spec": "openai:m"}
+    c = _first_call(s)
+    c["text"] = " " * 2000 + "=" * 2000 + "\n" + c["text"]
+    rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
+    assert rep.ok and rep.verified and rep.implausible_tokens == 0, (rep.problems, rep.notes)
+
+
+def test_recounted_tokens_are_not_held_to_the_byte_bound(world, tmp_path):
+    """Under the simulated word rule a long word is one token (e.g. a move string): the recount decides."""
+    s = copy.deepcopy(world["sub"])
+    c = _first_call(s)
+    c["text"] = "UDLR" * 50 + " " + c["text"]  # 8 words, 240 bytes: over 10 bytes per stated token
+    rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
+    assert rep.ok and rep.verified and rep.token_check == "recounted (simulated word rule)"
 
 
 def _tester_repro(sub, scale: int = 1, kind: str | None = None):

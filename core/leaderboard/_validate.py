@@ -23,6 +23,7 @@ answer.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -172,9 +173,17 @@ def _recount_limit(rule: str, recount: int) -> int:
     return int(recount * (1 - _RECOUNT_REL_TOLERANCE)) - _RECOUNT_ABS_TOLERANCE
 
 
+_WHITESPACE_RUN = re.compile(r"\s+")
+_SYMBOL_RUN = re.compile(r"([^\w\s])\1+")
+
+
 def _plausible_floor(text: str) -> int:
-    """The fewest tokens ``text`` can plausibly be (at most _MAX_BYTES_PER_TOKEN bytes per token)."""
-    extra = len(text.encode("utf-8")) - _TOKEN_SLACK_BYTES
+    """The fewest tokens ``text`` can plausibly be: at most _MAX_BYTES_PER_TOKEN UTF-8 bytes per
+    token, after collapsing each whitespace run and each run of one repeated symbol ("=====") to a
+    single character, since tokenizers merge such runs into long tokens (so degenerate but honest
+    output is not flagged)."""
+    squeezed = _SYMBOL_RUN.sub(r"\1", _WHITESPACE_RUN.sub(" ", text))
+    extra = len(squeezed.encode("utf-8")) - _TOKEN_SLACK_BYTES
     return -(-extra // _MAX_BYTES_PER_TOKEN) if extra > 0 else 0
 
 
@@ -352,6 +361,8 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
                     if understated <= _MAX_LISTED_IDS:
                         probs.append(f"{w}: calls[{j}] states {stated} generated tokens but its text is {n_tok} "
                                      f"tokens under the {rule} (token count understated; submit the run's own usage)")
+                floor += least
+                continue  # the recount is the truth: no byte-based guess on top of it
             plausible = _plausible_floor(text)
             least = max(least, plausible)
             if plausible > stated:
