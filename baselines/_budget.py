@@ -38,7 +38,14 @@ __all__ = [
     "BudgetExhausted",
     "BudgetExceededError",
     "forced_token_estimate",
+    "MIN_CALL_TOKENS",
 ]
+
+#: The smallest ``max_tokens`` a strategy's call may sensibly get. ``depthbench eval``
+#: refuses a budget that gives any planned call (every chain, round or judge) fewer
+#: generated tokens than this (``Strategy.min_budget``), instead of running calls that
+#: cannot hold an answer.
+MIN_CALL_TOKENS = 16
 
 
 class BudgetExhausted(Exception):

@@ -41,7 +41,9 @@ def _register_eval(sub: Any) -> None:
                    help="openai:MODEL | llamacpp:smollm2 | llamacpp:PATH.gguf | simulated[:k=v,...] | replay:FILE.jsonl")
     p.add_argument("--strategy", required=True, metavar="S[,S...]",
                    help="strategies, e.g. single,majority@8,budget_forcing (see `depthbench strategies`)")
-    p.add_argument("--budget", required=True, metavar="B[,B...]", help="per-item generated-token budgets, e.g. 256,1024")
+    p.add_argument("--budget", required=True, metavar="B[,B...]",
+                   help="per-item generated-token budgets, e.g. 256,1024; each must give every call of every strategy "
+                        ">= 16 tokens (e.g. majority@8 needs >= 128)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (created; an existing one is resumed)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N items, taken round-robin over depths")
     p.add_argument("--concurrency", type=int, default=8, metavar="C", help="(item, strategy, budget) units in flight (default 8)")

@@ -37,7 +37,7 @@ from depthbench.baselines.strategies import Strategy, parse
 from depthbench.errors import UserError
 from depthbench.io import JsonlAppender, atomic_write_json, canonical_json, ensure_writable_dir, read_jsonl, sha256_bytes
 
-__all__ = ["EvalConfig", "run_eval", "load_items", "parse_budgets", "parse_strategies", "RUN_FORMAT"]
+__all__ = ["EvalConfig", "run_eval", "load_items", "parse_budgets", "parse_strategies", "check_budgets", "RUN_FORMAT"]
 
 RUN_FORMAT = "depthbench-run/1"
 
@@ -102,8 +102,12 @@ def parse_budgets(text: str) -> list[int]:
 def parse_strategies(text: str) -> list[Strategy]:
     """``"single,majority@8"`` -> strategies (``best_of@4:noisy:0.9,0.1`` keeps its comma)."""
     parts: list[str] = []
-    for tok in str(text).split(","):
+    raw = str(text).split(",")
+    for i, tok in enumerate(raw, 1):
         tok = tok.strip()
+        if not tok and len(raw) > 1:
+            raise UserError(f"--strategy: entry {i} of {text!r} is empty; separate names with single commas, "
+                            "e.g. --strategy single,majority@8")
         # a bare number continues the previous name (noisy:TPR,FPR)
         if parts and tok and tok.replace(".", "", 1).isdigit() and parts[-1].count(":") >= 2:
             parts[-1] += "," + tok
@@ -117,6 +121,26 @@ def parse_strategies(text: str) -> list[Strategy]:
         if names.count(n) > 1:
             raise UserError(f"--strategy: {n} is given twice; list each strategy once")
     return out
+
+
+def check_budgets(strategies: Sequence[Strategy], budgets: Sequence[int]) -> None:
+    """Refuse a budget too small for a strategy's calls (:meth:`Strategy.min_budget`).
+
+    Raises
+    ------
+    UserError
+        Naming the budget, the strategy, its per-call allowance and the minimum, e.g.
+        ``--budget 4: majority@8 gives each of 8 chains 0 tokens (a call needs >= 16);
+        use --budget >= 128 or fewer samples``.
+    """
+    from depthbench.baselines._budget import MIN_CALL_TOKENS
+
+    for b in sorted(budgets):
+        for s in strategies:
+            m = s.min_budget()
+            if b < m:
+                raise UserError(f"--budget {b}: {s.name} {s.allowance(b)} (a call needs >= {MIN_CALL_TOKENS}); "
+                                f"use --budget >= {m}{s.fewer_hint}")
 
 
 def _interleave_by_depth(items: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
@@ -359,29 +383,84 @@ async def _dataset_unit(strategy: Any, items: list[dict[str, Any]], budget: int,
 def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     """Run (or resume) an evaluation; returns a summary dict.
 
+    Everything that can be checked without the run folder (strategies, budgets against
+    :func:`check_budgets`, sampling flags, the dataset, the model spec) is checked
+    before ``--out`` is created; a folder this call created is removed again if setup
+    fails before ``run.json`` is written.
+
     Raises
     ------
     UserError
-        Bad flags, a config that differs from the run folder's, or a backend that
-        breaks the budget.
+        Bad flags, a budget below a strategy's minimum, a config that differs from the
+        run folder's, or a backend that breaks the budget.
     KeyboardInterrupt
         On Ctrl-C, after the logs are closed (the CLI exits with 130).
     """
     from depthbench.baselines._models import load_model
 
     strategies = parse_strategies(",".join(cfg.strategies))
+    for b in cfg.budgets:
+        if isinstance(b, bool) or not isinstance(b, int) or b < 1:
+            raise UserError(f"--budget: {b!r} is not a positive integer token count; give e.g. --budget 256,1024")
+    check_budgets(strategies, cfg.budgets)
+    if cfg.fsync not in (True, False, "line", "batch"):
+        raise UserError(f"--fsync: {cfg.fsync!r} is not 'line' or 'batch'")
     if cfg.concurrency < 1:
         raise UserError(f"--concurrency: must be >= 1, got {cfg.concurrency}")
     for name, x in (("--temperature", cfg.temperature), ("--top-p", cfg.top_p)):
         if not (x >= 0) or (name == "--top-p" and not 0 < x <= 1):
             raise UserError(f"{name}: {x} is out of range; use temperature >= 0 and 0 < top_p <= 1")
     items, sha = load_items(cfg)
-    out = ensure_writable_dir(cfg.out, "--out")
-    lock = _lock_run_dir(out)
+    extra = {k: v for k, v in (("retries", cfg.retries), ("timeout", cfg.timeout)) if v is not None}
+    model = load_model(cfg.model, base_url=cfg.base_url, api_key=cfg.api_key, concurrency=cfg.concurrency,
+                       **extra, **cfg.model_options)
+    created = _new_dirs(Path(cfg.out))
     try:
-        return _run_locked(cfg, strategies, items, sha, out)
+        out = ensure_writable_dir(cfg.out, "--out")
+        lock = _lock_run_dir(out)
+    except BaseException:
+        _close_model(model)
+        raise
+    try:
+        return _run_locked(cfg, strategies, items, sha, out, model)
+    except BaseException:
+        if created and not (out / "run.json").exists():
+            _remove_empty_run_dir(out, created)
+        raise
     finally:
         lock.close()
+
+
+def _new_dirs(path: Path) -> list[Path]:
+    """The folders ``mkdir -p path`` would create, deepest first."""
+    new: list[Path] = []
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        new.append(p)
+        p = p.parent
+    return new
+
+
+def _remove_empty_run_dir(out: Path, created: list[Path]) -> None:
+    """Undo the creation of a run folder when setup failed before anything was logged."""
+    try:
+        (out / ".lock").unlink(missing_ok=True)
+    except OSError:
+        return
+    for d in created:
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
+def _close_model(model: Any) -> None:
+    close = getattr(model, "aclose", None)
+    if close is not None:
+        try:
+            asyncio.run(close())
+        except Exception:  # pragma: no cover - closing must not hide the real error
+            pass
 
 
 def _lock_run_dir(out: Path) -> Any:
@@ -399,16 +478,15 @@ def _lock_run_dir(out: Path) -> Any:
 
 
 def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dict[str, Any]], sha: str,
-                out: Path) -> dict[str, Any]:
-    from depthbench.baselines._models import load_model
-
+                out: Path, model: Any) -> dict[str, Any]:
     config = _run_config(cfg, strategies, sha, len(items))
     run_json = out / "run.json"
     if run_json.exists():
-        _check_resume(run_json, config)
-    extra = {k: v for k, v in (("retries", cfg.retries), ("timeout", cfg.timeout)) if v is not None}
-    model = load_model(cfg.model, base_url=cfg.base_url, api_key=cfg.api_key, concurrency=cfg.concurrency,
-                       **extra, **cfg.model_options)
+        try:
+            _check_resume(run_json, config)
+        except BaseException:
+            _close_model(model)
+            raise
     if not run_json.exists():
         atomic_write_json(run_json, {
             "format": RUN_FORMAT,
@@ -439,8 +517,6 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
     n_done = sum(1 for d in done if d[0] in ids)
     progress = _Progress(total_units, n_done, cfg.progress)
     t0 = time.monotonic()
-    if cfg.fsync not in (True, False, "line", "batch"):
-        raise UserError(f"--fsync: {cfg.fsync!r} is not 'line' or 'batch'")
     per_line = cfg.fsync in (True, "line")
     calls_log = JsonlAppender(calls_path, fsync=per_line)
     outcomes_log = JsonlAppender(outcomes_path, fsync=per_line)

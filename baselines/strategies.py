@@ -8,23 +8,30 @@ Every strategy is a small orchestration over :class:`~depthbench.baselines._cont
 
 Names (``depthbench strategies`` prints this table):
 
-======================== ============ ==================================================
-name                     kind         what
-======================== ============ ==================================================
-``single``               single       one chain, ``max_tokens = B``
-``budget_forcing``       sequential   s1: an early stop gets ``"Wait"`` appended, until B
-``budget_forcing:cap``   sequential   s1 cap mode: at B the answer is forced
-``revision@R[:maj]``     sequential   R self-revision rounds of B/R; last answer / majority
-``majority@N[:pooled]``  parallel     self-consistency, N chains of B/N (or a shared pool)
-``best_of@N:V``          parallel     N chains, verifier V picks (``oracle`` is a bound)
-``pass@N``               bound        coverage: any of N chains right (not deployable)
-``ratio@NxR``            parallel     N chains x R revisions, N*R fixed (Snell et al.)
-``adaptive@N``           parallel     pilots, then more chains where votes disagree
-======================== ============ ==================================================
+================================ ============ ==================================================
+name                             kind         what
+================================ ============ ==================================================
+``single``                       single       one chain, ``max_tokens = B``
+``budget_forcing[:max_waits=K]`` sequential   s1: an early stop gets ``"Wait"`` appended, until B
+                                              is used or after K Waits (default 32)
+``budget_forcing:cap``           sequential   s1 cap mode: no Wait; at B the answer is forced
+``revision@R[:maj]``             sequential   R self-revision rounds of B/R; last answer / majority
+``majority@N[:pooled]``          parallel     self-consistency, N chains of B/N (or a shared pool)
+``best_of@N:V``                  parallel     N chains, verifier V picks (``oracle`` is a bound)
+``pass@N``                       bound        coverage: any of N chains right (not deployable)
+``ratio@NxR``                    parallel     N chains x R revisions, N*R fixed (Snell et al.)
+``adaptive@N``                   parallel     pilots, then more chains where votes disagree
+================================ ============ ==================================================
 
 Budget rule: G (generated tokens over all calls, verifier/judge/pilot included) never
 exceeds B per item; ``adaptive`` instead keeps the dataset total at ``len(items) * B``
 (the uniform strategy's) and records each item's allocation.
+
+Minimum budget: :meth:`Strategy.min_budget` is the smallest B that gives every planned
+call (each chain, round, first segment or judge) at least
+:data:`~depthbench.baselines._budget.MIN_CALL_TOKENS` (16) generated tokens, e.g.
+``16 * N`` for ``majority@N`` and ``64 * N`` for ``best_of@N:self``; ``depthbench eval``
+refuses smaller budgets.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from depthbench.baselines._budget import Budget, BudgetExhausted, forced_token_estimate
+from depthbench.baselines._budget import MIN_CALL_TOKENS, Budget, BudgetExhausted, forced_token_estimate
 from depthbench.baselines._context import ANSWER_ROLES, CallContext
 from depthbench.errors import UserError
 
@@ -226,6 +233,35 @@ class Strategy:
         """Reduce logged call records to ``(answer, credit, meta)`` (pure)."""
         raise NotImplementedError  # pragma: no cover
 
+    #: advice appended to a too-small-budget refusal (e.g. ``" or fewer samples"``)
+    fewer_hint: ClassVar[str] = ""
+
+    def min_budget(self) -> int:
+        """The smallest budget B at which every planned call gets at least
+        :data:`~depthbench.baselines._budget.MIN_CALL_TOKENS` generated tokens.
+
+        Returns
+        -------
+        int
+            ``depthbench eval`` refuses budgets below it.
+
+        Examples
+        --------
+        >>> [parse(s).min_budget() for s in ("single", "majority@8", "best_of@4:self", "ratio@2x3")]
+        [16, 128, 256, 96]
+        """
+        return MIN_CALL_TOKENS
+
+    def allowance(self, budget: int) -> str:
+        """How ``budget`` is shared among the calls, as a phrase for error messages.
+
+        Examples
+        --------
+        >>> parse("majority@8").allowance(4)
+        'gives each of 8 chains 0 tokens'
+        """
+        return f"gives its one chain {budget} tokens"
+
     def __str__(self) -> str:
         return self.name
 
@@ -254,9 +290,13 @@ class BudgetForcing(Strategy):
     """s1 budget forcing: control the length of one chain at test time.
 
     ``wait`` mode: when the chain stops before the budget is used, ``"Wait"`` is
-    appended and the model continues, until B is used (or 32 extensions); a chain that
-    reaches the cap without an answer gets ``"Answer:"`` appended and is made to answer
-    with a small reserved tail. ``cap`` mode only does the latter. Inserted text is
+    appended and the model continues, until B is used or ``max_waits`` Waits
+    (default 32; ``budget_forcing:max_waits=K``) were appended; a chain that reaches
+    the cap without an answer gets ``"Answer:"`` appended and is made to answer with a
+    small reserved tail. ``cap`` mode appends no Wait and only does the latter. The
+    outcome's ``meta.stopped`` says why the chain ended: ``"max_waits"`` (the Wait cap),
+    ``"budget"`` (B used, or too little left for another Wait) or ``"model"`` (cap mode:
+    the model stopped on its own). Inserted text is
     charged as generated tokens (:func:`~depthbench.baselines._budget.forced_token_estimate`).
 
     The continuation uses an assistant prefix where the backend supports it, a raw
@@ -268,13 +308,17 @@ class BudgetForcing(Strategy):
     """
 
     mode: str = "wait"
-    max_extensions: ClassVar[int] = 32
+    max_waits: int = 32
+    default_max_waits: ClassVar[int] = 32
     min_extension: ClassVar[int] = 8
-    summary: ClassVar[str] = "s1: append 'Wait' on early stop until B is used; ':cap' forces 'Answer:' at B"
+    summary: ClassVar[str] = ("s1: append 'Wait' on early stop until B is used or K Waits (default 32); "
+                              "':cap' appends no Wait, forces 'Answer:' at B")
 
     @property
     def name(self) -> str:
-        return "budget_forcing" if self.mode == "wait" else "budget_forcing:cap"
+        if self.mode == "cap":
+            return "budget_forcing:cap"
+        return "budget_forcing" + ("" if self.max_waits == self.default_max_waits else f":max_waits={self.max_waits}")
 
     @property
     def kind(self) -> str:
@@ -284,6 +328,16 @@ class BudgetForcing(Strategy):
     def answer_reserve(budget: int) -> int:
         """Tokens held back for a forced answer: 1/16 of B, between 4 and 16."""
         return min(16, max(4, budget // 16))
+
+    def think_cap(self, budget: int) -> int:
+        """``max_tokens`` of the first segment: B minus the answer reserve (and ``"Answer:"``)."""
+        return max(1, budget - max(self.answer_reserve(budget), forced_token_estimate(FORCE_ANSWER) + 1))
+
+    def min_budget(self) -> int:
+        return next(b for b in range(MIN_CALL_TOKENS, 4 * MIN_CALL_TOKENS) if self.think_cap(b) >= MIN_CALL_TOKENS)
+
+    def allowance(self, budget: int) -> str:
+        return f"gives its first segment {self.think_cap(budget)} tokens (after the answer reserve)"
 
     def _continuation(self, ctx: CallContext, transcript: str) -> dict[str, Any]:
         caps = ctx.capabilities
@@ -298,8 +352,7 @@ class BudgetForcing(Strategy):
     async def orchestrate(self, item, ctx):
         B = ctx.budget.total
         tail = self.answer_reserve(B)
-        force_cost = forced_token_estimate(FORCE_ANSWER)
-        think_cap = max(1, B - max(tail, force_cost + 1))
+        think_cap = self.think_cap(B)
         try:
             [rec] = await ctx.call({"messages": ctx.user_messages(), "max_tokens": think_cap},
                                    role="answer", sample=0, round=0)
@@ -309,7 +362,7 @@ class BudgetForcing(Strategy):
         r = 0
         if self.mode == "wait":
             wait_cost = forced_token_estimate(WAIT)
-            while (rec["finish_reason"] == "stop" and r < self.max_extensions
+            while (rec["finish_reason"] == "stop" and r < self.max_waits
                    and ctx.budget.remaining - wait_cost - tail >= self.min_extension):
                 r += 1
                 prefix = transcript + WAIT
@@ -343,8 +396,24 @@ class BudgetForcing(Strategy):
             return None, 0.0, {"segments": 0}
         ex = scorers.extract(self.transcript(calls), item["answer_type"], _space(item),
                              finish_reason=recs[-1].get("finish_reason"))
-        meta = {"segments": len(recs), "waits": sum(1 for c in recs if c["role"] == "continue"),
-                "forced_answer": any(c["role"] == "force_answer" for c in recs)}
+        waits = sum(1 for c in recs if c["role"] == "continue")
+        last = [c for c in recs if c["role"] != "force_answer"][-1]
+        if last.get("finish_reason") == "length":
+            stopped = "budget"
+        elif self.mode == "wait":
+            # the Wait cap stopped it only if the budget still allowed another extension
+            budget = last.get("budget")
+            g = sum(int(c["usage"]["completion_tokens"]) + int(c["usage"].get("forced_tokens", 0)) for c in recs
+                    if isinstance(c.get("usage"), Mapping))
+            room = (int(budget) - g - forced_token_estimate(WAIT) - self.answer_reserve(int(budget))
+                    if isinstance(budget, int) else self.min_extension)
+            stopped = "max_waits" if waits >= self.max_waits and room >= self.min_extension else "budget"
+        else:
+            stopped = "model"
+        meta = {"segments": len(recs), "waits": waits,
+                "forced_answer": any(c["role"] == "force_answer" for c in recs), "stopped": stopped}
+        if self.mode == "wait":
+            meta["max_waits"] = self.max_waits
         return ex.answer, _credit(item, ex.answer), meta
 
 
@@ -367,6 +436,13 @@ class Revision(Strategy):
     rounds: int = 2
     final: str = "last"
     summary: ClassVar[str] = "R self-revision rounds of B/R tokens; ':maj' votes over rounds"
+    fewer_hint: ClassVar[str] = " or fewer rounds"
+
+    def min_budget(self) -> int:
+        return self.rounds * MIN_CALL_TOKENS
+
+    def allowance(self, budget: int) -> str:
+        return f"gives each of {self.rounds} rounds {budget // self.rounds} tokens"
 
     @property
     def name(self) -> str:
@@ -425,6 +501,13 @@ class Majority(Strategy):
     pooled: bool = False
     max_pooled: ClassVar[int] = 8  # pooled sampling stops at 8N chains
     summary: ClassVar[str] = "self-consistency: N chains of B/N, majority vote; ':pooled' shares unused tokens"
+    fewer_hint: ClassVar[str] = " or fewer samples"
+
+    def min_budget(self) -> int:
+        return self.n * MIN_CALL_TOKENS
+
+    def allowance(self, budget: int) -> str:
+        return f"gives each of {self.n} chains {budget // self.n} tokens"
 
     @property
     def name(self) -> str:
@@ -490,6 +573,18 @@ class BestOfN(Strategy):
     tpr: float = 1.0
     fpr: float = 0.0
     summary: ClassVar[str] = "N chains of B/N, pick by verifier: oracle (bound), trace, noisy:TPR,FPR, self (charged)"
+    fewer_hint: ClassVar[str] = " or fewer samples"
+
+    def min_budget(self) -> int:
+        # self: each chain's share pays a candidate and a judge of share // 4 (>= 16 each)
+        return self.n * MIN_CALL_TOKENS * (4 if self.verifier == "self" else 1)
+
+    def allowance(self, budget: int) -> str:
+        share = budget // self.n
+        if self.verifier != "self":
+            return f"gives each of {self.n} chains {share} tokens"
+        judge = share // 4
+        return f"gives each of {self.n} chains {share - judge} tokens for its candidate and {judge} for its self-judge call"
 
     @property
     def name(self) -> str:
@@ -584,6 +679,13 @@ class PassAtN(Strategy):
 
     n: int = 8
     summary: ClassVar[str] = "coverage bound: N chains of B/N, credit if any is right (Chen et al.)"
+    fewer_hint: ClassVar[str] = " or fewer samples"
+
+    def min_budget(self) -> int:
+        return self.n * MIN_CALL_TOKENS
+
+    def allowance(self, budget: int) -> str:
+        return f"gives each of {self.n} chains {budget // self.n} tokens"
 
     @property
     def name(self) -> str:
@@ -628,6 +730,13 @@ class Ratio(Strategy):
     n: int = 2
     r: int = 2
     summary: ClassVar[str] = "N parallel chains x R revision rounds, each round B/(N*R); majority over chains"
+    fewer_hint: ClassVar[str] = " or fewer chains or rounds"
+
+    def min_budget(self) -> int:
+        return self.n * self.r * MIN_CALL_TOKENS
+
+    def allowance(self, budget: int) -> str:
+        return f"gives each of {self.n} chains x {self.r} rounds {(budget // self.n) // self.r} tokens"
 
     @property
     def name(self) -> str:
@@ -674,6 +783,13 @@ class Adaptive(Strategy):
     dataset_level: ClassVar[bool] = True
     max_factor: ClassVar[int] = 4
     summary: ClassVar[str] = "pilot chains (charged), then more chains of B/N to items whose votes disagree"
+    fewer_hint: ClassVar[str] = " or fewer samples"
+
+    def min_budget(self) -> int:
+        return self.n * MIN_CALL_TOKENS
+
+    def allowance(self, budget: int) -> str:
+        return f"gives each of its chains {budget // self.n} tokens (B/{self.n})"
 
     @property
     def name(self) -> str:
@@ -756,7 +872,7 @@ class Adaptive(Strategy):
 # ----------------------------------------------------------------------------------
 _GRAMMAR = [
     ("single", "single", Single),
-    ("budget_forcing[:cap]", "budget_forcing", BudgetForcing),
+    ("budget_forcing[:cap|:max_waits=K]", "budget_forcing", BudgetForcing),
     ("revision@R[:maj]", "revision@4", Revision),
     ("majority@N[:pooled]", "majority@8", Majority),
     ("best_of@N:oracle|trace|self|noisy:TPR,FPR", "best_of@8:trace", BestOfN),
@@ -805,8 +921,10 @@ def parse(name: str) -> Strategy:
         return Single()
     if base == "budget_forcing" or s.startswith("budget_forcing:"):
         mode = s.partition(":")[2] or "wait"
+        if mode.startswith("max_waits="):
+            return BudgetForcing(mode="wait", max_waits=_pos_int(mode.partition("=")[2], s, "K in max_waits=K"))
         if mode not in ("wait", "cap"):
-            raise _bad(s, "takes ':cap' or ':wait'")
+            raise _bad(s, "takes ':cap', ':wait' or ':max_waits=K'")
         return BudgetForcing(mode=mode)
     if not param:
         raise _bad(s, "is not a known strategy")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from functools import lru_cache
 
 import pytest
@@ -10,9 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from depthbench.baselines import load_model
-from depthbench.baselines._budget import Budget, BudgetExceededError, BudgetExhausted, forced_token_estimate
+from depthbench.baselines._budget import (MIN_CALL_TOKENS, Budget, BudgetExceededError, BudgetExhausted,
+                                          forced_token_estimate)
 from depthbench.baselines._context import CallContext
 from depthbench.baselines._protocol import Capabilities, Choice, Response
+from depthbench.baselines._runner import check_budgets
 from depthbench.baselines.strategies import parse
 from depthbench.errors import UserError
 from depthbench.generators import build_items
@@ -118,7 +121,15 @@ def test_budget_never_exceeded_for_every_strategy(budget, n, r, task, which, tps
     item = _items(task)[which]
     for name in _names(n, r):
         strategy = parse(name)
+        if budget < strategy.min_budget():  # `depthbench eval` refuses it up front
+            with pytest.raises(UserError, match=f"^--budget {budget}: {re.escape(name)} gives "):
+                check_budgets([strategy], [budget])
+        else:  # every planned call gets at least MIN_CALL_TOKENS
+            check_budgets([strategy], [budget])
         outcome, ctx = _run(strategy, item, budget, model, seed)
+        if budget >= strategy.min_budget():
+            planned = [c for c in ctx.records if c["role"] in ("answer", "revise", "judge")]
+            assert planned and all(c["request"]["max_tokens"] >= MIN_CALL_TOKENS for c in planned), name
         g = sum(c["usage"]["completion_tokens"] + c["usage"]["forced_tokens"] for c in ctx.records)
         assert outcome["generated_tokens"] == g <= budget, name
         assert all(c["request"]["max_tokens"] <= budget for c in ctx.records), name

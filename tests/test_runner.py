@@ -165,11 +165,59 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert rc == 2 and "--budget" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("strategy,budget,minimum", [
+    ("majority@8", 4, 128), ("best_of@4:self", 7, 256), ("ratio@2x2", 63, 64), ("budget_forcing", 19, 20),
+])
+def test_a_budget_too_small_for_the_strategy_is_refused(tmp_path, capsys, strategy, budget, minimum):
+    out = tmp_path / "r"
+    rc = cli_main(["eval", "--task", "graph_connectivity", "--model", "simulated", "--strategy", strategy,
+                   "--budget", f"{minimum},{budget}", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"--budget {budget}: {strategy} gives " in err and f"use --budget >= {minimum}" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("model", ["simulated:eps=2", "simulated:foo=1", "nosuch:x", "replay:missing.jsonl"])
+def test_a_bad_model_leaves_no_run_folder(tmp_path, capsys, model):
+    out = tmp_path / "new" / "run"
+    rc = cli_main(["eval", "--task", "graph_connectivity", "--model", model, "--strategy", "single",
+                   "--budget", "64", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and not (tmp_path / "new").exists()
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    assert cli_main(["eval", "--task", "graph_connectivity", "--model", model, "--strategy", "single",
+                     "--budget", "64", "--out", str(existing), "--no-progress"]) == 2
+    assert existing.is_dir() and list(existing.iterdir()) == []
+
+
+def test_setup_failure_after_the_folder_is_made_removes_it(tmp_path, monkeypatch):
+    import depthbench.baselines._runner as runner
+
+    def boom(*a, **k):
+        raise UserError("--model: setup failed")
+
+    monkeypatch.setattr(runner, "_run_locked", boom)
+    with pytest.raises(UserError):
+        run_eval(_cfg(tmp_path / "a" / "run", strategies=["single"], budgets=[64]))
+    assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize("text", ["majority@4,,single", "single,", ",single"])
+def test_an_empty_strategy_entry_is_refused(tmp_path, capsys, text):
+    rc = cli_main(["eval", "--task", "graph_connectivity", "--model", "simulated", "--strategy", text,
+                   "--budget", "64", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("depthbench eval: error: --strategy: entry") and "is empty" in err
+    assert not (tmp_path / "r").exists()
+
+
 def test_cli_strategies_lists_one_line_each(capsys):
     assert cli_main(["strategies"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     names = [ln.split()[0] for ln in lines]
-    for n in ("single", "budget_forcing[:cap]", "revision@R[:maj]", "majority@N[:pooled]", "pass@N", "ratio@NxR",
+    for n in ("single", "budget_forcing[:cap|:max_waits=K]", "revision@R[:maj]", "majority@N[:pooled]", "pass@N", "ratio@NxR",
               "adaptive@N"):
         assert n in names
     assert any(n.startswith("best_of@N") for n in names)

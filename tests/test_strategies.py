@@ -93,6 +93,26 @@ def test_budget_forcing_cap_forces_the_answer_and_charges_it(item):
     assert out["final_answer"] == gold and out["generated_tokens"] <= 100
 
 
+def test_budget_forcing_wait_cap_is_a_parameter_and_recorded(item):
+    from depthbench.errors import UserError
+
+    assert parse("budget_forcing").max_waits == 32 and parse("budget_forcing:max_waits=32").name == "budget_forcing"
+    assert parse("budget_forcing:max_waits=3").name == "budget_forcing:max_waits=3"
+    for bad in ("budget_forcing:max_waits=0", "budget_forcing:max_waits=x", "budget_forcing:waits=3"):
+        with pytest.raises(UserError, match="^--strategy"):
+            parse(bad)
+    model = Scripted(lambda r: ("Answer: 1", "stop"))
+    out, ctx = _run("budget_forcing:max_waits=3", item, 1000, model)
+    assert [c["role"] for c in ctx.records].count("continue") == 3
+    assert out["meta"]["stopped"] == "max_waits" and out["meta"]["max_waits"] == 3 and out["generated_tokens"] < 100
+    # a small budget ends the chain before the Wait cap
+    out, _ = _run("budget_forcing:max_waits=3", item, 24, model)
+    assert out["meta"]["stopped"] == "budget" and out["meta"]["waits"] < 3
+    # cap mode appends no Wait; the model stopped on its own
+    out, ctx = _run("budget_forcing:cap", item, 1000, model)
+    assert [c["role"] for c in ctx.records] == ["answer"] and out["meta"]["stopped"] == "model"
+
+
 def test_budget_forcing_without_prefix_support_uses_a_chat_turn(item):
     caps = Capabilities(chat=True, completions=False, assistant_prefix=False)
     model = Scripted(lambda r: ("Answer: 1", "stop"), caps)
