@@ -242,11 +242,19 @@ def format_table(results: Mapping[str, Any]) -> str:
                      f"{_f(r['no_answer_rate']):>6} {_f(r['mean_generated_tokens'], '{:.1f}'):>8}")
     if results["fits"]:
         lines.append("")
-        lines.append(f"{'task':<24} {'strategy':<22} {'budget':>6} {'p [95%]':>24} {'d50 [95%]':>26} {'auc':>6}")
+        lines.append(f"{'task':<24} {'strategy':<22} {'budget':>6} {'p [95%]':>24} {'d50 [95%]':>26} {'auc':>6} "
+                     f"{'max|res|':>8} {'fit p':>6}")
         for r in results["fits"]:
             p = f"{_f(r['p'], '{:.4f}')} [{_f(r['p_lo'], '{:.4f}')}, {_f(r['p_hi'], '{:.4f}')}]"
-            d = f"{_f(r['d50'], '{:.2f}')} [{_f(r['d50_lo'], '{:.2f}')}, {_f(r['d50_hi'], '{:.2f}')}]"
-            lines.append(f"{r['task']:<24} {r['strategy']:<22} {r['budget']:>6} {p:>24} {d:>26} {_f(r['auc']):>6}")
+            if r.get("d50_extrapolated"):
+                d = f"> max depth {r.get('max_depth')}"
+            else:
+                d = f"{_f(r['d50'], '{:.2f}')} [{_f(r['d50_lo'], '{:.2f}')}, {_f(r['d50_hi'], '{:.2f}')}]"
+            lines.append(f"{r['task']:<24} {r['strategy']:<22} {r['budget']:>6} {p:>24} {d:>26} {_f(r['auc']):>6} "
+                         f"{_f(r.get('gof_max_abs_resid')):>8} {_f(r.get('gof_p')):>6}")
+        lines.append("p: per-step reliability in c + (1 - c) p^d (95% interval: hull of likelihood-ratio and bootstrap); "
+                     "d50 beyond the largest measured depth is shown as '> max depth' (extrapolated); "
+                     "max|res|: largest |accuracy - fit| over depths; fit p: Pearson chi-square goodness of fit")
     if results["equivalence"]:
         lines.append("")
         lines.append(f"margin {results['margin']}: a = parallel, b = sequential; diff = acc(a) - acc(b); "

@@ -354,7 +354,13 @@ def fit_depth_curve(
     -------
     dict
         ``p``, ``p_lo``, ``p_hi`` (per-step reliability in [0, 1]); ``d50``,
-        ``d50_lo``, ``d50_hi`` (None when infinite, i.e. p = 1); ``auc`` (see
+        ``d50_lo``, ``d50_hi`` (None when infinite, i.e. p = 1); ``max_depth`` (the
+        largest depth measured); ``d50_extrapolated`` (True when ``d50`` is infinite
+        or beyond ``max_depth``: the curve never fell halfway to chance within the
+        depths measured, so ``d50`` is the model's extrapolation); goodness of fit
+        ``gof_max_abs_resid`` (largest ``|accuracy - fitted|`` over depths),
+        ``gof_chi2`` and ``gof_p`` (Pearson chi-square of the per-depth counts with
+        ``D - 1`` degrees of freedom; None with one depth); ``auc`` (see
         :func:`depth_auc`); ``chance``.
 
     Raises
@@ -368,6 +374,13 @@ def fit_depth_curve(
     credits give a quasi-likelihood). The maximum is found on a grid dense near 0 and
     1 (``p = 1 - exp(-t)``) and polished with a bounded scalar search; the bootstrap
     replicates are evaluated on the grid in one matrix product, O(B * D * P).
+
+    The interval of ``p`` is the hull of the likelihood-ratio (Wilks) interval
+    ``{p : 2 (l(p_hat) - l(p)) <= chi2_1(confidence)}`` and the percentile bootstrap
+    interval (items resampled within each depth), so it always contains ``p`` and is
+    not degenerate when every depth is all-right or all-wrong (where every bootstrap
+    replicate is the same). ``d50`` is increasing in ``p``; its interval is the image
+    of the ``p`` interval. With ``n_boot = 0`` the interval is the likelihood-ratio one.
 
     Examples
     --------
@@ -384,24 +397,63 @@ def fit_depth_curve(
     vals = [np.asarray(per_depth[d], dtype=float) for d in ds]
     n = np.array([v.size for v in vals], dtype=float)
     k = np.array([v.sum() for v in vals], dtype=float)
+    if n_boot > 0 and rng is None:
+        raise ValueError("rng: fit_depth_curve needs a seeded numpy.random.Generator for the bootstrap")
     ll = _loglik_matrix(depths, k[None, :], n, chance, _P_GRID)[0]
     p_hat = _refine(depths, k, n, chance, int(np.argmax(ll)))
     acc = [float(v.mean()) for v in vals]
-    out: dict[str, float | None] = {"p": p_hat, "p_lo": None, "p_hi": None, "d50": _none_if_inf(float(_d50(p_hat))),
-                                    "d50_lo": None, "d50_hi": None, "auc": depth_auc(ds, acc), "chance": chance}
+    d50 = float(_d50(p_hat))
+    fitted = np.clip(chance + (1 - chance) * p_hat ** depths, _EPS, 1 - _EPS)
+    resid = np.asarray(acc) - fitted
+    chi2 = float(np.sum((k - n * fitted) ** 2 / (n * fitted * (1 - fitted))))
+    out: dict[str, Any] = {
+        "p": p_hat, "p_lo": None, "p_hi": None, "d50": _none_if_inf(d50), "d50_lo": None, "d50_hi": None,
+        "max_depth": int(ds[-1]), "d50_extrapolated": bool(not math.isfinite(d50) or d50 > ds[-1]),
+        "gof_max_abs_resid": float(np.max(np.abs(resid))),
+        "gof_chi2": chi2 if len(ds) > 1 else None,
+        "gof_p": float(stats.chi2.sf(chi2, len(ds) - 1)) if len(ds) > 1 else None,
+        "auc": depth_auc(ds, acc), "chance": chance,
+    }
+    lo, hi = _lr_interval(depths, k, n, chance, p_hat, confidence)
     if n_boot > 0:
-        if rng is None:
-            raise ValueError("rng: fit_depth_curve needs a seeded numpy.random.Generator for the bootstrap")
         kb = np.empty((n_boot, len(ds)))
         for j, v in enumerate(vals):
             kb[:, j] = v[rng.integers(0, v.size, size=(n_boot, v.size))].sum(axis=1)
         llb = _loglik_matrix(depths, kb, n, chance, _P_GRID)
         pb = _P_GRID[np.argmax(llb, axis=1)]
         a = (1 - confidence) / 2
-        lo, hi = np.quantile(pb, [a, 1 - a], method="inverted_cdf")
-        dlo, dhi = np.quantile(_d50(pb), [a, 1 - a], method="inverted_cdf")
-        out.update(p_lo=float(lo), p_hi=float(hi), d50_lo=_none_if_inf(float(dlo)), d50_hi=_none_if_inf(float(dhi)))
+        blo, bhi = np.quantile(pb, [a, 1 - a], method="inverted_cdf")
+        lo, hi = min(lo, float(blo)), max(hi, float(bhi))
+    lo, hi = min(lo, p_hat), max(hi, p_hat)
+    out.update(p_lo=lo, p_hi=hi, d50_lo=_none_if_inf(float(_d50(lo))), d50_hi=_none_if_inf(float(_d50(hi))))
     return out
+
+
+def _nll(p: float, depths: np.ndarray, k: np.ndarray, n: np.ndarray, c: float) -> float:
+    q = np.clip(c + (1 - c) * p ** depths, _EPS, 1 - _EPS)
+    return -float(np.sum(k * np.log(q) + (n - k) * np.log1p(-q)))
+
+
+def _lr_interval(depths: np.ndarray, k: np.ndarray, n: np.ndarray, c: float, p_hat: float,
+                 confidence: float) -> tuple[float, float]:
+    """Likelihood-ratio interval of ``p``: the hull of the grid points within the chi-square cut, refined."""
+    cut = float(stats.chi2.ppf(confidence, 1)) / 2
+    base = _nll(p_hat, depths, k, n, c)
+    dev = -_loglik_matrix(depths, k[None, :], n, c, _P_GRID)[0] - base - cut  # <= 0 inside
+    inside = np.flatnonzero(dev <= 0)
+    if inside.size == 0:
+        return (p_hat, p_hat)
+
+    def f(p: float) -> float:
+        return _nll(p, depths, k, n, c) - base - cut
+
+    i, j = int(inside[0]), int(inside[-1])
+    lo = float(_P_GRID[i]) if i == 0 else float(optimize.brentq(f, _P_GRID[i - 1], _P_GRID[i])) \
+        if f(float(_P_GRID[i - 1])) > 0 >= f(float(_P_GRID[i])) else float(_P_GRID[i])
+    last = _P_GRID.size - 1
+    hi = float(_P_GRID[j]) if j == last else float(optimize.brentq(f, _P_GRID[j], _P_GRID[j + 1])) \
+        if f(float(_P_GRID[j + 1])) > 0 >= f(float(_P_GRID[j])) else float(_P_GRID[j])
+    return (min(lo, p_hat), max(hi, p_hat))
 
 
 def _none_if_inf(x: float) -> float | None:
@@ -430,7 +482,8 @@ def curve_fits(
     -------
     list of dict
         ``fits`` rows of ``results.json``: ``task, strategy, budget, p, p_lo, p_hi,
-        d50, d50_lo, d50_hi, auc, chance``.
+        d50, d50_lo, d50_hi, auc, chance`` and ``max_depth, d50_extrapolated,
+        gof_max_abs_resid, gof_chi2, gof_p`` (see :func:`fit_depth_curve`).
     """
     groups: dict[tuple[str, str, int], dict[int, dict[str, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for r in outcomes:

@@ -154,3 +154,36 @@ def test_two_stage_bootstrap_with_repeats():
     recs = _outcomes(0.7, 0.0, [1], 40, repeats=3, seed=3)
     row = depth_curves(recs, n_boot=2000, seed=0)[0]
     assert row["n"] == 40 and row["boot_lo"] < row["accuracy"] < row["boot_hi"]
+
+
+def test_fit_interval_contains_estimate_when_every_depth_is_all_or_nothing():
+    # accuracies 1, 1, 0, 0, 0 by depth: every bootstrap replicate is the same data
+    per = {d: [1.0 if i < 2 else 0.0] * 20 for i, d in enumerate([1, 2, 3, 6, 12])}
+    fit = fit_depth_curve(per, 0.0, n_boot=300, rng=np.random.default_rng(0))
+    assert fit["p_lo"] < fit["p"] < fit["p_hi"]                 # not degenerate, contains its estimate
+    assert fit["d50_lo"] < fit["d50"] < fit["d50_hi"]
+    assert fit["gof_p"] < 1e-3 and fit["gof_max_abs_resid"] > 0.3  # a step is not a geometric decay
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_fit_interval_always_contains_estimate(seed):
+    rng = np.random.default_rng(seed)
+    per = {d: list((rng.random(int(rng.integers(3, 12))) < 0.9 ** d).astype(float)) for d in (1, 2, 4, 8)}
+    fit = fit_depth_curve(per, 0.25, n_boot=200, rng=rng)
+    assert fit["p_lo"] <= fit["p"] <= fit["p_hi"]
+
+
+def test_fit_flags_extrapolated_d50_and_reports_goodness_of_fit():
+    per = {d: [1.0] * (99 - d) + [0.0] * (1 + d) for d in (1, 2, 4)}
+    fit = fit_depth_curve(per, 0.0, n_boot=100, rng=np.random.default_rng(0))
+    assert fit["max_depth"] == 4 and fit["d50"] > 4 and fit["d50_extrapolated"] is True
+    assert fit["gof_p"] > 0.05 and fit["gof_max_abs_resid"] < 0.05
+    inside = fit_depth_curve({1: [1.0] * 9 + [0.0], 2: [1.0] * 81 + [0.0] * 19, 8: [1.0] * 43 + [0.0] * 57},
+                             0.0, n_boot=0)
+    assert inside["d50_extrapolated"] is False and inside["max_depth"] == 8
+    assert fit_depth_curve({1: [1.0] * 5}, 0.5, n_boot=0)["d50_extrapolated"] is True   # p = 1: never halves
+    from depthbench.scorers._analyze import format_table
+
+    text = format_table({"curves": [], "equivalence": [], "breakpoints": [], "margin": 0.05,
+                         "fits": [{"task": "t", "strategy": "s", "budget": 1, **fit}]})
+    assert "> max depth 4" in text
