@@ -23,6 +23,7 @@ answer.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping
@@ -141,7 +142,16 @@ def _smollm2_tokenizer() -> Any:
 
         from depthbench.baselines._llamacpp import smollm2_gguf
 
-        return Llama(model_path=str(smollm2_gguf()), vocab_only=True, verbose=False)
+        path = str(smollm2_gguf())
+        # llama.cpp logs context warnings to fd 2 even with verbose=False; keep validate's output clean
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
+                return Llama(model_path=path, vocab_only=True, verbose=False)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
     except Exception:  # noqa: BLE001 - optional: any missing package or unreadable file means no recount
         return None
 
