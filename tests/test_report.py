@@ -178,7 +178,7 @@ def test_report_accepts_results_file_and_prints_verdicts(tmp_path: Path, capsys)
     [
         ({1: "equivalent", 2: "equivalent", 3: "equivalent"}, "equivalent at every depth (depths 1-3) (no breakpoint)"),
         ({1: "inconclusive", 2: "b_better", 3: "b_better"},
-         "inconclusive at depth 1, sequential better from depth 2 (breakpoint: depth 1)"),
+         "inconclusive at depth 1, sequential better from depth 2 (breakpoint: depth 1, the first depth measured)"),
         ({1: "equivalent", 2: "a_better", 3: "equivalent"},
          "equivalent at depth 1, parallel better at depth 2, equivalent at depth 3 (breakpoint: depth 2)"),
     ],
@@ -188,6 +188,17 @@ def test_verdict_sentences(verdicts, expected) -> None:
     res = check_results(make_results(budgets=(64,), depths=(1, 2, 3), verdicts=verdicts))
     (s,) = summarize_verdicts(res)
     assert s.text == f"graph_connectivity @ budget 64, majority@4 vs budget_forcing: {expected}"
+
+
+def test_floor_depths_read_equivalent_both_at_chance() -> None:
+    res = make_results(budgets=(64,), depths=(1, 2, 3),
+                       verdicts={1: "equivalent", 2: "equivalent", 3: "equivalent"})
+    for r in res["equivalence"]:
+        r["floor"] = r["depth"] == 3
+    for r in res["breakpoints"]:
+        r["breakpoint_depth"] = 3
+    (s,) = summarize_verdicts(check_results(res))
+    assert s.text.endswith("equivalent up to depth 2, equivalent (both at chance) at depth 3 (breakpoint: depth 3)")
 
 
 def test_pair_of_same_kind_uses_names() -> None:

@@ -48,6 +48,13 @@ class ReportFiles:
     figures: tuple[Path, ...]
 
 
+
+def _d50(r: Mapping[str, Any]) -> str:
+    """d50 as text; an extrapolated d50 (beyond the deepest measured depth) reads "> max depth N"."""
+    if r.get("d50_extrapolated"):
+        return f"> max depth {r.get('max_depth')}"
+    return fmt(r.get("d50"), 2)
+
 def fmt(x: Any, digits: int = 3) -> str:
     """A number for a table: fixed digits, integers as is, missing values as an en dash."""
     if isinstance(x, bool):
@@ -86,7 +93,7 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
                fmt(r.get("mean_processed_tokens"), 1), fmt(r.get("chance"))]
               for r in _sorted_curves(res)]
     fits = [[r.get("task", ""), r.get("strategy", ""), str(r.get("budget", "")), fmt(r.get("p")),
-             _ci(r.get("p_lo"), r.get("p_hi")), fmt(r.get("d50"), 2), _ci(r.get("d50_lo"), r.get("d50_hi"), 2),
+             _ci(r.get("p_lo"), r.get("p_hi")), _d50(r), _ci(r.get("d50_lo"), r.get("d50_hi"), 2),
              fmt(r.get("auc")), fmt(r.get("chance"))]
             for r in sorted(res.get("fits", []),
                             key=lambda r: (str(r.get("task")), _budget_key(r.get("budget")),
@@ -94,7 +101,7 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
     eq = [[r["task"], str(r["budget"]), r["a"], r["b"], str(r["depth"]), fmt(r.get("n")), fmt(r.get("diff")),
            _ci(r.get("ci90_lo"), r.get("ci90_hi")), _ci(r.get("ci95_lo"), r.get("ci95_hi")),
            fmt(r.get("p_tost"), 4), fmt(r.get("p_diff"), 4), fmt(r.get("p_holm"), 4),
-           fmt(r.get("items_needed")), verdict_label(r["verdict"], r["a"], r["b"], kinds), r["verdict"]]
+           fmt(r.get("items_needed")), verdict_label(r["verdict"], r["a"], r["b"], kinds, bool(r.get("floor"))), r["verdict"]]
           for r in sorted(res.get("equivalence", []),
                           key=lambda r: (r["task"], int(r["budget"]), r["a"], r["b"], int(r["depth"])))]
     bps = [[r["task"], str(r["budget"]), r["a"], r["b"], fmt(r.get("margin", res.get("margin"))),
@@ -113,7 +120,7 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
         "curves": (["task", "strategy", "kind", "budget", "depth", "n", "accuracy", "Wilson 95%", "bootstrap 95%",
                     "no answer", "mean G", "mean P", "chance"], curves),
         "fits": (["task", "strategy", "budget", "p (per step)", "p 95%", "d50", "d50 95%", "AUC", "chance"], fits),
-        "equivalence": (["task", "budget", "a", "b", "depth", "n", "diff a-b", "90% CI", "95% CI", "p TOST",
+        "equivalence": (["task", "budget", "a", "b", "depth", "n", "diff a-b", "90% CI (t)", "95% CI (t)", "p TOST",
                          "p diff", "p TOST (Holm)", "items needed", "verdict"], eq),  # rows end with the verdict code
         "breakpoints": (["task", "budget", "a", "b", "margin", "breakpoint depth", "95% CI"], bps),
     }
@@ -178,8 +185,11 @@ budgets run (ratio below 1: the parallel strategy a gets there with fewer tokens
 {{ table("compute_to_target") }}
 {% endif %}
 <h2 id="equivalence">Equivalence tests</h2>
-<p>Paired difference a - b per depth; equivalent when the 90% CI lies inside (-m, m), different when the 95% CI
-excludes 0, otherwise inconclusive; Holm-corrected across depths. "Items needed": items per depth for 80% power to
+<p>Paired difference a - b per depth with its paired t intervals (the ones the tests use); equivalent when the
+TOST rejects at the Holm-adjusted level (the 90% CI inside (-m, m) before correction), different when the
+Holm-adjusted test of a zero difference rejects (the 95% CI excludes 0 before correction), otherwise
+inconclusive. "Equivalent (both at chance)" marks depths where both strategies are within the margin of the
+chance rate: they agree only in failing, and such a depth ends the equivalent run for the breakpoint. "Items needed": items per depth for 80% power to
 show equivalence at this margin, at the observed variance of the per-item difference.</p>
 {{ table("equivalence", verdict_col=13) }}
 

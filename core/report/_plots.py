@@ -137,7 +137,11 @@ def _draw_depth_panel(ax: Any, curves: Sequence[Mapping[str, Any]], task: str, b
     chance = _mean([num(r.get("chance")) for r in rows])
     if not math.isnan(chance):
         shown = f"{chance:.2g}" if chance >= 1e-3 else "~0"
-        ax.axhline(chance, color="#555555", linestyle=":", linewidth=1.0, label=f"chance ({shown})")
+        # One legend entry "chance" for every panel; each panel writes its own rate by the line.
+        ax.axhline(chance, color="#555555", linestyle=":", linewidth=1.0, label="chance")
+        ax.annotate(f"chance {shown}", xy=(1.0, chance), xycoords=("axes fraction", "data"),
+                    xytext=(-2, 2), textcoords="offset points", ha="right", va="bottom",
+                    fontsize=6.5, color="#555555")
     ax.set_ylim(-0.03, 1.03)
     ax.set_ylabel("accuracy")
     _depth_axis(ax, depths)
@@ -223,8 +227,9 @@ def _draw_equivalence_panel(ax: Any, res: Mapping[str, Any], task: str, a: str, 
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="white", edgecolor="#bbbbbb",
                                        hatch="//", linewidth=0.5))
                 continue
+            floor = bool(r.get("floor"))  # both strategies within the margin of chance
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=VERDICT_COLORS[r["verdict"]],
-                                   edgecolor="white", linewidth=1.0))
+                                   edgecolor="white", linewidth=1.0, hatch="xx" if floor else None))
             diff = num(r.get("diff"))
             if not math.isnan(diff):
                 ax.text(j, i, f"{diff:+.2f}", ha="center", va="center", fontsize=7, color="#222222")
@@ -250,6 +255,7 @@ def _draw_equivalence_panel(ax: Any, res: Mapping[str, Any], task: str, a: str, 
             Patch(facecolor=VERDICT_COLORS["a_better"], label=a_label),
             Patch(facecolor=VERDICT_COLORS["b_better"], label=b_label),
             Patch(facecolor=VERDICT_COLORS["inconclusive"], label="inconclusive"),
+            Patch(facecolor="white", edgecolor="#666666", hatch="xx", label="both at chance"),
             Patch(facecolor="none", edgecolor="black", linewidth=2.0, label="breakpoint")]
 
 

@@ -232,11 +232,21 @@ def pair_label(a: str, b: str, kinds: Mapping[str, str]) -> tuple[str, str]:
     return f"{a} better", f"{b} better"
 
 
-def verdict_label(verdict: str, a: str, b: str, kinds: Mapping[str, str]) -> str:
-    """A verdict code (``a_better`` ...) as words for the pair (``parallel better`` ...)."""
+def verdict_label(verdict: str, a: str, b: str, kinds: Mapping[str, str], floor: bool = False) -> str:
+    """A verdict code (``a_better`` ...) as words for the pair (``parallel better`` ...).
+
+    ``floor=True`` (the scorers' flag: both strategies at most chance + margin) turns
+    "equivalent" into "equivalent (both at chance)", so a tie between two failures is
+    never read as two working strategies agreeing.
+    """
     a_words, b_words = pair_label(a, b, kinds)
+    if verdict == "equivalent" and floor:
+        return "equivalent (both at chance)"
     return {"equivalent": "equivalent", "a_better": a_words, "b_better": b_words,
             "inconclusive": "inconclusive"}.get(verdict, verdict)
+
+
+_FLOOR = "equivalent_floor"  # internal run key: an equivalent verdict with the floor flag
 
 
 @dataclass(frozen=True)
@@ -273,7 +283,8 @@ def _describe(verdicts: Sequence[tuple[int, str]], a: str, b: str, kinds: Mappin
             runs.append((v, [depth]))
     parts = []
     for i, (v, depths) in enumerate(runs):
-        words = verdict_label(v, a, b, kinds)
+        words = verdict_label("equivalent", a, b, kinds, floor=True) if v == _FLOOR \
+            else verdict_label(v, a, b, kinds)
         if len(runs) == 1:
             parts.append(f"{words} at every depth ({_depth_ranges(depths)})" if len(depths) > 1
                          else f"{words} at depth {depths[0]}")
@@ -303,9 +314,12 @@ def summarize_verdicts(results: Mapping[str, Any]) -> list[VerdictSummary]:
     """
     kinds = strategy_kinds(results["curves"])
     groups: dict[tuple[str, int, str, str], list[tuple[int, str]]] = {}
+    floors: dict[tuple[str, int, str, str], set[int]] = {}
     for row in results.get("equivalence", []):
         key = (row["task"], int(row["budget"]), row["a"], row["b"])
         groups.setdefault(key, []).append((int(row["depth"]), row["verdict"]))
+        if row.get("floor"):
+            floors.setdefault(key, set()).add(int(row["depth"]))
     bps = {(r["task"], int(r["budget"]), r["a"], r["b"]): r.get("breakpoint_depth")
            for r in results.get("breakpoints", [])}
     out = []
@@ -313,8 +327,15 @@ def summarize_verdicts(results: Mapping[str, Any]) -> list[VerdictSummary]:
         task, budget, a, b = key
         verdicts = tuple(sorted(groups[key]))
         bp = bps.get(key)
-        phrase = _describe(verdicts, a, b, kinds)
-        bp_text = f"breakpoint: depth {bp}" if bp is not None else "no breakpoint"
+        fl = floors.get(key, set())
+        phrase = _describe([(d, _FLOOR if v == "equivalent" and d in fl else v) for d, v in verdicts],
+                           a, b, kinds)
+        if bp is None:
+            bp_text = "no breakpoint"
+        elif verdicts and bp == verdicts[0][0]:
+            bp_text = f"breakpoint: depth {bp}, the first depth measured"
+        else:
+            bp_text = f"breakpoint: depth {bp}"
         text = f"{task} @ budget {budget}, {a} vs {b}: {phrase} ({bp_text})"
         out.append(VerdictSummary(task, budget, a, b, verdicts, bp, text))
     return out
