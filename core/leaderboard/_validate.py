@@ -22,6 +22,7 @@ answer.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -148,7 +149,10 @@ def _smollm2_tokenizer() -> Any:
         try:
             with open(os.devnull, "wb") as null:
                 os.dup2(null.fileno(), 2)
-                return Llama(model_path=path, vocab_only=True, verbose=False)
+                llm = Llama(model_path=path, vocab_only=True, verbose=False)
+            # Free it while the interpreter is still whole; freeing it during shutdown raises.
+            atexit.register(llm.close)
+            return llm
         finally:
             os.dup2(saved, 2)
             os.close(saved)
