@@ -220,6 +220,8 @@ class CallContext:
                     stop=tuple(request.get("stop", ())),
                     n=len(missing),
                     item=self.item,
+                    samples=tuple(sample + i for i in missing),
+                    role=role,
                 )
                 resp = await self.model.generate(req)
             except BaseException:

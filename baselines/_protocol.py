@@ -73,6 +73,10 @@ class Request:
     samples : tuple of int, optional
         The sample index of each choice (length ``n``); the ``replay`` backend serves the
         recorded sample with that index. Metadata only: not sent, not logged.
+    role : str
+        The harness role of the call (``"answer"``, ``"continue"``, ``"revise"``,
+        ``"judge"``, ...; see ``depthbench.baselines._context.ROLES``). Metadata only: the
+        ``replay`` backend serves recorded answers and refuses roles that need new text.
     """
 
     max_tokens: int
@@ -86,6 +90,7 @@ class Request:
     n: int = 1
     item: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     samples: tuple[int, ...] | None = field(default=None, compare=False)
+    role: str = field(default="answer", compare=False)
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):

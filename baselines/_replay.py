@@ -24,8 +24,10 @@ split (one word = one token), and reported with source ``"tokenizer"``.
 
 Which record answers a request: choice ``j`` gets sample ``request.samples[j]`` when the
 caller passes sample indices, else the item's next unserved sample (in sample order).
-Replay serves answer samples; it cannot produce new text for continuation or revision
-rounds, and asking for a sample the file lacks is a :class:`~depthbench.errors.UserError`.
+Replay serves answer samples; a call whose role needs new text (continuation, revision,
+judging) and asking for a sample the file lacks are each a :class:`~depthbench.errors.UserError`.
+A record longer than the call's ``max_tokens`` is cut to ``max_tokens`` whitespace tokens
+with ``finish_reason`` ``"length"``, as a server stops at its cap.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ from depthbench.baselines._protocol import FINISH_REASONS, Capabilities, Choice,
 from depthbench.errors import UserError
 
 __all__ = ["ReplayModel", "load_replay_file"]
+
+
+REPLAYABLE_ROLES = ("answer", "pilot")
 
 
 def load_replay_file(path: str | Path) -> dict[str, dict[int, dict[str, Any]]]:
@@ -116,6 +121,10 @@ class ReplayModel:
         item_id = (request.item or {}).get("id")
         if not item_id:
             raise UserError("replay backend: request.item with an 'id' is needed to find the recorded completion")
+        if request.role not in REPLAYABLE_ROLES:
+            raise UserError(f"replay backend: a strategy asked for a {request.role!r} call, which needs new text; "
+                            "replay serves recorded answers only: use single, majority@N, pass@N or "
+                            "best_of@N:oracle|trace|noisy")
         recs = self.records.get(item_id)
         if recs is None:
             raise UserError(f"replay file {self.path}: no record for item {item_id!r}; "
@@ -140,7 +149,13 @@ class ReplayModel:
                 k, src = rec["completion_tokens"], "replay"
             else:
                 k, src = self._count(text), "tokenizer"
-            choices.append(Choice(text=text, finish_reason=rec["finish_reason"], completion_tokens=int(k),
+            finish = rec["finish_reason"]
+            if k > request.max_tokens:
+                # As a server would: stop at the cap. Cut by whitespace tokens (exact for the
+                # default counting rule, an approximation for recorded tokenizer counts).
+                text = " ".join(text.split()[:request.max_tokens])
+                k, finish = request.max_tokens, "length"
+            choices.append(Choice(text=text, finish_reason=finish, completion_tokens=int(k),
                                   token_source=src, seed=None))
             if prompt_tokens is None and isinstance(rec.get("prompt_tokens"), int):
                 prompt_tokens = rec["prompt_tokens"]

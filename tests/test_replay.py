@@ -96,3 +96,46 @@ def test_duplicate_sample_and_empty_and_missing_file(tmp_path):
         load_model(f"replay:{write(tmp_path, [], 'empty.jsonl')}")
     with pytest.raises(UserError, match="file not found"):
         load_model(f"replay:{tmp_path / 'missing.jsonl'}")
+
+
+def test_a_recording_longer_than_the_cap_is_cut_with_finish_reason_length(tmp_path):
+    long_text = " ".join(f"w{i}" for i in range(300)) + " Answer: 4"
+    p = write(tmp_path, [{"item_id": ITEM["id"], "sample": 0, "text": long_text, "finish_reason": "stop"}])
+    ch = gen(load_model(f"replay:{p}"), req(samples=(0,))).choices[0]
+    assert (ch.completion_tokens, ch.finish_reason) == (64, "length")
+    assert ch.text.split() == long_text.split()[:64]
+
+
+def test_roles_that_need_new_text_are_refused(replay_file):
+    m = load_model(f"replay:{replay_file}")
+    r = Request(max_tokens=64, temperature=1.0, top_p=1.0, seeds=(0,), item=ITEM, samples=(0,), role="revise",
+                messages=({"role": "user", "content": "x"},))
+    with pytest.raises(UserError, match="'revise' call, which needs new text"):
+        gen(m, r)
+
+
+def test_eval_serves_the_same_recorded_sample_to_every_strategy_and_budget(tmp_path):
+    """single at two budgets and majority@4 with exactly 4 recorded samples: sample k is
+    sample k everywhere (paired comparisons), never 'the next unserved one'."""
+    from depthbench.cli import main
+    from depthbench.generators import build_items
+    from depthbench.io import read_jsonl, write_jsonl_atomic
+
+    items = build_items("graph_connectivity", "test", depths=[1, 2], n=2)
+    data = tmp_path / "data"
+    data.mkdir()
+    write_jsonl_atomic(data / "test.jsonl", items)
+    recs = [{"item_id": it["id"], "sample": s, "finish_reason": "stop",
+             "text": f"sample {s} Answer: {it['answer'] if s % 2 == 0 else 'nope'}"}
+            for it in items for s in range(4)]
+    rp = write(tmp_path, recs)
+    out = tmp_path / "run"
+    assert main(["eval", "--data", str(data / "test.jsonl"), "--model", f"replay:{rp}",
+                 "--strategy", "single,majority@4", "--budget", "256,512", "--out", str(out)]) == 0
+    calls = list(read_jsonl(out / "calls.jsonl"))
+    assert len(calls) == len(items) * (1 + 4) * 2
+    for c in calls:
+        assert c["text"].startswith(f"sample {c['sample']} ")
+    outcomes = list(read_jsonl(out / "outcomes.jsonl"))
+    single = [o for o in outcomes if o["strategy"] == "single"]
+    assert len(single) == 2 * len(items) and all(o["correct"] for o in single)  # sample 0 is right
