@@ -54,6 +54,9 @@ def _register_eval(sub: Any) -> None:
     p.add_argument("--api-key", default=None, help="openai: API key (default: $OPENAI_API_KEY; never written to the run folder)")
     p.add_argument("--retries", type=int, default=None, help="openai: retries per call on 429/5xx/timeouts (default 6)")
     p.add_argument("--timeout", type=float, default=None, help="openai: seconds per attempt (default 120)")
+    p.add_argument("--native-n", action="store_true",
+                   help="openai: ask the server for n choices in one request (vLLM, llama.cpp server) instead "
+                        "of one request per sample; one seed then covers the request's samples (see doctor)")
     p.add_argument("--fsync", choices=("line", "batch"), default="line",
                    help="line: fsync every log line (default); batch: flush every line, fsync in groups "
                         "every 50 ms (same safety against kill -9, faster on slow disks)")
@@ -65,8 +68,14 @@ def _register_eval(sub: Any) -> None:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from depthbench.baselines._runner import EvalConfig, parse_budgets, run_eval, summarize
 
+    from depthbench.errors import UserError
+
+    if args.native_n and not args.model.startswith("openai:"):
+        raise UserError(f"--native-n: only the openai backend sends n > 1 requests, not --model {args.model}; "
+                        "drop --native-n")
     cfg = EvalConfig(
         model=args.model,
+        model_options={"native_n": True} if args.native_n else {},
         strategies=[args.strategy],
         budgets=parse_budgets(args.budget),
         out=args.out,

@@ -109,7 +109,7 @@ async def _doctor_openai(model: Any) -> list[Check]:
             rows.append(Check("supports n", "ok", "yes",
                               f"usage.completion_tokens={usage}, choices tokenise to {counts}: "
                               + ("summed over n (split per choice by depthbench)" if summed else "not a sum")
-                              + "; enable with native_n=True"))
+                              + "; enable with eval --native-n"))
         else:
             rows.append(Check("supports n", "info", "no", f"n=3 returned {len(got)} choice(s); depthbench fans out "
                                                           "with one seed per sample (the default)"))

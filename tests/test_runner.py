@@ -369,3 +369,29 @@ def test_a_second_writer_on_the_same_folder_is_refused(tmp_path):
     finally:
         held.close()
     run_eval(_cfg(out, strategies=["single"], limit=2))  # free again
+
+
+def test_native_n_flag_sends_one_request_for_n_samples(tmp_path):
+    from depthbench.cli import main
+
+    Server = _server()
+    with Server() as srv:
+        rc = main(["eval", "--task", "graph_connectivity", "--per-depth", "2", "--limit", "3",
+                   "--model", "openai:test-model", "--base-url", srv.base_url, "--native-n",
+                   "--strategy", "majority@4", "--budget", "256", "--out", str(tmp_path / "run")])
+        completions = srv.stats["ok"]  # completion requests served (tokenize calls not counted)
+    assert rc == 0
+    calls = _lines(tmp_path / "run" / "calls.jsonl")
+    assert len(calls) == 3 * 4
+    assert {c["request"]["n"] for c in calls} == {4}
+    assert completions == 3  # one request per item, not one per sample
+
+
+def test_native_n_is_refused_for_backends_without_n(tmp_path, capsys):
+    from depthbench.cli import main
+
+    rc = main(["eval", "--task", "graph_connectivity", "--limit", "1", "--model", "simulated", "--native-n",
+               "--strategy", "single", "--budget", "64", "--out", str(tmp_path / "run")])
+    assert rc == 2
+    assert "--native-n: only the openai backend" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
