@@ -878,7 +878,7 @@ _GRAMMAR = [
     ("best_of@N:oracle|trace|self|noisy:TPR,FPR", "best_of@8:trace", BestOfN),
     ("pass@N", "pass@8", PassAtN),
     ("ratio@NxR", "ratio@4x2", Ratio),
-    ("adaptive@N", "adaptive@8", Adaptive),
+    ("adaptive[@N]", "adaptive@8", Adaptive),
 ]
 
 
@@ -926,6 +926,8 @@ def parse(name: str) -> Strategy:
         if mode not in ("wait", "cap"):
             raise _bad(s, "takes ':cap', ':wait' or ':max_waits=K'")
         return BudgetForcing(mode=mode)
+    if s == "adaptive":  # the default pool size, named canonically as adaptive@8
+        return Adaptive()
     if not param:
         raise _bad(s, "is not a known strategy")
     num, _, opt = param.partition(":")

@@ -213,12 +213,19 @@ def test_an_empty_strategy_entry_is_refused(tmp_path, capsys, text):
     assert not (tmp_path / "r").exists()
 
 
+def test_bare_adaptive_is_adaptive_at_8():
+    from depthbench.baselines.strategies import parse
+
+    assert parse("adaptive").name == "adaptive@8"
+    assert parse("adaptive@4").name == "adaptive@4"
+
+
 def test_cli_strategies_lists_one_line_each(capsys):
     assert cli_main(["strategies"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     names = [ln.split()[0] for ln in lines]
     for n in ("single", "budget_forcing[:cap|:max_waits=K]", "revision@R[:maj]", "majority@N[:pooled]", "pass@N", "ratio@NxR",
-              "adaptive@N"):
+              "adaptive[@N]"):
         assert n in names
     assert any(n.startswith("best_of@N") for n in names)
 
