@@ -50,6 +50,13 @@ def test_public_manifest_has_ids_and_commitments_not_answers(split):
     assert check_commitments(out / "public" / "manifest.json", items, salts) == []
 
 
+def test_private_folder_is_readable_by_its_owner_only(split):
+    import stat
+
+    out, _ = split
+    assert stat.S_IMODE((out / "private").stat().st_mode) == 0o700
+
+
 def test_commitment_catches_a_changed_answer(split):
     out, _ = split
     items, salts = _private(out)

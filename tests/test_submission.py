@@ -89,6 +89,16 @@ def test_cli_pack_and_validate(world, tmp_path, capsys):
     assert "verified" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("flag, value", [("--model-name", "../../etc/evil"), ("--submitter", "/abs/path"),
+                                         ("--model-revision", "a\x07b")], ids=["traversal", "absolute", "control"])
+def test_cli_pack_refuses_unsafe_names_up_front(world, tmp_path, capsys, flag, value):
+    out = tmp_path / "x.json.gz"
+    assert main(["submission", "pack", str(world["run"]), "--out", str(out), flag, value]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"depthbench submission: error: {flag}: ") and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
 def test_cli_pack_bad_run_dir_is_one_line(tmp_path, capsys):
     assert main(["submission", "pack", str(tmp_path / "nope"), "--out", str(tmp_path / "x.json.gz")]) == 2
     err = capsys.readouterr().err

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -149,6 +150,7 @@ def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir
         raise UserError(f"hidden split: duplicate item id {dup[0]!r} from the generator")
     out = ensure_writable_dir(out_dir, "--out")
     private = ensure_writable_dir(out / "private", "--out")
+    os.chmod(private, 0o700)  # answers and salts: readable by the maintainer only
     public = ensure_writable_dir(out / "public", "--out")
 
     salts = [{"id": i, "salt": item_salt(secret, i)} for i in ids]

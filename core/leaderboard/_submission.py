@@ -19,6 +19,7 @@ from typing import Any
 from depthbench import __version__
 from depthbench.errors import UserError
 from depthbench.io import BadLine, atomic_write_bytes, canonical_json, read_jsonl
+from depthbench.leaderboard._safety import name_problems
 
 __all__ = ["SUBMISSION_FORMAT", "ENDPOINT_KINDS", "pack_run", "write_submission", "submission_bytes",
            "load_schema"]
@@ -188,6 +189,13 @@ def pack_run(run_dir: str | Path, *, submitter: str = "anonymous", model_name: s
     seen_strats = sorted({p["strategy"] for p in predictions})
     strategies = [s for s in run_strats if s in seen_strats] if isinstance(run_strats, list) else seen_strats
     strategies += [s for s in seen_strats if s not in strategies]
+    # refuse names the validator would reject, before anything is written
+    for field_name, flag, value in (("metadata.submitter", "--submitter", submitter),
+                                    ("metadata.model.name", "--model-name", model_name),
+                                    ("metadata.model.revision", "--model-revision", model_revision)):
+        if isinstance(value, str):
+            for problem in name_problems(field_name, value):
+                raise UserError(f"{flag}: {problem}")
     return {
         "format": SUBMISSION_FORMAT,
         "metadata": {
