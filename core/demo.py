@@ -258,10 +258,10 @@ def run_demo(out: str | Path, seed: int = 0, n_per_depth: int = DEMO_N_PER_DEPTH
 
 
 def _run_config(run_dir: Path) -> dict[str, Any]:
-    import json
+    from depthbench.scorers import load_run
 
     try:
-        cfg = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("config", {})
-    except (OSError, ValueError):
+        cfg = load_run(run_dir).get("config", {})
+    except UserError:
         return {}
     return cfg if isinstance(cfg, dict) else {}

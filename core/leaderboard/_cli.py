@@ -33,14 +33,13 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     sub = pack_run(args.run_dir, submitter=args.submitter, model_name=args.model_name,
                    model_revision=args.model_revision, raw=not args.no_raw, date=args.date)
     out = write_submission(sub, args.out)
-    import json
-
     from depthbench.leaderboard._validate import find_releases
+    from depthbench.scorers import load_run
 
     try:
-        config = json.loads((Path(args.run_dir) / "run.json").read_text("utf-8")).get("config", {})
+        config = load_run(args.run_dir).get("config", {})
         expected = int(config["n_items"]) * len(config["strategies"]) * len(config["budgets"])
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+    except (UserError, ValueError, AttributeError, KeyError, TypeError):
         expected = None
     if expected is not None:
         if len(sub["predictions"]) < expected:

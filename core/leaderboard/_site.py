@@ -17,7 +17,6 @@ through Jinja2 with autoescaping, so a model name holding ``<script>`` shows as 
 from __future__ import annotations
 
 import io
-import json
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -31,7 +30,7 @@ from markupsafe import Markup
 
 from depthbench import __version__
 from depthbench.errors import UserError
-from depthbench.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir
+from depthbench.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir
 from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, safe_slug
 from depthbench.leaderboard._validate import ValidationReport, validate_submission
 
@@ -507,11 +506,12 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
         md += [f"- `{_md(r['file'])}`: {r['n_problems']} problem(s), first: {_md(r['problems'][0])}" for r in rejected]
         md.append("")
 
-    targets = {"index.html": html, "leaderboard.md": "\n".join(md) + ("" if md[-1] == "" else "\n"),
-               "leaderboard.json": json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"}
+    targets = {"index.html": html, "leaderboard.md": "\n".join(md) + ("" if md[-1] == "" else "\n")}
     for name, text in targets.items():
         atomic_write_text(out / name, text)
         result.files.append(out / name)
+    atomic_write_json(out / "leaderboard.json", data)
+    result.files.append(out / "leaderboard.json")
     for rel, src in downloads:
         # rel is built from safe_slug only: no separators, no leading dot, so it stays inside out/.
         dest = out / rel

@@ -134,16 +134,10 @@ def pack_run(run_dir: str | Path, *, submitter: str = "anonymous", model_name: s
     UserError
         If the run directory is missing files or fields.
     """
+    from depthbench.scorers import load_run
+
     rd = Path(run_dir)
-    if not rd.is_dir():
-        raise UserError(f"RUN_DIR: {str(rd)!r} is not a folder; give the --out folder of 'depthbench eval'")
-    run_path = rd / "run.json"
-    if not run_path.is_file():
-        raise UserError(f"RUN_DIR: run.json missing in {str(rd)!r}; run 'depthbench eval --out RUN_DIR' first")
-    try:
-        run = json.loads(run_path.read_text("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"RUN_DIR: run.json is not valid JSON ({e})") from None
+    run = load_run(rd)
     calls = _read_log(rd / "calls.jsonl", "calls.jsonl")
     outcomes = _read_log(rd / "outcomes.jsonl", "outcomes.jsonl")
     if not outcomes:

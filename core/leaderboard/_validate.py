@@ -131,7 +131,9 @@ class ValidationReport:
 def count_simulated_tokens(text: str) -> int:
     """Tokens of ``text`` under the simulated backend's documented rule (one token = one
     whitespace-separated word; ``depthbench.baselines._simulated.count_tokens``)."""
-    return len(text.split())
+    from depthbench.baselines._simulated import count_tokens
+
+    return count_tokens(text)
 
 
 @lru_cache(maxsize=1)
@@ -387,22 +389,20 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
                                      "per token); token counts not verified")
             floor += least
         if strat_obj is not None and getattr(strat_obj, "dataset_level", False):
+            # budget shared across items: the total is capped (checked below), one item at most the
+            # strategy's own per-item ceiling
             pooled_floor[(p["strategy"], p["budget"])] += floor
+            pooled[(p["strategy"], p["budget"])] += gen
             ceiling = (1 + int(getattr(strat_obj, "max_factor", 0))) * p["budget"]
             if gen <= ceiling < floor:
                 probs.append(f"{w}: the call texts need at least {floor} generated tokens, over this strategy's "
                              f"per-item ceiling {ceiling} (token counts understated; budget overrun)")
+            elif gen > ceiling:
+                probs.append(f"{w}: generated tokens {gen} exceed this strategy's per-item ceiling {ceiling} "
+                             "(budget overrun)")
         elif gen <= p["budget"] < floor:
             probs.append(f"{w}: the call texts need at least {floor} generated tokens, over the budget "
                          f"{p['budget']} (token counts understated; budget overrun)")
-        if strat_obj is not None and getattr(strat_obj, "dataset_level", False):
-            # budget shared across items: the total is capped (checked below), one item at most the
-            # strategy's own per-item ceiling
-            pooled[(p["strategy"], p["budget"])] += gen
-            ceiling = (1 + int(getattr(strat_obj, "max_factor", 0))) * p["budget"]
-            if gen > ceiling:
-                probs.append(f"{w}: generated tokens {gen} exceed this strategy's per-item ceiling {ceiling} "
-                             "(budget overrun)")
         elif gen > p["budget"]:
             probs.append(f"{w}: generated tokens {gen} exceed the budget {p['budget']} (budget overrun)")
         keys = Counter(c["key"] for c in p["calls"])

@@ -154,11 +154,8 @@ def _fig(ncols: int, nrows: int = 1, w: float = 3.5, h: float = 2.7) -> tuple[Fi
     return fig, [list(r) for r in axes]
 
 
-def _legend_right(fig: Figure, ax: Any, extra: Sequence[Any] = ()) -> None:
+def _legend_right(fig: Figure, ax: Any) -> None:
     handles, labels = ax.get_legend_handles_labels()
-    for h in extra:
-        handles.append(h)
-        labels.append(h.get_label())
     if handles:
         fig.legend(handles, labels, loc="outside right upper")
 
