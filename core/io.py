@@ -31,6 +31,7 @@ __all__ = [
     "BadLine",
     "read_jsonl",
     "ensure_writable_dir",
+    "write_jsonl_atomic",
 ]
 
 
@@ -230,5 +231,3 @@ def write_jsonl_atomic(path: str | os.PathLike[str], records: Iterable[Any]) -> 
         for r in records:
             f.write(canonical_json(r).encode("utf-8") + b"\n")
 
-
-__all__.append("write_jsonl_atomic")

@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
         from depthbench.leaderboard._hidden import run_generate_hidden
 
         return run_generate_hidden(args)
-    from depthbench.generators._dataset import _parse_shard
+    from depthbench.generators._dataset import _config, _context, _parse_shard
     from depthbench.generators._export import check_format
     from depthbench.io import ensure_writable_dir
     from depthbench.tasks import load_spec
@@ -111,8 +111,6 @@ def _run(args: argparse.Namespace) -> int:
     if shard is not None and args.format != "jsonl":
         raise UserError("--shard: only --format jsonl can be sharded (shards concatenate byte for byte)")
     # Validate every depth against the size before writing anything.
-    from depthbench.generators._dataset import _config, _context
-
     ctx = _context(spec)
     for d in depths:
         _config(ctx, d)

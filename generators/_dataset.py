@@ -20,7 +20,6 @@ cannot be equal), which lets a shard or a worker reproduce the exact same sequen
 
 from __future__ import annotations
 
-import hashlib
 import json
 import operator
 import os
@@ -443,7 +442,7 @@ def load_dataset(path: "str | os.PathLike[str]", split: str | None = None) -> tu
                 raise UserError(f"dataset: {fp} does not match its sha256 in manifest.json (file changed); "
                                 "regenerate the dataset")
             items.extend(_read_items(fp))
-        return items, hashlib.sha256(mbytes).hexdigest()
+        return items, sha256_bytes(mbytes)
     items = _read_items(p)
     if split is not None:
         items = [it for it in items if it.get("split") == split]
@@ -456,7 +455,7 @@ def load_dataset(path: "str | os.PathLike[str]", split: str | None = None) -> tu
             manifest = {}
         entry = manifest.get("files", {}).get(p.name) if isinstance(manifest, dict) else None
         if entry and entry.get("sha256") == sha256_file(p):
-            return items, hashlib.sha256(mbytes).hexdigest()
+            return items, sha256_bytes(mbytes)
     return items, sha256_file(p)
 
 

@@ -20,7 +20,14 @@ from typing import Any
 
 from depthbench import __version__
 from depthbench.errors import UserError
-from depthbench.io import atomic_write_json, atomic_write_text, atomic_writer, canonical_json, sha256_file
+from depthbench.io import (
+    atomic_write_json,
+    atomic_write_text,
+    atomic_writer,
+    canonical_json,
+    sha256_file,
+    write_jsonl_atomic,
+)
 from depthbench.tasks._spec import TaskSpec
 
 __all__ = ["write_dataset", "FORMATS", "flatten_item", "MANIFEST_FORMAT", "check_format"]
@@ -71,12 +78,6 @@ def flatten_item(item: Mapping[str, Any]) -> dict[str, Any]:
 def _per_depth(items: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     c = Counter(int(it["depth"]) for it in items)
     return {str(d): c[d] for d in sorted(c)}
-
-
-def _write_jsonl(path: Path, items: Sequence[Mapping[str, Any]]) -> None:
-    with atomic_writer(path, "wb") as f:
-        for it in items:
-            f.write(canonical_json(it).encode("utf-8") + b"\n")
 
 
 def _arrow_table(items: Sequence[Mapping[str, Any]]):
@@ -139,10 +140,8 @@ def _dataset_card(spec: TaskSpec, splits: Mapping[str, Sequence[Mapping[str, Any
 
 
 def _write_hf(out: Path, spec: TaskSpec, splits: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Path]:
-    try:
-        import datasets
-    except ImportError:
-        raise UserError("--format hf: the `datasets` package is not installed; pip install 'depthbench[hf]'") from None
+    import datasets  # check_format ran first: installed
+
     dd = datasets.DatasetDict({name: datasets.Dataset(_arrow_table(items)) for name, items in splits.items()})
     final = out / "hf"
     tmp = Path(tempfile.mkdtemp(prefix=".hf.", dir=out))
@@ -207,7 +206,7 @@ def write_dataset(out: "str | os.PathLike[str]", spec: TaskSpec, splits: Mapping
         else:
             for name, items in splits.items():
                 fname = f"{name}.{fmt}"
-                (_write_jsonl if fmt == "jsonl" else _write_parquet)(out / fname, items)
+                (write_jsonl_atomic if fmt == "jsonl" else _write_parquet)(out / fname, items)
                 files[fname] = {"sha256": sha256_file(out / fname), "items": len(items),
                                 "per_depth": _per_depth(items)}
         fam = get_family(spec.family)

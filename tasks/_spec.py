@@ -213,8 +213,12 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     except OSError as e:
         raise UserError(f"task spec: cannot read {str(path)!r} ({e.strerror}); check the path") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)  # one parse gives both the node tree (for lines) and the data
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else "?"
@@ -388,8 +392,9 @@ def load_spec(spec: "str | Path | TaskSpec") -> TaskSpec:
         data, _ = _read_yaml(cand)
         if not (isinstance(data, dict) and data.get("abstract")):
             return _load_file(cand)
-    for sp in list_specs():
+    specs = list_specs()
+    for sp in specs:
         if sp.name == s:
             return sp
-    names = ", ".join(sp.name for sp in list_specs())
+    names = ", ".join(sp.name for sp in specs)
     raise UserError(f"task: unknown task {s!r}; choose one of {names} (see `depthbench tasks list`) or pass a .yaml path")
