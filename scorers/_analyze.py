@@ -169,8 +169,10 @@ def analyze_run(
     present: dict[tuple[str, int], set[str]] = defaultdict(set)
     budgets_of: dict[tuple[str, str], set[int]] = defaultdict(set)
     items_of: dict[tuple[str, int, str, int], set[str]] = defaultdict(set)
+    credits_of: dict[tuple[str, int, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in recs:
         items_of[(str(r["task"]), int(r["budget"]), str(r["strategy"]), int(r["depth"]))].add(str(r["item_id"]))
+        credits_of[(r["task"], int(r["depth"]), r["strategy"])][int(r["budget"])].append(float(r.get("credit") or 0.0))
         present[(str(r["task"]), int(r["budget"]))].add(str(r["strategy"]))
         budgets_of[(str(r["task"]), str(r["strategy"]))].add(int(r["budget"]))
     for task, budget in sorted(present):
@@ -190,14 +192,11 @@ def analyze_run(
     tasks = sorted({str(r["task"]) for r in recs})
     for task in tasks:
         here = {s: kinds[s] for s in kinds if len(budgets_of.get((task, s), ())) >= 2}
+        depths = sorted({int(r["depth"]) for r in recs if r["task"] == task})
         for a, b in default_pairs(here):
-            depths = sorted({int(r["depth"]) for r in recs if r["task"] == task})
             for d in depths:
-                accs = defaultdict(list)
-                for r in recs:
-                    if r["task"] == task and int(r["depth"]) == d and r["strategy"] in (a, b):
-                        accs[(r["strategy"], int(r["budget"]))].append(float(r.get("credit") or 0.0))
-                best = {s: max((sum(v) / len(v) for (s2, _), v in accs.items() if s2 == s), default=0.0) for s in (a, b)}
+                best = {s: max((sum(v) / len(v) for v in credits_of.get((task, d, s), {}).values()), default=0.0)
+                        for s in (a, b)}
                 target = 0.9 * min(best.values())
                 if target <= 0:
                     continue

@@ -288,8 +288,7 @@ def _refine(depths: np.ndarray, k: np.ndarray, n: np.ndarray, c: float, i: int) 
         return float(_P_GRID[i])
 
     def nll(p: float) -> float:
-        q = np.clip(c + (1 - c) * p ** depths, _EPS, 1 - _EPS)
-        return -float(np.sum(k * np.log(q) + (n - k) * np.log1p(-q)))
+        return _nll(p, depths, k, n, c)
 
     res = optimize.minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
     best = float(res.x)

@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from depthbench.scorers._curves import derive_rng, ragged, resampled_item_means
+from depthbench.scorers._curves import _credit, derive_rng, ragged, resampled_item_means
 
 __all__ = [
     "VERDICTS",
@@ -207,13 +207,6 @@ def verdict(diff: float, p_tost_adj: float, p_diff_adj: float, n: int, alpha: fl
     if p_diff_adj < alpha:
         return "a_better" if diff > 0 else "b_better"
     return "inconclusive"
-
-
-def _credit(r: Mapping[str, Any]) -> float:
-    c = r.get("credit")
-    if c is None:
-        c = 1.0 if r.get("correct") else 0.0
-    return float(c)
 
 
 def paired_items(

@@ -225,9 +225,29 @@ def majority_vote(
     return _select(counts, first, n_abstain, tie, _make_rng(rng, seed), _correctness(item, correct))
 
 
-def _check_scores(answers: Sequence[Any], scores: Sequence[float | None]) -> None:
+def _tally_scores(
+    answers: Sequence[Any], scores: Sequence[float | None]
+) -> tuple[dict[Any, float], dict[Any, float], dict[Any, int], int]:
+    """Per answer: best score, summed score and index of the best-scored sample; abstentions.
+
+    ``None`` answers and ``None`` / NaN scores abstain.
+    """
     if len(answers) != len(scores):
         raise ValueError(f"scores: length {len(scores)} differs from answers ({len(answers)}); give one score per sample")
+    best: dict[Any, float] = {}
+    total: dict[Any, float] = {}
+    first: dict[Any, int] = {}
+    n_abstain = 0
+    for i, (a, s) in enumerate(zip(answers, scores)):
+        if a is None or s is None or (isinstance(s, float) and math.isnan(s)):
+            n_abstain += 1
+            continue
+        s = float(s)
+        total[a] = total.get(a, 0.0) + s
+        if a not in best or s > best[a]:
+            best[a] = s
+            first[a] = i
+    return best, total, first, n_abstain
 
 
 def best_of_n(
@@ -272,18 +292,7 @@ def best_of_n(
     >>> best_of_n(["3", "5", "5"], [0.9, 0.2, 0.4]).answer
     '3'
     """
-    _check_scores(answers, scores)
-    best: dict[Any, float] = {}
-    first: dict[Any, int] = {}
-    n_abstain = 0
-    for i, (a, s) in enumerate(zip(answers, scores)):
-        if a is None or s is None or (isinstance(s, float) and math.isnan(s)):
-            n_abstain += 1
-            continue
-        s = float(s)
-        if a not in best or s > best[a]:
-            best[a] = s
-            first[a] = i
+    best, _, first, n_abstain = _tally_scores(answers, scores)
     return _select(best, first, n_abstain, tie, _make_rng(rng, seed), _correctness(item, correct))
 
 
@@ -325,20 +334,7 @@ def weighted_best_of_n(
     >>> weighted_best_of_n(["3", "5", "5"], [0.9, 0.5, 0.5]).answer
     '5'
     """
-    _check_scores(answers, scores)
-    total: dict[Any, float] = {}
-    first: dict[Any, int] = {}
-    best: dict[Any, float] = {}
-    n_abstain = 0
-    for i, (a, s) in enumerate(zip(answers, scores)):
-        if a is None or s is None or (isinstance(s, float) and math.isnan(s)):
-            n_abstain += 1
-            continue
-        s = float(s)
-        total[a] = total.get(a, 0.0) + s
-        if a not in best or s > best[a]:
-            best[a] = s
-            first[a] = i
+    _, total, first, n_abstain = _tally_scores(answers, scores)
     return _select(total, first, n_abstain, tie, _make_rng(rng, seed), _correctness(item, correct))
 
 

@@ -25,6 +25,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from depthbench.baselines import strategies as registry
+from depthbench.baselines._context import ANSWER_ROLES
+from depthbench.baselines.strategies import KINDS, judge_score
 from depthbench.errors import UserError
 from depthbench.io import BadLine, canonical_json, sha256_bytes, write_jsonl_atomic
 from depthbench.scorers._extract import extract
@@ -33,9 +36,8 @@ from depthbench.scorers._verify import verify
 
 __all__ = ["score_run", "load_run", "load_run_items", "read_records", "strategy_info", "ANSWER_ROLES", "KINDS"]
 
-#: Roles whose text carries an answer to the item (re-extracted and re-verified).
-ANSWER_ROLES = ("answer", "continue", "revise", "pilot", "force_answer")
-KINDS = ("single", "parallel", "sequential", "bound")
+# ANSWER_ROLES (roles whose text carries an answer: re-extracted and re-verified) and
+# KINDS are the strategies' own, re-exported here.
 _CALL_FIELDS = ("key", "item_id", "strategy", "budget", "sample", "round", "role", "text")
 
 
@@ -131,18 +133,16 @@ def load_run_items(run: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], s
 def strategy_info(name: str) -> tuple[str, Callable[[Sequence[Mapping[str, Any]], Mapping[str, Any]], tuple[Any, float, dict[str, Any]]]]:
     """``(kind, final_answer)`` of a strategy name, from the strategy registry.
 
-    Falls back, when :mod:`depthbench.baselines.strategies` cannot be imported or
-    does not know the name, to a kind inferred from the name (``majority@`` /
+    Falls back, when :mod:`depthbench.baselines.strategies` does not know the name,
+    to a kind inferred from the name (``majority@`` /
     ``best_of@`` / ``ratio@`` / ``adaptive@`` parallel, ``pass@`` bound, ``single``
     single, anything else sequential) and a reduction that takes the majority of the
     answer calls for ``majority@`` names and the last answer otherwise.
     """
     try:
-        from depthbench.baselines import strategies as registry
-
         strat = registry.parse(name)
         return str(strat.kind), strat.final_answer
-    except (ImportError, UserError, AttributeError, ValueError):
+    except (UserError, AttributeError, ValueError):
         pass
     if name.startswith(("majority@", "best_of@", "ratio@", "adaptive@")):
         kind = "parallel"
@@ -162,15 +162,6 @@ def strategy_info(name: str) -> tuple[str, Callable[[Sequence[Mapping[str, Any]]
         return answer, 1.0 if answer is not None and verify(item, answer) else 0.0, {"fallback": True}
 
     return kind, fallback
-
-
-def _judge_scorer() -> Callable[[str], float] | None:
-    """The strategies' reader of a self-judge reply (``Verdict: yes|no``), if available."""
-    try:
-        from depthbench.baselines.strategies import judge_score
-    except ImportError:
-        return None
-    return judge_score
 
 
 def _report(bad: list[BadLine], fname: str, err: TextIO) -> None:
@@ -256,10 +247,9 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
             continue
         calls[key] = dict(rec)
     texts: dict[str, str] = {}
-    judge = _judge_scorer()
     for key, rec in calls.items():
-        if rec["role"] == "judge" and judge is not None:
-            rec["score"] = float(judge(rec.get("text") or ""))  # the self-judge's verdict, re-read
+        if rec["role"] == "judge":
+            rec["score"] = float(judge_score(rec.get("text") or ""))  # the self-judge's verdict, re-read
         if rec["role"] not in ANSWER_ROLES:
             continue
         item = items[str(rec["item_id"])]
