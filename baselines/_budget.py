@@ -186,12 +186,6 @@ class Budget:
             own = min(own, self.parent.remaining)
         return max(0, own)
 
-    def grant(self, extra: int) -> None:
-        """Raise the cap by ``extra`` tokens (adaptive allocation hands out a second phase)."""
-        if extra < 0:
-            raise ValueError("grant must be >= 0")
-        self.total += extra
-
     # -- calls ---------------------------------------------------------------------
     def reserve(self, max_tokens: int | None = None, n: int = 1, forced_tokens: int = 0,
                 min_tokens: int = 1) -> Reservation:
@@ -236,10 +230,6 @@ class Budget:
             raise ValueError("n must be >= 1")
         share = self.remaining // n
         return [Budget(share, parent=self) for _ in range(n)]
-
-    def child(self, total: int | None = None) -> "Budget":
-        """One child budget of ``total`` tokens (default: all that is left); pooled use."""
-        return Budget(self.remaining if total is None else min(total, self.remaining), parent=self)
 
     # -- internals (propagate to the parent) ----------------------------------------
     def _hold(self, amount: int) -> None:

@@ -74,15 +74,13 @@ def _openai(spec: str, rest: str, **kw: Any) -> Model:
     return OpenAICompatibleModel(rest, **kw)
 
 
-def _llamacpp(spec: str, rest: str, *, base_url: Any = None, api_key: Any = None, concurrency: int | None = None,
-              retries: Any = None, timeout: Any = None, **kw: Any) -> Model:
+def _llamacpp(spec: str, rest: str, **kw: Any) -> Model:
     from depthbench.baselines._llamacpp import LlamaCppModel
 
     return LlamaCppModel(rest, **kw)
 
 
-def _simulated(spec: str, rest: str, *, base_url: Any = None, api_key: Any = None, concurrency: Any = None,
-               retries: Any = None, timeout: Any = None, **kw: Any) -> Model:
+def _simulated(spec: str, rest: str, **kw: Any) -> Model:
     from depthbench.baselines._simulated import SimulatedModel
 
     options: dict[str, Any] = _kv_options(spec, rest)
@@ -90,8 +88,7 @@ def _simulated(spec: str, rest: str, *, base_url: Any = None, api_key: Any = Non
     return SimulatedModel(**options)
 
 
-def _replay(spec: str, rest: str, *, base_url: Any = None, api_key: Any = None, concurrency: Any = None,
-            retries: Any = None, timeout: Any = None, **kw: Any) -> Model:
+def _replay(spec: str, rest: str, **kw: Any) -> Model:
     from depthbench.baselines._replay import ReplayModel
 
     return ReplayModel(rest, **kw)

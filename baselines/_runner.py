@@ -358,12 +358,6 @@ async def _run_units(cfg: EvalConfig, items: list[dict[str, Any]], strategies: S
 async def _dataset_unit(strategy: Any, items: list[dict[str, Any]], budget: int, make_ctx: Any, emit: Any,
                         done: set[tuple[str, str, int]], concurrency: int) -> None:
     finished = {it["id"] for it in items if (it["id"], strategy.name, budget) in done}
-    emitted: list[dict[str, Any]] = []
-
-    def collect(o: dict[str, Any]) -> None:
-        emitted.append(o)
-        emit(o)
-
     ctxs: list[CallContext] = []
 
     def mk(it: Mapping[str, Any]) -> CallContext:
@@ -371,7 +365,7 @@ async def _dataset_unit(strategy: Any, items: list[dict[str, Any]], budget: int,
         ctxs.append(c)
         return c
 
-    await strategy.run_dataset(items, mk, collect, done=finished, concurrency=concurrency)
+    await strategy.run_dataset(items, mk, emit, done=finished, concurrency=concurrency)
     total = sum(c.budget.generated for c in ctxs)
     if total > len(items) * budget:
         raise BudgetExceededError(

@@ -266,6 +266,26 @@ class Strategy:
         return self.name
 
 
+@dataclass(frozen=True)
+class _NChains(Strategy):
+    """Base of the strategies that sample ``n`` chains of ``B // n`` tokens each."""
+
+    n: int = 8
+    fewer_hint: ClassVar[str] = " or fewer samples"
+
+    def min_budget(self) -> int:
+        return self.n * MIN_CALL_TOKENS
+
+    def allowance(self, budget: int) -> str:
+        return f"gives each of {self.n} chains {budget // self.n} tokens"
+
+    async def orchestrate(self, item, ctx):
+        """One request for the ``n`` chains, ``B // n`` tokens each (none if that is 0)."""
+        share = ctx.budget.total // self.n
+        if share >= 1:
+            await ctx.call({"messages": ctx.user_messages(), "max_tokens": share, "n": self.n}, role="answer", sample=0)
+
+
 # ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Single(Strategy):
@@ -482,7 +502,7 @@ async def revision_chain(ctx: CallContext, budget: Budget, *, sample: int, round
 
 # ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Majority(Strategy):
+class Majority(_NChains):
     """Self-consistency: N chains, the most frequent extracted answer wins.
 
     Static split (default): each chain may use B/N tokens. Pooled (``:pooled``): the
@@ -497,17 +517,9 @@ class Majority(Strategy):
     models", arXiv 2203.11171.
     """
 
-    n: int = 8
     pooled: bool = False
     max_pooled: ClassVar[int] = 8  # pooled sampling stops at 8N chains
     summary: ClassVar[str] = "self-consistency: N chains of B/N, majority vote; ':pooled' shares unused tokens"
-    fewer_hint: ClassVar[str] = " or fewer samples"
-
-    def min_budget(self) -> int:
-        return self.n * MIN_CALL_TOKENS
-
-    def allowance(self, budget: int) -> str:
-        return f"gives each of {self.n} chains {budget // self.n} tokens"
 
     @property
     def name(self) -> str:
@@ -518,11 +530,9 @@ class Majority(Strategy):
         return "parallel"
 
     async def orchestrate(self, item, ctx):
+        await super().orchestrate(item, ctx)
         share = ctx.budget.total // self.n
-        if share < 1:
-            return
-        await ctx.call({"messages": ctx.user_messages(), "max_tokens": share, "n": self.n}, role="answer", sample=0)
-        if self.pooled:
+        if self.pooled and share >= 1:
             nxt = self.n
             while (k := min(ctx.budget.remaining // share, self.max_pooled * self.n - nxt)) >= 1:
                 before = ctx.budget.generated
@@ -551,7 +561,7 @@ def judge_score(text: str) -> float:
 
 
 @dataclass(frozen=True)
-class BestOfN(Strategy):
+class BestOfN(_NChains):
     """Best-of-N: N chains, a verifier scores each, the best-scored answer is final.
 
     Verifiers: ``oracle`` (the gold check; an upper bound, kind ``"bound"``), ``trace``
@@ -568,21 +578,19 @@ class BestOfN(Strategy):
     Snell et al. 2024, arXiv 2408.03314 (best-of-N against a verifier).
     """
 
-    n: int = 8
     verifier: str = "oracle"
     tpr: float = 1.0
     fpr: float = 0.0
     summary: ClassVar[str] = "N chains of B/N, pick by verifier: oracle (bound), trace, noisy:TPR,FPR, self (charged)"
-    fewer_hint: ClassVar[str] = " or fewer samples"
 
     def min_budget(self) -> int:
         # self: each chain's share pays a candidate and a judge of share // 4 (>= 16 each)
-        return self.n * MIN_CALL_TOKENS * (4 if self.verifier == "self" else 1)
+        return super().min_budget() * (4 if self.verifier == "self" else 1)
 
     def allowance(self, budget: int) -> str:
-        share = budget // self.n
         if self.verifier != "self":
-            return f"gives each of {self.n} chains {share} tokens"
+            return super().allowance(budget)
+        share = budget // self.n
         judge = share // 4
         return f"gives each of {self.n} chains {share - judge} tokens for its candidate and {judge} for its self-judge call"
 
@@ -596,11 +604,10 @@ class BestOfN(Strategy):
         return "bound" if self.verifier == "oracle" else "parallel"
 
     async def orchestrate(self, item, ctx):
+        if self.verifier != "self":
+            return await super().orchestrate(item, ctx)
         share = ctx.budget.total // self.n
         if share < 1:
-            return
-        if self.verifier != "self":
-            await ctx.call({"messages": ctx.user_messages(), "max_tokens": share, "n": self.n}, role="answer", sample=0)
             return
         judge_tokens = max(1, share // 4)
         cand_tokens = share - judge_tokens
@@ -664,7 +671,7 @@ def _fmt(x: float) -> str:
 
 # ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class PassAtN(Strategy):
+class PassAtN(_NChains):
     """pass@N: the chance that at least one of N chains (B/N each) is right.
 
     Coverage, an upper bound on any selection method, **not** a deployable strategy:
@@ -677,15 +684,7 @@ class PassAtN(Strategy):
     Chen et al. 2021, "Evaluating large language models trained on code", arXiv 2107.03374.
     """
 
-    n: int = 8
     summary: ClassVar[str] = "coverage bound: N chains of B/N, credit if any is right (Chen et al.)"
-    fewer_hint: ClassVar[str] = " or fewer samples"
-
-    def min_budget(self) -> int:
-        return self.n * MIN_CALL_TOKENS
-
-    def allowance(self, budget: int) -> str:
-        return f"gives each of {self.n} chains {budget // self.n} tokens"
 
     @property
     def name(self) -> str:
@@ -694,11 +693,6 @@ class PassAtN(Strategy):
     @property
     def kind(self) -> str:
         return "bound"
-
-    async def orchestrate(self, item, ctx):
-        share = ctx.budget.total // self.n
-        if share >= 1:
-            await ctx.call({"messages": ctx.user_messages(), "max_tokens": share, "n": self.n}, role="answer", sample=0)
 
     def final_answer(self, calls, item):
         from depthbench import scorers
@@ -762,7 +756,7 @@ class Ratio(Strategy):
 
 # ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Adaptive(Strategy):
+class Adaptive(_NChains):
     """Adaptive allocation across items at the uniform strategy's total budget.
 
     Phase 1 (pilot): every item gets ``max(2, N // 4)`` chains of B/N tokens; these
@@ -779,14 +773,9 @@ class Adaptive(Strategy):
     Wang et al. 2023, arXiv 2203.11171 (the vote).
     """
 
-    n: int = 8
     dataset_level: ClassVar[bool] = True
     max_factor: ClassVar[int] = 4
     summary: ClassVar[str] = "pilot chains (charged), then more chains of B/N to items whose votes disagree"
-    fewer_hint: ClassVar[str] = " or fewer samples"
-
-    def min_budget(self) -> int:
-        return self.n * MIN_CALL_TOKENS
 
     def allowance(self, budget: int) -> str:
         return f"gives each of its chains {budget // self.n} tokens (B/{self.n})"
