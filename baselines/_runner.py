@@ -35,6 +35,7 @@ from depthbench.baselines._context import CallContext
 from depthbench.baselines._protocol import BackendError
 from depthbench.baselines.strategies import Strategy, parse
 from depthbench.errors import UserError
+from depthbench.tasks import build_items, load_dataset
 from depthbench.io import JsonlAppender, atomic_write_json, canonical_json, ensure_writable_dir, read_jsonl, sha256_bytes
 
 __all__ = ["EvalConfig", "run_eval", "load_items", "parse_budgets", "parse_strategies", "check_budgets", "RUN_FORMAT"]
@@ -163,8 +164,6 @@ def _interleave_by_depth(items: list[dict[str, Any]], limit: int | None) -> list
 
 def load_items(cfg: EvalConfig) -> tuple[list[dict[str, Any]], str]:
     """The run's items and the dataset sha256 (manifest bytes, or canonical items for --task)."""
-    from depthbench import generators
-
     if (cfg.data is None) == (cfg.task is None):
         raise UserError("--data/--task: give exactly one of --data DIR (a dataset) or --task NAME (generate in memory)")
     if cfg.limit is not None and cfg.limit < 1:
@@ -172,9 +171,9 @@ def load_items(cfg: EvalConfig) -> tuple[list[dict[str, Any]], str]:
     if cfg.data is not None:
         if not Path(cfg.data).exists():
             raise UserError(f"--data: {cfg.data!r} does not exist; give a dataset folder or .jsonl file")
-        items, sha = generators.load_dataset(cfg.data, split=cfg.split if Path(cfg.data).is_dir() else None)
+        items, sha = load_dataset(cfg.data, split=cfg.split if Path(cfg.data).is_dir() else None)
     else:
-        items = generators.build_items(cfg.task, cfg.split, n=cfg.per_depth)
+        items = build_items(cfg.task, cfg.split, n=cfg.per_depth)
         # the sha256 of the whole generated split (what `depthbench score` recomputes)
         sha = sha256_bytes("\n".join(canonical_json(it) for it in items).encode("utf-8"))
     items = _interleave_by_depth(list(items), cfg.limit)

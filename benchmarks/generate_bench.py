@@ -3,7 +3,7 @@
 What is timed
 -------------
 depthbench
-    ``depthbench.generators.build_items`` end to end, as ``depthbench generate`` runs it:
+    ``depthbench.tasks.build_items`` end to end, as ``depthbench generate`` runs it:
     per-item RNG from a SeedSequence hash, ``generate``, the family's independent
     ``certify`` (every item), the Jinja2 prompt, meta and content hashes, dedup. A second
     column times the family alone (``generate`` + ``certify``, no prompt or item dict).
@@ -56,7 +56,8 @@ from typing import Any
 
 import numpy as np
 
-from depthbench.generators import build_items, get_family
+from depthbench.generators import get_family
+from depthbench.tasks import build_items
 from depthbench.tasks._spec import TaskSpec, load_spec
 
 try:  # optional comparison

@@ -1,6 +1,6 @@
 """Throughput of answer extraction + verification on typical ~500-token responses.
 
-Builds a few real items per family (``depthbench.generators.build_items``, dev split),
+Builds a few real items per family (``depthbench.tasks.build_items``, dev split),
 writes for each a synthetic chain-of-thought response of about 500 tokens (~2,000
 characters: reasoning that mentions other numbers and labels, an early tentative
 answer inside ``<think>`` for some, and a final ``Answer:`` line), then times
@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from depthbench.generators import build_items
+from depthbench.tasks import build_items
 from depthbench.scorers import extract, verify
 
 FAMILIES = ("graph_connectivity", "multihop_arithmetic", "grid_planning")

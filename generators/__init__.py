@@ -1,12 +1,13 @@
-"""Task families with certified compositional depth, and the datasets built from them.
+"""Task families with certified compositional depth.
 
-Families are found by scanning this package for public modules with a module-level
-``FAMILY`` (a :class:`~depthbench.generators._base.Family`); adding a family is adding a
-file. ``families()`` lists them, ``get_family(name)`` returns one.
+A family is one public module of this package with a module-level ``FAMILY`` (a
+:class:`~depthbench.generators._base.Family`): generator, independent certifier, prompt
+text, answer type, verifier and trace rules. Families are found by scanning this package,
+so adding a family is adding a file (plus its task spec in ``tasks/``). ``families()``
+lists them, ``get_family(name)`` returns one, ``family_of(item)`` the family of a dataset
+item (by ``meta.family``, never by the task name).
 
-Datasets: ``build_items(spec_or_name, split, depths=None, n=None, seed=None)`` generates
-items in memory; ``load_dataset(path, split=None) -> (items, manifest_sha256)`` reads a
-dataset folder or JSONL file; ``write_dataset`` writes a folder with its manifest.
+Building datasets from task specs is :mod:`depthbench.tasks` (one layer up).
 """
 
 from __future__ import annotations
@@ -17,16 +18,7 @@ from functools import lru_cache
 
 from depthbench.errors import UserError
 from depthbench.generators._base import Certificate, Family, Problem
-from depthbench.generators._dataset import (
-    CertificationMismatch,
-    build_items,
-    item_content_sha256,
-    load_dataset,
-    make_item,
-)
-from depthbench.generators._export import write_dataset
 from depthbench.generators._seeding import item_rng
-from depthbench.tasks import TaskSpec, list_specs, load_spec
 
 __all__ = [
     "Family",
@@ -34,16 +26,7 @@ __all__ = [
     "Certificate",
     "families",
     "get_family",
-    "build_items",
-    "make_item",
-    "load_dataset",
-    "write_dataset",
-    "item_content_sha256",
     "item_rng",
-    "CertificationMismatch",
-    "TaskSpec",
-    "load_spec",
-    "list_specs",
 ]
 
 

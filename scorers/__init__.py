@@ -5,7 +5,6 @@ equivalence tests).
 Every public name is re-exported here; implementation modules are private.
 """
 
-from depthbench.scorers._analyze import RESULTS_FORMAT, analyze_run, default_pairs, format_table
 from depthbench.scorers._curves import (
     bootstrap_mean_ci,
     curve_fits,
@@ -37,7 +36,6 @@ from depthbench.scorers._reduce import (
     tie_rate,
     weighted_best_of_n,
 )
-from depthbench.scorers._score import load_run, load_run_items, score_run, strategy_info
 from depthbench.scorers._trace import arithmetic_values, parse_trace, trace_first_error, trace_score
 from depthbench.scorers._verify import PlanResult, check_graph_path, plan_is_optimal, simulate_plan, verify
 
@@ -80,12 +78,4 @@ __all__ = [
     "breakpoint_depth",
     "compute_to_target",
     "power_items",
-    "score_run",
-    "load_run",
-    "load_run_items",
-    "strategy_info",
-    "analyze_run",
-    "default_pairs",
-    "format_table",
-    "RESULTS_FORMAT",
 ]

@@ -1,9 +1,34 @@
-"""Declarative task specs (YAML) and their loader.
+"""Task specs (YAML) and the datasets built from them.
 
 Bundled specs live beside this file as ``*.yaml``; ``load_spec(name_or_path)`` returns a
-validated, frozen :class:`TaskSpec`; ``list_specs()`` lists the bundled concrete ones.
+validated, frozen :class:`TaskSpec` (its ``params`` checked against the family's config);
+``list_specs()`` lists the bundled concrete ones.
+
+Datasets: ``build_items(spec_or_name, split, depths=None, n=None, seed=None)`` generates
+certified items in memory; ``load_dataset(path, split=None) -> (items, manifest_sha256)``
+reads a dataset folder or JSONL file; ``write_dataset`` writes a folder with its manifest.
 """
 
+from depthbench.tasks._dataset import (
+    CertificationMismatch,
+    build_items,
+    item_content_sha256,
+    load_dataset,
+    make_item,
+)
+from depthbench.tasks._export import write_dataset
 from depthbench.tasks._spec import SplitSpec, TaskSpec, list_specs, load_spec, spec_dir
 
-__all__ = ["TaskSpec", "SplitSpec", "load_spec", "list_specs", "spec_dir"]
+__all__ = [
+    "TaskSpec",
+    "SplitSpec",
+    "load_spec",
+    "list_specs",
+    "spec_dir",
+    "build_items",
+    "make_item",
+    "load_dataset",
+    "write_dataset",
+    "item_content_sha256",
+    "CertificationMismatch",
+]

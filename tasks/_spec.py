@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -29,6 +29,7 @@ import jsonschema
 import yaml
 
 from depthbench.errors import UserError
+from depthbench.generators import get_family
 from depthbench.io import canonical_json, sha256_bytes
 
 __all__ = ["TaskSpec", "SplitSpec", "load_spec", "list_specs", "spec_dir", "check_params"]
@@ -270,10 +271,6 @@ def check_params(family: str, params: Mapping[str, Any], where: str) -> None:
     :class:`UserError` naming ``params.<field>``. A size too small for depth 1 is left to
     the depth check (which reports the largest depth).
     """
-    from dataclasses import fields
-
-    from depthbench.generators import get_family
-
     fam = get_family(family)
     names = [f.name for f in fields(fam.config_cls) if f.name != "depth"]
     for key in params:

@@ -14,7 +14,7 @@ def built_items(family: ModuleType, task: str, depths: list[int], n: int) -> lis
     """The ``dev`` items of ``task``; each valid against the item schema, its prompt stating
     the whole instance (``family.parse_prompt``) and its gold answer verifying."""
     jsonschema = pytest.importorskip("jsonschema")
-    from depthbench.generators import build_items
+    from depthbench.tasks import build_items
     from depthbench.scorers import verify
 
     schema = json.loads((resources.files("depthbench.schemas") / "item.schema.json").read_text())

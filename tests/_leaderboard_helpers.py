@@ -1,7 +1,7 @@
 """Shared builders for the leaderboard tests (loaded by path; not a test module).
 
 A small release folder (manifest + test.jsonl) and a run directory that follow the
-contracts in docs/ARCHITECTURE.md. Items come from ``depthbench.generators.build_items``;
+contracts in docs/ARCHITECTURE.md. Items come from ``depthbench.tasks.build_items``;
 the hand-built run directory writes calls whose texts end in ``Answer: <x>``.
 """
 
@@ -19,7 +19,7 @@ TASK = "graph_connectivity"
 
 def make_release(root: Path, task: str = TASK, depths=(1, 2, 3), n: int = 2, seed: int = 7) -> tuple[Path, list[dict], str]:
     """Write ``root/<task>/{test.jsonl,manifest.json}``; return (folder, items, manifest sha256)."""
-    from depthbench.generators import build_items
+    from depthbench.tasks import build_items
 
     items = build_items(task, "test", depths=list(depths), n=n, seed=seed)
     folder = root / task

@@ -18,7 +18,7 @@ from depthbench.baselines._protocol import Capabilities, Choice, Response
 from depthbench.baselines._runner import check_budgets
 from depthbench.baselines.strategies import parse
 from depthbench.errors import UserError
-from depthbench.generators import build_items
+from depthbench.tasks import build_items
 
 
 @lru_cache(maxsize=None)

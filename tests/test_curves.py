@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from depthbench.scorers import bootstrap_mean_ci, curve_fits, depth_auc, depth_curves, fit_depth_curve, wilson_interval
+from depthbench.scorers import (
+    bootstrap_mean_ci,
+    curve_fits,
+    depth_auc,
+    depth_curves,
+    fit_depth_curve,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize("k,n", [(0, 1), (1, 1), (0, 10), (3, 10), (10, 10), (57, 100), (1, 1000), (999, 1000)])
@@ -182,7 +189,7 @@ def test_fit_flags_extrapolated_d50_and_reports_goodness_of_fit():
                              0.0, n_boot=0)
     assert inside["d50_extrapolated"] is False and inside["max_depth"] == 8
     assert fit_depth_curve({1: [1.0] * 5}, 0.5, n_boot=0)["d50_extrapolated"] is True   # p = 1: never halves
-    from depthbench.scorers._analyze import format_table
+    from depthbench.analysis._analyze import format_table
 
     text = format_table({"curves": [], "equivalence": [], "breakpoints": [], "margin": 0.05,
                          "fits": [{"task": "t", "strategy": "s", "budget": 1, **fit}]})

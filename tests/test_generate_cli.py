@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from depthbench.cli import main
-from depthbench.generators import build_items, load_dataset
+from depthbench.tasks import build_items, load_dataset
 from depthbench.io import canonical_json
 
 SMALL = ["generate", "graph_connectivity", "--depths", "1,3:5,8", "--n", "7", "--quiet"]
@@ -267,7 +267,7 @@ def test_load_dataset_refuses_tampered_missing_or_corrupt(tmp_path, capsys):
     ("5:5", [5]),
 ])
 def test_parse_depths(text, want):
-    from depthbench.generators._cli import parse_depths
+    from depthbench.tasks._generate_cli import parse_depths
 
     assert parse_depths(text) == want
 
@@ -275,7 +275,7 @@ def test_parse_depths(text, want):
 @pytest.mark.parametrize("text", ["", "a", "1:2:0", "1:2:3:4", "0", "3:1", "1,1", "-2"])
 def test_parse_depths_rejects(text):
     from depthbench.errors import UserError
-    from depthbench.generators._cli import parse_depths
+    from depthbench.tasks._generate_cli import parse_depths
 
     with pytest.raises(UserError, match="--depths"):
         parse_depths(text)

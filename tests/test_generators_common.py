@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from depthbench.generators import build_items, families, get_family, item_rng
+from depthbench.generators import families, get_family, item_rng
+from depthbench.tasks import build_items
 from depthbench.generators._seeding import item_entropy
 from depthbench.io import canonical_json
 from depthbench.tasks import list_specs, load_spec
@@ -236,10 +237,10 @@ def test_shards_partition_the_item_list(n, parts, depths):
 def test_item_refused_when_certifier_disagrees():
     import dataclasses
 
-    from depthbench.generators import CertificationMismatch
+    from depthbench.tasks import CertificationMismatch
     from depthbench.generators import graph_connectivity as gc
     from depthbench.generators._base import Certificate
-    from depthbench.generators._dataset import _Ctx, make_item
+    from depthbench.tasks._dataset import _Ctx, make_item
 
     spec = load_spec("graph_connectivity")
     good = get_family("graph_connectivity")

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from depthbench.generators import graph_connectivity as gc
-from depthbench.generators import make_item
+from depthbench.tasks import make_item
 from depthbench.tasks import TaskSpec, load_spec
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -180,7 +180,7 @@ def test_bridge_petals_have_short_long_and_dead_end():
 
 @pytest.mark.parametrize("task", ["graph_connectivity", "graph_connectivity_two_paths", "graph_connectivity_bridge"])
 def test_prompt_length_flat_across_depths(task):
-    from depthbench.generators import build_items
+    from depthbench.tasks import build_items
 
     spec = load_spec(task)
     items = build_items(spec, "dev", depths=[1, 8, 32], n=30)

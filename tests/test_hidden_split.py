@@ -10,7 +10,7 @@ import pytest
 from depthbench.cli import main
 from depthbench.errors import UserError
 from depthbench.io import read_jsonl
-from depthbench.leaderboard._hidden import check_commitments, derive_seed, write_private_split
+from depthbench.tasks._hidden import check_commitments, derive_seed, write_private_split
 
 TASK = "graph_connectivity"
 

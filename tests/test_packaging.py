@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import venv
 import zipfile
 from pathlib import Path
@@ -24,8 +25,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MAPPED = {"core": "depthbench", "generators": "depthbench/generators", "tasks": "depthbench/tasks",
-          "scorers": "depthbench/scorers", "baselines": "depthbench/baselines", "data": "depthbench/data"}
+# folder -> wheel path, from pyproject's package-dir (so a new mapped folder is checked too)
+MAPPED = {folder: pkg.replace(".", "/") for pkg, folder in
+          tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"].items()}
 IGNORE = shutil.ignore_patterns(".git", ".venv*", "__pycache__", "build", "dist", "*.egg-info",
                                 ".pytest_cache", ".hypothesis")
 
@@ -50,7 +52,8 @@ for name in mods:
     except Exception as e:
         failed[name] = repr(e)
 from depthbench.tasks import list_specs
-from depthbench.generators import families, load_dataset
+from depthbench.generators import families
+from depthbench.tasks import load_dataset
 specs = [s.name for s in list_specs()]
 releases = {}
 for fam in families():
@@ -116,7 +119,7 @@ def test_fresh_venv_imports_everything_and_loads_every_spec(wheel, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert not res["failed"], res["failed"]
-    for mod in ("depthbench.generators.graph_connectivity", "depthbench.generators._dataset",
+    for mod in ("depthbench.generators.graph_connectivity", "depthbench.tasks._dataset",
                 "depthbench.tasks._spec", "depthbench.cli"):
         assert mod in res["modules"]
     from depthbench.tasks import list_specs
@@ -124,7 +127,8 @@ def test_fresh_venv_imports_everything_and_loads_every_spec(wheel, tmp_path):
     repo_specs = sorted(s.name for s in list_specs())
     assert sorted(res["specs"]) == repo_specs
     assert set(res["releases"]) == set(res["families"]) and all(n > 0 for n in res["releases"].values())
-    leaked = {"generators", "tasks", "scorers", "baselines", "data", "core"} & set(res["top"])
+    leaked = {"generators", "tasks", "scorers", "baselines", "data", "core", "app", "analysis", "report",
+              "leaderboard", "demo", "cli"} & set(res["top"])
     assert not leaked, f"top-level names in site-packages: {leaked}"
     # the console script works from the wheel
     exe = env / "bin" / "depthbench"

@@ -186,11 +186,14 @@ def test_maj_at_1_is_accuracy_and_maj_at_n_is_majority():
     assert maj_at_k(answers, "7", len(answers)) == majority_vote(answers, correct="7").credit
 
 
-@pytest.mark.parametrize("module", ["_extract", "_verify", "_trace", "_reduce", "_curves", "_equivalence", "_analyze"])
+@pytest.mark.parametrize("module", ["depthbench.scorers._extract", "depthbench.scorers._verify",
+                                    "depthbench.scorers._trace", "depthbench.scorers._reduce",
+                                    "depthbench.scorers._curves", "depthbench.scorers._equivalence",
+                                    "depthbench.analysis._analyze"])
 def test_scorers_docstring_examples(module):
     import doctest
     import importlib
 
-    mod = importlib.import_module(f"depthbench.scorers.{module}")
+    mod = importlib.import_module(module)
     res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert res.failed == 0

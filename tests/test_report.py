@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from depthbench.cli import main
-from depthbench.report import check_results, load_run, summarize_verdicts
+from depthbench.analysis import check_results, load_results, summarize_verdicts
 from depthbench.errors import UserError
 
 SHA = "5e" * 32
@@ -282,7 +282,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path, capsys) -> None:
 def test_missing_sha_needs_force(tmp_path: Path) -> None:
     res = make_results(budgets=(64,), depths=(1,), verdicts={1: "equivalent"})
     del res["dataset_sha256"]
-    a = load_run(write_run(tmp_path / "a", res))
+    a = load_results(write_run(tmp_path / "a", res))
     from depthbench.report import check_same_data
     with pytest.raises(UserError, match="records no dataset_sha256"):
         check_same_data(a, a)

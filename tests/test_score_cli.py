@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from depthbench.cli import main
-from depthbench.scorers import RESULTS_FORMAT, analyze_run, score_run, strategy_info
+from depthbench.analysis import RESULTS_FORMAT, analyze_run, score_run, strategy_info
 
 CURVE_FIELDS = {"task", "strategy", "kind", "budget", "depth", "n", "accuracy", "wilson_lo", "wilson_hi", "boot_lo",
                 "boot_hi", "no_answer_rate", "mean_generated_tokens", "mean_processed_tokens", "chance"}

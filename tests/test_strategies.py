@@ -18,7 +18,7 @@ from depthbench.baselines._context import CallContext
 from depthbench.baselines._protocol import Capabilities, Choice, Response
 from depthbench.baselines._runner import EvalConfig, run_eval
 from depthbench.baselines.strategies import judge_score, parse
-from depthbench.generators import build_items
+from depthbench.tasks import build_items
 from depthbench.io import read_jsonl
 from depthbench.scorers import compare_strategies
 

@@ -126,7 +126,7 @@ def test_bad_params_name_the_param_at_load(tmp_path, extra, needle):
     ({"num_nodes": 100, "kind": "random_branching", "colour": "red"}, "params.colour: not a parameter"),
 ])
 def test_bad_params_of_a_hand_made_spec_name_the_param_in_build_items(params, needle):
-    from depthbench.generators import build_items
+    from depthbench.tasks import build_items
 
     spec = dataclasses.replace(load_spec("graph_connectivity"), params=params)
     with pytest.raises(UserError, match=needle.replace(".", r"\.")) as ei:
@@ -135,7 +135,7 @@ def test_bad_params_of_a_hand_made_spec_name_the_param_in_build_items(params, ne
 
 
 def test_size_too_small_for_any_depth_is_still_a_depth_error(tmp_path):
-    from depthbench.generators import build_items
+    from depthbench.tasks import build_items
 
     s = load_spec(_custom(tmp_path, "params: {kind: bridge, num_nodes: 4}\n"))  # valid params, max depth 0
     with pytest.raises(UserError, match="depth 1 does not fit"):
@@ -159,7 +159,7 @@ def test_template_undefined_variable_is_named(tmp_path):
     with pytest.raises(UserError, match=r":3: field prompt_template: undefined variable 'nope'"):
         load_spec(p)
     # undefined attributes only show when rendering: still a UserError naming the name
-    from depthbench.generators import build_items
+    from depthbench.tasks import build_items
 
     data = load_spec("graph_connectivity").to_dict()
     data["prompt_template"] = "{{ problem }} {{ answer_space.nope }} Answer:"

@@ -187,7 +187,7 @@ def test_trace_score_from_text():
 # --- real generated items ----------------------------------------------------------
 
 def _generated(task):
-    from depthbench.generators import build_items
+    from depthbench.tasks import build_items
 
     return build_items(task, "dev", depths=None, n=2, seed=7)
 

@@ -24,12 +24,13 @@ __all__ = ["main", "build_parser"]
 
 # Order = order in --help.
 _COMMAND_MODULES = (
-    "depthbench.generators._cli",   # generate
-    "depthbench.tasks._cli",        # tasks list|show
-    "depthbench.baselines._cli",    # eval, doctor, strategies
-    "depthbench.scorers._cli",      # score, analyze
-    "depthbench.report._cli",       # report, compare, demo
-    "depthbench.leaderboard._cli",  # submission pack|validate, leaderboard build
+    "depthbench.tasks._generate_cli",  # generate
+    "depthbench.tasks._cli",           # tasks list|show
+    "depthbench.baselines._cli",       # eval, doctor, strategies
+    "depthbench.analysis._cli",        # score, analyze
+    "depthbench.report._cli",          # report, compare
+    "depthbench.demo._cli",            # demo
+    "depthbench.leaderboard._cli",     # submission pack|validate, leaderboard build
 )
 
 

@@ -28,6 +28,7 @@ from depthbench.io import (
     sha256_file,
     write_jsonl_atomic,
 )
+from depthbench.generators import get_family
 from depthbench.tasks._spec import TaskSpec
 
 __all__ = ["write_dataset", "FORMATS", "flatten_item", "MANIFEST_FORMAT", "check_format"]
@@ -191,8 +192,6 @@ def write_dataset(out: "str | os.PathLike[str]", spec: TaskSpec, splits: Mapping
     UserError
         Unknown format, or the folder cannot be written.
     """
-    from depthbench.generators import get_family
-
     check_format(fmt)
     out = Path(out)
     files: dict[str, Any] = {}

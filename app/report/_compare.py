@@ -31,7 +31,7 @@ from depthbench.errors import UserError
 from depthbench.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir
 from depthbench.report._html import _md_table, fmt
 from depthbench.report._plots import _PALETTE, _RC, figure_bytes
-from depthbench.report._results import RunResults, num, strategy_order
+from depthbench.analysis._results import RunResults, num, strategy_order
 
 __all__ = ["CompareFiles", "compare_runs", "check_same_data"]
 
@@ -240,7 +240,7 @@ def compare_runs(a: RunResults, b: RunResults, out_dir: str | Path, force: bool 
     Parameters
     ----------
     a, b : RunResults
-        The runs (see :func:`depthbench.report.load_run`).
+        The runs (see :func:`depthbench.analysis.load_results`).
     out_dir : path-like
         Output folder; created if missing.
     force : bool

@@ -25,11 +25,11 @@ from depthbench.errors import UserError
 from depthbench.io import BadLine, atomic_write_json
 from depthbench.scorers._curves import curve_fits, depth_curves
 from depthbench.scorers._equivalence import compare_strategies, compute_to_target
-from depthbench.scorers._score import load_run, load_run_items, read_records, strategy_info
+from depthbench.analysis._results import RESULTS_FORMAT
+from depthbench.analysis._rescore import load_run_items, load_run_json, read_records, strategy_info
 
 __all__ = ["analyze_run", "default_pairs", "format_table", "RESULTS_FORMAT"]
 
-RESULTS_FORMAT = "depthbench-results/1"
 _NEEDED = ("item_id", "task", "strategy", "budget", "depth")
 
 
@@ -153,7 +153,7 @@ def analyze_run(
         raise UserError(f"--margin: must be between 0 and 1 (accuracy units), got {margin}; e.g. --margin 0.05")
     err = err if err is not None else sys.stderr
     rd = Path(run_dir)
-    run = load_run(rd)
+    run = load_run_json(rd)
     recs, source = _load_records(rd, err)
     cfg = run.get("config") or {}
     kinds = {}

@@ -34,10 +34,10 @@ def _cmd_pack(args: argparse.Namespace) -> int:
                    model_revision=args.model_revision, raw=not args.no_raw, date=args.date)
     out = write_submission(sub, args.out)
     from depthbench.leaderboard._validate import find_releases
-    from depthbench.scorers import load_run
+    from depthbench.analysis import load_run_json
 
     try:
-        config = load_run(args.run_dir).get("config", {})
+        config = load_run_json(args.run_dir).get("config", {})
         expected = int(config["n_items"]) * len(config["strategies"]) * len(config["budgets"])
     except (UserError, ValueError, AttributeError, KeyError, TypeError):
         expected = None

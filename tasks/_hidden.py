@@ -98,7 +98,7 @@ def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir
     Parameters
     ----------
     spec_or_task : TaskSpec or str
-        Task spec or registered task name, as for ``depthbench.generators.build_items``.
+        Task spec or registered task name, as for ``depthbench.tasks.build_items``.
     secret_seed_file : path-like
         File of at least 16 secret random bytes; its bytes determine the split seed.
     out_dir : path-like
@@ -128,7 +128,7 @@ def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir
     UserError
         Missing or too short secret file, unwritable output.
     """
-    from depthbench.generators import build_items
+    from depthbench.tasks import build_items
     from depthbench.tasks import load_spec
 
     secret = _read_secret(secret_seed_file)
@@ -170,7 +170,7 @@ def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir
     }
     # A standard dataset folder (items + manifest.json), so maintainers can run
     # `depthbench eval --data OUT/private` and `submission validate --releases OUT/private`.
-    from depthbench.generators._export import write_dataset
+    from depthbench.tasks._export import write_dataset
 
     write_dataset(private, spec, {split: items}, fmt="jsonl",
                   command=f"depthbench generate {spec.name} --split {split} --secret-seed-file <secret>")
@@ -248,7 +248,7 @@ def run_generate_hidden(args: Any) -> int:
     ``--workers``; refuses ``--seed`` (the seed comes from the secret), ``--shard`` and
     formats other than jsonl. Items already in the shipped release of the task are excluded.
     """
-    from depthbench.generators._cli import parse_depths
+    from depthbench.tasks._generate_cli import parse_depths
     from depthbench.tasks import load_spec
 
     if getattr(args, "seed", None) is not None:

@@ -3,8 +3,8 @@
 What it does, in order, into ``OUT``:
 
 1. **Generate** a small dataset for each of the three task families
-   (``OUT/data/<task>/``, through :func:`depthbench.generators.build_items` and
-   :func:`~depthbench.generators.write_dataset`, with a manifest like ``depthbench generate``).
+   (``OUT/data/<task>/``, through :func:`depthbench.tasks.build_items` and
+   :func:`~depthbench.tasks.write_dataset`, with a manifest like ``depthbench generate``).
 2. **Evaluate** the simulated reasoner on each under ``single``, ``budget_forcing``,
    ``majority@4`` and ``revision@2`` at two budgets (``OUT/runs/<task>/``, the same runner
    as ``depthbench eval``: ``run.json``, ``calls.jsonl``, ``outcomes.jsonl``).
@@ -103,10 +103,10 @@ def analyze_run(run_dir: Path, margin: float = 0.05) -> dict[str, Any]:
     import io
 
     try:
-        from depthbench.scorers import analyze_run as _analyze
-        from depthbench.scorers import score_run as _score
+        from depthbench.analysis import analyze_run as _analyze
+        from depthbench.analysis import score_run as _score
     except ImportError as e:
-        raise _missing("the scorers (depthbench.scorers.score_run / analyze_run)", e) from None
+        raise _missing("the analysis layer (depthbench.analysis.score_run / analyze_run)", e) from None
     notes = io.StringIO()
     _score(run_dir, err=notes)
     results = _analyze(run_dir, margin=margin, err=notes)
@@ -153,7 +153,7 @@ def merge_results(per_task: Mapping[str, Mapping[str, Any]], runs: Mapping[str, 
 
 def _verdict_lines(results: Mapping[str, Any]) -> list[str]:
     """Short lines like ``graph_connectivity @ budget 128: equivalent up to depth 2, ...``."""
-    from depthbench.report import summarize_verdicts
+    from depthbench.analysis import summarize_verdicts
 
     out = []
     for s in summarize_verdicts(results):
@@ -198,14 +198,15 @@ def run_demo(out: str | Path, seed: int = 0, n_per_depth: int = DEMO_N_PER_DEPTH
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     out = ensure_writable_dir(out, "--out")
     try:
-        from depthbench.generators import build_items, load_spec, write_dataset
+        from depthbench.tasks import build_items, load_spec, write_dataset
     except ImportError as e:
         raise _missing("the generators (depthbench.generators)", e) from None
     try:
         from depthbench.baselines._runner import EvalConfig, run_eval
     except ImportError as e:
         raise _missing("the evaluation runner (depthbench.baselines._runner)", e) from None
-    from depthbench.report import RunResults, write_report
+    from depthbench.analysis import RunResults
+    from depthbench.report import write_report
 
     per_task: dict[str, dict[str, Any]] = {}
     runs: dict[str, dict[str, Any]] = {}
@@ -258,10 +259,10 @@ def run_demo(out: str | Path, seed: int = 0, n_per_depth: int = DEMO_N_PER_DEPTH
 
 
 def _run_config(run_dir: Path) -> dict[str, Any]:
-    from depthbench.scorers import load_run
+    from depthbench.analysis import load_run_json
 
     try:
-        cfg = load_run(run_dir).get("config", {})
+        cfg = load_run_json(run_dir).get("config", {})
     except UserError:
         return {}
     return cfg if isinstance(cfg, dict) else {}

@@ -24,7 +24,7 @@ from markupsafe import Markup, escape
 from depthbench import __version__
 from depthbench.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir
 from depthbench.report._plots import RenderedFigure, render_figures, render_overview, slug
-from depthbench.report._results import (
+from depthbench.analysis._results import (
     RunResults,
     num,
     strategy_kinds,
@@ -327,7 +327,7 @@ def write_report(run: RunResults, out_dir: str | Path) -> ReportFiles:
     Parameters
     ----------
     run : RunResults
-        The loaded run (see :func:`depthbench.report.load_run`).
+        The loaded run (see :func:`depthbench.analysis.load_results`).
     out_dir : path-like
         Output folder; created if missing.
 

@@ -29,19 +29,20 @@ from depthbench.baselines import strategies as registry
 from depthbench.baselines._context import ANSWER_ROLES
 from depthbench.baselines.strategies import KINDS, judge_score
 from depthbench.errors import UserError
+from depthbench.tasks import build_items, load_dataset
 from depthbench.io import BadLine, canonical_json, sha256_bytes, write_jsonl_atomic
 from depthbench.scorers._extract import extract
 from depthbench.scorers._reduce import majority_vote
 from depthbench.scorers._verify import verify
 
-__all__ = ["score_run", "load_run", "load_run_items", "read_records", "strategy_info", "ANSWER_ROLES", "KINDS"]
+__all__ = ["score_run", "load_run_json", "load_run_items", "read_records", "strategy_info", "ANSWER_ROLES", "KINDS"]
 
 # ANSWER_ROLES (roles whose text carries an answer: re-extracted and re-verified) and
 # KINDS are the strategies' own, re-exported here.
 _CALL_FIELDS = ("key", "item_id", "strategy", "budget", "sample", "round", "role", "text")
 
 
-def load_run(run_dir: str | Path) -> dict[str, Any]:
+def load_run_json(run_dir: str | Path) -> dict[str, Any]:
     """Read ``run.json`` of a run folder.
 
     Raises
@@ -90,8 +91,8 @@ def load_run_items(run: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], s
     """The dataset items of a run, by id, as the run's config names them.
 
     ``run.json`` ``config`` holds either ``data`` (a dataset folder or ``.jsonl``,
-    read with :func:`depthbench.generators.load_dataset` and the run's ``split``) or
-    ``task`` (regenerated with :func:`depthbench.generators.build_items` from the
+    read with :func:`depthbench.tasks.load_dataset` and the run's ``split``) or
+    ``task`` (regenerated with :func:`depthbench.tasks.build_items` from the
     task, ``split`` and ``per_depth``). This is the only place that loads items for
     scoring and analysis.
 
@@ -108,8 +109,6 @@ def load_run_items(run: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], s
         If the config names no dataset, the dataset is missing, or its sha256 differs
         from the one recorded in ``run.json``.
     """
-    from depthbench import generators
-
     cfg = run.get("config") or run
     data, task = cfg.get("data"), cfg.get("task")
     split = cfg.get("split") or "test"
@@ -117,9 +116,9 @@ def load_run_items(run: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], s
         path = Path(data)
         if not path.exists():
             raise UserError(f"run.json config.data: dataset {data!r} does not exist; restore it at that path")
-        items, sha = generators.load_dataset(path, split=split if path.is_dir() else None)
+        items, sha = load_dataset(path, split=split if path.is_dir() else None)
     elif task:
-        items = generators.build_items(task, split, n=cfg.get("per_depth"))
+        items = build_items(task, split, n=cfg.get("per_depth"))
         sha = sha256_bytes("\n".join(canonical_json(it) for it in items).encode("utf-8"))
     else:
         raise UserError("run.json config: names neither 'data' nor 'task'; this run folder cannot be re-scored")
@@ -220,7 +219,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     """
     err = err if err is not None else sys.stderr
     rd = Path(run_dir)
-    run = load_run(rd)
+    run = load_run_json(rd)
     calls_path = rd / "calls.jsonl"
     if not calls_path.exists():
         raise UserError(f"RUN_DIR: {str(rd)!r} has no calls.jsonl; nothing to score")

@@ -83,11 +83,11 @@ def _command_line(args: argparse.Namespace, splits: list[str]) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     if getattr(args, "secret_seed_file", None) is not None:  # hidden split (depthbench.leaderboard)
-        from depthbench.leaderboard._hidden import run_generate_hidden
+        from depthbench.tasks._hidden import run_generate_hidden
 
         return run_generate_hidden(args)
-    from depthbench.generators._dataset import _config, _context, _parse_shard
-    from depthbench.generators._export import check_format
+    from depthbench.tasks._dataset import _config, _context, _parse_shard
+    from depthbench.tasks._export import check_format
     from depthbench.io import ensure_writable_dir
     from depthbench.tasks import load_spec
 
@@ -142,8 +142,8 @@ def _generate(args: argparse.Namespace, spec: Any, splits: list[str], depths: li
               shard: tuple[int, int] | None, out: str) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     from tqdm import tqdm
 
-    from depthbench.generators._dataset import build_items
-    from depthbench.generators._export import write_dataset
+    from depthbench.tasks._dataset import build_items
+    from depthbench.tasks._export import write_dataset
 
     results: dict[str, list[dict[str, Any]]] = {}
     earlier: set[str] = set()  # content hashes of the splits generated before (no item in two splits)

@@ -33,6 +33,7 @@ from typing import Any
 import jinja2
 
 from depthbench.errors import UserError
+from depthbench.generators import get_family
 from depthbench.generators._base import Family
 from depthbench.generators._seeding import item_rng
 from depthbench.io import canonical_json, read_jsonl, sha256_bytes, sha256_file
@@ -53,12 +54,6 @@ MAX_ATTEMPTS = 64
 
 class CertificationMismatch(RuntimeError):
     """The family's certifier disagrees with its generator (a generator bug, never emitted)."""
-
-
-def _family(name: str) -> Family:
-    from depthbench.generators import get_family  # registry lives in the package __init__
-
-    return get_family(name)
 
 
 @lru_cache(maxsize=None)
@@ -108,7 +103,7 @@ class _Ctx:
 
 
 def _context(spec: TaskSpec) -> _Ctx:
-    return _Ctx(spec, _family(spec.family))
+    return _Ctx(spec, get_family(spec.family))
 
 
 def _config(ctx: _Ctx, depth: int) -> Any:

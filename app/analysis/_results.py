@@ -21,7 +21,7 @@ from depthbench.errors import UserError
 __all__ = [
     "RESULTS_FORMAT",
     "RunResults",
-    "load_run",
+    "load_results",
     "check_results",
     "strategy_order",
     "verdict_label",
@@ -150,7 +150,7 @@ def _read_json(path: Path, what: str) -> Any:
         raise UserError(f"{what}: {str(path)!r} is not valid JSON (line {e.lineno}: {e.msg})") from None
 
 
-def load_run(path: str | Path, what: str = "RUN_DIR") -> RunResults:
+def load_results(path: str | Path, what: str = "RUN_DIR") -> RunResults:
     """Load a run directory's ``results.json`` (and ``run.json`` if present).
 
     Parameters

@@ -21,7 +21,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-from depthbench.report._results import num, pair_label, strategy_kinds, strategy_order
+from depthbench.analysis._results import num, pair_label, strategy_kinds, strategy_order
 
 __all__ = ["RenderedFigure", "render_figures", "render_overview", "figure_bytes", "VERDICT_COLORS", "slug"]
 
@@ -307,7 +307,7 @@ def render_figures(results: Mapping[str, Any]) -> list[RenderedFigure]:
     Parameters
     ----------
     results : mapping
-        A checked results object (see :func:`depthbench.report.check_results`).
+        A checked results object (see :func:`depthbench.analysis.check_results`).
 
     Returns
     -------

@@ -134,10 +134,10 @@ def pack_run(run_dir: str | Path, *, submitter: str = "anonymous", model_name: s
     UserError
         If the run directory is missing files or fields.
     """
-    from depthbench.scorers import load_run
+    from depthbench.analysis import load_run_json
 
     rd = Path(run_dir)
-    run = load_run(rd)
+    run = load_run_json(rd)
     calls = _read_log(rd / "calls.jsonl", "calls.jsonl")
     outcomes = _read_log(rd / "outcomes.jsonl", "outcomes.jsonl")
     if not outcomes:

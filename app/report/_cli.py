@@ -1,4 +1,4 @@
-"""Commands ``report``, ``compare`` and ``demo``."""
+"""Commands ``report`` and ``compare``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ __all__ = ["register"]
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from depthbench.report import load_run, summarize_verdicts, write_report
+    from depthbench.analysis import load_results, summarize_verdicts
+    from depthbench.report import write_report
 
-    run = load_run(args.run_dir, "RUN_DIR")
+    run = load_results(args.run_dir, "RUN_DIR")
     out = Path(args.out) if args.out else run.run_dir / "report"
     files = write_report(run, out)
     print(f"report: {files.html}")
@@ -23,11 +24,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from depthbench.report import compare_runs, load_run
+    from depthbench.analysis import load_results
+    from depthbench.report import compare_runs
     from depthbench.report._plots import slug
 
-    a = load_run(args.run_a, "RUN_A")
-    b = load_run(args.run_b, "RUN_B")
+    a = load_results(args.run_a, "RUN_A")
+    b = load_results(args.run_b, "RUN_B")
     out = Path(args.out) if args.out else a.run_dir / f"compare-vs-{slug(b.run_dir.name)}"
     files = compare_runs(a, b, out, force=args.force)
     print(f"comparison: {files.html}")
@@ -35,15 +37,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from depthbench.demo import run_demo
-
-    run_demo(Path(args.out), seed=args.seed)
-    return 0
-
-
 def register(subparsers: Any) -> None:
-    """Add ``report``, ``compare`` and ``demo`` to the ``depthbench`` parser."""
+    """Add ``report`` and ``compare`` to the ``depthbench`` parser."""
     p = subparsers.add_parser(
         "report", help="plots, an HTML report and a markdown summary of an analysed run",
         description="Render a run's results.json (written by `depthbench analyze`) as figures (PNG and SVG), "
@@ -61,12 +56,3 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", metavar="DIR", help="output folder (default: RUN_A/compare-vs-<RUN_B name>)")
     p.add_argument("--force", action="store_true", help="compare even if the runs used different datasets")
     p.set_defaults(func=_cmd_compare)
-
-    p = subparsers.add_parser(
-        "demo", help="the whole pipeline on the simulated reasoner, offline, in about a minute",
-        description="Generate small datasets for the three task families, run the simulated reasoner under "
-                    "single, budget_forcing, majority@N and revision@R at two budgets, analyse, and write "
-                    "the report. No network, no GPU.")
-    p.add_argument("--out", metavar="DIR", default="depthbench-demo", help="output folder (default: ./depthbench-demo)")
-    p.add_argument("--seed", type=int, default=0, help="dataset and sampling seed (default: 0)")
-    p.set_defaults(func=_cmd_demo)

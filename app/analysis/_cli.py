@@ -49,7 +49,7 @@ def register(sub: Any) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from depthbench.scorers._score import score_run
+    from depthbench.analysis._rescore import score_run
 
     s = score_run(args.run_dir)
     print(f"scored {s['outcomes']} (item, strategy, budget) outcomes from {s['calls']} calls -> {s['path']}")
@@ -63,7 +63,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from depthbench.errors import UserError
-    from depthbench.scorers._analyze import analyze_run, format_table
+    from depthbench.analysis._analyze import analyze_run, format_table
 
     if args.n_boot < 100:
         raise UserError(f"--n-boot: at least 100 bootstrap replicates are needed, got {args.n_boot}")
