@@ -1,10 +1,13 @@
 """Model backends, the evaluation runner and the reference test-time strategies.
 
-Backends are created from a ``--model`` spec with :func:`load_model`; each implements the
-:class:`Model` protocol (``async generate(Request) -> Response``).
+Backends are created from a ``--model`` spec with :func:`load_model` (the backend registry,
+:mod:`depthbench.baselines.backends`); each implements the :class:`Model` protocol
+(``async generate(Request) -> Response``). Strategies come from the strategy registry
+(:mod:`depthbench.baselines.strategies`), call roles from :mod:`depthbench.baselines._roles`.
 """
 
-from depthbench.baselines._models import MODEL_SPEC_FORMS, load_model, parse_model_spec
+from depthbench.baselines._budget import Budget, BudgetExceededError, BudgetExhausted
+from depthbench.baselines._context import CallContext, call_key, derive_seed
 from depthbench.baselines._protocol import (
     FINISH_REASONS,
     TOKEN_SOURCES,
@@ -15,11 +18,18 @@ from depthbench.baselines._protocol import (
     Request,
     Response,
 )
+from depthbench.baselines._roles import Role, roles
+from depthbench.baselines._runner import EvalConfig, run_eval
+from depthbench.baselines.backends import backends, get_backend, load_model, model_spec_forms, parse_model_spec
+from depthbench.baselines.strategies import Strategy, list_strategies
+from depthbench.baselines.strategies import parse as parse_strategy
 
 __all__ = [
     "load_model",
     "parse_model_spec",
-    "MODEL_SPEC_FORMS",
+    "model_spec_forms",
+    "backends",
+    "get_backend",
     "Request",
     "Choice",
     "Response",
@@ -28,16 +38,6 @@ __all__ = [
     "BackendError",
     "TOKEN_SOURCES",
     "FINISH_REASONS",
-]
-
-# Budgets, call context, strategies and the runner (issue 5 / issue 4 item 6).
-from depthbench.baselines._budget import Budget, BudgetExceededError, BudgetExhausted  # noqa: E402
-from depthbench.baselines._context import CallContext, call_key, derive_seed  # noqa: E402
-from depthbench.baselines._runner import EvalConfig, run_eval  # noqa: E402
-from depthbench.baselines.strategies import Strategy, list_strategies  # noqa: E402
-from depthbench.baselines.strategies import parse as parse_strategy  # noqa: E402
-
-__all__ += [
     "Budget",
     "BudgetExceededError",
     "BudgetExhausted",
@@ -46,6 +46,8 @@ __all__ += [
     "derive_seed",
     "EvalConfig",
     "run_eval",
+    "Role",
+    "roles",
     "Strategy",
     "list_strategies",
     "parse_strategy",

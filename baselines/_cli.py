@@ -10,6 +10,11 @@ import argparse
 import sys
 from typing import Any
 
+from depthbench.baselines import _doctor as doctor
+from depthbench.baselines._runner import EvalConfig, parse_budgets, run_eval, summarize
+from depthbench.baselines.strategies import list_strategies
+from depthbench.errors import UserError
+
 __all__ = ["register"]
 
 
@@ -17,7 +22,7 @@ def register(sub: Any) -> None:
     """Add this subsystem's commands to the CLI."""
     _register_eval(sub)
     _register_strategies(sub)
-    _register_doctor(sub)
+    doctor.register(sub)
 
 
 # --------------------------------------------------------------------------- eval
@@ -66,10 +71,6 @@ def _register_eval(sub: Any) -> None:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from depthbench.baselines._runner import EvalConfig, parse_budgets, run_eval, summarize
-
-    from depthbench.errors import UserError
-
     if args.native_n and not args.model.startswith("openai:"):
         raise UserError(f"--native-n: only the openai backend sends n > 1 requests, not --model {args.model}; "
                         "drop --native-n")
@@ -116,28 +117,9 @@ def _register_strategies(sub: Any) -> None:
 
 
 def _cmd_strategies(args: argparse.Namespace) -> int:
-    from depthbench.baselines.strategies import list_strategies
-
     rows = list_strategies()
     w = max(len(r[0]) for r in rows)
     k = max(len(r[1]) for r in rows)
     for pattern, kind, summary in rows:
         print(f"{pattern:<{w}}  {kind:<{k}}  {summary}")
     return 0
-
-
-# --------------------------------------------------------------------------- doctor
-def _register_doctor(sub: Any) -> None:
-    """``doctor`` (owned by the backends developer): probe a model server.
-
-    Registered from :mod:`depthbench.baselines._doctor` when that module exists.
-    """
-    import importlib
-
-    try:
-        doctor = importlib.import_module("depthbench.baselines._doctor")
-    except ModuleNotFoundError as e:
-        if e.name != "depthbench.baselines._doctor":
-            raise
-        return
-    doctor.register(sub)

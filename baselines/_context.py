@@ -9,9 +9,12 @@
 3. for the missing keys, derives one seed per sample from (run seed, item id, sample,
    round, role) — a hash fed to :class:`numpy.random.SeedSequence`, never ``seed + i`` —
    reserves the worst case in the :class:`~depthbench.baselines._budget.Budget` (which
-   cuts ``max_tokens`` to what is left), calls the model, extracts the answer with
-   :func:`depthbench.scorers.extract`, verifies it with :func:`depthbench.scorers.verify`,
-   appends one call record per choice to the log, and settles the budget.
+   cuts ``max_tokens`` to what is left), calls the model (or a second model the strategy
+   declared, ``model=slot``), extracts the answer with the item's family's rules
+   (:func:`depthbench.scorers.extract_answer`) and verifies it
+   (:func:`depthbench.scorers.verify`) when the call's role carries an answer
+   (:mod:`depthbench.baselines._roles`), appends one call record per choice to the log,
+   and settles the budget.
 
 The seed deliberately leaves out the strategy and the budget: sample ``s`` of
 ``majority@8`` and the chain of ``single`` start from the same seed (common random
@@ -26,14 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from depthbench.baselines._budget import Budget, forced_token_estimate
+from depthbench.baselines._budget import Budget, BudgetExceededError, forced_token_estimate
 from depthbench.baselines._protocol import Model, Request
+from depthbench.baselines._roles import get_role
+from depthbench.scorers import extract_answer, verify
 
-__all__ = ["CallContext", "derive_seed", "call_key", "ANSWER_ROLES", "ROLES"]
-
-ROLES = ("answer", "continue", "revise", "verify", "judge", "pilot", "force_answer")
-#: Roles whose text carries an answer to the item (extracted and verified).
-ANSWER_ROLES = ("answer", "continue", "revise", "pilot", "force_answer")
+__all__ = ["CallContext", "derive_seed", "call_key"]
 
 
 def derive_seed(run_seed: int, item_id: str, sample: int, round: int = 0, role: str = "answer") -> int:
@@ -59,12 +60,9 @@ def call_key(item_id: str, strategy: str, budget: int, sample: int, round: int, 
 
 
 def _extract(item: Mapping[str, Any], text: str, finish_reason: str | None) -> tuple[Any, str, bool]:
-    from depthbench import scorers
-
-    ex = scorers.extract(text, item["answer_type"], item.get("meta", {}).get("answer_space", {}),
-                         finish_reason=finish_reason)
+    ex = extract_answer(item, text, finish_reason=finish_reason)
     answer = ex.answer
-    correct = bool(answer is not None and scorers.verify(item, answer))
+    correct = bool(answer is not None and verify(item, answer))
     return answer, ex.parse_status, correct
 
 
@@ -81,6 +79,8 @@ class CallContext:
         The per-item budget B.
     model : Model
         The backend.
+    models : mapping, optional
+        Second models the strategy declared (:meth:`Strategy.aux_models`), by slot.
     run_seed : int
         The run's ``--seed``.
     temperature, top_p : float
@@ -101,7 +101,7 @@ class CallContext:
     """
 
     def __init__(self, item: Mapping[str, Any], strategy: str, budget: int, model: Model, *,
-                 run_seed: int = 0, temperature: float = 0.7, top_p: float = 1.0,
+                 models: Mapping[str, Model] | None = None, run_seed: int = 0, temperature: float = 0.7, top_p: float = 1.0,
                  cache: Mapping[str, dict[str, Any]] | None = None,
                  sink: Callable[[dict[str, Any]], None] | None = None,
                  on_call: Callable[[dict[str, Any]], None] | None = None) -> None:
@@ -110,6 +110,7 @@ class CallContext:
         self.budget_tokens = int(budget)
         self.budget = Budget(int(budget))
         self.model = model
+        self.models: dict[str, Model] = dict(models or {})
         self.run_seed = int(run_seed)
         self.temperature = float(temperature)
         self.top_p = float(top_p)
@@ -141,7 +142,8 @@ class CallContext:
     async def call(self, request: Mapping[str, Any], *, role: str = "answer", sample: int = 0, round: int = 0,
                    parent: str | None = None, budget: Budget | None = None, forced: str = "",
                    extract_prefix: str = "", min_tokens: int = 1,
-                   judge: Callable[[str], float] | None = None, target: str | None = None) -> list[dict[str, Any]]:
+                   judge: Callable[[str], float] | None = None, target: str | None = None,
+                   model: str | None = None) -> list[dict[str, Any]]:
         """Make (or replay from the log) one request; return one call record per choice.
 
         Parameters
@@ -151,7 +153,7 @@ class CallContext:
             (``None`` or missing: all that is left), ``stop``, ``n``, ``temperature``,
             ``top_p``.
         role : str
-            One of :data:`ROLES`.
+            A registered role (:func:`depthbench.baselines._roles.roles`).
         sample, round : int
             Coordinates of the first choice; choice ``i`` gets sample ``sample + i``.
         parent : str, optional
@@ -172,6 +174,9 @@ class CallContext:
             as ``score`` with ``target``.
         target : str, optional
             Key of the call being judged.
+        model : str, optional
+            Slot of a second model (:meth:`Strategy.aux_models`); default the run's model.
+            Its tokens are charged to the same budget; the record's ``model`` names it.
 
         Raises
         ------
@@ -180,8 +185,8 @@ class CallContext:
         BudgetExceededError
             The backend returned more tokens than allowed.
         """
-        if role not in ROLES:
-            raise ValueError(f"unknown role {role!r}")
+        role_info = get_role(role)
+        backend = self.model if model is None else self.models[model]
         b = budget if budget is not None else self.budget
         n = int(request.get("n", 1))
         keys = [self.key(sample + i, round, role) for i in range(n)]
@@ -223,7 +228,7 @@ class CallContext:
                     samples=tuple(sample + i for i in missing),
                     role=role,
                 )
-                resp = await self.model.generate(req)
+                resp = await backend.generate(req)
             except BaseException:
                 res.cancel()
                 raise
@@ -242,7 +247,7 @@ class CallContext:
                     "role": role,
                     "parent": parent,
                     "request": req_log,
-                    "seed": ch.seed if ch.seed is not None else (seeds[j] if self.capabilities.seed else None),
+                    "seed": ch.seed if ch.seed is not None else (seeds[j] if backend.capabilities.seed else None),
                     "text": ch.text,
                     "finish_reason": ch.finish_reason,
                     "usage": {
@@ -255,9 +260,9 @@ class CallContext:
                     "forced": forced if j == 0 else "",
                     "latency_s": round_float(resp.latency_s),
                     "attempts": int(resp.attempts),
-                    "model": resp.model or getattr(self.model, "name", ""),
+                    "model": resp.model or getattr(backend, "name", ""),
                 }
-                if role in ANSWER_ROLES:
+                if role_info.answers:
                     ans, status, ok = _extract(self.item, extract_prefix + (forced if j == 0 else "") + ch.text,
                                                ch.finish_reason)
                     rec.update(extracted=ans, parse_status=status, correct=ok)
@@ -287,24 +292,21 @@ class CallContext:
 
         G and P are recomputed from the call records and checked against the budget.
         """
-        from depthbench import scorers
-
         recs = self.records
         g = sum(int(r["usage"]["completion_tokens"]) + int(r["usage"].get("forced_tokens", 0)) for r in recs)
         p = sum(int(r["usage"]["prompt_tokens"]) for r in recs) + g
         if g != self.budget.generated:
             raise RuntimeError(f"token bookkeeping mismatch: records {g}, budget {self.budget.generated}")
         if g > self.budget.total:
-            from depthbench.baselines._budget import BudgetExceededError
             raise BudgetExceededError(f"budget: item {self.item['id']} used {g} tokens over a cap of {self.budget.total}")
         if answer is not None:
             status = "ok"
         else:
-            statuses = [r["parse_status"] for r in recs if r["role"] in ANSWER_ROLES]
+            statuses = [r["parse_status"] for r in recs if get_role(r["role"]).answers]
             status = statuses[-1] if statuses else "no_answer"
             if status == "ok":
                 status = "no_answer"
-        correct = bool(answer is not None and scorers.verify(self.item, answer))
+        correct = bool(answer is not None and verify(self.item, answer))
         return {
             "item_id": self.item["id"],
             "task": self.item.get("task"),

@@ -8,142 +8,22 @@ agree and different seeds differ at temperature 1), whether ``n > 1`` is served 
 ``/completions`` endpoint works. Other backends get the same seed and token-count checks
 through the model protocol. The result is one table; the exit status is 1 when the
 server is unreachable, else 0.
+
+Which checks run is the backend's own declaration (``@backend(doctor=...)`` in the backend
+registry, :mod:`depthbench.baselines.backends`); the building blocks are in
+:mod:`depthbench.baselines._probe`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import time
-from dataclasses import dataclass
 from typing import Any
 
-from depthbench.baselines._models import load_model, parse_model_spec
-from depthbench.baselines._protocol import BackendError, Request
-from depthbench.errors import UserError
+from depthbench.baselines._probe import Check, format_table, local_checks
+from depthbench.baselines.backends import get_backend, load_model, model_spec_forms, parse_model_spec
 
 __all__ = ["register", "run_doctor", "Check", "format_table"]
-
-PROBE = "Count from one to twenty, one number per line."
-PROBE_ITEM = {"id": "doctor/probe", "depth": 3, "answer": "7", "answer_type": "choice",
-              "solution_trace": [1, 4, 9, 7], "meta": {"answer_space": {"labels": ["7", "8"]}}}
-
-
-@dataclass
-class Check:
-    """One row of the doctor's table."""
-
-    name: str
-    status: str     # "ok" | "warn" | "fail" | "info"
-    value: str
-    detail: str = ""
-
-
-def _req(seed: int, n: int = 1, max_tokens: int = 24) -> Request:
-    return Request(max_tokens=max_tokens, temperature=1.0, top_p=1.0, seeds=(seed,) * n if n > 1 else (seed,),
-                   n=n, messages=({"role": "user", "content": PROBE},), item=PROBE_ITEM)
-
-
-def _seed_check(a: str, b: str, c: str) -> Check:
-    if a == b and a != c:
-        return Check("honours seed", "ok", "yes", "equal seeds agree, different seeds differ (temperature 1)")
-    if a != b:
-        return Check("honours seed", "warn", "no",
-                     "equal seeds gave different text: repeated runs are not reproducible")
-    return Check("honours seed", "warn", "unclear", "different seeds gave the same text (deterministic sampler?)")
-
-
-async def _doctor_openai(model: Any) -> list[Check]:
-    rows: list[Check] = []
-    t0 = time.perf_counter()
-    try:
-        listed = await model.list_models()
-    except BackendError as e:
-        rows.append(Check("reachable", "fail", "no", f"{model.base_url}: {e}"))
-        return rows
-    rows.append(Check("reachable", "ok", "yes", f"{model.base_url} ({(time.perf_counter() - t0) * 1000:.0f} ms)"))
-    ids = [str(m.get("id")) for m in listed]
-    if model.model_name in ids:
-        rows.append(Check("model name", "ok", model.model_name, "listed by /models"))
-    else:
-        rows.append(Check("model name", "warn", model.model_name,
-                          f"not listed; served: {', '.join(ids[:5]) or 'none'} (single-model servers may accept any name)"))
-    ctx = next((m.get("max_model_len") or m.get("context_length") for m in listed
-                if str(m.get("id")) == model.model_name), None)
-    if ctx is None:
-        root = model.base_url[: -len("/v1")] if model.base_url.endswith("/v1") else model.base_url
-        try:
-            props, _ = await model.request_json("GET", f"{root}/props", retries=0)
-            ctx = (props.get("default_generation_settings") or {}).get("n_ctx") or props.get("n_ctx")
-        except (UserError, BackendError):
-            ctx = None
-    rows.append(Check("context length", "ok" if ctx else "info", f"{ctx} tokens" if ctx else "unknown",
-                      "" if ctx else "server does not report it; keep prompt + budget below the model's limit"))
-
-    # usage and seed, through the backend (fan-out path, one seed per call)
-    try:
-        a = (await model.generate(_req(1234))).choices[0]
-        b = (await model.generate(_req(1234))).choices[0]
-        c = (await model.generate(_req(98765))).choices[0]
-    except BackendError as e:
-        rows.append(Check("chat completions", "fail", "error", str(e)))
-        return rows
-    rows.append(Check("chat completions", "ok", "yes", f"{a.completion_tokens} tokens, finish {a.finish_reason}"))
-    rows.append(Check("returns usage", "ok" if a.token_source == "server" else "warn",
-                      "yes" if a.token_source == "server" else "no",
-                      "per-call usage" if a.token_source == "server" else "counts come from /tokenize instead"))
-    rows.append(_seed_check(a.text, b.text, c.text))
-
-    # native n: raw call to see what the server does with n
-    body = {"model": model.model_name, "messages": [{"role": "user", "content": PROBE}], "max_tokens": 16,
-            "temperature": 1.0, "top_p": 1.0, "seed": 7, "n": 3}
-    try:
-        data, _ = await model.request_json("POST", "/chat/completions", body, retries=1)
-        got = data.get("choices") or []
-        if len(got) == 3:
-            usage = (data.get("usage") or {}).get("completion_tokens")
-            counts = []
-            for ch in got:
-                counts.append(await model.count_tokens((ch.get("message") or {}).get("content") or ""))
-            summed = isinstance(usage, int) and abs(usage - sum(counts)) <= 3
-            rows.append(Check("supports n", "ok", "yes",
-                              f"usage.completion_tokens={usage}, choices tokenise to {counts}: "
-                              + ("summed over n (split per choice by depthbench)" if summed else "not a sum")
-                              + "; enable with eval --native-n"))
-        else:
-            rows.append(Check("supports n", "info", "no", f"n=3 returned {len(got)} choice(s); depthbench fans out "
-                                                          "with one seed per sample (the default)"))
-    except (UserError, BackendError) as e:
-        rows.append(Check("supports n", "info", "no", f"n=3 rejected ({str(e)[:80]}); depthbench fans out"))
-
-    try:
-        r = await model.generate(Request(max_tokens=8, temperature=1.0, top_p=1.0, seeds=(3,),
-                                         prompt="1, 2, 3, 4,"))
-        rows.append(Check("raw completions", "ok", "yes",
-                          f"/completions works ({r.choices[0].completion_tokens} tokens): continuation path for budget forcing"))
-    except (UserError, BackendError) as e:
-        rows.append(Check("raw completions", "warn", "no", f"{str(e)[:100]}; pass completions=False"))
-    return rows
-
-
-async def _doctor_local(model: Any) -> list[Check]:
-    rows = [Check("loaded", "ok", model.name, "")]
-    caps = model.capabilities
-    rows.append(Check("capabilities", "info",
-                      ", ".join(k for k in ("chat", "completions", "assistant_prefix", "native_n", "seed")
-                                if getattr(caps, k)), ""))
-    if not caps.seed:
-        rows.append(Check("honours seed", "info", "n/a", "replayed text does not depend on the seed"))
-        return rows
-    a = (await model.generate(_req(1234))).choices[0]
-    b = (await model.generate(_req(1234))).choices[0]
-    c = (await model.generate(_req(98765))).choices[0]
-    rows.append(Check("token counts", "ok", a.token_source, f"{a.completion_tokens} tokens, finish {a.finish_reason}"))
-    rows.append(_seed_check(a.text, b.text, c.text))
-    n_ctx = getattr(model, "n_ctx", None)
-    if n_ctx:
-        rows.append(Check("context length", "ok", f"{n_ctx} tokens", ""))
-    return rows
 
 
 async def run_doctor(spec: str, *, base_url: str | None = None, api_key: str | None = None,
@@ -156,39 +36,21 @@ async def run_doctor(spec: str, *, base_url: str | None = None, api_key: str | N
         Bad spec or options.
     """
     provider, _ = parse_model_spec(spec)
-    if provider == "openai":
-        model = load_model(spec, base_url=base_url, api_key=api_key, retries=1, timeout=timeout, concurrency=4,
-                           backoff_base=0.2)
-        try:
-            return await _doctor_openai(model)
-        finally:
-            await model.aclose()
-    if provider == "replay":
-        model = load_model(spec)
-        n = sum(len(v) for v in model.records.values())
-        return [Check("replay file", "ok", f"{len(model.records)} items", f"{n} recorded completions")]
-    model = load_model(spec)
+    b = get_backend(provider)
+    if b.doctor is not None:
+        return await b.doctor(spec, base_url=base_url, api_key=api_key, timeout=timeout)
+    model = load_model(spec, base_url=base_url, api_key=api_key)
     try:
-        return await _doctor_local(model)
+        return await local_checks(model)
     finally:
         await model.aclose()
-
-
-def format_table(rows: list[Check]) -> str:
-    """Plain-text table: check, status, value, detail."""
-    w1 = max(len(r.name) for r in rows)
-    w3 = max(len(r.value) for r in rows)
-    lines = [f"{'check':<{w1}}  status  {'value':<{w3}}  detail", f"{'-' * w1}  ------  {'-' * w3}  ------"]
-    lines += [f"{r.name:<{w1}}  {r.status:<6}  {r.value:<{w3}}  {r.detail}" for r in rows]
-    return "\n".join(lines)
 
 
 def register(sub: Any) -> None:
     """Add the ``doctor`` command."""
     p = sub.add_parser("doctor", help="probe a model server: reachable, model name, seed, n, usage, context length",
                        description=__doc__.split("\n\n")[1].replace("\n", " ") if __doc__ else None)
-    p.add_argument("--model", required=True, metavar="SPEC",
-                   help="openai:MODEL | llamacpp:smollm2 | llamacpp:PATH.gguf | simulated[:k=v,...] | replay:FILE.jsonl")
+    p.add_argument("--model", required=True, metavar="SPEC", help=" | ".join(model_spec_forms()))
     p.add_argument("--base-url", default=None, help="openai: server base URL (default: $OPENAI_BASE_URL)")
     p.add_argument("--api-key", default=None, help="openai: API key (default: $OPENAI_API_KEY)")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds (default 30)")

@@ -20,23 +20,36 @@ cancels the in-flight calls; every line already written is complete (exit status
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import json
 import os
 import platform
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy
+
 from depthbench import __version__
-from depthbench.baselines._budget import BudgetExceededError
+from depthbench.baselines._budget import MIN_CALL_TOKENS, BudgetExceededError
 from depthbench.baselines._context import CallContext
 from depthbench.baselines._protocol import BackendError
+from depthbench.baselines.backends import load_model, parse_model_spec
 from depthbench.baselines.strategies import Strategy, parse
 from depthbench.errors import UserError
+from depthbench.io import (
+    JsonlAppender,
+    atomic_write_json,
+    canonical_json,
+    ensure_writable_dir,
+    read_jsonl,
+    sha256_bytes,
+)
 from depthbench.tasks import build_items, load_dataset
-from depthbench.io import JsonlAppender, atomic_write_json, canonical_json, ensure_writable_dir, read_jsonl, sha256_bytes
 
 __all__ = ["EvalConfig", "run_eval", "load_items", "parse_budgets", "parse_strategies", "check_budgets", "RUN_FORMAT"]
 
@@ -134,8 +147,6 @@ def check_budgets(strategies: Sequence[Strategy], budgets: Sequence[int]) -> Non
         ``--budget 4: majority@8 gives each of 8 chains 0 tokens (a call needs >= 16);
         use --budget >= 128 or fewer samples``.
     """
-    from depthbench.baselines._budget import MIN_CALL_TOKENS
-
     for b in sorted(budgets):
         for s in strategies:
             m = s.min_budget()
@@ -205,8 +216,6 @@ def _run_config(cfg: EvalConfig, strategies: Sequence[Strategy], sha: str, n_ite
 
 
 def _check_resume(run_json: Path, config: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     try:
         old = json.loads(run_json.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
@@ -232,8 +241,6 @@ class _GroupSync:
     whenever new lines arrived, at most every ``interval`` seconds (power-loss window)."""
 
     def __init__(self, paths: Sequence[Path], interval: float = 0.05) -> None:
-        import threading
-
         self._fds = [os.open(p, os.O_RDONLY) for p in paths]
         self._dirty = threading.Event()
         self._stop = threading.Event()
@@ -293,8 +300,6 @@ class _Progress:
 
 
 def _versions(model: Any) -> dict[str, Any]:
-    import numpy
-
     v: dict[str, Any] = {"depthbench": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
                          "platform": platform.platform(terse=True)}
     extra = getattr(model, "versions", None)
@@ -308,6 +313,8 @@ async def _run_units(cfg: EvalConfig, items: list[dict[str, Any]], strategies: S
                      calls_log: JsonlAppender, outcomes_log: JsonlAppender, progress: _Progress) -> dict[str, int]:
     sem = asyncio.Semaphore(max(1, cfg.concurrency))
     stats = {"new_outcomes": 0, "served": 0}
+    # second models a strategy declared (judge, process reward model), through the backend registry
+    aux = {s.name: {slot: load_model(spec) for slot, spec in s.aux_models().items()} for s in strategies}
 
     def sink(rec: dict[str, Any]) -> None:
         calls_log.write(rec)
@@ -322,8 +329,9 @@ async def _run_units(cfg: EvalConfig, items: list[dict[str, Any]], strategies: S
         progress.on_outcome()
 
     def make_ctx(item: Mapping[str, Any], strategy: Strategy, budget: int) -> CallContext:
-        return CallContext(item, strategy.name, budget, model, run_seed=cfg.seed, temperature=cfg.temperature,
-                           top_p=cfg.top_p, cache=cache, sink=sink, on_call=progress.on_call)
+        return CallContext(item, strategy.name, budget, model, models=aux[strategy.name], run_seed=cfg.seed,
+                           temperature=cfg.temperature, top_p=cfg.top_p, cache=cache, sink=sink,
+                           on_call=progress.on_call)
 
     async def unit(item: dict[str, Any], strategy: Strategy, budget: int) -> None:
         async with sem:
@@ -351,6 +359,8 @@ async def _run_units(cfg: EvalConfig, items: list[dict[str, Any]], strategies: S
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for second in (m for slots in aux.values() for m in slots.values()):
+            await second.aclose()
     return stats
 
 
@@ -389,9 +399,10 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     KeyboardInterrupt
         On Ctrl-C, after the logs are closed (the CLI exits with 130).
     """
-    from depthbench.baselines._models import load_model
-
     strategies = parse_strategies(",".join(cfg.strategies))
+    for s in strategies:
+        for spec in s.aux_models().values():
+            parse_model_spec(spec)  # a bad second-model spec fails before --out is made
     for b in cfg.budgets:
         if isinstance(b, bool) or not isinstance(b, int) or b < 1:
             raise UserError(f"--budget: {b!r} is not a positive integer token count; give e.g. --budget 256,1024")
@@ -458,8 +469,6 @@ def _close_model(model: Any) -> None:
 
 def _lock_run_dir(out: Path) -> Any:
     """An exclusive ``flock`` on ``RUN_DIR/.lock`` (released by the OS even after ``kill -9``)."""
-    import fcntl
-
     f = open(out / ".lock", "a+")
     try:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from depthbench.baselines import Request, load_model  # noqa: E402
-from depthbench.baselines import _simulated as S  # noqa: E402
+from depthbench.baselines import _simulated_theory as S  # noqa: E402
 
 START, END = "<!-- backends:start -->", "<!-- backends:end -->"
 MSGS = ({"role": "user", "content": "Variables: a = 3, b = a + 4, c = b * 2 (mod 11). What is c? "
@@ -88,7 +88,7 @@ def _proc_cpu(pid: int) -> float:
 
 def bench_llama(n_requests: int, max_tokens: int, rounds: int) -> dict[str, float] | None:
     try:
-        from depthbench.baselines._llamacpp import smollm2_gguf
+        from depthbench.baselines.backends.llamacpp import smollm2_gguf
 
         gguf = smollm2_gguf()
     except Exception as e:  # noqa: BLE001 - optional part of the benchmark

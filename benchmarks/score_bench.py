@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 
-from depthbench.tasks import build_items
 from depthbench.scorers import extract, verify
+from depthbench.tasks import build_items
 
 FAMILIES = ("graph_connectivity", "multihop_arithmetic", "grid_planning")
 TARGET_CHARS = 2000  # ~500 tokens at ~4 characters per token

@@ -4,8 +4,10 @@ A family is one public module of this package with a module-level ``FAMILY`` (a
 :class:`~depthbench.generators._base.Family`): generator, independent certifier, prompt
 text, answer type, verifier and trace rules. Families are found by scanning this package,
 so adding a family is adding a file (plus its task spec in ``tasks/``). ``families()``
-lists them, ``get_family(name)`` returns one, ``family_of(item)`` the family of a dataset
-item (by ``meta.family``, never by the task name).
+lists them, ``get_family(name)`` returns one; a family defined outside the package (a
+user's own module, a test fixture) joins with ``register_family(FAMILY)``. Everything
+downstream finds an item's family by its ``meta.family``
+(:func:`depthbench.scorers.family_of`), never by the task name.
 
 Building datasets from task specs is :mod:`depthbench.tasks` (one layer up).
 """
@@ -26,6 +28,8 @@ __all__ = [
     "Certificate",
     "families",
     "get_family",
+    "register_family",
+    "unregister_family",
     "item_rng",
 ]
 
@@ -62,3 +66,25 @@ def get_family(name: str) -> Family:
     if name not in reg:
         raise UserError(f"family: unknown generator family {name!r}; choose one of {', '.join(sorted(reg))}")
     return reg[name]
+
+
+def register_family(family: Family) -> Family:
+    """Add a family defined outside this package to the registry (idempotent).
+
+    Raises
+    ------
+    ValueError
+        If another family is registered under the same name.
+    """
+    reg = _registry()
+    old = reg.get(family.name)
+    if old is not None and old is not family:
+        raise ValueError(f"family {family.name!r} is already registered by {old.source_file}")
+    reg[family.name] = family
+    return family
+
+
+def unregister_family(name: str) -> None:
+    """Remove a family added with :func:`register_family` (a bundled family is found again
+    on the next scan only after a restart)."""
+    _registry().pop(name, None)

@@ -1,19 +1,27 @@
-"""What every task family provides.
+"""What every task family provides: one module owns everything specific to the family.
 
 A family is one module in ``depthbench/generators/`` that defines a module-level
 ``FAMILY = Family(...)``. The registry (``depthbench.generators.families()``) finds it by
-scanning the package, so adding a family is adding a file (and a task spec).
+scanning the package, so adding a family is adding a file (and a task spec). Everything
+downstream dispatches on the item's ``meta.family`` through this object, never on the task
+(spec) name: answer extraction uses its ``answer_type`` (or its own ``normalize``), scoring
+its ``verify``, the trace verifier its ``parse_trace`` / ``stated_steps`` /
+``trace_first_error``, the simulated reasoner its ``format_step``.
 
 A family's ``generate(config, rng)`` is pure: all randomness comes from ``rng`` (a
 ``numpy.random.Generator``), nothing global is read. ``certify(instance)`` is an
 independent solver (it must not reuse the generator's bookkeeping) that returns the
 certified depth, the gold answer and the gold trace; the dataset builder refuses an item
 whose certified depth or answer differs from what the generator meant to build.
+
+Trace hooks (what a trace verifier or a process reward model needs) work on *steps*: the
+family's own representation of one intermediate result, the type of the entries of the
+gold ``solution_trace`` (a node label, ``{"var", "value"}``, ``{"subgoal", "moves"}``, ...).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +29,7 @@ import numpy as np
 
 __all__ = ["Problem", "Certificate", "Family", "AnswerType"]
 
-AnswerType = str  # "choice" (a label among candidates), "integer" (in [0, m)), "plan" (moves over U/D/L/R)
+AnswerType = str  # "choice" (a label among candidates), "integer" (in [0, m)), "plan" (moves over U/D/L/R), or a family's own
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,7 @@ class Family:
     Attributes
     ----------
     name : str
-        Registry name, e.g. ``"graph_connectivity"``.
+        Registry name, e.g. ``"graph_connectivity"``; every item records it as ``meta.family``.
     version : str
         Generator version; part of every item's seed and id. Bump on any change of output.
     config_cls : type
@@ -98,6 +106,36 @@ class Family:
         ``max_depth(config_without_depth_params) -> int``; largest depth that fits the size.
     source_file : str
         Path of the module (its sha256 goes into ``meta.generator_source_sha256``).
+    answer_type : str
+        ``"choice"``, ``"integer"`` or ``"plan"`` (answer extraction then uses that type's
+        normalisation, ``depthbench.scorers.normalize_answer``), or the family's own type
+        name when it supplies ``normalize``.
+    verify : callable
+        ``verify(item, answer) -> bool``: is a normalised answer (never ``None``) correct?
+        Pure; checks the answer against the instance (any valid answer), not a model's claim.
+    trace_first_error : callable
+        ``trace_first_error(item, steps) -> int | None``: the 0-based index of the first
+        wrong step of a stated trace (a missing step counts, at ``len(steps)``), ``None``
+        when the whole trace is right and complete. A step is right when it is a valid
+        step of *some* correct solution, not only the gold one.
+    parse_trace : callable
+        ``parse_trace(item, text, answer) -> list``: the steps a response states in free
+        text (``text`` after any ``</think>``; ``answer`` the extracted final answer or
+        ``None``); ``[]`` when it states none.
+    stated_steps : callable
+        ``stated_steps(item, contents) -> list``: the steps of the ``Step k: CONTENT`` lines
+        of a response (``contents`` in order); a content that does not parse is kept as its
+        raw string (it then counts as a wrong step).
+    format_step : callable
+        ``format_step(step) -> str``: one gold step written as ``stated_steps`` reads it
+        back (one whitespace-free token; the simulated reasoner writes its steps with it).
+    normalize : callable, optional
+        ``normalize(payload, answer_space) -> answer | None`` for a family with its own
+        answer type (``None``: the built-in rule of ``answer_type``).
+    steps_covered : callable, optional
+        ``steps_covered(item, steps, first_error) -> int``: how many gold steps the stated
+        steps before ``first_error`` cover (default: ``first_error``, one gold step per
+        stated step).
     """
 
     name: str
@@ -109,3 +147,11 @@ class Family:
     parse_prompt: Callable[[str], dict[str, Any]]
     max_depth: Callable[[Any], int]
     source_file: str
+    answer_type: AnswerType
+    verify: Callable[[Mapping[str, Any], Any], bool]
+    trace_first_error: Callable[[Mapping[str, Any], Sequence[Any]], int | None]
+    parse_trace: Callable[[Mapping[str, Any], str, Any], list[Any]]
+    stated_steps: Callable[[Mapping[str, Any], Sequence[str]], list[Any]]
+    format_step: Callable[[Any], str]
+    normalize: Callable[[str, Mapping[str, Any]], Any] | None = None
+    steps_covered: Callable[[Mapping[str, Any], Sequence[Any], int], int] | None = None

@@ -42,12 +42,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
+from depthbench._lazy import lazy
 from depthbench.generators._base import Certificate, Family, Problem
 
+nx = lazy("networkx")  # the certifier's BFS; imported on first use
+
 __all__ = ["GraphConnectivityConfig", "generate", "certify", "describe", "parse_prompt", "max_depth",
+           "verify", "check_path", "trace_first_error", "parse_trace", "stated_steps", "format_step",
            "KINDS", "VERSION", "FAMILY"]
 
 VERSION = "1"
@@ -323,6 +326,152 @@ def parse_prompt(text: str) -> dict[str, Any]:
             "targets": [int(m["t1"]), int(m["t2"])]}
 
 
+# --------------------------------------------------------------------------- answers and traces
+def _label(x: Any) -> int | None:
+    """A node label as an int (``7``, ``"7"``, ``" 7 "``), else None (``True`` is not a label)."""
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, int):
+        return x
+    if isinstance(x, str):
+        t = x.strip()
+        if t.lstrip("+-").isdigit() and t.isascii():
+            return int(t)
+    return None
+
+
+def verify(item: Mapping[str, Any], answer: Any) -> bool:
+    """The answer is the reachable target's label.
+
+    Examples
+    --------
+    >>> verify({"answer": "7"}, "7"), verify({"answer": "7"}, " 7 "), verify({"answer": "7"}, "17")
+    (True, True, False)
+    """
+    if isinstance(answer, bool) or not isinstance(answer, (str, int)):
+        return False
+    return str(answer).strip() == str(item["answer"])
+
+
+def _adjacency(edges: Any) -> dict[int, set[int]]:
+    adj: dict[int, set[int]] = {}
+    for u, v in edges:
+        adj.setdefault(u, set()).add(v)
+        adj.setdefault(v, set()).add(u)
+    return adj
+
+
+def check_path(instance: Mapping[str, Any], path: Any, target: Any = None) -> bool:
+    """Check a path: it starts at the source, consecutive nodes are adjacent (edges are
+    undirected), and it ends at ``target`` (default: either candidate target; a valid path
+    to a candidate proves it is the reachable one).
+
+    Parameters
+    ----------
+    instance : mapping
+        ``{"edges": [[u, v], ...], "source": s, "targets": [t1, t2], ...}``.
+    path : sequence of int or str
+        Node labels in order (strings of digits are accepted).
+    target : int or str, optional
+        Required end node.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> inst = {"edges": [[0, 1], [2, 1]], "source": 0, "targets": [2, 3]}
+    >>> check_path(inst, [0, 1, 2]), check_path(inst, ["0", "2"])
+    (True, False)
+    """
+    nodes = [_label(p) for p in path]
+    if not nodes or any(n is None for n in nodes) or nodes[0] != instance["source"]:
+        return False
+    if target is not None:
+        t = _label(target)
+        if t is None:
+            return False
+        ends = {t}
+    else:
+        ends = set(instance["targets"])
+    if nodes[-1] not in ends:
+        return False
+    adj = _adjacency(instance["edges"])
+    return all(b in adj.get(a, ()) for a, b in zip(nodes, nodes[1:]))
+
+
+def trace_first_error(item: Mapping[str, Any], steps: Any) -> int | None:
+    """First wrong step of a stated path (steps are node labels).
+
+    Step 0 must be the source and each next node adjacent to the previous one; the trace
+    is complete when it reaches the gold target (steps after it are extra, hence wrong).
+
+    Examples
+    --------
+    >>> item = {"answer": "2", "solution_trace": [0, 1, 2],
+    ...         "instance": {"edges": [[0, 1], [1, 2], [0, 3]], "source": 0, "targets": [2, 4]}}
+    >>> trace_first_error(item, [0, 1, 2]), trace_first_error(item, [0, 3, 2]), trace_first_error(item, [0, 1])
+    (None, 2, 2)
+    """
+    inst = item["instance"]
+    adj = _adjacency(inst["edges"])
+    gold = item.get("solution_trace") or []
+    target = _label(gold[-1]) if gold else _label(item.get("answer"))
+    steps = list(steps)
+    prev = None
+    for i, s in enumerate(steps):
+        node = _label(s)
+        if node is None:
+            return i
+        if i == 0:
+            if node != inst["source"]:
+                return 0
+        elif node not in adj.get(prev, ()):
+            return i
+        prev = node
+        if node == target:
+            return None if i == len(steps) - 1 else i + 1
+    return len(steps)
+
+
+_PATH_SEP_RE = re.compile(r"->|\u2192|=>|\u2013|\u2014|-")
+_INT_TOKEN_RE = re.compile(r"\d+")
+_STEP_RE = re.compile(r"(?:node\s*=\s*)?(-?\d+)")
+
+
+def parse_trace(item: Mapping[str, Any], text: str, answer: Any = None) -> list[Any]:
+    """The node labels of the last line of ``text`` that shows a path (``3 -> 8 -> 1``)."""
+    for line in reversed(text.splitlines()):
+        if "->" in line or "\u2192" in line:
+            nodes = []
+            for part in _PATH_SEP_RE.split(line):
+                found = _INT_TOKEN_RE.findall(part) if part.strip() else []
+                if found:
+                    nodes.append(int(found[-1]))
+            if len(nodes) >= 2:
+                return nodes
+    return []
+
+
+def stated_steps(item: Mapping[str, Any], contents: Any) -> list[Any]:
+    """``Step k: node=4`` (or ``Step k: 4``) lines as node labels; the source is prepended
+    when the stated path starts after it."""
+    steps: list[Any] = []
+    for c in contents:
+        m = _STEP_RE.fullmatch(c)
+        steps.append(int(m.group(1)) if m else c)
+    src = (item.get("instance") or {}).get("source")
+    if steps and src is not None and steps[0] != src:
+        steps.insert(0, src)
+    return steps
+
+
+def format_step(step: Any) -> str:
+    """A gold step (a node label) as ``node=LABEL``."""
+    return f"node={step}"
+
+
 FAMILY = Family(
     name="graph_connectivity",
     version=VERSION,
@@ -333,4 +482,10 @@ FAMILY = Family(
     parse_prompt=parse_prompt,
     max_depth=max_depth,
     source_file=__file__,
+    answer_type="choice",
+    verify=verify,
+    trace_first_error=trace_first_error,
+    parse_trace=parse_trace,
+    stated_steps=stated_steps,
+    format_step=format_step,
 )

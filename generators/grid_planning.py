@@ -90,6 +90,14 @@ __all__ = [
     "describe",
     "parse_prompt",
     "max_depth",
+    "verify",
+    "simulate_plan",
+    "PlanResult",
+    "plan_is_optimal",
+    "trace_first_error",
+    "parse_trace",
+    "stated_steps",
+    "format_step",
     "FAMILY",
 ]
 
@@ -402,7 +410,7 @@ def generate(config: GridPlanningConfig, rng: np.random.Generator) -> Problem:
 
 
 # ---------------------------------------------------------------------------------------
-# Independent certifier and plan simulator
+# Independent certifier
 # ---------------------------------------------------------------------------------------
 
 
@@ -616,38 +624,6 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     )
 
 
-def _simulate(instance: Mapping[str, Any], moves: str) -> tuple[bool, tuple[int, int], list[str]]:
-    """Execute a move string.
-
-    Parameters
-    ----------
-    instance : mapping
-        A grid_planning instance.
-    moves : str
-        Characters from ``UDLR``.
-
-    Returns
-    -------
-    (reached_goal, position, keys_held)
-        ``reached_goal`` is true iff every move is legal and the final position is the
-        goal; ``position`` is where the plan stopped (before the first illegal move or
-        unknown character); ``keys_held`` is the sorted list of key ids held there.
-    """
-    grid = _Grid(instance)
-    state = grid.initial()
-
-    def result(reached: bool) -> tuple[bool, tuple[int, int], list[str]]:
-        c, held = state % grid.n, state // grid.n
-        return reached, (c % grid.w, c // grid.w), sorted(kid for b, kid in grid.name.items() if held & b)
-
-    for move in moves:
-        options = dict(grid.successors(state))
-        if move not in options:
-            return result(False)
-        state = options[move]
-    return result(state % grid.n == grid.goal)
-
-
 # ---------------------------------------------------------------------------------------
 # Prompt text
 # ---------------------------------------------------------------------------------------
@@ -751,6 +727,258 @@ def parse_prompt(prompt_text: str) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------------------
+# Answers and traces: the plan simulator, the verifier, the trace rules
+# ---------------------------------------------------------------------------------------
+
+_DELTA = {"U": (0, -1), "D": (0, 1), "L": (-1, 0), "R": (1, 0)}
+
+
+@dataclass(frozen=True, slots=True)
+class PlanResult:
+    """Outcome of simulating a move plan (:func:`simulate_plan`).
+
+    Attributes
+    ----------
+    legal : bool
+        Every move was legal (no wall, border, unknown letter, or door without key).
+    at_goal : bool
+        The final position is the goal.
+    position : tuple of int
+        Final ``(x, y)`` (the position before the first illegal move if not legal).
+    keys : frozenset of str
+        Key ids held at the end.
+    first_illegal : int or None
+        0-based index of the first illegal move.
+    """
+
+    legal: bool
+    at_goal: bool
+    position: tuple[int, int]
+    keys: frozenset[str]
+    first_illegal: int | None
+
+    @property
+    def solved(self) -> bool:
+        """Legal and ending on the goal."""
+        return self.legal and self.at_goal
+
+
+@dataclass(frozen=True, slots=True)
+class _Board:
+    """An instance compiled for fast simulation.
+
+    Cells are numbered on the grid padded with a one-cell border,
+    ``index = (y + 1) * (width + 2) + (x + 1)``, so a move is an index offset and the
+    border needs no bounds check: border and wall cells are simply not open.
+    """
+
+    key_at: dict[tuple[int, int], str]
+    door_at: dict[tuple[int, int], str]
+    stride: int
+    open_plain: frozenset[int]          # free cells holding no key or door
+    special: dict[int, tuple[bool, str]]  # cell -> (is_door, id)
+    steps: dict[str, int]
+
+
+# Compiled boards by instance object: verifying many responses to one item compiles it
+# once. Entries hold a reference to their instance, so an id is never reused while cached.
+_BOARDS: dict[int, tuple[Mapping[str, Any], _Board]] = {}
+_BOARDS_MAX = 4096
+
+
+def _board(instance: Mapping[str, Any]) -> _Board:
+    hit = _BOARDS.get(id(instance))
+    if hit is not None and hit[0] is instance:
+        return hit[1]
+    walls = frozenset((int(x), int(y)) for x, y in instance.get("walls", ()))
+    keys = {(int(k["pos"][0]), int(k["pos"][1])): str(k["id"]) for k in instance.get("keys", ())}
+    doors = {(int(d["pos"][0]), int(d["pos"][1])): str(d["id"]) for d in instance.get("doors", ())}
+    w, h = int(instance["width"]), int(instance["height"])
+    stride = w + 2
+    special = {(y + 1) * stride + x + 1: (False, k) for (x, y), k in keys.items() if (x, y) not in walls}
+    special.update({(y + 1) * stride + x + 1: (True, d) for (x, y), d in doors.items() if (x, y) not in walls})
+    plain = frozenset((y + 1) * stride + x + 1 for y in range(h) for x in range(w)
+                      if (x, y) not in walls) - special.keys()
+    b = _Board(keys, doors, stride, plain, special, {"U": -stride, "D": stride, "L": -1, "R": 1})
+    if len(_BOARDS) >= _BOARDS_MAX:
+        _BOARDS.clear()
+    _BOARDS[id(instance)] = (instance, b)
+    return b
+
+
+def simulate_plan(instance: Mapping[str, Any], plan: str, start_keys: Any = ()) -> PlanResult:
+    """Simulate ``plan`` on an instance.
+
+    Rules: x is the column (0 left), y the row (0 top); ``U``: y-1, ``D``: y+1, ``L``:
+    x-1, ``R``: x+1. Walls and the border block. Entering a key cell picks the key up
+    (kept for good). A door cell can be entered only while holding the key with the same
+    id. Simulation stops at the first illegal move.
+
+    Parameters
+    ----------
+    instance : mapping
+        ``{"width", "height", "walls", "start", "goal", "keys", "doors"}``.
+    plan : str
+        Moves over ``UDLR`` (upper case, as extraction returns them).
+    start_keys : iterable of str, optional
+        Keys held before the first move (the trace verifier's sub-plans).
+
+    Returns
+    -------
+    PlanResult
+
+    Notes
+    -----
+    O(len(plan) + size of the instance).
+
+    Examples
+    --------
+    >>> inst = {"width": 3, "height": 1, "walls": [], "start": [0, 0], "goal": [2, 0],
+    ...         "keys": [{"id": "a", "pos": [1, 0]}], "doors": []}
+    >>> simulate_plan(inst, "RR").solved, simulate_plan(inst, "RRR").first_illegal
+    (True, 2)
+    """
+    return _simulate_from(instance, plan, tuple(instance["start"]), start_keys)
+
+
+def _simulate_from(instance: Mapping[str, Any], plan: str, start: Any, start_keys: Any = ()) -> PlanResult:
+    b = _board(instance)
+    stride, plain, special, steps = b.stride, b.open_plain, b.special, b.steps
+    pos = (int(start[1]) + 1) * stride + int(start[0]) + 1
+    goal = (int(instance["goal"][1]) + 1) * stride + int(instance["goal"][0]) + 1
+    held = set(start_keys)
+    first_illegal = None
+    for i, mv in enumerate(plan):  # plain free cells cost one set lookup per move
+        d = steps.get(mv)
+        if d is None:
+            first_illegal = i
+            break
+        nxt = pos + d
+        if nxt in plain:
+            pos = nxt
+            continue
+        sp = special.get(nxt)
+        if sp is None:  # wall or border
+            first_illegal = i
+            break
+        is_door, ident = sp
+        if is_door:
+            if ident not in held:
+                first_illegal = i
+                break
+        else:
+            held.add(ident)
+        pos = nxt
+    xy = (pos % stride - 1, pos // stride - 1)
+    return PlanResult(first_illegal is None, pos == goal, xy, frozenset(held), first_illegal)
+
+
+def verify(item: Mapping[str, Any], answer: Any) -> bool:
+    """The plan is correct when every move is legal and it ends on the goal (any valid
+    plan, optimal or not; :func:`plan_is_optimal` reports optimality)."""
+    return isinstance(answer, str) and simulate_plan(item["instance"], answer).solved
+
+
+def plan_is_optimal(item: Mapping[str, Any], plan: str | None) -> bool | None:
+    """Whether ``plan`` solves the item with the optimal number of moves.
+
+    Returns
+    -------
+    bool or None
+        True if the plan is correct and ``len(plan) == meta.optimal_plan_length``; False
+        if incorrect or longer; None if the item records no optimal length.
+    """
+    opt = (item.get("meta") or {}).get("optimal_plan_length")
+    if opt is None:
+        return None
+    if not isinstance(plan, str) or not simulate_plan(item["instance"], plan).solved:
+        return False
+    return len(plan) <= int(opt)
+
+
+def _subgoal_cells(item: Mapping[str, Any]) -> list[tuple[int, int] | None]:
+    """The cell of each gold subgoal (``key a``, ``door a``, ``goal``), None if unknown."""
+    inst = item["instance"]
+    b = _board(inst)
+    key_pos = {v: k for k, v in b.key_at.items()}
+    door_pos = {v: k for k, v in b.door_at.items()}
+    cells: list[tuple[int, int] | None] = []
+    for g in item.get("solution_trace") or []:
+        sub = str(g["subgoal"])
+        if sub == "goal":
+            cells.append((int(inst["goal"][0]), int(inst["goal"][1])))
+        else:
+            kind, _, ident = sub.partition(" ")
+            cells.append((key_pos if kind == "key" else door_pos).get(ident))
+    return cells
+
+
+def trace_first_error(item: Mapping[str, Any], steps: Any) -> int | None:
+    """First wrong step of a stated plan, one step per gold subgoal in order.
+
+    Steps are ``{"subgoal", "moves"}`` or bare move strings; a step is right when its
+    moves are legal from where the previous step ended and end on that subgoal's cell.
+    """
+    inst = item["instance"]
+    cells = _subgoal_cells(item)
+    pos = (int(inst["start"][0]), int(inst["start"][1]))
+    held: frozenset[str] = frozenset()
+    steps = list(steps)
+    for i, s in enumerate(steps):
+        if i >= len(cells):
+            return i
+        moves = s.get("moves") if isinstance(s, Mapping) else s
+        if not isinstance(moves, str):
+            return i
+        res = _simulate_from(inst, moves.upper(), pos, held)
+        if cells[i] is None or not res.legal or res.position != cells[i]:
+            return i
+        pos, held = res.position, res.keys
+    return None if len(steps) >= len(cells) else len(steps)
+
+
+def parse_trace(item: Mapping[str, Any], text: str, answer: Any = None) -> list[Any]:
+    """The final plan (``answer``) cut into one segment per gold subgoal, where it first
+    reaches each subgoal in order (moves left over form a last segment)."""
+    if not isinstance(answer, str) or not answer:
+        return []
+    inst = item["instance"]
+    cells = _subgoal_cells(item)
+    segs: list[str] = []
+    x, y = int(inst["start"][0]), int(inst["start"][1])
+    cut = j = 0
+    for i, mv in enumerate(answer):
+        d = _DELTA.get(mv, (0, 0))
+        x, y = x + d[0], y + d[1]
+        while j < len(cells) and cells[j] == (x, y):
+            segs.append(answer[cut:i + 1])
+            cut = i + 1
+            j += 1
+    if cut < len(answer):
+        segs.append(answer[cut:])
+    return segs
+
+
+def stated_steps(item: Mapping[str, Any], contents: Any) -> list[Any]:
+    """``Step k: key_a:RRD`` lines as ``{"subgoal": "key a", "moves": "RRD"}`` (a bare move
+    string stays a string)."""
+    out: list[Any] = []
+    for c in contents:
+        head, sep, moves = c.rpartition(":")
+        moves = moves.strip()
+        if set(moves) <= set("UDLR"):
+            out.append({"subgoal": head.replace("_", " ").strip(), "moves": moves} if sep else moves)
+        else:
+            out.append(c)
+    return out
+
+
+def format_step(step: Mapping[str, Any]) -> str:
+    """A gold step as ``SUBGOAL:MOVES`` with spaces as ``_`` (``key_a:RRD``)."""
+    return f"{str(step['subgoal']).replace(' ', '_')}:{step.get('moves', '')}"
+
+
 FAMILY = Family(
     name="grid_planning",
     version=VERSION,
@@ -761,4 +989,10 @@ FAMILY = Family(
     parse_prompt=parse_prompt,
     max_depth=max_depth,
     source_file=__file__,
+    answer_type="plan",
+    verify=verify,
+    trace_first_error=trace_first_error,
+    parse_trace=parse_trace,
+    stated_steps=stated_steps,
+    format_step=format_step,
 )

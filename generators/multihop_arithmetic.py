@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -71,6 +71,12 @@ __all__ = [
     "describe",
     "parse_prompt",
     "max_depth",
+    "verify",
+    "evaluate",
+    "trace_first_error",
+    "parse_trace",
+    "stated_steps",
+    "format_step",
     "FAMILY",
 ]
 
@@ -524,6 +530,178 @@ def parse_prompt(prompt_text: str) -> dict[str, Any]:
     return {"modulus": m, "statements": statements, "query": question.group(1), "order": order_match.group(1)}
 
 
+# ---------------------------------------------------------------------------------------
+# Answers and traces
+# ---------------------------------------------------------------------------------------
+
+
+def _int(x: Any) -> int | None:
+    """An integer answer or step value (``12``, ``"12"``, ``"-3"``), else None."""
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, int):
+        return x
+    if isinstance(x, str):
+        t = x.strip()
+        if t.lstrip("+-").isdigit() and t.isascii():
+            return int(t)
+    return None
+
+
+def _modulus(item: Mapping[str, Any]) -> int | None:
+    m = (item.get("instance") or {}).get("modulus")
+    if m is None:
+        m = ((item.get("meta") or {}).get("answer_space") or {}).get("modulus")
+    return m if isinstance(m, int) and m > 0 else None
+
+
+def verify(item: Mapping[str, Any], answer: Any) -> bool:
+    """The answer equals the query's value modulo ``m``.
+
+    Examples
+    --------
+    >>> item = {"answer": 3, "instance": {"modulus": 7}}
+    >>> verify(item, 10), verify(item, 4), verify(item, "3")
+    (True, False, True)
+    """
+    a, g = _int(answer), _int(item["answer"])
+    if a is None or g is None:
+        return False
+    m = _modulus(item)
+    return a == g if m is None else (a - g) % m == 0
+
+
+def evaluate(instance: Mapping[str, Any]) -> dict[str, int]:
+    """Evaluate every variable of an instance (mod ``m``), statements in any order.
+
+    A fixed-point evaluator independent of :func:`certify` (which sorts the query's
+    ancestors topologically).
+
+    Returns
+    -------
+    dict of str to int
+        Value in ``[0, m)`` of every variable.
+
+    Raises
+    ------
+    ValueError
+        If a statement uses an unknown operator or the definitions are cyclic.
+    """
+    m = int(instance["modulus"])
+    defs = {s["var"]: s for s in instance["statements"]}
+    values: dict[str, int] = {}
+
+    def arg(a: Any) -> int | None:
+        if isinstance(a, str):
+            return values.get(a)
+        return int(a) % m
+
+    pending = list(defs)
+    while pending:
+        progress = False
+        rest = []
+        for v in pending:
+            st = defs[v]
+            args = [arg(a) for a in st["args"]]
+            if any(a is None for a in args):
+                rest.append(v)
+                continue
+            op = st["op"]
+            if op == "=":
+                values[v] = args[0] % m
+            elif op == "+":
+                values[v] = sum(args) % m
+            elif op == "-":
+                values[v] = (args[0] - sum(args[1:])) % m
+            elif op == "*":
+                r = 1
+                for a in args:
+                    r = (r * a) % m
+                values[v] = r
+            else:
+                raise ValueError(f"instance.statements: unknown op {op!r} for {v!r}")
+            progress = True
+        if not progress:
+            raise ValueError(f"instance.statements: undefined or cyclic variables {sorted(rest)}")
+        pending = rest
+    return values
+
+
+def _named(steps: Sequence[Any]) -> bool:
+    return bool(steps) and all(isinstance(s, Mapping) or (isinstance(s, (list, tuple)) and len(s) == 2) for s in steps)
+
+
+def trace_first_error(item: Mapping[str, Any], steps: Sequence[Any]) -> int | None:
+    """First wrong step of a stated evaluation.
+
+    Steps are ``{"var", "value"}`` (or ``(var, value)`` pairs): a step is right when the
+    value equals the variable's true value mod ``m`` (any evaluation order); the trace is
+    complete when every variable of the gold trace has been given. Bare values are
+    compared position by position with the gold trace.
+    """
+    inst = item["instance"]
+    gold = list(item.get("solution_trace") or [])
+    m = _modulus(item) or int(inst["modulus"])
+    values = evaluate(inst)
+    steps = list(steps)
+    if _named(steps):
+        seen = set()
+        for i, s in enumerate(steps):
+            var, val = (s.get("var"), s.get("value")) if isinstance(s, Mapping) else (s[0], s[1])
+            v = _int(val)
+            if var not in values or v is None or v % m != values[var]:
+                return i
+            seen.add(var)
+        need = {g["var"] for g in gold}
+        return None if need <= seen else len(steps)
+    for i, s in enumerate(steps):
+        v = _int(s)
+        if i >= len(gold) or v is None or v % m != int(gold[i]["value"]) % m:
+            return i
+    return None if len(steps) >= len(gold) else len(steps)
+
+
+def steps_covered(item: Mapping[str, Any], steps: Sequence[Any], first_error: int) -> int:
+    """Gold variables given right before ``first_error`` (named steps), else ``first_error``."""
+    if steps and isinstance(steps[0], Mapping):
+        need = {g["var"] for g in item.get("solution_trace") or []}
+        return len({s["var"] for s in steps[:first_error]} & need)
+    return first_error
+
+
+_ASSIGN_RE = re.compile(r"^[\s>*#\-\d.)]*\**([A-Za-z_][A-Za-z_0-9]*)\**\s*=(.*)$")
+_LAST_VALUE_RE = re.compile(r"=\s*\**\s*([+\-\u2212]?\d+)\s*\**\s*[.,;]?\s*(?:\(.*\))?\s*$")
+_STEP_RE = re.compile(r"([A-Za-z_]\w*)\s*=\s*(-?\d+)")
+
+
+def parse_trace(item: Mapping[str, Any], text: str, answer: Any = None) -> list[Any]:
+    """``{"var", "value"}`` for every line that assigns a variable and ends in a number
+    (``x4 = x2 * 3 = 21``)."""
+    steps = []
+    for line in text.splitlines():
+        m = _ASSIGN_RE.match(line)
+        if not m:
+            continue
+        v = _LAST_VALUE_RE.search(m.group(2) if "=" in m.group(2) else "=" + m.group(2))
+        if v:
+            steps.append({"var": m.group(1), "value": int(v.group(1).replace("\u2212", "-"))})
+    return steps
+
+
+def stated_steps(item: Mapping[str, Any], contents: Sequence[str]) -> list[Any]:
+    """``Step k: x3=4`` lines as ``{"var": "x3", "value": 4}``."""
+    out: list[Any] = []
+    for c in contents:
+        m = _STEP_RE.fullmatch(c)
+        out.append({"var": m.group(1), "value": int(m.group(2))} if m else c)
+    return out
+
+
+def format_step(step: Mapping[str, Any]) -> str:
+    """A gold step as ``VAR=VALUE``."""
+    return f"{step['var']}={step['value']}"
+
+
 FAMILY = Family(
     name="multihop_arithmetic",
     version=VERSION,
@@ -534,4 +712,11 @@ FAMILY = Family(
     parse_prompt=parse_prompt,
     max_depth=max_depth,
     source_file=__file__,
+    answer_type="integer",
+    verify=verify,
+    trace_first_error=trace_first_error,
+    parse_trace=parse_trace,
+    stated_steps=stated_steps,
+    format_step=format_step,
+    steps_covered=steps_covered,
 )

@@ -1,6 +1,6 @@
-"""Scoring: answer extraction, per-family verifiers, aggregation over samples
-(majority vote, best-of-N, pass@k, maj@k) and over items (depth curves, paired
-equivalence tests).
+"""Scoring: answer extraction, verification and trace checking dispatched on the item's
+family (``meta.family``), aggregation over samples (majority vote, best-of-N, pass@k,
+maj@k) and over items (depth curves, paired equivalence tests).
 
 Every public name is re-exported here; implementation modules are private.
 """
@@ -27,6 +27,7 @@ from depthbench.scorers._equivalence import (
     verdict,
 )
 from depthbench.scorers._extract import ANSWER_TYPES, PARSE_STATUSES, Extraction, extract, normalize_answer
+from depthbench.scorers._family import extract_answer, family_of
 from depthbench.scorers._reduce import (
     VoteResult,
     best_of_n,
@@ -36,8 +37,8 @@ from depthbench.scorers._reduce import (
     tie_rate,
     weighted_best_of_n,
 )
-from depthbench.scorers._trace import arithmetic_values, parse_trace, trace_first_error, trace_score
-from depthbench.scorers._verify import PlanResult, check_graph_path, plan_is_optimal, simulate_plan, verify
+from depthbench.scorers._trace import parse_trace, stated_steps, trace_first_error, trace_score, trace_verifier_score
+from depthbench.scorers._verify import verify
 
 __all__ = [
     "ANSWER_TYPES",
@@ -46,14 +47,13 @@ __all__ = [
     "extract",
     "normalize_answer",
     "verify",
-    "check_graph_path",
-    "simulate_plan",
-    "PlanResult",
-    "plan_is_optimal",
+    "family_of",
+    "extract_answer",
     "trace_first_error",
     "trace_score",
     "parse_trace",
-    "arithmetic_values",
+    "stated_steps",
+    "trace_verifier_score",
     "VoteResult",
     "majority_vote",
     "best_of_n",

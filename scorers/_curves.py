@@ -20,7 +20,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+
+from depthbench._lazy import lazy
+
+optimize = lazy("scipy.optimize")
+stats = lazy("scipy.stats")
 
 __all__ = [
     "wilson_interval",

@@ -57,9 +57,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
+from depthbench._lazy import lazy
 from depthbench.scorers._curves import _credit, derive_rng, ragged, resampled_item_means
+
+stats = lazy("scipy.stats")
 
 __all__ = [
     "VERDICTS",

@@ -54,13 +54,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Extraction", "extract", "PARSE_STATUSES", "ANSWER_TYPES", "normalize_answer"]
 
 PARSE_STATUSES = ("ok", "no_answer", "malformed", "truncated")
+#: A family's own payload rule: ``normalize(cleaned_payload, answer_space) -> answer | None``.
+Normalizer = Callable[[str, Mapping[str, Any]], Any]
 ANSWER_TYPES = ("choice", "integer", "plan")
 
 
@@ -351,7 +353,8 @@ def _norm_plan(s: str, space: Mapping[str, Any] | None) -> str | None:
 _NORMALISERS = {"integer": _norm_integer, "choice": _norm_choice, "plan": _norm_plan}
 
 
-def normalize_answer(value: Any, answer_type: str, answer_space: Mapping[str, Any] | None = None) -> str | int | None:
+def normalize_answer(value: Any, answer_type: str, answer_space: Mapping[str, Any] | None = None,
+                     normalize: Normalizer | None = None) -> str | int | None:
     """Normalise one answer payload (a string, or an ``int`` / list from JSON).
 
     Parameters
@@ -359,8 +362,12 @@ def normalize_answer(value: Any, answer_type: str, answer_space: Mapping[str, An
     value : str or int or list
         The payload after the answer marker.
     answer_type : {"choice", "integer", "plan"}
+        Selects the built-in rule; any name when ``normalize`` is given.
     answer_space : mapping, optional
         ``{"labels": [...]}``, ``{"modulus": m}`` or ``{"moves": "UDLR"}``.
+    normalize : callable, optional
+        A family's own rule ``normalize(cleaned_payload, answer_space) -> answer | None``
+        (``Family.normalize``), used instead of the built-in one.
 
     Returns
     -------
@@ -380,7 +387,7 @@ def normalize_answer(value: Any, answer_type: str, answer_space: Mapping[str, An
     'URR'
     """
     try:
-        norm = _NORMALISERS[answer_type]
+        norm = normalize or _NORMALISERS[answer_type]
     except KeyError:
         raise ValueError(f"answer_type: {answer_type!r} is not one of {ANSWER_TYPES}") from None
     if value is None or isinstance(value, bool):
@@ -388,7 +395,7 @@ def normalize_answer(value: Any, answer_type: str, answer_space: Mapping[str, An
     if isinstance(value, int):
         value = str(value)
     elif isinstance(value, list):
-        if answer_type != "plan" or not all(isinstance(v, str) for v in value):
+        if (answer_type != "plan" and normalize is None) or not all(isinstance(v, str) for v in value):
             return None
         value = " ".join(value)
     elif isinstance(value, float):
@@ -408,6 +415,8 @@ def extract(
     answer_type: str,
     answer_space: Mapping[str, Any] | None = None,
     finish_reason: str | None = None,
+    *,
+    normalize: Normalizer | None = None,
 ) -> Extraction:
     """Extract and normalise the final answer of one model response.
 
@@ -422,6 +431,9 @@ def extract(
         ``{"moves": "UDLR"}``.
     finish_reason : {"stop", "length", "error"}, optional
         Why the call ended; ``"length"`` without an answer gives ``truncated``.
+    normalize : callable, optional
+        A family's own payload rule (``Family.normalize``) instead of ``answer_type``'s;
+        :func:`depthbench.scorers.extract_answer` passes the item's family's.
 
     Returns
     -------
@@ -445,7 +457,7 @@ def extract(
     >>> extract("Let me think", "choice", {"labels": ["4", "9"]}, finish_reason="length")
     Extraction(answer=None, parse_status='truncated')
     """
-    if answer_type not in _NORMALISERS:
+    if normalize is None and answer_type not in _NORMALISERS:
         raise ValueError(f"answer_type: {answer_type!r} is not one of {ANSWER_TYPES}")
     missing = _TRUNCATED if finish_reason == "length" else _NO_ANSWER
     if not text:
@@ -465,7 +477,7 @@ def extract(
         # degenerate text such as thousands of repeated "answer:")
         if weak_tries < _MAX_WEAK_TRIES and len(line_payload) <= _MAX_WEAK_PAYLOAD:
             weak_tries += 1
-            if normalize_answer(line_payload, answer_type, answer_space) is not None:
+            if normalize_answer(line_payload, answer_type, answer_space, normalize) is not None:
                 best_end, payload = end, line_payload
                 break
     if "\\boxed" in text:
@@ -478,7 +490,7 @@ def extract(
             best_end, payload = found
     if best_end < 0:
         return missing
-    answer = normalize_answer(payload, answer_type, answer_space)
+    answer = normalize_answer(payload, answer_type, answer_space, normalize)
     if answer is None:
         return _MALFORMED
     return Extraction(answer, "ok")

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from depthbench.scorers._verify import verify
+
 __all__ = [
     "VoteResult",
     "majority_vote",
@@ -127,8 +129,6 @@ def _make_rng(rng: np.random.Generator | None, seed: int | None) -> np.random.Ge
 
 def _correctness(item: Any, correct: Any) -> Callable[[Any], bool] | None:
     if item is not None:
-        from depthbench.scorers._verify import verify
-
         return lambda a: a is not None and verify(item, a)
     if correct is not None:
         return _predicate(correct)

@@ -17,6 +17,7 @@ from depthbench.tasks._dataset import (
     make_item,
 )
 from depthbench.tasks._export import write_dataset
+from depthbench.tasks._releases import Release, default_releases_dir, find_releases
 from depthbench.tasks._spec import SplitSpec, TaskSpec, list_specs, load_spec, spec_dir
 
 __all__ = [
@@ -31,4 +32,7 @@ __all__ = [
     "write_dataset",
     "item_content_sha256",
     "CertificationMismatch",
+    "Release",
+    "find_releases",
+    "default_releases_dir",
 ]

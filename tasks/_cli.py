@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-import yaml
-
+from depthbench._lazy import lazy
 from depthbench.tasks._spec import list_specs, load_spec
+
+yaml = lazy("yaml")
 
 __all__ = ["register"]
 

@@ -30,14 +30,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
+from depthbench._lazy import lazy
 from depthbench.errors import UserError
 from depthbench.generators import get_family
 from depthbench.generators._base import Family
 from depthbench.generators._seeding import item_rng
 from depthbench.io import canonical_json, read_jsonl, sha256_bytes, sha256_file
 from depthbench.tasks._spec import TaskSpec, check_params, load_spec
+
+jinja2 = lazy("jinja2")
 
 __all__ = [
     "build_items",
@@ -61,7 +62,10 @@ def _source_sha256(path: str) -> str:
     return sha256_file(path)
 
 
-_JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+@lru_cache(maxsize=1)
+def _jinja() -> Any:
+    """The prompt templates' Jinja2 environment (StrictUndefined), built on first use."""
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 
 class _Template:
@@ -69,7 +73,7 @@ class _Template:
 
     def __init__(self, text: str) -> None:
         try:
-            self._t = _JINJA.from_string(text)
+            self._t = _jinja().from_string(text)
         except jinja2.TemplateSyntaxError as e:  # specs are checked at load; this covers hand-made ones
             raise UserError(f"prompt_template: Jinja2 syntax error at template line {e.lineno} ({e.message}); "
                             "fix the template") from None

@@ -20,6 +20,7 @@ from typing import Any
 
 from depthbench import __version__
 from depthbench.errors import UserError
+from depthbench.generators import get_family
 from depthbench.io import (
     atomic_write_json,
     atomic_write_text,
@@ -28,7 +29,6 @@ from depthbench.io import (
     sha256_file,
     write_jsonl_atomic,
 )
-from depthbench.generators import get_family
 from depthbench.tasks._spec import TaskSpec
 
 __all__ = ["write_dataset", "FORMATS", "flatten_item", "MANIFEST_FORMAT", "check_format"]
@@ -121,7 +121,7 @@ def _dataset_card(spec: TaskSpec, splits: Mapping[str, Sequence[Mapping[str, Any
         f"Generator family `{spec.family}`; fixed size parameters `{canonical_json(dict(spec.params))}`; "
         f"depth grid {list(spec.depths)}. Every item's depth was certified by an independent solver "
         "(the item is refused otherwise). Answer format: a last line "
-        f"`{spec.answer_format}`; scorer `{spec.scorer}`.",
+        f"`{spec.answer_format}`; answers are checked by the family's verifier (any valid answer counts).",
         "",
         "| split | items | items per depth |",
         "|---|---|---|",

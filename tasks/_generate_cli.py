@@ -24,6 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from depthbench.errors import UserError
+from depthbench.io import ensure_writable_dir
+from depthbench.tasks import load_spec
+from depthbench.tasks._dataset import _config, _context, _parse_shard, build_items
+from depthbench.tasks._export import check_format, write_dataset
+from depthbench.tasks._hidden import public_content_hashes, write_private_split
 
 __all__ = ["register", "parse_depths", "add_generate_arguments"]
 
@@ -83,13 +88,8 @@ def _command_line(args: argparse.Namespace, splits: list[str]) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     if getattr(args, "secret_seed_file", None) is not None:  # hidden split (depthbench.leaderboard)
-        from depthbench.tasks._hidden import run_generate_hidden
 
-        return run_generate_hidden(args)
-    from depthbench.tasks._dataset import _config, _context, _parse_shard
-    from depthbench.tasks._export import check_format
-    from depthbench.io import ensure_writable_dir
-    from depthbench.tasks import load_spec
+        return _run_hidden(args)
 
     spec = load_spec(args.task)
     depths = parse_depths(args.depths) if args.depths is not None else list(spec.depths)
@@ -129,6 +129,34 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_hidden(args: argparse.Namespace) -> int:
+    """``depthbench generate ... --secret-seed-file F``: the hidden-split branch of ``generate``.
+
+    Uses the ``generate`` options ``task``, ``--depths``, ``--n``, ``--split``, ``--out`` and
+    ``--workers``; refuses ``--seed`` (the seed comes from the secret), ``--shard`` and
+    formats other than jsonl. Items already in the shipped release of the task are excluded.
+    """
+    if getattr(args, "seed", None) is not None:
+        raise UserError("--seed: not allowed with --secret-seed-file (the split seed is derived from the secret)")
+    if getattr(args, "shard", None) is not None:
+        raise UserError("--shard: not supported with --secret-seed-file; generate the hidden split in one go")
+    if getattr(args, "format", "jsonl") != "jsonl":
+        raise UserError("--format: a hidden split is written as jsonl only")
+    spec = load_spec(args.task)
+    depths = parse_depths(args.depths) if args.depths is not None else None
+    if args.n is not None and args.n < 1:
+        raise UserError(f"--n: items per depth must be >= 1, got {args.n}")
+    splits = [s.strip() for s in args.split.split(",") if s.strip()]
+    if len(splits) != 1:
+        raise UserError(f"--split: a hidden split takes one split name, got {args.split!r}; e.g. --split hidden")
+    out = args.out or f"datasets/{spec.name}-{splits[0]}"
+    manifest = write_private_split(spec, args.secret_seed_file, out, split=splits[0], depths=depths, n=args.n,
+                                   exclude=public_content_hashes(spec.name), workers=getattr(args, "workers", 1))
+    print(f"wrote hidden split {spec.name}/{splits[0]}: {manifest['n_items']} items to {out}/private/ (keep private) "
+          f"and the answer commitments to {out}/public/manifest.json (overall {manifest['overall_sha256'][:16]}...)")
+    return 0
+
+
 def _first_missing(path: Path) -> Path | None:
     """The outermost folder of ``path`` (itself or an ancestor) that does not exist yet, if any."""
     path = path.absolute()
@@ -142,8 +170,6 @@ def _generate(args: argparse.Namespace, spec: Any, splits: list[str], depths: li
               shard: tuple[int, int] | None, out: str) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     from tqdm import tqdm
 
-    from depthbench.tasks._dataset import build_items
-    from depthbench.tasks._export import write_dataset
 
     results: dict[str, list[dict[str, Any]]] = {}
     earlier: set[str] = set()  # content hashes of the splits generated before (no item in two splits)

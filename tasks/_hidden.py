@@ -33,9 +33,20 @@ from pathlib import Path
 from typing import Any
 
 from depthbench.errors import UserError
-from depthbench.io import atomic_write_json, canonical_json, ensure_writable_dir, sha256_bytes, write_jsonl_atomic
+from depthbench.io import (
+    atomic_write_json,
+    canonical_json,
+    ensure_writable_dir,
+    read_jsonl,
+    sha256_bytes,
+    write_jsonl_atomic,
+)
+from depthbench.tasks import build_items, load_spec
+from depthbench.tasks._export import write_dataset
+from depthbench.tasks._releases import find_releases
 
-__all__ = ["HIDDEN_FORMAT", "derive_seed", "item_salt", "opaque_id", "run_generate_hidden", "commitment", "write_private_split", "check_commitments"]
+__all__ = ["HIDDEN_FORMAT", "derive_seed", "item_salt", "opaque_id", "commitment", "write_private_split",
+           "check_commitments", "public_content_hashes"]
 
 HIDDEN_FORMAT = "depthbench-hidden-split/1"
 _SEED_DOMAIN = b"depthbench-hidden-split/1\x00"
@@ -128,8 +139,6 @@ def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir
     UserError
         Missing or too short secret file, unwritable output.
     """
-    from depthbench.tasks import build_items
-    from depthbench.tasks import load_spec
 
     secret = _read_secret(secret_seed_file)
     seed = derive_seed(secret)
@@ -170,7 +179,6 @@ def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir
     }
     # A standard dataset folder (items + manifest.json), so maintainers can run
     # `depthbench eval --data OUT/private` and `submission validate --releases OUT/private`.
-    from depthbench.tasks._export import write_dataset
 
     write_dataset(private, spec, {split: items}, fmt="jsonl",
                   command=f"depthbench generate {spec.name} --split {split} --secret-seed-file <secret>")
@@ -220,10 +228,8 @@ def check_commitments(public_manifest: str | Path, items: Sequence[Mapping[str, 
     return probs
 
 
-def _public_content_hashes(task: str) -> set[str]:
+def public_content_hashes(task: str) -> set[str]:
     """Content sha256 of every item in the shipped releases of ``task`` (to keep hidden items new)."""
-    from depthbench.leaderboard._validate import find_releases
-
     out: set[str] = set()
     try:
         releases = find_releases()
@@ -235,38 +241,5 @@ def _public_content_hashes(task: str) -> set[str]:
         for name in sorted((rel.manifest.get("files") or {})):
             path = rel.folder / name
             if name.endswith(".jsonl") and path.is_file():
-                from depthbench.io import read_jsonl
-
                 out.update(str((it.get("meta") or {}).get("content_sha256")) for it in read_jsonl(path))
     return out
-
-
-def run_generate_hidden(args: Any) -> int:
-    """``depthbench generate ... --secret-seed-file F``: the hidden-split branch of ``generate``.
-
-    Uses the ``generate`` options ``task``, ``--depths``, ``--n``, ``--split``, ``--out`` and
-    ``--workers``; refuses ``--seed`` (the seed comes from the secret), ``--shard`` and
-    formats other than jsonl. Items already in the shipped release of the task are excluded.
-    """
-    from depthbench.tasks._generate_cli import parse_depths
-    from depthbench.tasks import load_spec
-
-    if getattr(args, "seed", None) is not None:
-        raise UserError("--seed: not allowed with --secret-seed-file (the split seed is derived from the secret)")
-    if getattr(args, "shard", None) is not None:
-        raise UserError("--shard: not supported with --secret-seed-file; generate the hidden split in one go")
-    if getattr(args, "format", "jsonl") != "jsonl":
-        raise UserError("--format: a hidden split is written as jsonl only")
-    spec = load_spec(args.task)
-    depths = parse_depths(args.depths) if args.depths is not None else None
-    if args.n is not None and args.n < 1:
-        raise UserError(f"--n: items per depth must be >= 1, got {args.n}")
-    splits = [s.strip() for s in args.split.split(",") if s.strip()]
-    if len(splits) != 1:
-        raise UserError(f"--split: a hidden split takes one split name, got {args.split!r}; e.g. --split hidden")
-    out = args.out or f"datasets/{spec.name}-{splits[0]}"
-    manifest = write_private_split(spec, args.secret_seed_file, out, split=splits[0], depths=depths, n=args.n,
-                                   exclude=_public_content_hashes(spec.name), workers=getattr(args, "workers", 1))
-    print(f"wrote hidden split {spec.name}/{splits[0]}: {manifest['n_items']} items to {out}/private/ (keep private) "
-          f"and the answer commitments to {out}/public/manifest.json (overall {manifest['overall_sha256'][:16]}...)")
-    return 0

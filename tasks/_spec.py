@@ -1,7 +1,8 @@
 """Task specs: declarative YAML files loaded into a strict frozen dataclass.
 
 A task spec names a generator family, the family's fixed size parameters, a depth grid,
-the splits (items per depth and seed of each), a Jinja2 prompt template and the scorer.
+the splits (items per depth and seed of each) and a Jinja2 prompt template. Items are
+scored by their family's verifier (``Family.verify``), so a spec names no scorer.
 A file may start from another one with ``include: other.yaml`` (a path relative to the
 including file): mappings are merged key by key (``params`` and ``splits`` too), any other
 value of the including file replaces the included one. A file with ``abstract: true`` is
@@ -25,12 +26,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import jsonschema
-import yaml
-
+from depthbench._lazy import lazy
 from depthbench.errors import UserError
 from depthbench.generators import get_family
 from depthbench.io import canonical_json, sha256_bytes
+
+jsonschema = lazy("jsonschema")
+yaml = lazy("yaml")
+jinja2 = lazy("jinja2")
+jinja2_meta = lazy("jinja2.meta")
 
 __all__ = ["TaskSpec", "SplitSpec", "load_spec", "list_specs", "spec_dir", "check_params"]
 
@@ -70,8 +74,6 @@ class TaskSpec:
         Jinja2 template; ``{{ problem }}`` is the family's plain-text statement.
     answer_format : str
         The required last line, e.g. ``"Answer: <node label>"``.
-    scorer : str
-        Name of the scorer (verifier) for the items.
     source : str or None
         The YAML file the spec came from (not part of the hash).
     """
@@ -84,7 +86,6 @@ class TaskSpec:
     splits: Mapping[str, SplitSpec]
     prompt_template: str
     answer_format: str
-    scorer: str
     source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,7 +99,6 @@ class TaskSpec:
             "splits": {k: {"n_per_depth": v.n_per_depth, "seed": v.seed} for k, v in self.splits.items()},
             "prompt_template": self.prompt_template,
             "answer_format": self.answer_format,
-            "scorer": self.scorer,
         }
 
     @property
@@ -129,7 +129,6 @@ class TaskSpec:
                                      for k, v in data["splits"].items()}),
             prompt_template=data["prompt_template"],
             answer_format=data["answer_format"],
-            scorer=data["scorer"],
             source=source,
         )
 
@@ -184,6 +183,12 @@ def _line_of(node: yaml.Node | None, path: list[Any]) -> int | None:
 
 
 def _validate(data: Any, where: str, node: yaml.Node | None) -> None:
+    if isinstance(data, Mapping) and "scorer" in data:
+        line = _line_of(node, ["scorer"])
+        raise UserError(f"{where}:{line}: field scorer: no longer used (items are scored by their family's "
+                        "verifier, Family.verify); delete the line" if line is not None else
+                        f"{where}: field scorer: no longer used (items are scored by their family's verifier, "
+                        "Family.verify); delete it")
     schema = _schema()
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
@@ -246,9 +251,6 @@ def _check_template(template: str, where: str, first_line: int | None = None) ->
 
     ``first_line`` is the file line of the template's first line (for the message), if known.
     """
-    import jinja2
-    import jinja2.meta
-
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
     try:
         ast = env.parse(template)
@@ -257,7 +259,7 @@ def _check_template(template: str, where: str, first_line: int | None = None) ->
         at = f"{where}:{first_line + line - 1}" if first_line is not None else where
         raise UserError(f"{at}: field prompt_template: Jinja2 syntax error at template line {line} ({e.message}); "
                         "fix the template") from None
-    unknown = sorted(jinja2.meta.find_undeclared_variables(ast) - set(TEMPLATE_VARIABLES))
+    unknown = sorted(jinja2_meta.find_undeclared_variables(ast) - set(TEMPLATE_VARIABLES))
     if unknown:
         at = f"{where}:{first_line}" if first_line is not None else where
         raise UserError(f"{at}: field prompt_template: undefined variable {unknown[0]!r}; "

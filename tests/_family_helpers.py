@@ -14,8 +14,8 @@ def built_items(family: ModuleType, task: str, depths: list[int], n: int) -> lis
     """The ``dev`` items of ``task``; each valid against the item schema, its prompt stating
     the whole instance (``family.parse_prompt``) and its gold answer verifying."""
     jsonschema = pytest.importorskip("jsonschema")
-    from depthbench.tasks import build_items
     from depthbench.scorers import verify
+    from depthbench.tasks import build_items
 
     schema = json.loads((resources.files("depthbench.schemas") / "item.schema.json").read_text())
     items = build_items(task, "dev", depths=depths, n=n)

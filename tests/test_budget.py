@@ -11,8 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from depthbench.baselines import load_model
-from depthbench.baselines._budget import (MIN_CALL_TOKENS, Budget, BudgetExceededError, BudgetExhausted,
-                                          forced_token_estimate)
+from depthbench.baselines._budget import (
+    MIN_CALL_TOKENS,
+    Budget,
+    BudgetExceededError,
+    BudgetExhausted,
+    forced_token_estimate,
+)
 from depthbench.baselines._context import CallContext
 from depthbench.baselines._protocol import Capabilities, Choice, Response
 from depthbench.baselines._runner import check_budgets

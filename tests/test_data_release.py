@@ -10,8 +10,7 @@ import pytest
 
 from depthbench.cli import main
 from depthbench.generators import families
-from depthbench.tasks import load_dataset
-from depthbench.tasks import load_spec
+from depthbench.tasks import load_dataset, load_spec
 
 RELEASE = Path(__file__).resolve().parents[1] / "data" / "v1"
 TASKS = sorted(families())

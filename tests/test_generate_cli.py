@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from depthbench.cli import main
-from depthbench.tasks import build_items, load_dataset
 from depthbench.io import canonical_json
+from depthbench.tasks import build_items, load_dataset
 
 SMALL = ["generate", "graph_connectivity", "--depths", "1,3:5,8", "--n", "7", "--quiet"]
 

@@ -14,10 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from depthbench.generators import families, get_family, item_rng
-from depthbench.tasks import build_items
 from depthbench.generators._seeding import item_entropy
 from depthbench.io import canonical_json
-from depthbench.tasks import list_specs, load_spec
+from depthbench.tasks import build_items, list_specs, load_spec
 
 FAMILIES = sorted(families())
 DEFAULT_SPECS = [s.name for s in list_specs() if s.name == s.family]
@@ -237,9 +236,9 @@ def test_shards_partition_the_item_list(n, parts, depths):
 def test_item_refused_when_certifier_disagrees():
     import dataclasses
 
-    from depthbench.tasks import CertificationMismatch
     from depthbench.generators import graph_connectivity as gc
     from depthbench.generators._base import Certificate
+    from depthbench.tasks import CertificationMismatch
     from depthbench.tasks._dataset import _Ctx, make_item
 
     spec = load_spec("graph_connectivity")

@@ -70,7 +70,7 @@ def test_certified_depth_every_stage_necessary_and_plan_optimal(config, seed):
     assert cert.depth == config.depth == problem.depth == len(inst["keys"]) == len(inst["doors"])
     assert all(cert.extra["necessary"].values())
     # Goal reachable; the gold plan is legal, reaches the goal and is optimal.
-    reached, where, held = gp._simulate(inst, problem.answer)
+    reached, where, held = _sim(inst, problem.answer)
     assert reached and list(where) == inst["goal"] and len(held) == config.depth
     length = _reference_shortest(inst)
     assert length == len(problem.answer) == cert.extra["optimal_plan_length"]
@@ -198,6 +198,12 @@ def test_certifier_counts_optimal_plans():
     assert cert.extra["chance"] == pytest.approx(6 / 4**4)
 
 
+def _sim(instance, moves):
+    """(solved, where the plan stopped, keys held) from the family's plan simulator."""
+    r = gp.simulate_plan(instance, moves)
+    return r.solved, r.position, sorted(r.keys)
+
+
 @pytest.mark.parametrize(
     "moves, ok, where, held",
     [
@@ -211,29 +217,24 @@ def test_certifier_counts_optimal_plans():
     ],
 )
 def test_simulate_corridor(moves, ok, where, held):
-    assert gp._simulate(CORRIDOR, moves) == (ok, where, held)
+    assert _sim(CORRIDOR, moves) == (ok, where, held)
 
 
 def test_simulate_blocks_doors_without_key_and_walls():
     no_key = dict(CORRIDOR, keys=[])
-    assert gp._simulate(no_key, "RRRRRR") == (False, (2, 0), [])
+    assert _sim(no_key, "RRRRRR") == (False, (2, 0), [])
     walled = dict(CORRIDOR, walls=[[4, 0]])
-    assert gp._simulate(walled, "RRRRRR") == (False, (3, 0), ["a"])
+    assert _sim(walled, "RRRRRR") == (False, (3, 0), ["a"])
 
 
-def test_gold_plans_pass_the_official_simulator_and_mutations_fail():
-    from depthbench.scorers import simulate_plan
-
+def test_gold_plans_pass_the_simulator_and_mutations_fail():
     for seed in range(10):
         p = gp.generate(gp.GridPlanningConfig(depth=4), _rng(seed))
-        assert simulate_plan(p.instance, p.answer).solved
-        assert gp._simulate(p.instance, p.answer)[0]
-        assert not gp._simulate(p.instance, p.answer[:-1])[0]
-        assert not simulate_plan(p.instance, p.answer[:-1]).solved
+        assert gp.simulate_plan(p.instance, p.answer).solved
+        assert not gp.simulate_plan(p.instance, p.answer[:-1]).solved
         # Skipping the first key's detour: the remaining moves from the start must fail.
         first = p.solution_trace[0]["moves"]
-        assert not gp._simulate(p.instance, p.answer[len(first):])[0]
-        assert not simulate_plan(p.instance, p.answer[len(first):]).solved
+        assert not gp.simulate_plan(p.instance, p.answer[len(first):]).solved
 
 
 def test_parse_prompt_rejects_missing_or_truncated_map():

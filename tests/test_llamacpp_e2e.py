@@ -37,7 +37,7 @@ def _req(seeds, *, max_tokens=48, **kw):
 
 @pytest.fixture(scope="module")
 def llama_base_url():
-    from depthbench.baselines._llamacpp import smollm2_gguf
+    from depthbench.baselines.backends.llamacpp import smollm2_gguf
 
     with start_llama_server(smollm2_gguf(), n_ctx=2048) as base:
         yield base

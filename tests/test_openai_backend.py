@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _servers import free_port, openai_server, start_test_server  # noqa: E402,F401
 
 from depthbench.baselines import BackendError, Request, load_model  # noqa: E402
-from depthbench.baselines._openai import OpenAICompatibleModel, normalise_base_url  # noqa: E402
+from depthbench.baselines.backends.openai import OpenAICompatibleModel, normalise_base_url  # noqa: E402
 from depthbench.errors import UserError  # noqa: E402
 
 MSG = ({"role": "user", "content": "Which target is reachable from node 3?"},)

@@ -74,7 +74,8 @@ def test_random_tie_needs_rng():
 
 
 def test_majority_with_item_uses_verifier():
-    item = {"task": "multihop_arithmetic", "answer": 3, "answer_type": "integer", "instance": {"modulus": 7}}
+    item = {"task": "multihop_arithmetic", "answer": 3, "answer_type": "integer", "instance": {"modulus": 7},
+            "meta": {"family": "multihop_arithmetic"}}
     r = majority_vote([3, 10, None, 5], item=item)   # 3 and 10 are different normalised answers
     assert r.tie is True and r.credit == pytest.approx(2 / 3)
     assert r.votes == {"10": 1, "3": 1, "5": 1}

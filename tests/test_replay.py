@@ -118,8 +118,8 @@ def test_eval_serves_the_same_recorded_sample_to_every_strategy_and_budget(tmp_p
     """single at two budgets and majority@4 with exactly 4 recorded samples: sample k is
     sample k everywhere (paired comparisons), never 'the next unserved one'."""
     from depthbench.cli import main
-    from depthbench.tasks import build_items
     from depthbench.io import read_jsonl, write_jsonl_atomic
+    from depthbench.tasks import build_items
 
     items = build_items("graph_connectivity", "test", depths=[1, 2], n=2)
     data = tmp_path / "data"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from depthbench.cli import main
 from depthbench.analysis import check_results, load_results, summarize_verdicts
+from depthbench.cli import main
 from depthbench.errors import UserError
 
 SHA = "5e" * 32

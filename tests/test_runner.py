@@ -113,7 +113,7 @@ class _Interrupting:
 
 @pytest.mark.parametrize("k", [1, 7, 60])
 def test_interrupt_then_resume_matches_uninterrupted(reference, tmp_path, monkeypatch, k):
-    import depthbench.baselines._models as models
+    import depthbench.baselines._runner as models
 
     real = models.load_model
     monkeypatch.setattr(models, "load_model", lambda *a, **kw: _Interrupting(real(*a, **kw), k))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from depthbench.cli import main
 from depthbench.analysis import RESULTS_FORMAT, analyze_run, score_run, strategy_info
+from depthbench.cli import main
 
 CURVE_FIELDS = {"task", "strategy", "kind", "budget", "depth", "n", "accuracy", "wilson_lo", "wilson_hi", "boot_lo",
                 "boot_hi", "no_answer_rate", "mean_generated_tokens", "mean_processed_tokens", "chance"}
@@ -170,7 +170,8 @@ def test_no_calls_file_and_no_run_json(run, tmp_path, capsys):
 def test_strategy_info_fallback():
     kind, fa = strategy_info("majority@3:unknownflag")
     assert kind == "parallel"
-    item = {"task": "multihop_arithmetic", "answer": 3, "answer_type": "integer", "instance": {"modulus": 7}}
+    item = {"task": "multihop_arithmetic", "answer": 3, "answer_type": "integer", "instance": {"modulus": 7},
+            "meta": {"family": "multihop_arithmetic"}}
     calls = [{"role": "answer", "extracted": a, "sample": i, "round": 0, "key": str(i)} for i, a in enumerate([3, 3, 4])]
     ans, credit, meta = fa(calls, item)
     assert (ans, credit) == (3, 1.0)

@@ -12,19 +12,20 @@ import numpy as np
 import pytest
 
 from depthbench.baselines import Request, load_model
-from depthbench.baselines import _simulated as S
+from depthbench.baselines import _simulated_theory as S
 from depthbench.errors import UserError
 
 GRAPH_ITEM = {
     "id": "graph_connectivity/test/0/3", "task": "graph_connectivity", "depth": 4, "answer": "11",
     "answer_type": "choice", "solution_trace": [2, 5, 8, 3, 11],
-    "instance": {"num_nodes": 16}, "meta": {"answer_space": {"labels": ["11", "6"]}, "chance": 0.5},
+    "instance": {"num_nodes": 16},
+    "meta": {"family": "graph_connectivity", "answer_space": {"labels": ["11", "6"]}, "chance": 0.5},
 }
 ARITH_ITEM = {
     "id": "multihop_arithmetic/test/0/9", "task": "multihop_arithmetic", "depth": 3, "answer": 5,
     "answer_type": "integer",
     "solution_trace": [{"var": "x1", "value": 3}, {"var": "x4", "value": 9}, {"var": "x7", "value": 5}],
-    "meta": {"answer_space": {"modulus": 11}, "chance": 1 / 11},
+    "meta": {"family": "multihop_arithmetic", "answer_space": {"modulus": 11}, "chance": 1 / 11},
 }
 
 

@@ -17,10 +17,11 @@ import pytest
 from depthbench.baselines._context import CallContext
 from depthbench.baselines._protocol import Capabilities, Choice, Response
 from depthbench.baselines._runner import EvalConfig, run_eval
-from depthbench.baselines.strategies import judge_score, parse
-from depthbench.tasks import build_items
+from depthbench.baselines.strategies import parse
+from depthbench.baselines.strategies.best_of import judge_score
 from depthbench.io import read_jsonl
 from depthbench.scorers import compare_strategies
+from depthbench.tasks import build_items
 
 
 # --------------------------------------------------------------------------- scripted model

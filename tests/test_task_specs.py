@@ -33,7 +33,14 @@ def test_default_graph_spec_values():
     assert s.depths == (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
     assert dict(s.params) == {"kind": "random_branching", "num_nodes": 100}
     assert s.splits["test"].n_per_depth == 100
-    assert s.scorer == "graph_connectivity"
+    assert "scorer" not in s.to_dict()
+
+
+def test_a_scorer_field_is_refused_with_the_fix(tmp_path):
+    p = tmp_path / "old.yaml"
+    p.write_text(f"include: {TASKS / 'graph_connectivity.yaml'}\nname: old\nscorer: graph_connectivity\n")
+    with pytest.raises(UserError, match=r"old.yaml:3: field scorer: no longer used .*Family.verify.*delete the line"):
+        load_spec(p)
 
 
 def test_spec_is_frozen_and_hash_is_stable():

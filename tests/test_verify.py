@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from depthbench.scorers import (
-    arithmetic_values,
-    check_graph_path,
-    extract,
-    parse_trace,
-    plan_is_optimal,
-    simulate_plan,
-    trace_first_error,
-    trace_score,
-    verify,
-)
+from depthbench.errors import UserError
+from depthbench.generators.graph_connectivity import check_path as check_graph_path
+from depthbench.generators.grid_planning import plan_is_optimal, simulate_plan
+from depthbench.generators.multihop_arithmetic import evaluate as arithmetic_values
+from depthbench.scorers import extract, parse_trace, trace_first_error, trace_score, verify
 
 # --- hand-built items in the ARCHITECTURE instance formats ---------------------------
 
@@ -23,7 +17,7 @@ GRAPH = {
     "instance": {"kind": "two_paths", "num_nodes": 8, "edges": [[0, 4], [4, 2], [7, 2], [1, 5], [5, 17], [3, 6]],
                  "source": 0, "targets": [7, 17]},
     "solution_trace": [0, 4, 2, 7],
-    "meta": {"answer_space": {"labels": ["7", "17"]}, "chance": 0.5},
+    "meta": {"family": "graph_connectivity", "answer_space": {"labels": ["7", "17"]}, "chance": 0.5},
 }
 
 ARITH = {
@@ -36,7 +30,7 @@ ARITH = {
     ]},
     # x1 = 4, x2 = 14 mod 11 = 3, x3 = 6; distractor x9 = -3 mod 11 = 8
     "solution_trace": [{"var": "x1", "value": 4}, {"var": "x2", "value": 3}, {"var": "x3", "value": 6}],
-    "meta": {"answer_space": {"modulus": 11}, "chance": 1 / 11},
+    "meta": {"family": "multihop_arithmetic", "answer_space": {"modulus": 11}, "chance": 1 / 11},
 }
 
 #   x: 0 1 2 3 4
@@ -52,7 +46,7 @@ GRID = {
                  "keys": [{"id": "a", "pos": [1, 0]}], "doors": [{"id": "a", "pos": [2, 1]}]},
     "solution_trace": [{"subgoal": "key a", "moves": "R"}, {"subgoal": "door a", "moves": "DR"},
                        {"subgoal": "goal", "moves": "RR"}],
-    "meta": {"answer_space": {"moves": "UDLR"}, "optimal_plan_length": 5, "chance": 0.0},
+    "meta": {"family": "grid_planning", "answer_space": {"moves": "UDLR"}, "optimal_plan_length": 5, "chance": 0.0},
 }
 
 
@@ -125,9 +119,11 @@ def test_grid_optimality_is_separate():
     assert plan_is_optimal({**GRID, "meta": {}}, "RDRRR") is None
 
 
-def test_unknown_task_raises():
-    with pytest.raises(ValueError, match="item.task"):
-        verify({"task": "chess", "answer": "e4", "answer_type": "move"}, "e4")
+def test_an_item_without_a_registered_family_is_a_clear_error():
+    with pytest.raises(UserError, match="item c1: has no meta.family; items made by `depthbench generate`"):
+        verify({"id": "c1", "task": "chess", "answer": "e4", "answer_type": "move"}, "e4")
+    with pytest.raises(UserError, match="names family 'chess', which is not registered"):
+        verify({"id": "c1", "task": "graph_connectivity", "meta": {"family": "chess"}, "answer": "7"}, "7")
 
 
 # --- trace verifier -----------------------------------------------------------------

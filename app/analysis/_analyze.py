@@ -21,12 +21,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from depthbench.analysis._rescore import load_run_items, load_run_json, read_records, strategy_info
+from depthbench.analysis._results import RESULTS_FORMAT
 from depthbench.errors import UserError
 from depthbench.io import BadLine, atomic_write_json
 from depthbench.scorers._curves import curve_fits, depth_curves
 from depthbench.scorers._equivalence import compare_strategies, compute_to_target
-from depthbench.analysis._results import RESULTS_FORMAT
-from depthbench.analysis._rescore import load_run_items, load_run_json, read_records, strategy_info
 
 __all__ = ["analyze_run", "default_pairs", "format_table", "RESULTS_FORMAT"]
 

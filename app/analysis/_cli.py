@@ -10,6 +10,10 @@ import json
 import sys
 from typing import Any
 
+from depthbench.analysis._analyze import analyze_run, format_table
+from depthbench.analysis._rescore import score_run
+from depthbench.errors import UserError
+
 __all__ = ["register"]
 
 
@@ -49,8 +53,6 @@ def register(sub: Any) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from depthbench.analysis._rescore import score_run
-
     s = score_run(args.run_dir)
     print(f"scored {s['outcomes']} (item, strategy, budget) outcomes from {s['calls']} calls -> {s['path']}")
     print(f"re-extraction changed {s['changed_extractions']} call(s); {s['changed_outcomes']} outcome(s) differ "
@@ -62,8 +64,6 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from depthbench.errors import UserError
-    from depthbench.analysis._analyze import analyze_run, format_table
 
     if args.n_boot < 100:
         raise UserError(f"--n-boot: at least 100 bootstrap replicates are needed, got {args.n_boot}")

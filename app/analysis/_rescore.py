@@ -25,20 +25,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from depthbench.baselines import strategies as registry
-from depthbench.baselines._context import ANSWER_ROLES
-from depthbench.baselines.strategies import KINDS, judge_score
+import numpy as np
+
+from depthbench.baselines.strategies import all_roles, parse
 from depthbench.errors import UserError
-from depthbench.tasks import build_items, load_dataset
 from depthbench.io import BadLine, canonical_json, sha256_bytes, write_jsonl_atomic
-from depthbench.scorers._extract import extract
-from depthbench.scorers._reduce import majority_vote
-from depthbench.scorers._verify import verify
+from depthbench.scorers import extract_answer, majority_vote, verify
+from depthbench.tasks import build_items, load_dataset
 
-__all__ = ["score_run", "load_run_json", "load_run_items", "read_records", "strategy_info", "ANSWER_ROLES", "KINDS"]
+__all__ = ["score_run", "load_run_json", "load_run_items", "read_records", "strategy_info"]
 
-# ANSWER_ROLES (roles whose text carries an answer: re-extracted and re-verified) and
-# KINDS are the strategies' own, re-exported here.
 _CALL_FIELDS = ("key", "item_id", "strategy", "budget", "sample", "round", "role", "text")
 
 
@@ -139,7 +135,7 @@ def strategy_info(name: str) -> tuple[str, Callable[[Sequence[Mapping[str, Any]]
     answer calls for ``majority@`` names and the last answer otherwise.
     """
     try:
-        strat = registry.parse(name)
+        strat = parse(name)
         return str(strat.kind), strat.final_answer
     except (UserError, AttributeError, ValueError):
         pass
@@ -153,7 +149,7 @@ def strategy_info(name: str) -> tuple[str, Callable[[Sequence[Mapping[str, Any]]
         kind = "sequential"
 
     def fallback(calls: Sequence[Mapping[str, Any]], item: Mapping[str, Any]) -> tuple[Any, float, dict[str, Any]]:
-        recs = [c for c in calls if c.get("role") in ANSWER_ROLES]
+        recs = [c for c in calls if _answers(c.get("role"))]
         if name.startswith("majority@"):
             res = majority_vote([c.get("extracted") for c in recs], item=item)
             return res.answer, float(res.credit or 0.0), {"votes": res.votes, "tie": res.tie, "fallback": True}
@@ -247,13 +243,10 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         calls[key] = dict(rec)
     texts: dict[str, str] = {}
     for key, rec in calls.items():
-        if rec["role"] == "judge":
-            rec["score"] = float(judge_score(rec.get("text") or ""))  # the self-judge's verdict, re-read
-        if rec["role"] not in ANSWER_ROLES:
-            continue
+        if not _answers(rec["role"]):
+            continue  # judge/verify calls: the strategy's reduction re-reads their texts
         item = items[str(rec["item_id"])]
-        ex = extract(_extraction_text(key, calls, texts), item["answer_type"],
-                     (item.get("meta") or {}).get("answer_space") or {}, finish_reason=rec.get("finish_reason"))
+        ex = extract_answer(item, _extraction_text(key, calls, texts), finish_reason=rec.get("finish_reason"))
         if ex.answer != rec.get("extracted") or ex.parse_status != rec.get("parse_status"):
             changed_ex += 1
         rec["extracted"] = ex.answer
@@ -326,7 +319,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
             print(f"calls.jsonl: {item_id} | {strategy} | {budget}: cannot reduce its calls ({type(e).__name__}: {e}); "
                   "this outcome is skipped", file=err)
             continue
-        answer_recs = [c for c in recs if c.get("role") in ANSWER_ROLES]
+        answer_recs = [c for c in recs if _answers(c.get("role"))]
         if answer is not None:
             status = "ok"
         else:
@@ -358,7 +351,15 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
             "changed_outcomes": changed_out, "path": str(path)}
 
 
-_CHAINED_ROLES = ("continue", "force_answer")
+def _answers(role: Any) -> bool:
+    """The call's role carries an answer (re-extracted and re-verified); unknown roles do not."""
+    r = all_roles().get(role) if isinstance(role, str) else None
+    return bool(r is not None and r.answers)
+
+
+def _chained(role: Any) -> bool:
+    r = all_roles().get(role) if isinstance(role, str) else None
+    return bool(r is not None and r.chained)
 
 
 def _extraction_text(key: str, calls: Mapping[str, Mapping[str, Any]], memo: dict[str, str]) -> str:
@@ -377,7 +378,7 @@ def _extraction_text(key: str, calls: Mapping[str, Mapping[str, Any]], memo: dic
         seen.add(k)
         chain.append(k)
         c = calls[k]
-        k = c.get("parent") if c.get("role") in _CHAINED_ROLES else None
+        k = c.get("parent") if _chained(c.get("role")) else None
     prefix = memo.get(k, "") if k is not None else ""
     for ck in reversed(chain):
         c = calls[ck]
@@ -397,11 +398,6 @@ def _jsonable(x: Any) -> Any:
         return x if x == x and x not in (float("inf"), float("-inf")) else None
     if isinstance(x, (str, int, bool)) or x is None:
         return x
-    try:
-        import numpy as np
-
-        if isinstance(x, np.generic):
-            return _jsonable(x.item())
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(x, np.generic):
+        return _jsonable(x.item())
     return str(x)

@@ -1,8 +1,8 @@
 """The ``depthbench`` command line.
 
 Each subsystem owns its commands in a private ``_cli`` module exposing
-``register(subparsers)``; this file only wires them together, so adding a command
-never means editing another subsystem. Every command handler takes the parsed
+``register(subparsers)``; this file only wires them together (the top layer: it imports
+every subsystem), so adding a command never means editing another subsystem. Every command handler takes the parsed
 ``argparse.Namespace`` and returns an exit status.
 
 User mistakes raise :class:`depthbench.errors.UserError`: one line on stderr,
@@ -12,25 +12,31 @@ exit status 2, no traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from depthbench import __version__
+from depthbench.analysis import _cli as analysis_cli
+from depthbench.baselines import _cli as baselines_cli
+from depthbench.demo import _cli as demo_cli
 from depthbench.errors import UserError
+from depthbench.leaderboard import _cli as leaderboard_cli
+from depthbench.report import _cli as report_cli
+from depthbench.tasks import _cli as tasks_cli
+from depthbench.tasks import _generate_cli as generate_cli
 
 __all__ = ["main", "build_parser"]
 
 # Order = order in --help.
 _COMMAND_MODULES = (
-    "depthbench.tasks._generate_cli",  # generate
-    "depthbench.tasks._cli",           # tasks list|show
-    "depthbench.baselines._cli",       # eval, doctor, strategies
-    "depthbench.analysis._cli",        # score, analyze
-    "depthbench.report._cli",          # report, compare
-    "depthbench.demo._cli",            # demo
-    "depthbench.leaderboard._cli",     # submission pack|validate, leaderboard build
+    generate_cli,     # generate
+    tasks_cli,        # tasks list|show
+    baselines_cli,    # eval, doctor, strategies
+    analysis_cli,     # score, analyze
+    report_cli,       # report, compare
+    demo_cli,         # demo
+    leaderboard_cli,  # submission pack|validate, leaderboard build
 )
 
 
@@ -53,13 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"depthbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # subsystem not built yet
-                continue
-            raise
+    for mod in _COMMAND_MODULES:
         mod.register(sub)
     return parser
 

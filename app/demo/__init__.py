@@ -27,20 +27,27 @@ three regimes the suite is about:
   corrupting a finished plan, so parallel voting is better wherever its chains fit.
 
 The simulated reasoner is a calibrated reference model (see
-:mod:`depthbench.baselines._simulated`), not a stand-in for a real model: the demo shows
+:mod:`depthbench.baselines._simulated_theory`), not a stand-in for a real model: the demo shows
 what the measurements look like, not what any real model does.
 """
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from depthbench.analysis import RunResults, load_run_json, summarize_verdicts
+from depthbench.analysis import analyze_run as _analyze
+from depthbench.analysis import score_run as _score
+from depthbench.baselines._runner import EvalConfig, run_eval
 from depthbench.errors import UserError
 from depthbench.io import atomic_write_json, ensure_writable_dir, sha256_bytes
+from depthbench.report import write_report
+from depthbench.tasks import build_items, load_spec, write_dataset
 
 __all__ = ["DemoFamily", "DEMO_FAMILIES", "DEMO_STRATEGIES", "DEMO_BUDGETS", "DEMO_N_PER_DEPTH", "run_demo",
            "DemoResult", "merge_results", "analyze_run"]
@@ -84,11 +91,6 @@ class DemoResult:
     seconds: float
 
 
-def _missing(piece: str, err: BaseException) -> UserError:
-    return UserError(f"demo: {piece} is not available in this installation ({err}); "
-                     "the demo needs the generators, the runner and the scorers")
-
-
 def analyze_run(run_dir: Path, margin: float = 0.05) -> dict[str, Any]:
     """Re-score one run folder from its raw responses, analyse it, write ``results.json``.
 
@@ -100,13 +102,6 @@ def analyze_run(run_dir: Path, margin: float = 0.05) -> dict[str, Any]:
     dict
         The results object (``depthbench-results/1``).
     """
-    import io
-
-    try:
-        from depthbench.analysis import analyze_run as _analyze
-        from depthbench.analysis import score_run as _score
-    except ImportError as e:
-        raise _missing("the analysis layer (depthbench.analysis.score_run / analyze_run)", e) from None
     notes = io.StringIO()
     _score(run_dir, err=notes)
     results = _analyze(run_dir, margin=margin, err=notes)
@@ -153,8 +148,6 @@ def merge_results(per_task: Mapping[str, Mapping[str, Any]], runs: Mapping[str, 
 
 def _verdict_lines(results: Mapping[str, Any]) -> list[str]:
     """Short lines like ``graph_connectivity @ budget 128: equivalent up to depth 2, ...``."""
-    from depthbench.analysis import summarize_verdicts
-
     out = []
     for s in summarize_verdicts(results):
         if (s.a, s.b) != DEMO_PAIR:
@@ -197,16 +190,6 @@ def run_demo(out: str | Path, seed: int = 0, n_per_depth: int = DEMO_N_PER_DEPTH
     t0 = time.monotonic()
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     out = ensure_writable_dir(out, "--out")
-    try:
-        from depthbench.tasks import build_items, load_spec, write_dataset
-    except ImportError as e:
-        raise _missing("the generators (depthbench.generators)", e) from None
-    try:
-        from depthbench.baselines._runner import EvalConfig, run_eval
-    except ImportError as e:
-        raise _missing("the evaluation runner (depthbench.baselines._runner)", e) from None
-    from depthbench.analysis import RunResults
-    from depthbench.report import write_report
 
     per_task: dict[str, dict[str, Any]] = {}
     runs: dict[str, dict[str, Any]] = {}
@@ -259,8 +242,6 @@ def run_demo(out: str | Path, seed: int = 0, n_per_depth: int = DEMO_N_PER_DEPTH
 
 
 def _run_config(run_dir: Path) -> dict[str, Any]:
-    from depthbench.analysis import load_run_json
-
     try:
         cfg = load_run_json(run_dir).get("config", {})
     except UserError:

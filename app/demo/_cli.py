@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from depthbench.demo import run_demo
+
 __all__ = ["register"]
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from depthbench.demo import run_demo
-
     run_demo(Path(args.out), seed=args.seed)
     return 0
 

@@ -6,7 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from depthbench.analysis import load_run_json
 from depthbench.errors import UserError
+from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits
+from depthbench.leaderboard._site import build_leaderboard
+from depthbench.leaderboard._submission import pack_run, write_submission
+from depthbench.leaderboard._validate import find_releases, validate_submission
 
 __all__ = ["register"]
 
@@ -14,7 +19,6 @@ _MAX_PRINTED = 200
 
 
 def _limits(args: argparse.Namespace):  # noqa: ANN202 - Limits
-    from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits
 
     if getattr(args, "max_bytes", None) is None:
         return DEFAULT_LIMITS
@@ -26,15 +30,11 @@ def _limits(args: argparse.Namespace):  # noqa: ANN202 - Limits
 
 
 def _cmd_pack(args: argparse.Namespace) -> int:
-    from depthbench.leaderboard._submission import pack_run, write_submission
-
     if args.date is not None and (len(args.date) != 10 or args.date[4] != "-" or args.date[7] != "-"):
         raise UserError(f"--date: {args.date!r} is not YYYY-MM-DD")
     sub = pack_run(args.run_dir, submitter=args.submitter, model_name=args.model_name,
                    model_revision=args.model_revision, raw=not args.no_raw, date=args.date)
     out = write_submission(sub, args.out)
-    from depthbench.leaderboard._validate import find_releases
-    from depthbench.analysis import load_run_json
 
     try:
         config = load_run_json(args.run_dir).get("config", {})
@@ -57,8 +57,6 @@ def _cmd_pack(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from depthbench.leaderboard._validate import validate_submission
-
     target = Path(args.file)
     if not target.exists():
         raise UserError(f"FILE: no such file {args.file!r}; give the path of a submission .json.gz")
@@ -87,8 +85,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from depthbench.leaderboard._site import build_leaderboard
-
     res = build_leaderboard(args.submissions_dir, args.out, releases=args.releases, limits=_limits(args))
     for name in res.rejected:
         rej = next(r for r in res.data["rejected"] if r["file"] == name)

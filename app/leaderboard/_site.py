@@ -21,18 +21,22 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 from markupsafe import Markup
 
 from depthbench import __version__
+from depthbench._lazy import lazy
 from depthbench.errors import UserError
 from depthbench.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir
 from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, safe_slug
 from depthbench.leaderboard._validate import ValidationReport, validate_submission
+from depthbench.scorers import compare_strategies, curve_fits, depth_auc, depth_curves, wilson_interval
+
+jinja2 = lazy("jinja2")
 
 __all__ = ["LEADERBOARD_FORMAT", "SiteResult", "build_leaderboard", "collect_submissions", "analyze_outcomes"]
 
@@ -74,8 +78,6 @@ def collect_submissions(folder: str | Path) -> list[Path]:
 
 def _auc_interval(by_depth: Mapping[int, np.ndarray], rng: np.random.Generator) -> tuple[float, float]:
     """Percentile bootstrap (95%) of the depth AUC, resampling items within each depth."""
-    from depthbench.scorers import depth_auc
-
     depths = sorted(by_depth)
     means = np.empty((_BOOT, len(depths)))
     for j, dep in enumerate(depths):
@@ -115,8 +117,6 @@ def analyze_outcomes(outcomes: list[dict[str, Any]], margin: float = 0.05) -> di
     dict
         ``rows``, ``curves``, ``breakpoints``.
     """
-    from depthbench.scorers import compare_strategies, curve_fits, depth_auc, depth_curves, wilson_interval
-
     if not outcomes:
         return {"rows": [], "curves": [], "breakpoints": []}
     chance = {str(o["task"]): float(o.get("chance") or 0.0) for o in outcomes}
@@ -234,11 +234,16 @@ def _md(text: Any) -> str:
     return s
 
 
-_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                          trim_blocks=True, lstrip_blocks=True)
-_ENV.filters["fmt"] = _fmt
+@lru_cache(maxsize=1)
+def _index_template() -> Any:
+    """The page template, compiled on first use (jinja2 is imported lazily)."""
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["fmt"] = _fmt
+    return env.from_string(_INDEX_SOURCE)
 
-_INDEX = _ENV.from_string("""<!DOCTYPE html>
+
+_INDEX_SOURCE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -355,7 +360,7 @@ document.querySelectorAll("table.sortable th").forEach(function (th) {
 </script>
 </body>
 </html>
-""")
+"""
 
 
 def _d50_text(r: Mapping[str, Any]) -> str:
@@ -476,7 +481,7 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
         view_entries.append({**e, "svg": Markup(svg),
                              "breakpoints": [{**b, "text": _bp_text(b), "verdict_text": _verdict_text(b)}
                                              for b in e["breakpoints"]]})
-    html = _INDEX.render(tasks=view_tasks, entries=view_entries, rejected=rejected, suite_version=__version__)
+    html = _index_template().render(tasks=view_tasks, entries=view_entries, rejected=rejected, suite_version=__version__)
 
     md = ["# depthbench leaderboard", "", f"Suite {__version__}. Numbers recomputed from predictions; "
           "intervals are 95% (accuracy: Wilson; AUC: bootstrap over items; d50: reliability fit, ∞ when no decay "

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from depthbench import __version__
+from depthbench.analysis import load_run_json
 from depthbench.errors import UserError
 from depthbench.io import BadLine, atomic_write_bytes, canonical_json, read_jsonl
 from depthbench.leaderboard._safety import name_problems
@@ -134,8 +135,6 @@ def pack_run(run_dir: str | Path, *, submitter: str = "anonymous", model_name: s
     UserError
         If the run directory is missing files or fields.
     """
-    from depthbench.analysis import load_run_json
-
     rd = Path(run_dir)
     run = load_run_json(rd)
     calls = _read_log(rd / "calls.jsonl", "calls.jsonl")

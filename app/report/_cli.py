@@ -6,12 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from depthbench.analysis import load_results, summarize_verdicts
+from depthbench.report import compare_runs, write_report
+from depthbench.report._plots import slug
+
 __all__ = ["register"]
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from depthbench.analysis import load_results, summarize_verdicts
-    from depthbench.report import write_report
 
     run = load_results(args.run_dir, "RUN_DIR")
     out = Path(args.out) if args.out else run.run_dir / "report"
@@ -24,9 +26,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from depthbench.analysis import load_results
-    from depthbench.report import compare_runs
-    from depthbench.report._plots import slug
 
     a = load_results(args.run_a, "RUN_A")
     b = load_results(args.run_b, "RUN_B")

@@ -18,20 +18,23 @@ import base64
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
-import matplotlib
 from markupsafe import Markup, escape
-from matplotlib.figure import Figure
 
 from depthbench import __version__
+from depthbench._lazy import lazy
+from depthbench.analysis._results import RunResults, num, strategy_order
 from depthbench.errors import UserError
 from depthbench.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir
 from depthbench.report._html import _md_table, fmt
 from depthbench.report._plots import _PALETTE, _RC, figure_bytes
-from depthbench.analysis._results import RunResults, num, strategy_order
+
+jinja2 = lazy("jinja2")
+matplotlib = lazy("matplotlib")
+mpl_figure = lazy("matplotlib.figure")
 
 __all__ = ["CompareFiles", "compare_runs", "check_same_data"]
 
@@ -108,7 +111,7 @@ def _figure(a: RunResults, b: RunResults, la: str, lb: str) -> tuple[bytes, byte
     tasks = sorted({p[0] for p in panels})
     budgets = sorted({p[1] for p in panels})
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(3.5 * len(budgets) + 2.2, 2.7 * len(tasks)), layout="constrained")
+        fig = mpl_figure.Figure(figsize=(3.5 * len(budgets) + 2.2, 2.7 * len(tasks)), layout="constrained")
         axes = fig.subplots(len(tasks), len(budgets), squeeze=False)
         for i, task in enumerate(tasks):
             for j, bud in enumerate(budgets):
@@ -184,7 +187,7 @@ def _fit_rows(a: RunResults, b: RunResults) -> list[list[str]]:
     return out
 
 
-_HTML = jinja2.Template("""<!DOCTYPE html>
+_HTML_SOURCE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -222,7 +225,13 @@ differences below mix model and data.</p>{% endif %}
 {{ table(acc_head, acc_rows) }}
 </body>
 </html>
-""", autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+"""
+
+
+@lru_cache(maxsize=1)
+def _html_template() -> Any:
+    """The page template, compiled on first use (jinja2 is imported lazily)."""
+    return jinja2.Template(_HTML_SOURCE, autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> Markup:
@@ -265,7 +274,7 @@ def compare_runs(a: RunResults, b: RunResults, out_dir: str | Path, force: bool 
     acc_rows, bp_rows, fit_rows = _rows(a, b), _bp_rows(a, b), _fit_rows(a, b)
     same = bool(a.dataset_sha256) and a.dataset_sha256 == b.dataset_sha256
     note = subset_note(a, b)
-    html = _HTML.render(la=la, lb=lb, dir_a=a.run_dir.name, dir_b=b.run_dir.name, version=__version__,
+    html = _html_template().render(la=la, lb=lb, dir_a=a.run_dir.name, dir_b=b.run_dir.name, version=__version__,
                         sha_a=a.dataset_sha256, sha_b=b.dataset_sha256, same_data=same,
                         png_b64=base64.b64encode(png).decode("ascii"), table=_table,
                         acc_head=acc_head, acc_rows=acc_rows, bp_head=bp_head, bp_rows=bp_rows,

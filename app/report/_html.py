@@ -15,15 +15,14 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from markupsafe import Markup, escape
 
 from depthbench import __version__
-from depthbench.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir
-from depthbench.report._plots import RenderedFigure, render_figures, render_overview, slug
+from depthbench._lazy import lazy
 from depthbench.analysis._results import (
     RunResults,
     num,
@@ -32,6 +31,10 @@ from depthbench.analysis._results import (
     summarize_verdicts,
     verdict_label,
 )
+from depthbench.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir
+from depthbench.report._plots import RenderedFigure, render_figures, render_overview, slug
+
+jinja2 = lazy("jinja2")
 
 __all__ = ["ReportFiles", "write_report", "render_html", "render_markdown", "fmt"]
 
@@ -126,7 +129,7 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-_HTML = jinja2.Template("""<!DOCTYPE html>
+_HTML_SOURCE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -200,7 +203,13 @@ show equivalence at this margin, at the observed variance of the per-item differ
 <pre>{{ config }}</pre>
 </body>
 </html>
-""", autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+"""
+
+
+@lru_cache(maxsize=1)
+def _html_template() -> Any:
+    """The page template, compiled on first use (jinja2 is imported lazily)."""
+    return jinja2.Template(_HTML_SOURCE, autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
 def _table_html(tables: Mapping[str, Any], name: str, verdict_col: int | None = None) -> Markup:
@@ -270,7 +279,7 @@ def render_html(run: RunResults, figures: Sequence[RenderedFigure], overview: Re
     for task in facts["tasks"]:
         prefix = f"{slug(task)}-"
         by_task.append((task, [f for f in figures if f.name.startswith(prefix)]))
-    return _HTML.render(
+    return _html_template().render(
         **facts,
         version=__version__,
         run_dir=run.run_dir.name,

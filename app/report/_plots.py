@@ -17,11 +17,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import matplotlib
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch, Rectangle
-
+from depthbench._lazy import lazy
 from depthbench.analysis._results import num, pair_label, strategy_kinds, strategy_order
+
+matplotlib = lazy("matplotlib")
+mpl_figure = lazy("matplotlib.figure")
+mpl_patches = lazy("matplotlib.patches")
 
 __all__ = ["RenderedFigure", "render_figures", "render_overview", "figure_bytes", "VERDICT_COLORS", "slug"]
 
@@ -84,7 +85,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-") or "x"
 
 
-def figure_bytes(fig: Figure) -> tuple[bytes, bytes]:
+def figure_bytes(fig: Any) -> tuple[bytes, bytes]:
     """Render ``fig`` to ``(png, svg)`` bytes with no time stamps or version tags in PNG.
 
     Call inside the module's rc context (``render_*`` do), so the SVG hash salt applies.
@@ -148,13 +149,13 @@ def _draw_depth_panel(ax: Any, curves: Sequence[Mapping[str, Any]], task: str, b
     ax.set_title(f"{task}, budget {budget} tokens")
 
 
-def _fig(ncols: int, nrows: int = 1, w: float = 3.5, h: float = 2.7) -> tuple[Figure, list[list[Any]]]:
-    fig = Figure(figsize=(w * ncols + 1.3, h * nrows), layout="constrained")
+def _fig(ncols: int, nrows: int = 1, w: float = 3.5, h: float = 2.7) -> tuple[Any, list[list[Any]]]:
+    fig = mpl_figure.Figure(figsize=(w * ncols + 1.3, h * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, [list(r) for r in axes]
 
 
-def _legend_right(fig: Figure, ax: Any) -> None:
+def _legend_right(fig: Any, ax: Any) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="outside right upper")
@@ -221,11 +222,11 @@ def _draw_equivalence_panel(ax: Any, res: Mapping[str, Any], task: str, a: str, 
         for j, d in enumerate(depths):
             r = cell.get((bud, d))
             if r is None:
-                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="white", edgecolor="#bbbbbb",
+                ax.add_patch(mpl_patches.Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="white", edgecolor="#bbbbbb",
                                        hatch="//", linewidth=0.5))
                 continue
             floor = bool(r.get("floor"))  # both strategies within the margin of chance
-            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=VERDICT_COLORS[r["verdict"]],
+            ax.add_patch(mpl_patches.Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=VERDICT_COLORS[r["verdict"]],
                                    edgecolor="white", linewidth=1.0, hatch="xx" if floor else None))
             diff = num(r.get("diff"))
             if not math.isnan(diff):
@@ -236,7 +237,7 @@ def _draw_equivalence_panel(ax: Any, res: Mapping[str, Any], task: str, a: str, 
         bp = bps.get(bud)
         if bp is not None and int(bp) in depths:
             j = depths.index(int(bp))
-            ax.add_patch(Rectangle((j - 0.46, i - 0.46), 0.92, 0.92, fill=False, edgecolor="black", linewidth=2.2))
+            ax.add_patch(mpl_patches.Rectangle((j - 0.46, i - 0.46), 0.92, 0.92, fill=False, edgecolor="black", linewidth=2.2))
     ax.set_xlim(-0.5, len(depths) - 0.5)
     ax.set_ylim(-0.5, len(budgets) - 0.5)
     ax.set_xticks(range(len(depths)), [str(d) for d in depths])
@@ -248,12 +249,12 @@ def _draw_equivalence_panel(ax: Any, res: Mapping[str, Any], task: str, a: str, 
     a_words, b_words = pair_label(a, b, kinds)
     a_label = a_words if a_words.startswith(a) else f"{a_words} ({a})"
     b_label = b_words if b_words.startswith(b) else f"{b_words} ({b})"
-    return [Patch(facecolor=VERDICT_COLORS["equivalent"], label="equivalent"),
-            Patch(facecolor=VERDICT_COLORS["a_better"], label=a_label),
-            Patch(facecolor=VERDICT_COLORS["b_better"], label=b_label),
-            Patch(facecolor=VERDICT_COLORS["inconclusive"], label="inconclusive"),
-            Patch(facecolor="white", edgecolor="#666666", hatch="xx", label="both at chance"),
-            Patch(facecolor="none", edgecolor="black", linewidth=2.0, label="breakpoint")]
+    return [mpl_patches.Patch(facecolor=VERDICT_COLORS["equivalent"], label="equivalent"),
+            mpl_patches.Patch(facecolor=VERDICT_COLORS["a_better"], label=a_label),
+            mpl_patches.Patch(facecolor=VERDICT_COLORS["b_better"], label=b_label),
+            mpl_patches.Patch(facecolor=VERDICT_COLORS["inconclusive"], label="inconclusive"),
+            mpl_patches.Patch(facecolor="white", edgecolor="#666666", hatch="xx", label="both at chance"),
+            mpl_patches.Patch(facecolor="none", edgecolor="black", linewidth=2.0, label="breakpoint")]
 
 
 def _equivalence_figure(res: Mapping[str, Any], task: str, style: _Style) -> RenderedFigure | None:
@@ -261,7 +262,7 @@ def _equivalence_figure(res: Mapping[str, Any], task: str, style: _Style) -> Ren
     if not pairs:
         return None
     n_budgets = len({int(r["budget"]) for r in res["equivalence"] if r["task"] == task})
-    fig = Figure(figsize=(6.6, (0.55 * n_budgets + 1.5) * len(pairs)), layout="constrained")
+    fig = mpl_figure.Figure(figsize=(6.6, (0.55 * n_budgets + 1.5) * len(pairs)), layout="constrained")
     axes = fig.subplots(len(pairs), 1, squeeze=False)
     for ax, (a, b) in zip(axes[:, 0], pairs):
         handles = _draw_equivalence_panel(ax, res, task, a, b, style.kinds)
@@ -344,7 +345,7 @@ def render_overview(results: Mapping[str, Any]) -> RenderedFigure:
     with matplotlib.rc_context(_RC):
         style = _Style(results["curves"])
         tasks = sorted({r["task"] for r in results["curves"]})
-        fig = Figure(figsize=(10.5, 2.9 * len(tasks)), layout="constrained")
+        fig = mpl_figure.Figure(figsize=(10.5, 2.9 * len(tasks)), layout="constrained")
         axes = fig.subplots(len(tasks), 2, squeeze=False, width_ratios=(1.0, 1.15))
         for (ax_c, ax_e), task in zip(axes, tasks):
             budget = max(int(r["budget"]) for r in _rows(results["curves"], task=task))

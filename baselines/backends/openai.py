@@ -34,19 +34,21 @@ Behaviour
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import json
-
-import httpcore
-
+from depthbench.baselines._probe import PROBE, Check, probe_request, seed_check
 from depthbench.baselines._protocol import BackendError, Capabilities, Choice, Request, Response
+from depthbench.baselines.backends._base import backend
 from depthbench.errors import UserError
+
+if TYPE_CHECKING:  # imported when a model is created (CLI start-up stays fast)
+    import httpcore
 
 __all__ = ["OpenAICompatibleModel", "normalise_base_url"]
 
@@ -87,6 +89,27 @@ def _finish(reason: Any) -> str:
     return "stop"
 
 
+async def _doctor(spec: str, *, base_url: str | None = None, api_key: str | None = None,
+                  timeout: float = 30.0) -> list[Check]:
+    """``depthbench doctor`` for a server: one quick attempt per check, short backoff."""
+    model = OpenAICompatibleModel(spec.partition(":")[2], base_url=base_url, api_key=api_key, retries=1,
+                                  timeout=timeout, concurrency=4, backoff_base=0.2)
+    try:
+        return await _doctor_checks(model)
+    finally:
+        await model.aclose()
+
+
+@backend("openai", forms=("openai:MODEL",), remote=True, token_source="server, server_split or tokenizer",
+         summary="any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, OpenAI)",
+         options={"native_n": "ask the server for n choices in one request (default: fan out, one seed per sample)",
+                  "completions": "use /completions for raw prompts (default true)",
+                  "continue_final_message": "send assistant prefixes as a final assistant message (vLLM)",
+                  "backoff_base": "first retry delay bound in seconds (default 0.5)",
+                  "backoff_max": "largest retry delay in seconds (default 20)",
+                  "tokenizer": "callable text -> tokens for per-choice counts",
+                  "extra_body": "extra JSON fields sent with every request"},
+         doctor=_doctor)
 class OpenAICompatibleModel:
     """A model served over the OpenAI HTTP API.
 
@@ -157,6 +180,9 @@ class OpenAICompatibleModel:
                                          assistant_prefix=self.continue_final_message,
                                          native_n=self.native_n, seed=True)
         self._jitter = random.Random(jitter_seed)
+        import httpcore  # heavy; imported when a model is created, not when the CLI starts
+
+        self._httpcore = httpcore
         self._client: list[httpcore.AsyncConnectionPool] | None = None
         self._active: list[int] = []
         self._headers: list[tuple[bytes, bytes]] = []
@@ -172,7 +198,7 @@ class OpenAICompatibleModel:
             # polls), so many connections in one pool cost more CPU than the HTTP itself; shards of
             # _SHARD connections keep that scan short. The semaphore bounds requests in flight.
             sizes = [min(_SHARD, self.concurrency - i) for i in range(0, self.concurrency, _SHARD)]
-            self._client = [httpcore.AsyncConnectionPool(max_connections=k, max_keepalive_connections=k)
+            self._client = [self._httpcore.AsyncConnectionPool(max_connections=k, max_keepalive_connections=k)
                             for k in sizes]
             self._active = [0] * len(sizes)
             self._headers = [(b"Accept", b"application/json"), (b"User-Agent", b"depthbench")]
@@ -237,9 +263,9 @@ class OpenAICompatibleModel:
                 return data, attempt
             except _Retryable as e:
                 reason, retry_after = str(e), e.retry_after
-            except httpcore.TimeoutException:
+            except self._httpcore.TimeoutException:
                 reason, retry_after = f"timeout after {self.timeout:g} s", None
-            except (httpcore.NetworkError, httpcore.ProtocolError) as e:
+            except (self._httpcore.NetworkError, self._httpcore.ProtocolError) as e:
                 reason, retry_after = f"connection error: {type(e).__name__}: {e}", None
             if attempt == max_attempts:
                 break
@@ -422,3 +448,76 @@ class OpenAICompatibleModel:
             pools, self._client = self._client, None
             for pool in pools:
                 await pool.aclose()
+
+
+async def _doctor_checks(model: OpenAICompatibleModel) -> list[Check]:
+    rows: list[Check] = []
+    t0 = time.perf_counter()
+    try:
+        listed = await model.list_models()
+    except BackendError as e:
+        rows.append(Check("reachable", "fail", "no", f"{model.base_url}: {e}"))
+        return rows
+    rows.append(Check("reachable", "ok", "yes", f"{model.base_url} ({(time.perf_counter() - t0) * 1000:.0f} ms)"))
+    ids = [str(m.get("id")) for m in listed]
+    if model.model_name in ids:
+        rows.append(Check("model name", "ok", model.model_name, "listed by /models"))
+    else:
+        rows.append(Check("model name", "warn", model.model_name,
+                          f"not listed; served: {', '.join(ids[:5]) or 'none'} (single-model servers may accept any name)"))
+    ctx = next((m.get("max_model_len") or m.get("context_length") for m in listed
+                if str(m.get("id")) == model.model_name), None)
+    if ctx is None:
+        root = model.base_url[: -len("/v1")] if model.base_url.endswith("/v1") else model.base_url
+        try:
+            props, _ = await model.request_json("GET", f"{root}/props", retries=0)
+            ctx = (props.get("default_generation_settings") or {}).get("n_ctx") or props.get("n_ctx")
+        except (UserError, BackendError):
+            ctx = None
+    rows.append(Check("context length", "ok" if ctx else "info", f"{ctx} tokens" if ctx else "unknown",
+                      "" if ctx else "server does not report it; keep prompt + budget below the model's limit"))
+
+    # usage and seed, through the backend (fan-out path, one seed per call)
+    try:
+        a = (await model.generate(probe_request(1234))).choices[0]
+        b = (await model.generate(probe_request(1234))).choices[0]
+        c = (await model.generate(probe_request(98765))).choices[0]
+    except BackendError as e:
+        rows.append(Check("chat completions", "fail", "error", str(e)))
+        return rows
+    rows.append(Check("chat completions", "ok", "yes", f"{a.completion_tokens} tokens, finish {a.finish_reason}"))
+    rows.append(Check("returns usage", "ok" if a.token_source == "server" else "warn",
+                      "yes" if a.token_source == "server" else "no",
+                      "per-call usage" if a.token_source == "server" else "counts come from /tokenize instead"))
+    rows.append(seed_check(a.text, b.text, c.text))
+
+    # native n: raw call to see what the server does with n
+    body = {"model": model.model_name, "messages": [{"role": "user", "content": PROBE}], "max_tokens": 16,
+            "temperature": 1.0, "top_p": 1.0, "seed": 7, "n": 3}
+    try:
+        data, _ = await model.request_json("POST", "/chat/completions", body, retries=1)
+        got = data.get("choices") or []
+        if len(got) == 3:
+            usage = (data.get("usage") or {}).get("completion_tokens")
+            counts = []
+            for ch in got:
+                counts.append(await model.count_tokens((ch.get("message") or {}).get("content") or ""))
+            summed = isinstance(usage, int) and abs(usage - sum(counts)) <= 3
+            rows.append(Check("supports n", "ok", "yes",
+                              f"usage.completion_tokens={usage}, choices tokenise to {counts}: "
+                              + ("summed over n (split per choice by depthbench)" if summed else "not a sum")
+                              + "; enable with eval --native-n"))
+        else:
+            rows.append(Check("supports n", "info", "no", f"n=3 returned {len(got)} choice(s); depthbench fans out "
+                                                          "with one seed per sample (the default)"))
+    except (UserError, BackendError) as e:
+        rows.append(Check("supports n", "info", "no", f"n=3 rejected ({str(e)[:80]}); depthbench fans out"))
+
+    try:
+        r = await model.generate(Request(max_tokens=8, temperature=1.0, top_p=1.0, seeds=(3,),
+                                         prompt="1, 2, 3, 4,"))
+        rows.append(Check("raw completions", "ok", "yes",
+                          f"/completions works ({r.choices[0].completion_tokens} tokens): continuation path for budget forcing"))
+    except (UserError, BackendError) as e:
+        rows.append(Check("raw completions", "warn", "no", f"{str(e)[:100]}; pass completions=False"))
+    return rows

@@ -39,13 +39,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from depthbench.baselines._probe import Check
 from depthbench.baselines._protocol import FINISH_REASONS, Capabilities, Choice, Request, Response
+from depthbench.baselines._roles import get_role, roles
+from depthbench.baselines.backends._base import backend
 from depthbench.errors import UserError
 
 __all__ = ["ReplayModel", "load_replay_file"]
-
-
-REPLAYABLE_ROLES = ("answer", "pilot")
 
 
 def load_replay_file(path: str | Path) -> dict[str, dict[int, dict[str, Any]]]:
@@ -95,6 +95,17 @@ def load_replay_file(path: str | Path) -> dict[str, dict[int, dict[str, Any]]]:
     return dict(out)
 
 
+async def _doctor(spec: str, **_: Any) -> list[Check]:
+    """``depthbench doctor`` for a replay file: how many items and completions it holds."""
+    records = load_replay_file(spec.partition(":")[2])
+    n = sum(len(v) for v in records.values())
+    return [Check("replay file", "ok", f"{len(records)} items", f"{n} recorded completions")]
+
+
+@backend("replay", forms=("replay:FILE.jsonl",), token_source="replay if the file has counts, else tokenizer",
+         summary="serve completions recorded elsewhere (answer samples only)",
+         options={"tokenizer": "callable text -> tokens for records without counts (default: whitespace words)"},
+         doctor=_doctor)
 class ReplayModel:
     """Serve recorded completions (see the module docstring for the file format).
 
@@ -121,10 +132,11 @@ class ReplayModel:
         item_id = (request.item or {}).get("id")
         if not item_id:
             raise UserError("replay backend: request.item with an 'id' is needed to find the recorded completion")
-        if request.role not in REPLAYABLE_ROLES:
+        if not get_role(request.role).replayable:
+            ok = ", ".join(r.name for r in roles().values() if r.replayable)
             raise UserError(f"replay backend: a strategy asked for a {request.role!r} call, which needs new text; "
-                            "replay serves recorded answers only: use single, majority@N, pass@N or "
-                            "best_of@N:oracle|trace|noisy")
+                            f"replay serves recorded samples of the prompt only (roles {ok}): use single, "
+                            "majority@N, pass@N or best_of@N:oracle|trace|noisy")
         recs = self.records.get(item_id)
         if recs is None:
             raise UserError(f"replay file {self.path}: no record for item {item_id!r}; "

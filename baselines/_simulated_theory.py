@@ -1,19 +1,14 @@
-"""The simulated step-wise reasoner: a calibrated reference model with closed forms.
+"""The simulated step-wise reasoner's model: parameters, token rule, closed forms, Monte Carlo.
 
-The reasoner walks an item's gold solution trace one step at a time, the way DESIGN.md
-("The simulated reasoner") describes it, and writes text such as::
+This module is the *theory* of the calibrated reference model DESIGN.md describes ("The
+simulated reasoner"); :mod:`depthbench.baselines.backends.simulated` realises the same model
+as text behind the backend protocol. Model of one chain on an item of certified depth ``d``
+with a generation cap of ``T`` tokens:
 
-    Step 1: node=4 so then next carry on so then
-    Step 2: node=9 so then next carry on so then next
-    Answer: 9
-
-Model of one chain on an item of certified depth ``d`` with a generation cap of ``T``
-tokens:
-
-* **Tokens.** A token is one whitespace-separated word (``len(text.split())``); every
-  count this backend reports is exact under that definition (source ``"simulated"``).
-  Step ``k`` costs ``L_k = tokens_per_step - spread + Binomial(2 * spread, 1/2)``
-  tokens (mean ``tokens_per_step``); the answer line ``Answer: X`` costs 2 tokens.
+* **Tokens.** A token is one whitespace-separated word (:func:`count_tokens`); every count
+  the backend reports is exact under that definition (source ``"simulated"``). Step ``k``
+  costs ``L_k = tokens_per_step - spread + Binomial(2 * spread, 1/2)`` tokens (mean
+  ``tokens_per_step``); the answer line ``Answer: X`` costs :data:`ANSWER_TOKENS` = 2.
 * **Budget.** Before each step the reasoner checks that the step and the answer line
   still fit in ``T``; if not, it stops and *guesses* uniformly over the answer space.
   So the chain completes with probability ``F_d(T) = P(L_1 + ... + L_d + 2 <= T)``.
@@ -21,8 +16,8 @@ tokens:
   (later steps build on the wrong value) and the final answer is a uniformly drawn
   wrong answer.
 * **Drift.** Tokens generated *past the natural stop* (a continuation after a complete
-  chain, e.g. budget forcing appending "Wait") re-check the steps (``Check k: ...``
-  lines); each such token corrupts a correct state with hazard ``drift``.
+  chain, e.g. budget forcing appending "Wait") re-check the steps; each such token
+  corrupts a correct state with hazard ``drift``.
 * **Correlation.** With probability ``rho`` a sample copies a shared per-item draw
   (the same text as every other copying sample); otherwise it uses its own seed.
 
@@ -32,19 +27,6 @@ chance rate ``c``. :func:`single_chain_accuracy`, :func:`majority_accuracy` and
 :func:`best_of_accuracy` compute the exact expectations; :func:`simulate_batch` is the
 vectorised Monte Carlo counterpart (well above 100,000 samples/s).
 
-Continuation: when a request carries earlier output (``assistant_prefix``, or a raw
-``prompt`` containing ``Step 1: ...``), the reasoner parses the steps already written
-(comparing each with the gold trace to know whether it is still on track) and resumes
-from there; after a complete chain it re-checks under the drift hazard. Earlier output
-ending in ``Answer:`` (a forced answer) gets just the answer token: the chain's answer if
-the chain is complete, else a guess. Earlier attempts given only as chat history (as in
-self-revision rounds) are not read: each such round is a fresh chain. This is what
-makes budget forcing and self-revision meaningful in simulation.
-
-Answer spaces: ``{"labels": [...]}`` (``K = len(labels)``), ``{"modulus": m}`` (``K = m``),
-``{"moves": "UDLR"}`` (plans: unbounded; wrong plans are treated as all distinct and a
-guess is a random move string of the gold plan's length, correct only if equal to it).
-
 References
 ----------
 Muennighoff et al. (2025), "s1: Simple test-time scaling", arXiv:2501.19393 (budget forcing).
@@ -53,25 +35,22 @@ Wang et al. (2023), "Self-Consistency Improves Chain of Thought Reasoning", arXi
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-from depthbench.baselines._protocol import Capabilities, Choice, Request, Response
+from depthbench._lazy import lazy
 from depthbench.errors import UserError
 
+stats = lazy("scipy.stats")
+
 __all__ = [
+    "ANSWER_TOKENS",
     "SimulatedParams",
-    "SimulatedModel",
     "SimBatch",
     "count_tokens",
     "chain_completion_probability",
@@ -85,11 +64,6 @@ __all__ = [
 ]
 
 ANSWER_TOKENS = 2  # "Answer: X"
-_FILLER = ("so", "then", "next", "carry", "on")
-_MASK63 = (1 << 63) - 1
-_SHARED_TAG = 0x5EED_C0DE
-_STEP_RE = re.compile(r"(?m)^(Step|Check) (\d+): (\S*)")
-_ANSWER_RE = re.compile(r"(?m)^Answer: (\S*)")
 
 
 def count_tokens(text: str) -> int:
@@ -155,286 +129,6 @@ class SimulatedParams:
             except (TypeError, ValueError):
                 raise UserError(f"simulated option {k}: {v!r} is not a valid {known[k].__name__}") from None
         return cls(**kw)
-
-
-# --------------------------------------------------------------------------- item view
-
-
-@dataclass(frozen=True)
-class _ItemView:
-    key: int
-    depth: int
-    contents: tuple[str, ...]   # gold content token of steps 1..depth
-    answer: str
-    kind: str                   # "labels" | "modulus" | "moves" | "open"
-    labels: tuple[str, ...]
-    modulus: int
-    num_nodes: int
-
-    @property
-    def n_answers(self) -> int | None:
-        if self.kind == "labels":
-            return len(self.labels)
-        if self.kind == "modulus":
-            return self.modulus
-        return None
-
-
-def _stable_int(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little") & _MASK63
-
-
-def _content(entry: Any) -> str:
-    if isinstance(entry, Mapping):
-        if "var" in entry and "value" in entry:
-            return f"{entry['var']}={entry['value']}"
-        if "subgoal" in entry:
-            return f"{str(entry['subgoal']).replace(' ', '_')}:{entry.get('moves', '')}"
-        return json.dumps(entry, sort_keys=True, separators=(",", ":")).replace(" ", "_")
-    if isinstance(entry, (int, str)) and not isinstance(entry, bool):
-        return f"node={entry}"
-    return str(entry).replace(" ", "")
-
-
-def _item_view(item: Mapping[str, Any] | None) -> _ItemView:
-    if item is None:
-        raise UserError("simulated backend: request.item is missing; pass the dataset item in Request(item=...)")
-    try:
-        depth = int(item["depth"])
-        answer = str(item["answer"])
-    except (KeyError, TypeError, ValueError):
-        raise UserError("simulated backend: item needs integer 'depth' and an 'answer'; pass a depthbench item") from None
-    if depth < 0:
-        raise UserError(f"simulated backend: item depth must be >= 0, got {depth}")
-    trace = list(item.get("solution_trace") or [])
-    tail = trace[-depth:] if depth else []
-    contents = [_content(e) for e in tail]
-    contents = [f"substep_{k + 1}" for k in range(depth - len(contents))] + contents
-    meta = item.get("meta") or {}
-    space = meta.get("answer_space") or {}
-    labels: tuple[str, ...] = ()
-    modulus = 0
-    if "labels" in space:
-        labels, kind = tuple(str(x) for x in space["labels"]), "labels"
-    elif "modulus" in space:
-        modulus, kind = int(space["modulus"]), "modulus"
-    elif "moves" in space or item.get("answer_type") == "plan":
-        kind = "moves"
-    else:
-        kind = "open"
-    inst = item.get("instance") or {}
-    key = _stable_int(str(item.get("id") or json.dumps(item, sort_keys=True, default=str)))
-    return _ItemView(key, depth, tuple(contents), answer, kind, labels, modulus, int(inst.get("num_nodes", 0) or 0))
-
-
-def _corrupt(content: str, rng: np.random.Generator, view: _ItemView) -> str:
-    """A plausible but wrong version of one step's content token."""
-    head, sep, val = content.rpartition("=")
-    if sep and val.lstrip("-").isdigit():
-        v = int(val)
-        if view.modulus > 1:
-            return f"{head}={(v + int(rng.integers(1, view.modulus))) % view.modulus}"
-        if view.num_nodes > 1:
-            return f"{head}={(v + int(rng.integers(1, view.num_nodes))) % view.num_nodes}"
-        return f"{head}={v + int(rng.integers(1, 10))}"
-    head, sep, moves = content.rpartition(":")
-    if sep and moves and set(moves) <= set("UDLR"):
-        i = int(rng.integers(len(moves)))
-        return f"{head}:{moves[:i]}{'UDLR'[('UDLR'.index(moves[i]) + 1) % 4]}{moves[i + 1:]}"
-    return content + "'"
-
-
-def _wrong_answer(rng: np.random.Generator, view: _ItemView) -> str:
-    if view.kind == "labels" and len(view.labels) > 1:
-        others = [x for x in view.labels if x != view.answer] or list(view.labels)
-        return others[int(rng.integers(len(others)))]
-    if view.kind == "modulus" and view.modulus > 1:
-        a = int(view.answer) if view.answer.lstrip("-").isdigit() else 0
-        return str((a + int(rng.integers(1, view.modulus))) % view.modulus)
-    if view.kind == "moves":
-        moves = view.answer or "U"
-        i = int(rng.integers(len(moves)))
-        extra = "".join("UDLR"[j] for j in rng.integers(0, 4, size=int(rng.integers(1, 4))))
-        return moves[:i] + "UDLR"[("UDLR".index(moves[i]) + 1) % 4 if moves[i] in "UDLR" else 0] + moves[i + 1:] + extra
-    return view.answer + "_wrong" + str(int(rng.integers(1000)))
-
-
-def _guess(rng: np.random.Generator, view: _ItemView) -> str:
-    if view.kind == "labels" and view.labels:
-        return view.labels[int(rng.integers(len(view.labels)))]
-    if view.kind == "modulus" and view.modulus > 0:
-        return str(int(rng.integers(view.modulus)))
-    if view.kind == "moves":
-        return "".join("UDLR"[j] for j in rng.integers(0, 4, size=max(1, len(view.answer))))
-    return "unknown"
-
-
-# --------------------------------------------------------------------------- generation
-
-
-@dataclass
-class _State:
-    steps_done: int = 0
-    wrong: bool = False
-    answered: bool = False
-
-
-def _find_prefix(request: Request) -> str:
-    if request.prompt is not None:
-        m = re.search(r"(?m)^Step 1: ", request.prompt)
-        return request.prompt[m.start():] if m else ""
-    return request.assistant_prefix or ""
-
-
-def _parse_prefix(prefix: str, view: _ItemView) -> _State:
-    st = _State()
-    for kind, k, content in _STEP_RE.findall(prefix):
-        k = int(k)
-        if not 1 <= k <= view.depth:
-            continue
-        if content != view.contents[k - 1]:
-            st.wrong = True
-        if kind == "Step" and k == st.steps_done + 1:
-            st.steps_done = k
-    st.answered = _ANSWER_RE.search(prefix) is not None
-    return st
-
-
-def _line(label: str, k: int, content: str, length: int) -> str:
-    words = [label, f"{k}:", content] + [_FILLER[i % len(_FILLER)] for i in range(length - 3)]
-    return " ".join(words)
-
-
-def _one_choice(view: _ItemView, prefix: str, max_tokens: int, p: SimulatedParams,
-                rng: np.random.Generator) -> tuple[str, str]:
-    """Generate one choice's text; returns (text, finish_reason) before stop-string handling."""
-    st = _parse_prefix(prefix, view)
-    lines: list[str] = []
-    used = 0
-    lo, width = p.tokens_per_step - p.spread, 2 * p.spread
-
-    def step_len() -> int:
-        return lo + int(rng.binomial(width, 0.5)) if width else lo
-
-    d = view.depth
-    if prefix.rstrip().endswith("Answer:"):  # the caller forces the answer now: just the answer token
-        if st.steps_done < d:
-            answer = _guess(rng, view)
-        else:
-            answer = _wrong_answer(rng, view) if st.wrong else view.answer
-        if max_tokens < 1:
-            return "", "length"
-        return ("" if prefix[-1].isspace() else " ") + answer, "stop"
-    if st.steps_done < d:
-        for k in range(st.steps_done + 1, d + 1):
-            L = step_len()
-            if used + L + ANSWER_TOKENS > max_tokens:
-                break
-            if not st.wrong and rng.random() < p.eps:
-                st.wrong = True
-            content = _corrupt(view.contents[k - 1], rng, view) if st.wrong else view.contents[k - 1]
-            lines.append(_line("Step", k, content, L))
-            used += L
-            st.steps_done = k
-        if st.steps_done < d:
-            answer = _guess(rng, view)
-        else:
-            answer = _wrong_answer(rng, view) if st.wrong else view.answer
-    else:
-        if st.answered:  # forced past the natural stop: re-check under the drift hazard
-            for k in range(1, d + 1):
-                L = step_len()
-                if used + L + ANSWER_TOKENS > max_tokens:
-                    break
-                if not st.wrong and p.drift > 0 and rng.random() < -math.expm1(L * math.log1p(-p.drift)):
-                    st.wrong = True
-                content = _corrupt(view.contents[k - 1], rng, view) if st.wrong else view.contents[k - 1]
-                lines.append(_line("Check", k, content, L))
-                used += L
-            if not st.wrong and p.drift > 0 and rng.random() < -math.expm1(ANSWER_TOKENS * math.log1p(-p.drift)):
-                st.wrong = True
-        answer = _wrong_answer(rng, view) if st.wrong else view.answer
-    lines.append(f"Answer: {answer}")
-    text = "\n".join(lines)
-    if prefix and not prefix[-1].isspace():
-        text = "\n" + text
-    words = text.split()
-    if len(words) > max_tokens:  # only when max_tokens < 2: the answer line itself does not fit
-        cut = _cut_after_words(text, max_tokens)
-        return cut, "length"
-    return text, "stop"
-
-
-def _cut_after_words(text: str, n: int) -> str:
-    if n <= 0:
-        return ""
-    it = list(re.finditer(r"\S+", text))
-    return text[: it[n - 1].end()] if len(it) >= n else text
-
-
-def _apply_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
-    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
-    return (text[:cut], True) if cut >= 0 else (text, False)
-
-
-class SimulatedModel:
-    """The simulated reasoner as a :class:`~depthbench.baselines.Model` backend.
-
-    Parameters
-    ----------
-    params : SimulatedParams, optional
-        Reasoner parameters (defaults: ``eps=0.02, tokens_per_step=12, spread=3``).
-    **options
-        Alternatively the parameters as keyword options (``eps=0.05``).
-
-    Notes
-    -----
-    Reads ``request.item`` (``depth``, ``solution_trace``, ``answer``,
-    ``meta.answer_space``). Deterministic: the text of choice ``i`` depends only on
-    ``request.seeds[i]``, the item id, the earlier output (continuation), ``max_tokens``
-    and the parameters. Cost: O(depth) per choice.
-    """
-
-    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=True, native_n=True, seed=True)
-
-    def __init__(self, params: SimulatedParams | None = None, **options: Any) -> None:
-        self.params = params if params is not None else SimulatedParams.from_options(options)
-        p = self.params
-        self.name = (f"simulated:eps={p.eps:g},tokens_per_step={p.tokens_per_step},spread={p.spread},"
-                     f"drift={p.drift:g},rho={p.rho:g}")
-
-    def generate_sync(self, request: Request) -> Response:
-        """Synchronous :meth:`generate` (the work is pure CPU and takes microseconds)."""
-        t0 = time.perf_counter()
-        view = _item_view(request.item)
-        prefix = _find_prefix(request)
-        prefix_key = _stable_int(prefix)
-        choices = []
-        for seed in request.seeds:
-            own = np.random.default_rng([int(seed) & _MASK63, view.key, prefix_key])
-            rng = own
-            if self.params.rho > 0 and own.random() < self.params.rho:
-                rng = np.random.default_rng([_SHARED_TAG, view.key, prefix_key])
-            text, finish = _one_choice(view, prefix, request.max_tokens, self.params, rng)
-            text, stopped = _apply_stop(text, request.stop)
-            if stopped:
-                finish = "stop"
-            choices.append(Choice(text=text, finish_reason=finish, completion_tokens=count_tokens(text),
-                                  token_source="simulated", seed=int(seed)))
-        if request.messages is not None:
-            prompt_tokens = sum(count_tokens(str(m.get("content", ""))) for m in request.messages)
-            prompt_tokens += count_tokens(request.assistant_prefix or "")
-        else:
-            prompt_tokens = count_tokens(request.prompt or "")
-        return Response(choices=tuple(choices), prompt_tokens=prompt_tokens, prompt_token_source="simulated",
-                        latency_s=time.perf_counter() - t0, attempts=1, model=self.name)
-
-    async def generate(self, request: Request) -> Response:
-        """Run one request (see :class:`~depthbench.baselines.Model`)."""
-        return self.generate_sync(request)
-
-    async def aclose(self) -> None:
-        """Nothing to release."""
 
 
 # --------------------------------------------------------------------------- closed forms

