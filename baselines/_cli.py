@@ -12,7 +12,8 @@ from typing import Any
 
 from depthbench.baselines import _doctor as doctor
 from depthbench.baselines._runner import EvalConfig, parse_budgets, run_eval, summarize
-from depthbench.baselines.strategies import list_strategies
+from depthbench.baselines.backends import model_spec_forms
+from depthbench.baselines.strategies import parse, registered
 from depthbench.errors import UserError
 
 __all__ = ["register"]
@@ -42,8 +43,7 @@ def _register_eval(sub: Any) -> None:
     p.add_argument("--split", default="test", help="dataset split (default: test)")
     p.add_argument("--per-depth", type=int, default=None, metavar="N",
                    help="with --task: items per depth (default: the task spec's)")
-    p.add_argument("--model", required=True, metavar="SPEC",
-                   help="openai:MODEL | llamacpp:smollm2 | llamacpp:PATH.gguf | simulated[:k=v,...] | replay:FILE.jsonl")
+    p.add_argument("--model", required=True, metavar="SPEC", help=" | ".join(model_spec_forms()))
     p.add_argument("--strategy", required=True, metavar="S[,S...]",
                    help="strategies, e.g. single,majority@8,budget_forcing (see `depthbench strategies`)")
     p.add_argument("--budget", required=True, metavar="B[,B...]",
@@ -112,14 +112,25 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- strategies
 def _register_strategies(sub: Any) -> None:
     p = sub.add_parser("strategies", help="list the test-time strategies, one line each",
-                       description="List the strategy names accepted by `depthbench eval --strategy`.")
+                       description="List the strategy names accepted by `depthbench eval --strategy` (the strategy "
+                                   "registry): kind, call roles, the smallest budget of an example and a summary.")
+    p.add_argument("--verbose", "-v", action="store_true", help="also list each strategy's parameters")
     p.set_defaults(func=_cmd_strategies)
 
 
 def _cmd_strategies(args: argparse.Namespace) -> int:
-    rows = list_strategies()
-    w = max(len(r[0]) for r in rows)
-    k = max(len(r[1]) for r in rows)
-    for pattern, kind, summary in rows:
-        print(f"{pattern:<{w}}  {kind:<{k}}  {summary}")
+    rows = [("name", "kind", "roles", "min budget", "what")]
+    for info in registered().values():
+        example = parse(info.example)
+        rows.append((info.pattern, "|".join(info.kinds), ",".join(info.roles),
+                     f"{example.min_budget()} ({info.example})", info.summary))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+    if args.verbose:
+        for info in registered().values():
+            if info.params:
+                print(f"\n{info.pattern}")
+                for name, meaning in info.params.items():
+                    print(f"  {name:<14} {meaning}")
     return 0

@@ -27,12 +27,13 @@ import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
+from depthbench._lazy import lazy
 from depthbench.baselines._budget import Budget, BudgetExceededError, forced_token_estimate
 from depthbench.baselines._protocol import Model, Request
 from depthbench.baselines._roles import get_role
 from depthbench.scorers import extract_answer, verify
+
+np = lazy("numpy")
 
 __all__ = ["CallContext", "derive_seed", "call_key"]
 

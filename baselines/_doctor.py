@@ -17,12 +17,13 @@ registry, :mod:`depthbench.baselines.backends`); the building blocks are in
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
+from depthbench._lazy import lazy
 from depthbench.baselines._probe import Check, format_table, local_checks
 from depthbench.baselines.backends import get_backend, load_model, model_spec_forms, parse_model_spec
 
+asyncio = lazy("asyncio")
 __all__ = ["register", "run_doctor", "Check", "format_table"]
 
 

@@ -19,7 +19,6 @@ cancels the in-flight calls; every line already written is complete (exit status
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import json
 import os
@@ -32,9 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy
-
 from depthbench import __version__
+from depthbench._lazy import lazy
 from depthbench.baselines._budget import MIN_CALL_TOKENS, BudgetExceededError
 from depthbench.baselines._context import CallContext
 from depthbench.baselines._protocol import BackendError
@@ -51,6 +49,9 @@ from depthbench.io import (
 )
 from depthbench.tasks import build_items, load_dataset
 
+numpy = lazy("numpy")
+
+asyncio = lazy("asyncio")
 __all__ = ["EvalConfig", "run_eval", "load_items", "parse_budgets", "parse_strategies", "check_budgets", "RUN_FORMAT"]
 
 RUN_FORMAT = "depthbench-run/1"

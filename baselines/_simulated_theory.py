@@ -41,13 +41,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
 from depthbench._lazy import lazy
 from depthbench.errors import UserError
 
 stats = lazy("scipy.stats")
 
+np = lazy("numpy")
 __all__ = [
     "ANSWER_TOKENS",
     "SimulatedParams",

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 
-import numpy as np
-
+from depthbench._lazy import lazy
 from depthbench.io import canonical_json
+
+np = lazy("numpy")
 
 __all__ = ["item_key", "item_entropy", "item_rng"]
 

@@ -14,7 +14,9 @@ Efron and Tibshirani 1993, *An Introduction to the Bootstrap*, ch. 13 (percentil
 
 from __future__ import annotations
 
-import numpy as np
+from depthbench._lazy import lazy
+
+np = lazy("numpy")
 
 __all__ = ["QUANTILE_METHOD", "resample", "percentile_interval"]
 

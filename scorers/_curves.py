@@ -17,15 +17,15 @@ import math
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
-
-import numpy as np
 
 from depthbench._lazy import lazy
 
 optimize = lazy("scipy.optimize")
 stats = lazy("scipy.stats")
 
+np = lazy("numpy")
 __all__ = [
     "wilson_interval",
     "bootstrap_mean_ci",
@@ -273,10 +273,14 @@ def _tie_rate(recs: Sequence[Mapping[str, Any]]) -> float | None:
 # the decay fit
 # ---------------------------------------------------------------------------------
 
-_T_GRID = np.linspace(0.0, 16.0, 3201)
-_P_GRID = np.concatenate([-np.expm1(-_T_GRID[1:]), [1.0]])  # p in (0, 1], dense near 0 and near 1
-_P_GRID = np.concatenate([[0.0], _P_GRID])
 _EPS = 1e-12
+
+
+@lru_cache(maxsize=1)
+def _p_grid() -> np.ndarray:
+    """The p grid of the fit: 0, then p = 1 - exp(-t) for t in (0, 16], then 1 (dense near 0 and 1)."""
+    t = np.linspace(0.0, 16.0, 3201)
+    return np.concatenate([[0.0], -np.expm1(-t[1:]), [1.0]])
 
 
 def _loglik_matrix(depths: np.ndarray, k: np.ndarray, n: np.ndarray, c: float, grid: np.ndarray) -> np.ndarray:
@@ -287,9 +291,9 @@ def _loglik_matrix(depths: np.ndarray, k: np.ndarray, n: np.ndarray, c: float, g
 
 
 def _refine(depths: np.ndarray, k: np.ndarray, n: np.ndarray, c: float, i: int) -> float:
-    lo, hi = _P_GRID[max(i - 1, 0)], _P_GRID[min(i + 1, _P_GRID.size - 1)]
+    lo, hi = _p_grid()[max(i - 1, 0)], _p_grid()[min(i + 1, _p_grid().size - 1)]
     if hi <= lo:
-        return float(_P_GRID[i])
+        return float(_p_grid()[i])
 
     def nll(p: float) -> float:
         return _nll(p, depths, k, n, c)
@@ -297,7 +301,7 @@ def _refine(depths: np.ndarray, k: np.ndarray, n: np.ndarray, c: float, i: int) 
     res = optimize.minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
     best = float(res.x)
     # keep the grid point if the boundary (e.g. p = 1 exactly) is better
-    return best if nll(best) <= nll(float(_P_GRID[i])) else float(_P_GRID[i])
+    return best if nll(best) <= nll(float(_p_grid()[i])) else float(_p_grid()[i])
 
 
 def _d50(p: np.ndarray | float) -> np.ndarray:
@@ -402,7 +406,7 @@ def fit_depth_curve(
     k = np.array([v.sum() for v in vals], dtype=float)
     if n_boot > 0 and rng is None:
         raise ValueError("rng: fit_depth_curve needs a seeded numpy.random.Generator for the bootstrap")
-    ll = _loglik_matrix(depths, k[None, :], n, chance, _P_GRID)[0]
+    ll = _loglik_matrix(depths, k[None, :], n, chance, _p_grid())[0]
     p_hat = _refine(depths, k, n, chance, int(np.argmax(ll)))
     acc = [float(v.mean()) for v in vals]
     d50 = float(_d50(p_hat))
@@ -422,8 +426,8 @@ def fit_depth_curve(
         kb = np.empty((n_boot, len(ds)))
         for j, v in enumerate(vals):
             kb[:, j] = v[rng.integers(0, v.size, size=(n_boot, v.size))].sum(axis=1)
-        llb = _loglik_matrix(depths, kb, n, chance, _P_GRID)
-        pb = _P_GRID[np.argmax(llb, axis=1)]
+        llb = _loglik_matrix(depths, kb, n, chance, _p_grid())
+        pb = _p_grid()[np.argmax(llb, axis=1)]
         a = (1 - confidence) / 2
         blo, bhi = np.quantile(pb, [a, 1 - a], method="inverted_cdf")
         lo, hi = min(lo, float(blo)), max(hi, float(bhi))
@@ -442,7 +446,7 @@ def _lr_interval(depths: np.ndarray, k: np.ndarray, n: np.ndarray, c: float, p_h
     """Likelihood-ratio interval of ``p``: the hull of the grid points within the chi-square cut, refined."""
     cut = float(stats.chi2.ppf(confidence, 1)) / 2
     base = _nll(p_hat, depths, k, n, c)
-    dev = -_loglik_matrix(depths, k[None, :], n, c, _P_GRID)[0] - base - cut  # <= 0 inside
+    dev = -_loglik_matrix(depths, k[None, :], n, c, _p_grid())[0] - base - cut  # <= 0 inside
     inside = np.flatnonzero(dev <= 0)
     if inside.size == 0:
         return (p_hat, p_hat)
@@ -451,11 +455,11 @@ def _lr_interval(depths: np.ndarray, k: np.ndarray, n: np.ndarray, c: float, p_h
         return _nll(p, depths, k, n, c) - base - cut
 
     i, j = int(inside[0]), int(inside[-1])
-    lo = float(_P_GRID[i]) if i == 0 else float(optimize.brentq(f, _P_GRID[i - 1], _P_GRID[i])) \
-        if f(float(_P_GRID[i - 1])) > 0 >= f(float(_P_GRID[i])) else float(_P_GRID[i])
-    last = _P_GRID.size - 1
-    hi = float(_P_GRID[j]) if j == last else float(optimize.brentq(f, _P_GRID[j], _P_GRID[j + 1])) \
-        if f(float(_P_GRID[j + 1])) > 0 >= f(float(_P_GRID[j])) else float(_P_GRID[j])
+    lo = float(_p_grid()[i]) if i == 0 else float(optimize.brentq(f, _p_grid()[i - 1], _p_grid()[i])) \
+        if f(float(_p_grid()[i - 1])) > 0 >= f(float(_p_grid()[i])) else float(_p_grid()[i])
+    last = _p_grid().size - 1
+    hi = float(_p_grid()[j]) if j == last else float(optimize.brentq(f, _p_grid()[j], _p_grid()[j + 1])) \
+        if f(float(_p_grid()[j + 1])) > 0 >= f(float(_p_grid()[j])) else float(_p_grid()[j])
     return (min(lo, p_hat), max(hi, p_hat))
 
 

@@ -56,13 +56,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from depthbench._lazy import lazy
 from depthbench.scorers._curves import _credit, derive_rng, ragged, resampled_item_means
 
 stats = lazy("scipy.stats")
 
+np = lazy("numpy")
 __all__ = [
     "VERDICTS",
     "TostResult",

@@ -23,9 +23,10 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
+from depthbench._lazy import lazy
 from depthbench.scorers._verify import verify
+
+np = lazy("numpy")
 
 __all__ = [
     "VoteResult",

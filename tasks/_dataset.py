@@ -24,7 +24,6 @@ import json
 import operator
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -353,6 +352,7 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
         spec_dict = spec.to_dict()
         raw = []
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor  # only with --workers > 1
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             for part in pool.map(_worker_items, [spec_dict] * len(chunks), [split] * len(chunks),

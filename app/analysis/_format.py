@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
+from depthbench._lazy import lazy
+
+np = lazy("numpy")
 
 __all__ = ["clean_json", "num", "fmt", "fmt_interval"]
 

@@ -25,13 +25,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
-
+from depthbench._lazy import lazy
 from depthbench.baselines.strategies import all_roles, parse
 from depthbench.errors import UserError
 from depthbench.io import BadLine, canonical_json, sha256_bytes, write_jsonl_atomic
 from depthbench.scorers import extract_answer, majority_vote, verify
 from depthbench.tasks import build_items, load_dataset
+
+np = lazy("numpy")
 
 __all__ = ["score_run", "load_run_json", "load_run_items", "read_records", "strategy_info"]
 

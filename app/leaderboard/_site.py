@@ -25,7 +25,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from markupsafe import Markup
 
 from depthbench import __version__
@@ -37,6 +36,7 @@ from depthbench.leaderboard._validate import ValidationReport, validate_submissi
 from depthbench.scorers import compare_strategies, curve_fits, depth_auc, depth_curves, wilson_interval
 
 jinja2 = lazy("jinja2")
+np = lazy("numpy")
 
 __all__ = ["LEADERBOARD_FORMAT", "SiteResult", "build_leaderboard", "collect_submissions", "analyze_outcomes"]
 

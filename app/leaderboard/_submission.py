@@ -13,28 +13,42 @@ import gzip
 import io
 import json
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from depthbench import __version__
 from depthbench.analysis import load_run_json
+from depthbench.baselines.backends import backends, endpoint_kind
+from depthbench.baselines.strategies import all_roles
 from depthbench.errors import UserError
 from depthbench.io import BadLine, atomic_write_bytes, canonical_json, read_jsonl
 from depthbench.leaderboard._safety import name_problems
 
-__all__ = ["SUBMISSION_FORMAT", "ENDPOINT_KINDS", "pack_run", "write_submission", "submission_bytes",
+__all__ = ["SUBMISSION_FORMAT", "endpoint_kinds", "pack_run", "write_submission", "submission_bytes",
            "load_schema"]
 
 SUBMISSION_FORMAT = "depthbench-submission/1"
-ENDPOINT_KINDS = ("openai", "llamacpp", "simulated", "replay", "other")
+
+
+def endpoint_kinds() -> tuple[str, ...]:
+    """The accepted ``metadata.endpoint.kind`` values: every registered backend, then ``"other"``."""
+    return (*backends(), "other")
 
 
 def load_schema() -> dict[str, Any]:
-    """The shipped JSON Schema of the submission format."""
-    from importlib import resources
+    """The JSON Schema of the submission format, with its enums filled from the registries.
 
+    The shipped file (``depthbench/schemas/submission.schema.json``) leaves two lists open:
+    ``metadata.endpoint.kind`` gets the backend registry's names and ``"other"``, and a
+    call's ``role`` every role of the strategy registry, so a new backend or strategy needs
+    no schema edit (``tests/test_submission.py`` checks both).
+    """
     text = resources.files("depthbench.schemas").joinpath("submission.schema.json").read_text("utf-8")
-    return json.loads(text)
+    schema = json.loads(text)
+    schema["properties"]["metadata"]["properties"]["endpoint"]["properties"]["kind"]["enum"] = list(endpoint_kinds())
+    schema["$defs"]["call"]["properties"]["role"]["enum"] = list(all_roles())
+    return schema
 
 
 def _first(d: Mapping[str, Any], *paths: str, default: Any = None) -> Any:
@@ -52,17 +66,14 @@ def _first(d: Mapping[str, Any], *paths: str, default: Any = None) -> Any:
     return default
 
 
-def _endpoint_kind(spec: str) -> str:
-    head = spec.split(":", 1)[0].strip().lower()
-    return head if head in ENDPOINT_KINDS else "other"
 
 
 def _model_name(spec: str, calls: list[dict[str, Any]]) -> str:
     for c in calls:
         if isinstance(c.get("model"), str) and c["model"]:
             return c["model"]
-    kind = _endpoint_kind(spec)
-    if kind in ("openai", "llamacpp") and ":" in spec:
+    kind = endpoint_kind(spec)
+    if kind != "other" and backends()[kind].model_in_spec and ":" in spec:
         return spec.split(":", 1)[1]
     return spec or "unknown"
 
@@ -77,6 +88,12 @@ def _read_log(path: Path, what: str) -> list[dict[str, Any]]:
         b = torn_ok[0]
         raise UserError(f"RUN_DIR: {what} line {b.lineno}: {b.reason}; repair or re-run the evaluation")
     return rows
+
+
+def role_scores(role: Any) -> bool:
+    """The role judges another call (its entry carries ``score`` and ``target``)."""
+    r = all_roles().get(role) if isinstance(role, str) else None
+    return bool(r is not None and r.scores)
 
 
 def _call_entry(c: Mapping[str, Any], raw: bool) -> dict[str, Any]:
@@ -100,7 +117,7 @@ def _call_entry(c: Mapping[str, Any], raw: bool) -> dict[str, Any]:
     }
     if raw:
         entry["text"] = c.get("text") if isinstance(c.get("text"), str) else ""
-    if c.get("role") in ("verify", "judge"):
+    if role_scores(c.get("role")):
         entry["score"] = c.get("score")
         entry["target"] = c.get("target")
     return entry
@@ -194,7 +211,7 @@ def pack_run(run_dir: str | Path, *, submitter: str = "anonymous", model_name: s
         "metadata": {
             "submitter": submitter,
             "model": {"name": model_name or _model_name(spec, calls), "revision": model_revision},
-            "endpoint": {"kind": _endpoint_kind(spec), "spec": spec[:500]},
+            "endpoint": {"kind": endpoint_kind(spec), "spec": spec[:500]},
             "sampling": sampling,
             "strategies": strategies,
             "budgets": sorted({p["budget"] for p in predictions}),

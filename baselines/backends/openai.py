@@ -33,7 +33,6 @@ Behaviour
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -42,6 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from depthbench._lazy import lazy
 from depthbench.baselines._probe import PROBE, Check, probe_request, seed_check
 from depthbench.baselines._protocol import BackendError, Capabilities, Choice, Request, Response
 from depthbench.baselines.backends._base import backend
@@ -50,6 +50,7 @@ from depthbench.errors import UserError
 if TYPE_CHECKING:  # imported when a model is created (CLI start-up stays fast)
     import httpcore
 
+asyncio = lazy("asyncio")
 __all__ = ["OpenAICompatibleModel", "normalise_base_url"]
 
 log = logging.getLogger("depthbench.baselines.openai")
@@ -100,7 +101,7 @@ async def _doctor(spec: str, *, base_url: str | None = None, api_key: str | None
         await model.aclose()
 
 
-@backend("openai", forms=("openai:MODEL",), remote=True, token_source="server, server_split or tokenizer",
+@backend("openai", forms=("openai:MODEL",), remote=True, model_in_spec=True, token_source="server, server_split or tokenizer",
          summary="any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, OpenAI)",
          options={"native_n": "ask the server for n choices in one request (default: fan out, one seed per sample)",
                   "completions": "use /completions for raw prompts (default true)",

@@ -38,14 +38,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from depthbench._lazy import lazy
 from depthbench.baselines._protocol import Capabilities, Choice, Request, Response
 from depthbench.baselines._simulated_theory import ANSWER_TOKENS, SimulatedParams, count_tokens
 from depthbench.baselines.backends._base import BadSpec, backend
 from depthbench.errors import UserError
 from depthbench.generators import get_family
 
+np = lazy("numpy")
 __all__ = ["SimulatedModel"]
 
 _FILLER = ("so", "then", "next", "carry", "on")

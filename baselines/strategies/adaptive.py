@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from depthbench._lazy import lazy
 from depthbench.baselines._context import CallContext
 from depthbench.baselines.strategies._base import (
     NChains,
@@ -19,6 +19,7 @@ from depthbench.baselines.strategies._base import (
     vote,
 )
 
+asyncio = lazy("asyncio")
 __all__ = ["Adaptive"]
 
 

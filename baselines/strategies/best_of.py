@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
+from depthbench._lazy import lazy
 from depthbench.baselines._budget import Budget, BudgetExhausted
 from depthbench.baselines.strategies._base import (
     NChains,
@@ -22,6 +20,9 @@ from depthbench.baselines.strategies._base import (
 )
 from depthbench.scorers import best_of_n, trace_verifier_score
 
+np = lazy("numpy")
+
+asyncio = lazy("asyncio")
 __all__ = ["BestOfN", "judge_score", "JUDGE_INSTRUCTION"]
 
 JUDGE_INSTRUCTION = (

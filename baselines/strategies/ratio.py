@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import ClassVar
 
+from depthbench._lazy import lazy
 from depthbench.baselines._budget import MIN_CALL_TOKENS
 from depthbench.baselines.strategies._base import (
     Strategy,
@@ -19,6 +19,7 @@ from depthbench.baselines.strategies._base import (
 )
 from depthbench.baselines.strategies.revision import revision_chain
 
+asyncio = lazy("asyncio")
 __all__ = ["Ratio"]
 
 
