@@ -469,12 +469,20 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
             strat = strategies.get(p["strategy"])
             if item is None or strat is None:
                 continue
-            rep.outcomes.append(_rescore(i, p, item, strat, extract, verify, rep, meta["raw_completions"]))
+            rep.outcomes.append(_rescore(i, p, item, strat, extract, verify, rep, meta["raw_completions"],
+                                         _sampling_seed(meta)))
     return rep
 
 
+def _sampling_seed(meta: Mapping[str, Any]) -> int:
+    """The run seed a submission states (``metadata.sampling.seed``; 0 if absent), which seeds
+    the strategies' tie breaks and noisy verifier draws when they are re-derived."""
+    seed = (meta.get("sampling") or {}).get("seed", 0)
+    return int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else 0
+
+
 def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any, extract: Any, verify: Any,
-             rep: ValidationReport, raw: bool) -> dict[str, Any]:
+             rep: ValidationReport, raw: bool, run_seed: int = 0) -> dict[str, Any]:
     stated = p["final_answer"]
     answer, credit, meta_out = stated, None, {}
     parse_status = "ok" if stated is not None else "no_answer"
@@ -502,7 +510,7 @@ def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any, 
                 rec["correct"] = _safe_verify(verify, item, ex.answer)
             records.append(rec)
         try:
-            answer, credit, meta_out = strat.final_answer(records, item)
+            answer, credit, meta_out = strat.final_answer(records, item, run_seed=run_seed)
         except (KeyError, IndexError, TypeError, ValueError) as e:
             # calls that pass the schema but do not fit the strategy's shape (untrusted input)
             rep.problems.append(f"{_where(i, p)}: the calls do not fit strategy {p['strategy']!r}; cannot re-derive "
