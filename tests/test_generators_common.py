@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 import json
 import random
 from importlib import resources
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from depthbench.generators import build_items, families, get_family, item_rng
+from depthbench.generators import build_items, families, get_family, item_from_record, item_record, item_rng
 from depthbench.generators._seeding import item_entropy
 from depthbench.io import canonical_json
 from depthbench.tasks import list_specs, load_spec
@@ -22,8 +23,8 @@ FAMILIES = sorted(families())
 DEFAULT_SPECS = [s.name for s in list_specs() if s.name == s.family]
 
 
-def _item_schema():
-    return json.loads(resources.files("depthbench.schemas").joinpath("item.schema.json").read_text("utf-8"))
+def _item_schema(name="item_decoded.schema.json"):
+    return json.loads(resources.files("depthbench.schemas").joinpath(name).read_text("utf-8"))
 
 
 def _sample_depths(spec):
@@ -60,9 +61,13 @@ def sample(request):
 def test_items_validate_against_schema_and_contract(sample):
     spec, items = sample
     validator = jsonschema.Draft202012Validator(_item_schema())
+    records = jsonschema.Draft202012Validator(_item_schema("item.schema.json"))
     for it in items:
         errors = list(validator.iter_errors(it))
         assert not errors, (it["id"], errors[0].message)
+        errors = list(records.iter_errors(item_record(it)))
+        assert not errors, (it["id"], errors[0].message)
+        assert item_from_record(item_record(it)) == it
         assert it["task"] == spec.name and it["split"] == "dev"
         assert {k: it["params"][k] for k in spec.params} == dict(spec.params)
         assert it["params"]["depth"] == it["depth"]
@@ -258,3 +263,21 @@ def test_item_refused_when_certifier_disagrees():
         make_item(_Ctx(spec, dataclasses.replace(good, certify=off_by_one)), "dev", 1, 3, 0)
     with pytest.raises(CertificationMismatch, match="item refused"):
         make_item(_Ctx(spec, dataclasses.replace(good, certify=other_answer)), "dev", 1, 3, 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(min_value=1, max_value=70), k=st.integers(min_value=1, max_value=3),
+       seed=st.integers(min_value=0, max_value=10**6), depth=st.integers(min_value=1, max_value=40))
+def test_bucket_cues_are_balanced_for_every_prefix(n, k, seed, depth):
+    from depthbench.generators import bucket_cues
+
+    names = tuple(f"c{j}" for j in range(k))
+    rows = [bucket_cues("t", "2", "test", seed, depth, i, names) for i in range(n)]
+    for name in names:
+        true = sum(r[name] for r in rows)
+        assert true in (n // 2, (n + 1) // 2), (name, true, n)
+    full = n - n % (1 << k)
+    combos = Counter(tuple(r[c] for c in names) for r in rows[:full])
+    assert full == 0 or set(combos.values()) == {full >> k}
+    # a prefix is the same assignment (--n 3 is a prefix of --n 5)
+    assert rows[: n // 2] == [bucket_cues("t", "2", "test", seed, depth, i, names) for i in range(n // 2)]
