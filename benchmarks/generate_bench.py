@@ -4,9 +4,11 @@ What is timed
 -------------
 depthbench
     ``depthbench.generators.build_items`` end to end, as ``depthbench generate`` runs it:
-    per-item RNG from a SeedSequence hash, ``generate``, the family's independent
-    ``certify`` (every item), the Jinja2 prompt, meta and content hashes, dedup. A second
-    column times the family alone (``generate`` + ``certify``, no prompt or item dict).
+    the per-item PCG64 stream from the sha256 of the item key, the bucket's balanced cue
+    values, ``generate``, the family's independent ``certify`` (every item: a plain BFS for
+    graphs, cross-checked against networkx in the tests), the compiled prompt, meta and
+    content hash, dedup. A second column times the family alone (``generate`` +
+    ``certify`` on one shared stream, no prompt or item dict).
 reasoning-gym 0.1.25 (optional)
     ``dataset[i]`` for ``i`` in ``range(n)`` on ``reasoning_gym.create_dataset(...)``, the
     library's own way of producing items (question, answer, metadata).
@@ -35,7 +37,8 @@ Usage::
 
 reasoning-gym is imported only if installed (e.g. a separate venv:
 ``python3 -m venv /work/benchvenv && /work/benchvenv/bin/pip install -e . reasoning-gym==0.1.25``);
-otherwise its columns say "not installed".
+otherwise its columns say "not installed". The pairs are timed interleaved in one process, so
+their ratio (last column) is the number to compare on a shared machine.
 """
 
 from __future__ import annotations

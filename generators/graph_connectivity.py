@@ -144,13 +144,13 @@ def _two_paths(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np
 
 
 def _random_branching(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    path = np.arange(d + 1)
-    spine = np.stack([path[:-1], path[1:]], axis=1)
-    new = np.arange(d + 1, m)
-    # node v attaches to a uniform earlier node in [0, v)
-    parents = np.floor(rng.random(new.size) * new).astype(np.int64)
-    branches = np.stack([parents, new], axis=1)
-    return np.concatenate([spine, branches]), path
+    edges = np.empty((m - 1, 2), dtype=np.int64)
+    ids = np.arange(m)
+    edges[:, 1] = ids[1:]
+    edges[:d, 0] = ids[:d]  # the path 0 - 1 - ... - d
+    # node v > d attaches to a uniform earlier node in [0, v) (truncation = floor for u >= 0)
+    edges[d:, 0] = (rng.random(m - 1 - d) * ids[d + 1:]).astype(np.int64)
+    return edges, ids[:d + 1]
 
 
 def _bridge(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -222,15 +222,17 @@ def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
     t_node, d_node = int(path[-1]), int(path[-1]) + m
     if (perm[t_node] > perm[d_node]) != larger:  # the label cue: swap the two targets' labels
         perm[t_node], perm[d_node] = perm[d_node], perm[t_node]
-    edges = perm[edges]
-    edges = edges[rng.permutation(edges.shape[0])]
-    flip = rng.random(edges.shape[0]) < 0.5
-    edges[flip] = edges[flip][:, ::-1]
+    num_edges = int(edges.shape[0])
+    # relabel, shuffle the list and orient each edge at random, in one gather:
+    # row k is (u, v) of edge order[k], swapped when flip[k]
+    order = rng.permutation(num_edges)
+    flip = (rng.random(num_edges) < 0.5).view(np.int8)
+    flat = perm[edges].ravel()
+    edges = np.stack([flat[2 * order + flip], flat[2 * order + 1 - flip]], axis=1)
     source = int(perm[path[0]])
     target = int(perm[t_node])
     decoy = int(perm[d_node])
     targets = [target, decoy] if first else [decoy, target]
-    num_edges = int(edges.shape[0])
     instance = {"kind": kind, "num_nodes": n, "edges": edges.tolist(), "source": source, "targets": targets}
     return Problem(
         instance=instance,
