@@ -281,3 +281,19 @@ def test_bucket_cues_are_balanced_for_every_prefix(n, k, seed, depth):
     assert full == 0 or set(combos.values()) == {full >> k}
     # a prefix is the same assignment (--n 3 is a prefix of --n 5)
     assert rows[: n // 2] == [bucket_cues("t", "2", "test", seed, depth, i, names) for i in range(n // 2)]
+
+
+@pytest.mark.parametrize("template", [
+    "Q:\n{{ problem }}\nAnswer: <{{ answer_format }}>",                       # fast path
+    "{{ problem | upper }}\nAnswer:",                                          # filtered: full render
+    "{{ problem }} / {{ problem }}\nAnswer:",                                  # twice: full render
+    "{% if \"modulus\" in answer_space %}m={{ answer_space.modulus }}{% endif %} {{ problem }}\nAnswer:",  # per space
+])
+def test_compiled_prompt_equals_the_full_jinja_render(template):
+    from depthbench.generators._dataset import _Template
+
+    t = _Template(template)
+    for problem, space in (("x1 = 2 + 3", {"modulus": 97}), ("p{{ q }}", {"modulus": 5}), ("a\nb", {"labels": ["1"]})):
+        for _ in range(2):  # the cached parts give the same text as the first render
+            assert t.render_item(problem, space, "Answer: <x>") == t.render(
+                problem=problem, answer_space=space, answer_format="Answer: <x>")
