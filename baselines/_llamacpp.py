@@ -126,7 +126,8 @@ class LlamaCppModel:
         """
         if getattr(self, "_opens_think", None) is None:
             try:
-                prompt, _ = self._chat_prompt([{"role": "user", "content": "x"}])
+                with self._lock:  # the model is not thread-safe; generation runs in worker threads
+                    prompt, _ = self._chat_prompt([{"role": "user", "content": "x"}])
             except UserError:
                 prompt = ""
             low = prompt.lower()
