@@ -13,7 +13,10 @@ the replay backend and the submission JSON Schema do with the call:
 ``scores``
     the call judges another call: its record has ``score`` and ``target``;
 ``replayable``
-    a fresh sample of the item's prompt, which a replay file of recorded answers can serve.
+    a fresh sample of the item's prompt, which a replay file of recorded answers can serve;
+``ends_reasoning``
+    the harness ended the reasoning before the call (budget forcing's ``"\nAnswer:"``), so
+    an answer after the parent's text counts even when the call is cut by the length limit.
 
 The built-in roles are registered here; a strategy that needs another (e.g. a process
 reward model's step score) declares a :class:`Role` in its ``@strategy(roles=...)``
@@ -39,7 +42,7 @@ class Role:
         Lower-case identifier, part of every call key.
     summary : str
         One line for documentation.
-    answers, chained, scores, replayable : bool
+    answers, chained, scores, replayable, ends_reasoning : bool
         How the harness treats the call's text.
     """
 
@@ -49,6 +52,7 @@ class Role:
     chained: bool = False
     scores: bool = False
     replayable: bool = False
+    ends_reasoning: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or self.name.lower() != self.name:
@@ -65,7 +69,8 @@ BUILTIN_ROLES: tuple[Role, ...] = (
     Role("judge", "the model judging another call's answer (its verdict is re-read from the text)",
          answers=False, scores=True),
     Role("pilot", "a pilot sample used to size the allocation (charged)", replayable=True),
-    Role("force_answer", "the answer forced after its parent chain hit the cap ('Answer:')", chained=True),
+    Role("force_answer", "the answer forced after its parent chain hit the cap ('Answer:')", chained=True,
+         ends_reasoning=True),
 )
 
 _REGISTRY: dict[str, Role] = {}

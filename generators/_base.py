@@ -8,8 +8,12 @@ downstream dispatches on the item's ``meta.family`` through this object, never o
 its ``verify``, the trace verifier its ``parse_trace`` / ``stated_steps`` /
 ``trace_first_error``, the simulated reasoner its ``format_step``.
 
-A family's ``generate(config, rng)`` is pure: all randomness comes from ``rng`` (a
-``numpy.random.Generator``), nothing global is read. ``certify(instance)`` is an
+A family's ``generate(config, rng, cues=None)`` is pure: all randomness comes from ``rng``
+(a ``numpy.random.Generator``) and ``cues``, nothing global is read. ``cues`` fixes the
+family's binary *cue variables* (``Family.cues``: features such as "the reachable target is
+listed first" that a no-skill rule could exploit): the dataset builder assigns them so that
+every (split, depth) bucket is exactly balanced; without it the generator draws them
+itself (a fair coin each). ``certify(instance)`` is an
 independent solver (it must not reuse the generator's bookkeeping) that returns the
 certified depth, the gold answer and the gold trace; the dataset builder refuses an item
 whose certified depth or answer differs from what the generator meant to build.
@@ -23,11 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import numpy as np
-
+from typing import Any
 
 __all__ = ["Problem", "Certificate", "Family", "AnswerType"]
 
@@ -94,7 +94,8 @@ class Family:
         Frozen dataclass of the family's parameters; validates in ``__post_init__``
         with ``ValueError``. Has a ``depth`` field.
     generate : callable
-        ``generate(config, rng) -> Problem``; pure.
+        ``generate(config, rng, cues=None) -> Problem``; pure. ``cues`` maps each name in
+        ``cues`` to a bool (the builder's balanced assignment) or is None (drawn from rng).
     certify : callable
         ``certify(instance) -> Certificate``; independent solver.
     describe : callable
@@ -138,12 +139,15 @@ class Family:
         ``steps_covered(item, steps, first_error) -> int``: how many gold steps the stated
         steps before ``first_error`` cover (default: ``first_error``, one gold step per
         stated step).
+    cues : tuple of str
+        Names of the binary cue variables the builder balances per (split, depth) bucket
+        (default none).
     """
 
     name: str
     version: str
     config_cls: type
-    generate: Callable[[Any, np.random.Generator], Problem]
+    generate: Callable[..., Problem]
     certify: Callable[[Mapping[str, Any]], Certificate]
     describe: Callable[[Mapping[str, Any]], str]
     parse_prompt: Callable[[str], dict[str, Any]]
@@ -157,3 +161,4 @@ class Family:
     format_step: Callable[[Any], str]
     normalize: Callable[[str, Mapping[str, Any]], Any] | None = None
     steps_covered: Callable[[Mapping[str, Any], Sequence[Any], int], int] | None = None
+    cues: tuple[str, ...] = ()

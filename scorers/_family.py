@@ -43,11 +43,13 @@ def family_of(item: Mapping[str, Any]) -> Family:
                     f"{', '.join(families())}")
 
 
-def extract_answer(item: Mapping[str, Any], text: str | None, finish_reason: str | None = None) -> Extraction:
+def extract_answer(item: Mapping[str, Any], text: str | None, finish_reason: str | None = None, *,
+                   think_open: bool = False, reasoning_end: int | None = None) -> Extraction:
     """Extract the final answer of a response to ``item`` with its family's rules.
 
     :func:`depthbench.scorers.extract` with the family's ``answer_type`` (and its own
-    ``normalize`` when it has one) and the item's ``meta.answer_space``.
+    ``normalize`` when it has one) and the item's ``meta.answer_space``; ``think_open`` and
+    ``reasoning_end`` as there.
 
     Examples
     --------
@@ -57,4 +59,5 @@ def extract_answer(item: Mapping[str, Any], text: str | None, finish_reason: str
     """
     fam = family_of(item)
     return extract(text, fam.answer_type, (item.get("meta") or {}).get("answer_space") or {},
-                   finish_reason=finish_reason, normalize=fam.normalize)
+                   finish_reason=finish_reason, think_open=think_open, reasoning_end=reasoning_end,
+                   normalize=fam.normalize)

@@ -7,16 +7,20 @@ validated, frozen :class:`TaskSpec` (its ``params`` checked against the family's
 Datasets: ``build_items(spec_or_name, split, depths=None, n=None, seed=None)`` generates
 certified items in memory; ``load_dataset(path, split=None) -> (items, manifest_sha256)``
 reads a dataset folder or JSONL file; ``write_dataset`` writes a folder with its manifest.
+Files hold Arrow-safe release records (``item_record`` / ``item_from_record``, item format
+``depthbench-item/2``); in memory items are decoded.
 """
 
 from depthbench.tasks._dataset import (
     CertificationMismatch,
+    bucket_cues,
     build_items,
     item_content_sha256,
     load_dataset,
     make_item,
 )
 from depthbench.tasks._export import write_dataset
+from depthbench.tasks._record import ITEM_FORMAT, RECORD_COLUMNS, item_from_record, item_record
 from depthbench.tasks._releases import Release, default_releases_dir, find_releases
 from depthbench.tasks._spec import SplitSpec, TaskSpec, list_specs, load_spec, spec_dir
 
@@ -32,6 +36,11 @@ __all__ = [
     "write_dataset",
     "item_content_sha256",
     "CertificationMismatch",
+    "item_record",
+    "item_from_record",
+    "ITEM_FORMAT",
+    "RECORD_COLUMNS",
+    "bucket_cues",
     "Release",
     "find_releases",
     "default_releases_dir",

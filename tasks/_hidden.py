@@ -43,6 +43,7 @@ from depthbench.io import (
 )
 from depthbench.tasks import build_items, load_spec
 from depthbench.tasks._export import write_dataset
+from depthbench.tasks._record import decode_item
 from depthbench.tasks._releases import find_releases
 
 __all__ = ["HIDDEN_FORMAT", "derive_seed", "item_salt", "opaque_id", "commitment", "write_private_split",
@@ -241,5 +242,5 @@ def public_content_hashes(task: str) -> set[str]:
         for name in sorted((rel.manifest.get("files") or {})):
             path = rel.folder / name
             if name.endswith(".jsonl") and path.is_file():
-                out.update(str((it.get("meta") or {}).get("content_sha256")) for it in read_jsonl(path))
+                out.update(str((decode_item(it).get("meta") or {}).get("content_sha256")) for it in read_jsonl(path))
     return out

@@ -7,6 +7,7 @@ submission names its dataset by the sha256 of the release's manifest bytes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any
 
 import depthbench.data
 from depthbench.errors import UserError
-from depthbench.io import BadLine, read_jsonl, sha256_bytes
+from depthbench.io import sha256_bytes
+from depthbench.tasks._dataset import load_dataset
 
 __all__ = ["Release", "find_releases", "default_releases_dir"]
 
@@ -28,13 +30,24 @@ class Release:
     folder: Path
     manifest: Mapping[str, Any]
 
+    @property
+    def name(self) -> str:
+        """The release a folder belongs to, e.g. ``"v2"`` for ``.../data/v2/<task>``; else the folder name."""
+        parent = self.folder.parent.name
+        return parent if re.fullmatch(r"v\d+", parent) else self.folder.name
+
     def load_split(self, split: str) -> list[dict[str, Any]]:
-        """The items of ``split`` (``<split>.jsonl`` in the folder)."""
-        path = self.folder / f"{split}.jsonl"
-        bad: list[BadLine] = []
-        items = list(read_jsonl(path, bad))
-        if bad:
-            raise UserError(f"release {str(self.folder)!r}: {path.name} line {bad[0].lineno}: {bad[0].reason}")
+        """The items of ``split`` (``<split>.jsonl`` in the folder), decoded.
+
+        Raises
+        ------
+        UserError
+            The file is missing, differs from its sha256 in the manifest (named), or has
+            a corrupt line.
+        """
+        items, sha = load_dataset(self.folder, split=split)
+        if sha != self.sha256:  # pragma: no cover - the manifest changed while validating
+            raise UserError(f"release {str(self.folder)!r}: manifest.json changed while validating; retry")
         return items
 
 

@@ -15,12 +15,14 @@ def built_items(family: ModuleType, task: str, depths: list[int], n: int) -> lis
     the whole instance (``family.parse_prompt``) and its gold answer verifying."""
     jsonschema = pytest.importorskip("jsonschema")
     from depthbench.scorers import verify
-    from depthbench.tasks import build_items
+    from depthbench.tasks import build_items, item_record
 
-    schema = json.loads((resources.files("depthbench.schemas") / "item.schema.json").read_text())
+    schema = json.loads((resources.files("depthbench.schemas") / "item_decoded.schema.json").read_text())
+    record_schema = json.loads((resources.files("depthbench.schemas") / "item.schema.json").read_text())
     items = build_items(task, "dev", depths=depths, n=n)
     for it in items:
         jsonschema.validate(it, schema)
+        jsonschema.validate(item_record(it), record_schema)
         assert family.parse_prompt(it["prompt"]) == it["instance"]
         assert verify(it, it["answer"])
     return items

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from depthbench._lazy import lazy
+from depthbench.baselines._roles import Role
 from depthbench.baselines.strategies import all_roles, parse
 from depthbench.errors import UserError
 from depthbench.io import BadLine, canonical_json, sha256_bytes, write_jsonl_atomic
@@ -149,7 +150,8 @@ def strategy_info(name: str) -> tuple[str, Callable[[Sequence[Mapping[str, Any]]
     else:
         kind = "sequential"
 
-    def fallback(calls: Sequence[Mapping[str, Any]], item: Mapping[str, Any]) -> tuple[Any, float, dict[str, Any]]:
+    def fallback(calls: Sequence[Mapping[str, Any]], item: Mapping[str, Any], *,
+                 run_seed: int = 0) -> tuple[Any, float, dict[str, Any]]:
         recs = [c for c in calls if _answers(c.get("role"))]
         if name.startswith("majority@"):
             res = majority_vote([c.get("extracted") for c in recs], item=item)
@@ -222,6 +224,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         raise UserError(f"RUN_DIR: {str(rd)!r} has no calls.jsonl; nothing to score")
     if items is None:
         items, _ = load_run_items(run)
+    run_seed = _run_seed(run)  # seeds the strategies' random decisions, as in the run
 
     bad: list[BadLine] = []
     calls: dict[str, dict[str, Any]] = {}
@@ -247,7 +250,10 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         if not _answers(rec["role"]):
             continue  # judge/verify calls: the strategy's reduction re-reads their texts
         item = items[str(rec["item_id"])]
-        ex = extract_answer(item, _extraction_text(key, calls, texts), finish_reason=rec.get("finish_reason"))
+        text = _extraction_text(key, calls, texts)
+        own = str(rec.get("forced") or "") + str(rec.get("text") or "")
+        ex = extract_answer(item, text, finish_reason=rec.get("finish_reason"), think_open=bool(rec.get("think_open")),
+                            reasoning_end=len(text) - len(own) if _role(rec["role"]).ends_reasoning else None)
         if ex.answer != rec.get("extracted") or ex.parse_status != rec.get("parse_status"):
             changed_ex += 1
         rec["extracted"] = ex.answer
@@ -314,7 +320,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
             recs.sort(key=lambda c: pos.get(c["key"], len(pos)))  # stable: unknown keys keep log order
         kind, final_answer = infos[strategy]
         try:
-            answer, credit, meta = final_answer(recs, item)
+            answer, credit, meta = final_answer(recs, item, run_seed=run_seed)
         except (KeyError, TypeError, ValueError, IndexError) as e:
             failed += 1
             print(f"calls.jsonl: {item_id} | {strategy} | {budget}: cannot reduce its calls ({type(e).__name__}: {e}); "
@@ -352,15 +358,27 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
             "changed_outcomes": changed_out, "path": str(path)}
 
 
+_NO_ROLE = Role("unknown", "a role no registered strategy declares", answers=False)
+
+
+def _role(role: Any) -> Role:
+    """The registered role of a call record (an unknown role carries nothing)."""
+    return all_roles().get(role, _NO_ROLE) if isinstance(role, str) else _NO_ROLE
+
+
 def _answers(role: Any) -> bool:
     """The call's role carries an answer (re-extracted and re-verified); unknown roles do not."""
-    r = all_roles().get(role) if isinstance(role, str) else None
-    return bool(r is not None and r.answers)
+    return _role(role).answers
 
 
 def _chained(role: Any) -> bool:
-    r = all_roles().get(role) if isinstance(role, str) else None
-    return bool(r is not None and r.chained)
+    return _role(role).chained
+
+
+def _run_seed(run: Mapping[str, Any]) -> int:
+    """The run's ``--seed`` from ``run.json`` (0 when absent, as ``eval``'s default)."""
+    seed = (run.get("config") or run).get("seed", 0)
+    return int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else 0
 
 
 def _extraction_text(key: str, calls: Mapping[str, Mapping[str, Any]], memo: dict[str, str]) -> str:

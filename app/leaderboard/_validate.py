@@ -92,6 +92,8 @@ class ValidationReport:
     rescored: int = 0
     notes: list[str] = field(default_factory=list)
     implausible_tokens: int = 0
+    #: The release the submission's dataset belongs to (``"v1"``, ``"v2"``, or a folder name); None if unmatched.
+    release: str | None = None
     #: How the stated token counts were checked: ``"recounted (<rule>)"`` when a tokenizer recounted
     #: every call's text, else ``"plausible (at most N bytes per token)"``; None without raw texts.
     token_check: str | None = None
@@ -245,7 +247,14 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
     elif f"{ds['split']}.jsonl" not in (release.manifest.get("files") or {}):
         probs.append(f"metadata.dataset.split: release {release.task!r} has no split {ds['split']!r}")
     else:
-        items = {str(it["id"]): it for it in release.load_split(ds["split"])}
+        try:
+            items = {str(it["id"]): it for it in release.load_split(ds["split"])}
+            rep.release = release.name
+        except UserError as e:  # a release whose files do not match its manifest is refused
+            probs.append(f"metadata.dataset: {e}")
+        if release.name == "v1":
+            rep.notes.append("metadata.dataset: release v1 (frozen; the canonical release is now v2, whose "
+                             "buckets are balanced against no-skill cues)")
 
     # membership and per-prediction checks
     seen: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
@@ -373,12 +382,19 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
             strat = strategies.get(p["strategy"])
             if item is None or strat is None:
                 continue
-            rep.outcomes.append(_rescore(i, p, item, strat, rep, meta["raw_completions"]))
+            rep.outcomes.append(_rescore(i, p, item, strat, rep, meta["raw_completions"], _sampling_seed(meta)))
     return rep
 
 
+def _sampling_seed(meta: Mapping[str, Any]) -> int:
+    """The run seed a submission states (``metadata.sampling.seed``; 0 if absent), which seeds
+    the strategies' tie breaks and noisy verifier draws when they are re-derived."""
+    seed = (meta.get("sampling") or {}).get("seed", 0)
+    return int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else 0
+
+
 def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any,
-             rep: ValidationReport, raw: bool) -> dict[str, Any]:
+             rep: ValidationReport, raw: bool, run_seed: int = 0) -> dict[str, Any]:
     stated = p["final_answer"]
     answer, credit, meta_out = stated, None, {}
     parse_status = "ok" if stated is not None else "no_answer"
@@ -405,7 +421,7 @@ def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any,
                 rec["correct"] = _safe_verify(item, ex.answer)
             records.append(rec)
         try:
-            answer, credit, meta_out = strat.final_answer(records, item)
+            answer, credit, meta_out = strat.final_answer(records, item, run_seed=run_seed)
         except (KeyError, IndexError, TypeError, ValueError) as e:
             # calls that pass the schema but do not fit the strategy's shape (untrusted input)
             rep.problems.append(f"{_where(i, p)}: the calls do not fit strategy {p['strategy']!r}; cannot re-derive "

@@ -23,14 +23,13 @@ calls it with ``ctx.call(..., model=slot)``; its tokens count in the same budget
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from depthbench.baselines._budget import MIN_CALL_TOKENS
-from depthbench.baselines._context import CallContext
+from depthbench.baselines._context import CallContext, strategy_rng
 from depthbench.baselines._roles import Role, answer_roles, get_role, register_role
 from depthbench.errors import UserError
 from depthbench.scorers import majority_vote, verify
@@ -106,18 +105,21 @@ class Strategy:
     async def run(self, item: Mapping[str, Any], ctx: CallContext) -> dict[str, Any]:
         """Run on one item; return the outcome record."""
         await self.orchestrate(item, ctx)
-        answer, credit, meta = self.final_answer(ctx.records, item)
+        answer, credit, meta = self.final_answer(ctx.records, item, run_seed=ctx.run_seed)
         return ctx.outcome(answer, credit, meta)
 
     async def orchestrate(self, item: Mapping[str, Any], ctx: CallContext) -> None:  # pragma: no cover
         raise NotImplementedError
 
-    def final_answer(self, calls: Sequence[Mapping[str, Any]], item: Mapping[str, Any]) -> tuple[Any, float, dict[str, Any]]:
+    def final_answer(self, calls: Sequence[Mapping[str, Any]], item: Mapping[str, Any], *,
+                     run_seed: int = 0) -> tuple[Any, float, dict[str, Any]]:
         """Reduce logged call records to ``(answer, credit, meta)`` (pure).
 
         Everything is re-derived from the records' texts and re-extracted answers, never
         from a score a call record states, so ``depthbench score`` and the submission
-        validator can re-reduce untrusted records.
+        validator can re-reduce untrusted records. ``run_seed`` (the run's ``--seed``)
+        seeds the reduction's random decisions (tie breaks, noisy verifier draws) together
+        with the call keys (:func:`~depthbench.baselines._context.strategy_rng`).
         """
         raise NotImplementedError  # pragma: no cover
 
@@ -333,10 +335,14 @@ def answers_of(calls: Sequence[Mapping[str, Any]], roles: Sequence[str] | None =
     return sorted((c for c in calls if c.get("role") in roles), key=lambda c: (c["sample"], c["round"]))
 
 
-def tie_seed(calls: Sequence[Mapping[str, Any]], tag: str) -> int:
-    """A seed for tie-breaks derived from the logged call keys (pure, reproducible)."""
-    h = hashlib.sha256(("|".join(sorted(c["key"] for c in calls)) + "|" + tag).encode()).digest()
-    return int.from_bytes(h[:8], "big")
+def tie_seed(calls: Sequence[Mapping[str, Any]], tag: str, run_seed: int = 0) -> int:
+    """A seed for a tie break: the run seed and the logged call keys (pure, reproducible).
+
+    Drawn through :func:`~depthbench.baselines._context.strategy_rng`, like every random
+    decision of a strategy; the backend's seed field is never consulted.
+    """
+    keys = "\n".join(sorted(c["key"] for c in calls))
+    return int(strategy_rng(run_seed, keys, f"tie:{tag}").integers(1 << 62))
 
 
 def vote(item: Mapping[str, Any], answers: Sequence[Any], seed: int) -> tuple[Any, float, dict[str, Any]]:

@@ -114,7 +114,7 @@ class Adaptive(NChains):
             if k >= 1:
                 await c.call({"messages": c.user_messages(), "max_tokens": share, "n": k},
                              role="answer", sample=self.pilots, parent=None)
-            ans, credit, meta = self.final_answer(c.records, it)
+            ans, credit, meta = self.final_answer(c.records, it, run_seed=c.run_seed)
             meta.update(allocated=c.budget.total, dataset_budget=len(items) * B, uncertain=c.item["id"] in unsure_ids)
             if it["id"] not in done:
                 emit(c.outcome(ans, credit, meta))
@@ -127,7 +127,7 @@ class Adaptive(NChains):
         await self.run_dataset([item], lambda it: ctx, out.append)
         return out[0]
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         recs = answers_of(calls, roles=("pilot", "answer"))
-        ans, credit, meta = vote(item, [r.get("extracted") for r in recs], tie_seed(recs, "adaptive"))
+        ans, credit, meta = vote(item, [r.get("extracted") for r in recs], tie_seed(recs, "adaptive", run_seed))
         return ans, credit, {**meta, "samples": len(recs)}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from depthbench._lazy import lazy
 from depthbench.baselines._budget import Budget, BudgetExhausted
+from depthbench.baselines._context import strategy_rng
 from depthbench.baselines.strategies._base import (
     NChains,
     answers_of,
@@ -19,8 +20,6 @@ from depthbench.baselines.strategies._base import (
     tie_seed,
 )
 from depthbench.scorers import best_of_n, trace_verifier_score
-
-np = lazy("numpy")
 
 asyncio = lazy("asyncio")
 __all__ = ["BestOfN", "judge_score", "JUDGE_INSTRUCTION"]
@@ -57,8 +56,8 @@ class BestOfN(NChains):
     Verifiers: ``oracle`` (the gold check; an upper bound, kind ``"bound"``), ``trace``
     (the family's trace verifier from :mod:`depthbench.scorers` on the steps the model
     stated: the fraction of steps before the first error), ``noisy:TPR,FPR`` (accepts a
-    right answer with probability TPR and a wrong one with FPR, seeded by the chain's
-    seed), ``self`` (the model judges each candidate in a second call; each chain's
+    right answer with probability TPR and a wrong one with FPR, one independent draw per
+    candidate from the run seed and its call key), ``self`` (the model judges each candidate in a second call; each chain's
     share B/N pays for its candidate and its judge, the judge getting at least B/(4N)).
     Ties among the best scores are broken by a seeded pick.
 
@@ -128,8 +127,8 @@ class BestOfN(NChains):
 
         await asyncio.gather(*(one(i, b) for i, b in enumerate(chains)))
 
-    def scores(self, calls, item) -> dict[str, float]:
-        """Verifier score of each candidate, by key (pure)."""
+    def scores(self, calls, item, *, run_seed: int = 0) -> dict[str, float]:
+        """Verifier score of each candidate, by key (pure; noisy draws from the run seed and the key)."""
         cands = answers_of(calls)
         out: dict[str, float] = {}
         if self.verifier == "self":
@@ -144,20 +143,20 @@ class BestOfN(NChains):
         elif self.verifier == "noisy":
             for c in cands:
                 ok = credit_of(item, c.get("extracted")) == 1.0
-                rng = np.random.default_rng(np.random.SeedSequence(
-                    [int(c.get("seed") or 0), int(self.tpr * 1e6), int(self.fpr * 1e6), 0x6E6F6973]))
-                accept = rng.random() < (self.tpr if ok else self.fpr)
+                # one independent draw per candidate, from the run seed and the call key
+                u = strategy_rng(run_seed, c["key"], "noisy-verifier").random()
+                accept = u < (self.tpr if ok else self.fpr)
                 out[c["key"]] = 1.0 if (accept and c.get("extracted") is not None) else 0.0
         else:  # trace
             for c in cands:
                 out[c["key"]] = trace_verifier_score(item, c["text"])
         return out
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         cands = answers_of(calls)
-        sc = self.scores(calls, item)
+        sc = self.scores(calls, item, run_seed=run_seed)
         res = best_of_n([c.get("extracted") for c in cands], [sc[c["key"]] for c in cands],
-                                seed=tie_seed(cands, "best_of"), item=item)
+                                seed=tie_seed(cands, "best_of", run_seed), item=item)
         chosen = cands[res.index]["key"] if res.index is not None else None
         return res.answer, float(res.credit), {**res.to_meta(), "scores": [sc[c["key"]] for c in cands],
                                                "chosen": chosen, "upper_bound": self.verifier == "oracle"}

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from depthbench.baselines._budget import MIN_CALL_TOKENS, BudgetExhausted, forced_token_estimate
 from depthbench.baselines._context import CallContext
-from depthbench.baselines._roles import answer_roles
+from depthbench.baselines._roles import answer_roles, get_role
 from depthbench.baselines.strategies._base import Strategy, answers_of, bad_name, credit_of, pos_int, strategy
 from depthbench.scorers import extract_answer
 
@@ -142,11 +142,16 @@ class BudgetForcing(Strategy):
                       key=lambda c: c["round"])
         return "".join(c.get("forced", "") + c["text"] for c in recs)
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         recs = answers_of(calls)
         if not recs:
             return None, 0.0, {"segments": 0}
-        ex = extract_answer(item, self.transcript(calls), finish_reason=recs[-1].get("finish_reason"))
+        text = self.transcript(calls)
+        forced_at = None  # where the harness forced "Answer:" (the end of the reasoning)
+        if get_role(recs[-1].get("role")).ends_reasoning:
+            forced_at = len(text) - len(recs[-1].get("forced", "") + recs[-1]["text"])
+        ex = extract_answer(item, text, finish_reason=recs[-1].get("finish_reason"),
+                            think_open=bool(recs[0].get("think_open")), reasoning_end=forced_at)
         waits = sum(1 for c in recs if c["role"] == "continue")
         last = [c for c in recs if c["role"] != "force_answer"][-1]
         if last.get("finish_reason") == "length":

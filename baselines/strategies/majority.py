@@ -69,7 +69,7 @@ class Majority(NChains):
                 if ctx.budget.generated == before:  # empty completions: more waves would not end
                     break
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         recs = answers_of(calls)
-        ans, credit, meta = vote(item, [r.get("extracted") for r in recs], tie_seed(recs, "majority"))
+        ans, credit, meta = vote(item, [r.get("extracted") for r in recs], tie_seed(recs, "majority", run_seed))
         return ans, credit, {**meta, "samples": len(recs)}

@@ -52,7 +52,7 @@ class PassAtN(NChains):
     def kind(self) -> str:
         return "bound"
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         recs = answers_of(calls)
         oks = [credit_of(item, r.get("extracted")) == 1.0 for r in recs]
         c = sum(oks)
@@ -60,5 +60,5 @@ class PassAtN(NChains):
         if c:
             ans = recs[oks.index(True)]["extracted"]
         else:
-            ans, _, _ = vote(item, [r.get("extracted") for r in recs], tie_seed(recs, "pass"))
+            ans, _, _ = vote(item, [r.get("extracted") for r in recs], tie_seed(recs, "pass", run_seed))
         return ans, credit, {"samples": len(recs), "correct_samples": c, "coverage": True}

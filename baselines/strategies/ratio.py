@@ -66,11 +66,11 @@ class Ratio(Strategy):
         chains = ctx.budget.split(self.n)
         await asyncio.gather(*(revision_chain(ctx, b, sample=i, rounds=self.r) for i, b in enumerate(chains)))
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         recs = answers_of(calls)
         finals = []
         for i in sorted({r["sample"] for r in recs}):
             ans, _ = last_answer([r for r in recs if r["sample"] == i])
             finals.append(ans)
-        ans, credit, meta = vote(item, finals, tie_seed(recs, "ratio"))
+        ans, credit, meta = vote(item, finals, tie_seed(recs, "ratio", run_seed))
         return ans, credit, {**meta, "chains": len(finals)}

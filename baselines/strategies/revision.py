@@ -71,10 +71,10 @@ class Revision(Strategy):
     async def orchestrate(self, item, ctx):
         await revision_chain(ctx, ctx.budget, sample=0, rounds=self.rounds)
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         recs = answers_of(calls)
         if self.final == "maj":
-            ans, credit, meta = vote(item, [r.get("extracted") for r in recs], tie_seed(recs, "revision"))
+            ans, credit, meta = vote(item, [r.get("extracted") for r in recs], tie_seed(recs, "revision", run_seed))
             return ans, credit, {**meta, "rounds": len(recs)}
         ans, rec = last_answer(recs)
         return ans, credit_of(item, ans), {"rounds": len(recs), "from_round": rec["round"] if rec else None}

@@ -27,7 +27,7 @@ class Single(Strategy):
     async def orchestrate(self, item, ctx):
         await ctx.call({"messages": ctx.user_messages()}, role="answer", sample=0)
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         recs = answers_of(calls)
         answer = recs[0].get("extracted") if recs else None
         return answer, credit_of(item, answer), {}
