@@ -1,19 +1,28 @@
-"""Validate and re-score a leaderboard submission.
+"""Validate and re-score a leaderboard submission: a list of checks (:data:`CHECKS`).
 
-Checks, in order, and every problem found is reported (not just the first):
+The file is read safely first (size, gzip, strict JSON -- ``_safety``); then each check of
+:data:`CHECKS` runs in order and reports every problem it finds (a failed shape or schema
+check stops the rest, whose inputs would not be sound):
 
-1. the file is safe to read (size, gzip, strict JSON — see ``_safety``);
-2. the JSON Schema ``depthbench-submission/1``;
-3. names (no path traversal, no control characters), strategies known to the registry
-   and written canonically, budgets and strategies of predictions listed in metadata;
-4. the dataset sha256 equals the manifest sha256 of a release (``depthbench.data`` by
-   default) whose task and split match;
-5. every release item present exactly once per (strategy, budget), no unknown items;
-6. per prediction: generated tokens summed over calls within the budget, processed
-   tokens at least the generated ones, call keys unique, parents known;
-7. where raw completions are present, answers are re-extracted with
-   ``depthbench.scorers.extract``, reduced with the strategy's ``final_answer`` and the
-   result compared with the stated final answer.
+1. ``_check_shape``: a JSON object of format ``depthbench-submission/1`` within the
+   prediction and call count limits;
+2. ``_check_schema``: the JSON Schema (role and endpoint-kind lists from the registries);
+3. ``_check_names``: no path traversal or control characters in shown names;
+4. ``_check_suite_version``: another version is a note;
+5. ``_check_strategies``: strategies known to the strategy registry, written canonically;
+6. ``_check_release``: the dataset sha256 equals the manifest sha256 of a release
+   (``depthbench.data`` by default) whose task and split match;
+7. ``_check_predictions``: per prediction, generated tokens within the budget (as stated
+   and as recounted or bounded from the texts), processed >= generated, call keys unique,
+   parents and targets known, texts present iff ``raw_completions``, a release item;
+   strategies and budgets listed in metadata;
+8. ``_check_pooled_budgets``: a strategy sharing its budget across items keeps the total;
+9. ``_check_coverage``: every release item exactly once per (strategy, budget);
+10. ``_check_rescore``: where raw completions are present, answers are re-extracted with
+    the item's family's rules, reduced with the strategy's ``final_answer`` and compared
+    with the stated final answer.
+
+A new check is one function appended to :data:`CHECKS`.
 
 Scores are never read from the submission: credit comes from
 ``depthbench.scorers.verify`` on the re-derived (or, without raw completions, stated)
@@ -24,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +41,7 @@ from typing import Any
 from depthbench import __version__
 from depthbench._lazy import lazy
 from depthbench.baselines.backends import backends
-from depthbench.baselines.strategies import parse
+from depthbench.baselines.strategies import all_roles, parse
 from depthbench.errors import UserError
 from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, load_submission_file, name_problems
 from depthbench.leaderboard._submission import SUBMISSION_FORMAT, load_schema
@@ -41,7 +50,7 @@ from depthbench.tasks import Release, default_releases_dir, find_releases
 
 jsonschema = lazy("jsonschema")
 
-__all__ = ["Release", "ValidationReport", "find_releases", "default_releases_dir", "validate_submission",
+__all__ = ["Release", "ValidationReport", "CHECKS", "find_releases", "default_releases_dir", "validate_submission",
            "validate_object", "token_counter"]
 
 _MAX_LISTED_IDS = 5
@@ -59,7 +68,6 @@ _TOKEN_SLACK_BYTES = 32
 #: decoded text is not always the same split); under-reporting beyond this is a problem.
 _RECOUNT_REL_TOLERANCE = 0.1
 _RECOUNT_ABS_TOLERANCE = 4
-_ANSWER_ROLES_EXCLUDED = ("verify", "judge")
 
 
 @dataclass
@@ -165,6 +173,12 @@ def _schema_problems(sub: Any) -> list[str]:
     return probs
 
 
+def _role_answers(role: Any) -> bool:
+    """The call's role carries an answer (re-extracted and verified)."""
+    r = all_roles().get(role) if isinstance(role, str) else None
+    return bool(r is not None and r.answers)
+
+
 def _same_answer(a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -184,61 +198,103 @@ def _where(i: int, p: Mapping[str, Any]) -> str:
     return f"predictions[{i}] (item {p['item_id']!r}, {p['strategy']}, budget {p['budget']})"
 
 
-def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits = DEFAULT_LIMITS,
-                    path: str = "<object>") -> ValidationReport:
-    """Validate an already-parsed submission object; see :func:`validate_submission`."""
-    rep = ValidationReport(path=path, submission=sub if isinstance(sub, dict) else None)
-    probs = rep.problems
+@dataclass
+class _Validation:
+    """What the checks of one submission share: the input, the report, and what earlier
+    checks established (the parsed strategies, the release's items, per-(strategy, budget)
+    tallies)."""
+
+    sub: Any
+    rep: ValidationReport
+    releases: str | Path | None
+    limits: Limits
+    strategies: dict[str, Any] = field(default_factory=dict)
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seen: dict[tuple[str, int], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    pooled: Counter[tuple[str, int]] = field(default_factory=Counter)
+    pooled_floor: Counter[tuple[str, int]] = field(default_factory=Counter)
+    counter: tuple[str, Any] | None = None
+    understated: int = 0
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.sub["metadata"]
+
+    @property
+    def problems(self) -> list[str]:
+        return self.rep.problems
+
+
+#: A check appends to ``v.problems`` / ``v.rep.notes`` and returns False to stop the ones after
+#: it (their inputs are not sound), else None.
+Check = Callable[[_Validation], "bool | None"]
+
+
+def _check_shape(v: _Validation) -> bool | None:
+    """A JSON object of a supported format, within the prediction and call count limits."""
+    sub, probs, limits = v.sub, v.problems, v.limits
     if not isinstance(sub, dict):
         probs.append(f"submission: top level must be a JSON object, got {type(sub).__name__}")
-        return rep
+        return False
     fmt = sub.get("format")
     if fmt != SUBMISSION_FORMAT:
         probs.append(f"format: {fmt!r} is not a supported schema version; expected {SUBMISSION_FORMAT!r} "
                      "(re-pack with this depthbench)")
-        return rep
+        return False
     preds = sub.get("predictions")
     if isinstance(preds, list) and len(preds) > limits.max_predictions:
         probs.append(f"predictions: {len(preds)} entries exceed the limit of {limits.max_predictions}")
-        return rep
+        return False
     if isinstance(preds, list):
         for i, p in enumerate(preds):
             if isinstance(p, dict) and isinstance(p.get("calls"), list) and len(p["calls"]) > limits.max_calls_per_prediction:
                 probs.append(f"predictions[{i}].calls: {len(p['calls'])} calls exceed the limit of "
                              f"{limits.max_calls_per_prediction}")
-        if probs:
-            return rep
-    probs.extend(_schema_problems(sub))
-    if probs:
-        return rep
+    return False if probs else None
 
-    meta = sub["metadata"]
-    probs.extend(name_problems("metadata.model.name", meta["model"]["name"]))
-    probs.extend(name_problems("metadata.submitter", meta["submitter"]))
+
+def _check_schema(v: _Validation) -> bool | None:
+    """The JSON Schema (its role and endpoint-kind lists from the registries)."""
+    v.problems.extend(_schema_problems(v.sub))
+    return False if v.problems else None
+
+
+def _check_names(v: _Validation) -> None:
+    """No path traversal or control characters in the names shown on the site."""
+    meta = v.meta
+    v.problems.extend(name_problems("metadata.model.name", meta["model"]["name"]))
+    v.problems.extend(name_problems("metadata.submitter", meta["submitter"]))
     if meta["model"]["revision"] is not None:
-        probs.extend(name_problems("metadata.model.revision", meta["model"]["revision"]))
+        v.problems.extend(name_problems("metadata.model.revision", meta["model"]["revision"]))
 
-    if meta["suite_version"] != __version__:
-        rep.notes.append(f"metadata.suite_version {meta['suite_version']!r} differs from this validator "
-                         f"({__version__!r}); answers were re-scored with depthbench {__version__}")
-    strategies: dict[str, Any] = {}
-    for name in meta["strategies"]:
+
+def _check_suite_version(v: _Validation) -> None:
+    """Another suite version is a note: answers are re-scored with this one."""
+    if v.meta["suite_version"] != __version__:
+        v.rep.notes.append(f"metadata.suite_version {v.meta['suite_version']!r} differs from this validator "
+                           f"({__version__!r}); answers were re-scored with depthbench {__version__}")
+
+
+def _check_strategies(v: _Validation) -> None:
+    """Every listed strategy is registered and written canonically."""
+    for name in v.meta["strategies"]:
         try:
             strat = parse(name)
         except (UserError, ValueError, KeyError) as e:
             why = str(e).splitlines()[0] if str(e) else "not registered"
-            probs.append(f"metadata.strategies: unknown strategy {name!r} ({why})")
+            v.problems.append(f"metadata.strategies: unknown strategy {name!r} ({why})")
             continue
         if getattr(strat, "name", name) != name:
-            probs.append(f"metadata.strategies: {name!r} is not the canonical name; write {strat.name!r}")
+            v.problems.append(f"metadata.strategies: {name!r} is not the canonical name; write {strat.name!r}")
             continue
-        strategies[name] = strat
-    budgets = set(meta["budgets"])
+        v.strategies[name] = strat
 
-    ds = meta["dataset"]
-    index = find_releases(releases)
+
+def _check_release(v: _Validation) -> None:
+    """The dataset sha256 is a release's manifest sha256, of the same task, with the split."""
+    ds, probs = v.meta["dataset"], v.problems
+    index = find_releases(v.releases)
     release = index.get(ds["sha256"])
-    items: dict[str, dict[str, Any]] = {}
     if release is None:
         probs.append(f"metadata.dataset.sha256: {ds['sha256']} matches no released dataset manifest "
                      f"({len(index)} releases known); evaluate on a released dataset")
@@ -248,142 +304,190 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
         probs.append(f"metadata.dataset.split: release {release.task!r} has no split {ds['split']!r}")
     else:
         try:
-            items = {str(it["id"]): it for it in release.load_split(ds["split"])}
-            rep.release = release.name
+            v.items = {str(it["id"]): it for it in release.load_split(ds["split"])}
+            v.rep.release = release.name
         except UserError as e:  # a release whose files do not match its manifest is refused
             probs.append(f"metadata.dataset: {e}")
         if release.name == "v1":
-            rep.notes.append("metadata.dataset: release v1 (frozen; the canonical release is now v2, whose "
-                             "buckets are balanced against no-skill cues)")
+            v.rep.notes.append("metadata.dataset: release v1 (frozen; the canonical release is now v2, whose "
+                               "buckets are balanced against no-skill cues)")
 
-    # membership and per-prediction checks
-    seen: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
+
+def _call_floor(v: _Validation, w: str, j: int, c: Mapping[str, Any]) -> int:
+    """The fewest generated tokens a call's text can be: its recount (a local tokenizer) or the
+    plausibility floor; an understated count is a problem (recount) or a note (plausibility)."""
+    text, stated = c.get("text"), c["generated_tokens"]
+    if not isinstance(text, str):
+        return stated
+    if v.counter is not None:
+        rule, count = v.counter
+        n_tok = count(text)
+        if stated < _recount_limit(rule, n_tok):
+            v.understated += 1
+            if v.understated <= _MAX_LISTED_IDS:
+                v.problems.append(f"{w}: calls[{j}] states {stated} generated tokens but its text is {n_tok} "
+                                  f"tokens under the {rule} (token count understated; submit the run's own usage)")
+        return max(stated, n_tok)  # the recount is the truth: no byte-based guess on top of it
+    plausible = _plausible_floor(text)
+    if plausible > stated:
+        v.rep.implausible_tokens += 1
+        if v.rep.implausible_tokens <= _MAX_LISTED_IDS:
+            v.rep.notes.append(f"{w}: calls[{j}] text of {len(text.encode('utf-8'))} bytes for "
+                               f"{stated} generated tokens is implausible (over {_MAX_BYTES_PER_TOKEN} bytes "
+                               "per token); token counts not verified")
+    return max(stated, plausible)
+
+
+def _prediction_budget(v: _Validation, w: str, p: Mapping[str, Any]) -> None:
+    """Generated tokens within the budget -- as stated, and as the call texts need -- or, for a
+    strategy that shares its budget across items, within its per-item ceiling (the total is
+    checked by :func:`_check_pooled_budgets`)."""
+    gen = sum(c["generated_tokens"] for c in p["calls"])
+    floor = sum(_call_floor(v, w, j, c) for j, c in enumerate(p["calls"]))
+    strat = v.strategies.get(p["strategy"])
+    if strat is not None and strat.dataset_level:
+        v.pooled_floor[(p["strategy"], p["budget"])] += floor
+        v.pooled[(p["strategy"], p["budget"])] += gen
+        ceiling = strat.item_ceiling(p["budget"])
+        if gen <= ceiling < floor:
+            v.problems.append(f"{w}: the call texts need at least {floor} generated tokens, over this strategy's "
+                              f"per-item ceiling {ceiling} (token counts understated; budget overrun)")
+        elif gen > ceiling:
+            v.problems.append(f"{w}: generated tokens {gen} exceed this strategy's per-item ceiling {ceiling} "
+                              "(budget overrun)")
+    elif gen <= p["budget"] < floor:
+        v.problems.append(f"{w}: the call texts need at least {floor} generated tokens, over the budget "
+                          f"{p['budget']} (token counts understated; budget overrun)")
+    elif gen > p["budget"]:
+        v.problems.append(f"{w}: generated tokens {gen} exceed the budget {p['budget']} (budget overrun)")
+
+
+def _prediction_calls(v: _Validation, w: str, p: Mapping[str, Any]) -> None:
+    """Unique call keys, parents and targets among the prediction's calls, processed >=
+    generated tokens, texts present exactly when ``raw_completions`` says so, a release item."""
+    probs = v.problems
+    keys = Counter(c["key"] for c in p["calls"])
+    for k, n in sorted(keys.items()):
+        if n > 1:
+            probs.append(f"{w}: call key {k!r} appears {n} times")
+    for j, c in enumerate(p["calls"]):
+        if c["processed_tokens"] < c["generated_tokens"]:
+            probs.append(f"{w}: calls[{j}] processed tokens {c['processed_tokens']} are fewer than "
+                         f"generated tokens {c['generated_tokens']}")
+        if c["parent"] is not None and c["parent"] not in keys:
+            probs.append(f"{w}: calls[{j}] parent {c['parent']!r} is not a call of this prediction")
+        if c.get("target") is not None and c["target"] not in keys:
+            probs.append(f"{w}: calls[{j}] target {c['target']!r} is not a call of this prediction")
+    with_text = sum("text" in c for c in p["calls"])
+    if v.meta["raw_completions"] and with_text < len(p["calls"]):
+        probs.append(f"{w}: metadata.raw_completions is true but {len(p['calls']) - with_text} call(s) lack text")
+    elif not v.meta["raw_completions"] and with_text:
+        probs.append(f"{w}: metadata.raw_completions is false but calls carry text")
+    if v.items and p["item_id"] not in v.items:
+        ds = v.meta["dataset"]
+        probs.append(f"{w}: item id not in the release (task {ds['task']!r}, split {ds['split']!r})")
+
+
+def _check_predictions(v: _Validation) -> None:
+    """Per prediction: budget and token counts, then the call structure."""
+    meta = v.meta
+    v.counter = token_counter(meta) if meta["raw_completions"] else None
     unlisted_strats: Counter[str] = Counter()
     unlisted_budgets: Counter[int] = Counter()
-    pooled: Counter[tuple[str, int]] = Counter()
-    pooled_floor: Counter[tuple[str, int]] = Counter()
-    counter = token_counter(meta) if meta["raw_completions"] else None
-    understated = 0
-    for i, p in enumerate(sub["predictions"]):
+    budgets = set(meta["budgets"])
+    for i, p in enumerate(v.sub["predictions"]):
         w = _where(i, p)
         if p["strategy"] not in meta["strategies"]:
             unlisted_strats[p["strategy"]] += 1
         if p["budget"] not in budgets:
             unlisted_budgets[p["budget"]] += 1
-        seen[(p["strategy"], p["budget"])][p["item_id"]] += 1
-        gen = sum(c["generated_tokens"] for c in p["calls"])
-        strat_obj = strategies.get(p["strategy"])
-        floor = 0  # the fewest generated tokens the call texts can be (recounted or plausible)
-        for j, c in enumerate(p["calls"]):
-            text = c.get("text")
-            stated = c["generated_tokens"]
-            least = stated
-            if not isinstance(text, str):
-                floor += least
-                continue
-            if counter is not None:
-                rule, count = counter
-                n_tok = count(text)
-                least = max(least, n_tok)
-                if stated < _recount_limit(rule, n_tok):
-                    understated += 1
-                    if understated <= _MAX_LISTED_IDS:
-                        probs.append(f"{w}: calls[{j}] states {stated} generated tokens but its text is {n_tok} "
-                                     f"tokens under the {rule} (token count understated; submit the run's own usage)")
-                floor += least
-                continue  # the recount is the truth: no byte-based guess on top of it
-            plausible = _plausible_floor(text)
-            least = max(least, plausible)
-            if plausible > stated:
-                rep.implausible_tokens += 1
-                if rep.implausible_tokens <= _MAX_LISTED_IDS:
-                    rep.notes.append(f"{w}: calls[{j}] text of {len(text.encode('utf-8'))} bytes for "
-                                     f"{stated} generated tokens is implausible (over {_MAX_BYTES_PER_TOKEN} bytes "
-                                     "per token); token counts not verified")
-            floor += least
-        if strat_obj is not None and getattr(strat_obj, "dataset_level", False):
-            # budget shared across items: the total is capped (checked below), one item at most the
-            # strategy's own per-item ceiling
-            pooled_floor[(p["strategy"], p["budget"])] += floor
-            pooled[(p["strategy"], p["budget"])] += gen
-            ceiling = (1 + int(getattr(strat_obj, "max_factor", 0))) * p["budget"]
-            if gen <= ceiling < floor:
-                probs.append(f"{w}: the call texts need at least {floor} generated tokens, over this strategy's "
-                             f"per-item ceiling {ceiling} (token counts understated; budget overrun)")
-            elif gen > ceiling:
-                probs.append(f"{w}: generated tokens {gen} exceed this strategy's per-item ceiling {ceiling} "
-                             "(budget overrun)")
-        elif gen <= p["budget"] < floor:
-            probs.append(f"{w}: the call texts need at least {floor} generated tokens, over the budget "
-                         f"{p['budget']} (token counts understated; budget overrun)")
-        elif gen > p["budget"]:
-            probs.append(f"{w}: generated tokens {gen} exceed the budget {p['budget']} (budget overrun)")
-        keys = Counter(c["key"] for c in p["calls"])
-        for k, n in sorted(keys.items()):
-            if n > 1:
-                probs.append(f"{w}: call key {k!r} appears {n} times")
-        for j, c in enumerate(p["calls"]):
-            if c["processed_tokens"] < c["generated_tokens"]:
-                probs.append(f"{w}: calls[{j}] processed tokens {c['processed_tokens']} are fewer than "
-                             f"generated tokens {c['generated_tokens']}")
-            if c["parent"] is not None and c["parent"] not in keys:
-                probs.append(f"{w}: calls[{j}] parent {c['parent']!r} is not a call of this prediction")
-            if c.get("target") is not None and c["target"] not in keys:
-                probs.append(f"{w}: calls[{j}] target {c['target']!r} is not a call of this prediction")
-        with_text = sum("text" in c for c in p["calls"])
-        if meta["raw_completions"] and with_text < len(p["calls"]):
-            probs.append(f"{w}: metadata.raw_completions is true but {len(p['calls']) - with_text} call(s) lack text")
-        elif not meta["raw_completions"] and with_text:
-            probs.append(f"{w}: metadata.raw_completions is false but calls carry text")
-        if items and p["item_id"] not in items:
-            probs.append(f"{w}: item id not in the release (task {ds['task']!r}, split {ds['split']!r})")
-
-    if rep.implausible_tokens > _MAX_LISTED_IDS:
-        rep.notes.append(f"... {rep.implausible_tokens} calls in all have implausibly few generated tokens for "
-                         "their text; token counts look understated")
-    if understated > _MAX_LISTED_IDS:
-        probs.append(f"... {understated} calls in all state fewer generated tokens than the recount of their text "
-                     f"under the {counter[0] if counter else ''} (token counts understated)")
+        v.seen[(p["strategy"], p["budget"])][p["item_id"]] += 1
+        _prediction_budget(v, w, p)
+        _prediction_calls(v, w, p)
+    if v.rep.implausible_tokens > _MAX_LISTED_IDS:
+        v.rep.notes.append(f"... {v.rep.implausible_tokens} calls in all have implausibly few generated tokens for "
+                           "their text; token counts look understated")
+    if v.understated > _MAX_LISTED_IDS:
+        v.problems.append(f"... {v.understated} calls in all state fewer generated tokens than the recount of their "
+                          f"text under the {v.counter[0] if v.counter else ''} (token counts understated)")
     if meta["raw_completions"]:
-        rep.token_check = (f"recounted ({counter[0]})" if counter is not None
-                           else f"plausible (at most {_MAX_BYTES_PER_TOKEN} bytes of text per token)")
+        v.rep.token_check = (f"recounted ({v.counter[0]})" if v.counter is not None
+                             else f"plausible (at most {_MAX_BYTES_PER_TOKEN} bytes of text per token)")
     for name, n in sorted(unlisted_strats.items()):
-        probs.append(f"predictions: {n} prediction(s) use strategy {name!r}, which is not listed in metadata.strategies")
+        v.problems.append(f"predictions: {n} prediction(s) use strategy {name!r}, which is not listed in "
+                          "metadata.strategies")
     for b, n in sorted(unlisted_budgets.items()):
-        probs.append(f"predictions: {n} prediction(s) use budget {b}, which is not listed in metadata.budgets")
+        v.problems.append(f"predictions: {n} prediction(s) use budget {b}, which is not listed in metadata.budgets")
 
-    for (name, budget), total in sorted(pooled.items()):
-        n_items = len(items) if items else len(seen[(name, budget)])
+
+def _check_pooled_budgets(v: _Validation) -> None:
+    """A strategy that shares its budget across items stays within ``items x budget`` in all."""
+    for (name, budget), total in sorted(v.pooled.items()):
+        n_items = len(v.items) if v.items else len(v.seen[(name, budget)])
         if total > n_items * budget:
-            probs.append(f"coverage ({name}, budget {budget}): generated tokens {total} exceed the pooled budget "
-                         f"{n_items} items x {budget} = {n_items * budget} (budget overrun)")
-        elif pooled_floor[(name, budget)] > n_items * budget:
-            probs.append(f"coverage ({name}, budget {budget}): the call texts need at least "
-                         f"{pooled_floor[(name, budget)]} generated tokens, over the pooled budget {n_items} items x "
-                         f"{budget} = {n_items * budget} (token counts understated; budget overrun)")
+            v.problems.append(f"coverage ({name}, budget {budget}): generated tokens {total} exceed the pooled budget "
+                              f"{n_items} items x {budget} = {n_items * budget} (budget overrun)")
+        elif v.pooled_floor[(name, budget)] > n_items * budget:
+            v.problems.append(f"coverage ({name}, budget {budget}): the call texts need at least "
+                              f"{v.pooled_floor[(name, budget)]} generated tokens, over the pooled budget {n_items} "
+                              f"items x {budget} = {n_items * budget} (token counts understated; budget overrun)")
 
-    if items:
-        for strat in meta["strategies"]:
-            for budget in sorted(budgets):
-                counts = seen.get((strat, budget), Counter())
-                missing = [iid for iid in items if iid not in counts]
-                dups = sorted(iid for iid, n in counts.items() if n > 1)
-                if missing:
-                    probs.append(f"coverage ({strat}, budget {budget}): {len(missing)} of {len(items)} release "
-                                 f"items missing, e.g. {', '.join(map(repr, missing[:_MAX_LISTED_IDS]))}")
-                if dups:
-                    probs.append(f"coverage ({strat}, budget {budget}): {len(dups)} item(s) present more than once "
-                                 f"(duplicate), e.g. {', '.join(map(repr, dups[:_MAX_LISTED_IDS]))}")
 
-    # re-score
-    if items:
-        for i, p in enumerate(sub["predictions"]):
-            item = items.get(p["item_id"])
-            strat = strategies.get(p["strategy"])
-            if item is None or strat is None:
-                continue
-            rep.outcomes.append(_rescore(i, p, item, strat, rep, meta["raw_completions"], _sampling_seed(meta)))
-    return rep
+def _check_coverage(v: _Validation) -> None:
+    """Every release item exactly once per listed (strategy, budget)."""
+    if not v.items:
+        return
+    for strat in v.meta["strategies"]:
+        for budget in sorted(set(v.meta["budgets"])):
+            counts = v.seen.get((strat, budget), Counter())
+            missing = [iid for iid in v.items if iid not in counts]
+            dups = sorted(iid for iid, n in counts.items() if n > 1)
+            if missing:
+                v.problems.append(f"coverage ({strat}, budget {budget}): {len(missing)} of {len(v.items)} release "
+                                  f"items missing, e.g. {', '.join(map(repr, missing[:_MAX_LISTED_IDS]))}")
+            if dups:
+                v.problems.append(f"coverage ({strat}, budget {budget}): {len(dups)} item(s) present more than once "
+                                  f"(duplicate), e.g. {', '.join(map(repr, dups[:_MAX_LISTED_IDS]))}")
+
+
+def _check_rescore(v: _Validation) -> None:
+    """Re-derive every prediction's answer and credit (never read from the submission)."""
+    if not v.items:
+        return
+    seed = _sampling_seed(v.meta)
+    for i, p in enumerate(v.sub["predictions"]):
+        item = v.items.get(p["item_id"])
+        strat = v.strategies.get(p["strategy"])
+        if item is not None and strat is not None:
+            v.rep.outcomes.append(_rescore(i, p, item, strat, v.rep, v.meta["raw_completions"], seed))
+
+
+#: The validator, in order: a new check is one function appended here (or inserted before the
+#: re-scoring). Every problem found is reported, except that a failed shape or schema check
+#: stops the checks after it.
+CHECKS: tuple[Check, ...] = (
+    _check_shape,
+    _check_schema,
+    _check_names,
+    _check_suite_version,
+    _check_strategies,
+    _check_release,
+    _check_predictions,
+    _check_pooled_budgets,
+    _check_coverage,
+    _check_rescore,
+)
+
+
+def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits = DEFAULT_LIMITS,
+                    path: str = "<object>") -> ValidationReport:
+    """Validate an already-parsed submission object with :data:`CHECKS`; see :func:`validate_submission`."""
+    v = _Validation(sub, ValidationReport(path=path, submission=sub if isinstance(sub, dict) else None),
+                    releases, limits)
+    for check in CHECKS:
+        if check(v) is False:
+            break
+    return v.rep
 
 
 def _sampling_seed(meta: Mapping[str, Any]) -> int:
@@ -411,7 +515,7 @@ def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any,
                           "prompt_source": "submission", "completion_source": "submission"},
                 "extracted": None, "parse_status": "ok", "correct": None,
             }
-            if c["role"] in _ANSWER_ROLES_EXCLUDED:
+            if not _role_answers(c["role"]):
                 rec["score"] = c.get("score")
                 rec["target"] = c.get("target")
             else:
@@ -428,7 +532,7 @@ def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any,
                                 f"the final answer ({type(e).__name__}: {str(e)[:120]})")
             answer, credit, meta_out = None, 0.0, {}
         rep.rescored += 1
-        last = next((r for r in reversed(records) if r["role"] not in _ANSWER_ROLES_EXCLUDED), None)
+        last = next((r for r in reversed(records) if _role_answers(r["role"])), None)
         parse_status = "ok" if answer is not None else (last["parse_status"] if last else "no_answer")
         if not _same_answer(answer, stated):
             rep.mismatches += 1

@@ -149,6 +149,12 @@ class Strategy:
         """
         return int(self.info.min_budget(self))
 
+    def item_ceiling(self, budget: int) -> int:
+        """The most generated tokens one item may use at budget ``budget``: the budget itself,
+        except for a strategy that shares its budget across items (``dataset_level``), whose
+        own rule bounds one item (the dataset total stays ``len(items) * budget``)."""
+        return int(budget)
+
     def allowance(self, budget: int) -> str:
         """How ``budget`` is shared among the calls, as a phrase for error messages.
 

@@ -57,6 +57,10 @@ class Adaptive(NChains):
     def allowance(self, budget: int) -> str:
         return f"gives each of its chains {budget // self.n} tokens (B/{self.n})"
 
+    def item_ceiling(self, budget: int) -> int:
+        """One item's pilots (at most B) plus at most ``max_factor * B`` extra tokens."""
+        return (1 + self.max_factor) * int(budget)
+
     @property
     def name(self) -> str:
         return f"adaptive@{self.n}"
