@@ -170,3 +170,49 @@ def test_docstring_examples(module):
 
     res = doctest.testmod(importlib.import_module(module))
     assert res.failed == 0 and res.attempted > 0
+
+
+# --------------------------------------------------------------------------- rules the mutation check guards
+def test_the_per_choice_seed_is_a_pinned_hash_of_every_coordinate():
+    from depthbench.baselines._context import derive_seed
+
+    # pinned: a change of the recipe changes every run's samples (and breaks resume and paired draws)
+    assert derive_seed(0, "gc-1", 0) == 1962556731
+    assert derive_seed(0, "gc-1", 0, 0, "judge") == 370852530
+    assert derive_seed(7, "graph_connectivity/test/s1/d3/0", 2, 1, "continue") == 679228023
+    base = dict(run_seed=7, item_id="x", sample=2, round=1, role="answer")
+    seeds = {derive_seed(**base)}
+    for field, other in (("run_seed", 8), ("item_id", "y"), ("sample", 3), ("round", 2), ("role", "judge")):
+        seeds.add(derive_seed(**{**base, field: other}))
+    assert len(seeds) == 6  # each coordinate changes the seed
+
+
+def test_a_request_for_n_choices_holds_n_times_its_cap():
+    b = Budget(100)
+    r = b.reserve(max_tokens=40, n=3)
+    assert r.max_tokens == 33 and r.amount == 99 and b.remaining == 1  # nothing left for a concurrent call
+    with pytest.raises(BudgetExhausted):
+        b.reserve(max_tokens=40, n=1, min_tokens=2)
+    r.settle([10, 10, 10], [5, 5, 5])
+    assert b.remaining == 70
+
+
+def test_an_outcome_over_its_budget_is_refused():
+    class One:
+        name = "one"
+        capabilities = Capabilities()
+
+        async def generate(self, request):
+            return Response((Choice("Answer: 7", "stop", 30, "tokenizer", 1),), prompt_tokens=5,
+                            prompt_token_source="tokenizer", latency_s=0.0)
+
+        async def aclose(self):
+            pass
+
+    item = _items("graph_connectivity")[0]
+    ctx = CallContext(item, "single", 64, One())
+    asyncio.run(ctx.call({"messages": ctx.user_messages()}, role="answer"))
+    assert ctx.outcome(None, 0.0)["generated_tokens"] == 30
+    ctx.budget.total = 20  # a strategy that lowered the cap after spending: the record must not pass
+    with pytest.raises(BudgetExceededError, match="used 30 tokens over a cap of 20"):
+        ctx.outcome(None, 0.0)

@@ -74,8 +74,24 @@ def test_names_are_escaped_in_html_and_markdown(built):
     assert html.count("<script") == 1  # only the inline sorter
     md = (out / "leaderboard.md").read_text()
     assert "<script>" not in md and "&lt;script&gt;" in md
-    table_lines = [ln for ln in md.splitlines() if ln.startswith("| ") and "alert" in ln]
+    ranking = md.split("## Equivalence breakpoints")[0]
+    table_lines = [ln for ln in ranking.splitlines() if ln.startswith("| ") and "alert" in ln]
     assert table_lines and all(ln.count(" | ") == 12 for ln in table_lines)  # '|' in the name is escaped
+    bp_lines = [ln for ln in md.split("## Equivalence breakpoints")[1].splitlines() if "alert" in ln]
+    assert bp_lines and all(ln.count(" | ") == 7 for ln in bp_lines)
+
+
+def test_the_leaderboard_pairs_strategies_as_analyze_does(built):
+    """majority@3 (parallel) and single (one chain) form a pair in `depthbench analyze`; the
+    leaderboard compares the same pair with the same rule (it used to compare nothing)."""
+    from depthbench.analysis import default_pairs
+
+    out, _ = built
+    data = json.loads((out / "leaderboard.json").read_text())
+    for e in data["entries"]:
+        kinds = {r["strategy"]: r["kind"] for r in data["rows"] if r["file"] == e["file"]}
+        pairs = {(b["a"], b["b"]) for b in e["breakpoints"]}
+        assert pairs == set(default_pairs(kinds)) == {("majority@3", "single")}
 
 
 def test_html_has_sortable_table_badge_and_inline_svg(built):

@@ -257,3 +257,31 @@ def test_analyze_warns_when_compared_strategies_have_different_n(run, capsys):
     analyze_run(run, n_boot=100, write=False)
     err = capsys.readouterr().err
     assert f"depth {drop['depth']}: majority@4 has" in err and "budget_forcing has" in err
+
+
+def test_a_continuation_is_re_extracted_with_the_chain_so_far(tmp_path):
+    """A budget-forcing continuation whose own text holds no answer keeps the chain's answer,
+    as the runner extracted it (its parent's text + the forced "Wait," + its text)."""
+    from depthbench.io import atomic_write_json
+    from depthbench.tasks import build_items
+
+    item = build_items("graph_connectivity", "dev", depths=[2], n=1)[0]
+    gold, key = item["answer"], f"{item['id']}|budget_forcing|64|s0"
+    usage = {"prompt_tokens": 40, "completion_tokens": 6, "forced_tokens": 0}
+    base = {"item_id": item["id"], "task": item["task"], "depth": item["depth"], "strategy": "budget_forcing",
+            "budget": 64, "sample": 0, "finish_reason": "stop", "parse_status": "ok", "extracted": gold,
+            "correct": True}
+    calls = [
+        {**base, "key": f"{key}|r0|answer", "round": 0, "role": "answer", "parent": None, "forced": "",
+         "text": f"Step 1: node=1\nAnswer: {gold}", "usage": usage},
+        {**base, "key": f"{key}|r1|continue", "round": 1, "role": "continue", "parent": f"{key}|r0|answer",
+         "forced": "\nWait,", "text": " I re-checked every step.", "usage": {**usage, "forced_tokens": 3}},
+    ]
+    run = tmp_path / "run"
+    run.mkdir()
+    atomic_write_json(run / "run.json", {"format": "depthbench-run/1", "config": {"seed": 0, "task": "x"}})
+    (run / "calls.jsonl").write_text("".join(json.dumps(c) + "\n" for c in calls))
+    summary = score_run(run, items={item["id"]: item})
+    assert summary["changed_extractions"] == 0 and summary["outcomes"] == 1
+    (row,) = [json.loads(x) for x in _lines(run / "scored.jsonl")]
+    assert row["final_answer"] == gold and row["credit"] == 1.0 and row["generated_tokens"] == 6 + 6 + 3

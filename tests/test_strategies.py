@@ -204,3 +204,68 @@ def test_drift_makes_majority_beat_budget_forcing(tmp_path):
                  "simulated:eps=0.01,tokens_per_step=10,drift=0.003", ["majority@4", "budget_forcing"], 512)
     rows, _ = compare_strategies(outs, "majority@4", "budget_forcing", budget=512, margin=0.05, n_boot=500)
     assert rows[0]["verdict"] == "a_better", rows  # parallel better
+
+
+# --------------------------------------------------------------------------- rules the mutation check guards
+def _candidates(item, n, right_every=2):
+    """``n`` answer call records, every ``right_every``-th one right."""
+    labels = item["meta"]["answer_space"]["labels"]
+    wrong = next(x for x in labels if x != item["answer"])
+    return [{"key": f"{item['id']}|best_of@{n}:noisy|64|s{i}|r0|answer", "sample": i, "round": 0, "role": "answer",
+             "text": "", "extracted": item["answer"] if i % right_every == 0 else wrong} for i in range(n)]
+
+
+@pytest.mark.parametrize("tpr,fpr", [(0.9, 0.2), (0.6, 0.05)])
+def test_noisy_verifier_accepts_right_answers_at_tpr_and_wrong_ones_at_fpr(item, tpr, fpr):
+    n = 4000
+    calls = _candidates(item, n)
+    s = parse(f"best_of@{n}:noisy:{tpr:g},{fpr:g}")
+    scores = s.scores(calls, item, run_seed=3)
+    right = [scores[c["key"]] for c in calls if c["extracted"] == item["answer"]]
+    wrong = [scores[c["key"]] for c in calls if c["extracted"] != item["answer"]]
+    for observed, want, k in ((sum(right) / len(right), tpr, len(right)), (sum(wrong) / len(wrong), fpr, len(wrong))):
+        se = (want * (1 - want) / k) ** 0.5
+        assert abs(observed - want) < 4 * se, (observed, want)
+
+
+def test_adaptive_gives_an_uncertain_item_at_most_four_budgets_extra():
+    items = build_items("graph_connectivity", "test", depths=[2], n=8)
+    unsure = items[0]["id"]
+
+    turns = iter(range(10**6))
+
+    def reply(r):
+        labels = r.item["meta"]["answer_space"]["labels"]
+        ans = labels[next(turns) % 2] if r.item["id"] == unsure else r.item["answer"]  # disagreeing pilots
+        return f"so Answer: {ans}", "stop"
+
+    model = Scripted(reply)
+    strategy, budget = parse("adaptive@4"), 64
+    outs = []
+    asyncio.run(strategy.run_dataset(items, lambda it: CallContext(it, strategy.name, budget, model, run_seed=0),
+                                     outs.append))
+    by_id = {o["item_id"]: o for o in outs}
+    pilot = sum(int(k.endswith("|pilot")) for k in by_id[unsure]["calls"])
+    assert pilot == strategy.pilots
+    # the pool (8 items x 64 minus every pilot) is far above 4B, so the cap binds: exactly 4B extra
+    allocated = by_id[unsure]["meta"]["allocated"]
+    assert allocated == strategy.pilots * 3 + 4 * budget  # each pilot says 3 words ("so Answer: X")
+    assert allocated <= strategy.item_ceiling(budget) == 5 * budget
+    assert by_id[unsure]["generated_tokens"] == strategy.pilots * 3 + (4 * budget // (budget // 4)) * 3
+    for o in outs:
+        if o["item_id"] != unsure:
+            assert o["meta"]["allocated"] == o["generated_tokens"] == strategy.pilots * 3  # no extra for sure items
+
+
+def test_best_of_self_rereads_the_judges_verdict_and_ignores_a_logged_score(item):
+    gold = item["answer"]
+    labels = item["meta"]["answer_space"]["labels"]
+    wrong = next(x for x in labels if x != gold)
+    calls = [
+        {"key": "k0", "sample": 0, "round": 0, "role": "answer", "text": f"Answer: {wrong}", "extracted": wrong},
+        {"key": "j0", "sample": 0, "round": 1, "role": "judge", "text": "Verdict: no", "score": 1.0, "target": "k0"},
+        {"key": "k1", "sample": 1, "round": 0, "role": "answer", "text": f"Answer: {gold}", "extracted": gold},
+        {"key": "j1", "sample": 1, "round": 1, "role": "judge", "text": "Verdict: yes", "score": 0.0, "target": "k1"},
+    ]
+    answer, credit, meta = parse("best_of@2:self").final_answer(calls, item)
+    assert meta["scores"] == [0.0, 1.0] and answer == gold and credit == 1.0

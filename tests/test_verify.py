@@ -261,3 +261,18 @@ def test_simulator_matches_naive_reference(inst, plan):
     res = simulate_plan(inst, plan)
     assert (res.legal, res.position, res.first_illegal) == (legal, pos, first)
     assert res.solved == (legal and pos == tuple(inst["goal"]))
+
+
+def test_trace_verifier_score_from_stated_steps():
+    from depthbench.scorers import stated_steps, trace_verifier_score
+
+    # graph: the source is prepended when the stated path starts after it
+    assert stated_steps(GRAPH, "Step 1: node=4\nStep 2: node=2\nStep 3: node=7\nAnswer: 7") == [0, 4, 2, 7]
+    assert trace_verifier_score(GRAPH, "Step 1: node=4\nStep 2: node=2\nStep 3: node=7\nAnswer: 7") == 1.0
+    # first error at step index 2 of a 4-step gold trace: 2/4
+    assert trace_verifier_score(GRAPH, "Step 1: node=0\nStep 2: node=4\nStep 3: node=9\nAnswer: 7") == 0.5
+    assert trace_verifier_score(ARITH, "Step 1: x1=4\nStep 2: x2=5\nAnswer: 10") == pytest.approx(1 / 3)
+    assert trace_verifier_score(ARITH, "Step 1: x1=4\nStep 2: x2=3\nStep 3: x3=6\nAnswer: 6") == 1.0
+    assert trace_verifier_score(GRID, "Step 1: key_a:R\nStep 2: door_a:DR\nAnswer: RDRRR") == 1.0  # free-text plan wins
+    assert trace_verifier_score(GRID, "Step 1: key_a:R\nStep 2: door_a:UR") == pytest.approx(1 / 3)
+    assert trace_verifier_score(GRAPH, "no steps at all") == 0.0

@@ -14,15 +14,15 @@ pair of strategies -- ``single`` counts as sequential, ``bound`` strategies
 
 from __future__ import annotations
 
-import math
 import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from depthbench.analysis._format import clean_json
 from depthbench.analysis._rescore import load_run_items, load_run_json, read_records, strategy_info
-from depthbench.analysis._results import RESULTS_FORMAT
+from depthbench.analysis._results import RESULTS_FORMAT, check_results
 from depthbench.errors import UserError
 from depthbench.io import BadLine, atomic_write_json
 from depthbench.scorers._curves import curve_fits, depth_curves
@@ -45,17 +45,6 @@ def default_pairs(kinds: Mapping[str, str]) -> list[tuple[str, str]]:
     par = sorted(s for s, k in kinds.items() if k == "parallel")
     seq = sorted(s for s, k in kinds.items() if k in ("sequential", "single"))
     return [(a, b) for a in par for b in seq]
-
-
-def _clean(x: Any) -> Any:
-    """Strict JSON: NaN and infinities become None."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
 
 
 def _load_records(rd: Path, err: TextIO) -> tuple[list[dict[str, Any]], str]:
@@ -220,7 +209,8 @@ def analyze_run(
         "breakpoints": breakpoints,
         "compute_to_target": ctt,
     }
-    results = _clean(results)
+    results = clean_json(results)
+    check_results(results, where=f"{rd / 'results.json'} (as written)")  # the contract holds on write
     if write:
         atomic_write_json(rd / "results.json", results)
     return results

@@ -25,15 +25,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from depthbench._lazy import lazy
+from depthbench.analysis._format import clean_json
 from depthbench.baselines._roles import Role
 from depthbench.baselines.strategies import all_roles, parse
 from depthbench.errors import UserError
 from depthbench.io import BadLine, canonical_json, sha256_bytes, write_jsonl_atomic
 from depthbench.scorers import extract_answer, majority_vote, verify
 from depthbench.tasks import build_items, load_dataset
-
-np = lazy("numpy")
 
 __all__ = ["score_run", "load_run_json", "load_run_items", "read_records", "strategy_info"]
 
@@ -310,7 +308,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
                 "final_answer": log.get("final_answer"), "parse_status": log.get("parse_status"),
                 "correct": bool(log.get("correct")), "credit": float(log.get("credit") or 0.0),
                 "generated_tokens": log.get("generated_tokens"), "processed_tokens": log.get("processed_tokens"),
-                "calls": log.get("calls"), "meta": _jsonable(log.get("meta")),
+                "calls": log.get("calls"), "meta": clean_json(log.get("meta")),
                 "chance": (item.get("meta") or {}).get("chance"), "finished": True, "changed": None,
                 "rescored": False, "rescore_reason": reason,
             })
@@ -345,7 +343,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
             "item_id": item_id, "task": item.get("task"), "depth": item.get("depth"), "strategy": strategy,
             "kind": kind, "budget": budget, "final_answer": answer, "parse_status": status, "correct": correct,
             "credit": float(credit), "generated_tokens": g, "processed_tokens": p,
-            "calls": [c["key"] for c in recs], "meta": _jsonable(meta),
+            "calls": [c["key"] for c in recs], "meta": clean_json(meta),
             "chance": (item.get("meta") or {}).get("chance"), "finished": log is not None, "changed": changed,
             "rescored": True,
         })
@@ -406,17 +404,3 @@ def _extraction_text(key: str, calls: Mapping[str, Mapping[str, Any]], memo: dic
     return memo[key]
 
 
-def _jsonable(x: Any) -> Any:
-    """Make strategy meta strict JSON (tuples to lists, NaN/inf to None, keys to str)."""
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple, set, frozenset)):
-        seq = sorted(x, key=repr) if isinstance(x, (set, frozenset)) else x
-        return [_jsonable(v) for v in seq]
-    if isinstance(x, float):
-        return x if x == x and x not in (float("inf"), float("-inf")) else None
-    if isinstance(x, (str, int, bool)) or x is None:
-        return x
-    if isinstance(x, np.generic):
-        return _jsonable(x.item())
-    return str(x)

@@ -10,19 +10,27 @@ one-sentence verdict summaries.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from depthbench._lazy import lazy
+from depthbench.analysis._format import num
+from depthbench.baselines.strategies import KINDS
 from depthbench.errors import UserError
+from depthbench.scorers import VERDICTS
+
+jsonschema = lazy("jsonschema")
 
 __all__ = [
     "RESULTS_FORMAT",
     "RunResults",
     "load_results",
     "check_results",
+    "load_results_schema",
     "strategy_order",
     "verdict_label",
     "pair_label",
@@ -32,13 +40,10 @@ __all__ = [
     "strategy_kinds",
 ]
 
+#: The ``format`` of ``results.json`` (the one definition; the schema's ``const`` says the same).
 RESULTS_FORMAT = "depthbench-results/1"
 
-_CURVE_KEYS = ("task", "strategy", "kind", "budget", "depth", "n", "accuracy", "wilson_lo", "wilson_hi")
-_EQ_KEYS = ("task", "budget", "a", "b", "depth", "verdict")
-_BP_KEYS = ("task", "budget", "a", "b", "breakpoint_depth")
-_VERDICTS = ("equivalent", "a_better", "b_better", "inconclusive")
-_KIND_RANK = {"single": 0, "parallel": 1, "sequential": 2, "bound": 3}
+_KIND_RANK = {k: i for i, k in enumerate(KINDS)}  # display order: single, parallel, sequential, bound, search
 
 
 @dataclass(frozen=True)
@@ -92,8 +97,51 @@ def _fail(where: str, what: str) -> UserError:
     return UserError(f"{where}: {what}; regenerate it with `depthbench analyze RUN_DIR`")
 
 
+def load_results_schema() -> dict[str, Any]:
+    """The JSON Schema of ``results.json`` (``depthbench/schemas/results.schema.json``) with its
+    enums filled in: ``curves[].kind`` from the strategy registry's kinds and
+    ``equivalence[].verdict`` from the scorers' verdicts."""
+    schema = json.loads(resources.files("depthbench.schemas").joinpath("results.schema.json").read_text("utf-8"))
+    schema["$defs"]["curve"]["properties"]["kind"]["enum"] = list(KINDS)
+    schema["$defs"]["equivalence"]["properties"]["verdict"]["enum"] = list(VERDICTS)
+    return schema
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    return jsonschema.Draft202012Validator(load_results_schema())
+
+
+def _where_in(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _message(err: Any) -> str:
+    """One schema error in the words a person fixes it by."""
+    at = _where_in(err.absolute_path)
+    if err.validator == "required":
+        missing = [k for k in err.validator_value if k not in (err.instance or {})]
+        return f"{at} lacks {', '.join(missing)}" if err.absolute_path else f"{missing[0]!r} is missing"
+    if err.validator == "const":
+        return f"{at} is {err.instance!r}, expected {err.validator_value!r}"
+    if err.validator == "enum":
+        return f"{at} is {err.instance!r}, not one of {', '.join(map(str, err.validator_value))}"
+    if err.validator == "minItems" and not err.instance:
+        return f"{at!r} is empty (the run has no finished outcomes)"
+    if err.validator == "type":
+        want = err.validator_value if isinstance(err.validator_value, str) else " or ".join(err.validator_value)
+        return f"{at} is not {'a list' if want == 'array' else 'an object' if want == 'object' else want}"
+    return f"{at}: {err.message[:200]}"
+
+
 def check_results(results: Any, where: str = "results.json") -> dict[str, Any]:
-    """Check the parts of a ``results.json`` object that the report reads.
+    """Validate a ``results.json`` object against its JSON Schema (:func:`load_results_schema`).
+
+    ``depthbench analyze`` and the demo validate what they write; ``report`` and ``compare``
+    what they read, so a wrong file fails with one line naming the field.
 
     Parameters
     ----------
@@ -114,26 +162,10 @@ def check_results(results: Any, where: str = "results.json") -> dict[str, Any]:
     """
     if not isinstance(results, dict):
         raise _fail(where, "top level is not a JSON object")
-    fmt = results.get("format")
-    if fmt != RESULTS_FORMAT:
-        raise _fail(where, f"format is {fmt!r}, expected {RESULTS_FORMAT!r}")
-    for section, keys in (("curves", _CURVE_KEYS), ("equivalence", _EQ_KEYS), ("breakpoints", _BP_KEYS)):
-        rows = results.get(section, [] if section != "curves" else None)
-        if not isinstance(rows, list):
-            raise _fail(where, f"{section!r} is missing or not a list")
-        for i, row in enumerate(rows):
-            if not isinstance(row, dict):
-                raise _fail(where, f"{section}[{i}] is not an object")
-            missing = [k for k in keys if k not in row]
-            if missing:
-                raise _fail(where, f"{section}[{i}] lacks {', '.join(missing)}")
-            if section == "equivalence" and row["verdict"] not in _VERDICTS:
-                raise _fail(where, f"{section}[{i}].verdict is {row['verdict']!r}, not one of {', '.join(_VERDICTS)}")
-    if not results["curves"]:
-        raise _fail(where, "'curves' is empty (the run has no finished outcomes)")
-    fits = results.get("fits", [])
-    if not isinstance(fits, list):
-        raise _fail(where, "'fits' is not a list")
+    errors = sorted(_validator().iter_errors(results), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        first = min(errors, key=lambda e: (e.validator != "const", len(e.absolute_path)))
+        raise _fail(where, _message(first))
     return results
 
 
@@ -192,16 +224,6 @@ def load_results(path: str | Path, what: str = "RUN_DIR") -> RunResults:
         if not isinstance(cfg, dict):
             cfg = {}
     return RunResults(results=results, run_config=cfg, source=source, run_dir=run_dir)
-
-
-def num(x: Any) -> float:
-    """A JSON number as float; ``None`` (and anything non-numeric) becomes NaN."""
-    if isinstance(x, bool) or x is None:
-        return math.nan
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def strategy_order(curves: Iterable[Mapping[str, Any]]) -> list[str]:

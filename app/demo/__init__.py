@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from depthbench.analysis import RunResults, load_run_json, summarize_verdicts
+from depthbench.analysis import RESULTS_FORMAT, RunResults, check_results, load_run_json, summarize_verdicts
 from depthbench.analysis import analyze_run as _analyze
 from depthbench.analysis import score_run as _score
 from depthbench.baselines._runner import EvalConfig, run_eval
@@ -134,7 +134,7 @@ def merge_results(per_task: Mapping[str, Mapping[str, Any]], runs: Mapping[str, 
         raise ValueError(f"runs analysed with different margins: {sorted(map(str, margins))}")
     datasets = {t: per_task[t].get("dataset_sha256") for t in tasks}
     merged: dict[str, Any] = {
-        "format": "depthbench-results/1",
+        "format": RESULTS_FORMAT,
         "run": {"model": "simulated reasoner (demo; per-family parameters)", "demo": True,
                 "runs": {t: dict(runs.get(t, {})) for t in tasks}},
         "dataset_sha256": sha256_bytes("".join(f"{t}:{datasets[t]}\n" for t in tasks).encode("utf-8")),
@@ -226,6 +226,7 @@ def run_demo(out: str | Path, seed: int = 0, n_per_depth: int = DEMO_N_PER_DEPTH
 
     merged = merge_results(per_task, runs)
     results_path = out / "results.json"
+    check_results(merged, where=f"{results_path} (as written)")
     atomic_write_json(results_path, merged)
     say("[demo] writing the report")
     files = write_report(RunResults(results=merged, run_config=merged["run"], source=results_path, run_dir=out),

@@ -17,7 +17,6 @@ through Jinja2 with autoescaping, so a model name holding ``<script>`` shows as 
 from __future__ import annotations
 
 import io
-import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,11 +28,14 @@ from markupsafe import Markup
 
 from depthbench import __version__
 from depthbench._lazy import lazy
+from depthbench.analysis import default_pairs
+from depthbench.analysis._format import clean_json, fmt, fmt_interval
 from depthbench.errors import UserError
 from depthbench.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir
 from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, safe_slug
 from depthbench.leaderboard._validate import ValidationReport, validate_submission
 from depthbench.scorers import compare_strategies, curve_fits, depth_auc, depth_curves, wilson_interval
+from depthbench.scorers._bootstrap import percentile_interval, resample
 
 jinja2 = lazy("jinja2")
 np = lazy("numpy")
@@ -82,18 +84,8 @@ def _auc_interval(by_depth: Mapping[int, np.ndarray], rng: np.random.Generator) 
     means = np.empty((_BOOT, len(depths)))
     for j, dep in enumerate(depths):
         credits = by_depth[dep]
-        idx = rng.integers(0, len(credits), size=(_BOOT, len(credits)))
-        means[:, j] = credits[idx].mean(axis=1)
-    aucs = np.array([depth_auc(depths, row) for row in means])
-    lo, hi = np.quantile(aucs, [0.025, 0.975], method="inverted_cdf")
-    return float(lo), float(hi)
-
-
-def _pairs(strategies: Mapping[str, str | None]) -> list[tuple[str, str]]:
-    """(parallel a, sequential b) pairs, as in results.json; else every pair with ``single``."""
-    par = sorted(s for s, k in strategies.items() if k == "parallel")
-    seq = sorted(s for s, k in strategies.items() if k == "sequential")
-    return [(a, b) for a in par for b in seq]
+        means[:, j] = credits[resample(rng, len(credits), _BOOT)].mean(axis=1)
+    return percentile_interval(np.array([depth_auc(depths, row) for row in means]), 0.95)
 
 
 def analyze_outcomes(outcomes: list[dict[str, Any]], margin: float = 0.05) -> dict[str, Any]:
@@ -154,7 +146,7 @@ def analyze_outcomes(outcomes: list[dict[str, Any]], margin: float = 0.05) -> di
         budgets = sorted({b for (t, _, b) in groups if t == task})
         for budget in budgets:
             present = {s: kinds.get(s) for (t, s, b) in groups if t == task and b == budget}
-            for a, b in _pairs(present):
+            for a, b in default_pairs(present):
                 per_depth, brk = compare_strategies(outcomes, a, b, task=task, budget=budget, margin=margin,
                                                     n_boot=_BOOT, seed=_BOOT_SEED)
                 breakpoints.append({**brk, "verdicts": [[r["depth"], r["verdict"]] for r in per_depth]})
@@ -198,31 +190,16 @@ def _depth_svg(curves: Sequence[Mapping[str, Any]], title: str) -> str:
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    if isinstance(x, float):
-        return f"{x:.{digits}f}"
-    return str(x)
+    return fmt(x, digits, missing="—")
 
 
 def _interval(v: Any, lo: Any, hi: Any, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    if lo is None and hi is None:
-        return _fmt(v, digits)
-    hi_text = "∞" if hi is None else _fmt(hi, digits)  # an open upper end (e.g. d50 when p can be 1)
-    return f"{_fmt(v, digits)} [{_fmt(lo, digits)}, {hi_text}]"
+    return fmt_interval(v, lo, hi, digits, missing="—")
 
 
-def _clean(x: Any) -> Any:
-    """Round floats (stable bytes) and turn NaN into None (strict JSON)."""
-    if isinstance(x, float):
-        return None if math.isnan(x) or math.isinf(x) else round(x, 6)
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
+def _stable_json(x: Any) -> Any:
+    """Strict JSON with floats rounded to 6 digits (the same bytes on every platform)."""
+    return clean_json(x, digits=6)
 
 
 def _md(text: Any) -> str:
@@ -461,7 +438,7 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
             r["rank"] = prev["rank"] if same else i
         tasks.append({"name": task, "split": split, "sha": sha, "slug": safe_slug(task, split, sha), "rows": rows})
 
-    data = _clean({
+    data = _stable_json({
         "format": LEADERBOARD_FORMAT, "suite_version": __version__,
         "rows": [{k: v for k, v in r.items() if k != "depths"} for t in tasks for r in t["rows"]],
         "entries": [{k: (dict(v) if k == "sampling" else v) for k, v in e.items() if k not in ("rows",)}

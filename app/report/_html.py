@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 
 from depthbench import __version__
 from depthbench._lazy import lazy
+from depthbench.analysis._format import fmt
 from depthbench.analysis._results import (
     RunResults,
     num,
@@ -57,18 +58,6 @@ def _d50(r: Mapping[str, Any]) -> str:
     if r.get("d50_extrapolated"):
         return f"> max depth {r.get('max_depth')}"
     return fmt(r.get("d50"), 2)
-
-def fmt(x: Any, digits: int = 3) -> str:
-    """A number for a table: fixed digits, integers as is, missing values as an en dash."""
-    if isinstance(x, bool):
-        return str(x).lower()
-    if isinstance(x, int):
-        return str(x)
-    v = num(x)
-    if math.isnan(v):
-        return "\u2013"
-    return f"{v:.{digits}f}"
-
 
 def _ci(lo: Any, hi: Any, digits: int = 3) -> str:
     if math.isnan(num(lo)) and math.isnan(num(hi)):
