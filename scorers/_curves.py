@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from depthbench._lazy import lazy
+from depthbench.scorers._bootstrap import percentile_interval, resample
 
 optimize = lazy("scipy.optimize")
 stats = lazy("scipy.stats")
@@ -120,16 +121,13 @@ def bootstrap_mean_ci(
 
     References
     ----------
-    Efron and Tibshirani 1993, *An Introduction to the Bootstrap*, ch. 13.
+    Efron and Tibshirani 1993, *An Introduction to the Bootstrap*, ch. 13
+    (:mod:`depthbench.scorers._bootstrap`: the percentile ends are attained replicate values).
     """
     x = np.asarray(values, dtype=float)
     if x.size == 0:
         return (float("nan"), float("nan"))
-    idx = rng.integers(0, x.size, size=(n_boot, x.size))
-    means = x[idx].mean(axis=1)
-    a = (1 - confidence) / 2
-    lo, hi = np.quantile(means, [a, 1 - a])
-    return (float(lo), float(hi))
+    return percentile_interval(x[resample(rng, x.size, n_boot)].mean(axis=1), confidence)
 
 
 def ragged(groups: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -248,9 +246,8 @@ def depth_curves(
             blo, bhi = bootstrap_mean_ci(vals, rng=rng, n_boot=n_boot, confidence=confidence)
         else:  # repeated outcomes of an item: resample items, then repeats within each
             reps, counts = ragged(groups_)
-            means = resampled_item_means(reps, counts, rng.integers(0, n, size=(n_boot, n)), rng).mean(axis=1)
-            a = (1 - confidence) / 2
-            blo, bhi = (float(x) for x in np.quantile(means, [a, 1 - a]))
+            means = resampled_item_means(reps, counts, resample(rng, n, n_boot), rng).mean(axis=1)
+            blo, bhi = percentile_interval(means, confidence)
         rows.append({
             "task": task, "strategy": strategy, "kind": (kinds or {}).get(strategy), "budget": budget, "depth": depth,
             "n": n, "n_outcomes": len(recs), "accuracy": acc, "wilson_lo": lo, "wilson_hi": hi,
@@ -425,12 +422,10 @@ def fit_depth_curve(
     if n_boot > 0:
         kb = np.empty((n_boot, len(ds)))
         for j, v in enumerate(vals):
-            kb[:, j] = v[rng.integers(0, v.size, size=(n_boot, v.size))].sum(axis=1)
+            kb[:, j] = v[resample(rng, v.size, n_boot)].sum(axis=1)
         llb = _loglik_matrix(depths, kb, n, chance, _p_grid())
-        pb = _p_grid()[np.argmax(llb, axis=1)]
-        a = (1 - confidence) / 2
-        blo, bhi = np.quantile(pb, [a, 1 - a], method="inverted_cdf")
-        lo, hi = min(lo, float(blo)), max(hi, float(bhi))
+        blo, bhi = percentile_interval(_p_grid()[np.argmax(llb, axis=1)], confidence)
+        lo, hi = min(lo, blo), max(hi, bhi)
     lo, hi = min(lo, p_hat), max(hi, p_hat)
     out.update(p_lo=lo, p_hi=hi, d50_lo=_none_if_inf(float(_d50(lo))), d50_hi=_none_if_inf(float(_d50(hi))))
     return out
