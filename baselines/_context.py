@@ -226,10 +226,51 @@ class CallContext:
         n = int(request.get("n", 1))
         keys = [self.key(sample + i, round, role) for i in range(n)]
         out: list[dict[str, Any] | None] = [self._cache.get(k) for k in keys]
+        self._serve_logged(b, out)
+        missing = [i for i, rec in enumerate(out) if rec is None]
+        if not missing:
+            return [r for r in out if r is not None]
+        # forced tokens are charged once per request (on its first new choice)
         forced_tokens = forced_token_estimate(forced)
+        if any(out[i] is not None and out[i]["usage"].get("forced_tokens") for i in range(n)):
+            forced_tokens = 0
+        res = b.reserve(max_tokens=request.get("max_tokens"), n=len(missing), forced_tokens=forced_tokens,
+                        min_tokens=min_tokens)
+        seeds = tuple(self.seed(sample + i, round, role) for i in missing)
+        try:
+            req = self._request(request, res.max_tokens, seeds, tuple(sample + i for i in missing), role)
+            resp = await backend.generate(req)
+        except BaseException:
+            res.cancel()
+            raise
+        where = dict(round=round, role=role, parent=parent, request=req.to_log())
+        new: list[dict[str, Any]] = []
+        for j, (i, ch) in enumerate(zip(missing, resp.choices)):
+            first = j == 0
+            rec = self._record(keys[i], sample + i, where, backend, resp, ch,
+                               seed=ch.seed if ch.seed is not None else (seeds[j] if backend.capabilities.seed else None),
+                               forced=forced if first else "", forced_tokens=forced_tokens if first else 0)
+            if role_info.answers:
+                # a harness-forced "Answer:" ends the reasoning: what follows it is the answer
+                ans, status, ok = _extract(self.item, extract_prefix + rec["forced"] + ch.text, ch.finish_reason,
+                                           reasoning_end=len(extract_prefix) if role_info.ends_reasoning else None,
+                                           think_open=bool(rec.get("think_open")))
+                rec.update(extracted=ans, parse_status=status, correct=ok)
+            else:
+                rec.update(extracted=None, parse_status="ok", correct=None,
+                           score=float(judge(ch.text)) if judge is not None else None, target=target)
+            new.append(rec)
+            out[i] = rec
+        if len(resp.choices) == len(missing):
+            for rec in new:
+                self._log(rec)
+        # settle after logging: tokens spent are on record even if the cap was broken
+        res.settle([int(ch.completion_tokens) for ch in resp.choices], [int(resp.prompt_tokens)] * len(resp.choices))
+        return [r for r in out if r is not None]
 
-        # replay what the log already holds, in order, through the same budget checks
-        for i, rec in enumerate(out):
+    def _serve_logged(self, b: Budget, out: list[dict[str, Any] | None]) -> None:
+        """Replay the choices the log already holds, in order, through the same budget checks."""
+        for rec in out:
             if rec is None:
                 continue
             usage = rec["usage"]
@@ -239,87 +280,58 @@ class CallContext:
             self.served_from_log += 1
             res.settle([int(usage["completion_tokens"])], [int(usage["prompt_tokens"])])
 
-        missing = [i for i, rec in enumerate(out) if rec is None]
-        if missing:
-            # forced tokens are charged once per request (on its first new choice)
-            if any(out[i] is not None and out[i]["usage"].get("forced_tokens") for i in range(n)):
-                forced_tokens = 0
-            res = b.reserve(max_tokens=request.get("max_tokens"), n=len(missing),
-                            forced_tokens=forced_tokens, min_tokens=min_tokens)
-            seeds = tuple(self.seed(sample + i, round, role) for i in missing)
-            msgs = request.get("messages")
-            try:
-                req = Request(
-                    max_tokens=res.max_tokens,
-                    temperature=float(request.get("temperature", self.temperature)),
-                    top_p=float(request.get("top_p", self.top_p)),
-                    seeds=seeds,
-                    messages=tuple(dict(m) for m in msgs) if msgs is not None else None,
-                    prompt=request.get("prompt"),
-                    assistant_prefix=request.get("assistant_prefix"),
-                    stop=tuple(request.get("stop", ())),
-                    n=len(missing),
-                    item=self.item,
-                    samples=tuple(sample + i for i in missing),
-                    role=role,
-                )
-                resp = await backend.generate(req)
-            except BaseException:
-                res.cancel()
-                raise
-            req_log = req.to_log()
-            # the backend's chat template opens <think> in the prompt (e.g. reasoning models)
-            think_open = getattr(backend, "opens_think", False)
-            new: list[dict[str, Any]] = []
-            for j, (i, ch) in enumerate(zip(missing, resp.choices)):
-                rec = {
-                    "key": keys[i],
-                    "item_id": self.item["id"],
-                    "task": self.item.get("task"),
-                    "depth": self.item.get("depth"),
-                    "strategy": self.strategy,
-                    "budget": self.budget_tokens,
-                    "sample": sample + i,
-                    "round": round,
-                    "role": role,
-                    "parent": parent,
-                    "request": req_log,
-                    "seed": ch.seed if ch.seed is not None else (seeds[j] if backend.capabilities.seed else None),
-                    "text": ch.text,
-                    "finish_reason": ch.finish_reason,
-                    "usage": {
-                        "prompt_tokens": int(resp.prompt_tokens),
-                        "completion_tokens": int(ch.completion_tokens),
-                        "prompt_source": resp.prompt_token_source,
-                        "completion_source": ch.token_source,
-                        "forced_tokens": forced_tokens if j == 0 else 0,
-                    },
-                    "forced": forced if j == 0 else "",
-                    "latency_s": round_float(resp.latency_s),
-                    "attempts": int(resp.attempts),
-                    "model": resp.model or getattr(backend, "name", ""),
-                }
-                if think_open:
-                    rec["think_open"] = True
-                if role_info.answers:
-                    # a harness-forced "Answer:" ends the reasoning: what follows it is the answer
-                    ans, status, ok = _extract(self.item, extract_prefix + (forced if j == 0 else "") + ch.text,
-                                               ch.finish_reason,
-                                               reasoning_end=len(extract_prefix) if role_info.ends_reasoning else None,
-                                               think_open=bool(think_open))
-                    rec.update(extracted=ans, parse_status=status, correct=ok)
-                else:
-                    rec.update(extracted=None, parse_status="ok", correct=None,
-                               score=float(judge(ch.text)) if judge is not None else None, target=target)
-                new.append(rec)
-                out[i] = rec
-            if len(resp.choices) == len(missing):
-                for rec in new:
-                    self._log(rec)
-            # settle after logging: tokens spent are on record even if the cap was broken
-            res.settle([int(ch.completion_tokens) for ch in resp.choices],
-                       [int(resp.prompt_tokens)] * len(resp.choices))
-        return [r for r in out if r is not None]
+    def _request(self, request: Mapping[str, Any], max_tokens: int, seeds: tuple[int, ...],
+                 samples: tuple[int, ...], role: str) -> Request:
+        """The backend request for the missing choices (sampling parameters always explicit)."""
+        msgs = request.get("messages")
+        return Request(
+            max_tokens=max_tokens,
+            temperature=float(request.get("temperature", self.temperature)),
+            top_p=float(request.get("top_p", self.top_p)),
+            seeds=seeds,
+            messages=tuple(dict(m) for m in msgs) if msgs is not None else None,
+            prompt=request.get("prompt"),
+            assistant_prefix=request.get("assistant_prefix"),
+            stop=tuple(request.get("stop", ())),
+            n=len(seeds),
+            item=self.item,
+            samples=samples,
+            role=role,
+        )
+
+    def _record(self, key: str, sample: int, where: Mapping[str, Any], backend: Model, resp: Any, ch: Any, *,
+                seed: int | None, forced: str, forced_tokens: int) -> dict[str, Any]:
+        """One call record (ARCHITECTURE.md, call record), before extraction."""
+        rec = {
+            "key": key,
+            "item_id": self.item["id"],
+            "task": self.item.get("task"),
+            "depth": self.item.get("depth"),
+            "strategy": self.strategy,
+            "budget": self.budget_tokens,
+            "sample": sample,
+            "round": where["round"],
+            "role": where["role"],
+            "parent": where["parent"],
+            "request": where["request"],
+            "seed": seed,
+            "text": ch.text,
+            "finish_reason": ch.finish_reason,
+            "usage": {
+                "prompt_tokens": int(resp.prompt_tokens),
+                "completion_tokens": int(ch.completion_tokens),
+                "prompt_source": resp.prompt_token_source,
+                "completion_source": ch.token_source,
+                "forced_tokens": forced_tokens,
+            },
+            "forced": forced,
+            "latency_s": round_float(resp.latency_s),
+            "attempts": int(resp.attempts),
+            "model": resp.model or getattr(backend, "name", ""),
+        }
+        if getattr(backend, "opens_think", False):  # the chat template opens <think> in the prompt
+            rec["think_open"] = True
+        return rec
 
     def _log(self, rec: dict[str, Any]) -> None:
         self.records.append(rec)

@@ -224,12 +224,47 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         items, _ = load_run_items(run)
     run_seed = _run_seed(run)  # seeds the strategies' random decisions, as in the run
 
+    calls, bad, duplicates, unknown = _read_calls(calls_path, items)
+    changed_ex = _reextract(calls, items)
+    _report(sorted(bad, key=lambda b: b.lineno), "calls.jsonl", err)
+    if unknown:
+        print(f"calls.jsonl: {len(unknown)} item id(s) not in the run's dataset (e.g. {sorted(unknown)[0]!r}); "
+              "their calls are skipped", file=err)
+    if not calls:
+        raise UserError(f"RUN_DIR: no usable call records in {str(calls_path)!r} match the run's dataset; nothing to score")
+    logged, bad_out = _read_outcomes(rd / "outcomes.jsonl", err)
+
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = defaultdict(list)
+    for rec in calls.values():
+        groups[(str(rec["item_id"]), str(rec["strategy"]), _int(rec["budget"]))].append(rec)
+    infos: dict[str, tuple[str, Any]] = {}
+    out_rows = []
+    counts = {"changed": 0, "failed": 0, "kept": 0}
+    for gk in sorted(set(groups) | {k for k in logged if k[0] in items}):
+        strategy = gk[1]
+        if strategy not in infos:
+            infos[strategy] = strategy_info(strategy)
+        row = _outcome(gk, items[gk[0]], groups.get(gk, []), logged.get(gk), calls, infos[strategy], run_seed,
+                       counts, err)
+        if row is not None:
+            out_rows.append(row)
+    out_rows.sort(key=lambda r: (str(r["task"]), r["strategy"], r["budget"], r["item_id"]))
+    path = rd / "scored.jsonl"
+    write_jsonl_atomic(path, out_rows)
+    return {"calls": len(calls), "bad_lines": len(bad), "bad_outcome_lines": len(bad_out), "duplicates": duplicates,
+            "unknown_items": len(unknown), "outcomes": len(out_rows), "unreducible": counts["failed"],
+            "not_rescored": counts["kept"], "changed_extractions": changed_ex,
+            "changed_outcomes": counts["changed"], "path": str(path)}
+
+
+def _read_calls(path: Path, items: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], list[BadLine], int, set[str]]:
+    """The usable call records by key (the first of a duplicated key), the bad lines, the
+    number of duplicates and the item ids not in the dataset."""
     bad: list[BadLine] = []
     calls: dict[str, dict[str, Any]] = {}
     duplicates = 0
     unknown: set[str] = set()
-    changed_ex = 0
-    for lineno, rec in read_records(calls_path, bad):
+    for lineno, rec in read_records(path, bad):
         missing = [f for f in _CALL_FIELDS if f not in rec]
         if missing:
             bad.append(BadLine(lineno, f"call record lacks {', '.join(missing)}"))
@@ -238,11 +273,17 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         if key in calls:
             duplicates += 1
             continue
-        item = items.get(str(rec["item_id"]))
-        if item is None:
+        if str(rec["item_id"]) not in items:
             unknown.add(str(rec["item_id"]))
             continue
         calls[key] = dict(rec)
+    return calls, bad, duplicates, unknown
+
+
+def _reextract(calls: Mapping[str, dict[str, Any]], items: Mapping[str, Any]) -> int:
+    """Re-extract and re-verify every answer-bearing call in place (as the runner did, from the
+    chain so far); returns how many differ from the log."""
+    changed = 0
     texts: dict[str, str] = {}
     for key, rec in calls.items():
         if not _answers(rec["role"]):
@@ -253,107 +294,88 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         ex = extract_answer(item, text, finish_reason=rec.get("finish_reason"), think_open=bool(rec.get("think_open")),
                             reasoning_end=len(text) - len(own) if _role(rec["role"]).ends_reasoning else None)
         if ex.answer != rec.get("extracted") or ex.parse_status != rec.get("parse_status"):
-            changed_ex += 1
+            changed += 1
         rec["extracted"] = ex.answer
         rec["parse_status"] = ex.parse_status
         rec["correct"] = bool(ex.answer is not None and verify(item, ex.answer))
-    _report(sorted(bad, key=lambda b: b.lineno), "calls.jsonl", err)
-    n_bad_calls = len(bad)
-    if unknown:
-        print(f"calls.jsonl: {len(unknown)} item id(s) not in the run's dataset (e.g. {sorted(unknown)[0]!r}); "
-              "their calls are skipped", file=err)
-    if not calls:
-        raise UserError(f"RUN_DIR: no usable call records in {str(calls_path)!r} match the run's dataset; nothing to score")
+    return changed
 
+
+def _read_outcomes(path: Path, err: TextIO) -> tuple[dict[tuple[str, str, int], dict[str, Any]], list[BadLine]]:
+    """The logged outcomes by (item, strategy, budget) (the first of each), and the bad lines."""
     logged: dict[tuple[str, str, int], dict[str, Any]] = {}
-    outcomes_path = rd / "outcomes.jsonl"
-    bad_out: list[BadLine] = []
-    if outcomes_path.exists():
-        for lineno, o in read_records(outcomes_path, bad_out):
+    bad: list[BadLine] = []
+    if path.exists():
+        for lineno, o in read_records(path, bad):
             try:
                 k = (str(o["item_id"]), str(o["strategy"]), int(o["budget"]))
             except (KeyError, TypeError, ValueError):
-                bad_out.append(BadLine(lineno, "outcome record lacks item_id, strategy or budget"))
+                bad.append(BadLine(lineno, "outcome record lacks item_id, strategy or budget"))
                 continue
             logged.setdefault(k, o)
-        _report(bad_out, "outcomes.jsonl", err)
+        _report(bad, "outcomes.jsonl", err)
+    return logged, bad
 
-    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = defaultdict(list)
-    for rec in calls.values():
-        groups[(str(rec["item_id"]), str(rec["strategy"]), _int(rec["budget"]))].append(rec)
 
-    infos: dict[str, tuple[str, Any]] = {}
-    out_rows = []
-    changed_out = 0
-    failed = 0
-    kept = 0
-    for gk in sorted(set(groups) | {k for k in logged if k[0] in items}):
-        item_id, strategy, budget = gk
-        item = items[item_id]
-        recs = groups.get(gk, [])
-        log = logged.get(gk)
-        if strategy not in infos:
-            infos[strategy] = strategy_info(strategy)
-        lost = [str(k) for k in log["calls"] if str(k) not in calls] if log and isinstance(log.get("calls"), list) else []
-        if log is not None and (lost or not recs):
-            kept += 1
-            n_logged = len(log["calls"]) if isinstance(log.get("calls"), list) else 0
-            reason = (f"{len(lost)} of {n_logged} logged call(s) unreadable in calls.jsonl (e.g. {lost[0]!r})" if lost
-                      else "no readable call in calls.jsonl")
-            print(f"calls.jsonl: {item_id} | {strategy} | {budget}: {reason}; not re-scored, the logged outcome "
-                  "is kept (rescored: false)", file=err)
-            out_rows.append({
-                "item_id": item_id, "task": log.get("task", item.get("task")), "depth": log.get("depth", item.get("depth")),
-                "strategy": strategy, "kind": infos[strategy][0], "budget": budget,
-                "final_answer": log.get("final_answer"), "parse_status": log.get("parse_status"),
-                "correct": bool(log.get("correct")), "credit": float(log.get("credit") or 0.0),
-                "generated_tokens": log.get("generated_tokens"), "processed_tokens": log.get("processed_tokens"),
-                "calls": log.get("calls"), "meta": clean_json(log.get("meta")),
-                "chance": (item.get("meta") or {}).get("chance"), "finished": True, "changed": None,
-                "rescored": False, "rescore_reason": reason,
-            })
-            continue
-        if log and isinstance(log.get("calls"), list):
-            pos = {k: i for i, k in enumerate(log["calls"])}
-            recs.sort(key=lambda c: pos.get(c["key"], len(pos)))  # stable: unknown keys keep log order
-        kind, final_answer = infos[strategy]
-        try:
-            answer, credit, meta = final_answer(recs, item, run_seed=run_seed)
-        except (KeyError, TypeError, ValueError, IndexError) as e:
-            failed += 1
-            print(f"calls.jsonl: {item_id} | {strategy} | {budget}: cannot reduce its calls ({type(e).__name__}: {e}); "
-                  "this outcome is skipped", file=err)
-            continue
-        answer_recs = [c for c in recs if _answers(c.get("role"))]
-        if answer is not None:
-            status = "ok"
-        else:
-            status = answer_recs[-1].get("parse_status", "no_answer") if answer_recs else "no_answer"
-            if status == "ok":
-                status = "no_answer"
-        correct = bool(answer is not None and verify(item, answer))
-        g = sum(_int((c.get("usage") or {}).get("completion_tokens")) + _int((c.get("usage") or {}).get("forced_tokens"))
-                for c in recs)
-        p = g + sum(_int((c.get("usage") or {}).get("prompt_tokens")) for c in recs)
-        changed = None
-        if log is not None:
-            changed = bool(log.get("final_answer") != answer or abs(float(log.get("credit") or 0.0) - float(credit)) > 1e-9)
-            changed_out += changed
-        out_rows.append({
-            "item_id": item_id, "task": item.get("task"), "depth": item.get("depth"), "strategy": strategy,
-            "kind": kind, "budget": budget, "final_answer": answer, "parse_status": status, "correct": correct,
-            "credit": float(credit), "generated_tokens": g, "processed_tokens": p,
-            "calls": [c["key"] for c in recs], "meta": clean_json(meta),
-            "chance": (item.get("meta") or {}).get("chance"), "finished": log is not None, "changed": changed,
-            "rescored": True,
-        })
-    out_rows.sort(key=lambda r: (str(r["task"]), r["strategy"], r["budget"], r["item_id"]))
-    path = rd / "scored.jsonl"
-    write_jsonl_atomic(path, out_rows)
-    return {"calls": len(calls), "bad_lines": n_bad_calls, "bad_outcome_lines": len(bad_out), "duplicates": duplicates,
-            "unknown_items": len(unknown), "outcomes": len(out_rows), "unreducible": failed, "not_rescored": kept,
-            "changed_extractions": changed_ex,
-            "changed_outcomes": changed_out, "path": str(path)}
+def _outcome(gk: tuple[str, str, int], item: Mapping[str, Any], recs: list[dict[str, Any]],
+             log: Mapping[str, Any] | None, calls: Mapping[str, Any], info: tuple[str, Any], run_seed: int,
+             counts: dict[str, int], err: TextIO) -> dict[str, Any] | None:
+    """The ``scored.jsonl`` row of one (item, strategy, budget): re-reduced from its calls, or the
+    logged outcome kept as it is when some of its logged calls are unreadable; None when the
+    strategy cannot reduce the calls (reported)."""
+    item_id, strategy, budget = gk
+    kind, final_answer = info
+    lost = [str(k) for k in log["calls"] if str(k) not in calls] if log and isinstance(log.get("calls"), list) else []
+    if log is not None and (lost or not recs):
+        counts["kept"] += 1
+        n_logged = len(log["calls"]) if isinstance(log.get("calls"), list) else 0
+        reason = (f"{len(lost)} of {n_logged} logged call(s) unreadable in calls.jsonl (e.g. {lost[0]!r})" if lost
+                  else "no readable call in calls.jsonl")
+        print(f"calls.jsonl: {item_id} | {strategy} | {budget}: {reason}; not re-scored, the logged outcome "
+              "is kept (rescored: false)", file=err)
+        return {
+            "item_id": item_id, "task": log.get("task", item.get("task")), "depth": log.get("depth", item.get("depth")),
+            "strategy": strategy, "kind": kind, "budget": budget,
+            "final_answer": log.get("final_answer"), "parse_status": log.get("parse_status"),
+            "correct": bool(log.get("correct")), "credit": float(log.get("credit") or 0.0),
+            "generated_tokens": log.get("generated_tokens"), "processed_tokens": log.get("processed_tokens"),
+            "calls": log.get("calls"), "meta": clean_json(log.get("meta")),
+            "chance": (item.get("meta") or {}).get("chance"), "finished": True, "changed": None,
+            "rescored": False, "rescore_reason": reason,
+        }
+    if log and isinstance(log.get("calls"), list):
+        pos = {k: i for i, k in enumerate(log["calls"])}
+        recs.sort(key=lambda c: pos.get(c["key"], len(pos)))  # stable: unknown keys keep log order
+    try:
+        answer, credit, meta = final_answer(recs, item, run_seed=run_seed)
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        counts["failed"] += 1
+        print(f"calls.jsonl: {item_id} | {strategy} | {budget}: cannot reduce its calls ({type(e).__name__}: {e}); "
+              "this outcome is skipped", file=err)
+        return None
+    answer_recs = [c for c in recs if _answers(c.get("role"))]
+    if answer is not None:
+        status = "ok"
+    else:
+        status = answer_recs[-1].get("parse_status", "no_answer") if answer_recs else "no_answer"
+        if status == "ok":
+            status = "no_answer"
+    g = sum(_int((c.get("usage") or {}).get("completion_tokens")) + _int((c.get("usage") or {}).get("forced_tokens"))
+            for c in recs)
+    p = g + sum(_int((c.get("usage") or {}).get("prompt_tokens")) for c in recs)
+    changed = None
+    if log is not None:
+        changed = bool(log.get("final_answer") != answer or abs(float(log.get("credit") or 0.0) - float(credit)) > 1e-9)
+        counts["changed"] += changed
+    return {
+        "item_id": item_id, "task": item.get("task"), "depth": item.get("depth"), "strategy": strategy,
+        "kind": kind, "budget": budget, "final_answer": answer, "parse_status": status,
+        "correct": bool(answer is not None and verify(item, answer)),
+        "credit": float(credit), "generated_tokens": g, "processed_tokens": p,
+        "calls": [c["key"] for c in recs], "meta": clean_json(meta),
+        "chance": (item.get("meta") or {}).get("chance"), "finished": log is not None, "changed": changed,
+        "rescored": True,
+    }
 
 
 _NO_ROLE = Role("unknown", "a role no registered strategy declares", answers=False)
