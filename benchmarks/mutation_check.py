@@ -93,6 +93,14 @@ MUTATIONS = (
              'judged = {c.get("target"): c.get("score") for c in calls if c.get("role") == "judge"}',
              "best_of@N:self trusts a logged judge score instead of re-reading the verdict",
              ("tests/test_strategies.py", "tests/test_submission.py")),
+    Mutation("M19", "app/analysis/_analyze.py", 'seq = sorted(s for s, k in kinds.items() if k in ("sequential", "single"))',
+             'seq = sorted(s for s, k in kinds.items() if k == "sequential")',
+             "pair selection drops single (the leaderboard's old rule)",
+             ("tests/test_leaderboard_site.py", "tests/test_score_cli.py")),
+    Mutation("M20", "scorers/_family.py", "                   normalize=fam.normalize)", "                   normalize=None)",
+             "extraction ignores a family's own answer normalisation", ("tests/test_toy_family.py",)),
+    Mutation("M21", "baselines/backends/replay.py", "        if not get_role(request.role).replayable:",
+             "        if False:", "replay serves a role that needs new text", ("tests/test_replay.py",)),
 )
 
 
