@@ -51,8 +51,10 @@ def backends() -> dict[str, Backend]:
 
 
 def model_spec_forms() -> tuple[str, ...]:
-    """Every spec form of every backend, e.g. ``("llamacpp:smollm2", ..., "openai:MODEL", ...)``."""
-    return tuple(f for b in backends().values() for f in b.forms)
+    """Every spec form of every backend, remote backends first, e.g. ``("openai:MODEL",
+    "llamacpp:smollm2", ...)``."""
+    order = sorted(backends().values(), key=lambda b: (not b.remote, b.name))
+    return tuple(f for b in order for f in b.forms)
 
 
 def _bad_spec(spec: str, why: str) -> UserError:
