@@ -44,7 +44,7 @@ import sys
 import time
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
 from depthbench.scorers import (
     compare_strategies,
@@ -60,25 +60,13 @@ from depthbench.scorers import (
     tango_score,
     verdict,
 )
-from depthbench.scorers._paired import _p_less_cached, holm_power
+from depthbench.scorers._paired import _p_less_cached, _trinomial, holm_power
 
 M, ALPHA, D = 0.05, 0.05, 5
 QS = (0.02, 0.05, 0.06, 0.08, 0.1, 0.2, 0.4)
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def trinomial(n: int, p10: float, p01: float) -> np.ndarray:
-    x, y = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
-    r = n - x - y
-    ok = r >= 0
-    r = np.where(ok, r, 0)
-    lf = special.gammaln(np.arange(n + 1) + 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lp = (lf[n] - lf[x] - lf[y] - lf[r] + special.xlogy(x, p10) + special.xlogy(y, p01)
-              + special.xlogy(r, max(0.0, 1 - p10 - p01)))
-    return np.where(ok, np.exp(lp), 0.0)
-
 
 def t_grid(n: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
     """The paired t TOST and two-sided t p-values at every (n10, n01), as ``paired_tost`` computes them."""
@@ -129,11 +117,11 @@ def size_power_table(ns: tuple[int, ...]) -> None:
         t_tost, t_diff = t_grid(n, M)
         for q in QS:
             t0 = time.monotonic()
-            null0 = trinomial(n, q / 2, q / 2)
+            null0 = _trinomial(n, q / 2, q / 2)
             cells = []
             if q >= M:
                 p10, p01 = (q + M) / 2, (q - M) / 2
-                w = trinomial(n, p10, p01)
+                w = _trinomial(n, p10, p01)
                 e1 = rejection_probability(n, p10, p01, margin=M, level=ALPHA)
                 e5 = fwer(lambda u: rejection_probability(n, p10, p01, margin=M, level=u))
                 if n == ns[0]:
@@ -193,7 +181,7 @@ def coverage_table(ns: tuple[int, ...]) -> None:
             for delta in (0.0, M):
                 if delta > q:
                     continue
-                w = trinomial(n, (q + delta) / 2, (q - delta) / 2)
+                w = _trinomial(n, (q + delta) / 2, (q - delta) / 2)
                 z = np.where(inside, tango_score(x, y, n, delta), 0.0)
                 c90 = float(np.sum(w * (np.abs(z) <= stats.norm.isf(0.05))))
                 c95 = float(np.sum(w * (np.abs(z) <= stats.norm.isf(0.025))))

@@ -215,38 +215,6 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return [float(v) for v in out]
 
 
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm step-down adjusted p-values (family-wise error control).
-
-    Parameters
-    ----------
-    pvalues : sequence of float
-        Raw p-values.
-
-    Returns
-    -------
-    list of float
-        Adjusted p-values in the input order, each in [0, 1]; NaN inputs stay NaN and
-        do not count towards the family size.
-
-    Examples
-    --------
-    >>> holm([0.01, 0.04, 0.03])
-    [0.03, 0.06, 0.06]
-    """
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    idx = np.flatnonzero(ok)
-    m = idx.size
-    if m == 0:
-        return out.tolist()
-    order = idx[np.argsort(p[idx], kind="stable")]
-    adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out[order] = np.minimum(adj, 1.0)
-    return [float(v) for v in out]
-
-
 def verdict(diff: float, p_tost_adj: float, p_diff_adj: float, n: int, alpha: float = 0.05) -> str:
     """Verdict code from Holm-adjusted p-values; see the module docstring.
 
