@@ -190,7 +190,7 @@ def test_maj_at_1_is_accuracy_and_maj_at_n_is_majority():
 @pytest.mark.parametrize("module", ["depthbench.scorers._extract", "depthbench.scorers._verify",
                                     "depthbench.scorers._trace", "depthbench.scorers._reduce",
                                     "depthbench.scorers._curves", "depthbench.scorers._equivalence",
-                                    "depthbench.analysis._analyze"])
+                                    "depthbench.scorers._paired", "depthbench.analysis._analyze"])
 def test_scorers_docstring_examples(module):
     import doctest
     import importlib

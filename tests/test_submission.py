@@ -301,9 +301,10 @@ def test_real_eval_run_packs_validates_and_ranks(eval_run, capsys):
     assert main(["leaderboard", "build", str(subs), "--out", str(root / "site"), "--releases", str(ds)]) == 0
     data = json.loads((root / "site" / "leaderboard.json").read_text())
     assert sorted(r["strategy"] for r in data["rows"]) == ["adaptive@4", "majority@4", "revision@2", "single"]
-    # parallel (majority, adaptive) vs sequential (revision) at the matched budget
-    assert {(b["a"], b["b"]) for b in data["entries"][0]["breakpoints"]} == {("adaptive@4", "revision@2"),
-                                                                              ("majority@4", "revision@2")}
+    # parallel (majority, adaptive) vs sequential-or-single (revision, single) at the matched budget: the
+    # pairs `depthbench analyze` compares (analysis.default_pairs)
+    assert {(b["a"], b["b"]) for b in data["entries"][0]["breakpoints"]} == {
+        ("adaptive@4", "revision@2"), ("adaptive@4", "single"), ("majority@4", "revision@2"), ("majority@4", "single")}
     assert [r["rank"] for r in data["rows"]][0] == 1 and all(r["verified"] for r in data["rows"])
     capsys.readouterr()
 

@@ -20,13 +20,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from depthbench.analysis._format import clean_json
+from depthbench.analysis._format import clean_json, fmt
 from depthbench.analysis._rescore import load_run_items, load_run_json, read_records, strategy_info
 from depthbench.analysis._results import RESULTS_FORMAT, check_results
 from depthbench.errors import UserError
 from depthbench.io import BadLine, atomic_write_json
 from depthbench.scorers._curves import curve_fits, depth_curves
-from depthbench.scorers._equivalence import compare_strategies, compute_to_target
+from depthbench.scorers._equivalence import (
+    compare_strategies,
+    compute_to_target,
+    pair_words,
+    summarize_comparison,
+    verdict_words,
+)
+from depthbench.scorers._paired import METHOD
 
 __all__ = ["analyze_run", "default_pairs", "format_table", "RESULTS_FORMAT"]
 
@@ -113,7 +120,7 @@ def analyze_run(
     run_dir : path-like
         A folder written by ``depthbench eval`` (optionally re-scored).
     margin : float
-        TOST equivalence margin in accuracy units, in (0, 1).
+        TOST equivalence margin in accuracy units, in (0, 0.5).
     alpha : float
         Family-wise level across depths (Holm).
     n_boot : int
@@ -131,15 +138,17 @@ def analyze_run(
         The results object (``format: depthbench-results/1``): ``run``,
         ``dataset_sha256``, ``curves``, ``fits``, ``equivalence``, ``breakpoints``,
         ``margin``, plus ``compute_to_target`` (pairs measured at two or more budgets),
-        ``source`` (``scored.jsonl`` or ``outcomes.jsonl``) and ``alpha``.
+        ``source`` (``scored.jsonl`` or ``outcomes.jsonl``), ``alpha`` and
+        ``equivalence_method`` (one line naming the tests).
 
     Raises
     ------
     UserError
         Bad margin, missing run files, no usable records.
     """
-    if not isinstance(margin, (int, float)) or not 0 < margin < 1:
-        raise UserError(f"--margin: must be between 0 and 1 (accuracy units), got {margin}; e.g. --margin 0.05")
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin < 0.5:
+        raise UserError(f"--margin: must be between 0 and 0.5 (accuracy units, exclusive), got {margin}; "
+                        "e.g. --margin 0.05")
     err = err if err is not None else sys.stderr
     rd = Path(run_dir)
     run = load_run_json(rd)
@@ -152,34 +161,82 @@ def analyze_run(
 
     curves = depth_curves(recs, chance=chance, kinds=kinds, n_boot=n_boot, seed=seed)
     fits = curve_fits(recs, chance, n_boot=max(n_boot // 2, 100), seed=seed)
+    equivalence, breakpoints = _comparisons(recs, kinds, chance, margin=margin, alpha=alpha, n_boot=n_boot,
+                                            seed=seed, err=err)
+    results = {
+        "format": RESULTS_FORMAT,
+        "run": _run_summary(run),
+        "dataset_sha256": cfg.get("dataset_sha256") or run.get("dataset_sha256"),
+        "source": source,
+        "margin": float(margin),
+        "alpha": float(alpha),
+        "equivalence_method": METHOD,
+        "curves": curves,
+        "fits": fits,
+        "equivalence": equivalence,
+        "breakpoints": breakpoints,
+        "compute_to_target": _compute_to_target(recs, kinds),
+    }
+    results = clean_json(results)
+    check_results(results, where=f"{rd / 'results.json'} (as written)")  # the contract holds on write
+    if write:
+        atomic_write_json(rd / "results.json", results)
+    return results
+
+
+def _run_summary(run: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``run`` block of ``results.json``: the run's configuration, as ``run.json`` states it."""
+    cfg = run.get("config") or {}
+    return {
+        "model": cfg.get("model"), "model_name": run.get("model_name"), "strategies": cfg.get("strategies"),
+        "budgets": cfg.get("budgets"), "task": cfg.get("task"), "data": cfg.get("data"),
+        "split": cfg.get("split"), "seed": cfg.get("seed"), "temperature": cfg.get("temperature"),
+        "top_p": cfg.get("top_p"), "n_items": cfg.get("n_items"), "started": run.get("started"),
+    }
+
+
+def _comparisons(recs: Sequence[Mapping[str, Any]], kinds: Mapping[str, str], chance: Mapping[str, float], *,
+                 margin: float, alpha: float, n_boot: int, seed: int,
+                 err: TextIO) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Equivalence rows and breakpoints of every :func:`default_pairs` pair at every (task, budget).
+
+    Warns on ``err`` where the two strategies of a pair cover different items at a depth.
+    """
     equivalence: list[dict[str, Any]] = []
     breakpoints: list[dict[str, Any]] = []
-    ctt: list[dict[str, Any]] = []
     present: dict[tuple[str, int], set[str]] = defaultdict(set)
-    budgets_of: dict[tuple[str, str], set[int]] = defaultdict(set)
     items_of: dict[tuple[str, int, str, int], set[str]] = defaultdict(set)
-    credits_of: dict[tuple[str, int, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in recs:
         items_of[(str(r["task"]), int(r["budget"]), str(r["strategy"]), int(r["depth"]))].add(str(r["item_id"]))
-        credits_of[(r["task"], int(r["depth"]), r["strategy"])][int(r["budget"])].append(float(r.get("credit") or 0.0))
         present[(str(r["task"]), int(r["budget"]))].add(str(r["strategy"]))
-        budgets_of[(str(r["task"]), str(r["strategy"]))].add(int(r["budget"]))
     for task, budget in sorted(present):
         here = {s: kinds[s] for s in present[(task, budget)]}
         for a, b in default_pairs(here):
             rows, brk = compare_strategies(recs, a, b, task=task, budget=budget, margin=margin, alpha=alpha,
-                                           n_boot=n_boot, seed=seed, chance=chance.get(task))
+                                           n_boot=n_boot, seed=seed, chance=chance.get(task),
+                                           words=pair_words(a, b, kinds))
             equivalence.extend(rows)
             breakpoints.append(brk)
             for row in rows:
-                na = len(items_of[(task, budget, a, row["depth"])])
-                nb = len(items_of[(task, budget, b, row["depth"])])
-                if na != nb:
+                if row["unpaired_a"] or row["unpaired_b"]:
+                    na = len(items_of[(task, budget, a, row["depth"])])
+                    nb = len(items_of[(task, budget, b, row["depth"])])
                     print(f"analyze: {task} @ {budget} depth {row['depth']}: {a} has {na} item(s), {b} has {nb}; "
                           f"the comparison uses the {row['n']} item(s) present under both (missing or unscored "
                           "outcomes; see `depthbench score`)", file=err)
-    tasks = sorted({str(r["task"]) for r in recs})
-    for task in tasks:
+    return equivalence, breakpoints
+
+
+def _compute_to_target(recs: Sequence[Mapping[str, Any]], kinds: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Compute-to-target rows for the pairs run at two or more budgets: per depth, the tokens each
+    strategy needs to reach 0.9 x the lower of the two best accuracies."""
+    budgets_of: dict[tuple[str, str], set[int]] = defaultdict(set)
+    credits_of: dict[tuple[str, int, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in recs:
+        credits_of[(r["task"], int(r["depth"]), r["strategy"])][int(r["budget"])].append(float(r.get("credit") or 0.0))
+        budgets_of[(str(r["task"]), str(r["strategy"]))].add(int(r["budget"]))
+    ctt: list[dict[str, Any]] = []
+    for task in sorted({str(r["task"]) for r in recs}):
         here = {s: kinds[s] for s in kinds if len(budgets_of.get((task, s), ())) >= 2}
         depths = sorted({int(r["depth"]) for r in recs if r["task"] == task})
         for a, b in default_pairs(here):
@@ -189,35 +246,13 @@ def analyze_run(
                 target = 0.9 * min(best.values())
                 if target <= 0:
                     continue
-                row = compute_to_target(recs, a, b, target, task=task, depth=d)
-                ctt.append(row)
-    results = {
-        "format": RESULTS_FORMAT,
-        "run": {
-            "model": cfg.get("model"), "model_name": run.get("model_name"), "strategies": cfg.get("strategies"),
-            "budgets": cfg.get("budgets"), "task": cfg.get("task"), "data": cfg.get("data"),
-            "split": cfg.get("split"), "seed": cfg.get("seed"), "temperature": cfg.get("temperature"),
-            "top_p": cfg.get("top_p"), "n_items": cfg.get("n_items"), "started": run.get("started"),
-        },
-        "dataset_sha256": cfg.get("dataset_sha256") or run.get("dataset_sha256"),
-        "source": source,
-        "margin": float(margin),
-        "alpha": float(alpha),
-        "curves": curves,
-        "fits": fits,
-        "equivalence": equivalence,
-        "breakpoints": breakpoints,
-        "compute_to_target": ctt,
-    }
-    results = clean_json(results)
-    check_results(results, where=f"{rd / 'results.json'} (as written)")  # the contract holds on write
-    if write:
-        atomic_write_json(rd / "results.json", results)
-    return results
+                ctt.append(compute_to_target(recs, a, b, target, task=task, depth=d))
+    return ctt
 
 
-def _f(x: Any, fmt: str = "{:.3f}") -> str:
-    return "-" if x is None else fmt.format(x)
+def _f(x: Any, digits: int = 3, sign: bool = False) -> str:
+    """A table cell: the one number formatter (``analysis._format.fmt``), ``-`` when missing."""
+    return fmt(float(x) if isinstance(x, int) and not isinstance(x, bool) else x, digits, missing="-", sign=sign)
 
 
 def format_table(results: Mapping[str, Any]) -> str:
@@ -228,46 +263,47 @@ def format_table(results: Mapping[str, Any]) -> str:
     for r in results["curves"]:
         lines.append(f"{r['task']:<24} {r['strategy']:<22} {str(r['kind']):<10} {r['budget']:>6} {r['depth']:>5} "
                      f"{r['n']:>5} {_f(r['accuracy']):>6} {'[' + _f(r['wilson_lo']) + ', ' + _f(r['wilson_hi']) + ']':>15} "
-                     f"{_f(r['no_answer_rate']):>6} {_f(r['mean_generated_tokens'], '{:.1f}'):>8}")
+                     f"{_f(r['no_answer_rate']):>6} {_f(r['mean_generated_tokens'], 1):>8}")
     if results["fits"]:
         lines.append("")
         lines.append(f"{'task':<24} {'strategy':<22} {'budget':>6} {'p [95%]':>24} {'d50 [95%]':>26} {'auc':>6} "
                      f"{'max|res|':>8} {'fit p':>6}")
         for r in results["fits"]:
-            p = f"{_f(r['p'], '{:.4f}')} [{_f(r['p_lo'], '{:.4f}')}, {_f(r['p_hi'], '{:.4f}')}]"
+            p = f"{_f(r['p'], 4)} [{_f(r['p_lo'], 4)}, {_f(r['p_hi'], 4)}]"
             if r.get("d50_extrapolated"):
                 d = f"> max depth {r.get('max_depth')}"
             else:
-                d = f"{_f(r['d50'], '{:.2f}')} [{_f(r['d50_lo'], '{:.2f}')}, {_f(r['d50_hi'], '{:.2f}')}]"
+                d = f"{_f(r['d50'], 2)} [{_f(r['d50_lo'], 2)}, {_f(r['d50_hi'], 2)}]"
             lines.append(f"{r['task']:<24} {r['strategy']:<22} {r['budget']:>6} {p:>24} {d:>26} {_f(r['auc']):>6} "
                          f"{_f(r.get('gof_max_abs_resid')):>8} {_f(r.get('gof_p')):>6}")
         lines.append("p: per-step reliability in c + (1 - c) p^d (95% interval: hull of likelihood-ratio and bootstrap); "
                      "d50 beyond the largest measured depth is shown as '> max depth' (extrapolated); "
                      "max|res|: largest |accuracy - fit| over depths; fit p: Pearson chi-square goodness of fit")
     if results["equivalence"]:
+        kinds = {r["strategy"]: r.get("kind") for r in results.get("curves", [])}
         lines.append("")
         lines.append(f"margin {results['margin']}: a = parallel, b = sequential; diff = acc(a) - acc(b); "
-                     "verdict after Holm across depths")
-        lines.append("90% CI: paired t interval (at one depth: equivalent iff inside (-margin, margin)); the verdict "
-                     "uses the Holm-level t intervals ci_tost_holm / ci_diff_holm in results.json")
+                     "exact tests for paired outcomes, Holm across depths")
         lines.append(f"{'task':<24} {'budget':>6} {'a':<18} {'b':<18} {'depth':>5} {'n':>5} {'diff':>7} "
                      f"{'90% CI':>17} {'p_eq':>7} {'p_diff':>7} {'need n':>7} verdict")
         for r in results["equivalence"]:
-            ci = f"[{_f(r['ci90_lo'], '{:+.3f}')}, {_f(r['ci90_hi'], '{:+.3f}')}]"
+            ci = (f"[{_f(r.get('ci90_lo'), sign=True)}, {_f(r.get('ci90_hi'), sign=True)}]"
+                  if r.get("ci90_lo") is not None else "-")
             need = r.get("items_needed")
             lines.append(f"{r['task']:<24} {r['budget']:>6} {r['a']:<18} {r['b']:<18} {r['depth']:>5} {r['n']:>5} "
-                         f"{_f(r['diff'], '{:+.3f}'):>7} {ci:>17} {_f(r['p_holm'], '{:.4f}'):>7} "
-                         f"{_f(r.get('p_diff_holm'), '{:.4f}'):>7} {'-' if need is None else need:>7} {r['verdict']}"
-                         + (" (both at chance)" if r.get("floor") else ""))
-        lines.append("p_eq: TOST p-value, p_diff: two-sided p-value, both Holm-adjusted across depths; "
-                     "need n: items per depth for 80% power to show equivalence; (both at chance): both "
-                     "accuracies <= chance + margin, so the verdict says nothing about the strategies")
+                         f"{_f(r.get('diff'), sign=True):>7} {ci:>17} {_f(r.get('p_holm'), 4):>7} "
+                         f"{_f(r.get('p_diff_holm'), 4):>7} {'-' if need is None else need:>7} "
+                         f"{verdict_words(r, pair_words(r['a'], r['b'], kinds))}")
+        lines.append("90% CI: Tango score interval; p_eq: exact TOST p-value, p_diff: exact two-sided p-value, both "
+                     "Holm-adjusted across depths; need n: items per depth for 80% power to show equivalence "
+                     "(true difference 0, this discordance, Holm); (both at chance): both accuracies <= chance + "
+                     "margin, so the verdict says nothing about the strategies")
         lines.append("")
+        groups: dict[tuple[Any, Any, Any, Any], list[Mapping[str, Any]]] = defaultdict(list)
+        for r in results["equivalence"]:
+            groups[(r["task"], r["budget"], r["a"], r["b"])].append(r)
         for b in results["breakpoints"]:
-            bp = b["breakpoint_depth"]
-            lo = "none" if b["bp_lo"] is None else b["bp_lo"]
-            hi = "none" if b["bp_hi"] is None else b["bp_hi"]
-            at = str(b.get("verdict_at_breakpoint")) + (", both at chance" if b.get("floor_at_breakpoint") else "")
-            what = ("equivalent at every depth measured" if bp is None else f"breakpoint depth {bp} ({at})")
-            lines.append(f"{b['task']} @ {b['budget']}: {b['a']} vs {b['b']}: {what} (95% bootstrap [{lo}, {hi}])")
+            rows = groups.get((b["task"], b["budget"], b["a"], b["b"]), [])
+            text = summarize_comparison(rows, pair_words(b["a"], b["b"], kinds))["text"]
+            lines.append(f"{b['task']} @ {b['budget']}: {b['a']} vs {b['b']}: {text}")
     return "\n".join(lines)

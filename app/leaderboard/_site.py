@@ -34,7 +34,15 @@ from depthbench.errors import UserError
 from depthbench.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir
 from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, safe_slug
 from depthbench.leaderboard._validate import ValidationReport, validate_submission
-from depthbench.scorers import compare_strategies, curve_fits, depth_auc, depth_curves, wilson_interval
+from depthbench.scorers import (
+    breakpoint_words,
+    compare_strategies,
+    curve_fits,
+    depth_auc,
+    depth_curves,
+    pair_words,
+    wilson_interval,
+)
 from depthbench.scorers._bootstrap import percentile_interval, resample
 
 jinja2 = lazy("jinja2")
@@ -92,8 +100,9 @@ def analyze_outcomes(outcomes: list[dict[str, Any]], margin: float = 0.05) -> di
     """Per-(strategy, budget) rows, per-depth curves and equivalence breakpoints of one submission.
 
     Uses the scorers' ``depth_curves`` (Wilson intervals), ``curve_fits`` (``p``, ``d50``
-    with bootstrap intervals, AUC) and ``compare_strategies`` (paired TOST per depth,
-    breakpoint with interval), all with fixed seeds. The AUC interval is a percentile
+    with bootstrap intervals, AUC) and ``compare_strategies`` (exact paired tests per depth,
+    the breakpoint and its sentence, ``text``, by the same rule as ``depthbench analyze``),
+    all with fixed seeds. The AUC interval is a percentile
     bootstrap over items within depth (fixed seed).
 
     Parameters
@@ -148,7 +157,8 @@ def analyze_outcomes(outcomes: list[dict[str, Any]], margin: float = 0.05) -> di
             present = {s: kinds.get(s) for (t, s, b) in groups if t == task and b == budget}
             for a, b in default_pairs(present):
                 per_depth, brk = compare_strategies(outcomes, a, b, task=task, budget=budget, margin=margin,
-                                                    n_boot=_BOOT, seed=_BOOT_SEED)
+                                                    n_boot=_BOOT, seed=_BOOT_SEED, chance=chance.get(task),
+                                                    words=pair_words(a, b, kinds))
                 breakpoints.append({**brk, "verdicts": [[r["depth"], r["verdict"]] for r in per_depth]})
     return {"rows": rows, "curves": curves, "breakpoints": breakpoints}
 
@@ -294,11 +304,11 @@ suite {{ e.suite_version }}; file <a href="{{ e.download }}"><code>{{ e.file }}<
 <figure>{{ e.svg }}<figcaption>Accuracy vs certified depth (95% Wilson bands) per strategy and budget.</figcaption></figure>
 <h3>Equivalence breakpoints</h3>
 {% if e.breakpoints %}
-<table><thead><tr><th>budget</th><th>parallel (a)</th><th>sequential (b)</th><th>margin</th><th>breakpoint depth [95%]</th><th>verdict per depth</th></tr></thead>
+<table><thead><tr><th>budget</th><th>parallel (a)</th><th>sequential (b)</th><th>margin</th><th>breakpoint</th><th>verdicts by depth</th></tr></thead>
 <tbody>
 {% for b in e.breakpoints %}
 <tr><td class="num">{{ b.budget }}</td><td><code>{{ b.a }}</code></td><td><code>{{ b.b }}</code></td><td class="num">{{ b.margin|fmt }}</td>
-<td class="num">{{ b.text }}</td><td>{{ b.verdict_text }}</td></tr>
+<td>{{ b.bp_text }}</td><td>{{ b.verdict_text }}</td></tr>
 {% endfor %}
 </tbody></table>
 {% else %}
@@ -354,18 +364,8 @@ def _d50_sort(r: Mapping[str, Any]) -> str:
 
 
 def _bp_text(b: Mapping[str, Any]) -> str:
-    d = b.get("breakpoint_depth")
-    lo, hi = b.get("bp_lo"), b.get("bp_hi")
-    ci = f" [{lo if lo is not None else 'none'}, {hi if hi is not None else 'none'}]"
-    if d is None:
-        return "none within the depths measured" + (ci if lo is not None or hi is not None else "")
-    return f"{d}{ci}"
-
-
-def _verdict_text(b: Mapping[str, Any]) -> str:
-    names = {"equivalent": "equivalent", "a_better": "parallel better", "b_better": "sequential better",
-             "inconclusive": "inconclusive"}
-    return "; ".join(f"d{d}: {names.get(v, v)}" for d, v in b.get("verdicts", []))
+    """The breakpoint cell: the scorers' words for the record (same as the report)."""
+    return breakpoint_words(b)
 
 
 def _entry(rep: ValidationReport, file_name: str) -> dict[str, Any]:
@@ -382,6 +382,62 @@ def _entry(rep: ValidationReport, file_name: str) -> dict[str, Any]:
         "verified": rep.verified, "token_check": rep.token_check, "notes": list(rep.notes), "rows": analysis["rows"], "curves": analysis["curves"],
         "breakpoints": analysis["breakpoints"],
     }
+
+
+def _ranked_boards(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One ranked table per (task, split, dataset sha256): results on different data are never ranked
+    together. Rows sort by AUC, then accuracy (descending); equal AUC and accuracy share a rank."""
+    boards: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for e in entries:
+        for r in e["rows"]:
+            boards[(e["task"], e["split"], e["dataset_sha256"])].append({
+                **r, "entry": e["id"], "model": e["model"], "revision": e["revision"], "submitter": e["submitter"],
+                "verified": e["verified"], "token_check": e["token_check"], "date": e["date"], "task": e["task"], "split": e["split"],
+                "dataset_sha256": e["dataset_sha256"], "release": e["release"], "file": e["file"],
+            })
+    tasks = []
+    for task, split, sha in sorted(boards):
+        rows = sorted(boards[(task, split, sha)], key=lambda r: (-r["auc"], -r["accuracy"], r["model"], r["strategy"],
+                                                                r["budget"], r["file"]))
+        for i, r in enumerate(rows, start=1):  # competition ranking: equal AUC and accuracy share a rank
+            prev = rows[i - 2] if i > 1 else None
+            same = prev is not None and (prev["auc"], prev["accuracy"]) == (r["auc"], r["accuracy"])
+            r["rank"] = prev["rank"] if same else i
+        tasks.append({"name": task, "split": split, "sha": sha, "slug": safe_slug(task, split, sha), "rows": rows})
+    return tasks
+
+
+def _markdown(view_tasks: list[dict[str, Any]], view_entries: list[dict[str, Any]],
+              rejected: list[dict[str, Any]]) -> str:
+    """``leaderboard.md``: the ranked tables, the breakpoints and the rejected submissions."""
+    md = ["# depthbench leaderboard", "", f"Suite {__version__}. Numbers recomputed from predictions; "
+          "intervals are 95% (accuracy: Wilson; AUC: bootstrap over items; d50: reliability fit, ∞ when no decay "
+          "is seen).", ""]
+    for t in view_tasks:
+        md += [f"## Task {_md(t['name'])} (split {_md(t['split'])}, dataset {t['sha'][:12]})", "",
+               "| rank | model | revision | submitter | strategy | budget | items | accuracy | AUC | d50 | mean G | mean P | verified |",
+               "|---:|---|---|---|---|---:|---:|---|---|---|---:|---:|---|"]
+        for r in t["rows"]:
+            md.append("| " + " | ".join([
+                str(r["rank"]), _md(r["model"]), _md(r["revision"] or ""), _md(r["submitter"]), _md(r["strategy"]),
+                str(r["budget"]), str(r["n"]), r["accuracy_text"], r["auc_text"], r["d50_text"],
+                _fmt(r["mean_generated_tokens"], 1), _fmt(r["mean_processed_tokens"], 1),
+                "verified" if r["verified"] else "no"]) + " |")
+        md.append("")
+    bps = [(e, b) for e in view_entries for b in e["breakpoints"]]
+    if bps:
+        md += ["## Equivalence breakpoints (parallel a vs sequential b, matched budget)", "",
+               "| model | task | budget | a | b | margin | breakpoint | verdicts by depth |",
+               "|---|---|---:|---|---|---:|---|---|"]
+        for e, b in bps:
+            md.append("| " + " | ".join([_md(e["model"]), _md(e["task"]), str(b["budget"]), _md(b["a"]), _md(b["b"]),
+                                         _fmt(b["margin"], 2), _md(b["bp_text"]), _md(b["verdict_text"])]) + " |")
+        md.append("")
+    if rejected:
+        md += ["## Rejected submissions", ""]
+        md += [f"- `{_md(r['file'])}`: {r['n_problems']} problem(s), first: {_md(r['problems'][0])}" for r in rejected]
+        md.append("")
+    return "\n".join(md) + ("" if md[-1] == "" else "\n")
 
 
 def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, releases: str | Path | None = None,
@@ -419,24 +475,7 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
             rejected.append({"file": path.name, "n_problems": len(rep.problems), "problems": rep.problems[:5]})
             result.rejected.append(path.name)
 
-    # One ranked table per (task, split, dataset sha256): results on different data are never ranked together.
-    boards: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for e in entries:
-        for r in e["rows"]:
-            boards[(e["task"], e["split"], e["dataset_sha256"])].append({
-                **r, "entry": e["id"], "model": e["model"], "revision": e["revision"], "submitter": e["submitter"],
-                "verified": e["verified"], "token_check": e["token_check"], "date": e["date"], "task": e["task"], "split": e["split"],
-                "dataset_sha256": e["dataset_sha256"], "release": e["release"], "file": e["file"],
-            })
-    tasks = []
-    for task, split, sha in sorted(boards):
-        rows = sorted(boards[(task, split, sha)], key=lambda r: (-r["auc"], -r["accuracy"], r["model"], r["strategy"],
-                                                                r["budget"], r["file"]))
-        for i, r in enumerate(rows, start=1):  # competition ranking: equal AUC and accuracy share a rank
-            prev = rows[i - 2] if i > 1 else None
-            same = prev is not None and (prev["auc"], prev["accuracy"]) == (r["auc"], r["accuracy"])
-            r["rank"] = prev["rank"] if same else i
-        tasks.append({"name": task, "split": split, "sha": sha, "slug": safe_slug(task, split, sha), "rows": rows})
+    tasks = _ranked_boards(entries)
 
     data = _stable_json({
         "format": LEADERBOARD_FORMAT, "suite_version": __version__,
@@ -457,39 +496,11 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
     for e in entries:
         svg = _depth_svg(e["curves"], f"{e['task']}: accuracy vs depth")
         view_entries.append({**e, "svg": Markup(svg),
-                             "breakpoints": [{**b, "text": _bp_text(b), "verdict_text": _verdict_text(b)}
+                             "breakpoints": [{**b, "bp_text": _bp_text(b), "verdict_text": b.get("text", "")}
                                              for b in e["breakpoints"]]})
     html = _index_template().render(tasks=view_tasks, entries=view_entries, rejected=rejected, suite_version=__version__)
 
-    md = ["# depthbench leaderboard", "", f"Suite {__version__}. Numbers recomputed from predictions; "
-          "intervals are 95% (accuracy: Wilson; AUC: bootstrap over items; d50: reliability fit, ∞ when no decay "
-          "is seen).", ""]
-    for t in view_tasks:
-        md += [f"## Task {_md(t['name'])} (split {_md(t['split'])}, dataset {t['sha'][:12]})", "",
-               "| rank | model | revision | submitter | strategy | budget | items | accuracy | AUC | d50 | mean G | mean P | verified |",
-               "|---:|---|---|---|---|---:|---:|---|---|---|---:|---:|---|"]
-        for r in t["rows"]:
-            md.append("| " + " | ".join([
-                str(r["rank"]), _md(r["model"]), _md(r["revision"] or ""), _md(r["submitter"]), _md(r["strategy"]),
-                str(r["budget"]), str(r["n"]), r["accuracy_text"], r["auc_text"], r["d50_text"],
-                _fmt(r["mean_generated_tokens"], 1), _fmt(r["mean_processed_tokens"], 1),
-                "verified" if r["verified"] else "no"]) + " |")
-        md.append("")
-    bps = [(e, b) for e in view_entries for b in e["breakpoints"]]
-    if bps:
-        md += ["## Equivalence breakpoints (parallel a vs sequential b, matched budget)", "",
-               "| model | task | budget | a | b | margin | breakpoint depth [95%] | verdict per depth |",
-               "|---|---|---:|---|---|---:|---|---|"]
-        for e, b in bps:
-            md.append("| " + " | ".join([_md(e["model"]), _md(e["task"]), str(b["budget"]), _md(b["a"]), _md(b["b"]),
-                                         _fmt(b["margin"], 2), _md(b["text"]), _md(b["verdict_text"])]) + " |")
-        md.append("")
-    if rejected:
-        md += ["## Rejected submissions", ""]
-        md += [f"- `{_md(r['file'])}`: {r['n_problems']} problem(s), first: {_md(r['problems'][0])}" for r in rejected]
-        md.append("")
-
-    targets = {"index.html": html, "leaderboard.md": "\n".join(md) + ("" if md[-1] == "" else "\n")}
+    targets = {"index.html": html, "leaderboard.md": _markdown(view_tasks, view_entries, rejected)}
     for name, text in targets.items():
         atomic_write_text(out / name, text)
         result.files.append(out / name)
