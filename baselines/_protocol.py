@@ -75,7 +75,7 @@ class Request:
         recorded sample with that index. Metadata only: not sent, not logged.
     role : str
         The harness role of the call (``"answer"``, ``"continue"``, ``"revise"``,
-        ``"judge"``, ...; see ``depthbench.baselines._context.ROLES``). Metadata only: the
+        ``"judge"``, ...; see ``depthbench.baselines._roles``). Metadata only: the
         ``replay`` backend serves recorded answers and refuses roles that need new text.
     """
 
