@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import Any
 
 from depthbench import __version__
 from depthbench.baselines._budget import BudgetExceededError
+from depthbench.baselines._calllog import CompactCallWriter, read_calls
 from depthbench.baselines._context import CallContext
 from depthbench.baselines._protocol import BackendError
 from depthbench.baselines.strategies import Strategy, parse
@@ -265,31 +265,30 @@ class _GroupSync:
 
 
 class _Progress:
-    """tqdm bar over (item, strategy, budget) units with calls, tokens and time left."""
+    """Progress over (item, strategy, budget) units with calls and generated tokens
+    (:class:`depthbench.progress.Progress`: a bar on a terminal, a line every ~30 s elsewhere)."""
 
     def __init__(self, total: int, done: int, enabled: bool | None) -> None:
-        from tqdm import tqdm
+        from depthbench.progress import Progress
 
-        disable = (not sys.stderr.isatty()) if enabled is None else not enabled
-        self.bar = tqdm(total=total, initial=done, unit="unit", desc="eval", disable=disable, dynamic_ncols=True,
-                        smoothing=0.1)
-        self.calls = 0
-        self.tokens = 0
-        self._last = 0.0
+        self.bar = Progress(total, "eval", "units", initial=done, enabled=enabled, counters=("calls", "gen_tokens"))
+
+    @property
+    def calls(self) -> int:
+        return self.bar.counts["calls"]
+
+    @property
+    def tokens(self) -> int:
+        return self.bar.counts["gen_tokens"]
 
     def on_call(self, rec: Mapping[str, Any]) -> None:
-        self.calls += 1
-        self.tokens += int(rec["usage"]["completion_tokens"])
-        now = time.monotonic()
-        if now - self._last > 0.25:
-            self._last = now
-            self.bar.set_postfix(calls=self.calls, gen_tokens=self.tokens, refresh=False)
+        self.bar.count("calls")
+        self.bar.count("gen_tokens", int(rec["usage"]["completion_tokens"]))
 
     def on_outcome(self) -> None:
         self.bar.update(1)
 
     def close(self) -> None:
-        self.bar.set_postfix(calls=self.calls, gen_tokens=self.tokens, refresh=False)
         self.bar.close()
 
 
@@ -309,12 +308,12 @@ async def _run_units(cfg: EvalConfig, items: list[dict[str, Any]], strategies: S
                      calls_log: JsonlAppender, outcomes_log: JsonlAppender, progress: _Progress) -> dict[str, int]:
     sem = asyncio.Semaphore(max(1, cfg.concurrency))
     stats = {"new_outcomes": 0, "served": 0}
-
-    def sink(rec: dict[str, Any]) -> None:
-        calls_log.write(rec)
+    writer = CompactCallWriter(calls_log, {it["id"]: it for it in items}, known=cache)
+    sink = writer.write
 
     def emit(outcome: dict[str, Any]) -> None:
         key = (outcome["item_id"], outcome["strategy"], int(outcome["budget"]))
+        writer.forget(outcome.get("calls"))
         if key in done:  # never twice
             return
         outcomes_log.write(outcome)
@@ -495,7 +494,8 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
     calls_path, outcomes_path = out / "calls.jsonl", out / "outcomes.jsonl"
     cache: dict[str, dict[str, Any]] = {}
     if calls_path.exists():
-        for rec in read_jsonl(calls_path):
+        by_id = {it["id"]: it for it in items}
+        for _, rec in read_calls(calls_path, by_id):
             k = rec.get("key")
             if isinstance(k, str) and k not in cache:
                 cache[k] = rec

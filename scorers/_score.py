@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from depthbench.baselines import strategies as registry
+from depthbench.baselines._calllog import read_calls
 from depthbench.baselines._context import ANSWER_ROLES
 from depthbench.baselines.strategies import KINDS, judge_score
 from depthbench.errors import UserError
@@ -232,7 +233,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     duplicates = 0
     unknown: set[str] = set()
     changed_ex = 0
-    for lineno, rec in read_records(calls_path, bad):
+    for lineno, rec in read_calls(calls_path, items, bad):  # compact lines expanded (baselines._calllog)
         missing = [f for f in _CALL_FIELDS if f not in rec]
         if missing:
             bad.append(BadLine(lineno, f"call record lacks {', '.join(missing)}"))
