@@ -1,9 +1,12 @@
 """The evaluation runner behind ``depthbench eval``: crash-safe, resumable, budget-exact.
 
 A run folder holds ``run.json`` (the config, the dataset's sha256, versions; written
-atomically), ``calls.jsonl`` (one line per choice) and ``outcomes.jsonl`` (one line per
-finished (item, strategy, budget)), both appended through
-:class:`depthbench.io.JsonlAppender` (flush + fsync per line).
+atomically), ``calls.jsonl`` (one line per choice, in the compact form of
+:mod:`depthbench.baselines._calllog`) and ``outcomes.jsonl`` (one line per finished
+(item, strategy, budget)), both appended through :class:`depthbench.io.JsonlAppender`:
+every line is written and flushed to the OS before the run goes on (``kill -9`` loses
+nothing), and fsynced in groups every 50 ms by default (``--fsync batch``; ``line``
+fsyncs each line).
 
 Resume: running the same command again reads both logs first. Finished (item, strategy,
 budget) units are skipped; for unfinished ones every call already in ``calls.jsonl`` is
@@ -32,6 +35,7 @@ from depthbench import __version__
 from depthbench.baselines._budget import BudgetExceededError
 from depthbench.baselines._calllog import CompactCallWriter, read_calls
 from depthbench.baselines._context import CallContext
+from depthbench.baselines._merge import parse_shard, shard_items
 from depthbench.baselines._protocol import BackendError
 from depthbench.baselines.strategies import Strategy, parse
 from depthbench.errors import UserError
@@ -56,6 +60,7 @@ _FLAG_OF = {
     "split": "--split",
     "per_depth": "--per-depth",
     "dataset_sha256": "--data (dataset contents)",
+    "shard": "--shard",
 }
 
 
@@ -75,14 +80,15 @@ class EvalConfig:
     seed: int = 0
     temperature: float = 0.7
     top_p: float = 1.0
-    concurrency: int = 8
-    base_url: str | None = None
+    concurrency: int = 128
+    base_url: str | list[str] | None = None  # openai: one URL, several (a list or a comma list) spread the requests
     api_key: str | None = None
+    shard: str | None = None  # "K/N": only that balanced part of the items (depthbench.baselines._merge)
     retries: int | None = None  # openai: retries per call (None: the backend's default)
     timeout: float | None = None  # openai: seconds per attempt (None: the backend's default)
     model_options: dict[str, Any] = field(default_factory=dict)
     progress: bool | None = None  # None: only on a terminal
-    fsync: bool | str = True  # True/"line": fsync each log line; "batch": group commit; False: none (tests)
+    fsync: bool | str = "batch"  # "batch": flush each line, group fsync; True/"line": fsync each line; False: none
     argv: list[str] = field(default_factory=list)
 
 
@@ -180,6 +186,12 @@ def load_items(cfg: EvalConfig) -> tuple[list[dict[str, Any]], str]:
     items = _interleave_by_depth(list(items), cfg.limit)
     if not items:
         raise UserError("--data/--task: the dataset has no items; check the path, --split or --task")
+    shard = parse_shard(cfg.shard)
+    if shard is not None:
+        items = shard_items(items, shard)
+        if not items:
+            raise UserError(f"--shard {cfg.shard}: this shard has no items ({shard[1]} shards of fewer items); "
+                            "use fewer shards")
     ids = [it["id"] for it in items]
     if len(set(ids)) != len(ids):
         raise UserError("--data: item ids are not unique; regenerate the dataset with `depthbench generate`")
@@ -187,9 +199,13 @@ def load_items(cfg: EvalConfig) -> tuple[list[dict[str, Any]], str]:
 
 
 def _run_config(cfg: EvalConfig, strategies: Sequence[Strategy], sha: str, n_items: int) -> dict[str, Any]:
+    from depthbench.baselines._models import redact_secrets
+
+    extra = {"shard": cfg.shard} if cfg.shard is not None else {}  # absent when unsharded: older runs still resume
     return {
+        **extra,
         "model": cfg.model,
-        "model_options": {k: v for k, v in sorted(cfg.model_options.items())},
+        "model_options": redact_secrets({k: v for k, v in sorted(cfg.model_options.items())}),
         "strategies": [s.name for s in strategies],
         "budgets": list(cfg.budgets),
         "seed": cfg.seed,
@@ -215,7 +231,8 @@ def _check_resume(run_json: Path, config: dict[str, Any]) -> dict[str, Any]:
     if old.get("format") != RUN_FORMAT:
         raise UserError(f"--out: {str(run_json.parent)!r} is not a depthbench run folder; choose a new --out folder")
     prev = old.get("config", {})
-    for k, v in config.items():
+    for k in [*config, *(k for k in prev if k not in config)]:
+        v = config.get(k)
         if k == "n_items":
             continue
         if prev.get(k) != v:
@@ -396,6 +413,12 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
         if isinstance(b, bool) or not isinstance(b, int) or b < 1:
             raise UserError(f"--budget: {b!r} is not a positive integer token count; give e.g. --budget 256,1024")
     check_budgets(strategies, cfg.budgets)
+    if cfg.shard is not None:
+        parse_shard(cfg.shard)
+        for s in strategies:
+            if s.dataset_level:
+                raise UserError(f"--shard: {s.name} allocates its budget across the whole dataset, so shards would "
+                                "change its results; run it without --shard")
     if cfg.fsync not in (True, False, "line", "batch"):
         raise UserError(f"--fsync: {cfg.fsync!r} is not 'line' or 'batch'")
     if cfg.concurrency < 1:
@@ -407,6 +430,13 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     extra = {k: v for k, v in (("retries", cfg.retries), ("timeout", cfg.timeout)) if v is not None}
     model = load_model(cfg.model, base_url=cfg.base_url, api_key=cfg.api_key, concurrency=cfg.concurrency,
                        **extra, **cfg.model_options)
+    preflight = getattr(model, "preflight", None)  # several servers: each must answer before anything is written
+    if preflight is not None:
+        try:
+            asyncio.run(preflight())
+        except BaseException:
+            _close_model(model)
+            raise
     created = _new_dirs(Path(cfg.out))
     try:
         out = ensure_writable_dir(cfg.out, "--out")
@@ -485,7 +515,9 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
             "format": RUN_FORMAT,
             "config": config,
             "argv": list(cfg.argv),
-            "base_url": cfg.base_url,
+            "base_url": cfg.base_url if not isinstance(cfg.base_url, list) else ",".join(cfg.base_url),
+            **({"servers": [{k: v for k, v in s.items() if k != "requests"} for s in model.servers_info()]}
+               if hasattr(model, "servers_info") else {}),
             "versions": _versions(model),
             "model_name": getattr(model, "name", cfg.model),
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -505,6 +537,10 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
         for o in read_jsonl(outcomes_path):
             if o.get("strategy") in wanted:
                 done.add((o["item_id"], o["strategy"], int(o["budget"])))
+
+    # Extraction and verification import depthbench.scorers (scipy included, ~1-2 s): import it here, not
+    # on the first answer inside the event loop, where it would stall every request in flight.
+    import depthbench.scorers  # noqa: F401
 
     total_units = len(items) * len(strategies) * len(cfg.budgets)
     ids = {it["id"] for it in items}
@@ -540,6 +576,7 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
         "calls_from_log": stats["served"],
         "new_generated_tokens": progress.tokens,
         "seconds": round(time.monotonic() - t0, 3),
+        "servers": model.servers_info() if hasattr(model, "servers_info") else [],
     }
 
 

@@ -31,6 +31,7 @@ from depthbench.baselines._context import ANSWER_ROLES
 from depthbench.baselines.strategies import KINDS, judge_score
 from depthbench.errors import UserError
 from depthbench.io import BadLine, canonical_json, sha256_bytes, write_jsonl_atomic
+from depthbench.progress import Progress
 from depthbench.scorers._extract import extract
 from depthbench.scorers._reduce import majority_vote
 from depthbench.scorers._verify import verify
@@ -178,7 +179,7 @@ def _int(x: Any) -> int:
 
 
 def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | None = None,
-              err: TextIO | None = None) -> dict[str, Any]:
+              err: TextIO | None = None, progress: bool | None = None) -> dict[str, Any]:
     """Re-score a run folder and write ``scored.jsonl``.
 
     Parameters
@@ -190,6 +191,9 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         Items by id (default: loaded with :func:`load_run_items`).
     err : text stream, optional
         Where bad lines and warnings are reported (default ``sys.stderr``).
+    progress : bool or None
+        Progress over the re-scored calls (:class:`depthbench.progress.Progress`): None
+        shows a bar on a terminal and a line every ~30 s elsewhere; False shows nothing.
 
     Returns
     -------
@@ -248,7 +252,9 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
             continue
         calls[key] = dict(rec)
     texts: dict[str, str] = {}
+    bar = Progress(len(calls), "score", "calls", enabled=progress)
     for key, rec in calls.items():
+        bar.update(1)
         if rec["role"] == "judge":
             rec["score"] = float(judge_score(rec.get("text") or ""))  # the self-judge's verdict, re-read
         if rec["role"] not in ANSWER_ROLES:
@@ -261,6 +267,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         rec["extracted"] = ex.answer
         rec["parse_status"] = ex.parse_status
         rec["correct"] = bool(ex.answer is not None and verify(item, ex.answer))
+    bar.close()
     _report(sorted(bad, key=lambda b: b.lineno), "calls.jsonl", err)
     n_bad_calls = len(bad)
     if unknown:

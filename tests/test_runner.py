@@ -287,12 +287,12 @@ def test_kill_9_five_times_then_resume(reference, tmp_path):
     _same_as_reference(out, reference)
 
 
-def test_batch_fsync_survives_kill_9(reference, tmp_path):
+def test_line_fsync_survives_kill_9(reference, tmp_path):
     out = tmp_path / "run"
     total = _count_lines(reference / "calls.jsonl")
     for target in (total // 4, total // 2):
-        _start_and_stop_at(out, target, signal.SIGKILL, extra=("--fsync", "batch"))
-    done = subprocess.run(_argv(out, "--fsync", "batch"), capture_output=True, timeout=120)
+        _start_and_stop_at(out, target, signal.SIGKILL, extra=("--fsync", "line"))
+    done = subprocess.run(_argv(out, "--fsync", "line"), capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()
     _same_as_reference(out, reference)
 
