@@ -129,6 +129,23 @@ def _units_of(path: Path) -> list[tuple[tuple[str, str, int] | None, str | None,
     return out
 
 
+def _full_size(config: Mapping[str, Any], covered: int) -> int:
+    """Items of the unsharded run (the dataset after --limit), or ``covered`` if the dataset is not at hand."""
+    from depthbench.baselines._runner import EvalConfig, load_items
+
+    cfg = EvalConfig(model="simulated", strategies=["single"], budgets=[1], out="", data=config.get("data"),
+                     task=config.get("task"), split=config.get("split") or "test", per_depth=config.get("per_depth"),
+                     limit=config.get("limit"))
+    try:
+        items, sha = load_items(cfg)
+    except UserError:
+        return covered
+    if config.get("dataset_sha256") and sha != config["dataset_sha256"]:
+        raise UserError(f"merge: the dataset {config.get('data') or config.get('task')!r} now hashes to {sha[:12]}..., "
+                        f"the runs used {str(config['dataset_sha256'])[:12]}...; merge where the runs' dataset is")
+    return len(items)
+
+
 def merge_runs(runs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
                argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Merge run folders (shards, or partial runs of one command) into ``out``.
@@ -194,7 +211,7 @@ def merge_runs(runs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[st
 
     base = loaded[0][1]
     config = {k: v for k, v in base["config"].items() if k != "shard"}
-    config["n_items"] = len({u[0] for u in source})
+    config["n_items"] = _full_size(config, len({u[0] for u in source}))
     run_json = {
         "format": base["format"],
         "config": config,
