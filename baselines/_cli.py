@@ -65,9 +65,14 @@ def _register_eval(sub: Any) -> None:
         ),
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", metavar="DIR", help="dataset folder (or .jsonl file) from `depthbench generate`")
+    src.add_argument("--data", metavar="DIR",
+                     help="dataset from `depthbench generate` (folder of any --format, .jsonl or .parquet file), a "
+                          "`depthbench export hub` folder, or a Hugging Face dataset repo id in the local cache")
     src.add_argument("--task", metavar="NAME", help="generate the task's items in memory (see `depthbench tasks list`)")
     p.add_argument("--split", default="test", help="dataset split (default: test)")
+    p.add_argument("--data-config", default=None, metavar="NAME",
+                   help="with --data of a Hugging Face dataset (a Hub folder or repo id) with several configs: the "
+                        "config (family), e.g. graph_connectivity")
     p.add_argument("--per-depth", type=int, default=None, metavar="N",
                    help="with --task: items per depth (default: the task spec's)")
     p.add_argument("--model", required=True, metavar="SPEC",
@@ -128,6 +133,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         model=args.model,
         model_options=options,
         shard=args.shard,
+        data_config=args.data_config,
         strategies=[args.strategy],
         budgets=parse_budgets(args.budget),
         out=args.out,

@@ -61,6 +61,7 @@ _FLAG_OF = {
     "per_depth": "--per-depth",
     "dataset_sha256": "--data (dataset contents)",
     "shard": "--shard",
+    "data_config": "--data-config",
 }
 
 
@@ -84,6 +85,7 @@ class EvalConfig:
     base_url: str | list[str] | None = None  # openai: one URL, several (a list or a comma list) spread the requests
     api_key: str | None = None
     shard: str | None = None  # "K/N": only that balanced part of the items (depthbench.baselines._merge)
+    data_config: str | None = None  # the config (family) of a Hub dataset with several
     retries: int | None = None  # openai: retries per call (None: the backend's default)
     timeout: float | None = None  # openai: seconds per attempt (None: the backend's default)
     model_options: dict[str, Any] = field(default_factory=dict)
@@ -176,9 +178,9 @@ def load_items(cfg: EvalConfig) -> tuple[list[dict[str, Any]], str]:
     if cfg.limit is not None and cfg.limit < 1:
         raise UserError(f"--limit: must be >= 1, got {cfg.limit}")
     if cfg.data is not None:
-        if not Path(cfg.data).exists():
-            raise UserError(f"--data: {cfg.data!r} does not exist; give a dataset folder or .jsonl file")
-        items, sha = generators.load_dataset(cfg.data, split=cfg.split if Path(cfg.data).is_dir() else None)
+        from depthbench.hub import load_any  # every form `generate` writes, and Hub datasets
+
+        items, sha = load_any(cfg.data, split=cfg.split, config=cfg.data_config)
     else:
         items = generators.build_items(cfg.task, cfg.split, n=cfg.per_depth)
         # the sha256 of the whole generated split (what `depthbench score` recomputes)
@@ -201,7 +203,8 @@ def load_items(cfg: EvalConfig) -> tuple[list[dict[str, Any]], str]:
 def _run_config(cfg: EvalConfig, strategies: Sequence[Strategy], sha: str, n_items: int) -> dict[str, Any]:
     from depthbench.baselines._models import redact_secrets
 
-    extra = {"shard": cfg.shard} if cfg.shard is not None else {}  # absent when unsharded: older runs still resume
+    # absent when unset, so older run folders still resume
+    extra = {k: v for k, v in (("shard", cfg.shard), ("data_config", cfg.data_config)) if v is not None}
     return {
         **extra,
         "model": cfg.model,
@@ -212,7 +215,7 @@ def _run_config(cfg: EvalConfig, strategies: Sequence[Strategy], sha: str, n_ite
         "temperature": cfg.temperature,
         "top_p": cfg.top_p,
         "limit": cfg.limit,
-        "data": str(Path(cfg.data).resolve()) if cfg.data else None,
+        "data": (str(Path(cfg.data).resolve()) if Path(cfg.data).exists() else str(cfg.data)) if cfg.data else None,
         "task": cfg.task,
         "split": cfg.split,
         "per_depth": cfg.per_depth,

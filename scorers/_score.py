@@ -116,10 +116,12 @@ def load_run_items(run: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], s
     data, task = cfg.get("data"), cfg.get("task")
     split = cfg.get("split") or "test"
     if data:
+        from depthbench.hub import load_any  # every dataset form `eval --data` reads
+
         path = Path(data)
-        if not path.exists():
+        if not path.exists() and str(data).startswith("/"):
             raise UserError(f"run.json config.data: dataset {data!r} does not exist; restore it at that path")
-        items, sha = generators.load_dataset(path, split=split if path.is_dir() else None)
+        items, sha = load_any(data, split=split, config=cfg.get("data_config"))
     elif task:
         items = generators.build_items(task, split, n=cfg.get("per_depth"))
         sha = sha256_bytes("\n".join(canonical_json(it) for it in items).encode("utf-8"))
