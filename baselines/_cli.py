@@ -76,7 +76,8 @@ def _register_eval(sub: Any) -> None:
     p.add_argument("--per-depth", type=int, default=None, metavar="N",
                    help="with --task: items per depth (default: the task spec's)")
     p.add_argument("--model", required=True, metavar="SPEC",
-                   help="openai:MODEL | llamacpp:smollm2 | llamacpp:PATH.gguf | simulated[:k=v,...] | replay:FILE.jsonl")
+                   help="openai:MODEL | llamacpp:smollm2 | llamacpp:PATH.gguf | simulated[:k=v,...] | replay:FILE "
+                        "(depthbench replay JSONL, lm-eval samples_*.jsonl or an inspect .eval log)")
     p.add_argument("--strategy", required=True, metavar="S[,S...]",
                    help="strategies, e.g. single,majority@8,budget_forcing (see `depthbench strategies`)")
     p.add_argument("--budget", required=True, metavar="B[,B...]",
