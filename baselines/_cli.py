@@ -111,6 +111,9 @@ def _register_eval(sub: Any) -> None:
     p.add_argument("--native-n", action="store_true",
                    help="openai: ask the server for n choices in one request (vLLM, llama.cpp server) instead "
                         "of one request per sample; one seed then covers the request's samples (see doctor)")
+    p.add_argument("--think-open", action="store_true",
+                   help="openai: the server's chat template opens <think> in the prompt (reasoning models), so a "
+                        "reply is scored only from text after </think> (llamacpp detects this from the GGUF template)")
     p.add_argument("--fsync", choices=("line", "batch"), default="batch",
                    help="batch (default): write and flush every log line at once (nothing is lost to kill -9 or a "
                         "crash), fsync in groups every 50 ms (a power cut loses at most that window); line: fsync "
@@ -126,6 +129,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from depthbench.errors import UserError
 
+    if args.think_open and not args.model.startswith("openai:"):
+        raise UserError(f"--think-open: only needed for the openai backend, not --model {args.model}; drop --think-open")
     if args.native_n and not args.model.startswith("openai:"):
         raise UserError(f"--native-n: only the openai backend sends n > 1 requests, not --model {args.model}; "
                         "drop --native-n")
@@ -195,6 +200,8 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
         if options.get("native_n") is False:
             raise UserError("--native-n: --model-args sets native_n false; give one of them")
         options["native_n"] = True
+    if getattr(args, "think_open", False):
+        options["opens_think"] = True
     check_model_args(args.model, options)
     return options
 

@@ -161,7 +161,9 @@ class OpenAICompatibleModel:
                  continue_final_message: bool = False, tokenizer: Callable[[str], int] | None = None,
                  extra_body: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
                  proxy: str | None = None, trust_env: bool = True, reprobe_s: float = 30.0,
-                 jitter_seed: int | None = None) -> None:
+                 jitter_seed: int | None = None, opens_think: bool = False) -> None:
+        #: the server's chat template opens ``<think>`` in the prompt (scoring reads past ``</think>``)
+        self.opens_think = bool(opens_think)
         if not model:
             raise UserError("--model openai:MODEL: the model name is empty; e.g. openai:Qwen/Qwen2.5-7B-Instruct")
         if int(concurrency) < 1:

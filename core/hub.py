@@ -28,9 +28,8 @@ that ``huggingface_hub.upload_folder`` pushes as is: ``<family>/<split>-00000-of
 one ``configs`` entry per family, ``dataset_info`` (features and split sizes), license,
 ``task_categories``, ``size_categories`` and tags.
 
-The Arrow row form is today's ``generate --format parquet`` columns
-(:func:`depthbench.generators._export.flatten_item`); the Arrow-safe item schema of the
-v2 release replaces it in one place, :mod:`depthbench.adapters._rows`.
+Rows are release records (item format 2, :mod:`depthbench.generators._record`): the same
+columns, one type each, in every family, so one Hub dataset holds every config.
 """
 
 from __future__ import annotations
@@ -179,7 +178,7 @@ def load_any(data: str | os.PathLike[str], split: str = "test",
             kept = p / "manifests" / f"{chosen}.json"
             if kept.is_file():
                 want = json.loads(kept.read_text("utf-8")).get("files", {}).get(f"{split}.jsonl", {}).get("sha256")
-                if want and want == _jsonl_sha(items):
+                if want and want in _jsonl_shas(items):
                     return items, sha256_file(kept)
             return items, _items_sha(items)
         if config is not None:
@@ -193,9 +192,13 @@ def load_any(data: str | os.PathLike[str], split: str = "test",
                     "or a Hugging Face dataset repo id in the local cache")
 
 
-def _jsonl_sha(items: Sequence[Mapping[str, Any]]) -> str:
-    """sha256 of the JSONL file these items were written as (``write_jsonl_atomic``)."""
-    return sha256_bytes("".join(canonical_json(it) + "\n" for it in items).encode("utf-8"))
+def _jsonl_shas(items: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """sha256 of the JSONL file these items were released as: records (format 2), or nested items (v1)."""
+    from depthbench.generators._record import item_record
+
+    records = "".join(canonical_json(item_record(it)) + "\n" for it in items)
+    nested = "".join(canonical_json(it) + "\n" for it in items)
+    return sha256_bytes(records.encode("utf-8")), sha256_bytes(nested.encode("utf-8"))
 
 
 def _from_disk(folder: Path, split: str) -> list[dict[str, Any]]:
@@ -266,9 +269,10 @@ def _card(configs: list[dict[str, Any]], total: int) -> str:
             lines.append(f"| {c['name']} | {s['name']} | {s['n']} | {canonical_json(s['per_depth'])} |")
     lines += ["", "```python", "import datasets",
               f'ds = datasets.load_dataset("<this repo>", "{configs[0]["name"]}", split="test")', "```", "",
-              "Columns: `id`, `task`, `generator_version`, `split`, `seed`, `index`, `depth` (certified), `prompt`, "
-              "`answer_type`, `answer` (text); `params_json`, `instance_json`, `solution_trace_json` and `meta_json` "
-              "hold the nested fields as JSON text (`json.loads`), so every column has one type in every config. "
+              "Columns: `id`, `task`, `family`, `generator_version`, `split`, `seed`, `index`, `depth` (certified), "
+              "`prompt`, `answer` (text), `answer_type`, `chance`; `params_json`, `instance_json`, "
+              "`solution_trace_json` and `meta_json` hold the nested fields as JSON text (`json.loads`), so every "
+              "column has one type in every config (depthbench's item format 2). "
               "A correct answer is checked by the family's verifier, not by string match (any valid plan solves a "
               "grid item): score with `depthbench score`, or evaluate with `depthbench eval --data <this repo> "
               "--data-config <config>`.", "",

@@ -21,13 +21,23 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _servers import start_test_server  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run_v1"
-# The fixture was written by depthbench before compact logs existed (full records, no "v"), with:
-FIXTURE_ARGS = ["--task", "graph_connectivity", "--per-depth", "2", "--limit", "4", "--model",
+V1_GRAPH = Path(__file__).resolve().parent.parent / "data" / "v1" / "graph_connectivity"  # frozen release
+# The fixture was written by depthbench before compact logs existed (commit 602301e: full records, no "v"), with:
+FIXTURE_ARGS = ["--data", str(V1_GRAPH), "--split", "dev", "--limit", "4", "--model",
                 "simulated:eps=0.05,tokens_per_step=10", "--strategy",
                 "single,majority@2,budget_forcing,revision@2,best_of@2:self", "--budget", "160", "--seed", "5"]
-# ... and `depthbench score` / `submission pack --date 2026-12-01` of that version gave:
+# ... and `depthbench score` / `submission pack --date 2026-12-01` of main before compact logs (5414b94) gave:
 FIXTURE_SCORED = Path(__file__).parent / "fixtures" / "run_v1.scored.jsonl"
-FIXTURE_SUBMISSION_SHA256 = "1a24d9941eacd45dc7280ee7131b5f9e5d424d180f428fef666e5dbbba8b49eb"
+FIXTURE_SUBMISSION_SHA256 = "91a368480ba5158d6d9451e2a69ae5ce2773d846830ce7a937677018f3087a85"
+
+
+def _copy_fixture(dst: Path) -> Path:
+    """The fixture folder at ``dst``, its run.json pointing at this checkout's data/v1 (written at /tmp/old)."""
+    shutil.copytree(FIXTURE, dst)
+    run = json.loads((dst / "run.json").read_text())
+    run["config"]["data"] = str(V1_GRAPH)
+    (dst / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
+    return dst
 
 
 def _items(run: Path) -> dict:
@@ -41,8 +51,7 @@ def _pack_sha(run: Path, tmp: Path) -> str:
 
 
 def test_old_run_folder_scores_packs_and_resumes_as_before(tmp_path, capsys):
-    run = tmp_path / "run_v1"
-    shutil.copytree(FIXTURE, run)
+    run = _copy_fixture(tmp_path / "run_v1")
     assert not any("v" in json.loads(x) for x in (run / "calls.jsonl").read_text().splitlines())
     score_run(run)
     assert (run / "scored.jsonl").read_bytes() == FIXTURE_SCORED.read_bytes()
@@ -53,7 +62,7 @@ def test_old_run_folder_scores_packs_and_resumes_as_before(tmp_path, capsys):
     assert (run / "calls.jsonl").read_bytes() == before
 
 
-def test_new_compact_run_gives_the_same_scores_and_submission_as_the_old_format(tmp_path):
+def test_new_compact_run_reads_back_as_the_old_full_records_and_scores_alike(tmp_path):
     run = tmp_path / "new"
     assert main(["eval", *FIXTURE_ARGS, "--out", str(run), "--no-progress"]) == 0
     lines = [json.loads(x) for x in (run / "calls.jsonl").read_text().splitlines()]
@@ -64,14 +73,19 @@ def test_new_compact_run_gives_the_same_scores_and_submission_as_the_old_format(
     assert new.keys() == old.keys()
     for k, r in new.items():  # everything but the timing is the old full record, request text included
         assert {**r, "latency_s": 0} == {**old[k], "latency_s": 0}, k
+    # the same run written in the old full form scores and packs to the same bytes
+    full = tmp_path / "full"
+    shutil.copytree(run, full)
+    (full / "calls.jsonl").write_text("".join(json.dumps(r) + "\n" for _, r in read_calls(run / "calls.jsonl",
+                                                                                          _items(run))))
     score_run(run)
-    assert (run / "scored.jsonl").read_bytes() == FIXTURE_SCORED.read_bytes()
-    assert _pack_sha(run, tmp_path) == FIXTURE_SUBMISSION_SHA256
+    score_run(full)
+    assert (run / "scored.jsonl").read_bytes() == (full / "scored.jsonl").read_bytes()
+    assert _pack_sha(run, tmp_path) == _pack_sha(full, tmp_path)
 
 
 def test_resuming_an_old_folder_appends_compact_lines_that_read_back(tmp_path, capsys):
-    run = tmp_path / "run_v1"
-    shutil.copytree(FIXTURE, run)
+    run = _copy_fixture(tmp_path / "run_v1")
     outcomes = (run / "outcomes.jsonl").read_text().splitlines()
     lost = {(o["item_id"], o["strategy"]) for o in map(json.loads, outcomes)
             if o["strategy"] in ("budget_forcing", "revision@2")}

@@ -12,7 +12,8 @@ from depthbench.generators import load_dataset
 from depthbench.hub import export_hub, load_any
 
 datasets = pytest.importorskip("datasets")
-RELEASE = Path(__file__).resolve().parent.parent / "data" / "v1"
+RELEASE = Path(__file__).resolve().parent.parent / "data" / "v2"
+V1 = Path(__file__).resolve().parent.parent / "data" / "v1"
 FAMILIES = ("graph_connectivity", "multihop_arithmetic", "grid_planning")
 
 
@@ -36,6 +37,12 @@ def test_hub_export_loads_with_datasets_as_the_jsonl_release(hub, family):
         assert items == want and got_sha == sha  # same dataset sha256 as the JSONL release
 
 
+def test_the_frozen_v1_release_exports_and_reads_back_too(tmp_path):
+    export_hub(V1, tmp_path / "v1hub")
+    items, sha = load_any(tmp_path / "v1hub", split="dev", config="grid_planning")
+    assert (items, sha) == load_dataset(V1 / "grid_planning", split="dev")
+
+
 def test_hub_card_has_configs_info_license_and_regeneration(hub):
     text = (hub / "README.md").read_text()
     import yaml
@@ -47,7 +54,7 @@ def test_hub_card_has_configs_info_license_and_regeneration(hub):
     info = {c["config_name"]: c for c in meta["dataset_info"]}
     n = {s["name"]: s["num_examples"] for s in info["grid_planning"]["splits"]}
     assert n["test"] == len(load_dataset(RELEASE / "grid_planning", split="test")[0])
-    assert {f["dtype"] for f in info["graph_connectivity"]["features"]} <= {"string", "int64"}
+    assert {f["dtype"] for f in info["graph_connectivity"]["features"]} <= {"string", "int64", "float64"}
     assert "certified" in text and "depthbench generate" in text
     for fam in FAMILIES:
         assert (hub / "manifests" / f"{fam}.json").read_bytes() == (RELEASE / fam / "manifest.json").read_bytes()
