@@ -175,7 +175,8 @@ def load_any(data: str | os.PathLike[str], split: str = "test",
         if configs:
             chosen = _pick_config(configs, config, f"the Hub dataset folder {str(p)!r}")
             items = _hub_items(str(p), chosen, split)
-            kept = p / "manifests" / f"{chosen}.json"
+            kept = p / "manifests" / f"{chosen}.json"  # an export; a release folder keeps it beside the data
+            kept = kept if kept.is_file() else p / str(chosen) / "manifest.json"
             if kept.is_file():
                 want = json.loads(kept.read_text("utf-8")).get("files", {}).get(f"{split}.jsonl", {}).get("sha256")
                 if want and want in _jsonl_shas(items):

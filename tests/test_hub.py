@@ -131,3 +131,14 @@ def test_export_lm_eval_prints_or_copies_the_task_folder(tmp_path, capsys):
     assert sorted(p.name for p in src.glob("*.yaml")) == [f"depthbench_{f}.yaml" for f in sorted(FAMILIES)]
     assert main(["export", "lm-eval", "--out", str(tmp_path / "tasks")]) == 0
     assert (tmp_path / "tasks" / "utils.py").is_file()
+
+
+def test_the_release_folder_itself_loads_as_a_hub_dataset():
+    """data/v2's README card lists one config per family over its JSONL record files."""
+    for family in FAMILIES:
+        ds = datasets.load_dataset(str(RELEASE), family, split="dev")
+        want, sha = load_dataset(RELEASE / family, split="dev")
+        from depthbench.adapters._rows import row_item
+
+        assert [row_item(r) for r in ds] == want
+        assert load_any(RELEASE, split="dev", config=family) == (want, sha)
