@@ -7,8 +7,8 @@ every ``interval`` seconds (default 30; environment variable
 
     eval: 1,234/5,000 units (24.7%), 310.2 calls/s, 8.3 units/s, elapsed 0:02:28, ETA 0:07:34
 
-and one last line when the work ends, if a periodic line was printed (short jobs stay
-silent). ``enabled=False`` prints nothing; ``enabled=True`` draws the bar even when
+and one last line when the work ends, if it took longer than the interval (shorter jobs
+stay silent). ``enabled=False`` prints nothing; ``enabled=True`` draws the bar even when
 stderr is not a terminal.
 """
 
@@ -137,7 +137,7 @@ class Progress:
             self._emit()
 
     def close(self) -> None:
-        """Stop reporting; off a terminal print a final line if any line was printed."""
+        """Stop reporting; off a terminal print a final line if the work took longer than the interval."""
         if self._bar is not None:
             if self.counts:
                 self._bar.set_postfix(refresh=False, **self.counts)
@@ -147,7 +147,7 @@ class Progress:
             self._stop.set()
             self._thread.join()
             self._thread = None
-            if self._printed:
+            if self._printed or time.monotonic() - self._t0 >= self._interval:
                 self._emit()
 
     def __enter__(self) -> "Progress":
