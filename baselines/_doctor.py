@@ -20,6 +20,7 @@ import argparse
 from typing import Any
 
 from depthbench._lazy import lazy
+from depthbench.baselines._model_options import model_options
 from depthbench.baselines._probe import Check, format_table, local_checks
 from depthbench.baselines.backends import get_backend, load_model, model_spec_forms, parse_model_spec
 
@@ -27,9 +28,12 @@ asyncio = lazy("asyncio")
 __all__ = ["register", "run_doctor", "Check", "format_table"]
 
 
-async def run_doctor(spec: str, *, base_url: str | None = None, api_key: str | None = None,
-                     timeout: float = 30.0) -> list[Check]:
+async def run_doctor(spec: str, *, base_url: str | list[str] | None = None, api_key: str | None = None,
+                     timeout: float = 30.0, options: dict[str, Any] | None = None) -> list[Check]:
     """Probe the backend named by ``spec``; returns the table rows.
+
+    Several base URLs (a list or a comma list) are probed one after the other, each
+    row naming its server.
 
     Raises
     ------
@@ -39,8 +43,8 @@ async def run_doctor(spec: str, *, base_url: str | None = None, api_key: str | N
     provider, _ = parse_model_spec(spec)
     b = get_backend(provider)
     if b.doctor is not None:
-        return await b.doctor(spec, base_url=base_url, api_key=api_key, timeout=timeout)
-    model = load_model(spec, base_url=base_url, api_key=api_key)
+        return await b.doctor(spec, base_url=base_url, api_key=api_key, timeout=timeout, options=options)
+    model = load_model(spec, base_url=base_url, api_key=api_key, **(options or {}))
     try:
         return await local_checks(model)
     finally:
@@ -52,13 +56,19 @@ def register(sub: Any) -> None:
     p = sub.add_parser("doctor", help="probe a model server: reachable, model name, seed, n, usage, context length",
                        description=__doc__.split("\n\n")[1].replace("\n", " ") if __doc__ else None)
     p.add_argument("--model", required=True, metavar="SPEC", help=" | ".join(model_spec_forms()))
-    p.add_argument("--base-url", default=None, help="openai: server base URL (default: $OPENAI_BASE_URL)")
+    p.add_argument("--base-url", action="append", default=None, metavar="URL",
+                   help="openai: server base URL (default: $OPENAI_BASE_URL); repeat it (or a comma list) to check "
+                        "several servers")
     p.add_argument("--api-key", default=None, help="openai: API key (default: $OPENAI_API_KEY)")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds (default 30)")
+    p.add_argument("--model-args", default=None, metavar="JSON", help="backend options as in `depthbench eval`")
+    p.add_argument("--extra-body", default=None, metavar="JSON", help="openai: request body fields as in `depthbench eval`")
     p.set_defaults(func=_cmd_doctor)
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    rows = asyncio.run(run_doctor(args.model, base_url=args.base_url, api_key=args.api_key, timeout=args.timeout))
+    remote = get_backend(parse_model_spec(args.model)[0]).remote
+    rows = asyncio.run(run_doctor(args.model, base_url=args.base_url, api_key=args.api_key, timeout=args.timeout,
+                                  options=model_options(args) if remote else None))
     print(format_table(rows))
     return 1 if any(r.name == "reachable" and r.status == "fail" for r in rows) else 0

@@ -8,7 +8,9 @@ Datasets: ``build_items(spec_or_name, split, depths=None, n=None, seed=None)`` g
 certified items in memory; ``load_dataset(path, split=None) -> (items, manifest_sha256)``
 reads a dataset folder or JSONL file; ``write_dataset`` writes a folder with its manifest.
 Files hold Arrow-safe release records (``item_record`` / ``item_from_record``, item format
-``depthbench-item/2``); in memory items are decoded.
+``depthbench-item/2``); in memory items are decoded. ``load_any`` reads every dataset form
+``eval --data`` accepts (JSONL, Parquet, ``save_to_disk`` and Hub folders, cached Hub repo
+ids); ``export_hub`` writes a release as a Hub dataset folder.
 """
 
 from depthbench.tasks._dataset import (
@@ -20,6 +22,7 @@ from depthbench.tasks._dataset import (
     make_item,
 )
 from depthbench.tasks._export import write_dataset
+from depthbench.tasks._hub import export_hub, hub_configs, load_any
 from depthbench.tasks._record import ITEM_FORMAT, RECORD_COLUMNS, item_from_record, item_record
 from depthbench.tasks._releases import Release, default_releases_dir, find_releases
 from depthbench.tasks._spec import SplitSpec, TaskSpec, list_specs, load_spec, spec_dir
@@ -33,6 +36,9 @@ __all__ = [
     "build_items",
     "make_item",
     "load_dataset",
+    "load_any",
+    "export_hub",
+    "hub_configs",
     "write_dataset",
     "item_content_sha256",
     "CertificationMismatch",

@@ -26,39 +26,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from depthbench.analysis._format import clean_json
+from depthbench.baselines._calllog import read_calls
 from depthbench.baselines._roles import Role
+from depthbench.baselines._runner import load_run_json
 from depthbench.baselines.strategies import all_roles, parse
 from depthbench.errors import UserError
 from depthbench.io import BadLine, canonical_json, sha256_bytes, write_jsonl_atomic
+from depthbench.progress import Progress
 from depthbench.scorers import extract_answer, majority_vote, verify
-from depthbench.tasks import build_items, load_dataset
+from depthbench.tasks import build_items, load_any
 
 __all__ = ["score_run", "load_run_json", "load_run_items", "read_records", "strategy_info"]
 
 _CALL_FIELDS = ("key", "item_id", "strategy", "budget", "sample", "round", "role", "text")
-
-
-def load_run_json(run_dir: str | Path) -> dict[str, Any]:
-    """Read ``run.json`` of a run folder.
-
-    Raises
-    ------
-    UserError
-        If the folder or its ``run.json`` is missing or unreadable (names RUN_DIR).
-    """
-    p = Path(run_dir)
-    if not p.is_dir():
-        raise UserError(f"RUN_DIR: {str(p)!r} is not a folder; give the --out folder of `depthbench eval`")
-    rj = p / "run.json"
-    if not rj.exists():
-        raise UserError(f"RUN_DIR: {str(p)!r} has no run.json; give the --out folder of `depthbench eval`")
-    try:
-        run = json.loads(rj.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise UserError(f"RUN_DIR: {str(rj)!r} is unreadable ({e}); restore it or re-run `depthbench eval`") from None
-    if not isinstance(run, dict):
-        raise UserError(f"RUN_DIR: {str(rj)!r} is not a JSON object; restore it or re-run `depthbench eval`")
-    return run
 
 
 def read_records(path: str | Path, bad: list[BadLine]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -87,7 +67,7 @@ def load_run_items(run: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], s
     """The dataset items of a run, by id, as the run's config names them.
 
     ``run.json`` ``config`` holds either ``data`` (a dataset folder or ``.jsonl``,
-    read with :func:`depthbench.tasks.load_dataset` and the run's ``split``) or
+    or any form :func:`depthbench.tasks.load_any` reads, with the run's ``split`` and ``data_config``) or
     ``task`` (regenerated with :func:`depthbench.tasks.build_items` from the
     task, ``split`` and ``per_depth``). This is the only place that loads items for
     scoring and analysis.
@@ -110,9 +90,9 @@ def load_run_items(run: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], s
     split = cfg.get("split") or "test"
     if data:
         path = Path(data)
-        if not path.exists():
+        if not path.exists() and str(data).startswith("/"):
             raise UserError(f"run.json config.data: dataset {data!r} does not exist; restore it at that path")
-        items, sha = load_dataset(path, split=split if path.is_dir() else None)
+        items, sha = load_any(data, split=split, config=cfg.get("data_config"))
     elif task:
         items = build_items(task, split, n=cfg.get("per_depth"))
         sha = sha256_bytes("\n".join(canonical_json(it) for it in items).encode("utf-8"))
@@ -173,7 +153,7 @@ def _int(x: Any) -> int:
 
 
 def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | None = None,
-              err: TextIO | None = None) -> dict[str, Any]:
+              err: TextIO | None = None, progress: bool | None = None) -> dict[str, Any]:
     """Re-score a run folder and write ``scored.jsonl``.
 
     Parameters
@@ -185,6 +165,9 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         Items by id (default: loaded with :func:`load_run_items`).
     err : text stream, optional
         Where bad lines and warnings are reported (default ``sys.stderr``).
+    progress : bool or None
+        Progress over the re-scored calls (:class:`depthbench.progress.Progress`): None
+        shows a bar on a terminal and a line every ~30 s elsewhere; False shows nothing.
 
     Returns
     -------
@@ -225,7 +208,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     run_seed = _run_seed(run)  # seeds the strategies' random decisions, as in the run
 
     calls, bad, duplicates, unknown = _read_calls(calls_path, items)
-    changed_ex = _reextract(calls, items)
+    changed_ex = _reextract(calls, items, progress)
     _report(sorted(bad, key=lambda b: b.lineno), "calls.jsonl", err)
     if unknown:
         print(f"calls.jsonl: {len(unknown)} item id(s) not in the run's dataset (e.g. {sorted(unknown)[0]!r}); "
@@ -264,7 +247,7 @@ def _read_calls(path: Path, items: Mapping[str, Any]) -> tuple[dict[str, dict[st
     calls: dict[str, dict[str, Any]] = {}
     duplicates = 0
     unknown: set[str] = set()
-    for lineno, rec in read_records(path, bad):
+    for lineno, rec in read_calls(path, items, bad):  # compact lines expanded (baselines._calllog)
         missing = [f for f in _CALL_FIELDS if f not in rec]
         if missing:
             bad.append(BadLine(lineno, f"call record lacks {', '.join(missing)}"))
@@ -280,12 +263,14 @@ def _read_calls(path: Path, items: Mapping[str, Any]) -> tuple[dict[str, dict[st
     return calls, bad, duplicates, unknown
 
 
-def _reextract(calls: Mapping[str, dict[str, Any]], items: Mapping[str, Any]) -> int:
+def _reextract(calls: Mapping[str, dict[str, Any]], items: Mapping[str, Any], progress: bool | None = None) -> int:
     """Re-extract and re-verify every answer-bearing call in place (as the runner did, from the
     chain so far); returns how many differ from the log."""
     changed = 0
     texts: dict[str, str] = {}
+    bar = Progress(len(calls), "score", "calls", enabled=progress)
     for key, rec in calls.items():
+        bar.update(1)
         if not _answers(rec["role"]):
             continue  # judge/verify calls: the strategy's reduction re-reads their texts
         item = items[str(rec["item_id"])]
@@ -298,6 +283,7 @@ def _reextract(calls: Mapping[str, dict[str, Any]], items: Mapping[str, Any]) ->
         rec["extracted"] = ex.answer
         rec["parse_status"] = ex.parse_status
         rec["correct"] = bool(ex.answer is not None and verify(item, ex.answer))
+    bar.close()
     return changed
 
 

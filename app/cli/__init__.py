@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from depthbench import __version__
+from depthbench.adapters import _cli as adapters_cli
 from depthbench.analysis import _cli as analysis_cli
 from depthbench.baselines import _cli as baselines_cli
 from depthbench.demo import _cli as demo_cli
@@ -37,6 +38,7 @@ _COMMAND_MODULES = (
     report_cli,       # report, compare
     demo_cli,         # demo
     leaderboard_cli,  # submission pack|validate, leaderboard build
+    adapters_cli,     # export hub|lm-eval
 )
 
 

@@ -34,6 +34,7 @@ from depthbench.errors import UserError
 from depthbench.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir
 from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, safe_slug
 from depthbench.leaderboard._validate import ValidationReport, validate_submission
+from depthbench.progress import Progress
 from depthbench.scorers import (
     breakpoint_words,
     compare_strategies,
@@ -441,7 +442,7 @@ def _markdown(view_tasks: list[dict[str, Any]], view_entries: list[dict[str, Any
 
 
 def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, releases: str | Path | None = None,
-                      limits: Limits = DEFAULT_LIMITS) -> SiteResult:
+                      limits: Limits = DEFAULT_LIMITS, progress: bool | None = None) -> SiteResult:
     """Validate every submission in a folder and write the static leaderboard.
 
     Parameters
@@ -455,6 +456,9 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
         Dataset releases to check dataset hashes against (default: shipped data).
     limits : Limits
         Reading limits for untrusted files.
+    progress : bool or None
+        Progress over the submissions (:class:`depthbench.progress.Progress`): None
+        shows a bar on a terminal and a line every ~30 s elsewhere; False shows nothing.
 
     Returns
     -------
@@ -465,15 +469,18 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
     out = ensure_writable_dir(out_dir, "--out")
     result = SiteResult(data={})
     entries, rejected, downloads = [], [], []
-    for path in files:
-        rep = validate_submission(path, releases=releases, limits=limits)
-        if rep.ok:
-            entries.append(_entry(rep, path.name))
-            downloads.append((entries[-1]["download"], path))
-            result.accepted.append(path.name)
-        else:
-            rejected.append({"file": path.name, "n_problems": len(rep.problems), "problems": rep.problems[:5]})
-            result.rejected.append(path.name)
+
+    with Progress(len(files), "leaderboard", "submissions", enabled=progress) as bar:
+        for path in files:
+            rep = validate_submission(path, releases=releases, limits=limits)
+            if rep.ok:
+                entries.append(_entry(rep, path.name))
+                downloads.append((entries[-1]["download"], path))
+                result.accepted.append(path.name)
+            else:
+                rejected.append({"file": path.name, "n_problems": len(rep.problems), "problems": rep.problems[:5]})
+                result.rejected.append(path.name)
+            bar.update(1)
 
     tasks = _ranked_boards(entries)
 

@@ -24,16 +24,18 @@ Spec forms (``depthbench --help``)
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from functools import lru_cache
 from typing import Any
 
+from depthbench.baselines._http import redact_url
 from depthbench.baselines._protocol import Model
 from depthbench.baselines.backends._base import Backend, BadSpec, backend, registry, unregister
 from depthbench.errors import UserError
 
 __all__ = ["Backend", "BadSpec", "backend", "backends", "get_backend", "model_spec_forms", "parse_model_spec", "load_model",
-           "endpoint_kind", "unregister"]
+           "endpoint_kind", "unregister", "check_model_args", "redact_secrets"]
 
 
 @lru_cache(maxsize=1)
@@ -151,3 +153,54 @@ def load_model(spec: str, *, base_url: str | None = None, api_key: str | None = 
         return b.factory(rest, **remote_kw, **kw)
     except BadSpec as e:
         raise _bad_spec(spec, str(e)) from None
+
+
+#: options set by their own flags, not through --model-args
+_OWN_FLAGS = {"base_url": "--base-url", "api_key": "--api-key", "concurrency": "--concurrency",
+              "retries": "--retries", "timeout": "--timeout"}
+_SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "authorization", "auth", "cookie", "credential")
+
+
+def check_model_args(spec: str, options: dict[str, Any], flag: str = "--model-args") -> None:
+    """Refuse backend options that the backend of ``spec`` does not take (its class's constructor
+    keyword arguments, from the backend registry).
+
+    Raises
+    ------
+    UserError
+        Naming the option and listing the backend's options, or the flag that sets it.
+    """
+    provider, _ = parse_model_spec(spec)
+    cls = get_backend(provider).model_class
+    if cls is None:
+        return
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    names = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_POSITIONAL
+             and p.kind is not inspect.Parameter.POSITIONAL_ONLY]
+    first = next(iter(n for n in names), None)
+    for k in options:
+        if k in _OWN_FLAGS:
+            raise UserError(f"{flag}: {k!r} has its own flag; use {_OWN_FLAGS[k]} instead")
+        if k not in names or k == first:
+            valid = ", ".join(n for n in names if n != first and n not in _OWN_FLAGS)
+            raise UserError(f"{flag}: {k!r} is not an option of the {provider} backend; its options: {valid}")
+
+
+def redact_secrets(options: Any) -> Any:
+    """``options`` with the values of secret-looking keys (api_key, token, Authorization, ...)
+    replaced by ``"<redacted>"`` and passwords cut out of URLs (what run.json records)."""
+    if isinstance(options, dict):
+        out = {}
+        for k, v in options.items():
+            if isinstance(k, str) and any(w in k.lower() for w in _SECRET_WORDS) and v not in (None, ""):
+                out[k] = "<redacted>"
+            else:
+                out[k] = redact_secrets(v)
+        return out
+    if isinstance(options, list):
+        return [redact_secrets(v) for v in options]
+    if isinstance(options, str) and "://" in options and "@" in options:
+        return redact_url(options)
+    return options

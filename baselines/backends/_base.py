@@ -56,6 +56,9 @@ class Backend:
         ``depthbench doctor`` (default: the generic seed and token-count probe).
     recount : callable, optional
         :data:`Recount` hook for the submission validator.
+    model_class : type, optional
+        The decorated class (its constructor's keyword arguments are the backend's options,
+        checked by ``eval --model-args``).
     """
 
     name: str
@@ -69,6 +72,7 @@ class Backend:
     options: Mapping[str, str] = field(default_factory=dict)
     doctor: Callable[..., Awaitable[list[Any]]] | None = None
     recount: Recount | None = None
+    model_class: type | None = None
 
 
 class BadSpec(ValueError):
@@ -104,7 +108,7 @@ def backend(name: str, *, forms: Sequence[str], summary: str, needs_rest: bool =
         factory = getattr(cls, "from_spec", cls)
         _REGISTRY[name] = Backend(name=name, forms=tuple(forms), summary=summary, factory=factory,
                                   needs_rest=needs_rest, model_in_spec=model_in_spec, remote=remote, token_source=token_source,
-                                  options=dict(options or {}), doctor=doctor, recount=recount)
+                                  options=dict(options or {}), doctor=doctor, recount=recount, model_class=cls)
         return cls
 
     return deco

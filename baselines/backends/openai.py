@@ -39,24 +39,22 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from depthbench._lazy import lazy
+from depthbench.baselines._http import Server, ServerPool, redact_url
 from depthbench.baselines._probe import PROBE, Check, probe_request, seed_check
 from depthbench.baselines._protocol import BackendError, Capabilities, Choice, Request, Response
 from depthbench.baselines.backends._base import backend
 from depthbench.errors import UserError
 
-if TYPE_CHECKING:  # imported when a model is created (CLI start-up stays fast)
-    import httpcore
-
+httpcore = lazy("httpcore")  # imported when the first request is sent (CLI start-up stays fast)
 asyncio = lazy("asyncio")
-__all__ = ["OpenAICompatibleModel", "normalise_base_url"]
+__all__ = ["OpenAICompatibleModel", "normalise_base_url", "split_base_urls"]
 
 log = logging.getLogger("depthbench.baselines.openai")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-_SHARD = 4  # connections per httpcore pool
 
 
 class _Retryable(Exception):
@@ -82,6 +80,22 @@ def normalise_base_url(url: str) -> str:
     return url
 
 
+def split_base_urls(base_url: "str | Sequence[str] | None") -> list[str]:
+    """Base URLs from ``--base-url`` values: repeated flags, comma lists, or both; normalised, no duplicates.
+
+    Raises
+    ------
+    UserError
+        A URL that is not http(s), or the same server twice.
+    """
+    raw = [base_url] if isinstance(base_url, str) else list(base_url or [])
+    urls = [normalise_base_url(u) for part in raw for u in str(part).split(",") if u.strip()]
+    for u in urls:
+        if urls.count(u) > 1:
+            raise UserError(f"--base-url {u}: given twice; list each server once")
+    return urls
+
+
 def _finish(reason: Any) -> str:
     if reason == "length":
         return "length"
@@ -90,15 +104,24 @@ def _finish(reason: Any) -> str:
     return "stop"
 
 
-async def _doctor(spec: str, *, base_url: str | None = None, api_key: str | None = None,
-                  timeout: float = 30.0) -> list[Check]:
-    """``depthbench doctor`` for a server: one quick attempt per check, short backoff."""
-    model = OpenAICompatibleModel(spec.partition(":")[2], base_url=base_url, api_key=api_key, retries=1,
-                                  timeout=timeout, concurrency=4, backoff_base=0.2)
-    try:
-        return await _doctor_checks(model)
-    finally:
-        await model.aclose()
+async def _doctor(spec: str, *, base_url: str | list[str] | None = None, api_key: str | None = None,
+                  timeout: float = 30.0, options: dict[str, Any] | None = None) -> list[Check]:
+    """``depthbench doctor`` for servers: one quick attempt per check, short backoff. Several base
+    URLs (a list or a comma list) are probed one after the other, each row naming its server."""
+    urls: list[str | None] = list(split_base_urls(base_url)) if base_url else [None]
+    rows: list[Check] = []
+    for k, url in enumerate(urls, 1):
+        opts = {"backoff_base": 0.2, **(options or {})}
+        model = OpenAICompatibleModel(spec.partition(":")[2], base_url=url, api_key=api_key, retries=1,
+                                      timeout=timeout, concurrency=4, **opts)
+        try:
+            got = await _doctor_checks(model)
+        finally:
+            await model.aclose()
+        if len(urls) > 1:
+            got = [Check(f"{r.name} [server {k}/{len(urls)}]", r.status, r.value, r.detail) for r in got]
+        rows += got
+    return rows
 
 
 @backend("openai", forms=("openai:MODEL",), remote=True, model_in_spec=True, token_source="server, server_split or tokenizer",
@@ -109,7 +132,12 @@ async def _doctor(spec: str, *, base_url: str | None = None, api_key: str | None
                   "backoff_base": "first retry delay bound in seconds (default 0.5)",
                   "backoff_max": "largest retry delay in seconds (default 20)",
                   "tokenizer": "callable text -> tokens for per-choice counts",
-                  "extra_body": "extra JSON fields sent with every request"},
+                  "extra_body": "extra JSON fields sent with every request (eval --extra-body)",
+                  "headers": "extra HTTP headers (an object of strings)",
+                  "proxy": "HTTP or SOCKS proxy URL (default: from the environment)",
+                  "trust_env": "read proxies from the environment (default true)",
+                  "reprobe_s": "seconds before a server that went down is probed again (default 30)",
+                  "opens_think": "the chat template opens <think> in the prompt (eval --think-open)"},
          doctor=_doctor)
 class OpenAICompatibleModel:
     """A model served over the OpenAI HTTP API.
@@ -118,8 +146,10 @@ class OpenAICompatibleModel:
     ----------
     model : str
         Model name sent in each request (``openai:MODEL`` -> ``MODEL``).
-    base_url : str, optional
-        Server URL; default ``OPENAI_BASE_URL``, else the OpenAI API.
+    base_url : str or sequence of str, optional
+        Server URL; several (a list or a comma-separated string) spread the requests over
+        replicas of the same model (:class:`~depthbench.baselines._http.ServerPool`);
+        default ``OPENAI_BASE_URL`` (may be a comma list too), else the OpenAI API.
     api_key : str, optional
         Bearer token; default ``OPENAI_API_KEY`` (may be unset for local servers).
     concurrency : int
@@ -140,7 +170,18 @@ class OpenAICompatibleModel:
         ``text -> token count``, used when usage must be split or is missing; default the
         server's ``/tokenize`` endpoint (vLLM, llama.cpp).
     extra_body : dict, optional
-        Extra fields merged into every request body.
+        Extra fields merged into every request body (``--extra-body``), e.g.
+        ``{"chat_template_kwargs": {"enable_thinking": false}}``; they win over
+        depthbench's own fields.
+    headers : dict, optional
+        Extra HTTP headers sent with every request (e.g. for a router).
+    proxy : str, optional
+        Proxy URL for every server (``""``: none); default from ``HTTPS_PROXY`` /
+        ``HTTP_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY`` as httpx and requests read them.
+    trust_env : bool
+        Read the proxy variables from the environment (default True).
+    reprobe_s : float
+        Seconds between health probes of a server taken out of rotation.
     jitter_seed : int, optional
         Seed of the backoff jitter (timing only; results never depend on it).
 
@@ -154,8 +195,9 @@ class OpenAICompatibleModel:
                  concurrency: int = 16, retries: int = 6, timeout: float = 120.0, backoff_base: float = 0.5,
                  backoff_max: float = 20.0, native_n: bool = False, completions: bool = True,
                  continue_final_message: bool = False, tokenizer: Callable[[str], int] | None = None,
-                 extra_body: dict[str, Any] | None = None, jitter_seed: int | None = None,
-                 opens_think: bool = False) -> None:
+                 extra_body: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+                 proxy: str | None = None, trust_env: bool = True, reprobe_s: float = 30.0,
+                 jitter_seed: int | None = None, opens_think: bool = False) -> None:
         #: the server's chat template opens ``<think>`` in the prompt (scoring reads past ``</think>``)
         self.opens_think = bool(opens_think)
         if not model:
@@ -168,7 +210,10 @@ class OpenAICompatibleModel:
             raise UserError(f"--timeout: must be > 0 seconds, got {timeout}")
         self.model_name = model
         self.name = f"openai:{model}"
-        self.base_url = normalise_base_url(base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+        self.base_urls = split_base_urls(base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+        if not self.base_urls:
+            raise UserError("--base-url: no server URL given; e.g. --base-url http://127.0.0.1:8000/v1")
+        self.base_url = self.base_urls[0]
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self.concurrency = int(concurrency)
         self.retries = int(retries)
@@ -179,38 +224,34 @@ class OpenAICompatibleModel:
         self.completions = bool(completions)
         self.continue_final_message = bool(continue_final_message)
         self.tokenizer = tokenizer
+        if extra_body is not None and not isinstance(extra_body, dict):
+            raise UserError(f"--extra-body: must be a JSON object, got {type(extra_body).__name__}")
         self.extra_body = dict(extra_body or {})
+        if headers is not None and not (isinstance(headers, dict)
+                                        and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())):
+            raise UserError('--model-args headers: must be an object of strings, e.g. {"X-Route": "a"}')
+        self.headers = dict(headers or {})
+        self.pool = ServerPool(self.base_urls, concurrency=self.concurrency, proxy=proxy, trust_env=bool(trust_env),
+                               reprobe_s=reprobe_s)
         self.capabilities = Capabilities(chat=True, completions=self.completions,
                                          assistant_prefix=self.continue_final_message,
                                          native_n=self.native_n, seed=True)
         self._jitter = random.Random(jitter_seed)
-        import httpcore  # heavy; imported when a model is created, not when the CLI starts
-
-        self._httpcore = httpcore
-        self._client: list[httpcore.AsyncConnectionPool] | None = None
-        self._active: list[int] = []
         self._headers: list[tuple[bytes, bytes]] = []
-        self._sem: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tokenize_route: str | None = None
 
     # ------------------------------------------------------------------ plumbing
-    def _ensure_client(self) -> list[httpcore.AsyncConnectionPool]:
+    def _ensure_client(self) -> ServerPool:
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            # httpcore's pool scans all its connections for every request (O(connections) socket
-            # polls), so many connections in one pool cost more CPU than the HTTP itself; shards of
-            # _SHARD connections keep that scan short. The semaphore bounds requests in flight.
-            sizes = [min(_SHARD, self.concurrency - i) for i in range(0, self.concurrency, _SHARD)]
-            self._client = [self._httpcore.AsyncConnectionPool(max_connections=k, max_keepalive_connections=k)
-                            for k in sizes]
-            self._active = [0] * len(sizes)
+        if self._loop is not loop:
+            self.pool.open()
             self._headers = [(b"Accept", b"application/json"), (b"User-Agent", b"depthbench")]
+            self._headers += [(k.encode(), v.encode()) for k, v in self.headers.items()]
             if self.api_key:
                 self._headers.append((b"Authorization", f"Bearer {self.api_key}".encode()))
-            self._sem = asyncio.Semaphore(self.concurrency)
             self._loop = loop
-        return self._client
+        return self.pool
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         cap = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
@@ -220,8 +261,13 @@ class OpenAICompatibleModel:
         return d
 
     async def request_json(self, method: str, path: str, body: dict[str, Any] | None = None, *,
-                           validate: Callable[[Any], None] | None = None, retries: int | None = None) -> tuple[Any, int]:
+                           validate: Callable[[Any], None] | None = None, retries: int | None = None,
+                           server: Server | None = None, timeout: float | None = None) -> tuple[Any, int]:
         """One API call with the retry policy; returns ``(json, attempts)``.
+
+        ``path`` is relative to a server's base URL (``"/chat/completions"``; the server is
+        chosen per attempt, see :class:`~depthbench.baselines._http.ServerPool`) or an
+        absolute URL (sent to that server). ``server`` pins the call to one server.
 
         Raises
         ------
@@ -230,27 +276,26 @@ class OpenAICompatibleModel:
         BackendError
             When every attempt failed.
         """
-        pools = self._ensure_client()
-        assert self._sem is not None
+        pool = self._ensure_client()
         max_attempts = 1 + (self.retries if retries is None else retries)
-        url = path if path.startswith(("http://", "https://")) else self.base_url + path
-        host = url.split("://", 1)[1].split("/", 1)[0].encode()
+        absolute = path.startswith(("http://", "https://"))
+        pinned = server if server is not None else (pool.server_for(path) if absolute else None)
         payload = json.dumps(body).encode() if body is not None else b""
-        headers = [(b"Host", host), *self._headers]
-        if body is not None:
-            headers += [(b"Content-Type", b"application/json"), (b"Content-Length", str(len(payload)).encode())]
-        timeouts = {"connect": self.timeout, "read": self.timeout, "write": self.timeout, "pool": self.timeout}
-        reason = ""
+        extra = [(b"Content-Type", b"application/json"), (b"Content-Length", str(len(payload)).encode())] \
+            if body is not None else []
+        t = self.timeout if timeout is None else float(timeout)
+        timeouts = {"connect": t, "read": t, "write": t, "pool": t}
+        reason, url, srv = "", path, pinned
         for attempt in range(1, max_attempts + 1):
+            srv, i = await pool.acquire(pinned)
+            url = path if absolute else srv.base_url + path
+            host = url.split("://", 1)[1].split("/", 1)[0].encode()
             try:
-                async with self._sem:
-                    i = min(range(len(pools)), key=self._active.__getitem__)
-                    self._active[i] += 1
-                    try:
-                        resp = await pools[i].request(method, url, headers=headers, content=payload,
-                                                      extensions={"timeout": timeouts})
-                    finally:
-                        self._active[i] -= 1
+                try:
+                    resp = await srv.pools[i].request(method, url, headers=[(b"Host", host), *self._headers, *extra],
+                                                      content=payload, extensions={"timeout": timeouts})
+                finally:
+                    await pool.release(srv, i)
                 code = resp.status
                 if code == 429 or code >= 500:
                     ra = {k.lower(): v for k, v in resp.headers}.get(b"retry-after", b"").decode("latin-1")
@@ -267,17 +312,61 @@ class OpenAICompatibleModel:
                 return data, attempt
             except _Retryable as e:
                 reason, retry_after = str(e), e.retry_after
-            except self._httpcore.TimeoutException:
-                reason, retry_after = f"timeout after {self.timeout:g} s", None
-            except (self._httpcore.NetworkError, self._httpcore.ProtocolError) as e:
+            except httpcore.TimeoutException:
+                reason, retry_after = f"timeout after {t:g} s", None
+                pool.timed_out(srv)
+            except (httpcore.NetworkError, httpcore.ProtocolError) as e:
                 reason, retry_after = f"connection error: {type(e).__name__}: {e}", None
+                if isinstance(e, httpcore.ConnectError) and pinned is None:
+                    await pool.connection_failed(srv, reason, self._probe)
             if attempt == max_attempts:
                 break
             delay = self._delay(attempt, retry_after)
             log.warning("%s %s attempt %d/%d failed (%s); retrying in %.2f s", method, url,
                         attempt, max_attempts, reason, delay)
             await asyncio.sleep(delay)
-        raise BackendError(f"{method} {url} failed after {max_attempts} attempts: {reason}")
+        via = ""
+        if srv is not None and srv.proxy:
+            via = (f" (through the proxy {redact_url(srv.proxy)} from {srv.proxy_source}: check it, or bypass it "
+                   f"with NO_PROXY={srv.base_url.split('://', 1)[1].split('/', 1)[0].split(':')[0]})")
+        raise BackendError(f"{method} {url} failed after {max_attempts} attempts: {reason}{via}")
+
+    async def _probe(self, server: Server) -> bool:
+        """Health check of one server: ``GET /models`` answers with JSON, within 10 s."""
+        try:
+            await self.request_json("GET", "/models", retries=0, server=server, timeout=min(self.timeout, 10.0))
+            return True
+        except (BackendError, UserError):
+            return False
+
+    async def preflight(self) -> None:
+        """Check every server of a multi-server model before a run starts.
+
+        With one base URL nothing is checked (a dead server fails the run's first calls
+        after their retries, as before). With several, each must answer ``GET /models``.
+
+        Raises
+        ------
+        UserError
+            Naming the first unreachable server (exit status 2).
+        """
+        if len(self.base_urls) < 2:
+            return
+        self._ensure_client()
+        try:
+            ok = await asyncio.gather(*(self._probe(s) for s in self.pool.servers))
+        finally:
+            await self.aclose()
+        n = len(ok)
+        for k, (s, good) in enumerate(zip(self.pool.servers, ok), 1):
+            if not good:
+                via = f" through the proxy {redact_url(s.proxy)} ({s.proxy_source})" if s.proxy else ""
+                raise UserError(f"--base-url {s.base_url} (server {k} of {n}): unreachable{via}: GET /models did "
+                                "not answer; start that server, fix the URL, or leave it out")
+
+    def servers_info(self) -> list[dict[str, Any]]:
+        """Per server: base URL, proxy (no credentials) and the requests sent so far."""
+        return [s.info() for s in self.pool.servers]
 
     async def count_tokens(self, text: str) -> int:
         """Token count of ``text`` by the given tokenizer or the server's tokenize endpoint.
@@ -289,9 +378,11 @@ class OpenAICompatibleModel:
         """
         if self.tokenizer is not None:
             return int(self.tokenizer(text))
-        root = self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
-        routes = [self._tokenize_route] if self._tokenize_route else [
-            f"{root}/tokenize", f"{root}/extras/tokenize", f"{self.base_url}/tokenize"]
+        self._ensure_client()
+        live = self.pool.alive[0] if self.pool.alive else self.pool.servers[0]
+        root, base = live.root, live.base_url
+        routes = [root + self._tokenize_route] if self._tokenize_route else [
+            f"{root}/tokenize", f"{root}/extras/tokenize", f"{base}/tokenize"]
         for url in routes:
             body = {"model": self.model_name, "prompt": text, "input": text, "content": text,
                     "add_special_tokens": False}
@@ -300,7 +391,7 @@ class OpenAICompatibleModel:
             except (UserError, BackendError):
                 continue
             if isinstance(data, dict) and ("count" in data or "tokens" in data):
-                self._tokenize_route = url
+                self._tokenize_route = url[len(root):]
                 return int(data["count"]) if "count" in data else len(data["tokens"])
         raise UserError(f"--model {self.name}: per-choice token counts need a tokenizer, and the server has no "
                         "/tokenize endpoint; use native_n=False (the default) or pass tokenizer=")
@@ -447,11 +538,10 @@ class OpenAICompatibleModel:
         return list(data["data"])
 
     async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
-        if self._client is not None:
-            pools, self._client = self._client, None
-            for pool in pools:
-                await pool.aclose()
+        """Close the HTTP connection pools."""
+        if self._loop is not None:
+            self._loop = None
+            await self.pool.close()
 
 
 async def _doctor_checks(model: OpenAICompatibleModel) -> list[Check]:

@@ -14,6 +14,9 @@ field                  required  meaning
 ``prompt_tokens``      no        prompt tokens; if absent, counted
 =====================  ========  ==========================================================
 
+lm-evaluation-harness ``samples_*.jsonl`` files and inspect_ai ``.eval`` logs are read too
+(:mod:`depthbench.baselines._foreign_logs`).
+
 Example::
 
     {"item_id": "graph_connectivity/test/0/3", "sample": 0, "text": "... Answer: 11", "finish_reason": "stop", "completion_tokens": 57}
@@ -45,6 +48,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from depthbench.baselines._foreign_logs import foreign_records
 from depthbench.baselines._probe import Check
 from depthbench.baselines._protocol import FINISH_REASONS, Capabilities, Choice, Request, Response
 from depthbench.baselines._roles import get_role, roles
@@ -67,11 +71,13 @@ def load_replay_file(path: str | Path) -> dict[str, dict[int, dict[str, Any]]]:
     if not p.is_file():
         raise UserError(f"--model replay:{path}: file not found; give a JSONL file of recorded completions")
     out: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
-    with p.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    foreign = foreign_records(p)  # an lm-eval samples file or an inspect log, as replay records
+    with p.open(encoding="utf-8", errors="replace") as f:
+        lines = ((i, json.dumps(r)) for i, r in enumerate(foreign, 1)) if foreign is not None else enumerate(f, 1)
+        for lineno, line in lines:
             if not line.strip():
                 continue
-            where = f"replay file {path} line {lineno}"
+            where = f"replay file {path} line {lineno}" if foreign is None else f"{path} record {lineno}"
             try:
                 rec = json.loads(line)
             except ValueError:
@@ -165,8 +171,10 @@ async def _doctor(spec: str, **_: Any) -> list[Check]:
     return [Check("replay file", "ok", f"{len(records)} items", f"{n} recorded completions")]
 
 
-@backend("replay", forms=("replay:FILE.jsonl",), token_source="replay if the file has counts, else tokenizer",
-         summary="serve completions recorded elsewhere (answer samples only)",
+@backend("replay", forms=("replay:FILE.jsonl", "replay:LOG (lm-eval samples_*.jsonl or an inspect .eval log)"),
+         token_source="replay if the file has counts, else tokenizer",
+         summary="serve completions recorded elsewhere: depthbench replay JSONL, lm-eval or inspect logs "
+                 "(answer samples only)",
          options={"tokenizer": "callable text -> tokens for records without counts (default: whitespace words)"},
          doctor=_doctor)
 class ReplayModel:
