@@ -36,7 +36,7 @@ def format_duration(seconds: float) -> str:
 def _interval() -> float:
     raw = os.environ.get("DEPTHBENCH_PROGRESS_INTERVAL")
     try:
-        return max(0.01, float(raw)) if raw else DEFAULT_INTERVAL_S
+        return max(0.001, float(raw)) if raw else DEFAULT_INTERVAL_S  # tests set 0.001: a 10 ms job still reports
     except ValueError:
         return DEFAULT_INTERVAL_S
 

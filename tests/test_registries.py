@@ -16,6 +16,7 @@ from importlib import resources
 import pytest
 
 from depthbench.baselines import EvalConfig, load_model, run_eval
+from depthbench.baselines._calllog import read_calls
 from depthbench.baselines._probe import Check
 from depthbench.baselines._protocol import Capabilities, Choice, Response
 from depthbench.baselines._roles import Role, roles
@@ -168,7 +169,7 @@ def test_a_strategy_with_a_second_model_is_one_registration(checked_strategy, tm
     out = tmp_path / "run"
     run_eval(EvalConfig(model="simulated:eps=0.5", strategies=["checked@2"], budgets=[256], out=str(out),
                         task="graph_connectivity", split="dev", limit=4, progress=False, fsync=False))
-    calls = list(read_jsonl(out / "calls.jsonl"))
+    calls = [c for _, c in read_calls(out / "calls.jsonl")]  # compact records expanded
     outcomes = list(read_jsonl(out / "outcomes.jsonl"))
     checks = [c for c in calls if c["role"] == "prm_check"]
     assert len(checks) == 2 * 4 and all(c["model"].startswith("simulated:eps=0") for c in checks)

@@ -18,6 +18,7 @@ import pytest
 import tests._toy_family as toy
 from depthbench.analysis import analyze_run, score_run
 from depthbench.baselines import EvalConfig, run_eval
+from depthbench.baselines._calllog import read_calls
 from depthbench.generators import families, register_family, unregister_family
 from depthbench.scorers import extract_answer, parse_trace, stated_steps, trace_verifier_score, verify
 from depthbench.tasks import build_items, load_spec, write_dataset
@@ -76,11 +77,8 @@ def test_toy_family_runs_end_to_end(toy_spec, tmp_path):
     acc = {(r["strategy"], r["depth"]): r["accuracy"] for r in results["curves"]}
     assert acc[("single", 1)] > 0.8  # the simulated reasoner solves shallow toy items
     scored = [json.loads(line) for line in (run / "scored.jsonl").read_text().splitlines()]
-    calls = {}
-    for line in (run / "calls.jsonl").read_text().splitlines():
-        c = json.loads(line)
-        calls[c["key"]] = c
     by_id = {it["id"]: it for it in items}
+    calls = {c["key"]: c for _, c in read_calls(run / "calls.jsonl", by_id)}  # compact records expanded
     n_full = 0
     for o in scored:
         if o["strategy"] != "best_of@4:trace":
