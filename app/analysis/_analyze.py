@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from depthbench.analysis._format import clean_json, fmt
+from depthbench.analysis._format import clean_json, fmt, fmt_d50
 from depthbench.analysis._rescore import load_run_items, load_run_json, read_records, strategy_info
 from depthbench.analysis._results import RESULTS_FORMAT, check_results
 from depthbench.errors import UserError
@@ -270,10 +270,9 @@ def format_table(results: Mapping[str, Any]) -> str:
                      f"{'max|res|':>8} {'fit p':>6}")
         for r in results["fits"]:
             p = f"{_f(r['p'], 4)} [{_f(r['p_lo'], 4)}, {_f(r['p_hi'], 4)}]"
-            if r.get("d50_extrapolated"):
-                d = f"> max depth {r.get('max_depth')}"
-            else:
-                d = f"{_f(r['d50'], 2)} [{_f(r['d50_lo'], 2)}, {_f(r['d50_hi'], 2)}]"
+            d = fmt_d50(r, missing="-")
+            if not r.get("d50_extrapolated"):
+                d = f"{d} [{_f(r['d50_lo'], 2)}, {_f(r['d50_hi'], 2)}]"
             lines.append(f"{r['task']:<24} {r['strategy']:<22} {r['budget']:>6} {p:>24} {d:>26} {_f(r['auc']):>6} "
                          f"{_f(r.get('gof_max_abs_resid')):>8} {_f(r.get('gof_p')):>6}")
         lines.append("p: per-step reliability in c + (1 - c) p^d (95% interval: hull of likelihood-ratio and bootstrap); "

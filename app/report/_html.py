@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 
 from depthbench import __version__
 from depthbench._lazy import lazy
-from depthbench.analysis._format import fmt
+from depthbench.analysis._format import fmt, fmt_d50
 from depthbench.analysis._results import (
     RunResults,
     comparison_groups,
@@ -54,13 +54,6 @@ class ReportFiles:
     overview_svg: Path
     figures: tuple[Path, ...]
 
-
-
-def _d50(r: Mapping[str, Any]) -> str:
-    """d50 as text; an extrapolated d50 (beyond the deepest measured depth) reads "> max depth N"."""
-    if r.get("d50_extrapolated"):
-        return f"> max depth {r.get('max_depth')}"
-    return fmt(r.get("d50"), 2)
 
 def _ci(lo: Any, hi: Any, digits: int = 3) -> str:
     if math.isnan(num(lo)) and math.isnan(num(hi)):
@@ -100,7 +93,7 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
                fmt(r.get("mean_processed_tokens"), 1), fmt(r.get("chance"))]
               for r in _sorted_curves(res)]
     fits = [[r.get("task", ""), r.get("strategy", ""), str(r.get("budget", "")), fmt(r.get("p")),
-             _ci(r.get("p_lo"), r.get("p_hi")), _d50(r), _ci(r.get("d50_lo"), r.get("d50_hi"), 2),
+             _ci(r.get("p_lo"), r.get("p_hi")), fmt_d50(r), _ci(r.get("d50_lo"), r.get("d50_hi"), 2),
              fmt(r.get("auc")), fmt(r.get("chance"))]
             for r in sorted(res.get("fits", []),
                             key=lambda r: (str(r.get("task")), _budget_key(r.get("budget")),
