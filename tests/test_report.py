@@ -365,3 +365,19 @@ def test_compare_and_report_word_an_extrapolated_d50_alike(tmp_path: Path) -> No
         (rep_row,) = [line for line in rep_fits if line.startswith(f"| graph_connectivity | {strategy} | 64 |")]
         assert rep_row.split(" | ")[5] == want, rep_row
     assert "11.04" not in cmp_md
+
+
+def test_breakpoint_table_says_equivalence_was_not_shown_instead_of_a_range(tmp_path: Path) -> None:
+    """Where equivalence was never shown, the table must not read "equivalence ends in depths <= 2"."""
+    res = make_results(budgets=(64,), depths=(1, 2, 3), verdicts={1: "inconclusive", 2: "b_better", 3: "b_better"})
+    run = write_run(tmp_path / "run", res)
+    assert main(["report", str(run), "--out", str(tmp_path / "rep")]) == 0
+    md = (tmp_path / "rep" / "summary.md").read_text(encoding="utf-8")
+    (row,) = [line for line in md.splitlines() if line.startswith("| graph_connectivity | 64 | majority@4 |")
+              and "equivalence" in line]
+    assert row.rstrip(" |").split(" | ")[6:8] == ["equivalence is not shown at any depth",
+                                                  "none: equivalence is not shown before depth 2"], row
+    assert "<= " not in md
+    # the two item counts of an equivalence row are told apart in the header and the legend
+    html = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    assert "n for 80% power (eq.)" in html and "observed difference as the truth" in html
