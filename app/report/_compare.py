@@ -26,10 +26,10 @@ from markupsafe import Markup, escape
 
 from depthbench import __version__
 from depthbench._lazy import lazy
+from depthbench.analysis._format import fmt_d50, fmt_limit
 from depthbench.analysis._results import RunResults, comparison_groups, num, pair_label, strategy_kinds, strategy_order
 from depthbench.errors import UserError
 from depthbench.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir
-from depthbench.analysis._format import fmt_d50, fmt_limit
 from depthbench.report._html import _md_table, fmt
 from depthbench.report._plots import _PALETTE, _RC, figure_bytes
 from depthbench.scorers import breakpoint_words, summarize_comparison
