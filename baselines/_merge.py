@@ -121,7 +121,9 @@ def merge_runs(runs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[st
     Parameters
     ----------
     runs : sequence of path-like
-        ``depthbench eval`` folders of the same dataset, model and settings.
+        ``depthbench eval`` folders of the same dataset, model and settings; one or more
+        (a single folder, e.g. the one shard of ``--shard 1/1``, gives a copy that scores,
+        analyzes and packs exactly like it).
     out : path-like
         New folder (must not exist, or be empty); written whole or not at all.
     argv : sequence of str, optional
@@ -136,12 +138,12 @@ def merge_runs(runs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[st
     Raises
     ------
     UserError
-        Fewer than two runs, a folder that is not a run, runs of different datasets,
+        No run, a folder that is not a run, runs of different datasets,
         models or settings, shards of different N, or an ``out`` that is not new.
     """
     paths = [Path(r) for r in runs]
-    if len(paths) < 2:
-        raise UserError("merge: give at least two run folders, e.g. depthbench merge runs/x/shard-* --out runs/x/all")
+    if not paths:  # one folder is a merge too (a one-task Slurm array): its copy scores exactly like it
+        raise UserError("merge: give the run folders, e.g. depthbench merge runs/x/shard-* --out runs/x/all")
     resolved = [p.resolve() for p in paths]
     for i, p in enumerate(resolved):
         if p in resolved[:i]:
@@ -240,7 +242,8 @@ def register(sub: Any) -> None:
         description=("Merge the run folders of one eval command (its --shard K/N parts, or partial runs) into a new "
                      "folder that scores, analyzes and packs exactly like the unsharded run. Refuses runs of "
                      "different datasets, models or settings. Each (item, strategy, budget) is taken whole from the "
-                     "first run that finished it; call keys are written once."))
+                     "first run that finished it; call keys are written once. One folder (a one-task array, --shard 1/1) "
+                     "gives a copy that scores like it."))
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders written by `depthbench eval`")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="the merged run folder (new)")
     p.set_defaults(func=_cmd_merge)
@@ -248,7 +251,7 @@ def register(sub: Any) -> None:
 
 def _cmd_merge(args: argparse.Namespace) -> int:
     res = merge_runs(args.runs, args.out, argv=["merge", *sys.argv[2:]] if sys.argv[1:2] == ["merge"] else None)
-    print(f"merged {res['runs']} runs: {res['units']} finished (item, strategy, budget) units, {res['calls']} calls"
+    print(f"merged {res['runs']} run{'s' if res['runs'] != 1 else ''}: {res['units']} finished (item, strategy, budget) units, {res['calls']} calls"
           + (f" ({res['duplicate_calls']} duplicate call keys dropped)" if res["duplicate_calls"] else "")
           + f" -> {res['out']}")
     if res["missing_shards"]:

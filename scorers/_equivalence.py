@@ -77,6 +77,7 @@ __all__ = [
     "breakpoint_depth",
     "summarize_comparison",
     "breakpoint_words",
+    "equivalence_end_words",
     "verdict_words",
     "pair_words",
     "compute_to_target",
@@ -387,7 +388,7 @@ def compare_strategies(
             acc_b = float(data[depth][2].mean()) if n else None
             rows.append({**base, "n": n, "diff": None if not n else acc_a - acc_b, **dict.fromkeys(_STAT_FIELDS),
                          "verdict": "not_testable", "acc_a": acc_a, "acc_b": acc_b, "floor": False,
-                         "reason": f"{n} paired item{'s' if n != 1 else ''} (need at least 2)"
+                         "reason": f"{n} paired item{'s' if n != 1 else ''}, need at least 2"
                                    + (f"; {only_a} only under {a}, {only_b} only under {b}" if only_a or only_b else "")})
             continue
         t = tests[depth]
@@ -652,6 +653,37 @@ def breakpoint_words(brk: Mapping[str, Any], short: bool = False) -> str:
     else:
         return "unknown" if brk.get("breakpoint_depth") is None else f"depth {brk['breakpoint_depth']}"
     return what if short else f"none: {what}"
+
+
+def equivalence_end_words(brk: Mapping[str, Any]) -> str:
+    """Where equivalence ends (``bp_lo`` / ``bp_hi`` of :func:`summarize_comparison`), for tables.
+
+    The same facts as :func:`breakpoint_words`: a bound is given only when equivalence was
+    shown before the first difference; otherwise the words say equivalence was not shown
+    (at any depth, or before the first difference, in :func:`breakpoint_words`' words),
+    never a one-sided range such as "<= 4" that would suggest it was.
+
+    Examples
+    --------
+    >>> equivalence_end_words({"status": "located", "bp_lo": 3, "bp_hi": 5})
+    'depths 3-5'
+    >>> equivalence_end_words({"status": "equivalent_throughout", "bp_lo": 5, "bp_hi": None})
+    'after depth 4, if at all'
+    >>> equivalence_end_words({"status": "not_located", "bp_lo": None, "bp_hi": 4, "equivalent_depths": []})
+    'equivalence is not shown at any depth'
+    >>> equivalence_end_words({"status": "not_located", "bp_lo": None, "bp_hi": 4, "equivalent_depths": [5]})
+    'equivalence is not shown before depth 4'
+    """
+    status, lo, hi = brk.get("status"), brk.get("bp_lo"), brk.get("bp_hi")
+    if status == "not_testable":
+        return "nothing testable"
+    if lo is None:
+        if not brk.get("equivalent_depths") or hi is None:
+            return "equivalence is not shown at any depth"
+        return breakpoint_words(brk, short=True)  # shown only after the first difference
+    if hi is None:
+        return f"after depth {lo - 1}, if at all"
+    return f"depth {hi}" if lo >= hi else f"depths {lo}-{hi}"
 
 
 def breakpoint_depth(rows: Sequence[Mapping[str, Any]]) -> int | None:

@@ -22,8 +22,12 @@ answer; an unclosed ``<think>`` hides everything after it, and ``think_open=True
 chat template opened ``<think>`` in the prompt) treats the text as starting inside one.
 
 A response cut by its length limit (``finish_reason="length"``) is graded only on an
-answer that stands after the end of its reasoning -- after ``</think>``, or as the final
-non-empty line -- so "Answer: 4 ... let me re-check ..." cut mid-check is ``truncated``.
+answer that stands after the end of its reasoning -- after ``</think>``, or as the last
+thing in the text. One rule for every form: nothing but whitespace and closing
+decoration (``.``, ``$``, ``**``, a fence, quotes, closing brackets) may follow the
+answer; for an ``Answer:`` line, whose payload is the rest of its line, the line must
+hold the answer alone. So "Answer: 4\nlet me re-check ...", "Answer: 4. Wait, let me
+re-check ..." and "\\boxed{4}. Wait, ..." cut mid-check are all ``truncated``.
 
 Normalisation
 -------------
@@ -53,7 +57,8 @@ Statuses
 ``malformed``   the last marker's payload could not be normalised;
 ``truncated``   the call ended on its length limit with no answer after the end of its
                 reasoning: no marker, or only markers followed by more reasoning (an
-                answer counts after ``</think>`` or on the final non-empty line);
+                answer counts after ``</think>`` or when nothing but decoration follows
+                it; a payload that does not normalise is reasoning, not ``malformed``);
 ``no_answer``   no marker (or empty text) and the call stopped on its own.
 """
 
@@ -419,10 +424,20 @@ def normalize_answer(value: Any, answer_type: str, answer_space: Mapping[str, An
     return norm(cleaned, answer_space)
 
 
-def _ends_reasoning(text: str, end: int) -> bool:
-    """Whether an answer marker ending at ``end`` is on the final non-empty line of ``text``."""
-    nl = text.find("\n", end)
-    return nl < 0 or not text[nl:].strip()
+# What may follow an answer that ends a cut response: whitespace and closing decoration
+# (a full stop, ``$``, markdown emphasis, a code fence, quotes, closing brackets).
+_CLOSING_TAIL_RE = re.compile(r"[\s.$*_`'\")\]}\\]*\Z")
+
+
+def _stands_last(text: str, end: int) -> bool:
+    """Whether nothing but closing decoration follows an answer that ends at ``end``.
+
+    The one rule for a response cut by its length limit, whatever the answer's form:
+    for ``\\boxed{...}`` and a JSON object ``end`` is the closing brace; for an
+    ``Answer:`` line it is the end of the line (its payload is the rest of the line,
+    which then has to normalise on its own, see :func:`extract`).
+    """
+    return _CLOSING_TAIL_RE.match(text, end) is not None
 
 
 def extract(
@@ -449,9 +464,10 @@ def extract(
     finish_reason : {"stop", "length", "error"}, optional
         Why the call ended. ``"length"`` (cut by the token limit) is scored only from an
         answer that stands after the end of the reasoning: after a ``</think>`` (the
-        reasoning block closed), after ``reasoning_end``, or on the final non-empty line
-        of the text. Any other answer of a cut response is ``truncated``, as is a cut
-        response without one.
+        reasoning block closed), after ``reasoning_end``, or with nothing but closing
+        decoration after it (an ``Answer:`` line must then hold the answer alone). Any
+        other answer of a cut response is ``truncated``, as is a cut response without
+        one or with only a payload that does not normalise.
     think_open : bool, optional
         The chat template opened a ``<think>`` block in the prompt, so ``text`` starts
         inside the reasoning: only what follows ``</think>`` can hold the answer (a
@@ -527,9 +543,15 @@ def extract(
             best_end, payload = found
     if best_end < 0:
         return missing
-    if cut and not closed and not len(text) - best_end < after_forced and not _ends_reasoning(text, best_end):
+    # A cut response is read only from an answer that stands after its reasoning: after
+    # </think>, after the harness's end of reasoning, or with nothing but closing
+    # decoration after it -- the answer itself, not just its marker, ends the text.
+    after_reasoning = not cut or closed or len(text) - best_end < after_forced
+    if not after_reasoning and not _stands_last(text, best_end):
         return _TRUNCATED  # an answer inside reasoning that the length limit cut off
     answer = normalize_answer(payload, answer_type, answer_space, normalize)
     if answer is None:
-        return _MALFORMED
+        # a cut "Answer: 4. Wait, let me re-check" is reasoning after the answer on its
+        # own line, not a malformed answer: nothing stands after the reasoning
+        return _MALFORMED if after_reasoning else _TRUNCATED
     return Extraction(answer, "ok")

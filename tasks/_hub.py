@@ -25,7 +25,8 @@ identified by the sha256 of their canonical items, as ``eval --task`` is. ``CONF
 Export (``depthbench export hub RELEASE_DIR --out DIR``, :func:`export_hub`): a folder
 that ``huggingface_hub.upload_folder`` pushes as is: ``<family>/<split>-00000-of-00001.parquet``,
 ``manifests/<family>.json`` and a ``README.md`` dataset card whose YAML front matter has
-one ``configs`` entry per family, ``dataset_info`` (features and split sizes), license,
+one ``configs`` entry per family, ``dataset_info`` (features; split sizes in items and Arrow bytes,
+``download_size`` and ``dataset_size``: what ``datasets`` needs to accept it), license,
 ``task_categories``, ``size_categories`` and tags.
 
 Rows are release records (item format 2, :mod:`depthbench.tasks._record`): the same
@@ -265,8 +266,13 @@ def _card(configs: list[dict[str, Any]], total: int) -> str:
         "tags": ["depthbench", "compositional-depth", "test-time-compute", "reasoning", "synthetic"],
         "configs": [{"config_name": c["name"], "data_files": [{"split": s["name"], "path": s["path"]}
                                                                for s in c["splits"]]} for c in configs],
+        # datasets reads a split's info only with name, num_examples and num_bytes (the Arrow size);
+        # download_size is the config's Parquet bytes, dataset_size the sum of its splits' num_bytes
         "dataset_info": [{"config_name": c["name"], "features": c["features"],
-                          "splits": [{"name": s["name"], "num_examples": s["n"]} for s in c["splits"]]}
+                          "splits": [{"name": s["name"], "num_bytes": s["num_bytes"], "num_examples": s["n"]}
+                                     for s in c["splits"]],
+                          "download_size": sum(s["file_bytes"] for s in c["splits"]),
+                          "dataset_size": sum(s["num_bytes"] for s in c["splits"])}
                          for c in configs],
     }
     lines = ["---", yaml.safe_dump(meta, sort_keys=False, width=100).rstrip(), "---", "",
@@ -345,6 +351,7 @@ def export_hub(release_dir: str | os.PathLike[str], out: str | os.PathLike[str])
                 conf["features"] = _features(table)
                 c = Counter(int(it["depth"]) for it in items)
                 conf["splits"].append({"name": split, "path": rel, "n": len(items),
+                                       "num_bytes": int(table.nbytes), "file_bytes": (tmp / rel).stat().st_size,
                                        "per_depth": {str(d): c[d] for d in sorted(c)}})
                 total += len(items)
             (tmp / "manifests").mkdir(exist_ok=True)

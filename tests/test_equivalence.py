@@ -12,6 +12,7 @@ from depthbench.scorers import (
     breakpoint_depth,
     compare_strategies,
     compute_to_target,
+    equivalence_end_words,
     holm,
     paired_test,
     paired_tost,
@@ -216,19 +217,27 @@ def test_margin_and_alpha_are_checked():
         compare_strategies(recs, "majority@4", "budget_forcing", alpha=0.6)
 
 
-@pytest.mark.parametrize(("verdicts", "status", "bp", "lo_hi", "tail"), [
-    ("EEEBB", "located", 4, (4, 4), "(breakpoint: depth 4)"),
-    ("EUUBB", "not_located", None, (2, 4), "(breakpoint not located: equivalence ends somewhere in depths 2-4)"),
-    ("UUUBB", "not_located", None, (None, 4), "(no breakpoint named: equivalence is not shown before depth 4)"),
-    ("BBBBB", "different_from_first", None, (None, 1), "(no breakpoint: a difference is shown from the first"),
-    ("EEEEE", "equivalent_throughout", None, (6, None), "(no breakpoint within the depths measured)"),
-    ("EEUUU", "no_difference", None, (3, None), "(no breakpoint: no difference is shown)"),
-    ("EEFBB", "not_located", None, (3, 4), "equivalent (both at chance) at depth 3"),
-    ("EABEE", "located", 2, (2, 2), "(breakpoint: depth 2)"),
-    ("NNNNN", "not_testable", None, (None, None), "(nothing testable)"),
-], ids=["located", "gap", "undetermined-first", "different-first", "all-equivalent", "no-difference", "floor",
-        "alternating", "nothing"])
-def test_breakpoint_rule(verdicts, status, bp, lo_hi, tail):
+@pytest.mark.parametrize(("verdicts", "status", "bp", "lo_hi", "tail", "ends"), [
+    ("EEEBB", "located", 4, (4, 4), "(breakpoint: depth 4)", "depth 4"),
+    ("EUUBB", "not_located", None, (2, 4), "(breakpoint not located: equivalence ends somewhere in depths 2-4)",
+     "depths 2-4"),
+    ("UUUBB", "not_located", None, (None, 4), "(no breakpoint named: equivalence is not shown before depth 4)",
+     "equivalence is not shown at any depth"),
+    ("UUBEE", "not_located", None, (None, 3), "(no breakpoint named: equivalence is not shown before depth 3)",
+     "equivalence is not shown before depth 3"),
+    ("BBBBB", "different_from_first", None, (None, 1), "(no breakpoint: a difference is shown from the first",
+     "equivalence is not shown at any depth"),
+    ("EEEEE", "equivalent_throughout", None, (6, None), "(no breakpoint within the depths measured)",
+     "after depth 5, if at all"),
+    ("EEUUU", "no_difference", None, (3, None), "(no breakpoint: no difference is shown)", "after depth 2, if at all"),
+    ("UFUUU", "no_difference", None, (None, None), "(no breakpoint: no difference is shown)",
+     "equivalence is not shown at any depth"),
+    ("EEFBB", "not_located", None, (3, 4), "equivalent (both at chance) at depth 3", "depths 3-4"),
+    ("EABEE", "located", 2, (2, 2), "(breakpoint: depth 2)", "depth 2"),
+    ("NNNNN", "not_testable", None, (None, None), "(nothing testable)", "nothing testable"),
+], ids=["located", "gap", "undetermined-first", "equivalent-only-after-difference", "different-first",
+        "all-equivalent", "no-difference", "never-equivalent", "floor", "alternating", "nothing"])
+def test_breakpoint_rule(verdicts, status, bp, lo_hi, tail, ends):
     code = {"E": "equivalent", "F": "equivalent", "A": "a_better", "B": "b_better", "U": "inconclusive",
             "N": "not_testable"}
     rows = [{"depth": d, "verdict": code[v], "floor": v == "F", "items_to_decide": 250 if v == "U" else None,
@@ -239,6 +248,9 @@ def test_breakpoint_rule(verdicts, status, bp, lo_hi, tail):
     if "U" in verdicts:
         assert "not determined at depth" in s["text"] and "about 250 items per depth would decide" in s["text"]
     assert breakpoint_depth(rows) == bp
+    # where equivalence ends, in the same rule's words (the report's breakpoint table): never "<= 4"
+    # for a comparison where equivalence was not shown
+    assert equivalence_end_words(s) == ends
 
 
 def test_floor_cells_are_flagged_and_are_not_shown_equivalence():
@@ -283,7 +295,13 @@ def test_text_table_says_both_at_chance_and_never_nan():
     assert "t @ 100: majority@4 vs budget_forcing: equivalent at depth 1, majority@4 better at depth 5, " \
            "equivalent (both at chance) at depth 12 (breakpoint: depth 5; the break lies in depths 2-5)" in text
     assert "nan" not in text.lower()
+    # two item counts in one row, each labelled: the power column (header + legend) and the verdict's figure
+    header = next(x for x in text.splitlines() if x.startswith("task ") and "verdict" in x)
+    assert "n eq80" in header and "need n" not in header
+    assert "n eq80: items per depth for 80% power to show equivalence if the true difference were 0" in text
+    assert "'about N items per depth would decide it' (verdict)" in text
     one = [r for r in _pair_outcomes({1: 0.9}, {1: 0.9}, 1, seed=1)]
     rows1, brk1 = compare_strategies(one, "majority@4", "budget_forcing", task="t", budget=100, n_boot=100)
     text1 = format_table({"curves": [], "fits": [], "equivalence": rows1, "breakpoints": [brk1], "margin": 0.05})
-    assert "not testable (1 paired item (need at least 2))" in text1 and "nan" not in text1.lower()
+    assert "not testable (1 paired item, need at least 2)" in text1 and "nan" not in text1.lower()
+    assert "((" not in text1 and "))" not in text1

@@ -116,3 +116,17 @@ def test_cut_response_never_credits_an_answer_followed_by_reasoning(reasoning, a
     # the same answer as the final line is read
     assert extract(text + "\nAnswer: " + str(value), "integer", {"modulus": 97},
                    finish_reason="length") == Extraction(value, "ok")
+
+
+@settings(max_examples=200, deadline=None)
+@given(reasoning=st.text(alphabet=st.characters(blacklist_characters="<>"), max_size=200),
+       after=st.text(alphabet="abc xyz=+", min_size=1, max_size=40).filter(lambda s: s.strip()),
+       sep=st.sampled_from([". ", ", ", " ", "; "]),
+       form=st.sampled_from(["\nAnswer: {}", "\nThe answer is {}", "\nso \\boxed{{{}}}", "\n**Answer:** {}"]),
+       value=st.integers(min_value=0, max_value=96))
+def test_cut_response_never_credits_an_answer_with_reasoning_after_it_on_its_line(reasoning, after, sep, form, value):
+    # one rule for every answer form: the answer itself, not only its line, must end a cut text
+    text = reasoning + form.format(value) + sep + after
+    assert extract(text, "integer", {"modulus": 97}, finish_reason="length").parse_status == "truncated"
+    assert extract(reasoning + form.format(value), "integer", {"modulus": 97},
+                   finish_reason="length") == Extraction(value, "ok")

@@ -38,6 +38,39 @@ def test_hub_export_loads_with_datasets_as_the_jsonl_release(hub, family, tmp_pa
         assert items == want and got_sha == sha  # same dataset sha256 as the JSONL release
 
 
+def test_hub_card_dataset_info_is_accepted_by_datasets_without_a_warning(hub, tmp_path):
+    """The card's dataset_info is read, not ignored: split sizes in bytes and items, config sizes."""
+    import logging
+
+    import yaml
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    # datasets logs through its own "datasets" logger, which does not propagate to the root one
+    handler = Keep(level=logging.WARNING)
+    logger = logging.getLogger("datasets")
+    logger.addHandler(handler)
+    try:
+        ds = datasets.load_dataset(str(hub), "graph_connectivity", split="test", cache_dir=str(tmp_path / "c"))
+    finally:
+        logger.removeHandler(handler)
+    assert not [r.getMessage() for r in records if "dataset_info" in r.getMessage()]
+    meta = yaml.safe_load((hub / "README.md").read_text().split("---", 2)[1])
+    info = {c["config_name"]: c for c in meta["dataset_info"]}["graph_connectivity"]
+    parsed = datasets.DatasetInfo._from_yaml_dict(info)  # what load_dataset reads from the card
+    n = {s["name"]: s["num_examples"] for s in info["splits"]}
+    assert parsed.splits["test"].num_examples == len(ds) == n["test"]
+    assert all(s["num_bytes"] > 0 for s in info["splits"])
+    assert info["dataset_size"] == sum(s["num_bytes"] for s in info["splits"])
+    files = [hub / c["path"] for conf in meta["configs"] if conf["config_name"] == "graph_connectivity"
+             for c in conf["data_files"]]
+    assert info["download_size"] == sum(f.stat().st_size for f in files)
+
+
 def test_the_frozen_v1_release_exports_and_reads_back_too(tmp_path):
     export_hub(V1, tmp_path / "v1hub")
     items, sha = load_any(tmp_path / "v1hub", split="dev", config="grid_planning")

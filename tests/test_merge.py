@@ -126,14 +126,32 @@ def test_merge_refuses_runs_of_different_datasets_models_or_settings(runs, tmp_p
 
 
 def test_merge_refuses_bad_folders_and_out(runs, tmp_path, capsys):
-    assert main(["merge", str(runs / "shard-1"), "--out", str(tmp_path / "m")]) == 2
     assert main(["merge", str(runs / "shard-1"), str(tmp_path), "--out", str(tmp_path / "m")]) == 2
+    assert main(["merge", str(tmp_path), "--out", str(tmp_path / "m")]) == 2
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
     assert main(["merge", str(runs / "shard-1"), str(runs / "shard-2"), "--out", str(tmp_path / "full")]) == 2
+    assert main(["merge", str(runs / "shard-1"), "--out", str(runs / "shard-1")]) == 2
     err = capsys.readouterr().err
-    assert "at least two run folders" in err and "no run.json" in err and "exists and is not empty" in err
+    assert "no run.json" in err and "exists and is not empty" in err and "is one of the runs" in err
     assert not (tmp_path / "m").exists()
+
+
+def test_one_run_folder_merges_to_a_copy_that_scores_like_it(runs, tmp_path, capsys):
+    """A one-task Slurm array (--shard 1/1), or a lone folder: merge gives a folder scoring exactly like it."""
+    assert main([*BASE, "--shard", "1/1", "--out", str(tmp_path / "shard-1of1")]) == 0
+    capsys.readouterr()
+    assert main(["merge", str(tmp_path / "shard-1of1"), "--out", str(tmp_path / "merged")]) == 0
+    io = capsys.readouterr()
+    assert "merged 1 run: 230 finished" in io.out and "warning" not in io.err
+    assert main(["merge", str(runs / "whole"), "--out", str(tmp_path / "copy")]) == 0
+    whole = tmp_path / "whole"
+    shutil.copytree(runs / "whole", whole)
+    want = _finish(whole, tmp_path)
+    assert _finish(tmp_path / "merged", tmp_path) == want
+    assert _finish(tmp_path / "copy", tmp_path) == want
+    run = json.loads((tmp_path / "merged" / "run.json").read_text())
+    assert "shard" not in run["config"] and run["config"]["n_items"] == 23
 
 
 def test_shard_flag_errors(tmp_path, capsys):

@@ -340,4 +340,44 @@ def test_compare_notes_different_item_subsets(tmp_path: Path) -> None:
     assert main(["compare", str(a), str(b), "--out", str(tmp_path / "cmp")]) == 0
     md = (tmp_path / "cmp" / "compare.md").read_text(encoding="utf-8")
     assert md.startswith("# depthbench compare: m1 vs m2")
-    assert "- Note: the runs cover different items of the dataset (limit None vs 40; n_items 120 vs 40)" in md
+    assert "- Note: the runs cover different items of the dataset (limit all items vs 40 items; n_items 120 vs 40)" in md
+    assert "None" not in md and "nan" not in md.lower()
+
+
+def test_compare_and_report_word_an_extrapolated_d50_alike(tmp_path: Path) -> None:
+    """One d50 formatter: a d50 beyond the tested depths (finite or infinite) reads "> max depth 4" everywhere."""
+    res = make_results(budgets=(64,))
+    by_strategy = {f["strategy"]: f for f in res["fits"]}
+    by_strategy["single"].update(d50=11.04, d50_extrapolated=True, max_depth=4)
+    by_strategy["majority@4"].update(d50=None, d50_hi=None, d50_extrapolated=True, max_depth=4)
+    by_strategy["budget_forcing"].update(d50=3.1, d50_extrapolated=False, max_depth=4)
+    a = write_run(tmp_path / "a", res)
+    b = write_run(tmp_path / "b", res)
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "cmp"), "--force"]) == 0
+    assert main(["report", str(a), "--out", str(tmp_path / "rep")]) == 0
+    cmp_md = (tmp_path / "cmp" / "compare.md").read_text(encoding="utf-8")
+    rep_md = (tmp_path / "rep" / "summary.md").read_text(encoding="utf-8")
+    cmp_fits = cmp_md.split("## Curve fits", 1)[1].split("##", 1)[0].splitlines()
+    rep_fits = [line for line in rep_md.splitlines() if line.count("|") == 10]  # the fits table's 9 columns
+    for strategy, want in (("single", "> max depth 4"), ("majority@4", "> max depth 4"), ("budget_forcing", "3.10")):
+        (row,) = [line for line in cmp_fits if line.startswith(f"| graph_connectivity | {strategy} | 64 |")]
+        assert row.split(" | ")[5:7] == [want, want], row  # d50 A, d50 B
+        (rep_row,) = [line for line in rep_fits if line.startswith(f"| graph_connectivity | {strategy} | 64 |")]
+        assert rep_row.split(" | ")[5] == want, rep_row
+    assert "11.04" not in cmp_md
+
+
+def test_breakpoint_table_says_equivalence_was_not_shown_instead_of_a_range(tmp_path: Path) -> None:
+    """Where equivalence was never shown, the table must not read "equivalence ends in depths <= 2"."""
+    res = make_results(budgets=(64,), depths=(1, 2, 3), verdicts={1: "inconclusive", 2: "b_better", 3: "b_better"})
+    run = write_run(tmp_path / "run", res)
+    assert main(["report", str(run), "--out", str(tmp_path / "rep")]) == 0
+    md = (tmp_path / "rep" / "summary.md").read_text(encoding="utf-8")
+    (row,) = [line for line in md.splitlines() if line.startswith("| graph_connectivity | 64 | majority@4 |")
+              and "equivalence" in line]
+    assert row.rstrip(" |").split(" | ")[6:8] == ["equivalence is not shown at any depth",
+                                                  "none: equivalence is not shown before depth 2"], row
+    assert "<= " not in md
+    # the two item counts of an equivalence row are told apart in the header and the legend
+    html = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    assert "n for 80% power (eq.)" in html and "observed difference as the truth" in html

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from depthbench.analysis._format import clean_json, fmt
+from depthbench.analysis._format import clean_json, fmt, fmt_d50
 from depthbench.analysis._rescore import load_run_items, load_run_json, read_records, strategy_info
 from depthbench.analysis._results import RESULTS_FORMAT, check_results
 from depthbench.errors import UserError
@@ -270,10 +270,9 @@ def format_table(results: Mapping[str, Any]) -> str:
                      f"{'max|res|':>8} {'fit p':>6}")
         for r in results["fits"]:
             p = f"{_f(r['p'], 4)} [{_f(r['p_lo'], 4)}, {_f(r['p_hi'], 4)}]"
-            if r.get("d50_extrapolated"):
-                d = f"> max depth {r.get('max_depth')}"
-            else:
-                d = f"{_f(r['d50'], 2)} [{_f(r['d50_lo'], 2)}, {_f(r['d50_hi'], 2)}]"
+            d = fmt_d50(r, missing="-")
+            if not r.get("d50_extrapolated"):
+                d = f"{d} [{_f(r['d50_lo'], 2)}, {_f(r['d50_hi'], 2)}]"
             lines.append(f"{r['task']:<24} {r['strategy']:<22} {r['budget']:>6} {p:>24} {d:>26} {_f(r['auc']):>6} "
                          f"{_f(r.get('gof_max_abs_resid')):>8} {_f(r.get('gof_p')):>6}")
         lines.append("p: per-step reliability in c + (1 - c) p^d (95% interval: hull of likelihood-ratio and bootstrap); "
@@ -285,7 +284,7 @@ def format_table(results: Mapping[str, Any]) -> str:
         lines.append(f"margin {results['margin']}: a = parallel, b = sequential; diff = acc(a) - acc(b); "
                      "exact tests for paired outcomes, Holm across depths")
         lines.append(f"{'task':<24} {'budget':>6} {'a':<18} {'b':<18} {'depth':>5} {'n':>5} {'diff':>7} "
-                     f"{'90% CI':>17} {'p_eq':>7} {'p_diff':>7} {'need n':>7} verdict")
+                     f"{'90% CI':>17} {'p_eq':>7} {'p_diff':>7} {'n eq80':>7} verdict")
         for r in results["equivalence"]:
             ci = (f"[{_f(r.get('ci90_lo'), sign=True)}, {_f(r.get('ci90_hi'), sign=True)}]"
                   if r.get("ci90_lo") is not None else "-")
@@ -295,9 +294,11 @@ def format_table(results: Mapping[str, Any]) -> str:
                          f"{_f(r.get('p_diff_holm'), 4):>7} {'-' if need is None else need:>7} "
                          f"{verdict_words(r, pair_words(r['a'], r['b'], kinds))}")
         lines.append("90% CI: Tango score interval; p_eq: exact TOST p-value, p_diff: exact two-sided p-value, both "
-                     "Holm-adjusted across depths; need n: items per depth for 80% power to show equivalence "
-                     "(true difference 0, this discordance, Holm); (both at chance): both accuracies <= chance + "
-                     "margin, so the verdict says nothing about the strategies")
+                     "Holm-adjusted across depths; n eq80: items per depth for 80% power to show equivalence "
+                     "if the true difference were 0 (this discordance, Holm), a plan for the next run; "
+                     "'about N items per depth would decide it' (verdict): items that would show equivalence or the "
+                     "difference, taking this depth's observed difference as the truth; (both at chance): both "
+                     "accuracies <= chance + margin, so the verdict says nothing about the strategies")
         lines.append("")
         groups: dict[tuple[Any, Any, Any, Any], list[Mapping[str, Any]]] = defaultdict(list)
         for r in results["equivalence"]:

@@ -14,7 +14,7 @@ from depthbench._lazy import lazy
 
 np = lazy("numpy")
 
-__all__ = ["clean_json", "num", "fmt", "fmt_interval"]
+__all__ = ["clean_json", "num", "fmt", "fmt_interval", "fmt_d50", "fmt_limit"]
 
 
 def clean_json(x: Any, *, digits: int | None = None) -> Any:
@@ -89,3 +89,36 @@ def fmt_interval(v: Any, lo: Any, hi: Any, digits: int = 3, *, missing: str = "\
         return fmt(v, digits, missing=missing)
     hi_text = "\u221e" if hi is None else fmt(hi, digits, missing=missing)
     return f"{fmt(v, digits, missing=missing)} [{fmt(lo, digits, missing=missing)}, {hi_text}]"
+
+
+def fmt_d50(fit: Any, digits: int = 2, *, missing: str = "\u2013") -> str:
+    """A curve fit's d50 (depth where accuracy falls halfway to chance) as every view words it.
+
+    An extrapolated d50 (``d50_extrapolated``: infinite, or beyond the deepest measured
+    depth) is not a number the data support and reads ``"> max depth N"``; otherwise the
+    value with ``digits`` decimals; a missing fit reads ``missing``.
+
+    Examples
+    --------
+    >>> fmt_d50({"d50": 11.04, "d50_extrapolated": True, "max_depth": 4}), fmt_d50({"d50": 3.14159})
+    ('> max depth 4', '3.14')
+    >>> fmt_d50({"d50": None, "d50_extrapolated": True}), fmt_d50(None)
+    ('> max tested depth', '\u2013')
+    """
+    if not fit:
+        return missing
+    if fit.get("d50_extrapolated"):
+        depth = fit.get("max_depth")
+        return f"> max depth {depth}" if isinstance(depth, int) and not isinstance(depth, bool) else "> max tested depth"
+    return fmt(fit.get("d50"), digits, missing=missing)
+
+
+def fmt_limit(limit: Any) -> str:
+    """A run's ``--limit`` (items per task) in words: ``None`` (no limit) reads ``"all items"``.
+
+    Examples
+    --------
+    >>> fmt_limit(None), fmt_limit(5)
+    ('all items', '5 items')
+    """
+    return "all items" if limit is None else f"{fmt(limit)} items"

@@ -26,6 +26,7 @@ from markupsafe import Markup, escape
 
 from depthbench import __version__
 from depthbench._lazy import lazy
+from depthbench.analysis._format import fmt_d50, fmt_limit
 from depthbench.analysis._results import RunResults, comparison_groups, num, pair_label, strategy_kinds, strategy_order
 from depthbench.errors import UserError
 from depthbench.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir
@@ -83,7 +84,9 @@ def subset_note(a: RunResults, b: RunResults) -> str | None:
     for key in ("split", "limit", "n_items"):
         va, vb = a.config.get(key), b.config.get(key)
         if va != vb:
-            diffs.append(f"{key} {va} vs {vb}")
+            # words, never Python's None: no --limit is "all items", an unrecorded value says so
+            words = (fmt_limit if key == "limit" else lambda v: "not recorded" if v is None else fmt(v))
+            diffs.append(f"{key} {words(va)} vs {words(vb)}")
     if not diffs:
         return None
     return ("the runs cover different items of the dataset (" + "; ".join(diffs)
@@ -178,8 +181,8 @@ def _fit_rows(a: RunResults, b: RunResults) -> list[list[str]]:
     out = []
     for k in sorted(set(fa) | set(fb), key=lambda k: (k[0], num(k[2]) if not math.isnan(num(k[2])) else -1, k[1])):
         ra, rb = fa.get(k, {}), fb.get(k, {})
-        out.append([k[0], k[1], k[2], fmt(ra.get("p")), fmt(rb.get("p")), fmt(ra.get("d50"), 2),
-                    fmt(rb.get("d50"), 2), fmt(ra.get("auc")), fmt(rb.get("auc"))])
+        out.append([k[0], k[1], k[2], fmt(ra.get("p")), fmt(rb.get("p")), fmt_d50(ra), fmt_d50(rb),
+                    fmt(ra.get("auc")), fmt(rb.get("auc"))])
     return out
 
 

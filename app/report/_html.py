@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 
 from depthbench import __version__
 from depthbench._lazy import lazy
-from depthbench.analysis._format import fmt
+from depthbench.analysis._format import fmt, fmt_d50
 from depthbench.analysis._results import (
     RunResults,
     comparison_groups,
@@ -36,7 +36,7 @@ from depthbench.analysis._results import (
 )
 from depthbench.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir
 from depthbench.report._plots import RenderedFigure, render_figures, render_overview, slug
-from depthbench.scorers import breakpoint_words, summarize_comparison
+from depthbench.scorers import breakpoint_words, equivalence_end_words, summarize_comparison
 
 jinja2 = lazy("jinja2")
 
@@ -55,13 +55,6 @@ class ReportFiles:
     figures: tuple[Path, ...]
 
 
-
-def _d50(r: Mapping[str, Any]) -> str:
-    """d50 as text; an extrapolated d50 (beyond the deepest measured depth) reads "> max depth N"."""
-    if r.get("d50_extrapolated"):
-        return f"> max depth {r.get('max_depth')}"
-    return fmt(r.get("d50"), 2)
-
 def _ci(lo: Any, hi: Any, digits: int = 3) -> str:
     if math.isnan(num(lo)) and math.isnan(num(hi)):
         return "\u2013"
@@ -78,18 +71,6 @@ def _sorted_curves(res: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return sorted(res["curves"], key=lambda r: (r["task"], int(r["budget"]), order[r["strategy"]], int(r["depth"])))
 
 
-def _bracket(brk: Mapping[str, Any]) -> str:
-    """``bp_lo`` / ``bp_hi`` of a breakpoint record as a depth range (None is unbounded)."""
-    lo, hi = brk.get("bp_lo"), brk.get("bp_hi")
-    if lo is None and hi is None:
-        return "\u2013"
-    if lo is None:
-        return f"<= {hi}"
-    if hi is None:
-        return f">= {lo}"
-    return str(hi) if lo == hi else f"{lo}-{hi}"
-
-
 def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
     """Row data (already formatted) shared by the HTML and markdown views."""
     kinds = strategy_kinds(res["curves"])
@@ -100,7 +81,7 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
                fmt(r.get("mean_processed_tokens"), 1), fmt(r.get("chance"))]
               for r in _sorted_curves(res)]
     fits = [[r.get("task", ""), r.get("strategy", ""), str(r.get("budget", "")), fmt(r.get("p")),
-             _ci(r.get("p_lo"), r.get("p_hi")), _d50(r), _ci(r.get("d50_lo"), r.get("d50_hi"), 2),
+             _ci(r.get("p_lo"), r.get("p_hi")), fmt_d50(r), _ci(r.get("d50_lo"), r.get("d50_hi"), 2),
              fmt(r.get("auc")), fmt(r.get("chance"))]
             for r in sorted(res.get("fits", []),
                             key=lambda r: (str(r.get("task")), _budget_key(r.get("budget")),
@@ -120,7 +101,7 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
         margin = next((r.get("margin") for r in rows if r.get("margin") is not None), res.get("margin"))
         bps.append([task, str(budget), a, b, fmt(margin),
                     str(brk["breakpoint_depth"]) if brk["breakpoint_depth"] is not None else "none",
-                    _bracket(brk), breakpoint_words(brk)])
+                    equivalence_end_words(brk), breakpoint_words(brk)])
     ctt = [[str(r.get("task", "")), str(r.get("a", "")), str(r.get("b", "")), fmt(r.get("depth")),
             fmt(r.get("target")), fmt(r.get("cost_a"), 1), fmt(r.get("cost_b"), 1), fmt(r.get("ratio"), 2)]
            for r in sorted((r for r in res.get("compute_to_target") or [] if isinstance(r, Mapping)),
@@ -133,9 +114,9 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
                     "no answer", "mean G", "mean P", "chance"], curves),
         "fits": (["task", "strategy", "budget", "p (per step)", "p 95%", "d50", "d50 95%", "AUC", "chance"], fits),
         "equivalence": (["task", "budget", "a", "b", "depth", "n", "diff a-b", "n10 / n01", "90% CI (score)",
-                         "95% CI (score)", "p TOST", "p diff", "p TOST (Holm)", "p diff (Holm)", "items needed",
+                         "95% CI (score)", "p TOST", "p diff", "p TOST (Holm)", "p diff (Holm)", "n for 80% power (eq.)",
                          "verdict"], eq),  # rows end with the verdict code
-        "breakpoints": (["task", "budget", "a", "b", "margin", "breakpoint depth", "equivalence ends in depths",
+        "breakpoints": (["task", "budget", "a", "b", "margin", "breakpoint depth", "where equivalence ends",
                          "breakpoint"], bps),
     }
 
@@ -208,8 +189,11 @@ Holm's level across the depths, a- or b-better when the exact two-sided test of 
 otherwise not determined at this n (with about how many items per depth would decide it). The intervals are
 Tango's score intervals, for reading; the verdicts come from the p-values. "Equivalent (both at chance)"
 marks depths where both strategies are within the margin of the chance rate: they agree only in failing, and
-such a depth is not counted as shown equivalence for the breakpoint. "Items needed": items per depth for 80%
-power to show equivalence at a true difference of 0 and this discordance, with Holm over the depths.</p>
+such a depth is not counted as shown equivalence for the breakpoint. "n for 80% power (eq.)": items per depth
+for 80% power to show equivalence if the true difference were 0 (this discordance, Holm over the depths), a
+plan for the next run; the verdict's "about N items per depth would decide it" instead takes this depth's
+observed difference as the truth and counts the items that would show either equivalence or the
+difference.</p>
 {{ table("equivalence", verdict_col=15) }}
 
 <h2 id="curves">Depth curves</h2>
