@@ -54,6 +54,8 @@ def _register_eval(sub: Any) -> None:
     p.add_argument("--api-key", default=None, help="openai: API key (default: $OPENAI_API_KEY; never written to the run folder)")
     p.add_argument("--retries", type=int, default=None, help="openai: retries per call on 429/5xx/timeouts (default 6)")
     p.add_argument("--timeout", type=float, default=None, help="openai: seconds per attempt (default 120)")
+    _add_sampler_flags(p)
+    _add_model_args_flag(p)
     p.add_argument("--native-n", action="store_true",
                    help="openai: ask the server for n choices in one request (vLLM, llama.cpp server) instead "
                         "of one request per sample; one seed then covers the request's samples (see doctor)")
@@ -73,9 +75,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.native_n and not args.model.startswith("openai:"):
         raise UserError(f"--native-n: only the openai backend sends n > 1 requests, not --model {args.model}; "
                         "drop --native-n")
+    model_options = parse_model_args(args.model_args)
+    if args.native_n:
+        model_options["native_n"] = True
     cfg = EvalConfig(
         model=args.model,
-        model_options={"native_n": True} if args.native_n else {},
+        model_options=model_options,
+        sampler=_sampler_values(args),
         strategies=[args.strategy],
         budgets=parse_budgets(args.budget),
         out=args.out,
@@ -106,6 +112,62 @@ def _cmd_eval(args: argparse.Namespace) -> int:
               f"{r['mean_P']:>9.1f} {r['no_answer_rate']:>7.3f}")
     print(f"logs: {res['out']}/calls.jsonl, {res['out']}/outcomes.jsonl")
     return 0
+
+
+def _add_sampler_flags(p: Any) -> None:
+    """The sampler beyond --temperature/--top-p (depthbench.baselines._sampler): every backend
+    applies the same values; the defaults are neutral (no truncation, no penalty)."""
+    g = p.add_argument_group("sampler (sent to servers and used in process alike; defaults are neutral)")
+    g.add_argument("--top-k", type=int, default=None, metavar="K", help="keep the K most likely tokens (default 0: off)")
+    g.add_argument("--min-p", type=float, default=None, metavar="P",
+                   help="drop tokens below P x the top token's probability (default 0: off)")
+    g.add_argument("--repeat-penalty", type=float, default=None, metavar="X",
+                   help="llama.cpp repeat_penalty / vLLM repetition_penalty (default 1: off)")
+    g.add_argument("--presence-penalty", type=float, default=None, metavar="X", help="default 0: off")
+    g.add_argument("--frequency-penalty", type=float, default=None, metavar="X", help="default 0: off")
+
+
+def _sampler_values(args: argparse.Namespace) -> dict[str, float]:
+    return {k: v for k in ("top_k", "min_p", "repeat_penalty", "presence_penalty", "frequency_penalty")
+            if (v := getattr(args, k, None)) is not None}
+
+
+# Minimal --model-args (backend options as a JSON object). Issue 14 brings the full flag
+# (--extra-body, recording in run.json); this function is the one place to unify with it.
+MODEL_ARGS_HELP = (
+    "backend options as a JSON object, e.g. '{\"continuation\": \"template\", \"chat_template\": \"model.gguf\"}'. "
+    "openai: continuation (auto|assistant_prefill|continue_final_message|template|ollama_raw|none), chat_template "
+    "(.gguf | tokenizer_config.json | .jinja | smollm2), think (auto|none|<think>), opens_think (bool), "
+    "max_tokens_field (auto|max_tokens|max_completion_tokens); llamacpp: chat_template, think, opens_think, n_ctx"
+)
+
+
+def _add_model_args_flag(p: Any) -> None:
+    p.add_argument("--model-args", default=None, metavar="JSON", help=MODEL_ARGS_HELP)
+
+
+def parse_model_args(text: str | None) -> dict[str, Any]:
+    """``--model-args`` JSON -> dict of backend options.
+
+    Raises
+    ------
+    UserError
+        Not a JSON object.
+    """
+    import json
+
+    from depthbench.errors import UserError
+
+    if text is None or not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise UserError(f"--model-args: not valid JSON ({e}); give an object, e.g. "
+                        "--model-args '{\"continuation\": \"template\"}'") from None
+    if not isinstance(value, dict):
+        raise UserError("--model-args: give a JSON object, e.g. --model-args '{\"continuation\": \"template\"}'")
+    return value
 
 
 # --------------------------------------------------------------------------- strategies

@@ -133,6 +133,27 @@ class CallContext:
         """The backend's :class:`~depthbench.baselines._protocol.Capabilities`."""
         return self.model.capabilities
 
+    @property
+    def think(self):
+        """The backend's reasoning delimiters (:class:`~depthbench.baselines._continuation.Think`) or None."""
+        return getattr(self.model, "think", None)
+
+    def inside_thinking(self, text: str) -> bool:
+        """Whether the assistant's text so far ends inside an open reasoning block."""
+        from depthbench.baselines._continuation import inside_thinking
+
+        t = self.think
+        return inside_thinking(text, t, bool(t is not None and t.in_prompt))
+
+    def assistant_turn(self, text: str) -> dict[str, str]:
+        """An earlier attempt as an assistant message of a multi-turn context (revision,
+        judging): its reasoning blocks removed, as reasoning models' templates and APIs
+        expect of past turns, identically on every backend."""
+        from depthbench.baselines._continuation import strip_reasoning
+
+        t = self.think
+        return {"role": "assistant", "content": strip_reasoning(text, t, bool(t is not None and t.in_prompt))}
+
     def user_messages(self) -> list[dict[str, str]]:
         """The item's prompt as a one-turn chat."""
         return [{"role": "user", "content": self.item["prompt"]}]
@@ -257,6 +278,11 @@ class CallContext:
                     "attempts": int(resp.attempts),
                     "model": resp.model or getattr(self.model, "name", ""),
                 }
+                _note_continuation(rec, request, role, self.capabilities)
+                if ch.reasoning_field:
+                    rec["reasoning_field"] = ch.reasoning_field
+                if ch.reasoning_tokens is not None:
+                    rec["usage"]["reasoning_tokens"] = int(ch.reasoning_tokens)
                 if role in ANSWER_ROLES:
                     ans, status, ok = _extract(self.item, extract_prefix + (forced if j == 0 else "") + ch.text,
                                                ch.finish_reason)
@@ -321,6 +347,16 @@ class CallContext:
             "parents": {r["key"]: r.get("parent") for r in recs},
             "meta": dict(meta or {}),
         }
+
+
+def _note_continuation(rec: dict[str, Any], request: Mapping[str, Any], role: str, caps: Any) -> None:
+    """Record how a continuation call was realised: the backend's continuation mode when the
+    request continued the assistant turn, ``"user_turn"`` for a forced answer asked for in a
+    new user turn (endpoints that cannot continue; not the same token sequence)."""
+    if request.get("assistant_prefix") is not None:
+        rec["continuation"] = getattr(caps, "continuation", "none")
+    elif role in ("continue", "force_answer"):
+        rec["continuation"] = "user_turn"
 
 
 def round_float(x: float) -> float:

@@ -4,10 +4,14 @@ For an OpenAI-compatible server it checks, in order: reachable (``GET /models``)
 name, the context length (``max_model_len`` from vLLM's model list, else llama.cpp's
 ``/props``), whether responses carry ``usage``, whether the seed is honoured (equal seeds
 agree and different seeds differ at temperature 1), whether ``n > 1`` is served natively
-(and whether usage is then summed over the choices, as vLLM does), and whether the raw
-``/completions`` endpoint works. Other backends get the same seed and token-count checks
-through the model protocol. The result is one table; the exit status is 1 when the
-server is unreachable, else 0.
+(and whether usage is then summed over the choices, as vLLM does), whether the raw
+``/completions`` endpoint works, then the pre-flight ``eval`` runs: the chat template it can
+render, the reasoning delimiters, which sampler fields the server takes and its defaults
+(llama.cpp's ``/props``), whether the temperature is fixed, the continuation mode that works
+(assistant prefill, continue_final_message, or the chat template over /completions) and so
+which strategies run as specified. Other backends get the seed, token-count, continuation
+and strategy checks through the model protocol. The result is one table; the exit status
+is 1 when the server is unreachable, else 0.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any
 from depthbench.baselines._models import load_model, parse_model_spec
 from depthbench.baselines._protocol import BackendError, Request
 from depthbench.errors import UserError
+
+from depthbench.baselines._continuation import ALTERNATIVES
 
 __all__ = ["register", "run_doctor", "Check", "format_table"]
 
@@ -120,10 +126,71 @@ async def _doctor_openai(model: Any) -> list[Check]:
         r = await model.generate(Request(max_tokens=8, temperature=1.0, top_p=1.0, seeds=(3,),
                                          prompt="1, 2, 3, 4,"))
         rows.append(Check("raw completions", "ok", "yes",
-                          f"/completions works ({r.choices[0].completion_tokens} tokens): continuation path for budget forcing"))
+                          f"/completions works ({r.choices[0].completion_tokens} tokens): the template route "
+                          "for continuations"))
     except (UserError, BackendError) as e:
-        rows.append(Check("raw completions", "warn", "no", f"{str(e)[:100]}; pass completions=False"))
+        rows.append(Check("raw completions", "info", "no",
+                          f"{str(e)[:100]}; continuations need a prefill mode here (see continuation)"))
+    rows += await _preflight_rows(model)
     return rows
+
+
+async def _preflight_rows(model: Any) -> list[Check]:
+    """What ``eval``'s pre-flight finds (:func:`depthbench.baselines._probe.prepare_openai`)."""
+    from depthbench.baselines._probe import Needs, prepare_openai
+
+    rows: list[Check] = []
+    try:
+        rec = await prepare_openai(model, Needs(continuation=True, temperature=1.0, top_p=1.0))
+    except UserError as e:
+        return [Check("pre-flight", "fail", "refused", str(e))]
+    tmpl = (rec.get("continuation") or {}).get("chat_template")
+    rows.append(Check("chat template", "ok" if tmpl else "info", "known" if tmpl else "unknown",
+                      rec.get("chat_template_note", "")))
+    think = rec.get("think")
+    rows.append(Check("reasoning", "info", "<think>" if think else "none",
+                      (f"delimiters from {think['source']}" + ("; the template opens <think> in the prompt"
+                                                               if think["in_prompt"] else "")
+                       + (f"; reasoning returned in message.{rec['reasoning_field']}" if rec.get("reasoning_field")
+                          else "")) if think else "no <think> in the template and no reasoning field in replies"))
+    smp = rec.get("sampler") or {}
+    dropped = smp.get("dropped") or {}
+    rows.append(Check("sampler fields", "ok" if not dropped else "info",
+                      "all taken" if not dropped else f"{len(dropped)} dropped",
+                      f"sends {', '.join(smp.get('sent') or [])}"
+                      + (f"; dropped (neutral values, the server refused them): {', '.join(dropped)}" if dropped else "")
+                      + f"; length field {rec.get('max_tokens_field')}"))
+    defaults = rec.get("server_defaults")
+    rows.append(Check("server defaults", "info", "read" if defaults else "unknown",
+                      ", ".join(f"{k} {v}" for k, v in defaults.items()) + " (depthbench overrides them)"
+                      if defaults else "not reported (no llama.cpp /props); depthbench sends every sampler field"))
+    try:
+        await model.generate(Request(max_tokens=1, temperature=0.7, top_p=1.0, seeds=(3,),
+                                     messages=({"role": "user", "content": PROBE},)))
+        rows.append(Check("temperature", "ok", "free", "any --temperature is sent as given"))
+    except UserError as e:
+        rows.append(Check("temperature", "warn", "fixed", f"{str(e)[:160]}"))
+    except BackendError as e:
+        rows.append(Check("temperature", "warn", "unknown", str(e)[:120]))
+    cont = rec.get("continuation") or {}
+    mode = cont.get("mode", "none")
+    rows.append(Check("continuation", "ok" if mode != "none" else "warn", mode, cont.get("detail", "")))
+    rows.append(_strategies_row(model.capabilities))
+    return rows
+
+
+def _strategies_row(caps: Any) -> Check:
+    """Which strategies run as specified on a backend with these capabilities."""
+    if not caps.new_text:
+        return Check("strategies", "warn", "answers only",
+                     "single, majority@N, pass@N, best_of@N:oracle|trace|noisy (recorded answers; no new text)")
+    if caps.assistant_prefix:
+        return Check("strategies", "ok", "all",
+                     f"budget_forcing continues the assistant turn ({caps.continuation}); revision, majority, "
+                     "best_of, pass, ratio, adaptive run as specified")
+    return Check("strategies", "warn", "no budget_forcing",
+                 f"budget_forcing (Wait) is refused: this endpoint cannot continue an assistant turn; use "
+                 f"{ALTERNATIVES}; single, majority, best_of, pass, ratio and adaptive run as specified")
 
 
 async def _doctor_local(model: Any) -> list[Check]:
@@ -132,6 +199,23 @@ async def _doctor_local(model: Any) -> list[Check]:
     rows.append(Check("capabilities", "info",
                       ", ".join(k for k in ("chat", "completions", "assistant_prefix", "native_n", "seed")
                                 if getattr(caps, k)), ""))
+    prepare = getattr(model, "prepare", None)
+    if prepare is not None:
+        try:
+            rec = await prepare(None)
+        except UserError as e:
+            rows.append(Check("pre-flight", "fail", "refused", str(e)))
+            return rows
+        cont = rec.get("continuation") or {}
+        tmpl = cont.get("chat_template") or {}
+        rows.append(Check("continuation", "ok", cont.get("mode", "?"),
+                          f"{cont.get('detail', '')}; chat template {tmpl.get('source', '?')}"))
+        think = rec.get("think")
+        rows.append(Check("reasoning", "info", "<think>" if think else "none",
+                          f"delimiters from {think['source']}" if think else "no <think> in the chat template"))
+        rows.append(Check("sampler", "info", "set", ", ".join(f"{k} {v}" for k, v in
+                                                          ((rec.get("sampler") or {}).get("effective") or {}).items())))
+    rows.append(_strategies_row(caps))
     if not caps.seed:
         rows.append(Check("honours seed", "info", "n/a", "replayed text does not depend on the seed"))
         return rows
@@ -147,8 +231,13 @@ async def _doctor_local(model: Any) -> list[Check]:
 
 
 async def run_doctor(spec: str, *, base_url: str | None = None, api_key: str | None = None,
-                     timeout: float = 30.0) -> list[Check]:
+                     timeout: float = 30.0, model_args: dict[str, Any] | None = None) -> list[Check]:
     """Probe the backend named by ``spec``; returns the table rows.
+
+    Parameters
+    ----------
+    model_args : dict, optional
+        Backend options (``--model-args``), e.g. ``{"chat_template": "model.gguf"}``.
 
     Raises
     ------
@@ -158,7 +247,7 @@ async def run_doctor(spec: str, *, base_url: str | None = None, api_key: str | N
     provider, _ = parse_model_spec(spec)
     if provider == "openai":
         model = load_model(spec, base_url=base_url, api_key=api_key, retries=1, timeout=timeout, concurrency=4,
-                           backoff_base=0.2)
+                           backoff_base=0.2, **(model_args or {}))
         try:
             return await _doctor_openai(model)
         finally:
@@ -166,8 +255,9 @@ async def run_doctor(spec: str, *, base_url: str | None = None, api_key: str | N
     if provider == "replay":
         model = load_model(spec)
         n = sum(len(v) for v in model.records.values())
-        return [Check("replay file", "ok", f"{len(model.records)} items", f"{n} recorded completions")]
-    model = load_model(spec)
+        return [Check("replay file", "ok", f"{len(model.records)} items", f"{n} recorded completions"),
+                _strategies_row(model.capabilities)]
+    model = load_model(spec, **(model_args or {}))
     try:
         return await _doctor_local(model)
     finally:
@@ -185,17 +275,24 @@ def format_table(rows: list[Check]) -> str:
 
 def register(sub: Any) -> None:
     """Add the ``doctor`` command."""
-    p = sub.add_parser("doctor", help="probe a model server: reachable, model name, seed, n, usage, context length",
+    p = sub.add_parser("doctor", help="probe a model server: reachable, model name, seed, n, usage, context length, "
+                                      "sampler, continuation mode, which strategies work",
                        description=__doc__.split("\n\n")[1].replace("\n", " ") if __doc__ else None)
     p.add_argument("--model", required=True, metavar="SPEC",
                    help="openai:MODEL | llamacpp:smollm2 | llamacpp:PATH.gguf | simulated[:k=v,...] | replay:FILE.jsonl")
     p.add_argument("--base-url", default=None, help="openai: server base URL (default: $OPENAI_BASE_URL)")
     p.add_argument("--api-key", default=None, help="openai: API key (default: $OPENAI_API_KEY)")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds (default 30)")
+    from depthbench.baselines._cli import MODEL_ARGS_HELP
+
+    p.add_argument("--model-args", default=None, metavar="JSON", help=MODEL_ARGS_HELP)
     p.set_defaults(func=_cmd_doctor)
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    rows = asyncio.run(run_doctor(args.model, base_url=args.base_url, api_key=args.api_key, timeout=args.timeout))
+    from depthbench.baselines._cli import parse_model_args
+
+    rows = asyncio.run(run_doctor(args.model, base_url=args.base_url, api_key=args.api_key, timeout=args.timeout,
+                                  model_args=parse_model_args(args.model_args)))
     print(format_table(rows))
     return 1 if any(r.name == "reachable" and r.status == "fail" for r in rows) else 0

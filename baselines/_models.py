@@ -68,15 +68,30 @@ def _kv_options(spec: str, rest: str) -> dict[str, str]:
     return out
 
 
+def _check_options(spec: str, cls: Any, kw: dict[str, Any]) -> None:
+    """Refuse a backend option the backend does not take (a one-line error, not a TypeError)."""
+    import inspect
+
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    known = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    for k in kw:
+        if k not in known:
+            raise UserError(f"--model-args {k}: not an option of --model {spec}; its options are: {', '.join(known)}")
+
+
 def _openai(spec: str, rest: str, **kw: Any) -> Model:
     from depthbench.baselines._openai import OpenAICompatibleModel
 
+    _check_options(spec, OpenAICompatibleModel, kw)
     return OpenAICompatibleModel(rest, **kw)
 
 
 def _llamacpp(spec: str, rest: str, **kw: Any) -> Model:
     from depthbench.baselines._llamacpp import LlamaCppModel
 
+    _check_options(spec, LlamaCppModel, kw)
     return LlamaCppModel(rest, **kw)
 
 

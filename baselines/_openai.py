@@ -12,12 +12,30 @@ behind typed models.
 Behaviour
 ---------
 * Chat (``/chat/completions``) for ``Request.messages``; raw completions
-  (``/completions``) for ``Request.prompt`` -- the reliable path for continuation.
-  A chat ``assistant_prefix`` is sent as a trailing assistant message with
-  ``continue_final_message: true, add_generation_prompt: false`` (vLLM) only when the
-  backend is created with ``continue_final_message=True``; otherwise it is refused
-  (never silently dropped).
-* ``temperature``, ``top_p`` and ``seed`` are always sent.
+  (``/completions``) for ``Request.prompt``.
+* Continuation (``messages`` + ``assistant_prefix``) follows the continuation contract
+  (:mod:`depthbench.baselines._continuation`) in the mode :meth:`prepare` found or the
+  ``continuation`` setting forces: a trailing assistant message (``continue_final_message``
+  / ``assistant_prefill``), or the chat template rendered here and sent to
+  ``/completions`` (``template``) or Ollama's ``/api/generate`` (``ollama_raw``). A
+  backend with no mode refuses continuations (never silently drops the prefix).
+* The full sampler is sent with every request: ``temperature``, ``top_p``, ``seed`` and
+  ``top_k``, ``min_p``, ``repeat_penalty`` / ``repetition_penalty``,
+  ``presence_penalty``, ``frequency_penalty`` (:mod:`depthbench.baselines._sampler`).
+  Refusals are capabilities, not retries (:meth:`_adapt`): a field the server rejects is
+  dropped once when its value is neutral (recorded), and refused with a
+  :class:`~depthbench.errors.UserError` when it is not; ``max_tokens`` becomes
+  ``max_completion_tokens`` where the server asks for it (OpenAI's o-series and newer
+  models); a model that accepts only its default temperature gets none sent when the run
+  uses that value, and the run is refused otherwise; a server that refuses ``n > 1``
+  (llama.cpp's "Only one completion choice is allowed", HTTP 500) turns native ``n``
+  off and fans out, without retrying.
+* Reasoning returned beside the content (``message.reasoning_content``, vLLM's and
+  DeepSeek's; ``message.reasoning``) is joined back between ``<think>`` delimiters
+  (:func:`~depthbench.baselines._continuation.join_reasoning`): the logged text is the
+  whole generation, its tokens are counted in G
+  (``usage.completion_tokens_details.reasoning_tokens`` is recorded), and extraction
+  never reads the reasoning as the answer.
 * ``n > 1``: by default fanned out as ``n`` single-choice calls, choice ``i`` with
   ``seeds[i]``. With ``native_n=True`` one call asks for ``n`` choices with ``seeds[0]``.
   Servers that sum ``usage.completion_tokens`` over the choices (vLLM, OpenAI) are handled
@@ -34,9 +52,11 @@ Behaviour
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -45,10 +65,19 @@ import json
 
 import httpcore
 
+from depthbench.baselines._continuation import (
+    CONTINUATION_MODES,
+    PREFILL_MODES,
+    Think,
+    continuation_messages,
+    inside_thinking,
+    join_reasoning,
+)
 from depthbench.baselines._protocol import BackendError, Capabilities, Choice, Request, Response
+from depthbench.baselines._sampler import FIELD_OF, NEUTRAL, SAMPLER_FLAGS, Sampler, openai_sampler_fields
 from depthbench.errors import UserError
 
-__all__ = ["OpenAICompatibleModel", "normalise_base_url"]
+__all__ = ["OpenAICompatibleModel", "normalise_base_url", "ServerRefusal"]
 
 log = logging.getLogger("depthbench.baselines.openai")
 
@@ -60,6 +89,49 @@ class _Retryable(Exception):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+class ServerRefusal(UserError):
+    """The server refused a request for what it holds (HTTP 4xx, or a 5xx that names an
+    unsupported parameter): a capability answer, not a transient failure.
+
+    Attributes
+    ----------
+    status : int
+        HTTP status.
+    text : str
+        The response body (first 2,000 characters).
+    param : str or None
+        ``error.param`` when the server names the field (OpenAI does).
+    """
+
+    def __init__(self, message: str, status: int, text: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.text = text
+        self.param = param
+
+
+#: a server that refuses n > 1 says so in one of these ways
+_N_REFUSED_RE = re.compile(r"only one completion choice|\bn\b\W{0,3}(?:must be 1|is not supported|not supported)"
+                           r"|n > 1|n>1|multiple (?:choices|completions) (?:are )?not supported", re.IGNORECASE)
+
+
+def _refusal(code: int, content: bytes, url: str, name: str, body: dict[str, Any] | None) -> ServerRefusal | None:
+    """A :class:`ServerRefusal` for a 4xx answer, or for a 5xx that refuses ``n > 1``; else None."""
+    text = content[:2000].decode("utf-8", "replace").strip()
+    n_refused = bool(body and int(body.get("n") or 1) > 1 and _N_REFUSED_RE.search(text))
+    if code < 400 or code == 429 or (code >= 500 and not n_refused):
+        return None
+    param = None
+    try:
+        err = json.loads(text).get("error")
+        if isinstance(err, dict) and isinstance(err.get("param"), str):
+            param = err["param"]
+    except (ValueError, AttributeError):
+        pass
+    return ServerRefusal(f"--model {name}: {url} answered HTTP {code}: {text[:200]}", code, text,
+                         "n" if n_refused else param)
 
 
 def normalise_base_url(url: str) -> str:
@@ -109,9 +181,27 @@ class OpenAICompatibleModel:
     native_n : bool
         Ask the server for ``n`` choices in one call (one seed); default fan out.
     completions : bool
-        The server offers ``/completions`` (raw prompts).
+        The server offers ``/completions`` (raw prompts); False rules out the ``template``
+        continuation mode.
     continue_final_message : bool
-        The server continues a trailing assistant message (vLLM flag of that name).
+        Shorthand for ``continuation="continue_final_message"``.
+    continuation : str
+        ``"auto"`` (default: :meth:`prepare` probes the server) or one of
+        :data:`~depthbench.baselines._continuation.CONTINUATION_MODES` to force one.
+    chat_template : str, optional
+        Where the model's chat template is (``template`` mode): a ``.gguf``,
+        ``tokenizer_config.json`` or ``.jinja`` file, or ``"smollm2"``; default the server's
+        ``/props`` (llama.cpp) or the GGUF file a llama-cpp-python server lists as its model.
+    think : {"auto", "none", "<think>"}
+        Reasoning delimiters (:func:`~depthbench.baselines._continuation.parse_think_setting`).
+    opens_think : bool, optional
+        The chat template opens ``<think>`` in the generation prompt.
+    max_tokens_field : {"auto", "max_tokens", "max_completion_tokens"}
+        Name of the length field; ``auto`` sends ``max_tokens`` and switches when the
+        server asks for ``max_completion_tokens``.
+    top_k, min_p, repeat_penalty, presence_penalty, frequency_penalty : number
+        The sampler beyond temperature and top_p, sent with every request (defaults
+        neutral; :class:`~depthbench.baselines._sampler.Sampler`).
     tokenizer : callable, optional
         ``text -> token count``, used when usage must be split or is missing; default the
         server's ``/tokenize`` endpoint (vLLM, llama.cpp).
@@ -130,7 +220,11 @@ class OpenAICompatibleModel:
                  concurrency: int = 16, retries: int = 6, timeout: float = 120.0, backoff_base: float = 0.5,
                  backoff_max: float = 20.0, native_n: bool = False, completions: bool = True,
                  continue_final_message: bool = False, tokenizer: Callable[[str], int] | None = None,
-                 extra_body: dict[str, Any] | None = None, jitter_seed: int | None = None) -> None:
+                 extra_body: dict[str, Any] | None = None, jitter_seed: int | None = None,
+                 continuation: str = "auto", chat_template: str | None = None, think: str = "auto",
+                 opens_think: bool | None = None, max_tokens_field: str = "auto", top_k: int = 0,
+                 min_p: float = 0.0, repeat_penalty: float = 1.0, presence_penalty: float = 0.0,
+                 frequency_penalty: float = 0.0) -> None:
         if not model:
             raise UserError("--model openai:MODEL: the model name is empty; e.g. openai:Qwen/Qwen2.5-7B-Instruct")
         if int(concurrency) < 1:
@@ -153,9 +247,9 @@ class OpenAICompatibleModel:
         self.continue_final_message = bool(continue_final_message)
         self.tokenizer = tokenizer
         self.extra_body = dict(extra_body or {})
-        self.capabilities = Capabilities(chat=True, completions=self.completions,
-                                         assistant_prefix=self.continue_final_message,
-                                         native_n=self.native_n, seed=True)
+        self._init_continuation(continuation, chat_template, think, opens_think, max_tokens_field,
+                                Sampler(top_k=top_k, min_p=min_p, repeat_penalty=repeat_penalty,
+                                        presence_penalty=presence_penalty, frequency_penalty=frequency_penalty))
         self._jitter = random.Random(jitter_seed)
         self._client: list[httpcore.AsyncConnectionPool] | None = None
         self._active: list[int] = []
@@ -188,6 +282,219 @@ class OpenAICompatibleModel:
         if retry_after is not None:
             d = max(d, min(retry_after, self.backoff_max))
         return d
+
+    # ------------------------------------------------------------------ continuation, sampler, quirks
+    def _init_continuation(self, continuation: str, chat_template: str | None, think: str,
+                           opens_think: bool | None, max_tokens_field: str, sampler: Sampler) -> None:
+        """Settings of the continuation contract, the sampler and the request quirks."""
+        if self.continue_final_message and continuation == "auto":
+            continuation = "continue_final_message"
+        if continuation != "auto" and continuation not in CONTINUATION_MODES:
+            raise UserError(f"--model-args continuation: {continuation!r} is not 'auto' or one of "
+                            f"{', '.join(m for m in CONTINUATION_MODES if m != 'simulated')}")
+        if continuation in ("template", "ollama_raw") and not self.completions:
+            raise UserError(f"--model-args continuation: {continuation} needs a raw-completion endpoint, and this "
+                            "backend was told the server has none (completions=False); use 'auto' or a prefill mode")
+        if max_tokens_field not in ("auto", "max_tokens", "max_completion_tokens"):
+            raise UserError(f"--model-args max_tokens_field: {max_tokens_field!r} is not 'auto', 'max_tokens' or "
+                            "'max_completion_tokens'")
+        self.sampler = sampler
+        self.continuation_setting = continuation
+        self.continuation_detail = ""
+        self._template_setting = chat_template
+        self.template: Any = None
+        self._think_setting = think
+        self._opens_think_setting = opens_think
+        self.think: Think | None = None
+        self.max_tokens_field = "max_tokens" if max_tokens_field == "auto" else max_tokens_field
+        self.max_tokens_auto = max_tokens_field == "auto"
+        #: body field -> why it is no longer sent (learnt from the server's refusals)
+        self.dropped: dict[str, str] = {}
+        #: fields sent only when their value differs from the server-fixed default (o-series)
+        self.fixed_defaults: dict[str, float] = {}
+        self.reasoning_field: str | None = None
+        self.n_refused: str | None = None
+        self.server_props: dict[str, Any] | None = None
+        mode = None if continuation == "auto" else continuation
+        self._set_mode(mode)
+
+    def _set_mode(self, mode: str | None) -> None:
+        self.continuation_mode = mode
+        self.capabilities = Capabilities(chat=True, completions=self.completions,
+                                         assistant_prefix=mode is not None and mode != "none",
+                                         native_n=self.native_n, seed=True, continuation=mode or "none")
+
+    @property
+    def opens_think(self) -> bool:
+        """Whether the chat template opens ``<think>`` in the generation prompt."""
+        return bool(self.think is not None and self.think.in_prompt)
+
+    @property
+    def root_url(self) -> str:
+        """The server root (the base URL without a trailing ``/v1``)."""
+        return self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+
+    async def prepare(self, needs: Any = None) -> dict[str, Any]:
+        """Pre-flight, before any item is run: learn what the server does and decide how to
+        talk to it (:mod:`depthbench.baselines._probe`). A few probe calls of at most a few
+        tokens are made; no item call.
+
+        Parameters
+        ----------
+        needs : Needs, optional
+            What the run's strategies need (continuation, native n); default everything.
+
+        Returns
+        -------
+        dict
+            The ``backend`` record of ``run.json``.
+
+        Raises
+        ------
+        UserError
+            A forced continuation mode the server lacks, a chat template that cannot be
+            rendered, a reasoning delimiter absent from the template, a sampler setting or
+            temperature the server cannot honour.
+        """
+        from depthbench.baselines._probe import prepare_openai
+
+        try:
+            return await prepare_openai(self, needs)
+        finally:
+            await self.aclose()
+
+    def describe(self) -> dict[str, Any]:
+        """What was decided, JSON-ready (``run.json`` ``backend``, refreshed at the end of a run)."""
+        sent = [f for f in ("temperature", "top_p", *openai_sampler_fields(self.sampler))
+                if f not in self.dropped and f not in self.fixed_defaults]
+        return {
+            "kind": "openai",
+            "continuation": {"mode": self.continuation_mode or "none", "setting": self.continuation_setting,
+                             "detail": self.continuation_detail,
+                             "chat_template": self.template.to_dict() if self.template is not None else None},
+            "think": self.think.to_dict() if self.think is not None else None,
+            "reasoning_field": self.reasoning_field,
+            "sampler": {"requested": self.sampler.extras(), "sent": sent, "dropped": dict(self.dropped),
+                        "server_fixed": dict(self.fixed_defaults)},
+            "max_tokens_field": self.max_tokens_field,
+            "native_n": self.native_n,
+            "n_refused": self.n_refused,
+        }
+
+    def _adapt(self, body: dict[str, Any], refusal: ServerRefusal, temperature: float, top_p: float) -> bool:
+        """Learn from a refusal: change how requests are built and return True to resend, or
+        return False (the refusal stands). Raises :class:`UserError` when the run's settings
+        cannot be honoured by this server."""
+        text = refusal.text
+        low = text.lower()
+        if refusal.param == "n" and int(body.get("n") or 1) > 1:
+            self.n_refused = text[:200]
+            self.native_n = False
+            self.capabilities = dataclasses.replace(self.capabilities, native_n=False)
+            log.warning("%s: the server refuses n > 1 (%s); native n is off, fanning out one request per sample",
+                        self.name, text[:120])
+            return False
+        named = [refusal.param] if refusal.param in body else []
+        named += [k for k in body if k not in named and k not in ("model", "messages", "prompt", "stream")
+                  and re.search(rf"(?<![\w]){re.escape(k)}(?![\w])", text)]
+        if not named:
+            return False
+        changed = False
+        for field in named:
+            if field == "max_tokens" and "max_completion_tokens" in low and self.max_tokens_auto:
+                self.max_tokens_field = "max_completion_tokens"
+                self.dropped["max_tokens"] = f"renamed to max_completion_tokens (HTTP {refusal.status}: {text[:120]})"
+                changed = True
+            elif field in ("temperature", "top_p"):
+                value = temperature if field == "temperature" else top_p
+                if value != 1.0:
+                    raise UserError(f"{SAMPLER_FLAGS[field]} {value:g}: --model {self.name} accepts only its default "
+                                    f"{field} (the server said: {text[:160]}); rerun with {SAMPLER_FLAGS[field]} 1")
+                self.fixed_defaults[field] = 1.0
+                changed = True
+            elif FIELD_OF.get(field) in NEUTRAL:
+                sfield = FIELD_OF[field]
+                value = getattr(self.sampler, sfield)
+                if value != NEUTRAL[sfield]:
+                    raise UserError(f"{SAMPLER_FLAGS[sfield]} {value:g}: --model {self.name} does not take {field} "
+                                    f"(the server said: {text[:160]}); use the neutral value {NEUTRAL[sfield]:g} "
+                                    "or a server that supports it")
+                self.dropped[field] = f"HTTP {refusal.status}: {text[:120]}"
+                changed = True
+            elif field == "logprobs":
+                self.dropped[field] = f"HTTP {refusal.status}: {text[:120]}"
+                changed = True
+        return changed
+
+    def _sampler_body(self, request: Request) -> dict[str, Any]:
+        """temperature, top_p and the sampler's extras, minus what the server refused."""
+        out: dict[str, Any] = {}
+        for field, value in (("temperature", request.temperature), ("top_p", request.top_p)):
+            if field in self.fixed_defaults:
+                if value != self.fixed_defaults[field]:
+                    raise UserError(f"{SAMPLER_FLAGS[field]} {value:g}: --model {self.name} accepts only its default "
+                                    f"{field} ({self.fixed_defaults[field]:g})")
+                continue
+            out[field] = value
+        for field, value in openai_sampler_fields(self.sampler).items():
+            if field not in self.dropped:
+                out[field] = value
+        return out
+
+    def _reply_starts_inside(self, request: Request) -> bool:
+        """Whether the text this request generates starts inside an open reasoning block."""
+        t = self.think
+        if t is None:
+            return False
+        if request.assistant_prefix is not None:
+            return inside_thinking(request.assistant_prefix, t, t.in_prompt)
+        return t.in_prompt
+
+    def _continuation_body(self, request: Request, body: dict[str, Any]) -> tuple[str, str]:
+        """Fill ``body`` for a continuation (messages + assistant_prefix) in the chosen mode;
+        returns ``(path, kind)`` with kind ``chat``, ``completion`` or ``ollama``."""
+        mode = self.continuation_mode
+        msgs = [dict(m) for m in request.messages or ()]
+        prefix = request.assistant_prefix or ""
+        if mode in PREFILL_MODES:
+            body["messages"] = continuation_messages(msgs, prefix)
+            if mode == "continue_final_message":
+                body["continue_final_message"] = True
+                body["add_generation_prompt"] = False
+            return "/chat/completions", "chat"
+        if mode in ("template", "ollama_raw"):
+            tmpl = self.template
+            prompt = tmpl.raw_prompt(tmpl.continuation_prompt(msgs, prefix))
+            stops = list(body.pop("stop", []))
+            if tmpl.eos_token and tmpl.eos_token not in stops:
+                stops.append(tmpl.eos_token)
+            if mode == "template":
+                body["prompt"] = prompt
+                if stops:
+                    body["stop"] = stops
+                return "/completions", "completion"
+            return self._ollama_body(body, prompt, stops)
+        if self.continuation_setting == "auto" and mode is None:
+            raise UserError(f"--model {self.name}: continuing an assistant turn needs a continuation mode; run "
+                            "`depthbench doctor` or call prepare() first, or set --model-args continuation "
+                            "(continue_final_message, assistant_prefill or template)")
+        raise UserError(f"--model {self.name}: this server cannot continue an assistant turn (continuation mode "
+                        f"'none'{': ' + self.continuation_detail if self.continuation_detail else ''}); use "
+                        "budget_forcing:cap or revision@R, or give a chat template for the /completions route")
+
+    def _ollama_body(self, body: dict[str, Any], prompt: str, stops: list[str]) -> tuple[str, str]:
+        """Ollama's native ``/api/generate`` with ``raw: true``: the prompt is used as given
+        (its OpenAI ``/v1/completions`` would wrap it in the model's template again) and the
+        sampler goes in ``options``, where Ollama honours all of it."""
+        options = {k: v for k, v in body.items() if k in ("temperature", "top_p", "top_k", "min_p", "repeat_penalty",
+                                                          "presence_penalty", "frequency_penalty", "seed")}
+        options["num_predict"] = body.get(self.max_tokens_field, body.get("max_tokens"))
+        if stops:
+            options["stop"] = stops
+        model = body["model"]
+        body.clear()
+        body.update({"model": model, "prompt": prompt, "raw": True, "stream": False, "options": options})
+        return self.root_url + "/api/generate", "ollama"
 
     async def request_json(self, method: str, path: str, body: dict[str, Any] | None = None, *,
                            validate: Callable[[Any], None] | None = None, retries: int | None = None) -> tuple[Any, int]:
@@ -222,12 +529,13 @@ class OpenAICompatibleModel:
                     finally:
                         self._active[i] -= 1
                 code = resp.status
+                if code >= 400:
+                    refused = _refusal(code, resp.content, url, self.name, body)
+                    if refused is not None:  # a capability answer: never retried
+                        raise refused
                 if code == 429 or code >= 500:
                     ra = {k.lower(): v for k, v in resp.headers}.get(b"retry-after", b"").decode("latin-1")
                     raise _Retryable(f"HTTP {code}", float(ra) if ra and ra.replace(".", "", 1).isdigit() else None)
-                if code >= 400:
-                    raise UserError(f"--model {self.name}: {url} answered HTTP {code}: "
-                                    f"{resp.content[:200].decode('utf-8', 'replace').strip()}")
                 try:
                     data = json.loads(resp.content)
                 except ValueError:
@@ -276,53 +584,61 @@ class OpenAICompatibleModel:
                         "/tokenize endpoint; use native_n=False (the default) or pass tokenizer=")
 
     # ------------------------------------------------------------------ generation
-    def _body(self, request: Request, n: int, seed: int | None) -> tuple[str, dict[str, Any]]:
-        body: dict[str, Any] = {"model": self.model_name, "max_tokens": request.max_tokens,
-                                "temperature": request.temperature, "top_p": request.top_p}
+    def _body(self, request: Request, n: int, seed: int | None) -> tuple[str, dict[str, Any], str]:
+        """``(path, body, kind)`` of one call; kind is ``chat``, ``completion`` or ``ollama``."""
+        body: dict[str, Any] = {"model": self.model_name, self.max_tokens_field: request.max_tokens,
+                                **self._sampler_body(request)}
         if seed is not None:
             body["seed"] = int(seed)
         if n > 1:
             body["n"] = n
-            body["logprobs"] = True if request.messages is not None else 0
+            if "logprobs" not in self.dropped:
+                body["logprobs"] = True if request.messages is not None else 0
         if request.stop:
             body["stop"] = list(request.stop)
-        if request.messages is not None:
-            msgs = [dict(m) for m in request.messages]
-            if request.assistant_prefix is not None:
-                if not self.continue_final_message:
-                    raise UserError(f"--model {self.name}: this backend was not told the server continues an "
-                                    "assistant prefix; send a raw prompt (completions) or pass "
-                                    "continue_final_message=True")
-                msgs.append({"role": "assistant", "content": request.assistant_prefix})
-                body["continue_final_message"] = True
-                body["add_generation_prompt"] = False
-            body["messages"] = msgs
-            path = "/chat/completions"
+        if request.messages is not None and request.assistant_prefix is not None:
+            path, kind = self._continuation_body(request, body)
+        elif request.messages is not None:
+            body["messages"] = [dict(m) for m in request.messages]
+            path, kind = "/chat/completions", "chat"
         else:
             if not self.completions:
                 raise UserError(f"--model {self.name}: raw prompts need the /completions endpoint, which this "
                                 "backend was told the server lacks (completions=False)")
             body["prompt"] = request.prompt
-            path = "/completions"
-        body.update(self.extra_body)
-        return path, body
+            path, kind = "/completions", "completion"
+        if kind != "ollama":
+            body.update(self.extra_body)
+        return path, body, kind
 
     @staticmethod
-    def _validate(chat: bool) -> Callable[[Any], None]:
+    def _validate(kind: str) -> Callable[[Any], None]:
         def check(data: Any) -> None:
+            if kind == "ollama":
+                if not isinstance(data, dict) or not isinstance(data.get("response"), str):
+                    raise _Retryable("malformed response: /api/generate without response")
+                return
             if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
                 raise _Retryable("malformed response: no choices")
             for ch in data["choices"]:
                 if not isinstance(ch, dict):
                     raise _Retryable("malformed response: choice is not an object")
-                if chat and not isinstance(ch.get("message"), dict):
+                if kind == "chat" and not isinstance(ch.get("message"), dict):
                     raise _Retryable("malformed response: chat choice without message")
-                if not chat and not isinstance(ch.get("text"), str):
+                if kind != "chat" and not isinstance(ch.get("text"), str):
                     raise _Retryable("malformed response: completion choice without text")
             usage = data.get("usage")
             if usage is not None and not isinstance(usage, dict):
                 raise _Retryable("malformed response: usage is not an object")
         return check
+
+    @staticmethod
+    def _from_ollama(data: dict[str, Any]) -> dict[str, Any]:
+        """An ``/api/generate`` answer in the shape of a completion response."""
+        usage = {k: data[src] for k, src in (("prompt_tokens", "prompt_eval_count"), ("completion_tokens", "eval_count"))
+                 if isinstance(data.get(src), int)}
+        return {"model": data.get("model"), "usage": usage or None,
+                "choices": [{"index": 0, "text": data["response"], "finish_reason": data.get("done_reason")}]}
 
     @staticmethod
     def _logprob_count(ch: dict[str, Any]) -> int | None:
@@ -335,6 +651,23 @@ class OpenAICompatibleModel:
             return len(lp["tokens"])
         return None
 
+    def _message_text(self, message: dict[str, Any], starts_inside: bool) -> tuple[str, str | None]:
+        """The generated text of a chat choice and the name of its reasoning field (if any).
+
+        Reasoning given beside the content (``reasoning_content``, ``reasoning``) goes back
+        between the delimiters, so nothing the model generated is lost or scored as the
+        answer; ``content: null`` with reasoning is a reply still inside its thinking.
+        """
+        content = message.get("content")
+        content = content if isinstance(content, str) else None
+        for field in ("reasoning_content", "reasoning"):
+            reasoning = message.get(field)
+            if isinstance(reasoning, str) and reasoning:
+                if self.reasoning_field is None:
+                    self.reasoning_field = field
+                return join_reasoning(reasoning, content, self.think, starts_inside), field
+        return content or "", None
+
     async def _prompt_text_tokens(self, request: Request) -> int:
         if request.messages is not None:
             text = "\n".join(str(m.get("content", "")) for m in request.messages) + (request.assistant_prefix or "")
@@ -342,18 +675,37 @@ class OpenAICompatibleModel:
             text = request.prompt or ""
         return await self.count_tokens(text)
 
+    async def _post(self, request: Request, n: int, seeds: Sequence[int]) -> tuple[Any, int, str]:
+        """POST one call, adapting to the server's refusals (:meth:`_adapt`); ``(data, attempts, kind)``."""
+        for _ in range(12):  # each adaptation removes or renames a field, so this ends
+            path, body, kind = self._body(request, n, seeds[0] if seeds else None)
+            try:
+                data, attempts = await self.request_json("POST", path, body, validate=self._validate(kind))
+            except ServerRefusal as refusal:
+                if not self._adapt(body, refusal, request.temperature, request.top_p):
+                    raise
+                continue
+            return (self._from_ollama(data) if kind == "ollama" else data), attempts, kind
+        raise UserError(f"--model {self.name}: the server kept refusing the request's fields; run `depthbench doctor`")
+
     async def _one_call(self, request: Request, n: int, seeds: Sequence[int]) -> tuple[list[Choice], int, str, int, str]:
         """One HTTP call for ``n`` choices; returns (choices, prompt_tokens, prompt_source, attempts, model)."""
-        path, body = self._body(request, n, seeds[0] if seeds else None)
-        chat = request.messages is not None
-        data, attempts = await self.request_json("POST", path, body, validate=self._validate(chat))
+        data, attempts, kind = await self._post(request, n, seeds)
+        chat = kind == "chat"
         raw = sorted(data["choices"], key=lambda c: c.get("index", 0))[:n]
-        texts = [(c["message"].get("content") or "") if chat else c["text"] for c in raw]
+        inside = self._reply_starts_inside(request)
+        parsed = [self._message_text(c["message"], inside) if chat else (c["text"], None) for c in raw]
+        texts = [t for t, _ in parsed]
         usage = data.get("usage") or {}
         ct = usage.get("completion_tokens")
         pt = usage.get("prompt_tokens")
+        details = usage.get("completion_tokens_details")
+        rt = details.get("reasoning_tokens") if isinstance(details, dict) else None
+        rt = rt if isinstance(rt, int) and rt >= 0 else None
         if len(raw) == 1 and isinstance(ct, int):
-            counts, source = [ct], "server"
+            # OpenAI's rule: completion_tokens includes reasoning_tokens; a server that counts
+            # them apart (more reasoning than completion tokens) gets them added back
+            counts, source = [ct + rt if rt is not None and rt > ct else ct], "server"
         else:
             counts = [self._logprob_count(c) for c in raw]
             if any(x is None for x in counts):
@@ -371,8 +723,9 @@ class OpenAICompatibleModel:
             prompt_tokens, psource = await self._prompt_text_tokens(request), "tokenizer"
         seed_of = [seeds[0]] * len(raw) if seeds else [None] * len(raw)
         choices = [Choice(text=t, finish_reason=_finish(c.get("finish_reason")), completion_tokens=int(k),
-                          token_source=source, seed=s)
-                   for t, c, k, s in zip(texts, raw, counts, seed_of)]
+                          token_source=source, seed=s, reasoning_field=f,
+                          reasoning_tokens=rt if len(raw) == 1 else None)
+                   for (t, f), c, k, s in zip(parsed, raw, counts, seed_of)]
         return choices, int(prompt_tokens), psource, attempts, str(data.get("model") or self.model_name)
 
     async def generate(self, request: Request) -> Response:
@@ -381,20 +734,28 @@ class OpenAICompatibleModel:
         Raises
         ------
         UserError
-            Configuration errors (bad model name, unsupported continuation).
+            Configuration errors (bad model name, unsupported continuation, a setting the
+            server cannot honour).
         BackendError
             The server kept failing after all retries.
         """
         t0 = time.perf_counter()
         choices: list[Choice] = []
         attempts = 0
-        if self.native_n and request.n > 1:
-            got, pt, ps, attempts, model = await self._one_call(request, request.n, request.seeds)
-            choices.extend(got)
-            if len(choices) < request.n:
-                log.warning("%s: asked for n=%d, server returned %d choices; fanning out the rest",
-                            self.name, request.n, len(choices))
-        else:
+        native = self.native_n and request.n > 1
+        if native:
+            try:
+                got, pt, ps, attempts, model = await self._one_call(request, request.n, request.seeds)
+            except ServerRefusal as e:
+                if e.param != "n":
+                    raise
+                native = False  # _adapt turned native n off: fan out instead
+            else:
+                choices.extend(got)
+                if len(choices) < request.n:
+                    log.warning("%s: asked for n=%d, server returned %d choices; fanning out the rest",
+                                self.name, request.n, len(choices))
+        if not native:
             pt, ps, model = 0, "server", self.model_name
         rest = list(request.seeds[len(choices):])
         if rest:
@@ -402,7 +763,7 @@ class OpenAICompatibleModel:
             for got, p, s, a, m in results:
                 choices.extend(got)
                 attempts = max(attempts, a)
-            if not (self.native_n and request.n > 1):
+            if not native:
                 pt, ps, model = results[0][1], results[0][2], results[0][4]
         return Response(choices=tuple(choices), prompt_tokens=pt, prompt_token_source=ps,
                         latency_s=time.perf_counter() - t0, attempts=attempts, model=model)

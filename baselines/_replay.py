@@ -106,7 +106,8 @@ class ReplayModel:
         ``text -> token count`` for records without counts; default whitespace words.
     """
 
-    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=False, native_n=True, seed=False)
+    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=False, native_n=True, seed=False,
+                                continuation="none", new_text=False)
 
     def __init__(self, path: str | Path, *, tokenizer: Callable[[str], int] | None = None) -> None:
         self.path = str(path)

@@ -56,6 +56,7 @@ _FLAG_OF = {
     "split": "--split",
     "per_depth": "--per-depth",
     "dataset_sha256": "--data (dataset contents)",
+    "sampler": "--top-k/--min-p/--repeat-penalty/--presence-penalty/--frequency-penalty",
 }
 
 
@@ -81,6 +82,9 @@ class EvalConfig:
     retries: int | None = None  # openai: retries per call (None: the backend's default)
     timeout: float | None = None  # openai: seconds per attempt (None: the backend's default)
     model_options: dict[str, Any] = field(default_factory=dict)
+    #: sampler fields beyond temperature and top_p (top_k, min_p, repeat_penalty, presence_penalty,
+    #: frequency_penalty); missing ones take their neutral value (depthbench.baselines._sampler)
+    sampler: dict[str, float] = field(default_factory=dict)
     progress: bool | None = None  # None: only on a terminal
     fsync: bool | str = True  # True/"line": fsync each log line; "batch": group commit; False: none (tests)
     argv: list[str] = field(default_factory=list)
@@ -187,6 +191,8 @@ def load_items(cfg: EvalConfig) -> tuple[list[dict[str, Any]], str]:
 
 
 def _run_config(cfg: EvalConfig, strategies: Sequence[Strategy], sha: str, n_items: int) -> dict[str, Any]:
+    from depthbench.baselines._sampler import Sampler
+
     return {
         "model": cfg.model,
         "model_options": {k: v for k, v in sorted(cfg.model_options.items())},
@@ -195,6 +201,7 @@ def _run_config(cfg: EvalConfig, strategies: Sequence[Strategy], sha: str, n_ite
         "seed": cfg.seed,
         "temperature": cfg.temperature,
         "top_p": cfg.top_p,
+        "sampler": Sampler(temperature=cfg.temperature, top_p=cfg.top_p, **cfg.sampler).extras(),
         "limit": cfg.limit,
         "data": str(Path(cfg.data).resolve()) if cfg.data else None,
         "task": cfg.task,
@@ -404,10 +411,16 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     for name, x in (("--temperature", cfg.temperature), ("--top-p", cfg.top_p)):
         if not (x >= 0) or (name == "--top-p" and not 0 < x <= 1):
             raise UserError(f"{name}: {x} is out of range; use temperature >= 0 and 0 < top_p <= 1")
+    sampler_kw = _sampler_options(cfg)
     items, sha = load_items(cfg)
     extra = {k: v for k, v in (("retries", cfg.retries), ("timeout", cfg.timeout)) if v is not None}
     model = load_model(cfg.model, base_url=cfg.base_url, api_key=cfg.api_key, concurrency=cfg.concurrency,
-                       **extra, **cfg.model_options)
+                       **extra, **sampler_kw, **cfg.model_options)
+    try:
+        backend = preflight(model, strategies, cfg)
+    except BaseException:
+        _close_model(model)
+        raise
     created = _new_dirs(Path(cfg.out))
     try:
         out = ensure_writable_dir(cfg.out, "--out")
@@ -416,13 +429,87 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
         _close_model(model)
         raise
     try:
-        return _run_locked(cfg, strategies, items, sha, out, model)
+        return _run_locked(cfg, strategies, items, sha, out, model, backend)
     except BaseException:
         if created and not (out / "run.json").exists():
             _remove_empty_run_dir(out, created)
         raise
     finally:
         lock.close()
+
+
+def _sampler_options(cfg: EvalConfig) -> dict[str, Any]:
+    """The sampler fields to pass to the backend (validated; none for backends without a sampler).
+
+    Raises
+    ------
+    UserError
+        A value out of range, or a non-neutral value for a backend that has no sampler.
+    """
+    from depthbench.baselines._models import parse_model_spec
+    from depthbench.baselines._sampler import SAMPLER_FLAGS, Sampler
+
+    sampler = Sampler.from_options({"temperature": cfg.temperature, "top_p": cfg.top_p, **cfg.sampler})
+    provider, _ = parse_model_spec(cfg.model)
+    if provider in ("openai", "llamacpp"):
+        return sampler.extras()
+    for k in sampler.non_neutral():
+        raise UserError(f"{SAMPLER_FLAGS[k]}: the {provider} backend has no sampler to set (it ignores "
+                        f"{k}); drop {SAMPLER_FLAGS[k]}")
+    return {}
+
+
+def preflight(model: Any, strategies: Sequence[Strategy], cfg: EvalConfig) -> dict[str, Any]:
+    """Before any item call: let the backend find out how to serve the run
+    (``model.prepare``: continuation mode, request fields, reasoning delimiters), then
+    refuse the strategies it cannot run as specified.
+
+    Returns
+    -------
+    dict
+        The ``backend`` record of ``run.json``.
+
+    Raises
+    ------
+    UserError
+        A strategy the backend cannot run (with the reason and the alternatives), or a
+        setting it cannot honour; nothing has been created or called for any item.
+    """
+    from depthbench.baselines._continuation import check_strategy_support
+    from depthbench.baselines._probe import Needs
+
+    needs = Needs(continuation=any("continuation" in s.needs or "force_answer" in s.needs for s in strategies),
+                  native_n=bool(getattr(model, "native_n", False)), temperature=cfg.temperature, top_p=cfg.top_p)
+    prepare = getattr(model, "prepare", None)
+    if prepare is not None:
+        try:
+            backend = dict(asyncio.run(prepare(needs)))
+        except BackendError as e:
+            raise UserError(f"--model {cfg.model}: the pre-flight probe failed: {e}; nothing was run or written, "
+                            "run the same command again to resume once the server answers (depthbench doctor "
+                            "checks it)", exit_code=1) from None
+    else:
+        caps = model.capabilities
+        backend = {"kind": cfg.model.partition(":")[0], "continuation": {"mode": caps.continuation},
+                   "think": None, "sampler": None}
+    detail = (backend.get("continuation") or {}).get("detail", "")
+    check_strategy_support(strategies, model.capabilities, cfg.model, reason=detail)
+    return backend
+
+
+def _check_backend_resume(old: dict[str, Any], backend: dict[str, Any], cfg: EvalConfig) -> None:
+    """A resumed run must continue turns the way it started (same mode, same delimiters)."""
+    before, now = old.get("backend"), backend
+    if not isinstance(before, dict):
+        return
+    for key, what in (("continuation", "continuation mode"), ("think", "reasoning delimiters")):
+        a, b = before.get(key), now.get(key)
+        if key == "continuation":
+            a, b = (a or {}).get("mode"), (b or {}).get("mode")
+        if a != b:
+            raise UserError(f"--model {cfg.model}: the run in {cfg.out!r} was started with {what} {a!r}, the backend "
+                            f"now gives {b!r}; set --model-args to the original value to resume, or choose a new "
+                            "--out folder")
 
 
 def _new_dirs(path: Path) -> list[Path]:
@@ -472,12 +559,14 @@ def _lock_run_dir(out: Path) -> Any:
 
 
 def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dict[str, Any]], sha: str,
-                out: Path, model: Any) -> dict[str, Any]:
+                out: Path, model: Any, backend: dict[str, Any] | None = None) -> dict[str, Any]:
     config = _run_config(cfg, strategies, sha, len(items))
     run_json = out / "run.json"
+    backend = dict(backend or {})
     if run_json.exists():
         try:
-            _check_resume(run_json, config)
+            old = _check_resume(run_json, config)
+            _check_backend_resume(old, backend, cfg)
         except BaseException:
             _close_model(model)
             raise
@@ -490,6 +579,7 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
             "versions": _versions(model),
             "model_name": getattr(model, "name", cfg.model),
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "backend": backend,
         })
 
     calls_path, outcomes_path = out / "calls.jsonl", out / "outcomes.jsonl"
@@ -530,6 +620,7 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
         if group is not None:
             group.close()
         progress.close()
+        _refresh_backend_record(run_json, model)
     return {
         "out": str(out),
         "items": len(items),
@@ -541,6 +632,27 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
         "new_generated_tokens": progress.tokens,
         "seconds": round(time.monotonic() - t0, 3),
     }
+
+
+def _refresh_backend_record(run_json: Path, model: Any) -> None:
+    """Record in ``run.json`` what the backend learnt during the run (a field the server
+    refused, native n turned off), if anything changed since the pre-flight."""
+    import json
+
+    describe = getattr(model, "describe", None)
+    if describe is None:
+        return
+    try:
+        doc = json.loads(run_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    backend = dict(doc.get("backend") or {})
+    now = describe()
+    if all(backend.get(k) == v for k, v in now.items()):
+        return
+    backend.update(now)
+    doc["backend"] = backend
+    atomic_write_json(run_json, doc)
 
 
 def _chain(write: Any, after: Any) -> Any:

@@ -395,7 +395,8 @@ class SimulatedModel:
     and the parameters. Cost: O(depth) per choice.
     """
 
-    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=True, native_n=True, seed=True)
+    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=True, native_n=True, seed=True,
+                                continuation="simulated")
 
     def __init__(self, params: SimulatedParams | None = None, **options: Any) -> None:
         self.params = params if params is not None else SimulatedParams.from_options(options)

@@ -69,9 +69,9 @@ REVISE_INSTRUCTION = (
     "Review your previous attempt step by step. If you find a mistake, correct it. "
     "End with the final answer on its own line as 'Answer: <answer>'."
 )
-CONTINUE_INSTRUCTION = (
-    "Wait. Continue your reasoning from where you stopped, double-check it, and end with the "
-    "final answer on its own line as 'Answer: <answer>'."
+FORCE_ANSWER_INSTRUCTION = (
+    "Your reasoning above reached its token budget. Give the final answer now, on its own line as "
+    "'Answer: <answer>'."
 )
 JUDGE_INSTRUCTION = (
     "Here is a proposed solution to the problem above. Check it briefly, step by step. "
@@ -184,9 +184,11 @@ def _last_answer(recs: Sequence[Mapping[str, Any]]) -> tuple[Any, Mapping[str, A
 
 
 def _chat_history(ctx: CallContext, attempts: Sequence[str]) -> list[dict[str, str]]:
+    """The revision context: the question, then each attempt (its reasoning blocks removed,
+    :meth:`CallContext.assistant_turn`) followed by the review instruction."""
     msgs = ctx.user_messages()
     for a in attempts:
-        msgs.append({"role": "assistant", "content": a})
+        msgs.append(ctx.assistant_turn(a))
         msgs.append({"role": "user", "content": REVISE_INSTRUCTION})
     return msgs
 
@@ -211,6 +213,11 @@ class Strategy:
 
     dataset_level: ClassVar[bool] = False
     summary: ClassVar[str] = ""
+    #: what the strategy needs from a backend, checked before a run
+    #: (:func:`~depthbench.baselines._continuation.check_strategy_support`): ``"continuation"``
+    #: (continues an assistant turn), ``"force_answer"`` (continues one when the backend can,
+    #: else asks in a new user turn), ``"new_text"`` (calls beyond sampled answers)
+    needs: ClassVar[tuple[str, ...]] = ()
 
     @property
     def name(self) -> str:  # pragma: no cover - overridden
@@ -310,17 +317,28 @@ class BudgetForcing(Strategy):
     """s1 budget forcing: control the length of one chain at test time.
 
     ``wait`` mode: when the chain stops before the budget is used, ``"Wait"`` is
-    appended and the model continues, until B is used or ``max_waits`` Waits
-    (default 32; ``budget_forcing:max_waits=K``) were appended; a chain that reaches
+    inserted and the model continues, until B is used or ``max_waits`` Waits
+    (default 32; ``budget_forcing:max_waits=K``) were inserted; a chain that reaches
     the cap without an answer gets ``"Answer:"`` appended and is made to answer with a
-    small reserved tail. ``cap`` mode appends no Wait and only does the latter. The
+    small reserved tail. ``cap`` mode inserts no Wait and only does the latter. The
     outcome's ``meta.stopped`` says why the chain ended: ``"max_waits"`` (the Wait cap),
     ``"budget"`` (B used, or too little left for another Wait) or ``"model"`` (cap mode:
-    the model stopped on its own). Inserted text is
-    charged as generated tokens (:func:`~depthbench.baselines._budget.forced_token_estimate`).
+    the model stopped on its own). Inserted text is charged as generated tokens
+    (:func:`~depthbench.baselines._budget.forced_token_estimate`).
 
-    The continuation uses an assistant prefix where the backend supports it, a raw
-    completion prompt otherwise, and as a last resort a new user turn asking to continue.
+    Reasoning models (a backend with ``think`` delimiters): as in s1, the end-of-thinking
+    delimiter is suppressed -- it is a stop string of every thinking segment -- and
+    ``"Wait"`` goes *inside* the still-open thinking; when no further Wait is given (the
+    cap, or the budget), or the budget cuts the chain inside its thinking, the harness
+    closes the thinking block and then forces ``"Answer:"``. A model without delimiters
+    gets ``"Wait"`` after its own stop, as before.
+
+    Every continuation continues the same assistant turn under the model's chat template
+    (the continuation contract, :mod:`depthbench.baselines._continuation`): the request
+    is the question plus ``assistant_prefix`` = the transcript so far. ``wait`` mode
+    therefore needs a backend that can continue a turn (``eval`` refuses it up front
+    otherwise); ``cap`` mode on such an endpoint asks for the answer in a new user turn
+    instead (logged as ``continuation: "user_turn"``).
 
     References
     ----------
@@ -331,8 +349,12 @@ class BudgetForcing(Strategy):
     max_waits: int = 32
     default_max_waits: ClassVar[int] = 32
     min_extension: ClassVar[int] = 8
-    summary: ClassVar[str] = ("s1: append 'Wait' on early stop until B is used or K Waits (default 32); "
-                              "':cap' appends no Wait, forces 'Answer:' at B")
+    summary: ClassVar[str] = ("s1: insert 'Wait' on early stop (inside the thinking of reasoning models) until B "
+                              "is used or K Waits (default 32); ':cap' inserts no Wait, forces 'Answer:' at B")
+
+    @property
+    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("force_answer", "new_text") if self.mode == "cap" else ("continuation", "new_text")
 
     @property
     def name(self) -> str:
@@ -359,23 +381,32 @@ class BudgetForcing(Strategy):
     def allowance(self, budget: int) -> str:
         return f"gives its first segment {self.think_cap(budget)} tokens (after the answer reserve)"
 
-    def _continuation(self, ctx: CallContext, transcript: str) -> dict[str, Any]:
-        caps = ctx.capabilities
-        if caps.assistant_prefix:
-            return {"messages": ctx.user_messages(), "assistant_prefix": transcript}
-        if caps.completions:
-            return {"prompt": ctx.item["prompt"] + "\n\n" + transcript}
-        msgs = ctx.user_messages() + [{"role": "assistant", "content": transcript},
-                                      {"role": "user", "content": CONTINUE_INSTRUCTION}]
-        return {"messages": msgs}
+    @staticmethod
+    def _continuation(ctx: CallContext, transcript: str) -> dict[str, Any]:
+        """The continuation request: the question, the assistant turn holding ``transcript``."""
+        if not ctx.capabilities.assistant_prefix:
+            raise UserError(f"--strategy budget_forcing: --model {getattr(ctx.model, 'name', '?')} cannot continue an "
+                            "assistant turn; use budget_forcing:cap or revision@R (eval refuses this before the run)")
+        return {"messages": ctx.user_messages(), "assistant_prefix": transcript}
+
+    @staticmethod
+    def _forced_answer(ctx: CallContext, transcript: str) -> str:
+        """What closes a chain: ``"Answer:"``, after closing the thinking block if it is open."""
+        if ctx.inside_thinking(transcript):
+            return "\n" + ctx.think.close + FORCE_ANSWER
+        return FORCE_ANSWER
 
     async def orchestrate(self, item, ctx):
         B = ctx.budget.total
         tail = self.answer_reserve(B)
         think_cap = self.think_cap(B)
+        # s1 for reasoning models: the end-of-thinking delimiter is suppressed while waiting
+        stop = (ctx.think.close,) if (ctx.think is not None and self.mode == "wait") else ()
+        first: dict[str, Any] = {"messages": ctx.user_messages(), "max_tokens": think_cap}
+        if stop:
+            first["stop"] = stop
         try:
-            [rec] = await ctx.call({"messages": ctx.user_messages(), "max_tokens": think_cap},
-                                   role="answer", sample=0, round=0)
+            [rec] = await ctx.call(first, role="answer", sample=0, round=0)
         except BudgetExhausted:
             return
         transcript = rec["text"]
@@ -388,16 +419,24 @@ class BudgetForcing(Strategy):
                 prefix = transcript + WAIT
                 req = self._continuation(ctx, prefix)
                 req["max_tokens"] = ctx.budget.remaining - wait_cost - tail
+                if stop and ctx.inside_thinking(prefix):
+                    req["stop"] = stop
                 [rec] = await ctx.call(req, role="continue", sample=0, round=r, parent=rec["key"],
                                        forced=WAIT, extract_prefix=transcript)
                 transcript = prefix + rec["text"]
-        if rec["finish_reason"] == "length":
+        # force the answer at the budget, and close thinking the harness kept open
+        if rec["finish_reason"] == "length" or (stop and ctx.inside_thinking(transcript)):
             r += 1
-            prefix = transcript + FORCE_ANSWER
-            req = self._continuation(ctx, prefix)
+            if ctx.capabilities.assistant_prefix:
+                forced = self._forced_answer(ctx, transcript)
+                req = self._continuation(ctx, transcript + forced)
+            else:  # an endpoint that cannot continue: ask in a new user turn (recorded as such)
+                forced = ""
+                req = {"messages": ctx.user_messages() + [ctx.assistant_turn(transcript),
+                                                          {"role": "user", "content": FORCE_ANSWER_INSTRUCTION}]}
             try:
                 await ctx.call(req, role="force_answer", sample=0, round=r, parent=rec["key"],
-                               forced=FORCE_ANSWER, extract_prefix=transcript)
+                               forced=forced, extract_prefix=transcript)
             except BudgetExhausted:
                 pass
 
@@ -457,6 +496,7 @@ class Revision(Strategy):
     final: str = "last"
     summary: ClassVar[str] = "R self-revision rounds of B/R tokens; ':maj' votes over rounds"
     fewer_hint: ClassVar[str] = " or fewer rounds"
+    needs: ClassVar[tuple[str, ...]] = ("new_text",)
 
     def min_budget(self) -> int:
         return self.rounds * MIN_CALL_TOKENS
@@ -581,6 +621,10 @@ class BestOfN(_NChains):
     verifier: str = "oracle"
     tpr: float = 1.0
     fpr: float = 0.0
+
+    @property
+    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("new_text",) if self.verifier == "self" else ()
     summary: ClassVar[str] = "N chains of B/N, pick by verifier: oracle (bound), trace, noisy:TPR,FPR, self (charged)"
 
     def min_budget(self) -> int:
@@ -618,10 +662,8 @@ class BestOfN(_NChains):
             try:
                 [cand] = await ctx.call({"messages": ctx.user_messages(), "max_tokens": cand_tokens},
                                         role="answer", sample=i, budget=b)
-                msgs = ctx.user_messages() + [
-                    {"role": "assistant", "content": cand["text"]},
-                    {"role": "user", "content": JUDGE_INSTRUCTION},
-                ]
+                msgs = ctx.user_messages() + [ctx.assistant_turn(cand["text"]),
+                                              {"role": "user", "content": JUDGE_INSTRUCTION}]
                 await ctx.call({"messages": msgs}, role="judge", sample=i, round=1, parent=cand["key"],
                                budget=b, judge=judge_score, target=cand["key"])
             except BudgetExhausted:
@@ -724,6 +766,7 @@ class Ratio(Strategy):
     n: int = 2
     r: int = 2
     summary: ClassVar[str] = "N parallel chains x R revision rounds, each round B/(N*R); majority over chains"
+    needs: ClassVar[tuple[str, ...]] = ("new_text",)
     fewer_hint: ClassVar[str] = " or fewer chains or rounds"
 
     def min_budget(self) -> int:

@@ -386,12 +386,13 @@ def test_native_n_flag_sends_one_request_for_n_samples(tmp_path):
         rc = main(["eval", "--task", "graph_connectivity", "--per-depth", "2", "--limit", "3",
                    "--model", "openai:test-model", "--base-url", srv.base_url, "--native-n",
                    "--strategy", "majority@4", "--budget", "256", "--out", str(tmp_path / "run")])
-        completions = srv.stats["ok"]  # completion requests served (tokenize calls not counted)
+        # completion requests of the items (the pre-flight probes ask for at most 4 tokens)
+        completions = [b for b in srv.bodies if b.get("max_tokens", 0) > 4]
     assert rc == 0
     calls = _lines(tmp_path / "run" / "calls.jsonl")
     assert len(calls) == 3 * 4
     assert {c["request"]["n"] for c in calls} == {4}
-    assert completions == 3  # one request per item, not one per sample
+    assert len(completions) == 3 and {b["n"] for b in completions} == {4}  # one request per item
 
 
 def test_native_n_is_refused_for_backends_without_n(tmp_path, capsys):
