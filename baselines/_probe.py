@@ -169,8 +169,9 @@ async def probe_continuation(model: Any, *, ollama: bool) -> tuple[str, str]:
         delta = got - base
         if delta == expected:
             where = (f"chat template {model.template.source}; " if mode in ("template", "ollama_raw") else "")
-            return mode, (f"{where}prompt of the continued turn = chat prompt ({base} tokens) + transcript "
-                          f"({expected} tokens, {how})")
+            found = (f"{where}prompt of the continued turn = chat prompt ({base} tokens) + transcript "
+                     f"({expected} tokens, {how})")
+            return mode, "; ".join([found] + [f"not {x}" for x in notes])
         if mode in PREFILL_MODES:
             notes.append(f"{mode}: the server starts a new turn ({delta:+d} tokens for a {expected}-token transcript)")
         else:

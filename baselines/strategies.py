@@ -371,9 +371,14 @@ class BudgetForcing(Strategy):
         """Tokens held back for a forced answer: 1/16 of B, between 4 and 16."""
         return min(16, max(4, budget // 16))
 
-    def think_cap(self, budget: int) -> int:
-        """``max_tokens`` of the first segment: B minus the answer reserve (and ``"Answer:"``)."""
-        return max(1, budget - max(self.answer_reserve(budget), forced_token_estimate(FORCE_ANSWER) + 1))
+    def tail(self, budget: int, forced: str = FORCE_ANSWER) -> int:
+        """Tokens kept back for the forced answer: its reserve, and at least the forced text
+        (``forced``; longer when it also closes a thinking block) plus one token."""
+        return max(self.answer_reserve(budget), forced_token_estimate(forced) + 1)
+
+    def think_cap(self, budget: int, forced: str = FORCE_ANSWER) -> int:
+        """``max_tokens`` of the first segment: B minus the :meth:`tail`."""
+        return max(1, budget - self.tail(budget, forced))
 
     def min_budget(self) -> int:
         return next(b for b in range(MIN_CALL_TOKENS, 4 * MIN_CALL_TOKENS) if self.think_cap(b) >= MIN_CALL_TOKENS)
@@ -398,8 +403,10 @@ class BudgetForcing(Strategy):
 
     async def orchestrate(self, item, ctx):
         B = ctx.budget.total
-        tail = self.answer_reserve(B)
-        think_cap = self.think_cap(B)
+        # the longest text that may be forced at the end: closing a thinking block, then "Answer:"
+        closing = ("\n" + ctx.think.close + FORCE_ANSWER) if ctx.think is not None else FORCE_ANSWER
+        tail = self.tail(B, closing)
+        think_cap = self.think_cap(B, closing)
         # s1 for reasoning models: the end-of-thinking delimiter is suppressed while waiting
         stop = (ctx.think.close,) if (ctx.think is not None and self.mode == "wait") else ()
         first: dict[str, Any] = {"messages": ctx.user_messages(), "max_tokens": think_cap}
@@ -463,8 +470,10 @@ class BudgetForcing(Strategy):
             # the Wait cap stopped it only if the budget still allowed another extension
             budget = last.get("budget")
             g = sum(int(c["usage"]["completion_tokens"]) + int(c["usage"].get("forced_tokens", 0)) for c in recs
-                    if isinstance(c.get("usage"), Mapping))
-            room = (int(budget) - g - forced_token_estimate(WAIT) - self.answer_reserve(int(budget))
+                    if isinstance(c.get("usage"), Mapping) and c["role"] != "force_answer")
+            stops = (recs[0].get("request") or {}).get("stop") or []
+            closing = next(("\n" + s + FORCE_ANSWER for s in stops if s.startswith("</")), FORCE_ANSWER)
+            room = (int(budget) - g - forced_token_estimate(WAIT) - self.tail(int(budget), closing)
                     if isinstance(budget, int) else self.min_extension)
             stopped = "max_waits" if waits >= self.max_waits and room >= self.min_extension else "budget"
         else:

@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _servers import free_port, openai_server, start_test_server  # noqa: E402,F401
+from openai_test_server import render_stub_chat  # noqa: E402
 
 from depthbench.baselines import BackendError, Request, load_model  # noqa: E402
 from depthbench.baselines._openai import OpenAICompatibleModel, normalise_base_url  # noqa: E402
@@ -45,7 +46,7 @@ def test_chat_sends_sampling_params_and_counts_usage(openai_server):
     [c] = r.choices
     assert c.seed == 42 and c.token_source == "server" and c.completion_tokens == len(c.text.split())
     assert "Answer:" not in c.text and c.finish_reason == "stop"
-    assert r.prompt_tokens == len(MSG[0]["content"].split()) and r.prompt_token_source == "server"
+    assert r.prompt_tokens == len(render_stub_chat(list(MSG)).split()) and r.prompt_token_source == "server"
     assert r.attempts == 1 and r.model == "test-model"
 
 
