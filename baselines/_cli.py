@@ -138,7 +138,8 @@ MODEL_ARGS_HELP = (
     "backend options as a JSON object, e.g. '{\"continuation\": \"template\", \"chat_template\": \"model.gguf\"}'. "
     "openai: continuation (auto|assistant_prefill|continue_final_message|template|ollama_raw|none), chat_template "
     "(.gguf | tokenizer_config.json | .jinja | smollm2), think (auto|none|<think>), opens_think (bool), "
-    "max_tokens_field (auto|max_tokens|max_completion_tokens); llamacpp: chat_template, think, opens_think, n_ctx"
+    "max_tokens_field (auto|max_tokens|max_completion_tokens); "
+    "llamacpp: chat_template, think, opens_think, n_ctx, n_threads"
 )
 
 
