@@ -82,7 +82,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         badge = f"not verified ({rep.rescored} of {n} predictions carry raw completions)"
     else:
         badge = "not verified (see the notes above)"
-    print(f"{args.file}: valid; {n} predictions re-scored, mean credit {acc:.4f}; {badge}")
+    print(f"{args.file}: valid (dataset release {rep.release}); {n} predictions re-scored, "
+          f"mean credit {acc:.4f}; {badge}")
     return 0
 
 

@@ -298,7 +298,7 @@ Click a column header to sort.</p>
 <section class="entry" id="{{ e.id }}">
 <h2>{{ e.model }}{% if e.revision %} <small>({{ e.revision }})</small>{% endif %}
 {% if e.verified %} <span class="badge" title="answers re-scored; token counts {{ e.token_check }}">verified</span>{% endif %}</h2>
-<p>Task <code>{{ e.task }}</code>, split <code>{{ e.split }}</code>, dataset sha256 <code>{{ e.dataset_sha256 }}</code>;
+<p>Task <code>{{ e.task }}</code>, split <code>{{ e.split }}</code>, release <code>{{ e.release }}</code>, dataset sha256 <code>{{ e.dataset_sha256 }}</code>;
 submitted by {{ e.submitter }} on {{ e.date }}; endpoint {{ e.endpoint }};
 sampling {% for k, v in e.sampling %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %};
 suite {{ e.suite_version }}; file <a href="{{ e.download }}"><code>{{ e.file }}</code></a>.</p>
@@ -394,7 +394,8 @@ def _entry(rep: ValidationReport, file_name: str) -> dict[str, Any]:
     return {
         "id": "e-" + slug, "file": file_name, "download": f"submissions/{slug}{'.json.gz' if file_name.endswith('.json.gz') else '.json'}", "model": meta["model"]["name"], "revision": meta["model"]["revision"],
         "submitter": meta["submitter"], "task": meta["dataset"]["task"], "split": meta["dataset"]["split"],
-        "dataset_sha256": meta["dataset"]["sha256"], "date": meta["date"], "suite_version": meta["suite_version"],
+        "dataset_sha256": meta["dataset"]["sha256"], "release": rep.release, "date": meta["date"],
+        "suite_version": meta["suite_version"],
         "endpoint": meta["endpoint"]["kind"], "sampling": sorted(meta["sampling"].items()),
         "verified": rep.verified, "token_check": rep.token_check, "notes": list(rep.notes), "rows": analysis["rows"], "curves": analysis["curves"],
         "breakpoints": analysis["breakpoints"],
@@ -443,7 +444,7 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
             boards[(e["task"], e["split"], e["dataset_sha256"])].append({
                 **r, "entry": e["id"], "model": e["model"], "revision": e["revision"], "submitter": e["submitter"],
                 "verified": e["verified"], "token_check": e["token_check"], "date": e["date"], "task": e["task"], "split": e["split"],
-                "dataset_sha256": e["dataset_sha256"], "file": e["file"],
+                "dataset_sha256": e["dataset_sha256"], "release": e["release"], "file": e["file"],
             })
     tasks = []
     for task, split, sha in sorted(boards):

@@ -70,13 +70,26 @@ class Release:
     folder: Path
     manifest: Mapping[str, Any]
 
+    @property
+    def name(self) -> str:
+        """The release a folder belongs to, e.g. ``"v2"`` for ``.../data/v2/<task>``; else the folder name."""
+        parent = self.folder.parent.name
+        return parent if re.fullmatch(r"v\d+", parent) else self.folder.name
+
     def load_split(self, split: str) -> list[dict[str, Any]]:
-        """The items of ``split`` (``<split>.jsonl`` in the folder)."""
-        path = self.folder / f"{split}.jsonl"
-        bad: list[BadLine] = []
-        items = list(read_jsonl(path, bad))
-        if bad:
-            raise UserError(f"release {str(self.folder)!r}: {path.name} line {bad[0].lineno}: {bad[0].reason}")
+        """The items of ``split`` (``<split>.jsonl`` in the folder), decoded.
+
+        Raises
+        ------
+        UserError
+            The file is missing, differs from its sha256 in the manifest (named), or has
+            a corrupt line.
+        """
+        from depthbench.generators import load_dataset
+
+        items, sha = load_dataset(self.folder, split=split)
+        if sha != self.sha256:  # pragma: no cover - the manifest changed while validating
+            raise UserError(f"release {str(self.folder)!r}: manifest.json changed while validating; retry")
         return items
 
 
@@ -110,6 +123,8 @@ class ValidationReport:
     rescored: int = 0
     notes: list[str] = field(default_factory=list)
     implausible_tokens: int = 0
+    #: The release the submission's dataset belongs to (``"v1"``, ``"v2"``, or a folder name); None if unmatched.
+    release: str | None = None
     #: How the stated token counts were checked: ``"recounted (<rule>)"`` when a tokenizer recounted
     #: every call's text, else ``"plausible (at most N bytes per token)"``; None without raw texts.
     token_check: str | None = None
@@ -341,7 +356,14 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
     elif f"{ds['split']}.jsonl" not in (release.manifest.get("files") or {}):
         probs.append(f"metadata.dataset.split: release {release.task!r} has no split {ds['split']!r}")
     else:
-        items = {str(it["id"]): it for it in release.load_split(ds["split"])}
+        try:
+            items = {str(it["id"]): it for it in release.load_split(ds["split"])}
+            rep.release = release.name
+        except UserError as e:  # a release whose files do not match its manifest is refused
+            probs.append(f"metadata.dataset: {e}")
+        if release.name == "v1":
+            rep.notes.append("metadata.dataset: release v1 (frozen; the canonical release is now v2, whose "
+                             "buckets are balanced against no-skill cues)")
 
     # membership and per-prediction checks
     seen: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
@@ -469,12 +491,20 @@ def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits
             strat = strategies.get(p["strategy"])
             if item is None or strat is None:
                 continue
-            rep.outcomes.append(_rescore(i, p, item, strat, extract, verify, rep, meta["raw_completions"]))
+            rep.outcomes.append(_rescore(i, p, item, strat, extract, verify, rep, meta["raw_completions"],
+                                         _sampling_seed(meta)))
     return rep
 
 
+def _sampling_seed(meta: Mapping[str, Any]) -> int:
+    """The run seed a submission states (``metadata.sampling.seed``; 0 if absent), which seeds
+    the strategies' tie breaks and noisy verifier draws when they are re-derived."""
+    seed = (meta.get("sampling") or {}).get("seed", 0)
+    return int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else 0
+
+
 def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any, extract: Any, verify: Any,
-             rep: ValidationReport, raw: bool) -> dict[str, Any]:
+             rep: ValidationReport, raw: bool, run_seed: int = 0) -> dict[str, Any]:
     stated = p["final_answer"]
     answer, credit, meta_out = stated, None, {}
     parse_status = "ok" if stated is not None else "no_answer"
@@ -502,7 +532,7 @@ def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any, 
                 rec["correct"] = _safe_verify(verify, item, ex.answer)
             records.append(rec)
         try:
-            answer, credit, meta_out = strat.final_answer(records, item)
+            answer, credit, meta_out = strat.final_answer(records, item, run_seed=run_seed)
         except (KeyError, IndexError, TypeError, ValueError) as e:
             # calls that pass the schema but do not fit the strategy's shape (untrusted input)
             rep.problems.append(f"{_where(i, p)}: the calls do not fit strategy {p['strategy']!r}; cannot re-derive "
