@@ -528,3 +528,18 @@ def test_run_json_and_calls_record_the_continuation_mode(tmp_path):
     calls = list(read_jsonl(Path(tmp_path / "r" / "calls.jsonl")))
     assert {c.get("continuation") for c in calls if c["role"] in ("continue", "force_answer")} == {"simulated"}
     assert all("continuation" not in c for c in calls if c["role"] == "answer")
+
+
+def test_doctor_reads_llama_cpp_props_defaults_and_template(capsys):
+    props = {"chat_template": STUB_TEMPLATE, "bos_token": "", "eos_token": "<|im_end|>",
+             "default_generation_settings": {"n_ctx": 4096, "params": {"temperature": 0.8, "top_k": 40, "min_p": 0.05,
+                                                                       "repeat_penalty": 1.1}}}
+    with start_test_server(prefill=None, props=props) as srv:
+        assert main(["doctor", "--model", "openai:test-model", "--base-url", srv.base_url]) == 0
+        rows = _doctor_rows(capsys.readouterr().out)
+        m, rec = _prepare(srv)
+    assert rows["server defaults"][:2] == ["info", "read"]
+    assert "top_k 40, min_p 0.05, repeat_penalty 1.1" in rows["server defaults"][2]
+    assert rows["chat template"][:2] == ["ok", "known"] and "/props" in rows["chat template"][2]
+    assert rows["continuation"][:2] == ["ok", "template"]
+    assert rec["server_defaults"]["top_k"] == 40 and rec["continuation"]["chat_template"]["source"].startswith("server:")
