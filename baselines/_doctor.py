@@ -120,7 +120,9 @@ async def _doctor_openai(model: Any) -> list[Check]:
             rows.append(Check("supports n", "info", "no", f"n=3 returned {len(got)} choice(s); depthbench fans out "
                                                           "with one seed per sample (the default)"))
     except (UserError, BackendError) as e:
-        rows.append(Check("supports n", "info", "no", f"n=3 rejected ({str(e)[:80]}); depthbench fans out"))
+        said = getattr(e, "text", None) or str(e)  # a ServerRefusal carries the server's own words
+        rows.append(Check("supports n", "info", "no", f"n=3 refused ({said[:100]}); depthbench fans out, "
+                                                      "and eval turns --native-n off after one such refusal"))
 
     try:
         r = await model.generate(Request(max_tokens=8, temperature=1.0, top_p=1.0, seeds=(3,),

@@ -543,3 +543,12 @@ def test_doctor_reads_llama_cpp_props_defaults_and_template(capsys):
     assert rows["chat template"][:2] == ["ok", "known"] and "/props" in rows["chat template"][2]
     assert rows["continuation"][:2] == ["ok", "template"]
     assert rec["server_defaults"]["top_k"] == 40 and rec["continuation"]["chat_template"]["source"].startswith("server:")
+
+
+def test_doctor_reports_a_server_refusing_n_without_retrying(capsys):
+    with start_test_server(n_refused=True) as srv:
+        assert main(["doctor", "--model", "openai:test-model", "--base-url", srv.base_url]) == 0
+        refused = srv.stats["n_refused"]
+    rows = _doctor_rows(capsys.readouterr().out)
+    assert rows["supports n"][:2] == ["info", "no"] and "Only one completion choice" in rows["supports n"][2]
+    assert refused == 1
