@@ -232,14 +232,12 @@ async def _doctor_local(model: Any) -> list[Check]:
     return rows
 
 
-async def run_doctor(spec: str, *, base_url: str | None = None, api_key: str | None = None,
-                     timeout: float = 30.0, model_args: dict[str, Any] | None = None) -> list[Check]:
+async def run_doctor(spec: str, *, base_url: str | list[str] | None = None, api_key: str | None = None,
+                     timeout: float = 30.0, options: dict[str, Any] | None = None) -> list[Check]:
     """Probe the backend named by ``spec``; returns the table rows.
 
-    Parameters
-    ----------
-    model_args : dict, optional
-        Backend options (``--model-args``), e.g. ``{"chat_template": "model.gguf"}``.
+    Several base URLs (a list or a comma list) are probed one after the other, each
+    row naming its server.
 
     Raises
     ------
@@ -248,18 +246,27 @@ async def run_doctor(spec: str, *, base_url: str | None = None, api_key: str | N
     """
     provider, _ = parse_model_spec(spec)
     if provider == "openai":
-        model = load_model(spec, base_url=base_url, api_key=api_key, retries=1, timeout=timeout, concurrency=4,
-                           backoff_base=0.2, **(model_args or {}))
-        try:
-            return await _doctor_openai(model)
-        finally:
-            await model.aclose()
+        from depthbench.baselines._openai import split_base_urls
+
+        urls = split_base_urls(base_url) if base_url else [None]
+        rows: list[Check] = []
+        for k, url in enumerate(urls, 1):
+            opts = {"backoff_base": 0.2, **(options or {})}
+            model = load_model(spec, base_url=url, api_key=api_key, retries=1, timeout=timeout, concurrency=4, **opts)
+            try:
+                got = await _doctor_openai(model)
+            finally:
+                await model.aclose()
+            if len(urls) > 1:
+                got = [Check(f"{r.name} [server {k}/{len(urls)}]", r.status, r.value, r.detail) for r in got]
+            rows += got
+        return rows
     if provider == "replay":
         model = load_model(spec)
         n = sum(len(v) for v in model.records.values())
         return [Check("replay file", "ok", f"{len(model.records)} items", f"{n} recorded completions"),
                 _strategies_row(model.capabilities)]
-    model = load_model(spec, **(model_args or {}))
+    model = load_model(spec, **(options or {}))
     try:
         return await _doctor_local(model)
     finally:
@@ -282,19 +289,20 @@ def register(sub: Any) -> None:
                        description=__doc__.split("\n\n")[1].replace("\n", " ") if __doc__ else None)
     p.add_argument("--model", required=True, metavar="SPEC",
                    help="openai:MODEL | llamacpp:smollm2 | llamacpp:PATH.gguf | simulated[:k=v,...] | replay:FILE.jsonl")
-    p.add_argument("--base-url", default=None, help="openai: server base URL (default: $OPENAI_BASE_URL)")
+    p.add_argument("--base-url", action="append", default=None, metavar="URL",
+                   help="openai: server base URL (default: $OPENAI_BASE_URL); repeat it (or a comma list) to check "
+                        "several servers")
     p.add_argument("--api-key", default=None, help="openai: API key (default: $OPENAI_API_KEY)")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds (default 30)")
-    from depthbench.baselines._cli import MODEL_ARGS_HELP
-
-    p.add_argument("--model-args", default=None, metavar="JSON", help=MODEL_ARGS_HELP)
+    p.add_argument("--model-args", default=None, metavar="JSON", help="backend options as in `depthbench eval`")
+    p.add_argument("--extra-body", default=None, metavar="JSON", help="openai: request body fields as in `depthbench eval`")
     p.set_defaults(func=_cmd_doctor)
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from depthbench.baselines._cli import parse_model_args
+    from depthbench.baselines._cli import model_options
 
     rows = asyncio.run(run_doctor(args.model, base_url=args.base_url, api_key=args.api_key, timeout=args.timeout,
-                                  model_args=parse_model_args(args.model_args)))
+                                  options=model_options(args)))
     print(format_table(rows))
     return 1 if any(r.name == "reachable" and r.status == "fail" for r in rows) else 0

@@ -218,8 +218,8 @@ def analyze_run(
             "model": cfg.get("model"), "model_name": run.get("model_name"), "strategies": cfg.get("strategies"),
             "budgets": cfg.get("budgets"), "task": cfg.get("task"), "data": cfg.get("data"),
             "split": cfg.get("split"), "seed": cfg.get("seed"), "temperature": cfg.get("temperature"),
-            "top_p": cfg.get("top_p"), "n_items": cfg.get("n_items"), "started": run.get("started"),
-        },
+            "top_p": cfg.get("top_p"), "n_items": cfg.get("n_items"),
+        },  # no start time: the same run (or its merged shards) analyses to the same bytes
         "dataset_sha256": cfg.get("dataset_sha256") or run.get("dataset_sha256"),
         "source": source,
         "margin": float(margin),

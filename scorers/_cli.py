@@ -26,6 +26,8 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="the --out folder of `depthbench eval`")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress over the calls (default: a bar on a terminal, else a line every ~30 s)")
     p.set_defaults(func=_cmd_score)
 
     a = sub.add_parser(
@@ -52,7 +54,7 @@ def register(sub: Any) -> None:
 def _cmd_score(args: argparse.Namespace) -> int:
     from depthbench.scorers._score import score_run
 
-    s = score_run(args.run_dir)
+    s = score_run(args.run_dir, progress=args.progress)
     print(f"scored {s['outcomes']} (item, strategy, budget) outcomes from {s['calls']} calls -> {s['path']}")
     print(f"re-extraction changed {s['changed_extractions']} call(s); {s['changed_outcomes']} outcome(s) differ "
           f"from outcomes.jsonl; {s['bad_lines']} bad line(s) skipped; {s['duplicates']} duplicate key(s) ignored"

@@ -472,7 +472,7 @@ def test_bad_input_is_one_line_exit_2_before_any_call(tmp_path, capsys):
     cases = [({"chat_template": str(broken)}, "--model-args chat_template: "),
              ({"think": "<think>", "chat_template": str(plain)}, "--model-args think: <think> does not occur"),
              ({"continuation": "sideways"}, "--model-args continuation: 'sideways'"),
-             ({"temprature": 1}, "--model-args temprature: not an option")]
+             ({"temprature": 1}, "--model-args: 'temprature' is not an option of the openai backend")]
     with start_test_server() as srv:
         for i, (args, msg) in enumerate(cases):
             rc = main(["eval", "--task", "graph_connectivity", "--limit", "1", "--model", "openai:test-model",

@@ -44,6 +44,15 @@ def _lines(p: Path) -> list[str]:
     return p.read_text(encoding="utf-8").splitlines()
 
 
+def _full_call_lines(run: Path) -> list[str]:
+    """calls.jsonl rewritten with every record in full (the pre-compact form, still valid), one per line."""
+    from depthbench.baselines._calllog import read_calls
+    from depthbench.scorers import load_run, load_run_items
+
+    items, _ = load_run_items(load_run(run))
+    return [json.dumps(r) for _, r in read_calls(run / "calls.jsonl", items)]
+
+
 def test_score_reproduces_logged_outcomes_and_is_idempotent(run, capsys):
     assert main(["score", str(run)]) == 0
     out = capsys.readouterr()
@@ -63,7 +72,7 @@ def test_score_reproduces_logged_outcomes_and_is_idempotent(run, capsys):
 
 
 def test_score_trusts_the_text_not_the_logged_verdict(run):
-    calls = [json.loads(x) for x in _lines(run / "calls.jsonl")]
+    calls = [json.loads(x) for x in _full_call_lines(run)]
     # pick a `single` call that was right and make its text give the other label, keeping the logged verdict
     target = next(c for c in calls if c["strategy"] == "single" and c["correct"] and c["role"] == "answer")
     item_calls = [c for c in calls if c["item_id"] == target["item_id"]]
@@ -218,7 +227,7 @@ def test_score_a_run_on_a_dataset_folder_and_detect_a_changed_dataset(tmp_path, 
 
 
 def test_a_record_with_bad_types_loses_only_its_outcome(run, capsys):
-    lines = _lines(run / "calls.jsonl")
+    lines = _full_call_lines(run)
     i = next(k for k, x in enumerate(lines) if json.loads(x)["strategy"] == "majority@4")
     rec = json.loads(lines[i])
     rec["sample"] = None            # valid JSON, wrong type: the vote cannot order the samples

@@ -397,7 +397,7 @@ def _entry(rep: ValidationReport, file_name: str) -> dict[str, Any]:
 
 
 def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, releases: str | Path | None = None,
-                      limits: Limits = DEFAULT_LIMITS) -> SiteResult:
+                      limits: Limits = DEFAULT_LIMITS, progress: bool | None = None) -> SiteResult:
     """Validate every submission in a folder and write the static leaderboard.
 
     Parameters
@@ -411,6 +411,9 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
         Dataset releases to check dataset hashes against (default: shipped data).
     limits : Limits
         Reading limits for untrusted files.
+    progress : bool or None
+        Progress over the submissions (:class:`depthbench.progress.Progress`): None
+        shows a bar on a terminal and a line every ~30 s elsewhere; False shows nothing.
 
     Returns
     -------
@@ -421,15 +424,19 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
     out = ensure_writable_dir(out_dir, "--out")
     result = SiteResult(data={})
     entries, rejected, downloads = [], [], []
-    for path in files:
-        rep = validate_submission(path, releases=releases, limits=limits)
-        if rep.ok:
-            entries.append(_entry(rep, path.name))
-            downloads.append((entries[-1]["download"], path))
-            result.accepted.append(path.name)
-        else:
-            rejected.append({"file": path.name, "n_problems": len(rep.problems), "problems": rep.problems[:5]})
-            result.rejected.append(path.name)
+    from depthbench.progress import Progress
+
+    with Progress(len(files), "leaderboard", "submissions", enabled=progress) as bar:
+        for path in files:
+            rep = validate_submission(path, releases=releases, limits=limits)
+            if rep.ok:
+                entries.append(_entry(rep, path.name))
+                downloads.append((entries[-1]["download"], path))
+                result.accepted.append(path.name)
+            else:
+                rejected.append({"file": path.name, "n_problems": len(rep.problems), "problems": rep.problems[:5]})
+                result.rejected.append(path.name)
+            bar.update(1)
 
     # One ranked table per (task, split, dataset sha256): results on different data are never ranked together.
     boards: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
