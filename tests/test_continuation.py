@@ -18,6 +18,7 @@ from _servers import start_test_server  # noqa: E402
 from openai_test_server import STUB_TEMPLATE, render_stub_chat  # noqa: E402
 
 from depthbench.baselines import Request, load_model  # noqa: E402
+from depthbench.baselines._calllog import read_calls  # noqa: E402
 from depthbench.baselines._chat_template import ChatTemplate, load_chat_template  # noqa: E402
 from depthbench.baselines._context import CallContext  # noqa: E402
 from depthbench.baselines._continuation import (  # noqa: E402
@@ -33,7 +34,13 @@ from depthbench.baselines.strategies import parse  # noqa: E402
 from depthbench.cli import main  # noqa: E402
 from depthbench.errors import UserError  # noqa: E402
 from depthbench.generators import build_items  # noqa: E402
-from depthbench.io import read_jsonl  # noqa: E402
+from depthbench.scorers import load_run, load_run_items  # noqa: E402
+
+def _calls(run_dir):
+    """The full call records of a run (compact lines expanded against the run's items)."""
+    items = load_run_items(load_run(run_dir))[0]
+    return [rec for _, rec in read_calls(run_dir / "calls.jsonl", items)]
+
 
 USER = ({"role": "user", "content": "Which target is reachable from node 3?"},)
 
@@ -312,7 +319,7 @@ def test_chat_only_endpoint_refuses_budget_forcing_up_front_and_runs_cap_in_a_us
         assert rc == 0, capsys.readouterr().err
     run_json = json.loads((tmp_path / "b" / "run.json").read_text())
     assert run_json["backend"]["continuation"]["mode"] == "none"
-    calls = list(read_jsonl(tmp_path / "b" / "calls.jsonl"))
+    calls = _calls(tmp_path / "b")
     forced = [c for c in calls if c["role"] == "force_answer"]
     assert forced and all(c["continuation"] == "user_turn" and c["request"]["messages"][-1]["role"] == "user"
                           for c in forced)
@@ -378,7 +385,7 @@ def test_eval_on_a_reasoning_server_logs_the_field_and_continues_inside_the_thin
     assert rc == 0
     backend = json.loads((tmp_path / "r" / "run.json").read_text())["backend"]
     assert backend["think"]["source"] == "server (reasoning_content)" and backend["reasoning_field"] == "reasoning_content"
-    calls = list(read_jsonl(tmp_path / "r" / "calls.jsonl"))
+    calls = _calls(tmp_path / "r")
     first = calls[0]
     assert first["reasoning_field"] == "reasoning_content" and first["text"] == "<think> step one step two "
     assert first["usage"]["reasoning_tokens"] == 4 and bodies[0]["stop"] == ["</think>"]
@@ -451,7 +458,7 @@ def test_a_server_refusing_n_is_a_capability_not_a_retry_storm(tmp_path):
     assert rc == 0 and refused == 1  # learnt once in the pre-flight, never retried
     backend = json.loads((tmp_path / "r" / "run.json").read_text())["backend"]
     assert backend["native_n"] is False and "Only one completion choice" in backend["n_refused"]
-    calls = list(read_jsonl(tmp_path / "r" / "calls.jsonl"))
+    calls = _calls(tmp_path / "r")
     assert len(calls) == 8 and len({c["seed"] for c in calls}) == 8  # fanned out, one seed per sample
 
 
@@ -525,7 +532,7 @@ def test_run_json_and_calls_record_the_continuation_mode(tmp_path):
     assert rc == 0
     run_json = json.loads((tmp_path / "r" / "run.json").read_text())
     assert run_json["backend"]["continuation"]["mode"] == "simulated"
-    calls = list(read_jsonl(Path(tmp_path / "r" / "calls.jsonl")))
+    calls = _calls(tmp_path / "r")
     assert {c.get("continuation") for c in calls if c["role"] in ("continue", "force_answer")} == {"simulated"}
     assert all("continuation" not in c for c in calls if c["role"] == "answer")
 

