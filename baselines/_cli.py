@@ -97,14 +97,19 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         argv=[a for a in sys.argv[1:] if a != args.api_key] if args.api_key else sys.argv[1:],
     )
     res = run_eval(cfg)
+    blind = res.get("answers_known") is False
     print(f"{res['items']} items, {res['units']} (item, strategy, budget) units: {res['resumed_units']} from an "
           f"earlier run, {res['new_units']} new; {res['new_calls']} new calls, {res['calls_from_log']} served from "
           f"the log; {res['new_generated_tokens']} generated tokens in {res['seconds']:.1f}s")
     print(f"{'strategy':<28} {'budget':>7} {'n':>5} {'acc':>6} {'mean G':>8} {'mean P':>9} {'no ans':>7}")
     for r in summarize(res["out"]):
-        print(f"{r['strategy']:<28} {r['budget']:>7} {r['n']:>5} {r['accuracy']:>6.3f} {r['mean_G']:>8.1f} "
+        acc = f"{'n/a':>6}" if blind else f"{r['accuracy']:>6.3f}"
+        print(f"{r['strategy']:<28} {r['budget']:>7} {r['n']:>5} {acc} {r['mean_G']:>8.1f} "
               f"{r['mean_P']:>9.1f} {r['no_answer_rate']:>7.3f}")
     print(f"logs: {res['out']}/calls.jsonl, {res['out']}/outcomes.jsonl")
+    if blind:
+        print(f"the items carry no answers (a hidden split's prompts): accuracy is known only to the maintainers; "
+              f"pack the run with 'depthbench submission pack {res['out']} --out FILE.json.gz' and send them FILE")
     return 0
 
 

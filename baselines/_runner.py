@@ -186,6 +186,26 @@ def load_items(cfg: EvalConfig) -> tuple[list[dict[str, Any]], str]:
     return items, sha
 
 
+def needs_gold(strategy: Strategy) -> bool:
+    """True for strategies whose *answer* depends on the gold answer or trace: ``best_of`` with
+    the ``oracle``, ``noisy`` or ``trace`` verifier and ``pass@N`` (bounds and simulated
+    verifiers, not deployable methods)."""
+    from depthbench.baselines.strategies import BestOfN, PassAtN
+
+    return isinstance(strategy, PassAtN) or (isinstance(strategy, BestOfN) and strategy.verifier != "self")
+
+
+def _check_gold_free(strategies: Sequence[Strategy], items: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse gold-dependent strategies on items without answers (a hidden split's prompts)."""
+    if all("answer" in it for it in items):
+        return
+    for s in strategies:
+        if needs_gold(s):
+            raise UserError(f"--strategy {s.name}: picks its answer with the gold answer or trace, which a hidden "
+                            "split's prompts do not carry; use strategies that answer on their own (single, "
+                            "majority@N, budget_forcing, revision@R, best_of@N:self, ...)")
+
+
 def _run_config(cfg: EvalConfig, strategies: Sequence[Strategy], sha: str, n_items: int) -> dict[str, Any]:
     return {
         "model": cfg.model,
@@ -405,6 +425,7 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
         if not (x >= 0) or (name == "--top-p" and not 0 < x <= 1):
             raise UserError(f"{name}: {x} is out of range; use temperature >= 0 and 0 < top_p <= 1")
     items, sha = load_items(cfg)
+    _check_gold_free(strategies, items)
     extra = {k: v for k, v in (("retries", cfg.retries), ("timeout", cfg.timeout)) if v is not None}
     model = load_model(cfg.model, base_url=cfg.base_url, api_key=cfg.api_key, concurrency=cfg.concurrency,
                        **extra, **cfg.model_options)
@@ -540,6 +561,7 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
         "calls_from_log": stats["served"],
         "new_generated_tokens": progress.tokens,
         "seconds": round(time.monotonic() - t0, 3),
+        "answers_known": all("answer" in it for it in items),
     }
 
 

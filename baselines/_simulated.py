@@ -196,14 +196,34 @@ def _content(entry: Any) -> str:
     return str(entry).replace(" ", "")
 
 
+def _solved(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An item without answer (a hidden split's prompt) completed by its family's certifier.
+
+    The reasoner walks the gold trace; a prompt carries the instance but no answer or trace,
+    so the family's independent solver computes both first (what a model must do anyway).
+    """
+    if "answer" in item or not isinstance(item.get("instance"), Mapping):
+        return item
+    from depthbench.generators import get_family
+
+    name = str((item.get("meta") or {}).get("family") or item.get("task") or "")
+    try:
+        cert = get_family(name).certify(item["instance"])
+    except (UserError, KeyError, TypeError, ValueError):
+        return item
+    return {**item, "answer": cert.answer, "solution_trace": list(cert.solution_trace)}
+
+
 def _item_view(item: Mapping[str, Any] | None) -> _ItemView:
     if item is None:
         raise UserError("simulated backend: request.item is missing; pass the dataset item in Request(item=...)")
+    item = _solved(item)
     try:
         depth = int(item["depth"])
         answer = str(item["answer"])
     except (KeyError, TypeError, ValueError):
-        raise UserError("simulated backend: item needs integer 'depth' and an 'answer'; pass a depthbench item") from None
+        raise UserError("simulated backend: item needs integer 'depth' and an 'answer' (or an 'instance' its family "
+                        "can solve); pass a depthbench item") from None
     if depth < 0:
         raise UserError(f"simulated backend: item depth must be >= 0, got {depth}")
     trace = list(item.get("solution_trace") or [])
@@ -390,7 +410,8 @@ class SimulatedModel:
     Notes
     -----
     Reads ``request.item`` (``depth``, ``solution_trace``, ``answer``,
-    ``meta.answer_space``). Deterministic: the text of choice ``i`` depends only on
+    ``meta.answer_space``); an item without answer (a hidden split's prompt) is first
+    solved from its ``instance`` by the family's certifier. Deterministic: the text of choice ``i`` depends only on
     ``request.seeds[i]``, the item id, the earlier output (continuation), ``max_tokens``
     and the parameters. Cost: O(depth) per choice.
     """

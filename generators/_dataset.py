@@ -389,10 +389,17 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
 def load_dataset(path: "str | os.PathLike[str]", split: str | None = None) -> tuple[list[dict[str, Any]], str]:
     """Load items from a dataset folder (with ``manifest.json``) or one ``.jsonl`` file.
 
+    Every line is checked against the item schema (``depthbench.schemas/item.schema.json``)
+    before anything is returned, so a run never starts on a malformed item. A hidden split's
+    public folder (``manifest.json`` of format ``depthbench-hidden-split/1`` beside
+    ``<split>.prompts.jsonl``) loads too: its items carry no answer (schema
+    ``prompt_item.schema.json``) and the dataset sha256 is that of the public manifest.
+
     Parameters
     ----------
     path : path-like
-        A folder written by ``depthbench generate`` (or ``data/v1/<task>``), or a JSONL file.
+        A folder written by ``depthbench generate`` (or ``data/v1/<task>``, or a hidden
+        split's ``public/`` folder), or a JSONL file.
     split : str, optional
         For a folder: load only ``<split>.jsonl`` (default: every JSONL file in the manifest,
         in name order).
@@ -407,8 +414,8 @@ def load_dataset(path: "str | os.PathLike[str]", split: str | None = None) -> tu
     Raises
     ------
     UserError
-        Missing path/manifest/split, a file whose sha256 differs from the manifest, or a
-        corrupt line.
+        Missing path/manifest/split, a file whose sha256 differs from the manifest, a
+        corrupt line, or a line that fails the item schema (file, line and field named).
     """
     p = Path(path)
     if not p.exists():
@@ -422,7 +429,9 @@ def load_dataset(path: "str | os.PathLike[str]", split: str | None = None) -> tu
             manifest = json.loads(mbytes)
         except json.JSONDecodeError as e:
             raise UserError(f"dataset: {mpath} is not valid JSON ({e.msg}); regenerate the dataset") from None
-        files = manifest.get("files", {})
+        if isinstance(manifest, dict) and manifest.get("format") == "depthbench-hidden-split/1":
+            return _load_public_prompts(p, manifest, mbytes, split)
+        files = manifest.get("files", {}) if isinstance(manifest, dict) else {}
         names = sorted(f for f in files if f.endswith(".jsonl"))
         if split is not None:
             want = f"{split}.jsonl"
@@ -459,10 +468,72 @@ def load_dataset(path: "str | os.PathLike[str]", split: str | None = None) -> tu
     return items, sha256_file(p)
 
 
-def _read_items(path: Path) -> list[dict]:
+def _load_public_prompts(folder: Path, manifest: Mapping[str, Any], mbytes: bytes,
+                         split: str | None) -> tuple[list[dict[str, Any]], str]:
+    """The prompts of a hidden split's public folder (no answers), and the public manifest's sha256."""
+    hidden = str(manifest.get("split") or "")
+    name = f"{hidden}.prompts.jsonl"
+    if split is not None and split != hidden:
+        raise UserError(f"--split: {str(folder)!r} is the public folder of hidden split {hidden!r}; "
+                        f"give --split {hidden}")
+    entry = (manifest.get("files") or {}).get(name)
+    fp = folder / name
+    if not isinstance(entry, Mapping) or not fp.is_file():
+        raise UserError(f"dataset: {str(folder)!r} is a hidden split's public manifest without its prompts "
+                        f"({name}); ask the maintainers for the complete public folder")
+    if sha256_file(fp) != entry.get("sha256"):
+        raise UserError(f"dataset: {fp} does not match its sha256 in manifest.json (file changed); "
+                        "download the public folder again")
+    return _read_items(fp, schema="prompt_item"), sha256_bytes(mbytes)
+
+
+@lru_cache(maxsize=2)
+def _item_validator(schema: str) -> Any:
+    import jsonschema
+    from importlib import resources
+
+    text = resources.files("depthbench.schemas").joinpath(f"{schema}.schema.json").read_text("utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+#: files (by sha256 and schema) whose every line already passed the schema in this process
+_VALIDATED: set[tuple[str, str]] = set()
+
+
+def _read_items(path: Path, schema: str = "item") -> list[dict]:
     bad: list = []
     items = list(read_jsonl(path, bad=bad))
     if bad:
         b = bad[0]
         raise UserError(f"dataset: {path} line {b.lineno}: {b.reason}; regenerate the file")
+    key = (sha256_file(path), schema)
+    if key in _VALIDATED:
+        return items
+    validator = _item_validator(schema)
+    lines = iter(_line_numbers(path))
+    for item in items:
+        lineno = next(lines)
+        if validator.is_valid(item):
+            continue
+        err = min(validator.iter_errors(item), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+        where = ".".join(str(x) for x in err.absolute_path)
+        if err.validator == "required":
+            missing = next((f for f in err.validator_value if f not in err.instance), None)
+            where = f"{where}.{missing}" if where and missing else (missing or where)
+            what = "missing"
+        else:
+            what = err.message if len(err.message) <= 120 else err.message[:120] + "..."
+        item_id = item.get("id") if isinstance(item.get("id"), str) else None
+        raise UserError(f"dataset: {path} line {lineno}{f' (item {item_id!r})' if item_id else ''}: field "
+                        f"{where or '(item)'!r}: {what}; fix the line or regenerate the file with "
+                        "'depthbench generate'")
+    _VALIDATED.add(key)
     return items
+
+
+def _line_numbers(path: Path) -> Iterable[int]:
+    """The 1-based line numbers of the non-blank lines of ``path`` (the lines ``read_jsonl`` yields)."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if raw.strip():
+                yield lineno

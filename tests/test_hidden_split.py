@@ -9,7 +9,7 @@ import pytest
 
 from depthbench.cli import main
 from depthbench.errors import UserError
-from depthbench.io import read_jsonl
+from depthbench.io import read_jsonl, sha256_file
 from depthbench.leaderboard._hidden import check_commitments, derive_seed, write_private_split
 
 TASK = "graph_connectivity"
@@ -46,7 +46,10 @@ def test_public_manifest_has_ids_and_commitments_not_answers(split):
     assert all(s not in public_text for s in salts.values())
     for line in (out / "public" / "hidden.prompts.jsonl").read_text().splitlines():
         row = json.loads(line)
-        assert not {"answer", "solution_trace", "seed", "meta"} & set(row)
+        assert not {"answer", "solution_trace", "seed"} & set(row)
+        assert set(row["meta"]) == {"answer_space", "chance", "family"}  # no content hash, no source hash
+    prompts = out / "public" / "hidden.prompts.jsonl"
+    assert manifest["files"] == {"hidden.prompts.jsonl": {"sha256": sha256_file(prompts), "items": len(items)}}
     assert check_commitments(out / "public" / "manifest.json", items, salts) == []
 
 
