@@ -53,7 +53,12 @@ def _register_eval(sub: Any) -> None:
     p.add_argument("--base-url", default=None, help="openai: server base URL (default: $OPENAI_BASE_URL)")
     p.add_argument("--api-key", default=None, help="openai: API key (default: $OPENAI_API_KEY; never written to the run folder)")
     p.add_argument("--retries", type=int, default=None, help="openai: retries per call on 429/5xx/timeouts (default 6)")
-    p.add_argument("--timeout", type=float, default=None, help="openai: seconds per attempt (default 120)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="openai: seconds per attempt, the whole response included (default 120)")
+    p.add_argument("--tokenizer", default=None, metavar="PATH_OR_GGUF",
+                   help="openai: count tokens with this tokenizer (a .gguf file, a Hugging Face tokenizer.json, or "
+                        "smollm2) when a response has no usage and the server no /tokenize; without it such counts "
+                        "are an estimate (usage.completion_source says which, per call)")
     p.add_argument("--native-n", action="store_true",
                    help="openai: ask the server for n choices in one request (vLLM, llama.cpp server) instead "
                         "of one request per sample; one seed then covers the request's samples (see doctor)")
@@ -73,9 +78,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.native_n and not args.model.startswith("openai:"):
         raise UserError(f"--native-n: only the openai backend sends n > 1 requests, not --model {args.model}; "
                         "drop --native-n")
+    options: dict[str, Any] = {"native_n": True} if args.native_n else {}
+    if args.tokenizer is not None:
+        if not args.model.startswith("openai:"):
+            raise UserError(f"--tokenizer: only the openai backend counts tokens itself, not --model {args.model}; "
+                            "drop --tokenizer")
+        from depthbench.baselines._tokenizer import load_tokenizer
+
+        load_tokenizer(args.tokenizer, what="--tokenizer")  # refuse a bad path before anything runs
+        options["tokenizer"] = args.tokenizer
     cfg = EvalConfig(
         model=args.model,
-        model_options={"native_n": True} if args.native_n else {},
+        model_options=options,
         strategies=[args.strategy],
         budgets=parse_budgets(args.budget),
         out=args.out,

@@ -255,7 +255,9 @@ class _GroupSync:
     def __init__(self, paths: Sequence[Path], interval: float = 0.05) -> None:
         import threading
 
+        self._paths = list(paths)
         self._fds = [os.open(p, os.O_RDONLY) for p in paths]
+        self._error: OSError | None = None
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._interval = interval
@@ -273,15 +275,29 @@ class _GroupSync:
     def _loop(self) -> None:
         while not self._stop.is_set():
             if self._dirty.wait(self._interval) and not self._stop.is_set():
-                self._sync()
+                try:
+                    self._sync()
+                except OSError as e:  # reported by close(), never as a thread traceback
+                    self._error = e
+                    return
                 self._stop.wait(self._interval)
 
     def close(self) -> None:
+        from depthbench.io import DiskFullError, is_disk_full
+
         self._stop.set()
         self._thread.join()
-        self._sync()
-        for fd in self._fds:
-            os.close(fd)
+        try:
+            if self._error is not None:
+                raise self._error
+            self._sync()
+        except OSError as e:
+            if is_disk_full(e):
+                raise DiskFullError(self._paths[0]) from None
+            raise
+        finally:
+            for fd in self._fds:
+                os.close(fd)
 
 
 class _Progress:
@@ -424,11 +440,13 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     for name, x in (("--temperature", cfg.temperature), ("--top-p", cfg.top_p)):
         if not (x >= 0) or (name == "--top-p" and not 0 < x <= 1):
             raise UserError(f"{name}: {x} is out of range; use temperature >= 0 and 0 < top_p <= 1")
+    _check_model_spec(cfg.model)  # a bad spec is named before any item is generated or read
     items, sha = load_items(cfg)
     _check_gold_free(strategies, items)
     extra = {k: v for k, v in (("retries", cfg.retries), ("timeout", cfg.timeout)) if v is not None}
     model = load_model(cfg.model, base_url=cfg.base_url, api_key=cfg.api_key, concurrency=cfg.concurrency,
                        **extra, **cfg.model_options)
+    _probe(model)
     created = _new_dirs(Path(cfg.out))
     try:
         out = ensure_writable_dir(cfg.out, "--out")
@@ -444,6 +462,33 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
         raise
     finally:
         lock.close()
+
+
+def _check_model_spec(spec: str) -> None:
+    """Refuse a malformed ``--model`` before slow work (the simulated parameters included)."""
+    from depthbench.baselines._models import _kv_options, parse_model_spec
+
+    provider, rest = parse_model_spec(spec)
+    if provider == "simulated":
+        from depthbench.baselines._simulated import SimulatedParams
+
+        SimulatedParams.from_options(_kv_options(spec, rest))
+
+
+def _probe(model: Any) -> None:
+    """Fail fast, before anything is written, when a served model does not answer at all
+    (one short connection attempt instead of every unit retrying against a dead address)."""
+    probe = getattr(model, "probe", None)
+    if probe is None:
+        return
+
+    async def once() -> None:
+        try:
+            await probe()
+        finally:
+            await model.aclose()
+
+    asyncio.run(once())
 
 
 def _new_dirs(path: Path) -> list[Path]:

@@ -355,7 +355,8 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
         raw = []
         import multiprocessing
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             for part in pool.map(_worker_items, [spec_dict] * len(chunks), [split] * len(chunks),
                                  [seed] * len(chunks), chunks):
                 before = len(raw)
@@ -382,6 +383,40 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
         if pos >= lo:
             out.append(item)
     return out
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this worker when the parent process dies, even by SIGKILL.
+
+    On Linux the kernel sends SIGKILL to the worker when its parent dies
+    (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon thread also checks every 0.2 s that the
+    parent is still there. Without this, a killed ``generate --workers N`` left its workers
+    (and multiprocessing's resource tracker, which waits for them) running.
+    """
+    import threading
+
+    if os.getppid() != parent_pid:  # the parent died before this worker started
+        os._exit(1)
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the watchdog below still ends the worker
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        import time
+
+        while True:
+            time.sleep(0.2)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="depthbench-parent-watch", daemon=True).start()
 
 
 # --------------------------------------------------------------------------- loading
