@@ -51,7 +51,8 @@ class Limits:
         Largest accepted number of calls in one prediction.
     max_prediction_bytes : int
         Largest accepted JSON text of one prediction (its calls and texts together); a
-        budget of B tokens needs far less (B x a few bytes per token).
+        budget of B tokens needs far less (B x a few bytes per token: 32,768 tokens of
+        English are about 130 kB).
     max_total_calls : int
         Largest accepted number of calls over all predictions.
     """
@@ -60,7 +61,7 @@ class Limits:
     max_json_bytes: int = 512 * 1024 * 1024
     max_predictions: int = 250_000
     max_calls_per_prediction: int = 4096
-    max_prediction_bytes: int = 16 * 1024 * 1024
+    max_prediction_bytes: int = 4 * 1024 * 1024
     max_total_calls: int = 4_000_000
 
 

@@ -518,6 +518,8 @@ class _Checker:
         if not self._structure(w, p, calls, by_key, strat):
             return
         floors = self._tokens(w, p, calls, by_key, item, strat)
+        if floors is None:  # texts longer than the budget allows: refused, not worth extracting from
+            return
         if item is not None and strat is not None:
             rep.outcomes.append(self._rescore(i, p, item, strat, floors))
 
@@ -590,8 +592,9 @@ class _Checker:
         return self.prompt_counts[iid]
 
     def _tokens(self, w: str, p: Mapping[str, Any], calls: list[dict[str, Any]], by_key: Mapping[str, Any],
-                item: Mapping[str, Any] | None, strat: Any) -> dict[str, int]:
-        """Check stated token counts; returns each call's least token count by key (for the budget)."""
+                item: Mapping[str, Any] | None, strat: Any) -> dict[str, int] | None:
+        """Check stated token counts; returns each call's least token count by key, or None when the
+        texts cannot fit the budget (the prediction is refused and not re-scored)."""
         rep, rule = self.rep, self.rule
         budget = int(p["budget"])
         dataset_level = strat is not None and getattr(strat, "dataset_level", False)
@@ -606,7 +609,7 @@ class _Checker:
                 self._counted("too_long", f"{w}: calls[{j}] text of {n_bytes} bytes is more than {ceiling} tokens "
                                           f"under the {rule.name} (no token is longer than {rule.max_token_bytes} bytes); "
                                           "budget overrun")
-                return {}
+                return None
         shape = _shape(strat, budget) if strat is not None else None
         for j, c in enumerate(calls):
             text = c["text"]
@@ -663,6 +666,7 @@ class _Checker:
             rep.problem(f"{w}: the call texts need at least {need} generated tokens, over the "
                         + (f"budget {ceiling}" if not dataset_level else f"strategy's per-item ceiling {ceiling}")
                         + " (token counts understated; budget overrun)")
+            return None
         return least
 
     # -- re-derive the answer
