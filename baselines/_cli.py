@@ -62,6 +62,9 @@ def _register_eval(sub: Any) -> None:
     p.add_argument("--native-n", action="store_true",
                    help="openai: ask the server for n choices in one request (vLLM, llama.cpp server) instead "
                         "of one request per sample; one seed then covers the request's samples (see doctor)")
+    p.add_argument("--think-open", action="store_true",
+                   help="openai: the server's chat template opens <think> in the prompt (reasoning models), so a "
+                        "reply is scored only from text after </think> (llamacpp detects this from the GGUF template)")
     p.add_argument("--fsync", choices=("line", "batch"), default="line",
                    help="line: fsync every log line (default); batch: flush every line, fsync in groups "
                         "every 50 ms (same safety against kill -9, faster on slow disks)")
@@ -75,6 +78,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from depthbench.errors import UserError
 
+    if args.think_open and not args.model.startswith("openai:"):
+        raise UserError(f"--think-open: only needed for the openai backend, not --model {args.model}; drop --think-open")
     if args.native_n and not args.model.startswith("openai:"):
         raise UserError(f"--native-n: only the openai backend sends n > 1 requests, not --model {args.model}; "
                         "drop --native-n")
@@ -89,7 +94,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         options["tokenizer"] = args.tokenizer
     cfg = EvalConfig(
         model=args.model,
-        model_options=options,
+        model_options={**options, **({"opens_think": True} if args.think_open else {})},
         strategies=[args.strategy],
         budgets=parse_budgets(args.budget),
         out=args.out,

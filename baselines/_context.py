@@ -29,7 +29,7 @@ import numpy as np
 from depthbench.baselines._budget import Budget, forced_token_estimate
 from depthbench.baselines._protocol import Model, Request
 
-__all__ = ["CallContext", "derive_seed", "call_key", "ANSWER_ROLES", "ROLES"]
+__all__ = ["CallContext", "derive_seed", "strategy_rng", "call_key", "ANSWER_ROLES", "ROLES"]
 
 ROLES = ("answer", "continue", "revise", "verify", "judge", "pilot", "force_answer")
 #: Roles whose text carries an answer to the item (extracted and verified).
@@ -53,16 +53,50 @@ def derive_seed(run_seed: int, item_id: str, sample: int, round: int = 0, role: 
     return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)
 
 
+def strategy_rng(run_seed: int, key: str, purpose: str) -> np.random.Generator:
+    """The random stream of one decision a strategy makes (noisy verifier draw, tie break).
+
+    Seeded from the run seed and the call's key (or a canonical join of the keys the
+    decision depends on) and a purpose tag -- never from the seed a backend reports,
+    which may be null (replay) or shared, so every decision gets its own stream and the
+    same run gives the same decisions on every backend and on re-scoring.
+
+    Parameters
+    ----------
+    run_seed : int
+        The run's ``--seed`` (``run.json`` ``config.seed``; a submission's ``sampling.seed``).
+    key : str
+        The call key (``call_key``) or the joined keys of the calls involved.
+    purpose : str
+        What is decided, e.g. ``"noisy-verifier"``, ``"tie:majority"``.
+
+    Returns
+    -------
+    numpy.random.Generator
+
+    Examples
+    --------
+    >>> a = strategy_rng(0, "gc/1|best_of@4:noisy:0.9,0.1|64|s0|r0|answer", "noisy-verifier").random()
+    >>> b = strategy_rng(0, "gc/1|best_of@4:noisy:0.9,0.1|64|s1|r0|answer", "noisy-verifier").random()
+    >>> a != b
+    True
+    """
+    tag = f"depthbench/strategy-rng/v1|{int(run_seed)}|{purpose}|{key}"
+    entropy = int.from_bytes(hashlib.sha256(tag.encode("utf-8")).digest(), "big")
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
+
+
 def call_key(item_id: str, strategy: str, budget: int, sample: int, round: int, role: str) -> str:
     """The unique key of one logged choice (see ARCHITECTURE.md, call record)."""
     return f"{item_id}|{strategy}|{int(budget)}|s{int(sample)}|r{int(round)}|{role}"
 
 
-def _extract(item: Mapping[str, Any], text: str, finish_reason: str | None) -> tuple[Any, str, bool]:
+def _extract(item: Mapping[str, Any], text: str, finish_reason: str | None, *, reasoning_end: int | None = None,
+             think_open: bool = False) -> tuple[Any, str, bool]:
     from depthbench import scorers
 
     ex = scorers.extract(text, item["answer_type"], item.get("meta", {}).get("answer_space", {}),
-                         finish_reason=finish_reason)
+                         finish_reason=finish_reason, reasoning_end=reasoning_end, think_open=think_open)
     answer = ex.answer
     correct = bool(answer is not None and scorers.verify(item, answer))
     return answer, ex.parse_status, correct
@@ -228,6 +262,8 @@ class CallContext:
                 res.cancel()
                 raise
             req_log = req.to_log()
+            # the backend's chat template opens <think> in the prompt (e.g. reasoning models)
+            think_open = getattr(self.model, "opens_think", False)
             new: list[dict[str, Any]] = []
             for j, (i, ch) in enumerate(zip(missing, resp.choices)):
                 rec = {
@@ -257,9 +293,14 @@ class CallContext:
                     "attempts": int(resp.attempts),
                     "model": resp.model or getattr(self.model, "name", ""),
                 }
+                if think_open:
+                    rec["think_open"] = True
                 if role in ANSWER_ROLES:
+                    # a harness-forced "Answer:" ends the reasoning: what follows it is the answer
                     ans, status, ok = _extract(self.item, extract_prefix + (forced if j == 0 else "") + ch.text,
-                                               ch.finish_reason)
+                                               ch.finish_reason,
+                                               reasoning_end=len(extract_prefix) if role == "force_answer" else None,
+                                               think_open=bool(think_open))
                     rec.update(extracted=ans, parse_status=status, correct=ok)
                 else:
                     rec.update(extracted=None, parse_status="ok", correct=None,

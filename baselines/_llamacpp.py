@@ -117,6 +117,23 @@ class LlamaCppModel:
         """Tokens of ``text`` under the model's tokenizer (no BOS added)."""
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    @property
+    def opens_think(self) -> bool:
+        """Whether the GGUF chat template opens a ``<think>`` block in the generation prompt.
+
+        Then the reply starts inside the reasoning and is scored only from what follows
+        ``</think>`` (see :func:`depthbench.scorers.extract`, ``think_open``).
+        """
+        if getattr(self, "_opens_think", None) is None:
+            try:
+                with self._lock:  # the model is not thread-safe; generation runs in worker threads
+                    prompt, _ = self._chat_prompt([{"role": "user", "content": "x"}])
+            except UserError:
+                prompt = ""
+            low = prompt.lower()
+            self._opens_think = low.rfind("<think>") > low.rfind("</think>")
+        return self._opens_think
+
     def _chat_prompt(self, messages: list[dict[str, str]]) -> tuple[str, list[str]]:
         if self._formatter is None:
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter

@@ -176,7 +176,10 @@ class OpenAICompatibleModel:
                  concurrency: int = 16, retries: int = 6, timeout: float = 120.0, backoff_base: float = 0.5,
                  backoff_max: float = 20.0, native_n: bool = False, completions: bool = True,
                  continue_final_message: bool = False, tokenizer: Callable[[str], int] | str | None = None,
-                 extra_body: dict[str, Any] | None = None, jitter_seed: int | None = None) -> None:
+                 extra_body: dict[str, Any] | None = None, jitter_seed: int | None = None,
+                 opens_think: bool = False) -> None:
+        #: the server's chat template opens ``<think>`` in the prompt (scoring reads past ``</think>``)
+        self.opens_think = bool(opens_think)
         if not model:
             raise UserError("--model openai:MODEL: the model name is empty; e.g. openai:Qwen/Qwen2.5-7B-Instruct")
         if int(concurrency) < 1:

@@ -26,8 +26,14 @@ Which record answers a request: choice ``j`` gets sample ``request.samples[j]`` 
 caller passes sample indices, else the item's next unserved sample (in sample order).
 Replay serves answer samples; a call whose role needs new text (continuation, revision,
 judging) and asking for a sample the file lacks are each a :class:`~depthbench.errors.UserError`.
-A record longer than the call's ``max_tokens`` is cut to ``max_tokens`` whitespace tokens
-with ``finish_reason`` ``"length"``, as a server stops at its cap.
+Budget: a record whose token count exceeds the call's ``max_tokens`` is served as a server
+would have stopped it, with ``finish_reason`` ``"length"`` and ``max_tokens`` tokens charged,
+and its text cut so that it never holds text past ``max_tokens`` tokens (see
+:func:`cut_to_budget`): with ``tokenizer``, at the longest prefix that fits; with counts
+from the whitespace rule, at ``max_tokens`` words (exact for that rule); with recorded counts
+and no tokenizer, at ``max_tokens`` UTF-8 bytes (every token holds at least one byte), or
+to nothing when the text holds fewer bytes than its recorded tokens (tokens the text does
+not show, e.g. hidden reasoning, are taken to come first).
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from typing import Any
 from depthbench.baselines._protocol import FINISH_REASONS, Capabilities, Choice, Request, Response
 from depthbench.errors import UserError
 
-__all__ = ["ReplayModel", "load_replay_file"]
+__all__ = ["ReplayModel", "load_replay_file", "cut_to_budget"]
 
 
 REPLAYABLE_ROLES = ("answer", "pilot")
@@ -95,6 +101,61 @@ def load_replay_file(path: str | Path) -> dict[str, dict[int, dict[str, Any]]]:
     return dict(out)
 
 
+def cut_to_budget(text: str, tokens: int, max_tokens: int, count: Callable[[str], int] | None = None) -> str:
+    """The part of a recorded completion a server capped at ``max_tokens`` would have sent.
+
+    Parameters
+    ----------
+    text : str
+        The recorded completion.
+    tokens : int
+        Its recorded completion tokens (> ``max_tokens``).
+    max_tokens : int
+        The cap of the call, >= 0.
+    count : callable, optional
+        A local tokenizer, ``text -> tokens``. Without it the rule is conservative.
+
+    Returns
+    -------
+    str
+        A prefix of ``text`` that never holds text past token ``max_tokens``:
+
+        * with ``count``: the longest prefix ``p`` with ``count(p) + hidden <= max_tokens``,
+          where ``hidden = max(0, tokens - count(text))`` are recorded tokens the text does
+          not show (hidden reasoning, placed first, as reasoning models emit it);
+        * without: the first ``max_tokens`` UTF-8 bytes (cut back to a character
+          boundary), since every token holds at least one byte of text; and the empty
+          string when the text has fewer bytes than ``tokens`` (it cannot hold them all,
+          so where the cap falls is unknown).
+
+    Examples
+    --------
+    >>> cut_to_budget("short text. Answer: 4", 5000, 4096)
+    ''
+    >>> cut_to_budget("abcdefgh", 8, 3)
+    'abc'
+    """
+    if max_tokens <= 0:
+        return ""
+    if count is not None:
+        hidden = max(0, tokens - count(text))
+        room = max_tokens - hidden
+        if room <= 0:
+            return ""
+        lo, hi = 0, len(text)  # invariant: count(text[:lo]) <= room
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if count(text[:mid]) <= room:
+                lo = mid
+            else:
+                hi = mid - 1
+        return text[:lo]
+    data = text.encode("utf-8")
+    if len(data) < tokens:
+        return ""
+    return data[:max_tokens].decode("utf-8", errors="ignore")
+
+
 class ReplayModel:
     """Serve recorded completions (see the module docstring for the file format).
 
@@ -112,6 +173,7 @@ class ReplayModel:
         self.path = str(path)
         self.name = f"replay:{path}"
         self.records = load_replay_file(path)
+        self._tokenizer = tokenizer
         self._count = tokenizer or (lambda text: len(text.split()))
         self._next: dict[str, int] = defaultdict(int)
 
@@ -151,9 +213,11 @@ class ReplayModel:
                 k, src = self._count(text), "tokenizer"
             finish = rec["finish_reason"]
             if k > request.max_tokens:
-                # As a server would: stop at the cap. Cut by whitespace tokens (exact for the
-                # default counting rule, an approximation for recorded tokenizer counts).
-                text = " ".join(text.split()[:request.max_tokens])
+                # As a server would: stop at the cap, never serving text past it.
+                if src == "tokenizer" and self._tokenizer is None:  # counted as whitespace words: exact
+                    text = " ".join(text.split()[:request.max_tokens])
+                else:
+                    text = cut_to_budget(text, k, request.max_tokens, self._tokenizer)
                 k, finish = request.max_tokens, "length"
             choices.append(Choice(text=text, finish_reason=finish, completion_tokens=int(k),
                                   token_source=src, seed=None))

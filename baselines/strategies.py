@@ -37,16 +37,14 @@ refuses smaller budgets.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
 
 from depthbench.baselines._budget import MIN_CALL_TOKENS, Budget, BudgetExhausted, forced_token_estimate
-from depthbench.baselines._context import ANSWER_ROLES, CallContext
+from depthbench.baselines._context import ANSWER_ROLES, CallContext, strategy_rng
 from depthbench.errors import UserError
 
 __all__ = [
@@ -93,10 +91,14 @@ def _answers_of(calls: Sequence[Mapping[str, Any]], roles: Sequence[str] = ANSWE
     return sorted((c for c in calls if c.get("role") in roles), key=lambda c: (c["sample"], c["round"]))
 
 
-def _tie_seed(calls: Sequence[Mapping[str, Any]], tag: str) -> int:
-    """A seed for tie-breaks derived from the logged call keys (pure, reproducible)."""
-    h = hashlib.sha256(("|".join(sorted(c["key"] for c in calls)) + "|" + tag).encode()).digest()
-    return int.from_bytes(h[:8], "big")
+def _tie_seed(calls: Sequence[Mapping[str, Any]], tag: str, run_seed: int = 0) -> int:
+    """A seed for a tie break: the run seed and the logged call keys (pure, reproducible).
+
+    Drawn through :func:`~depthbench.baselines._context.strategy_rng`, like every random
+    decision of a strategy; the backend's seed field is never consulted.
+    """
+    keys = "\n".join(sorted(c["key"] for c in calls))
+    return int(strategy_rng(run_seed, keys, f"tie:{tag}").integers(1 << 62))
 
 
 def _vote(item: Mapping[str, Any], answers: Sequence[Any], seed: int) -> tuple[Any, float, dict[str, Any]]:
@@ -223,14 +225,19 @@ class Strategy:
     async def run(self, item: Mapping[str, Any], ctx: CallContext) -> dict[str, Any]:
         """Run on one item; return the outcome record."""
         await self.orchestrate(item, ctx)
-        answer, credit, meta = self.final_answer(ctx.records, item)
+        answer, credit, meta = self.final_answer(ctx.records, item, run_seed=ctx.run_seed)
         return ctx.outcome(answer, credit, meta)
 
     async def orchestrate(self, item: Mapping[str, Any], ctx: CallContext) -> None:  # pragma: no cover
         raise NotImplementedError
 
-    def final_answer(self, calls: Sequence[Mapping[str, Any]], item: Mapping[str, Any]) -> tuple[Any, float, dict[str, Any]]:
-        """Reduce logged call records to ``(answer, credit, meta)`` (pure)."""
+    def final_answer(self, calls: Sequence[Mapping[str, Any]], item: Mapping[str, Any], *,
+                     run_seed: int = 0) -> tuple[Any, float, dict[str, Any]]:
+        """Reduce logged call records to ``(answer, credit, meta)`` (pure).
+
+        ``run_seed`` (the run's ``--seed``) seeds the reduction's random decisions (tie
+        breaks, noisy verifier draws) together with the call keys.
+        """
         raise NotImplementedError  # pragma: no cover
 
     #: advice appended to a too-small-budget refusal (e.g. ``" or fewer samples"``)
@@ -298,7 +305,7 @@ class Single(Strategy):
     async def orchestrate(self, item, ctx):
         await ctx.call({"messages": ctx.user_messages()}, role="answer", sample=0)
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         recs = _answers_of(calls)
         answer = recs[0].get("extracted") if recs else None
         return answer, _credit(item, answer), {}
@@ -408,14 +415,18 @@ class BudgetForcing(Strategy):
                       key=lambda c: c["round"])
         return "".join(c.get("forced", "") + c["text"] for c in recs)
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         from depthbench import scorers
 
         recs = _answers_of(calls)
         if not recs:
             return None, 0.0, {"segments": 0}
-        ex = scorers.extract(self.transcript(calls), item["answer_type"], _space(item),
-                             finish_reason=recs[-1].get("finish_reason"))
+        text = self.transcript(calls)
+        forced_at = None  # where the harness forced "Answer:" (the end of the reasoning)
+        if recs[-1].get("role") == "force_answer":
+            forced_at = len(text) - len(recs[-1].get("forced", "") + recs[-1]["text"])
+        ex = scorers.extract(text, item["answer_type"], _space(item), finish_reason=recs[-1].get("finish_reason"),
+                             think_open=bool(recs[0].get("think_open")), reasoning_end=forced_at)
         waits = sum(1 for c in recs if c["role"] == "continue")
         last = [c for c in recs if c["role"] != "force_answer"][-1]
         if last.get("finish_reason") == "length":
@@ -475,10 +486,10 @@ class Revision(Strategy):
     async def orchestrate(self, item, ctx):
         await revision_chain(ctx, ctx.budget, sample=0, rounds=self.rounds)
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         recs = _answers_of(calls)
         if self.final == "maj":
-            ans, credit, meta = _vote(item, [r.get("extracted") for r in recs], _tie_seed(recs, "revision"))
+            ans, credit, meta = _vote(item, [r.get("extracted") for r in recs], _tie_seed(recs, "revision", run_seed))
             return ans, credit, {**meta, "rounds": len(recs)}
         ans, rec = _last_answer(recs)
         return ans, _credit(item, ans), {"rounds": len(recs), "from_round": rec["round"] if rec else None}
@@ -542,9 +553,9 @@ class Majority(_NChains):
                 if ctx.budget.generated == before:  # empty completions: more waves would not end
                     break
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         recs = _answers_of(calls)
-        ans, credit, meta = _vote(item, [r.get("extracted") for r in recs], _tie_seed(recs, "majority"))
+        ans, credit, meta = _vote(item, [r.get("extracted") for r in recs], _tie_seed(recs, "majority", run_seed))
         return ans, credit, {**meta, "samples": len(recs)}
 
 
@@ -567,8 +578,8 @@ class BestOfN(_NChains):
     Verifiers: ``oracle`` (the gold check; an upper bound, kind ``"bound"``), ``trace``
     (the family's trace verifier from :mod:`depthbench.scorers` on the steps the model
     stated: the fraction of steps before the first error), ``noisy:TPR,FPR`` (accepts a
-    right answer with probability TPR and a wrong one with FPR, seeded by the chain's
-    seed), ``self`` (the model judges each candidate in a second call; each chain's
+    right answer with probability TPR and a wrong one with FPR, one independent draw per
+    candidate from the run seed and its call key), ``self`` (the model judges each candidate in a second call; each chain's
     share B/N pays for its candidate and its judge, the judge getting at least B/(4N)).
     Ties among the best scores are broken by a seeded pick.
 
@@ -629,8 +640,8 @@ class BestOfN(_NChains):
 
         await asyncio.gather(*(one(i, b) for i, b in enumerate(chains)))
 
-    def scores(self, calls, item) -> dict[str, float]:
-        """Verifier score of each candidate, by key (pure)."""
+    def scores(self, calls, item, *, run_seed: int = 0) -> dict[str, float]:
+        """Verifier score of each candidate, by key (pure; noisy draws from the run seed and the key)."""
         cands = _answers_of(calls)
         out: dict[str, float] = {}
         if self.verifier == "self":
@@ -644,22 +655,22 @@ class BestOfN(_NChains):
         elif self.verifier == "noisy":
             for c in cands:
                 ok = _credit(item, c.get("extracted")) == 1.0
-                rng = np.random.default_rng(np.random.SeedSequence(
-                    [int(c.get("seed") or 0), int(self.tpr * 1e6), int(self.fpr * 1e6), 0x6E6F6973]))
-                accept = rng.random() < (self.tpr if ok else self.fpr)
+                # one independent draw per candidate, from the run seed and the call key
+                u = strategy_rng(run_seed, c["key"], "noisy-verifier").random()
+                accept = u < (self.tpr if ok else self.fpr)
                 out[c["key"]] = 1.0 if (accept and c.get("extracted") is not None) else 0.0
         else:  # trace
             for c in cands:
                 out[c["key"]] = trace_score(item, c["text"])
         return out
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         from depthbench import scorers
 
         cands = _answers_of(calls)
-        sc = self.scores(calls, item)
+        sc = self.scores(calls, item, run_seed=run_seed)
         res = scorers.best_of_n([c.get("extracted") for c in cands], [sc[c["key"]] for c in cands],
-                                seed=_tie_seed(cands, "best_of"), item=item)
+                                seed=_tie_seed(cands, "best_of", run_seed), item=item)
         chosen = cands[res.index]["key"] if res.index is not None else None
         return res.answer, float(res.credit), {**res.to_meta(), "scores": [sc[c["key"]] for c in cands],
                                                "chosen": chosen, "upper_bound": self.verifier == "oracle"}
@@ -694,7 +705,7 @@ class PassAtN(_NChains):
     def kind(self) -> str:
         return "bound"
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         from depthbench import scorers
 
         recs = _answers_of(calls)
@@ -704,7 +715,7 @@ class PassAtN(_NChains):
         if c:
             ans = recs[oks.index(True)]["extracted"]
         else:
-            ans, _, _ = _vote(item, [r.get("extracted") for r in recs], _tie_seed(recs, "pass"))
+            ans, _, _ = _vote(item, [r.get("extracted") for r in recs], _tie_seed(recs, "pass", run_seed))
         return ans, credit, {"samples": len(recs), "correct_samples": c, "coverage": True}
 
 
@@ -744,13 +755,13 @@ class Ratio(Strategy):
         chains = ctx.budget.split(self.n)
         await asyncio.gather(*(revision_chain(ctx, b, sample=i, rounds=self.r) for i, b in enumerate(chains)))
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         recs = _answers_of(calls)
         finals = []
         for i in sorted({r["sample"] for r in recs}):
             ans, _ = _last_answer([r for r in recs if r["sample"] == i])
             finals.append(ans)
-        ans, credit, meta = _vote(item, finals, _tie_seed(recs, "ratio"))
+        ans, credit, meta = _vote(item, finals, _tie_seed(recs, "ratio", run_seed))
         return ans, credit, {**meta, "chains": len(finals)}
 
 
@@ -837,7 +848,7 @@ class Adaptive(_NChains):
             if k >= 1:
                 await c.call({"messages": c.user_messages(), "max_tokens": share, "n": k},
                              role="answer", sample=self.pilots, parent=None)
-            ans, credit, meta = self.final_answer(c.records, it)
+            ans, credit, meta = self.final_answer(c.records, it, run_seed=c.run_seed)
             meta.update(allocated=c.budget.total, dataset_budget=len(items) * B, uncertain=c.item["id"] in unsure_ids)
             if it["id"] not in done:
                 emit(c.outcome(ans, credit, meta))
@@ -850,9 +861,9 @@ class Adaptive(_NChains):
         await self.run_dataset([item], lambda it: ctx, out.append)
         return out[0]
 
-    def final_answer(self, calls, item):
+    def final_answer(self, calls, item, *, run_seed=0):
         recs = _answers_of(calls, roles=("pilot", "answer"))
-        ans, credit, meta = _vote(item, [r.get("extracted") for r in recs], _tie_seed(recs, "adaptive"))
+        ans, credit, meta = _vote(item, [r.get("extracted") for r in recs], _tie_seed(recs, "adaptive", run_seed))
         return ans, credit, {**meta, "samples": len(recs)}
 
 

@@ -4,9 +4,11 @@ What is timed
 -------------
 depthbench
     ``depthbench.generators.build_items`` end to end, as ``depthbench generate`` runs it:
-    per-item RNG from a SeedSequence hash, ``generate``, the family's independent
-    ``certify`` (every item), the Jinja2 prompt, meta and content hashes, dedup. A second
-    column times the family alone (``generate`` + ``certify``, no prompt or item dict).
+    the per-item PCG64 stream from the sha256 of the item key, the bucket's balanced cue
+    values, ``generate``, the family's independent ``certify`` (every item: a plain BFS for
+    graphs, cross-checked against networkx in the tests), the compiled prompt, meta and
+    content hash, dedup. A second column times the family alone (``generate`` +
+    ``certify`` on one shared stream, no prompt or item dict).
 reasoning-gym 0.1.25 (optional)
     ``dataset[i]`` for ``i`` in ``range(n)`` on ``reasoning_gym.create_dataset(...)``, the
     library's own way of producing items (question, answer, metadata).
@@ -35,7 +37,8 @@ Usage::
 
 reasoning-gym is imported only if installed (e.g. a separate venv:
 ``python3 -m venv /work/benchvenv && /work/benchvenv/bin/pip install -e . reasoning-gym==0.1.25``);
-otherwise its columns say "not installed".
+otherwise its columns say "not installed". The pairs are timed interleaved in one process, so
+their ratio (last column) is the number to compare on a shared machine.
 """
 
 from __future__ import annotations
@@ -123,6 +126,37 @@ def _rg(name: str, **kwargs: Any) -> Callable[[int, int], Any]:
     return run
 
 
+def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 2000) -> dict[str, Any]:
+    """Microseconds per item of each stage of ``make_item``, measured one after another."""
+    import gc
+    import timeit
+
+    from depthbench.generators._seeding import ItemStreams
+
+    fam = get_family(task)
+    config = fam.config_cls(**params, depth=depth)
+    streams = ItemStreams(task, fam.version, "test", 1)
+    probs = [fam.generate(config, streams.rng(depth, i)) for i in range(200)]
+
+    def per_item(fn: Callable[[], Any]) -> float:
+        return timeit.timeit(fn, number=n) / n * 1e6
+
+    stream = per_item(lambda: streams.rng(depth, 5))
+    generate = per_item(lambda: fam.generate(config, streams.rng(depth, 5))) - stream
+    it = iter(probs * (n // 200 + 1))
+    certify = per_item(lambda: fam.certify(next(it).instance))
+    it = iter(probs * (n // 200 + 1))
+    statement = per_item(lambda: fam.describe(next(it).instance))
+    spec = _spec(task, **params)
+    build_items(spec, "test", depths=[depth], n=20)
+    gc.collect()
+    t0 = time.perf_counter()
+    build_items(spec, "test", depths=[depth], n=n)
+    whole = (time.perf_counter() - t0) / n * 1e6
+    return {"pair": label, "stream_us": stream, "generate_us": generate, "certify_us": certify,
+            "statement_us": statement, "rest_us": whole - stream - generate - certify - statement, "item_us": whole}
+
+
 def _mean_plan_length(spec: TaskSpec, depth: int, n: int = 200) -> float:
     items = build_items(spec, "test", depths=[depth], n=n, seed=7)
     return statistics.fmean(it["meta"]["optimal_plan_length"] for it in items)
@@ -182,7 +216,10 @@ def bench(seconds: float, repeats: int) -> dict[str, Any]:
         out["pairs"].append(row)
         print(f"  pair {label:14s} ours {rate:8.0f}  rg {row.get('rg_items_per_s', float('nan')):8.0f}", file=sys.stderr)
 
-    # 3. Time per item against size (graph connectivity, depth 8).
+    # 3. Where an item's time goes (graphs and arithmetic pairs), microseconds per item.
+    out["stages"] = [_stages(label, task, params, depth) for label, task, params, depth, *_ in pairs[:2]]
+
+    # 4. Time per item against size (graph connectivity, depth 8).
     for nodes in (50, 100, 200, 400, 800):
         spec = _spec("graph_connectivity", kind="random_branching", num_nodes=nodes)
         (rate,) = _rates([_ours(spec, 8)], seconds, repeats)
@@ -246,6 +283,16 @@ def markdown(res: dict[str, Any]) -> str:
         ratio = f"{r['items_per_s'] / rg:.2f}" if rg else "-"
         lines.append(f"| {r['pair']} | {size} | {r['items_per_s']:.0f} | {r['family_items_per_s']:.0f} | "
                      f"`{r['rg_generator']}` | {rg_s} | {ratio} |")
+    lines += [
+        "",
+        "Where an item's time goes (microseconds per item, stages timed one after another in the same run):",
+        "",
+        "| pair | item stream | generate | certify | problem statement | rest of the item (prompt, meta, hash, dict) | whole item |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in res.get("stages", []):
+        lines.append(f"| {r['pair']} | {r['stream_us']:.0f} | {r['generate_us']:.0f} | {r['certify_us']:.0f} | "
+                     f"{r['statement_us']:.0f} | {r['rest_us']:.0f} | {r['item_us']:.0f} |")
     lines += [
         "",
         "Time per item against size (graph_connectivity, random_branching, depth 8, item builder):",

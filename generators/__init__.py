@@ -6,7 +6,9 @@ file. ``families()`` lists them, ``get_family(name)`` returns one.
 
 Datasets: ``build_items(spec_or_name, split, depths=None, n=None, seed=None)`` generates
 items in memory; ``load_dataset(path, split=None) -> (items, manifest_sha256)`` reads a
-dataset folder or JSONL file; ``write_dataset`` writes a folder with its manifest.
+dataset folder or JSONL file; ``write_dataset`` writes a folder with its manifest. Files hold
+Arrow-safe release records (``item_record`` / ``item_from_record``, item format
+``depthbench-item/2``); in memory items are decoded.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from depthbench.errors import UserError
 from depthbench.generators._base import Certificate, Family, Problem
 from depthbench.generators._dataset import (
     CertificationMismatch,
+    bucket_cues,
     build_items,
     item_content_sha256,
     load_dataset,
     make_item,
 )
 from depthbench.generators._export import write_dataset
+from depthbench.generators._record import ITEM_FORMAT, RECORD_COLUMNS, item_from_record, item_record
 from depthbench.generators._seeding import item_rng
 from depthbench.tasks import TaskSpec, list_specs, load_spec
 
@@ -39,6 +43,11 @@ __all__ = [
     "load_dataset",
     "write_dataset",
     "item_content_sha256",
+    "item_record",
+    "item_from_record",
+    "ITEM_FORMAT",
+    "RECORD_COLUMNS",
+    "bucket_cues",
     "item_rng",
     "CertificationMismatch",
     "TaskSpec",

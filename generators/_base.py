@@ -4,8 +4,12 @@ A family is one module in ``depthbench/generators/`` that defines a module-level
 ``FAMILY = Family(...)``. The registry (``depthbench.generators.families()``) finds it by
 scanning the package, so adding a family is adding a file (and a task spec).
 
-A family's ``generate(config, rng)`` is pure: all randomness comes from ``rng`` (a
-``numpy.random.Generator``), nothing global is read. ``certify(instance)`` is an
+A family's ``generate(config, rng, cues=None)`` is pure: all randomness comes from ``rng``
+(a ``numpy.random.Generator``) and ``cues``, nothing global is read. ``cues`` fixes the
+family's binary *cue variables* (``Family.cues``: features such as "the reachable target is
+listed first" that a no-skill rule could exploit): the dataset builder assigns them so that
+every (split, depth) bucket is exactly balanced; without it the generator draws them
+itself (a fair coin each). ``certify(instance)`` is an
 independent solver (it must not reuse the generator's bookkeeping) that returns the
 certified depth, the gold answer and the gold trace; the dataset builder refuses an item
 whose certified depth or answer differs from what the generator meant to build.
@@ -16,8 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 __all__ = ["Problem", "Certificate", "Family", "AnswerType"]
 
@@ -84,7 +86,8 @@ class Family:
         Frozen dataclass of the family's parameters; validates in ``__post_init__``
         with ``ValueError``. Has a ``depth`` field.
     generate : callable
-        ``generate(config, rng) -> Problem``; pure.
+        ``generate(config, rng, cues=None) -> Problem``; pure. ``cues`` maps each name in
+        ``cues`` to a bool (the builder's balanced assignment) or is None (drawn from rng).
     certify : callable
         ``certify(instance) -> Certificate``; independent solver.
     describe : callable
@@ -98,14 +101,18 @@ class Family:
         ``max_depth(config_without_depth_params) -> int``; largest depth that fits the size.
     source_file : str
         Path of the module (its sha256 goes into ``meta.generator_source_sha256``).
+    cues : tuple of str
+        Names of the binary cue variables the builder balances per (split, depth) bucket
+        (default none).
     """
 
     name: str
     version: str
     config_cls: type
-    generate: Callable[[Any, np.random.Generator], Problem]
+    generate: Callable[..., Problem]
     certify: Callable[[Mapping[str, Any]], Certificate]
     describe: Callable[[Mapping[str, Any]], str]
     parse_prompt: Callable[[str], dict[str, Any]]
     max_depth: Callable[[Any], int]
     source_file: str
+    cues: tuple[str, ...] = ()

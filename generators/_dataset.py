@@ -4,26 +4,40 @@ One item is assembled as follows (see :func:`make_item`):
 
 1. the family config is ``config_cls(**spec.params, depth=d)``;
 2. the item's RNG comes from :func:`depthbench.generators._seeding.item_rng` over
-   (task, generator version, split, seed, depth, index, attempt);
-3. ``family.generate(config, rng)`` builds the problem, then the family's independent
+   (task, generator version, split, seed, depth, index, attempt), and the family's cue
+   variables (``Family.cues``) from :func:`bucket_cues`, a seeded balanced assignment over
+   the depth bucket's indices;
+3. ``family.generate(config, rng, cues)`` builds the problem, then the family's independent
    ``certify(instance)`` re-solves it; an item whose certified depth or answer differs
    from the generator's is refused (:class:`CertificationMismatch`), never emitted;
-4. the prompt is the spec's Jinja2 template rendered with ``problem = family.describe(instance)``;
-5. ``meta`` records the generator source sha256, chance rate, size measures, answer space and
-   the content sha256 (sha256 of the canonical JSON of family + instance).
+4. the prompt is the spec's Jinja2 template with ``problem = family.describe(instance)``
+   (compiled once per task: the text around ``{{ problem }}`` is rendered once and the
+   statement inserted between, whenever the template allows it);
+5. ``meta`` records the generator source sha256, chance rate, size measures, answer space,
+   the cue values and the content sha256 (sha256 of the family name and the problem
+   statement, which states the whole instance).
 
 Items come in depth-major order (every index of the first depth, then the next depth).
 Within a build no two items share a content hash: a duplicate is redrawn with the next
-``attempt`` (deterministically). Dedup runs per depth (items of different certified depth
-cannot be equal), which lets a shard or a worker reproduce the exact same sequence.
+``attempt`` (deterministically, keeping its cue values). Dedup runs per depth (items of
+different certified depth cannot be equal), which lets a shard or a worker reproduce the
+exact same sequence.
+
+Balance: cue values are assigned in blocks of ``2**k`` consecutive indices (``k`` cues),
+each block a seeded shuffle of complementary pairs (a cue vector and its negation), so
+every prefix of a bucket -- ``--n 3`` of ``--n 5``, or the whole bucket -- has each cue
+true in exactly half of its items (+-1 for an odd count), and a full block holds every
+combination once. Redrawing never changes them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import operator
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -31,16 +45,19 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 
 from depthbench.errors import UserError
 from depthbench.generators._base import Family
-from depthbench.generators._seeding import item_rng
+from depthbench.generators._record import decode_item, item_from_record
+from depthbench.generators._seeding import ItemStreams, block_rng, item_rng
 from depthbench.io import canonical_json, read_jsonl, sha256_bytes, sha256_file
 from depthbench.tasks._spec import TaskSpec, check_params, load_spec
 
 __all__ = [
     "build_items",
     "make_item",
+    "bucket_cues",
     "load_dataset",
     "item_content_sha256",
     "CertificationMismatch",
@@ -69,15 +86,27 @@ def _source_sha256(path: str) -> str:
 _JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 
+_SENTINELS = ("\x00depthbench-problem-0\x00", "\x00depthbench-problem-1\x00")
+
+
 class _Template:
-    """A compiled prompt template whose undefined names are :class:`UserError` s."""
+    """A compiled prompt template whose undefined names are :class:`UserError` s.
+
+    :meth:`render_item` inserts the problem statement between a pre-rendered head and
+    tail when the template uses ``problem`` exactly once and unfiltered (checked by
+    rendering with two sentinels); the pre-rendered parts are cached per answer space only
+    if the template reads ``answer_space``. Otherwise every item is rendered in full.
+    """
 
     def __init__(self, text: str) -> None:
         try:
             self._t = _JINJA.from_string(text)
+            used = jinja2.meta.find_undeclared_variables(_JINJA.parse(text))
         except jinja2.TemplateSyntaxError as e:  # specs are checked at load; this covers hand-made ones
             raise UserError(f"prompt_template: Jinja2 syntax error at template line {e.lineno} ({e.message}); "
                             "fix the template") from None
+        self._uses_space = "answer_space" in used
+        self._parts: dict[str, tuple[str, str] | None] = {}
 
     def render(self, **kw: Any) -> str:
         try:
@@ -86,6 +115,22 @@ class _Template:
             raise UserError(f"prompt_template: {e.message} (variables: {', '.join(kw)}); "
                             "fix the template") from None
 
+    def render_item(self, problem: str, answer_space: Mapping[str, Any], answer_format: str) -> str:
+        """``render(problem=..., answer_space=..., answer_format=...)``, fast when possible."""
+        key = canonical_json(answer_space) if self._uses_space else ""
+        parts = self._parts.get(key, False)
+        if parts is False:
+            a, b = (self.render(problem=p, answer_space=answer_space, answer_format=answer_format) for p in _SENTINELS)
+            parts = None
+            if a.count(_SENTINELS[0]) == 1 and a.replace(_SENTINELS[0], _SENTINELS[1]) == b:
+                head, tail = a.split(_SENTINELS[0])
+                parts = (head, tail)
+            if len(self._parts) < 4096:
+                self._parts[key] = parts
+        if parts is None:
+            return self.render(problem=problem, answer_space=answer_space, answer_format=answer_format)
+        return parts[0] + problem + parts[1]
+
 
 @lru_cache(maxsize=64)
 def _template(text: str) -> _Template:
@@ -93,8 +138,64 @@ def _template(text: str) -> _Template:
 
 
 def item_content_sha256(family: str, instance: Mapping[str, Any]) -> str:
-    """sha256 of an item's content: canonical JSON of ``{"family", "instance"}``."""
-    return sha256_bytes(canonical_json({"family": family, "instance": instance}).encode("utf-8"))
+    """sha256 of an item's content: the family name and its problem statement.
+
+    ``sha256(family + "\\n" + describe(instance))`` with the family's ``describe``; the
+    statement states the whole instance (each family's ``parse_prompt`` inverts it), so
+    equal hashes mean equal problems. (data/v1 hashed the canonical JSON of
+    ``{"family", "instance"}``.)
+    """
+    return _content_sha256(family, _family(family).describe(instance))
+
+
+def _content_sha256(family: str, problem: str) -> str:
+    return sha256_bytes(f"{family}\n{problem}".encode("utf-8"))
+
+
+@lru_cache(maxsize=4096)
+def _block_cues(task: str, version: str, split: str, seed: int, depth: int, block: int,
+                names: tuple[str, ...]) -> tuple[dict[str, bool], ...]:
+    size = 1 << len(names)
+    half, mask = size >> 1, size - 1
+    rng = block_rng(task, version, split, seed, depth, block)
+    firsts = rng.permutation(half).tolist()
+    swap = (rng.random(half) < 0.5).tolist()
+    order: list[int] = []
+    for v, sw in zip(firsts, swap):
+        order += [v ^ mask, v] if sw else [v, v ^ mask]
+    return tuple({name: bool(vec >> i & 1) for i, name in enumerate(names)} for vec in order)
+
+
+def bucket_cues(task: str, generator_version: str, split: str, seed: int, depth: int, index: int,
+                names: Sequence[str]) -> dict[str, bool]:
+    """The balanced cue values of item ``index`` of a (split, depth) bucket.
+
+    Parameters
+    ----------
+    task, generator_version, split, seed, depth
+        As for ``item_rng``.
+    index : int
+        Index within the depth, >= 0.
+    names : sequence of str
+        The family's cue names (``Family.cues``), ``k`` of them.
+
+    Returns
+    -------
+    dict
+        ``{name: bool}``. Over indices ``0 .. n-1`` each cue is true for ``n // 2`` or
+        ``n // 2 + 1`` items (exactly ``n / 2`` for even ``n``), for every ``n``; each block
+        of ``2**k`` indices holds every combination once.
+
+    Examples
+    --------
+    >>> vals = [bucket_cues("t", "1", "test", 0, 3, i, ("a", "b"))["a"] for i in range(7)]
+    >>> sum(vals) in (3, 4)
+    True
+    """
+    if not names:
+        return {}
+    block, pos = divmod(int(index), 1 << len(names))
+    return dict(_block_cues(task, generator_version, split, int(seed), int(depth), block, tuple(names))[pos])
 
 
 @dataclass(frozen=True)
@@ -129,16 +230,12 @@ def _config(ctx: _Ctx, depth: int) -> Any:
 
 
 def _config_fields(config: Any) -> dict[str, Any]:
-    """The config's fields as a shallow dict (the item's ``params``).
-
-    ``dataclasses.asdict`` would deep-copy every value; the JSON round trip in
-    :func:`make_item` makes its own copy anyway, so a shallow dict gives the same result.
-    """
-    return {f.name: getattr(config, f.name) for f in fields(config)}
+    """The config's fields as a JSON-ready dict (the item's ``params``; tuples become lists)."""
+    return {f.name: (list(v) if isinstance(v := getattr(config, f.name), tuple) else v) for f in fields(config)}
 
 
 def make_item(ctx_or_spec: "_Ctx | TaskSpec | str", split: str, seed: int, depth: int, index: int,
-              attempt: int = 0, config: Any = None) -> dict[str, Any]:
+              attempt: int = 0, config: Any = None, *, rng: Any = None) -> dict[str, Any]:
     """Generate, certify and render one item.
 
     Parameters
@@ -155,11 +252,17 @@ def make_item(ctx_or_spec: "_Ctx | TaskSpec | str", split: str, seed: int, depth
         Index within the depth, >= 0.
     attempt : int, optional
         Redraw counter (dedup), default 0.
+    config : optional
+        The family config for this depth (built from the spec when omitted).
+    rng : numpy.random.Generator, optional
+        The item's stream in the state :func:`item_rng` gives it (for batch builds).
 
     Returns
     -------
     dict
-        The item (schema ``depthbench/schemas/item.schema.json``).
+        The item in memory (nested ``params``, ``instance``, ``solution_trace``, ``meta``;
+        typed ``answer``); its Arrow-safe release record is
+        :func:`depthbench.generators.item_record`.
 
     Raises
     ------
@@ -172,38 +275,40 @@ def make_item(ctx_or_spec: "_Ctx | TaskSpec | str", split: str, seed: int, depth
     fam = ctx.family
     if config is None:
         config = _config(ctx, depth)
-    rng = item_rng(ctx.task, fam.version, split, seed, depth, index, attempt)
-    prob = fam.generate(config, rng)
+    if rng is None:
+        rng = item_rng(ctx.task, fam.version, split, seed, depth, index, attempt)
+    if fam.cues:
+        cues = bucket_cues(ctx.task, fam.version, split, seed, depth, index, fam.cues)
+        prob = fam.generate(config, rng, cues)
+    else:
+        cues, prob = None, fam.generate(config, rng)
     cert = fam.certify(prob.instance)
-    where = f"task {ctx.task} split {split} seed {seed} depth {depth} index {index} attempt {attempt}"
     if not (prob.depth == depth == cert.depth):
         raise CertificationMismatch(f"{fam.name}: requested depth {depth}, generator built {prob.depth}, "
-                                    f"certifier measured {cert.depth} ({where}); item refused")
+                                    f"certifier measured {cert.depth} ({_where(ctx, split, seed, depth, index, attempt)}); "
+                                    "item refused")
     if prob.answer_type == "plan":
         same = isinstance(cert.answer, str) and len(cert.answer) == len(str(prob.answer))
     else:
         same = cert.answer == prob.answer
     if not same:
         raise CertificationMismatch(f"{fam.name}: generator answer {prob.answer!r} but certifier answer "
-                                    f"{cert.answer!r} ({where}); item refused")
-    prompt = _template(ctx.spec.prompt_template).render(
-        problem=fam.describe(prob.instance), answer_space=prob.answer_space, answer_format=ctx.spec.answer_format)
-    # Every nested value goes through JSON once (tuples -> lists, numpy scalars rejected
-    # unless converted by the family), so an item in memory equals the item read back.
-    content = canonical_json({"family": fam.name, "instance": prob.instance})
-    rest = json.loads(canonical_json({
-        "params": _config_fields(config),
-        "trace": prob.solution_trace,
-        "answer": prob.answer,
-        "meta": {"size": prob.size, "answer_space": prob.answer_space, **dict(cert.extra or {})},
-    }))
+                                    f"{cert.answer!r} ({_where(ctx, split, seed, depth, index, attempt)}); item refused")
+    problem = fam.describe(prob.instance)
+    prompt = _template(ctx.spec.prompt_template).render_item(problem, prob.answer_space, ctx.spec.answer_format)
+    # Families return JSON-native values (lists, dicts, str, int, float), so the item in
+    # memory equals the item read back (tested for every family) without a JSON round trip.
     meta: dict[str, Any] = {
         "family": fam.name,
         "generator_source_sha256": _source_sha256(fam.source_file),
         "chance": float(prob.chance),
-        **rest["meta"],
-        "content_sha256": sha256_bytes(content.encode("utf-8")),
+        "size": dict(prob.size),
+        "answer_space": prob.answer_space,
+        **dict(cert.extra or {}),
     }
+    if cues is not None:
+        meta["cues"] = cues
+    meta["content_sha256"] = _content_sha256(fam.name, problem)
     return {
         "id": f"{ctx.task}/{split}/s{seed}/d{depth}/{index}",
         "task": ctx.task,
@@ -212,14 +317,18 @@ def make_item(ctx_or_spec: "_Ctx | TaskSpec | str", split: str, seed: int, depth
         "seed": int(seed),
         "index": int(index),
         "depth": int(cert.depth),
-        "params": rest["params"],
-        "instance": json.loads(content)["instance"],
+        "params": _config_fields(config),
+        "instance": prob.instance,
         "prompt": prompt,
-        "answer": rest["answer"],
+        "answer": prob.answer,
         "answer_type": prob.answer_type,
-        "solution_trace": rest["trace"],
+        "solution_trace": prob.solution_trace,
         "meta": meta,
     }
+
+
+def _where(ctx: _Ctx, split: str, seed: int, depth: int, index: int, attempt: int) -> str:
+    return f"task {ctx.task} split {split} seed {seed} depth {depth} index {index} attempt {attempt}"
 
 
 # --------------------------------------------------------------------------- building
@@ -233,12 +342,31 @@ def _worker_items(spec_dict: dict[str, Any], split: str, seed: int, keys: list[t
     if ctx is None:
         ctx = _WORKER_CTX[key] = _context(TaskSpec.from_dict(spec_dict))
     configs: dict[int, Any] = {}
+    streams = ItemStreams(ctx.task, ctx.family.version, split, seed)
     out = []
-    for d, i in keys:
-        if d not in configs:
-            configs[d] = _config(ctx, d)
-        out.append(make_item(ctx, split, seed, d, i, 0, configs[d]))
+    with _gc_paused():
+        for d, i in keys:
+            if d not in configs:
+                configs[d] = _config(ctx, d)
+            out.append(make_item(ctx, split, seed, d, i, 0, configs[d], rng=streams.rng(d, i)))
     return out
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while items accumulate.
+
+    Items hold no reference cycles, but each holds many containers: with the collector on,
+    its full passes rescan every finished item again and again (about 40% of a graph
+    build). Restored afterwards, also on error.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _as_int(x: Any) -> Any:
@@ -342,12 +470,14 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
     start = lo - (keys[lo][1] if lo < len(keys) else 0)
     todo = keys[start:hi]
 
+    streams = ItemStreams(ctx.task, ctx.family.version, split, seed)
     if workers == 1 or len(todo) < 2 * workers:
         raw: list[dict] = []
-        for d, i in todo:
-            raw.append(make_item(ctx, split, seed, d, i, 0, configs[d]))
-            if progress is not None and len(raw) > lo - start:
-                progress(1)
+        with _gc_paused():
+            for d, i in todo:
+                raw.append(make_item(ctx, split, seed, d, i, 0, configs[d], rng=streams.rng(d, i)))
+                if progress is not None and len(raw) > lo - start:
+                    progress(1)
     else:
         chunk = max(1, min(256, len(todo) // (4 * workers)))
         chunks = [todo[j:j + chunk] for j in range(0, len(todo), chunk)]
@@ -378,7 +508,7 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
             if attempt >= MAX_ATTEMPTS:
                 raise UserError(f"params: could not draw {n} distinct items at depth {d} for task {spec.name} "
                                 f"(index {i} duplicated {MAX_ATTEMPTS} times); lower --n or enlarge params")
-            item = make_item(ctx, split, seed, d, i, attempt, configs[d])
+            item = make_item(ctx, split, seed, d, i, attempt, configs[d], rng=streams.rng(d, i, attempt))
         seen.add(item["meta"]["content_sha256"])
         if pos >= lo:
             out.append(item)
@@ -482,10 +612,15 @@ def load_dataset(path: "str | os.PathLike[str]", split: str | None = None) -> tu
             if not fp.is_file():
                 raise UserError(f"dataset: {fp} listed in the manifest is missing; regenerate the dataset")
             want_sha = files[name].get("sha256")
-            if want_sha and sha256_file(fp) != want_sha:
+            if not want_sha or sha256_file(fp) != want_sha:
                 raise UserError(f"dataset: {fp} does not match its sha256 in manifest.json (file changed); "
+                                "regenerate the dataset or restore the file")
+            got = _read_items(fp)
+            want_n = files[name].get("items")
+            if isinstance(want_n, int) and want_n != len(got):
+                raise UserError(f"dataset: {fp} holds {len(got)} items but manifest.json lists {want_n}; "
                                 "regenerate the dataset")
-            items.extend(_read_items(fp))
+            items.extend(got)
         return items, sha256_bytes(mbytes)
     items = _read_items(p)
     if split is not None:
@@ -535,9 +670,17 @@ def _item_validator(schema: str) -> Any:
 _VALIDATED: set[tuple[str, str]] = set()
 
 
-def _read_items(path: Path, schema: str = "item") -> list[dict]:
+def _read_items(path: Path, schema: str = "item_decoded") -> list[dict]:
+    """Items of one JSONL file: release records (item format 2) decoded, nested items as they are;
+    each then checked against ``schema`` (``item_decoded`` or ``prompt_item``)."""
     bad: list = []
-    items = list(read_jsonl(path, bad=bad))
+    items = []
+    for lineno, row in enumerate(read_jsonl(path, bad=bad), 1):
+        try:
+            # a row with any *_json column is a record (format 2), even when instance_json is the one missing
+            items.append(item_from_record(row) if any(k.endswith("_json") for k in row) else decode_item(row))
+        except ValueError as e:
+            raise UserError(f"dataset: {path} line {lineno}: {e}; regenerate the file") from None
     if bad:
         b = bad[0]
         raise UserError(f"dataset: {path} line {b.lineno}: {b.reason}; regenerate the file")

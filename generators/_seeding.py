@@ -1,31 +1,40 @@
 """Per-item random streams.
 
-Every item draws from its own ``numpy.random.Generator``, seeded by a
-``numpy.random.SeedSequence`` whose entropy is the sha256 of the item's key
-(task, generator version, split, split seed, depth, index, attempt). Nothing is derived
-as ``seed + index`` (which would make seed s+1 a shifted copy of seed s), and no global
-random state is read or written.
+Every item draws from its own PCG64 stream whose 256-bit starting point is the sha256 of
+the item's key (task, generator version, split, split seed, depth, index, attempt): the
+first 128 bits are the generator's state, the last 128 bits (made odd) its increment, so
+two keys never share a stream and nothing is derived as ``seed + index`` (which would make
+seed s+1 a shifted copy of seed s). No global random state is read or written.
+
+sha256 already mixes its input completely, which is the job ``numpy.random.SeedSequence``
+does for low-entropy seeds; setting the PCG64 state from the digest directly costs a few
+microseconds instead of the ~40 of a SeedSequence (item-key format ``depthbench-item/2``;
+data/v1 was made with ``PCG64(SeedSequence(sha256))`` over the ``depthbench-item/1`` key,
+see :func:`item_rng_v1`). Balanced cue assignment per depth bucket draws from a second,
+block-level stream (:func:`block_rng`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import numpy as np
 
 from depthbench.io import canonical_json
 
-__all__ = ["item_key", "item_entropy", "item_rng"]
+__all__ = ["item_key", "item_entropy", "item_rng", "item_rng_v1", "block_rng", "ItemStreams"]
+
+_KEY = "depthbench-item/2"
 
 
 def item_key(task: str, generator_version: str, split: str, seed: int, depth: int, index: int,
              attempt: int = 0) -> str:
-    """Canonical JSON text of an item's identity (the input of :func:`item_entropy`).
+    """Canonical text of an item's identity (the input of :func:`item_entropy`).
 
     ``attempt`` counts redraws after a duplicate (content-hash dedup); 0 for almost every item.
     """
-    return canonical_json(["depthbench-item/1", task, generator_version, split, int(seed), int(depth),
-                           int(index), int(attempt)])
+    return canonical_json([_KEY, task, generator_version, split, int(seed), int(depth), int(index), int(attempt)])
 
 
 def item_entropy(task: str, generator_version: str, split: str, seed: int, depth: int, index: int,
@@ -41,9 +50,14 @@ def item_entropy(task: str, generator_version: str, split: str, seed: int, depth
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest(), "big")
 
 
+def _state(entropy: int) -> dict:
+    return {"bit_generator": "PCG64", "state": {"state": entropy >> 128, "inc": (entropy & ((1 << 128) - 1)) | 1},
+            "has_uint32": 0, "uinteger": 0}
+
+
 def item_rng(task: str, generator_version: str, split: str, seed: int, depth: int, index: int,
              attempt: int = 0) -> np.random.Generator:
-    """The item's own random generator (PCG64 over a SeedSequence of the key's sha256).
+    """The item's own random generator (PCG64 started at the sha256 of the item key).
 
     Parameters
     ----------
@@ -65,6 +79,8 @@ def item_rng(task: str, generator_version: str, split: str, seed: int, depth: in
     Returns
     -------
     numpy.random.Generator
+        A new generator (its own bit generator); :class:`ItemStreams` gives the same
+        streams without allocating one per item.
 
     Examples
     --------
@@ -73,5 +89,53 @@ def item_rng(task: str, generator_version: str, split: str, seed: int, depth: in
     >>> bool(a == b)
     True
     """
-    ss = np.random.SeedSequence(item_entropy(task, generator_version, split, seed, depth, index, attempt))
-    return np.random.Generator(np.random.PCG64(ss))
+    bg = np.random.PCG64(0)
+    bg.state = _state(item_entropy(task, generator_version, split, seed, depth, index, attempt))
+    return np.random.Generator(bg)
+
+
+def item_rng_v1(task: str, generator_version: str, split: str, seed: int, depth: int, index: int,
+                attempt: int = 0) -> np.random.Generator:
+    """The stream data/v1 was generated with: ``PCG64(SeedSequence(sha256(key v1)))``.
+
+    Kept so the frozen release's seeding stays documented and checkable; generators of
+    the current version never use it.
+    """
+    key = canonical_json(["depthbench-item/1", task, generator_version, split, int(seed), int(depth), int(index),
+                          int(attempt)])
+    entropy = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest(), "big")
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
+
+
+def block_rng(task: str, generator_version: str, split: str, seed: int, depth: int, block: int) -> np.random.Generator:
+    """The stream that assigns balanced cue values to one block of a depth bucket.
+
+    Keyed like an item (``depthbench-block/2``) with the block number instead of the
+    index, so a block's assignment does not depend on how many items are generated.
+    """
+    key = canonical_json(["depthbench-block/2", task, generator_version, split, int(seed), int(depth), int(block)])
+    bg = np.random.PCG64(0)
+    bg.state = _state(int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest(), "big"))
+    return np.random.Generator(bg)
+
+
+class ItemStreams:
+    """Item streams for one (task, version, split, seed) without a new object per item.
+
+    ``streams.rng(depth, index, attempt)`` returns a generator in the same state as
+    :func:`item_rng` with those arguments; it is one shared object whose state is reset on
+    each call (so use it for one item at a time). One instance per thread.
+    """
+
+    def __init__(self, task: str, generator_version: str, split: str, seed: int) -> None:
+        self._prefix = canonical_json([_KEY, task, generator_version, split, int(seed)])[:-1] + ","
+        self._bg = np.random.PCG64(0)
+        self._gen = np.random.Generator(self._bg)
+        self._local = threading.get_ident()
+
+    def rng(self, depth: int, index: int, attempt: int = 0) -> np.random.Generator:
+        if threading.get_ident() != self._local:  # pragma: no cover - misuse guard
+            raise RuntimeError("ItemStreams is not shared between threads; make one per thread")
+        key = f"{self._prefix}{int(depth)},{int(index)},{int(attempt)}]"
+        self._bg.state = _state(int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest(), "big"))
+        return self._gen

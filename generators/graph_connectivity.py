@@ -26,8 +26,17 @@ Graph kinds (one component shown; ``M = num_nodes / 2``):
     to a uniformly chosen earlier node (a random recursive tree), giving distractor
     branches off the path and beyond it. Edges: ``num_nodes - 2``.
 
-Depth is certified by an independent networkx breadth-first search, which also checks that
-exactly one target is reachable. The gold trace is the (unique) shortest path.
+Cues balanced per bucket (``FAMILY.cues``): ``target_first`` (the reachable target is
+listed first) and ``target_larger`` (its label is the larger of the two). The dataset
+builder assigns both so that each holds in exactly half of every (split, depth) bucket
+(+-1 for an odd count) and the four combinations are equally frequent; the label cue is set
+by swapping the two targets' labels in the random permutation when needed (the permutation
+stays uniform given the cue).
+
+Depth is certified by an independent breadth-first search over adjacency lists built from
+the edge list alone (not the builders' bookkeeping), which also checks that exactly one
+target is reachable; the test suite cross-checks it against networkx on 10,000 items of
+every kind. The gold trace is the (unique) shortest path.
 
 References
 ----------
@@ -42,16 +51,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
 from depthbench.generators._base import Certificate, Family, Problem
 
 __all__ = ["GraphConnectivityConfig", "generate", "certify", "describe", "parse_prompt", "max_depth",
-           "KINDS", "VERSION", "FAMILY"]
+           "KINDS", "CUES", "VERSION", "FAMILY"]
 
-VERSION = "1"
+VERSION = "2"
 KINDS = ("two_paths", "bridge", "random_branching")
+CUES = ("target_first", "target_larger")
 
 
 def _component_max_depth(kind: str, m: int) -> int:
@@ -135,13 +144,13 @@ def _two_paths(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np
 
 
 def _random_branching(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    path = np.arange(d + 1)
-    spine = np.stack([path[:-1], path[1:]], axis=1)
-    new = np.arange(d + 1, m)
-    # node v attaches to a uniform earlier node in [0, v)
-    parents = np.floor(rng.random(new.size) * new).astype(np.int64)
-    branches = np.stack([parents, new], axis=1)
-    return np.concatenate([spine, branches]), path
+    edges = np.empty((m - 1, 2), dtype=np.int64)
+    ids = np.arange(m)
+    edges[:, 1] = ids[1:]
+    edges[:d, 0] = ids[:d]  # the path 0 - 1 - ... - d
+    # node v > d attaches to a uniform earlier node in [0, v) (truncation = floor for u >= 0)
+    edges[d:, 0] = (rng.random(m - 1 - d) * ids[d + 1:]).astype(np.int64)
+    return edges, ids[:d + 1]
 
 
 def _bridge(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -178,14 +187,18 @@ def _bridge(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
 _BUILDERS = {"two_paths": _two_paths, "bridge": _bridge, "random_branching": _random_branching}
 
 
-def generate(config: GraphConnectivityConfig, rng: np.random.Generator) -> Problem:
-    """Build one problem; pure in ``(config, rng)``.
+def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
+             cues: Mapping[str, bool] | None = None) -> Problem:
+    """Build one problem; pure in ``(config, rng, cues)``.
 
     Parameters
     ----------
     config : GraphConnectivityConfig
     rng : numpy.random.Generator
         The only source of randomness.
+    cues : mapping, optional
+        ``{"target_first": bool, "target_larger": bool}`` as assigned by the dataset
+        builder (balanced per bucket); drawn from ``rng`` when omitted.
 
     Returns
     -------
@@ -201,23 +214,33 @@ def generate(config: GraphConnectivityConfig, rng: np.random.Generator) -> Probl
     m = n // 2
     local, path = _BUILDERS[kind](m, d, rng)
     edges = np.concatenate([local, local + m])          # decoy: an isomorphic copy
+    if cues is None:
+        first, larger = (bool(x) for x in rng.random(2) < 0.5)
+    else:
+        first, larger = bool(cues["target_first"]), bool(cues["target_larger"])
     perm = rng.permutation(n)
-    edges = perm[edges]
-    edges = edges[rng.permutation(edges.shape[0])]
-    flip = rng.random(edges.shape[0]) < 0.5
-    edges[flip] = edges[flip][:, ::-1]
+    t_node, d_node = int(path[-1]), int(path[-1]) + m
+    if (perm[t_node] > perm[d_node]) != larger:  # the label cue: swap the two targets' labels
+        perm[t_node], perm[d_node] = perm[d_node], perm[t_node]
+    num_edges = int(edges.shape[0])
+    # relabel, shuffle the list and orient each edge at random, in one gather:
+    # row k is (u, v) of edge order[k], swapped when flip[k]
+    order = rng.permutation(num_edges)
+    flip = (rng.random(num_edges) < 0.5).view(np.int8)
+    flat = perm[edges].ravel()
+    edges = np.stack([flat[2 * order + flip], flat[2 * order + 1 - flip]], axis=1)
     source = int(perm[path[0]])
-    target = int(perm[path[-1]])
-    decoy = int(perm[path[-1] + m])
-    targets = [target, decoy] if rng.random() < 0.5 else [decoy, target]
+    target = int(perm[t_node])
+    decoy = int(perm[d_node])
+    targets = [target, decoy] if first else [decoy, target]
     instance = {"kind": kind, "num_nodes": n, "edges": edges.tolist(), "source": source, "targets": targets}
     return Problem(
         instance=instance,
         answer=str(target),
         answer_type="choice",
         depth=d,
-        solution_trace=[int(v) for v in perm[path]],
-        size={"num_nodes": n, "num_edges": int(edges.shape[0])},
+        solution_trace=perm[path].tolist(),
+        size={"num_nodes": n, "num_edges": num_edges},
         chance=0.5,
         answer_space={"labels": [str(t) for t in targets]},
     )
@@ -228,7 +251,7 @@ class CertificationError(ValueError):
 
 
 def certify(instance: Mapping[str, Any]) -> Certificate:
-    """Independently solve an instance with networkx breadth-first search.
+    """Independently solve an instance by breadth-first search.
 
     Parameters
     ----------
@@ -249,36 +272,47 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
 
     Notes
     -----
-    Bidirectional BFS per target: O(num_nodes + num_edges).
+    One BFS from the source over adjacency lists built from ``edges``:
+    O(num_nodes + num_edges). Its results equal networkx's (``bidirectional_shortest_path``
+    for reachability and distance) on every item of the cross-check in the test suite.
     """
     n = int(instance["num_nodes"])
     s = instance["source"]
-    targets = list(instance["targets"])
+    targets = instance["targets"]
     if len(targets) != 2 or targets[0] == targets[1]:
-        raise CertificationError(f"need two distinct targets, got {targets}")
-    edges = instance["edges"]
-    if edges:
-        arr = np.asarray(edges)
-        if arr.ndim != 2 or arr.shape[1] != 2 or arr.min() < 0 or arr.max() >= n:
-            raise CertificationError(f"edges must be [u, v] pairs of labels in 0..{n - 1}")
+        raise CertificationError(f"need two distinct targets, got {list(targets)}")
     for v in (s, *targets):
-        if not isinstance(v, int) or not 0 <= v < n:
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < n:
             raise CertificationError(f"node {v!r} outside 0..{n - 1}")
-    g = nx.Graph()
-    g.add_edges_from(edges)
-    g.add_node(s)
-    found = []
-    for t in targets:
-        if t not in g:  # isolated: no edge at all
-            continue
-        try:
-            found.append((t, nx.bidirectional_shortest_path(g, s, t)))
-        except nx.NetworkXNoPath:
-            pass
+    adj: list[list[int]] = [[] for _ in range(n)]
+    try:
+        for u, v in instance["edges"]:
+            if not (0 <= u < n and 0 <= v < n):
+                raise CertificationError(f"edges must be [u, v] pairs of labels in 0..{n - 1}")
+            adj[u].append(v)
+            adj[v].append(u)
+    except (TypeError, ValueError):
+        raise CertificationError(f"edges must be [u, v] pairs of labels in 0..{n - 1}") from None
+    parent = [-1] * n
+    parent[s] = s
+    frontier = [s]
+    while frontier:
+        nxt = []
+        for u in frontier:
+            for v in adj[u]:
+                if parent[v] < 0:
+                    parent[v] = u
+                    nxt.append(v)
+        frontier = nxt
+    found = [t for t in targets if parent[t] >= 0]
     if len(found) != 1:
         raise CertificationError(f"{len(found)} targets reachable from {s}, expected exactly 1")
-    t, path = found[0]
-    return Certificate(depth=len(path) - 1, answer=str(t), solution_trace=[int(v) for v in path])
+    t = found[0]
+    path = [t]
+    while path[-1] != s:
+        path.append(parent[path[-1]])
+    path.reverse()
+    return Certificate(depth=len(path) - 1, answer=str(t), solution_trace=path)
 
 
 # --------------------------------------------------------------------------- text
@@ -289,7 +323,7 @@ def describe(instance: Mapping[str, Any]) -> str:
     :func:`parse_prompt` can recover it exactly.
     """
     n = instance["num_nodes"]
-    edges = ", ".join(f"{u}-{v}" for u, v in instance["edges"])
+    edges = ", ".join([f"{u}-{v}" for u, v in instance["edges"]])
     t1, t2 = instance["targets"]
     return (f"Graph type: {instance['kind']}\n"
             f"Nodes: {n} (labelled 0 to {n - 1})\n"
@@ -333,4 +367,5 @@ FAMILY = Family(
     parse_prompt=parse_prompt,
     max_depth=max_depth,
     source_file=__file__,
+    cues=CUES,
 )

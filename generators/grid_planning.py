@@ -93,7 +93,7 @@ __all__ = [
     "FAMILY",
 ]
 
-VERSION = "1"
+VERSION = "2"
 KEY_IDS = "abcdefhijkmnopqrtuvwxyz"  # no g/s (clash with G/S), no l (reads like 1)
 CELLS_PER_STAGE = 8
 _MAX_ATTEMPTS = 200
@@ -364,7 +364,7 @@ def _chance(num_plans: int, length: int) -> float:
     return max(num_plans / 4**length, 1e-300)
 
 
-def generate(config: GridPlanningConfig, rng: np.random.Generator) -> Problem:
+def generate(config: GridPlanningConfig, rng: np.random.Generator, cues: Any = None) -> Problem:
     """Generate one grid with exactly ``config.depth`` necessary key/door stages.
 
     Parameters
@@ -373,6 +373,11 @@ def generate(config: GridPlanningConfig, rng: np.random.Generator) -> Problem:
         Validated parameters.
     rng : numpy.random.Generator
         The only source of randomness.
+    cues : None
+        No cue variable is balanced: the answer is a whole plan checked by simulation, so
+        no placement feature of start, goal, keys or doors names it (the no-skill rules of
+        the release tests, fixed and template plans, score 0); accepted for the common
+        signature.
 
     Returns
     -------

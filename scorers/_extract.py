@@ -18,7 +18,12 @@ text wins (a model that revises itself is graded on its last word):
    ```` ``` ```` fence).
 
 Text inside ``<think>...</think>`` is private reasoning and never holds the final
-answer; an unclosed ``<think>`` hides everything after it.
+answer; an unclosed ``<think>`` hides everything after it, and ``think_open=True`` (the
+chat template opened ``<think>`` in the prompt) treats the text as starting inside one.
+
+A response cut by its length limit (``finish_reason="length"``) is graded only on an
+answer that stands after the end of its reasoning -- after ``</think>``, or as the final
+non-empty line -- so "Answer: 4 ... let me re-check ..." cut mid-check is ``truncated``.
 
 Normalisation
 -------------
@@ -46,7 +51,9 @@ Statuses
 --------
 ``ok``          an answer marker was found and its payload normalised;
 ``malformed``   the last marker's payload could not be normalised;
-``truncated``   no marker, and the call ended because of its length limit;
+``truncated``   the call ended on its length limit with no answer after the end of its
+                reasoning: no marker, or only markers followed by more reasoning (an
+                answer counts after ``</think>`` or on the final non-empty line);
 ``no_answer``   no marker (or empty text) and the call stopped on its own.
 """
 
@@ -283,12 +290,18 @@ _DECOR_CHARS = " \t\r\n*_`$\"'"
 _LATEX_WRAP_RE = re.compile(r"\A\\(?:text|mathrm|mathbf|textbf)\{(.*)\}\Z", re.DOTALL)
 
 
+# One rule for every answer type: a payload wrapped in one pair of brackets, placeholder
+# angle brackets included (``Answer: <75>``, the prompt's ``<integer>`` copied), is read
+# without them; mixed or nested brackets are left alone (and then fail to normalise).
+_BRACKETS = ("()", "[]", "{}", "<>")
+
+
 def _clean(payload: str) -> str:
-    """Strip decoration shared by all answer types."""
+    """Strip decoration shared by all answer types (see ``_BRACKETS``)."""
     s = payload.translate(_MINUS).strip(_DECOR_CHARS)
     for _ in range(3):
         before = s
-        if len(s) >= 2 and s[0] + s[-1] in ("()", "[]", "{}") and not any(c in s[1:-1] for c in "()[]{}"):
+        if len(s) >= 2 and s[0] + s[-1] in _BRACKETS and not any(c in s[1:-1] for c in "()[]{}<>"):
             s = s[1:-1].strip(_DECOR_CHARS)
         if s.startswith("\\(") and s.endswith("\\)"):
             s = s[2:-2]
@@ -326,9 +339,7 @@ _CHOICE_PREFIX_RE = re.compile(r"\A(?:node|vertex|target|label|option|choice)\s*
 
 
 def _norm_choice(s: str, space: Mapping[str, Any] | None) -> str | None:
-    if len(s) >= 2 and s[0] in "([{<" and s[-1] in ")]}>":
-        s = s[1:-1].strip()
-    s = _CHOICE_PREFIX_RE.sub("", s).strip(_DECOR_CHARS)
+    s = _clean(_CHOICE_PREFIX_RE.sub("", s))  # "node <7>" / "node (7)": brackets after the word too
     if not s:
         return None
     labels = space.get("labels") if space else None
@@ -361,8 +372,6 @@ def _norm_plan(s: str, space: Mapping[str, Any] | None) -> str | None:
     if compact and not compact.strip(moves):
         return compact
     allowed = set(moves)
-    if len(s) >= 2 and s[0] in "([{" and s[-1] in ")]}":
-        s = s[1:-1]
     out: list[str] = []
     for tok in _PLAN_SPLIT_RE.split(s):
         tok = tok.strip(_DECOR_CHARS + "'\"")
@@ -440,11 +449,20 @@ def normalize_answer(value: Any, answer_type: str, answer_space: Mapping[str, An
     return norm(cleaned, answer_space)
 
 
+def _ends_reasoning(text: str, end: int) -> bool:
+    """Whether an answer marker ending at ``end`` is on the final non-empty line of ``text``."""
+    nl = text.find("\n", end)
+    return nl < 0 or not text[nl:].strip()
+
+
 def extract(
     text: str | None,
     answer_type: str,
     answer_space: Mapping[str, Any] | None = None,
     finish_reason: str | None = None,
+    *,
+    think_open: bool = False,
+    reasoning_end: int | None = None,
 ) -> Extraction:
     """Extract and normalise the final answer of one model response.
 
@@ -458,7 +476,19 @@ def extract(
         The item's ``meta.answer_space``: ``{"labels": [...]}``, ``{"modulus": m}`` or
         ``{"moves": "UDLR"}``.
     finish_reason : {"stop", "length", "error"}, optional
-        Why the call ended; ``"length"`` without an answer gives ``truncated``.
+        Why the call ended. ``"length"`` (cut by the token limit) is scored only from an
+        answer that stands after the end of the reasoning: after a ``</think>`` (the
+        reasoning block closed), after ``reasoning_end``, or on the final non-empty line
+        of the text. Any other answer of a cut response is ``truncated``, as is a cut
+        response without one.
+    think_open : bool, optional
+        The chat template opened a ``<think>`` block in the prompt, so ``text`` starts
+        inside the reasoning: only what follows ``</think>`` can hold the answer (a
+        response without ``</think>`` has none).
+    reasoning_end : int, optional
+        Offset in ``text`` where the harness ended the reasoning (e.g. where budget
+        forcing inserted ``"\nAnswer:"``); under ``"length"``, a marker ending after it
+        counts.
 
     Returns
     -------
@@ -484,10 +514,18 @@ def extract(
     """
     if answer_type not in _NORMALISERS:
         raise ValueError(f"answer_type: {answer_type!r} is not one of {ANSWER_TYPES}")
-    missing = _TRUNCATED if finish_reason == "length" else _NO_ANSWER
+    cut = finish_reason == "length"
+    missing = _TRUNCATED if cut else _NO_ANSWER
     if not text:
         return missing
+    closed = False  # a reasoning block was closed: what stands after it follows the reasoning
+    # characters after the harness's end of reasoning (measured from the end, which
+    # removing <think> blocks before it does not change)
+    after_forced = len(text) - reasoning_end if reasoning_end is not None else -1
+    if think_open:
+        text = _THINK_OPEN + text
     if "<" in text and ("<think>" in text or "</think>" in text or "<THINK>" in text.upper()):
+        closed = _THINK_CLOSE in text.lower()
         text = _strip_think(text)
         if not text.strip():
             return missing
@@ -515,6 +553,8 @@ def extract(
             best_end, payload = found
     if best_end < 0:
         return missing
+    if cut and not closed and not len(text) - best_end < after_forced and not _ends_reasoning(text, best_end):
+        return _TRUNCATED  # an answer inside reasoning that the length limit cut off
     answer = normalize_answer(payload, answer_type, answer_space)
     if answer is None:
         return _MALFORMED

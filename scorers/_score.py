@@ -230,6 +230,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         raise UserError(f"RUN_DIR: {str(rd)!r} has no calls.jsonl; nothing to score")
     if items is None:
         items, _ = load_run_items(run)
+    run_seed = _run_seed(run)  # seeds the strategies' random decisions, as in the run
 
     bad: list[BadLine] = []
     calls: dict[str, dict[str, Any]] = {}
@@ -257,8 +258,11 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         if rec["role"] not in ANSWER_ROLES:
             continue
         item = items[str(rec["item_id"])]
-        ex = extract(_extraction_text(key, calls, texts), item["answer_type"],
-                     (item.get("meta") or {}).get("answer_space") or {}, finish_reason=rec.get("finish_reason"))
+        text = _extraction_text(key, calls, texts)
+        own = str(rec.get("forced") or "") + str(rec.get("text") or "")
+        ex = extract(text, item["answer_type"], (item.get("meta") or {}).get("answer_space") or {},
+                     finish_reason=rec.get("finish_reason"), think_open=bool(rec.get("think_open")),
+                     reasoning_end=len(text) - len(own) if rec["role"] == "force_answer" else None)
         if ex.answer != rec.get("extracted") or ex.parse_status != rec.get("parse_status"):
             changed_ex += 1
         rec["extracted"] = ex.answer
@@ -325,7 +329,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
             recs.sort(key=lambda c: pos.get(c["key"], len(pos)))  # stable: unknown keys keep log order
         kind, final_answer = infos[strategy]
         try:
-            answer, credit, meta = final_answer(recs, item)
+            answer, credit, meta = final_answer(recs, item, run_seed=run_seed)
         except (KeyError, TypeError, ValueError, IndexError) as e:
             failed += 1
             print(f"calls.jsonl: {item_id} | {strategy} | {budget}: cannot reduce its calls ({type(e).__name__}: {e}); "
@@ -364,6 +368,12 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
 
 
 _CHAINED_ROLES = ("continue", "force_answer")
+
+
+def _run_seed(run: Mapping[str, Any]) -> int:
+    """The run's ``--seed`` from ``run.json`` (0 when absent, as ``eval``'s default)."""
+    seed = (run.get("config") or run).get("seed", 0)
+    return int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else 0
 
 
 def _extraction_text(key: str, calls: Mapping[str, Mapping[str, Any]], memo: dict[str, str]) -> str:

@@ -17,10 +17,14 @@ def built_items(family: ModuleType, task: str, depths: list[int], n: int) -> lis
     from depthbench.generators import build_items
     from depthbench.scorers import verify
 
-    schema = json.loads((resources.files("depthbench.schemas") / "item.schema.json").read_text())
+    from depthbench.generators import item_record
+
+    schema = json.loads((resources.files("depthbench.schemas") / "item_decoded.schema.json").read_text())
+    record_schema = json.loads((resources.files("depthbench.schemas") / "item.schema.json").read_text())
     items = build_items(task, "dev", depths=depths, n=n)
     for it in items:
         jsonschema.validate(it, schema)
+        jsonschema.validate(item_record(it), record_schema)
         assert family.parse_prompt(it["prompt"]) == it["instance"]
         assert verify(it, it["answer"])
     return items

@@ -105,13 +105,13 @@ def make_run(run_dir: Path, items: list[dict], sha: str, *, budgets=(64,), major
 def make_hidden_release(root: Path, task: str = TASK, depths=(1, 2, 3), n: int = 2,
                         secret: bytes = bytes(range(100, 132))) -> tuple[Path, list[dict], str]:
     """A hidden split under ``root`` (``private/`` + ``public/``); return (folder, private items, public sha256)."""
-    from depthbench.io import read_jsonl
+    from depthbench.generators import load_dataset
     from depthbench.leaderboard import write_private_split
 
     root.mkdir(parents=True, exist_ok=True)
     (root / "secret.bin").write_bytes(secret)
     write_private_split(task, root / "secret.bin", root / "split", depths=list(depths), n=n, public_prompts=True)
-    items = list(read_jsonl(root / "split" / "private" / "hidden.jsonl"))
+    items, _ = load_dataset(root / "split" / "private", split="hidden")
     return root / "split", items, sha256_file(root / "split" / "public" / "manifest.json")
 
 

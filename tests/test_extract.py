@@ -25,7 +25,8 @@ def test_case_table_is_large_and_ids_unique():
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_extraction_case(case):
-    got = extract(case["text"], case["answer_type"], case["answer_space"], finish_reason=case["finish_reason"])
+    got = extract(case["text"], case["answer_type"], case["answer_space"], finish_reason=case["finish_reason"],
+                  think_open=case.get("think_open", False), reasoning_end=case.get("reasoning_end"))
     exp = case["expected"]
     assert got == Extraction(exp["answer"], exp["parse_status"]), case.get("note", "")
     if got.answer is not None:
@@ -93,3 +94,25 @@ def test_degenerate_long_text_is_fast(junk):
         extract(junk + "\nAnswer: 1", at, space)
         extract(junk, at, space, finish_reason="length")
     assert time.process_time() - t0 < 1.0
+
+
+def test_case_table_covers_truncation_and_bracket_variants():
+    # every answer type has a cut-while-re-checking case and a copied-placeholder case
+    for at in ("choice", "integer", "plan"):
+        assert any(c["answer_type"] == at and c["finish_reason"] == "length" and c["expected"]["parse_status"] == "truncated"
+                   and "Answer:" in c["text"] for c in CASES), at
+        assert any(c["answer_type"] == at and "<" in c["text"] and c["expected"]["parse_status"] == "ok"
+                   and "think" not in c["text"] for c in CASES), at
+    assert any(c.get("think_open") for c in CASES)
+
+
+@settings(max_examples=200, deadline=None)
+@given(reasoning=st.text(alphabet=st.characters(blacklist_characters="<>"), max_size=200),
+       after=st.text(alphabet="abc xyz=+", min_size=1, max_size=40).filter(lambda s: s.strip()),
+       value=st.integers(min_value=0, max_value=96))
+def test_cut_response_never_credits_an_answer_followed_by_reasoning(reasoning, after, value):
+    text = reasoning + "\nAnswer: " + str(value) + "\n" + after
+    assert extract(text, "integer", {"modulus": 97}, finish_reason="length").parse_status == "truncated"
+    # the same answer as the final line is read
+    assert extract(text + "\nAnswer: " + str(value), "integer", {"modulus": 97},
+                   finish_reason="length") == Extraction(value, "ok")

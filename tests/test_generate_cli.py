@@ -29,8 +29,9 @@ def test_generate_jsonl_manifest_and_load(tmp_path, capsys):
     assert rc == 0 and "wrote 70 items" in stdout
     manifest_bytes = (out / "manifest.json").read_bytes()
     m = json.loads(manifest_bytes)
-    assert m["format"] == "depthbench-dataset/1" and m["task"] == "graph_connectivity"
-    assert m["generator_versions"] == {"graph_connectivity": "1"}
+    assert m["format"] == "depthbench-dataset/2" and m["task"] == "graph_connectivity"
+    assert m["item_format"] == "depthbench-item/2"
+    assert m["generator_versions"] == {"graph_connectivity": "2"}
     assert m["command"] == "depthbench generate graph_connectivity --depths 1,3:5,8 --n 7 --split test,dev --format jsonl"
     for split in ("test", "dev"):
         f = m["files"][f"{split}.jsonl"]
@@ -77,8 +78,8 @@ def test_shards_with_duplicate_redraws_still_concatenate(tmp_path, capsys):
     argv = ["generate", str(spec), "--n", "60", "--quiet"]
     assert _run([*argv, "--out", str(tmp_path / "full")], capsys)[0] == 0
     full = (tmp_path / "full" / "test.jsonl").read_bytes()
-    items = [json.loads(line) for line in full.splitlines()]
-    assert len({it["meta"]["content_sha256"] for it in items}) == 60
+    items = [json.loads(json.loads(line)["meta_json"]) for line in full.splitlines()]
+    assert len({meta["content_sha256"] for meta in items}) == 60
     blob = b""
     for k in (1, 2, 3):
         assert _run([*argv, "--out", str(tmp_path / f"p{k}"), "--shard", f"{k}/3"], capsys)[0] == 0

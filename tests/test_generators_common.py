@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 import json
 import random
 from importlib import resources
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from depthbench.generators import build_items, families, get_family, item_rng
+from depthbench.generators import build_items, families, get_family, item_from_record, item_record, item_rng
 from depthbench.generators._seeding import item_entropy
 from depthbench.io import canonical_json
 from depthbench.tasks import list_specs, load_spec
@@ -22,8 +23,8 @@ FAMILIES = sorted(families())
 DEFAULT_SPECS = [s.name for s in list_specs() if s.name == s.family]
 
 
-def _item_schema():
-    return json.loads(resources.files("depthbench.schemas").joinpath("item.schema.json").read_text("utf-8"))
+def _item_schema(name="item_decoded.schema.json"):
+    return json.loads(resources.files("depthbench.schemas").joinpath(name).read_text("utf-8"))
 
 
 def _sample_depths(spec):
@@ -60,9 +61,13 @@ def sample(request):
 def test_items_validate_against_schema_and_contract(sample):
     spec, items = sample
     validator = jsonschema.Draft202012Validator(_item_schema())
+    records = jsonschema.Draft202012Validator(_item_schema("item.schema.json"))
     for it in items:
         errors = list(validator.iter_errors(it))
         assert not errors, (it["id"], errors[0].message)
+        errors = list(records.iter_errors(item_record(it)))
+        assert not errors, (it["id"], errors[0].message)
+        assert item_from_record(item_record(it)) == it
         assert it["task"] == spec.name and it["split"] == "dev"
         assert {k: it["params"][k] for k in spec.params} == dict(spec.params)
         assert it["params"]["depth"] == it["depth"]
@@ -199,11 +204,11 @@ def test_prefix_and_depth_subset_stability():
 
 # Golden hashes: sha256 of the canonical JSONL of a fixed small generation (source hash
 # left out). A change here means the items changed: bump the family's VERSION and
-# regenerate data/v1.
+# regenerate data/v2 (data/v1 is frozen).
 GOLDEN = {
-    "graph_connectivity": "66b0f760c84bacd73ccc43eb69589be5457a4eaaa584668539313af08d79a278",
-    "multihop_arithmetic": "1379137113b0664861ebe7d35fe2fe59b87bf89826d4e7ac9c2883c8ecc9423b",
-    "grid_planning": "83957f843abfcce97018b7f8ed4dbb7517f75abd39b1ccfd7b31ca8221f88686",
+    "graph_connectivity": "b65069171518024554ac2d4a988c9bce6cdc9efe37d2f72c79bea009378f1ae1",
+    "multihop_arithmetic": "6b84ee27a502d40123b867e691f987e25b3e5d056cf91c07ef48e9a394b68798",
+    "grid_planning": "9afccd0cbb11d61b68f913a2ce8811d70e8c39f296316717ec53f3fb20295e1b",
 }
 
 
@@ -258,3 +263,37 @@ def test_item_refused_when_certifier_disagrees():
         make_item(_Ctx(spec, dataclasses.replace(good, certify=off_by_one)), "dev", 1, 3, 0)
     with pytest.raises(CertificationMismatch, match="item refused"):
         make_item(_Ctx(spec, dataclasses.replace(good, certify=other_answer)), "dev", 1, 3, 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(min_value=1, max_value=70), k=st.integers(min_value=1, max_value=3),
+       seed=st.integers(min_value=0, max_value=10**6), depth=st.integers(min_value=1, max_value=40))
+def test_bucket_cues_are_balanced_for_every_prefix(n, k, seed, depth):
+    from depthbench.generators import bucket_cues
+
+    names = tuple(f"c{j}" for j in range(k))
+    rows = [bucket_cues("t", "2", "test", seed, depth, i, names) for i in range(n)]
+    for name in names:
+        true = sum(r[name] for r in rows)
+        assert true in (n // 2, (n + 1) // 2), (name, true, n)
+    full = n - n % (1 << k)
+    combos = Counter(tuple(r[c] for c in names) for r in rows[:full])
+    assert full == 0 or set(combos.values()) == {full >> k}
+    # a prefix is the same assignment (--n 3 is a prefix of --n 5)
+    assert rows[: n // 2] == [bucket_cues("t", "2", "test", seed, depth, i, names) for i in range(n // 2)]
+
+
+@pytest.mark.parametrize("template", [
+    "Q:\n{{ problem }}\nAnswer: <{{ answer_format }}>",                       # fast path
+    "{{ problem | upper }}\nAnswer:",                                          # filtered: full render
+    "{{ problem }} / {{ problem }}\nAnswer:",                                  # twice: full render
+    "{% if \"modulus\" in answer_space %}m={{ answer_space.modulus }}{% endif %} {{ problem }}\nAnswer:",  # per space
+])
+def test_compiled_prompt_equals_the_full_jinja_render(template):
+    from depthbench.generators._dataset import _Template
+
+    t = _Template(template)
+    for problem, space in (("x1 = 2 + 3", {"modulus": 97}), ("p{{ q }}", {"modulus": 5}), ("a\nb", {"labels": ["1"]})):
+        for _ in range(2):  # the cached parts give the same text as the first render
+            assert t.render_item(problem, space, "Answer: <x>") == t.render(
+                problem=problem, answer_space=space, answer_format="Answer: <x>")

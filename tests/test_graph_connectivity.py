@@ -191,3 +191,52 @@ def test_prompt_length_flat_across_depths(task):
     assert max(means) / min(means) < 1.02, mean.keys()
     sizes = {(it["meta"]["size"]["num_nodes"], it["meta"]["size"]["num_edges"]) for it in items}
     assert len(sizes) == 1
+
+
+def _nx_certificate(inst):
+    """networkx's answer for an instance: (reachable targets, distance to the reachable one)."""
+    g = nx.Graph()
+    g.add_nodes_from(range(inst["num_nodes"]))
+    g.add_edges_from(inst["edges"])
+    reach = [t for t in inst["targets"] if nx.has_path(g, inst["source"], t)]
+    dist = nx.shortest_path_length(g, inst["source"], reach[0]) if len(reach) == 1 else None
+    return reach, dist
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", gc.KINDS)
+def test_plain_bfs_certifier_agrees_with_networkx_on_10000_items(kind):
+    """The certifier is our own BFS; networkx must agree on reachability, distance and that
+    the trace is a shortest path, on 10,000 items of every kind (sizes and depths mixed),
+    plus perturbed instances where the decoy is wired in (two reachable) or the target cut
+    off (none reachable), which the certifier must refuse exactly when networkx says so."""
+    rng = np.random.default_rng({"two_paths": 1, "bridge": 2, "random_branching": 3}[kind])
+    sizes = (12, 20, 40) if kind != "bridge" else (20, 40, 62)
+    checked = refused = 0
+    for k in range(10_000):
+        n = sizes[k % len(sizes)]
+        top = gc.max_depth({"kind": kind, "num_nodes": n})
+        cfg = gc.GraphConnectivityConfig(depth=int(rng.integers(1, top + 1)), num_nodes=n, kind=kind)
+        inst = gc.generate(cfg, rng).instance
+        if k % 10 == 9:  # perturb: connect the decoy, or drop every edge at the reachable target
+            inst = dict(inst)
+            s, (t1, t2) = inst["source"], inst["targets"]
+            if k % 20 == 9:
+                inst["edges"] = inst["edges"] + [[s, t1], [s, t2]]
+            else:
+                ans = int(gc.certify(inst).answer)
+                inst["edges"] = [e for e in inst["edges"] if ans not in e]
+        reach, dist = _nx_certificate(inst)
+        if len(reach) != 1:
+            with pytest.raises(gc.CertificationError):
+                gc.certify(inst)
+            refused += 1
+            continue
+        cert = gc.certify(inst)
+        assert (cert.answer, cert.depth) == (str(reach[0]), dist)
+        path = cert.solution_trace
+        assert path[0] == inst["source"] and path[-1] == reach[0] and len(path) == dist + 1
+        edges = {frozenset(e) for e in inst["edges"]}
+        assert all(frozenset((a, b)) in edges for a, b in zip(path, path[1:]))
+        checked += 1
+    assert checked + refused == 10_000 and refused >= 1_000

@@ -30,7 +30,9 @@ def split(tmp_path_factory, secret):
 
 
 def _private(out: Path):
-    items = list(read_jsonl(out / "private" / "hidden.jsonl"))
+    from depthbench.generators import item_from_record
+
+    items = [item_from_record(r) for r in read_jsonl(out / "private" / "hidden.jsonl")]  # release records
     salts = {r["id"]: r["salt"] for r in read_jsonl(out / "private" / "salts.jsonl")}
     return items, salts
 

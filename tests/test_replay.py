@@ -139,3 +139,103 @@ def test_eval_serves_the_same_recorded_sample_to_every_strategy_and_budget(tmp_p
     outcomes = list(read_jsonl(out / "outcomes.jsonl"))
     single = [o for o in outcomes if o["strategy"] == "single"]
     assert len(single) == 2 * len(items) and all(o["correct"] for o in single)  # sample 0 is right
+
+
+def test_recorded_count_over_the_budget_serves_no_text_past_it_and_gets_no_credit(tmp_path):
+    """The issue's case: 5000 recorded tokens, a short text with the right Answer line,
+    --budget 4096. Where token 4096 falls in the text is unknown without a tokenizer, so the
+    Answer line is not served: finish_reason length, credit 0."""
+    from depthbench.cli import main
+    from depthbench.generators import build_items
+    from depthbench.io import read_jsonl, write_jsonl_atomic
+
+    items = build_items("graph_connectivity", "test", depths=[1], n=2)
+    data = tmp_path / "test.jsonl"
+    write_jsonl_atomic(data, items)
+    recs = [{"item_id": it["id"], "sample": 0, "finish_reason": "stop", "completion_tokens": 5000,
+             "text": f"short reasoning.\nAnswer: {it['answer']}"} for it in items]
+    rp = write(tmp_path, recs)
+    out = tmp_path / "run"
+    assert main(["eval", "--data", str(data), "--model", f"replay:{rp}", "--strategy", "single",
+                 "--budget", "4096", "--out", str(out)]) == 0
+    calls = list(read_jsonl(out / "calls.jsonl"))
+    assert [c["finish_reason"] for c in calls] == ["length"] * 2
+    assert all(c["usage"]["completion_tokens"] == 4096 and "Answer" not in c["text"] for c in calls)
+    outcomes = list(read_jsonl(out / "outcomes.jsonl"))
+    assert [o["credit"] for o in outcomes] == [0.0, 0.0]
+    # under a budget the recording fits, the same file is credited
+    out2 = tmp_path / "run2"
+    assert main(["eval", "--data", str(data), "--model", f"replay:{rp}", "--strategy", "single",
+                 "--budget", "8192", "--out", str(out2)]) == 0
+    assert [o["credit"] for o in read_jsonl(out2 / "outcomes.jsonl")] == [1.0, 1.0]
+
+
+def test_cut_to_budget_rules():
+    from depthbench.baselines._replay import cut_to_budget
+
+    chars = len  # a tokenizer of one token per character
+    text = "abcdefghij Answer: 4"
+    # with a tokenizer: the longest prefix within the cap
+    assert cut_to_budget(text, len(text) + 5, 10, chars) == text[:5]  # 5 hidden tokens come first
+    assert cut_to_budget(text, len(text), 10, chars) == text[:10]
+    assert cut_to_budget(text, 100, 10, chars) == ""  # 80 hidden tokens: nothing visible fits
+    # without one: bytes, never more than max_tokens of them; nothing if the text cannot hold its tokens
+    assert cut_to_budget(text, 15, 10) == text[:10]
+    assert cut_to_budget(text, 5000, 4096) == ""
+    assert cut_to_budget("ééééé", 5, 3) == "é"  # 3 bytes, cut back to a character boundary
+    assert cut_to_budget(text, 15, 0) == ""
+
+
+def test_a_tokenizer_cuts_recorded_counts_at_the_cap(tmp_path):
+    text = "one two three four five six Answer: 4"
+    p = write(tmp_path, [{"item_id": ITEM["id"], "sample": 0, "text": text, "completion_tokens": 8}])
+    m = load_model(f"replay:{p}", tokenizer=lambda t: len(t.split()))
+    r = Request(max_tokens=5, temperature=1.0, top_p=1.0, seeds=(0,), item=ITEM, samples=(0,),
+                messages=({"role": "user", "content": "x"},))
+    ch = gen(m, r).choices[0]
+    assert (ch.text, ch.completion_tokens, ch.finish_reason) == ("one two three four five ", 5, "length")
+
+
+def test_noisy_verifier_rates_on_a_replay_run_match_the_requested_ones(tmp_path):
+    """Replay sends no seed (seed: null). The noisy verifier must still draw once per
+    candidate, from the run seed and the call key: the observed TPR/FPR over 320 candidates
+    lie within 3 standard errors of the requested values, noisy:0.8,0.2 is not the oracle,
+    and `depthbench score` re-derives the same draws."""
+    import math
+
+    from depthbench.cli import main
+    from depthbench.generators import build_items
+    from depthbench.io import read_jsonl, write_jsonl_atomic
+
+    items = build_items("graph_connectivity", "test", depths=[1, 2], n=20)
+    data = tmp_path / "test.jsonl"
+    write_jsonl_atomic(data, items)
+    wrong = {it["id"]: next(lab for lab in it["meta"]["answer_space"]["labels"] if lab != it["answer"]) for it in items}
+    recs = [{"item_id": it["id"], "sample": s, "finish_reason": "stop",
+             "text": f"Answer: {it['answer'] if s % 2 == 0 else wrong[it['id']]}"} for it in items for s in range(8)]
+    rp = write(tmp_path, recs)
+    out = tmp_path / "run"
+    strategies = "best_of@8:noisy:0.7,0.3,best_of@8:noisy:0.8,0.2,best_of@8:oracle"
+    assert main(["eval", "--data", str(data), "--model", f"replay:{rp}", "--strategy", strategies,
+                 "--budget", "512", "--out", str(out), "--seed", "3"]) == 0
+    calls = list(read_jsonl(out / "calls.jsonl"))
+    assert {c["seed"] for c in calls} == {None}
+    outcomes = {(o["strategy"], o["item_id"]): o for o in read_jsonl(out / "outcomes.jsonl")}
+    for name, tpr, fpr in (("best_of@8:noisy:0.7,0.3", 0.7, 0.3), ("best_of@8:noisy:0.8,0.2", 0.8, 0.2)):
+        right = [sc for it in items for s, sc in enumerate(outcomes[(name, it["id"])]["meta"]["scores"]) if s % 2 == 0]
+        bad = [sc for it in items for s, sc in enumerate(outcomes[(name, it["id"])]["meta"]["scores"]) if s % 2 == 1]
+        assert len(right) == len(bad) == 160
+        for observed, p, n in ((sum(right) / 160, tpr, 160), (sum(bad) / 160, fpr, 160)):
+            assert abs(observed - p) <= 3 * math.sqrt(p * (1 - p) / n), (name, observed, p)
+    oracle = [outcomes[("best_of@8:oracle", it["id"])]["credit"] for it in items]
+    noisy = [outcomes[("best_of@8:noisy:0.8,0.2", it["id"])]["credit"] for it in items]
+    assert oracle == [1.0] * len(items) and noisy != oracle
+    # re-scoring reproduces every draw (run seed from run.json + call keys)
+    assert main(["score", str(out)]) == 0
+    assert not any(r["changed"] for r in read_jsonl(out / "scored.jsonl"))
+    # another run seed gives other draws
+    out2 = tmp_path / "run2"
+    assert main(["eval", "--data", str(data), "--model", f"replay:{rp}", "--strategy", "best_of@8:noisy:0.7,0.3",
+                 "--budget", "512", "--out", str(out2), "--seed", "4"]) == 0
+    other = {o["item_id"]: o["meta"]["scores"] for o in read_jsonl(out2 / "outcomes.jsonl")}
+    assert any(other[it["id"]] != outcomes[("best_of@8:noisy:0.7,0.3", it["id"])]["meta"]["scores"] for it in items)

@@ -33,7 +33,7 @@ def dataset(tmp_path_factory) -> Path:
 
 # ------------------------------------------------------------------ dataset lines
 
-@pytest.mark.parametrize("field", ["id", "prompt", "depth", "answer", "answer_type", "meta"])
+@pytest.mark.parametrize("field", ["id", "prompt", "depth", "answer", "answer_type", "instance_json", "meta_json"])
 def test_a_bad_dataset_line_is_refused_before_the_run(dataset, tmp_path, capsys, field):
     lines = (dataset / "test.jsonl").read_text().splitlines()
     item = json.loads(lines[3])
@@ -44,9 +44,23 @@ def test_a_bad_dataset_line_is_refused_before_the_run(dataset, tmp_path, capsys,
     out = tmp_path / "run"
     assert main(["eval", "--data", str(bad), *EVAL, "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert f"{bad} line 4" in err and f"field {field!r}: missing" in err, err
+    assert f"{bad} line 4" in err and f"record lacks column(s) {field}" in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not out.exists()  # nothing written
+
+
+def test_a_format_1_line_missing_a_field_is_named(dataset, tmp_path, capsys):
+    """Nested (format 1, data/v1) lines are checked against the decoded item schema."""
+    from depthbench.generators import load_dataset
+
+    items, _ = load_dataset(dataset, split="test")
+    rows = [dict(it) for it in items]
+    del rows[2]["prompt"]
+    bad = tmp_path / "v1-style.jsonl"
+    bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["eval", "--data", str(bad), *EVAL, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad} line 3" in err and "field 'prompt': missing" in err and not (tmp_path / "run").exists()
 
 
 def test_a_wrong_type_is_named_too(dataset, tmp_path, capsys):

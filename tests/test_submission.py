@@ -81,13 +81,19 @@ def test_hidden_split_with_changed_private_answers_is_refused(hidden, tmp_path):
 
     folder = tmp_path / "split"
     shutil.copytree(hidden["folder"], folder)
+    from depthbench.io import sha256_file
+
     path = folder / "private" / "hidden.jsonl"
     lines = path.read_text().splitlines()
     first = json.loads(lines[0])
-    first["answer"] = next(lab for lab in first["meta"]["answer_space"]["labels"] if lab != first["answer"])
+    labels = json.loads(first["meta_json"])["answer_space"]["labels"]
+    first["answer"] = next(lab for lab in labels if lab != first["answer"])
     path.write_text("\n".join([json.dumps(first)] + lines[1:]) + "\n")
-    with pytest.raises(Exception, match="do not match the public commitments"):
-        validate_submission(write_submission(hidden["sub"], tmp_path / "h.json.gz"), releases=folder)
+    manifest = json.loads((folder / "private" / "manifest.json").read_text())  # a consistent, tampered folder
+    manifest["files"]["hidden.jsonl"]["sha256"] = sha256_file(path)
+    (folder / "private" / "manifest.json").write_text(json.dumps(manifest))
+    rep = validate_submission(write_submission(hidden["sub"], tmp_path / "h.json.gz"), releases=folder)
+    assert not rep.ok and any("do not match the public commitments" in x for x in rep.problems), rep.problems
 
 
 def test_scores_in_the_run_are_not_trusted(world, tmp_path):
@@ -664,3 +670,42 @@ def test_gold_copied_into_public_release_is_never_ranked(world, tmp_path):
             c["text"] = f"Answer: {gold}"
     rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
     assert rep.ok and not rep.verified and sum(o["credit"] for o in rep.outcomes) == len(rep.outcomes)
+
+
+# ------------------------------------------------------------------ the shipped releases
+
+@pytest.mark.parametrize("release", ["v1", "v2"])
+def test_submissions_on_either_shipped_release_validate_and_name_it(tmp_path, release, capsys):
+    """v2 is canonical, v1 stays frozen: a run on either validates against the shipped
+    releases (default --releases), and the report names the release it used."""
+    data = Path(__file__).resolve().parents[1] / "data" / release / "multihop_arithmetic"
+    run, out = tmp_path / "run", tmp_path / "sub.json.gz"
+    assert main(["eval", "--data", str(data), "--split", "dev", "--model", "simulated", "--strategy", "single",
+                 "--budget", "200", "--out", str(run), "--no-progress"]) == 0
+    assert main(["submission", "pack", str(run), "--out", str(out), "--submitter", "ci"]) == 0
+    capsys.readouterr()
+    rep = validate_submission(out)
+    assert rep.problems == [] and rep.release == release and len(rep.outcomes) == 50
+    assert any("release v1" in n for n in rep.notes) == (release == "v1")
+    assert main(["submission", "validate", str(out)]) == 0
+    assert f"valid (dataset release {release})" in capsys.readouterr().out
+
+
+def test_a_release_whose_file_does_not_match_its_manifest_is_refused_naming_the_file(tmp_path, capsys):
+    import shutil
+
+    src = Path(__file__).resolve().parents[1] / "data" / "v2" / "multihop_arithmetic"
+    releases = tmp_path / "releases"
+    shutil.copytree(src, releases / "v2" / "multihop_arithmetic")
+    run, out = tmp_path / "run", tmp_path / "sub.json.gz"
+    assert main(["eval", "--data", str(src), "--split", "dev", "--model", "simulated", "--strategy", "single",
+                 "--budget", "200", "--out", str(run), "--no-progress"]) == 0
+    assert main(["submission", "pack", str(run), "--out", str(out), "--submitter", "ci"]) == 0
+    dev = releases / "v2" / "multihop_arithmetic" / "dev.jsonl"
+    lines = dev.read_text().splitlines(keepends=True)
+    dev.write_text("".join(lines[:-1]))  # one item dropped, manifest unchanged
+    rep = validate_submission(out, releases=releases)
+    assert any("dev.jsonl does not match its sha256 in manifest.json" in p for p in rep.problems), rep.problems
+    capsys.readouterr()
+    assert main(["submission", "validate", str(out), "--releases", str(releases)]) == 1
+    assert "dev.jsonl does not match" in capsys.readouterr().err

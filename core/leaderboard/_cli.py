@@ -99,7 +99,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                  "ranked on the leaderboard")
     else:
         badge = (f"public data, self-run: listed on the leaderboard, not ranked (token counts {rep.token_check})")
-    print(f"{args.file}: valid; {n} predictions re-scored, mean credit {acc:.4f}; {badge}")
+    print(f"{args.file}: valid (dataset release {rep.release}); {n} predictions re-scored, "
+          f"mean credit {acc:.4f}; {badge}")
     return 0
 
 

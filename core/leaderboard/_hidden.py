@@ -246,9 +246,10 @@ def _public_content_hashes(task: str) -> set[str]:
         for name in sorted((rel.manifest.get("files") or {})):
             path = rel.folder / name
             if name.endswith(".jsonl") and path.is_file():
+                from depthbench.generators._record import decode_item
                 from depthbench.io import read_jsonl
 
-                out.update(str((it.get("meta") or {}).get("content_sha256")) for it in read_jsonl(path))
+                out.update(str((decode_item(it).get("meta") or {}).get("content_sha256")) for it in read_jsonl(path))
     return out
 
 

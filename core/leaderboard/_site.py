@@ -312,7 +312,7 @@ valid and re-scored but are not ranked and never stand above a hidden-split resu
 <section class="entry" id="{{ e.id }}">
 <h2>{{ e.model }}{% if e.revision %} <small>({{ e.revision }})</small>{% endif %}
 {% if e.verified %} <span class="badge" title="hidden split; answers re-derived; token counts {{ e.token_check }}">verified</span>{% else %} <small>(public data, self-run)</small>{% endif %}</h2>
-<p>Task <code>{{ e.task }}</code>, split <code>{{ e.split }}</code>, dataset sha256 <code>{{ e.dataset_sha256 }}</code>;
+<p>Task <code>{{ e.task }}</code>, split <code>{{ e.split }}</code>, release <code>{{ e.release }}</code>, dataset sha256 <code>{{ e.dataset_sha256 }}</code>;
 submitted by {{ e.submitter }} on {{ e.date }}; endpoint {{ e.endpoint }};
 sampler settings as stated: {% for k, v in e.sampling %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %};
 token counts {{ e.token_check }}; suite {{ e.suite_version }}; file <a href="{{ e.download }}"><code>{{ e.file }}</code></a>.</p>
@@ -412,7 +412,7 @@ def _entry(rep: ValidationReport, file_name: str) -> dict[str, Any]:
         "model": meta["model"]["name"], "revision": meta["model"]["revision"],
         "submitter": meta["submitter"], "task": meta["dataset"]["task"], "split": meta["dataset"]["split"],
         "dataset_sha256": meta["dataset"]["sha256"], "board_sha256": rep.board_sha256 or meta["dataset"]["sha256"],
-        "date": meta["date"], "suite_version": meta["suite_version"],
+        "release": rep.release, "date": meta["date"], "suite_version": meta["suite_version"],
         "endpoint": _SIMULATED_LABEL if simulated else meta["endpoint"]["kind"],
         "sampling": sorted(meta["sampling"].items()),
         "table": "hidden" if rep.verified else "public",
@@ -478,7 +478,8 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
             boards[(e["table"], e["task"], e["split"], e["board_sha256"])].append({
                 **r, "entry": e["id"], "model": e["model"], "revision": e["revision"], "submitter": e["submitter"],
                 "verified": e["verified"], "table": e["table"], "token_check": e["token_check"], "date": e["date"],
-                "task": e["task"], "split": e["split"], "dataset_sha256": e["dataset_sha256"], "file": e["file"],
+                "task": e["task"], "split": e["split"], "dataset_sha256": e["dataset_sha256"], "release": e["release"],
+                "file": e["file"],
             })
     tasks = []
     for table, task, split, sha in sorted(boards, key=lambda k: (k[0] != "hidden", k[1:])):

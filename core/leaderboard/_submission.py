@@ -99,6 +99,8 @@ def _call_entry(c: Mapping[str, Any], raw: bool) -> dict[str, Any]:
     }
     if raw:
         entry["text"] = c.get("text") if isinstance(c.get("text"), str) else ""
+    if c.get("think_open") is True:
+        entry["think_open"] = True
     if c.get("role") in ("verify", "judge"):
         entry["score"] = c.get("score")
         entry["target"] = c.get("target")

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,8 +95,17 @@ class Release:
     board_sha256: str = ""
     _loaded: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
+    @property
+    def name(self) -> str:
+        """The release a folder belongs to, e.g. ``"v2"`` for ``.../data/v2/<task>``, ``"hidden split NAME"``
+        for a hidden split's ``NAME/private``; else the folder name."""
+        parent = self.folder.parent.name
+        if self.hidden:
+            return f"hidden split {parent}"
+        return parent if re.fullmatch(r"v\d+", parent) else self.folder.name
+
     def load_split(self, split: str) -> list[dict[str, Any]]:
-        """The items of ``split`` (``<split>.jsonl`` in the folder).
+        """The items of ``split`` (``<split>.jsonl`` in the folder), decoded.
 
         For a hidden split with a public manifest, the answers are first checked against the
         published commitments (``salts.jsonl``), so a private folder that was changed after
@@ -104,15 +114,14 @@ class Release:
         Raises
         ------
         UserError
-            A corrupt line, or private answers that do not match the public commitments.
+            The file is missing, differs from its sha256 in the manifest (named), has a
+            corrupt line, or (hidden split) its answers do not match the public commitments.
         """
         if split in self._loaded:
             return self._loaded[split]
-        path = self.folder / f"{split}.jsonl"
-        bad: list[BadLine] = []
-        items = list(read_jsonl(path, bad))
-        if bad:
-            raise UserError(f"release {str(self.folder)!r}: {path.name} line {bad[0].lineno}: {bad[0].reason}")
+        from depthbench.generators import load_dataset
+
+        items, _ = load_dataset(self.folder, split=split)
         if self.hidden and self.public_manifest is not None and (self.folder / "salts.jsonl").is_file():
             from depthbench.leaderboard._hidden import check_commitments
 
@@ -246,6 +255,9 @@ class ValidationReport:
     rescored: int = 0
     notes: list[str] = field(default_factory=list)
     hidden: bool = False
+    #: The release the submission's dataset belongs to (``"v1"``, ``"v2"``, ``"hidden split NAME"``, or a
+    #: folder name); None if unmatched.
+    release: str | None = None
     token_check: str | None = None
     n_problems: int = 0
     #: the dataset the submission is grouped under (a hidden split's public manifest sha256)
@@ -688,6 +700,8 @@ class _Checker:
                           "prompt_source": "submission", "completion_source": "submission"},
                 "extracted": None, "parse_status": "ok", "correct": None,
             }
+            if c.get("think_open"):
+                rec["think_open"] = True
             if c["role"] in _ANSWER_ROLES_EXCLUDED:
                 score = _recomputed_score(c["role"], c["text"])
                 if score is None:
@@ -702,14 +716,17 @@ class _Checker:
                 rec["score"] = score
                 rec["target"] = c.get("target")
             else:
-                ex = self.extract(forced + c["text"], item["answer_type"], space, finish_reason=c["finish_reason"])
+                # think_open only narrows extraction (nothing before </think> counts), so it is taken as stated
+                ex = self.extract(forced + c["text"], item["answer_type"], space, finish_reason=c["finish_reason"],
+                                  reasoning_end=0 if c["role"] == "force_answer" else None,
+                                  think_open=bool(c.get("think_open")))
                 rec["extracted"] = ex.answer
                 rec["parse_status"] = ex.parse_status
                 rec["correct"] = _safe_verify(self.verify, item, ex.answer)
             records.append(rec)
         stated = p["final_answer"]
         try:
-            answer, credit, meta_out = strat.final_answer(records, item)
+            answer, credit, meta_out = strat.final_answer(records, item, run_seed=self.run_seed if isinstance(self.run_seed, int) else 0)
         except (KeyError, IndexError, TypeError, ValueError) as e:
             rep.problem(f"{_where(i, p)}: the calls do not fit strategy {p['strategy']!r}; cannot re-derive the final "
                         f"answer ({type(e).__name__}: {str(e)[:120]})")
@@ -841,9 +858,17 @@ def _check_header(rep: ValidationReport, header: Mapping[str, Any], has_predicti
     elif f"{ds['split']}.jsonl" not in (release.manifest.get("files") or {}):
         rep.problem(f"metadata.dataset.split: release {release.task!r} has no split {ds['split']!r}")
     else:
-        items = {str(it["id"]): it for it in release.load_split(ds["split"])}
-        rep.hidden = release.hidden
-        rep.board_sha256 = release.board_sha256 or release.sha256
+        try:
+            items = {str(it["id"]): it for it in release.load_split(ds["split"])}
+        except UserError as e:  # a release whose files do not match its manifest is refused
+            rep.problem(f"metadata.dataset: {e}")
+        else:
+            rep.release = release.name
+            rep.hidden = release.hidden
+            rep.board_sha256 = release.board_sha256 or release.sha256
+        if release.name == "v1":
+            rep.notes.append("metadata.dataset: release v1 (frozen; the canonical release is now v2, whose "
+                             "buckets are balanced against no-skill cues)")
     return release, strategies, items
 
 
