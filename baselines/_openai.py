@@ -117,10 +117,12 @@ def normalise_base_url(url: str) -> str:
 
 
 async def _within(seconds: float, coro: Any) -> Any:
-    """Await ``coro`` for at most ``seconds`` in all (raising httpcore's timeout, as a read would)."""
+    """Await ``coro`` for at most ``seconds`` in all, in the calling task (raising httpcore's
+    timeout, as a slow read would)."""
     try:
-        return await asyncio.wait_for(coro, seconds)
-    except asyncio.TimeoutError:
+        async with asyncio.timeout(seconds):
+            return await coro
+    except TimeoutError:
         raise httpcore.ReadTimeout(f"attempt took over {seconds:g} s") from None
 
 

@@ -268,6 +268,8 @@ class OpenAITestServer:
         out: dict[str, Any] = {"id": f"cmpl-{self.stats['ok']}", "object": "chat.completion" if chat else "text_completion",
                                "created": int(time.time()), "model": self.model, "choices": choices}
         drop = self.missing_usage_rate and self._usage_rng.random() < self.missing_usage_rate
+        if drop:
+            self.stats["usage_dropped"] += 1
         if self.send_usage and not drop:
             ct = sum(counts) if self.sum_usage_over_n else counts[0]
             pt = len(prompt.split())
