@@ -27,7 +27,7 @@ from typing import Any
 from depthbench.baselines._protocol import Capabilities, Choice, Request, Response
 from depthbench.errors import UserError
 
-__all__ = ["LlamaCppModel", "resolve_gguf", "smollm2_gguf"]
+__all__ = ["LlamaCppModel", "resolve_gguf", "smollm2_gguf", "avoid_amx_repack"]
 
 _INSTALL_HINT = "install the extra: pip install 'depthbench[llamacpp]'"
 
@@ -68,6 +68,49 @@ def resolve_gguf(name: str) -> Path:
     return p
 
 
+
+def _cpu_has_amx() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return "amx_tile" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+def avoid_amx_repack() -> bool:
+    """On CPUs with AMX, make llama-cpp-python load models without llama.cpp's extra
+    buffer types (weight repacking); returns whether it did.
+
+    llama.cpp's AMX matrix multiply crashes the process (SIGSEGV in
+    ``ggml_backend_amx_mul_mat``) on AMX machines where the tile state is not usable (seen
+    with llama-cpp-python 0.3.36 built with ``GGML_NATIVE`` inside a VM). llama-cpp-python
+    does not expose ``use_extra_bufts``, so its default model parameters are wrapped; the
+    weights are then used as stored (same numbers, no repacked layout). Idempotent. The
+    test helper that starts ``python -m llama_cpp.server`` applies it in the server too,
+    so both sides compute the same way.
+    """
+    if not _cpu_has_amx():
+        return False
+    import llama_cpp.llama as llama_mod
+
+    lib = llama_mod.llama_cpp
+    if getattr(lib.llama_model_default_params, "_depthbench_no_repack", False):
+        return True
+    original = lib.llama_model_default_params
+
+    def params() -> Any:
+        p = original()
+        p.use_extra_bufts = False
+        return p
+
+    params._depthbench_no_repack = True  # type: ignore[attr-defined]
+    lib.llama_model_default_params = params
+    return True
+
+
 def _finish(reason: Any) -> str:
     return "length" if reason == "length" else "stop"
 
@@ -102,6 +145,7 @@ class LlamaCppModel:
             raise UserError(f"--model llamacpp:{model}: llama-cpp-python is not installed; {_INSTALL_HINT}") from None
         self.path = path
         self.name = f"llamacpp:{model}"
+        avoid_amx_repack()
         self._llm = Llama(model_path=str(path), n_ctx=int(n_ctx), n_threads=n_threads, verbose=verbose)
         self._lock = threading.Lock()
         self._alock: asyncio.Lock | None = None

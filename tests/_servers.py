@@ -58,6 +58,8 @@ def start_llama_server(model_path: str, *, n_ctx: int = 2048, startup_timeout_s:
                        extra_args: tuple[str, ...] = ()) -> Iterator[str]:
     """Run ``python -m llama_cpp.server`` on 127.0.0.1 and yield its base URL (``.../v1``).
 
+    Extra server flags go in ``extra_args`` (e.g. ``("--n_threads", "1")``).
+
     Waits until ``/v1/models`` answers; the subprocess is terminated (then killed) on exit.
     Its output goes to a temporary log file, shown in the error if it fails to start.
     """
@@ -69,7 +71,11 @@ def start_llama_server(model_path: str, *, n_ctx: int = 2048, startup_timeout_s:
 
     port = free_port()
     log = tempfile.NamedTemporaryFile("w+", prefix="llama_server_", suffix=".log", delete=False)
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1",
+    # `python -m llama_cpp.server`, with the same AMX workaround the in-process backend applies
+    # (depthbench.baselines._llamacpp.avoid_amx_repack), so both sides compute alike
+    shim = ("import runpy, sys; from depthbench.baselines._llamacpp import avoid_amx_repack; avoid_amx_repack(); "
+            "sys.argv[0] = 'llama_cpp.server'; runpy.run_module('llama_cpp.server', run_name='__main__')")
+    cmd = [sys.executable, "-c", shim, "--model", str(model_path), "--host", "127.0.0.1",
            "--port", str(port), "--n_ctx", str(n_ctx), *extra_args]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
