@@ -18,6 +18,39 @@ def register(sub: Any) -> None:
     _register_eval(sub)
     _register_strategies(sub)
     _register_doctor(sub)
+    from depthbench.baselines._merge import register as register_merge
+
+    register_merge(sub)
+
+
+def json_object(flag: str, text: str | None) -> dict[str, Any]:
+    """Parse a JSON-object flag value (``@FILE`` reads the object from a file).
+
+    Raises
+    ------
+    UserError
+        Unreadable file, invalid JSON, or not an object; the message names the flag.
+    """
+    import json
+
+    from depthbench.errors import UserError
+
+    if text is None:
+        return {}
+    src = text
+    if text.startswith("@"):
+        try:
+            src = open(text[1:], encoding="utf-8").read()
+        except OSError as e:
+            raise UserError(f"{flag}: cannot read {text[1:]!r} ({e.strerror}); give a JSON object or @FILE") from None
+    try:
+        obj = json.loads(src)
+    except ValueError as e:
+        raise UserError(f"{flag}: not valid JSON ({e}); give one object, e.g. {flag} "
+                        "'{\"chat_template_kwargs\": {\"enable_thinking\": false}}' (quote it for the shell)") from None
+    if not isinstance(obj, dict):
+        raise UserError(f"{flag}: must be a JSON object ({{...}}), got {type(obj).__name__}")
+    return obj
 
 
 # --------------------------------------------------------------------------- eval
@@ -27,18 +60,24 @@ def _register_eval(sub: Any) -> None:
         help="evaluate a model under test-time strategies at matched token budgets (resumable)",
         description=(
             "Run every (item, strategy, budget) and log each model call to RUN_DIR/calls.jsonl and each "
-            "result to RUN_DIR/outcomes.jsonl (flushed and fsynced per line). Running the same command "
+            "result to RUN_DIR/outcomes.jsonl (each line flushed as it is written). Running the same command "
             "again resumes: finished calls are not redone or logged twice."
         ),
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", metavar="DIR", help="dataset folder (or .jsonl file) from `depthbench generate`")
+    src.add_argument("--data", metavar="DIR",
+                     help="dataset from `depthbench generate` (folder of any --format, .jsonl or .parquet file), a "
+                          "`depthbench export hub` folder, or a Hugging Face dataset repo id in the local cache")
     src.add_argument("--task", metavar="NAME", help="generate the task's items in memory (see `depthbench tasks list`)")
     p.add_argument("--split", default="test", help="dataset split (default: test)")
+    p.add_argument("--data-config", default=None, metavar="NAME",
+                   help="with --data of a Hugging Face dataset (a Hub folder or repo id) with several configs: the "
+                        "config (family), e.g. graph_connectivity")
     p.add_argument("--per-depth", type=int, default=None, metavar="N",
                    help="with --task: items per depth (default: the task spec's)")
     p.add_argument("--model", required=True, metavar="SPEC",
-                   help="openai:MODEL | llamacpp:smollm2 | llamacpp:PATH.gguf | simulated[:k=v,...] | replay:FILE.jsonl")
+                   help="openai:MODEL | llamacpp:smollm2 | llamacpp:PATH.gguf | simulated[:k=v,...] | replay:FILE "
+                        "(depthbench replay JSONL, lm-eval samples_*.jsonl or an inspect .eval log)")
     p.add_argument("--strategy", required=True, metavar="S[,S...]",
                    help="strategies, e.g. single,majority@8,budget_forcing (see `depthbench strategies`)")
     p.add_argument("--budget", required=True, metavar="B[,B...]",
@@ -46,12 +85,27 @@ def _register_eval(sub: Any) -> None:
                         ">= 16 tokens (e.g. majority@8 needs >= 128)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (created; an existing one is resumed)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N items, taken round-robin over depths")
-    p.add_argument("--concurrency", type=int, default=8, metavar="C", help="(item, strategy, budget) units in flight (default 8)")
+    p.add_argument("--concurrency", type=int, default=128, metavar="C",
+                   help="(item, strategy, budget) units in flight, and HTTP requests in flight per run (default 128; "
+                        "for a server with few slots, e.g. llama.cpp on a CPU, use its slot count)")
     p.add_argument("--seed", type=int, default=0, help="run seed; per-sample seeds are derived from it (default 0)")
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature, always sent (default 0.7)")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling top_p, always sent (default 1.0)")
-    p.add_argument("--base-url", default=None, help="openai: server base URL (default: $OPENAI_BASE_URL)")
+    p.add_argument("--base-url", action="append", default=None, metavar="URL",
+                   help="openai: server base URL (default: $OPENAI_BASE_URL); repeat it (or give a comma list) to "
+                        "spread the requests over several servers of the same model; each is health-checked first, "
+                        "one that goes down during the run is skipped with a warning")
     p.add_argument("--api-key", default=None, help="openai: API key (default: $OPENAI_API_KEY; never written to the run folder)")
+    p.add_argument("--model-args", default=None, metavar="JSON",
+                   help="backend options as a JSON object (or @FILE), e.g. '{\"completions\": false}' or, for a "
+                        "proxy, '{\"proxy\": \"http://host:3128\"}'; recorded in run.json without secrets")
+    p.add_argument("--extra-body", default=None, metavar="JSON",
+                   help="openai: fields merged into every request body, e.g. "
+                        "'{\"chat_template_kwargs\": {\"enable_thinking\": false}}' or '{\"reasoning_effort\": "
+                        "\"low\"}'; recorded in run.json without secrets")
+    p.add_argument("--shard", default=None, metavar="K/N",
+                   help="evaluate only the K-th of N balanced parts of the items (every depth in every part); "
+                        "join the parts with `depthbench merge` (Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
     p.add_argument("--retries", type=int, default=None, help="openai: retries per call on 429/5xx/timeouts (default 6)")
     p.add_argument("--timeout", type=float, default=None,
                    help="openai: seconds per attempt, the whole response included (default 120)")
@@ -65,11 +119,13 @@ def _register_eval(sub: Any) -> None:
     p.add_argument("--think-open", action="store_true",
                    help="openai: the server's chat template opens <think> in the prompt (reasoning models), so a "
                         "reply is scored only from text after </think> (llamacpp detects this from the GGUF template)")
-    p.add_argument("--fsync", choices=("line", "batch"), default="line",
-                   help="line: fsync every log line (default); batch: flush every line, fsync in groups "
-                        "every 50 ms (same safety against kill -9, faster on slow disks)")
+    p.add_argument("--fsync", choices=("line", "batch"), default="batch",
+                   help="batch (default): write and flush every log line at once (nothing is lost to kill -9 or a "
+                        "crash), fsync in groups every 50 ms (a power cut loses at most that window); line: fsync "
+                        "every line before going on (slower on most disks)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show the progress bar (default: only on a terminal)")
+                   help="progress (default: a bar on a terminal, else one line every ~30 s: done/total, calls/s, "
+                        "ETA); --no-progress: nothing")
     p.set_defaults(func=_cmd_eval)
 
 
@@ -83,18 +139,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.native_n and not args.model.startswith("openai:"):
         raise UserError(f"--native-n: only the openai backend sends n > 1 requests, not --model {args.model}; "
                         "drop --native-n")
-    options: dict[str, Any] = {"native_n": True} if args.native_n else {}
-    if args.tokenizer is not None:
-        if not args.model.startswith("openai:"):
-            raise UserError(f"--tokenizer: only the openai backend counts tokens itself, not --model {args.model}; "
-                            "drop --tokenizer")
-        from depthbench.baselines._tokenizer import load_tokenizer
-
-        load_tokenizer(args.tokenizer, what="--tokenizer")  # refuse a bad path before anything runs
-        options["tokenizer"] = args.tokenizer
+    options = model_options(args)
     cfg = EvalConfig(
         model=args.model,
-        model_options={**options, **({"opens_think": True} if args.think_open else {})},
+        model_options=options,
+        shard=args.shard,
+        data_config=args.data_config,
         strategies=[args.strategy],
         budgets=parse_budgets(args.budget),
         out=args.out,
@@ -107,7 +157,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         top_p=args.top_p,
         concurrency=args.concurrency,
-        base_url=args.base_url,
+        base_url=(args.base_url[0] if args.base_url and len(args.base_url) == 1 else args.base_url),
         api_key=args.api_key,
         retries=args.retries,
         timeout=args.timeout,
@@ -125,11 +175,53 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         acc = f"{'n/a':>6}" if blind else f"{r['accuracy']:>6.3f}"
         print(f"{r['strategy']:<28} {r['budget']:>7} {r['n']:>5} {acc} {r['mean_G']:>8.1f} "
               f"{r['mean_P']:>9.1f} {r['no_answer_rate']:>7.3f}")
+    if len(res.get("servers") or []) > 1:
+        print("requests per server: " + ", ".join(f"{s['base_url']} {s['requests']}" for s in res["servers"]))
     print(f"logs: {res['out']}/calls.jsonl, {res['out']}/outcomes.jsonl")
     if blind:
         print(f"the items carry no answers (a hidden split's prompts): accuracy is known only to the maintainers; "
               f"pack the run with 'depthbench submission pack {res['out']} --out FILE.json.gz' and send them FILE")
     return 0
+
+
+def model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Backend options from ``--model-args``, ``--extra-body`` and ``--native-n``, checked against the backend.
+
+    Raises
+    ------
+    UserError
+        Invalid JSON, an option the backend does not take, ``--extra-body`` for a backend
+        that sends no request bodies, or ``--native-n`` contradicting ``--model-args``.
+    """
+    from depthbench.baselines._models import check_model_args, parse_model_spec
+    from depthbench.errors import UserError
+
+    options = json_object("--model-args", getattr(args, "model_args", None))
+    body = json_object("--extra-body", getattr(args, "extra_body", None))
+    provider, _ = parse_model_spec(args.model)
+    if body:
+        if provider != "openai":
+            raise UserError(f"--extra-body: only the openai backend sends request bodies, not --model {args.model}; "
+                            "drop --extra-body")
+        if "extra_body" in options and options["extra_body"] != body:
+            raise UserError("--extra-body: also given as extra_body in --model-args; give it once")
+        options["extra_body"] = body
+    if getattr(args, "native_n", False):
+        if options.get("native_n") is False:
+            raise UserError("--native-n: --model-args sets native_n false; give one of them")
+        options["native_n"] = True
+    if getattr(args, "think_open", False):
+        options["opens_think"] = True
+    if getattr(args, "tokenizer", None) is not None:
+        if provider != "openai":
+            raise UserError(f"--tokenizer: only the openai backend counts tokens itself, not --model {args.model}; "
+                            "drop --tokenizer")
+        from depthbench.baselines._tokenizer import load_tokenizer
+
+        load_tokenizer(args.tokenizer, what="--tokenizer")  # refuse a bad path before anything runs
+        options["tokenizer"] = args.tokenizer
+    check_model_args(args.model, options)
+    return options
 
 
 # --------------------------------------------------------------------------- strategies

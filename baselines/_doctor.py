@@ -170,9 +170,12 @@ async def _doctor_local(model: Any) -> list[Check]:
     return rows
 
 
-async def run_doctor(spec: str, *, base_url: str | None = None, api_key: str | None = None,
-                     timeout: float = 30.0) -> list[Check]:
+async def run_doctor(spec: str, *, base_url: str | list[str] | None = None, api_key: str | None = None,
+                     timeout: float = 30.0, options: dict[str, Any] | None = None) -> list[Check]:
     """Probe the backend named by ``spec``; returns the table rows.
+
+    Several base URLs (a list or a comma list) are probed one after the other, each
+    row naming its server.
 
     Raises
     ------
@@ -181,12 +184,21 @@ async def run_doctor(spec: str, *, base_url: str | None = None, api_key: str | N
     """
     provider, _ = parse_model_spec(spec)
     if provider == "openai":
-        model = load_model(spec, base_url=base_url, api_key=api_key, retries=1, timeout=timeout, concurrency=4,
-                           backoff_base=0.2)
-        try:
-            return await _doctor_openai(model)
-        finally:
-            await model.aclose()
+        from depthbench.baselines._openai import split_base_urls
+
+        urls = split_base_urls(base_url) if base_url else [None]
+        rows: list[Check] = []
+        for k, url in enumerate(urls, 1):
+            opts = {"backoff_base": 0.2, **(options or {})}
+            model = load_model(spec, base_url=url, api_key=api_key, retries=1, timeout=timeout, concurrency=4, **opts)
+            try:
+                got = await _doctor_openai(model)
+            finally:
+                await model.aclose()
+            if len(urls) > 1:
+                got = [Check(f"{r.name} [server {k}/{len(urls)}]", r.status, r.value, r.detail) for r in got]
+            rows += got
+        return rows
     if provider == "replay":
         model = load_model(spec)
         n = sum(len(v) for v in model.records.values())
@@ -213,13 +225,20 @@ def register(sub: Any) -> None:
                        description=__doc__.split("\n\n")[1].replace("\n", " ") if __doc__ else None)
     p.add_argument("--model", required=True, metavar="SPEC",
                    help="openai:MODEL | llamacpp:smollm2 | llamacpp:PATH.gguf | simulated[:k=v,...] | replay:FILE.jsonl")
-    p.add_argument("--base-url", default=None, help="openai: server base URL (default: $OPENAI_BASE_URL)")
+    p.add_argument("--base-url", action="append", default=None, metavar="URL",
+                   help="openai: server base URL (default: $OPENAI_BASE_URL); repeat it (or a comma list) to check "
+                        "several servers")
     p.add_argument("--api-key", default=None, help="openai: API key (default: $OPENAI_API_KEY)")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds (default 30)")
+    p.add_argument("--model-args", default=None, metavar="JSON", help="backend options as in `depthbench eval`")
+    p.add_argument("--extra-body", default=None, metavar="JSON", help="openai: request body fields as in `depthbench eval`")
     p.set_defaults(func=_cmd_doctor)
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    rows = asyncio.run(run_doctor(args.model, base_url=args.base_url, api_key=args.api_key, timeout=args.timeout))
+    from depthbench.baselines._cli import model_options
+
+    rows = asyncio.run(run_doctor(args.model, base_url=args.base_url, api_key=args.api_key, timeout=args.timeout,
+                                  options=model_options(args) if parse_model_spec(args.model)[0] == "openai" else None))
     print(format_table(rows))
     return 1 if any(r.name == "reachable" and r.status == "fail" for r in rows) else 0

@@ -25,7 +25,7 @@ from typing import Any
 from depthbench.baselines._protocol import Model
 from depthbench.errors import UserError
 
-__all__ = ["load_model", "parse_model_spec", "MODEL_SPEC_FORMS"]
+__all__ = ["load_model", "parse_model_spec", "MODEL_SPEC_FORMS", "check_model_args", "redact_secrets"]
 
 MODEL_SPEC_FORMS = (
     "openai:MODEL",
@@ -92,6 +92,69 @@ def _replay(spec: str, rest: str, **kw: Any) -> Model:
     from depthbench.baselines._replay import ReplayModel
 
     return ReplayModel(rest, **kw)
+
+
+#: backend classes by provider, for checking --model-args keys (imported lazily)
+_CLASSES = {
+    "openai": ("depthbench.baselines._openai", "OpenAICompatibleModel"),
+    "llamacpp": ("depthbench.baselines._llamacpp", "LlamaCppModel"),
+    "simulated": ("depthbench.baselines._simulated", "SimulatedModel"),
+    "replay": ("depthbench.baselines._replay", "ReplayModel"),
+}
+#: options set by their own flags, not through --model-args
+_OWN_FLAGS = {"base_url": "--base-url", "api_key": "--api-key", "concurrency": "--concurrency",
+              "retries": "--retries", "timeout": "--timeout"}
+_SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "authorization", "auth", "cookie", "credential")
+#: option names that contain a secret word but hold none (recorded as given, so a resume compares them)
+_NOT_SECRET = ("tokenizer",)
+
+
+def check_model_args(spec: str, options: dict[str, Any], flag: str = "--model-args") -> None:
+    """Refuse backend options that the backend of ``spec`` does not take.
+
+    Raises
+    ------
+    UserError
+        Naming the option and listing the backend's options, or the flag that sets it.
+    """
+    import importlib
+    import inspect
+
+    provider, _ = parse_model_spec(spec)
+    mod, cls = _CLASSES[provider]
+    params = inspect.signature(getattr(importlib.import_module(mod), cls).__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    names = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_POSITIONAL
+             and p.kind is not inspect.Parameter.POSITIONAL_ONLY]
+    first = next(iter(n for n in names), None)
+    for k in options:
+        if k in _OWN_FLAGS:
+            raise UserError(f"{flag}: {k!r} has its own flag; use {_OWN_FLAGS[k]} instead")
+        if k not in names or k == first:
+            valid = ", ".join(n for n in names if n != first and n not in _OWN_FLAGS)
+            raise UserError(f"{flag}: {k!r} is not an option of the {provider} backend; its options: {valid}")
+
+
+def redact_secrets(options: Any) -> Any:
+    """``options`` with the values of secret-looking keys (api_key, token, Authorization, ...)
+    replaced by ``"<redacted>"`` and passwords cut out of URLs (what run.json records)."""
+    from depthbench.baselines._http import redact_url
+
+    if isinstance(options, dict):
+        out = {}
+        for k, v in options.items():
+            if (isinstance(k, str) and k.lower() not in _NOT_SECRET and any(w in k.lower() for w in _SECRET_WORDS)
+                    and v not in (None, "")):
+                out[k] = "<redacted>"
+            else:
+                out[k] = redact_secrets(v)
+        return out
+    if isinstance(options, list):
+        return [redact_secrets(v) for v in options]
+    if isinstance(options, str) and "://" in options and "@" in options:
+        return redact_url(options)
+    return options
 
 
 _PROVIDERS: dict[str, Callable[..., Model]] = {

@@ -56,15 +56,15 @@ import json
 
 import httpcore
 
+from depthbench.baselines._http import Server, ServerPool, redact_url
 from depthbench.baselines._protocol import BackendError, Capabilities, Choice, Request, Response
 from depthbench.errors import UserError
 
-__all__ = ["OpenAICompatibleModel", "normalise_base_url"]
+__all__ = ["OpenAICompatibleModel", "normalise_base_url", "split_base_urls"]
 
 log = logging.getLogger("depthbench.baselines.openai")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-_SHARD = 4  # connections per httpcore pool
 
 
 class _RetryLog:
@@ -126,6 +126,22 @@ async def _within(seconds: float, coro: Any) -> Any:
         raise httpcore.ReadTimeout(f"attempt took over {seconds:g} s") from None
 
 
+def split_base_urls(base_url: "str | Sequence[str] | None") -> list[str]:
+    """Base URLs from ``--base-url`` values: repeated flags, comma lists, or both; normalised, no duplicates.
+
+    Raises
+    ------
+    UserError
+        A URL that is not http(s), or the same server twice.
+    """
+    raw = [base_url] if isinstance(base_url, str) else list(base_url or [])
+    urls = [normalise_base_url(u) for part in raw for u in str(part).split(",") if u.strip()]
+    for u in urls:
+        if urls.count(u) > 1:
+            raise UserError(f"--base-url {u}: given twice; list each server once")
+    return urls
+
+
 def _finish(reason: Any) -> str:
     if reason == "length":
         return "length"
@@ -141,8 +157,10 @@ class OpenAICompatibleModel:
     ----------
     model : str
         Model name sent in each request (``openai:MODEL`` -> ``MODEL``).
-    base_url : str, optional
-        Server URL; default ``OPENAI_BASE_URL``, else the OpenAI API.
+    base_url : str or sequence of str, optional
+        Server URL; several (a list or a comma-separated string) spread the requests over
+        replicas of the same model (:class:`~depthbench.baselines._http.ServerPool`);
+        default ``OPENAI_BASE_URL`` (may be a comma list too), else the OpenAI API.
     api_key : str, optional
         Bearer token; default ``OPENAI_API_KEY`` (may be unset for local servers).
     concurrency : int
@@ -164,7 +182,18 @@ class OpenAICompatibleModel:
         ``"smollm2"``) opened with :func:`~depthbench.baselines._tokenizer.load_tokenizer`;
         used when usage must be split or is missing and the server has no ``/tokenize``.
     extra_body : dict, optional
-        Extra fields merged into every request body.
+        Extra fields merged into every request body (``--extra-body``), e.g.
+        ``{"chat_template_kwargs": {"enable_thinking": false}}``; they win over
+        depthbench's own fields.
+    headers : dict, optional
+        Extra HTTP headers sent with every request (e.g. for a router).
+    proxy : str, optional
+        Proxy URL for every server (``""``: none); default from ``HTTPS_PROXY`` /
+        ``HTTP_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY`` as httpx and requests read them.
+    trust_env : bool
+        Read the proxy variables from the environment (default True).
+    reprobe_s : float
+        Seconds between health probes of a server taken out of rotation.
     jitter_seed : int, optional
         Seed of the backoff jitter (timing only; results never depend on it).
 
@@ -178,8 +207,9 @@ class OpenAICompatibleModel:
                  concurrency: int = 16, retries: int = 6, timeout: float = 120.0, backoff_base: float = 0.5,
                  backoff_max: float = 20.0, native_n: bool = False, completions: bool = True,
                  continue_final_message: bool = False, tokenizer: Callable[[str], int] | str | None = None,
-                 extra_body: dict[str, Any] | None = None, jitter_seed: int | None = None,
-                 opens_think: bool = False) -> None:
+                 extra_body: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+                 proxy: str | None = None, trust_env: bool = True, reprobe_s: float = 30.0,
+                 jitter_seed: int | None = None, opens_think: bool = False) -> None:
         #: the server's chat template opens ``<think>`` in the prompt (scoring reads past ``</think>``)
         self.opens_think = bool(opens_think)
         if not model:
@@ -192,7 +222,10 @@ class OpenAICompatibleModel:
             raise UserError(f"--timeout: must be > 0 seconds, got {timeout}")
         self.model_name = model
         self.name = f"openai:{model}"
-        self.base_url = normalise_base_url(base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+        self.base_urls = split_base_urls(base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+        if not self.base_urls:
+            raise UserError("--base-url: no server URL given; e.g. --base-url http://127.0.0.1:8000/v1")
+        self.base_url = self.base_urls[0]
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self.concurrency = int(concurrency)
         self.retries = int(retries)
@@ -207,37 +240,36 @@ class OpenAICompatibleModel:
 
             tokenizer = load_tokenizer(tokenizer, what="--tokenizer")
         self.tokenizer = tokenizer
+        if extra_body is not None and not isinstance(extra_body, dict):
+            raise UserError(f"--extra-body: must be a JSON object, got {type(extra_body).__name__}")
         self.extra_body = dict(extra_body or {})
+        if headers is not None and not (isinstance(headers, dict)
+                                        and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())):
+            raise UserError('--model-args headers: must be an object of strings, e.g. {"X-Route": "a"}')
+        self.headers = dict(headers or {})
+        self.pool = ServerPool(self.base_urls, concurrency=self.concurrency, proxy=proxy, trust_env=bool(trust_env),
+                               reprobe_s=reprobe_s)
         self.capabilities = Capabilities(chat=True, completions=self.completions,
                                          assistant_prefix=self.continue_final_message,
                                          native_n=self.native_n, seed=True)
         self._jitter = random.Random(jitter_seed)
-        self._client: list[httpcore.AsyncConnectionPool] | None = None
-        self._active: list[int] = []
         self._headers: list[tuple[bytes, bytes]] = []
-        self._sem: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tokenize_route: str | None = None
         self._tokenize_missing = False  # the server answered that it has no /tokenize
         self._retry_log = _RetryLog()
 
     # ------------------------------------------------------------------ plumbing
-    def _ensure_client(self) -> list[httpcore.AsyncConnectionPool]:
+    def _ensure_client(self) -> ServerPool:
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            # httpcore's pool scans all its connections for every request (O(connections) socket
-            # polls), so many connections in one pool cost more CPU than the HTTP itself; shards of
-            # _SHARD connections keep that scan short. The semaphore bounds requests in flight.
-            sizes = [min(_SHARD, self.concurrency - i) for i in range(0, self.concurrency, _SHARD)]
-            self._client = [httpcore.AsyncConnectionPool(max_connections=k, max_keepalive_connections=k)
-                            for k in sizes]
-            self._active = [0] * len(sizes)
+        if self._loop is not loop:
+            self.pool.open()
             self._headers = [(b"Accept", b"application/json"), (b"User-Agent", b"depthbench")]
+            self._headers += [(k.encode(), v.encode()) for k, v in self.headers.items()]
             if self.api_key:
                 self._headers.append((b"Authorization", f"Bearer {self.api_key}".encode()))
-            self._sem = asyncio.Semaphore(self.concurrency)
             self._loop = loop
-        return self._client
+        return self.pool
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         cap = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
@@ -247,8 +279,13 @@ class OpenAICompatibleModel:
         return d
 
     async def request_json(self, method: str, path: str, body: dict[str, Any] | None = None, *,
-                           validate: Callable[[Any], None] | None = None, retries: int | None = None) -> tuple[Any, int]:
+                           validate: Callable[[Any], None] | None = None, retries: int | None = None,
+                           server: Server | None = None, timeout: float | None = None) -> tuple[Any, int]:
         """One API call with the retry policy; returns ``(json, attempts)``.
+
+        ``path`` is relative to a server's base URL (``"/chat/completions"``; the server is
+        chosen per attempt, see :class:`~depthbench.baselines._http.ServerPool`) or an
+        absolute URL (sent to that server). ``server`` pins the call to one server.
 
         Raises
         ------
@@ -257,27 +294,27 @@ class OpenAICompatibleModel:
         BackendError
             When every attempt failed.
         """
-        pools = self._ensure_client()
-        assert self._sem is not None
+        pool = self._ensure_client()
         max_attempts = 1 + (self.retries if retries is None else retries)
-        url = path if path.startswith(("http://", "https://")) else self.base_url + path
-        host = url.split("://", 1)[1].split("/", 1)[0].encode()
+        absolute = path.startswith(("http://", "https://"))
+        pinned = server if server is not None else (pool.server_for(path) if absolute else None)
         payload = json.dumps(body).encode() if body is not None else b""
-        headers = [(b"Host", host), *self._headers]
-        if body is not None:
-            headers += [(b"Content-Type", b"application/json"), (b"Content-Length", str(len(payload)).encode())]
-        timeouts = {"connect": self.timeout, "read": self.timeout, "write": self.timeout, "pool": self.timeout}
-        reason = ""
+        extra = [(b"Content-Type", b"application/json"), (b"Content-Length", str(len(payload)).encode())] \
+            if body is not None else []
+        t = self.timeout if timeout is None else float(timeout)
+        timeouts = {"connect": t, "read": t, "write": t, "pool": t}
+        reason, url, srv = "", path, pinned
         for attempt in range(1, max_attempts + 1):
+            srv, i = await pool.acquire(pinned)
+            url = path if absolute else srv.base_url + path
+            host = url.split("://", 1)[1].split("/", 1)[0].encode()
             try:
-                async with self._sem:
-                    i = min(range(len(pools)), key=self._active.__getitem__)
-                    self._active[i] += 1
-                    try:
-                        resp = await _within(self.timeout, pools[i].request(
-                            method, url, headers=headers, content=payload, extensions={"timeout": timeouts}))
-                    finally:
-                        self._active[i] -= 1
+                try:
+                    resp = await _within(t, srv.pools[i].request(
+                        method, url, headers=[(b"Host", host), *self._headers, *extra], content=payload,
+                        extensions={"timeout": timeouts}))
+                finally:
+                    await pool.release(srv, i)
                 code = resp.status
                 if code == 429 or code >= 500:
                     ra = {k.lower(): v for k, v in resp.headers}.get(b"retry-after", b"").decode("latin-1")
@@ -295,16 +332,78 @@ class OpenAICompatibleModel:
             except _Retryable as e:
                 reason, retry_after = str(e), e.retry_after
             except httpcore.TimeoutException:
-                reason, retry_after = f"timeout after {self.timeout:g} s", None
+                reason, retry_after = f"timeout after {t:g} s", None
+                pool.timed_out(srv)
             except (httpcore.NetworkError, httpcore.ProtocolError) as e:
                 reason, retry_after = f"connection error: {type(e).__name__}: {e}", None
+                if isinstance(e, httpcore.ConnectError) and pinned is None:
+                    await pool.connection_failed(srv, reason, self._probe)
             if attempt == max_attempts:
                 break
             delay = self._delay(attempt, retry_after)
             self._retry_log.warn(reason.split(":")[0], "%s %s attempt %d/%d failed (%s); retrying in %.2f s", method,
                                  url, attempt, max_attempts, reason, delay)
             await asyncio.sleep(delay)
-        raise BackendError(f"{method} {url} failed after {max_attempts} attempts: {reason}")
+        via = ""
+        if srv is not None and srv.proxy:
+            via = (f" (through the proxy {redact_url(srv.proxy)} from {srv.proxy_source}: check it, or bypass it "
+                   f"with NO_PROXY={srv.base_url.split('://', 1)[1].split('/', 1)[0].split(':')[0]})")
+        raise BackendError(f"{method} {url} failed after {max_attempts} attempts: {reason}{via}")
+
+    async def _probe(self, server: Server) -> bool:
+        """Health check of one server: ``GET /models`` answers with JSON, within 10 s."""
+        try:
+            await self.request_json("GET", "/models", retries=0, server=server, timeout=min(self.timeout, 10.0))
+            return True
+        except (BackendError, UserError):
+            return False
+
+    async def preflight(self) -> None:
+        """Check the servers answer before a run starts (``eval`` calls it before writing anything).
+
+        One base URL: one ``GET /models`` within ``min(timeout, 5)`` seconds; nothing answering
+        (connection refused, no route, no answer in time) fails fast with one line instead of
+        every unit retrying against a dead address. Several: each must answer ``GET /models``.
+
+        Raises
+        ------
+        UserError
+            One server: it cannot be reached or refuses the API key (exit status 1). Several:
+            naming the first unreachable server (exit status 2).
+        """
+        self._ensure_client()
+        try:
+            if len(self.base_urls) < 2:
+                await self._reach(self.pool.servers[0])
+                return
+            ok = await asyncio.gather(*(self._probe(s) for s in self.pool.servers))
+        finally:
+            await self.aclose()
+        n = len(ok)
+        for k, (s, good) in enumerate(zip(self.pool.servers, ok), 1):
+            if not good:
+                via = f" through the proxy {redact_url(s.proxy)} ({s.proxy_source})" if s.proxy else ""
+                raise UserError(f"--base-url {s.base_url} (server {k} of {n}): unreachable{via}: GET /models did "
+                                "not answer; start that server, fix the URL, or leave it out")
+
+    async def _reach(self, server: Server, connect_timeout: float = 5.0) -> None:
+        """The one-server preflight: a single short ``GET /models`` (see :meth:`preflight`)."""
+        t = min(self.timeout, connect_timeout)
+        try:
+            await self.request_json("GET", "/models", retries=0, server=server, timeout=t)
+        except BackendError as e:
+            why = str(e).rsplit("attempts: ", 1)[-1]
+            raise UserError(f"--model {self.name}: cannot reach {server.base_url} ({why}); start the server or fix "
+                            "--base-url / OPENAI_BASE_URL (nothing was run)", exit_code=1) from None
+        except UserError as e:
+            if "HTTP 401" in str(e) or "HTTP 403" in str(e):
+                raise UserError(f"--model {self.name}: {server.base_url} refused the API key; set --api-key or "
+                                "OPENAI_API_KEY", exit_code=1) from None
+            # another 4xx (a server without /models): it answers, so the run may start
+
+    def servers_info(self) -> list[dict[str, Any]]:
+        """Per server: base URL, proxy (no credentials) and the requests sent so far."""
+        return [s.info() for s in self.pool.servers]
 
     async def count_tokens(self, text: str) -> int:
         """Token count of ``text`` (see :meth:`count_text`); never raises for a missing tokenizer."""
@@ -328,9 +427,11 @@ class OpenAICompatibleModel:
         return estimate_tokens(text), "estimate"
 
     async def _server_tokenize(self, text: str) -> int | None:
-        root = self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
-        routes = [self._tokenize_route] if self._tokenize_route else [
-            f"{root}/tokenize", f"{root}/extras/tokenize", f"{self.base_url}/tokenize"]
+        self._ensure_client()
+        live = self.pool.alive[0] if self.pool.alive else self.pool.servers[0]
+        root, base = live.root, live.base_url
+        routes = [root + self._tokenize_route] if self._tokenize_route else [
+            f"{root}/tokenize", f"{root}/extras/tokenize", f"{base}/tokenize"]
         for url in routes:
             body = {"model": self.model_name, "prompt": text, "input": text, "content": text,
                     "add_special_tokens": False}
@@ -339,36 +440,11 @@ class OpenAICompatibleModel:
             except (UserError, BackendError):
                 continue
             if isinstance(data, dict) and ("count" in data or "tokens" in data):
-                self._tokenize_route = url
+                self._tokenize_route = url[len(root):]
                 return int(data["count"]) if "count" in data else len(data["tokens"])
         if self._tokenize_route is None:
             self._tokenize_missing = True
         return None
-
-    async def probe(self, connect_timeout: float = 5.0) -> None:
-        """One quick ``GET /models`` to fail fast when nothing answers at the base URL.
-
-        Raises
-        ------
-        UserError
-            Nothing answers (connection refused, no route, DNS), within ``min(timeout,
-            connect_timeout)`` seconds, or the server refuses the key (401/403); exit status 1.
-        """
-        pools = self._ensure_client()
-        url = self.base_url + "/models"
-        host = url.split("://", 1)[1].split("/", 1)[0].encode()
-        t = min(self.timeout, connect_timeout)
-        try:
-            resp = await _within(t, pools[0].request("GET", url, headers=[(b"Host", host), *self._headers],
-                                                     extensions={"timeout": {"connect": t, "read": t, "write": t,
-                                                                             "pool": t}}))
-        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError, OSError) as e:
-            why = "no answer within %g s" % t if isinstance(e, httpcore.TimeoutException) else f"{type(e).__name__}: {e}"
-            raise UserError(f"--model {self.name}: cannot reach {self.base_url} ({why}); start the server or fix "
-                            "--base-url / OPENAI_BASE_URL (nothing was run)", exit_code=1) from None
-        if resp.status in (401, 403):
-            raise UserError(f"--model {self.name}: {self.base_url} refused the API key (HTTP {resp.status}); set "
-                            "--api-key or OPENAI_API_KEY", exit_code=1)
 
     # ------------------------------------------------------------------ generation
     def _body(self, request: Request, n: int, seed: int | None) -> tuple[str, dict[str, Any]]:
@@ -526,9 +602,8 @@ class OpenAICompatibleModel:
         return list(data["data"])
 
     async def aclose(self) -> None:
-        """Close the HTTP connection pool (and log the retry warnings still held back)."""
+        """Close the HTTP connection pools (and log the retry warnings still held back)."""
         self._retry_log.flush(self.name)
-        if self._client is not None:
-            pools, self._client = self._client, None
-            for pool in pools:
-                await pool.aclose()
+        if self._loop is not None:
+            self._loop = None
+            await self.pool.close()

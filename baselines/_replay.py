@@ -14,6 +14,9 @@ field                  required  meaning
 ``prompt_tokens``      no        prompt tokens; if absent, counted
 =====================  ========  ==========================================================
 
+lm-evaluation-harness ``samples_*.jsonl`` files and inspect_ai ``.eval`` logs are read too
+(:mod:`depthbench.adapters._logs`).
+
 Example::
 
     {"item_id": "graph_connectivity/test/0/3", "sample": 0, "text": "... Answer: 11", "finish_reason": "stop", "completion_tokens": 57}
@@ -67,11 +70,15 @@ def load_replay_file(path: str | Path) -> dict[str, dict[int, dict[str, Any]]]:
     if not p.is_file():
         raise UserError(f"--model replay:{path}: file not found; give a JSONL file of recorded completions")
     out: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
-    with p.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    from depthbench.adapters._logs import foreign_records
+
+    foreign = foreign_records(p)  # an lm-eval samples file or an inspect log, as replay records
+    with p.open(encoding="utf-8", errors="replace") as f:
+        lines = ((i, json.dumps(r)) for i, r in enumerate(foreign, 1)) if foreign is not None else enumerate(f, 1)
+        for lineno, line in lines:
             if not line.strip():
                 continue
-            where = f"replay file {path} line {lineno}"
+            where = f"replay file {path} line {lineno}" if foreign is None else f"{path} record {lineno}"
             try:
                 rec = json.loads(line)
             except ValueError:

@@ -1,9 +1,12 @@
 """The evaluation runner behind ``depthbench eval``: crash-safe, resumable, budget-exact.
 
 A run folder holds ``run.json`` (the config, the dataset's sha256, versions; written
-atomically), ``calls.jsonl`` (one line per choice) and ``outcomes.jsonl`` (one line per
-finished (item, strategy, budget)), both appended through
-:class:`depthbench.io.JsonlAppender` (flush + fsync per line).
+atomically), ``calls.jsonl`` (one line per choice, in the compact form of
+:mod:`depthbench.baselines._calllog`) and ``outcomes.jsonl`` (one line per finished
+(item, strategy, budget)), both appended through :class:`depthbench.io.JsonlAppender`:
+every line is written and flushed to the OS before the run goes on (``kill -9`` loses
+nothing), and fsynced in groups every 50 ms by default (``--fsync batch``; ``line``
+fsyncs each line).
 
 Resume: running the same command again reads both logs first. Finished (item, strategy,
 budget) units are skipped; for unfinished ones every call already in ``calls.jsonl`` is
@@ -22,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +33,9 @@ from typing import Any
 
 from depthbench import __version__
 from depthbench.baselines._budget import BudgetExceededError
+from depthbench.baselines._calllog import CompactCallWriter, read_calls
 from depthbench.baselines._context import CallContext
+from depthbench.baselines._merge import parse_shard, shard_items
 from depthbench.baselines._protocol import BackendError
 from depthbench.baselines.strategies import Strategy, parse
 from depthbench.errors import UserError
@@ -56,6 +60,8 @@ _FLAG_OF = {
     "split": "--split",
     "per_depth": "--per-depth",
     "dataset_sha256": "--data (dataset contents)",
+    "shard": "--shard",
+    "data_config": "--data-config",
 }
 
 
@@ -75,14 +81,16 @@ class EvalConfig:
     seed: int = 0
     temperature: float = 0.7
     top_p: float = 1.0
-    concurrency: int = 8
-    base_url: str | None = None
+    concurrency: int = 128
+    base_url: str | list[str] | None = None  # openai: one URL, several (a list or a comma list) spread the requests
     api_key: str | None = None
+    shard: str | None = None  # "K/N": only that balanced part of the items (depthbench.baselines._merge)
+    data_config: str | None = None  # the config (family) of a Hub dataset with several
     retries: int | None = None  # openai: retries per call (None: the backend's default)
     timeout: float | None = None  # openai: seconds per attempt (None: the backend's default)
     model_options: dict[str, Any] = field(default_factory=dict)
     progress: bool | None = None  # None: only on a terminal
-    fsync: bool | str = True  # True/"line": fsync each log line; "batch": group commit; False: none (tests)
+    fsync: bool | str = "batch"  # "batch": flush each line, group fsync; True/"line": fsync each line; False: none
     argv: list[str] = field(default_factory=list)
 
 
@@ -170,9 +178,9 @@ def load_items(cfg: EvalConfig) -> tuple[list[dict[str, Any]], str]:
     if cfg.limit is not None and cfg.limit < 1:
         raise UserError(f"--limit: must be >= 1, got {cfg.limit}")
     if cfg.data is not None:
-        if not Path(cfg.data).exists():
-            raise UserError(f"--data: {cfg.data!r} does not exist; give a dataset folder or .jsonl file")
-        items, sha = generators.load_dataset(cfg.data, split=cfg.split if Path(cfg.data).is_dir() else None)
+        from depthbench.hub import load_any  # every form `generate` writes, and Hub datasets
+
+        items, sha = load_any(cfg.data, split=cfg.split, config=cfg.data_config)
     else:
         items = generators.build_items(cfg.task, cfg.split, n=cfg.per_depth)
         # the sha256 of the whole generated split (what `depthbench score` recomputes)
@@ -180,6 +188,12 @@ def load_items(cfg: EvalConfig) -> tuple[list[dict[str, Any]], str]:
     items = _interleave_by_depth(list(items), cfg.limit)
     if not items:
         raise UserError("--data/--task: the dataset has no items; check the path, --split or --task")
+    shard = parse_shard(cfg.shard)
+    if shard is not None:
+        items = shard_items(items, shard)
+        if not items:
+            raise UserError(f"--shard {cfg.shard}: this shard has no items ({shard[1]} shards of fewer items); "
+                            "use fewer shards")
     ids = [it["id"] for it in items]
     if len(set(ids)) != len(ids):
         raise UserError("--data: item ids are not unique; regenerate the dataset with `depthbench generate`")
@@ -207,16 +221,21 @@ def _check_gold_free(strategies: Sequence[Strategy], items: Sequence[Mapping[str
 
 
 def _run_config(cfg: EvalConfig, strategies: Sequence[Strategy], sha: str, n_items: int) -> dict[str, Any]:
+    from depthbench.baselines._models import redact_secrets
+
+    # absent when unset, so older run folders still resume
+    extra = {k: v for k, v in (("shard", cfg.shard), ("data_config", cfg.data_config)) if v is not None}
     return {
+        **extra,
         "model": cfg.model,
-        "model_options": {k: v for k, v in sorted(cfg.model_options.items())},
+        "model_options": redact_secrets({k: v for k, v in sorted(cfg.model_options.items())}),
         "strategies": [s.name for s in strategies],
         "budgets": list(cfg.budgets),
         "seed": cfg.seed,
         "temperature": cfg.temperature,
         "top_p": cfg.top_p,
         "limit": cfg.limit,
-        "data": str(Path(cfg.data).resolve()) if cfg.data else None,
+        "data": (str(Path(cfg.data).resolve()) if Path(cfg.data).exists() else str(cfg.data)) if cfg.data else None,
         "task": cfg.task,
         "split": cfg.split,
         "per_depth": cfg.per_depth,
@@ -235,7 +254,8 @@ def _check_resume(run_json: Path, config: dict[str, Any]) -> dict[str, Any]:
     if old.get("format") != RUN_FORMAT:
         raise UserError(f"--out: {str(run_json.parent)!r} is not a depthbench run folder; choose a new --out folder")
     prev = old.get("config", {})
-    for k, v in config.items():
+    for k in [*config, *(k for k in prev if k not in config)]:
+        v = config.get(k)
         if k == "n_items":
             continue
         if prev.get(k) != v:
@@ -301,31 +321,30 @@ class _GroupSync:
 
 
 class _Progress:
-    """tqdm bar over (item, strategy, budget) units with calls, tokens and time left."""
+    """Progress over (item, strategy, budget) units with calls and generated tokens
+    (:class:`depthbench.progress.Progress`: a bar on a terminal, a line every ~30 s elsewhere)."""
 
     def __init__(self, total: int, done: int, enabled: bool | None) -> None:
-        from tqdm import tqdm
+        from depthbench.progress import Progress
 
-        disable = (not sys.stderr.isatty()) if enabled is None else not enabled
-        self.bar = tqdm(total=total, initial=done, unit="unit", desc="eval", disable=disable, dynamic_ncols=True,
-                        smoothing=0.1)
-        self.calls = 0
-        self.tokens = 0
-        self._last = 0.0
+        self.bar = Progress(total, "eval", "units", initial=done, enabled=enabled, counters=("calls", "gen_tokens"))
+
+    @property
+    def calls(self) -> int:
+        return self.bar.counts["calls"]
+
+    @property
+    def tokens(self) -> int:
+        return self.bar.counts["gen_tokens"]
 
     def on_call(self, rec: Mapping[str, Any]) -> None:
-        self.calls += 1
-        self.tokens += int(rec["usage"]["completion_tokens"])
-        now = time.monotonic()
-        if now - self._last > 0.25:
-            self._last = now
-            self.bar.set_postfix(calls=self.calls, gen_tokens=self.tokens, refresh=False)
+        self.bar.count("calls")
+        self.bar.count("gen_tokens", int(rec["usage"]["completion_tokens"]))
 
     def on_outcome(self) -> None:
         self.bar.update(1)
 
     def close(self) -> None:
-        self.bar.set_postfix(calls=self.calls, gen_tokens=self.tokens, refresh=False)
         self.bar.close()
 
 
@@ -345,12 +364,12 @@ async def _run_units(cfg: EvalConfig, items: list[dict[str, Any]], strategies: S
                      calls_log: JsonlAppender, outcomes_log: JsonlAppender, progress: _Progress) -> dict[str, int]:
     sem = asyncio.Semaphore(max(1, cfg.concurrency))
     stats = {"new_outcomes": 0, "served": 0}
-
-    def sink(rec: dict[str, Any]) -> None:
-        calls_log.write(rec)
+    writer = CompactCallWriter(calls_log, {it["id"]: it for it in items}, known=cache)
+    sink = writer.write
 
     def emit(outcome: dict[str, Any]) -> None:
         key = (outcome["item_id"], outcome["strategy"], int(outcome["budget"]))
+        writer.forget(outcome.get("calls"))
         if key in done:  # never twice
             return
         outcomes_log.write(outcome)
@@ -433,6 +452,12 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
         if isinstance(b, bool) or not isinstance(b, int) or b < 1:
             raise UserError(f"--budget: {b!r} is not a positive integer token count; give e.g. --budget 256,1024")
     check_budgets(strategies, cfg.budgets)
+    if cfg.shard is not None:
+        parse_shard(cfg.shard)
+        for s in strategies:
+            if s.dataset_level:
+                raise UserError(f"--shard: {s.name} allocates its budget across the whole dataset, so shards would "
+                                "change its results; run it without --shard")
     if cfg.fsync not in (True, False, "line", "batch"):
         raise UserError(f"--fsync: {cfg.fsync!r} is not 'line' or 'batch'")
     if cfg.concurrency < 1:
@@ -446,7 +471,13 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     extra = {k: v for k, v in (("retries", cfg.retries), ("timeout", cfg.timeout)) if v is not None}
     model = load_model(cfg.model, base_url=cfg.base_url, api_key=cfg.api_key, concurrency=cfg.concurrency,
                        **extra, **cfg.model_options)
-    _probe(model)
+    preflight = getattr(model, "preflight", None)  # served models must answer before anything is written
+    if preflight is not None:
+        try:
+            asyncio.run(preflight())
+        except BaseException:
+            _close_model(model)
+            raise
     created = _new_dirs(Path(cfg.out))
     try:
         out = ensure_writable_dir(cfg.out, "--out")
@@ -473,22 +504,6 @@ def _check_model_spec(spec: str) -> None:
         from depthbench.baselines._simulated import SimulatedParams
 
         SimulatedParams.from_options(_kv_options(spec, rest))
-
-
-def _probe(model: Any) -> None:
-    """Fail fast, before anything is written, when a served model does not answer at all
-    (one short connection attempt instead of every unit retrying against a dead address)."""
-    probe = getattr(model, "probe", None)
-    if probe is None:
-        return
-
-    async def once() -> None:
-        try:
-            await probe()
-        finally:
-            await model.aclose()
-
-    asyncio.run(once())
 
 
 def _new_dirs(path: Path) -> list[Path]:
@@ -552,7 +567,9 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
             "format": RUN_FORMAT,
             "config": config,
             "argv": list(cfg.argv),
-            "base_url": cfg.base_url,
+            "base_url": cfg.base_url if not isinstance(cfg.base_url, list) else ",".join(cfg.base_url),
+            **({"servers": [{k: v for k, v in s.items() if k != "requests"} for s in model.servers_info()]}
+               if hasattr(model, "servers_info") else {}),
             "versions": _versions(model),
             "model_name": getattr(model, "name", cfg.model),
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -561,7 +578,8 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
     calls_path, outcomes_path = out / "calls.jsonl", out / "outcomes.jsonl"
     cache: dict[str, dict[str, Any]] = {}
     if calls_path.exists():
-        for rec in read_jsonl(calls_path):
+        by_id = {it["id"]: it for it in items}
+        for _, rec in read_calls(calls_path, by_id):
             k = rec.get("key")
             if isinstance(k, str) and k not in cache:
                 cache[k] = rec
@@ -571,6 +589,10 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
         for o in read_jsonl(outcomes_path):
             if o.get("strategy") in wanted:
                 done.add((o["item_id"], o["strategy"], int(o["budget"])))
+
+    # Extraction and verification import depthbench.scorers (scipy included, ~1-2 s): import it here, not
+    # on the first answer inside the event loop, where it would stall every request in flight.
+    import depthbench.scorers  # noqa: F401
 
     total_units = len(items) * len(strategies) * len(cfg.budgets)
     ids = {it["id"] for it in items}
@@ -607,6 +629,7 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
         "new_generated_tokens": progress.tokens,
         "seconds": round(time.monotonic() - t0, 3),
         "answers_known": all("answer" in it for it in items),
+        "servers": model.servers_info() if hasattr(model, "servers_info") else [],
     }
 
 

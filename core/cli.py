@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "depthbench.scorers._cli",      # score, analyze
     "depthbench.report._cli",       # report, compare, demo
     "depthbench.leaderboard._cli",  # submission pack|validate, leaderboard build
+    "depthbench.hub",               # export hub|lm-eval
 )
 
 

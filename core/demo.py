@@ -1,4 +1,4 @@
-"""``depthbench demo``: the whole pipeline on the simulated reasoner, offline, in about a minute.
+"""``depthbench demo``: the whole pipeline on the simulated reasoner, offline, in a minute or two.
 
 What it does, in order, into ``OUT``:
 
@@ -66,7 +66,7 @@ DEMO_FAMILIES: tuple[DemoFamily, ...] = (
 )
 DEMO_STRATEGIES: tuple[str, ...] = ("single", "budget_forcing", "majority@4", "revision@2")
 DEMO_BUDGETS: tuple[int, ...] = (128, 512)
-DEMO_N_PER_DEPTH = 100
+DEMO_N_PER_DEPTH = 200
 #: The pair whose verdicts the demo prints (parallel a, sequential b).
 DEMO_PAIR = ("majority@4", "budget_forcing")
 _SPLIT = "test"

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -140,10 +139,9 @@ def _first_missing(path: Path) -> Path | None:
 
 def _generate(args: argparse.Namespace, spec: Any, splits: list[str], depths: list[int],
               shard: tuple[int, int] | None, out: str) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    from tqdm import tqdm
-
     from depthbench.generators._dataset import build_items
     from depthbench.generators._export import write_dataset
+    from depthbench.progress import Progress
 
     results: dict[str, list[dict[str, Any]]] = {}
     earlier: set[str] = set()  # content hashes of the splits generated before (no item in two splits)
@@ -158,8 +156,7 @@ def _generate(args: argparse.Namespace, spec: Any, splits: list[str], depths: li
         if shard is not None:
             k, parts = shard
             total = k * total // parts - (k - 1) * total // parts
-        with tqdm(total=total, desc=f"{spec.name}/{s}", unit="item", file=sys.stderr,
-                  disable=args.quiet or None) as bar:
+        with Progress(total, f"{spec.name}/{s}", "items", enabled=False if args.quiet else None) as bar:
             results[s] = build_items(spec, s, depths=depths, n=args.n, seed=args.seed, shard=shard,
                                      workers=args.workers, exclude=earlier, progress=bar.update)
     manifest = write_dataset(out, spec, results, fmt=args.format, command=_command_line(args, splits),

@@ -24,7 +24,14 @@ from typing import Any, TextIO
 from depthbench.errors import UserError
 from depthbench.io import BadLine, atomic_write_json
 from depthbench.scorers._curves import curve_fits, depth_curves
-from depthbench.scorers._equivalence import compare_strategies, compute_to_target
+from depthbench.scorers._equivalence import (
+    compare_strategies,
+    compute_to_target,
+    pair_words,
+    summarize_comparison,
+    verdict_words,
+)
+from depthbench.scorers._paired import METHOD
 from depthbench.scorers._score import load_run, load_run_items, read_records, strategy_info
 
 __all__ = ["analyze_run", "default_pairs", "format_table", "RESULTS_FORMAT"]
@@ -130,7 +137,7 @@ def analyze_run(
     run_dir : path-like
         A folder written by ``depthbench eval`` (optionally re-scored).
     margin : float
-        TOST equivalence margin in accuracy units, in (0, 1).
+        TOST equivalence margin in accuracy units, in (0, 0.5).
     alpha : float
         Family-wise level across depths (Holm).
     n_boot : int
@@ -148,15 +155,17 @@ def analyze_run(
         The results object (``format: depthbench-results/1``): ``run``,
         ``dataset_sha256``, ``curves``, ``fits``, ``equivalence``, ``breakpoints``,
         ``margin``, plus ``compute_to_target`` (pairs measured at two or more budgets),
-        ``source`` (``scored.jsonl`` or ``outcomes.jsonl``) and ``alpha``.
+        ``source`` (``scored.jsonl`` or ``outcomes.jsonl``), ``alpha`` and
+        ``equivalence_method`` (one line naming the tests).
 
     Raises
     ------
     UserError
         Bad margin, missing run files, no usable records.
     """
-    if not isinstance(margin, (int, float)) or not 0 < margin < 1:
-        raise UserError(f"--margin: must be between 0 and 1 (accuracy units), got {margin}; e.g. --margin 0.05")
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin < 0.5:
+        raise UserError(f"--margin: must be between 0 and 0.5 (accuracy units, exclusive), got {margin}; "
+                        "e.g. --margin 0.05")
     err = err if err is not None else sys.stderr
     rd = Path(run_dir)
     run = load_run(rd)
@@ -185,13 +194,14 @@ def analyze_run(
         here = {s: kinds[s] for s in present[(task, budget)]}
         for a, b in default_pairs(here):
             rows, brk = compare_strategies(recs, a, b, task=task, budget=budget, margin=margin, alpha=alpha,
-                                           n_boot=n_boot, seed=seed, chance=chance.get(task))
+                                           n_boot=n_boot, seed=seed, chance=chance.get(task),
+                                           words=pair_words(a, b, kinds))
             equivalence.extend(rows)
             breakpoints.append(brk)
             for row in rows:
-                na = len(items_of[(task, budget, a, row["depth"])])
-                nb = len(items_of[(task, budget, b, row["depth"])])
-                if na != nb:
+                if row["unpaired_a"] or row["unpaired_b"]:
+                    na = len(items_of[(task, budget, a, row["depth"])])
+                    nb = len(items_of[(task, budget, b, row["depth"])])
                     print(f"analyze: {task} @ {budget} depth {row['depth']}: {a} has {na} item(s), {b} has {nb}; "
                           f"the comparison uses the {row['n']} item(s) present under both (missing or unscored "
                           "outcomes; see `depthbench score`)", file=err)
@@ -214,12 +224,13 @@ def analyze_run(
             "model": cfg.get("model"), "model_name": run.get("model_name"), "strategies": cfg.get("strategies"),
             "budgets": cfg.get("budgets"), "task": cfg.get("task"), "data": cfg.get("data"),
             "split": cfg.get("split"), "seed": cfg.get("seed"), "temperature": cfg.get("temperature"),
-            "top_p": cfg.get("top_p"), "n_items": cfg.get("n_items"), "started": run.get("started"),
-        },
+            "top_p": cfg.get("top_p"), "n_items": cfg.get("n_items"),
+        },  # no start time: the same run (or its merged shards) analyses to the same bytes
         "dataset_sha256": cfg.get("dataset_sha256") or run.get("dataset_sha256"),
         "source": source,
         "margin": float(margin),
         "alpha": float(alpha),
+        "equivalence_method": METHOD,
         "curves": curves,
         "fits": fits,
         "equivalence": equivalence,
@@ -261,29 +272,30 @@ def format_table(results: Mapping[str, Any]) -> str:
                      "d50 beyond the largest measured depth is shown as '> max depth' (extrapolated); "
                      "max|res|: largest |accuracy - fit| over depths; fit p: Pearson chi-square goodness of fit")
     if results["equivalence"]:
+        kinds = {r["strategy"]: r.get("kind") for r in results.get("curves", [])}
         lines.append("")
         lines.append(f"margin {results['margin']}: a = parallel, b = sequential; diff = acc(a) - acc(b); "
-                     "verdict after Holm across depths")
-        lines.append("90% CI: paired t interval (at one depth: equivalent iff inside (-margin, margin)); the verdict "
-                     "uses the Holm-level t intervals ci_tost_holm / ci_diff_holm in results.json")
+                     "exact tests for paired outcomes, Holm across depths")
         lines.append(f"{'task':<24} {'budget':>6} {'a':<18} {'b':<18} {'depth':>5} {'n':>5} {'diff':>7} "
                      f"{'90% CI':>17} {'p_eq':>7} {'p_diff':>7} {'need n':>7} verdict")
         for r in results["equivalence"]:
-            ci = f"[{_f(r['ci90_lo'], '{:+.3f}')}, {_f(r['ci90_hi'], '{:+.3f}')}]"
+            ci = (f"[{_f(r.get('ci90_lo'), '{:+.3f}')}, {_f(r.get('ci90_hi'), '{:+.3f}')}]"
+                  if r.get("ci90_lo") is not None else "-")
             need = r.get("items_needed")
             lines.append(f"{r['task']:<24} {r['budget']:>6} {r['a']:<18} {r['b']:<18} {r['depth']:>5} {r['n']:>5} "
-                         f"{_f(r['diff'], '{:+.3f}'):>7} {ci:>17} {_f(r['p_holm'], '{:.4f}'):>7} "
-                         f"{_f(r.get('p_diff_holm'), '{:.4f}'):>7} {'-' if need is None else need:>7} {r['verdict']}"
-                         + (" (both at chance)" if r.get("floor") else ""))
-        lines.append("p_eq: TOST p-value, p_diff: two-sided p-value, both Holm-adjusted across depths; "
-                     "need n: items per depth for 80% power to show equivalence; (both at chance): both "
-                     "accuracies <= chance + margin, so the verdict says nothing about the strategies")
+                         f"{_f(r.get('diff'), '{:+.3f}'):>7} {ci:>17} {_f(r.get('p_holm'), '{:.4f}'):>7} "
+                         f"{_f(r.get('p_diff_holm'), '{:.4f}'):>7} {'-' if need is None else need:>7} "
+                         f"{verdict_words(r, pair_words(r['a'], r['b'], kinds))}")
+        lines.append("90% CI: Tango score interval; p_eq: exact TOST p-value, p_diff: exact two-sided p-value, both "
+                     "Holm-adjusted across depths; need n: items per depth for 80% power to show equivalence "
+                     "(true difference 0, this discordance, Holm); (both at chance): both accuracies <= chance + "
+                     "margin, so the verdict says nothing about the strategies")
         lines.append("")
+        groups: dict[tuple[Any, Any, Any, Any], list[Mapping[str, Any]]] = defaultdict(list)
+        for r in results["equivalence"]:
+            groups[(r["task"], r["budget"], r["a"], r["b"])].append(r)
         for b in results["breakpoints"]:
-            bp = b["breakpoint_depth"]
-            lo = "none" if b["bp_lo"] is None else b["bp_lo"]
-            hi = "none" if b["bp_hi"] is None else b["bp_hi"]
-            at = str(b.get("verdict_at_breakpoint")) + (", both at chance" if b.get("floor_at_breakpoint") else "")
-            what = ("equivalent at every depth measured" if bp is None else f"breakpoint depth {bp} ({at})")
-            lines.append(f"{b['task']} @ {b['budget']}: {b['a']} vs {b['b']}: {what} (95% bootstrap [{lo}, {hi}])")
+            rows = groups.get((b["task"], b["budget"], b["a"], b["b"]), [])
+            text = summarize_comparison(rows, pair_words(b["a"], b["b"], kinds))["text"]
+            lines.append(f"{b['task']} @ {b['budget']}: {b['a']} vs {b['b']}: {text}")
     return "\n".join(lines)

@@ -26,6 +26,8 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="the --out folder of `depthbench eval`")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress over the calls (default: a bar on a terminal, else a line every ~30 s)")
     p.set_defaults(func=_cmd_score)
 
     a = sub.add_parser(
@@ -34,16 +36,17 @@ def register(sub: Any) -> None:
         description=(
             "Per (task, strategy, budget, depth): accuracy with Wilson and paired bootstrap intervals, token "
             "means; per curve the fit c + (1 - c) p^d (per-step reliability p, d50) and the area under the "
-            "curve; per (parallel, sequential) pair at each budget: paired differences, TOST with margin m, "
-            "Holm across depths, verdicts and the breakpoint depth. Uses RUN_DIR/scored.jsonl if present, "
-            "else outcomes.jsonl."
+            "curve; per (parallel, sequential) pair at each budget: paired differences, exact TOST with "
+            "margin m and an exact test of a difference (paired proportions, Tango's score order), Holm across "
+            "depths, a verdict per depth (equivalent / parallel or sequential better / not determined at this "
+            "n) and the breakpoint. Uses RUN_DIR/scored.jsonl if present, else outcomes.jsonl."
         ),
     )
     a.add_argument("run_dir", metavar="RUN_DIR", help="the --out folder of `depthbench eval`")
     a.add_argument("--margin", type=float, default=0.05,
-                   help="equivalence margin in accuracy units (default 0.05)")
+                   help="equivalence margin in accuracy units, in (0, 0.5) (default 0.05)")
     a.add_argument("--json", action="store_true", help="print results.json to stdout instead of the table")
-    a.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    a.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and of the rounding of fractional credit (default 0)")
     a.add_argument("--n-boot", type=int, default=2000, metavar="B", help="bootstrap replicates (default 2000)")
     a.set_defaults(func=_cmd_analyze)
 
@@ -51,7 +54,7 @@ def register(sub: Any) -> None:
 def _cmd_score(args: argparse.Namespace) -> int:
     from depthbench.scorers._score import score_run
 
-    s = score_run(args.run_dir)
+    s = score_run(args.run_dir, progress=args.progress)
     print(f"scored {s['outcomes']} (item, strategy, budget) outcomes from {s['calls']} calls -> {s['path']}")
     print(f"re-extraction changed {s['changed_extractions']} call(s); {s['changed_outcomes']} outcome(s) differ "
           f"from outcomes.jsonl; {s['bad_lines']} bad line(s) skipped; {s['duplicates']} duplicate key(s) ignored"

@@ -1,51 +1,53 @@
-"""Paired equivalence of two strategies on the same items, depth by depth.
+"""Paired comparison of two strategies on the same items, depth by depth: verdicts and breakpoint.
 
 Design (``../shared/DESIGN.md``, *Statistics*): the same items under strategies A and
-B; per depth the paired difference ``A - B`` of per-item credit, its paired bootstrap
-intervals, and a TOST equivalence test with margin ``m`` (default 0.05).
+B; the item is the unit (repeats of an item are averaged). Per depth, the counts of
+items where only A is right (``n10``) and only B is right (``n01``) go to the exact
+tests of :mod:`depthbench.scorers._paired` (fractional credit is first rounded to 0/1
+by a seeded draw per item, which keeps the expected difference): a TOST of
+``|delta| >= m`` (margin ``m``, default 0.05) and a two-sided test of ``delta = 0``,
+each Holm-corrected across the testable depths of the comparison.
 
-Verdict per depth, after Holm's correction across the depths of one comparison:
+**Three outcomes per depth** (``verdict``):
 
 ``equivalent``
-    the Holm-adjusted TOST p-value is below ``alpha``;
+    the Holm-adjusted TOST p-value is at most ``alpha`` (a difference that is shown but
+    smaller than the margin still reads ``equivalent``: the margin is the size that
+    matters);
 ``a_better`` / ``b_better``
-    not equivalent, and the Holm-adjusted two-sided paired t-test p-value is below
-    ``alpha``, by the sign of the difference;
+    not equivalent, and the Holm-adjusted two-sided p-value is at most ``alpha``; the
+    direction is the sign of the difference (each direction is a one-sided test at
+    ``alpha / 2``);
 ``inconclusive``
-    otherwise, and whenever fewer than two paired items exist.
+    neither: *not determined at this n*; the row's ``items_to_decide`` says about how
+    many items per depth would decide it (taking the estimates as the truth);
 
-The intervals reported with a verdict are the paired t intervals the tests are dual
-to: ``ci90`` / ``ci95`` are the unadjusted 90% / 95% t intervals (at one depth,
-equivalent <=> ``ci90`` inside ``(-m, m)``, different <=> ``ci95`` excludes 0).
-With several depths the verdict uses Holm's levels: ``ci_tost_holm`` is the t
-interval at level ``1 - 2 * alpha / k`` and ``ci_diff_holm`` the one at
-``1 - alpha / k``, where ``k = D - r + 1`` for the depth's rank ``r`` (1 = smallest
-raw p-value) among the ``D`` depths. A depth is ``equivalent`` iff its
-``ci_tost_holm`` lies inside ``(-m, m)`` and so does that of every depth with a
-smaller raw TOST p-value (Holm's step-down); likewise for a difference with
-``ci_diff_holm`` excluding 0. Paired percentile-bootstrap intervals are reported
-separately (``boot90`` / ``boot95``) and do not enter the verdict.
+and ``not_testable`` for a depth with fewer than two paired items (no p-values; it is
+left out of the Holm family).
 
-A difference that is significant but smaller than the margin is reported
-``equivalent`` (the margin is the size that matters).
+**Floor cells.** A depth where both accuracies (on the paired items) are at most
+``chance + margin`` is flagged ``floor``: an ``equivalent`` verdict there reads
+"equivalent (both at chance)", since two strategies that both fail agree without that
+saying anything about them. For the breakpoint a floor cell is not shown equivalence.
 
-**Floor cells.** A depth where both strategies' accuracies (means over the paired
-items) are at most ``chance + margin`` is flagged ``floor``: both sit at chance, so
-an ``equivalent`` verdict there says nothing about the strategies. The verdict is
-kept; the flag travels with it.
-
-The **breakpoint** is the first depth whose verdict is not ``equivalent`` *or* that
-is a floor cell (a floor cell is inconclusive-at-chance for the breakpoint: the
-equivalence shown ends where both strategies reach chance). Its interval comes from
-a paired bootstrap over items (within each depth) of the whole procedure, floor
-flags included.
+**Breakpoint** (:func:`summarize_comparison`, the one rule every view uses): the first
+depth with a shown difference, if the depth measured just before it shows equivalence
+(not at chance). When depths before the first shown difference are not determined (or
+at chance, or not testable) no breakpoint is named and the text says so. The record's
+``bp_lo`` / ``bp_hi`` bound the depth at which equivalence truly ends, under a step
+model (difference below the margin before it, at least the margin from it): ``bp_hi`` is
+the first depth with a shown difference, ``bp_lo`` one more than the last depth shown
+equivalent before it (null: unbounded). It covers the true step unless a test errs, so
+with probability at least ``1 - 2 alpha`` and, when the step is large, ``1 - alpha``
+(``benchmarks/verdict_calibration.py``: 95% or more in the step scenario).
 
 References
 ----------
 Schuirmann 1987, "A comparison of the two one-sided tests procedure and the power
 approach for assessing the equivalence of average bioavailability", J.
 Pharmacokinetics and Biopharmaceutics 15(6). Holm 1979, "A simple sequentially
-rejective multiple test procedure", Scandinavian Journal of Statistics 6(2).
+rejective multiple test procedure", Scandinavian Journal of Statistics 6(2). Tango
+1998, Statistics in Medicine 17(8):891-908.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ import numpy as np
 from scipy import stats
 
 from depthbench.scorers._curves import _credit, derive_rng, ragged, resampled_item_means
+from depthbench.scorers._paired import check_margin, items_to_decide, paired_test, power_items, round_credits
 
 __all__ = [
     "VERDICTS",
@@ -70,11 +73,19 @@ __all__ = [
     "paired_items",
     "compare_strategies",
     "breakpoint_depth",
+    "summarize_comparison",
+    "breakpoint_words",
+    "verdict_words",
+    "pair_words",
     "compute_to_target",
     "power_items",
 ]
 
-VERDICTS = ("equivalent", "a_better", "b_better", "inconclusive")
+VERDICTS = ("equivalent", "a_better", "b_better", "inconclusive", "not_testable")
+
+#: Breakpoint ``status`` values (see :func:`summarize_comparison`).
+BREAKPOINT_STATUSES = ("located", "not_located", "different_from_first", "equivalent_throughout",
+                       "no_difference", "not_testable")
 
 
 @dataclass(frozen=True)
@@ -107,7 +118,13 @@ class TostResult:
 
 
 def paired_tost(a: Sequence[float], b: Sequence[float], margin: float = 0.05) -> TostResult:
-    """Two one-sided paired t-tests for ``-margin < mean(a - b) < margin``.
+    """Two one-sided paired t-tests for ``-margin < mean(a - b) < margin`` (reference only).
+
+    **Not what the verdicts use.** On paired binary outcomes this test does not hold its
+    level when the strategies rarely disagree: at a true difference of ``+margin`` it
+    calls "equivalent" up to 2.4 times too often (``BENCHMARKS.md``, *Verdict
+    calibration*, which this function reproduces). Verdicts come from the exact tests
+    of :func:`depthbench.scorers.paired_test`.
 
     Parameters
     ----------
@@ -199,12 +216,20 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 
 def verdict(diff: float, p_tost_adj: float, p_diff_adj: float, n: int, alpha: float = 0.05) -> str:
-    """Verdict from (Holm-adjusted) p-values; see the module docstring."""
-    if n < 2 or math.isnan(p_tost_adj):
-        return "inconclusive"
-    if p_tost_adj < alpha:
+    """Verdict code from Holm-adjusted p-values; see the module docstring.
+
+    Examples
+    --------
+    >>> verdict(0.01, 0.02, 0.3, 200), verdict(-0.2, 0.9, 0.001, 200), verdict(0.0, 0.2, 1.0, 200)
+    ('equivalent', 'b_better', 'inconclusive')
+    >>> verdict(0.0, float("nan"), float("nan"), 1)
+    'not_testable'
+    """
+    if n < 2 or math.isnan(p_tost_adj) or math.isnan(p_diff_adj):
+        return "not_testable"
+    if p_tost_adj <= alpha:
         return "equivalent"
-    if p_diff_adj < alpha:
+    if p_diff_adj <= alpha and diff != 0:
         return "a_better" if diff > 0 else "b_better"
     return "inconclusive"
 
@@ -212,17 +237,20 @@ def verdict(diff: float, p_tost_adj: float, p_diff_adj: float, n: int, alpha: fl
 def paired_items(
     outcomes: Iterable[Mapping[str, Any]], a: str, b: str, *, task: str | None = None, budget: int | None = None,
     raw: dict[int, tuple[list[list[float]], list[list[float]]]] | None = None,
+    unpaired: dict[int, tuple[int, int]] | None = None,
 ) -> dict[int, tuple[list[str], np.ndarray, np.ndarray]]:
     """Per depth: item ids run under both strategies and their mean credits.
 
     If ``raw`` is given it receives, per depth, the lists of repeated credits of each
-    item under ``a`` and under ``b`` (same item order).
+    item under ``a`` and under ``b`` (same item order). If ``unpaired`` is given it
+    receives, for every depth with an item under either strategy, the numbers of items
+    present only under ``a`` and only under ``b``.
 
     Returns
     -------
     dict
         ``depth -> (item_ids, credits_a, credits_b)``, items sorted, repeats averaged;
-        items missing under either strategy are left out.
+        items missing under either strategy are left out (depths without a pair too).
     """
     acc: dict[tuple[str, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in outcomes:
@@ -237,6 +265,8 @@ def paired_items(
     for depth in sorted({d for _, d in acc}):
         ma, mb = acc.get((a, depth), {}), acc.get((b, depth), {})
         ids = sorted(set(ma) & set(mb))
+        if unpaired is not None:
+            unpaired[depth] = (len(set(ma) - set(mb)), len(set(mb) - set(ma)))
         if not ids:
             continue
         xa = np.array([sum(ma[i]) / len(ma[i]) for i in ids])
@@ -244,34 +274,6 @@ def paired_items(
         out[depth] = (ids, xa, xb)
         if raw is not None:
             raw[depth] = ([ma[i] for i in ids], [mb[i] for i in ids])
-    return out
-
-
-def _boot_tost_pvalues(d: np.ndarray, idx: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Vectorised TOST / t-test p-values on bootstrap resamples ``d[idx]`` (B, n)."""
-    s = d[idx]
-    n = s.shape[1]
-    mean = s.mean(axis=1)
-    if n < 2:
-        ones = np.ones_like(mean)
-        return mean, ones, ones
-    sd = s.std(axis=1, ddof=1)
-    sd = np.where(sd == 0.0, math.sqrt(3.0 / n), sd)
-    se = sd / math.sqrt(n)
-    df = n - 1
-    p_tost = np.maximum(stats.t.sf((mean + margin) / se, df), stats.t.cdf((mean - margin) / se, df))
-    p_diff = np.minimum(1.0, 2 * stats.t.sf(np.abs(mean) / se, df))
-    return mean, p_tost, p_diff
-
-
-def _holm_rows(p: np.ndarray) -> np.ndarray:
-    """Holm adjustment along axis 1 of a (B, D) matrix without NaNs."""
-    b, m = p.shape
-    order = np.argsort(p, axis=1, kind="stable")
-    sp = np.take_along_axis(p, order, axis=1) * (m - np.arange(m))[None, :]
-    adj = np.minimum(np.maximum.accumulate(sp, axis=1), 1.0)
-    out = np.empty_like(adj)
-    np.put_along_axis(out, order, adj, axis=1)
     return out
 
 
@@ -287,6 +289,7 @@ def compare_strategies(
     n_boot: int = 2000,
     seed: int = 0,
     chance: float | None = None,
+    words: tuple[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per-depth paired comparison of strategies ``a`` and ``b`` at one budget.
 
@@ -301,159 +304,365 @@ def compare_strategies(
     budget : int, optional
         Restrict to one budget (the comparison is meant at a matched budget).
     margin : float
-        Equivalence margin ``m`` (accuracy units).
+        Equivalence margin ``m`` in (0, 0.5), accuracy units.
     alpha : float
-        Family-wise level across depths (Holm).
+        Family-wise level across depths (Holm), in (0, 0.5).
     n_boot : int
-        Paired bootstrap replicates (intervals and the breakpoint interval).
+        Paired bootstrap replicates for the reference intervals ``boot90`` / ``boot95``.
     seed : int
-        Bootstrap seed.
+        Seed of the bootstrap and of the rounding of fractional credit.
     chance : float, optional
         Chance accuracy of the task, for the ``floor`` flag (None: 0).
+    words : (str, str), optional
+        What ``a_better`` / ``b_better`` read as in the breakpoint's ``text`` (see
+        :func:`pair_words`; default ``"<a> better"``, ``"<b> better"``).
 
     Returns
     -------
     rows : list of dict
-        One per depth (``equivalence`` rows of ``results.json``): ``task, budget, a, b,
-        depth, n, diff``; ``ci90_lo, ci90_hi, ci95_lo, ci95_hi`` (paired t intervals,
-        unadjusted), ``ci_tost_holm_lo/hi`` and ``ci_diff_holm_lo/hi`` (the t
-        intervals at the Holm levels the verdict uses, see the module docstring),
-        ``boot90_lo/hi``, ``boot95_lo/hi`` (paired percentile bootstrap over items,
-        and over repeats within items when an item was run more than once),
-        ``p_tost, p_diff`` (raw), ``p_holm`` (Holm-adjusted TOST p), ``p_diff_holm``,
-        ``verdict``, ``margin``, ``items_needed`` (items per depth for 80% power to
-        show equivalence at this margin, from :func:`power_items` with the observed
-        variance of the per-item difference, floored at ``1/n``), ``acc_a``,
-        ``acc_b`` (accuracies on the paired items), ``chance`` and ``floor`` (both
-        accuracies ``<= chance + margin``).
+        One per depth with an item under either strategy (``equivalence`` rows of
+        ``results.json``): ``task, budget, a, b, depth, n`` (paired items),
+        ``unpaired_a, unpaired_b`` (items under only one strategy, left out), ``diff``
+        (mean credit difference, before rounding), ``n10, n01`` (discordant counts the
+        tests use, after rounding), ``discordance`` (``(n10 + n01) / n``), ``rounded``
+        (fractional credit was rounded), ``ci90_lo/hi``, ``ci95_lo/hi`` (Tango score
+        intervals of the difference, in [-1, 1]), ``boot90_lo/hi``, ``boot95_lo/hi``
+        (paired percentile bootstrap over items, then repeats; reference only),
+        ``p_upper, p_lower`` (``H0: delta >= m``, ``delta <= -m``), ``p_tost``,
+        ``p_diff`` (raw), ``p_holm`` (Holm-adjusted TOST p), ``p_diff_holm``,
+        ``verdict``, ``margin``, ``items_needed`` (items per depth for 80% power to show
+        equivalence at a true difference of 0 and this discordance, Holm over the
+        testable depths; :func:`power_items`), ``items_to_decide`` (inconclusive rows:
+        items per depth that would decide it; else None), ``acc_a, acc_b, chance,
+        floor`` and ``reason`` (why a row is ``not_testable``, else None). A
+        ``not_testable`` row has None for every statistic.
     breakpoint : dict
-        ``task, budget, a, b, margin, breakpoint_depth`` (first depth not equivalent
-        or at floor, or None), ``bp_lo, bp_hi`` (percentile bootstrap interval; None
-        stands for "no breakpoint within the depths measured"),
-        ``verdict_at_breakpoint``, ``floor_at_breakpoint``.
+        ``task, budget, a, b, margin`` and the fields of :func:`summarize_comparison`
+        (``status, breakpoint_depth, bp_lo, bp_hi, first_difference_depth, direction,
+        equivalent_depths, undetermined_depths, not_testable_depths, text``), plus
+        ``verdict_at_breakpoint`` and ``floor_at_breakpoint``.
 
     Raises
     ------
     ValueError
-        If ``margin <= 0``.
+        If ``margin`` is outside (0, 0.5) or ``alpha`` outside (0, 0.5).
     """
-    if margin <= 0:
-        raise ValueError(f"margin: must be > 0, got {margin}")
-    floor_at = (0.0 if chance is None else float(chance)) + margin
+    m = check_margin(margin)
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"alpha: must be in (0, 0.5), got {alpha}")
+    floor_at = (0.0 if chance is None else float(chance)) + m
     raw: dict[int, tuple[list[list[float]], list[list[float]]]] = {}
-    data = paired_items(outcomes, a, b, task=task, budget=budget, raw=raw)
-    depths = sorted(data)
-    rows: list[dict[str, Any]] = []
-    tosts = []
-    for depth in depths:
-        _, xa, xb = data[depth]
-        tosts.append(paired_tost(xa, xb, margin))
-    p_holm = holm([t.p_tost for t in tosts])
-    p_diff_holm = holm([t.p_diff for t in tosts])
-    k_tost = _holm_divisors([t.p_tost for t in tosts])
-    k_diff = _holm_divisors([t.p_diff for t in tosts])
+    unpaired: dict[int, tuple[int, int]] = {}
+    data = paired_items(outcomes, a, b, task=task, budget=budget, raw=raw, unpaired=unpaired)
+    depths = sorted(unpaired)
     boot_rng = derive_rng(seed, "equivalence", task, budget, a, b)
-    diffs = {d: data[d][1] - data[d][2] for d in depths}
-    boot_idx = {d: boot_rng.integers(0, diffs[d].size, size=(n_boot, diffs[d].size)) for d in depths}
-    for j, (depth, t, ph, pdh) in enumerate(zip(depths, tosts, p_holm, p_diff_holm)):
-        ra, rb = raw[depth]
-        if not n_boot:
-            means = np.array([t.diff])
-        elif max(map(len, ra)) == 1 and max(map(len, rb)) == 1:
-            means = diffs[depth][boot_idx[depth]].mean(axis=1)
-        else:  # repeats: resample items, then each item's repeats under a and under b
-            va, ca = ragged(ra)
-            vb, cb = ragged(rb)
-            idx = boot_idx[depth]
-            means = (resampled_item_means(va, ca, idx, boot_rng) - resampled_item_means(vb, cb, idx, boot_rng)).mean(axis=1)
+    tests: dict[int, Any] = {}
+    extra: dict[int, dict[str, Any]] = {}
+    for depth in depths:
+        if depth not in data or len(data[depth][0]) < 2:
+            continue
+        ids, xa, xb = data[depth]
+        ra, rb, rounded = round_credits(xa, xb, ids, seed)
+        n10 = int(np.sum((ra == 1) & (rb == 0)))
+        n01 = int(np.sum((ra == 0) & (rb == 1)))
+        tests[depth] = paired_test(n10, n01, len(ids), m)
+        # planning discordance: the expected one after rounding (mean |a - b|), at least 1/n, rounded up
+        # to 0.001 so that rows with nearly the same discordance share the (cached) power search
+        plan_q = max(float(np.mean(np.abs(xa - xb))), 1.0 / len(ids))
+        extra[depth] = {"rounded": rounded, "plan_q": min(1.0, math.ceil(plan_q * 1000 - 1e-9) / 1000)}
+    testable = [d for d in depths if d in tests]
+    p_holm = dict(zip(testable, holm([tests[d].p_tost for d in testable])))
+    p_diff_holm = dict(zip(testable, holm([tests[d].p_diff for d in testable])))
+    family = max(1, len(testable))
+    rows: list[dict[str, Any]] = []
+    for depth in depths:
+        only_a, only_b = unpaired[depth]
+        base = {"task": task, "budget": budget, "a": a, "b": b, "depth": depth, "unpaired_a": only_a,
+                "unpaired_b": only_b, "margin": m, "chance": chance}
+        if depth not in tests:
+            n = len(data[depth][0]) if depth in data else 0
+            acc_a = float(data[depth][1].mean()) if n else None
+            acc_b = float(data[depth][2].mean()) if n else None
+            rows.append({**base, "n": n, "diff": None if not n else acc_a - acc_b, **dict.fromkeys(_STAT_FIELDS),
+                         "verdict": "not_testable", "acc_a": acc_a, "acc_b": acc_b, "floor": False,
+                         "reason": f"{n} paired item{'s' if n != 1 else ''} (need at least 2)"
+                                   + (f"; {only_a} only under {a}, {only_b} only under {b}" if only_a or only_b else "")})
+            continue
+        t = tests[depth]
+        ids, xa, xb = data[depth]
+        diff = float(np.mean(xa) - np.mean(xb))
+        means = _boot_means(raw[depth], xa - xb, n_boot, boot_rng)
         q = np.quantile(means, [0.05, 0.95, 0.025, 0.975])
-        th = _t_interval(t, 1 - 2 * alpha / k_tost[j])
-        dh = _t_interval(t, 1 - alpha / k_diff[j])
-        acc_a, acc_b = float(data[depth][1].mean()), float(data[depth][2].mean())
+        v = verdict(diff, p_holm[depth], p_diff_holm[depth], t.n, alpha)
+        plan_q = extra[depth]["plan_q"]
+        acc_a, acc_b = float(xa.mean()), float(xb.mean())
         rows.append({
-            "task": task, "budget": budget, "a": a, "b": b, "depth": depth, "n": t.n, "diff": t.diff,
+            **base, "n": t.n, "diff": diff, "n10": t.n10, "n01": t.n01, "discordance": (t.n10 + t.n01) / t.n,
+            "rounded": extra[depth]["rounded"],
             "ci90_lo": t.ci90[0], "ci90_hi": t.ci90[1], "ci95_lo": t.ci95[0], "ci95_hi": t.ci95[1],
-            "ci_tost_holm_lo": th[0], "ci_tost_holm_hi": th[1], "ci_diff_holm_lo": dh[0], "ci_diff_holm_hi": dh[1],
             "boot90_lo": float(q[0]), "boot90_hi": float(q[1]), "boot95_lo": float(q[2]), "boot95_hi": float(q[3]),
-            "p_tost": t.p_tost, "p_diff": t.p_diff, "p_holm": ph, "p_diff_holm": pdh,
-            "verdict": verdict(t.diff, ph, pdh, t.n, alpha), "margin": margin,
-            "items_needed": _items_needed(diffs[depth], margin, alpha),
-            "acc_a": acc_a, "acc_b": acc_b, "chance": chance,
-            "floor": bool(acc_a <= floor_at + 1e-12 and acc_b <= floor_at + 1e-12),
+            "p_upper": t.p_upper, "p_lower": t.p_lower, "p_tost": t.p_tost, "p_diff": t.p_diff,
+            "p_holm": p_holm[depth], "p_diff_holm": p_diff_holm[depth], "verdict": v,
+            "items_needed": power_items(plan_q, m, alpha, n_tests=family),
+            "items_to_decide": items_to_decide(plan_q, max(-plan_q, min(plan_q, round(diff, 3))), m, alpha,
+                                               n_tests=family)
+            if v == "inconclusive" else None,
+            "acc_a": acc_a, "acc_b": acc_b,
+            "floor": bool(acc_a <= floor_at + 1e-12 and acc_b <= floor_at + 1e-12), "reason": None,
         })
-    bp = breakpoint_depth(rows)
-    bp_lo = bp_hi = None
-    if depths and n_boot:
-        pt = np.empty((n_boot, len(depths)))
-        pdf = np.empty_like(pt)
-        mn = np.empty_like(pt)
-        small = np.array([diffs[d].size < 2 for d in depths])
-        floor_b = np.empty(pt.shape, dtype=bool)
-        for j, d in enumerate(depths):
-            mn[:, j], pt[:, j], pdf[:, j] = _boot_tost_pvalues(diffs[d], boot_idx[d], margin)
-            xa, xb = data[d][1], data[d][2]
-            floor_b[:, j] = ((xa[boot_idx[d]].mean(axis=1) <= floor_at + 1e-12)
-                             & (xb[boot_idx[d]].mean(axis=1) <= floor_at + 1e-12))
-        eq = (_holm_rows(pt) < alpha) & ~floor_b
-        eq[:, small] = False
-        first = np.where(eq.all(axis=1), len(depths), np.argmax(~eq, axis=1))
-        depth_arr = np.array(depths + [np.inf], dtype=float)
-        bps = depth_arr[first]
-        lo, hi = np.quantile(bps, [0.025, 0.975], method="inverted_cdf")
-        bp_lo = None if math.isinf(lo) else int(lo)
-        bp_hi = None if math.isinf(hi) else int(hi)
-    brk = {"task": task, "budget": budget, "a": a, "b": b, "margin": margin,
-           "breakpoint_depth": bp, "bp_lo": bp_lo, "bp_hi": bp_hi,
-           "verdict_at_breakpoint": next((r["verdict"] for r in rows if r["depth"] == bp), None),
-           "floor_at_breakpoint": next((r["floor"] for r in rows if r["depth"] == bp), None)}
+    summary = summarize_comparison(rows, words=words or (f"{a} better", f"{b} better"))
+    at = {r["depth"]: r for r in rows}.get(summary["breakpoint_depth"])
+    brk = {"task": task, "budget": budget, "a": a, "b": b, "margin": m, **summary,
+           "verdict_at_breakpoint": None if at is None else at["verdict"],
+           "floor_at_breakpoint": None if at is None else at["floor"]}
     return rows, brk
 
 
-def _holm_divisors(pvalues: Sequence[float]) -> list[int]:
-    """Holm's divisor ``k = D - r + 1`` of each p-value (rank ``r`` among the non-NaN ones)."""
-    p = np.asarray(pvalues, dtype=float)
-    idx = np.flatnonzero(~np.isnan(p))
-    out = [1] * p.size
-    order = idx[np.argsort(p[idx], kind="stable")]
-    for r, i in enumerate(order):
-        out[int(i)] = int(idx.size - r)
-    return out
+_STAT_FIELDS = ("n10", "n01", "discordance", "rounded", "ci90_lo", "ci90_hi", "ci95_lo", "ci95_hi", "boot90_lo",
+                "boot90_hi", "boot95_lo", "boot95_hi", "p_upper", "p_lower", "p_tost", "p_diff", "p_holm",
+                "p_diff_holm", "items_needed", "items_to_decide")
 
 
-def _t_interval(t: TostResult, level: float) -> tuple[float, float]:
-    """Paired t interval of the mean difference at ``level`` (same se as the tests)."""
-    if t.n < 2:
-        return (float("nan"), float("nan"))
-    q = float(stats.t.ppf(0.5 + level / 2, t.n - 1))
-    return (t.diff - q * t.se, t.diff + q * t.se)
+def _boot_means(raw: tuple[list[list[float]], list[list[float]]], d: np.ndarray, n_boot: int,
+                rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap means of the paired difference: items, then each item's repeats under a and under b."""
+    if not n_boot:
+        return np.array([float(d.mean())])
+    idx = rng.integers(0, d.size, size=(n_boot, d.size))
+    ra, rb = raw
+    if max(map(len, ra)) == 1 and max(map(len, rb)) == 1:
+        return d[idx].mean(axis=1)
+    va, ca = ragged(ra)
+    vb, cb = ragged(rb)
+    return (resampled_item_means(va, ca, idx, rng) - resampled_item_means(vb, cb, idx, rng)).mean(axis=1)
 
 
-def _items_needed(d: np.ndarray, margin: float, alpha: float) -> int | None:
-    n = d.size
-    if n < 2:
-        return None
-    var = min(1.0, max(float(d.var(ddof=1)), 1.0 / n))
-    return power_items(var, margin=margin, alpha=alpha)
+# ------------------------------------------------------------------------------ the one rule, in words
 
+def pair_words(a: str, b: str, kinds: Mapping[str, Any] | None = None) -> tuple[str, str]:
+    """What ``a_better`` and ``b_better`` read as for the pair.
 
-def breakpoint_depth(rows: Sequence[Mapping[str, Any]]) -> int | None:
-    """First depth (ascending) whose verdict is not ``equivalent`` or that is a floor cell.
-
-    A row with ``floor: true`` (both strategies at chance) is not evidence of
-    equivalence, so it ends the equivalent run like any other verdict. None if every
-    depth is equivalent and above the floor.
+    "parallel better" / "sequential better" when ``a`` is parallel and ``b`` sequential
+    (``single``, one chain, counts as sequential, as in ``depthbench analyze``); else the
+    strategy names.
 
     Examples
     --------
-    >>> breakpoint_depth([{"depth": 1, "verdict": "equivalent"}, {"depth": 4, "verdict": "inconclusive"}])
-    4
-    >>> breakpoint_depth([{"depth": 1, "verdict": "equivalent"}, {"depth": 4, "verdict": "equivalent", "floor": True}])
-    4
+    >>> pair_words("majority@4", "single", {"majority@4": "parallel", "single": "single"})
+    ('parallel better', 'sequential better')
+    >>> pair_words("x", "y")
+    ('x better', 'y better')
     """
-    for r in sorted(rows, key=lambda r: r["depth"]):
-        if r["verdict"] != "equivalent" or r.get("floor"):
-            return int(r["depth"])
-    return None
+    kinds = kinds or {}
+    if kinds.get(a) == "parallel" and kinds.get(b) in ("sequential", "single"):
+        return "parallel better", "sequential better"
+    return f"{a} better", f"{b} better"
+
+
+def _kind(row: Mapping[str, Any]) -> str:
+    """A row's outcome for the breakpoint rule: eq, floor, a, b, und, nt."""
+    v = row.get("verdict")
+    if v == "equivalent":
+        return "floor" if row.get("floor") else "eq"
+    return {"a_better": "a", "b_better": "b", "inconclusive": "und"}.get(str(v), "nt")
+
+
+def _about(values: Sequence[Any]) -> str:
+    known = [int(v) for v in values if v is not None]
+    if not known:
+        return "more than a million items per depth would be needed to decide"
+    lo, hi = min(known), max(known)
+    it = "it" if len(values) == 1 else "them"
+    return f"about {lo} items per depth would decide {it}" if lo == hi \
+        else f"about {lo}-{hi} items per depth would decide {it}"
+
+
+def verdict_words(row: Mapping[str, Any], words: tuple[str, str] = ("a better", "b better")) -> str:
+    """One depth's verdict in words (tables): the same words as :func:`summarize_comparison`.
+
+    Examples
+    --------
+    >>> verdict_words({"verdict": "equivalent", "floor": True})
+    'equivalent (both at chance)'
+    >>> verdict_words({"verdict": "inconclusive", "items_to_decide": 420})
+    'not determined at this n (about 420 items per depth would decide it)'
+    >>> verdict_words({"verdict": "b_better"}, ("parallel better", "sequential better"))
+    'sequential better'
+    """
+    k = _kind(row)
+    if k == "eq":
+        return "equivalent"
+    if k == "floor":
+        return "equivalent (both at chance)"
+    if k in ("a", "b"):
+        return words[0] if k == "a" else words[1]
+    if k == "und":
+        if "items_to_decide" not in row:
+            return "not determined at this n"
+        return f"not determined at this n ({_about([row.get('items_to_decide')])})"
+    return f"not testable ({row.get('reason') or 'fewer than 2 paired items'})"
+
+
+def _depth_list(depths: Sequence[int]) -> str:
+    if len(depths) == 1:
+        return f"depth {depths[0]}"
+    if list(depths) == list(range(depths[0], depths[-1] + 1)):
+        return f"depths {depths[0]}-{depths[-1]}"
+    return "depths " + ", ".join(str(d) for d in depths)
+
+
+def _run_phrase(kind: str, rows: Sequence[Mapping[str, Any]], words: tuple[str, str], first: bool, last: bool,
+                only: bool) -> str:
+    depths = [int(r["depth"]) for r in rows]
+    label = {"eq": "equivalent", "floor": "equivalent (both at chance)", "a": words[0], "b": words[1],
+             "und": "not determined", "nt": "not testable"}[kind]
+    if only and len(depths) > 1:
+        where = f"at every depth ({_depth_list(depths)})"
+    elif first and len(depths) > 1 and not only:
+        where = f"up to depth {depths[-1]}"
+    elif last and len(depths) > 1 and not only:
+        where = f"from depth {depths[0]}"
+    else:
+        where = f"at {_depth_list(depths)}"
+    if kind == "und":
+        where = f"at {_depth_list(depths)}"
+        if not any("items_to_decide" in r for r in rows):
+            return f"{label} {where} at this n"
+        return f"{label} {where} at this n ({_about([r.get('items_to_decide') for r in rows])})"
+    if kind == "nt":
+        return f"{label} at {_depth_list(depths)} (fewer than 2 paired items)"
+    return f"{label} {where}"
+
+
+def summarize_comparison(rows: Sequence[Mapping[str, Any]],
+                         words: tuple[str, str] = ("a better", "b better")) -> dict[str, Any]:
+    """The breakpoint rule and its words, for one (task, budget, a, b) comparison.
+
+    Every view states verdicts and breakpoints through this function (``analyze``'s
+    table and ``results.json``, the report, ``compare``, the leaderboard, the demo).
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        The comparison's ``equivalence`` rows (any order): ``depth``, ``verdict``,
+        ``floor``, ``items_to_decide``, ``n``.
+    words : (str, str)
+        Words for ``a_better`` / ``b_better`` (:func:`pair_words`).
+
+    Returns
+    -------
+    dict
+        ``status`` (one of :data:`BREAKPOINT_STATUSES`), ``breakpoint_depth`` (int when
+        ``located``, else None), ``bp_lo`` / ``bp_hi`` (bounds of the depth where
+        equivalence ends, see the module docstring; None = unbounded),
+        ``first_difference_depth``, ``direction`` (``a_better`` / ``b_better`` / None),
+        ``equivalent_depths`` (shown, not at chance), ``undetermined_depths``,
+        ``not_testable_depths`` and ``text``.
+
+    Examples
+    --------
+    >>> rows = [{"depth": 1, "verdict": "equivalent"}, {"depth": 2, "verdict": "equivalent"},
+    ...         {"depth": 3, "verdict": "b_better"}]
+    >>> summarize_comparison(rows, ("parallel better", "sequential better"))["text"]
+    'equivalent up to depth 2, sequential better at depth 3 (breakpoint: depth 3)'
+    >>> rows[1] = {"depth": 2, "verdict": "inconclusive", "items_to_decide": 300}
+    >>> s = summarize_comparison(rows)
+    >>> s["status"], s["breakpoint_depth"], s["bp_lo"], s["bp_hi"]
+    ('not_located', None, 2, 3)
+    """
+    rows = sorted(rows, key=lambda r: int(r["depth"]))
+    kinds = [_kind(r) for r in rows]
+    depths = [int(r["depth"]) for r in rows]
+    first_diff = next((j for j, k in enumerate(kinds) if k in ("a", "b")), None)
+    before = kinds[:first_diff] if first_diff is not None else kinds
+    eq_before = [j for j, k in enumerate(before) if k == "eq"]
+    if not rows or all(k == "nt" for k in kinds):
+        status = "not_testable"
+    elif first_diff is None:
+        status = "equivalent_throughout" if all(k == "eq" for k in kinds) else "no_difference"
+    elif first_diff == 0:
+        status = "different_from_first"
+    elif kinds[first_diff - 1] == "eq":
+        status = "located"
+    else:
+        status = "not_located"
+    bp_hi = depths[first_diff] if first_diff is not None else None
+    bp_lo = depths[eq_before[-1]] + 1 if eq_before else None
+    if status in ("not_testable",):
+        bp_lo = None
+    out = {
+        "status": status,
+        "breakpoint_depth": bp_hi if status == "located" else None,
+        "bp_lo": bp_lo,
+        "bp_hi": bp_hi,
+        "first_difference_depth": bp_hi,
+        "direction": None if first_diff is None else ("a_better" if kinds[first_diff] == "a" else "b_better"),
+        "equivalent_depths": [d for d, k in zip(depths, kinds) if k == "eq"],
+        "undetermined_depths": [d for d, k in zip(depths, kinds) if k in ("und", "floor")],
+        "not_testable_depths": [d for d, k in zip(depths, kinds) if k == "nt"],
+    }
+    runs: list[tuple[str, list[Mapping[str, Any]]]] = []
+    for r, k in zip(rows, kinds):
+        if runs and runs[-1][0] == k:
+            runs[-1][1].append(r)
+        else:
+            runs.append((k, [r]))
+    phrase = ", ".join(_run_phrase(k, rs, words, i == 0, i == len(runs) - 1, len(runs) == 1)
+                       for i, (k, rs) in enumerate(runs)) or "no depth measured"
+    tail = {"located": "breakpoint: ", "not_located": "breakpoint " if bp_lo is not None else "no breakpoint named: ",
+            "different_from_first": "no breakpoint: ", "equivalent_throughout": "no breakpoint ",
+            "no_difference": "no breakpoint: ", "not_testable": ""}[status]
+    out["text"] = f"{phrase} ({tail}{breakpoint_words(out, short=True)})"
+    return out
+
+
+def breakpoint_words(brk: Mapping[str, Any], short: bool = False) -> str:
+    """A breakpoint record (:func:`summarize_comparison`) in words, for tables.
+
+    ``short=True`` drops the leading "none" (the sentence form of ``summarize_comparison``).
+
+    Examples
+    --------
+    >>> breakpoint_words({"status": "located", "breakpoint_depth": 12, "bp_lo": 7, "bp_hi": 12})
+    'depth 12 (the break lies in depths 7-12)'
+    >>> breakpoint_words({"status": "not_located", "breakpoint_depth": None, "bp_lo": 3, "bp_hi": 6})
+    'not located: equivalence ends somewhere in depths 3-6'
+    """
+    status, lo, hi = brk.get("status"), brk.get("bp_lo"), brk.get("bp_hi")
+    if status == "located":
+        d = brk.get("breakpoint_depth")
+        if lo is None or lo >= hi:
+            return f"depth {d}"
+        return f"depth {d}; the break lies in depths {lo}-{hi}" if short \
+            else f"depth {d} (the break lies in depths {lo}-{hi})"
+    if status == "not_located":
+        if lo is not None:
+            return f"not located: equivalence ends somewhere in depths {lo}-{hi}"
+        what = f"equivalence is not shown before depth {hi}"
+    elif status == "different_from_first":
+        what = "a difference is shown from the first depth measured"
+    elif status == "equivalent_throughout":
+        return "within the depths measured" if short else "none within the depths measured"
+    elif status == "no_difference":
+        what = "no difference is shown"
+    elif status == "not_testable":
+        return "nothing testable"
+    else:
+        return "unknown" if brk.get("breakpoint_depth") is None else f"depth {brk['breakpoint_depth']}"
+    return what if short else f"none: {what}"
+
+
+def breakpoint_depth(rows: Sequence[Mapping[str, Any]]) -> int | None:
+    """The breakpoint named by :func:`summarize_comparison` (None unless it is located).
+
+    Examples
+    --------
+    >>> breakpoint_depth([{"depth": 1, "verdict": "equivalent"}, {"depth": 4, "verdict": "b_better"}])
+    4
+    >>> breakpoint_depth([{"depth": 1, "verdict": "inconclusive"}, {"depth": 4, "verdict": "b_better"}]) is None
+    True
+    """
+    return summarize_comparison(rows)["breakpoint_depth"]
 
 
 def compute_to_target(
@@ -524,50 +733,3 @@ def compute_to_target(
     return {"a": a, "b": b, "task": task, "depth": depth, "target": target, "cost_a": ca, "cost_b": cb, "ratio": ratio}
 
 
-def power_items(discordance: float, margin: float = 0.05, alpha: float = 0.05, power: float = 0.8) -> int:
-    """Items per depth needed for a paired TOST to show equivalence.
-
-    ``n = (z_{1-alpha} + z_{1-(1-power)/2})**2 * sigma**2 / margin**2`` with the true
-    difference 0 and ``sigma**2`` the variance of the per-item difference -- for one
-    sample per item about the discordance rate (share of items where exactly one
-    strategy is right). With the defaults the factor is about 8.56.
-
-    Parameters
-    ----------
-    discordance : float
-        Discordance rate (or per-item difference variance) in [0, 1].
-    margin : float
-        Equivalence margin ``m > 0``.
-    alpha : float
-        One-sided level of each of the two tests.
-    power : float
-        Target power in (0, 1).
-
-    Returns
-    -------
-    int
-        Items needed (rounded up, at least 2).
-
-    Raises
-    ------
-    ValueError
-        Out-of-range arguments.
-
-    References
-    ----------
-    Chow, Shao and Wang 2008, *Sample Size Calculations in Clinical Research*, 2nd ed.,
-    section 3.2 (paired equivalence).
-
-    Examples
-    --------
-    >>> power_items(0.2, margin=0.05)
-    686
-    """
-    if not 0 <= discordance <= 1:
-        raise ValueError(f"discordance: must be in [0, 1], got {discordance}")
-    if margin <= 0:
-        raise ValueError(f"margin: must be > 0, got {margin}")
-    if not 0 < alpha < 0.5 or not 0 < power < 1:
-        raise ValueError(f"alpha, power: need 0 < alpha < 0.5 and 0 < power < 1, got {alpha}, {power}")
-    z = stats.norm.ppf(1 - alpha) + stats.norm.ppf(1 - (1 - power) / 2)
-    return max(2, math.ceil(z * z * discordance / (margin * margin)))

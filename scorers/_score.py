@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from depthbench.baselines import strategies as registry
+from depthbench.baselines._calllog import read_calls
 from depthbench.baselines._context import ANSWER_ROLES
 from depthbench.baselines.strategies import KINDS, judge_score
 from depthbench.errors import UserError
 from depthbench.io import BadLine, canonical_json, sha256_bytes, write_jsonl_atomic
+from depthbench.progress import Progress
 from depthbench.scorers._extract import extract
 from depthbench.scorers._reduce import majority_vote
 from depthbench.scorers._verify import verify
@@ -114,10 +116,12 @@ def load_run_items(run: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], s
     data, task = cfg.get("data"), cfg.get("task")
     split = cfg.get("split") or "test"
     if data:
+        from depthbench.hub import load_any  # every dataset form `eval --data` reads
+
         path = Path(data)
-        if not path.exists():
+        if not path.exists() and str(data).startswith("/"):
             raise UserError(f"run.json config.data: dataset {data!r} does not exist; restore it at that path")
-        items, sha = generators.load_dataset(path, split=split if path.is_dir() else None)
+        items, sha = load_any(data, split=split, config=cfg.get("data_config"))
     elif task:
         items = generators.build_items(task, split, n=cfg.get("per_depth"))
         sha = sha256_bytes("\n".join(canonical_json(it) for it in items).encode("utf-8"))
@@ -181,7 +185,7 @@ def _int(x: Any) -> int:
 
 
 def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | None = None,
-              err: TextIO | None = None) -> dict[str, Any]:
+              err: TextIO | None = None, progress: bool | None = None) -> dict[str, Any]:
     """Re-score a run folder and write ``scored.jsonl``.
 
     Parameters
@@ -193,6 +197,9 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         Items by id (default: loaded with :func:`load_run_items`).
     err : text stream, optional
         Where bad lines and warnings are reported (default ``sys.stderr``).
+    progress : bool or None
+        Progress over the re-scored calls (:class:`depthbench.progress.Progress`): None
+        shows a bar on a terminal and a line every ~30 s elsewhere; False shows nothing.
 
     Returns
     -------
@@ -237,7 +244,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     duplicates = 0
     unknown: set[str] = set()
     changed_ex = 0
-    for lineno, rec in read_records(calls_path, bad):
+    for lineno, rec in read_calls(calls_path, items, bad):  # compact lines expanded (baselines._calllog)
         missing = [f for f in _CALL_FIELDS if f not in rec]
         if missing:
             bad.append(BadLine(lineno, f"call record lacks {', '.join(missing)}"))
@@ -252,7 +259,9 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
             continue
         calls[key] = dict(rec)
     texts: dict[str, str] = {}
+    bar = Progress(len(calls), "score", "calls", enabled=progress)
     for key, rec in calls.items():
+        bar.update(1)
         if rec["role"] == "judge":
             rec["score"] = float(judge_score(rec.get("text") or ""))  # the self-judge's verdict, re-read
         if rec["role"] not in ANSWER_ROLES:
@@ -268,6 +277,7 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
         rec["extracted"] = ex.answer
         rec["parse_status"] = ex.parse_status
         rec["correct"] = bool(ex.answer is not None and verify(item, ex.answer))
+    bar.close()
     _report(sorted(bad, key=lambda b: b.lineno), "calls.jsonl", err)
     n_bad_calls = len(bad)
     if unknown:

@@ -25,7 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from openai_test_server import OpenAITestServer  # noqa: E402
 
-__all__ = ["OpenAITestServer", "openai_server", "start_test_server", "start_llama_server", "free_port"]
+__all__ = ["OpenAITestServer", "openai_server", "start_test_server", "start_llama_server", "free_port",
+           "start_http_proxy"]
 
 
 def free_port() -> int:
@@ -103,3 +104,80 @@ def start_llama_server(model_path: str, *, n_ctx: int = 2048, startup_timeout_s:
             proc.wait(5)
         log.close()
         os.unlink(log.name)
+
+
+@contextlib.contextmanager
+def start_http_proxy() -> Iterator[dict[str, Any]]:
+    """A forwarding HTTP proxy on 127.0.0.1 for ``http://`` targets (absolute-form requests).
+
+    Yields ``{"url": "http://127.0.0.1:PORT", "requests": [target URL, ...]}``; each request
+    is forwarded to its target over a new connection and the answer relayed.
+    """
+    import asyncio
+    import threading
+    import urllib.parse
+
+    state: dict[str, Any] = {"requests": []}
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                method, target, version = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
+                headers, length = [], 0
+                while True:
+                    h = await reader.readline()
+                    if h in (b"\r\n", b"\n", b""):
+                        break
+                    name = h.split(b":", 1)[0].strip().lower()
+                    if name == b"content-length":
+                        length = int(h.split(b":", 1)[1])
+                    if name not in (b"proxy-authorization", b"proxy-connection", b"connection"):
+                        headers.append(h)
+                body = await reader.readexactly(length) if length else b""
+                state["requests"].append(target)
+                u = urllib.parse.urlsplit(target)
+                up_r, up_w = await asyncio.open_connection(u.hostname, u.port or 80)
+                path = (u.path or "/") + (f"?{u.query}" if u.query else "")
+                up_w.write(f"{method} {path} {version}\r\n".encode() + b"".join(headers)
+                           + b"Connection: close\r\n\r\n" + body)
+                await up_w.drain()
+                head, n = [], 0
+                while True:
+                    h = await up_r.readline()
+                    if h in (b"\r\n", b"\n", b""):
+                        break
+                    if h.split(b":", 1)[0].strip().lower() == b"content-length":
+                        n = int(h.split(b":", 1)[1])
+                    if not h.lower().startswith(b"connection:"):
+                        head.append(h)
+                rest = await up_r.readexactly(n) if n else b""
+                up_w.close()
+                writer.write(b"".join(head) + b"Connection: keep-alive\r\n\r\n" + rest)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(relay, "127.0.0.1", 0)
+        state["url"] = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        holder["stop"] = asyncio.Event()
+        holder["loop"] = asyncio.get_running_loop()
+        ready.set()
+        await asyncio.wait_for(holder["stop"].wait(), 300)
+        server.close()
+
+    t = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    t.start()
+    ready.wait(10)
+    try:
+        yield state
+    finally:
+        holder["loop"].call_soon_threadsafe(holder["stop"].set)
+        t.join(10)

@@ -134,8 +134,11 @@ class OpenAITestServer:
 
     def stop(self) -> None:
         """Stop the server and join its thread."""
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:  # it stopped itself meanwhile
+                pass
         if self._thread is not None:
             self._thread.join(10)
 
@@ -283,8 +286,9 @@ def _main() -> None:  # pragma: no cover - used by benchmarks/backend_bench.py
     ap = argparse.ArgumentParser(description="Run the OpenAI-compatible test server until its lifetime ends.")
     ap.add_argument("--lifetime", type=float, default=120.0, help="seconds before it stops itself")
     ap.add_argument("--fault-rate", type=float, default=0.0)
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds before each successful response")
     a = ap.parse_args()
-    srv = OpenAITestServer(lifetime_s=a.lifetime, fault_rate=a.fault_rate)
+    srv = OpenAITestServer(lifetime_s=a.lifetime, fault_rate=a.fault_rate, latency_s=a.latency)
     srv.keep_bodies = False
     srv.start()
     print(srv.port, flush=True)

@@ -11,7 +11,7 @@ from depthbench.cli import build_parser, main
 
 EXPECTED_COMMANDS = {
     "generate", "tasks", "eval", "strategies", "doctor", "score", "analyze",
-    "report", "compare", "demo", "submission", "leaderboard",
+    "report", "compare", "demo", "submission", "leaderboard", "merge", "export",
 }
 
 

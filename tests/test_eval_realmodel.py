@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _servers import start_llama_server  # noqa: E402
 
+from depthbench.baselines._calllog import read_calls  # noqa: E402
 from depthbench.generators import build_items  # noqa: E402
 from depthbench.io import read_jsonl  # noqa: E402
 
@@ -44,7 +45,7 @@ def test_eval_single_and_majority_on_smollm2(tmp_path):
         done = subprocess.run(argv, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, done.stderr[-3000:]
 
-    calls = list(read_jsonl(out / "calls.jsonl"))
+    calls = [r for _, r in read_calls(out / "calls.jsonl", {it["id"]: it for it in items})]
     outcomes = list(read_jsonl(out / "outcomes.jsonl"))
     assert len(calls) == len(items) * (1 + 4) == len({c["key"] for c in calls})
     for c in calls:
@@ -60,3 +61,30 @@ def test_eval_single_and_majority_on_smollm2(tmp_path):
     for o in outcomes:
         assert isinstance(o["correct"], bool) and 0.0 <= o["credit"] <= 1.0
         assert o["generated_tokens"] <= 256
+
+
+def test_eval_spreads_over_two_llama_cpp_servers(tmp_path):
+    """Two real llama.cpp servers on 127.0.0.1: requests go to both, every unit finishes with real counts.
+
+    (Texts are not compared with a one-server run: llama.cpp on a CPU is not bit-reproducible across
+    processes and prompt caches even at temperature 0; the test-server tests check that replicas that are
+    deterministic give the same results whichever answered.)
+    """
+    from depthbench.baselines._llamacpp import smollm2_gguf
+
+    items = build_items("graph_connectivity", "test", depths=[1, 2], n=1)
+    data = tmp_path / "items.jsonl"
+    data.write_text("".join(json.dumps(it) + "\n" for it in items))
+    with start_llama_server(smollm2_gguf(), n_ctx=2048) as a, start_llama_server(smollm2_gguf(), n_ctx=2048) as b:
+        two = subprocess.run([sys.executable, "-P", "-m", "depthbench", "eval", "--data", str(data), "--model",
+                              "openai:smollm2", "--strategy", "majority@2", "--budget", "64", "--seed", "3",
+                              "--no-progress", "--base-url", a, "--base-url", b, "--concurrency", "2", "--out",
+                              str(tmp_path / "two")], capture_output=True, text=True, timeout=1500)
+    assert two.returncode == 0, two.stderr[-3000:]
+    per_server = dict(x.rsplit(" ", 1) for x in
+                      two.stdout.split("requests per server: ", 1)[1].splitlines()[0].split(", "))
+    assert set(per_server) == {a, b} and all(int(n) >= 2 for n in per_server.values()), per_server  # probe + calls
+    calls = [r for _, r in read_calls(tmp_path / "two" / "calls.jsonl", {it["id"]: it for it in items})]
+    assert len(calls) == len(items) * 2 and all(c["text"] and c["usage"]["completion_tokens"] >= 1 for c in calls)
+    outcomes = (tmp_path / "two" / "outcomes.jsonl").read_text().splitlines()
+    assert len(outcomes) == len(items)

@@ -264,12 +264,14 @@ def test_timeout_bounds_the_whole_attempt_of_a_trickling_server():
         assert time.monotonic() - t0 < 4.0
 
 
-def test_probe_fails_fast_on_a_dead_port():
+def test_preflight_fails_fast_on_a_dead_port():
+    """One server: a single short GET /models, not every unit retrying against a dead address."""
     import time
 
     m = OpenAICompatibleModel("m", base_url=f"http://127.0.0.1:{free_port()}/v1", retries=6, timeout=120)
     t0 = time.monotonic()
     with pytest.raises(UserError, match="cannot reach") as e:
-        run(m.probe())
+        run(m.preflight())
     assert e.value.exit_code == 1 and time.monotonic() - t0 < 5.0
-    run(m.aclose())
+    with start_test_server() as srv:  # a live one passes
+        run(OpenAICompatibleModel("m", base_url=srv.base_url).preflight())

@@ -186,7 +186,7 @@ def test_maj_at_1_is_accuracy_and_maj_at_n_is_majority():
     assert maj_at_k(answers, "7", len(answers)) == majority_vote(answers, correct="7").credit
 
 
-@pytest.mark.parametrize("module", ["_extract", "_verify", "_trace", "_reduce", "_curves", "_equivalence", "_analyze"])
+@pytest.mark.parametrize("module", ["_extract", "_verify", "_trace", "_reduce", "_curves", "_equivalence", "_paired", "_analyze"])
 def test_scorers_docstring_examples(module):
     import doctest
     import importlib

@@ -132,7 +132,9 @@ def test_eval_serves_the_same_recorded_sample_to_every_strategy_and_budget(tmp_p
     out = tmp_path / "run"
     assert main(["eval", "--data", str(data / "test.jsonl"), "--model", f"replay:{rp}",
                  "--strategy", "single,majority@4", "--budget", "256,512", "--out", str(out)]) == 0
-    calls = list(read_jsonl(out / "calls.jsonl"))
+    from depthbench.baselines._calllog import read_calls
+
+    calls = [r for _, r in read_calls(out / "calls.jsonl", {it["id"]: it for it in items})]
     assert len(calls) == len(items) * (1 + 4) * 2
     for c in calls:
         assert c["text"].startswith(f"sample {c['sample']} ")

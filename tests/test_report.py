@@ -54,7 +54,8 @@ def make_results(tasks=("graph_connectivity",), budgets=(64, 256), depths=(1, 2,
                                    "boot_hi": hi, "no_answer_rate": 0.0,
                                    "mean_generated_tokens": min(b, 12.0 * d * (4 if kind == "parallel" else 1)),
                                    "mean_processed_tokens": 150.0 + 12 * d, "chance": 0.5})
-            bp = next((d for d in depths if verdicts[d] != "equivalent"), None)
+            first = next((i for i, d in enumerate(depths) if verdicts[d] in ("a_better", "b_better")), None)
+            bp = depths[first] if first and verdicts[depths[first - 1]] == "equivalent" else None
             for d in depths:
                 diff = acc["majority@4", d] - acc["budget_forcing", d]
                 eq.append({"task": task, "budget": b, "a": "majority@4", "b": "budget_forcing", "depth": d, "n": n,
@@ -176,13 +177,21 @@ def test_report_accepts_results_file_and_prints_verdicts(tmp_path: Path, capsys)
 @pytest.mark.parametrize(
     ("verdicts", "expected"),
     [
-        ({1: "equivalent", 2: "equivalent", 3: "equivalent"}, "equivalent at every depth (depths 1-3) (no breakpoint)"),
+        ({1: "equivalent", 2: "equivalent", 3: "equivalent"},
+         "equivalent at every depth (depths 1-3) (no breakpoint within the depths measured)"),
         ({1: "inconclusive", 2: "b_better", 3: "b_better"},
-         "inconclusive at depth 1, sequential better from depth 2 (breakpoint: depth 1, the first depth measured)"),
+         "not determined at depth 1 at this n, sequential better from depth 2 "
+         "(no breakpoint named: equivalence is not shown before depth 2)"),
         ({1: "equivalent", 2: "a_better", 3: "equivalent"},
          "equivalent at depth 1, parallel better at depth 2, equivalent at depth 3 (breakpoint: depth 2)"),
+        ({1: "b_better", 2: "b_better", 3: "b_better"},
+         "sequential better at every depth (depths 1-3) "
+         "(no breakpoint: a difference is shown from the first depth measured)"),
+        ({1: "equivalent", 2: "inconclusive", 3: "b_better"},
+         "equivalent at depth 1, not determined at depth 2 at this n, sequential better at depth 3 "
+         "(breakpoint not located: equivalence ends somewhere in depths 2-3)"),
     ],
-    ids=["all-equivalent", "inconclusive-then-sequential", "alternating"],
+    ids=["all-equivalent", "inconclusive-then-sequential", "alternating", "different-from-first", "gap"],
 )
 def test_verdict_sentences(verdicts, expected) -> None:
     res = check_results(make_results(budgets=(64,), depths=(1, 2, 3), verdicts=verdicts))
@@ -196,9 +205,20 @@ def test_floor_depths_read_equivalent_both_at_chance() -> None:
     for r in res["equivalence"]:
         r["floor"] = r["depth"] == 3
     for r in res["breakpoints"]:
-        r["breakpoint_depth"] = 3
+        r["breakpoint_depth"] = None
     (s,) = summarize_verdicts(check_results(res))
-    assert s.text.endswith("equivalent up to depth 2, equivalent (both at chance) at depth 3 (breakpoint: depth 3)")
+    # equivalence at chance is not shown equivalence: nothing breaks, nothing is named
+    assert s.text.endswith("equivalent up to depth 2, equivalent (both at chance) at depth 3 "
+                           "(no breakpoint: no difference is shown)")
+    assert s.breakpoint_depth is None and s.breakpoint["bp_lo"] == 3
+
+
+def test_items_that_would_decide_are_stated() -> None:
+    res = make_results(budgets=(64,), depths=(1, 2, 3), verdicts={1: "equivalent", 2: "inconclusive", 3: "b_better"})
+    for r in res["equivalence"]:
+        r["items_to_decide"] = 420 if r["verdict"] == "inconclusive" else None
+    (s,) = summarize_verdicts(check_results(res))
+    assert "not determined at depth 2 at this n (about 420 items per depth would decide it)" in s.text
 
 
 def test_pair_of_same_kind_uses_names() -> None:
@@ -222,7 +242,7 @@ def test_compare_same_data(tmp_path: Path, capsys) -> None:
     assert "openai:model-a" in text and "openai:model-b" in text
     assert "different dataset" not in text
     md = (tmp_path / "cmp" / "compare.md").read_text(encoding="utf-8")
-    assert "| graph_connectivity | 64 | majority@4 | budget_forcing | 3 | 3 |" in md
+    assert "| graph_connectivity | 64 | majority@4 | budget_forcing | depth 3 | depth 3 |" in md
 
 
 def test_compare_refuses_different_data(tmp_path: Path, capsys) -> None:

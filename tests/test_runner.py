@@ -15,7 +15,9 @@ import pytest
 from depthbench.baselines._runner import EvalConfig, run_eval
 from depthbench.cli import main as cli_main
 from depthbench.errors import UserError
+from depthbench.baselines._calllog import read_calls
 from depthbench.io import BadLine, read_jsonl
+from depthbench.scorers import load_run, load_run_items
 
 STRATS = ["single", "majority@4", "budget_forcing", "revision@2", "adaptive@4"]
 
@@ -28,8 +30,13 @@ def _cfg(out, **kw) -> EvalConfig:
 
 
 def _lines(path: Path) -> list[dict]:
+    """The records of a log; call records expanded from their compact form with the run's items."""
     bad: list[BadLine] = []
-    recs = list(read_jsonl(path, bad))
+    if path.name == "calls.jsonl":
+        items, _ = load_run_items(load_run(path.parent))
+        recs = [r for _, r in read_calls(path, items, bad)]
+    else:
+        recs = list(read_jsonl(path, bad))
     assert not bad, bad
     return recs
 
@@ -280,12 +287,12 @@ def test_kill_9_five_times_then_resume(reference, tmp_path):
     _same_as_reference(out, reference)
 
 
-def test_batch_fsync_survives_kill_9(reference, tmp_path):
+def test_line_fsync_survives_kill_9(reference, tmp_path):
     out = tmp_path / "run"
     total = _count_lines(reference / "calls.jsonl")
     for target in (total // 4, total // 2):
-        _start_and_stop_at(out, target, signal.SIGKILL, extra=("--fsync", "batch"))
-    done = subprocess.run(_argv(out, "--fsync", "batch"), capture_output=True, timeout=120)
+        _start_and_stop_at(out, target, signal.SIGKILL, extra=("--fsync", "line"))
+    done = subprocess.run(_argv(out, "--fsync", "line"), capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()
     _same_as_reference(out, reference)
 

@@ -15,8 +15,11 @@ CURVE_FIELDS = {"task", "strategy", "kind", "budget", "depth", "n", "accuracy", 
                 "boot_hi", "no_answer_rate", "mean_generated_tokens", "mean_processed_tokens", "chance"}
 FIT_FIELDS = {"task", "strategy", "budget", "p", "p_lo", "p_hi", "d50", "d50_lo", "d50_hi", "auc", "chance"}
 EQ_FIELDS = {"task", "budget", "a", "b", "depth", "n", "diff", "ci90_lo", "ci90_hi", "ci95_lo", "ci95_hi", "p_tost",
-             "p_diff", "p_holm", "verdict"}
-BP_FIELDS = {"task", "budget", "a", "b", "margin", "breakpoint_depth", "bp_lo", "bp_hi"}
+             "p_diff", "p_holm", "p_diff_holm", "verdict", "n10", "n01", "discordance", "rounded", "p_upper",
+             "p_lower", "items_needed", "items_to_decide", "unpaired_a", "unpaired_b", "floor", "reason"}
+BP_FIELDS = {"task", "budget", "a", "b", "margin", "breakpoint_depth", "bp_lo", "bp_hi", "status",
+             "first_difference_depth", "direction", "equivalent_depths", "undetermined_depths",
+             "not_testable_depths", "text"}
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +44,15 @@ def _lines(p: Path) -> list[str]:
     return p.read_text(encoding="utf-8").splitlines()
 
 
+def _full_call_lines(run: Path) -> list[str]:
+    """calls.jsonl rewritten with every record in full (the pre-compact form, still valid), one per line."""
+    from depthbench.baselines._calllog import read_calls
+    from depthbench.scorers import load_run, load_run_items
+
+    items, _ = load_run_items(load_run(run))
+    return [json.dumps(r) for _, r in read_calls(run / "calls.jsonl", items)]
+
+
 def test_score_reproduces_logged_outcomes_and_is_idempotent(run, capsys):
     assert main(["score", str(run)]) == 0
     out = capsys.readouterr()
@@ -60,7 +72,7 @@ def test_score_reproduces_logged_outcomes_and_is_idempotent(run, capsys):
 
 
 def test_score_trusts_the_text_not_the_logged_verdict(run):
-    calls = [json.loads(x) for x in _lines(run / "calls.jsonl")]
+    calls = [json.loads(x) for x in _full_call_lines(run)]
     # pick a `single` call that was right and make its text give the other label, keeping the logged verdict
     target = next(c for c in calls if c["strategy"] == "single" and c["correct"] and c["role"] == "answer")
     item_calls = [c for c in calls if c["item_id"] == target["item_id"]]
@@ -122,7 +134,11 @@ def test_analyze_writes_results_per_contract(run, capsys):
     assert res["curves"] and all(CURVE_FIELDS <= set(r) for r in res["curves"])
     assert res["fits"] and all(FIT_FIELDS <= set(r) for r in res["fits"])
     assert res["equivalence"] and all(EQ_FIELDS <= set(r) for r in res["equivalence"])
-    assert all(r["verdict"] in ("equivalent", "a_better", "b_better", "inconclusive") for r in res["equivalence"])
+    assert all(r["verdict"] in ("equivalent", "a_better", "b_better", "inconclusive", "not_testable")
+               for r in res["equivalence"])
+    assert all(r["status"] in ("located", "not_located", "different_from_first", "equivalent_throughout",
+                               "no_difference", "not_testable") for r in res["breakpoints"])
+    assert "nan" not in out.lower()
     assert res["breakpoints"] and all(BP_FIELDS <= set(r) for r in res["breakpoints"])
     pairs = {(r["a"], r["b"]) for r in res["breakpoints"]}
     assert pairs == {("majority@4", "budget_forcing"), ("majority@4", "single")}   # pass@4 is a bound
@@ -146,6 +162,8 @@ def test_analyze_without_scored_uses_outcomes(run, capsys):
     (["analyze", "{tmp}/nope"], "RUN_DIR"),
     (["analyze", "{run}", "--margin", "0"], "--margin"),
     (["analyze", "{run}", "--margin", "1.5"], "--margin"),
+    (["analyze", "{run}", "--margin", "0.5"], "--margin"),
+    (["analyze", "{run}", "--margin", "-0.05"], "--margin"),
     (["analyze", "{run}", "--n-boot", "5"], "--n-boot"),
 ])
 def test_bad_input_exits_2_with_one_line(run, tmp_path, capsys, argv, msg):
@@ -209,7 +227,7 @@ def test_score_a_run_on_a_dataset_folder_and_detect_a_changed_dataset(tmp_path, 
 
 
 def test_a_record_with_bad_types_loses_only_its_outcome(run, capsys):
-    lines = _lines(run / "calls.jsonl")
+    lines = _full_call_lines(run)
     i = next(k for k, x in enumerate(lines) if json.loads(x)["strategy"] == "majority@4")
     rec = json.loads(lines[i])
     rec["sample"] = None            # valid JSON, wrong type: the vote cannot order the samples

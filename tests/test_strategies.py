@@ -2,8 +2,9 @@
 
 The regime tests run ``depthbench eval``'s runner with the simulated reasoner on generated
 items and judge every claim with the scorers' paired comparison
-(:func:`depthbench.scorers.compare_strategies`: TOST with margin 0.05, Holm across depths,
-paired bootstrap intervals), never with hand-picked accuracy thresholds.
+(:func:`depthbench.scorers.compare_strategies`: exact paired TOST with margin 0.05 and an
+exact test of a difference, Holm across depths, Tango score intervals), never with
+hand-picked accuracy thresholds.
 """
 
 from __future__ import annotations

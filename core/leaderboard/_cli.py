@@ -108,7 +108,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from depthbench.leaderboard._site import build_leaderboard
 
     res = build_leaderboard(args.submissions_dir, args.out, releases=args.releases, limits=_limits(args),
-                            tokenizers=_tokenizers(args))
+                            tokenizers=_tokenizers(args), progress=args.progress)
     for name in res.rejected:
         rej = next(r for r in res.data["rejected"] if r["file"] == name)
         print(f"rejected {name}: {rej['problems'][0]} ({rej['n_problems']} problem(s); "
@@ -162,6 +162,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--strict", action="store_true",
                    help="exit 1 if any submission is rejected (without it: exit 1, writing nothing, only when no "
                         "submission is valid)")
+    b.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress over the submissions (default: a bar on a terminal, else a line every ~30 s)")
     b.set_defaults(func=_cmd_build)
 
 

@@ -105,8 +105,9 @@ def analyze_outcomes(outcomes: list[dict[str, Any]], margin: float = 0.05) -> di
     """Per-(strategy, budget) rows, per-depth curves and equivalence breakpoints of one submission.
 
     Uses the scorers' ``depth_curves`` (Wilson intervals), ``curve_fits`` (``p``, ``d50``
-    with bootstrap intervals, AUC) and ``compare_strategies`` (paired TOST per depth,
-    breakpoint with interval), all with fixed seeds. The AUC interval is a percentile
+    with bootstrap intervals, AUC) and ``compare_strategies`` (exact paired tests per depth,
+    the breakpoint and its sentence, ``text``, by the same rule as ``depthbench analyze``),
+    all with fixed seeds. The AUC interval is a percentile
     bootstrap over items within depth (fixed seed).
 
     Parameters
@@ -122,7 +123,7 @@ def analyze_outcomes(outcomes: list[dict[str, Any]], margin: float = 0.05) -> di
     dict
         ``rows``, ``curves``, ``breakpoints``.
     """
-    from depthbench.scorers import compare_strategies, curve_fits, depth_auc, depth_curves, wilson_interval
+    from depthbench.scorers import compare_strategies, curve_fits, depth_auc, depth_curves, pair_words, wilson_interval
 
     if not outcomes:
         return {"rows": [], "curves": [], "breakpoints": []}
@@ -163,7 +164,8 @@ def analyze_outcomes(outcomes: list[dict[str, Any]], margin: float = 0.05) -> di
             present = {s: kinds.get(s) for (t, s, b) in groups if t == task and b == budget}
             for a, b in _pairs(present):
                 per_depth, brk = compare_strategies(outcomes, a, b, task=task, budget=budget, margin=margin,
-                                                    n_boot=_BOOT, seed=_BOOT_SEED)
+                                                    n_boot=_BOOT, seed=_BOOT_SEED, chance=chance.get(task),
+                                                    words=pair_words(a, b, kinds))
                 breakpoints.append({**brk, "verdicts": [[r["depth"], r["verdict"]] for r in per_depth]})
     return {"rows": rows, "curves": curves, "breakpoints": breakpoints}
 
@@ -326,11 +328,11 @@ token counts {{ e.token_check }}; suite {{ e.suite_version }}; file <a href="{{ 
 <figure>{{ e.svg }}<figcaption>Accuracy vs certified depth (95% Wilson bands) per strategy and budget.</figcaption></figure>
 <h3>Equivalence breakpoints</h3>
 {% if e.breakpoints %}
-<table><thead><tr><th>budget</th><th>parallel (a)</th><th>sequential (b)</th><th>margin</th><th>breakpoint depth [95%]</th><th>verdict per depth</th></tr></thead>
+<table><thead><tr><th>budget</th><th>parallel (a)</th><th>sequential (b)</th><th>margin</th><th>breakpoint</th><th>verdicts by depth</th></tr></thead>
 <tbody>
 {% for b in e.breakpoints %}
 <tr><td class="num">{{ b.budget }}</td><td><code>{{ b.a }}</code></td><td><code>{{ b.b }}</code></td><td class="num">{{ b.margin|fmt }}</td>
-<td class="num">{{ b.text }}</td><td>{{ b.verdict_text }}</td></tr>
+<td>{{ b.bp_text }}</td><td>{{ b.verdict_text }}</td></tr>
 {% endfor %}
 </tbody></table>
 {% else %}
@@ -386,18 +388,10 @@ def _d50_sort(r: Mapping[str, Any]) -> str:
 
 
 def _bp_text(b: Mapping[str, Any]) -> str:
-    d = b.get("breakpoint_depth")
-    lo, hi = b.get("bp_lo"), b.get("bp_hi")
-    ci = f" [{lo if lo is not None else 'none'}, {hi if hi is not None else 'none'}]"
-    if d is None:
-        return "none within the depths measured" + (ci if lo is not None or hi is not None else "")
-    return f"{d}{ci}"
+    """The breakpoint cell: the scorers' words for the record (same as the report)."""
+    from depthbench.scorers import breakpoint_words
 
-
-def _verdict_text(b: Mapping[str, Any]) -> str:
-    names = {"equivalent": "equivalent", "a_better": "parallel better", "b_better": "sequential better",
-             "inconclusive": "inconclusive"}
-    return "; ".join(f"d{d}: {names.get(v, v)}" for d, v in b.get("verdicts", []))
+    return breakpoint_words(b)
 
 
 def _entry(rep: ValidationReport, file_name: str) -> dict[str, Any]:
@@ -422,7 +416,8 @@ def _entry(rep: ValidationReport, file_name: str) -> dict[str, Any]:
 
 
 def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, releases: Any = None,
-                      limits: Limits = DEFAULT_LIMITS, tokenizers: Mapping[str, str] | None = None) -> SiteResult:
+                      limits: Limits = DEFAULT_LIMITS, tokenizers: Mapping[str, str] | None = None,
+                      progress: bool | None = None) -> SiteResult:
     """Validate every submission in a folder and write the static leaderboard.
 
     Parameters
@@ -438,6 +433,9 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
         Reading limits for untrusted files.
     tokenizers : mapping, optional
         Tokenizers to recount token counts with (see ``validate_submission``).
+    progress : bool or None
+        Progress over the submissions (:class:`depthbench.progress.Progress`): None
+        shows a bar on a terminal and a line every ~30 s elsewhere; False shows nothing.
 
     Returns
     -------
@@ -453,15 +451,19 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
     files = collect_submissions(submissions_dir)
     result = SiteResult(data={})
     entries, rejected, downloads = [], [], []
-    for path in files:
-        rep = validate_submission(path, releases=releases, limits=limits, tokenizers=tokenizers)
-        if rep.ok:
-            entries.append(_entry(rep, path.name))
-            downloads.append((entries[-1]["download"], path))
-            result.accepted.append(path.name)
-        else:
-            rejected.append({"file": path.name, "n_problems": rep.n_problems, "problems": rep.problems[:5]})
-            result.rejected.append(path.name)
+    from depthbench.progress import Progress
+
+    with Progress(len(files), "leaderboard", "submissions", enabled=progress) as bar:
+        for path in files:
+            rep = validate_submission(path, releases=releases, limits=limits, tokenizers=tokenizers)
+            if rep.ok:
+                entries.append(_entry(rep, path.name))
+                downloads.append((entries[-1]["download"], path))
+                result.accepted.append(path.name)
+            else:
+                rejected.append({"file": path.name, "n_problems": rep.n_problems, "problems": rep.problems[:5]})
+                result.rejected.append(path.name)
+            bar.update(1)
     if not entries:
         why = (f"all {len(rejected)} submission(s) were rejected ({', '.join(r['file'] for r in rejected[:5])}"
                f"{', ...' if len(rejected) > 5 else ''}; see 'depthbench submission validate FILE')" if rejected
@@ -514,7 +516,7 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
     for e in entries:
         svg = _depth_svg(e["curves"], f"{e['task']}: accuracy vs depth")
         view_entries.append({**e, "svg": Markup(svg),
-                             "breakpoints": [{**b, "text": _bp_text(b), "verdict_text": _verdict_text(b)}
+                             "breakpoints": [{**b, "bp_text": _bp_text(b), "verdict_text": b.get("text", "")}
                                              for b in e["breakpoints"]]})
     html = _INDEX.render(tasks=view_tasks, entries=view_entries, rejected=rejected, suite_version=__version__)
 
@@ -536,11 +538,11 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
     bps = [(e, b) for e in view_entries for b in e["breakpoints"]]
     if bps:
         md += ["## Equivalence breakpoints (parallel a vs sequential b, matched budget)", "",
-               "| model | task | budget | a | b | margin | breakpoint depth [95%] | verdict per depth |",
+               "| model | task | budget | a | b | margin | breakpoint | verdicts by depth |",
                "|---|---|---:|---|---|---:|---|---|"]
         for e, b in bps:
             md.append("| " + " | ".join([_md(e["model"]), _md(e["task"]), str(b["budget"]), _md(b["a"]), _md(b["b"]),
-                                         _fmt(b["margin"], 2), _md(b["text"]), _md(b["verdict_text"])]) + " |")
+                                         _fmt(b["margin"], 2), _md(b["bp_text"]), _md(b["verdict_text"])]) + " |")
         md.append("")
     if rejected:
         md += ["## Rejected submissions", ""]

@@ -70,7 +70,12 @@ def _read_log(path: Path, what: str) -> list[dict[str, Any]]:
     if not path.is_file():
         raise UserError(f"RUN_DIR: {path.name} missing in {str(path.parent)!r}; run 'depthbench eval --out RUN_DIR' first")
     bad: list[BadLine] = []
-    rows = list(read_jsonl(path, bad))
+    if what == "calls.jsonl":  # compact call records expanded (no dataset needed: texts, tokens, call tree)
+        from depthbench.baselines._calllog import read_calls
+
+        rows = [rec for _, rec in read_calls(path, None, bad)]
+    else:
+        rows = list(read_jsonl(path, bad))
     torn_ok = [b for b in bad if b.reason != "torn last line"]
     if torn_ok:
         b = torn_ok[0]

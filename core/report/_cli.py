@@ -63,7 +63,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_cmd_compare)
 
     p = subparsers.add_parser(
-        "demo", help="the whole pipeline on the simulated reasoner, offline, in about a minute",
+        "demo", help="the whole pipeline on the simulated reasoner, offline, in a minute or two",
         description="Generate small datasets for the three task families, run the simulated reasoner under "
                     "single, budget_forcing, majority@N and revision@R at two budgets, analyse, and write "
                     "the report. No network, no GPU.")

@@ -31,7 +31,7 @@ from depthbench.errors import UserError
 from depthbench.io import atomic_write_bytes, atomic_write_text, ensure_writable_dir
 from depthbench.report._html import _md_table, fmt
 from depthbench.report._plots import _PALETTE, _RC, figure_bytes
-from depthbench.report._results import RunResults, num, strategy_order
+from depthbench.report._results import RunResults, comparison_groups, num, pair_label, strategy_kinds, strategy_order
 
 __all__ = ["CompareFiles", "compare_runs", "check_same_data"]
 
@@ -156,19 +156,16 @@ def _ci(r: Mapping[str, Any] | None) -> str:
 
 
 def _bp_rows(a: RunResults, b: RunResults) -> list[list[str]]:
-    def idx(run: RunResults) -> dict[tuple[str, int, str, str], Any]:
-        return {(r["task"], int(r["budget"]), r["a"], r["b"]): r.get("breakpoint_depth")
-                for r in run.results.get("breakpoints", [])}
-    ba, bb = idx(a), idx(b)
-    out = []
-    def show(d: dict[tuple[str, int, str, str], Any], k: tuple[str, int, str, str]) -> str:
-        if k not in d:
-            return "not run"
-        return "none" if d[k] is None else str(d[k])
+    """Each run's breakpoint per comparison, in the scorers' words (recomputed from its rows)."""
+    from depthbench.scorers import breakpoint_words, summarize_comparison
 
-    for k in sorted(set(ba) | set(bb)):
-        out.append([k[0], str(k[1]), k[2], k[3], show(ba, k), show(bb, k)])
-    return out
+    def idx(run: RunResults) -> dict[tuple[str, int, str, str], str]:
+        kinds = strategy_kinds(run.results["curves"])
+        return {k: breakpoint_words(summarize_comparison(rows, pair_label(k[2], k[3], kinds)))
+                for k, rows in comparison_groups(run.results).items()}
+    ba, bb = idx(a), idx(b)
+    return [[k[0], str(k[1]), k[2], k[3], ba.get(k, "not run"), bb.get(k, "not run")]
+            for k in sorted(set(ba) | set(bb))]
 
 
 def _fit_rows(a: RunResults, b: RunResults) -> list[list[str]]:

@@ -26,7 +26,9 @@ from depthbench.io import atomic_write_bytes, atomic_write_text, ensure_writable
 from depthbench.report._plots import RenderedFigure, render_figures, render_overview, slug
 from depthbench.report._results import (
     RunResults,
+    comparison_groups,
     num,
+    pair_label,
     strategy_kinds,
     strategy_order,
     summarize_verdicts,
@@ -83,8 +85,22 @@ def _sorted_curves(res: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return sorted(res["curves"], key=lambda r: (r["task"], int(r["budget"]), order[r["strategy"]], int(r["depth"])))
 
 
+def _bracket(brk: Mapping[str, Any]) -> str:
+    """``bp_lo`` / ``bp_hi`` of a breakpoint record as a depth range (None is unbounded)."""
+    lo, hi = brk.get("bp_lo"), brk.get("bp_hi")
+    if lo is None and hi is None:
+        return "\u2013"
+    if lo is None:
+        return f"<= {hi}"
+    if hi is None:
+        return f">= {lo}"
+    return str(hi) if lo == hi else f"{lo}-{hi}"
+
+
 def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
     """Row data (already formatted) shared by the HTML and markdown views."""
+    from depthbench.scorers import breakpoint_words, summarize_comparison
+
     kinds = strategy_kinds(res["curves"])
     order = {s: i for i, s in enumerate(strategy_order(res["curves"]))}
     curves = [[r["task"], r["strategy"], r.get("kind", ""), str(r["budget"]), str(r["depth"]), fmt(r["n"]),
@@ -99,16 +115,21 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
                             key=lambda r: (str(r.get("task")), _budget_key(r.get("budget")),
                                            order.get(r.get("strategy"), 99), str(r.get("strategy"))))]
     eq = [[r["task"], str(r["budget"]), r["a"], r["b"], str(r["depth"]), fmt(r.get("n")), fmt(r.get("diff")),
+           f"{r['n10']} / {r['n01']}" if r.get("n10") is not None else "\u2013",
            _ci(r.get("ci90_lo"), r.get("ci90_hi")), _ci(r.get("ci95_lo"), r.get("ci95_hi")),
-           fmt(r.get("p_tost"), 4), fmt(r.get("p_diff"), 4), fmt(r.get("p_holm"), 4),
-           fmt(r.get("items_needed")), verdict_label(r["verdict"], r["a"], r["b"], kinds, bool(r.get("floor"))), r["verdict"]]
+           fmt(r.get("p_tost"), 4), fmt(r.get("p_diff"), 4), fmt(r.get("p_holm"), 4), fmt(r.get("p_diff_holm"), 4),
+           fmt(r.get("items_needed")),
+           verdict_label(r["verdict"], r["a"], r["b"], kinds, bool(r.get("floor")), row=r), r["verdict"]]
           for r in sorted(res.get("equivalence", []),
                           key=lambda r: (r["task"], int(r["budget"]), r["a"], r["b"], int(r["depth"])))]
-    bps = [[r["task"], str(r["budget"]), r["a"], r["b"], fmt(r.get("margin", res.get("margin"))),
-            fmt(r.get("breakpoint_depth")) if r.get("breakpoint_depth") is not None else "none",
-            _ci(r.get("bp_lo"), r.get("bp_hi"), 0) if r.get("bp_lo") is not None or r.get("bp_hi") is not None
-            else "\u2013"]
-           for r in sorted(res.get("breakpoints", []), key=lambda r: (r["task"], int(r["budget"]), r["a"], r["b"]))]
+    groups = comparison_groups(res)
+    bps = []
+    for (task, budget, a, b), rows in sorted(groups.items()):
+        brk = summarize_comparison(rows, pair_label(a, b, kinds))
+        margin = next((r.get("margin") for r in rows if r.get("margin") is not None), res.get("margin"))
+        bps.append([task, str(budget), a, b, fmt(margin),
+                    str(brk["breakpoint_depth"]) if brk["breakpoint_depth"] is not None else "none",
+                    _bracket(brk), breakpoint_words(brk)])
     ctt = [[str(r.get("task", "")), str(r.get("a", "")), str(r.get("b", "")), fmt(r.get("depth")),
             fmt(r.get("target")), fmt(r.get("cost_a"), 1), fmt(r.get("cost_b"), 1), fmt(r.get("ratio"), 2)]
            for r in sorted((r for r in res.get("compute_to_target") or [] if isinstance(r, Mapping)),
@@ -120,9 +141,11 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
         "curves": (["task", "strategy", "kind", "budget", "depth", "n", "accuracy", "Wilson 95%", "bootstrap 95%",
                     "no answer", "mean G", "mean P", "chance"], curves),
         "fits": (["task", "strategy", "budget", "p (per step)", "p 95%", "d50", "d50 95%", "AUC", "chance"], fits),
-        "equivalence": (["task", "budget", "a", "b", "depth", "n", "diff a-b", "90% CI (t)", "95% CI (t)", "p TOST",
-                         "p diff", "p TOST (Holm)", "items needed", "verdict"], eq),  # rows end with the verdict code
-        "breakpoints": (["task", "budget", "a", "b", "margin", "breakpoint depth", "95% CI"], bps),
+        "equivalence": (["task", "budget", "a", "b", "depth", "n", "diff a-b", "n10 / n01", "90% CI (score)",
+                         "95% CI (score)", "p TOST", "p diff", "p TOST (Holm)", "p diff (Holm)", "items needed",
+                         "verdict"], eq),  # rows end with the verdict code
+        "breakpoints": (["task", "budget", "a", "b", "margin", "breakpoint depth", "equivalence ends in depths",
+                         "breakpoint"], bps),
     }
 
 
@@ -144,7 +167,7 @@ th { background: #f0f0f0; } td.l, th.l { text-align: left; }
 figure { margin: 1.2rem 0; } figure img { max-width: 100%; height: auto; }
 figcaption { font-size: .85rem; color: #555; }
 .v-equivalent { background: #a6d96a; } .v-a_better { background: #fdae61; }
-.v-b_better { background: #74add1; } .v-inconclusive { background: #e0e0e0; }
+.v-b_better { background: #74add1; } .v-inconclusive { background: #e0e0e0; } .v-not_testable { background: #fff; }
 .meta td { text-align: left; } .scroll { overflow-x: auto; }
 </style>
 </head>
@@ -164,6 +187,9 @@ equivalence margin {{ margin }}; depthbench {{ version }}.</p>
 {% if summaries %}<ul>
 {% for s in summaries %}<li>{{ s }}</li>
 {% endfor %}</ul>{% else %}<p>No paired comparisons in this run.</p>{% endif %}
+<p>Breakpoint: the first depth with a shown difference right after a depth shown equivalent; when depths before
+the first difference are not determined, no breakpoint is named and the depths where equivalence ends are
+given instead (a bound that holds unless a test errs).</p>
 {{ table("breakpoints") }}
 
 <h2 id="overview">Overview</h2>
@@ -185,13 +211,15 @@ budgets run (ratio below 1: the parallel strategy a gets there with fewer tokens
 {{ table("compute_to_target") }}
 {% endif %}
 <h2 id="equivalence">Equivalence tests</h2>
-<p>Paired difference a - b per depth with its paired t intervals (the ones the tests use); equivalent when the
-TOST rejects at the Holm-adjusted level (the 90% CI inside (-m, m) before correction), different when the
-Holm-adjusted test of a zero difference rejects (the 95% CI excludes 0 before correction), otherwise
-inconclusive. "Equivalent (both at chance)" marks depths where both strategies are within the margin of the
-chance rate: they agree only in failing, and such a depth ends the equivalent run for the breakpoint. "Items needed": items per depth for 80% power to
-show equivalence at this margin, at the observed variance of the per-item difference.</p>
-{{ table("equivalence", verdict_col=13) }}
+<p>Paired difference a - b per depth; n10 / n01: items only a / only b got right (after a seeded rounding of
+fractional credit), the counts the exact tests use. Equivalent when the exact TOST (margin m) rejects at
+Holm's level across the depths, a- or b-better when the exact two-sided test of a zero difference does,
+otherwise not determined at this n (with about how many items per depth would decide it). The intervals are
+Tango's score intervals, for reading; the verdicts come from the p-values. "Equivalent (both at chance)"
+marks depths where both strategies are within the margin of the chance rate: they agree only in failing, and
+such a depth is not counted as shown equivalence for the breakpoint. "Items needed": items per depth for 80%
+power to show equivalence at a true difference of 0 and this discordance, with Holm over the depths.</p>
+{{ table("equivalence", verdict_col=15) }}
 
 <h2 id="curves">Depth curves</h2>
 {{ table("curves") }}

@@ -53,6 +53,7 @@ VERDICT_COLORS = {
     "a_better": "#fdae61",
     "b_better": "#74add1",
     "inconclusive": "#e0e0e0",
+    "not_testable": "#ffffff",
 }
 
 
@@ -230,8 +231,12 @@ def _draw_equivalence_panel(ax: Any, res: Mapping[str, Any], task: str, a: str, 
             diff = num(r.get("diff"))
             if not math.isnan(diff):
                 ax.text(j, i, f"{diff:+.2f}", ha="center", va="center", fontsize=7, color="#222222")
-    bps = {int(r["budget"]): r.get("breakpoint_depth") for r in res.get("breakpoints", [])
-           if r["task"] == task and r["a"] == a and r["b"] == b}
+    from depthbench.scorers import summarize_comparison   # the one breakpoint rule, from the rows
+
+    by_budget: dict[int, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        by_budget.setdefault(int(r["budget"]), []).append(r)
+    bps = {bud: summarize_comparison(rs)["breakpoint_depth"] for bud, rs in by_budget.items()}
     for i, bud in enumerate(budgets):
         bp = bps.get(bud)
         if bp is not None and int(bp) in depths:
@@ -251,7 +256,7 @@ def _draw_equivalence_panel(ax: Any, res: Mapping[str, Any], task: str, a: str, 
     return [Patch(facecolor=VERDICT_COLORS["equivalent"], label="equivalent"),
             Patch(facecolor=VERDICT_COLORS["a_better"], label=a_label),
             Patch(facecolor=VERDICT_COLORS["b_better"], label=b_label),
-            Patch(facecolor=VERDICT_COLORS["inconclusive"], label="inconclusive"),
+            Patch(facecolor=VERDICT_COLORS["inconclusive"], label="not determined at this n"),
             Patch(facecolor="white", edgecolor="#666666", hatch="xx", label="both at chance"),
             Patch(facecolor="none", edgecolor="black", linewidth=2.0, label="breakpoint")]
 
@@ -270,8 +275,9 @@ def _equivalence_figure(res: Mapping[str, Any], task: str, style: _Style) -> Ren
     return RenderedFigure(
         f"{slug(task)}-equivalence", f"{task}: equivalence map",
         f"Paired verdict per depth and budget (margin {res.get('margin', 0.05)}); the number is the "
-        "accuracy difference a - b; the black frame marks the breakpoint, the first depth whose "
-        "verdict is not 'equivalent'.", png, svg)
+        "accuracy difference a - b; the black frame marks the breakpoint, the first depth with a shown "
+        "difference right after a depth shown equivalent (none is framed when the depths before the first "
+        "difference are not determined).", png, svg)
 
 
 def _tokens_figure(res: Mapping[str, Any], task: str, style: _Style) -> RenderedFigure:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ __all__ = [
     "verdict_label",
     "pair_label",
     "summarize_verdicts",
+    "comparison_groups",
     "VerdictSummary",
     "num",
     "strategy_kinds",
@@ -37,7 +38,7 @@ RESULTS_FORMAT = "depthbench-results/1"
 _CURVE_KEYS = ("task", "strategy", "kind", "budget", "depth", "n", "accuracy", "wilson_lo", "wilson_hi")
 _EQ_KEYS = ("task", "budget", "a", "b", "depth", "verdict")
 _BP_KEYS = ("task", "budget", "a", "b", "breakpoint_depth")
-_VERDICTS = ("equivalent", "a_better", "b_better", "inconclusive")
+_VERDICTS = ("equivalent", "a_better", "b_better", "inconclusive", "not_testable")  # scorers.VERDICTS
 _KIND_RANK = {"single": 0, "parallel": 1, "sequential": 2, "bound": 3}
 
 
@@ -225,28 +226,29 @@ def pair_label(a: str, b: str, kinds: Mapping[str, str]) -> tuple[str, str]:
 
     When ``a`` is parallel and ``b`` sequential (the contract's convention; ``single``, one
     chain, counts as sequential as in ``depthbench analyze``) the words are "parallel
-    better" and "sequential better"; otherwise the strategy names are used.
+    better" and "sequential better"; otherwise the strategy names are used. The scorers'
+    :func:`depthbench.scorers.pair_words`, so every view says the same.
     """
-    if kinds.get(a) == "parallel" and kinds.get(b) in ("sequential", "single"):
-        return "parallel better", "sequential better"
-    return f"{a} better", f"{b} better"
+    from depthbench.scorers import pair_words
+
+    return pair_words(a, b, kinds)
 
 
-def verdict_label(verdict: str, a: str, b: str, kinds: Mapping[str, str], floor: bool = False) -> str:
+def verdict_label(verdict: str, a: str, b: str, kinds: Mapping[str, str], floor: bool = False,
+                  row: Mapping[str, Any] | None = None) -> str:
     """A verdict code (``a_better`` ...) as words for the pair (``parallel better`` ...).
 
-    ``floor=True`` (the scorers' flag: both strategies at most chance + margin) turns
-    "equivalent" into "equivalent (both at chance)", so a tie between two failures is
-    never read as two working strategies agreeing.
+    The scorers' :func:`depthbench.scorers.verdict_words`: ``floor=True`` (both strategies
+    at most chance + margin) turns "equivalent" into "equivalent (both at chance)", so a
+    tie between two failures is never read as two working strategies agreeing;
+    ``inconclusive`` reads "not determined at this n", with the items that would decide it
+    when the equivalence ``row`` is given.
     """
-    a_words, b_words = pair_label(a, b, kinds)
-    if verdict == "equivalent" and floor:
-        return "equivalent (both at chance)"
-    return {"equivalent": "equivalent", "a_better": a_words, "b_better": b_words,
-            "inconclusive": "inconclusive"}.get(verdict, verdict)
+    from depthbench.scorers import verdict_words
 
-
-_FLOOR = "equivalent_floor"  # internal run key: an equivalent verdict with the floor flag
+    data = dict(row) if row is not None else {}
+    data.update({"verdict": verdict, "floor": floor})
+    return verdict_words(data, pair_label(a, b, kinds))
 
 
 @dataclass(frozen=True)
@@ -260,45 +262,24 @@ class VerdictSummary:
     verdicts: tuple[tuple[int, str], ...]  # (depth, verdict code) sorted by depth
     breakpoint_depth: int | None
     text: str
+    breakpoint: dict[str, Any] | None = None   # the scorers' summarize_comparison record
 
 
-def _depth_ranges(depths: Sequence[int]) -> str:
-    if len(depths) == 1:
-        return f"depth {depths[0]}"
-    return f"depths {depths[0]}-{depths[-1]}" if list(depths) == list(range(depths[0], depths[-1] + 1)) \
-        else "depths " + ", ".join(str(d) for d in depths)
-
-
-def _describe(verdicts: Sequence[tuple[int, str]], a: str, b: str, kinds: Mapping[str, str]) -> str:
-    """Runs of equal verdicts over depth as a phrase.
-
-    ``[(1, eq), (2, eq), (3, inc), (4, b), (5, b)]`` reads "equivalent up to depth 2,
-    inconclusive at depth 3, sequential better from depth 4".
-    """
-    runs: list[tuple[str, list[int]]] = []
-    for depth, v in verdicts:
-        if runs and runs[-1][0] == v:
-            runs[-1][1].append(depth)
-        else:
-            runs.append((v, [depth]))
-    parts = []
-    for i, (v, depths) in enumerate(runs):
-        words = verdict_label("equivalent", a, b, kinds, floor=True) if v == _FLOOR \
-            else verdict_label(v, a, b, kinds)
-        if len(runs) == 1:
-            parts.append(f"{words} at every depth ({_depth_ranges(depths)})" if len(depths) > 1
-                         else f"{words} at depth {depths[0]}")
-        elif i == 0 and len(depths) > 1:
-            parts.append(f"{words} up to depth {depths[-1]}")
-        elif i == len(runs) - 1 and len(depths) > 1:
-            parts.append(f"{words} from depth {depths[0]}")
-        else:
-            parts.append(f"{words} at {_depth_ranges(depths)}")
-    return ", ".join(parts)
+def comparison_groups(results: Mapping[str, Any]) -> dict[tuple[str, int, str, str], list[Mapping[str, Any]]]:
+    """The ``equivalence`` rows of a results object grouped by (task, budget, a, b)."""
+    groups: dict[tuple[str, int, str, str], list[Mapping[str, Any]]] = {}
+    for row in results.get("equivalence", []):
+        groups.setdefault((row["task"], int(row["budget"]), row["a"], row["b"]), []).append(row)
+    return groups
 
 
 def summarize_verdicts(results: Mapping[str, Any]) -> list[VerdictSummary]:
     """One sentence per (task, budget, a, b) saying where the pair is equivalent.
+
+    The sentence and the breakpoint come from the scorers' one rule,
+    :func:`depthbench.scorers.summarize_comparison`, applied to the ``equivalence`` rows
+    (the same call ``depthbench analyze`` makes), so the report, the demo and the
+    analyze table say the same.
 
     Parameters
     ----------
@@ -310,32 +291,16 @@ def summarize_verdicts(results: Mapping[str, Any]) -> list[VerdictSummary]:
     list of VerdictSummary
         Sorted by task, budget, then pair; ``text`` reads e.g. ``"graph_connectivity @
         budget 256, majority@8 vs budget_forcing: equivalent up to depth 2, sequential
-        better from depth 4 (breakpoint: depth 3)"``.
+        better from depth 3 (breakpoint: depth 3)"``.
     """
+    from depthbench.scorers import summarize_comparison
+
     kinds = strategy_kinds(results["curves"])
-    groups: dict[tuple[str, int, str, str], list[tuple[int, str]]] = {}
-    floors: dict[tuple[str, int, str, str], set[int]] = {}
-    for row in results.get("equivalence", []):
-        key = (row["task"], int(row["budget"]), row["a"], row["b"])
-        groups.setdefault(key, []).append((int(row["depth"]), row["verdict"]))
-        if row.get("floor"):
-            floors.setdefault(key, set()).add(int(row["depth"]))
-    bps = {(r["task"], int(r["budget"]), r["a"], r["b"]): r.get("breakpoint_depth")
-           for r in results.get("breakpoints", [])}
     out = []
-    for key in sorted(groups):
+    for key, rows in sorted(comparison_groups(results).items()):
         task, budget, a, b = key
-        verdicts = tuple(sorted(groups[key]))
-        bp = bps.get(key)
-        fl = floors.get(key, set())
-        phrase = _describe([(d, _FLOOR if v == "equivalent" and d in fl else v) for d, v in verdicts],
-                           a, b, kinds)
-        if bp is None:
-            bp_text = "no breakpoint"
-        elif verdicts and bp == verdicts[0][0]:
-            bp_text = f"breakpoint: depth {bp}, the first depth measured"
-        else:
-            bp_text = f"breakpoint: depth {bp}"
-        text = f"{task} @ budget {budget}, {a} vs {b}: {phrase} ({bp_text})"
-        out.append(VerdictSummary(task, budget, a, b, verdicts, bp, text))
+        summary = summarize_comparison(rows, pair_label(a, b, kinds))
+        verdicts = tuple(sorted((int(r["depth"]), r["verdict"]) for r in rows))
+        text = f"{task} @ budget {budget}, {a} vs {b}: {summary['text']}"
+        out.append(VerdictSummary(task, budget, a, b, verdicts, summary["breakpoint_depth"], text, summary))
     return out
