@@ -111,7 +111,12 @@ def _register_eval(sub: Any) -> None:
                    help="evaluate only the K-th of N balanced parts of the items (every depth in every part); "
                         "join the parts with `depthbench merge` (Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
     p.add_argument("--retries", type=int, default=None, help="openai: retries per call on 429/5xx/timeouts (default 6)")
-    p.add_argument("--timeout", type=float, default=None, help="openai: seconds per attempt (default 120)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="openai: seconds per attempt, the whole response included (default 120)")
+    p.add_argument("--tokenizer", default=None, metavar="PATH_OR_GGUF",
+                   help="openai: count tokens with this tokenizer (a .gguf file, a Hugging Face tokenizer.json, or "
+                        "smollm2) when a response has no usage and the server no /tokenize; without it such counts "
+                        "are an estimate (usage.completion_source says which, per call)")
     _add_sampler_flags(p)
     p.add_argument("--native-n", action="store_true",
                    help="openai: ask the server for n choices in one request (vLLM, llama.cpp server) instead "
@@ -167,16 +172,21 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         argv=[a for a in sys.argv[1:] if a != args.api_key] if args.api_key else sys.argv[1:],
     )
     res = run_eval(cfg)
+    blind = res.get("answers_known") is False
     print(f"{res['items']} items, {res['units']} (item, strategy, budget) units: {res['resumed_units']} from an "
           f"earlier run, {res['new_units']} new; {res['new_calls']} new calls, {res['calls_from_log']} served from "
           f"the log; {res['new_generated_tokens']} generated tokens in {res['seconds']:.1f}s")
     print(f"{'strategy':<28} {'budget':>7} {'n':>5} {'acc':>6} {'mean G':>8} {'mean P':>9} {'no ans':>7}")
     for r in summarize(res["out"]):
-        print(f"{r['strategy']:<28} {r['budget']:>7} {r['n']:>5} {r['accuracy']:>6.3f} {r['mean_G']:>8.1f} "
+        acc = f"{'n/a':>6}" if blind else f"{r['accuracy']:>6.3f}"
+        print(f"{r['strategy']:<28} {r['budget']:>7} {r['n']:>5} {acc} {r['mean_G']:>8.1f} "
               f"{r['mean_P']:>9.1f} {r['no_answer_rate']:>7.3f}")
     if len(res.get("servers") or []) > 1:
         print("requests per server: " + ", ".join(f"{s['base_url']} {s['requests']}" for s in res["servers"]))
     print(f"logs: {res['out']}/calls.jsonl, {res['out']}/outcomes.jsonl")
+    if blind:
+        print(f"the items carry no answers (a hidden split's prompts): accuracy is known only to the maintainers; "
+              f"pack the run with 'depthbench submission pack {res['out']} --out FILE.json.gz' and send them FILE")
     return 0
 
 
@@ -226,6 +236,14 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
         options["native_n"] = True
     if getattr(args, "think_open", False):
         options["opens_think"] = True
+    if getattr(args, "tokenizer", None) is not None:
+        if provider != "openai":
+            raise UserError(f"--tokenizer: only the openai backend counts tokens itself, not --model {args.model}; "
+                            "drop --tokenizer")
+        from depthbench.baselines._tokenizer import load_tokenizer
+
+        load_tokenizer(args.tokenizer, what="--tokenizer")  # refuse a bad path before anything runs
+        options["tokenizer"] = args.tokenizer
     check_model_args(args.model, options)
     return options
 

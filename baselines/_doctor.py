@@ -2,9 +2,11 @@
 
 For an OpenAI-compatible server it checks, in order: reachable (``GET /models``), the model
 name, the context length (``max_model_len`` from vLLM's model list, else llama.cpp's
-``/props``), whether responses carry ``usage``, whether the seed is honoured (equal seeds
-agree and different seeds differ at temperature 1), whether ``n > 1`` is served natively
-(and whether usage is then summed over the choices, as vLLM does), whether the raw
+``/props``), whether responses carry ``usage`` and, when they do not, how depthbench will
+count tokens instead (the server's ``/tokenize``, a ``--tokenizer``, or the stated
+estimate), whether the seed is honoured (equal seeds agree and different seeds differ at
+temperature 1), whether ``n > 1`` is served natively (the number of choices returned; and
+whether usage is then summed over the choices, as vLLM does), whether the raw
 ``/completions`` endpoint works, then the pre-flight ``eval`` runs: the chat template it can
 render, the reasoning delimiters, which sampler fields the server takes and its defaults
 (llama.cpp's ``/props``), whether the temperature is fixed, the continuation mode that works
@@ -95,9 +97,7 @@ async def _doctor_openai(model: Any) -> list[Check]:
         rows.append(Check("chat completions", "fail", "error", str(e)))
         return rows
     rows.append(Check("chat completions", "ok", "yes", f"{a.completion_tokens} tokens, finish {a.finish_reason}"))
-    rows.append(Check("returns usage", "ok" if a.token_source == "server" else "warn",
-                      "yes" if a.token_source == "server" else "no",
-                      "per-call usage" if a.token_source == "server" else "counts come from /tokenize instead"))
+    rows.extend(await _usage_checks(model, a.token_source))
     rows.append(_seed_check(a.text, b.text, c.text))
 
     # native n: raw call to see what the server does with n
@@ -105,24 +105,12 @@ async def _doctor_openai(model: Any) -> list[Check]:
             "temperature": 1.0, "top_p": 1.0, "seed": 7, "n": 3}
     try:
         data, _ = await model.request_json("POST", "/chat/completions", body, retries=1)
-        got = data.get("choices") or []
-        if len(got) == 3:
-            usage = (data.get("usage") or {}).get("completion_tokens")
-            counts = []
-            for ch in got:
-                counts.append(await model.count_tokens((ch.get("message") or {}).get("content") or ""))
-            summed = isinstance(usage, int) and abs(usage - sum(counts)) <= 3
-            rows.append(Check("supports n", "ok", "yes",
-                              f"usage.completion_tokens={usage}, choices tokenise to {counts}: "
-                              + ("summed over n (split per choice by depthbench)" if summed else "not a sum")
-                              + "; enable with eval --native-n"))
-        else:
-            rows.append(Check("supports n", "info", "no", f"n=3 returned {len(got)} choice(s); depthbench fans out "
-                                                          "with one seed per sample (the default)"))
     except (UserError, BackendError) as e:
         said = getattr(e, "text", None) or str(e)  # a ServerRefusal carries the server's own words
         rows.append(Check("supports n", "info", "no", f"n=3 refused ({said[:100]}); depthbench fans out, "
                                                       "and eval turns --native-n off after one such refusal"))
+    else:
+        rows.append(await _n_check(model, data))
 
     try:
         r = await model.generate(Request(max_tokens=8, temperature=1.0, top_p=1.0, seeds=(3,),
@@ -135,6 +123,44 @@ async def _doctor_openai(model: Any) -> list[Check]:
                           f"{str(e)[:100]}; continuations need a prefill mode here (see continuation)"))
     rows += await _preflight_rows(model)
     return rows
+
+
+async def _usage_checks(model: Any, source: str) -> list[Check]:
+    """``returns usage`` and, without usage, where depthbench's counts will come from."""
+    if source == "server":
+        return [Check("returns usage", "ok", "yes", "per-call usage")]
+    _, how = await model.count_text("Count from one to twenty.")
+    detail = {"server_tokenize": "counted by the server's /tokenize (exact)",
+              "tokenizer": "counted with the --tokenizer given (exact if it is the model's)",
+              "estimate": "no /tokenize and no --tokenizer: counts are an estimate (about 4 bytes per token); "
+                          "pass eval --tokenizer PATH_OR_GGUF"}.get(how, how)
+    return [Check("returns usage", "warn", "no", "responses carry no usage; the run goes on"),
+            Check("token counts", "ok" if how != "estimate" else "warn", how, detail)]
+
+
+async def _n_check(model: Any, data: Any) -> Check:
+    """What the server did with ``n=3``: choices returned, and whether usage is their sum."""
+    got = data.get("choices") if isinstance(data, dict) else None
+    got = got if isinstance(got, list) else []
+    if len(got) < 2:
+        return Check("supports n", "info", "no", f"n=3 returned {len(got)} choice(s); depthbench fans out with one "
+                                                 "seed per sample (the default)")
+    usage = (data.get("usage") or {}).get("completion_tokens") if isinstance(data.get("usage"), dict) else None
+    # the whole generation of each choice, reasoning fields joined back (they count in usage)
+    counted = [await model.count_text(model._message_text(ch.get("message") or {}, False)[0])
+               if isinstance(ch, dict) and isinstance(ch.get("message") or {}, dict) else (0, "estimate")
+               for ch in got]
+    counts = [n for n, _ in counted]
+    exact = all(src != "estimate" for _, src in counted)
+    if not isinstance(usage, int):
+        how = "no usage: each choice is counted on its own"
+    elif not exact:
+        how = f"usage.completion_tokens={usage} (no exact per-choice count to compare with)"
+    elif abs(usage - sum(counts)) <= 3:
+        how = f"usage.completion_tokens={usage} = sum of the choices {counts}: summed over n (split per choice)"
+    else:
+        how = f"usage.completion_tokens={usage}, choices count {counts}: not a sum"
+    return Check("supports n", "ok", "yes", f"n=3 returned {len(got)} choices; {how}; enable with eval --native-n")
 
 
 async def _preflight_rows(model: Any) -> list[Check]:

@@ -107,6 +107,8 @@ _OWN_FLAGS = {"base_url": "--base-url", "api_key": "--api-key", "concurrency": "
               "repeat_penalty": "--repeat-penalty", "presence_penalty": "--presence-penalty",
               "frequency_penalty": "--frequency-penalty"}
 _SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "authorization", "auth", "cookie", "credential")
+#: option names that contain a secret word but hold none (recorded as given, so a resume compares them)
+_NOT_SECRET = ("tokenizer",)
 
 
 def check_model_args(spec: str, options: dict[str, Any], flag: str = "--model-args") -> None:
@@ -144,7 +146,8 @@ def redact_secrets(options: Any) -> Any:
     if isinstance(options, dict):
         out = {}
         for k, v in options.items():
-            if isinstance(k, str) and any(w in k.lower() for w in _SECRET_WORDS) and v not in (None, ""):
+            if (isinstance(k, str) and k.lower() not in _NOT_SECRET and any(w in k.lower() for w in _SECRET_WORDS)
+                    and v not in (None, "")):
                 out[k] = "<redacted>"
             else:
                 out[k] = redact_secrets(v)

@@ -39,13 +39,24 @@ Behaviour
 * ``n > 1``: by default fanned out as ``n`` single-choice calls, choice ``i`` with
   ``seeds[i]``. With ``native_n=True`` one call asks for ``n`` choices with ``seeds[0]``.
   Servers that sum ``usage.completion_tokens`` over the choices (vLLM, OpenAI) are handled
-  by counting each choice (its logprobs if returned, else the server's ``/tokenize``
-  endpoint or a given tokenizer) and checking the counts add up to the usage: then the
-  source is ``"server_split"``, otherwise ``"tokenizer"`` (and a warning is logged).
+  by counting each choice (its logprobs if returned, else as below) and checking the counts
+  add up to the usage: then the source is ``"server_split"``, otherwise the count's own
+  source (and a warning is logged).
+* Missing ``usage`` (some servers, some responses) never stops a run: the backend counts
+  the text itself, with the server's ``/tokenize`` endpoint where it has one (vLLM,
+  llama.cpp; source ``"server_tokenize"``), else a tokenizer the user names
+  (``tokenizer=``, ``eval --tokenizer PATH_OR_GGUF``; source ``"tokenizer"``), else the
+  stated estimate of :func:`~depthbench.baselines._tokenizer.estimate_tokens` (source
+  ``"estimate"``). A completion cut by the length limit has exactly ``max_tokens`` tokens,
+  and no count is taken above ``max_tokens`` (the server cannot have generated more).
+* Deadlines: ``timeout`` bounds each whole attempt (connect, send, every read of a body
+  that trickles in), not each socket read. :meth:`preflight` checks the server answers at all
+  with one short connection attempt, so ``eval`` fails fast against a dead address.
 * At most ``concurrency`` requests in flight (an ``asyncio.Semaphore``).
 * Retries on HTTP 429 and 5xx, timeouts, connection errors and malformed JSON, with
-  exponential backoff and full jitter (``Retry-After`` honoured); each retry is logged on
-  the ``depthbench.baselines.openai`` logger. Other 4xx answers are configuration errors
+  exponential backoff and full jitter (``Retry-After`` honoured); retries are logged on
+  the ``depthbench.baselines.openai`` logger, the same failure at most once per 10 s (then a
+  count of the repeats). Other 4xx answers are configuration errors
   (:class:`~depthbench.errors.UserError`).
 """
 
@@ -83,6 +94,32 @@ __all__ = ["OpenAICompatibleModel", "normalise_base_url", "split_base_urls", "Se
 log = logging.getLogger("depthbench.baselines.openai")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class _RetryLog:
+    """Retry warnings without a flood: one line per kind of failure per ``interval`` seconds,
+    then the number of repeats seen meanwhile (a dead server gives one line, not dozens)."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def warn(self, kind: str, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        last = self._last.get(kind)
+        if last is not None and now - last < self.interval:
+            self._held[kind] = self._held.get(kind, 0) + 1
+            return
+        held = self._held.pop(kind, 0)
+        self._last[kind] = now
+        log.warning(message + (f" (and {held} more such retries not shown)" if held else ""), *args)
+
+    def flush(self, name: str) -> None:
+        """Log the repeats still held back (at the end of a run)."""
+        for kind, held in sorted(self._held.items()):
+            log.warning("%s: %d more retries after %s not shown", name, held, kind)
+        self._held.clear()
 
 
 class _Retryable(Exception):
@@ -149,6 +186,16 @@ def normalise_base_url(url: str) -> str:
     if "/" not in rest:
         url += "/v1"
     return url
+
+
+async def _within(seconds: float, coro: Any) -> Any:
+    """Await ``coro`` for at most ``seconds`` in all, in the calling task (raising httpcore's
+    timeout, as a slow read would)."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await coro
+    except TimeoutError:
+        raise httpcore.ReadTimeout(f"attempt took over {seconds:g} s") from None
 
 
 def split_base_urls(base_url: "str | Sequence[str] | None") -> list[str]:
@@ -220,9 +267,10 @@ class OpenAICompatibleModel:
     top_k, min_p, repeat_penalty, presence_penalty, frequency_penalty : number
         The sampler beyond temperature and top_p, sent with every request (defaults
         neutral; :class:`~depthbench.baselines._sampler.Sampler`).
-    tokenizer : callable, optional
-        ``text -> token count``, used when usage must be split or is missing; default the
-        server's ``/tokenize`` endpoint (vLLM, llama.cpp).
+    tokenizer : callable or str, optional
+        ``text -> token count``, or a path of a ``.gguf`` / ``tokenizer.json`` (or
+        ``"smollm2"``) opened with :func:`~depthbench.baselines._tokenizer.load_tokenizer`;
+        used when usage must be split or is missing and the server has no ``/tokenize``.
     extra_body : dict, optional
         Extra fields merged into every request body (``--extra-body``), e.g.
         ``{"chat_template_kwargs": {"enable_thinking": false}}``; they win over
@@ -248,7 +296,7 @@ class OpenAICompatibleModel:
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
                  concurrency: int = 16, retries: int = 6, timeout: float = 120.0, backoff_base: float = 0.5,
                  backoff_max: float = 20.0, native_n: bool = False, completions: bool = True,
-                 continue_final_message: bool = False, tokenizer: Callable[[str], int] | None = None,
+                 continue_final_message: bool = False, tokenizer: Callable[[str], int] | str | None = None,
                  extra_body: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
                  proxy: str | None = None, trust_env: bool = True, reprobe_s: float = 30.0,
                  jitter_seed: int | None = None,
@@ -279,6 +327,10 @@ class OpenAICompatibleModel:
         self.native_n = bool(native_n)
         self.completions = bool(completions)
         self.continue_final_message = bool(continue_final_message)
+        if isinstance(tokenizer, str):
+            from depthbench.baselines._tokenizer import load_tokenizer
+
+            tokenizer = load_tokenizer(tokenizer, what="--tokenizer")
         self.tokenizer = tokenizer
         if extra_body is not None and not isinstance(extra_body, dict):
             raise UserError(f"--extra-body: must be a JSON object, got {type(extra_body).__name__}")
@@ -296,6 +348,8 @@ class OpenAICompatibleModel:
         self._headers: list[tuple[bytes, bytes]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tokenize_route: str | None = None
+        self._tokenize_missing = False  # the server answered that it has no /tokenize
+        self._retry_log = _RetryLog()
 
     # ------------------------------------------------------------------ plumbing
     def _ensure_client(self) -> ServerPool:
@@ -561,8 +615,9 @@ class OpenAICompatibleModel:
             host = url.split("://", 1)[1].split("/", 1)[0].encode()
             try:
                 try:
-                    resp = await srv.pools[i].request(method, url, headers=[(b"Host", host), *self._headers, *extra],
-                                                      content=payload, extensions={"timeout": timeouts})
+                    resp = await _within(t, srv.pools[i].request(
+                        method, url, headers=[(b"Host", host), *self._headers, *extra], content=payload,
+                        extensions={"timeout": timeouts}))
                 finally:
                     await pool.release(srv, i)
                 code = resp.status
@@ -592,8 +647,8 @@ class OpenAICompatibleModel:
             if attempt == max_attempts:
                 break
             delay = self._delay(attempt, retry_after)
-            log.warning("%s %s attempt %d/%d failed (%s); retrying in %.2f s", method, url,
-                        attempt, max_attempts, reason, delay)
+            self._retry_log.warn(reason.split(":")[0], "%s %s attempt %d/%d failed (%s); retrying in %.2f s", method,
+                                 url, attempt, max_attempts, reason, delay)
             await asyncio.sleep(delay)
         via = ""
         if srv is not None and srv.proxy:
@@ -610,20 +665,23 @@ class OpenAICompatibleModel:
             return False
 
     async def preflight(self) -> None:
-        """Check every server of a multi-server model before a run starts.
+        """Check the servers answer before a run starts (``eval`` calls it before writing anything).
 
-        With one base URL nothing is checked (a dead server fails the run's first calls
-        after their retries, as before). With several, each must answer ``GET /models``.
+        One base URL: one ``GET /models`` within ``min(timeout, 5)`` seconds; nothing answering
+        (connection refused, no route, no answer in time) fails fast with one line instead of
+        every unit retrying against a dead address. Several: each must answer ``GET /models``.
 
         Raises
         ------
         UserError
-            Naming the first unreachable server (exit status 2).
+            One server: it cannot be reached or refuses the API key (exit status 1). Several:
+            naming the first unreachable server (exit status 2).
         """
-        if len(self.base_urls) < 2:
-            return
         self._ensure_client()
         try:
+            if len(self.base_urls) < 2:
+                await self._reach(self.pool.servers[0])
+                return
             ok = await asyncio.gather(*(self._probe(s) for s in self.pool.servers))
         finally:
             await self.aclose()
@@ -634,20 +692,47 @@ class OpenAICompatibleModel:
                 raise UserError(f"--base-url {s.base_url} (server {k} of {n}): unreachable{via}: GET /models did "
                                 "not answer; start that server, fix the URL, or leave it out")
 
+    async def _reach(self, server: Server, connect_timeout: float = 5.0) -> None:
+        """The one-server preflight: a single short ``GET /models`` (see :meth:`preflight`)."""
+        t = min(self.timeout, connect_timeout)
+        try:
+            await self.request_json("GET", "/models", retries=0, server=server, timeout=t)
+        except BackendError as e:
+            why = str(e).rsplit("attempts: ", 1)[-1]
+            raise UserError(f"--model {self.name}: cannot reach {server.base_url} ({why}); start the server or fix "
+                            "--base-url / OPENAI_BASE_URL (nothing was run)", exit_code=1) from None
+        except UserError as e:
+            if "HTTP 401" in str(e) or "HTTP 403" in str(e):
+                raise UserError(f"--model {self.name}: {server.base_url} refused the API key; set --api-key or "
+                                "OPENAI_API_KEY", exit_code=1) from None
+            # another 4xx (a server without /models): it answers, so the run may start
+
     def servers_info(self) -> list[dict[str, Any]]:
         """Per server: base URL, proxy (no credentials) and the requests sent so far."""
         return [s.info() for s in self.pool.servers]
 
     async def count_tokens(self, text: str) -> int:
-        """Token count of ``text`` by the given tokenizer or the server's tokenize endpoint.
+        """Token count of ``text`` (see :meth:`count_text`); never raises for a missing tokenizer."""
+        return (await self.count_text(text))[0]
 
-        Raises
-        ------
-        UserError
-            If no tokenizer is available.
+    async def count_text(self, text: str) -> tuple[int, str]:
+        """``(tokens of text, source)``: the server's ``/tokenize`` (``"server_tokenize"``), else
+        the user's tokenizer (``"tokenizer"``), else the stated estimate (``"estimate"``).
+
+        The ``/tokenize`` route is probed once (vLLM's and llama.cpp's paths); a server without
+        it is not asked again.
         """
+        if not self._tokenize_missing:
+            n = await self._server_tokenize(text)
+            if n is not None:
+                return n, "server_tokenize"
         if self.tokenizer is not None:
-            return int(self.tokenizer(text))
+            return int(self.tokenizer(text)), "tokenizer"
+        from depthbench.baselines._tokenizer import estimate_tokens
+
+        return estimate_tokens(text), "estimate"
+
+    async def _server_tokenize(self, text: str) -> int | None:
         self._ensure_client()
         live = self.pool.alive[0] if self.pool.alive else self.pool.servers[0]
         root, base = live.root, live.base_url
@@ -663,8 +748,9 @@ class OpenAICompatibleModel:
             if isinstance(data, dict) and ("count" in data or "tokens" in data):
                 self._tokenize_route = url[len(root):]
                 return int(data["count"]) if "count" in data else len(data["tokens"])
-        raise UserError(f"--model {self.name}: per-choice token counts need a tokenizer, and the server has no "
-                        "/tokenize endpoint; use native_n=False (the default) or pass tokenizer=")
+        if self._tokenize_route is None:
+            self._tokenize_missing = True
+        return None
 
     # ------------------------------------------------------------------ generation
     def _body(self, request: Request, n: int, seed: int | None) -> tuple[str, dict[str, Any], str]:
@@ -751,12 +837,34 @@ class OpenAICompatibleModel:
                 return join_reasoning(reasoning, content, self.think, starts_inside), field
         return content or "", None
 
-    async def _prompt_text_tokens(self, request: Request) -> int:
+    async def _prompt_text_tokens(self, request: Request) -> tuple[int, str]:
         if request.messages is not None:
             text = "\n".join(str(m.get("content", "")) for m in request.messages) + (request.assistant_prefix or "")
         else:
             text = request.prompt or ""
-        return await self.count_tokens(text)
+        return await self.count_text(text)
+
+    async def _choice_counts(self, raw: list[dict[str, Any]], texts: list[str], usage_total: int | None,
+                             max_tokens: int) -> tuple[list[int], str]:
+        """Per-choice completion tokens when the server's usage cannot be used as is: logprobs,
+        else :meth:`count_text`; checked against a summed ``usage_total`` (``"server_split"``).
+
+        A choice cut by the length limit has exactly ``max_tokens`` tokens; no count exceeds it.
+        """
+        counts = [self._logprob_count(c) for c in raw]
+        source = "logprobs"
+        if any(x is None for x in counts):
+            got = [await self.count_text(t) for t in texts]
+            counts = [n for n, _ in got]
+            source = got[0][1] if got else "estimate"
+        counts = [max_tokens if _finish(c.get("finish_reason")) == "length" else min(int(n), max_tokens)
+                  for c, n in zip(raw, counts)]
+        if usage_total is not None and sum(counts) == usage_total:
+            return counts, "server_split" if len(raw) > 1 else "server"
+        if usage_total is not None and len(raw) > 1:
+            log.warning("%s: per-choice counts %s do not add up to usage.completion_tokens=%d; logging %s counts",
+                        self.name, counts, usage_total, source)
+        return counts, source
 
     async def _post(self, request: Request, n: int, seeds: Sequence[int]) -> tuple[Any, int, str]:
         """POST one call, adapting to the server's refusals (:meth:`_adapt`); ``(data, attempts, kind)``."""
@@ -779,31 +887,23 @@ class OpenAICompatibleModel:
         inside = self._reply_starts_inside(request)
         parsed = [self._message_text(c["message"], inside) if chat else (c["text"], None) for c in raw]
         texts = [t for t, _ in parsed]
-        usage = data.get("usage") or {}
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         ct = usage.get("completion_tokens")
         pt = usage.get("prompt_tokens")
+        ct = ct if isinstance(ct, int) and not isinstance(ct, bool) and ct >= 0 else None
         details = usage.get("completion_tokens_details")
         rt = details.get("reasoning_tokens") if isinstance(details, dict) else None
-        rt = rt if isinstance(rt, int) and rt >= 0 else None
-        if len(raw) == 1 and isinstance(ct, int):
+        rt = rt if isinstance(rt, int) and not isinstance(rt, bool) and rt >= 0 else None
+        if len(raw) == 1 and ct is not None:
             # OpenAI's rule: completion_tokens includes reasoning_tokens; a server that counts
             # them apart (more reasoning than completion tokens) gets them added back
             counts, source = [ct + rt if rt is not None and rt > ct else ct], "server"
         else:
-            counts = [self._logprob_count(c) for c in raw]
-            if any(x is None for x in counts):
-                counts = [await self.count_tokens(t) for t in texts]
-            if isinstance(ct, int) and sum(counts) == ct:
-                source = "server_split" if len(raw) > 1 else "server"
-            else:
-                source = "tokenizer"
-                if isinstance(ct, int):
-                    log.warning("%s: per-choice counts %s do not add up to usage.completion_tokens=%d; "
-                                "logging tokenizer counts", self.name, counts, ct)
-        if isinstance(pt, int):
+            counts, source = await self._choice_counts(raw, texts, ct, request.max_tokens)
+        if isinstance(pt, int) and not isinstance(pt, bool) and pt >= 0:
             prompt_tokens, psource = pt, "server"
         else:
-            prompt_tokens, psource = await self._prompt_text_tokens(request), "tokenizer"
+            prompt_tokens, psource = await self._prompt_text_tokens(request)
         seed_of = [seeds[0]] * len(raw) if seeds else [None] * len(raw)
         choices = [Choice(text=t, finish_reason=_finish(c.get("finish_reason")), completion_tokens=int(k),
                           token_source=source, seed=s, reasoning_field=f,
@@ -861,7 +961,8 @@ class OpenAICompatibleModel:
         return list(data["data"])
 
     async def aclose(self) -> None:
-        """Close the HTTP connection pools."""
+        """Close the HTTP connection pools (and log the retry warnings still held back)."""
+        self._retry_log.flush(self.name)
         if self._loop is not None:
             self._loop = None
             await self.pool.close()

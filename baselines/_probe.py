@@ -122,12 +122,14 @@ async def _probe_prefix(model: Any) -> tuple[str, int, str]:
     """The probe transcript, its token count, and how it was counted."""
     t = model.think
     prefix = (t.open + "\n" + PROBE_PREFIX) if (t is not None and not t.in_prompt) else PROBE_PREFIX
-    try:
-        return prefix, await model.count_tokens(prefix), "/tokenize"
-    except UserError:
-        # no tokenizer: a single capital letter after the header's newline is one token in
-        # every BPE vocabulary we know of
-        return "A", 1, "assumed (no /tokenize endpoint)"
+    n, source = await model.count_text(prefix)
+    if source == "server_tokenize":
+        return prefix, n, "/tokenize"
+    if source == "tokenizer":
+        return prefix, n, "the --tokenizer given"
+    # only an estimate (no /tokenize, no tokenizer): a single capital letter after the
+    # header's newline is one token in every BPE vocabulary we know of
+    return "A", 1, "assumed (no /tokenize endpoint)"
 
 
 async def probe_continuation(model: Any, *, ollama: bool) -> tuple[str, str]:

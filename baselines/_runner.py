@@ -204,6 +204,26 @@ def load_items(cfg: EvalConfig) -> tuple[list[dict[str, Any]], str]:
     return items, sha
 
 
+def needs_gold(strategy: Strategy) -> bool:
+    """True for strategies whose *answer* depends on the gold answer or trace: ``best_of`` with
+    the ``oracle``, ``noisy`` or ``trace`` verifier and ``pass@N`` (bounds and simulated
+    verifiers, not deployable methods)."""
+    from depthbench.baselines.strategies import BestOfN, PassAtN
+
+    return isinstance(strategy, PassAtN) or (isinstance(strategy, BestOfN) and strategy.verifier != "self")
+
+
+def _check_gold_free(strategies: Sequence[Strategy], items: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse gold-dependent strategies on items without answers (a hidden split's prompts)."""
+    if all("answer" in it for it in items):
+        return
+    for s in strategies:
+        if needs_gold(s):
+            raise UserError(f"--strategy {s.name}: picks its answer with the gold answer or trace, which a hidden "
+                            "split's prompts do not carry; use strategies that answer on their own (single, "
+                            "majority@N, budget_forcing, revision@R, best_of@N:self, ...)")
+
+
 def _run_config(cfg: EvalConfig, strategies: Sequence[Strategy], sha: str, n_items: int) -> dict[str, Any]:
     from depthbench.baselines._models import parse_model_spec, redact_secrets
     from depthbench.baselines._sampler import Sampler
@@ -266,7 +286,9 @@ class _GroupSync:
     def __init__(self, paths: Sequence[Path], interval: float = 0.05) -> None:
         import threading
 
+        self._paths = list(paths)
         self._fds = [os.open(p, os.O_RDONLY) for p in paths]
+        self._error: OSError | None = None
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._interval = interval
@@ -284,15 +306,29 @@ class _GroupSync:
     def _loop(self) -> None:
         while not self._stop.is_set():
             if self._dirty.wait(self._interval) and not self._stop.is_set():
-                self._sync()
+                try:
+                    self._sync()
+                except OSError as e:  # reported by close(), never as a thread traceback
+                    self._error = e
+                    return
                 self._stop.wait(self._interval)
 
     def close(self) -> None:
+        from depthbench.io import DiskFullError, is_disk_full
+
         self._stop.set()
         self._thread.join()
-        self._sync()
-        for fd in self._fds:
-            os.close(fd)
+        try:
+            if self._error is not None:
+                raise self._error
+            self._sync()
+        except OSError as e:
+            if is_disk_full(e):
+                raise DiskFullError(self._paths[0]) from None
+            raise
+        finally:
+            for fd in self._fds:
+                os.close(fd)
 
 
 class _Progress:
@@ -440,12 +476,14 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     for name, x in (("--temperature", cfg.temperature), ("--top-p", cfg.top_p)):
         if not (x >= 0) or (name == "--top-p" and not 0 < x <= 1):
             raise UserError(f"{name}: {x} is out of range; use temperature >= 0 and 0 < top_p <= 1")
+    _check_model_spec(cfg.model)  # a bad spec is named before any item is generated or read
     sampler_kw = _sampler_options(cfg)
     items, sha = load_items(cfg)
+    _check_gold_free(strategies, items)
     extra = {k: v for k, v in (("retries", cfg.retries), ("timeout", cfg.timeout)) if v is not None}
     model = load_model(cfg.model, base_url=cfg.base_url, api_key=cfg.api_key, concurrency=cfg.concurrency,
                        **extra, **sampler_kw, **cfg.model_options)
-    preflight = getattr(model, "preflight", None)  # several servers: each must answer before anything is written
+    preflight = getattr(model, "preflight", None)  # served models must answer before anything is written
     try:
         if preflight is not None:
             asyncio.run(preflight())
@@ -542,6 +580,17 @@ def _check_backend_resume(old: dict[str, Any], backend: dict[str, Any], cfg: Eva
             raise UserError(f"--model {cfg.model}: the run in {cfg.out!r} was started with {what} {a!r}, the backend "
                             f"now gives {b!r}; set --model-args to the original value to resume, or choose a new "
                             "--out folder")
+
+
+def _check_model_spec(spec: str) -> None:
+    """Refuse a malformed ``--model`` before slow work (the simulated parameters included)."""
+    from depthbench.baselines._models import _kv_options, parse_model_spec
+
+    provider, rest = parse_model_spec(spec)
+    if provider == "simulated":
+        from depthbench.baselines._simulated import SimulatedParams
+
+        SimulatedParams.from_options(_kv_options(spec, rest))
 
 
 def _new_dirs(path: Path) -> list[Path]:
@@ -670,6 +719,7 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
         "calls_from_log": stats["served"],
         "new_generated_tokens": progress.tokens,
         "seconds": round(time.monotonic() - t0, 3),
+        "answers_known": all("answer" in it for it in items),
         "servers": model.servers_info() if hasattr(model, "servers_info") else [],
     }
 

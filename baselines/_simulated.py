@@ -100,6 +100,16 @@ def count_tokens(text: str) -> int:
 # --------------------------------------------------------------------------- parameters
 
 
+#: the options of ``simulated:k=v,...``: type and what they mean (with their valid range)
+_OPTIONS: dict[str, tuple[type, str]] = {
+    "eps": (float, "the per-step error probability, in [0, 1), e.g. eps=0.02"),
+    "tokens_per_step": (int, "the mean tokens per step, an integer >= 3 + spread, e.g. tokens_per_step=12"),
+    "spread": (int, "the step-length spread, an integer in [0, tokens_per_step - 3], e.g. spread=3"),
+    "drift": (float, "the drift hazard per forced token, in [0, 1), e.g. drift=0.001"),
+    "rho": (float, "the correlation between parallel samples, in [0, 1], e.g. rho=0.2"),
+}
+
+
 @dataclass(frozen=True)
 class SimulatedParams:
     """Parameters of the simulated reasoner.
@@ -141,19 +151,29 @@ class SimulatedParams:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> "SimulatedParams":
-        """Build from ``k=v`` options (strings or numbers); unknown keys are a :class:`UserError`."""
-        known = {"eps": float, "tokens_per_step": int, "spread": int, "drift": float, "rho": float}
+        """Build from ``k=v`` options (strings or numbers); unknown keys are a :class:`UserError`.
+
+        Examples
+        --------
+        >>> SimulatedParams.from_options({"eps": "0.1"}).eps
+        0.1
+        """
         kw: dict[str, Any] = {}
         for k, v in options.items():
-            if k not in known:
-                raise UserError(f"simulated option {k!r}: unknown; valid options are {', '.join(known)}")
+            if k not in _OPTIONS:
+                raise UserError(f"simulated option {k!r}: unknown; valid options are {', '.join(_OPTIONS)}, "
+                                "e.g. simulated:eps=0.02,tokens_per_step=12")
+            kind, what = _OPTIONS[k]
             try:
                 num = float(v)
-                if known[k] is int and num != int(num):
+                if kind is int and num != int(num):
                     raise ValueError
-                kw[k] = known[k](num)
-            except (TypeError, ValueError):
-                raise UserError(f"simulated option {k}: {v!r} is not a valid {known[k].__name__}") from None
+                if not math.isfinite(num):
+                    raise ValueError
+                kw[k] = kind(num)
+            except (TypeError, ValueError, OverflowError):
+                raise UserError(f"simulated option {k}={v}: not {'an integer' if kind is int else 'a number'}; "
+                                f"{k} is {what}") from None
         return cls(**kw)
 
 
@@ -196,14 +216,34 @@ def _content(entry: Any) -> str:
     return str(entry).replace(" ", "")
 
 
+def _solved(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An item without answer (a hidden split's prompt) completed by its family's certifier.
+
+    The reasoner walks the gold trace; a prompt carries the instance but no answer or trace,
+    so the family's independent solver computes both first (what a model must do anyway).
+    """
+    if "answer" in item or not isinstance(item.get("instance"), Mapping):
+        return item
+    from depthbench.generators import get_family
+
+    name = str((item.get("meta") or {}).get("family") or item.get("task") or "")
+    try:
+        cert = get_family(name).certify(item["instance"])
+    except (UserError, KeyError, TypeError, ValueError):
+        return item
+    return {**item, "answer": cert.answer, "solution_trace": list(cert.solution_trace)}
+
+
 def _item_view(item: Mapping[str, Any] | None) -> _ItemView:
     if item is None:
         raise UserError("simulated backend: request.item is missing; pass the dataset item in Request(item=...)")
+    item = _solved(item)
     try:
         depth = int(item["depth"])
         answer = str(item["answer"])
     except (KeyError, TypeError, ValueError):
-        raise UserError("simulated backend: item needs integer 'depth' and an 'answer'; pass a depthbench item") from None
+        raise UserError("simulated backend: item needs integer 'depth' and an 'answer' (or an 'instance' its family "
+                        "can solve); pass a depthbench item") from None
     if depth < 0:
         raise UserError(f"simulated backend: item depth must be >= 0, got {depth}")
     trace = list(item.get("solution_trace") or [])
@@ -390,7 +430,8 @@ class SimulatedModel:
     Notes
     -----
     Reads ``request.item`` (``depth``, ``solution_trace``, ``answer``,
-    ``meta.answer_space``). Deterministic: the text of choice ``i`` depends only on
+    ``meta.answer_space``); an item without answer (a hidden split's prompt) is first
+    solved from its ``instance`` by the family's certifier. Deterministic: the text of choice ``i`` depends only on
     ``request.seeds[i]``, the item id, the earlier output (continuation), ``max_tokens``
     and the parameters. Cost: O(depth) per choice.
     """

@@ -76,6 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"depthbench {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:
+        from depthbench.io import is_disk_full
+
+        if not is_disk_full(e):
+            raise
+        where = f" writing {e.filename}" if e.filename else ""
+        print(f"depthbench {args.command}: error: disk full{where}; free space and rerun the same command to resume",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"depthbench {args.command}: interrupted; finished work is saved, run the same command again to resume",
               file=sys.stderr)

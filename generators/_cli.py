@@ -178,7 +178,9 @@ def add_generate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--secret-seed-file", metavar="F",
                    help="maintainers: make a hidden split seeded from this secret file; writes OUT/private/ "
-                        "(items, keep private) and OUT/public/manifest.json (ids + answer hash commitments)")
+                        "(items with answers, keep private) and OUT/public/ to publish (the prompts without "
+                        "answers, and manifest.json with answer hash commitments); submitters run "
+                        "'eval --data OUT/public --split SPLIT', maintainers validate with '--releases OUT'")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -46,6 +46,8 @@ __all__ = ["OpenAITestServer", "default_responder"]
 
 _WORDS = ("think", "step", "carry", "value", "node", "check", "so", "then", "next", "path", "sum", "edge")
 FAULT_KINDS = ("429", "500", "timeout", "malformed")
+#: opt-in fault kinds (not in the default mix): "trickle" sends a good response one byte every ``trickle_s``
+EXTRA_FAULT_KINDS = ("trickle",)
 
 #: the stub's chat template (Jinja2, for clients that render it): one token = one word
 STUB_TEMPLATE = ("{% for m in messages %}<|im_start|> {{ m['role'] }} {{ m['content'] }} <|im_end|> {% endfor %}"
@@ -76,7 +78,7 @@ class OpenAITestServer:
     fault_rate : float
         Fraction of POST calls that fail (drawn from a ``random.Random(fault_seed)``).
     fault_kinds : tuple of str
-        Faults to choose from: ``"429"``, ``"500"``, ``"timeout"``, ``"malformed"``.
+        Faults to choose from: ``"429"``, ``"500"``, ``"timeout"``, ``"malformed"``, ``"trickle"`` (opt-in).
     hang_s : float
         How long a ``"timeout"`` fault stalls before closing the connection (seconds).
     support_n : bool
@@ -88,6 +90,12 @@ class OpenAITestServer:
         Deterministic text from the seed; otherwise random text.
     send_usage : bool
         Include ``usage`` in responses.
+    missing_usage_rate : float
+        Fraction of responses sent without ``usage`` anyway (seeded).
+    tokenize_endpoint : bool
+        Serve ``POST /tokenize`` (vLLM and llama.cpp do; OpenAI and Ollama do not).
+    trickle_s : float
+        Seconds between the bytes of a ``"trickle"`` fault's response.
     max_model_len : int
         Context length reported by ``/v1/models``.
     latency_s : float
@@ -102,6 +110,7 @@ class OpenAITestServer:
                  fault_kinds: tuple[str, ...] = FAULT_KINDS, fault_seed: int = 0, hang_s: float = 2.0,
                  support_n: bool = True, sum_usage_over_n: bool = True, honour_seed: bool = True,
                  send_usage: bool = True, max_model_len: int = 4096, latency_s: float = 0.0,
+                 tokenize_endpoint: bool = True, missing_usage_rate: float = 0.0, trickle_s: float = 0.5,
                  responder: Callable[[str, int | None, int, int], str] | None = None,
                  lifetime_s: float = 600.0, prefill: str | None = None, completions: bool = True,
                  reasoning: str | None = None, n_refused: bool = False,
@@ -119,6 +128,10 @@ class OpenAITestServer:
         self.max_model_len = max_model_len
         self.latency_s = latency_s
         self.responder = responder or default_responder
+        self.tokenize_endpoint = tokenize_endpoint
+        self.missing_usage_rate = missing_usage_rate
+        self._usage_rng = random.Random(fault_seed + 1)
+        self.trickle_s = trickle_s
         self.lifetime_s = lifetime_s
         self.prefill = prefill
         self.completions = completions
@@ -204,10 +217,19 @@ class OpenAITestServer:
                 if status == 0:  # simulated hang: stall, then drop the connection
                     await asyncio.sleep(self.hang_s)
                     break
+                trickle = status == -1
+                status = 200 if trickle else status
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
                         f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
                         "Connection: keep-alive\r\n\r\n").encode()
+                if trickle:  # a good response, one byte at a time: each socket read is quick, the whole is slow
+                    writer.write(head)
+                    for i in range(len(data)):
+                        writer.write(data[i:i + 1])
+                        await writer.drain()
+                        await asyncio.sleep(self.trickle_s)
+                    continue
                 writer.write(head + data)
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
@@ -230,7 +252,7 @@ class OpenAITestServer:
             req = json.loads(body)
         except ValueError:
             return 400, {"error": {"message": "body is not JSON"}}
-        if path == "/tokenize":
+        if path == "/tokenize" and self.tokenize_endpoint:
             toks = str(req.get("prompt", "")).split()
             return 200, {"count": len(toks), "tokens": list(range(len(toks))), "max_model_len": self.max_model_len}
         if path == "/api/generate" and self.ollama:
@@ -262,6 +284,8 @@ class OpenAITestServer:
                 return 500, {"error": {"message": "internal error"}}
             if kind == "timeout":
                 return 0, None
+            if kind == "trickle":
+                return -1, self._complete(path, req)
             return 200, b'{"id": "x", "choices": [{"text": "trunc'
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
@@ -337,7 +361,10 @@ class OpenAITestServer:
                 choices.append({"index": i, "text": text, "finish_reason": finish, "logprobs": None})
         out: dict[str, Any] = {"id": f"cmpl-{self.stats['ok']}", "object": "chat.completion" if chat else "text_completion",
                                "created": int(time.time()), "model": self.model, "choices": choices}
-        if self.send_usage:
+        drop = self.missing_usage_rate and self._usage_rng.random() < self.missing_usage_rate
+        if drop:
+            self.stats["usage_dropped"] += 1
+        if self.send_usage and not drop:
             ct = sum(counts) if self.sum_usage_over_n else counts[0]
             pt = len(prompt.split())
             out["usage"] = {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}

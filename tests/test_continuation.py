@@ -559,3 +559,91 @@ def test_doctor_reports_a_server_refusing_n_without_retrying(capsys):
     rows = _doctor_rows(capsys.readouterr().out)
     assert rows["supports n"][:2] == ["info", "no"] and "Only one completion choice" in rows["supports n"][2]
     assert refused == 1
+
+
+# --------------------------------------------------------------------------- with issue 15's token counting
+def test_prefill_probe_without_tokenize_uses_a_one_token_transcript_not_the_estimate():
+    """No /tokenize: the probe transcript is one letter (one token everywhere), never a
+    bytes-per-token estimate that would misjudge a working prefill as a new turn."""
+    with start_test_server(prefill="trailing", tokenize_endpoint=False) as srv:
+        m, rec = _prepare(srv)
+    assert rec["continuation"]["mode"] == "assistant_prefill"
+    assert "1 tokens, assumed (no /tokenize endpoint)" in rec["continuation"]["detail"]
+
+
+def test_reasoning_reply_without_usage_counts_the_reasoning_in_g():
+    def responder(prompt, seed, index, max_tokens):
+        return "<think> x3 is 4 so Answer: 9 </think> Answer: 4"
+
+    with start_test_server(reasoning="reasoning_content", responder=responder, send_usage=False) as srv:
+        m = load_model("openai:test-model", base_url=srv.base_url)
+        [r] = run(_gen_close(m, Request(max_tokens=64, temperature=0.7, top_p=1.0, seeds=(1,), messages=USER)))
+    c = r.choices[0]
+    # the server's /tokenize (whitespace words here) counts the whole generation, reasoning included
+    assert c.text == "<think> x3 is 4 so Answer: 9 </think> Answer: 4" and c.token_source == "server_tokenize"
+    assert c.completion_tokens == 10 and c.reasoning_tokens is None
+
+
+def test_doctor_n_check_counts_reasoning_fields_against_summed_usage(capsys):
+    def responder(prompt, seed, index, max_tokens):
+        return "<think> x3 is 4 so Answer: 9 </think> Answer: 4"
+
+    with start_test_server(reasoning="reasoning_content", responder=responder) as srv:
+        assert main(["doctor", "--model", "openai:test-model", "--base-url", srv.base_url]) == 0
+    rows = _doctor_rows(capsys.readouterr().out)
+    assert rows["supports n"][:2] == ["ok", "yes"] and "summed over n" in rows["supports n"][2]
+
+
+def _gold_of(items):
+    def gold(prompt):
+        return next((str(it["answer"]) for it in items if it["prompt"] in prompt), "0")
+    return gold
+
+
+@pytest.mark.parametrize("shape", ["think", "user_turn", "user_turn_bare"])
+def test_budget_forcing_runs_of_either_shape_validate_to_the_runners_answers(tmp_path, shape):
+    """Issue 15's validator re-inserts the harness's forced text; issue 16's harness closes an
+    open <think> before "Answer:", or asks in a new user turn on a chat-only endpoint. An
+    honest submission of each re-derives the runner's answers; a forced text the harness
+    would not insert there is a problem."""
+    from depthbench.leaderboard import pack_run, validate_submission, write_submission
+
+    ds = tmp_path / "ds"
+    assert main(["generate", "graph_connectivity", "--depths", "1,2", "--n", "1", "--seed", "3", "--out", str(ds),
+                 "--quiet"]) == 0
+    items = [json.loads(x) for f in sorted(ds.rglob("*.jsonl")) for x in f.read_text().splitlines() if x.strip()]
+    gold = _gold_of([it for it in items if "prompt" in it and "answer" in it])
+    if shape == "think":  # thinks until cut by the budget; answers once the harness closed the block
+        server = dict(reasoning="reasoning_content", prefill="flag")
+        strategy = "budget_forcing:max_waits=1"
+
+        def responder(prompt, seed, index, max_tokens):
+            if prompt.rstrip().endswith("Answer:"):
+                return " " + gold(prompt)
+            return "<think> " + "step " * 200
+    else:
+        server = dict(prefill=None, completions=False)
+        strategy = "budget_forcing:cap"
+
+        def responder(prompt, seed, index, max_tokens):
+            # a reply on its own line with its marker is an answer; a bare one is not (no harness "Answer:")
+            reply = ("\nAnswer: " if shape == "user_turn" else " ") + gold(prompt)
+            return reply if "final answer now" in prompt else "step " * 200
+    with start_test_server(responder=responder, **server) as srv:
+        assert main(["eval", "--data", str(ds), "--model", "openai:test-model", "--base-url", srv.base_url,
+                     "--strategy", strategy, "--budget", "64", "--out", str(tmp_path / "r"), "--no-progress"]) == 0
+    forced = [c["forced"] for c in _calls(tmp_path / "r") if c["role"] == "force_answer"]
+    assert len(forced) == 2 and set(forced) == {"\n</think>\nAnswer:" if shape == "think" else ""}
+    outcomes = {o["item_id"]: o for o in map(json.loads, (tmp_path / "r" / "outcomes.jsonl").read_text().splitlines())}
+    assert all(o["correct"] is (shape != "user_turn_bare") for o in outcomes.values())
+    sub = pack_run(tmp_path / "r")
+    rep = validate_submission(write_submission(sub, tmp_path / "s.json.gz"), releases=ds)
+    assert rep.mismatches == 0 and not [p for p in rep.problems if "contradicts" in p or "forced" in p]
+    assert {o["item_id"]: o["final_answer"] for o in rep.outcomes} == {k: o["final_answer"] for k, o in outcomes.items()}
+    # the variant is checked against the texts, never taken as stated
+    for p in sub["predictions"]:
+        for c in p["calls"]:
+            if c["role"] == "force_answer":
+                c["forced"] = "" if shape == "think" else "\n</think>\nAnswer:"
+    rep = validate_submission(write_submission(sub, tmp_path / "f.json.gz"), releases=ds)
+    assert any("states forced text" in p for p in rep.problems) and not rep.ok

@@ -60,3 +60,24 @@ def test_doctor_local_backend_and_bad_spec(capsys):
     assert rows["honours seed"][:2] == ["ok", "yes"] and rows["token counts"][1] == "simulated"
     assert main(["doctor", "--model", "nonsense:x"]) == 2
     assert "valid forms" in capsys.readouterr().err
+
+
+def test_doctor_on_a_server_without_usage_or_tokenize(capsys):
+    """No usage anywhere: the table still prints, says how tokens will be counted, and n=3 is seen served."""
+    with start_test_server(send_usage=False, tokenize_endpoint=False) as srv:
+        code = main(["doctor", "--model", "openai:test-model", "--base-url", srv.base_url])
+    out = capsys.readouterr().out
+    rows = _rows(out)
+    assert code == 0
+    assert rows["returns usage"][:2] == ["warn", "no"]
+    assert rows["token counts"][:2] == ["warn", "estimate"] and "--tokenizer" in out
+    assert rows["supports n"][:2] == ["ok", "yes"] and "n=3 returned 3 choices; no usage" in out
+    assert rows["honours seed"][:2] == ["ok", "yes"]
+
+
+def test_doctor_without_usage_but_with_tokenize(capsys):
+    with start_test_server(send_usage=False) as srv:
+        assert main(["doctor", "--model", "openai:test-model", "--base-url", srv.base_url]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert rows["token counts"][:2] == ["ok", "server_tokenize"]
+    assert rows["supports n"][:2] == ["ok", "yes"]

@@ -350,7 +350,9 @@ def test_unreachable_server_is_one_line_and_resumable(tmp_path, capsys):
                    "--base-url", f"http://127.0.0.1:{port}/v1", "--strategy", "single", "--budget", "32",
                    "--retries", "0", "--timeout", "1", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
-    assert rc == 1 and err.count("\n") == 1 and "resume" in err and "Traceback" not in err
+    # the short connect probe fails before anything is written (no retry warnings, no run folder)
+    assert rc == 1 and err.count("\n") == 1 and "cannot reach" in err and "start the server" in err
+    assert "Traceback" not in err and not (tmp_path / "r").exists()
 
 
 def test_data_folder_records_the_manifest_sha_and_limit_keeps_every_depth(tmp_path):
