@@ -131,10 +131,11 @@ def _register_eval(sub: Any) -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress (default: a bar on a terminal, else one line every ~30 s: done/total, calls/s, "
                         "ETA); --no-progress: nothing")
-    p.set_defaults(func=_cmd_eval)
+    p.set_defaults(func=_cmd_eval, eval_flags=tuple(o for a in p._actions for o in a.option_strings))
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from depthbench.baselines._models import redact_argv
     from depthbench.baselines._runner import EvalConfig, parse_budgets, run_eval, summarize
 
     from depthbench.errors import UserError
@@ -169,7 +170,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         progress=args.progress,
         fsync=args.fsync,
-        argv=[a for a in sys.argv[1:] if a != args.api_key] if args.api_key else sys.argv[1:],
+        argv=redact_argv(sys.argv[1:], args.eval_flags),
     )
     res = run_eval(cfg)
     blind = res.get("answers_known") is False

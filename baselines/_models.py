@@ -19,13 +19,13 @@ Spec forms
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from depthbench.baselines._protocol import Model
 from depthbench.errors import UserError
 
-__all__ = ["load_model", "parse_model_spec", "MODEL_SPEC_FORMS", "check_model_args", "redact_secrets"]
+__all__ = ["load_model", "parse_model_spec", "MODEL_SPEC_FORMS", "check_model_args", "redact_secrets", "redact_argv"]
 
 MODEL_SPEC_FORMS = (
     "openai:MODEL",
@@ -157,6 +157,73 @@ def redact_secrets(options: Any) -> Any:
     if isinstance(options, str) and "://" in options and "@" in options:
         return redact_url(options)
     return options
+
+
+#: command-line flags whose values hold secrets: how each value is redacted in a recorded argv
+_SECRET_FLAGS = {"--api-key": "secret", "--model-args": "json", "--extra-body": "json", "--base-url": "urls"}
+
+
+def redact_argv(argv: Sequence[str], flags: Iterable[str]) -> list[str]:
+    """``argv`` as a run records it: no secret in any flag value.
+
+    The arguments are parsed as argparse reads them (``--flag value`` and ``--flag=value``,
+    unambiguous abbreviations of the long flags in ``flags``): ``--api-key``'s value becomes
+    ``<redacted>``; the JSON objects of ``--model-args`` / ``--extra-body`` are redacted as
+    :func:`redact_secrets` redacts ``model_options`` (``@FILE`` is kept: a path); user
+    information is cut out of every ``--base-url`` URL. Every other element is kept as given.
+
+    Examples
+    --------
+    >>> redact_argv(["--api-key=sk-1", "--budget", "64", "--base-url", "http://u:p@h/v1"],
+    ...             ["--api-key", "--budget", "--base-url"])
+    ['--api-key=<redacted>', '--budget', '64', '--base-url', 'http://***@h/v1']
+    """
+    import json
+
+    from depthbench.baselines._http import redact_url
+
+    known = set(flags)
+
+    def resolve(name: str) -> str | None:
+        if name in known:
+            return name
+        hits = [f for f in known if f.startswith(name)]
+        return hits[0] if len(hits) == 1 else None
+
+    def fix(kind: str, value: str) -> str:
+        if kind == "secret":
+            return "<redacted>"
+        if kind == "urls":
+            return ",".join(str(redact_url(u)) for u in value.split(","))
+        if value.startswith("@"):
+            return value
+        try:
+            return json.dumps(redact_secrets(json.loads(value)))
+        except ValueError:
+            return "<redacted>"
+
+    out: list[str] = []
+    pending: str | None = None
+    for k, a in enumerate(argv):
+        if pending is not None:
+            out.append(fix(pending, a))
+            pending = None
+            continue
+        if a == "--":
+            out.extend(argv[k:])
+            break
+        if a.startswith("--"):
+            name, eq, value = a.partition("=")
+            kind = _SECRET_FLAGS.get(resolve(name) or "")
+            if kind is not None:
+                if eq:
+                    out.append(f"{name}={fix(kind, value)}")
+                else:
+                    out.append(a)
+                    pending = kind
+                continue
+        out.append(a)
+    return out
 
 
 _PROVIDERS: dict[str, Callable[..., Model]] = {

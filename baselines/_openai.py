@@ -69,6 +69,7 @@ import os
 import random
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -84,7 +85,7 @@ from depthbench.baselines._continuation import (
     inside_thinking,
     join_reasoning,
 )
-from depthbench.baselines._http import Server, ServerPool, redact_url
+from depthbench.baselines._http import Server, ServerPool, redact_url, split_userinfo
 from depthbench.baselines._protocol import BackendError, Capabilities, Choice, Request, Response
 from depthbench.baselines._sampler import FIELD_OF, NEUTRAL, SAMPLER_FLAGS, Sampler, openai_sampler_fields
 from depthbench.errors import UserError
@@ -181,7 +182,8 @@ def normalise_base_url(url: str) -> str:
     """
     url = (url or "").strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
-        raise UserError(f"--base-url {url!r}: must start with http:// or https://, e.g. http://127.0.0.1:8000/v1")
+        raise UserError(f"--base-url {redact_url(url)!r}: must start with http:// or https://, "
+                        "e.g. http://127.0.0.1:8000/v1")
     rest = url.split("://", 1)[1]
     if "/" not in rest:
         url += "/v1"
@@ -208,8 +210,9 @@ def split_base_urls(base_url: "str | Sequence[str] | None") -> list[str]:
     """
     raw = [base_url] if isinstance(base_url, str) else list(base_url or [])
     urls = [normalise_base_url(u) for part in raw for u in str(part).split(",") if u.strip()]
-    for u in urls:
-        if urls.count(u) > 1:
+    bare = [split_userinfo(u)[0] for u in urls]
+    for u in bare:
+        if bare.count(u) > 1:
             raise UserError(f"--base-url {u}: given twice; list each server once")
     return urls
 
@@ -314,10 +317,9 @@ class OpenAICompatibleModel:
             raise UserError(f"--timeout: must be > 0 seconds, got {timeout}")
         self.model_name = model
         self.name = f"openai:{model}"
-        self.base_urls = split_base_urls(base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
-        if not self.base_urls:
+        urls = split_base_urls(base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+        if not urls:
             raise UserError("--base-url: no server URL given; e.g. --base-url http://127.0.0.1:8000/v1")
-        self.base_url = self.base_urls[0]
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self.concurrency = int(concurrency)
         self.retries = int(retries)
@@ -339,13 +341,17 @@ class OpenAICompatibleModel:
                                         and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())):
             raise UserError('--model-args headers: must be an object of strings, e.g. {"X-Route": "a"}')
         self.headers = dict(headers or {})
-        self.pool = ServerPool(self.base_urls, concurrency=self.concurrency, proxy=proxy, trust_env=bool(trust_env),
+        self.pool = ServerPool(urls, concurrency=self.concurrency, proxy=proxy, trust_env=bool(trust_env),
                                reprobe_s=reprobe_s)
+        # the servers' URLs without user information (that became each server's Basic auth)
+        self.base_urls = [s.base_url for s in self.pool.servers]
+        self.base_url = self.base_urls[0]
         self._init_continuation(continuation, chat_template, think, opens_think, max_tokens_field,
                                 Sampler(top_k=top_k, min_p=min_p, repeat_penalty=repeat_penalty,
                                         presence_penalty=presence_penalty, frequency_penalty=frequency_penalty))
         self._jitter = random.Random(jitter_seed)
         self._headers: list[tuple[bytes, bytes]] = []
+        self._has_auth = False  # an Authorization header is set (--api-key, headers): URL credentials unused
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tokenize_route: str | None = None
         self._tokenize_missing = False  # the server answered that it has no /tokenize
@@ -360,6 +366,7 @@ class OpenAICompatibleModel:
             self._headers += [(k.encode(), v.encode()) for k, v in self.headers.items()]
             if self.api_key:
                 self._headers.append((b"Authorization", f"Bearer {self.api_key}".encode()))
+            self._has_auth = any(k.lower() == b"authorization" for k, _ in self._headers)
             self._loop = loop
         return self.pool
 
@@ -613,10 +620,11 @@ class OpenAICompatibleModel:
             srv, i = await pool.acquire(pinned)
             url = path if absolute else srv.base_url + path
             host = url.split("://", 1)[1].split("/", 1)[0].encode()
+            auth = [(b"Authorization", srv.auth)] if srv.auth is not None and not self._has_auth else []
             try:
                 try:
                     resp = await _within(t, srv.pools[i].request(
-                        method, url, headers=[(b"Host", host), *self._headers, *extra], content=payload,
+                        method, url, headers=[(b"Host", host), *self._headers, *auth, *extra], content=payload,
                         extensions={"timeout": timeouts}))
                 finally:
                     await pool.release(srv, i)
@@ -653,7 +661,7 @@ class OpenAICompatibleModel:
         via = ""
         if srv is not None and srv.proxy:
             via = (f" (through the proxy {redact_url(srv.proxy)} from {srv.proxy_source}: check it, or bypass it "
-                   f"with NO_PROXY={srv.base_url.split('://', 1)[1].split('/', 1)[0].split(':')[0]})")
+                   f"with NO_PROXY={urllib.parse.urlsplit(srv.base_url).hostname})")
         raise BackendError(f"{method} {url} failed after {max_attempts} attempts: {reason}{via}")
 
     async def _probe(self, server: Server) -> bool:

@@ -35,6 +35,7 @@ from depthbench import __version__
 from depthbench.baselines._budget import BudgetExceededError
 from depthbench.baselines._calllog import CompactCallWriter, read_calls
 from depthbench.baselines._context import CallContext
+from depthbench.baselines._http import redact_url
 from depthbench.baselines._merge import parse_shard, shard_items
 from depthbench.baselines._protocol import BackendError
 from depthbench.baselines.strategies import Strategy, parse
@@ -656,7 +657,8 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
             "format": RUN_FORMAT,
             "config": config,
             "argv": list(cfg.argv),
-            "base_url": cfg.base_url if not isinstance(cfg.base_url, list) else ",".join(cfg.base_url),
+            "base_url": None if cfg.base_url is None else ",".join(
+                str(redact_url(u)) for u in ([cfg.base_url] if isinstance(cfg.base_url, str) else cfg.base_url)),
             **({"servers": [{k: v for k, v in s.items() if k != "requests"} for s in model.servers_info()]}
                if hasattr(model, "servers_info") else {}),
             "versions": _versions(model),

@@ -143,6 +143,7 @@ class OpenAITestServer:
         self.reasoning_tokens_field = reasoning_tokens_field
         self.stats: Counter[str] = Counter()
         self.bodies: list[dict[str, Any]] = []   # every POST body received, in order
+        self.authorizations: list[str] = []     # every Authorization header received, in order
         self.keep_bodies = True
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -212,6 +213,8 @@ class OpenAITestServer:
                     name, _, value = h.decode("latin-1").partition(":")
                     if name.strip().lower() == "content-length":
                         length = int(value.strip())
+                    elif name.strip().lower() == "authorization":
+                        self.authorizations.append(value.strip())
                 body = await reader.readexactly(length) if length else b""
                 status, payload = await self._route(method, path.split("?")[0], body)
                 if status == 0:  # simulated hang: stall, then drop the connection

@@ -155,9 +155,66 @@ def test_explicit_proxy_option_and_a_dead_proxy_named_in_the_error(tmp_path, mon
         assert "NO_PROXY=127.0.0.1" in out
 
 
-def test_redact_url_hides_proxy_passwords():
-    assert redact_url("http://me:s3cret@proxy:3128") == "http://me:***@proxy:3128"
+def test_redact_url_hides_user_information():
+    assert redact_url("http://me:s3cret@proxy:3128") == "http://***@proxy:3128"
+    assert redact_url("https://tok3n@host/v1") == "https://***@host/v1"
     assert redact_url("http://proxy:3128") == "http://proxy:3128"
+    assert redact_url("not a url") == "not a url"
+
+
+# --------------------------------------------------------------------------- secrets
+SECRETS = ("sk-HDR456", "KEY789", "ppw", "BODYKEY", "sk-FLAG1", "upw")
+
+
+@pytest.mark.parametrize("argv,want", [
+    (["--api-key", "sk-1", "--budget", "64"], ["--api-key", "<redacted>", "--budget", "64"]),
+    (["--api-key=sk-1", "--budget", "64"], ["--api-key=<redacted>", "--budget", "64"]),
+    (["--api-key", "64", "--budget", "64"], ["--api-key", "<redacted>", "--budget", "64"]),  # same text elsewhere kept
+    (["--api-k", "sk-1"], ["--api-k", "<redacted>"]),  # argparse abbreviation
+    (["--base-url", "http://u:p@h:1/v1,http://h2/v1"], ["--base-url", "http://***@h:1/v1,http://h2/v1"]),
+    (["--base-url=http://u:p@h:1"], ["--base-url=http://***@h:1"]),
+    (["--model-args", '{"headers": {"X-Api-Key": "k"}, "proxy": "http://a:b@p:3"}'],
+     ["--model-args", '{"headers": {"X-Api-Key": "<redacted>"}, "proxy": "http://***@p:3"}']),
+    (["--extra-body={\"api_key\": \"k\", \"top_k\": 3}"], ['--extra-body={"api_key": "<redacted>", "top_k": 3}']),
+    (["--model-args", "@opts.json"], ["--model-args", "@opts.json"]),
+    (["--model", "openai:m", "--out", "r"], ["--model", "openai:m", "--out", "r"]),  # --model is not --model-args
+])
+def test_recorded_argv_is_redacted_by_parsing(argv, want):
+    from depthbench.baselines._models import redact_argv
+
+    flags = ["--api-key", "--budget", "--base-url", "--model-args", "--extra-body", "--model", "--out"]
+    assert redact_argv(argv, flags) == want
+
+
+def test_no_secret_reaches_the_run_folder_messages_or_logs(tmp_path, monkeypatch, capsys, caplog):
+    for k in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(k, raising=False)
+    with start_test_server() as srv, start_http_proxy() as proxy:
+        url = srv.base_url.replace("http://", "http://user:upw@")
+        argv = [*EVAL, "--limit", "2", "--base-url", url, "--out", str(tmp_path / "r"), "--api-key=sk-FLAG1",
+                "--model-args", json.dumps({"headers": {"X-Api-Key": "KEY789"},
+                                            "proxy": proxy["url"].replace("http://", "http://pu:ppw@")}),
+                "--extra-body", '{"api_key": "BODYKEY"}']
+        monkeypatch.setattr(sys, "argv", ["depthbench", *argv])
+        with caplog.at_level(logging.INFO):
+            assert main(argv) == 0
+        assert len(proxy["requests"]) > 1
+        # the URL's credentials are sent as Basic auth only when no other Authorization is set
+        assert all(a == "Bearer sk-FLAG1" for a in srv.authorizations)
+        _texts(load_model("openai:test-model", base_url=url, proxy=""), [1])
+        assert srv.authorizations[-1] == "Basic dXNlcjp1cHc="  # base64 of user:upw
+        # a dead server behind the same credentials: the error names neither
+        dead = f"http://user:upw@127.0.0.1:{free_port()}/v1"
+        rc = main([*EVAL, "--limit", "2", "--base-url", dead, "--out", str(tmp_path / "dead"),
+                   "--model-args", json.dumps({"proxy": proxy["url"].replace("http://", "http://pu:ppw@")})])
+    out = capsys.readouterr()
+    assert rc == 1 and "NO_PROXY=127.0.0.1" in out.err
+    run = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert run["base_url"].startswith("http://***@127.0.0.1:") and "--budget" in run["argv"]
+    assert run["servers"][0]["base_url"] == srv.base_url
+    seen = [out.out, out.err, caplog.text] + [f.read_text() for f in (tmp_path / "r").iterdir()]
+    for secret in (*SECRETS, "user:"):
+        assert not any(secret in text for text in seen), secret
 
 
 # --------------------------------------------------------------------------- --model-args / --extra-body
