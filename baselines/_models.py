@@ -25,7 +25,8 @@ from typing import Any
 from depthbench.baselines._protocol import Model
 from depthbench.errors import UserError
 
-__all__ = ["load_model", "parse_model_spec", "MODEL_SPEC_FORMS", "check_model_args", "redact_secrets", "redact_argv"]
+__all__ = ["load_model", "parse_model_spec", "MODEL_SPEC_FORMS", "check_model_args", "redact_secrets", "redact_argv",
+           "OPTION_TYPES"]
 
 MODEL_SPEC_FORMS = (
     "openai:MODEL",
@@ -111,16 +112,62 @@ _SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "authorization"
 _NOT_SECRET = ("tokenizer",)
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and v == v and v not in (float("inf"), float("-inf"))
+
+
+#: JSON type of a backend option: (what the error message says, predicate)
+_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "bool|null": ("true, false or null", lambda v: v is None or isinstance(v, bool)),
+    "int": ("an integer", _is_int),
+    "int|null": ("an integer or null", lambda v: v is None or _is_int(v)),
+    "number": ("a number", _is_number),
+    "string": ("a string", lambda v: isinstance(v, str)),
+    "string|null": ("a string or null", lambda v: v is None or isinstance(v, str)),
+    "object|null": ("a JSON object or null", lambda v: v is None or isinstance(v, dict)),
+    "object of strings|null": ('an object of strings (e.g. {"X-Route": "a"}) or null',
+                               lambda v: v is None or (isinstance(v, dict) and all(
+                                   isinstance(k, str) and isinstance(x, str) for k, x in v.items()))),
+    "python": ("a Python callable (set from Python, not from the command line)", lambda v: False),
+}
+
+#: the type of every ``--model-args`` option, per backend (``simulated`` checks its own:
+#: ``SimulatedParams.from_options``); a test keeps this table equal to the backends' signatures
+OPTION_TYPES: dict[str, dict[str, str]] = {
+    "openai": {
+        "backoff_base": "number", "backoff_max": "number", "native_n": "bool", "completions": "bool",
+        "continue_final_message": "bool", "tokenizer": "string|null", "extra_body": "object|null",
+        "headers": "object of strings|null", "proxy": "string|null", "trust_env": "bool", "reprobe_s": "number",
+        "jitter_seed": "int|null", "continuation": "string", "chat_template": "string|null", "think": "string",
+        "opens_think": "bool|null", "max_tokens_field": "string",
+    },
+    "llamacpp": {
+        "n_ctx": "int", "n_threads": "int|null", "verbose": "bool", "chat_template": "string|null",
+        "think": "string", "opens_think": "bool|null",
+    },
+    "replay": {"tokenizer": "python"},
+}
+
+
 def check_model_args(spec: str, options: dict[str, Any], flag: str = "--model-args") -> None:
-    """Refuse backend options that the backend of ``spec`` does not take.
+    """Refuse backend options that the backend of ``spec`` does not take, or of the wrong JSON type.
+
+    The type of each option is :data:`OPTION_TYPES` (one table for every backend).
 
     Raises
     ------
     UserError
-        Naming the option and listing the backend's options, or the flag that sets it.
+        Naming the option and listing the backend's options, the flag that sets it, or the
+        type it must have.
     """
     import importlib
     import inspect
+    import json
 
     provider, _ = parse_model_spec(spec)
     mod, cls = _CLASSES[provider]
@@ -136,6 +183,9 @@ def check_model_args(spec: str, options: dict[str, Any], flag: str = "--model-ar
         if k not in names or k == first:
             valid = ", ".join(n for n in names if n != first and n not in _OWN_FLAGS)
             raise UserError(f"{flag}: {k!r} is not an option of the {provider} backend; its options: {valid}")
+        kind = OPTION_TYPES.get(provider, {}).get(k)
+        if kind is not None and not _TYPES[kind][1](options[k]):
+            raise UserError(f"{flag}: {k} must be {_TYPES[kind][0]}, got {json.dumps(options[k])[:60]}")
 
 
 def redact_secrets(options: Any) -> Any:

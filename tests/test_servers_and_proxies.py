@@ -12,6 +12,7 @@ import pytest
 
 from depthbench.baselines import Request, load_model
 from depthbench.baselines._http import ServerPool, proxy_for, redact_url
+from depthbench.baselines._models import OPTION_TYPES
 from depthbench.cli import main
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -250,6 +251,47 @@ def test_bad_model_args_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert rc == 2 and msg in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+#: one wrong-typed value per option of the table, and the words the message must hold
+_WRONG = {"bool": ("yes", "true or false"), "bool|null": ("no", "true, false or null"),
+          "int": ("4", "an integer"), "int|null": (1.5, "an integer or null"), "number": ("x", "a number"),
+          "string": (5, "a string"), "string|null": (5, "a string or null"),
+          "object|null": ([1], "a JSON object or null"), "object of strings|null": ({"a": 1}, "an object of strings"),
+          "python": ("f", "a Python callable")}
+_TYPED = [(provider, name, kind) for provider, table in sorted(OPTION_TYPES.items()) for name, kind in sorted(table.items())]
+
+
+def test_option_type_table_covers_every_backend_option():
+    import importlib
+    import inspect
+
+    from depthbench.baselines._models import _CLASSES, _OWN_FLAGS
+
+    for provider, table in OPTION_TYPES.items():
+        mod, cls = _CLASSES[provider]
+        params = list(inspect.signature(getattr(importlib.import_module(mod), cls).__init__).parameters)[2:]
+        assert sorted(table) == sorted(p for p in params if p not in _OWN_FLAGS), provider
+
+
+@pytest.mark.parametrize("provider,name,kind", _TYPED, ids=[f"{p}-{n}" for p, n, _ in _TYPED])
+def test_a_wrong_typed_option_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, provider, name, kind):
+    model = {"openai": "openai:test-model", "llamacpp": "llamacpp:smollm2", "replay": f"replay:{tmp_path}/x.jsonl"}
+    value, words = _WRONG[kind]
+    base = ["--base-url", "http://127.0.0.1:9/v1"] if provider == "openai" else []
+    rc = main(["eval", "--task", "graph_connectivity", "--limit", "2", "--model", model[provider], "--strategy",
+               "single", "--budget", "64", "--out", str(tmp_path / "r"), *base,
+               "--model-args", json.dumps({name: value})])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"--model-args: {name} must be {words}" in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err and not (tmp_path / "r").exists()
+
+
+def test_doctor_refuses_a_wrong_typed_option_in_one_line(capsys):
+    rc = main(["doctor", "--model", "openai:test-model", "--base-url", "http://127.0.0.1:9/v1",
+               "--model-args", '{"proxy": 5}'])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--model-args: proxy must be a string or null, got 5" in err and "Traceback" not in err
 
 
 def test_extra_body_is_refused_for_backends_without_request_bodies(tmp_path, capsys):
