@@ -13,6 +13,18 @@
    :func:`depthbench.scorers.extract`, verifies it with :func:`depthbench.scorers.verify`,
    appends one call record per choice to the log, and settles the budget.
 
+Token counts a backend reports (a server's ``usage``, its ``/tokenize``, a replay file's
+counts) are not trusted: each choice's count is bounded below by
+:func:`~depthbench.baselines._tokenizer.least_tokens` of its text, the same floor the
+submission validator applies (:func:`bound_reported`). A count under the floor is raised to
+it (or to the backend's local tokenizer's count, when it has one and that is higher), the
+call record keeps the reported count in ``usage.reported_completion_tokens`` and the rule in
+``usage.count_corrected``, and one warning per run says so; a corrected count over the
+call's ``max_tokens`` is a reply cut at the budget (text cut conservatively, finish reason
+``length``), so nothing past the budget is credited. Backends that count in process with
+the model's own tokenizer or rule (``counts_locally = True``: llamacpp, simulated) are not
+bounded.
+
 The seed deliberately leaves out the strategy and the budget: sample ``s`` of
 ``majority@8`` and the chain of ``single`` start from the same seed (common random
 numbers), which makes paired comparisons between strategies less noisy.
@@ -20,14 +32,17 @@ numbers), which makes paired comparisons between strategies less noisy.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import logging
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from depthbench.baselines._budget import Budget, forced_token_estimate
-from depthbench.baselines._protocol import Model, Request
+from depthbench.baselines._protocol import Choice, Model, Request
 
 __all__ = ["CallContext", "derive_seed", "strategy_rng", "call_key", "ANSWER_ROLES", "ROLES"]
 
@@ -100,6 +115,52 @@ def _extract(item: Mapping[str, Any], text: str, finish_reason: str | None, *, r
     answer = ex.answer
     correct = bool(answer is not None and scorers.verify(item, answer))
     return answer, ex.parse_status, correct
+
+
+log = logging.getLogger("depthbench.baselines")
+#: backends already warned about corrected counts (one warning per run)
+_WARNED: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def bound_reported(choice: Choice, max_tokens: int,
+                   tokenizer: Callable[[str], int] | None = None) -> tuple[Choice, dict[str, Any] | None]:
+    """``choice`` with its reported token count bounded below (see the module docstring).
+
+    Parameters
+    ----------
+    choice : Choice
+        As the backend returned it.
+    max_tokens : int
+        The call's cap (tokens).
+    tokenizer : callable, optional
+        The backend's local tokenizer (``text -> tokens``), used for a corrected count
+        when it gives more than the floor.
+
+    Returns
+    -------
+    (Choice, dict or None)
+        The choice to log (unchanged when its count is at least the floor) and, when
+        corrected, ``{"reported_completion_tokens": int, "count_corrected": "pre-token floor" |
+        "tokenizer"}``.
+    """
+    from depthbench.baselines._replay import cut_to_budget
+    from depthbench.baselines._tokenizer import least_tokens
+
+    text, reported = choice.text, int(choice.completion_tokens)
+    floor = least_tokens(text)
+    if floor <= reported:
+        return choice, None
+    corrected, rule = floor, "pre-token floor"
+    if tokenizer is not None:
+        n = int(tokenizer(text))
+        if n > corrected:
+            corrected, rule = n, "tokenizer"
+    finish = choice.finish_reason
+    if corrected > max_tokens:
+        text = cut_to_budget(text, corrected, max_tokens, tokenizer)
+        corrected, finish = max_tokens, "length"
+    return (dataclasses.replace(choice, text=text, completion_tokens=corrected, finish_reason=finish),
+            {"reported_completion_tokens": reported, "count_corrected": rule})
 
 
 class CallContext:
@@ -282,6 +343,14 @@ class CallContext:
             except BaseException:
                 res.cancel()
                 raise
+            fixes: list[dict[str, Any] | None] = [None] * len(resp.choices)
+            if not getattr(self.model, "counts_locally", False):
+                tok = getattr(self.model, "tokenizer", None)
+                bounded = [bound_reported(ch, req.max_tokens, tok if callable(tok) else None) for ch in resp.choices]
+                fixes = [f for _, f in bounded]
+                if any(fixes):
+                    resp = dataclasses.replace(resp, choices=tuple(ch for ch, _ in bounded))
+                    self._warn_corrected(fixes)
             req_log = req.to_log()
             # the backend's chat template opens <think> in the prompt (e.g. reasoning models)
             think_open = getattr(self.model, "opens_think", False)
@@ -319,6 +388,8 @@ class CallContext:
                     rec["reasoning_field"] = ch.reasoning_field
                 if ch.reasoning_tokens is not None:
                     rec["usage"]["reasoning_tokens"] = int(ch.reasoning_tokens)
+                if fixes[j] is not None:
+                    rec["usage"].update(fixes[j])
                 if think_open:
                     rec["think_open"] = True
                 if role in ANSWER_ROLES:
@@ -340,6 +411,18 @@ class CallContext:
             res.settle([int(ch.completion_tokens) for ch in resp.choices],
                        [int(resp.prompt_tokens)] * len(resp.choices))
         return [r for r in out if r is not None]
+
+    def _warn_corrected(self, fixes: list[dict[str, Any] | None]) -> None:
+        try:
+            if self.model in _WARNED:
+                return
+            _WARNED.add(self.model)
+        except TypeError:  # not weak-referenceable: warn every time rather than never
+            pass
+        f = next(x for x in fixes if x is not None)
+        log.warning("%s reported fewer tokens than its text holds (e.g. %d where the %s gives more); such counts "
+                    "are raised to the floor and cut at the budget (usage.count_corrected in calls.jsonl)",
+                    getattr(self.model, "name", "the backend"), f["reported_completion_tokens"], f["count_corrected"])
 
     def _log(self, rec: dict[str, Any]) -> None:
         self.records.append(rec)

@@ -158,6 +158,8 @@ class LlamaCppModel:
 
     capabilities = Capabilities(chat=True, completions=True, assistant_prefix=True, native_n=False, seed=True,
                                 continuation="template")
+    #: token counts come from the model's own tokenizer in this process (not bounded, see _context)
+    counts_locally = True
 
     def __init__(self, model: str, *, n_ctx: int = 2048, n_threads: int | None = None, verbose: bool = False,
                  top_k: int = 0, min_p: float = 0.0, repeat_penalty: float = 1.0, presence_penalty: float = 0.0,

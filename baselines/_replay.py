@@ -185,6 +185,11 @@ class ReplayModel:
         self._count = tokenizer or (lambda text: len(text.split()))
         self._next: dict[str, int] = defaultdict(int)
 
+    @property
+    def tokenizer(self) -> Callable[[str], int] | None:
+        """The local tokenizer given, if any (what a corrected count uses, see _context)."""
+        return self._tokenizer
+
     def generate_sync(self, request: Request) -> Response:
         """Synchronous :meth:`generate`."""
         t0 = time.perf_counter()

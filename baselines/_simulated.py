@@ -438,6 +438,8 @@ class SimulatedModel:
 
     capabilities = Capabilities(chat=True, completions=True, assistant_prefix=True, native_n=True, seed=True,
                                 continuation="simulated")
+    #: token counts are the reasoner's own rule, computed here (not bounded, see _context)
+    counts_locally = True
 
     def __init__(self, params: SimulatedParams | None = None, **options: Any) -> None:
         self.params = params if params is not None else SimulatedParams.from_options(options)

@@ -27,6 +27,13 @@ tokenizer of the model is at hand.
   true count is below the pooled bound for every one of the 20 tokenizers on prompts,
   chains and prose (the pooled ratio is at most 1.56); only a bare ``Answer: X`` line,
   never a whole call's text, is not caught.
+* :func:`least_tokens` is the fewest tokens a text may be said to hold, for any tokenizer:
+  ``max(ceil(0.8 * pretoken_count) - 2, byte_floor)`` (the 80%-minus-2 tolerance covers the
+  WordPiece encoders above; :func:`byte_floor` allows at most 10 UTF-8 bytes per token after
+  collapsing whitespace runs and runs of one repeated mark, for text the pre-token bound
+  does not see: long words, CJK). The submission validator bounds stated counts with it, and
+  ``eval`` bounds every count a server or a replay file reports with it
+  (``depthbench.baselines._context``).
 * :func:`estimate_tokens` is the stated estimate used when nothing better exists:
   ``max(pretoken_count(text), ceil(utf8_bytes / 4))`` (about 4 bytes per token is the
   average of the tokenizers above on English text: 3.3 to 4.0 per tokenizer; on the suite's
@@ -45,7 +52,8 @@ from typing import Any, Callable
 
 from depthbench.errors import UserError
 
-__all__ = ["Tokenizer", "load_tokenizer", "pretoken_count", "estimate_tokens", "BYTES_PER_TOKEN_ESTIMATE"]
+__all__ = ["Tokenizer", "load_tokenizer", "pretoken_count", "estimate_tokens", "least_tokens", "byte_floor",
+           "BYTES_PER_TOKEN_ESTIMATE", "MAX_BYTES_PER_TOKEN"]
 
 #: Average UTF-8 bytes per token assumed by :func:`estimate_tokens` (see the module docstring).
 BYTES_PER_TOKEN_ESTIMATE = 4
@@ -73,6 +81,38 @@ def pretoken_count(text: str) -> int:
     3
     """
     return _PRETOKEN.subn("", text)[1]
+
+
+#: byte floor: no text is fewer tokens than its squeezed UTF-8 bytes over this (minus a slack)
+MAX_BYTES_PER_TOKEN = 10
+_SLACK_BYTES = 32
+_WHITESPACE_RUN = re.compile(r"\s+")
+_SYMBOL_RUN = re.compile(r"([^\w\s])\1+")
+
+
+def byte_floor(text: str) -> int:
+    """Fewest tokens ``text`` can hold by its size: ``ceil((squeezed UTF-8 bytes - 32) / 10)``,
+    where whitespace runs and runs of one repeated mark count as one character."""
+    squeezed = _SYMBOL_RUN.sub(r"\1", _WHITESPACE_RUN.sub(" ", text))
+    extra = len(squeezed.encode("utf-8")) - _SLACK_BYTES
+    return -(-extra // MAX_BYTES_PER_TOKEN) if extra > 0 else 0
+
+
+def least_tokens(text: str, bound: int | None = None) -> int:
+    """The fewest tokens any mainstream tokenizer gives ``text``, conservatively (see the
+    module docstring): ``max(ceil(0.8 * pretoken_count(text)) - 2, byte_floor(text), 0)``.
+
+    ``bound`` is ``pretoken_count(text)`` when the caller has it already.
+
+    Examples
+    --------
+    >>> least_tokens("Answer: 7")
+    1
+    >>> least_tokens("x" * 3000 + " Answer: 7")
+    298
+    """
+    n = pretoken_count(text) if bound is None else int(bound)
+    return max(0, -(-int(n * 8) // 10) - 2, byte_floor(text))
 
 
 def estimate_tokens(text: str) -> int:

@@ -17,7 +17,8 @@ or None (the message is closed and a new turn opened); ``reasoning`` =
 ``"reasoning_content"`` / ``"reasoning"`` (a reply's ``<think>`` block moves to that field,
 ``content`` null when the reply ends inside it); ``n_refused`` (HTTP 500 "Only one
 completion choice is allowed", llama.cpp's C++ server); ``reject`` (field -> (status,
-message): OpenAI's 400s on ``max_tokens``, a non-default ``temperature``, unknown fields).
+message): OpenAI's 400s on ``max_tokens``, a non-default ``temperature``, unknown fields); ``lie_tokens`` (a server
+that ignores ``max_tokens`` and reports that many completion tokens, whatever it sent).
 
 Generated text is deterministic in (seed, prompt, choice index) unless ``honour_seed``
 is off; a token is a whitespace-separated word, so ``usage`` is exact. Fault injection:
@@ -115,7 +116,8 @@ class OpenAITestServer:
                  lifetime_s: float = 600.0, prefill: str | None = None, completions: bool = True,
                  reasoning: str | None = None, n_refused: bool = False,
                  reject: dict[str, tuple[int, str]] | None = None, props: dict[str, Any] | None = None,
-                 ollama: bool = False, reasoning_tokens_field: bool = False) -> None:
+                 ollama: bool = False, reasoning_tokens_field: bool = False,
+                 lie_tokens: int | None = None) -> None:
         self.model = model
         self.fault_rate = fault_rate
         self.fault_kinds = tuple(fault_kinds)
@@ -141,6 +143,7 @@ class OpenAITestServer:
         self.props = props
         self.ollama = ollama
         self.reasoning_tokens_field = reasoning_tokens_field
+        self.lie_tokens = lie_tokens
         self.stats: Counter[str] = Counter()
         self.bodies: list[dict[str, Any]] = []   # every POST body received, in order
         self.authorizations: list[str] = []     # every Authorization header received, in order
@@ -348,7 +351,7 @@ class OpenAITestServer:
             if cut >= 0:
                 text = text[:cut]
             words = text.split()
-            if len(words) > max_tokens:
+            if len(words) > max_tokens and self.lie_tokens is None:
                 text, finish = " ".join(words[:max_tokens]), "length"
             counts.append(len(text.split()))
             if chat and self.reasoning:
@@ -369,6 +372,7 @@ class OpenAITestServer:
             self.stats["usage_dropped"] += 1
         if self.send_usage and not drop:
             ct = sum(counts) if self.sum_usage_over_n else counts[0]
+            ct = ct if self.lie_tokens is None else self.lie_tokens
             pt = len(prompt.split())
             out["usage"] = {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}
             if self.reasoning_tokens_field and chat and self.reasoning:

@@ -276,3 +276,60 @@ def test_preflight_fails_fast_on_a_dead_port():
     assert e.value.exit_code == 1 and time.monotonic() - t0 < 5.0
     with start_test_server() as srv:  # a live one passes
         run(OpenAICompatibleModel("m", base_url=srv.base_url).preflight())
+
+
+# --------------------------------------------------------------------------- reported counts are bounded
+def _gold_responder(items, words):
+    def reply(prompt, seed, index, max_tokens):
+        gold = next((str(it["answer"]) for it in items if it["prompt"] in prompt), "0")  # "0": the pre-flight probe
+        return "reasoning " * words + f"Answer: {gold}"
+    return reply
+
+
+@pytest.mark.parametrize("words,budget,cut", [(2000, 64, True), (40, 256, False)])
+def test_a_server_understating_usage_is_bounded_and_cut_at_the_budget(tmp_path, caplog, words, budget, cut):
+    """A server that sends ~2,000 words and says usage.completion_tokens 1 under --budget 64
+    is not credited with G=1: the count is raised to the pre-token floor, which is over the
+    budget, so the reply is cut there (no Answer line, finish length, credit 0). Under a
+    budget the text fits, the count is still raised (G >= floor) but the answer stands."""
+    import json
+
+    from depthbench.baselines._calllog import read_calls
+    from depthbench.baselines._tokenizer import least_tokens
+    from depthbench.cli import main
+    from depthbench.generators import build_items
+    from depthbench.io import read_jsonl, write_jsonl_atomic
+
+    items = build_items("graph_connectivity", "test", depths=[1, 2], n=2)
+    write_jsonl_atomic(tmp_path / "test.jsonl", items)
+    out = tmp_path / "run"
+    with start_test_server(lie_tokens=1, responder=_gold_responder(items, words)) as srv:
+        with caplog.at_level(logging.WARNING):
+            assert main(["eval", "--data", str(tmp_path / "test.jsonl"), "--model", "openai:test-model",
+                         "--base-url", srv.base_url, "--strategy", "single", "--budget", str(budget),
+                         "--out", str(out), "--no-progress"]) == 0
+    calls = [r for _, r in read_calls(out / "calls.jsonl", {it["id"]: it for it in items})]
+    assert len(calls) == 4
+    for c in calls:
+        u = c["usage"]
+        assert u["reported_completion_tokens"] == 1 and u["count_corrected"] == "pre-token floor"
+        if cut:
+            assert u["completion_tokens"] == budget and c["finish_reason"] == "length" and "Answer" not in c["text"]
+        else:
+            assert u["completion_tokens"] == least_tokens(c["text"]) > 1 and "Answer" in c["text"]
+    outcomes = list(read_jsonl(out / "outcomes.jsonl"))
+    assert [o["credit"] for o in outcomes] == ([0.0] * 4 if cut else [1.0] * 4)
+    assert all(o["generated_tokens"] <= budget for o in outcomes)
+    assert caplog.text.count("reported fewer tokens than its text holds") == 1  # once per run
+    assert json.loads((out / "run.json").read_text())["config"]["budgets"] == [budget]
+
+
+def test_an_honest_servers_counts_are_not_corrected(tmp_path):
+    from depthbench.cli import main
+    from depthbench.io import read_jsonl
+
+    with start_test_server() as srv:
+        assert main(["eval", "--task", "graph_connectivity", "--limit", "3", "--model", "openai:test-model",
+                     "--base-url", srv.base_url, "--strategy", "single,majority@3", "--budget", "256",
+                     "--out", str(tmp_path / "r"), "--no-progress"]) == 0
+    assert not any("count_corrected" in c["usage"] for c in read_jsonl(tmp_path / "r" / "calls.jsonl"))

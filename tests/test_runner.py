@@ -107,6 +107,7 @@ class _Interrupting:
     def __init__(self, inner, k):
         self.inner, self.k, self.n = inner, k, 0
         self.name, self.capabilities = inner.name, inner.capabilities
+        self.counts_locally = getattr(inner, "counts_locally", False)
 
     async def generate(self, request):
         self.n += 1

@@ -41,27 +41,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from depthbench.baselines._tokenizer import Tokenizer, load_tokenizer, pretoken_count
+from depthbench.baselines._tokenizer import MAX_BYTES_PER_TOKEN, Tokenizer, least_tokens, load_tokenizer, pretoken_count
 from depthbench.errors import UserError
 
 __all__ = ["TokenRule", "token_rule", "simulated_text_problem", "MAX_BYTES_PER_TOKEN"]
 
-#: byte floor: no text is fewer tokens than its squeezed UTF-8 bytes over this (minus a slack)
-MAX_BYTES_PER_TOKEN = 10
-_SLACK_BYTES = 32
-_WHITESPACE_RUN = re.compile(r"\s+")
-_SYMBOL_RUN = re.compile(r"([^\w\s])\1+")
 _WORD = re.compile(r"\S+")
 #: longest word the simulated reasoner writes (a plan of moves is its longest content token)
 _SIM_MAX_WORD = 256
 _SIM_LINE = re.compile(r"(?:(?:Step|Check) [0-9]+: \S*(?: (?:so|then|next|carry|on))*|Answer: \S+)")
 _SIM_PREFIX = re.compile(r"(?:(?:Step|Check) [0-9]+:(?: \S+(?: (?:so|then|next|carry|on))*)?|Answer:|Step|Check)")
-
-
-def _byte_floor(text: str) -> int:
-    squeezed = _SYMBOL_RUN.sub(r"\1", _WHITESPACE_RUN.sub(" ", text))
-    extra = len(squeezed.encode("utf-8")) - _SLACK_BYTES
-    return -(-extra // MAX_BYTES_PER_TOKEN) if extra > 0 else 0
 
 
 def _words(text: str) -> int:
@@ -101,10 +90,9 @@ class TokenRule:
         n = self.count(text) if n is None else n
         if self.simulated:
             return n
-        floor = int(n * self.call_factor) - self.call_slack if self.recount else -(-int(n * 8) // 10) - self.call_slack
-        if not self.recount:
-            floor = max(floor, _byte_floor(text))
-        return max(0, floor)
+        if not self.recount:  # the bound: the one floor eval applies to reported counts too
+            return least_tokens(text, n)
+        return max(0, int(n * self.call_factor) - self.call_slack)
 
     def pooled_least(self, total: int) -> int:
         """The fewest tokens a (strategy, budget) group may state, given its pooled count."""
