@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,12 @@ class Check:
     status: str     # "ok" | "warn" | "fail" | "info"
     value: str
     detail: str = ""
+    server: str = ""  # "k/n" when several servers are checked (shown after the name)
+
+    @property
+    def label(self) -> str:
+        """The name as the table shows it: ``"reachable [server 2/3]"`` for one of several servers."""
+        return f"{self.name} [server {self.server}]" if self.server else self.name
 
 
 def _req(seed: int, n: int = 1, max_tokens: int = 24) -> Request:
@@ -284,7 +291,7 @@ async def run_doctor(spec: str, *, base_url: str | list[str] | None = None, api_
             finally:
                 await model.aclose()
             if len(urls) > 1:
-                got = [Check(f"{r.name} [server {k}/{len(urls)}]", r.status, r.value, r.detail) for r in got]
+                got = [dataclasses.replace(r, server=f"{k}/{len(urls)}") for r in got]
             rows += got
         return rows
     if provider == "replay":
@@ -301,10 +308,10 @@ async def run_doctor(spec: str, *, base_url: str | list[str] | None = None, api_
 
 def format_table(rows: list[Check]) -> str:
     """Plain-text table: check, status, value, detail."""
-    w1 = max(len(r.name) for r in rows)
+    w1 = max(len(r.label) for r in rows)
     w3 = max(len(r.value) for r in rows)
     lines = [f"{'check':<{w1}}  status  {'value':<{w3}}  detail", f"{'-' * w1}  ------  {'-' * w3}  ------"]
-    lines += [f"{r.name:<{w1}}  {r.status:<6}  {r.value:<{w3}}  {r.detail}" for r in rows]
+    lines += [f"{r.label:<{w1}}  {r.status:<6}  {r.value:<{w3}}  {r.detail}" for r in rows]
     return "\n".join(lines)
 
 
@@ -331,4 +338,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     rows = asyncio.run(run_doctor(args.model, base_url=args.base_url, api_key=args.api_key, timeout=args.timeout,
                                   options=model_options(args)))
     print(format_table(rows))
+    return exit_status(rows)
+
+
+def exit_status(rows: list[Check]) -> int:
+    """1 when any server is unreachable (a ``reachable`` row failed, whichever server), else 0."""
     return 1 if any(r.name == "reachable" and r.status == "fail" for r in rows) else 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+import pytest
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _servers import free_port, start_test_server  # noqa: E402
@@ -52,6 +54,22 @@ def test_doctor_unreachable_exits_nonzero(capsys):
     code = main(["doctor", "--model", "openai:m", "--base-url", f"http://127.0.0.1:{free_port()}/v1", "--timeout", "2"])
     assert code == 1
     assert _rows(capsys.readouterr().out)["reachable"][:2] == ["fail", "no"]
+
+
+@pytest.mark.parametrize("dead_at", [0, 1])
+def test_doctor_exits_1_when_any_of_several_servers_is_unreachable(capsys, dead_at):
+    with start_test_server() as srv:
+        urls = [srv.base_url]
+        urls.insert(dead_at, f"http://127.0.0.1:{free_port()}/v1")
+        code = main(["doctor", "--model", "openai:test-model", "--base-url", urls[0], "--base-url", urls[1],
+                     "--timeout", "2"])
+        rows = _rows(capsys.readouterr().out)
+        assert code == 1
+        assert rows[f"reachable [server {dead_at + 1}/2]"][:2] == ["fail", "no"]
+        assert rows[f"reachable [server {2 - dead_at}/2]"][:2] == ["ok", "yes"]
+        # both alive: exit 0
+        assert main(["doctor", "--model", "openai:test-model", "--base-url", srv.base_url, "--base-url",
+                     srv.base_url.replace("127.0.0.1", "localhost")]) == 0
 
 
 def test_doctor_local_backend_and_bad_spec(capsys):
