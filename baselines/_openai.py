@@ -664,10 +664,12 @@ class OpenAICompatibleModel:
                    f"with NO_PROXY={urllib.parse.urlsplit(srv.base_url).hostname})")
         raise BackendError(f"{method} {url} failed after {max_attempts} attempts: {reason}{via}")
 
-    async def _probe(self, server: Server) -> bool:
-        """Health check of one server: ``GET /models`` answers with JSON, within 10 s."""
+    async def _probe(self, server: Server, timeout: float | None = None) -> bool:
+        """Health check of one server: ``GET /models`` answers with JSON, within ``timeout``
+        (default ``min(timeout, 10)``) seconds."""
+        t = min(self.timeout, 10.0) if timeout is None else timeout
         try:
-            await self.request_json("GET", "/models", retries=0, server=server, timeout=min(self.timeout, 10.0))
+            await self.request_json("GET", "/models", retries=0, server=server, timeout=t)
             return True
         except (BackendError, UserError):
             return False
@@ -675,22 +677,23 @@ class OpenAICompatibleModel:
     async def preflight(self) -> None:
         """Check the servers answer before a run starts (``eval`` calls it before writing anything).
 
-        One base URL: one ``GET /models`` within ``min(timeout, 5)`` seconds; nothing answering
-        (connection refused, no route, no answer in time) fails fast with one line instead of
-        every unit retrying against a dead address. Several: each must answer ``GET /models``.
+        Every base URL, one or several, gets one ``GET /models`` within ``min(timeout, 5)``
+        seconds; nothing answering (connection refused, no route, no answer in time) fails fast
+        with one line instead of every unit retrying against a dead address.
 
         Raises
         ------
         UserError
-            One server: it cannot be reached or refuses the API key (exit status 1). Several:
-            naming the first unreachable server (exit status 2).
+            A server cannot be reached or refuses the API key (exit status 1); with several,
+            the message names the first such server and its position.
         """
         self._ensure_client()
         try:
             if len(self.base_urls) < 2:
                 await self._reach(self.pool.servers[0])
                 return
-            ok = await asyncio.gather(*(self._probe(s) for s in self.pool.servers))
+            t = min(self.timeout, 5.0)
+            ok = await asyncio.gather(*(self._probe(s, timeout=t) for s in self.pool.servers))
         finally:
             await self.aclose()
         n = len(ok)
@@ -698,7 +701,8 @@ class OpenAICompatibleModel:
             if not good:
                 via = f" through the proxy {redact_url(s.proxy)} ({s.proxy_source})" if s.proxy else ""
                 raise UserError(f"--base-url {s.base_url} (server {k} of {n}): unreachable{via}: GET /models did "
-                                "not answer; start that server, fix the URL, or leave it out")
+                                "not answer; start that server, fix the URL, or leave it out (nothing was run)",
+                                exit_code=1)
 
     async def _reach(self, server: Server, connect_timeout: float = 5.0) -> None:
         """The one-server preflight: a single short ``GET /models`` (see :meth:`preflight`)."""
