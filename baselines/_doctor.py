@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 import dataclasses
+import time
 from dataclasses import dataclass
 from typing import Any
 

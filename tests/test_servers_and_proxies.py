@@ -260,7 +260,8 @@ _WRONG = {"bool": ("yes", "true or false"), "bool|null": ("no", "true, false or 
           "string": (5, "a string"), "string|null": (5, "a string or null"),
           "object|null": ([1], "a JSON object or null"), "object of strings|null": ({"a": 1}, "an object of strings"),
           "python": ("f", "a Python callable")}
-_TYPED = [(provider, name, kind) for provider, table in sorted(OPTION_TYPES.items()) for name, kind in sorted(table.items())]
+_TYPED = [(provider, name, kind) for provider, table in sorted(OPTION_TYPES.items())
+          for name, kind in sorted(table.items())]
 
 
 def test_option_type_table_covers_every_backend_option():
