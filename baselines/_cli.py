@@ -14,7 +14,7 @@ from depthbench.baselines import _doctor as doctor
 from depthbench.baselines import _merge as merge
 from depthbench.baselines._model_options import model_options
 from depthbench.baselines._runner import EvalConfig, parse_budgets, run_eval, summarize
-from depthbench.baselines.backends import model_spec_forms
+from depthbench.baselines.backends import model_spec_forms, redact_argv
 from depthbench.baselines.strategies import parse, registered
 from depthbench.errors import UserError
 
@@ -72,7 +72,11 @@ def _register_eval(sub: Any) -> None:
     p.add_argument("--api-key", default=None, help="openai: API key (default: $OPENAI_API_KEY; never written to the run folder)")
     p.add_argument("--model-args", default=None, metavar="JSON",
                    help="backend options as a JSON object (or @FILE), e.g. '{\"completions\": false}' or, for a "
-                        "proxy, '{\"proxy\": \"http://host:3128\"}'; recorded in run.json without secrets")
+                        "proxy, '{\"proxy\": \"http://host:3128\"}'; recorded in run.json without secrets. "
+                        "Continuation (see doctor): continuation (auto|assistant_prefill|continue_final_message|"
+                        "template|ollama_raw|none), chat_template (.gguf | tokenizer_config.json | .jinja | smollm2), "
+                        "think (auto|none|<think>), opens_think, max_tokens_field "
+                        "(auto|max_tokens|max_completion_tokens)")
     p.add_argument("--extra-body", default=None, metavar="JSON",
                    help="openai: fields merged into every request body, e.g. "
                         "'{\"chat_template_kwargs\": {\"enable_thinking\": false}}' or '{\"reasoning_effort\": "
@@ -81,7 +85,13 @@ def _register_eval(sub: Any) -> None:
                    help="evaluate only the K-th of N balanced parts of the items (every depth in every part); "
                         "join the parts with `depthbench merge` (Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
     p.add_argument("--retries", type=int, default=None, help="openai: retries per call on 429/5xx/timeouts (default 6)")
-    p.add_argument("--timeout", type=float, default=None, help="openai: seconds per attempt (default 120)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="openai: seconds per attempt, the whole response included (default 120)")
+    p.add_argument("--tokenizer", default=None, metavar="PATH_OR_GGUF",
+                   help="openai: count tokens with this tokenizer (a .gguf file, a Hugging Face tokenizer.json, or "
+                        "smollm2) when a response has no usage and the server no /tokenize; without it such counts "
+                        "are an estimate (usage.completion_source says which, per call)")
+    _add_sampler_flags(p)
     p.add_argument("--native-n", action="store_true",
                    help="openai: ask the server for n choices in one request (vLLM, llama.cpp server) instead "
                         "of one request per sample; one seed then covers the request's samples (see doctor)")
@@ -95,7 +105,7 @@ def _register_eval(sub: Any) -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress (default: a bar on a terminal, else one line every ~30 s: done/total, calls/s, "
                         "ETA); --no-progress: nothing")
-    p.set_defaults(func=_cmd_eval)
+    p.set_defaults(func=_cmd_eval, eval_flags=tuple(o for a in p._actions for o in a.option_strings))
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -110,6 +120,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         model_options=options,
         shard=args.shard,
         data_config=args.data_config,
+        sampler=_sampler_values(args),
         strategies=[args.strategy],
         budgets=parse_budgets(args.budget),
         out=args.out,
@@ -128,20 +139,43 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         progress=args.progress,
         fsync=args.fsync,
-        argv=[a for a in sys.argv[1:] if a != args.api_key] if args.api_key else sys.argv[1:],
+        argv=redact_argv(sys.argv[1:], args.eval_flags),
     )
     res = run_eval(cfg)
+    blind = res.get("answers_known") is False
     print(f"{res['items']} items, {res['units']} (item, strategy, budget) units: {res['resumed_units']} from an "
           f"earlier run, {res['new_units']} new; {res['new_calls']} new calls, {res['calls_from_log']} served from "
           f"the log; {res['new_generated_tokens']} generated tokens in {res['seconds']:.1f}s")
     print(f"{'strategy':<28} {'budget':>7} {'n':>5} {'acc':>6} {'mean G':>8} {'mean P':>9} {'no ans':>7}")
     for r in summarize(res["out"]):
-        print(f"{r['strategy']:<28} {r['budget']:>7} {r['n']:>5} {r['accuracy']:>6.3f} {r['mean_G']:>8.1f} "
+        acc = f"{'n/a':>6}" if blind else f"{r['accuracy']:>6.3f}"
+        print(f"{r['strategy']:<28} {r['budget']:>7} {r['n']:>5} {acc} {r['mean_G']:>8.1f} "
               f"{r['mean_P']:>9.1f} {r['no_answer_rate']:>7.3f}")
     if len(res.get("servers") or []) > 1:
         print("requests per server: " + ", ".join(f"{s['base_url']} {s['requests']}" for s in res["servers"]))
     print(f"logs: {res['out']}/calls.jsonl, {res['out']}/outcomes.jsonl")
+    if blind:
+        print(f"the items carry no answers (a hidden split's prompts): accuracy is known only to the maintainers; "
+              f"pack the run with 'depthbench submission pack {res['out']} --out FILE.json.gz' and send them FILE")
     return 0
+
+
+def _add_sampler_flags(p: Any) -> None:
+    """The sampler beyond --temperature/--top-p (depthbench.baselines.backends._sampler): every backend
+    applies the same values; the defaults are neutral (no truncation, no penalty)."""
+    g = p.add_argument_group("sampler (sent to servers and used in process alike; defaults are neutral)")
+    g.add_argument("--top-k", type=int, default=None, metavar="K", help="keep the K most likely tokens (default 0: off)")
+    g.add_argument("--min-p", type=float, default=None, metavar="P",
+                   help="drop tokens below P x the top token's probability (default 0: off)")
+    g.add_argument("--repeat-penalty", type=float, default=None, metavar="X",
+                   help="llama.cpp repeat_penalty / vLLM repetition_penalty (default 1: off)")
+    g.add_argument("--presence-penalty", type=float, default=None, metavar="X", help="default 0: off")
+    g.add_argument("--frequency-penalty", type=float, default=None, metavar="X", help="default 0: off")
+
+
+def _sampler_values(args: argparse.Namespace) -> dict[str, float]:
+    return {k: v for k in ("top_k", "min_p", "repeat_penalty", "presence_penalty", "frequency_penalty")
+            if (v := getattr(args, k, None)) is not None}
 
 
 # --------------------------------------------------------------------------- strategies

@@ -16,6 +16,18 @@
    (:mod:`depthbench.baselines._roles`), appends one call record per choice to the log,
    and settles the budget.
 
+Token counts a backend reports (a server's ``usage``, its ``/tokenize``, a replay file's
+counts) are not trusted: each choice's count is bounded below by
+:func:`~depthbench.baselines.backends._tokenizer.least_tokens` of its text, the same floor the
+submission validator applies (:func:`bound_reported`). A count under the floor is raised to
+it (or to the backend's local tokenizer's count, when it has one and that is higher), the
+call record keeps the reported count in ``usage.reported_completion_tokens`` and the rule in
+``usage.count_corrected``, and one warning per run says so; a corrected count over the
+call's ``max_tokens`` is a reply cut at the budget (text cut conservatively, finish reason
+``length``), so nothing past the budget is credited. Backends that count in process with
+the model's own tokenizer or rule (``counts_locally = True``: llamacpp, simulated) are not
+bounded.
+
 The seed deliberately leaves out the strategy and the budget: sample ``s`` of
 ``majority@8`` and the chain of ``single`` start from the same seed (common random
 numbers), which makes paired comparisons between strategies less noisy.
@@ -23,14 +35,19 @@ numbers), which makes paired comparisons between strategies less noisy.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import logging
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from depthbench._lazy import lazy
 from depthbench.baselines._budget import Budget, BudgetExceededError, forced_token_estimate
-from depthbench.baselines._protocol import Model, Request
+from depthbench.baselines._protocol import Choice, Model, Request
 from depthbench.baselines._roles import get_role
+from depthbench.baselines.backends._continuation import inside_thinking, strip_reasoning
+from depthbench.baselines.backends._tokenizer import cut_to_budget, least_tokens
 from depthbench.scorers import extract_answer, verify
 
 np = lazy("numpy")
@@ -101,6 +118,49 @@ def _extract(item: Mapping[str, Any], text: str, finish_reason: str | None, *, r
     return answer, ex.parse_status, correct
 
 
+log = logging.getLogger("depthbench.baselines")
+#: backends already warned about corrected counts (one warning per run)
+_WARNED: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def bound_reported(choice: Choice, max_tokens: int,
+                   tokenizer: Callable[[str], int] | None = None) -> tuple[Choice, dict[str, Any] | None]:
+    """``choice`` with its reported token count bounded below (see the module docstring).
+
+    Parameters
+    ----------
+    choice : Choice
+        As the backend returned it.
+    max_tokens : int
+        The call's cap (tokens).
+    tokenizer : callable, optional
+        The backend's local tokenizer (``text -> tokens``), used for a corrected count
+        when it gives more than the floor.
+
+    Returns
+    -------
+    (Choice, dict or None)
+        The choice to log (unchanged when its count is at least the floor) and, when
+        corrected, ``{"reported_completion_tokens": int, "count_corrected": "pre-token floor" |
+        "tokenizer"}``.
+    """
+    text, reported = choice.text, int(choice.completion_tokens)
+    floor = least_tokens(text)
+    if floor <= reported:
+        return choice, None
+    corrected, rule = floor, "pre-token floor"
+    if tokenizer is not None:
+        n = int(tokenizer(text))
+        if n > corrected:
+            corrected, rule = n, "tokenizer"
+    finish = choice.finish_reason
+    if corrected > max_tokens:
+        text = cut_to_budget(text, corrected, max_tokens, tokenizer)
+        corrected, finish = max_tokens, "length"
+    return (dataclasses.replace(choice, text=text, completion_tokens=corrected, finish_reason=finish),
+            {"reported_completion_tokens": reported, "count_corrected": rule})
+
+
 class CallContext:
     """Everything one strategy run on one item at one budget needs.
 
@@ -168,6 +228,23 @@ class CallContext:
     def capabilities(self):
         """The backend's :class:`~depthbench.baselines._protocol.Capabilities`."""
         return self.model.capabilities
+
+    @property
+    def think(self):
+        """The backend's reasoning delimiters (:class:`~depthbench.baselines.backends._continuation.Think`) or None."""
+        return getattr(self.model, "think", None)
+
+    def inside_thinking(self, text: str) -> bool:
+        """Whether the assistant's text so far ends inside an open reasoning block."""
+        t = self.think
+        return inside_thinking(text, t, bool(t is not None and t.in_prompt))
+
+    def assistant_turn(self, text: str) -> dict[str, str]:
+        """An earlier attempt as an assistant message of a multi-turn context (revision,
+        judging): its reasoning blocks removed, as reasoning models' templates and APIs
+        expect of past turns, identically on every backend."""
+        t = self.think
+        return {"role": "assistant", "content": strip_reasoning(text, t, bool(t is not None and t.in_prompt))}
 
     def user_messages(self) -> list[dict[str, str]]:
         """The item's prompt as a one-turn chat."""
@@ -243,13 +320,24 @@ class CallContext:
         except BaseException:
             res.cancel()
             raise
-        where = dict(round=round, role=role, parent=parent, request=req.to_log())
+        fixes: list[dict[str, Any] | None] = [None] * len(resp.choices)
+        if not getattr(backend, "counts_locally", False):
+            tok = getattr(backend, "tokenizer", None)
+            bounded = [bound_reported(ch, req.max_tokens, tok if callable(tok) else None) for ch in resp.choices]
+            fixes = [f for _, f in bounded]
+            if any(fixes):
+                resp = dataclasses.replace(resp, choices=tuple(ch for ch, _ in bounded))
+                self._warn_corrected(backend, fixes)
+        where = dict(round=round, role=role, parent=parent, request=req.to_log(),
+                     prefixed=request.get("assistant_prefix") is not None, chained=role_info.chained)
         new: list[dict[str, Any]] = []
         for j, (i, ch) in enumerate(zip(missing, resp.choices)):
             first = j == 0
             rec = self._record(keys[i], sample + i, where, backend, resp, ch,
                                seed=ch.seed if ch.seed is not None else (seeds[j] if backend.capabilities.seed else None),
                                forced=forced if first else "", forced_tokens=forced_tokens if first else 0)
+            if fixes[j] is not None:
+                rec["usage"].update(fixes[j])
             if role_info.answers:
                 # a harness-forced "Answer:" ends the reasoning: what follows it is the answer
                 ans, status, ok = _extract(self.item, extract_prefix + rec["forced"] + ch.text, ch.finish_reason,
@@ -329,9 +417,26 @@ class CallContext:
             "attempts": int(resp.attempts),
             "model": resp.model or getattr(backend, "name", ""),
         }
+        _note_continuation(rec, where, backend.capabilities)
+        if ch.reasoning_field:
+            rec["reasoning_field"] = ch.reasoning_field
+        if ch.reasoning_tokens is not None:
+            rec["usage"]["reasoning_tokens"] = int(ch.reasoning_tokens)
         if getattr(backend, "opens_think", False):  # the chat template opens <think> in the prompt
             rec["think_open"] = True
         return rec
+
+    def _warn_corrected(self, backend: Model, fixes: list[dict[str, Any] | None]) -> None:
+        try:
+            if backend in _WARNED:
+                return
+            _WARNED.add(backend)
+        except TypeError:  # not weak-referenceable: warn every time rather than never
+            pass
+        f = next(x for x in fixes if x is not None)
+        log.warning("%s reported fewer tokens than its text holds (e.g. %d where the %s gives more); such counts "
+                    "are raised to the floor and cut at the budget (usage.count_corrected in calls.jsonl)",
+                    getattr(backend, "name", "the backend"), f["reported_completion_tokens"], f["count_corrected"])
 
     def _log(self, rec: dict[str, Any]) -> None:
         self.records.append(rec)
@@ -377,6 +482,17 @@ class CallContext:
             "parents": {r["key"]: r.get("parent") for r in recs},
             "meta": dict(meta or {}),
         }
+
+
+def _note_continuation(rec: dict[str, Any], where: Mapping[str, Any], caps: Any) -> None:
+    """Record how a continuation call was realised: the backend's continuation mode when the
+    request continued the assistant turn, ``"user_turn"`` for a chained call (a continuation
+    or a forced answer) asked for in a new user turn (endpoints that cannot continue; not the
+    same token sequence)."""
+    if where["prefixed"]:
+        rec["continuation"] = getattr(caps, "continuation", "none")
+    elif where["chained"]:
+        rec["continuation"] = "user_turn"
 
 
 def round_float(x: float) -> float:

@@ -2,12 +2,18 @@
 
 For an OpenAI-compatible server it checks, in order: reachable (``GET /models``), the model
 name, the context length (``max_model_len`` from vLLM's model list, else llama.cpp's
-``/props``), whether responses carry ``usage``, whether the seed is honoured (equal seeds
-agree and different seeds differ at temperature 1), whether ``n > 1`` is served natively
-(and whether usage is then summed over the choices, as vLLM does), and whether the raw
-``/completions`` endpoint works. Other backends get the same seed and token-count checks
-through the model protocol. The result is one table; the exit status is 1 when the
-server is unreachable, else 0.
+``/props``), whether responses carry ``usage`` and, when they do not, how depthbench will
+count tokens instead (the server's ``/tokenize``, a ``--tokenizer``, or the stated
+estimate), whether the seed is honoured (equal seeds agree and different seeds differ at
+temperature 1), whether ``n > 1`` is served natively (the number of choices returned; and
+whether usage is then summed over the choices, as vLLM does), whether the raw
+``/completions`` endpoint works, then the pre-flight ``eval`` runs: the chat template it can
+render, the reasoning delimiters, which sampler fields the server takes and its defaults
+(llama.cpp's ``/props``), whether the temperature is fixed, the continuation mode that works
+(assistant prefill, continue_final_message, or the chat template over /completions) and so
+which strategies run as specified. Other backends get the seed, token-count, continuation
+and strategy checks through the model protocol. The result is one table; the exit status
+is 1 when the server is unreachable, else 0.
 
 Which checks run is the backend's own declaration (``@backend(doctor=...)`` in the backend
 registry, :mod:`depthbench.baselines.backends`); the building blocks are in
@@ -53,7 +59,8 @@ async def run_doctor(spec: str, *, base_url: str | list[str] | None = None, api_
 
 def register(sub: Any) -> None:
     """Add the ``doctor`` command."""
-    p = sub.add_parser("doctor", help="probe a model server: reachable, model name, seed, n, usage, context length",
+    p = sub.add_parser("doctor", help="probe a model server: reachable, model name, seed, n, usage, context length, "
+                                      "sampler, continuation mode, which strategies work",
                        description=__doc__.split("\n\n")[1].replace("\n", " ") if __doc__ else None)
     p.add_argument("--model", required=True, metavar="SPEC", help=" | ".join(model_spec_forms()))
     p.add_argument("--base-url", action="append", default=None, metavar="URL",
@@ -67,8 +74,12 @@ def register(sub: Any) -> None:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    remote = get_backend(parse_model_spec(args.model)[0]).remote
     rows = asyncio.run(run_doctor(args.model, base_url=args.base_url, api_key=args.api_key, timeout=args.timeout,
-                                  options=model_options(args) if remote else None))
+                                  options=model_options(args)))
     print(format_table(rows))
+    return exit_status(rows)
+
+
+def exit_status(rows: list[Check]) -> int:
+    """1 when any server is unreachable (a ``reachable`` row failed, whichever server), else 0."""
     return 1 if any(r.name == "reachable" and r.status == "fail" for r in rows) else 0

@@ -34,7 +34,7 @@ httpcore = lazy("httpcore")  # imported on the first request, not at CLI start-u
 asyncio = lazy("asyncio")  # likewise (docs/ARCHITECTURE.md, "Layers": numpy and asyncio deferred on the CLI path)
 urllib_request = lazy("urllib.request")  # http.client, email, ssl: only for reading proxies from the environment
 
-__all__ = ["Server", "ServerPool", "proxy_for", "redact_url"]
+__all__ = ["Server", "ServerPool", "proxy_for", "redact_url", "split_userinfo"]
 
 log = logging.getLogger("depthbench.baselines.openai")
 
@@ -42,17 +42,36 @@ _SHARD = 4  # connections per httpcore pool (its request scan is O(connections))
 
 
 def redact_url(url: str | None) -> str | None:
-    """``url`` without its password (``http://user:***@host:port``)."""
-    if not url:
+    """``url`` with its user information (name and password) replaced by ``***``
+    (``http://***@host:port/path``); any other string is returned unchanged."""
+    if not url or "@" not in url:
         return url
+    try:
+        p = urllib.parse.urlsplit(url)
+        if p.username is None and p.password is None:
+            return url
+        host = p.netloc.rpartition("@")[2]
+    except ValueError:  # not a URL: cut everything up to the last "@" of its authority
+        scheme, sep, rest = url.partition("://")
+        return f"{scheme}{sep}***@{rest.rpartition('@')[2]}" if sep else url
+    return urllib.parse.urlunsplit((p.scheme, "***@" + host, p.path, p.query, p.fragment))
+
+
+def split_userinfo(url: str) -> tuple[str, bytes | None]:
+    """``(url without user information, Basic Authorization header value or None)``.
+
+    ``http://user:pw@host/v1`` is sent to ``http://host/v1`` with ``Authorization: Basic ...``
+    (as httpx and requests do), so the credentials are never part of a URL that is printed,
+    logged or recorded.
+    """
+    import base64
+
     p = urllib.parse.urlsplit(url)
-    if p.password is None and p.username is None:
-        return url
-    host = p.hostname or ""
-    if p.port:
-        host += f":{p.port}"
-    user = f"{p.username}:***@" if p.password is not None else "***@"
-    return urllib.parse.urlunsplit((p.scheme, user + host, p.path, p.query, p.fragment))
+    if p.username is None and p.password is None:
+        return url, None
+    clean = urllib.parse.urlunsplit((p.scheme, p.netloc.rpartition("@")[2], p.path, p.query, p.fragment))
+    cred = f"{urllib.parse.unquote(p.username or '')}:{urllib.parse.unquote(p.password or '')}"
+    return clean, b"Basic " + base64.b64encode(cred.encode())
 
 
 def _bypass(host: str, no_proxy: str) -> bool:
@@ -130,6 +149,8 @@ class Server:
 
     base_url: str
     proxy: str | None = None
+    #: ``Authorization`` value from the URL's user information (never part of ``base_url``)
+    auth: bytes | None = None
     proxy_source: str = ""
     limit: int = 1
     inflight: int = 0
@@ -155,7 +176,8 @@ class ServerPool:
     Parameters
     ----------
     base_urls : sequence of str
-        Normalised base URLs (``.../v1``), at least one.
+        Normalised base URLs (``.../v1``), at least one; user information in one
+        (``http://user:pw@host/v1``) becomes that server's Basic ``auth`` and leaves the URL.
     concurrency : int
         Requests in flight over all servers at most; each server's limit starts there too.
     proxy : str, optional
@@ -172,8 +194,9 @@ class ServerPool:
         self.reprobe_s = float(reprobe_s)
         self.servers: list[Server] = []
         for url in base_urls:
+            url, auth = split_userinfo(url)
             p, src = proxy_for(url, proxy, trust_env)
-            self.servers.append(Server(base_url=url, proxy=p, proxy_source=src, limit=self.concurrency))
+            self.servers.append(Server(base_url=url, proxy=p, proxy_source=src, auth=auth, limit=self.concurrency))
         self._cond: asyncio.Condition | None = None
         self._total = 0
         self._probes: dict[int, asyncio.Task[Any]] = {}

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from depthbench.baselines.backends import backends, check_model_args, get_backend, parse_model_spec
+from depthbench.baselines.backends._tokenizer import load_tokenizer
 from depthbench.errors import UserError
 
 __all__ = ["json_object", "model_options"]
@@ -40,13 +41,15 @@ def json_object(flag: str, text: str | None) -> dict[str, Any]:
 
 
 def model_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Backend options from ``--model-args``, ``--extra-body`` and ``--native-n``, checked against the backend.
+    """Backend options from ``--model-args``, ``--extra-body``, ``--native-n``, ``--think-open`` and
+    ``--tokenizer``, checked against the backend.
 
     Raises
     ------
     UserError
         Invalid JSON, an option the backend does not take, ``--extra-body`` for a backend
-        that sends no request bodies, or ``--native-n`` contradicting ``--model-args``.
+        that sends no request bodies, ``--native-n`` contradicting ``--model-args``, or a
+        ``--tokenizer`` that cannot be read or that the backend does not use.
     """
     options = json_object("--model-args", getattr(args, "model_args", None))
     body = json_object("--extra-body", getattr(args, "extra_body", None))
@@ -65,5 +68,13 @@ def model_options(args: argparse.Namespace) -> dict[str, Any]:
         options["native_n"] = True
     if getattr(args, "think_open", False):
         options["opens_think"] = True
+    if getattr(args, "tokenizer", None) is not None:
+        # backends that count tokens themselves when a server reports none take a tokenizer path
+        counting = [n for n, b in sorted(backends().items()) if b.option_types.get("tokenizer") == "string|null"]
+        if provider not in counting:
+            raise UserError(f"--tokenizer: only the {', '.join(counting)} backend counts tokens itself, not --model "
+                            f"{args.model}; drop --tokenizer")
+        load_tokenizer(args.tokenizer, what="--tokenizer")  # refuse a bad path before anything runs
+        options["tokenizer"] = args.tokenizer
     check_model_args(args.model, options)
     return options

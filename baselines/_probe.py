@@ -1,5 +1,6 @@
 """The building blocks of ``depthbench doctor``: the probe request, the check rows, the
-checks every backend gets through the model protocol, and the table.
+checks every backend gets through the model protocol (its pre-flight included: continuation
+mode, reasoning delimiters, sampler), which strategies run as specified, and the table.
 
 A backend adds its own checks (``@backend(doctor=...)``, e.g. the OpenAI-compatible
 server's reachability, model list, context length and ``n`` support) from these pieces.
@@ -11,8 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from depthbench.baselines._protocol import Request
+from depthbench.baselines.backends._continuation import ALTERNATIVES
+from depthbench.errors import UserError
 
-__all__ = ["PROBE", "PROBE_ITEM", "Check", "probe_request", "seed_check", "local_checks", "format_table"]
+__all__ = ["PROBE", "PROBE_ITEM", "Check", "probe_request", "seed_check", "local_checks", "strategies_check",
+           "format_table"]
 
 PROBE = "Count from one to twenty, one number per line."
 PROBE_ITEM = {"id": "doctor/probe", "depth": 3, "answer": "7", "answer_type": "choice",
@@ -27,6 +31,12 @@ class Check:
     status: str     # "ok" | "warn" | "fail" | "info"
     value: str
     detail: str = ""
+    server: str = ""  # "k/n" when several servers are checked (shown after the name)
+
+    @property
+    def label(self) -> str:
+        """The name as the table shows it: ``"reachable [server 2/3]"`` for one of several servers."""
+        return f"{self.name} [server {self.server}]" if self.server else self.name
 
 
 def probe_request(seed: int, n: int = 1, max_tokens: int = 24) -> Request:
@@ -45,14 +55,47 @@ def seed_check(a: str, b: str, c: str) -> Check:
     return Check("honours seed", "warn", "unclear", "different seeds gave the same text (deterministic sampler?)")
 
 
+def strategies_check(caps: Any) -> Check:
+    """Which strategies run as specified on a backend with these capabilities."""
+    if not caps.new_text:
+        return Check("strategies", "warn", "answers only",
+                     "single, majority@N, pass@N, best_of@N:oracle|trace|noisy (recorded answers; no new text)")
+    if caps.assistant_prefix:
+        return Check("strategies", "ok", "all",
+                     f"budget_forcing continues the assistant turn ({caps.continuation}); revision, majority, "
+                     "best_of, pass, ratio, adaptive run as specified")
+    return Check("strategies", "warn", "no budget_forcing",
+                 f"budget_forcing (Wait) is refused: this endpoint cannot continue an assistant turn; use "
+                 f"{ALTERNATIVES}; single, majority, best_of, pass, ratio and adaptive run as specified")
+
+
 async def local_checks(model: Any) -> list[Check]:
-    """The checks every backend gets through the model protocol: capabilities, token
-    counts, whether equal seeds agree and different seeds differ, context length."""
+    """The checks every backend gets through the model protocol: capabilities, its
+    pre-flight (``model.prepare``: continuation mode, chat template, reasoning delimiters,
+    sampler), which strategies run, token counts, whether equal seeds agree and different
+    seeds differ, context length."""
     rows = [Check("loaded", "ok", model.name, "")]
     caps = model.capabilities
     rows.append(Check("capabilities", "info",
                       ", ".join(k for k in ("chat", "completions", "assistant_prefix", "native_n", "seed")
                                 if getattr(caps, k)), ""))
+    prepare = getattr(model, "prepare", None)
+    if prepare is not None:
+        try:
+            rec = await prepare(None)
+        except UserError as e:
+            rows.append(Check("pre-flight", "fail", "refused", str(e)))
+            return rows
+        cont = rec.get("continuation") or {}
+        tmpl = cont.get("chat_template") or {}
+        rows.append(Check("continuation", "ok", cont.get("mode", "?"),
+                          f"{cont.get('detail', '')}; chat template {tmpl.get('source', '?')}"))
+        think = rec.get("think")
+        rows.append(Check("reasoning", "info", "<think>" if think else "none",
+                          f"delimiters from {think['source']}" if think else "no <think> in the chat template"))
+        rows.append(Check("sampler", "info", "set", ", ".join(f"{k} {v}" for k, v in
+                                                          ((rec.get("sampler") or {}).get("effective") or {}).items())))
+    rows.append(strategies_check(caps))
     if not caps.seed:
         rows.append(Check("honours seed", "info", "n/a", "replayed text does not depend on the seed"))
         return rows
@@ -69,8 +112,8 @@ async def local_checks(model: Any) -> list[Check]:
 
 def format_table(rows: list[Check]) -> str:
     """Plain-text table: check, status, value, detail."""
-    w1 = max(len(r.name) for r in rows)
+    w1 = max(len(r.label) for r in rows)
     w3 = max(len(r.value) for r in rows)
     lines = [f"{'check':<{w1}}  status  {'value':<{w3}}  detail", f"{'-' * w1}  ------  {'-' * w3}  ------"]
-    lines += [f"{r.name:<{w1}}  {r.status:<6}  {r.value:<{w3}}  {r.detail}" for r in rows]
+    lines += [f"{r.label:<{w1}}  {r.status:<6}  {r.value:<{w3}}  {r.detail}" for r in rows]
     return "\n".join(lines)

@@ -137,6 +137,14 @@ class Choice:
         One of :data:`TOKEN_SOURCES`.
     seed : int or None
         The seed actually sent for this choice.
+    reasoning_field : str or None
+        When the server returned the reasoning in a separate field
+        (``"reasoning_content"``, ``"reasoning"``): its name. ``text`` then holds the
+        reasoning between its delimiters followed by the content
+        (:func:`~depthbench.baselines.backends._continuation.join_reasoning`).
+    reasoning_tokens : int or None
+        ``usage.completion_tokens_details.reasoning_tokens`` when the server gave it
+        (included in ``completion_tokens``).
     """
 
     text: str
@@ -144,6 +152,8 @@ class Choice:
     completion_tokens: int
     token_source: str
     seed: int | None = None
+    reasoning_field: str | None = None
+    reasoning_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -176,13 +186,33 @@ class Response:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a backend supports; strategies adapt (e.g. fan out when ``n`` is unsupported)."""
+    """What a backend supports; strategies adapt (e.g. fan out when ``n`` is unsupported).
+
+    Attributes
+    ----------
+    chat, completions : bool
+        Chat messages / raw prompts accepted.
+    assistant_prefix : bool
+        The backend continues an assistant turn (``Request.assistant_prefix``) under the
+        continuation contract (:mod:`depthbench.baselines.backends._continuation`).
+    native_n : bool
+        One request returns ``n`` choices.
+    seed : bool
+        Sampling follows the seed sent.
+    continuation : str
+        How a continuation is realised: one of
+        :data:`~depthbench.baselines.backends._continuation.CONTINUATION_MODES`.
+    new_text : bool
+        The backend generates new text (False for ``replay``, which serves recorded answers).
+    """
 
     chat: bool = True
     completions: bool = False
     assistant_prefix: bool = False
     native_n: bool = False
     seed: bool = True
+    continuation: str = "none"
+    new_text: bool = True
 
 
 @runtime_checkable

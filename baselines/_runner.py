@@ -38,16 +38,22 @@ from depthbench._lazy import lazy
 from depthbench.baselines._budget import MIN_CALL_TOKENS, BudgetExceededError
 from depthbench.baselines._calllog import CompactCallWriter, read_calls
 from depthbench.baselines._context import CallContext
+from depthbench.baselines._http import redact_url
 from depthbench.baselines._protocol import BackendError
 from depthbench.baselines._shard import parse_shard, shard_items
-from depthbench.baselines.backends import load_model, parse_model_spec, redact_secrets
+from depthbench.baselines.backends import check_model_spec, get_backend, load_model, parse_model_spec, redact_secrets
+from depthbench.baselines.backends._continuation import check_strategy_support
+from depthbench.baselines.backends._preflight import Needs
+from depthbench.baselines.backends._sampler import SAMPLER_FLAGS, Sampler
 from depthbench.baselines.strategies import Strategy, parse
 from depthbench.errors import UserError
 from depthbench.io import (
+    DiskFullError,
     JsonlAppender,
     atomic_write_json,
     canonical_json,
     ensure_writable_dir,
+    is_disk_full,
     read_jsonl,
     sha256_bytes,
 )
@@ -77,6 +83,7 @@ _FLAG_OF = {
     "split": "--split",
     "per_depth": "--per-depth",
     "dataset_sha256": "--data (dataset contents)",
+    "sampler": "--top-k/--min-p/--repeat-penalty/--presence-penalty/--frequency-penalty",
     "shard": "--shard",
     "data_config": "--data-config",
 }
@@ -106,6 +113,9 @@ class EvalConfig:
     retries: int | None = None  # openai: retries per call (None: the backend's default)
     timeout: float | None = None  # openai: seconds per attempt (None: the backend's default)
     model_options: dict[str, Any] = field(default_factory=dict)
+    #: sampler fields beyond temperature and top_p (top_k, min_p, repeat_penalty, presence_penalty,
+    #: frequency_penalty); missing ones take their neutral value (depthbench.baselines.backends._sampler)
+    sampler: dict[str, float] = field(default_factory=dict)
     progress: bool | None = None  # None: only on a terminal
     fsync: bool | str = "batch"  # "batch": flush each line, group fsync; True/"line": fsync each line; False: none
     argv: list[str] = field(default_factory=list)
@@ -234,7 +244,30 @@ def load_items(cfg: EvalConfig) -> tuple[list[dict[str, Any]], str]:
     return items, sha
 
 
+def needs_gold(strategy: Strategy) -> bool:
+    """True for strategies whose *answer* depends on the gold answer or trace: ``best_of`` with
+    the ``oracle``, ``noisy`` or ``trace`` verifier and ``pass@N`` (bounds and simulated
+    verifiers, not deployable methods)."""
+    return bool(strategy.needs_gold)
+
+
+def _check_gold_free(strategies: Sequence[Strategy], items: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse gold-dependent strategies on items without answers (a hidden split's prompts)."""
+    if all("answer" in it for it in items):
+        return
+    for s in strategies:
+        if needs_gold(s):
+            raise UserError(f"--strategy {s.name}: picks its answer with the gold answer or trace, which a hidden "
+                            "split's prompts do not carry; use strategies that answer on their own (single, "
+                            "majority@N, budget_forcing, revision@R, best_of@N:self, ...)")
+
+
 def _run_config(cfg: EvalConfig, strategies: Sequence[Strategy], sha: str, n_items: int) -> dict[str, Any]:
+    # the sampler of the backends that have one (absent for simulated / replay, whose old
+    # folders so still resume; an old openai folder ran the server's defaults and is refused)
+    sampler = ({"sampler": Sampler(temperature=cfg.temperature, top_p=cfg.top_p, **cfg.sampler).extras()}
+               if _has_sampler(cfg.model) else {})
+
     # absent when unset, so older run folders still resume
     extra = {k: v for k, v in (("shard", cfg.shard), ("data_config", cfg.data_config)) if v is not None}
     return {
@@ -246,6 +279,7 @@ def _run_config(cfg: EvalConfig, strategies: Sequence[Strategy], sha: str, n_ite
         "seed": cfg.seed,
         "temperature": cfg.temperature,
         "top_p": cfg.top_p,
+        **sampler,
         "limit": cfg.limit,
         "data": (str(Path(cfg.data).resolve()) if Path(cfg.data).exists() else str(cfg.data)) if cfg.data else None,
         "task": cfg.task,
@@ -283,7 +317,9 @@ class _GroupSync:
     whenever new lines arrived, at most every ``interval`` seconds (power-loss window)."""
 
     def __init__(self, paths: Sequence[Path], interval: float = 0.05) -> None:
+        self._paths = list(paths)
         self._fds = [os.open(p, os.O_RDONLY) for p in paths]
+        self._error: OSError | None = None
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._interval = interval
@@ -301,15 +337,27 @@ class _GroupSync:
     def _loop(self) -> None:
         while not self._stop.is_set():
             if self._dirty.wait(self._interval) and not self._stop.is_set():
-                self._sync()
+                try:
+                    self._sync()
+                except OSError as e:  # reported by close(), never as a thread traceback
+                    self._error = e
+                    return
                 self._stop.wait(self._interval)
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
-        self._sync()
-        for fd in self._fds:
-            os.close(fd)
+        try:
+            if self._error is not None:
+                raise self._error
+            self._sync()
+        except OSError as e:
+            if is_disk_full(e):
+                raise DiskFullError(self._paths[0]) from None
+            raise
+        finally:
+            for fd in self._fds:
+                os.close(fd)
 
 
 class _Progress:
@@ -459,17 +507,21 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     for name, x in (("--temperature", cfg.temperature), ("--top-p", cfg.top_p)):
         if not (x >= 0) or (name == "--top-p" and not 0 < x <= 1):
             raise UserError(f"{name}: {x} is out of range; use temperature >= 0 and 0 < top_p <= 1")
+    check_model_spec(cfg.model)  # a bad spec is named before any item is generated or read
+    sampler_kw = _sampler_options(cfg)
     items, sha = load_items(cfg)
+    _check_gold_free(strategies, items)
     extra = {k: v for k, v in (("retries", cfg.retries), ("timeout", cfg.timeout)) if v is not None}
     model = load_model(cfg.model, base_url=cfg.base_url, api_key=cfg.api_key, concurrency=cfg.concurrency,
-                       **extra, **cfg.model_options)
-    preflight = getattr(model, "preflight", None)  # several servers: each must answer before anything is written
-    if preflight is not None:
-        try:
+                       **extra, **sampler_kw, **cfg.model_options)
+    preflight = getattr(model, "preflight", None)  # served models must answer before anything is written
+    try:
+        if preflight is not None:
             asyncio.run(preflight())
-        except BaseException:
-            _close_model(model)
-            raise
+        backend = prepare_backend(model, strategies, cfg)
+    except BaseException:
+        _close_model(model)
+        raise
     created = _new_dirs(Path(cfg.out))
     try:
         out = ensure_writable_dir(cfg.out, "--out")
@@ -478,13 +530,86 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
         _close_model(model)
         raise
     try:
-        return _run_locked(cfg, strategies, items, sha, out, model)
+        return _run_locked(cfg, strategies, items, sha, out, model, backend)
     except BaseException:
         if created and not (out / "run.json").exists():
             _remove_empty_run_dir(out, created)
         raise
     finally:
         lock.close()
+
+
+def _sampler_options(cfg: EvalConfig) -> dict[str, Any]:
+    """The sampler fields to pass to the backend (validated; none for backends without a sampler).
+
+    Raises
+    ------
+    UserError
+        A value out of range, or a non-neutral value for a backend that has no sampler.
+    """
+    sampler = Sampler.from_options({"temperature": cfg.temperature, "top_p": cfg.top_p, **cfg.sampler})
+    provider, _ = parse_model_spec(cfg.model)
+    if _has_sampler(cfg.model):
+        return sampler.extras()
+    for k in sampler.non_neutral():
+        raise UserError(f"{SAMPLER_FLAGS[k]}: the {provider} backend has no sampler to set (it ignores "
+                        f"{k}); drop {SAMPLER_FLAGS[k]}")
+    return {}
+
+
+def prepare_backend(model: Any, strategies: Sequence[Strategy], cfg: EvalConfig) -> dict[str, Any]:
+    """Before any item call: let the backend find out how to serve the run
+    (``model.prepare``: continuation mode, request fields, reasoning delimiters), then
+    refuse the strategies it cannot run as specified.
+
+    Returns
+    -------
+    dict
+        The ``backend`` record of ``run.json``.
+
+    Raises
+    ------
+    UserError
+        A strategy the backend cannot run (with the reason and the alternatives), or a
+        setting it cannot honour; nothing has been created or called for any item.
+    """
+    needs = Needs(continuation=any("continuation" in s.needs or "force_answer" in s.needs for s in strategies),
+                  native_n=bool(getattr(model, "native_n", False)), temperature=cfg.temperature, top_p=cfg.top_p)
+    prepare = getattr(model, "prepare", None)
+    if prepare is not None:
+        try:
+            backend = dict(asyncio.run(prepare(needs)))
+        except BackendError as e:
+            raise UserError(f"--model {cfg.model}: the pre-flight probe failed: {e}; nothing was run or written, "
+                            "run the same command again to resume once the server answers (depthbench doctor "
+                            "checks it)", exit_code=1) from None
+    else:
+        caps = model.capabilities
+        backend = {"kind": cfg.model.partition(":")[0], "continuation": {"mode": caps.continuation},
+                   "think": None, "sampler": None}
+    detail = (backend.get("continuation") or {}).get("detail", "")
+    check_strategy_support(strategies, model.capabilities, cfg.model, reason=detail)
+    return backend
+
+
+def _check_backend_resume(old: dict[str, Any], backend: dict[str, Any], cfg: EvalConfig) -> None:
+    """A resumed run must continue turns the way it started (same mode, same delimiters)."""
+    before, now = old.get("backend"), backend
+    if not isinstance(before, dict):
+        return
+    for key, what in (("continuation", "continuation mode"), ("think", "reasoning delimiters")):
+        a, b = before.get(key), now.get(key)
+        if key == "continuation":
+            a, b = (a or {}).get("mode"), (b or {}).get("mode")
+        if a != b:
+            raise UserError(f"--model {cfg.model}: the run in {cfg.out!r} was started with {what} {a!r}, the backend "
+                            f"now gives {b!r}; set --model-args to the original value to resume, or choose a new "
+                            "--out folder")
+
+
+def _has_sampler(spec: str) -> bool:
+    """Whether the backend of ``spec`` takes the full sampler (``@backend(sampler=True)``)."""
+    return get_backend(parse_model_spec(spec)[0]).sampler
 
 
 def _new_dirs(path: Path) -> list[Path]:
@@ -532,12 +657,14 @@ def _lock_run_dir(out: Path) -> Any:
 
 
 def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dict[str, Any]], sha: str,
-                out: Path, model: Any) -> dict[str, Any]:
+                out: Path, model: Any, backend: dict[str, Any] | None = None) -> dict[str, Any]:
     config = _run_config(cfg, strategies, sha, len(items))
     run_json = out / "run.json"
+    backend = dict(backend or {})
     if run_json.exists():
         try:
-            _check_resume(run_json, config)
+            old = _check_resume(run_json, config)
+            _check_backend_resume(old, backend, cfg)
         except BaseException:
             _close_model(model)
             raise
@@ -546,12 +673,14 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
             "format": RUN_FORMAT,
             "config": config,
             "argv": list(cfg.argv),
-            "base_url": cfg.base_url if not isinstance(cfg.base_url, list) else ",".join(cfg.base_url),
+            "base_url": None if cfg.base_url is None else ",".join(
+                str(redact_url(u)) for u in ([cfg.base_url] if isinstance(cfg.base_url, str) else cfg.base_url)),
             **({"servers": [{k: v for k, v in s.items() if k != "requests"} for s in model.servers_info()]}
                if hasattr(model, "servers_info") else {}),
             "versions": _versions(model),
             "model_name": getattr(model, "name", cfg.model),
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "backend": backend,
         })
 
     calls_path, outcomes_path = out / "calls.jsonl", out / "outcomes.jsonl"
@@ -598,6 +727,7 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
         if group is not None:
             group.close()
         progress.close()
+        _refresh_backend_record(run_json, model)
     return {
         "out": str(out),
         "items": len(items),
@@ -608,8 +738,28 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
         "calls_from_log": stats["served"],
         "new_generated_tokens": progress.tokens,
         "seconds": round(time.monotonic() - t0, 3),
+        "answers_known": all("answer" in it for it in items),
         "servers": model.servers_info() if hasattr(model, "servers_info") else [],
     }
+
+
+def _refresh_backend_record(run_json: Path, model: Any) -> None:
+    """Record in ``run.json`` what the backend learnt during the run (a field the server
+    refused, native n turned off), if anything changed since the pre-flight."""
+    describe = getattr(model, "describe", None)
+    if describe is None:
+        return
+    try:
+        doc = json.loads(run_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    backend = dict(doc.get("backend") or {})
+    now = describe()
+    if all(backend.get(k) == v for k, v in now.items()):
+        return
+    backend.update(now)
+    doc["backend"] = backend
+    atomic_write_json(run_json, doc)
 
 
 def _chain(write: Any, after: Any) -> Any:

@@ -73,6 +73,16 @@ def count_tokens(text: str) -> int:
 # --------------------------------------------------------------------------- parameters
 
 
+#: the options of ``simulated:k=v,...``: type and what they mean (with their valid range)
+_OPTIONS: dict[str, tuple[type, str]] = {
+    "eps": (float, "the per-step error probability, in [0, 1), e.g. eps=0.02"),
+    "tokens_per_step": (int, "the mean tokens per step, an integer >= 3 + spread, e.g. tokens_per_step=12"),
+    "spread": (int, "the step-length spread, an integer in [0, tokens_per_step - 3], e.g. spread=3"),
+    "drift": (float, "the drift hazard per forced token, in [0, 1), e.g. drift=0.001"),
+    "rho": (float, "the correlation between parallel samples, in [0, 1], e.g. rho=0.2"),
+}
+
+
 @dataclass(frozen=True)
 class SimulatedParams:
     """Parameters of the simulated reasoner.
@@ -114,19 +124,29 @@ class SimulatedParams:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> "SimulatedParams":
-        """Build from ``k=v`` options (strings or numbers); unknown keys are a :class:`UserError`."""
-        known = {"eps": float, "tokens_per_step": int, "spread": int, "drift": float, "rho": float}
+        """Build from ``k=v`` options (strings or numbers); unknown keys are a :class:`UserError`.
+
+        Examples
+        --------
+        >>> SimulatedParams.from_options({"eps": "0.1"}).eps
+        0.1
+        """
         kw: dict[str, Any] = {}
         for k, v in options.items():
-            if k not in known:
-                raise UserError(f"simulated option {k!r}: unknown; valid options are {', '.join(known)}")
+            if k not in _OPTIONS:
+                raise UserError(f"simulated option {k!r}: unknown; valid options are {', '.join(_OPTIONS)}, "
+                                "e.g. simulated:eps=0.02,tokens_per_step=12")
+            kind, what = _OPTIONS[k]
             try:
                 num = float(v)
-                if known[k] is int and num != int(num):
+                if kind is int and num != int(num):
                     raise ValueError
-                kw[k] = known[k](num)
-            except (TypeError, ValueError):
-                raise UserError(f"simulated option {k}: {v!r} is not a valid {known[k].__name__}") from None
+                if not math.isfinite(num):
+                    raise ValueError
+                kw[k] = kind(num)
+            except (TypeError, ValueError, OverflowError):
+                raise UserError(f"simulated option {k}={v}: not {'an integer' if kind is int else 'a number'}; "
+                                f"{k} is {what}") from None
         return cls(**kw)
 
 

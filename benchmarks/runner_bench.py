@@ -60,7 +60,7 @@ def _run(exe: list[str], args: list[str]) -> tuple[float, int, float]:
 
 def _text_bytes(run: Path, data: Path) -> int:
     from depthbench.baselines._calllog import read_calls
-    from depthbench.generators import load_dataset
+    from depthbench.tasks import load_dataset
 
     items = {it["id"]: it for it in load_dataset(data, split="test")[0]}
     return sum(len(str(r.get("text") or "").encode()) for _, r in read_calls(run / "calls.jsonl", items))

@@ -2,12 +2,16 @@
 
 Rules: a file that looks complete is complete (write to a temporary file in the same
 folder, fsync, then rename); append-only logs are flushed and fsynced per line, and a
-torn last line is skipped on reading, never fatal.
+torn last line is skipped on reading, never fatal. A full disk (``ENOSPC``, ``EDQUOT``)
+while writing raises :class:`DiskFullError` naming the file: the temporary file is
+removed, a log line that did not fit is cut away again, and the command's work so far
+stays resumable.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -20,6 +24,8 @@ from typing import Any
 from depthbench.errors import UserError
 
 __all__ = [
+    "DiskFullError",
+    "is_disk_full",
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_write_json",
@@ -33,6 +39,23 @@ __all__ = [
     "ensure_writable_dir",
     "write_jsonl_atomic",
 ]
+
+
+class DiskFullError(UserError):
+    """The disk (or quota) filled up while writing ``path``: one line, exit status 1.
+
+    Everything written before is complete (atomic files, whole log lines), so running the
+    same command again after freeing space resumes.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(f"disk full writing {path}; free space and rerun the same command to resume", exit_code=1)
+        self.path = str(path)
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """True for an ``OSError`` that means no space (``ENOSPC``) or no quota (``EDQUOT``) left."""
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
 def canonical_json(obj: Any) -> str:
@@ -88,11 +111,17 @@ def _umask() -> int:
 def atomic_writer(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Any]:
     """Open a temporary file beside ``path``; on success fsync and rename it over ``path``.
 
-    On any exception the temporary file is removed and ``path`` is untouched.
+    On any exception the temporary file is removed and ``path`` is untouched; a full disk
+    is re-raised as :class:`DiskFullError`.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        if is_disk_full(e):
+            raise DiskFullError(path) from None
+        raise
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open() would.
         os.chmod(tmp, 0o666 & ~_umask())
@@ -101,9 +130,11 @@ def atomic_writer(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[An
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if is_disk_full(e):
+            raise DiskFullError(path) from None
         raise
 
 
@@ -129,6 +160,8 @@ class JsonlAppender:
 
     If the file ends with a torn line (no trailing newline, e.g. after ``kill -9``),
     the torn tail is truncated away on open, so the next record starts on a fresh line.
+    Writes are unbuffered (one ``write`` per line); a line that does not fit on a full disk
+    is cut away again and :class:`DiskFullError` is raised (later writes raise it too).
 
     Parameters
     ----------
@@ -142,8 +175,14 @@ class JsonlAppender:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
-        self._repair_tail()
-        self._f = open(self.path, "ab")
+        self._full = False
+        try:
+            self._repair_tail()
+            self._f = open(self.path, "ab", buffering=0)
+        except OSError as e:
+            if is_disk_full(e):
+                raise DiskFullError(self.path) from None
+            raise
 
     def _repair_tail(self) -> None:
         if not self.path.exists():
@@ -171,15 +210,35 @@ class JsonlAppender:
             f.truncate(0)
 
     def write(self, record: Any) -> None:
-        """Append one record as a line (canonical JSON)."""
-        self._f.write(canonical_json(record).encode("utf-8") + b"\n")
-        self._f.flush()
-        if self._fsync:
-            os.fsync(self._f.fileno())
+        """Append one record as a line (canonical JSON).
+
+        Raises
+        ------
+        DiskFullError
+            No space for the line; the file is left ending with the previous complete line.
+        """
+        if self._full:
+            raise DiskFullError(self.path)
+        data = memoryview(canonical_json(record).encode("utf-8") + b"\n")
+        start = os.fstat(self._f.fileno()).st_size
+        try:
+            while data:
+                n = self._f.write(data)
+                data = data[n:]
+            if self._fsync:
+                os.fsync(self._f.fileno())
+        except OSError as e:
+            if not is_disk_full(e):
+                raise
+            self._full = True
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._f.fileno(), start)  # shrinking needs no space
+            raise DiskFullError(self.path) from None
 
     def close(self) -> None:
-        """Close the file."""
-        self._f.close()
+        """Close the file (never raises for a full disk: nothing is buffered)."""
+        with contextlib.suppress(OSError):
+            self._f.close()
 
     def __enter__(self) -> "JsonlAppender":
         return self

@@ -111,7 +111,7 @@ _MALFORMED = Extraction(None, "malformed")
 # What may precede the word "answer" on its line: markdown decoration and "final".
 _LINE_PREFIX_RE = re.compile(r"[\s>#*_\-\d.)(\[\]]*(?:the\s+)?(?:final|my)?[\s*_]*\Z", re.IGNORECASE)
 # What follows "answer": optional markdown / "is", then ':' or '=' (or "is").
-_AFTER_WORD_RE = re.compile(r"(?:\s*\([^)\n]*\))?[\s*_]*(?::|=|\bis\b)[\s*_]*", re.IGNORECASE)
+_AFTER_WORD_RE = re.compile(r"(?:\s*\([^)\n]{0,120}\))?[\s*_]*(?::|=|\bis\b)[\s*_]*", re.IGNORECASE)
 # Mid-line, only an explicit colon makes "answer" a marker ("... so the Answer: 7").
 _AFTER_COLON_RE = re.compile(r"[*_]*\s*(?::)[\s*_]*")
 _MAX_PREFIX = 40
@@ -144,19 +144,36 @@ def _strip_think(text: str) -> str:
     return joined
 
 
-def _rfind_answer(text: str, end: int) -> int:
-    """Index of the last ``answer`` / ``Answer`` / ``ANSWER`` starting before ``end``, or -1.
+class _AnswerFinder:
+    """Indices of ``answer`` / ``Answer`` / ``ANSWER``, right to left.
 
-    Searching the original text for the two casings of the tail avoids lower-casing
-    the whole response (the hot path of extraction).
+    Searching the original text for the two casings of the tail avoids lower-casing the
+    whole response (the hot path of extraction); each casing's last hit is remembered, so
+    visiting every occurrence costs one pass over the text, not one per occurrence.
     """
-    while True:
-        j = max(text.rfind("nswer", 0, end + 1), text.rfind("NSWER", 0, end + 1))
-        if j < 1:
-            return -1
-        if text[j - 1] in "aA":
-            return j - 1
-        end = j - 1
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._hit = {"nswer": len(text) + 1, "NSWER": len(text) + 1}
+
+    def _last(self, tail: str, end: int) -> int:
+        # the remembered hit is the last one before an earlier, larger end: still the last
+        # before ``end`` unless it lies after it
+        if self._hit[tail] > end:
+            self._hit[tail] = self.text.rfind(tail, 0, end + 1)
+        return self._hit[tail]
+
+    def before(self, end: int) -> int:
+        """Index of the last occurrence starting before ``end``, or -1."""
+        text = self.text
+        while True:
+            j = max(self._last("nswer", end), self._last("NSWER", end))
+            if j < 1:
+                return -1
+            if text[j - 1] in "aA":
+                return j - 1
+            end = j - 1
+
 
 
 def _answer_lines(text: str) -> Iterator[tuple[int, str, bool]]:
@@ -169,11 +186,18 @@ def _answer_lines(text: str) -> Iterator[tuple[int, str, bool]]:
     does not override it.
     """
     idx = len(text)
+    finder = _AnswerFinder(text)
+    # the current line's bounds, found once per line (markers are visited right to left), so a
+    # degenerate line holding thousands of "answer" words stays linear
+    line_start, line_end = len(text) + 1, len(text)
     while True:
-        idx = _rfind_answer(text, idx - 1)
+        idx = finder.before(idx - 1)
         if idx < 0:
             return
-        line_start = text.rfind("\n", 0, idx) + 1
+        if idx < line_start:
+            line_end = text.find("\n", idx)
+            line_end = len(text) if line_end < 0 else line_end
+            line_start = text.rfind("\n", 0, idx) + 1
         # a line-initial marker has at most a short decoration before it (the bound also
         # keeps the regex linear on degenerate lines of thousands of spaces or asterisks)
         at_start = idx - line_start <= _MAX_PREFIX and _LINE_PREFIX_RE.match(text, line_start, idx) is not None
@@ -181,14 +205,17 @@ def _answer_lines(text: str) -> Iterator[tuple[int, str, bool]]:
             m = (_AFTER_WORD_RE if at_start else _AFTER_COLON_RE).match(text, idx + 6)
             if m is not None:
                 strong = at_start and ":" in m.group(0)
-                line_end = text.find("\n", m.end())
-                if line_end < 0:
-                    line_end = len(text)
-                payload = text[m.end():line_end]
-                end = line_end
+                pay_end = line_end
+                if m.end() > line_end:  # the colon stood on a later line: the payload is on that line
+                    pay_end = text.find("\n", m.end())
+                    pay_end = len(text) if pay_end < 0 else pay_end
+                # a weak marker's payload longer than _MAX_WEAK_PAYLOAD is never tried: do not copy it whole
+                stop = pay_end if strong else min(pay_end, m.end() + _MAX_WEAK_PAYLOAD + 1)
+                payload = text[m.end():stop]
+                end = pay_end
                 if strong and not payload.strip():
                     # "Answer:\n  12" -- take the next non-blank line
-                    rest = text[line_end:]
+                    rest = text[pay_end:]
                     stripped = rest.lstrip()
                     if stripped:
                         start2 = len(text) - len(stripped)
@@ -199,10 +226,19 @@ def _answer_lines(text: str) -> Iterator[tuple[int, str, bool]]:
         # not a marker (or a weak one the caller rejected); keep searching to the left
 
 
+#: bounds on the ``\\boxed{...}`` search, so untrusted text cannot make it quadratic: an answer is short
+_BOXED_MAX_CONTENT = 4096
+_BOXED_MAX_TRIES = 256
+
+
 def _last_boxed(text: str) -> tuple[int, str] | None:
-    """Return (end position, content) of the last ``\\boxed{...}``, or None."""
+    """Return (end position, content) of the last ``\\boxed{...}``, or None.
+
+    At most the last 256 ``\\boxed`` occurrences are tried, each with at most 4,096
+    characters of content (linear time on adversarial text such as ``\\boxed{`` repeated).
+    """
     idx = len(text)
-    while True:
+    for _ in range(_BOXED_MAX_TRIES):
         idx = text.rfind("\\boxed", 0, idx)
         if idx < 0:
             return None
@@ -211,7 +247,7 @@ def _last_boxed(text: str) -> tuple[int, str] | None:
             j += 1
         if j < len(text) and text[j] == "{":
             depth = 0
-            for k in range(j, len(text)):
+            for k in range(j, min(len(text), j + _BOXED_MAX_CONTENT + 2)):
                 ch = text[k]
                 if ch == "{":
                     depth += 1
@@ -220,6 +256,7 @@ def _last_boxed(text: str) -> tuple[int, str] | None:
                     if depth == 0:
                         return k + 1, text[j + 1:k]
         # no brace or unbalanced braces: not a marker; keep searching to the left
+    return None
 
 
 _FENCE_TAIL_RE = re.compile(r"\s*(?:```\s*)?\Z")

@@ -25,7 +25,8 @@ def verify(item: Mapping[str, Any], answer: Any) -> bool:
     Parameters
     ----------
     item : mapping
-        A dataset item (``meta.family``, ``answer``, ``instance``, ``meta``).
+        A dataset item (``meta.family``, ``answer``, ``instance``, ``meta``). An item
+        without ``answer`` (a hidden split's published prompt) verifies nothing.
     answer : str or int or None
         A normalised answer as returned by :func:`depthbench.scorers.extract`.
         ``None`` (no answer) is never correct.
@@ -45,6 +46,6 @@ def verify(item: Mapping[str, Any], answer: Any) -> bool:
     >>> verify(item, 10), verify(item, 4), verify(item, None)
     (True, False, False)
     """
-    if answer is None:
+    if answer is None or "answer" not in item:
         return False
     return bool(family_of(item).verify(item, answer))

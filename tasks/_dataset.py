@@ -40,6 +40,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +50,12 @@ from depthbench.generators import get_family
 from depthbench.generators._base import Family
 from depthbench.generators._seeding import ItemStreams, block_rng, item_rng
 from depthbench.io import canonical_json, read_jsonl, sha256_bytes, sha256_file
-from depthbench.tasks._record import decode_item
+from depthbench.tasks._record import decode_item, item_from_record
 from depthbench.tasks._spec import TaskSpec, check_params, load_spec
 
 jinja2 = lazy("jinja2")
 jinja2_meta = lazy("jinja2.meta")
+jsonschema = lazy("jsonschema")
 
 __all__ = [
     "build_items",
@@ -484,7 +486,8 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor  # only with --workers > 1
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             for part in pool.map(_worker_items, [spec_dict] * len(chunks), [split] * len(chunks),
                                  [seed] * len(chunks), chunks):
                 before = len(raw)
@@ -513,15 +516,56 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
     return out
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this worker when the parent process dies, even by SIGKILL.
+
+    On Linux the kernel sends SIGKILL to the worker when its parent dies
+    (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon thread also checks every 0.2 s that the
+    parent is still there. Without this, a killed ``generate --workers N`` left its workers
+    (and multiprocessing's resource tracker, which waits for them) running.
+    """
+    import threading
+
+    if os.getppid() != parent_pid:  # the parent died before this worker started
+        os._exit(1)
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the watchdog below still ends the worker
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        import time
+
+        while True:
+            time.sleep(0.2)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="depthbench-parent-watch", daemon=True).start()
+
+
 # --------------------------------------------------------------------------- loading
 
 def load_dataset(path: "str | os.PathLike[str]", split: str | None = None) -> tuple[list[dict[str, Any]], str]:
     """Load items from a dataset folder (with ``manifest.json``) or one ``.jsonl`` file.
 
+    Every line is checked against the item schema (``depthbench.schemas/item.schema.json``)
+    before anything is returned, so a run never starts on a malformed item. A hidden split's
+    public folder (``manifest.json`` of format ``depthbench-hidden-split/1`` beside
+    ``<split>.prompts.jsonl``) loads too: its items carry no answer (schema
+    ``prompt_item.schema.json``) and the dataset sha256 is that of the public manifest.
+
     Parameters
     ----------
     path : path-like
-        A folder written by ``depthbench generate`` (or ``data/v1/<task>``), or a JSONL file.
+        A folder written by ``depthbench generate`` (or ``data/v1/<task>``, or a hidden
+        split's ``public/`` folder), or a JSONL file.
     split : str, optional
         For a folder: load only ``<split>.jsonl`` (default: every JSONL file in the manifest,
         in name order).
@@ -536,8 +580,8 @@ def load_dataset(path: "str | os.PathLike[str]", split: str | None = None) -> tu
     Raises
     ------
     UserError
-        Missing path/manifest/split, a file whose sha256 differs from the manifest, or a
-        corrupt line.
+        Missing path/manifest/split, a file whose sha256 differs from the manifest, a
+        corrupt line, or a line that fails the item schema (file, line and field named).
     """
     p = Path(path)
     if not p.exists():
@@ -551,7 +595,9 @@ def load_dataset(path: "str | os.PathLike[str]", split: str | None = None) -> tu
             manifest = json.loads(mbytes)
         except json.JSONDecodeError as e:
             raise UserError(f"dataset: {mpath} is not valid JSON ({e.msg}); regenerate the dataset") from None
-        files = manifest.get("files", {})
+        if isinstance(manifest, dict) and manifest.get("format") == "depthbench-hidden-split/1":
+            return _load_public_prompts(p, manifest, mbytes, split)
+        files = manifest.get("files", {}) if isinstance(manifest, dict) else {}
         names = sorted(f for f in files if f.endswith(".jsonl"))
         if split is not None:
             want = f"{split}.jsonl"
@@ -593,16 +639,77 @@ def load_dataset(path: "str | os.PathLike[str]", split: str | None = None) -> tu
     return items, sha256_file(p)
 
 
-def _read_items(path: Path) -> list[dict]:
-    """Items of one JSONL file: release records (item format 2) decoded, nested items as they are."""
+def _load_public_prompts(folder: Path, manifest: Mapping[str, Any], mbytes: bytes,
+                         split: str | None) -> tuple[list[dict[str, Any]], str]:
+    """The prompts of a hidden split's public folder (no answers), and the public manifest's sha256."""
+    hidden = str(manifest.get("split") or "")
+    name = f"{hidden}.prompts.jsonl"
+    if split is not None and split != hidden:
+        raise UserError(f"--split: {str(folder)!r} is the public folder of hidden split {hidden!r}; "
+                        f"give --split {hidden}")
+    entry = (manifest.get("files") or {}).get(name)
+    fp = folder / name
+    if not isinstance(entry, Mapping) or not fp.is_file():
+        raise UserError(f"dataset: {str(folder)!r} is a hidden split's public manifest without its prompts "
+                        f"({name}); ask the maintainers for the complete public folder")
+    if sha256_file(fp) != entry.get("sha256"):
+        raise UserError(f"dataset: {fp} does not match its sha256 in manifest.json (file changed); "
+                        "download the public folder again")
+    return _read_items(fp, schema="prompt_item"), sha256_bytes(mbytes)
+
+
+@lru_cache(maxsize=2)
+def _item_validator(schema: str) -> Any:
+    text = resources.files("depthbench.schemas").joinpath(f"{schema}.schema.json").read_text("utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+#: files (by sha256 and schema) whose every line already passed the schema in this process
+_VALIDATED: set[tuple[str, str]] = set()
+
+
+def _read_items(path: Path, schema: str = "item_decoded") -> list[dict]:
+    """Items of one JSONL file: release records (item format 2) decoded, nested items as they are;
+    each then checked against ``schema`` (``item_decoded`` or ``prompt_item``)."""
     bad: list = []
     items = []
     for lineno, row in enumerate(read_jsonl(path, bad=bad), 1):
         try:
-            items.append(decode_item(row))
+            # a row with any *_json column is a record (format 2), even when instance_json is the one missing
+            items.append(item_from_record(row) if any(k.endswith("_json") for k in row) else decode_item(row))
         except ValueError as e:
             raise UserError(f"dataset: {path} line {lineno}: {e}; regenerate the file") from None
     if bad:
         b = bad[0]
         raise UserError(f"dataset: {path} line {b.lineno}: {b.reason}; regenerate the file")
+    key = (sha256_file(path), schema)
+    if key in _VALIDATED:
+        return items
+    validator = _item_validator(schema)
+    lines = iter(_line_numbers(path))
+    for item in items:
+        lineno = next(lines)
+        if validator.is_valid(item):
+            continue
+        err = min(validator.iter_errors(item), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+        where = ".".join(str(x) for x in err.absolute_path)
+        if err.validator == "required":
+            missing = next((f for f in err.validator_value if f not in err.instance), None)
+            where = f"{where}.{missing}" if where and missing else (missing or where)
+            what = "missing"
+        else:
+            what = err.message if len(err.message) <= 120 else err.message[:120] + "..."
+        item_id = item.get("id") if isinstance(item.get("id"), str) else None
+        raise UserError(f"dataset: {path} line {lineno}{f' (item {item_id!r})' if item_id else ''}: field "
+                        f"{where or '(item)'!r}: {what}; fix the line or regenerate the file with "
+                        "'depthbench generate'")
+    _VALIDATED.add(key)
     return items
+
+
+def _line_numbers(path: Path) -> Iterable[int]:
+    """The 1-based line numbers of the non-blank lines of ``path`` (the lines ``read_jsonl`` yields)."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if raw.strip():
+                yield lineno

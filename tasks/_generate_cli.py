@@ -28,7 +28,8 @@ from depthbench.progress import Progress
 from depthbench.tasks import load_spec
 from depthbench.tasks._dataset import _config, _context, _parse_shard, build_items
 from depthbench.tasks._export import check_format, write_dataset
-from depthbench.tasks._hidden import public_content_hashes, write_private_split
+from depthbench.tasks._hidden import write_private_split
+from depthbench.tasks._releases import public_content_hashes
 
 __all__ = ["register", "parse_depths", "add_generate_arguments"]
 
@@ -151,9 +152,12 @@ def _run_hidden(args: argparse.Namespace) -> int:
         raise UserError(f"--split: a hidden split takes one split name, got {args.split!r}; e.g. --split hidden")
     out = args.out or f"datasets/{spec.name}-{splits[0]}"
     manifest = write_private_split(spec, args.secret_seed_file, out, split=splits[0], depths=depths, n=args.n,
-                                   exclude=public_content_hashes(spec.name), workers=getattr(args, "workers", 1))
-    print(f"wrote hidden split {spec.name}/{splits[0]}: {manifest['n_items']} items to {out}/private/ (keep private) "
-          f"and the answer commitments to {out}/public/manifest.json (overall {manifest['overall_sha256'][:16]}...)")
+                                   exclude=public_content_hashes(spec.name), workers=getattr(args, "workers", 1),
+                                   public_prompts=True)
+    print(f"wrote hidden split {spec.name}/{splits[0]}: {manifest['n_items']} items to {out}/private/ (keep private); "
+          f"publish {out}/public/ (prompts and answer commitments, overall {manifest['overall_sha256'][:16]}...): "
+          f"submitters run 'depthbench eval --data {out}/public --split {splits[0]} ...', you validate with "
+          f"'depthbench submission validate FILE --releases {out}'")
     return 0
 
 
@@ -204,7 +208,9 @@ def add_generate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--secret-seed-file", metavar="F",
                    help="maintainers: make a hidden split seeded from this secret file; writes OUT/private/ "
-                        "(items, keep private) and OUT/public/manifest.json (ids + answer hash commitments)")
+                        "(items with answers, keep private) and OUT/public/ to publish (the prompts without "
+                        "answers, and manifest.json with answer hash commitments); submitters run "
+                        "'eval --data OUT/public --split SPLIT', maintainers validate with '--releases OUT'")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -13,12 +13,18 @@ get opaque ids instead: ``<task>/<split>/h<first 20 hex of HMAC-SHA256(secret, "
 
 The private folder is a regular dataset folder (``<split>.jsonl`` and its
 ``manifest.json``, usable with ``eval --data`` and ``submission validate --releases``)
-plus the salts (``salts.jsonl``). The public manifest lists, per item, the id, the certified depth and
-``commitment = sha256(salt || 0x00 || canonical_json(answer))`` — never the answer,
-the seed or the salt — plus ``overall_sha256``, the sha256 of the lines
-``"<id>:<commitment>\\n"`` in manifest order, and ``secret_sha256`` so a later reveal of the
-secret can be checked. Revealing the salts (or the secret) later lets anyone check
-that answers were not changed after the fact (:func:`check_commitments`).
+plus the salts (``salts.jsonl``). The public folder is what submitters get: the prompts
+(``<split>.prompts.jsonl``: each item without its answer, trace, seed or private meta;
+``meta`` keeps only ``answer_space``, ``chance`` and ``family``) and a manifest listing, per
+item, the id, the certified depth and ``commitment = sha256(salt || 0x00 ||
+canonical_json(answer))`` — never the answer, the seed or the salt — plus
+``overall_sha256``, the sha256 of the lines ``"<id>:<commitment>\\n"`` in manifest order,
+``secret_sha256`` so a later reveal of the secret can be checked, and ``files`` with the
+prompts file's sha256. ``depthbench eval --data OUT/public --split <split>`` runs on it;
+the run's dataset sha256 is the public manifest's, which ``submission validate
+--releases OUT`` maps back to the private items. Revealing the salts (or the secret)
+later lets anyone check that answers were not changed after the fact
+(:func:`check_commitments`).
 """
 
 from __future__ import annotations
@@ -39,21 +45,23 @@ from depthbench.io import (
     ensure_writable_dir,
     read_jsonl,
     sha256_bytes,
+    sha256_file,
     write_jsonl_atomic,
 )
-from depthbench.tasks import build_items, load_spec
+from depthbench.tasks._dataset import build_items
 from depthbench.tasks._export import write_dataset
 from depthbench.tasks._record import decode_item
-from depthbench.tasks._releases import find_releases
+from depthbench.tasks._spec import load_spec
 
 __all__ = ["HIDDEN_FORMAT", "derive_seed", "item_salt", "opaque_id", "commitment", "write_private_split",
-           "check_commitments", "public_content_hashes"]
+           "check_commitments"]
 
 HIDDEN_FORMAT = "depthbench-hidden-split/1"
 _SEED_DOMAIN = b"depthbench-hidden-split/1\x00"
 _MIN_SECRET_BYTES = 16
 _PUBLIC_ITEM_KEYS = ("id", "task", "generator_version", "split", "index", "depth", "params", "instance", "prompt",
                      "answer_type")
+_PUBLIC_META_KEYS = ("answer_space", "chance", "family")
 
 
 def _read_secret(secret_seed_file: str | Path) -> bytes:
@@ -117,7 +125,8 @@ def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir
         Writes ``out_dir/private/<split>.jsonl`` with its ``manifest.json``,
         ``out_dir/private/salts.jsonl`` and
         ``out_dir/public/manifest.json`` (plus ``out_dir/public/<split>.prompts.jsonl``
-        with ``public_prompts``: items without answer, trace, seed or meta).
+        with ``public_prompts``: items without answer, trace or seed, ``meta`` cut to
+        ``answer_space``, ``chance`` and ``family``; the manifest then lists its sha256).
     split : str
         Split name recorded in the items (default ``"hidden"``).
     depths, n : optional
@@ -184,11 +193,13 @@ def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir
     write_dataset(private, spec, {split: items}, fmt="jsonl",
                   command=f"depthbench generate {spec.name} --split {split} --secret-seed-file <secret>")
     write_jsonl_atomic(private / "salts.jsonl", salts)
-    atomic_write_json(public / "manifest.json", manifest)
     if public_prompts:
         pub = [{k: it[k] for k in _PUBLIC_ITEM_KEYS if k in it}
-               | {"answer_space": (it.get("meta") or {}).get("answer_space")} for it in items]
-        write_jsonl_atomic(public / f"{split}.prompts.jsonl", pub)
+               | {"meta": {k: v for k, v in (it.get("meta") or {}).items() if k in _PUBLIC_META_KEYS}} for it in items]
+        name = f"{split}.prompts.jsonl"
+        write_jsonl_atomic(public / name, pub)
+        manifest["files"] = {name: {"sha256": sha256_file(public / name), "items": len(pub)}}
+    atomic_write_json(public / "manifest.json", manifest)
     return manifest
 
 
@@ -227,20 +238,3 @@ def check_commitments(public_manifest: str | Path, items: Sequence[Mapping[str, 
         elif commitment(salts[row["id"]], it["answer"]) != row["commitment"]:
             probs.append(f"item {row['id']!r}: answer does not match its commitment")
     return probs
-
-
-def public_content_hashes(task: str) -> set[str]:
-    """Content sha256 of every item in the shipped releases of ``task`` (to keep hidden items new)."""
-    out: set[str] = set()
-    try:
-        releases = find_releases()
-    except UserError:
-        return out
-    for rel in releases.values():
-        if rel.task != task:
-            continue
-        for name in sorted((rel.manifest.get("files") or {})):
-            path = rel.folder / name
-            if name.endswith(".jsonl") and path.is_file():
-                out.update(str((decode_item(it).get("meta") or {}).get("content_sha256")) for it in read_jsonl(path))
-    return out

@@ -42,13 +42,26 @@ def _wrong(item: dict) -> Any:
     return (int(item["answer"]) + 1) % space["modulus"]
 
 
-def make_run(run_dir: Path, items: list[dict], sha: str, *, budgets=(64,), majority_n: int = 3) -> Path:
-    """A hand-built run dir for ``single`` and ``majority@N``: every third item is answered wrongly."""
+def honest_tokens(text: str) -> int:
+    """A plausible real tokenizer's count: about twice the pre-token bound (see BENCHMARKS.md)."""
+    from depthbench.baselines.backends._tokenizer import pretoken_count
+
+    return 2 * pretoken_count(text) + 1
+
+
+def make_run(run_dir: Path, items: list[dict], sha: str, *, budgets=(64,), majority_n: int = 3,
+             split: str = "test", seed: int = 1) -> Path:
+    """A hand-built run dir for ``single`` and ``majority@N`` on an OpenAI-compatible endpoint: every third
+    item is answered wrongly; seeds are the runner's derived seeds, token counts honest (see
+    :func:`honest_tokens`; prompts add 12 template tokens)."""
+    from depthbench.baselines._context import derive_seed
+
     run_dir.mkdir(parents=True, exist_ok=True)
     strategies = ["single", f"majority@{majority_n}"]
-    run = {"config": {"argv": ["eval"], "model": "simulated", "strategies": strategies, "budgets": list(budgets),
-                      "seed": 1, "sampling": {"temperature": 0.7, "top_p": 1.0}},
-           "dataset_sha256": sha, "dataset": {"task": items[0]["task"], "split": "test", "sha256": sha},
+    run = {"config": {"argv": ["eval"], "model": "openai:test-model", "strategies": strategies,
+                      "budgets": list(budgets), "seed": seed, "split": split,
+                      "sampling": {"temperature": 0.7, "top_p": 1.0}},
+           "dataset_sha256": sha, "dataset": {"task": items[0]["task"], "split": split, "sha256": sha},
            "versions": {"depthbench": "0.1.0"}, "start_time": "2026-11-29T12:00:00Z"}
     (run_dir / "run.json").write_text(json.dumps(run, indent=2), "utf-8")
     calls, outcomes = [], []
@@ -56,33 +69,50 @@ def make_run(run_dir: Path, items: list[dict], sha: str, *, budgets=(64,), major
         for k, it in enumerate(items):
             good = k % 3 != 0
             ans = it["answer"] if good else _wrong(it)
+            prompt_tokens = honest_tokens(it["prompt"]) + 12
             for strategy in strategies:
                 n = 1 if strategy == "single" else majority_n
-                keys = []
+                keys, gen = [], 0
                 for s in range(n):
                     # majority: one dissenting sample that never wins the vote
                     a = ans if (s != 1 or n == 1) else (_wrong(it) if good else it["answer"])
                     key = f"{it['id']}|{strategy}|{budget}|s{s}|r0|answer"
+                    text = f"Let me compute step by step.\nAnswer: {a}"
                     keys.append(key)
+                    gen += honest_tokens(text)
                     calls.append({
                         "key": key, "item_id": it["id"], "task": it["task"], "depth": it["depth"],
                         "strategy": strategy, "budget": budget, "sample": s, "round": 0, "role": "answer",
-                        "parent": None, "request": {"max_tokens": budget // n}, "seed": 1000 + s,
-                        "text": f"Let me compute step by step.\nAnswer: {a}", "finish_reason": "stop",
-                        "usage": {"prompt_tokens": 40, "completion_tokens": 10, "prompt_source": "simulated",
-                                  "completion_source": "simulated"},
-                        "latency_s": 0.0, "attempts": 1, "model": "simulated", "extracted": a,
+                        "parent": None, "request": {"max_tokens": budget // n},
+                        "seed": derive_seed(seed, it["id"], s, 0, "answer"),
+                        "text": text, "finish_reason": "stop",
+                        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": honest_tokens(text),
+                                  "prompt_source": "server", "completion_source": "server"},
+                        "latency_s": 0.0, "attempts": 1, "model": "test-model", "extracted": a,
                         "parse_status": "ok", "correct": good, "score": None,
                     })
                 outcomes.append({
                     "item_id": it["id"], "task": it["task"], "depth": it["depth"], "strategy": strategy,
                     "budget": budget, "final_answer": ans, "parse_status": "ok", "correct": good,
-                    "credit": 1.0 if good else 0.0, "generated_tokens": 10 * n, "processed_tokens": 50 * n,
+                    "credit": 1.0 if good else 0.0, "generated_tokens": gen, "processed_tokens": gen + prompt_tokens * n,
                     "calls": keys, "meta": {},
                 })
     write_jsonl_atomic(run_dir / "calls.jsonl", calls)
     write_jsonl_atomic(run_dir / "outcomes.jsonl", outcomes)
     return run_dir
+
+
+def make_hidden_release(root: Path, task: str = TASK, depths=(1, 2, 3), n: int = 2,
+                        secret: bytes = bytes(range(100, 132))) -> tuple[Path, list[dict], str]:
+    """A hidden split under ``root`` (``private/`` + ``public/``); return (folder, private items, public sha256)."""
+    from depthbench.tasks import load_dataset
+    from depthbench.leaderboard import write_private_split
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "secret.bin").write_bytes(secret)
+    write_private_split(task, root / "secret.bin", root / "split", depths=list(depths), n=n, public_prompts=True)
+    items, _ = load_dataset(root / "split" / "private", split="hidden")
+    return root / "split", items, sha256_file(root / "split" / "public" / "manifest.json")
 
 
 def dumps(obj: Any) -> bytes:

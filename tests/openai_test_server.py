@@ -4,9 +4,21 @@ It speaks just enough HTTP/1.1 (keep-alive, Content-Length bodies) on an asyncio
 a background thread to serve:
 
 ``GET  /v1/models``           one model, with ``max_model_len`` (vLLM style)
-``POST /v1/chat/completions`` chat; honours ``continue_final_message`` (trailing assistant message)
-``POST /v1/completions``      raw completions
+``POST /v1/chat/completions`` chat, rendered with a ChatML-like template (:data:`STUB_TEMPLATE`)
+``POST /v1/completions``      raw completions (404 with ``completions=False``: a chat-only API)
 ``POST /tokenize``            vLLM style ``{"prompt": ...} -> {"count": ..., "tokens": [...]}``
+``GET  /props``               llama.cpp style, when ``props`` is given
+``GET  /api/version``, ``POST /api/generate``   Ollama's native API, with ``ollama=True``
+
+Server shapes for the continuation contract and its quirks (what one real server cannot
+show): ``prefill`` = ``"trailing"`` (llama.cpp: a trailing assistant message is continued),
+``"flag"`` (vLLM: only with ``continue_final_message: true, add_generation_prompt: false``)
+or None (the message is closed and a new turn opened); ``reasoning`` =
+``"reasoning_content"`` / ``"reasoning"`` (a reply's ``<think>`` block moves to that field,
+``content`` null when the reply ends inside it); ``n_refused`` (HTTP 500 "Only one
+completion choice is allowed", llama.cpp's C++ server); ``reject`` (field -> (status,
+message): OpenAI's 400s on ``max_tokens``, a non-default ``temperature``, unknown fields); ``lie_tokens`` (a server
+that ignores ``max_tokens`` and reports that many completion tokens, whatever it sent).
 
 Generated text is deterministic in (seed, prompt, choice index) unless ``honour_seed``
 is off; a token is a whitespace-separated word, so ``usage`` is exact. Fault injection:
@@ -35,6 +47,18 @@ __all__ = ["OpenAITestServer", "default_responder"]
 
 _WORDS = ("think", "step", "carry", "value", "node", "check", "so", "then", "next", "path", "sum", "edge")
 FAULT_KINDS = ("429", "500", "timeout", "malformed")
+#: opt-in fault kinds (not in the default mix): "trickle" sends a good response one byte every ``trickle_s``
+EXTRA_FAULT_KINDS = ("trickle",)
+
+#: the stub's chat template (Jinja2, for clients that render it): one token = one word
+STUB_TEMPLATE = ("{% for m in messages %}<|im_start|> {{ m['role'] }} {{ m['content'] }} <|im_end|> {% endfor %}"
+                 "{% if add_generation_prompt %}<|im_start|> assistant {% endif %}")
+
+
+def render_stub_chat(messages: list[dict[str, Any]], add_generation_prompt: bool = True) -> str:
+    """:data:`STUB_TEMPLATE` rendered in plain Python (what the stub server's chat endpoint does)."""
+    out = "".join(f"<|im_start|> {m.get('role')} {m.get('content') or ''} <|im_end|> " for m in messages)
+    return out + ("<|im_start|> assistant " if add_generation_prompt else "")
 
 
 def default_responder(prompt: str, seed: int | None, index: int, max_tokens: int) -> str:
@@ -55,7 +79,7 @@ class OpenAITestServer:
     fault_rate : float
         Fraction of POST calls that fail (drawn from a ``random.Random(fault_seed)``).
     fault_kinds : tuple of str
-        Faults to choose from: ``"429"``, ``"500"``, ``"timeout"``, ``"malformed"``.
+        Faults to choose from: ``"429"``, ``"500"``, ``"timeout"``, ``"malformed"``, ``"trickle"`` (opt-in).
     hang_s : float
         How long a ``"timeout"`` fault stalls before closing the connection (seconds).
     support_n : bool
@@ -67,6 +91,12 @@ class OpenAITestServer:
         Deterministic text from the seed; otherwise random text.
     send_usage : bool
         Include ``usage`` in responses.
+    missing_usage_rate : float
+        Fraction of responses sent without ``usage`` anyway (seeded).
+    tokenize_endpoint : bool
+        Serve ``POST /tokenize`` (vLLM and llama.cpp do; OpenAI and Ollama do not).
+    trickle_s : float
+        Seconds between the bytes of a ``"trickle"`` fault's response.
     max_model_len : int
         Context length reported by ``/v1/models``.
     latency_s : float
@@ -81,8 +111,13 @@ class OpenAITestServer:
                  fault_kinds: tuple[str, ...] = FAULT_KINDS, fault_seed: int = 0, hang_s: float = 2.0,
                  support_n: bool = True, sum_usage_over_n: bool = True, honour_seed: bool = True,
                  send_usage: bool = True, max_model_len: int = 4096, latency_s: float = 0.0,
+                 tokenize_endpoint: bool = True, missing_usage_rate: float = 0.0, trickle_s: float = 0.5,
                  responder: Callable[[str, int | None, int, int], str] | None = None,
-                 lifetime_s: float = 600.0) -> None:
+                 lifetime_s: float = 600.0, prefill: str | None = None, completions: bool = True,
+                 reasoning: str | None = None, n_refused: bool = False,
+                 reject: dict[str, tuple[int, str]] | None = None, props: dict[str, Any] | None = None,
+                 ollama: bool = False, reasoning_tokens_field: bool = False,
+                 lie_tokens: int | None = None) -> None:
         self.model = model
         self.fault_rate = fault_rate
         self.fault_kinds = tuple(fault_kinds)
@@ -95,9 +130,23 @@ class OpenAITestServer:
         self.max_model_len = max_model_len
         self.latency_s = latency_s
         self.responder = responder or default_responder
+        self.tokenize_endpoint = tokenize_endpoint
+        self.missing_usage_rate = missing_usage_rate
+        self._usage_rng = random.Random(fault_seed + 1)
+        self.trickle_s = trickle_s
         self.lifetime_s = lifetime_s
+        self.prefill = prefill
+        self.completions = completions
+        self.reasoning = reasoning
+        self.n_refused = n_refused
+        self.reject = dict(reject or {})
+        self.props = props
+        self.ollama = ollama
+        self.reasoning_tokens_field = reasoning_tokens_field
+        self.lie_tokens = lie_tokens
         self.stats: Counter[str] = Counter()
         self.bodies: list[dict[str, Any]] = []   # every POST body received, in order
+        self.authorizations: list[str] = []     # every Authorization header received, in order
         self.keep_bodies = True
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -167,15 +216,26 @@ class OpenAITestServer:
                     name, _, value = h.decode("latin-1").partition(":")
                     if name.strip().lower() == "content-length":
                         length = int(value.strip())
+                    elif name.strip().lower() == "authorization":
+                        self.authorizations.append(value.strip())
                 body = await reader.readexactly(length) if length else b""
                 status, payload = await self._route(method, path.split("?")[0], body)
                 if status == 0:  # simulated hang: stall, then drop the connection
                     await asyncio.sleep(self.hang_s)
                     break
+                trickle = status == -1
+                status = 200 if trickle else status
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
                         f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
                         "Connection: keep-alive\r\n\r\n").encode()
+                if trickle:  # a good response, one byte at a time: each socket read is quick, the whole is slow
+                    writer.write(head)
+                    for i in range(len(data)):
+                        writer.write(data[i:i + 1])
+                        await writer.drain()
+                        await asyncio.sleep(self.trickle_s)
+                    continue
                 writer.write(head + data)
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
@@ -188,19 +248,39 @@ class OpenAITestServer:
         if method == "GET" and path == "/v1/models":
             return 200, {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "test",
                                                      "max_model_len": self.max_model_len}]}
+        if method == "GET" and path == "/props" and self.props is not None:
+            return 200, self.props
+        if method == "GET" and path == "/api/version" and self.ollama:
+            return 200, {"version": "0.0-stub"}
         if method != "POST":
             return 404, {"error": {"message": f"no route {method} {path}"}}
         try:
             req = json.loads(body)
         except ValueError:
             return 400, {"error": {"message": "body is not JSON"}}
-        if path == "/tokenize":
+        if path == "/tokenize" and self.tokenize_endpoint:
             toks = str(req.get("prompt", "")).split()
             return 200, {"count": len(toks), "tokens": list(range(len(toks))), "max_model_len": self.max_model_len}
+        if path == "/api/generate" and self.ollama:
+            if self.keep_bodies:
+                self.bodies.append(req)
+            return 200, self._ollama_generate(req)
+        if path == "/v1/completions" and not self.completions:
+            return 404, {"error": {"message": "This is a chat model and not supported in the v1/completions endpoint.",
+                                   "type": "invalid_request_error", "code": None}}
         if path not in ("/v1/chat/completions", "/v1/completions"):
             return 404, {"error": {"message": f"no route {path}"}}
         if self.keep_bodies:
             self.bodies.append(req)
+        for field, (status, message) in self.reject.items():
+            if field in req and not (field == "temperature" and req[field] == 1):
+                self.stats[f"rejected_{field}"] += 1
+                return status, {"error": {"message": message, "type": "invalid_request_error", "param": field,
+                                          "code": "unsupported_parameter"}}
+        if self.n_refused and int(req.get("n") or 1) > 1:
+            self.stats["n_refused"] += 1
+            return 500, {"error": {"code": 500, "message": "Only one completion choice is allowed",
+                                   "type": "server_error"}}
         if self.fault_rate and self._fault_rng.random() < self.fault_rate:
             kind = self._fault_rng.choice(self.fault_kinds)
             self.stats[f"fault_{kind}"] += 1
@@ -210,17 +290,52 @@ class OpenAITestServer:
                 return 500, {"error": {"message": "internal error"}}
             if kind == "timeout":
                 return 0, None
+            if kind == "trickle":
+                return -1, self._complete(path, req)
             return 200, b'{"id": "x", "choices": [{"text": "trunc'
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         self.stats["ok"] += 1
         return 200, self._complete(path, req)
 
+    def _chat_prompt(self, req: dict[str, Any]) -> str:
+        """The prompt text the stub's template makes of a chat request (prefill behaviour included)."""
+        msgs = [dict(m) for m in req.get("messages") or []]
+        last_assistant = bool(msgs) and msgs[-1].get("role") == "assistant"
+        if last_assistant and self.prefill == "trailing":
+            return render_stub_chat(msgs[:-1]) + str(msgs[-1].get("content") or "")
+        if last_assistant and self.prefill == "flag" and req.get("continue_final_message") \
+                and req.get("add_generation_prompt") is False:
+            return render_stub_chat(msgs, add_generation_prompt=False)[: -len(" <|im_end|> ")]
+        return render_stub_chat(msgs, add_generation_prompt=req.get("add_generation_prompt", True) is not False)
+
+    def _ollama_generate(self, req: dict[str, Any]) -> dict[str, Any]:
+        opts = req.get("options") or {}
+        prompt = str(req.get("prompt", "")) if req.get("raw") else render_stub_chat(
+            [{"role": "user", "content": req.get("prompt", "")}])
+        max_tokens = int(opts.get("num_predict") or 128)
+        text = self.responder(prompt, opts.get("seed"), 0, max_tokens)
+        words = text.split()
+        done = "stop"
+        if len(words) > max_tokens:
+            text, done = " ".join(words[:max_tokens]), "length"
+        return {"model": req.get("model"), "response": text, "done": True, "done_reason": done,
+                "prompt_eval_count": len(prompt.split()), "eval_count": len(text.split())}
+
+    def _split_reasoning(self, text: str, finish: str) -> tuple[str | None, str | None]:
+        """``(reasoning, content)`` the way a reasoning parser returns them."""
+        if "<think>" not in text:
+            return None, text
+        head, _, rest = text.partition("<think>")
+        reasoning, closed, content = rest.partition("</think>")
+        if not closed:
+            return head + reasoning, None  # ended inside its thinking: content null
+        return reasoning, (head + content)
+
     def _complete(self, path: str, req: dict[str, Any]) -> dict[str, Any]:
         chat = path.endswith("chat/completions")
         if chat:
-            msgs = req.get("messages") or []
-            prompt = "\n".join(str(m.get("content", "")) for m in msgs)
+            prompt = self._chat_prompt(req)
         else:
             prompt = str(req.get("prompt", ""))
         n = int(req.get("n", 1) or 1) if self.support_n else 1
@@ -236,20 +351,33 @@ class OpenAITestServer:
             if cut >= 0:
                 text = text[:cut]
             words = text.split()
-            if len(words) > max_tokens:
+            if len(words) > max_tokens and self.lie_tokens is None:
                 text, finish = " ".join(words[:max_tokens]), "length"
             counts.append(len(text.split()))
-            if chat:
+            if chat and self.reasoning:
+                reasoning, content = self._split_reasoning(text, finish)
+                msg: dict[str, Any] = {"role": "assistant", "content": content}
+                if reasoning is not None:
+                    msg[self.reasoning] = reasoning
+                choices.append({"index": i, "message": msg, "finish_reason": finish})
+            elif chat:
                 choices.append({"index": i, "message": {"role": "assistant", "content": text},
                                 "finish_reason": finish})
             else:
                 choices.append({"index": i, "text": text, "finish_reason": finish, "logprobs": None})
         out: dict[str, Any] = {"id": f"cmpl-{self.stats['ok']}", "object": "chat.completion" if chat else "text_completion",
                                "created": int(time.time()), "model": self.model, "choices": choices}
-        if self.send_usage:
+        drop = self.missing_usage_rate and self._usage_rng.random() < self.missing_usage_rate
+        if drop:
+            self.stats["usage_dropped"] += 1
+        if self.send_usage and not drop:
             ct = sum(counts) if self.sum_usage_over_n else counts[0]
+            ct = ct if self.lie_tokens is None else self.lie_tokens
             pt = len(prompt.split())
             out["usage"] = {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}
+            if self.reasoning_tokens_field and chat and self.reasoning:
+                r = choices[0]["message"].get(self.reasoning) or ""
+                out["usage"]["completion_tokens_details"] = {"reasoning_tokens": len(r.split())}
         return out
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from depthbench.baselines._calllog import compact_record, expand_record, key_coordinates, read_calls
+from depthbench.baselines.backends._continuation import continuation_messages
+from depthbench.baselines.backends._preflight import PROBE_USER
 from depthbench.baselines._runner import EvalConfig, run_eval
 from depthbench.cli import main
 from depthbench.io import BadLine, read_jsonl
@@ -72,7 +74,9 @@ def test_new_compact_run_reads_back_as_the_old_full_records_and_scores_alike(tmp
     new = {r["key"]: r for _, r in read_calls(run / "calls.jsonl", _items(run))}
     assert new.keys() == old.keys()
     for k, r in new.items():  # everything but the timing is the old full record, request text included
-        assert {**r, "latency_s": 0} == {**old[k], "latency_s": 0}, k
+        # (``continuation``, the mode of a continuation call, was added to the record after the fixture)
+        assert r.get("continuation") == ("simulated" if r["role"] in ("continue", "force_answer") else None), k
+        assert {**r, "latency_s": 0, "continuation": None} == {**old[k], "latency_s": 0, "continuation": None}, k
     # the same run written in the old full form scores and packs to the same bytes
     full = tmp_path / "full"
     shutil.copytree(run, full)
@@ -168,16 +172,21 @@ def _run_cfg(out, base_url, **kw):
 
 
 def test_reconstructed_requests_are_what_the_server_received(tmp_path):
-    with start_test_server() as srv:
+    # a server that continues a trailing assistant message (the pre-flight finds assistant_prefill)
+    with start_test_server(prefill="trailing") as srv:
         run_eval(_run_cfg(tmp_path / "run", srv.base_url))
         sent = [json.dumps({k: b.get(k) for k in ("seed", "max_tokens", "prompt", "messages")}, sort_keys=True)
-                for b in srv.bodies]
+                for b in srv.bodies if PROBE_USER not in json.dumps(b)]  # not the pre-flight's probes
     recs = [r for _, r in read_calls(tmp_path / "run" / "calls.jsonl", _items(tmp_path / "run"))]
     assert any(r["role"] == "continue" and r["round"] >= 2 for r in recs)
     assert len(recs) == len(sent)
+    # the wire form of a continuation: the logged messages plus the assistant turn so far
     rebuilt = [json.dumps({"seed": r["seed"], "max_tokens": r["request"]["max_tokens"],
-                           "prompt": r["request"].get("prompt"), "messages": r["request"].get("messages")},
+                           "prompt": r["request"].get("prompt"),
+                           "messages": (continuation_messages(r["request"]["messages"], r["request"]["assistant_prefix"])
+                                        if "assistant_prefix" in r["request"] else r["request"].get("messages"))},
                           sort_keys=True) for r in recs]
+    assert {r.get("continuation") for r in recs if "assistant_prefix" in r["request"]} == {"assistant_prefill"}
     assert sorted(rebuilt) == sorted(sent)
 
 

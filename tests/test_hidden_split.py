@@ -9,7 +9,7 @@ import pytest
 
 from depthbench.cli import main
 from depthbench.errors import UserError
-from depthbench.io import read_jsonl
+from depthbench.io import read_jsonl, sha256_file
 from depthbench.tasks._hidden import check_commitments, derive_seed, write_private_split
 
 TASK = "graph_connectivity"
@@ -48,7 +48,10 @@ def test_public_manifest_has_ids_and_commitments_not_answers(split):
     assert all(s not in public_text for s in salts.values())
     for line in (out / "public" / "hidden.prompts.jsonl").read_text().splitlines():
         row = json.loads(line)
-        assert not {"answer", "solution_trace", "seed", "meta"} & set(row)
+        assert not {"answer", "solution_trace", "seed"} & set(row)
+        assert set(row["meta"]) == {"answer_space", "chance", "family"}  # no content hash, no source hash
+    prompts = out / "public" / "hidden.prompts.jsonl"
+    assert manifest["files"] == {"hidden.prompts.jsonl": {"sha256": sha256_file(prompts), "items": len(items)}}
     assert check_commitments(out / "public" / "manifest.json", items, salts) == []
 
 
@@ -114,3 +117,56 @@ def test_private_folder_is_a_dataset_maintainers_can_evaluate_and_validate(split
     sub = write_submission(pack_run(run), tmp_path / "hidden.json.gz")
     rep = validate_submission(sub, releases=out / "private")
     assert rep.ok and rep.verified and len(rep.outcomes) == 6
+
+
+def test_maintainer_workflow_end_to_end(tmp_path, capsys):
+    """The documented workflow as one scenario: the maintainer makes a hidden split and publishes its
+    prompts; a submitter evaluates on the prompts alone and packs; the maintainer validates (answers
+    re-derived against the private items) and builds a leaderboard where the hidden-split submission is
+    ranked and a public-data submission is listed below it, unranked."""
+    import shutil
+
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(bytes(range(50, 82)))
+    hidden = tmp_path / "maintainer" / "gc-hidden"
+    # 1. the maintainer makes the hidden split
+    assert main(["generate", TASK, "--split", "hidden", "--depths", "1,2", "--n", "3", "--secret-seed-file",
+                 str(secret), "--out", str(hidden)]) == 0
+    assert "publish" in capsys.readouterr().out
+    # 2. publishes hidden/public (the submitter downloads it elsewhere; it holds no answer)
+    public = tmp_path / "submitter" / "prompts"
+    shutil.copytree(hidden / "public", public)
+    assert not any("answer" in json.loads(line) for line in (public / "hidden.prompts.jsonl").read_text().splitlines())
+    # 3. the submitter evaluates on the prompts and packs; scoring it locally is impossible (no answers)
+    run = tmp_path / "submitter" / "run"
+    assert main(["eval", "--data", str(public), "--split", "hidden", "--model", "simulated", "--strategy",
+                 "single,majority@4,budget_forcing", "--budget", "256", "--out", str(run), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "n/a" in out and "known only to the maintainers" in out
+    assert main(["score", str(run)]) == 1 and "only the maintainers can score it" in capsys.readouterr().err
+    assert main(["eval", "--data", str(public), "--split", "hidden", "--model", "simulated", "--strategy",
+                 "best_of@2:oracle", "--budget", "256", "--out", str(tmp_path / "r2"), "--no-progress"]) == 2
+    assert "gold answer" in capsys.readouterr().err and not (tmp_path / "r2").exists()
+    inbox = tmp_path / "maintainer" / "inbox"
+    assert main(["submission", "pack", str(run), "--out", str(inbox / "lab.json.gz"), "--submitter", "lab"]) == 0
+    # 4. the maintainer validates against the private items ...
+    capsys.readouterr()
+    assert main(["submission", "validate", str(inbox / "lab.json.gz"), "--releases", str(hidden)]) == 0
+    assert "verified: hidden split" in capsys.readouterr().out
+    # ... receives a public-data submission too (gold answers of that release are public) ...
+    ds = tmp_path / "maintainer" / "public-release"
+    assert main(["generate", TASK, "--depths", "1,2", "--n", "3", "--seed", "9", "--out", str(ds), "--quiet"]) == 0
+    prun = tmp_path / "other" / "run"
+    assert main(["eval", "--data", str(ds), "--model", "simulated", "--strategy", "single", "--budget", "256",
+                 "--out", str(prun), "--no-progress"]) == 0
+    assert main(["submission", "pack", str(prun), "--out", str(inbox / "public.json.gz")]) == 0
+    # 5. ... and builds the site: the hidden-split rows are ranked, the public one is listed unranked after them
+    site = tmp_path / "maintainer" / "site"
+    assert main(["leaderboard", "build", str(inbox), "--out", str(site), "--releases", str(hidden),
+                 "--releases", str(ds)]) == 0
+    rows = json.loads((site / "leaderboard.json").read_text())["rows"]
+    assert [(r["table"], r["rank"] is not None) for r in rows] == [("hidden", True)] * 3 + [("public", False)]
+    assert {r["strategy"] for r in rows if r["table"] == "hidden"} == {"single", "majority@4", "budget_forcing"}
+    assert all(r["verified"] for r in rows[:3]) and not rows[3]["verified"]
+    # the simulated reasoner solved the prompts (it walks the certifier's trace): credit is re-derived, not stated
+    assert max(r["accuracy"] for r in rows[:3]) > 0.5

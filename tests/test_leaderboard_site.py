@@ -30,13 +30,17 @@ def world(tmp_path_factory):
     subs.mkdir()
     good = pack_run(run, submitter="lab A", model_name="org/model-a", model_revision="v1")
     write_submission(good, subs / "a.json.gz")
-    evil = pack_run(run, submitter=EVIL, model_name=EVIL, raw=False)
+    evil = pack_run(run, submitter=EVIL, model_name=EVIL)
     write_submission(evil, subs / "b.json.gz")
     bad = copy.deepcopy(good)
     bad["metadata"]["model"]["name"] = "../../escape"
     (subs / "c.json.gz").write_bytes(submission_bytes(bad))
     (subs / "notes.txt").write_text("ignored")
-    return {"root": root, "releases": root / "releases", "subs": subs, "items": items}
+    # a hidden split: the maintainers hold the answers, the submitter ran on the public prompts
+    hfolder, hitems, hsha = H.make_hidden_release(root / "hidden")
+    hrun = H.make_run(root / "hrun", hitems, hsha, split="hidden")
+    write_submission(pack_run(hrun, submitter="lab H", model_name="org/model-h"), subs / "h.json.gz")
+    return {"root": root, "releases": [root / "releases", hfolder], "subs": subs, "items": items}
 
 
 @pytest.fixture(scope="module")
@@ -48,22 +52,35 @@ def built(world):
 
 def test_accepts_valid_rejects_invalid(built):
     out, res = built
-    assert res.accepted == ["a.json.gz", "b.json.gz"] and res.rejected == ["c.json.gz"]
+    assert res.accepted == ["a.json.gz", "b.json.gz", "h.json.gz"] and res.rejected == ["c.json.gz"]
     data = json.loads((out / "leaderboard.json").read_text())
     assert data["format"] == "depthbench-leaderboard/1"
     assert [r["file"] for r in data["rejected"]] == ["c.json.gz"]
     assert "path traversal" in data["rejected"][0]["problems"][0]
     rows = data["rows"]
-    assert len(rows) == 4  # 2 submissions x (single, majority@3) x 1 budget
-    assert {r["verified"] for r in rows if r["model"] == "org/model-a"} == {True}
-    assert {r["verified"] for r in rows if r["model"] == EVIL} == {False}
-    assert {r["token_check"] for r in rows if r["model"] == "org/model-a"} == {"recounted (simulated word rule)"}
+    assert len(rows) == 6  # 3 submissions x (single, majority@3) x 1 budget
+    assert {r["verified"] for r in rows if r["model"] == "org/model-h"} == {True}
+    assert {r["verified"] for r in rows if r["model"] in ("org/model-a", EVIL)} == {False}
+    assert {r["token_check"] for r in rows} == {"bounded (pre-token bound)"}
     for r in rows:
         assert r["accuracy_lo"] <= r["accuracy"] <= r["accuracy_hi"]
         assert r["auc_lo"] <= r["auc"] <= r["auc_hi"]
         assert r["budget"] == 64 and r["n"] == 6
-    ranks = [r["rank"] for r in rows]
-    assert ranks == sorted(ranks) and ranks[0] == 1
+
+
+def test_only_hidden_split_rows_are_ranked_and_they_come_first(built):
+    """Public-data rows (gold answers public) have no rank and never stand above a hidden-split row."""
+    out, _ = built
+    rows = json.loads((out / "leaderboard.json").read_text())["rows"]
+    tables = [r["table"] for r in rows]
+    assert tables == sorted(tables, key=lambda t: t != "hidden") and set(tables) == {"hidden", "public"}
+    hidden = [r for r in rows if r["table"] == "hidden"]
+    assert [r["rank"] for r in hidden] == sorted(r["rank"] for r in hidden) and hidden[0]["rank"] == 1
+    assert all(r["rank"] is None for r in rows if r["table"] == "public")
+    html = (out / "index.html").read_text()
+    assert html.index("hidden split, verified and ranked") < html.index("public data, self-run (not ranked)")
+    md = (out / "leaderboard.md").read_text()
+    assert md.index("hidden split, verified and ranked") < md.index("public data, self-run (not ranked)")
 
 
 def test_names_are_escaped_in_html_and_markdown(built):
@@ -98,17 +115,16 @@ def test_html_has_sortable_table_badge_and_inline_svg(built):
     out, _ = built
     html = (out / "index.html").read_text()
     assert 'class="sortable"' in html and "addEventListener" in html
-    # the badge says what it certifies: answers re-scored and token counts recounted (simulated word rule)
-    assert 'class="badge" title="answers re-scored; token counts recounted (simulated word rule)">verified<' in html
-    assert "stated\ntoken counts were checked" in html
-    assert html.count("<svg") == 2 and "<?xml" not in html
+    # the badge says what it certifies: a hidden split, answers re-derived, how token counts were checked
+    assert 'class="badge" title="hidden split; answers re-derived; token counts bounded (pre-token bound)">verified<' in html
+    assert html.count("<svg") == 3 and "<?xml" not in html
     assert not re.search(r"<dc:date>", html)
 
 
 def test_downloads_stay_inside_out_dir(built):
     out, res = built
     downloads = sorted((out / "submissions").iterdir())
-    assert len(downloads) == 2
+    assert len(downloads) == 3
     for p in downloads:
         assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.json\.gz", p.name)
         assert p.resolve().parent == (out / "submissions").resolve()
@@ -128,10 +144,13 @@ def test_same_inputs_same_bytes(world, built):
 
 
 def test_cli_build_and_strict(world, tmp_path, capsys):
-    args = ["leaderboard", "build", str(world["subs"]), "--out", str(tmp_path / "o"), "--releases", str(world["releases"])]
+    args = ["leaderboard", "build", str(world["subs"]), "--out", str(tmp_path / "o")]
+    for r in world["releases"]:
+        args += ["--releases", str(r)]
     assert main(args) == 0
     cap = capsys.readouterr()
-    assert "2 submission(s) accepted, 1 rejected" in cap.out and "rejected c.json.gz" in cap.err
+    assert "3 submission(s) accepted (1 ranked on a hidden split, 2 public data, self-run), 1 rejected" in cap.out
+    assert "rejected c.json.gz" in cap.err
     assert main(args + ["--strict"]) == 1
     assert main(["leaderboard", "build", str(tmp_path / "missing"), "--out", str(tmp_path / "o2")]) == 2
     assert "SUBMISSIONS_DIR" in capsys.readouterr().err
@@ -143,9 +162,19 @@ def test_cli_build_fails_when_every_submission_is_rejected(world, tmp_path, caps
     (subs / "c.json.gz").write_bytes((world["subs"] / "c.json.gz").read_bytes())
     (subs / "d.json.gz").write_bytes(b"not gzip")
     assert main(["leaderboard", "build", str(subs), "--out", str(tmp_path / "o"),
-                 "--releases", str(world["releases"])]) == 1
+                 "--releases", str(world["releases"][0])]) == 1
     err = capsys.readouterr().err
-    assert "every submission was rejected (2: c.json.gz, d.json.gz)" in err and "Traceback" not in err
+    assert "all 2 submission(s) were rejected (c.json.gz, d.json.gz" in err and "nothing written" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_build_on_an_empty_folder_exits_1_and_writes_nothing(tmp_path, capsys):
+    (tmp_path / "subs").mkdir()
+    assert main(["leaderboard", "build", str(tmp_path / "subs"), "--out", str(tmp_path / "site")]) == 1
+    err = capsys.readouterr().err
+    assert "no valid submission" in err and "holds no .json.gz submission" in err and "Traceback" not in err
+    assert not (tmp_path / "site").exists()
 
 
 def test_different_datasets_are_ranked_separately(tmp_path):
@@ -161,8 +190,8 @@ def test_different_datasets_are_ranked_separately(tmp_path):
     for r in res.data["rows"]:
         boards.setdefault(r["dataset_sha256"], []).append(r)
     assert len(boards) == 2
-    for rows in boards.values():
-        assert len({r["model"] for r in rows}) == 1 and min(r["rank"] for r in rows) == 1
+    for rows in boards.values():  # public releases: listed per dataset, not ranked
+        assert len({r["model"] for r in rows}) == 1 and {r["rank"] for r in rows} == {None}
     assert (tmp_path / "out" / "index.html").read_text().count("<table class=\"sortable\">") == 2
 
 

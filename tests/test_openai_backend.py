@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _servers import free_port, openai_server, start_test_server  # noqa: E402,F401
+from openai_test_server import render_stub_chat  # noqa: E402
 
 from depthbench.baselines import BackendError, Request, load_model  # noqa: E402
 from depthbench.baselines.backends.openai import OpenAICompatibleModel, normalise_base_url  # noqa: E402
@@ -45,7 +46,7 @@ def test_chat_sends_sampling_params_and_counts_usage(openai_server):
     [c] = r.choices
     assert c.seed == 42 and c.token_source == "server" and c.completion_tokens == len(c.text.split())
     assert "Answer:" not in c.text and c.finish_reason == "stop"
-    assert r.prompt_tokens == len(MSG[0]["content"].split()) and r.prompt_token_source == "server"
+    assert r.prompt_tokens == len(render_stub_chat(list(MSG)).split()) and r.prompt_token_source == "server"
     assert r.attempts == 1 and r.model == "test-model"
 
 
@@ -90,7 +91,7 @@ def test_native_n_with_wrong_usage_falls_back_to_tokenizer(caplog):
         m = load_model("openai:test-model", base_url=srv.base_url, native_n=True)
         with caplog.at_level(logging.WARNING, logger="depthbench.baselines.openai"):
             [r] = run(_gen_close(m, chat(seeds=(1, 2, 3))))
-    assert all(c.token_source == "tokenizer" and c.completion_tokens == len(c.text.split()) for c in r.choices)
+    assert all(c.token_source == "server_tokenize" and c.completion_tokens == len(c.text.split()) for c in r.choices)
     assert "do not add up" in caplog.text
 
 
@@ -106,7 +107,8 @@ def test_missing_usage_counted_with_tokenizer():
     with start_test_server(send_usage=False) as srv:
         m = load_model("openai:test-model", base_url=srv.base_url)
         [r] = run(_gen_close(m, chat()))
-    assert r.choices[0].token_source == "tokenizer" and r.prompt_token_source == "tokenizer"
+    # the server's /tokenize counts them (the test server's tokenizer is whitespace words)
+    assert r.choices[0].token_source == "server_tokenize" and r.prompt_token_source == "server_tokenize"
     assert r.choices[0].completion_tokens == len(r.choices[0].text.split())
 
 
@@ -124,8 +126,12 @@ def test_faults_on_20_percent_of_calls_are_retried_and_results_unchanged(caplog)
     assert sum(faults.values()) >= 0.1 * 240
     assert [[c.text for c in r.choices] for r in got] == [[c.text for c in r.choices] for r in expected]
     assert any(r.attempts > 1 for r in got)
-    retries_logged = caplog.text.count("retrying in")
-    assert retries_logged == sum(faults.values())
+    # one line per kind of failure per 10 s, the repeats counted ("and N more ... not shown")
+    import re
+
+    shown = caplog.text.count("retrying in")
+    held = sum(int(n) for n in re.findall(r"(\d+) more (?:such )?retries", caplog.text))
+    assert shown + held == sum(faults.values()) and shown < sum(faults.values())
     for kind in ("HTTP 429", "HTTP 500", "timeout", "malformed JSON"):
         assert kind in caplog.text
 
@@ -204,3 +210,126 @@ def test_backoff_is_exponential_with_full_jitter_and_honours_retry_after():
     again = OpenAICompatibleModel("m", base_url="http://127.0.0.1:1", jitter_seed=1)
     first = OpenAICompatibleModel("m", base_url="http://127.0.0.1:1", jitter_seed=1)
     assert [again._delay(2, None) for _ in range(5)] == [first._delay(2, None) for _ in range(5)]
+
+
+# ------------------------------------------------------------------ missing usage, deadlines, dead servers
+
+def test_missing_usage_without_tokenize_is_a_stated_estimate():
+    """No usage, no /tokenize, no tokenizer: the call still succeeds, with the estimate's source."""
+    from depthbench.baselines.backends._tokenizer import estimate_tokens
+
+    with start_test_server(send_usage=False, tokenize_endpoint=False) as srv:
+        m = load_model("openai:test-model", base_url=srv.base_url)
+        [r] = run(_gen_close(m, chat()))
+    c = r.choices[0]
+    assert c.token_source == "estimate" and c.completion_tokens == min(estimate_tokens(c.text), 64)
+    assert r.prompt_token_source == "estimate" and r.prompt_tokens == estimate_tokens(MSG[0]["content"])
+
+
+def test_missing_usage_with_a_named_tokenizer(tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import models, pre_tokenizers, trainers
+
+    tok = tokenizers.Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(["think step carry value node check so then next path sum edge Answer: 1 2 3"],
+                            trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+    tok.save(str(tmp_path / "tokenizer.json"))
+    with start_test_server(send_usage=False, tokenize_endpoint=False) as srv:
+        m = load_model("openai:test-model", base_url=srv.base_url, tokenizer=str(tmp_path / "tokenizer.json"))
+        [r] = run(_gen_close(m, chat()))
+    c = r.choices[0]
+    assert c.token_source == "tokenizer"
+    assert c.completion_tokens == len(tok.encode(c.text, add_special_tokens=False).ids)
+
+
+def test_length_cut_choice_without_usage_counts_max_tokens():
+    def long(prompt, seed, index, max_tokens):
+        return " ".join(["word"] * 500)
+
+    with start_test_server(send_usage=False, tokenize_endpoint=False, responder=long) as srv:
+        m = load_model("openai:test-model", base_url=srv.base_url)
+        [r] = run(_gen_close(m, chat(max_tokens=16)))
+    assert r.choices[0].finish_reason == "length" and r.choices[0].completion_tokens == 16
+
+
+def test_timeout_bounds_the_whole_attempt_of_a_trickling_server():
+    """One byte every 0.5 s: each read is quick, the attempt is not; --timeout 1 ends it after ~1 s."""
+    import time
+
+    with start_test_server(fault_rate=1.0, fault_kinds=("trickle",), trickle_s=0.5) as srv:
+        m = OpenAICompatibleModel("m", base_url=srv.base_url, retries=1, timeout=1.0, backoff_base=0.01)
+        t0 = time.monotonic()
+        with pytest.raises(BackendError, match="2 attempts"):
+            run(_gen_close(m, chat()))
+        assert time.monotonic() - t0 < 4.0
+
+
+def test_preflight_fails_fast_on_a_dead_port():
+    """One server: a single short GET /models, not every unit retrying against a dead address."""
+    import time
+
+    m = OpenAICompatibleModel("m", base_url=f"http://127.0.0.1:{free_port()}/v1", retries=6, timeout=120)
+    t0 = time.monotonic()
+    with pytest.raises(UserError, match="cannot reach") as e:
+        run(m.preflight())
+    assert e.value.exit_code == 1 and time.monotonic() - t0 < 5.0
+    with start_test_server() as srv:  # a live one passes
+        run(OpenAICompatibleModel("m", base_url=srv.base_url).preflight())
+
+
+# --------------------------------------------------------------------------- reported counts are bounded
+def _gold_responder(items, words):
+    def reply(prompt, seed, index, max_tokens):
+        gold = next((str(it["answer"]) for it in items if it["prompt"] in prompt), "0")  # "0": the pre-flight probe
+        return "reasoning " * words + f"Answer: {gold}"
+    return reply
+
+
+@pytest.mark.parametrize("words,budget,cut", [(2000, 64, True), (40, 256, False)])
+def test_a_server_understating_usage_is_bounded_and_cut_at_the_budget(tmp_path, caplog, words, budget, cut):
+    """A server that sends ~2,000 words and says usage.completion_tokens 1 under --budget 64
+    is not credited with G=1: the count is raised to the pre-token floor, which is over the
+    budget, so the reply is cut there (no Answer line, finish length, credit 0). Under a
+    budget the text fits, the count is still raised (G >= floor) but the answer stands."""
+    import json
+
+    from depthbench.baselines._calllog import read_calls
+    from depthbench.baselines.backends._tokenizer import least_tokens
+    from depthbench.cli import main
+    from depthbench.tasks import build_items
+    from depthbench.io import read_jsonl, write_jsonl_atomic
+
+    items = build_items("graph_connectivity", "test", depths=[1, 2], n=2)
+    write_jsonl_atomic(tmp_path / "test.jsonl", items)
+    out = tmp_path / "run"
+    with start_test_server(lie_tokens=1, responder=_gold_responder(items, words)) as srv:
+        with caplog.at_level(logging.WARNING):
+            assert main(["eval", "--data", str(tmp_path / "test.jsonl"), "--model", "openai:test-model",
+                         "--base-url", srv.base_url, "--strategy", "single", "--budget", str(budget),
+                         "--out", str(out), "--no-progress"]) == 0
+    calls = [r for _, r in read_calls(out / "calls.jsonl", {it["id"]: it for it in items})]
+    assert len(calls) == 4
+    for c in calls:
+        u = c["usage"]
+        assert u["reported_completion_tokens"] == 1 and u["count_corrected"] == "pre-token floor"
+        if cut:
+            assert u["completion_tokens"] == budget and c["finish_reason"] == "length" and "Answer" not in c["text"]
+        else:
+            assert u["completion_tokens"] == least_tokens(c["text"]) > 1 and "Answer" in c["text"]
+    outcomes = list(read_jsonl(out / "outcomes.jsonl"))
+    assert [o["credit"] for o in outcomes] == ([0.0] * 4 if cut else [1.0] * 4)
+    assert all(o["generated_tokens"] <= budget for o in outcomes)
+    assert caplog.text.count("reported fewer tokens than its text holds") == 1  # once per run
+    assert json.loads((out / "run.json").read_text())["config"]["budgets"] == [budget]
+
+
+def test_an_honest_servers_counts_are_not_corrected(tmp_path):
+    from depthbench.cli import main
+    from depthbench.io import read_jsonl
+
+    with start_test_server() as srv:
+        assert main(["eval", "--task", "graph_connectivity", "--limit", "3", "--model", "openai:test-model",
+                     "--base-url", srv.base_url, "--strategy", "single,majority@3", "--budget", "256",
+                     "--out", str(tmp_path / "r"), "--no-progress"]) == 0
+    assert not any("count_corrected" in c["usage"] for c in read_jsonl(tmp_path / "r" / "calls.jsonl"))

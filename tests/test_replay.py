@@ -241,3 +241,51 @@ def test_noisy_verifier_rates_on_a_replay_run_match_the_requested_ones(tmp_path)
                  "--budget", "512", "--out", str(out2), "--seed", "4"]) == 0
     other = {o["item_id"]: o["meta"]["scores"] for o in read_jsonl(out2 / "outcomes.jsonl")}
     assert any(other[it["id"]] != outcomes[("best_of@8:noisy:0.7,0.3", it["id"])]["meta"]["scores"] for it in items)
+
+
+@pytest.mark.parametrize("rec,floor_over_budget", [
+    # a stated count far under its text (300 words said to be 5 tokens)
+    ({"completion_tokens": 5, "text": " ".join(["word"] * 300)}, True),
+    # no count: 3,000 characters without a space count as 1 whitespace word
+    ({"text": "x" * 3000}, True),
+    # a small understatement that stays under the budget: raised, still credited
+    ({"completion_tokens": 1, "text": " ".join(["word"] * 30)}, False),
+])
+def test_replayed_counts_are_bounded_below_and_cut_at_the_budget(tmp_path, rec, floor_over_budget):
+    """lm-eval sample imports and replay files state (or lack) counts: each is bounded below by
+    the validator's floor; over the budget the text is cut there and the answer not credited."""
+    from depthbench.baselines.backends._tokenizer import least_tokens
+    from depthbench.cli import main
+    from depthbench.tasks import build_items
+    from depthbench.io import read_jsonl, write_jsonl_atomic
+
+    items = build_items("graph_connectivity", "test", depths=[1], n=2)
+    data = tmp_path / "test.jsonl"
+    write_jsonl_atomic(data, items)
+    recs = [{"item_id": it["id"], "sample": 0, "finish_reason": "stop", **rec,
+             "text": rec["text"] + f" Answer: {it['answer']}"} for it in items]
+    rp = write(tmp_path, recs)
+    out = tmp_path / "run"
+    assert main(["eval", "--data", str(data), "--model", f"replay:{rp}", "--strategy", "single",
+                 "--budget", "64", "--out", str(out)]) == 0
+    calls = list(read_jsonl(out / "calls.jsonl"))
+    floor = least_tokens(recs[0]["text"])
+    for c in calls:
+        assert c["usage"]["count_corrected"] == "pre-token floor"
+        # without a count, the replay backend counted whitespace words: 3 ("xxx...x", "Answer:", gold)
+        assert c["usage"]["reported_completion_tokens"] == rec.get("completion_tokens", 3)
+        if floor_over_budget:
+            assert floor > 64 and c["usage"]["completion_tokens"] == 64 and c["finish_reason"] == "length"
+            assert "Answer" not in c["text"]
+        else:
+            assert c["usage"]["completion_tokens"] == floor and "Answer" in c["text"]
+    credits = [o["credit"] for o in read_jsonl(out / "outcomes.jsonl")]
+    assert credits == ([0.0, 0.0] if floor_over_budget else [1.0, 1.0])
+
+
+def test_the_eval_floor_is_the_validators_bound():
+    from depthbench.baselines.backends._tokenizer import least_tokens
+    from depthbench.leaderboard._tokens import BOUND_RULE
+
+    for text in ("", "Answer: 7", "word " * 300, "x" * 3000, "Step 1: 345678 so then\n" * 40, "漢字" * 500):
+        assert BOUND_RULE.least(text) == least_tokens(text)

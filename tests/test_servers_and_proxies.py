@@ -12,6 +12,7 @@ import pytest
 
 from depthbench.baselines import Request, load_model
 from depthbench.baselines._http import ServerPool, proxy_for, redact_url
+from depthbench.baselines.backends import option_types
 from depthbench.cli import main
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -43,7 +44,8 @@ def test_requests_spread_over_servers_and_results_match_one_server(tmp_path, cap
         assert main([*EVAL, "--limit", "20", "--base-url", a.base_url, "--base-url", b.base_url,
                      "--out", str(tmp_path / "two")]) == 0
         out = capsys.readouterr().out
-        assert a.stats["ok"] > 30 and b.stats["ok"] > 30 and a.stats["ok"] + b.stats["ok"] == 100
+        # 100 item calls, and the pre-flight's one-token probe of the request fields
+        assert a.stats["ok"] > 30 and b.stats["ok"] > 30 and a.stats["ok"] + b.stats["ok"] == 100 + 1
         assert "requests per server:" in out
     one = (tmp_path / "one" / "outcomes.jsonl").read_text().splitlines()
     two = (tmp_path / "two" / "outcomes.jsonl").read_text().splitlines()
@@ -63,7 +65,8 @@ def test_an_unreachable_second_server_is_refused_before_anything_is_written(tmp_
     with start_test_server() as a:
         rc = main([*EVAL, "--limit", "4", "--base-url", a.base_url, "--base-url", dead, "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
-    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err
+    # exit 1, as for one unreachable server (test_runner.py::test_unreachable_server_is_one_line_and_resumable)
+    assert rc == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert f"--base-url {dead} (server 2 of 2): unreachable" in err and "start that server" in err
     assert not (tmp_path / "r").exists()
 
@@ -154,9 +157,66 @@ def test_explicit_proxy_option_and_a_dead_proxy_named_in_the_error(tmp_path, mon
         assert "NO_PROXY=127.0.0.1" in out
 
 
-def test_redact_url_hides_proxy_passwords():
-    assert redact_url("http://me:s3cret@proxy:3128") == "http://me:***@proxy:3128"
+def test_redact_url_hides_user_information():
+    assert redact_url("http://me:s3cret@proxy:3128") == "http://***@proxy:3128"
+    assert redact_url("https://tok3n@host/v1") == "https://***@host/v1"
     assert redact_url("http://proxy:3128") == "http://proxy:3128"
+    assert redact_url("not a url") == "not a url"
+
+
+# --------------------------------------------------------------------------- secrets
+SECRETS = ("sk-HDR456", "KEY789", "ppw", "BODYKEY", "sk-FLAG1", "upw")
+
+
+@pytest.mark.parametrize("argv,want", [
+    (["--api-key", "sk-1", "--budget", "64"], ["--api-key", "<redacted>", "--budget", "64"]),
+    (["--api-key=sk-1", "--budget", "64"], ["--api-key=<redacted>", "--budget", "64"]),
+    (["--api-key", "64", "--budget", "64"], ["--api-key", "<redacted>", "--budget", "64"]),  # same text elsewhere kept
+    (["--api-k", "sk-1"], ["--api-k", "<redacted>"]),  # argparse abbreviation
+    (["--base-url", "http://u:p@h:1/v1,http://h2/v1"], ["--base-url", "http://***@h:1/v1,http://h2/v1"]),
+    (["--base-url=http://u:p@h:1"], ["--base-url=http://***@h:1"]),
+    (["--model-args", '{"headers": {"X-Api-Key": "k"}, "proxy": "http://a:b@p:3"}'],
+     ["--model-args", '{"headers": {"X-Api-Key": "<redacted>"}, "proxy": "http://***@p:3"}']),
+    (["--extra-body={\"api_key\": \"k\", \"top_k\": 3}"], ['--extra-body={"api_key": "<redacted>", "top_k": 3}']),
+    (["--model-args", "@opts.json"], ["--model-args", "@opts.json"]),
+    (["--model", "openai:m", "--out", "r"], ["--model", "openai:m", "--out", "r"]),  # --model is not --model-args
+])
+def test_recorded_argv_is_redacted_by_parsing(argv, want):
+    from depthbench.baselines.backends import redact_argv
+
+    flags = ["--api-key", "--budget", "--base-url", "--model-args", "--extra-body", "--model", "--out"]
+    assert redact_argv(argv, flags) == want
+
+
+def test_no_secret_reaches_the_run_folder_messages_or_logs(tmp_path, monkeypatch, capsys, caplog):
+    for k in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(k, raising=False)
+    with start_test_server() as srv, start_http_proxy() as proxy:
+        url = srv.base_url.replace("http://", "http://user:upw@")
+        argv = [*EVAL, "--limit", "2", "--base-url", url, "--out", str(tmp_path / "r"), "--api-key=sk-FLAG1",
+                "--model-args", json.dumps({"headers": {"X-Api-Key": "KEY789"},
+                                            "proxy": proxy["url"].replace("http://", "http://pu:ppw@")}),
+                "--extra-body", '{"api_key": "BODYKEY"}']
+        monkeypatch.setattr(sys, "argv", ["depthbench", *argv])
+        with caplog.at_level(logging.INFO):
+            assert main(argv) == 0
+        assert len(proxy["requests"]) > 1
+        # the URL's credentials are sent as Basic auth only when no other Authorization is set
+        assert all(a == "Bearer sk-FLAG1" for a in srv.authorizations)
+        _texts(load_model("openai:test-model", base_url=url, proxy=""), [1])
+        assert srv.authorizations[-1] == "Basic dXNlcjp1cHc="  # base64 of user:upw
+        # a dead server behind the same credentials: the error names neither
+        dead = f"http://user:upw@127.0.0.1:{free_port()}/v1"
+        rc = main([*EVAL, "--limit", "2", "--base-url", dead, "--out", str(tmp_path / "dead"),
+                   "--model-args", json.dumps({"proxy": proxy["url"].replace("http://", "http://pu:ppw@")})])
+    out = capsys.readouterr()
+    assert rc == 1 and "NO_PROXY=127.0.0.1" in out.err
+    run = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert run["base_url"].startswith("http://***@127.0.0.1:") and "--budget" in run["argv"]
+    assert run["servers"][0]["base_url"] == srv.base_url
+    seen = [out.out, out.err, caplog.text] + [f.read_text() for f in (tmp_path / "r").iterdir()]
+    for secret in (*SECRETS, "user:"):
+        assert not any(secret in text for text in seen), secret
 
 
 # --------------------------------------------------------------------------- --model-args / --extra-body
@@ -168,7 +228,7 @@ def test_extra_body_reaches_every_request_and_is_recorded_without_secrets(tmp_pa
                                    ' "proxy": "", "backoff_max": 2}'])
         assert rc == 0
         bodies = srv.bodies
-    assert len(bodies) == 15
+    assert len(bodies) == 15 + 1  # 15 item calls and the pre-flight's probe of the request fields
     assert all(b["chat_template_kwargs"] == {"enable_thinking": False} and b["reasoning_effort"] == "low"
                for b in bodies)
     text = (tmp_path / "r" / "run.json").read_text()
@@ -192,6 +252,48 @@ def test_bad_model_args_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert rc == 2 and msg in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+#: one wrong-typed value per option of the table, and the words the message must hold
+_WRONG = {"bool": ("yes", "true or false"), "bool|null": ("no", "true, false or null"),
+          "int": ("4", "an integer"), "int|null": (1.5, "an integer or null"), "number": ("x", "a number"),
+          "string": (5, "a string"), "string|null": (5, "a string or null"),
+          "object|null": ([1], "a JSON object or null"), "object of strings|null": ({"a": 1}, "an object of strings"),
+          "python": ("f", "a Python callable")}
+_TYPED = [(provider, name, kind) for provider, table in sorted(option_types().items())
+          for name, kind in sorted(table.items())]
+
+
+def test_option_type_table_covers_every_backend_option():
+    import inspect
+
+    from depthbench.baselines.backends import _OWN_FLAGS, get_backend
+
+    assert set(option_types()) == {"openai", "llamacpp", "replay"}  # simulated checks its own values
+    for provider, table in option_types().items():
+        cls = get_backend(provider).model_class
+        params = list(inspect.signature(cls.__init__).parameters)[2:]
+        assert sorted(table) == sorted(p for p in params if p not in _OWN_FLAGS), provider
+
+
+@pytest.mark.parametrize("provider,name,kind", _TYPED, ids=[f"{p}-{n}" for p, n, _ in _TYPED])
+def test_a_wrong_typed_option_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, provider, name, kind):
+    model = {"openai": "openai:test-model", "llamacpp": "llamacpp:smollm2", "replay": f"replay:{tmp_path}/x.jsonl"}
+    value, words = _WRONG[kind]
+    base = ["--base-url", "http://127.0.0.1:9/v1"] if provider == "openai" else []
+    rc = main(["eval", "--task", "graph_connectivity", "--limit", "2", "--model", model[provider], "--strategy",
+               "single", "--budget", "64", "--out", str(tmp_path / "r"), *base,
+               "--model-args", json.dumps({name: value})])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"--model-args: {name} must be {words}" in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err and not (tmp_path / "r").exists()
+
+
+def test_doctor_refuses_a_wrong_typed_option_in_one_line(capsys):
+    rc = main(["doctor", "--model", "openai:test-model", "--base-url", "http://127.0.0.1:9/v1",
+               "--model-args", '{"proxy": 5}'])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--model-args: proxy must be a string or null, got 5" in err and "Traceback" not in err
 
 
 def test_extra_body_is_refused_for_backends_without_request_bodies(tmp_path, capsys):

@@ -247,7 +247,7 @@ def test_missing_item_is_user_error():
 @pytest.mark.parametrize("spec,match", [
     ("gpt4", "unknown provider"), ("openai:", "needs a name"), ("", "empty"),
     ("simulated:eps", "key=value"), ("simulated:foo=1", "unknown"), ("simulated:eps=2", "eps"),
-    ("simulated:tokens_per_step=4,spread=3", "spread"), ("simulated:tokens_per_step=x", "not a valid"),
+    ("simulated:tokens_per_step=4,spread=3", "spread"), ("simulated:tokens_per_step=x", "tokens_per_step=x: not an integer"),
 ])
 def test_bad_specs_are_user_errors(spec, match):
     with pytest.raises(UserError, match=match) as e:

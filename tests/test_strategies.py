@@ -115,11 +115,25 @@ def test_budget_forcing_wait_cap_is_a_parameter_and_recorded(item):
     assert [c["role"] for c in ctx.records] == ["answer"] and out["meta"]["stopped"] == "model"
 
 
-def test_budget_forcing_without_prefix_support_uses_a_chat_turn(item):
+def test_budget_forcing_never_continues_in_a_new_user_turn(item):
+    """Wait mode needs a backend that continues the assistant turn (eval refuses it up front;
+    the strategy refuses too); cap mode there asks for the answer in a new, labelled user turn."""
+    from depthbench.baselines.strategies.budget_forcing import FORCE_ANSWER_INSTRUCTION
+    from depthbench.errors import UserError
+
     caps = Capabilities(chat=True, completions=False, assistant_prefix=False)
     model = Scripted(lambda r: ("Answer: 1", "stop"), caps)
-    _run("budget_forcing", item, 40, model)
-    assert model.requests[1].assistant_prefix is None and model.requests[1].messages[-1]["role"] == "user"
+    with pytest.raises(UserError, match="budget_forcing:cap or revision"):
+        _run("budget_forcing", item, 40, model)
+    assert len(model.requests) == 1  # the first segment only; no continuation was sent as a user turn
+    model = Scripted(lambda r: ("step " * 500, "length") if len(r.messages) == 1 else ("Answer: 1", "stop"), caps)
+    out, ctx = _run("budget_forcing:cap", item, 100, model)
+    assert [c["role"] for c in ctx.records] == ["answer", "force_answer"]
+    assert ctx.records[1]["continuation"] == "user_turn" and ctx.records[1]["forced"] == ""
+    assert model.requests[1].assistant_prefix is None
+    assert [m["role"] for m in model.requests[1].messages] == ["user", "assistant", "user"]
+    assert model.requests[1].messages[-1]["content"] == FORCE_ANSWER_INSTRUCTION
+    assert out["final_answer"] == "1" or out["final_answer"] is None
 
 
 def test_revision_sees_earlier_attempts_and_splits_the_budget(item):

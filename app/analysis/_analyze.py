@@ -56,18 +56,24 @@ def default_pairs(kinds: Mapping[str, str]) -> list[tuple[str, str]]:
 
 def _load_records(rd: Path, err: TextIO) -> tuple[list[dict[str, Any]], str]:
     scored, logged = rd / "scored.jsonl", rd / "outcomes.jsonl"
+    warning = None
     if scored.exists() and logged.exists() and logged.stat().st_mtime > scored.stat().st_mtime:
         src = logged
-        print(f"analyze: scored.jsonl is older than outcomes.jsonl in {str(rd)!r} (the run went on after "
-              "scoring); using outcomes.jsonl as logged -- run `depthbench score` again to re-score", file=err)
+        warning = (f"analyze: scored.jsonl is older than outcomes.jsonl in {str(rd)!r} (the run went on after "
+                   "scoring); using outcomes.jsonl as logged -- run `depthbench score` again to re-score")
     elif scored.exists():
         src = scored
     elif logged.exists():
         src = logged
-        print(f"analyze: no scored.jsonl in {str(rd)!r}; using outcomes.jsonl as logged "
-              "(run `depthbench score` first to re-score from the raw responses)", file=err)
+        warning = (f"analyze: no scored.jsonl in {str(rd)!r}; using outcomes.jsonl as logged "
+                   "(run `depthbench score` first to re-score from the raw responses)")
     else:
         raise UserError(f"RUN_DIR: {str(rd)!r} has neither scored.jsonl nor outcomes.jsonl; run `depthbench eval` first")
+    if src.stat().st_size == 0:  # an empty run: one line, not a warning and then an error
+        raise UserError(f"RUN_DIR: {str(src)!r} is empty (no finished item yet); run or resume `depthbench eval` "
+                        "first", exit_code=1)
+    if warning:
+        print(warning, file=err)
     bad: list[BadLine] = []
     recs = []
     for lineno, r in read_records(src, bad):

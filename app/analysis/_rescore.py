@@ -102,6 +102,10 @@ def load_run_items(run: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], s
     if want and sha != want:
         raise UserError(f"run.json config.dataset_sha256: the dataset now hashes to {sha[:12]}..., the run used "
                         f"{str(want)[:12]}...; re-score against the dataset the run used")
+    if any("answer" not in it for it in items):
+        raise UserError("run.json config.data: the run's items carry no answers (a hidden split's published prompts), "
+                        "so only the maintainers can score it: pack it with 'depthbench submission pack RUN_DIR --out "
+                        "FILE.json.gz' and send them FILE", exit_code=1)
     return {str(it["id"]): it for it in items}, sha
 
 

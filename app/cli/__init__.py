@@ -22,6 +22,7 @@ from depthbench.analysis import _cli as analysis_cli
 from depthbench.baselines import _cli as baselines_cli
 from depthbench.demo import _cli as demo_cli
 from depthbench.errors import UserError
+from depthbench.io import is_disk_full
 from depthbench.leaderboard import _cli as leaderboard_cli
 from depthbench.report import _cli as report_cli
 from depthbench.tasks import _cli as tasks_cli
@@ -82,8 +83,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"depthbench {args.command}: interrupted; finished work is saved, run the same command again to resume",
               file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # an OSError too: before the disk-full handler
         return 0
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        where = f" writing {e.filename}" if e.filename else ""
+        print(f"depthbench {args.command}: error: disk full{where}; free space and rerun the same command to resume",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,10 +4,15 @@ Every submission in a folder is validated and re-scored (see ``_validate``); onl
 re-scored outcomes are used — never a number the submitter wrote. One leaderboard row
 is one (submission, strategy, budget): accuracy with a Wilson interval, the area under
 the depth curve (AUC) with a bootstrap interval, ``d50`` with its interval from the
-reliability fit, mean generated / processed tokens, and a "verified" badge when every
-prediction carried raw completions that re-score to the stated answers. Equivalence
-breakpoints between parallel and sequential strategies come from the scorers' paired
-comparison at each budget.
+reliability fit, mean generated / processed tokens. Equivalence breakpoints between
+parallel and sequential strategies come from the scorers' paired comparison at each budget.
+
+Two kinds of table. Submissions on a **hidden split** (the maintainers hold the answers;
+submitters only ever saw the prompts) are **verified** and **ranked**, one table per
+split. Submissions on a **public release** are valid but their gold answers are public,
+so anyone could copy them: they appear after every hidden-split table, in tables
+labelled "public data, self-run", with no rank. A folder with no valid submission is an
+error (exit 1) and nothing is written.
 
 Output is deterministic: no build time stamp, sorted inputs, canonical JSON, a fixed
 bootstrap seed and matplotlib SVG with a fixed hash salt and no date. All text goes
@@ -48,6 +53,8 @@ from depthbench.scorers._bootstrap import percentile_interval, resample
 
 jinja2 = lazy("jinja2")
 np = lazy("numpy")
+
+_SIMULATED_LABEL = "simulated reasoner (reference)"
 
 __all__ = ["LEADERBOARD_FORMAT", "SiteResult", "build_leaderboard", "collect_submissions", "analyze_outcomes"]
 
@@ -243,23 +250,30 @@ table{border-collapse:collapse;font-size:.9rem}th,td{border:1px solid #ccc;paddi
 th{background:#f2f2f2;cursor:pointer;user-select:none}th[aria-sort=ascending]::after{content:" \\25B2"}
 th[aria-sort=descending]::after{content:" \\25BC"}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{background:#1a7f37;color:#fff;border-radius:.6rem;padding:0 .45rem;font-size:.75rem}
-.unverified{color:#777;font-size:.75rem}section.entry{margin-top:2rem;border-top:1px solid #ddd}
+.unverified{color:#777;font-size:.75rem}h2.public{color:#555}.public-note{color:#555;font-size:.85rem}section.entry{margin-top:2rem;border-top:1px solid #ddd}
 .entry svg{max-width:100%;height:auto}code{background:#f6f6f6}
 </style>
 </head>
 <body>
 <h1>depthbench leaderboard</h1>
-<p>Suite {{ suite_version }}. Every number below was recomputed from the submitted predictions;
-scores written by submitters are never used. Accuracy has a 95% Wilson interval, AUC (area under
-the accuracy-vs-depth curve, normalised to [0, 1]) a 95% bootstrap interval over items, d50 (depth
-where accuracy falls halfway to chance) the interval of the reliability fit. <span class="badge">verified</span>
-means every prediction came with raw completions that re-score to the stated answers, and the stated
-token counts were checked against those texts: recounted with the model's tokenizer where the
-validator has it (the simulated backend's word rule, SmolLM2), else no call's text exceeds 10 bytes
-per stated generated token (real tokenizers average about 4).
+<p>Suite {{ suite_version }}. Every number below was recomputed from the submitted raw completions;
+nothing a submitter wrote (answers, judge verdicts, token counts, scores) is used unchecked. Accuracy has a
+95% Wilson interval, AUC (area under the accuracy-vs-depth curve, normalised to [0, 1]) a 95% bootstrap
+interval over items, d50 (depth where accuracy falls halfway to chance) the interval of the reliability fit.
+<span class="badge">verified</span> rows are on a <strong>hidden split</strong>: the maintainers hold the answers
+and the submitters only saw the prompts; only these are ranked. Token counts were recounted with the model's
+own tokenizer where the validator has it, else bounded below by a pre-token count that no real tokenizer
+undercuts (hover the badge). Tables headed <em>public data, self-run</em> follow all ranked tables: their
+gold answers are public, so they are listed without rank.
 Click a column header to sort.</p>
 {% for task in tasks %}
-<h2 id="task-{{ task.slug }}">Task {{ task.name }} <small>(split {{ task.split }}, dataset <code>{{ task.sha[:12] }}</code>)</small></h2>
+{% if task.table == "hidden" %}
+<h2 id="task-{{ task.slug }}">Task {{ task.name }}: hidden split, verified and ranked <small>(split {{ task.split }}, dataset <code>{{ task.sha[:12] }}</code>)</small></h2>
+{% else %}
+<h2 id="task-{{ task.slug }}" class="public">Task {{ task.name }}: public data, self-run (not ranked) <small>(split {{ task.split }}, dataset <code>{{ task.sha[:12] }}</code>)</small></h2>
+<p class="public-note">The gold answers of this release are public, so a submission can copy them: these rows are
+valid and re-scored but are not ranked and never stand above a hidden-split result.</p>
+{% endif %}
 <table class="sortable">
 <thead><tr>
 <th data-type="num">rank</th><th>model</th><th>revision</th><th>submitter</th><th>strategy</th><th>kind</th>
@@ -270,7 +284,7 @@ Click a column header to sort.</p>
 <tbody>
 {% for r in task.rows %}
 <tr>
-<td class="num" data-sort="{{ r.rank }}">{{ r.rank }}</td>
+<td class="num" data-sort="{{ r.rank if r.rank is not none else '' }}">{{ r.rank if r.rank is not none else "—" }}</td>
 <td><a href="#{{ r.entry }}">{{ r.model }}</a></td><td>{{ r.revision if r.revision is not none else "" }}</td>
 <td>{{ r.submitter }}</td><td><code>{{ r.strategy }}</code></td><td>{{ r.kind if r.kind is not none else "" }}</td>
 <td class="num" data-sort="{{ r.budget }}">{{ r.budget }}</td>
@@ -280,7 +294,7 @@ Click a column header to sort.</p>
 <td class="num" data-sort="{{ r.d50_sort }}">{{ r.d50_text }}</td>
 <td class="num" data-sort="{{ r.mean_generated_tokens|fmt(3) }}">{{ r.mean_generated_tokens|fmt(1) }}</td>
 <td class="num" data-sort="{{ r.mean_processed_tokens|fmt(3) }}">{{ r.mean_processed_tokens|fmt(1) }}</td>
-<td data-sort="{{ 1 if r.verified else 0 }}">{% if r.verified %}<span class="badge" title="answers re-scored; token counts {{ r.token_check }}">verified</span>{% else %}<span class="unverified">not verified</span>{% endif %}</td>
+<td data-sort="{{ 1 if r.verified else 0 }}">{% if r.verified %}<span class="badge" title="hidden split; answers re-derived; token counts {{ r.token_check }}">verified</span>{% else %}<span class="unverified" title="token counts {{ r.token_check }}">self-run</span>{% endif %}</td>
 <td>{{ r.date }}</td>
 </tr>
 {% endfor %}
@@ -290,11 +304,11 @@ Click a column header to sort.</p>
 {% for e in entries %}
 <section class="entry" id="{{ e.id }}">
 <h2>{{ e.model }}{% if e.revision %} <small>({{ e.revision }})</small>{% endif %}
-{% if e.verified %} <span class="badge" title="answers re-scored; token counts {{ e.token_check }}">verified</span>{% endif %}</h2>
+{% if e.verified %} <span class="badge" title="hidden split; answers re-derived; token counts {{ e.token_check }}">verified</span>{% else %} <small>(public data, self-run)</small>{% endif %}</h2>
 <p>Task <code>{{ e.task }}</code>, split <code>{{ e.split }}</code>, release <code>{{ e.release }}</code>, dataset sha256 <code>{{ e.dataset_sha256 }}</code>;
 submitted by {{ e.submitter }} on {{ e.date }}; endpoint {{ e.endpoint }};
-sampling {% for k, v in e.sampling %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %};
-suite {{ e.suite_version }}; file <a href="{{ e.download }}"><code>{{ e.file }}</code></a>.</p>
+sampler settings as stated: {% for k, v in e.sampling %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %};
+token counts {{ e.token_check }}; suite {{ e.suite_version }}; file <a href="{{ e.download }}"><code>{{ e.file }}</code></a>.</p>
 {% if e.notes %}
 <ul class="notes">
 {% for n in e.notes %}
@@ -374,37 +388,48 @@ def _entry(rep: ValidationReport, file_name: str) -> dict[str, Any]:
     meta = sub["metadata"]
     analysis = analyze_outcomes(rep.outcomes)
     slug = safe_slug(meta["model"]["name"], meta["model"]["revision"] or "", meta["dataset"]["task"], file_name)
+    simulated = rep.token_check == "recounted (simulated word rule)"
     return {
-        "id": "e-" + slug, "file": file_name, "download": f"submissions/{slug}{'.json.gz' if file_name.endswith('.json.gz') else '.json'}", "model": meta["model"]["name"], "revision": meta["model"]["revision"],
+        "id": "e-" + slug, "file": file_name,
+        "download": f"submissions/{slug}{'.json.gz' if file_name.endswith('.json.gz') else '.json'}",
+        "model": meta["model"]["name"], "revision": meta["model"]["revision"],
         "submitter": meta["submitter"], "task": meta["dataset"]["task"], "split": meta["dataset"]["split"],
-        "dataset_sha256": meta["dataset"]["sha256"], "release": rep.release, "date": meta["date"],
-        "suite_version": meta["suite_version"],
-        "endpoint": meta["endpoint"]["kind"], "sampling": sorted(meta["sampling"].items()),
-        "verified": rep.verified, "token_check": rep.token_check, "notes": list(rep.notes), "rows": analysis["rows"], "curves": analysis["curves"],
-        "breakpoints": analysis["breakpoints"],
+        "dataset_sha256": meta["dataset"]["sha256"], "board_sha256": rep.board_sha256 or meta["dataset"]["sha256"],
+        "release": rep.release, "date": meta["date"], "suite_version": meta["suite_version"],
+        "endpoint": _SIMULATED_LABEL if simulated else meta["endpoint"]["kind"],
+        "sampling": sorted(meta["sampling"].items()),
+        "table": "hidden" if rep.verified else "public",
+        "verified": rep.verified, "token_check": rep.token_check, "notes": list(rep.notes), "rows": analysis["rows"],
+        "curves": analysis["curves"], "breakpoints": analysis["breakpoints"],
     }
 
 
 def _ranked_boards(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One ranked table per (task, split, dataset sha256): results on different data are never ranked
-    together. Rows sort by AUC, then accuracy (descending); equal AUC and accuracy share a rank."""
-    boards: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    """One table per (kind, task, split, dataset): results on different data are never ranked together,
+    and public-data tables (no rank) come after every hidden-split table. Rows sort by AUC, then
+    accuracy (descending); in a hidden-split table equal AUC and accuracy share a rank."""
+    boards: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for e in entries:
         for r in e["rows"]:
-            boards[(e["task"], e["split"], e["dataset_sha256"])].append({
+            boards[(e["table"], e["task"], e["split"], e["board_sha256"])].append({
                 **r, "entry": e["id"], "model": e["model"], "revision": e["revision"], "submitter": e["submitter"],
-                "verified": e["verified"], "token_check": e["token_check"], "date": e["date"], "task": e["task"], "split": e["split"],
-                "dataset_sha256": e["dataset_sha256"], "release": e["release"], "file": e["file"],
+                "verified": e["verified"], "table": e["table"], "token_check": e["token_check"], "date": e["date"],
+                "task": e["task"], "split": e["split"], "dataset_sha256": e["dataset_sha256"], "release": e["release"],
+                "file": e["file"],
             })
     tasks = []
-    for task, split, sha in sorted(boards):
-        rows = sorted(boards[(task, split, sha)], key=lambda r: (-r["auc"], -r["accuracy"], r["model"], r["strategy"],
-                                                                r["budget"], r["file"]))
+    for table, task, split, sha in sorted(boards, key=lambda k: (k[0] != "hidden", k[1:])):
+        rows = sorted(boards[(table, task, split, sha)], key=lambda r: (-r["auc"], -r["accuracy"], r["model"],
+                                                                       r["strategy"], r["budget"], r["file"]))
         for i, r in enumerate(rows, start=1):  # competition ranking: equal AUC and accuracy share a rank
+            if table != "hidden":
+                r["rank"] = None
+                continue
             prev = rows[i - 2] if i > 1 else None
             same = prev is not None and (prev["auc"], prev["accuracy"]) == (r["auc"], r["accuracy"])
             r["rank"] = prev["rank"] if same else i
-        tasks.append({"name": task, "split": split, "sha": sha, "slug": safe_slug(task, split, sha), "rows": rows})
+        tasks.append({"name": task, "split": split, "sha": sha, "table": table,
+                      "slug": safe_slug(table, task, split, sha), "rows": rows})
     return tasks
 
 
@@ -415,15 +440,17 @@ def _markdown(view_tasks: list[dict[str, Any]], view_entries: list[dict[str, Any
           "intervals are 95% (accuracy: Wilson; AUC: bootstrap over items; d50: reliability fit, ∞ when no decay "
           "is seen).", ""]
     for t in view_tasks:
-        md += [f"## Task {_md(t['name'])} (split {_md(t['split'])}, dataset {t['sha'][:12]})", "",
+        kind = "hidden split, verified and ranked" if t["table"] == "hidden" else "public data, self-run (not ranked)"
+        md += [f"## Task {_md(t['name'])}: {kind} (split {_md(t['split'])}, dataset {t['sha'][:12]})", "",
                "| rank | model | revision | submitter | strategy | budget | items | accuracy | AUC | d50 | mean G | mean P | verified |",
                "|---:|---|---|---|---|---:|---:|---|---|---|---:|---:|---|"]
         for r in t["rows"]:
             md.append("| " + " | ".join([
-                str(r["rank"]), _md(r["model"]), _md(r["revision"] or ""), _md(r["submitter"]), _md(r["strategy"]),
+                str(r["rank"]) if r["rank"] is not None else "—", _md(r["model"]), _md(r["revision"] or ""),
+                _md(r["submitter"]), _md(r["strategy"]),
                 str(r["budget"]), str(r["n"]), r["accuracy_text"], r["auc_text"], r["d50_text"],
                 _fmt(r["mean_generated_tokens"], 1), _fmt(r["mean_processed_tokens"], 1),
-                "verified" if r["verified"] else "no"]) + " |")
+                "verified" if r["verified"] else "self-run"]) + " |")
         md.append("")
     bps = [(e, b) for e in view_entries for b in e["breakpoints"]]
     if bps:
@@ -441,8 +468,9 @@ def _markdown(view_tasks: list[dict[str, Any]], view_entries: list[dict[str, Any
     return "\n".join(md) + ("" if md[-1] == "" else "\n")
 
 
-def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, releases: str | Path | None = None,
-                      limits: Limits = DEFAULT_LIMITS, progress: bool | None = None) -> SiteResult:
+def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, releases: Any = None,
+                      limits: Limits = DEFAULT_LIMITS, tokenizers: Mapping[str, str] | None = None,
+                      progress: bool | None = None) -> SiteResult:
     """Validate every submission in a folder and write the static leaderboard.
 
     Parameters
@@ -452,10 +480,12 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
     out_dir : path-like
         Output folder; ``index.html``, ``leaderboard.json`` and ``leaderboard.md`` are
         written there atomically.
-    releases : path-like, optional
-        Dataset releases to check dataset hashes against (default: shipped data).
+    releases : path-like or sequence of path-like, optional
+        Extra dataset releases (e.g. a hidden split's folder); the shipped ones are always known.
     limits : Limits
         Reading limits for untrusted files.
+    tokenizers : mapping, optional
+        Tokenizers to recount token counts with (see ``validate_submission``).
     progress : bool or None
         Progress over the submissions (:class:`depthbench.progress.Progress`): None
         shows a bar on a terminal and a line every ~30 s elsewhere; False shows nothing.
@@ -464,23 +494,35 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
     -------
     SiteResult
         The leaderboard data and which files were accepted or rejected.
+
+    Raises
+    ------
+    UserError
+        No submission in the folder is valid (exit status 1; nothing is written), or the
+        output folder cannot be written.
     """
     files = collect_submissions(submissions_dir)
-    out = ensure_writable_dir(out_dir, "--out")
     result = SiteResult(data={})
     entries, rejected, downloads = [], [], []
 
     with Progress(len(files), "leaderboard", "submissions", enabled=progress) as bar:
         for path in files:
-            rep = validate_submission(path, releases=releases, limits=limits)
+            rep = validate_submission(path, releases=releases, limits=limits, tokenizers=tokenizers)
             if rep.ok:
                 entries.append(_entry(rep, path.name))
                 downloads.append((entries[-1]["download"], path))
                 result.accepted.append(path.name)
             else:
-                rejected.append({"file": path.name, "n_problems": len(rep.problems), "problems": rep.problems[:5]})
+                rejected.append({"file": path.name, "n_problems": rep.n_problems, "problems": rep.problems[:5]})
                 result.rejected.append(path.name)
             bar.update(1)
+    if not entries:
+        why = (f"all {len(rejected)} submission(s) were rejected ({', '.join(r['file'] for r in rejected[:5])}"
+               f"{', ...' if len(rejected) > 5 else ''}; see 'depthbench submission validate FILE')" if rejected
+               else "it holds no .json.gz submission")
+        raise UserError(f"SUBMISSIONS_DIR: no valid submission in {str(submissions_dir)!r}: {why}; nothing written",
+                        exit_code=1)
+    out = ensure_writable_dir(out_dir, "--out")
 
     tasks = _ranked_boards(entries)
 

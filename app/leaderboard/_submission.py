@@ -1,14 +1,15 @@
 """Pack a run directory into a leaderboard submission (``depthbench-submission/1``).
 
 A submission holds predictions, never scores: the metadata of the run and, per
-(item, strategy, budget), the stated final answer and every call's token usage, with
-the raw completion texts unless ``--no-raw``. The output is canonical JSON inside a
-gzip stream with a zero timestamp and no file name, so packing the same run twice
-gives the same bytes.
+(item, strategy, budget), the stated final answer and every call's token usage and raw
+completion text (the validator re-derives everything from the texts). The output is
+canonical JSON inside a gzip stream with a zero timestamp and no file name, so packing
+the same run twice gives the same bytes.
 """
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import io
 import json
@@ -22,6 +23,7 @@ from depthbench.analysis import load_run_json
 from depthbench.baselines._calllog import read_calls
 from depthbench.baselines.backends import backends, endpoint_kind
 from depthbench.baselines.strategies import all_roles
+from depthbench.baselines.strategies.budget_forcing import CLOSE_THEN_ANSWER, USER_TURN
 from depthbench.errors import UserError
 from depthbench.io import BadLine, atomic_write_bytes, canonical_json, read_jsonl
 from depthbench.leaderboard._safety import name_problems
@@ -101,6 +103,12 @@ def role_scores(role: Any) -> bool:
     return bool(r is not None and r.scores)
 
 
+def _role_ends_reasoning(role: Any) -> bool:
+    """The role is a harness-forced answer (its forced text ends the reasoning)."""
+    r = all_roles().get(role) if isinstance(role, str) else None
+    return bool(r is not None and r.ends_reasoning)
+
+
 def _call_entry(c: Mapping[str, Any], raw: bool) -> dict[str, Any]:
     usage = c.get("usage") or {}
     gen = usage.get("completion_tokens")
@@ -122,6 +130,10 @@ def _call_entry(c: Mapping[str, Any], raw: bool) -> dict[str, Any]:
     }
     if raw:
         entry["text"] = c.get("text") if isinstance(c.get("text"), str) else ""
+    if c.get("think_open") is True:
+        entry["think_open"] = True
+    if _role_ends_reasoning(c.get("role")) and c.get("forced") in (USER_TURN, CLOSE_THEN_ANSWER):
+        entry["forced"] = c["forced"]  # which of the harness's texts preceded it (checked by validate)
     if role_scores(c.get("role")):
         entry["score"] = c.get("score")
         entry["target"] = c.get("target")
@@ -143,9 +155,11 @@ def pack_run(run_dir: str | Path, *, submitter: str = "anonymous", model_name: s
     model_revision : str, optional
         Model revision (commit, checkpoint, quantisation).
     raw : bool
-        Include raw completion texts (needed for the "verified" badge).
+        Include raw completion texts (default). Without them the validator refuses the
+        submission (nothing could be re-derived); ``False`` is for private archives only.
     date : str, optional
-        ``YYYY-MM-DD``; defaults to the run's start date, so packing is deterministic.
+        ``YYYY-MM-DD`` (a real calendar date); defaults to the run's start date, so packing
+        is deterministic.
 
     Returns
     -------
@@ -155,8 +169,13 @@ def pack_run(run_dir: str | Path, *, submitter: str = "anonymous", model_name: s
     Raises
     ------
     UserError
-        If the run directory is missing files or fields.
+        If the run directory is missing files or fields, or ``date`` is not a real date.
     """
+    if date is not None:
+        try:
+            datetime.date.fromisoformat(date)
+        except ValueError:
+            raise UserError(f"--date: {date!r} is not a real date; write YYYY-MM-DD, e.g. 2026-11-29") from None
     rd = Path(run_dir)
     run = load_run_json(rd)
     calls = _read_log(rd / "calls.jsonl", "calls.jsonl")
@@ -178,8 +197,9 @@ def pack_run(run_dir: str | Path, *, submitter: str = "anonymous", model_name: s
         "top_p": _first(sampling_src, "top_p", default=_first(run, "config.top_p", default=1.0)),
         "seed": _first(run, "config.seed", "seed", default=_first(sampling_src, "seed")),
     }
-    for k, v in sorted(sampling_src.items()):
-        if k not in sampling and (v is None or isinstance(v, (int, float, str, bool))):
+    allowed = load_schema()["properties"]["metadata"]["properties"]["sampling"]["properties"]
+    for k, v in sorted(sampling_src.items()):  # standard sampler names only (the schema's list)
+        if k in allowed and k not in sampling and (v is None or isinstance(v, (int, float, str, bool))):
             sampling[k] = v
     started = str(_first(run, "start_time", "started", "started_at", "created", default="") or "")
     date = date or (started[:10] if len(started) >= 10 else "1970-01-01")

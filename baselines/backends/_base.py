@@ -18,9 +18,9 @@ from typing import Any
 
 __all__ = ["Backend", "BadSpec", "backend", "registry", "unregister", "Recount"]
 
-#: ``recount(kind, spec, model_name) -> (rule name, count(text) -> int)`` or None: a local
-#: tokenizer the submission validator can recount a submission's texts with.
-Recount = Callable[[str, str, str], "tuple[str, Callable[[str], int]] | None"]
+#: ``recount(kind, spec, model_name) -> Tokenizer`` (:class:`depthbench.baselines.backends._tokenizer.Tokenizer`)
+#: or None: a local tokenizer the submission validator can recount a submission's texts with.
+Recount = Callable[[str, str, str], Any]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,15 @@ class Backend:
         Where its token counts come from (documentation).
     options : mapping of str to str
         Backend options (``load_model(..., **options)``) and their meaning.
+    option_types : mapping of str to str
+        The JSON type of each option settable by ``--model-args`` (``"bool"``, ``"int|null"``,
+        ``"number"``, ``"string"``, ``"object|null"``, ``"python"``, ...; the kinds of
+        :func:`depthbench.baselines.backends.check_model_args`); a wrong type is refused
+        before anything runs. Empty: the backend checks its own values.
+    sampler : bool
+        Takes the full sampler (``top_k``, ``min_p``, the penalties:
+        :class:`~depthbench.baselines.backends._sampler.Sampler`) and records it in
+        ``run.json``; other backends refuse non-neutral sampler flags.
     doctor : callable, optional
         ``async doctor(spec, base_url=, api_key=, timeout=) -> list[Check]``: the checks of
         ``depthbench doctor`` (default: the generic seed and token-count probe).
@@ -70,6 +79,8 @@ class Backend:
     remote: bool = False
     token_source: str = ""
     options: Mapping[str, str] = field(default_factory=dict)
+    option_types: Mapping[str, str] = field(default_factory=dict)
+    sampler: bool = False
     doctor: Callable[..., Awaitable[list[Any]]] | None = None
     recount: Recount | None = None
     model_class: type | None = None
@@ -86,12 +97,15 @@ _REGISTRY: dict[str, Backend] = {}
 def backend(name: str, *, forms: Sequence[str], summary: str, needs_rest: bool = True, model_in_spec: bool = False,
             remote: bool = False,
             token_source: str = "", options: Mapping[str, str] | None = None,
+            option_types: Mapping[str, str] | None = None, sampler: bool = False,
             doctor: Callable[..., Awaitable[list[Any]]] | None = None,
             recount: Recount | None = None) -> Callable[[type], type]:
     """Register a model class as the backend ``name`` (see :class:`Backend`).
 
     The factory is the class's ``from_spec(rest, **options)`` classmethod when it has
-    one, else the class itself called as ``cls(rest, **options)``.
+    one, else the class itself called as ``cls(rest, **options)``. A class may also have a
+    ``check_spec(rest)`` classmethod that checks the text after ``name:`` without building
+    a model (``eval`` calls it before any slow work; raise :class:`BadSpec` or ``UserError``).
 
     Raises
     ------
@@ -108,7 +122,8 @@ def backend(name: str, *, forms: Sequence[str], summary: str, needs_rest: bool =
         factory = getattr(cls, "from_spec", cls)
         _REGISTRY[name] = Backend(name=name, forms=tuple(forms), summary=summary, factory=factory,
                                   needs_rest=needs_rest, model_in_spec=model_in_spec, remote=remote, token_source=token_source,
-                                  options=dict(options or {}), doctor=doctor, recount=recount, model_class=cls)
+                                  options=dict(options or {}), option_types=dict(option_types or {}), sampler=sampler,
+                                  doctor=doctor, recount=recount, model_class=cls)
         return cls
 
     return deco

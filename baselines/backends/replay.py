@@ -49,10 +49,11 @@ from pathlib import Path
 from typing import Any
 
 from depthbench.baselines._foreign_logs import foreign_records
-from depthbench.baselines._probe import Check
+from depthbench.baselines._probe import Check, strategies_check
 from depthbench.baselines._protocol import FINISH_REASONS, Capabilities, Choice, Request, Response
 from depthbench.baselines._roles import get_role, roles
 from depthbench.baselines.backends._base import backend
+from depthbench.baselines.backends._tokenizer import cut_to_budget
 from depthbench.errors import UserError
 
 __all__ = ["ReplayModel", "load_replay_file", "cut_to_budget"]
@@ -107,68 +108,14 @@ def load_replay_file(path: str | Path) -> dict[str, dict[int, dict[str, Any]]]:
     return dict(out)
 
 
-def cut_to_budget(text: str, tokens: int, max_tokens: int, count: Callable[[str], int] | None = None) -> str:
-    """The part of a recorded completion a server capped at ``max_tokens`` would have sent.
-
-    Parameters
-    ----------
-    text : str
-        The recorded completion.
-    tokens : int
-        Its recorded completion tokens (> ``max_tokens``).
-    max_tokens : int
-        The cap of the call, >= 0.
-    count : callable, optional
-        A local tokenizer, ``text -> tokens``. Without it the rule is conservative.
-
-    Returns
-    -------
-    str
-        A prefix of ``text`` that never holds text past token ``max_tokens``:
-
-        * with ``count``: the longest prefix ``p`` with ``count(p) + hidden <= max_tokens``,
-          where ``hidden = max(0, tokens - count(text))`` are recorded tokens the text does
-          not show (hidden reasoning, placed first, as reasoning models emit it);
-        * without: the first ``max_tokens`` UTF-8 bytes (cut back to a character
-          boundary), since every token holds at least one byte of text; and the empty
-          string when the text has fewer bytes than ``tokens`` (it cannot hold them all,
-          so where the cap falls is unknown).
-
-    Examples
-    --------
-    >>> cut_to_budget("short text. Answer: 4", 5000, 4096)
-    ''
-    >>> cut_to_budget("abcdefgh", 8, 3)
-    'abc'
-    """
-    if max_tokens <= 0:
-        return ""
-    if count is not None:
-        hidden = max(0, tokens - count(text))
-        room = max_tokens - hidden
-        if room <= 0:
-            return ""
-        lo, hi = 0, len(text)  # invariant: count(text[:lo]) <= room
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if count(text[:mid]) <= room:
-                lo = mid
-            else:
-                hi = mid - 1
-        return text[:lo]
-    data = text.encode("utf-8")
-    if len(data) < tokens:
-        return ""
-    return data[:max_tokens].decode("utf-8", errors="ignore")
-
-
 
 
 async def _doctor(spec: str, **_: Any) -> list[Check]:
     """``depthbench doctor`` for a replay file: how many items and completions it holds."""
     records = load_replay_file(spec.partition(":")[2])
     n = sum(len(v) for v in records.values())
-    return [Check("replay file", "ok", f"{len(records)} items", f"{n} recorded completions")]
+    return [Check("replay file", "ok", f"{len(records)} items", f"{n} recorded completions"),
+            strategies_check(ReplayModel.capabilities)]
 
 
 @backend("replay", forms=("replay:FILE.jsonl", "replay:LOG (lm-eval samples_*.jsonl or an inspect .eval log)"),
@@ -176,6 +123,7 @@ async def _doctor(spec: str, **_: Any) -> list[Check]:
          summary="serve completions recorded elsewhere: depthbench replay JSONL, lm-eval or inspect logs "
                  "(answer samples only)",
          options={"tokenizer": "callable text -> tokens for records without counts (default: whitespace words)"},
+         option_types={"tokenizer": "python"},
          doctor=_doctor)
 class ReplayModel:
     """Serve recorded completions (see the module docstring for the file format).
@@ -188,7 +136,8 @@ class ReplayModel:
         ``text -> token count`` for records without counts; default whitespace words.
     """
 
-    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=False, native_n=True, seed=False)
+    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=False, native_n=True, seed=False,
+                                continuation="none", new_text=False)
 
     def __init__(self, path: str | Path, *, tokenizer: Callable[[str], int] | None = None) -> None:
         self.path = str(path)
@@ -197,6 +146,11 @@ class ReplayModel:
         self._tokenizer = tokenizer
         self._count = tokenizer or (lambda text: len(text.split()))
         self._next: dict[str, int] = defaultdict(int)
+
+    @property
+    def tokenizer(self) -> Callable[[str], int] | None:
+        """The local tokenizer given, if any (what a corrected count uses, see _context)."""
+        return self._tokenizer
 
     def generate_sync(self, request: Request) -> Response:
         """Synchronous :meth:`generate`."""

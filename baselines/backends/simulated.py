@@ -42,6 +42,7 @@ from depthbench._lazy import lazy
 from depthbench.baselines._protocol import Capabilities, Choice, Request, Response
 from depthbench.baselines._simulated_theory import ANSWER_TOKENS, SimulatedParams, count_tokens
 from depthbench.baselines.backends._base import BadSpec, backend
+from depthbench.baselines.backends._tokenizer import Tokenizer
 from depthbench.errors import UserError
 from depthbench.generators import get_family
 
@@ -94,14 +95,35 @@ def _step_formatter(item: Mapping[str, Any]) -> Any:
     return lambda entry: json.dumps(entry, sort_keys=True, separators=(",", ":")).replace(" ", "_")
 
 
+def _solved(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An item without answer (a hidden split's prompt) completed by its family's certifier.
+
+    The reasoner walks the gold trace; a prompt carries the instance but no answer or trace,
+    so the independent solver of the family named by ``meta.family`` computes both first
+    (what a model must do anyway). An item with no registered family is left as it is.
+    """
+    if "answer" in item or not isinstance(item.get("instance"), Mapping):
+        return item
+    name = (item.get("meta") or {}).get("family")
+    if not isinstance(name, str):
+        return item
+    try:
+        cert = get_family(name).certify(item["instance"])
+    except (UserError, KeyError, TypeError, ValueError):
+        return item
+    return {**item, "answer": cert.answer, "solution_trace": list(cert.solution_trace)}
+
+
 def _item_view(item: Mapping[str, Any] | None) -> _ItemView:
     if item is None:
         raise UserError("simulated backend: request.item is missing; pass the dataset item in Request(item=...)")
+    item = _solved(item)
     try:
         depth = int(item["depth"])
         answer = str(item["answer"])
     except (KeyError, TypeError, ValueError):
-        raise UserError("simulated backend: item needs integer 'depth' and an 'answer'; pass a depthbench item") from None
+        raise UserError("simulated backend: item needs integer 'depth' and an 'answer' (or an 'instance' its family "
+                        "can solve); pass a depthbench item") from None
     if depth < 0:
         raise UserError(f"simulated backend: item depth must be >= 0, got {depth}")
     trace = list(item.get("solution_trace") or [])
@@ -276,13 +298,57 @@ def _apply_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
+_WORD = re.compile(r"\S+")
+#: longest word the simulated reasoner writes (a plan of moves is its longest content token)
+_SIM_MAX_WORD = 256
+_SIM_LINE = re.compile(r"(?:(?:Step|Check) [0-9]+: \S*(?: (?:so|then|next|carry|on))*|Answer: \S+)")
+_SIM_PREFIX = re.compile(r"(?:(?:Step|Check) [0-9]+:(?: \S+(?: (?:so|then|next|carry|on))*)?|Answer:|Step|Check)")
+
+
+def _words(text: str) -> int:
+    """Whitespace-separated words of ``text`` (:func:`count_tokens`, without building a list)."""
+    return _WORD.subn("", text)[1]
+
+
+def simulated_text_problem(text: str, role: str) -> str | None:
+    """Why ``text`` is not output of the simulated reasoner (None when it is).
+
+    Its chains are lines ``Step k: <content> <filler...>``, ``Check k: ...`` and a final
+    ``Answer: X``; a forced answer (role ``force_answer``) is the answer token alone; the
+    last line may be cut at a word (the token cap).
+    """
+    if role == "force_answer":
+        return None if _words(text) <= 1 and len(text) <= _SIM_MAX_WORD + 2 else "a forced answer is one word"
+    lines = text.strip("\n").split("\n") if len(text) <= (1 << 20) else None
+    if lines is None:
+        return "longer than any simulated chain"
+    if lines == [""]:
+        return None
+    for k, line in enumerate(lines):
+        last = k == len(lines) - 1
+        if _SIM_LINE.fullmatch(line) or (last and _SIM_PREFIX.fullmatch(line)):
+            continue
+        return f"line {k + 1} {line[:40]!r} is not 'Step k: ...', 'Check k: ...' or 'Answer: X'"
+    return None
+
+
+#: the word rule as the submission validator applies it: exact, and only to the reasoner's own texts
+WORD_RULE = Tokenizer(name="simulated word rule", count=_words, max_token_bytes=_SIM_MAX_WORD,
+                      source="simulated backend", exact=True, grammar=simulated_text_problem)
+
+
+def _recount(kind: str, spec: str, model_name: str) -> Tokenizer | None:
+    """The word rule, only for a model named ``simulated...`` declared ``endpoint.kind: simulated``."""
+    return WORD_RULE if kind == "simulated" and str(model_name).startswith("simulated") else None
+
+
 @backend("simulated", forms=("simulated[:eps=0.02,tokens_per_step=12,spread=3,drift=0.0,rho=0.0]",),
          needs_rest=False, token_source="simulated (a token = a whitespace-separated word)",
          summary="the simulated step-wise reasoner (a calibrated reference model with closed forms)",
          options={"eps": "per-step error probability", "tokens_per_step": "mean tokens per step",
                   "spread": "step length spread", "drift": "hazard per forced token",
                   "rho": "probability a sample copies the shared per-item draw"},
-         recount=lambda kind, spec, model_name: ("simulated word rule", count_tokens) if kind == "simulated" else None)
+         recount=_recount)
 class SimulatedModel:
     """The simulated reasoner as a :class:`~depthbench.baselines.Model` backend.
 
@@ -296,23 +362,44 @@ class SimulatedModel:
     Notes
     -----
     Reads ``request.item`` (``depth``, ``solution_trace``, ``answer``,
-    ``meta.answer_space``). Deterministic: the text of choice ``i`` depends only on
-    ``request.seeds[i]``, the item id, the earlier output (continuation), ``max_tokens``
-    and the parameters. Cost: O(depth) per choice.
+    ``meta.answer_space``); an item without answer (a hidden split's prompt) is first
+    solved from its ``instance`` by the certifier of its ``meta.family``. Deterministic: the
+    text of choice ``i`` depends only on ``request.seeds[i]``, the item id, the earlier
+    output (continuation), ``max_tokens`` and the parameters. Cost: O(depth) per choice.
     """
 
-    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=True, native_n=True, seed=True)
+    capabilities = Capabilities(chat=True, completions=True, assistant_prefix=True, native_n=True, seed=True,
+                                continuation="simulated")
+    #: token counts are the reasoner's own rule, computed here (not bounded, see _context)
+    counts_locally = True
 
-    @classmethod
-    def from_spec(cls, rest: str, **options: Any) -> "SimulatedModel":
-        """``simulated:k=v,...``: the options after the colon, overridden by keyword options."""
+    @staticmethod
+    def _kv_options(rest: str) -> dict[str, Any]:
         kv: dict[str, Any] = {}
         for part in filter(None, (p.strip() for p in rest.split(","))):
             k, eq, v = part.partition("=")
             if not eq or not k.strip():
                 raise BadSpec(f"simulated option {part!r} is not key=value")
             kv[k.strip()] = v.strip()
-        return cls(**{**kv, **options})
+        return kv
+
+    @classmethod
+    def from_spec(cls, rest: str, **options: Any) -> "SimulatedModel":
+        """``simulated:k=v,...``: the options after the colon, overridden by keyword options."""
+        return cls(**{**cls._kv_options(rest), **options})
+
+    @classmethod
+    def check_spec(cls, rest: str) -> None:
+        """Check ``simulated:k=v,...`` (names and valid ranges) without building a model.
+
+        Raises
+        ------
+        BadSpec
+            A part that is not ``key=value``.
+        UserError
+            An unknown option or a value out of range (named with its range).
+        """
+        SimulatedParams.from_options(cls._kv_options(rest))
 
     def __init__(self, params: SimulatedParams | None = None, **options: Any) -> None:
         self.params = params if params is not None else SimulatedParams.from_options(options)

@@ -37,6 +37,7 @@ from depthbench.scorers import majority_vote, verify
 __all__ = [
     "KINDS",
     "Strategy",
+    "CallSlot",
     "StrategyInfo",
     "strategy",
     "registry",
@@ -57,6 +58,24 @@ __all__ = [
 #: ``bound`` (needs the gold answer to choose: an upper bound, never compared as a method),
 #: ``search`` (a search over partial chains guided by a scorer).
 KINDS = ("single", "parallel", "sequential", "bound", "search")
+
+
+@dataclass(frozen=True)
+class CallSlot:
+    """What a strategy may log at one (role, sample, round) (:meth:`Strategy.call_shape`).
+
+    Attributes
+    ----------
+    parent : str or None
+        ``"none"`` (starts a chain), ``"prev"`` (continues the same sample's previous
+        round) or None (not checked).
+    cap : int or None
+        The most tokens one such call can generate, or None when the strategy sets no
+        static cap.
+    """
+
+    parent: str | None
+    cap: int | None
 
 
 # ----------------------------------------------------------------------------------
@@ -83,6 +102,11 @@ class Strategy:
     info: ClassVar["StrategyInfo"]
     #: advice appended to a too-small-budget refusal (e.g. ``" or fewer samples"``)
     fewer_hint: ClassVar[str] = ""
+    #: what the strategy needs from a backend, checked before a run
+    #: (:func:`~depthbench.baselines.backends._continuation.check_strategy_support`):
+    #: ``"continuation"`` (continues an assistant turn), ``"force_answer"`` (continues one when
+    #: the backend can, else asks in a new user turn), ``"new_text"`` (calls beyond sampled answers)
+    needs: ClassVar[tuple[str, ...]] = ()
 
     @property
     def name(self) -> str:  # pragma: no cover - overridden
@@ -148,6 +172,32 @@ class Strategy:
         [16, 128, 256, 96]
         """
         return int(self.info.min_budget(self))
+
+    @property
+    def needs_gold(self) -> bool:
+        """True when the strategy's *answer* depends on the gold answer or trace (bounds and
+        simulated verifiers, not deployable methods): such a strategy cannot run on items
+        without answers (a hidden split's prompts). Default: kind ``bound``."""
+        return self.kind == "bound"
+
+    def call_shape(self, budget: int) -> "Callable[[str, int, int], CallSlot | None] | None":
+        """The calls this strategy makes at ``budget``, for the submission validator:
+        ``slot(role, sample, round) -> CallSlot`` (its parent rule and token cap), None for a
+        call the strategy never makes. Default None: no shape check (a strategy that declares
+        none is checked for budgets, keys and seeds only)."""
+        return None
+
+    def forced_text(self, call: Mapping[str, Any], chain: str) -> tuple[str, str | None]:
+        """``(text the harness inserted before this call, problem or None)`` when a logged
+        call is re-derived from an untrusted record (``chain``: the chain's text so far,
+        forced texts included). The text is the strategy's own, never free text from the
+        record. Default: nothing is inserted."""
+        return "", None
+
+    def call_score(self, role: str, text: str) -> float | None:
+        """The score a scoring call's text gives under this strategy's own rule (a self-judge's
+        verdict), re-read when a logged call is re-derived; None when no rule re-reads it."""
+        return None
 
     def item_ceiling(self, budget: int) -> int:
         """The most generated tokens one item may use at budget ``budget``: the budget itself,
@@ -321,6 +371,11 @@ class NChains(Strategy):
 
     def allowance(self, budget: int) -> str:
         return f"gives each of {self.n} chains {budget // self.n} tokens"
+
+    def call_shape(self, budget: int) -> "Callable[[str, int, int], CallSlot | None] | None":
+        """``n`` answer chains of ``B // n`` tokens, round 0."""
+        share = budget // self.n
+        return lambda role, s, r: CallSlot("none", share) if role == "answer" and r == 0 and s < self.n else None
 
     async def orchestrate(self, item, ctx):
         """One request for the ``n`` chains, ``B // n`` tokens each (none if that is 0)."""

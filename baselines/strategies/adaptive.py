@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from depthbench._lazy import lazy
 from depthbench.baselines._context import CallContext
 from depthbench.baselines.strategies._base import (
+    CallSlot,
     NChains,
     answers_of,
     bad_name,
@@ -68,6 +69,23 @@ class Adaptive(NChains):
     @property
     def kind(self) -> str:
         return "parallel"
+
+    def call_shape(self, budget):
+        """Pilots, then answer chains of B/N tokens; phase 2 adds at most (extra allocation //
+        share) chains, the allocation being at most ``max_factor`` x B."""
+        share = budget // self.n
+        pilots = self.pilots
+        most = pilots + (self.max_factor + 1) * self.n
+
+        def slot(role: str, s: int, r: int) -> CallSlot | None:
+            if r != 0:
+                return None
+            if role == "pilot" and s < pilots:
+                return CallSlot("none", share)
+            if role == "answer" and pilots <= s < most:
+                return CallSlot("none", share)
+            return None
+        return slot
 
     @property
     def pilots(self) -> int:

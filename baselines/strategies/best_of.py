@@ -9,6 +9,7 @@ from depthbench._lazy import lazy
 from depthbench.baselines._budget import Budget, BudgetExhausted
 from depthbench.baselines._context import strategy_rng
 from depthbench.baselines.strategies._base import (
+    CallSlot,
     NChains,
     answers_of,
     bad_name,
@@ -71,6 +72,36 @@ class BestOfN(NChains):
     tpr: float = 1.0
     fpr: float = 0.0
 
+    @property
+    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("new_text",) if self.verifier == "self" else ()
+
+    @property
+    def needs_gold(self) -> bool:
+        """The oracle, trace and noisy verifiers read the gold answer or instance; ``self`` does not."""
+        return self.verifier != "self"
+
+    def call_shape(self, budget):
+        """N answer chains; with the ``self`` verifier each is followed by its judge call
+        (round 1), the candidate getting its share minus the judge's quarter."""
+        if self.verifier != "self":
+            return super().call_shape(budget)
+        share = budget // self.n
+
+        def slot(role: str, s: int, r: int) -> CallSlot | None:
+            if s >= self.n:
+                return None
+            if role == "answer" and r == 0:
+                return CallSlot("none", share - share // 4)
+            if role == "judge" and r == 1:
+                return CallSlot("prev", share)
+            return None
+        return slot
+
+    def call_score(self, role: str, text: str) -> float | None:
+        """A self-judge's verdict, re-read from its text (:func:`judge_score`)."""
+        return float(judge_score(text)) if role == "judge" else None
+
     @classmethod
     def from_parts(cls, name, arg, opts):
         n = pos_int(arg, name, "N")
@@ -116,10 +147,8 @@ class BestOfN(NChains):
             try:
                 [cand] = await ctx.call({"messages": ctx.user_messages(), "max_tokens": cand_tokens},
                                         role="answer", sample=i, budget=b)
-                msgs = ctx.user_messages() + [
-                    {"role": "assistant", "content": cand["text"]},
-                    {"role": "user", "content": JUDGE_INSTRUCTION},
-                ]
+                msgs = ctx.user_messages() + [ctx.assistant_turn(cand["text"]),
+                                              {"role": "user", "content": JUDGE_INSTRUCTION}]
                 await ctx.call({"messages": msgs}, role="judge", sample=i, round=1, parent=cand["key"],
                                budget=b, judge=judge_score, target=cand["key"])
             except BudgetExhausted:

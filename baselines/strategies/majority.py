@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from depthbench.baselines.strategies._base import (
+    CallSlot,
     NChains,
     answers_of,
     bad_name,
@@ -55,6 +56,12 @@ class Majority(NChains):
     @property
     def kind(self) -> str:
         return "parallel"
+
+    def call_shape(self, budget):
+        """Answer chains of B/N tokens: N of them, up to ``max_pooled * N`` when pooled."""
+        limit = self.n * (self.max_pooled if self.pooled else 1)
+        share = budget // self.n
+        return lambda role, s, r: CallSlot("none", share) if role == "answer" and r == 0 and s < limit else None
 
     async def orchestrate(self, item, ctx):
         await super().orchestrate(item, ctx)

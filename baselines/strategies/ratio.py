@@ -8,6 +8,7 @@ from typing import ClassVar
 from depthbench._lazy import lazy
 from depthbench.baselines._budget import MIN_CALL_TOKENS
 from depthbench.baselines.strategies._base import (
+    CallSlot,
     Strategy,
     answers_of,
     bad_name,
@@ -42,6 +43,7 @@ class Ratio(Strategy):
 
     n: int = 2
     r: int = 2
+    needs: ClassVar[tuple[str, ...]] = ("new_text",)
     fewer_hint: ClassVar[str] = " or fewer chains or rounds"
 
     @classmethod
@@ -61,6 +63,12 @@ class Ratio(Strategy):
     @property
     def kind(self) -> str:
         return "parallel" if self.n > 1 else "sequential"
+
+    def call_shape(self, budget):
+        """N chains of R rounds (answer, then revisions of the previous round), B/(N*R) tokens each."""
+        per = (budget // self.n) // self.r
+        return lambda role, s, r: (CallSlot("none" if r == 0 else "prev", per)
+                                   if s < self.n and r < self.r and role == ("answer" if r == 0 else "revise") else None)
 
     async def orchestrate(self, item, ctx):
         chains = ctx.budget.split(self.n)

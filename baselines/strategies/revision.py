@@ -9,6 +9,7 @@ from typing import ClassVar
 from depthbench.baselines._budget import MIN_CALL_TOKENS, Budget, BudgetExhausted
 from depthbench.baselines._context import CallContext
 from depthbench.baselines.strategies._base import (
+    CallSlot,
     Strategy,
     answers_of,
     bad_name,
@@ -50,6 +51,7 @@ class Revision(Strategy):
     rounds: int = 2
     final: str = "last"
     fewer_hint: ClassVar[str] = " or fewer rounds"
+    needs: ClassVar[tuple[str, ...]] = ("new_text",)
 
     @classmethod
     def from_parts(cls, name, arg, opts):
@@ -68,6 +70,12 @@ class Revision(Strategy):
     def kind(self) -> str:
         return "sequential"
 
+    def call_shape(self, budget):
+        """Round 0 answers, rounds 1..R-1 revise the previous round, B/R tokens each."""
+        per = budget // self.rounds
+        return lambda role, s, r: (CallSlot("none" if r == 0 else "prev", per)
+                                   if s == 0 and r < self.rounds and role == ("answer" if r == 0 else "revise") else None)
+
     async def orchestrate(self, item, ctx):
         await revision_chain(ctx, ctx.budget, sample=0, rounds=self.rounds)
 
@@ -81,9 +89,11 @@ class Revision(Strategy):
 
 
 def _chat_history(ctx: CallContext, attempts: Sequence[str]) -> list[dict[str, str]]:
+    """The revision context: the question, then each attempt (its reasoning blocks removed,
+    :meth:`CallContext.assistant_turn`) followed by the review instruction."""
     msgs = ctx.user_messages()
     for a in attempts:
-        msgs.append({"role": "assistant", "content": a})
+        msgs.append(ctx.assistant_turn(a))
         msgs.append({"role": "user", "content": REVISE_INSTRUCTION})
     return msgs
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from depthbench.baselines.strategies._base import Strategy, answers_of, bad_name, credit_of, strategy
+from depthbench.baselines.strategies._base import CallSlot, Strategy, answers_of, bad_name, credit_of, strategy
 
 __all__ = ["Single"]
 
@@ -23,6 +23,10 @@ class Single(Strategy):
         if arg is not None or opts:
             raise bad_name(name, "takes no parameters")
         return cls()
+
+    def call_shape(self, budget):
+        """One answer call of at most B tokens."""
+        return lambda role, s, r: CallSlot("none", budget) if (role, s, r) == ("answer", 0, 0) else None
 
     async def orchestrate(self, item, ctx):
         await ctx.call({"messages": ctx.user_messages()}, role="answer", sample=0)
