@@ -43,14 +43,12 @@ from depthbench.io import (
     atomic_write_json,
     canonical_json,
     ensure_writable_dir,
-    read_jsonl,
     sha256_bytes,
     sha256_file,
     write_jsonl_atomic,
 )
 from depthbench.tasks._dataset import build_items
 from depthbench.tasks._export import write_dataset
-from depthbench.tasks._record import decode_item
 from depthbench.tasks._spec import load_spec
 
 __all__ = ["HIDDEN_FORMAT", "derive_seed", "item_salt", "opaque_id", "commitment", "write_private_split",

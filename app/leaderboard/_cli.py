@@ -8,7 +8,7 @@ from pathlib import Path
 
 from depthbench.analysis import load_run_json
 from depthbench.errors import UserError
-from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits
+from depthbench.leaderboard._safety import DEFAULT_LIMITS
 from depthbench.leaderboard._site import build_leaderboard
 from depthbench.leaderboard._submission import pack_run, write_submission
 from depthbench.leaderboard._validate import find_releases, validate_submission

