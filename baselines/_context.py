@@ -24,9 +24,13 @@ it (or to the backend's local tokenizer's count, when it has one and that is hig
 call record keeps the reported count in ``usage.reported_completion_tokens`` and the rule in
 ``usage.count_corrected``, and one warning per run says so; a corrected count over the
 call's ``max_tokens`` is a reply cut at the budget (text cut conservatively, finish reason
-``length``), so nothing past the budget is credited. Backends that count in process with
-the model's own tokenizer or rule (``counts_locally = True``: llamacpp, simulated) are not
-bounded.
+``length``), so nothing past the budget is credited. The reported prompt count (processed
+tokens, P) is bounded the same way by the floor of the text the request sent
+(:meth:`~depthbench.baselines._protocol.Request.sent_text`, :func:`bound_prompt`): raised,
+with the reported value in ``usage.reported_prompt_tokens`` and the rule in
+``usage.prompt_count_corrected``, and its own one warning per run. Backends that count in
+process with the model's own tokenizer or rule (``counts_locally = True``: llamacpp,
+simulated) are not bounded.
 
 The seed deliberately leaves out the strategy and the budget: sample ``s`` of
 ``majority@8`` and the chain of ``single`` start from the same seed (common random
@@ -52,7 +56,7 @@ from depthbench.scorers import extract_answer, verify
 
 np = lazy("numpy")
 
-__all__ = ["CallContext", "derive_seed", "strategy_rng", "call_key"]
+__all__ = ["CallContext", "derive_seed", "strategy_rng", "call_key", "bound_reported", "bound_prompt"]
 
 
 def derive_seed(run_seed: int, item_id: str, sample: int, round: int = 0, role: str = "answer") -> int:
@@ -119,8 +123,8 @@ def _extract(item: Mapping[str, Any], text: str, finish_reason: str | None, *, r
 
 
 log = logging.getLogger("depthbench.baselines")
-#: backends already warned about corrected counts (one warning per run)
-_WARNED: "weakref.WeakSet[Any]" = weakref.WeakSet()
+#: backends already warned about corrected counts, by kind ("completion", "prompt"): one warning per run
+_WARNED: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
 
 
 def bound_reported(choice: Choice, max_tokens: int,
@@ -159,6 +163,56 @@ def bound_reported(choice: Choice, max_tokens: int,
         corrected, finish = max_tokens, "length"
     return (dataclasses.replace(choice, text=text, completion_tokens=corrected, finish_reason=finish),
             {"reported_completion_tokens": reported, "count_corrected": rule})
+
+
+def bound_prompt(request: Request, reported: int,
+                 tokenizer: Callable[[str], int] | None = None) -> tuple[int, dict[str, Any] | None]:
+    """A reported prompt count bounded below by the text the request sent.
+
+    The floor is :func:`~depthbench.baselines.backends._tokenizer.least_tokens` of
+    :meth:`Request.sent_text() <depthbench.baselines._protocol.Request.sent_text>` (the
+    messages' contents and assistant prefix, or the raw prompt). A chat template only adds
+    tokens around those contents (role markers, turn delimiters), so the floor of the
+    contents alone stays a valid lower bound on the tokens the server processed.
+
+    Parameters
+    ----------
+    request : Request
+        The request as sent.
+    reported : int
+        The backend's prompt count (tokens): ``usage.prompt_tokens``, its ``/tokenize``,
+        a replay file's ``prompt_tokens``.
+    tokenizer : callable, optional
+        The backend's local tokenizer (``text -> tokens``), used for the corrected count
+        when it gives more than the floor.
+
+    Returns
+    -------
+    (int, dict or None)
+        The count to log (``reported`` when it is at least the floor) and, when corrected,
+        ``{"reported_prompt_tokens": int, "prompt_count_corrected": "pre-token floor" |
+        "tokenizer"}``.
+
+    Examples
+    --------
+    >>> req = Request(max_tokens=8, temperature=0.0, top_p=1.0, seeds=(0,),
+    ...               messages=({"role": "user", "content": "word " * 1000},))
+    >>> bound_prompt(req, 1)
+    (798, {'reported_prompt_tokens': 1, 'prompt_count_corrected': 'pre-token floor'})
+    >>> bound_prompt(req, 1200)
+    (1200, None)
+    """
+    reported = int(reported)
+    text = request.sent_text()
+    floor = least_tokens(text)
+    if floor <= reported:
+        return reported, None
+    corrected, rule = floor, "pre-token floor"
+    if tokenizer is not None:
+        n = int(tokenizer(text))
+        if n > corrected:
+            corrected, rule = n, "tokenizer"
+    return corrected, {"reported_prompt_tokens": reported, "prompt_count_corrected": rule}
 
 
 class CallContext:
@@ -321,13 +375,19 @@ class CallContext:
             res.cancel()
             raise
         fixes: list[dict[str, Any] | None] = [None] * len(resp.choices)
+        prompt_fix: dict[str, Any] | None = None
         if not getattr(backend, "counts_locally", False):
             tok = getattr(backend, "tokenizer", None)
-            bounded = [bound_reported(ch, req.max_tokens, tok if callable(tok) else None) for ch in resp.choices]
+            tok = tok if callable(tok) else None
+            bounded = [bound_reported(ch, req.max_tokens, tok) for ch in resp.choices]
             fixes = [f for _, f in bounded]
             if any(fixes):
                 resp = dataclasses.replace(resp, choices=tuple(ch for ch, _ in bounded))
-                self._warn_corrected(backend, fixes)
+                self._warn_corrected(backend, "completion", next(f for f in fixes if f is not None))
+            pt, prompt_fix = bound_prompt(req, resp.prompt_tokens, tok)
+            if prompt_fix is not None:
+                resp = dataclasses.replace(resp, prompt_tokens=pt)
+                self._warn_corrected(backend, "prompt", prompt_fix)
         where = dict(round=round, role=role, parent=parent, request=req.to_log(),
                      prefixed=request.get("assistant_prefix") is not None, chained=role_info.chained)
         new: list[dict[str, Any]] = []
@@ -338,6 +398,8 @@ class CallContext:
                                forced=forced if first else "", forced_tokens=forced_tokens if first else 0)
             if fixes[j] is not None:
                 rec["usage"].update(fixes[j])
+            if prompt_fix is not None:
+                rec["usage"].update(prompt_fix)
             if role_info.answers:
                 # a harness-forced "Answer:" ends the reasoning: what follows it is the answer
                 ans, status, ok = _extract(self.item, extract_prefix + rec["forced"] + ch.text, ch.finish_reason,
@@ -426,17 +488,24 @@ class CallContext:
             rec["think_open"] = True
         return rec
 
-    def _warn_corrected(self, backend: Model, fixes: list[dict[str, Any] | None]) -> None:
+    def _warn_corrected(self, backend: Model, kind: str, fix: dict[str, Any]) -> None:
+        """One warning per run (per backend) for each kind of corrected count."""
         try:
-            if backend in _WARNED:
+            seen = _WARNED.setdefault(backend, set())
+            if kind in seen:
                 return
-            _WARNED.add(backend)
+            seen.add(kind)
         except TypeError:  # not weak-referenceable: warn every time rather than never
             pass
-        f = next(x for x in fixes if x is not None)
-        log.warning("%s reported fewer tokens than its text holds (e.g. %d where the %s gives more); such counts "
-                    "are raised to the floor and cut at the budget (usage.count_corrected in calls.jsonl)",
-                    getattr(backend, "name", "the backend"), f["reported_completion_tokens"], f["count_corrected"])
+        name = getattr(backend, "name", "the backend")
+        if kind == "prompt":
+            log.warning("%s reported fewer prompt tokens than the request sent holds (e.g. %d where the %s gives "
+                        "more); such counts are raised to the floor (usage.prompt_count_corrected in calls.jsonl)",
+                        name, fix["reported_prompt_tokens"], fix["prompt_count_corrected"])
+        else:
+            log.warning("%s reported fewer tokens than its text holds (e.g. %d where the %s gives more); such "
+                        "counts are raised to the floor and cut at the budget (usage.count_corrected in calls.jsonl)",
+                        name, fix["reported_completion_tokens"], fix["count_corrected"])
 
     def _log(self, rec: dict[str, Any]) -> None:
         self.records.append(rec)

@@ -102,6 +102,19 @@ class Request:
         if self.samples is not None and len(self.samples) != self.n:
             raise ValueError(f"need one sample index per choice (n={self.n}, samples={len(self.samples)})")
 
+    def sent_text(self) -> str:
+        """The text this request sends: the messages' contents joined by newlines, then the
+        assistant prefix; or the raw prompt.
+
+        A chat template only adds tokens around these contents (role markers, turn
+        delimiters), so any lower bound on the tokens of this text (e.g.
+        :func:`~depthbench.baselines.backends._tokenizer.least_tokens`) is a lower bound on the prompt
+        tokens the server processes.
+        """
+        if self.messages is None:
+            return self.prompt or ""
+        return "\n".join(str(m.get("content", "")) for m in self.messages) + (self.assistant_prefix or "")
+
     def to_log(self) -> dict[str, Any]:
         """The request parameters as logged in the run log (no item)."""
         d: dict[str, Any] = {

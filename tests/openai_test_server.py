@@ -18,10 +18,14 @@ or None (the message is closed and a new turn opened); ``reasoning`` =
 ``content`` null when the reply ends inside it); ``n_refused`` (HTTP 500 "Only one
 completion choice is allowed", llama.cpp's C++ server); ``reject`` (field -> (status,
 message): OpenAI's 400s on ``max_tokens``, a non-default ``temperature``, unknown fields); ``lie_tokens`` (a server
-that ignores ``max_tokens`` and reports that many completion tokens, whatever it sent).
+that ignores ``max_tokens`` and reports that many completion tokens, whatever it sent); ``lie_prompt_tokens`` (a
+server that reports that many prompt tokens, whatever it was sent).
 
 Generated text is deterministic in (seed, prompt, choice index) unless ``honour_seed``
-is off; a token is a whitespace-separated word, so ``usage`` is exact. Fault injection:
+is off; a token is a whitespace-separated word (``/tokenize`` too), so ``usage`` is exact,
+except that a prompt is never counted under depthbench's floor (:func:`stub_tokens`): a
+punctuation-dense prompt holds more tokens than words on any real tokenizer, and an honest
+server must not look like one that understates its processed tokens. Fault injection:
 a seeded fraction of POST calls fails with 429, 500, a hang longer than the client's
 timeout, or malformed JSON. ``sum_usage_over_n`` reports one usage summed over the ``n``
 choices, as vLLM does. The server stops itself after ``lifetime_s`` seconds.
@@ -43,7 +47,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["OpenAITestServer", "default_responder"]
+__all__ = ["OpenAITestServer", "default_responder", "stub_tokens"]
 
 _WORDS = ("think", "step", "carry", "value", "node", "check", "so", "then", "next", "path", "sum", "edge")
 FAULT_KINDS = ("429", "500", "timeout", "malformed")
@@ -59,6 +63,14 @@ def render_stub_chat(messages: list[dict[str, Any]], add_generation_prompt: bool
     """:data:`STUB_TEMPLATE` rendered in plain Python (what the stub server's chat endpoint does)."""
     out = "".join(f"<|im_start|> {m.get('role')} {m.get('content') or ''} <|im_end|> " for m in messages)
     return out + ("<|im_start|> assistant " if add_generation_prompt else "")
+
+
+def stub_tokens(text: str) -> int:
+    """The stub's token count of a text: its whitespace words, but never under
+    :func:`depthbench.baselines.backends._tokenizer.least_tokens` (what any real tokenizer gives)."""
+    from depthbench.baselines.backends._tokenizer import least_tokens
+
+    return max(len(text.split()), least_tokens(text))
 
 
 def default_responder(prompt: str, seed: int | None, index: int, max_tokens: int) -> str:
@@ -117,7 +129,7 @@ class OpenAITestServer:
                  reasoning: str | None = None, n_refused: bool = False,
                  reject: dict[str, tuple[int, str]] | None = None, props: dict[str, Any] | None = None,
                  ollama: bool = False, reasoning_tokens_field: bool = False,
-                 lie_tokens: int | None = None) -> None:
+                 lie_tokens: int | None = None, lie_prompt_tokens: int | None = None) -> None:
         self.model = model
         self.fault_rate = fault_rate
         self.fault_kinds = tuple(fault_kinds)
@@ -144,6 +156,7 @@ class OpenAITestServer:
         self.ollama = ollama
         self.reasoning_tokens_field = reasoning_tokens_field
         self.lie_tokens = lie_tokens
+        self.lie_prompt_tokens = lie_prompt_tokens
         self.stats: Counter[str] = Counter()
         self.bodies: list[dict[str, Any]] = []   # every POST body received, in order
         self.authorizations: list[str] = []     # every Authorization header received, in order
@@ -320,7 +333,7 @@ class OpenAITestServer:
         if len(words) > max_tokens:
             text, done = " ".join(words[:max_tokens]), "length"
         return {"model": req.get("model"), "response": text, "done": True, "done_reason": done,
-                "prompt_eval_count": len(prompt.split()), "eval_count": len(text.split())}
+                "prompt_eval_count": stub_tokens(prompt), "eval_count": len(text.split())}
 
     def _split_reasoning(self, text: str, finish: str) -> tuple[str | None, str | None]:
         """``(reasoning, content)`` the way a reasoning parser returns them."""
@@ -373,7 +386,7 @@ class OpenAITestServer:
         if self.send_usage and not drop:
             ct = sum(counts) if self.sum_usage_over_n else counts[0]
             ct = ct if self.lie_tokens is None else self.lie_tokens
-            pt = len(prompt.split())
+            pt = stub_tokens(prompt) if self.lie_prompt_tokens is None else self.lie_prompt_tokens
             out["usage"] = {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}
             if self.reasoning_tokens_field and chat and self.reasoning:
                 r = choices[0]["message"].get(self.reasoning) or ""

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _servers import start_test_server  # noqa: E402
-from openai_test_server import STUB_TEMPLATE, render_stub_chat  # noqa: E402
+from openai_test_server import STUB_TEMPLATE, render_stub_chat, stub_tokens  # noqa: E402
 
 from depthbench.baselines import Request, load_model  # noqa: E402
 from depthbench.baselines._calllog import read_calls  # noqa: E402
@@ -245,7 +245,7 @@ def test_llama_cpp_style_trailing_assistant_prefill_is_found_and_used():
     assert body["messages"][-1] == {"role": "assistant", "content": "Step 1: x = 3\nWait,"}
     assert "continue_final_message" not in body
     # the continued prompt is the generation prompt plus the transcript, token for token
-    assert r.prompt_tokens == len((render_stub_chat(list(USER)) + "Step 1: x = 3\nWait,").split())
+    assert r.prompt_tokens == stub_tokens(render_stub_chat(list(USER)) + "Step 1: x = 3\nWait,")
 
 
 def test_vllm_style_continue_final_message_is_found_and_used():
@@ -256,7 +256,7 @@ def test_vllm_style_continue_final_message_is_found_and_used():
         body = srv.bodies[-1]
     assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
     assert body["messages"][-1]["role"] == "assistant"
-    assert r.prompt_tokens == len((render_stub_chat(list(USER)) + "Step 1: x = 3\nWait,").split())
+    assert r.prompt_tokens == stub_tokens(render_stub_chat(list(USER)) + "Step 1: x = 3\nWait,")
 
 
 def test_client_side_template_over_completions_when_the_server_starts_a_new_turn(stub_template):
@@ -267,7 +267,7 @@ def test_client_side_template_over_completions_when_the_server_starts_a_new_turn
         [r] = run(_gen_close(m, _cont_req()))
         body = srv.bodies[-1]
     assert body["prompt"] == render_stub_chat(list(USER)) + "Step 1: x = 3\nWait," and "messages" not in body
-    assert r.prompt_tokens == len(body["prompt"].split())
+    assert r.prompt_tokens == stub_tokens(body["prompt"])
 
 
 def test_ollama_raw_mode_renders_the_template_and_sends_the_whole_sampler(stub_template):

@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _servers import free_port, openai_server, start_test_server  # noqa: E402,F401
-from openai_test_server import render_stub_chat  # noqa: E402
+from openai_test_server import render_stub_chat, stub_tokens  # noqa: E402
 
 from depthbench.baselines import BackendError, Request, load_model  # noqa: E402
 from depthbench.baselines.backends.openai import OpenAICompatibleModel, normalise_base_url  # noqa: E402
@@ -46,7 +46,7 @@ def test_chat_sends_sampling_params_and_counts_usage(openai_server):
     [c] = r.choices
     assert c.seed == 42 and c.token_source == "server" and c.completion_tokens == len(c.text.split())
     assert "Answer:" not in c.text and c.finish_reason == "stop"
-    assert r.prompt_tokens == len(render_stub_chat(list(MSG)).split()) and r.prompt_token_source == "server"
+    assert r.prompt_tokens == stub_tokens(render_stub_chat(list(MSG))) and r.prompt_token_source == "server"
     assert r.attempts == 1 and r.model == "test-model"
 
 
@@ -332,4 +332,65 @@ def test_an_honest_servers_counts_are_not_corrected(tmp_path):
         assert main(["eval", "--task", "graph_connectivity", "--limit", "3", "--model", "openai:test-model",
                      "--base-url", srv.base_url, "--strategy", "single,majority@3", "--budget", "256",
                      "--out", str(tmp_path / "r"), "--no-progress"]) == 0
-    assert not any("count_corrected" in c["usage"] for c in read_jsonl(tmp_path / "r" / "calls.jsonl"))
+    calls = list(read_jsonl(tmp_path / "r" / "calls.jsonl"))
+    assert calls and not any({"count_corrected", "reported_completion_tokens", "prompt_count_corrected",
+                              "reported_prompt_tokens"} & set(c["usage"]) for c in calls)
+
+
+@pytest.mark.parametrize("route", ["chat", "completions"])
+def test_a_server_understating_prompt_tokens_is_bounded_by_the_text_sent(route, caplog):
+    """A server saying usage.prompt_tokens 1 for a ~1,100-character prompt is not recorded
+    with P = 1: the count is raised to least_tokens of the text sent (message contents or
+    the raw prompt), the reported value is kept, and one warning per run says so."""
+    from depthbench.baselines._context import CallContext
+    from depthbench.baselines.backends._tokenizer import least_tokens
+    from depthbench.tasks import build_items
+
+    [item] = build_items("graph_connectivity", "test", depths=[2], n=1)
+    floor = least_tokens(item["prompt"])
+    assert floor > 300  # the case is not trivial: the prompt is long
+
+    async def go(m):
+        ctx = CallContext(item, "single", 256, m)
+        req = ({"messages": ctx.user_messages(), "max_tokens": 32, "n": 2} if route == "chat"
+               else {"prompt": item["prompt"], "max_tokens": 32})
+        try:
+            first = await ctx.call(req)
+            second = await ctx.call(dict(req, n=1), sample=5)
+        finally:
+            await m.aclose()
+        return ctx, first + second
+
+    with start_test_server(lie_prompt_tokens=1) as srv:
+        with caplog.at_level(logging.WARNING):
+            ctx, recs = run(go(OpenAICompatibleModel("test-model", base_url=srv.base_url, native_n=True)))
+    assert srv.bodies[-1].get("prompt" if route == "completions" else "messages") is not None
+    assert len(recs) == (3 if route == "chat" else 2)
+    for r in recs:
+        u = r["usage"]
+        assert u["prompt_tokens"] == floor and u["reported_prompt_tokens"] == 1
+        assert u["prompt_count_corrected"] == "pre-token floor" and "count_corrected" not in u
+    # P of the outcome is built from the corrected counts, so the mean P is not understated
+    assert ctx.outcome(None, 0.0)["processed_tokens"] >= floor * len(recs)
+    assert caplog.text.count("reported fewer prompt tokens than the request sent holds") == 1
+
+
+def test_an_honest_servers_prompt_counts_are_kept_as_reported(tmp_path):
+    """The stub's prompt counts are at least the floor: kept as the server stated them."""
+    from depthbench.baselines._context import CallContext
+    from depthbench.tasks import build_items
+
+    [item] = build_items("multihop_arithmetic", "test", depths=[3], n=1)
+
+    async def go(m):
+        ctx = CallContext(item, "single", 256, m)
+        try:
+            return await ctx.call({"messages": ctx.user_messages(), "max_tokens": 32})
+        finally:
+            await m.aclose()
+
+    with start_test_server() as srv:
+        [rec] = run(go(OpenAICompatibleModel("test-model", base_url=srv.base_url)))
+    u = rec["usage"]
+    assert u["prompt_tokens"] == stub_tokens(render_stub_chat(list(rec["request"]["messages"])))
+    assert u["prompt_source"] == "server" and "reported_prompt_tokens" not in u and "prompt_count_corrected" not in u

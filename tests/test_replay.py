@@ -289,3 +289,52 @@ def test_the_eval_floor_is_the_validators_bound():
 
     for text in ("", "Answer: 7", "word " * 300, "x" * 3000, "Step 1: 345678 so then\n" * 40, "漢字" * 500):
         assert BOUND_RULE.least(text) == least_tokens(text)
+
+
+@pytest.mark.parametrize("stated", [1, None])
+def test_replayed_prompt_counts_are_bounded_below_by_the_prompt(tmp_path, stated):
+    """A replay file stating prompt_tokens 1 for a ~1,100-character prompt (or stating none,
+    so the whitespace rule counts about half its tokens) does not give P under the prompt's
+    floor: the count is raised to least_tokens of the prompt and the stated one kept."""
+    from depthbench.baselines._calllog import read_calls
+    from depthbench.baselines.backends._tokenizer import least_tokens
+    from depthbench.cli import main
+    from depthbench.tasks import build_items
+    from depthbench.io import read_jsonl, write_jsonl_atomic
+
+    items = build_items("graph_connectivity", "test", depths=[1], n=2)
+    data = tmp_path / "test.jsonl"
+    write_jsonl_atomic(data, items)
+    extra = {} if stated is None else {"prompt_tokens": stated}
+    recs = [{"item_id": it["id"], "text": f"walk Answer: {it['answer']}", "completion_tokens": 4, **extra}
+            for it in items]
+    out = tmp_path / "run"
+    assert main(["eval", "--data", str(data), "--model", f"replay:{write(tmp_path, recs)}", "--strategy", "single",
+                 "--budget", "64", "--out", str(out)]) == 0
+    calls = {c["item_id"]: c for _, c in read_calls(out / "calls.jsonl", {it["id"]: it for it in items})}
+    outcomes = {o["item_id"]: o for o in read_jsonl(out / "outcomes.jsonl")}
+    for it in items:
+        u, floor = calls[it["id"]]["usage"], least_tokens(it["prompt"])
+        reported = stated if stated is not None else len(it["prompt"].split())
+        assert reported < floor and u["prompt_tokens"] == floor
+        assert u["reported_prompt_tokens"] == reported and u["prompt_count_corrected"] == "pre-token floor"
+        assert u["prompt_source"] == ("replay" if stated is not None else "tokenizer")
+        assert "count_corrected" not in u  # the completion count (4) is honest
+        assert outcomes[it["id"]]["processed_tokens"] == floor + 4 and outcomes[it["id"]]["credit"] == 1.0
+
+
+def test_replayed_prompt_counts_at_the_floor_are_kept(tmp_path):
+    from depthbench.baselines.backends._tokenizer import least_tokens
+    from depthbench.cli import main
+    from depthbench.tasks import build_items
+    from depthbench.io import read_jsonl, write_jsonl_atomic
+
+    items = build_items("graph_connectivity", "test", depths=[1], n=1)
+    write_jsonl_atomic(tmp_path / "test.jsonl", items)
+    stated = least_tokens(items[0]["prompt"])
+    rp = write(tmp_path, [{"item_id": items[0]["id"], "text": "walk Answer: 1", "completion_tokens": 4,
+                           "prompt_tokens": stated}])
+    assert main(["eval", "--data", str(tmp_path / "test.jsonl"), "--model", f"replay:{rp}", "--strategy", "single",
+                 "--budget", "64", "--out", str(tmp_path / "run")]) == 0
+    [c] = read_jsonl(tmp_path / "run" / "calls.jsonl")
+    assert c["usage"]["prompt_tokens"] == stated and "reported_prompt_tokens" not in c["usage"]

@@ -728,3 +728,44 @@ def test_a_gguf_named_by_the_endpoint_is_used_when_it_is_here(world, tmp_path):
     s["metadata"]["endpoint"]["spec"] = f"llamacpp:{tmp_path / 'absent.gguf'}"
     rep = validate_submission(_write(tmp_path, s, "b.json.gz"), releases=world["releases"])
     assert rep.token_check == "bounded (pre-token bound)"
+
+
+@pytest.mark.parametrize("honest", [False, True])
+def test_stated_prompt_tokens_are_bounded_by_the_bytes_of_the_context(eval_run, tmp_path, honest):
+    """The validator bounds a call's prompt count (processed minus generated) with eval's floor of its
+    context (item prompt + the chain's earlier texts): byte floor included, so a long letter run in an
+    earlier round, one pre-token but hundreds of tokens, cannot be dropped from P."""
+    from depthbench.baselines.backends._tokenizer import least_tokens, pretoken_count
+    from depthbench.tasks import load_dataset
+
+    _, ds, run = eval_run
+    sub = pack_run(run)
+    _as_openai(sub)
+    for q in sub["predictions"]:  # honest under the bound first (see the test above)
+        for x in q["calls"]:
+            x["processed_tokens"] += x["generated_tokens"] + 400
+            x["generated_tokens"] *= 2
+    items = {it["id"]: it for it in load_dataset(ds, split="test")[0]}
+    p, c = next((p, c) for p, c in _calls(sub, "revision@2", "revise") if c["parent"] is not None)
+    by_key = {x["key"]: x for x in p["calls"]}
+    parent = by_key[c["parent"]]
+    parent["text"] = "x" * 8000 + parent["text"]
+    grown = least_tokens(parent["text"]) - parent["generated_tokens"]  # the parent's own count is not understated
+    parent["generated_tokens"] += grown
+    parent["processed_tokens"] += grown
+    ctx, k = [items[p["item_id"]]["prompt"]], c["parent"]
+    while k is not None:
+        ctx.append(by_key[k]["text"])
+        k = by_key[k]["parent"]
+    old_floor = max(0, -(-8 * sum(pretoken_count(t) for t in ctx) // 10) - 2)  # the pre-token part alone
+    new_floor = least_tokens("\n".join(ctx), sum(pretoken_count(t) for t in ctx))
+    assert new_floor > old_floor + 100
+    stated = new_floor if honest else old_floor
+    c["processed_tokens"] = c["generated_tokens"] + stated
+    rep = validate_submission(_write(tmp_path, sub), releases=ds)
+    prompt_problems = [x for x in rep.problems if "processed tokens understated" in x]
+    if honest:
+        assert prompt_problems == [], prompt_problems
+    else:
+        assert len(prompt_problems) == 1 and f"states {stated} prompt tokens" in prompt_problems[0], prompt_problems
+        assert f"at least {new_floor} under the pre-token bound" in prompt_problems[0]

@@ -2,8 +2,9 @@
 
 Nothing a submission states about tokens is taken on trust. Each call's text is counted
 under a :class:`TokenRule` and the stated ``generated_tokens`` (and the prompt part of
-``processed_tokens``) must be at least the rule's floor, per call and pooled over every
-(strategy, budget) of the submission. The rule is chosen from what the validator has
+``processed_tokens``, against the floor of the item's prompt and the chain's earlier texts)
+must be at least the rule's floor, per call and pooled over every (strategy, budget) of the
+submission; eval bounds what a server reports with the same floor. The rule is chosen from what the validator has
 locally, never from what the submission declares about itself:
 
 1. a tokenizer the maintainer names for the model (``--tokenizer [MODEL=]PATH``: a GGUF

@@ -393,17 +393,20 @@ class _Checker:
                                          f"tokens, over the {slot.cap} that {p['strategy']} gives such a call at budget "
                                          f"{budget} (budget overrun)")
         if item is not None:
-            base = self._prompt_count(item)
+            base, prompt = self._prompt_count(item), str(item.get("prompt") or "")
             for j, c in enumerate(calls):
-                # the prompt of every call holds the item's prompt and the texts of the chain before it
-                ctx_n, k, hops = base, c["parent"], 0
+                # the prompt of every call holds the item's prompt and the texts of the chain before it:
+                # bounded by the rule's floor of that text (for the bound, eval's least_tokens, byte floor
+                # included), as eval bounds the prompt count a server reports
+                ctx_n, ctx, k, hops = base, [prompt], c["parent"], 0
                 while k is not None and k in by_key and hops < len(calls):
                     ctx_n += counts[k]
+                    ctx.append(by_key[k]["text"])
                     k, hops = by_key[k]["parent"], hops + 1
                 stated_prompt = c["processed_tokens"] - c["generated_tokens"]
                 group.stated_prompt += stated_prompt
                 group.counted_prompt += ctx_n
-                floor = rule.least("", ctx_n)
+                floor = rule.least("\n".join(ctx), ctx_n)
                 if stated_prompt < floor:
                     self._counted("prompt", f"{w}: calls[{j}] states {stated_prompt} prompt tokens (processed minus "
                                             f"generated) but its prompt holds at least {floor} under the {rule.name} "

@@ -896,11 +896,7 @@ class OpenAICompatibleModel:
         return content or "", None
 
     async def _prompt_text_tokens(self, request: Request) -> tuple[int, str]:
-        if request.messages is not None:
-            text = "\n".join(str(m.get("content", "")) for m in request.messages) + (request.assistant_prefix or "")
-        else:
-            text = request.prompt or ""
-        return await self.count_text(text)
+        return await self.count_text(request.sent_text())
 
     async def _choice_counts(self, raw: list[dict[str, Any]], texts: list[str], usage_total: int | None,
                              max_tokens: int) -> tuple[list[int], str]:

@@ -23,7 +23,9 @@ Example::
 
 Counts present in the file are reported with source ``"replay"``. Missing counts are
 taken from ``tokenizer`` (a callable ``text -> int``) if given, else from a whitespace
-split (one word = one token), and reported with source ``"tokenizer"``.
+split (one word = one token), and reported with source ``"tokenizer"``. Either way, ``eval``
+bounds every count below by the text it stands for (completion and prompt,
+:func:`depthbench.baselines._context.bound_reported` and ``bound_prompt``).
 
 Which record answers a request: choice ``j`` gets sample ``request.samples[j]`` when the
 caller passes sample indices, else the item's next unserved sample (in sample order).
@@ -200,11 +202,7 @@ class ReplayModel:
             if prompt_tokens is None and isinstance(rec.get("prompt_tokens"), int):
                 prompt_tokens = rec["prompt_tokens"]
         if prompt_tokens is None:
-            if request.messages is not None:
-                prompt_text = "\n".join(str(m.get("content", "")) for m in request.messages)
-            else:
-                prompt_text = request.prompt or ""
-            prompt_tokens, psource = self._count(prompt_text), "tokenizer"
+            prompt_tokens, psource = self._count(request.sent_text()), "tokenizer"
         return Response(choices=tuple(choices), prompt_tokens=int(prompt_tokens), prompt_token_source=psource,
                         latency_s=time.perf_counter() - t0, attempts=1, model=self.name)
 
