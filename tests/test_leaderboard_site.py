@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from depthbench.analysis._format import fmt_d50
 from depthbench.cli import main
-from depthbench.leaderboard import build_leaderboard, pack_run, write_submission
+from depthbench.leaderboard import _site, build_leaderboard, pack_run, write_submission
 from depthbench.leaderboard._submission import submission_bytes
 
 _spec = importlib.util.spec_from_file_location("_lb_helpers", Path(__file__).with_name("_leaderboard_helpers.py"))
@@ -202,3 +203,21 @@ def test_svg_text_is_escaped():
     svg = _depth_svg([{"strategy": "<script>x</script>", "budget": 1, "depth": 1, "accuracy": 0.5,
                        "wilson_lo": 0.1, "wilson_hi": 0.9}], "<b>&")
     assert svg.startswith("<svg") and "<script" not in svg and "<b>" not in svg and "&lt;script&gt;" in svg
+
+
+@pytest.mark.parametrize(("row", "text"), [
+    # a d50 inside the measured depths keeps its interval
+    ({"d50": 3.14159, "d50_lo": 2.5, "d50_hi": 4.0, "p": 0.8, "d50_extrapolated": False, "max_depth": 8},
+     "3.14 [2.50, 4.00]"),
+    # beyond the deepest depth: not a number the data support, worded as report/compare/analyze do
+    ({"d50": 11.04, "d50_lo": 6.0, "d50_hi": None, "p": 0.95, "d50_extrapolated": True, "max_depth": 4},
+     "> max depth 4"),
+    # no decay seen (per-step reliability 1): infinite d50
+    ({"d50": None, "p": 1.0, "d50_extrapolated": True, "max_depth": 4}, "> max depth 4"),
+    # no fit at all
+    ({"d50": None, "p": None}, "—"),
+])
+def test_d50_cell_uses_the_one_wording(row, text):
+    assert _site._d50_text(row) == text
+    if row.get("d50_extrapolated"):
+        assert _site._d50_text(row) == fmt_d50(row)

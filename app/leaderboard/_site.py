@@ -34,7 +34,7 @@ from markupsafe import Markup
 from depthbench import __version__
 from depthbench._lazy import lazy
 from depthbench.analysis import default_pairs
-from depthbench.analysis._format import clean_json, fmt, fmt_interval
+from depthbench.analysis._format import clean_json, fmt, fmt_d50, fmt_interval
 from depthbench.errors import UserError
 from depthbench.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir
 from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, safe_slug
@@ -153,6 +153,7 @@ def analyze_outcomes(outcomes: list[dict[str, Any]], margin: float = 0.05) -> di
             "accuracy": total / len(outs), "accuracy_lo": acc_lo, "accuracy_hi": acc_hi,
             "auc": depth_auc(depths, [float(arrays[d].mean()) for d in depths]), "auc_lo": auc_lo, "auc_hi": auc_hi,
             "d50": fit.get("d50"), "d50_lo": fit.get("d50_lo"), "d50_hi": fit.get("d50_hi"),
+            "d50_extrapolated": fit.get("d50_extrapolated"), "max_depth": fit.get("max_depth"),
             "p": fit.get("p"), "p_lo": fit.get("p_lo"), "p_hi": fit.get("p_hi"), "chance": chance.get(task),
             "mean_generated_tokens": sum(o["generated_tokens"] for o in outs) / len(outs),
             "mean_processed_tokens": sum(o["processed_tokens"] for o in outs) / len(outs),
@@ -366,9 +367,15 @@ document.querySelectorAll("table.sortable th").forEach(function (th) {
 
 
 def _d50_text(r: Mapping[str, Any]) -> str:
-    """d50 with its interval; "∞" when the fitted per-step reliability is 1 (no decay seen)."""
-    if r.get("d50") is None:
-        return "∞" if r.get("p") is not None else "—"
+    """d50 with its interval, worded as every view words it (``fmt_d50``).
+
+    A d50 beyond the deepest measured depth (or infinite: no decay seen) is not a number
+    the data support and reads "> max depth N", without an interval.
+    """
+    if r.get("d50") is None and r.get("p") is None:
+        return "—"
+    if r.get("d50_extrapolated") or r.get("d50") is None:
+        return fmt_d50({**r, "d50_extrapolated": True})
     return _interval(r["d50"], r.get("d50_lo"), r.get("d50_hi"), 2)
 
 
