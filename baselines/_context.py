@@ -127,6 +127,23 @@ log = logging.getLogger("depthbench.baselines")
 _WARNED: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
 
 
+def _raised_count(text: str, reported: int,
+                  tokenizer: Callable[[str], int] | None) -> tuple[int, str] | None:
+    """The count ``text`` must at least have when ``reported`` is under its floor, else None.
+
+    Returns ``(tokens, rule)``: the pre-token floor (:func:`least_tokens`), or the local
+    tokenizer's count when there is one and it gives more (rule ``"tokenizer"``).
+    """
+    floor = least_tokens(text)
+    if floor <= reported:
+        return None
+    if tokenizer is not None:
+        n = int(tokenizer(text))
+        if n > floor:
+            return n, "tokenizer"
+    return floor, "pre-token floor"
+
+
 def bound_reported(choice: Choice, max_tokens: int,
                    tokenizer: Callable[[str], int] | None = None) -> tuple[Choice, dict[str, Any] | None]:
     """``choice`` with its reported token count bounded below (see the module docstring).
@@ -149,14 +166,10 @@ def bound_reported(choice: Choice, max_tokens: int,
         "tokenizer"}``.
     """
     text, reported = choice.text, int(choice.completion_tokens)
-    floor = least_tokens(text)
-    if floor <= reported:
+    raised = _raised_count(text, reported, tokenizer)
+    if raised is None:
         return choice, None
-    corrected, rule = floor, "pre-token floor"
-    if tokenizer is not None:
-        n = int(tokenizer(text))
-        if n > corrected:
-            corrected, rule = n, "tokenizer"
+    corrected, rule = raised
     finish = choice.finish_reason
     if corrected > max_tokens:
         text = cut_to_budget(text, corrected, max_tokens, tokenizer)
@@ -203,15 +216,10 @@ def bound_prompt(request: Request, reported: int,
     (1200, None)
     """
     reported = int(reported)
-    text = request.sent_text()
-    floor = least_tokens(text)
-    if floor <= reported:
+    raised = _raised_count(request.sent_text(), reported, tokenizer)
+    if raised is None:
         return reported, None
-    corrected, rule = floor, "pre-token floor"
-    if tokenizer is not None:
-        n = int(tokenizer(text))
-        if n > corrected:
-            corrected, rule = n, "tokenizer"
+    corrected, rule = raised
     return corrected, {"reported_prompt_tokens": reported, "prompt_count_corrected": rule}
 
 
