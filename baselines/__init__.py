@@ -4,8 +4,10 @@ Backends are created from a ``--model`` spec with :func:`load_model` (the backen
 :mod:`depthbench.baselines.backends`); each implements the :class:`Model` protocol
 (``async generate(Request) -> Response``). Strategies come from the strategy registry
 (:mod:`depthbench.baselines.strategies`), call roles from :mod:`depthbench.baselines._roles`.
+:func:`run_eval` and :class:`EvalConfig` are imported on first use (``depthbench._lazy.lazy_exports``).
 """
 
+from depthbench._lazy import lazy_exports
 from depthbench.baselines._budget import Budget, BudgetExceededError, BudgetExhausted
 from depthbench.baselines._context import CallContext, call_key, derive_seed
 from depthbench.baselines._protocol import (
@@ -19,10 +21,12 @@ from depthbench.baselines._protocol import (
     Response,
 )
 from depthbench.baselines._roles import Role, roles
-from depthbench.baselines._runner import EvalConfig, run_eval
 from depthbench.baselines.backends import backends, get_backend, load_model, model_spec_forms, parse_model_spec
 from depthbench.baselines.strategies import Strategy, list_strategies
 from depthbench.baselines.strategies import parse as parse_strategy
+
+# the runner (tasks, pre-flight, progress) only on first use: `depthbench strategies` needs none of it
+__getattr__, __dir__ = lazy_exports(__name__, {"depthbench.baselines._runner": ("EvalConfig", "run_eval")})
 
 __all__ = [
     "load_model",

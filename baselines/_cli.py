@@ -1,7 +1,9 @@
-"""Commands of the baselines subsystem: ``eval``, ``strategies`` (and ``doctor``, ``merge``).
+"""The ``eval`` command of the baselines subsystem.
 
-``register(subparsers)`` is called by :mod:`depthbench.cli`. Each command is a small
-``_register_*`` function, so adding one is a local edit.
+``register(subparsers)`` is called by :mod:`depthbench.cli` (its command table). The
+subsystem's other commands register themselves from their own modules, so each imports only
+what it needs: ``strategies`` (:mod:`depthbench.baselines.strategies._cli`), ``doctor``
+(:mod:`depthbench.baselines._doctor`), ``merge`` (:mod:`depthbench.baselines._merge`).
 """
 
 from __future__ import annotations
@@ -10,23 +12,17 @@ import argparse
 import sys
 from typing import Any
 
-from depthbench.baselines import _doctor as doctor
-from depthbench.baselines import _merge as merge
 from depthbench.baselines._model_options import model_options
 from depthbench.baselines._runner import EvalConfig, parse_budgets, run_eval, summarize
 from depthbench.baselines.backends import model_spec_forms, redact_argv
-from depthbench.baselines.strategies import parse, registered
 from depthbench.errors import UserError
 
 __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    """Add this subsystem's commands to the CLI."""
+    """Add ``eval`` to the CLI."""
     _register_eval(sub)
-    _register_strategies(sub)
-    doctor.register(sub)
-    merge.register(sub)
 
 
 # --------------------------------------------------------------------------- eval
@@ -176,30 +172,3 @@ def _add_sampler_flags(p: Any) -> None:
 def _sampler_values(args: argparse.Namespace) -> dict[str, float]:
     return {k: v for k in ("top_k", "min_p", "repeat_penalty", "presence_penalty", "frequency_penalty")
             if (v := getattr(args, k, None)) is not None}
-
-
-# --------------------------------------------------------------------------- strategies
-def _register_strategies(sub: Any) -> None:
-    p = sub.add_parser("strategies", help="list the test-time strategies, one line each",
-                       description="List the strategy names accepted by `depthbench eval --strategy` (the strategy "
-                                   "registry): kind, call roles, the smallest budget of an example and a summary.")
-    p.add_argument("--verbose", "-v", action="store_true", help="also list each strategy's parameters")
-    p.set_defaults(func=_cmd_strategies)
-
-
-def _cmd_strategies(args: argparse.Namespace) -> int:
-    rows = [("name", "kind", "roles", "min budget", "what")]
-    for info in registered().values():
-        example = parse(info.example)
-        rows.append((info.pattern, "|".join(info.kinds), ",".join(info.roles),
-                     f"{example.min_budget()} ({info.example})", info.summary))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
-    if args.verbose:
-        for info in registered().values():
-            if info.params:
-                print(f"\n{info.pattern}")
-                for name, meaning in info.params.items():
-                    print(f"  {name:<14} {meaning}")
-    return 0

@@ -2,49 +2,14 @@
 family (``meta.family``), aggregation over samples (majority vote, best-of-N, pass@k,
 maj@k) and over items (depth curves, paired equivalence tests).
 
-Every public name is re-exported here; implementation modules are private.
+Every public name is re-exported here; implementation modules are private. The statistics
+(``_curves``, ``_equivalence``, ``_paired``) are imported on first use
+(``depthbench._lazy.lazy_exports``).
 """
 
-from depthbench.scorers._curves import (
-    bootstrap_mean_ci,
-    curve_fits,
-    depth_auc,
-    depth_curves,
-    fit_depth_curve,
-    item_means,
-    wilson_interval,
-)
-from depthbench.scorers._equivalence import (
-    VERDICTS,
-    TostResult,
-    breakpoint_depth,
-    breakpoint_words,
-    compare_strategies,
-    compute_to_target,
-    equivalence_end_words,
-    holm,
-    pair_words,
-    paired_items,
-    paired_tost,
-    summarize_comparison,
-    verdict,
-    verdict_words,
-)
+from depthbench._lazy import lazy_exports
 from depthbench.scorers._extract import ANSWER_TYPES, PARSE_STATUSES, Extraction, extract, normalize_answer
 from depthbench.scorers._family import extract_answer, family_of
-from depthbench.scorers._paired import (
-    PairedTest,
-    difference_power,
-    equivalence_power,
-    items_to_decide,
-    p_value_less,
-    paired_test,
-    power_items,
-    rejection_probability,
-    round_credits,
-    score_interval,
-    tango_score,
-)
 from depthbench.scorers._reduce import (
     VoteResult,
     best_of_n,
@@ -56,6 +21,24 @@ from depthbench.scorers._reduce import (
 )
 from depthbench.scorers._trace import parse_trace, stated_steps, trace_first_error, trace_score, trace_verifier_score
 from depthbench.scorers._verify import verify
+
+# the statistics (depth curves, equivalence tests) only on first use: extraction and the
+# reducers are what the strategies (and `depthbench strategies`) need
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "depthbench.scorers._curves": (
+        "bootstrap_mean_ci", "curve_fits", "depth_auc", "depth_curves", "fit_depth_curve", "item_means",
+        "wilson_interval"
+    ),
+    "depthbench.scorers._equivalence": (
+        "VERDICTS", "TostResult", "breakpoint_depth", "breakpoint_words", "compare_strategies",
+        "compute_to_target", "equivalence_end_words", "holm", "pair_words", "paired_items", "paired_tost",
+        "summarize_comparison", "verdict", "verdict_words"
+    ),
+    "depthbench.scorers._paired": (
+        "PairedTest", "difference_power", "equivalence_power", "items_to_decide", "p_value_less", "paired_test",
+        "power_items", "rejection_probability", "round_credits", "score_interval", "tango_score"
+    ),
+})
 
 __all__ = [
     "ANSWER_TYPES",

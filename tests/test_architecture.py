@@ -5,7 +5,9 @@ and ``layers:end`` markers, top layer first), so the document and this test cann
 apart. Every module of the installed package is parsed; an import of a higher layer is a
 back edge, an import inside a function of a depthbench module is a hidden edge, and any
 cycle among module-level imports fails. Third-party libraries may be imported lazily (the
-documented exception, for ``depthbench --help`` speed); depthbench's own modules never.
+documented exception, for ``depthbench --help`` speed). depthbench's own modules are deferred
+only in two declared forms, whose rows count as edges here: a package's ``lazy_exports``
+table (its own submodules' re-exports) and the CLI's command table (``depthbench.cli.COMMANDS``).
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "ARCHITECTURE.md"
-#: registries that discover their plugin modules by scanning their own package
-DISCOVERING = {"depthbench.generators", "depthbench.baselines.strategies", "depthbench.baselines.backends",
-               "depthbench._lazy"}
+#: the modules that may call ``importlib.import_module``: the registries that discover their plugin
+#: modules by scanning their own package, ``depthbench._lazy`` (deferred imports, declared in literal
+#: tables read below) and the CLI, which imports the module of the command it runs from its table
+DYNAMIC = {"depthbench.generators", "depthbench.baselines.strategies", "depthbench.baselines.backends",
+           "depthbench._lazy", "depthbench.cli"}
 #: third-party modules that must not be imported when the CLI starts (``depthbench --help``)
 HEAVY = ("scipy", "matplotlib", "jsonschema", "networkx", "datasets", "pyarrow", "httpx", "httpcore", "llama_cpp",
          "jinja2", "tqdm", "yaml", "statsmodels", "pandas", "numpy", "asyncio", "ssl")
@@ -103,8 +107,18 @@ def _resolve(module: str, node: ast.ImportFrom | ast.Import) -> list[str]:
 _PACKAGES = {m for m in MODULES if importlib.util.find_spec(m).submodule_search_locations is not None}
 
 
+def _lazy_table(mod: str, call: ast.Call) -> list[str]:
+    """The submodules a ``lazy_exports(__name__, {submodule: (names...)})`` call defers (it must be a literal)."""
+    table = call.args[1] if len(call.args) == 2 else None
+    assert isinstance(table, ast.Dict) and all(isinstance(k, ast.Constant) and isinstance(k.value, str)
+                                               for k in table.keys), \
+        f"{mod}:{call.lineno}: lazy_exports needs a literal {{submodule: names}} table (its rows are import edges)"
+    return [k.value for k in table.keys]  # type: ignore[union-attr]
+
+
 def _graph() -> tuple[dict[str, set[str]], list[str]]:
-    """Module-level edges, and the function-level imports of depthbench modules (as messages)."""
+    """Module-level edges (deferred ones included), and the function-level imports of depthbench
+    modules (as messages)."""
     edges: dict[str, set[str]] = {m: set() for m in MODULES}
     hidden: list[str] = []
     for mod in MODULES:
@@ -123,9 +137,14 @@ def _graph() -> tuple[dict[str, set[str]], list[str]]:
                             hidden.append(f"{mod}:{child.lineno} imports {target} inside a function")
                         elif target != mod:
                             edges[mod].add(target)
+                if isinstance(child, ast.Call) and getattr(child.func, "id", None) == "lazy_exports":
+                    edges[mod].update(_lazy_table(mod, child))  # deferred, but an edge all the same
                 visit(child, in_func or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
 
         visit(tree, False)
+    from depthbench.cli import COMMANDS
+
+    edges["depthbench.cli"].update(c.module for c in COMMANDS)  # imported when the command runs
     return edges, hidden
 
 
@@ -191,9 +210,22 @@ def test_only_the_registries_import_dynamically():
         if origin is None:
             continue  # a namespace package
         src = Path(origin).read_text(encoding="utf-8")
-        if "import_module(" in src and mod not in DISCOVERING:
+        if "import_module(" in src and mod not in DYNAMIC:
             found.append(mod)
     assert not found, f"dynamic imports outside the registries: {found}"
+    # the CLI imports only the modules of its command table (whose rows are edges above)
+    src = Path(importlib.util.find_spec("depthbench.cli").origin).read_text(encoding="utf-8")
+    assert src.count("import_module(") == 1 and "importlib.import_module(cmd.module)" in src
+
+
+def test_the_deferred_edges_are_in_the_graph():
+    """A lazy re-export and a command-table row are edges: the layer and cycle checks see them."""
+    assert "depthbench.baselines._runner" in EDGES["depthbench.baselines"]
+    assert {"depthbench.scorers._equivalence", "depthbench.scorers._paired"} <= EDGES["depthbench.scorers"]
+    assert {"depthbench.baselines.strategies._cli", "depthbench.demo._cli"} <= EDGES["depthbench.cli"]
+    bad = ast.parse("__getattr__, __dir__ = lazy_exports(__name__, TABLE)").body[0].value  # type: ignore[attr-defined]
+    with pytest.raises(AssertionError, match="literal"):
+        _lazy_table("depthbench.x", bad)
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["strategies"]], ids=["help", "strategies"])
@@ -210,6 +242,50 @@ def test_cli_starts_without_heavy_libraries(argv):
             f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY)!r}))))\n")
     out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [], out.stdout
+
+
+def _loaded_by(argv: list[str]) -> set[str]:
+    code = ("import sys, io, contextlib, json\n"
+            "from depthbench.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n"
+            f"        main({argv!r})\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('depthbench'))))\n")
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_cli_help_and_strategies_import_only_what_they_need():
+    from depthbench.cli import COMMANDS
+
+    table = {c.module for c in COMMANDS}
+    # --help: the command table only, no subsystem
+    assert _loaded_by(["--help"]) == {"depthbench", "depthbench.cli", "depthbench.errors", "depthbench.io"}
+    # strategies: the registry, not the runner, the datasets, the statistics or another command
+    loaded = _loaded_by(["strategies"])
+    assert "depthbench.baselines.strategies.budget_forcing" in loaded
+    assert loaded & table == {"depthbench.baselines.strategies._cli"}
+    assert not loaded & {"depthbench.baselines._runner", "depthbench.tasks", "depthbench.scorers._equivalence",
+                         "depthbench.scorers._paired", "depthbench.scorers._curves", "depthbench.analysis"}
+
+
+def test_lazy_exports_resolve_every_name_and_defer_only_own_submodules():
+    import depthbench.baselines as baselines
+    import depthbench.scorers as scorers
+    from depthbench._lazy import lazy_exports
+
+    for pkg in (baselines, scorers):
+        for name in pkg.__all__:
+            assert getattr(pkg, name) is not None, f"{pkg.__name__}.{name}"
+            assert name in dir(pkg)
+    assert baselines.run_eval.__module__ == "depthbench.baselines._runner"
+    assert scorers.holm.__module__ == "depthbench.scorers._equivalence"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        baselines.nope  # noqa: B018
+    with pytest.raises(ValueError, match="own submodules"):
+        lazy_exports("depthbench.scorers", {"depthbench.baselines._runner": ("run_eval",)})
 
 
 def test_lazy_refuses_depthbench_modules():
