@@ -50,7 +50,7 @@ from depthbench._lazy import lazy
 from depthbench.baselines._budget import Budget, BudgetExceededError, forced_token_estimate
 from depthbench.baselines._protocol import Choice, Model, Request
 from depthbench.baselines._roles import get_role
-from depthbench.baselines.backends._continuation import inside_thinking, strip_reasoning
+from depthbench.baselines.backends._continuation import chain_text, inside_thinking, strip_reasoning
 from depthbench.baselines.backends._tokenizer import cut_to_budget, least_tokens
 from depthbench.scorers import extract_answer, verify
 
@@ -339,7 +339,9 @@ class CallContext:
             ``"\\nAnswer:"``); charged as generated tokens.
         extract_prefix : str
             Text the answer is extracted from together with the generated text (the
-            transcript so far for a continuation).
+            transcript so far for a continuation), joined by
+            :func:`~depthbench.baselines.backends._continuation.chain_text` (a reply in a
+            new user turn is read on its own).
         min_tokens : int
             Smallest useful ``max_tokens``; fewer left raises
             :class:`~depthbench.baselines._budget.BudgetExhausted`.
@@ -409,9 +411,13 @@ class CallContext:
             if prompt_fix is not None:
                 rec["usage"].update(prompt_fix)
             if role_info.answers:
-                # a harness-forced "Answer:" ends the reasoning: what follows it is the answer
-                ans, status, ok = _extract(self.item, extract_prefix + rec["forced"] + ch.text, ch.finish_reason,
-                                           reasoning_end=len(extract_prefix) if role_info.ends_reasoning else None,
+                # the chain so far and this call's text, by the one chaining rule (a reply in a new
+                # user turn restarts it); a harness-forced "Answer:" ends the reasoning: what follows
+                # it is the answer
+                text = chain_text(extract_prefix, rec)
+                own = len(rec["forced"]) + len(ch.text)
+                ans, status, ok = _extract(self.item, text, ch.finish_reason,
+                                           reasoning_end=len(text) - own if role_info.ends_reasoning else None,
                                            think_open=bool(rec.get("think_open")))
                 rec.update(extracted=ans, parse_status=status, correct=ok)
             else:

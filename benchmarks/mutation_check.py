@@ -101,6 +101,12 @@ MUTATIONS = (
              "extraction ignores a family's own answer normalisation", ("tests/test_toy_family.py",)),
     Mutation("M21", "baselines/backends/replay.py", "        if not get_role(request.role).replayable:",
              "        if False:", "replay serves a role that needs new text", ("tests/test_replay.py",)),
+    Mutation("M22", "baselines/backends/_continuation.py",
+             'return own if call.get("continuation") == "user_turn" else chain + own', "return chain + own",
+             "a reply in a new user turn glued to the earlier turn's text", ("tests/test_continuation.py",)),
+    Mutation("M23", "app/leaderboard/_validate.py", '                rec["continuation"] = "user_turn"',
+             "                pass", "the validator reads a user-turn reply glued to the chain (the runner does not)",
+             ("tests/test_continuation.py",)),
 )
 
 

@@ -163,7 +163,7 @@ def test_adaptive_keeps_the_dataset_total(budget, n, tps):
 
 
 @pytest.mark.parametrize("module", ["depthbench.baselines._budget", "depthbench.baselines._context",
-                                    "depthbench.baselines.strategies"])
+                                    "depthbench.baselines.strategies", "depthbench.baselines.backends._continuation"])
 def test_docstring_examples(module):
     import doctest
     import importlib

@@ -600,6 +600,58 @@ def _gold_of(items):
     return gold
 
 
+# budget_forcing:cap on a chat-only endpoint: the first segment (cut by the budget) and the reply
+# to the new user turn asking for the answer; the answer the runner, `score` and the submission
+# validator read (None: no answer). The reply is a new assistant message, read on its own
+# (baselines.backends._continuation.chain_text): nothing of the earlier turn is glued to it.
+USER_TURN_CASES = {
+    # "... Answer : 1" cut by the budget, then a bare "2": glued, the two turns read "Answer : 12"
+    "cut_answer_then_bare_reply": (lambda m, gold: ["step"] * (m - 3) + ["Answer", ":", "1", "more"],
+                                   lambda gold: "2", lambda gold: None),
+    # the first turn's content cut inside an open <think>: glued, it hid the reply's answer
+    "open_think_then_answer": (lambda m, gold: ["<think>"] + ["step"] * 200,
+                               lambda gold: f"Answer: {gold}", lambda gold: gold),
+    # control: a cut chain, then an answer line
+    "cut_chain_then_answer": (lambda m, gold: ["step"] * 200, lambda gold: f"Answer: {gold}", lambda gold: gold),
+}
+
+
+@pytest.mark.parametrize("case", list(USER_TURN_CASES))
+def test_a_user_turn_reply_is_read_on_its_own_by_runner_score_and_validator(tmp_path, case):
+    from depthbench.analysis import score_run
+    from depthbench.leaderboard import pack_run, validate_submission, write_submission
+
+    first, reply, expected = USER_TURN_CASES[case]
+    ds = tmp_path / "ds"
+    assert main(["generate", "multihop_arithmetic", "--depths", "1,2", "--n", "1", "--seed", "3", "--out", str(ds),
+                 "--quiet"]) == 0
+    items = [json.loads(x) for f in sorted(ds.rglob("*.jsonl")) for x in f.read_text().splitlines() if x.strip()]
+    items = [it for it in items if "prompt" in it and "answer" in it]
+    gold = _gold_of(items)
+
+    def responder(prompt, seed, index, max_tokens):
+        return reply(gold(prompt)) if "final answer now" in prompt else " ".join(first(max_tokens, gold(prompt)))
+
+    with start_test_server(responder=responder, prefill=None, completions=False) as srv:
+        assert main(["eval", "--data", str(ds), "--model", "openai:test-model", "--base-url", srv.base_url,
+                     "--strategy", "budget_forcing:cap", "--budget", "64", "--out", str(tmp_path / "r"),
+                     "--no-progress"]) == 0
+    calls = _calls(tmp_path / "r")
+    assert [c["continuation"] for c in calls if c["role"] == "force_answer"] == ["user_turn"] * 2
+    assert all(c["finish_reason"] == "length" for c in calls if c["role"] == "answer")
+    want = {it["id"]: (None if expected(str(it["answer"])) is None else int(expected(str(it["answer"]))))
+            for it in items}
+    outcomes = [json.loads(x) for x in (tmp_path / "r" / "outcomes.jsonl").read_text().splitlines()]
+    assert {o["item_id"]: o["final_answer"] for o in outcomes} == want  # the runner
+    summary = score_run(tmp_path / "r", progress=False)
+    assert summary["changed_extractions"] == 0 and summary["changed_outcomes"] == 0
+    scored = [json.loads(x) for x in (tmp_path / "r" / "scored.jsonl").read_text().splitlines()]
+    assert {o["item_id"]: o["final_answer"] for o in scored} == want  # depthbench score
+    rep = validate_submission(write_submission(pack_run(tmp_path / "r"), tmp_path / "s.json.gz"), releases=ds)
+    assert rep.mismatches == 0 and not [p for p in rep.problems if "contradicts" in p or "forced" in p]
+    assert {o["item_id"]: o["final_answer"] for o in rep.outcomes} == want  # the submission validator
+
+
 @pytest.mark.parametrize("shape", ["think", "user_turn", "user_turn_bare"])
 def test_budget_forcing_runs_of_either_shape_validate_to_the_runners_answers(tmp_path, shape):
     """Issue 15's validator re-inserts the harness's forced text; issue 16's harness closes an

@@ -29,6 +29,7 @@ from depthbench.analysis._format import clean_json
 from depthbench.baselines._calllog import read_calls
 from depthbench.baselines._roles import Role
 from depthbench.baselines._runner import load_run_json
+from depthbench.baselines.backends._continuation import chain_text
 from depthbench.baselines.strategies import all_roles, parse
 from depthbench.errors import UserError
 from depthbench.io import BadLine, canonical_json, sha256_bytes, write_jsonl_atomic
@@ -396,7 +397,9 @@ def _extraction_text(key: str, calls: Mapping[str, Mapping[str, Any]], memo: dic
 
     ``forced + text`` (the harness-inserted text, e.g. ``"\\nAnswer:"``, then the
     generation); a ``continue`` / ``force_answer`` call continues its parent's chain,
-    so the parent's extraction text comes first (the transcript so far).
+    so the parent's extraction text comes first (the transcript so far), joined by the
+    runner's rule (:func:`~depthbench.baselines.backends._continuation.chain_text`: a reply
+    in a new user turn is read on its own).
     """
     if key in memo:
         return memo[key]
@@ -410,8 +413,7 @@ def _extraction_text(key: str, calls: Mapping[str, Mapping[str, Any]], memo: dic
         k = c.get("parent") if _chained(c.get("role")) else None
     prefix = memo.get(k, "") if k is not None else ""
     for ck in reversed(chain):
-        c = calls[ck]
-        prefix = prefix + str(c.get("forced") or "") + str(c.get("text") or "")
+        prefix = chain_text(prefix, calls[ck])
         memo[ck] = prefix
     return memo[key]
 

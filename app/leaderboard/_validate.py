@@ -59,7 +59,9 @@ from depthbench import __version__
 from depthbench._lazy import lazy
 from depthbench.baselines._context import call_key, derive_seed
 from depthbench.baselines._roles import get_role
+from depthbench.baselines.backends._continuation import chain_text
 from depthbench.baselines.strategies import all_roles, parse
+from depthbench.baselines.strategies.budget_forcing import USER_TURN
 from depthbench.errors import UserError
 from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, name_problems, open_submission
 from depthbench.leaderboard._submission import SUBMISSION_FORMAT, load_schema
@@ -187,6 +189,12 @@ def _role_answers(role: Any) -> bool:
     """The call's role carries an answer (re-extracted and verified), by the role registry."""
     r = all_roles().get(role) if isinstance(role, str) else None
     return bool(r is not None and r.answers)
+
+
+def _role_chained(role: Any) -> bool:
+    """The call continues its parent's chain (its answer is read from the chained text)."""
+    r = all_roles().get(role) if isinstance(role, str) else None
+    return bool(r is not None and r.chained)
 
 
 def _same_answer(a: Any, b: Any) -> bool:
@@ -434,12 +442,13 @@ class _Checker:
         rep = self.rep
         records = []
         bad_score = False
-        chain = ""  # budget forcing: the chain's text so far (forced texts included)
+        texts: dict[str, str] = {}  # each call's chained text (forced texts included), by key
         for j, c in enumerate(p["calls"]):
-            forced, bad_forced = strat.forced_text(c, chain)
+            chained = _role_chained(c["role"])
+            before = texts.get(c["parent"], "") if chained and c["parent"] is not None else ""
+            forced, bad_forced = strat.forced_text(c, before)
             if bad_forced:
                 rep.problem(f"{_where(i, p)}: calls[{j}] ({c['role']}) {bad_forced}")
-            chain += forced + c["text"]
             rec: dict[str, Any] = {
                 "key": c["key"], "item_id": p["item_id"], "task": item.get("task"), "depth": item.get("depth"),
                 "strategy": p["strategy"], "budget": p["budget"], "sample": c["sample"], "round": c["round"],
@@ -452,6 +461,9 @@ class _Checker:
             }
             if c.get("think_open"):
                 rec["think_open"] = True
+            if chained and c.get("forced") == USER_TURN and forced == USER_TURN:
+                rec["continuation"] = "user_turn"  # the format's "forced": "" (accepted): asked in a new user turn
+            texts[c["key"]] = text = chain_text(before, rec)  # the runner's and score's rule
             if not _role_answers(c["role"]):
                 score = strat.call_score(c["role"], c["text"])
                 if score is None:
@@ -467,8 +479,9 @@ class _Checker:
                 rec["target"] = c.get("target")
             else:
                 # think_open only narrows extraction (nothing before </think> counts), so it is taken as stated
-                ex = extract_answer(item, forced + c["text"], finish_reason=c["finish_reason"],
-                                    reasoning_end=0 if get_role(c["role"]).ends_reasoning else None,
+                ex = extract_answer(item, text, finish_reason=c["finish_reason"],
+                                    reasoning_end=(len(text) - len(forced + c["text"])
+                                                   if get_role(c["role"]).ends_reasoning else None),
                                     think_open=bool(c.get("think_open")))
                 rec["extracted"] = ex.answer
                 rec["parse_status"] = ex.parse_status

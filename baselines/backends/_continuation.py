@@ -67,6 +67,7 @@ __all__ = [
     "parse_think_setting",
     "inside_thinking",
     "join_reasoning",
+    "chain_text",
     "strip_reasoning",
     "check_strategy_support",
     "ALTERNATIVES",
@@ -229,6 +230,38 @@ def strip_reasoning(text: str, think: Think | None, starts_inside: bool = False)
             out.append(text[pos:o])
             pos, inside = o + len(think.open), True
     return "".join(out)
+
+
+def chain_text(chain: str, call: Mapping[str, Any]) -> str:
+    """The text a chained call's answer is read from: the chain so far, then the call's
+    forced text and its own text.
+
+    The one rule of the runner (:meth:`~depthbench.baselines.CallContext.call`), ``depthbench
+    score``, budget forcing's reduction and the submission validator. A call that continues
+    the assistant turn continues its chain's text. A call asked for in a **new user turn**
+    (``continuation: "user_turn"``; ``budget_forcing:cap`` on an endpoint that cannot
+    continue a turn) is a new assistant message: the earlier turn is context the model was
+    shown (its reasoning removed), not text of this message, so the chain restarts at the
+    reply. Nothing is glued across the turn boundary (no cut answer or open ``<think>``
+    of the earlier turn reaches into the reply), and the reply states its own answer, as a
+    harness-forced ``"Answer:"`` in the same turn supersedes what the chain stated before it.
+
+    Parameters
+    ----------
+    chain : str
+        The chain's text before the call (its parent's :func:`chain_text`).
+    call : mapping
+        A call record: ``forced``, ``text``, optional ``continuation``.
+
+    Examples
+    --------
+    >>> chain_text("x3 = 4, Answer: 1", {"forced": "\\nAnswer:", "text": " 12"})
+    'x3 = 4, Answer: 1\\nAnswer: 12'
+    >>> chain_text("x3 = 4, Answer: 1", {"forced": "", "text": "2", "continuation": "user_turn"})
+    '2'
+    """
+    own = str(call.get("forced") or "") + str(call.get("text") or "")
+    return own if call.get("continuation") == "user_turn" else chain + own
 
 
 def check_strategy_support(strategies: Iterable[Any], capabilities: Any, model_name: str, *,

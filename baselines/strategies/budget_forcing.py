@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from depthbench.baselines._budget import MIN_CALL_TOKENS, BudgetExhausted, forced_token_estimate
 from depthbench.baselines._context import CallContext
 from depthbench.baselines._roles import answer_roles, get_role
-from depthbench.baselines.backends._continuation import Think, inside_thinking
+from depthbench.baselines.backends._continuation import Think, chain_text, inside_thinking
 from depthbench.baselines.strategies._base import (
     CallSlot,
     Strategy,
@@ -225,10 +225,15 @@ class BudgetForcing(Strategy):
 
     @staticmethod
     def transcript(calls: Sequence[Mapping[str, Any]]) -> str:
-        """The chain's full text: each segment preceded by the text forced before it."""
+        """The chain's text the answer is read from: each segment preceded by the text forced
+        before it, joined by :func:`~depthbench.baselines.backends._continuation.chain_text`
+        (a forced answer asked for in a new user turn is read on its own)."""
         recs = sorted((c for c in calls if c.get("sample") == 0 and c.get("role") in answer_roles()),
                       key=lambda c: c["round"])
-        return "".join(c.get("forced", "") + c["text"] for c in recs)
+        text = ""
+        for c in recs:
+            text = chain_text(text, c)
+        return text
 
     def final_answer(self, calls, item, *, run_seed=0):
         recs = answers_of(calls)
