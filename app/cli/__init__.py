@@ -8,11 +8,10 @@ returns an exit status.
 
 Start-up: :data:`COMMANDS` names, for every command, the module that registers it and its
 one-line help, so ``depthbench --help`` lists the commands without importing any subsystem,
-and ``depthbench CMD ...`` (``CMD --help`` included) imports only CMD's module -- the one
-sanctioned dynamic import of depthbench modules besides the registries
-(``docs/ARCHITECTURE.md``, "Layers"; ``tests/test_architecture.py`` adds the table's rows to
-the import graph as edges of this module and checks that each module registers exactly its
-rows).
+and ``depthbench CMD ...`` (``CMD --help`` included) imports only CMD's module: one of the
+declared deferred imports of ``docs/ARCHITECTURE.md`` ("Layers"). ``tests/test_architecture.py``
+adds the table's rows to the import graph as edges of this module; ``tests/test_cli.py`` checks
+that each module registers exactly its rows, with the same help.
 
 User mistakes raise :class:`depthbench.errors.UserError`: one line on stderr,
 exit status 2, no traceback.
