@@ -11,21 +11,28 @@ Usage::
 
     python benchmarks/cli_bench.py --repeats 20
     python benchmarks/cli_bench.py --repeats 20 --reference /work/venv-main/bin/depthbench
+    git archive main | tar -x -C /tmp/ref && python benchmarks/cli_bench.py --reference-tree /tmp/ref
+
+``--reference-tree DIR`` times another source tree of depthbench (e.g. main's) with this
+interpreter and packages: a wrapper repoints this editable install's module map at DIR.
 
 The target (docs/ARCHITECTURE.md, "Layers"): both commands <= 0.3 s wall on an idle
 machine; ``tests/test_architecture.py`` checks that the start-up imports none of the heavy
-libraries (scipy, matplotlib, jsonschema, networkx, jinja2, yaml, ...).
+libraries (scipy, matplotlib, jsonschema, networkx, jinja2, yaml, ...), that ``--help`` imports
+no subsystem (the command table) and that ``strategies`` imports the strategy registry only.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,11 +52,42 @@ def _run(argv: list[str]) -> tuple[float, float]:
     return wall, cpu
 
 
+_TREE_WRAPPER = """import sys
+import {finder} as f
+for k, v in list(f.MAPPING.items()):
+    f.MAPPING[k] = v.replace({here!r}, {tree!r})
+for k, v in list(f.NAMESPACES.items()):
+    f.NAMESPACES[k] = [p.replace({here!r}, {tree!r}) for p in v]
+from depthbench.cli import main
+sys.exit(main())
+"""
+
+
+def _tree_reference(tree: Path, tmp: Path) -> str:
+    """A console script running the depthbench source tree ``tree`` with this interpreter: this
+    editable install's finder (``__editable___depthbench_*_finder``) with its paths repointed."""
+    import importlib.util
+
+    finder = next(m for m in sys.modules if m.startswith("__editable___depthbench_"))
+    here = str(Path(importlib.util.find_spec("depthbench").origin).resolve().parents[1])
+    script = tmp / "reference_depthbench"
+    script.write_text(f"#!{sys.executable} -P\n" + _TREE_WRAPPER.format(finder=finder, here=here,
+                                                                         tree=str(tree.resolve())))
+    script.chmod(0o755)
+    return str(script)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--reference", help="another depthbench console script to time in the same loop")
+    ap.add_argument("--reference-tree", type=Path, help="another depthbench source tree (e.g. `git archive main`) "
+                                                         "to time in the same loop, run by this interpreter")
     args = ap.parse_args()
+    if args.reference_tree:
+        tmp = Path(tempfile.mkdtemp(prefix="cli-bench-"))
+        atexit.register(shutil.rmtree, tmp, True)
+        args.reference = _tree_reference(args.reference_tree, tmp)
     exe = shutil.which("depthbench", path=str(Path(sys.executable).parent)) or "depthbench"
     cases = {
         "python -c pass": [sys.executable, "-c", "pass"],
@@ -59,6 +97,7 @@ def main() -> int:
     }
     if args.reference:
         cases["reference --help"] = [args.reference, "--help"]
+        cases["reference strategies"] = [args.reference, "strategies"]
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in cases}
     for _ in range(args.repeats):
         for name, argv in cases.items():
