@@ -383,14 +383,15 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     m = int(instance["modulus"])
     statements = instance["statements"]
     query = instance["query"]
-    position: dict[str, int] = {}
-    for i, st in enumerate(statements):
-        var = st["var"]
-        if var in position:
-            raise ValueError(f"variable {var!r} is defined twice")
-        position[var] = i
-    # Per statement: its variable arguments (each distinct variable once) and operands.
-    deps: list[list[str]] = []
+    position = {st["var"]: i for i, st in enumerate(statements)}
+    if len(position) != len(statements):
+        seen: set[str] = set()
+        for st in statements:
+            if st["var"] in seen:
+                raise ValueError(f"variable {st['var']!r} is defined twice")
+            seen.add(st["var"])
+    # Per statement: its distinct variable arguments, as positions.
+    deps: list[list[int]] = []
     for st in statements:
         op, args = st["op"], st["args"]
         if op not in _OPS_ARITY or len(args) != _OPS_ARITY[op]:
@@ -398,36 +399,42 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
         dv = []
         for a in args:
             if type(a) is str:
-                if a not in position:
+                j = position.get(a)
+                if j is None:
                     raise ValueError(f"variable {a!r} is used but never defined")
-                if a not in dv:
-                    dv.append(a)
+                if j not in dv:
+                    dv.append(j)
             elif type(a) is not int or not 0 <= a < m:
                 raise ValueError(f"constant {a!r} is not an integer in [0, {m})")
         deps.append(dv)
-    if query not in position:
+    q = position.get(query) if type(query) is str else None
+    if q is None:
         raise ValueError(f"query {query!r} is not defined")
 
     # The query and its ancestors (depth-first over the argument edges).
-    needed = {query}
-    stack = [query]
+    needed = {q}
+    stack = [q]
     while stack:
-        for a in deps[position[stack.pop()]]:
-            if a not in needed:
-                needed.add(a)
-                stack.append(a)
+        for j in deps[stack.pop()]:
+            if j not in needed:
+                needed.add(j)
+                stack.append(j)
     # Kahn's algorithm on that sub-DAG (ties by presentation position), with the
     # longest-path recurrence chain(v) = 1 + max(chain(u) for u in args(v)) and evaluation.
-    users: dict[str, list[str]] = {v: [] for v in needed}
-    missing: dict[str, int] = {}
-    for v in needed:
-        var_args = deps[position[v]]
-        missing[v] = len(var_args)
-        for a in var_args:
-            users[a].append(v)
-    ready = [position[v] for v in needed if not missing[v]]
+    n = len(statements)
+    users: list[list[int]] = [[] for _ in range(n)]
+    missing = [0] * n
+    ready = []
+    for i in needed:
+        dv = deps[i]
+        missing[i] = len(dv)
+        if dv:
+            for j in dv:
+                users[j].append(i)
+        else:
+            ready.append(i)
     heapq.heapify(ready)
-    chain: dict[str, int] = {}
+    chain = [0] * n
     value: dict[str, int] = {}
     trace = []
     while ready:
@@ -437,24 +444,24 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
         x = args[0]
         x = value[x] if type(x) is str else x
         if op == "=":
-            value[var] = x % m
+            v = x % m
         else:
             y = args[1]
-            value[var] = _apply(op, x, value[y] if type(y) is str else y, m)
+            v = _apply(op, x, value[y] if type(y) is str else y, m)
+        value[var] = v
         c = 0
-        for a in deps[i]:
-            if chain[a] > c:
-                c = chain[a]
-        chain[var] = c + 1
-        trace.append({"var": var, "value": value[var]})
-        for u in users[var]:
+        for j in deps[i]:
+            if chain[j] > c:
+                c = chain[j]
+        chain[i] = c + 1
+        trace.append({"var": var, "value": v})
+        for u in users[i]:
             missing[u] -= 1
             if not missing[u]:
-                heapq.heappush(ready, position[u])
+                heapq.heappush(ready, u)
     if len(trace) != len(needed):
         raise ValueError("the dependencies of the query contain a cycle")
-    depth = chain[query]
-    return Certificate(depth=depth, answer=value[query], solution_trace=trace, extra={"evaluations": len(trace)})
+    return Certificate(depth=chain[q], answer=value[query], solution_trace=trace, extra={"evaluations": len(trace)})
 
 
 # ---------------------------------------------------------------------------------------
