@@ -228,8 +228,8 @@ def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
     # row k is (u, v) of edge order[k], swapped when flip[k]
     order = rng.permutation(num_edges)
     flip = (rng.random(num_edges) < 0.5).view(np.int8)
-    flat = perm[edges].ravel()
-    edges = np.stack([flat[2 * order + flip], flat[2 * order + 1 - flip]], axis=1)
+    first_end = 2 * order + flip  # the other end is first_end ^ 1 = 2 * order + 1 - flip
+    edges = perm[edges].ravel()[np.stack([first_end, first_end ^ 1], axis=1)]
     source = int(perm[path[0]])
     target = int(perm[t_node])
     decoy = int(perm[d_node])
