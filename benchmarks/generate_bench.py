@@ -171,11 +171,11 @@ def _rg_mean_distance(n: int = 200) -> float:
 # --------------------------------------------------------------------------- sections
 
 
-def bench(seconds: float, repeats: int) -> dict[str, Any]:
+def bench(seconds: float, repeats: int, pairs_only: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"per_depth": [], "pairs": [], "scaling": []}
 
     # 1. Items/s per family and depth (default task specs).
-    for task, depths in (("graph_connectivity", (2, 8, 32)), ("multihop_arithmetic", (2, 8, 32)), ("grid_planning", (2, 4, 8))):
+    for task, depths in () if pairs_only else (("graph_connectivity", (2, 8, 32)), ("multihop_arithmetic", (2, 8, 32)), ("grid_planning", (2, 4, 8))):
         spec = load_spec(task)
         for d in depths:
             rate, fam_rate = _rates([_ours(spec, d), _family_only(spec, d)], seconds, repeats)
@@ -221,6 +221,8 @@ def bench(seconds: float, repeats: int) -> dict[str, Any]:
     out["stages"] = [_stages(label, task, params, depth) for label, task, params, depth, *_ in pairs[:2]]
 
     # 4. Time per item against size (graph connectivity, depth 8).
+    if pairs_only:
+        return out
     for nodes in (50, 100, 200, 400, 800):
         spec = _spec("graph_connectivity", kind="random_branching", num_nodes=nodes)
         (rate,) = _rates([_ours(spec, 8)], seconds, repeats)
@@ -236,11 +238,14 @@ def bench(seconds: float, repeats: int) -> dict[str, Any]:
 
 
 def _commit() -> str:
+    """The commit of the depthbench being timed (the installed package's folder, not this script's)."""
+    import depthbench
+
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parent, check=True).stdout.strip()
+                              cwd=Path(depthbench.__file__).resolve().parent, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return f"unknown ({Path(depthbench.__file__).resolve().parent.parent})"
 
 
 def _rg_version() -> str:
@@ -259,11 +264,14 @@ def markdown(res: dict[str, Any]) -> str:
         f"depthbench commit {env['commit']}, reasoning-gym {env['reasoning_gym']}; "
         f"median of {env['repeats']} runs of ~{env['seconds']} s each.",
         "",
-        "Items/s per family and depth (default task specs, one process):",
-        "",
-        "| task | size | depth | items/s (item builder, certified) | items/s (generate + certify only) |",
-        "|---|---|---:|---:|---:|",
     ]
+    if res["per_depth"]:
+        lines += [
+            "Items/s per family and depth (default task specs, one process):",
+            "",
+            "| task | size | depth | items/s (item builder, certified) | items/s (generate + certify only) |",
+            "|---|---|---:|---:|---:|",
+        ]
     for r in res["per_depth"]:
         size = ", ".join(f"{k}={v}" for k, v in r["params"].items())
         lines.append(f"| {r['task']} | {size} | {r['depth']} | {r['items_per_s']:.0f} | {r['family_items_per_s']:.0f} |")
@@ -294,6 +302,8 @@ def markdown(res: dict[str, Any]) -> str:
     for r in res.get("stages", []):
         lines.append(f"| {r['pair']} | {r['stream_us']:.0f} | {r['generate_us']:.0f} | {r['certify_us']:.0f} | "
                      f"{r['statement_us']:.0f} | {r['rest_us']:.0f} | {r['item_us']:.0f} |")
+    if not res["scaling"]:
+        return "\n".join(lines)
     lines += [
         "",
         "Time per item against size (graph_connectivity, random_branching, depth 8, item builder):",
@@ -312,11 +322,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=1.0, help="target duration of one timed run (default 1.0)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement; the median is reported")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw results to this file")
+    parser.add_argument("--pairs-only", action="store_true",
+                        help="only the side-by-side pairs and the stage table (skip per-depth rows and scaling)")
     args = parser.parse_args(argv)
     if reasoning_gym is None:
         print("reasoning-gym is not installed: its columns will read 'not installed' "
               "(pip install reasoning-gym==0.1.25 in a separate venv to compare)", file=sys.stderr)
-    res = bench(args.seconds, args.repeats)
+    res = bench(args.seconds, args.repeats, pairs_only=args.pairs_only)
     res["environment"] = {
         "python": platform.python_version(),
         "machine": platform.machine(),

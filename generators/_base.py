@@ -29,9 +29,31 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Problem", "Certificate", "Family", "AnswerType"]
+__all__ = ["Problem", "Certificate", "Family", "AnswerType", "parse_int"]
 
 AnswerType = str  # "choice" (a label among candidates), "integer" (in [0, m)), "plan" (moves over U/D/L/R), or a family's own
+
+
+def parse_int(x: Any) -> int | None:
+    """An integer given as an int or as decimal text (``7``, ``"7"``, ``" -3 "``), else None.
+
+    What the families' verifiers and trace checks accept as a node label, an integer
+    answer or a step value; ``True`` is not an integer, nor is non-ASCII digit text.
+
+    Examples
+    --------
+    >>> parse_int(" 12 "), parse_int("-3"), parse_int(True), parse_int("1.5")
+    (12, -3, None, None)
+    """
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, int):
+        return x
+    if isinstance(x, str):
+        t = x.strip()
+        if t.lstrip("+-").isdigit() and t.isascii():
+            return int(t)
+    return None
 
 
 @dataclass(frozen=True)

@@ -108,16 +108,29 @@ def item_rng_v1(task: str, generator_version: str, split: str, seed: int, depth:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
 
 
-def block_rng(task: str, generator_version: str, split: str, seed: int, depth: int, block: int) -> np.random.Generator:
+_SHARED = threading.local()
+
+
+def block_rng(task: str, generator_version: str, split: str, seed: int, depth: int, block: int, *,
+              shared: bool = False) -> np.random.Generator:
     """The stream that assigns balanced cue values to one block of a depth bucket.
 
     Keyed like an item (``depthbench-block/2``) with the block number instead of the
     index, so a block's assignment does not depend on how many items are generated.
+    With ``shared=True`` the generator is one object per thread, re-seeded by each such
+    call (draw from it at once; a new ``PCG64`` costs more than a block's draws).
     """
     key = canonical_json(["depthbench-block/2", task, generator_version, split, int(seed), int(depth), int(block)])
-    bg = np.random.PCG64(0)
+    if shared:
+        gen = getattr(_SHARED, "gen", None)
+        if gen is None:
+            gen = _SHARED.gen = np.random.Generator(np.random.PCG64(0))
+        bg = gen.bit_generator
+    else:
+        bg = np.random.PCG64(0)
+        gen = np.random.Generator(bg)
     bg.state = _state(int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest(), "big"))
-    return np.random.Generator(bg)
+    return gen
 
 
 class ItemStreams:

@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from depthbench.generators._base import Certificate, Family, Problem
+from depthbench.generators._base import Certificate, Family, Problem, parse_int
 
 __all__ = ["GraphConnectivityConfig", "generate", "certify", "describe", "parse_prompt", "max_depth",
            "verify", "check_path", "trace_first_error", "parse_trace", "stated_steps", "format_step",
@@ -228,8 +228,8 @@ def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
     # row k is (u, v) of edge order[k], swapped when flip[k]
     order = rng.permutation(num_edges)
     flip = (rng.random(num_edges) < 0.5).view(np.int8)
-    flat = perm[edges].ravel()
-    edges = np.stack([flat[2 * order + flip], flat[2 * order + 1 - flip]], axis=1)
+    first_end = 2 * order + flip  # the other end is first_end ^ 1 = 2 * order + 1 - flip
+    edges = perm[edges].ravel()[np.stack([first_end, first_end ^ 1], axis=1)]
     source = int(perm[path[0]])
     target = int(perm[t_node])
     decoy = int(perm[d_node])
@@ -359,19 +359,6 @@ def parse_prompt(text: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- answers and traces
-def _label(x: Any) -> int | None:
-    """A node label as an int (``7``, ``"7"``, ``" 7 "``), else None (``True`` is not a label)."""
-    if isinstance(x, bool):
-        return None
-    if isinstance(x, int):
-        return x
-    if isinstance(x, str):
-        t = x.strip()
-        if t.lstrip("+-").isdigit() and t.isascii():
-            return int(t)
-    return None
-
-
 def verify(item: Mapping[str, Any], answer: Any) -> bool:
     """The answer is the reachable target's label.
 
@@ -417,11 +404,11 @@ def check_path(instance: Mapping[str, Any], path: Any, target: Any = None) -> bo
     >>> check_path(inst, [0, 1, 2]), check_path(inst, ["0", "2"])
     (True, False)
     """
-    nodes = [_label(p) for p in path]
+    nodes = [parse_int(p) for p in path]
     if not nodes or any(n is None for n in nodes) or nodes[0] != instance["source"]:
         return False
     if target is not None:
-        t = _label(target)
+        t = parse_int(target)
         if t is None:
             return False
         ends = {t}
@@ -449,11 +436,11 @@ def trace_first_error(item: Mapping[str, Any], steps: Any) -> int | None:
     inst = item["instance"]
     adj = _adjacency(inst["edges"])
     gold = item.get("solution_trace") or []
-    target = _label(gold[-1]) if gold else _label(item.get("answer"))
+    target = parse_int(gold[-1]) if gold else parse_int(item.get("answer"))
     steps = list(steps)
     prev = None
     for i, s in enumerate(steps):
-        node = _label(s)
+        node = parse_int(s)
         if node is None:
             return i
         if i == 0:

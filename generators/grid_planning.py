@@ -212,15 +212,15 @@ def _wilson_maze(cw: int, ch: int, rng: np.random.Generator) -> list[list[int]]:
     in_tree[order[0]] = True
     nxt = [-1] * n
     pool: list[float] = []
-    i = 0
+    i = size = 0
     for start in order[1:]:
         if in_tree[start]:
             continue
         # Random walk until the tree is hit; remembering the last exit erases loops.
         c = start
         while not in_tree[c]:
-            if i == len(pool):
-                pool, i = rng.random(4 * n).tolist(), 0
+            if i == size:
+                pool, i, size = rng.random(4 * n).tolist(), 0, 4 * n
             options = nbrs[c]
             d = options[int(pool[i] * len(options))]
             i += 1
@@ -266,13 +266,16 @@ def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | 
     on_path = set(path)
 
     # Branch points: path cells (not the goal) with a side subtree; collect its cells.
+    # Require room for the largest depth of the grid whatever k is: the maze, start and
+    # goal then have the same distribution at every depth of a sweep. (Counted before the
+    # side cells are collected: most rejected mazes stop here, and no draw is skipped.)
+    sides = [(j, side) for j, c in enumerate(path[:-1]) if (side := [d for d in tree[c] if d not in on_path])]
+    if len(sides) < _max_depth_for(w, h):
+        return None
     branches: dict[int, list[int]] = {}
-    for j, c in enumerate(path[:-1]):
-        side = [d for d in tree[c] if d not in on_path]
-        if not side:
-            continue
+    for j, side in sides:
         cells, stack = [], list(side)
-        seen = {c}
+        seen = {path[j]}
         while stack:
             e = stack.pop()
             if e in seen:
@@ -281,10 +284,6 @@ def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | 
             cells.append(e)
             stack.extend(f for f in tree[e] if f not in seen)
         branches[j] = sorted(cells)
-    # Require room for the largest depth of the grid whatever k is: the maze, start and
-    # goal then have the same distribution at every depth of a sweep.
-    if len(branches) < _max_depth_for(w, h):
-        return None
 
     candidates = sorted(branches)
     chosen = sorted(candidates[i] for i in rng.permutation(len(candidates))[:k].tolist())
@@ -306,9 +305,8 @@ def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | 
     is_open = [[not (x | y) & 1 for x in range(w)] for y in range(h)]
     for c in range(cw * ch):
         for d in tree[c]:
-            if d > c:
-                (x1, y1), (x2, y2) = pos(c), pos(d)
-                is_open[(y1 + y2) // 2][(x1 + x2) // 2] = True
+            if d > c:  # the passage between maze cells c and d: the midpoint of pos(c) and pos(d)
+                is_open[c // cw + d // cw][c % cw + d % cw] = True
     walls = [[x, y] for y in range(h) for x, o in enumerate(is_open[y]) if not o]
 
     # The optimal plan: tree paths start -> key 1 -> ... -> key k -> goal (the order is
@@ -436,17 +434,19 @@ class _Grid:
     """The instance compiled for search.
 
     Cells are numbered ``y * width + x``; a state is the int ``held * cells + cell`` where
-    ``held`` is a bit mask over the sorted key/door ids. ``adj[c]`` lists the moves from
-    cell ``c`` that stay on the grid and off walls (doors are checked during search).
+    ``held`` is a bit mask over the sorted key/door ids. ``moves[c]`` lists the moves from
+    cell ``c`` that stay on the grid (shared per grid size); the per-cell lists ``free``
+    (not a wall), ``door`` and ``key`` (the id's bit, 0 when there is none) are what the
+    searches read, so compiling an instance costs O(walls + keys), not O(cells).
     """
 
     def __init__(self, instance: Mapping[str, Any]) -> None:
         w, h = int(instance["width"]), int(instance["height"])
         self.w, self.h, self.n = w, h, w * h
-        free = [True] * (w * h)
+        self.moves = _grid_moves(w, h)
+        self.free = free = [True] * (w * h)
         for x, y in instance["walls"]:
             free[y * w + x] = False
-        self.adj: list[list[tuple[str, int]]] = [[(m, d) for m, d in moves if free[d]] for moves in _grid_moves(w, h)]
         self.ids = sorted({e["id"] for e in instance["keys"]} | {e["id"] for e in instance["doors"]})
         self.bit = {kid: 1 << i for i, kid in enumerate(self.ids)}
         self.key_at = {self.cell(e["pos"]): self.bit[e["id"]] for e in instance["keys"]}
@@ -454,6 +454,11 @@ class _Grid:
         self.name = {b: kid for kid, b in self.bit.items()}
         self.start = self.cell(instance["start"])
         self.goal = self.cell(instance["goal"])
+        self.door, self.key = [0] * self.n, [0] * self.n
+        for c, b in self.door_at.items():
+            self.door[c] = b
+        for c, b in self.key_at.items():
+            self.key[c] = b
 
     def cell(self, xy: Any) -> int:
         return int(xy[1]) * self.w + int(xy[0])
@@ -465,17 +470,6 @@ class _Grid:
     def initial(self, key_at: dict[int, int] | None = None) -> int:
         key_at = self.key_at if key_at is None else key_at
         return key_at.get(self.start, 0) * self.n + self.start
-
-    def successors(self, state: int) -> list[tuple[str, int]]:
-        """Legal moves from a state and the states they lead to."""
-        c, held = state % self.n, state // self.n
-        out = []
-        for m, d in self.adj[c]:
-            door = self.door_at.get(d)
-            if door is not None and not held & door:
-                continue
-            out.append((m, (held | self.key_at.get(d, 0)) * self.n + d))
-        return out
 
 
 def _search(grid: _Grid) -> tuple[int | None, dict[int, tuple[int, str] | None], int]:
@@ -491,7 +485,7 @@ def _search(grid: _Grid) -> tuple[int | None, dict[int, tuple[int, str] | None],
     parent: dict[int, tuple[int, str] | None] = {s0: None}
     count = {s0: 1}
     frontier = [s0]
-    n, goal = grid.n, grid.goal
+    n, goal, moves, free, doors, keys = grid.n, grid.goal, grid.moves, grid.free, grid.door, grid.key
     while frontier:
         goals = [s for s in frontier if s % n == goal]
         if goals:
@@ -500,11 +494,10 @@ def _search(grid: _Grid) -> tuple[int | None, dict[int, tuple[int, str] | None],
         fresh: set[int] = set()
         for s in frontier:
             c, held = s % n, s // n
-            for move, d in grid.adj[c]:
-                door = grid.door_at.get(d)
-                if door is not None and not held & door:
+            for move, d in moves[c]:
+                if not free[d] or (doors[d] and not held & doors[d]):
                     continue
-                t = (held | grid.key_at.get(d, 0)) * n + d
+                t = (held | keys[d]) * n + d
                 if t not in parent:
                     parent[t] = (s, move)
                     count[t] = count[s]
@@ -516,23 +509,23 @@ def _search(grid: _Grid) -> tuple[int | None, dict[int, tuple[int, str] | None],
     return None, parent, 0
 
 
-def _reachable(grid: _Grid, key_at: dict[int, int]) -> bool:
-    """Whether the goal cell is reachable with keys ``key_at`` (plain graph search)."""
-    s0 = grid.initial(key_at)
+def _reachable(grid: _Grid, kid: str) -> bool:
+    """Whether the goal cell is reachable once key ``kid`` is deleted (plain graph search)."""
+    keep = ~grid.bit[kid]  # picking up a cell's keys gains every bit but the deleted key's
+    s0 = grid.initial(grid.without(kid))
     seen = {s0}
     stack = [s0]
-    n, goal, door_at, adj = grid.n, grid.goal, grid.door_at, grid.adj
+    n, goal, moves, free, doors, keys = grid.n, grid.goal, grid.moves, grid.free, grid.door, grid.key
     while stack:
         s = stack.pop()
         c = s % n
         if c == goal:
             return True
         held = s // n
-        for _, d in adj[c]:
-            door = door_at.get(d)
-            if door is not None and not held & door:
+        for _, d in moves[c]:
+            if not free[d] or (doors[d] and not held & doors[d]):
                 continue
-            t = (held | key_at.get(d, 0)) * n + d
+            t = (held | keys[d] & keep) * n + d
             if t not in seen:
                 seen.add(t)
                 stack.append(t)
@@ -612,7 +605,7 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
 
     necessary = {}
     for kid in sorted(e["id"] for e in instance["keys"]):
-        necessary[kid] = not _reachable(grid, grid.without(kid))
+        necessary[kid] = not _reachable(grid, kid)
     plan = "".join(moves)
     n_opt = count
     return Certificate(

@@ -71,7 +71,7 @@ from typing import Any
 
 import numpy as np
 
-from depthbench.generators._base import Certificate, Family, Problem
+from depthbench.generators._base import Certificate, Family, Problem, parse_int
 
 __all__ = [
     "MultihopArithmeticConfig",
@@ -261,13 +261,13 @@ def _attempt(config: MultihopArithmeticConfig, rng: np.random.Generator) -> Prob
         if slot == 0:
             op, args, value = _root_statement(config, u, m)
         else:
+            # _build_step and _constant_for written out (the loop runs once per statement)
             op = ops[min(int(u[1] * n_ops), n_ops - 1)]
             if is_chain[slot]:
                 a = chain[-1]
-                if len(chain) >= 2 and u[0] < p_var:
-                    b = chain[min(int(u[2] * (len(chain) - 1)), len(chain) - 2)]
-                else:
-                    b = -1
+                k = len(chain)
+                b = chain[min(int(u[2] * (k - 1)), k - 2)] if k >= 2 and u[0] < p_var else -1
+                uc = u[2]
             else:
                 # Distractor: an earlier variable (never an ancestor of the query, because
                 # chain statements only read chain variables) and a constant or another one.
@@ -277,13 +277,18 @@ def _attempt(config: MultihopArithmeticConfig, rng: np.random.Generator) -> Prob
                     b = b if b < a else b + 1  # a different earlier variable
                 else:
                     b = -1
-            left = (names[a], values[a])
-            if b < 0:
-                c = _constant_for(op, m, u[3] if not is_chain[slot] else u[2])
-                right = (c, c)
+                uc = u[3]
+            x, xv = names[a], values[a]
+            if b < 0:  # a constant that keeps the step a bijection (no + 0, no * 0 or * 1)
+                y = yv = 2 + min(int(uc * (m - 2)), m - 3) if op == "*" else 1 + min(int(uc * (m - 1)), m - 2)
             else:
-                right = (names[b], values[b])
-            op, args, value = _build_step(op, left, right, m, u[5] < 0.5)
+                y, yv = names[b], values[b]
+            if op == "*" and (xv == 0 or yv == 0):  # avoid the absorbing * 0
+                op = "+"
+            if u[5] < 0.5:
+                x, xv, y, yv = y, yv, x, xv
+            args = [x, y]
+            value = (xv + yv) % m if op == "+" else (xv - yv) % m if op == "-" else (xv * yv) % m
         if is_chain[slot]:
             chain.append(slot)
         values[slot] = value
@@ -383,14 +388,15 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     m = int(instance["modulus"])
     statements = instance["statements"]
     query = instance["query"]
-    position: dict[str, int] = {}
-    for i, st in enumerate(statements):
-        var = st["var"]
-        if var in position:
-            raise ValueError(f"variable {var!r} is defined twice")
-        position[var] = i
-    # Per statement: its variable arguments (each distinct variable once) and operands.
-    deps: list[list[str]] = []
+    position = {st["var"]: i for i, st in enumerate(statements)}
+    if len(position) != len(statements):
+        seen: set[str] = set()
+        for st in statements:
+            if st["var"] in seen:
+                raise ValueError(f"variable {st['var']!r} is defined twice")
+            seen.add(st["var"])
+    # Per statement: its distinct variable arguments, as positions.
+    deps: list[list[int]] = []
     for st in statements:
         op, args = st["op"], st["args"]
         if op not in _OPS_ARITY or len(args) != _OPS_ARITY[op]:
@@ -398,36 +404,42 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
         dv = []
         for a in args:
             if type(a) is str:
-                if a not in position:
+                j = position.get(a)
+                if j is None:
                     raise ValueError(f"variable {a!r} is used but never defined")
-                if a not in dv:
-                    dv.append(a)
+                if j not in dv:
+                    dv.append(j)
             elif type(a) is not int or not 0 <= a < m:
                 raise ValueError(f"constant {a!r} is not an integer in [0, {m})")
         deps.append(dv)
-    if query not in position:
+    q = position.get(query) if type(query) is str else None
+    if q is None:
         raise ValueError(f"query {query!r} is not defined")
 
     # The query and its ancestors (depth-first over the argument edges).
-    needed = {query}
-    stack = [query]
+    needed = {q}
+    stack = [q]
     while stack:
-        for a in deps[position[stack.pop()]]:
-            if a not in needed:
-                needed.add(a)
-                stack.append(a)
+        for j in deps[stack.pop()]:
+            if j not in needed:
+                needed.add(j)
+                stack.append(j)
     # Kahn's algorithm on that sub-DAG (ties by presentation position), with the
     # longest-path recurrence chain(v) = 1 + max(chain(u) for u in args(v)) and evaluation.
-    users: dict[str, list[str]] = {v: [] for v in needed}
-    missing: dict[str, int] = {}
-    for v in needed:
-        var_args = deps[position[v]]
-        missing[v] = len(var_args)
-        for a in var_args:
-            users[a].append(v)
-    ready = [position[v] for v in needed if not missing[v]]
+    n = len(statements)
+    users: list[list[int]] = [[] for _ in range(n)]
+    missing = [0] * n
+    ready = []
+    for i in needed:
+        dv = deps[i]
+        missing[i] = len(dv)
+        if dv:
+            for j in dv:
+                users[j].append(i)
+        else:
+            ready.append(i)
     heapq.heapify(ready)
-    chain: dict[str, int] = {}
+    chain = [0] * n
     value: dict[str, int] = {}
     trace = []
     while ready:
@@ -437,24 +449,24 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
         x = args[0]
         x = value[x] if type(x) is str else x
         if op == "=":
-            value[var] = x % m
+            v = x % m
         else:
             y = args[1]
-            value[var] = _apply(op, x, value[y] if type(y) is str else y, m)
+            v = _apply(op, x, value[y] if type(y) is str else y, m)
+        value[var] = v
         c = 0
-        for a in deps[i]:
-            if chain[a] > c:
-                c = chain[a]
-        chain[var] = c + 1
-        trace.append({"var": var, "value": value[var]})
-        for u in users[var]:
+        for j in deps[i]:
+            if chain[j] > c:
+                c = chain[j]
+        chain[i] = c + 1
+        trace.append({"var": var, "value": v})
+        for u in users[i]:
             missing[u] -= 1
             if not missing[u]:
-                heapq.heappush(ready, position[u])
+                heapq.heappush(ready, u)
     if len(trace) != len(needed):
         raise ValueError("the dependencies of the query contain a cycle")
-    depth = chain[query]
-    return Certificate(depth=depth, answer=value[query], solution_trace=trace, extra={"evaluations": len(trace)})
+    return Certificate(depth=chain[q], answer=value[query], solution_trace=trace, extra={"evaluations": len(trace)})
 
 
 # ---------------------------------------------------------------------------------------
@@ -558,19 +570,6 @@ def parse_prompt(prompt_text: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------
 
 
-def _int(x: Any) -> int | None:
-    """An integer answer or step value (``12``, ``"12"``, ``"-3"``), else None."""
-    if isinstance(x, bool):
-        return None
-    if isinstance(x, int):
-        return x
-    if isinstance(x, str):
-        t = x.strip()
-        if t.lstrip("+-").isdigit() and t.isascii():
-            return int(t)
-    return None
-
-
 def _modulus(item: Mapping[str, Any]) -> int | None:
     m = (item.get("instance") or {}).get("modulus")
     if m is None:
@@ -587,7 +586,7 @@ def verify(item: Mapping[str, Any], answer: Any) -> bool:
     >>> verify(item, 10), verify(item, 4), verify(item, "3")
     (True, False, True)
     """
-    a, g = _int(answer), _int(item["answer"])
+    a, g = parse_int(answer), parse_int(item["answer"])
     if a is None or g is None:
         return False
     m = _modulus(item)
@@ -671,14 +670,14 @@ def trace_first_error(item: Mapping[str, Any], steps: Sequence[Any]) -> int | No
         seen = set()
         for i, s in enumerate(steps):
             var, val = (s.get("var"), s.get("value")) if isinstance(s, Mapping) else (s[0], s[1])
-            v = _int(val)
+            v = parse_int(val)
             if var not in values or v is None or v % m != values[var]:
                 return i
             seen.add(var)
         need = {g["var"] for g in gold}
         return None if need <= seen else len(steps)
     for i, s in enumerate(steps):
-        v = _int(s)
+        v = parse_int(s)
         if i >= len(gold) or v is None or v % m != int(gold[i]["value"]) % m:
             return i
     return None if len(steps) >= len(gold) else len(steps)

@@ -106,7 +106,7 @@ class _Template:
             raise UserError(f"prompt_template: Jinja2 syntax error at template line {e.lineno} ({e.message}); "
                             "fix the template") from None
         self._uses_space = "answer_space" in used
-        self._parts: dict[str, tuple[str, str] | None] = {}
+        self._parts: dict[Any, tuple[str, str] | None] = {}
 
     def render(self, **kw: Any) -> str:
         try:
@@ -117,7 +117,7 @@ class _Template:
 
     def render_item(self, problem: str, answer_space: Mapping[str, Any], answer_format: str) -> str:
         """``render(problem=..., answer_space=..., answer_format=...)``, fast when possible."""
-        key = canonical_json(answer_space) if self._uses_space else ""
+        key = _space_key(answer_space) if self._uses_space else ""
         parts = self._parts.get(key, False)
         if parts is False:
             a, b = (self.render(problem=p, answer_space=answer_space, answer_format=answer_format) for p in _SENTINELS)
@@ -130,6 +130,17 @@ class _Template:
         if parts is None:
             return self.render(problem=problem, answer_space=answer_space, answer_format=answer_format)
         return parts[0] + problem + parts[1]
+
+
+def _space_key(answer_space: Mapping[str, Any]) -> Any:
+    """A cache key for an answer space: its items with their types when hashable
+    (``{"modulus": 97}``; 97 and 97.0 render differently), else its canonical JSON text."""
+    try:
+        key = tuple((k, type(v), v) for k, v in answer_space.items())
+        hash(key)
+        return key
+    except TypeError:
+        return canonical_json(answer_space)
 
 
 @lru_cache(maxsize=64)
@@ -157,7 +168,7 @@ def _block_cues(task: str, version: str, split: str, seed: int, depth: int, bloc
                 names: tuple[str, ...]) -> tuple[dict[str, bool], ...]:
     size = 1 << len(names)
     half, mask = size >> 1, size - 1
-    rng = block_rng(task, version, split, seed, depth, block)
+    rng = block_rng(task, version, split, seed, depth, block, shared=True)
     firsts = rng.permutation(half).tolist()
     swap = (rng.random(half) < 0.5).tolist()
     order: list[int] = []
@@ -230,8 +241,20 @@ def _config(ctx: _Ctx, depth: int) -> Any:
 
 
 def _config_fields(config: Any) -> dict[str, Any]:
-    """The config's fields as a JSON-ready dict (the item's ``params``; tuples become lists)."""
-    return {f.name: (list(v) if isinstance(v := getattr(config, f.name), tuple) else v) for f in fields(config)}
+    """The config's fields as a JSON-ready dict (the item's ``params``; tuples become lists).
+
+    A new dict (and new lists) per call, from a per-config cache of the field values.
+    """
+    try:
+        pairs = _field_pairs(config)
+    except TypeError:  # an unhashable config
+        pairs = _field_pairs.__wrapped__(config)
+    return {k: (list(v) if t else v) for k, v, t in pairs}
+
+
+@lru_cache(maxsize=256)
+def _field_pairs(config: Any) -> tuple[tuple[str, Any, bool], ...]:
+    return tuple((f.name, v, isinstance(v, tuple)) for f in fields(config) for v in (getattr(config, f.name),))
 
 
 def make_item(ctx_or_spec: "_Ctx | TaskSpec | str", split: str, seed: int, depth: int, index: int,

@@ -26,9 +26,9 @@ TASKS = sorted(families())
 
 #: sha256 of data/v2/<task>/manifest.json (the dataset sha256 runs and submissions cite)
 GOLDEN_V2 = {
-    "graph_connectivity": "572b9c36a284facf9157586b69ee38c304823d7dfdef6614f3c106b1fcbd9a82",
-    "grid_planning": "0710f9d4948e0f342d22ea8f372f9dc8c4ee2495dbdbb828f4789d75e2b4e173",
-    "multihop_arithmetic": "6137726abd01ff017662fcddff910a840a79624c3bf61c87e617bca6b573aeb4",
+    "graph_connectivity": "0538539bdde8a72f5a99f1fe7b0600b61df3b2da33045031e14eccbcf134e077",
+    "grid_planning": "9ca235965bdf0c3f569935003e011c61634ae6c8d7f0f9fb4e2920619d5e58d2",
+    "multihop_arithmetic": "17f6fdd3d357253658a32309845791cf7087ee69912082cf2fa06c2cc9122f30",
 }
 #: data/v1 is frozen: its manifests never change
 GOLDEN_V1 = {
