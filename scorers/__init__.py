@@ -14,6 +14,15 @@ from depthbench.scorers._curves import (
     item_means,
     wilson_interval,
 )
+from depthbench.scorers._diversity import (
+    COLLAPSE_COVERAGE,
+    COLLAPSE_ENTROPY_BITS,
+    answer_entropy,
+    collapse_flag,
+    diversity_rows,
+    diversity_rule,
+    sample_diversity,
+)
 from depthbench.scorers._equivalence import (
     VERDICTS,
     TostResult,
@@ -58,6 +67,13 @@ from depthbench.scorers._trace import parse_trace, stated_steps, trace_first_err
 from depthbench.scorers._verify import verify
 
 __all__ = [
+    "COLLAPSE_COVERAGE",
+    "COLLAPSE_ENTROPY_BITS",
+    "answer_entropy",
+    "collapse_flag",
+    "diversity_rows",
+    "diversity_rule",
+    "sample_diversity",
     "ANSWER_TYPES",
     "PARSE_STATUSES",
     "Extraction",

@@ -14,7 +14,7 @@ from depthbench._lazy import lazy
 
 np = lazy("numpy")
 
-__all__ = ["clean_json", "num", "fmt", "fmt_interval", "fmt_d50", "fmt_limit"]
+__all__ = ["clean_json", "num", "fmt", "fmt_interval", "fmt_d50", "fmt_limit", "fmt_collapsed"]
 
 
 def clean_json(x: Any, *, digits: int | None = None) -> Any:
@@ -122,3 +122,16 @@ def fmt_limit(limit: Any) -> str:
     ('all items', '5 items')
     """
     return "all items" if limit is None else f"{fmt(limit)} items"
+
+
+def fmt_collapsed(flag: Any, *, missing: str = "\u2013") -> str:
+    """A diversity row's collapse flag as every view words it (``scorers.collapse_flag``).
+
+    Examples
+    --------
+    >>> fmt_collapsed(True), fmt_collapsed(False), fmt_collapsed(None, missing="-")
+    ('yes', 'no', '-')
+    """
+    if flag is None:
+        return missing
+    return "yes" if flag else "no"
