@@ -430,9 +430,9 @@ def format_table(results: Mapping[str, Any]) -> str:
                          f"{_f(r['mean_samples'], 1):>5} {_f(r['distinct_answers'], 2):>8} {_f(r['answer_entropy'], 2):>6} "
                          f"{_f(r['coverage']):>6} {_f(r['majority_accuracy']):>6} {_f(r['coverage_gap'], sign=True):>6} "
                          f"{_f(r['abstain_rate'], 2):>7} {fmt_collapsed(r.get('collapsed'))}")
-        lines.append("diversity of the sampled responses per item: N responses, distinct answers, H: plug-in answer entropy "
-                     "(bits; responses without an answer left out, counted in abstain), pass@N (coverage) - maj@N = gap; "
-                     + str((results.get("diversity_rule") or {}).get("text", "")))
+        lines.append("diversity of each item's N sampled responses: distinct answers; H: plug-in answer entropy in bits "
+                     "(responses without an answer left out, counted in abstain); gap = pass@N (coverage) - maj@N; "
+                     + str((results.get("diversity_rule") or {}).get("text", "")).split(";")[0])
     if results["equivalence"]:
         kinds = {r["strategy"]: r.get("kind") for r in results.get("curves", [])}
         lines.append("")
