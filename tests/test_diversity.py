@@ -307,3 +307,37 @@ def test_low_diversity_sampler_makes_the_flag_fire(deep_data, tmp_path, rho, fir
         assert deep["coverage"] >= 0.65 and deep["coverage_gap"] >= 0.4 and deep["distinct_answers"] >= 1.5
     assert cells[2]["collapsed"] is False  # shallow: the one answer is mostly right (coverage > 0.5)
     assert not math.isnan(deep["answer_entropy"])
+
+
+# ----------------------------------------------------------------------------- report and contract
+
+def test_report_shows_the_diversity_figure_and_tables(run, tmp_path, capsys):
+    assert main(["score", str(run)]) == 0
+    assert main(["analyze", str(run), "--n-boot", "100", "--match", "responses"]) == 0
+    out = tmp_path / "rep"
+    assert main(["report", str(run), "--out", str(out)]) == 0
+    png = out / "figures" / "graph_connectivity-diversity.png"
+    assert png.stat().st_size > 10_000
+    md = (out / "summary.md").read_text()
+    assert "## Diversity of the samples" in md and "| majority@4 | 300 |" in md
+    assert "## Comparisons at matched responses" in md and "best_of@4:self @ 300" in md
+    html = (out / "report.html").read_text()
+    assert 'id="fig-graph_connectivity-diversity"' in html and "Comparisons at matched responses" in html
+    first = png.read_bytes()
+    assert main(["report", str(run), "--out", str(tmp_path / "rep2")]) == 0
+    assert (tmp_path / "rep2" / "figures" / "graph_connectivity-diversity.png").read_bytes() == first
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("field, value, msg", [
+    ("answer_entropy", -0.1, "diversity[0].answer_entropy"),
+    ("coverage", 1.5, "diversity[0].coverage"),
+    ("collapsed", "yes", "diversity[0].collapsed"),
+])
+def test_results_contract_checks_diversity_rows(run, field, value, msg):
+    score_run(run)
+    res = analyze_run(run, n_boot=100, write=False, err=None)
+    res["diversity"][0][field] = value
+    (run / "results.json").write_text(json.dumps(res))
+    with pytest.raises(Exception, match=msg.replace("[", r"\[").replace("]", r"\]")):
+        load_results(run)
