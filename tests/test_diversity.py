@@ -343,3 +343,13 @@ def test_results_contract_checks_diversity_rows(run, field, value, msg):
     (run / "results.json").write_text(json.dumps(res))
     with pytest.raises(Exception, match=msg.replace("[", r"\[").replace("]", r"\]")):
         load_results(run)
+
+
+@pytest.mark.parametrize("module", ["depthbench.scorers._diversity", "depthbench.baselines._counts",
+                                    "depthbench.analysis._format"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module(module))
+    assert res.failed == 0 and res.attempted > 0
