@@ -21,7 +21,11 @@ exactly as fanning it out does; the same experiment counts the same on every bac
     chained child). So a budget-forcing chain -- ``answer``, its ``continue`` calls and its
     ``force_answer`` -- is one response; each ``revise`` round is a new response (a new
     attempt, not a continuation); judge and verifier calls are no response. Equivalently, the
-    leaves of the forest of answer-bearing calls linked parent -> chained child.
+    leaves of the forest of answer-bearing calls linked parent -> chained child. A search that
+    expands a partial chain into several chained children (beam search, MCTS) thus counts every
+    branch it sampled, the pruned ones included -- as best-of-N counts the N - 1 candidates it
+    discards; whether a step call counts at all is its role's ``answers`` (a role that carries
+    no answer is a call, never a response).
 ``n_judge_calls``
     the calls whose role scores another call (``verify``, ``judge``, and any scoring role a
     strategy registers, e.g. a process reward model's step scores).

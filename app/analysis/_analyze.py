@@ -282,7 +282,7 @@ def _within(ca: float, cb: float, tolerance: float) -> bool:
 
 
 def matched_arms(recs: Sequence[Mapping[str, Any]], kinds: Mapping[str, str], *, by: str, tolerance: float = 0.0,
-                 n: int | None = None) -> tuple[list[tuple[str, str, int, int]], dict[tuple[str, str, int], float]]:
+                 n: int | None = None) -> tuple[list[tuple[str, str, int, str, int]], dict[tuple[str, str, int], float]]:
     """The pairs of (strategy, budget) arms ``analyze --match calls|responses`` compares.
 
     The rule: per task, each arm (strategy, budget) has a count ``c`` -- the mean over its
