@@ -48,6 +48,7 @@ from typing import Any
 
 from depthbench._lazy import lazy
 from depthbench.baselines._budget import Budget, BudgetExceededError, forced_token_estimate
+from depthbench.baselines._counts import call_counts, outcome_diversity
 from depthbench.baselines._protocol import Choice, Model, Request
 from depthbench.baselines._roles import get_role
 from depthbench.baselines.backends._continuation import chain_text, inside_thinking, strip_reasoning
@@ -561,6 +562,8 @@ class CallContext:
             "credit": float(credit),
             "generated_tokens": g,
             "processed_tokens": p,
+            **call_counts(recs),  # n_calls, n_responses, n_judge_calls (baselines._counts)
+            "diversity": outcome_diversity(recs),
             "calls": [r["key"] for r in recs],
             "parents": {r["key"]: r.get("parent") for r in recs},
             "meta": dict(meta or {}),

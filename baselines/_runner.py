@@ -783,19 +783,26 @@ async def _run_with_close(cfg, items, strategies, model, cache, done, calls_log,
 
 
 def summarize(out: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Per (strategy, budget): items, mean credit, mean G and P, format failures (from outcomes.jsonl)."""
+    """Per (strategy, budget): items, mean credit, mean G and P, mean calls and sampled responses (None for
+    outcomes logged before they were counted), format failures (from outcomes.jsonl)."""
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     for o in read_jsonl(Path(out) / "outcomes.jsonl"):
         r = rows.setdefault((o["strategy"], int(o["budget"])), {"strategy": o["strategy"], "budget": int(o["budget"]),
-                                                                 "n": 0, "credit": 0.0, "G": 0, "P": 0, "no_answer": 0})
+                                                                 "n": 0, "credit": 0.0, "G": 0, "P": 0, "no_answer": 0,
+                                                                 "calls": [], "responses": []})
         r["n"] += 1
         r["credit"] += float(o["credit"])
         r["G"] += int(o["generated_tokens"])
         r["P"] += int(o["processed_tokens"])
         r["no_answer"] += o.get("final_answer") is None
+        for field, into in (("n_calls", "calls"), ("n_responses", "responses")):
+            if isinstance(o.get(field), int):
+                r[into].append(o[field])
     out_rows = []
     for r in rows.values():
         n = r["n"]
         out_rows.append({"strategy": r["strategy"], "budget": r["budget"], "n": n, "accuracy": r["credit"] / n,
-                         "mean_G": r["G"] / n, "mean_P": r["P"] / n, "no_answer_rate": r["no_answer"] / n})
+                         "mean_G": r["G"] / n, "mean_P": r["P"] / n, "no_answer_rate": r["no_answer"] / n,
+                         "mean_calls": sum(r["calls"]) / len(r["calls"]) if r["calls"] else None,
+                         "mean_responses": sum(r["responses"]) / len(r["responses"]) if r["responses"] else None})
     return sorted(out_rows, key=lambda r: (r["budget"], r["strategy"]))

@@ -8,6 +8,15 @@ Every public name is re-exported here; implementation modules are private. The s
 """
 
 from depthbench._lazy import lazy_exports
+from depthbench.scorers._diversity import (
+    COLLAPSE_COVERAGE,
+    COLLAPSE_ENTROPY_BITS,
+    answer_entropy,
+    collapse_flag,
+    diversity_rows,
+    diversity_rule,
+    sample_diversity,
+)
 from depthbench.scorers._extract import ANSWER_TYPES, PARSE_STATUSES, Extraction, extract, normalize_answer
 from depthbench.scorers._family import extract_answer, family_of
 from depthbench.scorers._reduce import (
@@ -41,6 +50,13 @@ __getattr__, __dir__ = lazy_exports(__name__, {
 })
 
 __all__ = [
+    "COLLAPSE_COVERAGE",
+    "COLLAPSE_ENTROPY_BITS",
+    "answer_entropy",
+    "collapse_flag",
+    "diversity_rows",
+    "diversity_rule",
+    "sample_diversity",
     "ANSWER_TYPES",
     "PARSE_STATUSES",
     "Extraction",

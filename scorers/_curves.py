@@ -224,7 +224,9 @@ def depth_curves(
         i.e. ``parse_status != "ok"``), ``mean_generated_tokens``,
         ``mean_processed_tokens``, ``chance``, ``kind``, ``n_outcomes``, ``tie_rate``
         (share of outcomes whose vote ended in a tie, from ``meta.tie``; None when the
-        strategy records no votes).
+        strategy records no votes), ``mean_calls``, ``mean_responses``, ``mean_judge_calls``
+        (per-outcome means of ``n_calls``, ``n_responses``, ``n_judge_calls``; None when no
+        record carries the count).
     """
     groups: dict[tuple[str, str, int, int], list[Mapping[str, Any]]] = defaultdict(list)
     for r in outcomes:
@@ -257,8 +259,18 @@ def depth_curves(
             "mean_processed_tokens": float(np.mean([float(r.get("processed_tokens") or 0) for r in recs])),
             "chance": (chance or {}).get(task),
             "tie_rate": _tie_rate(recs),
+            "mean_calls": _mean_count(recs, "n_calls"),
+            "mean_responses": _mean_count(recs, "n_responses"),
+            "mean_judge_calls": _mean_count(recs, "n_judge_calls"),
         })
     return rows
+
+
+def _mean_count(recs: Sequence[Mapping[str, Any]], field: str) -> float | None:
+    """Mean of an outcome count (``n_calls`` ...) over the records that carry it; None if none does
+    (an outcome log written before the counts existed, or outcomes kept unscored)."""
+    vals = [r[field] for r in recs if isinstance(r.get(field), int) and not isinstance(r.get(field), bool)]
+    return sum(vals) / len(vals) if vals else None
 
 
 def _tie_rate(recs: Sequence[Mapping[str, Any]]) -> float | None:

@@ -94,7 +94,7 @@ def test_names_are_escaped_in_html_and_markdown(built):
     assert "<script>" not in md and "&lt;script&gt;" in md
     ranking = md.split("## Equivalence breakpoints")[0]
     table_lines = [ln for ln in ranking.splitlines() if ln.startswith("| ") and "alert" in ln]
-    assert table_lines and all(ln.count(" | ") == 12 for ln in table_lines)  # '|' in the name is escaped
+    assert table_lines and all(ln.count(" | ") == 15 for ln in table_lines)  # '|' in the name is escaped
     bp_lines = [ln for ln in md.split("## Equivalence breakpoints")[1].splitlines() if "alert" in ln]
     assert bp_lines and all(ln.count(" | ") == 7 for ln in bp_lines)
 

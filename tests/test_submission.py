@@ -14,6 +14,7 @@ import pytest
 
 from depthbench.cli import main
 from depthbench.leaderboard import Limits, pack_run, validate_submission, write_submission
+from depthbench.leaderboard._site import analyze_outcomes
 from depthbench.leaderboard._submission import submission_bytes
 
 _spec = importlib.util.spec_from_file_location("_lb_helpers", Path(__file__).with_name("_leaderboard_helpers.py"))
@@ -769,3 +770,25 @@ def test_stated_prompt_tokens_are_bounded_by_the_bytes_of_the_context(eval_run, 
     else:
         assert len(prompt_problems) == 1 and f"states {stated} prompt tokens" in prompt_problems[0], prompt_problems
         assert f"at least {new_floor} under the pre-token bound" in prompt_problems[0]
+
+
+def test_validator_counts_calls_and_responses_from_the_calls_and_refuses_stated_counts(eval_run, tmp_path):
+    """Issue 13 (5): the counts of a re-scored prediction are derived from its calls, as `score` derives
+    them from calls.jsonl; a prediction cannot state them (the schema has no such field)."""
+    _, ds, run = eval_run
+    sub = pack_run(run)
+    rep = validate_submission(_write(tmp_path, sub, "ok.json.gz"), releases=ds)
+    run_counts = {(o["item_id"], o["strategy"]): (o["n_calls"], o["n_responses"], o["n_judge_calls"], o["diversity"])
+                  for o in H.read_outcomes(run)}
+    assert {(o["item_id"], o["strategy"]): (o["n_calls"], o["n_responses"], o["n_judge_calls"], o["diversity"])
+            for o in rep.outcomes} == run_counts
+    assert {o["n_responses"] for o in rep.outcomes if o["strategy"] == "best_of@2:self"} == {2}
+    assert {o["n_judge_calls"] for o in rep.outcomes if o["strategy"] == "best_of@2:self"} == {2}
+    rows = {r["strategy"]: r for r in analyze_outcomes(rep.outcomes)["rows"]}  # the leaderboard's rows
+    assert rows["best_of@2:self"]["mean_calls"] == 4.0 and rows["best_of@2:self"]["mean_responses"] == 2.0
+    assert rows["single"]["mean_responses"] == 1.0 and rows["single"]["diversity"] is None
+    assert rows["majority@4"]["diversity"]["depths"] == [1, 2, 3]
+    p = next(p for p in sub["predictions"] if p["strategy"] == "majority@4")
+    p["n_calls"] = 1
+    rep = validate_submission(_write(tmp_path, sub, "stated.json.gz"), releases=ds)
+    assert not rep.ok and any("n_calls" in x for x in rep.problems), rep.problems

@@ -20,12 +20,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from depthbench.analysis._format import clean_json, fmt, fmt_d50
+from depthbench.analysis._format import clean_json, fmt, fmt_collapsed, fmt_d50
 from depthbench.analysis._rescore import load_run_items, load_run_json, read_records, strategy_info
 from depthbench.analysis._results import RESULTS_FORMAT, check_results
 from depthbench.errors import UserError
 from depthbench.io import BadLine, atomic_write_json
 from depthbench.scorers._curves import curve_fits, depth_curves
+from depthbench.scorers._diversity import diversity_rows, diversity_rule
 from depthbench.scorers._equivalence import (
     compare_strategies,
     compute_to_target,
@@ -35,9 +36,15 @@ from depthbench.scorers._equivalence import (
 )
 from depthbench.scorers._paired import METHOD
 
-__all__ = ["analyze_run", "default_pairs", "format_table", "RESULTS_FORMAT"]
+__all__ = ["analyze_run", "default_pairs", "format_table", "matched_arms", "RESULTS_FORMAT", "MATCH_UNITS"]
 
 _NEEDED = ("item_id", "task", "strategy", "budget", "depth")
+
+#: What ``analyze --match`` holds equal between the two strategies of a comparison: ``tokens``
+#: (the default: the same budget B), ``calls`` (per-item ``n_calls``) or ``responses``
+#: (per-item ``n_responses``, as Gan, Liao and Liu 2025, arXiv 2501.15602, match best-of-N and
+#: tree search); the counts are defined in :mod:`depthbench.baselines._counts`.
+MATCH_UNITS = {"tokens": None, "calls": "n_calls", "responses": "n_responses"}
 
 
 def default_pairs(kinds: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -118,6 +125,9 @@ def analyze_run(
     seed: int = 0,
     write: bool = True,
     err: TextIO | None = None,
+    match: str = "tokens",
+    match_tolerance: float = 0.0,
+    match_n: int | None = None,
 ) -> dict[str, Any]:
     """Compute ``results.json`` for a run folder (and write it).
 
@@ -137,6 +147,17 @@ def analyze_run(
         Write ``RUN_DIR/results.json`` atomically.
     err : text stream, optional
         Warnings and skipped lines (default ``sys.stderr``).
+    match : {"tokens", "calls", "responses"}
+        What the comparisons hold equal. ``tokens`` (default): the pairs of
+        :func:`default_pairs` at each budget. ``calls`` / ``responses``: in addition, a
+        ``matched`` block comparing the pairs of :func:`matched_arms` -- two strategies, each
+        at any of its budgets, whose mean per-item number of calls (responses) agree -- with
+        the same exact paired tests and words.
+    match_tolerance : float
+        Relative tolerance of the count match, in [0, 1): arms with mean counts ``c_a, c_b``
+        match when ``|c_a - c_b| <= match_tolerance * max(c_a, c_b)`` (default 0: equal).
+    match_n : int, optional
+        Only arms whose mean count is ``match_n`` (within the tolerance) -- a declared N.
 
     Returns
     -------
@@ -150,11 +171,13 @@ def analyze_run(
     Raises
     ------
     UserError
-        Bad margin, missing run files, no usable records.
+        Bad margin, missing run files, no usable records; with ``match`` other than
+        ``tokens``: a bad tolerance or N, outcomes without counts, or no matched pair.
     """
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin < 0.5:
         raise UserError(f"--margin: must be between 0 and 0.5 (accuracy units, exclusive), got {margin}; "
                         "e.g. --margin 0.05")
+    _check_match(match, match_tolerance, match_n)
     err = err if err is not None else sys.stderr
     rd = Path(run_dir)
     run = load_run_json(rd)
@@ -167,6 +190,10 @@ def analyze_run(
 
     curves = depth_curves(recs, chance=chance, kinds=kinds, n_boot=n_boot, seed=seed)
     fits = curve_fits(recs, chance, n_boot=max(n_boot // 2, 100), seed=seed)
+    matched = None
+    if MATCH_UNITS[match] is not None:  # before anything is written: a failed match loses nothing
+        matched = _matched(recs, kinds, chance, by=match, tolerance=float(match_tolerance), n=match_n,
+                           margin=margin, alpha=alpha, n_boot=n_boot, seed=seed)
     equivalence, breakpoints = _comparisons(recs, kinds, chance, margin=margin, alpha=alpha, n_boot=n_boot,
                                             seed=seed, err=err)
     results = {
@@ -182,7 +209,11 @@ def analyze_run(
         "equivalence": equivalence,
         "breakpoints": breakpoints,
         "compute_to_target": _compute_to_target(recs, kinds),
+        "diversity": diversity_rows(recs, kinds=kinds),
+        "diversity_rule": diversity_rule(),
     }
+    if matched is not None:
+        results["matched"] = matched
     results = clean_json(results)
     check_results(results, where=f"{rd / 'results.json'} (as written)")  # the contract holds on write
     if write:
@@ -233,6 +264,108 @@ def _comparisons(recs: Sequence[Mapping[str, Any]], kinds: Mapping[str, str], ch
     return equivalence, breakpoints
 
 
+def _check_match(match: Any, tolerance: Any, n: Any) -> None:
+    if match not in MATCH_UNITS:
+        raise UserError(f"--match: {match!r} is not one of {', '.join(MATCH_UNITS)}; e.g. --match calls")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
+        raise UserError(f"--match-tolerance: must be in [0, 1) (a relative difference of the counts), got {tolerance}; "
+                        "e.g. --match-tolerance 0.1")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise UserError(f"--match-n: must be a whole number of calls or responses >= 1, got {n}; e.g. --match-n 8")
+    if MATCH_UNITS[match] is None and (tolerance or n is not None):
+        raise UserError("--match-tolerance / --match-n: apply to --match calls or --match responses only; "
+                        "add e.g. --match calls")
+
+
+def _within(ca: float, cb: float, tolerance: float) -> bool:
+    return abs(ca - cb) <= tolerance * max(ca, cb) + 1e-9
+
+
+def matched_arms(recs: Sequence[Mapping[str, Any]], kinds: Mapping[str, str], *, by: str, tolerance: float = 0.0,
+                 n: int | None = None) -> tuple[list[tuple[str, str, int, str, int]], dict[tuple[str, str, int], float]]:
+    """The pairs of (strategy, budget) arms ``analyze --match calls|responses`` compares.
+
+    The rule: per task, each arm (strategy, budget) has a count ``c`` -- the mean over its
+    outcomes of ``n_calls`` (``by="calls"``) or ``n_responses`` (``by="responses"``). Two arms
+    of different strategies, neither of kind ``bound``, are matched when ``|c_a - c_b| <=
+    tolerance * max(c_a, c_b)`` (tolerance 0: equal means; a strategy with a fixed shape, such
+    as ``majority@8``, has an integer mean), each at any of its budgets (matching calls frees
+    the token budget); with ``n``, both counts must also match ``n`` by the same rule. Within a
+    pair ``a`` is the parallel strategy when the other is sequential or single (as
+    :func:`default_pairs` orders them), else the first by name.
+
+    Returns
+    -------
+    pairs : list of (task, a, budget_a, b, budget_b)
+        Sorted.
+    counts : dict
+        ``(task, strategy, budget) -> mean count`` of every arm whose outcomes carry the count.
+    """
+    field = MATCH_UNITS[by]
+    sums: dict[tuple[str, str, int], list[int]] = defaultdict(list)
+    for r in recs:
+        v = r.get(field)
+        if isinstance(v, int) and not isinstance(v, bool):
+            sums[(str(r["task"]), str(r["strategy"]), int(r["budget"]))].append(v)
+    counts = {k: sum(v) / len(v) for k, v in sums.items()}
+    arms = sorted(k for k in counts if kinds.get(k[1]) != "bound"
+                  and (n is None or _within(counts[k], float(n), tolerance)))
+    pairs = []
+    for i, (task, sa, ba) in enumerate(arms):
+        for task2, sb, bb in arms[i + 1:]:
+            if task2 != task or sa == sb or not _within(counts[(task, sa, ba)], counts[(task, sb, bb)], tolerance):
+                continue
+            if default_pairs({sb: kinds.get(sb, ""), sa: kinds.get(sa, "")}) == [(sb, sa)]:
+                pairs.append((task, sb, bb, sa, ba))
+            else:
+                pairs.append((task, sa, ba, sb, bb))
+    return sorted(pairs), counts
+
+
+def _arm(strategy: str, budget: int) -> str:
+    return f"{strategy} @ {budget}"
+
+
+def _matched(recs: Sequence[Mapping[str, Any]], kinds: Mapping[str, str], chance: Mapping[str, float], *, by: str,
+             tolerance: float, n: int | None, margin: float, alpha: float, n_boot: int, seed: int) -> dict[str, Any]:
+    """The ``matched`` block of ``results.json``: the comparisons of :func:`matched_arms`, through the
+    same :func:`compare_strategies` (exact paired tests, Holm, words) as the token-matched ones."""
+    field = MATCH_UNITS[by]
+    pairs, counts = matched_arms(recs, kinds, by=by, tolerance=tolerance, n=n)
+    if not counts:
+        raise UserError(f"--match {by}: the outcomes carry no {field} (written before depthbench counted calls); "
+                        "run `depthbench score RUN_DIR` first, which counts them from calls.jsonl")
+    if not pairs:
+        arms = [f"{_arm(s, b)}: {c:g}" for (_, s, b), c in sorted(counts.items()) if kinds.get(s) != "bound"]
+        shown = ", ".join(arms[:12]) + (", ..." if len(arms) > 12 else "")
+        want = f" equal to {n}" if n is not None else ""
+        raise UserError(f"--match {by}: no two strategies have matched mean {by} per item{want} (tolerance "
+                        f"{tolerance:g}; {shown}); run strategies with equal N, or widen --match-tolerance", exit_code=1)
+    by_arm: dict[tuple[str, str, int], list[Mapping[str, Any]]] = defaultdict(list)
+    for r in recs:
+        by_arm[(str(r["task"]), str(r["strategy"]), int(r["budget"]))].append(r)
+    equivalence: list[dict[str, Any]] = []
+    breakpoints: list[dict[str, Any]] = []
+    for task, a, ba, b, bb in pairs:
+        la, lb = _arm(a, ba), _arm(b, bb)
+        arm_recs = ([{**r, "strategy": la} for r in by_arm[(task, a, ba)]]
+                    + [{**r, "strategy": lb} for r in by_arm[(task, b, bb)]])
+        arm_kinds = {la: kinds.get(a, ""), lb: kinds.get(b, "")}
+        rows, brk = compare_strategies(arm_recs, la, lb, task=task, margin=margin, alpha=alpha, n_boot=n_boot,
+                                       seed=seed, chance=chance.get(task), words=pair_words(la, lb, arm_kinds))
+        extra = {"a": a, "b": b, "budget_a": ba, "budget_b": bb, "count_a": counts[(task, a, ba)],
+                 "count_b": counts[(task, b, bb)]}
+        equivalence.extend({**row, **extra} for row in rows)
+        breakpoints.append({**brk, **extra})
+    for row in equivalence + breakpoints:
+        row.pop("budget", None)
+    return {"by": by, "field": field, "tolerance": tolerance, "n": n,
+            "rule": (f"pairs of strategies (each at any budget, bound strategies left out) whose mean {field} per item "
+                     f"agree within a relative tolerance of {tolerance:g}" + (f" and equal {n}" if n is not None else "")
+                     + "; the same exact paired tests, Holm across depths, per pair"),
+            "equivalence": equivalence, "breakpoints": breakpoints}
+
+
 def _compute_to_target(recs: Sequence[Mapping[str, Any]], kinds: Mapping[str, str]) -> list[dict[str, Any]]:
     """Compute-to-target rows for the pairs run at two or more budgets: per depth, the tokens each
     strategy needs to reach 0.9 x the lower of the two best accuracies."""
@@ -265,11 +398,15 @@ def format_table(results: Mapping[str, Any]) -> str:
     """Human-readable summary: curves, fits, verdicts and breakpoints."""
     lines = []
     lines.append(f"{'task':<24} {'strategy':<22} {'kind':<10} {'budget':>6} {'depth':>5} {'n':>5} {'acc':>6} "
-                 f"{'wilson 95%':>15} {'no ans':>6} {'mean G':>8}")
+                 f"{'wilson 95%':>15} {'no ans':>6} {'mean G':>8} {'calls':>6} {'resp':>6}")
     for r in results["curves"]:
         lines.append(f"{r['task']:<24} {r['strategy']:<22} {str(r['kind']):<10} {r['budget']:>6} {r['depth']:>5} "
                      f"{r['n']:>5} {_f(r['accuracy']):>6} {'[' + _f(r['wilson_lo']) + ', ' + _f(r['wilson_hi']) + ']':>15} "
-                     f"{_f(r['no_answer_rate']):>6} {_f(r['mean_generated_tokens'], 1):>8}")
+                     f"{_f(r['no_answer_rate']):>6} {_f(r['mean_generated_tokens'], 1):>8} "
+                     f"{_f(r.get('mean_calls'), 1):>6} {_f(r.get('mean_responses'), 1):>6}")
+    lines.append("mean G: generated tokens per item; calls: model calls per item (every role, one per choice); "
+                 "resp: sampled responses per item (continuations and forced answers extend their chain; judge calls "
+                 "are no response)")
     if results["fits"]:
         lines.append("")
         lines.append(f"{'task':<24} {'strategy':<22} {'budget':>6} {'p [95%]':>24} {'d50 [95%]':>26} {'auc':>6} "
@@ -284,6 +421,18 @@ def format_table(results: Mapping[str, Any]) -> str:
         lines.append("p: per-step reliability in c + (1 - c) p^d (95% interval: hull of likelihood-ratio and bootstrap); "
                      "d50 beyond the largest measured depth is shown as '> max depth' (extrapolated); "
                      "max|res|: largest |accuracy - fit| over depths; fit p: Pearson chi-square goodness of fit")
+    if results.get("diversity"):
+        lines.append("")
+        lines.append(f"{'task':<24} {'strategy':<22} {'budget':>6} {'depth':>5} {'n':>5} {'N':>5} {'distinct':>8} "
+                     f"{'H bits':>6} {'pass@N':>6} {'maj@N':>6} {'gap':>6} {'abstain':>7} collapsed")
+        for r in results["diversity"]:
+            lines.append(f"{r['task']:<24} {r['strategy']:<22} {r['budget']:>6} {r['depth']:>5} {r['n']:>5} "
+                         f"{_f(r['mean_samples'], 1):>5} {_f(r['distinct_answers'], 2):>8} {_f(r['answer_entropy'], 2):>6} "
+                         f"{_f(r['coverage']):>6} {_f(r['majority_accuracy']):>6} {_f(r['coverage_gap'], sign=True):>6} "
+                         f"{_f(r['abstain_rate'], 2):>7} {fmt_collapsed(r.get('collapsed'))}")
+        lines.append("diversity of each item's N sampled responses: distinct answers; H: plug-in answer entropy in bits "
+                     "(responses without an answer left out, counted in abstain); gap = pass@N (coverage) - maj@N; "
+                     + str((results.get("diversity_rule") or {}).get("text", "")).split(";")[0])
     if results["equivalence"]:
         kinds = {r["strategy"]: r.get("kind") for r in results.get("curves", [])}
         lines.append("")
@@ -313,4 +462,32 @@ def format_table(results: Mapping[str, Any]) -> str:
             rows = groups.get((b["task"], b["budget"], b["a"], b["b"]), [])
             text = summarize_comparison(rows, pair_words(b["a"], b["b"], kinds))["text"]
             lines.append(f"{b['task']} @ {b['budget']}: {b['a']} vs {b['b']}: {text}")
+    if results.get("matched"):
+        lines.extend(_matched_table(results))
     return "\n".join(lines)
+
+
+def _matched_table(results: Mapping[str, Any]) -> list[str]:
+    """The ``--match calls|responses`` section of the text table (same columns and words as above)."""
+    m = results["matched"]
+    kinds = {r["strategy"]: r.get("kind") for r in results.get("curves", [])}
+    lines = ["", f"matched {m['by']}: {m['rule']}",
+             f"{'task':<24} {'a @ budget':<24} {'b @ budget':<24} {m['by']:>9} {'depth':>5} {'n':>5} {'diff':>7} "
+             f"{'90% CI':>17} {'p_eq':>7} {'p_diff':>7} verdict"]
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
+    for r in m["equivalence"]:
+        la, lb = _arm(r["a"], r["budget_a"]), _arm(r["b"], r["budget_b"])
+        words = pair_words(la, lb, {la: kinds.get(r["a"]), lb: kinds.get(r["b"])})
+        groups[(r["task"], r["a"], r["budget_a"], r["b"], r["budget_b"])].append(r)
+        ci = (f"[{_f(r.get('ci90_lo'), sign=True)}, {_f(r.get('ci90_hi'), sign=True)}]"
+              if r.get("ci90_lo") is not None else "-")
+        lines.append(f"{r['task']:<24} {la:<24} {lb:<24} {_f(r['count_a'], 1) + '/' + _f(r['count_b'], 1):>9} "
+                     f"{r['depth']:>5} {r['n']:>5} {_f(r.get('diff'), sign=True):>7} {ci:>17} "
+                     f"{_f(r.get('p_holm'), 4):>7} {_f(r.get('p_diff_holm'), 4):>7} {verdict_words(r, words)}")
+    lines.append("")
+    for b in m["breakpoints"]:
+        la, lb = _arm(b["a"], b["budget_a"]), _arm(b["b"], b["budget_b"])
+        rows = groups.get((b["task"], b["a"], b["budget_a"], b["b"], b["budget_b"]), [])
+        text = summarize_comparison(rows, pair_words(la, lb, {la: kinds.get(b["a"]), lb: kinds.get(b["b"])}))["text"]
+        lines.append(f"{b['task']} at matched {m['by']}: {la} vs {lb}: {text}")
+    return lines

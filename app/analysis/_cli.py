@@ -43,7 +43,9 @@ def register(sub: Any) -> None:
             "curve; per (parallel, sequential) pair at each budget: paired differences, exact TOST with "
             "margin m and an exact test of a difference (paired proportions, Tango's score order), Holm across "
             "depths, a verdict per depth (equivalent / parallel or sequential better / not determined at this "
-            "n) and the breakpoint. Uses RUN_DIR/scored.jsonl if present, else outcomes.jsonl."
+            "n) and the breakpoint; per cell of a strategy that samples several responses, their diversity (distinct "
+            "answers, answer entropy, pass@N - maj@N, a collapse flag). --match calls|responses adds comparisons at a "
+            "matched number of calls or responses. Uses RUN_DIR/scored.jsonl if present, else outcomes.jsonl."
         ),
     )
     a.add_argument("run_dir", metavar="RUN_DIR", help="the --out folder of `depthbench eval`")
@@ -52,6 +54,19 @@ def register(sub: Any) -> None:
     a.add_argument("--json", action="store_true", help="print results.json to stdout instead of the table")
     a.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and of the rounding of fractional credit (default 0)")
     a.add_argument("--n-boot", type=int, default=2000, metavar="B", help="bootstrap replicates (default 2000)")
+    a.add_argument("--match", choices=("tokens", "calls", "responses"), default="tokens",
+                   help="what a comparison holds equal (default tokens: each (parallel, sequential) pair at the same "
+                        "budget). calls / responses: in addition, compare every two strategies (each at any of its "
+                        "budgets; bound strategies left out) whose mean per-item number of calls (every model call, one "
+                        "per choice, judge calls included) or of sampled responses (chains: continuations and forced "
+                        "answers extend their chain, judge calls are none) agree within --match-tolerance, with the "
+                        "same exact paired tests and verdicts (results.json 'matched'); Gan, Liao, Liu 2025, "
+                        "arXiv 2501.15602, match on responses")
+    a.add_argument("--match-tolerance", type=float, default=0.0, metavar="R",
+                   help="relative tolerance of --match calls/responses: mean counts c_a, c_b match when "
+                        "|c_a - c_b| <= R * max(c_a, c_b), R in [0, 1) (default 0: equal)")
+    a.add_argument("--match-n", type=int, default=None, metavar="N",
+                   help="with --match calls/responses: only strategies whose mean count is N (within the tolerance)")
     a.set_defaults(func=_cmd_analyze)
 
 
@@ -70,7 +85,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
     if args.n_boot < 100:
         raise UserError(f"--n-boot: at least 100 bootstrap replicates are needed, got {args.n_boot}")
-    res = analyze_run(args.run_dir, margin=args.margin, n_boot=args.n_boot, seed=args.seed)
+    res = analyze_run(args.run_dir, margin=args.margin, n_boot=args.n_boot, seed=args.seed, match=args.match,
+                      match_tolerance=args.match_tolerance, match_n=args.match_n)
     if args.json:
         sys.stdout.write(json.dumps(res, sort_keys=True, indent=2, ensure_ascii=False) + "\n")
     else:

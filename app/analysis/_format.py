@@ -14,7 +14,7 @@ from depthbench._lazy import lazy
 
 np = lazy("numpy")
 
-__all__ = ["clean_json", "num", "fmt", "fmt_interval", "fmt_d50", "fmt_limit"]
+__all__ = ["clean_json", "num", "fmt", "fmt_interval", "fmt_d50", "fmt_limit", "fmt_collapsed", "diversity_summary", "fmt_diversity"]
 
 
 def clean_json(x: Any, *, digits: int | None = None) -> Any:
@@ -122,3 +122,58 @@ def fmt_limit(limit: Any) -> str:
     ('all items', '5 items')
     """
     return "all items" if limit is None else f"{fmt(limit)} items"
+
+
+def fmt_collapsed(flag: Any, *, missing: str = "\u2013") -> str:
+    """A diversity row's collapse flag as every view words it (``scorers.collapse_flag``).
+
+    Examples
+    --------
+    >>> fmt_collapsed(True), fmt_collapsed(False), fmt_collapsed(None, missing="-")
+    ('yes', 'no', '-')
+    """
+    if flag is None:
+        return missing
+    return "yes" if flag else "no"
+
+
+def diversity_summary(cells: Any) -> dict[str, Any] | None:
+    """One (task, strategy, budget)'s diversity rows (``results.json`` ``diversity``) in a few numbers.
+
+    Returns ``{"answer_entropy", "coverage_gap"}`` (means over the depths, unweighted),
+    ``"collapsed_depths"`` (the depths flagged collapsed, sorted) and ``"depths"``; None without rows.
+
+    Examples
+    --------
+    >>> diversity_summary([{"depth": 2, "answer_entropy": 0.8, "coverage_gap": 0.2, "collapsed": False},
+    ...                    {"depth": 8, "answer_entropy": 0.1, "coverage_gap": 0.0, "collapsed": True}])
+    {'answer_entropy': 0.45, 'coverage_gap': 0.1, 'collapsed_depths': [8], 'depths': [2, 8]}
+    """
+    rows = [c for c in (cells or []) if isinstance(c, dict)]
+    if not rows:
+        return None
+    return {
+        "answer_entropy": round(sum(num(c.get("answer_entropy")) for c in rows) / len(rows), 12),
+        "coverage_gap": round(sum(num(c.get("coverage_gap")) for c in rows) / len(rows), 12),
+        "collapsed_depths": sorted(int(c["depth"]) for c in rows if c.get("collapsed")),
+        "depths": sorted(int(c["depth"]) for c in rows),
+    }
+
+
+def fmt_diversity(summary: Any, *, missing: str = "\u2013") -> str:
+    """A :func:`diversity_summary` in words, as the leaderboard (and any other one-cell view) shows it.
+
+    Examples
+    --------
+    >>> fmt_diversity({"answer_entropy": 0.45, "coverage_gap": 0.1, "collapsed_depths": [8], "depths": [2, 8]})
+    'H 0.45 bit, pass-maj +0.10; collapsed at depth 8'
+    >>> fmt_diversity({"answer_entropy": 0.9, "coverage_gap": 0.3, "collapsed_depths": [], "depths": [2]}), fmt_diversity(None)
+    ('H 0.90 bit, pass-maj +0.30', '\u2013')
+    """
+    if not summary:
+        return missing
+    text = f"H {fmt(summary.get('answer_entropy'), 2)} bit, pass-maj {fmt(summary.get('coverage_gap'), 2, sign=True)}"
+    depths = summary.get("collapsed_depths") or []
+    if depths:
+        text += f"; collapsed at depth{'s' if len(depths) > 1 else ''} {', '.join(str(d) for d in depths)}"
+    return text

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 from depthbench.analysis._format import clean_json
 from depthbench.baselines._calllog import read_calls
+from depthbench.baselines._counts import COUNT_FIELDS, call_counts, outcome_diversity
 from depthbench.baselines._roles import Role
 from depthbench.baselines._runner import load_run_json
 from depthbench.baselines.backends._continuation import chain_text
@@ -194,12 +195,15 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     -----
     Each ``scored.jsonl`` line is an outcome record (``docs/ARCHITECTURE.md``) with
     fields recomputed from the calls -- ``final_answer``, ``parse_status``,
-    ``correct``, ``credit``, ``generated_tokens``, ``processed_tokens``, ``calls``,
+    ``correct``, ``credit``, ``generated_tokens``, ``processed_tokens``, ``n_calls``,
+    ``n_responses``, ``n_judge_calls`` (:func:`depthbench.baselines._counts.call_counts`),
+    ``diversity`` (the sampled responses' answers, or null with fewer than two), ``calls``,
     ``meta`` -- plus ``kind``, ``chance`` (the item's chance accuracy), ``finished``
     (the run logged an outcome for it), ``changed`` (credit or answer differs from
     the logged outcome; null when there is none or it was not re-scored) and
     ``rescored`` (false: a logged outcome whose call list is not fully readable in
-    ``calls.jsonl``, kept as logged, with ``rescore_reason``). Order: task, strategy,
+    ``calls.jsonl``, kept as logged, with ``rescore_reason``; its counts and ``diversity``
+    are null, as they cannot be counted from the log). Order: task, strategy,
     budget, item id.
     """
     err = err if err is not None else sys.stderr
@@ -330,6 +334,7 @@ def _outcome(gk: tuple[str, str, int], item: Mapping[str, Any], recs: list[dict[
             "final_answer": log.get("final_answer"), "parse_status": log.get("parse_status"),
             "correct": bool(log.get("correct")), "credit": float(log.get("credit") or 0.0),
             "generated_tokens": log.get("generated_tokens"), "processed_tokens": log.get("processed_tokens"),
+            **dict.fromkeys(COUNT_FIELDS), "diversity": None,  # not countable from the unreadable calls
             "calls": log.get("calls"), "meta": clean_json(log.get("meta")),
             "chance": (item.get("meta") or {}).get("chance"), "finished": True, "changed": None,
             "rescored": False, "rescore_reason": reason,
@@ -363,6 +368,7 @@ def _outcome(gk: tuple[str, str, int], item: Mapping[str, Any], recs: list[dict[
         "kind": kind, "budget": budget, "final_answer": answer, "parse_status": status,
         "correct": bool(answer is not None and verify(item, answer)),
         "credit": float(credit), "generated_tokens": g, "processed_tokens": p,
+        **call_counts(recs), "diversity": clean_json(outcome_diversity(recs)),  # from the calls, never the log's outcome
         "calls": [c["key"] for c in recs], "meta": clean_json(meta),
         "chance": (item.get("meta") or {}).get("chance"), "finished": log is not None, "changed": changed,
         "rescored": True,

@@ -101,10 +101,12 @@ def _fail(where: str, what: str) -> UserError:
 def load_results_schema() -> dict[str, Any]:
     """The JSON Schema of ``results.json`` (``depthbench/schemas/results.schema.json``) with its
     enums filled in: ``curves[].kind`` from the strategy registry's kinds and
-    ``equivalence[].verdict`` from the scorers' verdicts."""
+    ``equivalence[].verdict`` (and ``matched.equivalence[].verdict``) from the scorers' verdicts."""
     schema = json.loads(resources.files("depthbench.schemas").joinpath("results.schema.json").read_text("utf-8"))
     schema["$defs"]["curve"]["properties"]["kind"]["enum"] = list(KINDS)
     schema["$defs"]["equivalence"]["properties"]["verdict"]["enum"] = list(VERDICTS)
+    schema["$defs"]["matched"]["properties"]["equivalence"]["items"]["allOf"][1]["properties"]["verdict"]["enum"] = \
+        list(VERDICTS)
     return schema
 
 

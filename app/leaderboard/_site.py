@@ -34,7 +34,7 @@ from markupsafe import Markup
 from depthbench import __version__
 from depthbench._lazy import lazy
 from depthbench.analysis import default_pairs
-from depthbench.analysis._format import clean_json, fmt, fmt_d50, fmt_interval
+from depthbench.analysis._format import clean_json, diversity_summary, fmt, fmt_d50, fmt_diversity, fmt_interval
 from depthbench.errors import UserError
 from depthbench.io import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir
 from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, safe_slug
@@ -46,6 +46,7 @@ from depthbench.scorers import (
     curve_fits,
     depth_auc,
     depth_curves,
+    diversity_rows,
     pair_words,
     wilson_interval,
 )
@@ -136,6 +137,9 @@ def analyze_outcomes(outcomes: list[dict[str, Any]], margin: float = 0.05) -> di
     groups: dict[tuple[str, str, int], list[dict[str, Any]]] = defaultdict(list)
     for o in outcomes:
         groups[(str(o["task"]), str(o["strategy"]), int(o["budget"]))].append(o)
+    cells: dict[tuple[str, str, int], list[dict[str, Any]]] = defaultdict(list)
+    for c in diversity_rows(outcomes, kinds=kinds):
+        cells[(c["task"], c["strategy"], int(c["budget"]))].append(c)
     rng = np.random.default_rng(_BOOT_SEED)
     rows = []
     for (task, strategy, budget), outs in sorted(groups.items()):
@@ -157,6 +161,8 @@ def analyze_outcomes(outcomes: list[dict[str, Any]], margin: float = 0.05) -> di
             "p": fit.get("p"), "p_lo": fit.get("p_lo"), "p_hi": fit.get("p_hi"), "chance": chance.get(task),
             "mean_generated_tokens": sum(o["generated_tokens"] for o in outs) / len(outs),
             "mean_processed_tokens": sum(o["processed_tokens"] for o in outs) / len(outs),
+            "mean_calls": _mean_of(outs, "n_calls"), "mean_responses": _mean_of(outs, "n_responses"),
+            "diversity": diversity_summary(cells.get((task, strategy, budget))),
             "depths": depths,
         })
     breakpoints = []
@@ -170,6 +176,12 @@ def analyze_outcomes(outcomes: list[dict[str, Any]], margin: float = 0.05) -> di
                                                     words=pair_words(a, b, kinds))
                 breakpoints.append({**brk, "verdicts": [[r["depth"], r["verdict"]] for r in per_depth]})
     return {"rows": rows, "curves": curves, "breakpoints": breakpoints}
+
+
+def _mean_of(outs: Sequence[Mapping[str, Any]], field: str) -> float | None:
+    """Mean of an outcome count the validator derived from the calls (None if none carries it)."""
+    vals = [o[field] for o in outs if isinstance(o.get(field), int) and not isinstance(o.get(field), bool)]
+    return sum(vals) / len(vals) if vals else None
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -280,7 +292,10 @@ valid and re-scored but are not ranked and never stand above a hidden-split resu
 <th data-type="num">rank</th><th>model</th><th>revision</th><th>submitter</th><th>strategy</th><th>kind</th>
 <th data-type="num">budget</th><th data-type="num">items</th><th data-type="num">accuracy</th>
 <th data-type="num">AUC</th><th data-type="num">d50</th><th data-type="num">mean G</th>
-<th data-type="num">mean P</th><th>verified</th><th>date</th>
+<th data-type="num">mean P</th><th data-type="num" title="model calls per item (every role)">calls</th>
+<th data-type="num" title="sampled responses per item">responses</th>
+<th title="mean answer entropy of the samples, pass@N - maj@N, depths flagged collapsed">diversity</th>
+<th>verified</th><th>date</th>
 </tr></thead>
 <tbody>
 {% for r in task.rows %}
@@ -295,6 +310,9 @@ valid and re-scored but are not ranked and never stand above a hidden-split resu
 <td class="num" data-sort="{{ r.d50_sort }}">{{ r.d50_text }}</td>
 <td class="num" data-sort="{{ r.mean_generated_tokens|fmt(3) }}">{{ r.mean_generated_tokens|fmt(1) }}</td>
 <td class="num" data-sort="{{ r.mean_processed_tokens|fmt(3) }}">{{ r.mean_processed_tokens|fmt(1) }}</td>
+<td class="num" data-sort="{{ r.mean_calls|fmt(3) }}">{{ r.mean_calls|fmt(1) }}</td>
+<td class="num" data-sort="{{ r.mean_responses|fmt(3) }}">{{ r.mean_responses|fmt(1) }}</td>
+<td>{{ r.diversity_text }}</td>
 <td data-sort="{{ 1 if r.verified else 0 }}">{% if r.verified %}<span class="badge" title="hidden split; answers re-derived; token counts {{ r.token_check }}">verified</span>{% else %}<span class="unverified" title="token counts {{ r.token_check }}">self-run</span>{% endif %}</td>
 <td>{{ r.date }}</td>
 </tr>
@@ -449,14 +467,16 @@ def _markdown(view_tasks: list[dict[str, Any]], view_entries: list[dict[str, Any
     for t in view_tasks:
         kind = "hidden split, verified and ranked" if t["table"] == "hidden" else "public data, self-run (not ranked)"
         md += [f"## Task {_md(t['name'])}: {kind} (split {_md(t['split'])}, dataset {t['sha'][:12]})", "",
-               "| rank | model | revision | submitter | strategy | budget | items | accuracy | AUC | d50 | mean G | mean P | verified |",
-               "|---:|---|---|---|---|---:|---:|---|---|---|---:|---:|---|"]
+               "| rank | model | revision | submitter | strategy | budget | items | accuracy | AUC | d50 | mean G | mean P "
+               "| calls | responses | diversity | verified |",
+               "|---:|---|---|---|---|---:|---:|---|---|---|---:|---:|---:|---:|---|---|"]
         for r in t["rows"]:
             md.append("| " + " | ".join([
                 str(r["rank"]) if r["rank"] is not None else "—", _md(r["model"]), _md(r["revision"] or ""),
                 _md(r["submitter"]), _md(r["strategy"]),
                 str(r["budget"]), str(r["n"]), r["accuracy_text"], r["auc_text"], r["d50_text"],
                 _fmt(r["mean_generated_tokens"], 1), _fmt(r["mean_processed_tokens"], 1),
+                _fmt(r.get("mean_calls"), 1), _fmt(r.get("mean_responses"), 1), _md(r["diversity_text"]),
                 "verified" if r["verified"] else "self-run"]) + " |")
         md.append("")
     bps = [(e, b) for e in view_entries for b in e["breakpoints"]]
@@ -546,7 +566,8 @@ def build_leaderboard(submissions_dir: str | Path, out_dir: str | Path, *, relea
                                   "accuracy_text": _interval(r["accuracy"], r["accuracy_lo"], r["accuracy_hi"]),
                                   "auc_text": _interval(r["auc"], r["auc_lo"], r["auc_hi"]),
                                   "d50_text": _d50_text(r),
-                                  "d50_sort": _d50_sort(r)}
+                                  "d50_sort": _d50_sort(r),
+                                  "diversity_text": fmt_diversity(r.get("diversity"), missing="—")}
                                  for r in t["rows"]]} for t in tasks]
     view_entries = []
     for e in entries:

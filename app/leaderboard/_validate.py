@@ -58,6 +58,7 @@ from typing import Any
 from depthbench import __version__
 from depthbench._lazy import lazy
 from depthbench.baselines._context import call_key, derive_seed
+from depthbench.baselines._counts import call_counts, outcome_diversity
 from depthbench.baselines._roles import get_role
 from depthbench.baselines.backends._continuation import chain_text
 from depthbench.baselines.strategies import all_roles, parse
@@ -512,7 +513,8 @@ class _Checker:
             "parse_status": parse_status, "correct": correct, "credit": float(credit),
             "generated_tokens": sum(c["generated_tokens"] for c in p["calls"]),
             "processed_tokens": sum(c["processed_tokens"] for c in p["calls"]),
-            "n_calls": len(p["calls"]), "meta": {k: v for k, v in dict(meta_out or {}).items() if k != "votes"},
+            **call_counts(records), "diversity": outcome_diversity(records),  # counted from the calls themselves
+            "meta": {k: v for k, v in dict(meta_out or {}).items() if k != "votes"},
             "kind": getattr(strat, "kind", None), "chance": (item.get("meta") or {}).get("chance"),
         }
 

@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 
 from depthbench import __version__
 from depthbench._lazy import lazy
-from depthbench.analysis._format import fmt, fmt_d50
+from depthbench.analysis._format import fmt, fmt_collapsed, fmt_d50
 from depthbench.analysis._results import (
     RunResults,
     comparison_groups,
@@ -78,8 +78,17 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
     curves = [[r["task"], r["strategy"], r.get("kind", ""), str(r["budget"]), str(r["depth"]), fmt(r["n"]),
                fmt(r["accuracy"]), _ci(r["wilson_lo"], r["wilson_hi"]), _ci(r.get("boot_lo"), r.get("boot_hi")),
                fmt(r.get("no_answer_rate")), fmt(r.get("mean_generated_tokens"), 1),
-               fmt(r.get("mean_processed_tokens"), 1), fmt(r.get("chance"))]
+               fmt(r.get("mean_processed_tokens"), 1), fmt(r.get("mean_calls"), 1), fmt(r.get("mean_responses"), 1),
+               fmt(r.get("chance"))]
               for r in _sorted_curves(res)]
+    div = [[r["task"], r["strategy"], str(r["budget"]), str(r["depth"]), fmt(r["n"]), fmt(r["mean_samples"], 1),
+            fmt(r["distinct_answers"], 2), fmt(r["answer_entropy"], 2), fmt(r.get("abstain_rate"), 2),
+            fmt(r["coverage"]), fmt(r["majority_accuracy"]), fmt(r["coverage_gap"], sign=True),
+            fmt_collapsed(r.get("collapsed"))]
+           for r in sorted(res.get("diversity") or [], key=lambda r: (r["task"], int(r["budget"]),
+                                                                      order.get(r["strategy"], 99), r["strategy"],
+                                                                      int(r["depth"])))]
+    matched = _matched_rows(res, kinds)
     fits = [[r.get("task", ""), r.get("strategy", ""), str(r.get("budget", "")), fmt(r.get("p")),
              _ci(r.get("p_lo"), r.get("p_hi")), fmt_d50(r), _ci(r.get("d50_lo"), r.get("d50_hi"), 2),
              fmt(r.get("auc")), fmt(r.get("chance"))]
@@ -111,7 +120,10 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
         "compute_to_target": (["task", "a", "b", "depth", "target accuracy", "G for a", "G for b", "ratio a/b"],
                               ctt),
         "curves": (["task", "strategy", "kind", "budget", "depth", "n", "accuracy", "Wilson 95%", "bootstrap 95%",
-                    "no answer", "mean G", "mean P", "chance"], curves),
+                    "no answer", "mean G", "mean P", "calls", "responses", "chance"], curves),
+        "diversity": (["task", "strategy", "budget", "depth", "n", "N samples", "distinct answers", "entropy (bits)",
+                       "abstain", "pass@N", "maj@N", "pass@N - maj@N", "collapsed"], div),
+        "matched": (["task", "a @ budget", "b @ budget", "count a / b", "breakpoint"], matched),
         "fits": (["task", "strategy", "budget", "p (per step)", "p 95%", "d50", "d50 95%", "AUC", "chance"], fits),
         "equivalence": (["task", "budget", "a", "b", "depth", "n", "diff a-b", "n10 / n01", "90% CI (score)",
                          "95% CI (score)", "p TOST", "p diff", "p TOST (Holm)", "p diff (Holm)", "n for 80% power (eq.)",
@@ -119,6 +131,22 @@ def _tables(res: Mapping[str, Any]) -> dict[str, Any]:
         "breakpoints": (["task", "budget", "a", "b", "margin", "breakpoint depth", "where equivalence ends",
                          "breakpoint"], bps),
     }
+
+
+def _matched_rows(res: Mapping[str, Any], kinds: Mapping[str, str]) -> list[list[str]]:
+    """One row per matched-count comparison (``analyze --match calls|responses``), worded by the scorers' rule."""
+    m = res.get("matched")
+    if not isinstance(m, Mapping):
+        return []
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+    for r in m.get("equivalence", []):
+        groups.setdefault((r["task"], r["a"], r["budget_a"], r["b"], r["budget_b"]), []).append(r)
+    out = []
+    for (task, a, ba, b, bb), rows in sorted(groups.items()):
+        la, lb = f"{a} @ {ba}", f"{b} @ {bb}"
+        brk = summarize_comparison(rows, pair_label(la, lb, {la: kinds.get(a, ""), lb: kinds.get(b, "")}))
+        out.append([task, la, lb, f"{fmt(rows[0]['count_a'], 1)} / {fmt(rows[0]['count_b'], 1)}", brk["text"]])
+    return out
 
 
 _HTML_SOURCE = """<!DOCTYPE html>
@@ -177,6 +205,18 @@ given instead (a bound that holds unless a test errs).</p>
 <em>d50</em> where accuracy falls halfway to chance, and the area under the depth curve.</p>
 {{ table("fits") }}
 
+{% if has_diversity %}<h2 id="diversity">Diversity of the samples</h2>
+<p>For each strategy that samples several responses per item: the distinct answers and the plug-in entropy of
+the answers given (bits; responses without an answer are left out and counted in "abstain"), coverage (pass@N:
+some response is right) and majority-vote accuracy (maj@N), whose gap is what a perfect selector adds to the
+vote. {{ diversity_rule }}: the samples sit on one answer that is usually wrong, so more samples or search over
+them cannot help.</p>
+{{ table("diversity") }}
+{% endif %}
+{% if has_matched %}<h2 id="matched">Comparisons at matched {{ matched_by }}</h2>
+<p>{{ matched_rule }}.</p>
+{{ table("matched") }}
+{% endif %}
 {% if has_ctt %}<h2 id="compute">Compute to reach a target</h2>
 <p>Mean generated tokens per item each strategy needs to reach the target accuracy at a depth, over the
 budgets run (ratio below 1: the parallel strategy a gets there with fewer tokens).</p>
@@ -287,6 +327,11 @@ def render_html(run: RunResults, figures: Sequence[RenderedFigure], overview: Re
         task_figures=by_task,
         config=json.dumps(run.run_config, indent=2, sort_keys=True, ensure_ascii=False, default=str),
         has_ctt=bool(tables["compute_to_target"][1]),
+        has_diversity=bool(tables["diversity"][1]),
+        diversity_rule=str(_mapping(run.results.get("diversity_rule")).get("text", "collapsed")).split(";")[0],
+        has_matched=bool(tables["matched"][1]),
+        matched_by=str(_mapping(run.results.get("matched")).get("by", "")),
+        matched_rule=str(_mapping(run.results.get("matched")).get("rule", "")),
         table=lambda name, verdict_col=None: _table_html(tables, name, verdict_col),
         figure=_figure_html,
     )
@@ -324,6 +369,16 @@ def render_markdown(run: RunResults, figures: Sequence[RenderedFigure]) -> str:
     parts += ["", "## Breakpoints", "", _md_table(head, rows)]
     head, rows = tables["fits"]
     parts += ["", "## Curve fits", "", _md_table(head, rows)]
+    head, rows = tables["diversity"]
+    if rows:
+        rule = str(_mapping(run.results.get("diversity_rule")).get("text", "")).split(";")[0]
+        parts += ["", "## Diversity of the samples", "",
+                  "Answer entropy in bits (responses without an answer left out); pass@N - maj@N is what a perfect "
+                  f"selector adds to the vote; {rule}.", "", _md_table(head, rows)]
+    head, rows = tables["matched"]
+    if rows:
+        parts += ["", f"## Comparisons at matched {_mapping(run.results.get('matched')).get('by', '')}", "",
+                  _md_table(head, rows)]
     parts += ["", "## Figures", ""]
     parts += [f"- [{f.title}](figures/{f.name}.png) ([SVG](figures/{f.name}.svg))" for f in figures]
     parts += ["", "The full report with every table is `report.html` beside this file.", ""]

@@ -1,4 +1,4 @@
-"""Figures of a run's results: depth curves, budget curves, equivalence maps, token use.
+"""Figures of a run's results: depth curves, budget curves, equivalence maps, token use, diversity.
 
 Every figure is built on a bare :class:`matplotlib.figure.Figure` (no ``pyplot``, so no
 global figure state and no GUI backend) inside a local ``rc_context``, and rendered to
@@ -308,6 +308,59 @@ def _tokens_figure(res: Mapping[str, Any], task: str, style: _Style) -> Rendered
         "plus generated, per call; bottom).", png, svg)
 
 
+def _diversity_figure(res: Mapping[str, Any], task: str, style: _Style) -> RenderedFigure | None:
+    rows = _rows(res.get("diversity") or [], task=task)
+    if not rows:
+        return None
+    budgets = sorted({int(r["budget"]) for r in rows})
+    fig, axes = _fig(len(budgets), nrows=2, w=3.4, h=2.4)
+    rule = res.get("diversity_rule") or {}
+    for col, bud in enumerate(budgets):
+        here = _rows(rows, budget=bud)
+        depths = sorted({int(r["depth"]) for r in here})
+        ax_h, ax_c = axes[0][col], axes[1][col]
+        for s in style.order:
+            pts = sorted(_rows(here, strategy=s), key=lambda r: r["depth"])
+            if not pts:
+                continue
+            x = [int(r["depth"]) for r in pts]
+            ax_h.plot(x, [num(r["answer_entropy"]) for r in pts], label=s, **style.line(s))
+            ax_c.plot(x, [num(r["coverage"]) for r in pts], label=s, **style.line(s))
+            ax_c.plot(x, [num(r["majority_accuracy"]) for r in pts], color=style.color[s], linestyle=":",
+                      linewidth=1.0, marker=None)
+            flagged = [r for r in pts if r.get("collapsed")]
+            if flagged:
+                ax_h.scatter([int(r["depth"]) for r in flagged], [num(r["answer_entropy"]) for r in flagged],
+                             s=70, facecolors="none", edgecolors="#d62728", linewidths=1.4, zorder=5,
+                             label="collapsed")
+        if "entropy_max_bits" in rule:
+            ax_h.axhline(float(rule["entropy_max_bits"]), color="#555555", linestyle=":", linewidth=1.0)
+        if "coverage_max" in rule:
+            ax_c.axhline(float(rule["coverage_max"]), color="#555555", linestyle=":", linewidth=1.0)
+        ax_h.set_ylim(bottom=0)
+        ax_h.set_ylabel("answer entropy (bits)")
+        ax_h.set_title(f"{task}, budget {bud}")
+        ax_c.set_ylim(-0.03, 1.03)
+        ax_c.set_ylabel("coverage (pass@N)")
+        _depth_axis(ax_h, depths)
+        _depth_axis(ax_c, depths)
+    handles, labels = [], []
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside right upper")
+    png, svg = figure_bytes(fig)
+    return RenderedFigure(
+        f"{slug(task)}-diversity", f"{task}: diversity of the samples",
+        "Per depth, for each strategy that samples several responses per item: top, the mean plug-in entropy "
+        "of the answers given (bits); bottom, coverage (pass@N, solid) and majority-vote accuracy (maj@N, "
+        "dotted) -- their gap is what a perfect selector adds to the vote. Red rings: cells flagged collapsed "
+        "(entropy and coverage both at or under the dotted thresholds: the samples sit on one answer that is "
+        "usually wrong, so more samples or search cannot help).", png, svg)
+
+
 def render_figures(results: Mapping[str, Any]) -> list[RenderedFigure]:
     """Render every per-task figure of a checked ``results.json``.
 
@@ -321,7 +374,8 @@ def render_figures(results: Mapping[str, Any]) -> list[RenderedFigure]:
     list of RenderedFigure
         For each task in name order: depth curves (one panel per budget), budget curves
         (one panel per strategy), the equivalence map (one panel per compared pair, if
-        any) and token use (G and P).
+        any), token use (G and P) and, when the run has diversity rows, answer entropy
+        and coverage against depth (:func:`_diversity_figure`).
     """
     out: list[RenderedFigure] = []
     with matplotlib.rc_context(_RC):
@@ -333,6 +387,9 @@ def render_figures(results: Mapping[str, Any]) -> list[RenderedFigure]:
             if eq is not None:
                 out.append(eq)
             out.append(_tokens_figure(results, task, style))
+            div = _diversity_figure(results, task, style)
+            if div is not None:
+                out.append(div)
     return out
 
 
