@@ -180,6 +180,20 @@ class Strategy:
         without answers (a hidden split's prompts). Default: kind ``bound``."""
         return self.kind == "bound"
 
+    #: True when a call's parent may be any earlier-round call of the item, not only the same
+    #: sample's (tree search: a kept chain's children take other samples' slots); the
+    #: submission validator then checks parents by round only
+    branching: ClassVar[bool] = False
+
+    def gold_free_hint(self) -> str:
+        """What to run instead when a hidden split refuses this gold-dependent strategy (a phrase
+        naming the parameter and a gold-free value), or ``""`` for the generic advice."""
+        return ""
+
+    def check_items(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Refuse, before a run, items this strategy cannot handle (a ``UserError`` naming the
+        parameter and the fix); default: nothing to check."""
+
     def call_shape(self, budget: int) -> "Callable[[str, int, int], CallSlot | None] | None":
         """The calls this strategy makes at ``budget``, for the submission validator:
         ``slot(role, sample, round) -> CallSlot`` (its parent rule and token cap), None for a

@@ -48,7 +48,7 @@ from depthbench.scorers import family_of, stated_steps, trace_first_error, verif
 
 __all__ = ["PRM", "PRMS", "parse_prm", "STEP", "PRM_ROLE", "SEARCH_ROLES", "PRM_CALL_TOKENS", "PRM_INSTRUCTION",
            "search_final_answer", "prm_free_score", "prm_judge", "split_prm", "search_call_shape",
-           "search_tokens_by_model"]
+           "search_tokens_by_model", "check_prm_items", "search_min_budget", "finished"]
 
 #: the role of a step call: the next step(s) of its parent chain (its text may end the chain with an answer)
 STEP = Role(STEP_ROLE, "the next reasoning step of its parent chain, continued in the same assistant turn "
@@ -167,12 +167,25 @@ def _oracle_ok(item: Mapping[str, Any], chain: str, finished: bool, answer: Any)
     return first is None or first >= len(steps)
 
 
+def _no_env(fam: Any, name: str) -> UserError:
+    return UserError(f"--strategy {name}: prm=env needs the family's gold-free env_check, which family {fam.name!r} "
+                     "lacks; use prm=self, prm=model:SPEC or (an upper bound) prm=oracle")
+
+
+def check_prm_items(prm: PRM, items: Sequence[Mapping[str, Any]], name: str) -> None:
+    """Refuse ``prm=env`` before a run when an item's family has no ``env_check``."""
+    if prm.kind != "env":
+        return
+    for fam in {id(f): f for f in (family_of(it) for it in items)}.values():
+        if getattr(fam, "env_check", None) is None:
+            raise _no_env(fam, name)
+
+
 def _env_ok(item: Mapping[str, Any], chain: str, finished: bool) -> bool:
     fam = family_of(item)
     check = getattr(fam, "env_check", None)
     if check is None:
-        raise UserError(f"--strategy ...:prm=env: family {fam.name!r} has no gold-free env_check; use prm=self, "
-                        "prm=model:SPEC or (an upper bound) prm=oracle")
+        raise _no_env(fam, "prm=env")
     steps = stated_steps(item, chain)
     ok = all(bool(getattr(c, "ok", c)) for c in check(item, steps))
     if ok and finished:

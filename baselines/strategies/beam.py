@@ -16,6 +16,7 @@ from depthbench.baselines.strategies._search import (
     PRM_CALL_TOKENS,
     SEARCH_ROLES,
     finished,
+    check_prm_items,
     prm_free_score,
     prm_judge,
     search_call_shape,
@@ -78,6 +79,7 @@ class Beam(Strategy):
     prm: PRM = field(default_factory=PRM)
     fewer_hint: ClassVar[str] = " or fewer beams"
     needs: ClassVar[tuple[str, ...]] = ("continuation", "new_text")
+    branching: ClassVar[bool] = True
 
     @classmethod
     def from_parts(cls, name, arg, opts):
@@ -109,6 +111,9 @@ class Beam(Strategy):
     def gold_free_hint(self) -> str:
         """What to use instead when a hidden split refuses a gold-reading PRM."""
         return f"prm={self.prm.name} reads the gold trace; use beam@{self.n}:{self.width}:prm=env (gold-free) or prm=self"
+
+    def check_items(self, items):
+        check_prm_items(self.prm, items, self.name)
 
     def aux_models(self) -> dict[str, str]:
         return {"prm": self.prm.spec} if self.prm.kind == "model" and self.prm.spec else {}
