@@ -243,7 +243,7 @@ def test_regime_oracle_beam_beats_best_of_and_the_gap_grows_with_depth():
     decides how much search gains)."""
     model = SimulatedModel(eps=0.15)
     items = (build_items("graph_connectivity", "train", depths=[1], n=160)
-             + build_items("graph_connectivity", "train", depths=[8], n=60))
+             + build_items("graph_connectivity", "train", depths=[8], n=50))
     budget = 640
     outs = []
     for name in ("beam@4:2:prm=oracle", "best_of@4:oracle", "beam@4:2:prm=noisy:0.6,0.4", "best_of@4:noisy:0.6,0.4"):

@@ -159,7 +159,22 @@ def split_prm(name: str, opts: Sequence[str]) -> tuple[list[str], PRM | None]:
 # ----------------------------------------------------------------------------------
 # scoring a chain
 # ----------------------------------------------------------------------------------
+#: oracle verdicts already computed, by (item id, content hash, chain, finished, answer): the search
+#: scores a chain when it grows it and again when it reduces the finished ones (bounded; cleared when full)
+_ORACLE_MEMO: dict[tuple[Any, ...], bool] = {}
+
+
 def _oracle_ok(item: Mapping[str, Any], chain: str, finished: bool, answer: Any) -> bool:
+    key = (item.get("id"), (item.get("meta") or {}).get("content_sha256"), chain, finished, repr(answer))
+    hit = _ORACLE_MEMO.get(key)
+    if hit is None:
+        if len(_ORACLE_MEMO) >= 8192:
+            _ORACLE_MEMO.clear()
+        hit = _ORACLE_MEMO[key] = _oracle_verdict(item, chain, finished, answer)
+    return hit
+
+
+def _oracle_verdict(item: Mapping[str, Any], chain: str, finished: bool, answer: Any) -> bool:
     steps = stated_steps(item, chain)
     first = trace_first_error(item, steps)
     if finished:
