@@ -26,9 +26,9 @@ TASKS = sorted(families())
 
 #: sha256 of data/v2/<task>/manifest.json (the dataset sha256 runs and submissions cite)
 GOLDEN_V2 = {
-    "graph_connectivity": "572b9c36a284facf9157586b69ee38c304823d7dfdef6614f3c106b1fcbd9a82",
-    "grid_planning": "0710f9d4948e0f342d22ea8f372f9dc8c4ee2495dbdbb828f4789d75e2b4e173",
-    "multihop_arithmetic": "6137726abd01ff017662fcddff910a840a79624c3bf61c87e617bca6b573aeb4",
+    "graph_connectivity": "35c19f7069527842feac047050eefe8c3734898cf19417df121cc0027750a4b1",
+    "grid_planning": "9c9f28fe335674f46b1b9866a933d498df1cf8521a0ac76a659549a105b8be12",
+    "multihop_arithmetic": "ca9b8e8af8b03a3baca083da24857283e457c6e2776267ea96d03635142539ad",
 }
 #: data/v1 is frozen: its manifests never change
 GOLDEN_V1 = {
