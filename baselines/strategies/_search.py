@@ -192,22 +192,22 @@ def check_prm_items(prm: PRM, items: Sequence[Mapping[str, Any]], name: str) -> 
     if prm.kind != "env":
         return
     for fam in {id(f): f for f in (family_of(it) for it in items)}.values():
-        if getattr(fam, "env_check", None) is None:
+        if fam.env_check is None:
             raise _no_env(fam, name)
 
 
-def _env_ok(item: Mapping[str, Any], chain: str, finished: bool) -> bool:
+def _env_ok(item: Mapping[str, Any], chain: str, finished: bool, answer: Any) -> bool:
+    """Every stated step passes the family's ``env_check``; a finished chain must also end solved
+    with the answer its steps reach (``env_solved``, when the family has it). Gold-free."""
     fam = family_of(item)
-    check = getattr(fam, "env_check", None)
-    if check is None:
+    if fam.env_check is None:
         raise _no_env(fam, "prm=env")
     steps = stated_steps(item, chain)
-    ok = all(bool(getattr(c, "ok", c)) for c in check(item, steps))
-    if ok and finished:
-        solved = getattr(fam, "env_solved", None)
-        if solved is not None:
-            ok = solved(item, steps) is not False
-    return ok
+    if not all(c.ok for c in fam.env_check(item, steps)):
+        return False
+    if finished and fam.env_solved is not None:
+        return fam.env_solved(item, steps, answer) is True
+    return True
 
 
 def prm_free_score(prm: PRM, item: Mapping[str, Any], rec: Mapping[str, Any], chain: str, *,
@@ -232,7 +232,7 @@ def prm_free_score(prm: PRM, item: Mapping[str, Any], rec: Mapping[str, Any], ch
     """
     finished = rec.get("extracted") is not None
     if prm.kind == "env":
-        return 1.0 if _env_ok(item, chain, finished) else 0.0
+        return 1.0 if _env_ok(item, chain, finished, rec.get("extracted")) else 0.0
     ok = _oracle_ok(item, chain, finished, rec.get("extracted"))
     if prm.kind == "oracle":
         return 1.0 if ok else 0.0
