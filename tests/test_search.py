@@ -41,15 +41,17 @@ def _run(strategy: str, item, budget: int, model, seed: int = 0):
 
 # ------------------------------------------------------------------ names and bad input
 @pytest.mark.parametrize("name", ["beam@16:4:prm=env", "beam@8:2:prm=oracle", "beam@4:4:prm=noisy:0.6,0.4",
-                                  "beam@4:2:prm=self", "beam@4:2:prm=model:simulated:eps=0.3"])
+                                  "beam@4:2:prm=self", "beam@4:2:prm=model:simulated:eps=0.3",
+                                  "mcts@8:c=1.4:prm=env", "mcts@4:c=0.5:prm=noisy:0.9,0.1"])
 def test_beam_names_are_canonical(name):
     s = parse(name)
     assert s.name == name and s.kind == "search"
     assert s.needs_gold == (":prm=oracle" in name or ":prm=noisy" in name)
 
 
-def test_beam_defaults_to_the_env_prm():
+def test_search_defaults_to_the_env_prm():
     assert parse("beam@8:2").name == "beam@8:2:prm=env"
+    assert parse("mcts@8").name == "mcts@8:c=1.4:prm=env"
 
 
 @pytest.mark.parametrize("name, words", [
@@ -60,6 +62,9 @@ def test_beam_defaults_to_the_env_prm():
     ("beam@4:2:prm=noisy:1.5,0.1", "probabilities in [0, 1]"),
     ("beam@4:2:prm=model:nonsense", "prm=model:nonsense"),
     ("beam@4", "needs beam@N:W"),
+    ("mcts@4:c=0", "exploration constant c in (0, 100]"),
+    ("mcts@4:depth=3", "unknown option 'depth=3'"),
+    ("mcts@0", "positive integer N"),
 ])
 def test_bad_beam_names_are_one_line_errors(name, words):
     with pytest.raises(UserError) as e:
@@ -144,7 +149,8 @@ def test_simulated_stepwise_follows_the_whole_chain_law(eps):
 def test_beam_holds_its_budget_and_rederives_its_answer():
     items = build_items("graph_connectivity", "dev", depths=[3, 6], n=3)
     model = SimulatedModel(eps=0.2)
-    for name in ("beam@4:2:prm=oracle", "beam@4:2:prm=noisy:0.7,0.3", "beam@4:2:prm=self"):
+    for name in ("beam@4:2:prm=oracle", "beam@4:2:prm=noisy:0.7,0.3", "beam@4:2:prm=self", "mcts@4:c=1.4:prm=oracle",
+                 "mcts@4:c=1.4:prm=self"):
         for it in items:
             for budget in (160, 400):
                 out, ctx = _run(name, it, budget, model, seed=3)
@@ -157,10 +163,11 @@ def test_beam_holds_its_budget_and_rederives_its_answer():
                         assert r["request"]["stop"] == [STEP_DELIMITER]
                         if r["parent"] is not None:
                             par = by_key[r["parent"]]
-                            assert par["round"] == r["round"] - 1
+                            assert par["round"] == r["round"] - 1 and par["role"] == "step"
                             assert r["request"]["assistant_prefix"] == chain_text(par["key"], by_key) + "\n"
                     else:
                         assert r["role"] == "prm" and r["target"] == r["parent"] and name.endswith("self")
+                        assert r["round"] == by_key[r["parent"]]["round"] + 1
                 # the pure reduction over the records gives the run's answer (what score re-derives)
                 again = parse(name).final_answer(ctx.records, it, run_seed=3)
                 assert (again[0], again[1]) == (out["final_answer"], out["credit"])
@@ -197,14 +204,14 @@ def test_model_prm_tokens_are_charged_and_reported_separately():
 def test_beam_run_scores_packs_and_validates(tmp_path):
     ds, run = tmp_path / "ds", tmp_path / "run"
     assert main(["generate", H.TASK, "--depths", "1,3", "--n", "3", "--seed", "5", "--out", str(ds), "--quiet"]) == 0
-    strategies = "beam@4:2:prm=oracle,beam@4:2:prm=self,best_of@4:oracle"
+    strategies = "beam@4:2:prm=oracle,beam@4:2:prm=self,mcts@4:c=1.4:prm=env,best_of@4:oracle"
     assert main(["eval", "--data", str(ds), "--model", "simulated:eps=0.2", "--strategy", strategies,
                  "--budget", "400", "--out", str(run), "--no-progress"]) == 0
     assert main(["score", str(run)]) == 0
     scored = [json.loads(x) for x in (run / "scored.jsonl").read_text().splitlines()]
     logged = {(o["item_id"], o["strategy"]): o["credit"] for o in H.read_outcomes(run)}
     assert {(o["item_id"], o["strategy"]): o["credit"] for o in scored} == logged
-    assert {o["kind"] for o in scored if o["strategy"].startswith("beam")} == {"search"}
+    assert {o["kind"] for o in scored if o["strategy"].startswith(("beam", "mcts"))} == {"search"}
     sub = tmp_path / "sim.json.gz"
     assert main(["submission", "pack", str(run), "--out", str(sub), "--submitter", "ci"]) == 0
     rep = validate_submission(sub, releases=ds)
@@ -246,7 +253,8 @@ def test_regime_oracle_beam_beats_best_of_and_the_gap_grows_with_depth():
              + build_items("graph_connectivity", "train", depths=[8], n=50))
     budget = 640
     outs = []
-    for name in ("beam@4:2:prm=oracle", "best_of@4:oracle", "beam@4:2:prm=noisy:0.6,0.4", "best_of@4:noisy:0.6,0.4"):
+    for name in ("beam@4:2:prm=oracle", "best_of@4:oracle", "beam@4:2:prm=noisy:0.6,0.4", "best_of@4:noisy:0.6,0.4",
+                 "mcts@4:c=1.4:prm=oracle"):
         for it in items:
             outs.append(_run(name, it, budget, model)[0])
     assert max(o["generated_tokens"] for o in outs) <= budget
@@ -260,6 +268,9 @@ def test_regime_oracle_beam_beats_best_of_and_the_gap_grows_with_depth():
                                    chance=0.5)
     vn = {r["depth"]: r for r in rows_n}
     assert vn[8]["diff"] < v[8]["diff"] - 0.05
+    # MCTS with the oracle PRM, at the same budget: the same verdict at depth 8
+    rows_m, _ = compare_strategies(outs, "mcts@4:c=1.4:prm=oracle", "best_of@4:oracle", budget=budget, chance=0.5)
+    assert {r["depth"]: r["verdict"] for r in rows_m}[8] == "a_better"
 
 
 # ------------------------------------------------------------------ the env PRM (gold-free)
