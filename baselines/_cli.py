@@ -16,6 +16,7 @@ from depthbench.baselines._model_options import model_options
 from depthbench.baselines._runner import EvalConfig, parse_budgets, run_eval, summarize
 from depthbench.baselines.backends import model_spec_forms, redact_argv
 from depthbench.baselines.strategies import parse, registered
+from depthbench.baselines.strategies._search import PRMS
 from depthbench.errors import UserError
 
 __all__ = ["register"]
@@ -202,4 +203,7 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
                 print(f"\n{info.pattern}")
                 for name, meaning in info.params.items():
                     print(f"  {name:<14} {meaning}")
+        print("\nprocess reward models (prm=P, for beam and mcts):")
+        for name, (gold, meaning) in PRMS.items():
+            print(f"  {name:<14} {'needs gold' if gold else 'gold-free':<11} {meaning}")
     return 0

@@ -88,7 +88,7 @@ DEMO_PAIR = ("majority@4", "budget_forcing")
 _SPLIT = "test"
 #: the search comparison (step 5): task, depths, model, budget, items per depth and the (a, b) pairs
 DEMO_SEARCH_TASK, DEMO_SEARCH_DEPTHS, DEMO_SEARCH_MODEL = "graph_connectivity", (1, 4, 12), "simulated:eps=0.1"
-DEMO_SEARCH_BUDGET, DEMO_SEARCH_N = 768, 60
+DEMO_SEARCH_BUDGET, DEMO_SEARCH_N = 768, 40
 DEMO_SEARCH_PAIRS: tuple[tuple[str, str], ...] = (("beam@4:2:prm=oracle", "best_of@4:oracle"),
                                                   ("beam@4:2:prm=noisy:0.6,0.4", "best_of@4:noisy:0.6,0.4"))
 

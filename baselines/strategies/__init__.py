@@ -26,6 +26,7 @@ name                             kind         what
 ``adaptive@N``                   parallel     pilots, then more chains where votes disagree
 ``beam@N:W[:prm=P]``             search       beam search over steps scored by a process reward
                                               model (Snell et al.); weighted best-of-N at the end
+``mcts@N[:c=C][:prm=P]``         search       UCT over steps, PRM value at the leaves
 ================================ ============ ==================================================
 
 Budget rule: G (generated tokens over all calls, verifier/judge/pilot included) never

@@ -1,7 +1,7 @@
 """Process reward models (PRMs) and what the tree-search strategies share.
 
 A **process reward model** scores a partial chain step by step. The search strategies
-(``beam@N:W``, ``mcts@N``) take one as the parameter ``prm=P``; the table :data:`PRMS`
+(``beam@N:W``, ``mcts@N``, one module each beside this one) take one as the parameter ``prm=P``; the table :data:`PRMS`
 (listed by ``depthbench strategies -v``) holds every option:
 
 ==================  ========  ====================================================================
@@ -66,9 +66,9 @@ PRM_INSTRUCTION = (
 
 #: the PRM options, ``name pattern -> (needs gold, what it is)`` (``depthbench strategies -v``)
 PRMS: dict[str, tuple[bool, str]] = {
-    "oracle": (True, "right so far against the gold trace (trace_first_error); an upper bound, needs gold"),
+    "oracle": (True, "right so far against the gold trace (trace_first_error); an upper bound"),
     "noisy:TPR,FPR": (True, "the oracle's verdict seen with true/false positive rates TPR/FPR, one draw per step "
-                            "call from the run seed and its key; needs gold"),
+                            "call from the run seed and its key"),
     "env": (False, "the task's own gold-free checks of the stated steps (the family's env_check)"),
     "self": (False, f"the model judges its own partial chain (a prm call of <= {PRM_CALL_TOKENS} tokens, charged)"),
     "model:SPEC": (False, f"a second backend judges (<= {PRM_CALL_TOKENS} tokens per call, charged to the same "
