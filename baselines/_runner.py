@@ -576,7 +576,7 @@ def prepare_backend(model: Any, strategies: Sequence[Strategy], cfg: EvalConfig)
         A strategy the backend cannot run (with the reason and the alternatives), or a
         setting it cannot honour; nothing has been created or called for any item.
     """
-    needs = Needs(continuation=any("continuation" in s.needs or "force_answer" in s.needs for s in strategies),
+    needs = Needs(continuation=any({"continuation", "force_answer", "steps"} & set(s.needs) for s in strategies),
                   native_n=bool(getattr(model, "native_n", False)), temperature=cfg.temperature, top_p=cfg.top_p)
     prepare = getattr(model, "prepare", None)
     if prepare is not None:

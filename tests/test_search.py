@@ -311,3 +311,51 @@ def test_env_prm_runs_on_a_hidden_split(tmp_path):
     outcomes = H.read_outcomes(run)
     assert len(outcomes) == 2 and all(o["meta"]["prm"] == "env" and o["meta"]["upper_bound"] is False
                                       for o in outcomes)
+
+
+# ------------------------------------------------------------------ replay of a step-wise search
+def test_a_recorded_search_replays_to_the_same_calls_and_outcomes(tmp_path):
+    """Step calls served by the replay backend from step records (role 'step', sample, round): the
+    same search re-made on the recorded texts asks for the same keys and reaches the same outcomes."""
+    ds, run, again = tmp_path / "ds", tmp_path / "run", tmp_path / "again"
+    assert main(["generate", H.TASK, "--depths", "2,4", "--n", "2", "--seed", "5", "--out", str(ds), "--quiet"]) == 0
+    common = ["eval", "--data", str(ds), "--strategy", "beam@4:2:prm=oracle,mcts@4:c=1.4:prm=env", "--budget", "300",
+              "--seed", "9", "--no-progress"]
+    assert main(common + ["--model", "simulated:eps=0.2", "--out", str(run)]) == 0
+    from depthbench.analysis import load_run_items, load_run_json
+    from depthbench.baselines._calllog import read_calls
+
+    items = load_run_items(load_run_json(run))[0]
+    calls = [rec for _, rec in read_calls(run / "calls.jsonl", items)]
+    rows, seen = [], set()
+    for c in calls:
+        # one record per (item, sample, round): the two strategies' steps go to two files
+        if c["strategy"].startswith("beam"):
+            rows.append({"item_id": c["item_id"], "role": "step", "sample": c["sample"], "round": c["round"],
+                         "text": c["text"], "finish_reason": c["finish_reason"],
+                         "completion_tokens": c["usage"]["completion_tokens"]})
+            seen.add((c["item_id"], c["sample"], c["round"]))
+    assert len(seen) == len(rows)
+    replay = tmp_path / "steps.jsonl"
+    replay.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["eval", "--data", str(ds), "--strategy", "beam@4:2:prm=oracle", "--budget", "300", "--seed", "9",
+                 "--no-progress", "--model", f"replay:{replay}", "--out", str(again)]) == 0
+    first = {o["item_id"]: o for o in H.read_outcomes(run) if o["strategy"].startswith("beam")}
+    second = {o["item_id"]: o for o in H.read_outcomes(again)}
+    assert first.keys() == second.keys()
+    for k in first:
+        assert (second[k]["final_answer"], second[k]["credit"], second[k]["calls"]) == (
+            first[k]["final_answer"], first[k]["credit"], first[k]["calls"])
+        assert second[k]["generated_tokens"] == first[k]["generated_tokens"]
+
+
+def test_replay_without_steps_refuses_a_search_before_the_run(tmp_path, capsys):
+    ds = tmp_path / "ds"
+    assert main(["generate", H.TASK, "--depths", "2", "--n", "1", "--seed", "5", "--out", str(ds), "--quiet"]) == 0
+    items = [json.loads(x) for x in (ds / "test.jsonl").read_text().splitlines()]
+    f = tmp_path / "answers.jsonl"
+    f.write_text(json.dumps({"item_id": items[0]["id"], "text": "Answer: 3"}) + "\n")
+    assert main(["eval", "--data", str(ds), "--strategy", "beam@4:2:prm=oracle", "--budget", "300", "--no-progress",
+                 "--model", f"replay:{f}", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "step-wise search needs" in err and "role 'step'" in err

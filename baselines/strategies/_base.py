@@ -105,7 +105,8 @@ class Strategy:
     #: what the strategy needs from a backend, checked before a run
     #: (:func:`~depthbench.baselines.backends._continuation.check_strategy_support`):
     #: ``"continuation"`` (continues an assistant turn), ``"force_answer"`` (continues one when
-    #: the backend can, else asks in a new user turn), ``"new_text"`` (calls beyond sampled answers)
+    #: the backend can, else asks in a new user turn), ``"new_text"`` (calls beyond sampled answers),
+    #: ``"steps"`` (step calls of a step-wise search: a continuing backend, or replay of recorded steps)
     needs: ClassVar[tuple[str, ...]] = ()
 
     @property

@@ -78,7 +78,6 @@ class Beam(Strategy):
     width: int = 4
     prm: PRM = field(default_factory=PRM)
     fewer_hint: ClassVar[str] = " or fewer beams"
-    needs: ClassVar[tuple[str, ...]] = ("continuation", "new_text")
     branching: ClassVar[bool] = True
 
     @classmethod
@@ -103,6 +102,11 @@ class Beam(Strategy):
     @property
     def kind(self) -> str:
         return "search"
+
+    @property
+    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
+        """Step calls (a continuing backend, or replay of recorded steps); new text for a judged PRM."""
+        return ("steps", "new_text") if self.prm.judged else ("steps",)
 
     @property
     def needs_gold(self) -> bool:

@@ -83,7 +83,6 @@ class MCTS(Strategy):
     c: float = DEFAULT_C
     prm: PRM = field(default_factory=PRM)
     fewer_hint: ClassVar[str] = " or a smaller N"
-    needs: ClassVar[tuple[str, ...]] = ("continuation", "new_text")
     branching: ClassVar[bool] = True
 
     @classmethod
@@ -107,6 +106,11 @@ class MCTS(Strategy):
     @property
     def kind(self) -> str:
         return "search"
+
+    @property
+    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
+        """Step calls (a continuing backend, or replay of recorded steps); new text for a judged PRM."""
+        return ("steps", "new_text") if self.prm.judged else ("steps",)
 
     @property
     def needs_gold(self) -> bool:
