@@ -359,3 +359,25 @@ def test_replay_without_steps_refuses_a_search_before_the_run(tmp_path, capsys):
                  "--model", f"replay:{f}", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "step-wise search needs" in err and "role 'step'" in err
+
+
+def test_a_second_model_prm_through_the_runner_is_logged_and_its_submission_validates(tmp_path):
+    ds, run = tmp_path / "ds", tmp_path / "run"
+    assert main(["generate", H.TASK, "--depths", "2", "--n", "2", "--seed", "5", "--out", str(ds), "--quiet"]) == 0
+    assert main(["eval", "--data", str(ds), "--model", "simulated:eps=0.1", "--strategy",
+                 "beam@2:1:prm=model:simulated:eps=0.4", "--budget", "300", "--out", str(run), "--no-progress"]) == 0
+    from depthbench.analysis import load_run_items, load_run_json
+    from depthbench.baselines._calllog import read_calls
+
+    items = load_run_items(load_run_json(run))[0]
+    calls = [rec for _, rec in read_calls(run / "calls.jsonl", items)]
+    judged = [c for c in calls if c["role"] == "prm"]
+    assert judged and {c["model"] for c in judged} == {"simulated:eps=0.4,tokens_per_step=12,spread=3,drift=0,rho=0"}
+    assert {c["model"] for c in calls if c["role"] == "step"} == {"simulated:eps=0.1,tokens_per_step=12,spread=3,drift=0,rho=0"}
+    for o in H.read_outcomes(run):
+        assert o["meta"]["prm_model"].startswith("simulated:eps=0.4")
+        assert o["generated_tokens"] <= 300
+    sub = tmp_path / "s.json.gz"
+    assert main(["submission", "pack", str(run), "--out", str(sub), "--submitter", "ci"]) == 0
+    rep = validate_submission(sub, releases=ds)
+    assert rep.problems == [] and rep.ok
