@@ -33,20 +33,20 @@ and the submission validator recompute them; nothing a record states is trusted.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
-from depthbench.baselines._budget import MIN_CALL_TOKENS, Budget
+from depthbench.baselines._budget import MIN_CALL_TOKENS, Budget, BudgetExhausted
 from depthbench.baselines._context import CallContext, strategy_rng
 from depthbench.baselines._roles import Role
-from depthbench.baselines._stepwise import STEP_ROLE, chain_finished, chain_text, step_messages
+from depthbench.baselines._stepwise import STEP_JOIN, STEP_ROLE, chain_finished, chain_text, step_messages
 from depthbench.baselines.backends import check_model_spec
-from depthbench.baselines.strategies._base import CallSlot, bad_name, prob, tie_seed
+from depthbench.baselines.strategies._base import CallSlot, Strategy, bad_name, prob, tie_seed
 from depthbench.baselines.strategies.best_of import judge_score
 from depthbench.errors import UserError
 from depthbench.scorers import family_of, stated_steps, trace_first_error, verify, weighted_best_of_n
 
-__all__ = ["PRM", "PRMS", "parse_prm", "STEP", "PRM_ROLE", "SEARCH_ROLES", "PRM_CALL_TOKENS", "PRM_INSTRUCTION",
+__all__ = ["SearchStrategy", "PRM", "PRMS", "parse_prm", "STEP", "PRM_ROLE", "SEARCH_ROLES", "PRM_CALL_TOKENS", "PRM_INSTRUCTION",
            "search_final_answer", "prm_free_score", "prm_judge", "split_prm", "search_call_shape",
            "search_tokens_by_model", "check_prm_items", "search_min_budget", "finished"]
 
@@ -326,3 +326,74 @@ def search_min_budget(n: int, prm: PRM) -> int:
 def finished(rec: Mapping[str, Any]) -> bool:
     """See :func:`~depthbench.baselines._stepwise.chain_finished`."""
     return chain_finished(rec)
+
+
+# ----------------------------------------------------------------------------------
+# the base of the search strategies
+# ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SearchStrategy(Strategy):
+    """What ``beam`` and ``mcts`` share: a PRM parameter, step calls, a tree of calls.
+
+    Subclasses have ``n`` (each step call is capped at B/n) and implement ``name``,
+    ``from_parts`` and ``orchestrate``; the final answer is :func:`search_final_answer`.
+    """
+
+    prm: PRM = field(default_factory=PRM)
+    #: a kept chain's children take other samples' slots: the validator checks parents by round
+    branching: ClassVar[bool] = True
+    #: the tie-break tag of the final reduction
+    tag: ClassVar[str] = "search"
+
+    @property
+    def kind(self) -> str:
+        return "search"
+
+    @property
+    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
+        """Step calls (a continuing backend, or replay of recorded steps); new text for a judged PRM."""
+        return ("steps", "new_text") if self.prm.judged else ("steps",)
+
+    @property
+    def needs_gold(self) -> bool:
+        """The oracle and noisy PRMs read the gold trace."""
+        return self.prm.needs_gold
+
+    def gold_free_hint(self) -> str:
+        """What to use instead when a hidden split refuses a gold-reading PRM."""
+        head = self.name[: -len(f"prm={self.prm.name}")]
+        return f"prm={self.prm.name} reads the gold trace; use {head}prm=env (gold-free) or prm=self"
+
+    def check_items(self, items):
+        check_prm_items(self.prm, items, self.name)
+
+    def allowance(self, budget: int) -> str:
+        return f"gives each step call {budget // self.n} tokens (B/N)" + (  # type: ignore[attr-defined]
+            f" and its PRM call {PRM_CALL_TOKENS}" if self.prm.judged else "")
+
+    def aux_models(self) -> dict[str, str]:
+        return {"prm": self.prm.spec} if self.prm.kind == "model" and self.prm.spec else {}
+
+    def call_shape(self, budget):
+        return search_call_shape(budget // self.n, self.prm)  # type: ignore[attr-defined]
+
+    def forced_text(self, call, chain):
+        """The newline re-opening the step line before every step that continues a parent."""
+        return (STEP_JOIN if call.get("role") == STEP_ROLE and call.get("parent") is not None else ""), None
+
+    def call_score(self, role, text):
+        """A judged PRM's verdict, re-read from its text (:func:`~depthbench.baselines.strategies.best_of.judge_score`)."""
+        return float(judge_score(text)) if self.prm.judged and role == PRM_ROLE.name else None
+
+    async def value(self, item, ctx, rec, chain: str) -> float:
+        """The PRM's score of the chain ending at step call ``rec`` (a judged PRM makes its call;
+        0 when the budget has no room for it)."""
+        if not self.prm.judged:
+            return prm_free_score(self.prm, item, rec, chain, run_seed=ctx.run_seed)
+        try:
+            return await prm_judge(ctx, self.prm, rec, chain)
+        except BudgetExhausted:
+            return 0.0
+
+    def final_answer(self, calls, item, *, run_seed=0):
+        return search_final_answer(self.prm, calls, item, run_seed=run_seed, tag=self.tag)

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from depthbench._lazy import lazy
 from depthbench.baselines._budget import BudgetExhausted
 from depthbench.baselines._context import strategy_rng
-from depthbench.baselines._stepwise import STEP_JOIN, chain_text, next_steps
-from depthbench.baselines.strategies._base import Strategy, bad_name, pos_int, strategy
-from depthbench.baselines.strategies.best_of import judge_score
+from depthbench.baselines._stepwise import chain_text, next_steps
+from depthbench.baselines.strategies._base import bad_name, pos_int, strategy
 from depthbench.baselines.strategies._search import (
     PRM,
-    PRM_CALL_TOKENS,
     SEARCH_ROLES,
+    SearchStrategy,
     finished,
-    check_prm_items,
-    prm_free_score,
-    prm_judge,
-    search_call_shape,
-    search_final_answer,
     search_min_budget,
     split_prm,
 )
@@ -38,7 +32,7 @@ __all__ = ["Beam"]
                   "W children each; weighted best-of-N over finished chains",
           min_budget=lambda s: search_min_budget(s.n, s.prm))
 @dataclass(frozen=True)
-class Beam(Strategy):
+class Beam(SearchStrategy):
     """Beam search over reasoning steps guided by a process reward model.
 
     Step 0 samples ``N`` first steps of the step prompt
@@ -76,9 +70,8 @@ class Beam(Strategy):
 
     n: int = 16
     width: int = 4
-    prm: PRM = field(default_factory=PRM)
     fewer_hint: ClassVar[str] = " or fewer beams"
-    branching: ClassVar[bool] = True
+    tag: ClassVar[str] = "beam"
 
     @classmethod
     def from_parts(cls, name, arg, opts):
@@ -98,44 +91,6 @@ class Beam(Strategy):
     @property
     def name(self) -> str:
         return f"beam@{self.n}:{self.width}:prm={self.prm.name}"
-
-    @property
-    def kind(self) -> str:
-        return "search"
-
-    @property
-    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
-        """Step calls (a continuing backend, or replay of recorded steps); new text for a judged PRM."""
-        return ("steps", "new_text") if self.prm.judged else ("steps",)
-
-    @property
-    def needs_gold(self) -> bool:
-        return self.prm.needs_gold
-
-    def gold_free_hint(self) -> str:
-        """What to use instead when a hidden split refuses a gold-reading PRM."""
-        return f"prm={self.prm.name} reads the gold trace; use beam@{self.n}:{self.width}:prm=env (gold-free) or prm=self"
-
-    def check_items(self, items):
-        check_prm_items(self.prm, items, self.name)
-
-    def aux_models(self) -> dict[str, str]:
-        return {"prm": self.prm.spec} if self.prm.kind == "model" and self.prm.spec else {}
-
-    def allowance(self, budget: int) -> str:
-        return f"gives each of {self.n} first-step calls {budget // self.n} tokens" + (
-            f" including its {PRM_CALL_TOKENS}-token PRM call" if self.prm.judged else "")
-
-    def call_shape(self, budget):
-        return search_call_shape(budget // self.n, self.prm)
-
-    def forced_text(self, call, chain):
-        """The newline re-opening the step line before every step that continues a parent."""
-        return (STEP_JOIN if call.get("role") == "step" and call.get("parent") is not None else ""), None
-
-    def call_score(self, role, text):
-        """A judged PRM's verdict, re-read from its text (:func:`~depthbench.baselines.strategies.best_of.judge_score`)."""
-        return float(judge_score(text)) if self.prm.judged and role == "prm" else None
 
     async def orchestrate(self, item, ctx):
         budget = ctx.budget
@@ -178,17 +133,5 @@ class Beam(Strategy):
             rnd += 1
 
     async def _score(self, item, ctx, cands, chains) -> dict[str, float]:
-        if not self.prm.judged:
-            return {r["key"]: prm_free_score(self.prm, item, r, chains[r["key"]], run_seed=ctx.run_seed) for r in cands}
-
-        async def one(r: dict[str, Any]) -> float:
-            try:
-                return await prm_judge(ctx, self.prm, r, chains[r["key"]])
-            except BudgetExhausted:
-                return 0.0
-
-        vals = await asyncio.gather(*(one(r) for r in cands))
+        vals = await asyncio.gather(*(self.value(item, ctx, r, chains[r["key"]]) for r in cands))
         return {r["key"]: v for r, v in zip(cands, vals)}
-
-    def final_answer(self, calls, item, *, run_seed=0):
-        return search_final_answer(self.prm, calls, item, run_seed=run_seed, tag="beam")

@@ -8,22 +8,16 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from depthbench.baselines._budget import BudgetExhausted
-from depthbench.baselines._stepwise import STEP_JOIN, chain_text, next_steps
-from depthbench.baselines.strategies._base import Strategy, bad_name, pos_int, strategy
+from depthbench.baselines._stepwise import chain_text, next_steps
+from depthbench.baselines.strategies._base import bad_name, pos_int, strategy
 from depthbench.baselines.strategies._search import (
     PRM,
-    PRM_CALL_TOKENS,
     SEARCH_ROLES,
-    check_prm_items,
+    SearchStrategy,
     finished,
-    prm_free_score,
-    prm_judge,
-    search_call_shape,
-    search_final_answer,
     search_min_budget,
     split_prm,
 )
-from depthbench.baselines.strategies.best_of import judge_score
 
 __all__ = ["MCTS", "DEFAULT_C", "WIDENING"]
 
@@ -54,7 +48,7 @@ class _Node:
                   "at the new leaf backed up; weighted best-of-N over the finished chains",
           min_budget=lambda s: search_min_budget(s.n, s.prm))
 @dataclass(frozen=True)
-class MCTS(Strategy):
+class MCTS(SearchStrategy):
     """Monte Carlo tree search over reasoning steps, valued by a process reward model.
 
     Each iteration descends from the root by UCT -- at a node with ``n`` visits, the child
@@ -81,9 +75,8 @@ class MCTS(Strategy):
 
     n: int = 8
     c: float = DEFAULT_C
-    prm: PRM = field(default_factory=PRM)
     fewer_hint: ClassVar[str] = " or a smaller N"
-    branching: ClassVar[bool] = True
+    tag: ClassVar[str] = "mcts"
 
     @classmethod
     def from_parts(cls, name, arg, opts):
@@ -102,43 +95,6 @@ class MCTS(Strategy):
     @property
     def name(self) -> str:
         return f"mcts@{self.n}:c={self.c:g}:prm={self.prm.name}"
-
-    @property
-    def kind(self) -> str:
-        return "search"
-
-    @property
-    def needs(self) -> tuple[str, ...]:  # type: ignore[override]
-        """Step calls (a continuing backend, or replay of recorded steps); new text for a judged PRM."""
-        return ("steps", "new_text") if self.prm.judged else ("steps",)
-
-    @property
-    def needs_gold(self) -> bool:
-        return self.prm.needs_gold
-
-    def gold_free_hint(self) -> str:
-        return f"prm={self.prm.name} reads the gold trace; use mcts@{self.n}:c={self.c:g}:prm=env (gold-free) or prm=self"
-
-    def check_items(self, items):
-        check_prm_items(self.prm, items, self.name)
-
-    def aux_models(self) -> dict[str, str]:
-        return {"prm": self.prm.spec} if self.prm.kind == "model" and self.prm.spec else {}
-
-    def allowance(self, budget: int) -> str:
-        return f"gives each step call {budget // self.n} tokens (B/N)" + (
-            f" including its {PRM_CALL_TOKENS}-token PRM call" if self.prm.judged else "")
-
-    def call_shape(self, budget):
-        return search_call_shape(budget // self.n, self.prm)
-
-    def forced_text(self, call, chain):
-        """The newline re-opening the step line before every step that continues a parent."""
-        return (STEP_JOIN if call.get("role") == "step" and call.get("parent") is not None else ""), None
-
-    def call_score(self, role, text):
-        """A judged PRM's verdict, re-read from its text."""
-        return float(judge_score(text)) if self.prm.judged and role == "prm" else None
 
     # ------------------------------------------------------------------------------
     def _uct(self, node: _Node, child: _Node) -> float:
@@ -181,7 +137,7 @@ class MCTS(Strategy):
             next_sample[rnd] = sample + 1
             by_key[rec["key"]] = rec
             chain = chain_text(rec["key"], by_key, memo)
-            value = await self._value(item, ctx, rec, chain)
+            value = await self.value(item, ctx, rec, chain)
             leaf = _Node(rec=rec, chain=chain, parent=node, round=rnd, terminal=finished(rec))
             node.children.append(leaf)
             done += leaf.terminal
@@ -190,14 +146,3 @@ class MCTS(Strategy):
                 up.visits += 1
                 up.value += value
                 up = up.parent
-
-    async def _value(self, item, ctx, rec, chain) -> float:
-        if not self.prm.judged:
-            return prm_free_score(self.prm, item, rec, chain, run_seed=ctx.run_seed)
-        try:
-            return await prm_judge(ctx, self.prm, rec, chain)
-        except BudgetExhausted:
-            return 0.0
-
-    def final_answer(self, calls, item, *, run_seed=0):
-        return search_final_answer(self.prm, calls, item, run_seed=run_seed, tag="mcts")
