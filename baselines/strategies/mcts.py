@@ -12,6 +12,7 @@ from depthbench.baselines._stepwise import chain_text, next_steps
 from depthbench.baselines.strategies._base import bad_name, pos_int, strategy
 from depthbench.baselines.strategies._search import (
     PRM,
+    PRM_CALL_TOKENS,
     SEARCH_ROLES,
     SearchStrategy,
     finished,
