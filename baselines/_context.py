@@ -380,7 +380,7 @@ class CallContext:
                         min_tokens=min_tokens)
         seeds = tuple(self.seed(sample + i, round, role) for i in missing)
         try:
-            req = self._request(request, res.max_tokens, seeds, tuple(sample + i for i in missing), role)
+            req = self._request(request, res.max_tokens, seeds, tuple(sample + i for i in missing), role, round)
             resp = await backend.generate(req)
         except BaseException:
             res.cancel()
@@ -446,7 +446,7 @@ class CallContext:
             res.settle([int(usage["completion_tokens"])], [int(usage["prompt_tokens"])])
 
     def _request(self, request: Mapping[str, Any], max_tokens: int, seeds: tuple[int, ...],
-                 samples: tuple[int, ...], role: str) -> Request:
+                 samples: tuple[int, ...], role: str, round: int = 0) -> Request:
         """The backend request for the missing choices (sampling parameters always explicit)."""
         msgs = request.get("messages")
         return Request(
@@ -462,6 +462,7 @@ class CallContext:
             item=self.item,
             samples=samples,
             role=role,
+            round=int(round),
         )
 
     def _record(self, key: str, sample: int, where: Mapping[str, Any], backend: Model, resp: Any, ch: Any, *,

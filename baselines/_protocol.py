@@ -77,6 +77,9 @@ class Request:
         The harness role of the call (``"answer"``, ``"continue"``, ``"revise"``,
         ``"judge"``, ...; see ``depthbench.baselines._roles``). Metadata only: the
         ``replay`` backend serves recorded answers and refuses roles that need new text.
+    round : int
+        The call's round (metadata only, like ``role``): ``replay`` serves a recorded step by
+        (item, sample, round).
     """
 
     max_tokens: int
@@ -91,6 +94,7 @@ class Request:
     item: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     samples: tuple[int, ...] | None = field(default=None, compare=False)
     role: str = field(default="answer", compare=False)
+    round: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
@@ -217,6 +221,10 @@ class Capabilities:
         :data:`~depthbench.baselines.backends._continuation.CONTINUATION_MODES`.
     new_text : bool
         The backend generates new text (False for ``replay``, which serves recorded answers).
+    steps : bool
+        The backend serves step calls of a step-wise search (role ``step``) without continuing a
+        turn itself: ``replay`` of a file holding recorded steps. A backend with
+        ``assistant_prefix`` generates them anyway.
     """
 
     chat: bool = True
@@ -226,6 +234,7 @@ class Capabilities:
     seed: bool = True
     continuation: str = "none"
     new_text: bool = True
+    steps: bool = False
 
 
 @runtime_checkable

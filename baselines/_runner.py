@@ -257,9 +257,10 @@ def _check_gold_free(strategies: Sequence[Strategy], items: Sequence[Mapping[str
         return
     for s in strategies:
         if needs_gold(s):
+            hint = s.gold_free_hint()
             raise UserError(f"--strategy {s.name}: picks its answer with the gold answer or trace, which a hidden "
-                            "split's prompts do not carry; use strategies that answer on their own (single, "
-                            "majority@N, budget_forcing, revision@R, best_of@N:self, ...)")
+                            "split's prompts do not carry; " + (hint if hint else "use strategies that answer on "
+                            "their own (single, majority@N, budget_forcing, revision@R, best_of@N:self, ...)"))
 
 
 def _run_config(cfg: EvalConfig, strategies: Sequence[Strategy], sha: str, n_items: int) -> dict[str, Any]:
@@ -511,6 +512,8 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     sampler_kw = _sampler_options(cfg)
     items, sha = load_items(cfg)
     _check_gold_free(strategies, items)
+    for s in strategies:
+        s.check_items(items)  # e.g. a PRM the items' families cannot provide (prm=env without env_check)
     extra = {k: v for k, v in (("retries", cfg.retries), ("timeout", cfg.timeout)) if v is not None}
     model = load_model(cfg.model, base_url=cfg.base_url, api_key=cfg.api_key, concurrency=cfg.concurrency,
                        **extra, **sampler_kw, **cfg.model_options)
@@ -573,7 +576,7 @@ def prepare_backend(model: Any, strategies: Sequence[Strategy], cfg: EvalConfig)
         A strategy the backend cannot run (with the reason and the alternatives), or a
         setting it cannot honour; nothing has been created or called for any item.
     """
-    needs = Needs(continuation=any("continuation" in s.needs or "force_answer" in s.needs for s in strategies),
+    needs = Needs(continuation=any({"continuation", "force_answer", "steps"} & set(s.needs) for s in strategies),
                   native_n=bool(getattr(model, "native_n", False)), temperature=cfg.temperature, top_p=cfg.top_p)
     prepare = getattr(model, "prepare", None)
     if prepare is not None:

@@ -53,6 +53,7 @@ __all__ = [
     "SimBatch",
     "count_tokens",
     "chain_completion_probability",
+    "first_error_distribution",
     "sample_correct_probability",
     "single_chain_accuracy",
     "majority_accuracy",
@@ -182,6 +183,25 @@ def chain_completion_probability(depth: int, budget: int, *, tokens_per_step: in
         return 0.0
     trials = 2 * spread * depth
     return 1.0 if trials == 0 else float(stats.binom.cdf(room, trials, 0.5))
+
+
+def first_error_distribution(depth: int, eps: float) -> list[float]:
+    """The per-step error law of one chain: ``P(first wrong step = k)`` for k = 1..depth, then
+    ``P(no wrong step)``.
+
+    Each step is wrong with probability ``eps`` given a right prefix (an error is carried
+    forward), so ``P(first error at k) = (1 - eps)**(k - 1) * eps`` and ``P(none) = (1 - eps)**depth``.
+    The step-wise mode (one step per call, the prefix read back) follows the same law as a
+    whole chain, since each call draws the next step's error afresh given the prefix.
+
+    Examples
+    --------
+    >>> [round(x, 3) for x in first_error_distribution(2, 0.1)]
+    [0.1, 0.09, 0.81]
+    """
+    if depth < 0 or not 0.0 <= eps < 1.0:
+        raise ValueError(f"need depth >= 0 and eps in [0, 1), got depth={depth}, eps={eps}")
+    return [(1.0 - eps) ** (k - 1) * eps for k in range(1, depth + 1)] + [(1.0 - eps) ** depth]
 
 
 def sample_correct_probability(depth: int, budget: int, *, eps: float = 0.02, tokens_per_step: int = 12,

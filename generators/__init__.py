@@ -19,13 +19,14 @@ import pkgutil
 from functools import lru_cache
 
 from depthbench.errors import UserError
-from depthbench.generators._base import Certificate, Family, Problem
+from depthbench.generators._base import Certificate, Family, Problem, StepCheck
 from depthbench.generators._seeding import item_rng
 
 __all__ = [
     "Family",
     "Problem",
     "Certificate",
+    "StepCheck",
     "families",
     "get_family",
     "register_family",

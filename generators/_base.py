@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Problem", "Certificate", "Family", "AnswerType", "parse_int"]
+__all__ = ["Problem", "Certificate", "Family", "AnswerType", "StepCheck", "parse_int"]
 
 AnswerType = str  # "choice" (a label among candidates), "integer" (in [0, m)), "plan" (moves over U/D/L/R), or a family's own
 
@@ -103,6 +103,23 @@ class Certificate:
 
 
 @dataclass(frozen=True)
+class StepCheck:
+    """The task's own, gold-free verdict on one stated step (``Family.env_check``).
+
+    Attributes
+    ----------
+    ok : bool
+        The step is consistent with the instance and with the steps stated before it.
+    feedback : str
+        One short English sentence a critic can quote, naming the step (``"step 3: moving R
+        from (2, 3) hits a wall at (3, 3)"``); for an ok step it says what was reached.
+    """
+
+    ok: bool
+    feedback: str
+
+
+@dataclass(frozen=True)
 class Family:
     """A registered task family.
 
@@ -164,6 +181,18 @@ class Family:
     cues : tuple of str
         Names of the binary cue variables the builder balances per (split, depth) bucket
         (default none).
+    env_check : callable, optional
+        ``env_check(item, steps) -> list[StepCheck]``: the task's own feedback on the steps a
+        response states (as ``stated_steps`` returns them), one :class:`StepCheck` per step in
+        order, judged **only from** ``item["instance"]`` (never ``answer``,
+        ``solution_trace`` or gold-derived ``meta``), so it runs on a hidden split's prompts.
+        Each step is checked against the instance and the steps stated before it (the
+        process reward model ``env`` and the feedback of ``evolve`` / ``revision_feedback``).
+        None: the family gives no such feedback.
+    env_solved : callable, optional
+        ``env_solved(item, steps, answer=None) -> bool | None``: gold-free, whether every
+        step is ok and the steps end solved (and, given a normalised ``answer``, whether it
+        is the answer the steps reach); None when no step is stated.
     """
 
     name: str
@@ -184,3 +213,5 @@ class Family:
     normalize: Callable[[str, Mapping[str, Any]], Any] | None = None
     steps_covered: Callable[[Mapping[str, Any], Sequence[Any], int], int] | None = None
     cues: tuple[str, ...] = ()
+    env_check: Callable[[Mapping[str, Any], Sequence[Any]], list[StepCheck]] | None = None
+    env_solved: Callable[..., bool | None] | None = None

@@ -47,13 +47,13 @@ exponentially many short ones. arXiv:2505.21825.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from depthbench.generators._base import Certificate, Family, Problem, parse_int
+from depthbench.generators._base import Certificate, Family, Problem, StepCheck, parse_int
 
 __all__ = ["GraphConnectivityConfig", "generate", "certify", "describe", "parse_prompt", "max_depth",
            "verify", "check_path", "trace_first_error", "parse_trace", "stated_steps", "format_step",
@@ -509,3 +509,82 @@ FAMILY = Family(
     format_step=format_step,
     cues=CUES,
 )
+
+
+# --------------------------------------------------------------------------- gold-free feedback (Family.env_check)
+def env_check(item: Mapping[str, Any], steps: Sequence[Any]) -> list[StepCheck]:
+    """The graph's own verdict on each stated step of a path: is the edge in the edge list?
+
+    Steps are node labels as :func:`stated_steps` returns them (the source first). Step 0
+    must be the source; step ``k >= 1`` is ok when an edge joins it to the node of step
+    ``k - 1`` (as stated, even if that step was wrong). Feedback numbers the steps by edges
+    walked (the source is step 0, as in the gold trace, whose depth counts edges) and names
+    the node. Judged only from ``item["instance"]``.
+
+    Parameters
+    ----------
+    item : mapping
+        An item (or a hidden split's prompt): only ``instance`` is read.
+    steps : sequence of int or str
+        The stated path.
+
+    Returns
+    -------
+    list of StepCheck
+
+    Examples
+    --------
+    >>> inst = {"edges": [[0, 1], [1, 2], [0, 3]], "source": 0, "targets": [2, 4], "num_nodes": 5}
+    >>> [c.feedback for c in env_check({"instance": inst}, [0, 1, 3])]
+    ['step 0: the path starts at the source 0', 'step 1 (node 1): edge 0-1 exists; now at 1', 'step 2 (node 3): there is no edge 1-3 in the edge list']
+    """
+    inst = item["instance"]
+    adj = _adjacency(inst["edges"])
+    src, targets = inst["source"], set(inst["targets"])
+    out: list[StepCheck] = []
+    prev = None
+    for k, s in enumerate(steps):
+        node = parse_int(s)
+        if node is None:
+            out.append(StepCheck(False, f"step {k}: cannot read {str(s)[:40]!r} as a node label"))
+            prev = None
+            continue
+        if k == 0:
+            ok = node == src
+            out.append(StepCheck(ok, f"step 0: the path starts at the source {src}" if ok
+                                 else f"step 0: the path starts at {node}, not at the source {src}"))
+        elif node not in adj:
+            out.append(StepCheck(False, f"step {k} (node {node}): node {node} is in no edge of the graph"))
+        elif prev is None:
+            out.append(StepCheck(False, f"step {k} (node {node}): the step before it is not a node label"))
+        elif node in adj.get(prev, ()):
+            end = f"; target {node} reached" if node in targets else ""
+            out.append(StepCheck(True, f"step {k} (node {node}): edge {prev}-{node} exists; now at {node}{end}"))
+        else:
+            out.append(StepCheck(False, f"step {k} (node {node}): there is no edge {prev}-{node} in the edge list"))
+        prev = node
+    return out
+
+
+def env_solved(item: Mapping[str, Any], steps: Sequence[Any], answer: Any = None) -> bool | None:
+    """Gold-free: every step is ok and the path ends at a candidate target (a path proves the
+    target reachable); given an ``answer``, it must be that target's label. None when no step
+    is stated.
+
+    Examples
+    --------
+    >>> inst = {"edges": [[0, 1], [1, 2]], "source": 0, "targets": [2, 4], "num_nodes": 5}
+    >>> env_solved({"instance": inst}, [0, 1, 2], "2"), env_solved({"instance": inst}, [0, 1, 2], "4")
+    (True, False)
+    """
+    if not steps:
+        return None
+    if not all(c.ok for c in env_check(item, steps)):
+        return False
+    last = parse_int(steps[-1])
+    if last not in set(item["instance"]["targets"]):
+        return False
+    return answer is None or parse_int(answer) == last
+
+
+FAMILY = replace(FAMILY, env_check=env_check, env_solved=env_solved)

@@ -74,14 +74,14 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from depthbench.generators._base import Certificate, Family, Problem
+from depthbench.generators._base import Certificate, Family, Problem, StepCheck
 
 __all__ = [
     "GridPlanningConfig",
@@ -994,3 +994,142 @@ FAMILY = Family(
     stated_steps=stated_steps,
     format_step=format_step,
 )
+
+
+# ---------------------------------------------------------------------------------------
+# Gold-free feedback: the stated moves simulated on the instance (Family.env_check)
+# ---------------------------------------------------------------------------------------
+
+_MOVE_WORD = {"U": "up", "D": "down", "L": "left", "R": "right"}
+
+
+def _xy(cell: Any) -> str:
+    return f"({int(cell[0])}, {int(cell[1])})"
+
+
+def _named_cell(instance: Mapping[str, Any], subgoal: str) -> tuple[str, tuple[int, int] | None] | None:
+    """``(label, cell)`` of a stated subgoal (``key a``, ``door a``, ``goal``); cell None when the
+    instance has no such key or door; None when the text names no subgoal kind at all."""
+    words = subgoal.lower().split()
+    if words == ["goal"]:
+        return "the goal", (int(instance["goal"][0]), int(instance["goal"][1]))
+    if len(words) == 2 and words[0] in ("key", "door"):
+        for thing in instance.get(words[0] + "s", ()):
+            if str(thing["id"]).lower() == words[1]:
+                return f"{words[0]} {thing['id']}", (int(thing["pos"][0]), int(thing["pos"][1]))
+        return f"{words[0]} {words[1]}", None
+    return None
+
+
+def env_check(item: Mapping[str, Any], steps: Sequence[Any]) -> list[StepCheck]:
+    """The grid's own verdict on each stated step: its moves simulated on the instance.
+
+    A step (``{"subgoal", "moves"}`` as :func:`stated_steps` returns it, or a bare move
+    string) is ok when every move is legal from where the previous step ended (no wall, no
+    border, no door without its key) and, when it names a subgoal (``key a``, ``door a``,
+    ``goal``), it ends on that subgoal's cell. After a wrong step the next one starts where
+    that step says it ends (its subgoal's cell), else where its last legal move led.
+    Judged only from ``item["instance"]``.
+
+    Parameters
+    ----------
+    item : mapping
+        An item (or a hidden split's prompt): only ``instance`` is read.
+    steps : sequence
+        The stated steps in order.
+
+    Returns
+    -------
+    list of StepCheck
+        One per step; ``feedback`` names the step (1-based) and the first illegal move or
+        the cell reached.
+
+    Examples
+    --------
+    >>> inst = {"width": 3, "height": 2, "walls": [[1, 1]], "start": [0, 1], "goal": [2, 1],
+    ...         "keys": [{"id": "a", "pos": [0, 0]}], "doors": []}
+    >>> [c.feedback for c in env_check({"instance": inst}, [{"subgoal": "key a", "moves": "U"}, "R"])]
+    ['step 1: reached key a at (0, 0)', 'step 2: now at (1, 0)']
+    >>> env_check({"instance": inst}, ["R"])[0].feedback
+    'step 1: move 1 (R, right) from (0, 1) hits a wall at (1, 1)'
+    """
+    inst = item["instance"]
+    b = _board(inst)
+    w, h = int(inst["width"]), int(inst["height"])
+    walls = {(int(x), int(y)) for x, y in inst.get("walls", ())}
+    goal = (int(inst["goal"][0]), int(inst["goal"][1]))
+    pos = (int(inst["start"][0]), int(inst["start"][1]))
+    held: set[str] = set()
+    out: list[StepCheck] = []
+    for i, s in enumerate(steps, 1):
+        if isinstance(s, Mapping):
+            moves, named = s.get("moves"), _named_cell(inst, str(s.get("subgoal", "")))
+        else:
+            moves, named = s, None
+        if not isinstance(moves, str) or not set(moves.upper()) <= set("UDLR"):
+            out.append(StepCheck(False, f"step {i}: cannot read {str(s)[:40]!r} as SUBGOAL:MOVES over U, D, L, R"))
+            continue
+        problem = None
+        picked = []
+        for j, mv in enumerate(moves.upper(), 1):
+            dx, dy = _DELTA[mv]
+            nxt = (pos[0] + dx, pos[1] + dy)
+            where = f"move {j} ({mv}, {_MOVE_WORD[mv]}) from {_xy(pos)}"
+            if not (0 <= nxt[0] < w and 0 <= nxt[1] < h):
+                problem = f"{where} leaves the grid"
+            elif nxt in walls:
+                problem = f"{where} hits a wall at {_xy(nxt)}"
+            elif nxt in b.door_at and b.door_at[nxt] not in held:
+                d = b.door_at[nxt]
+                problem = f"{where} enters door {d} at {_xy(nxt)} without key {d}"
+            if problem:
+                break
+            pos = nxt
+            if pos in b.key_at and b.key_at[pos] not in held:
+                held.add(b.key_at[pos])
+                picked.append(b.key_at[pos])
+        if named is not None and problem is None:
+            label, cell = named
+            if cell is None:
+                problem = f"there is no {label} in this grid"
+            elif cell != pos:
+                problem = f"the moves end at {_xy(pos)}, not at {label} {_xy(cell)}"
+        if problem is not None:
+            out.append(StepCheck(False, f"step {i}: {problem}"))
+            if named is not None and named[1] is not None:  # the next step starts where this one says it ends
+                pos = named[1]
+                if named[0].startswith("key ") and pos in b.key_at:
+                    held.add(b.key_at[pos])
+            continue
+        if named is not None:
+            fb = f"step {i}: reached {named[0]} at {_xy(pos)}"
+        else:
+            fb = f"step {i}: now at {_xy(pos)}" + (" (the goal)" if pos == goal else "")
+        if picked and (named is None or not named[0].startswith("key ")):
+            fb += f", picked up key {', '.join(picked)}"
+        out.append(StepCheck(True, fb))
+    return out
+
+
+def env_solved(item: Mapping[str, Any], steps: Sequence[Any], answer: Any = None) -> bool | None:
+    """Gold-free: every stated step is ok and the moves end on the goal (and, given a plan
+    ``answer``, that plan is legal and reaches the goal). None when no step is stated.
+
+    Examples
+    --------
+    >>> inst = {"width": 3, "height": 1, "walls": [], "start": [0, 0], "goal": [2, 0], "keys": [], "doors": []}
+    >>> env_solved({"instance": inst}, ["R", "R"]), env_solved({"instance": inst}, ["R"]), env_solved({"instance": inst}, [])
+    (True, False, None)
+    """
+    if not steps:
+        return None
+    checks = env_check(item, steps)
+    if not all(c.ok for c in checks):
+        return False
+    plan = "".join((s.get("moves") if isinstance(s, Mapping) else s).upper() for s in steps)
+    if not simulate_plan(item["instance"], plan).solved:
+        return False
+    return answer is None or (isinstance(answer, str) and simulate_plan(item["instance"], answer.upper()).solved)
+
+
+FAMILY = replace(FAMILY, env_check=env_check, env_solved=env_solved)

@@ -66,12 +66,12 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
-from depthbench.generators._base import Certificate, Family, Problem, parse_int
+from depthbench.generators._base import Certificate, Family, Problem, StepCheck, parse_int
 
 __all__ = [
     "MultihopArithmeticConfig",
@@ -742,3 +742,105 @@ FAMILY = Family(
     format_step=format_step,
     steps_covered=steps_covered,
 )
+
+
+# --------------------------------------------------------------------------- gold-free feedback (Family.env_check)
+def env_check(item: Mapping[str, Any], steps: Sequence[Any]) -> list[StepCheck]:
+    """The program's own verdict on each stated value: recomputed from its operands.
+
+    A step ``{"var", "value"}`` (as :func:`stated_steps` returns it) is ok when the variable
+    is defined in the program and the value equals, modulo ``m``, the variable's operation
+    applied to its operands: constants as given, variables at the value stated for them
+    before this step (the latest, right or wrong). A variable operand not stated before is
+    an error (state the operands first). Judged only from ``item["instance"]``.
+
+    Parameters
+    ----------
+    item : mapping
+        An item (or a hidden split's prompt): only ``instance`` is read.
+    steps : sequence
+        The stated steps in order.
+
+    Returns
+    -------
+    list of StepCheck
+
+    Examples
+    --------
+    >>> inst = {"modulus": 10, "query": "b", "order": "topological",
+    ...         "statements": [{"var": "a", "op": "=", "args": [3]}, {"var": "b", "op": "*", "args": ["a", 3]}]}
+    >>> [c.feedback for c in env_check({"instance": inst}, [{"var": "a", "value": 3}, {"var": "b", "value": 8}])]
+    ['step 1: a = 3 checks out', 'step 2: b = a * 3 = 3 * 3 = 9 (mod 10), not 8']
+    """
+    inst = item["instance"]
+    m = int(inst["modulus"])
+    defs = {st["var"]: st for st in inst["statements"]}
+    stated: dict[str, int] = {}
+    out: list[StepCheck] = []
+    for i, s in enumerate(steps, 1):
+        if isinstance(s, Mapping):
+            var, val = s.get("var"), parse_int(s.get("value"))
+        elif isinstance(s, (list, tuple)) and len(s) == 2:
+            var, val = s[0], parse_int(s[1])
+        else:
+            var, val = None, None
+        if not isinstance(var, str) or val is None:
+            out.append(StepCheck(False, f"step {i}: cannot read {str(s)[:40]!r} as VARIABLE=VALUE"))
+            continue
+        st = defs.get(var)
+        if st is None:
+            out.append(StepCheck(False, f"step {i}: the program defines no variable {var}"))
+            stated[var] = val % m
+            continue
+        missing = [a for a in st["args"] if isinstance(a, str) and a not in stated]
+        if missing:
+            out.append(StepCheck(False, f"step {i}: {var} uses {missing[0]}, whose value is not stated before it"))
+            stated[var] = val % m
+            continue
+        args = [stated[a] if isinstance(a, str) else int(a) % m for a in st["args"]]
+        op = st["op"]
+        if op not in _OPS_ARITY or len(args) != _OPS_ARITY[op]:
+            out.append(StepCheck(False, f"step {i}: {var} has an operation this check cannot read"))
+            stated[var] = val % m
+            continue
+        want = (args[0] if op == "=" else args[0] + args[1] if op == "+" else args[0] - args[1] if op == "-"
+                else args[0] * args[1]) % m
+        stated[var] = val % m
+        if op == "=":
+            shown = f"{var} = {st['args'][0]}"
+        else:
+            shown = f"{var} = {st['args'][0]} {op} {st['args'][1]} = {args[0]} {op} {args[1]}"
+        if val % m == want:
+            out.append(StepCheck(True, f"step {i}: {var} = {want} checks out"))
+        else:
+            out.append(StepCheck(False, f"step {i}: {shown} = {want} (mod {m}), not {val}"))
+    return out
+
+
+def env_solved(item: Mapping[str, Any], steps: Sequence[Any], answer: Any = None) -> bool | None:
+    """Gold-free: every step is ok and the queried variable's value is stated (then, the
+    checks chaining from constants, every stated value is right); given an ``answer``, it
+    must equal that value modulo ``m``. None when no step is stated.
+
+    Examples
+    --------
+    >>> inst = {"modulus": 10, "query": "b", "order": "topological",
+    ...         "statements": [{"var": "a", "op": "=", "args": [3]}, {"var": "b", "op": "*", "args": ["a", 3]}]}
+    >>> env_solved({"instance": inst}, [{"var": "a", "value": 3}, {"var": "b", "value": 9}], 19)
+    True
+    """
+    if not steps:
+        return None
+    if not all(c.ok for c in env_check(item, steps)):
+        return False
+    inst = item["instance"]
+    m = int(inst["modulus"])
+    values = [parse_int(s.get("value") if isinstance(s, Mapping) else s[1]) for s in steps
+              if (s.get("var") if isinstance(s, Mapping) else s[0]) == inst["query"]]
+    if not values:
+        return False
+    a = parse_int(answer) if answer is not None else None
+    return answer is None or (a is not None and (a - values[-1]) % m == 0)
+
+
+FAMILY = replace(FAMILY, env_check=env_check, env_solved=env_solved)

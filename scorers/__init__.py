@@ -17,6 +17,7 @@ from depthbench.scorers._diversity import (
     diversity_rule,
     sample_diversity,
 )
+from depthbench.scorers._env import NO_STEPS_FEEDBACK, EnvFeedback, env_feedback
 from depthbench.scorers._extract import ANSWER_TYPES, PARSE_STATUSES, Extraction, extract, normalize_answer
 from depthbench.scorers._family import extract_answer, family_of
 from depthbench.scorers._reduce import (
@@ -70,6 +71,9 @@ __all__ = [
     "parse_trace",
     "stated_steps",
     "trace_verifier_score",
+    "EnvFeedback",
+    "env_feedback",
+    "NO_STEPS_FEEDBACK",
     "VoteResult",
     "majority_vote",
     "best_of_n",

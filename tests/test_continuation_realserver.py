@@ -171,3 +171,58 @@ def test_doctor_in_process_names_the_template_mode(capsys):
     assert rows["continuation"][:2] == ["ok", "template"] and "SmolLM2" in rows["continuation"][2]
     assert rows["strategies"][:2] == ["ok", "all"] and rows["reasoning"][:2] == ["info", "none"]
     assert rows["sampler"][2].startswith("top_k 0, min_p 0.0, repeat_penalty 1.0")
+
+
+
+def test_a_step_call_is_the_same_tokens_and_text_in_process_and_through_the_server(backends):
+    """Step-wise generation (issue 13): the next step of a partial chain, stopped at the step
+    delimiter, is the same prompt tokens and the same text on both backends."""
+    from depthbench.baselines._stepwise import STEP_DELIMITER, step_request
+
+    server, local, _ = backends
+    item = {"prompt": "Count from 1 to 9, one per line, as 'Step 1: 1', 'Step 2: 2' and so on. End with 'Answer: 9'."}
+    req_kw = step_request(item, "Step 1: 1\nStep 2: 2\n", 24)
+    req = Request(max_tokens=24, temperature=0.0, top_p=1.0, seeds=(7,), messages=tuple(req_kw["messages"]),
+                  assistant_prefix=req_kw["assistant_prefix"], stop=tuple(req_kw["stop"]))
+    a = asyncio.run(server.generate(req))
+    b = asyncio.run(local.generate(req))
+    assert a.prompt_tokens == b.prompt_tokens == len(local.prompt_tokens(req))
+    ca, cb = a.choices[0], b.choices[0]
+    assert (ca.text, ca.completion_tokens, ca.finish_reason) == (cb.text, cb.completion_tokens, cb.finish_reason)
+    assert STEP_DELIMITER not in ca.text and ca.text.strip()
+
+
+def test_beam_search_on_the_real_server_logs_every_call_holds_the_budget_and_analyses(base_url, tmp_path):
+    """Deliverable 6 of issue 13: SmolLM2-135M runs beam search through llama.cpp's server at a small
+    budget; every call is logged and listed in its outcome, the budget holds, and score / analyze /
+    report complete."""
+    from depthbench.baselines._stepwise import STEP_DELIMITER
+    from depthbench.cli import main
+    from depthbench.tasks import build_items
+
+    items = build_items("graph_connectivity", "test", depths=[1], n=1)
+    tgt = items[0]["instance"]["targets"]  # a short prompt keeps the test fast on two shared cores
+    items[0]["prompt"] = f"Which of {tgt[0]} or {tgt[1]} is larger? End with 'Answer: <number>'."
+    data = tmp_path / "items.jsonl"
+    data.write_text("".join(json.dumps(it) + "\n" for it in items))
+    budget, run = 64, tmp_path / "srv"
+    assert main(["eval", "--data", str(data), "--strategy", "beam@2:2:prm=oracle", "--budget", str(budget),
+                 "--seed", "5", "--temperature", "0.7", "--concurrency", "1", "--no-progress",
+                 "--model", "openai:smollm2", "--base-url", base_url, "--out", str(run)]) == 0
+    calls = _calls(run)
+    assert calls and {c["role"] for c in calls} == {"step"}
+    for c in calls:
+        assert c["request"]["stop"] == [STEP_DELIMITER] and STEP_DELIMITER not in c["text"]
+        assert c["request"]["max_tokens"] <= budget // 2
+        if c["parent"] is not None:
+            assert c["continuation"] == "template" and c["request"]["assistant_prefix"].endswith("\n")
+    [o] = [json.loads(x) for x in (run / "outcomes.jsonl").read_text().splitlines()]
+    assert sorted(o["calls"]) == sorted(c["key"] for c in calls)
+    g = sum(c["usage"]["completion_tokens"] + c["usage"].get("forced_tokens", 0) for c in calls)
+    assert o["generated_tokens"] == g <= budget
+    assert main(["score", str(run)]) == 0
+    assert main(["analyze", str(run)]) == 0
+    assert main(["report", str(run)]) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert {(r["strategy"], r["kind"]) for r in results["curves"]} == {("beam@2:2:prm=oracle", "search")}
+    assert (run / "report" / "report.html").exists() and (run / "report" / "summary.md").exists()

@@ -26,9 +26,9 @@ TASKS = sorted(families())
 
 #: sha256 of data/v2/<task>/manifest.json (the dataset sha256 runs and submissions cite)
 GOLDEN_V2 = {
-    "graph_connectivity": "0538539bdde8a72f5a99f1fe7b0600b61df3b2da33045031e14eccbcf134e077",
-    "grid_planning": "9ca235965bdf0c3f569935003e011c61634ae6c8d7f0f9fb4e2920619d5e58d2",
-    "multihop_arithmetic": "17f6fdd3d357253658a32309845791cf7087ee69912082cf2fa06c2cc9122f30",
+    "graph_connectivity": "20c398c9018ace4fb1ed6cd4d3cce6bdaa53c0d015a959ee27b057e638aaa5bb",
+    "grid_planning": "40a4174a6df1c05b66e1574677b058a19ad55a6782a1046e83bad57dfeaf83a3",
+    "multihop_arithmetic": "320b04be029af066879a3dd4240170ec7ca2f43be42e8894b4bf993573e9319b",
 }
 #: data/v1 is frozen: its manifests never change
 GOLDEN_V1 = {

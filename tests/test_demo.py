@@ -135,3 +135,16 @@ def test_verdicts_equal_scorers_recomputed_from_the_log(demo, task, tmp_path) ->
     assert _verdict_rows(merged, task) == _verdict_rows(recomputed, task)
     assert _breakpoints(merged, task) == _breakpoints(recomputed, task)
     assert merged["datasets"][task] == recomputed["dataset_sha256"]
+
+
+def test_demo_shows_the_search_comparison(demo) -> None:
+    """Issue 13: best-of-N vs beam search with the oracle and a weak noisy PRM, by the suite's verdicts."""
+    out, proc, _ = demo
+    assert "search on graph_connectivity (beam vs best-of-N, budget 768 per item):" in proc.stdout
+    data = json.loads((out / "search" / "search.json").read_text())
+    pairs = {(p["a"], p["b"]): {r["depth"]: r for r in p["rows"]} for p in data["pairs"]}
+    oracle = pairs[("beam@4:2:prm=oracle", "best_of@4:oracle")]
+    noisy = pairs[("beam@4:2:prm=noisy:0.6,0.4", "best_of@4:noisy:0.6,0.4")]
+    assert oracle[12]["verdict"] == "a_better" and oracle[12]["diff"] > oracle[1]["diff"] + 0.1
+    assert noisy[12]["diff"] < oracle[12]["diff"]
+    assert f"beam@4:2:prm=oracle - best_of@4:oracle: d1 {oracle[1]['diff']:+.2f}" in proc.stdout

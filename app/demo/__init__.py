@@ -26,6 +26,13 @@ three regimes the suite is about:
   ``drift=0.004`` per forced token): budget forcing spends its extra tokens re-checking and
   corrupting a finished plan, so parallel voting is better wherever its chains fit.
 
+5. **Search** (issue 13): on graph_connectivity with noisy steps (``eps=0.1``), best-of-N
+   against beam search (``beam@4:2``, Snell et al. 2024) at the same budget, each scored by an
+   oracle (an upper bound) and by a weak noisy judge (``noisy:0.6,0.4``): the suite's paired
+   verdicts per depth (``OUT/search/results.json``, the lines printed at the end). With the
+   oracle the beam keeps only right partial chains and pulls away with depth; with the weak
+   judge the gain shrinks -- how much search gains depends on how reliable its reward is.
+
 The simulated reasoner is a calibrated reference model (see
 :mod:`depthbench.baselines._simulated_theory`), not a stand-in for a real model: the demo shows
 what the measurements look like, not what any real model does.
@@ -43,10 +50,12 @@ from typing import Any
 from depthbench.analysis import RESULTS_FORMAT, RunResults, check_results, load_run_json, summarize_verdicts
 from depthbench.analysis import analyze_run as _analyze
 from depthbench.analysis import score_run as _score
+from depthbench.analysis._format import clean_json
 from depthbench.baselines._runner import EvalConfig, run_eval
 from depthbench.errors import UserError
-from depthbench.io import atomic_write_json, ensure_writable_dir, sha256_bytes
+from depthbench.io import atomic_write_json, ensure_writable_dir, read_jsonl, sha256_bytes
 from depthbench.report import write_report
+from depthbench.scorers import compare_strategies
 from depthbench.tasks import build_items, load_spec, write_dataset
 
 __all__ = ["DemoFamily", "DEMO_FAMILIES", "DEMO_STRATEGIES", "DEMO_BUDGETS", "DEMO_N_PER_DEPTH", "run_demo",
@@ -77,6 +86,11 @@ DEMO_N_PER_DEPTH = 200
 #: The pair whose verdicts the demo prints (parallel a, sequential b).
 DEMO_PAIR = ("majority@4", "budget_forcing")
 _SPLIT = "test"
+#: the search comparison (step 5): task, depths, model, budget, items per depth and the (a, b) pairs
+DEMO_SEARCH_TASK, DEMO_SEARCH_DEPTHS, DEMO_SEARCH_MODEL = "graph_connectivity", (1, 4, 12), "simulated:eps=0.1"
+DEMO_SEARCH_BUDGET, DEMO_SEARCH_N = 768, 40
+DEMO_SEARCH_PAIRS: tuple[tuple[str, str], ...] = (("beam@4:2:prm=oracle", "best_of@4:oracle"),
+                                                  ("beam@4:2:prm=noisy:0.6,0.4", "best_of@4:noisy:0.6,0.4"))
 
 
 @dataclass(frozen=True)
@@ -158,7 +172,7 @@ def _verdict_lines(results: Mapping[str, Any]) -> list[str]:
 
 
 def run_demo(out: str | Path, seed: int = 0, n_per_depth: int = DEMO_N_PER_DEPTH,
-             families: Sequence[DemoFamily] = DEMO_FAMILIES, quiet: bool = False) -> DemoResult:
+             families: Sequence[DemoFamily] = DEMO_FAMILIES, quiet: bool = False, search: bool = True) -> DemoResult:
     """Run the demo into ``out`` (see the module docstring).
 
     Parameters
@@ -174,6 +188,8 @@ def run_demo(out: str | Path, seed: int = 0, n_per_depth: int = DEMO_N_PER_DEPTH
         Which families to run (default: all three).
     quiet : bool
         Print nothing.
+    search : bool
+        Also run the search comparison (step 5; default True).
 
     Returns
     -------
@@ -224,6 +240,8 @@ def run_demo(out: str | Path, seed: int = 0, n_per_depth: int = DEMO_N_PER_DEPTH
         runs[fam.task] = _run_config(run_dir)
         run_dirs.append(run_dir)
 
+    search_lines = _search_comparison(out, seed, say) if search else []
+
     merged = merge_results(per_task, runs)
     results_path = out / "results.json"
     check_results(merged, where=f"{results_path} (as written)")
@@ -239,7 +257,40 @@ def run_demo(out: str | Path, seed: int = 0, n_per_depth: int = DEMO_N_PER_DEPTH
     say("verdicts (parallel majority@4 vs sequential budget_forcing, same token budget per item):")
     for line in lines:
         say(f"  {line}")
-    return DemoResult(out, files.html, results_path, tuple(run_dirs), tuple(lines), seconds)
+    if search_lines:
+        say(f"search on {DEMO_SEARCH_TASK} (beam vs best-of-N, budget {DEMO_SEARCH_BUDGET} per item):")
+        for line in search_lines:
+            say(f"  {line}")
+    return DemoResult(out, files.html, results_path, tuple(run_dirs), tuple(lines) + tuple(search_lines), seconds)
+
+
+def _search_comparison(out: Path, seed: int, say: Any) -> list[str]:
+    """Step 5: best-of-N vs beam search on the simulated reasoner, oracle and weak PRMs; the
+    verdict lines (:func:`depthbench.scorers.summarize_comparison`'s sentence per pair)."""
+    items = build_items(DEMO_SEARCH_TASK, _SPLIT, depths=list(DEMO_SEARCH_DEPTHS), n=DEMO_SEARCH_N, seed=seed)
+    data_dir, run_dir = out / "data" / f"search_{DEMO_SEARCH_TASK}", out / "search"
+    depths_arg = ",".join(map(str, DEMO_SEARCH_DEPTHS))
+    write_dataset(data_dir, load_spec(DEMO_SEARCH_TASK), {_SPLIT: items},
+                  command=f"depthbench generate {DEMO_SEARCH_TASK} --split {_SPLIT} --depths {depths_arg} "
+                          f"--n {DEMO_SEARCH_N} --seed {seed}")
+    names = [n for pair in DEMO_SEARCH_PAIRS for n in pair]
+    say(f"[demo] search: {len(items)} items of {DEMO_SEARCH_TASK} (depths {depths_arg}), model {DEMO_SEARCH_MODEL}, "
+        f"strategies {', '.join(names)}, budget {DEMO_SEARCH_BUDGET}")
+    t1 = time.monotonic()
+    run_eval(EvalConfig(model=DEMO_SEARCH_MODEL, strategies=[",".join(names)], budgets=[DEMO_SEARCH_BUDGET],
+                        out=str(run_dir), data=str(data_dir), split=_SPLIT, seed=seed, progress=False, fsync=False,
+                        argv=["demo", "--seed", str(seed)]))
+    results = analyze_run(run_dir)
+    outcomes = [r for r in read_jsonl(run_dir / "scored.jsonl")]
+    lines, pairs = [], []
+    for a, b in DEMO_SEARCH_PAIRS:
+        rows, bp = compare_strategies(outcomes, a, b, budget=DEMO_SEARCH_BUDGET, chance=0.5)
+        pairs.append({"a": a, "b": b, "rows": rows, "breakpoint": bp})
+        diffs = ", ".join(f"d{r['depth']} {r['diff']:+.2f} ({r['verdict']})" for r in rows)
+        lines.append(f"{a} - {b}: {diffs}")
+    atomic_write_json(run_dir / "search.json", clean_json({"pairs": pairs, "curves": results.get("curves", [])}))
+    say(f"[demo] search: evaluated and analysed in {time.monotonic() - t1:.1f} s")
+    return lines
 
 
 def _run_config(run_dir: Path) -> dict[str, Any]:

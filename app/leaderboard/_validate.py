@@ -299,6 +299,7 @@ class _Checker:
                 rep.problem(f"{w}: call key {k!r} appears {n} times")
                 ok = False
         shape = strat.call_shape(p["budget"]) if strat is not None else None
+        branching = bool(getattr(strat, "branching", False))  # tree search: parents checked by round only
         seeds_ok: dict[tuple[int, str], set[int]] = defaultdict(set)
         if self.run_seed is not None:
             for c in calls:
@@ -322,7 +323,8 @@ class _Checker:
             if c["parent"] is not None and parent is None:
                 rep.problem(f"{w}: calls[{j}] parent {c['parent']!r} is not a call of this prediction")
                 ok = False
-            elif parent is not None and (parent["sample"] != c["sample"] or parent["round"] >= c["round"]):
+            elif parent is not None and ((parent["sample"] != c["sample"] and not branching)
+                                         or parent["round"] >= c["round"]):
                 rep.problem(f"{w}: calls[{j}] parent {c['parent']!r} is not an earlier call of the same chain")
                 ok = False
             if not _role_answers(c["role"]):
@@ -796,6 +798,18 @@ def _check_coverage(v: _Validation) -> None:
                               f"once (duplicate), e.g. {', '.join(map(repr, dups[:_MAX_LISTED_IDS]))}")
 
 
+def _check_gold_free(v: _Validation) -> None:
+    """A hidden split's submission uses no strategy that picks with the gold answer or trace
+    (``best_of@N:oracle``, ``beam@N:W:prm=oracle``, ...): its gold is not the submitter's to read."""
+    if not v.rep.hidden:
+        return
+    for name, strat in v.strategies.items():
+        if getattr(strat, "needs_gold", False):
+            hint = strat.gold_free_hint() if hasattr(strat, "gold_free_hint") else ""
+            v.rep.problem(f"metadata.strategies: {name} picks with the gold answer or trace, which a hidden split "
+                          f"does not give; " + (hint or "submit gold-free strategies only"))
+
+
 def _check_public_data(v: _Validation) -> None:
     """On a public release the gold answers are public: listed, never ranked."""
     if not v.rep.hidden and v.items:
@@ -815,6 +829,7 @@ CHECKS: tuple[Check, ...] = (
     _check_suite_version,
     _check_strategies,
     _check_release,
+    _check_gold_free,
     _check_predictions,
     _check_pooled_budgets,
     _check_coverage,

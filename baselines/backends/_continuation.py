@@ -290,6 +290,14 @@ def check_strategy_support(strategies: Iterable[Any], capabilities: Any, model_n
         raise UserError(f"--strategy {','.join(no_cont)}: --model {model_name} cannot continue an assistant turn{why}, "
                         f"which s1 budget forcing needs to insert 'Wait'; use {ALTERNATIVES} instead, or give a "
                         "continuation route (--model-args '{\"chat_template\": \"PATH\"}' with a /completions endpoint)")
+    no_steps = [s.name for s in strategies if "steps" in s.needs
+                and not (capabilities.assistant_prefix or getattr(capabilities, "steps", False))]
+    if no_steps:
+        why = f" ({reason})" if reason else ""
+        raise UserError(f"--strategy {','.join(no_steps)}: --model {model_name} cannot continue an assistant turn{why}, "
+                        "which step-wise search needs (each step continues the chain); use a backend that can "
+                        "(see `depthbench doctor`), or replay a file of recorded steps (records with role 'step', "
+                        "sample and round)")
     no_new = [s.name for s in strategies if "new_text" in s.needs and not capabilities.new_text]
     if no_new:
         raise UserError(f"--strategy {','.join(no_new)}: --model {model_name} only serves recorded answers, and these "

@@ -12,6 +12,10 @@ field                  required  meaning
 ``finish_reason``      no        ``"stop"`` (default), ``"length"`` or ``"error"``
 ``completion_tokens``  no        generated tokens; if absent, counted (see below)
 ``prompt_tokens``      no        prompt tokens; if absent, counted
+``role``               no        ``"answer"`` (default) or ``"step"``: one step of a step-wise
+                                 search (``beam``, ``mcts``), served to the step call of its
+                                 ``sample`` and ``round`` (both then required)
+``round``              no        the step's round (step records only)
 =====================  ========  ==========================================================
 
 lm-evaluation-harness ``samples_*.jsonl`` files and inspect_ai ``.eval`` logs are read too
@@ -29,8 +33,11 @@ bounds every count below by the text it stands for (completion and prompt,
 
 Which record answers a request: choice ``j`` gets sample ``request.samples[j]`` when the
 caller passes sample indices, else the item's next unserved sample (in sample order).
-Replay serves answer samples; a call whose role needs new text (continuation, revision,
-judging) and asking for a sample the file lacks are each a :class:`~depthbench.errors.UserError`.
+Replay serves answer samples, and the step calls of a step-wise search from step records
+(the search re-made with the same strategy, budget and seed asks for the same (sample, round)
+keys, so a search is replayed exactly); a call whose role needs other new text (continuation,
+revision, judging) and asking for a sample or step the file lacks are each a
+:class:`~depthbench.errors.UserError`.
 Budget: a record whose token count exceeds the call's ``max_tokens`` is served as a server
 would have stopped it, with ``finish_reason`` ``"length"`` and ``max_tokens`` tokens charged,
 and its text cut so that it never holds text past ``max_tokens`` tokens (see
@@ -43,6 +50,7 @@ not show, e.g. hidden reasoning, are taken to come first).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import defaultdict
@@ -54,6 +62,7 @@ from depthbench.baselines._foreign_logs import foreign_records
 from depthbench.baselines._probe import Check, strategies_check
 from depthbench.baselines._protocol import FINISH_REASONS, Capabilities, Choice, Request, Response
 from depthbench.baselines._roles import get_role, roles
+from depthbench.baselines._stepwise import STEP_ROLE
 from depthbench.baselines.backends._base import backend
 from depthbench.baselines.backends._tokenizer import cut_to_budget
 from depthbench.errors import UserError
@@ -61,8 +70,11 @@ from depthbench.errors import UserError
 __all__ = ["ReplayModel", "load_replay_file", "cut_to_budget"]
 
 
-def load_replay_file(path: str | Path) -> dict[str, dict[int, dict[str, Any]]]:
-    """Read and validate a replay file; returns ``{item_id: {sample: record}}``.
+def load_replay_file(path: str | Path, step_records: dict[str, dict[tuple[int, int], dict[str, Any]]] | None = None
+                     ) -> dict[str, dict[int, dict[str, Any]]]:
+    """Read and validate a replay file; returns ``{item_id: {sample: record}}`` of the answer
+    samples; the step records (``role: "step"``) go to ``step_records`` as
+    ``{item_id: {(sample, round): record}}`` when it is given.
 
     Raises
     ------
@@ -74,6 +86,7 @@ def load_replay_file(path: str | Path) -> dict[str, dict[int, dict[str, Any]]]:
     if not p.is_file():
         raise UserError(f"--model replay:{path}: file not found; give a JSONL file of recorded completions")
     out: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+    steps: dict[str, dict[tuple[int, int], dict[str, Any]]] = defaultdict(dict)
     foreign = foreign_records(p)  # an lm-eval samples file or an inspect log, as replay records
     with p.open(encoding="utf-8", errors="replace") as f:
         lines = ((i, json.dumps(r)) for i, r in enumerate(foreign, 1)) if foreign is not None else enumerate(f, 1)
@@ -98,6 +111,18 @@ def load_replay_file(path: str | Path) -> dict[str, dict[int, dict[str, Any]]]:
                 v = rec.get(key)
                 if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
                     raise UserError(f"{where}: {key} must be an integer >= 0")
+            role = rec.get("role", "answer")
+            if role not in ("answer", STEP_ROLE):
+                raise UserError(f"{where}: role must be 'answer' (a sample of the prompt) or '{STEP_ROLE}' (a step of a "
+                                "step-wise search), got {role!r}")
+            if role == STEP_ROLE:
+                s, r = rec.get("sample"), rec.get("round")
+                if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (s, r)):
+                    raise UserError(f"{where}: a step record needs integer sample and round >= 0")
+                if (s, r) in steps[rec["item_id"]]:
+                    raise UserError(f"{where}: duplicate step (sample {s}, round {r}) for item {rec['item_id']!r}")
+                steps[rec["item_id"]][(s, r)] = rec
+                continue
             samples = out[rec["item_id"]]
             s = rec.get("sample", len(samples))
             if not isinstance(s, int) or isinstance(s, bool) or s < 0:
@@ -105,8 +130,10 @@ def load_replay_file(path: str | Path) -> dict[str, dict[int, dict[str, Any]]]:
             if s in samples:
                 raise UserError(f"{where}: duplicate sample {s} for item {rec['item_id']!r}")
             samples[s] = rec
-    if not out:
+    if not out and not steps:
         raise UserError(f"--model replay:{path}: the file holds no records")
+    if step_records is not None:
+        step_records.update(steps)
     return dict(out)
 
 
@@ -144,7 +171,10 @@ class ReplayModel:
     def __init__(self, path: str | Path, *, tokenizer: Callable[[str], int] | None = None) -> None:
         self.path = str(path)
         self.name = f"replay:{path}"
-        self.records = load_replay_file(path)
+        self.steps: dict[str, dict[tuple[int, int], dict[str, Any]]] = {}
+        self.records = load_replay_file(path, self.steps)
+        if self.steps:  # a file of recorded steps serves a step-wise search's step calls
+            self.capabilities = dataclasses.replace(type(self).capabilities, steps=True)
         self._tokenizer = tokenizer
         self._count = tokenizer or (lambda text: len(text.split()))
         self._next: dict[str, int] = defaultdict(int)
@@ -160,6 +190,8 @@ class ReplayModel:
         item_id = (request.item or {}).get("id")
         if not item_id:
             raise UserError("replay backend: request.item with an 'id' is needed to find the recorded completion")
+        if request.role == STEP_ROLE:
+            return self._serve_steps(request, item_id, t0)
         if not get_role(request.role).replayable:
             ok = ", ".join(r.name for r in roles().values() if r.replayable)
             raise UserError(f"replay backend: a strategy asked for a {request.role!r} call, which needs new text; "
@@ -177,34 +209,57 @@ class ReplayModel:
             wanted = order[start:start + request.n]
             self._next[item_id] = start + request.n
         choices = []
-        prompt_tokens, psource = None, "replay"
+        prompt_tokens = None
         for j in range(request.n):
             s = wanted[j] if j < len(wanted) else None
             if s is None or s not in recs:
                 raise UserError(f"replay file {self.path}: item {item_id!r} has samples {order}; "
                                 f"sample {s if s is not None else len(order)} was asked for; lower N or record more samples")
             rec = recs[s]
-            text = rec["text"]
-            if isinstance(rec.get("completion_tokens"), int):
-                k, src = rec["completion_tokens"], "replay"
-            else:
-                k, src = self._count(text), "tokenizer"
-            finish = rec["finish_reason"]
-            if k > request.max_tokens:
-                # As a server would: stop at the cap, never serving text past it.
-                if src == "tokenizer" and self._tokenizer is None:  # counted as whitespace words: exact
-                    text = " ".join(text.split()[:request.max_tokens])
-                else:
-                    text = cut_to_budget(text, k, request.max_tokens, self._tokenizer)
-                k, finish = request.max_tokens, "length"
-            choices.append(Choice(text=text, finish_reason=finish, completion_tokens=int(k),
-                                  token_source=src, seed=None))
+            choices.append(self._choice(rec, request.max_tokens))
             if prompt_tokens is None and isinstance(rec.get("prompt_tokens"), int):
                 prompt_tokens = rec["prompt_tokens"]
+        return self._response(request, choices, prompt_tokens, t0)
+
+    def _choice(self, rec: dict[str, Any], max_tokens: int) -> Choice:
+        """One recorded completion served under ``max_tokens`` (cut as a server would stop)."""
+        text = rec["text"]
+        if isinstance(rec.get("completion_tokens"), int):
+            k, src = rec["completion_tokens"], "replay"
+        else:
+            k, src = self._count(text), "tokenizer"
+        finish = rec["finish_reason"]
+        if k > max_tokens:
+            # As a server would: stop at the cap, never serving text past it.
+            if src == "tokenizer" and self._tokenizer is None:  # counted as whitespace words: exact
+                text = " ".join(text.split()[:max_tokens])
+            else:
+                text = cut_to_budget(text, k, max_tokens, self._tokenizer)
+            k, finish = max_tokens, "length"
+        return Choice(text=text, finish_reason=finish, completion_tokens=int(k), token_source=src, seed=None)
+
+    def _response(self, request: Request, choices: list[Choice], prompt_tokens: int | None, t0: float) -> Response:
+        psource = "replay"
         if prompt_tokens is None:
             prompt_tokens, psource = self._count(request.sent_text()), "tokenizer"
         return Response(choices=tuple(choices), prompt_tokens=int(prompt_tokens), prompt_token_source=psource,
                         latency_s=time.perf_counter() - t0, attempts=1, model=self.name)
+
+    def _serve_steps(self, request: Request, item_id: str, t0: float) -> Response:
+        """A step call of a step-wise search: the recorded step of each (sample, round) asked for."""
+        recs = self.steps.get(item_id, {})
+        samples = request.samples if request.samples is not None else tuple(range(request.n))
+        choices, prompt_tokens = [], None
+        for s in samples:
+            rec = recs.get((s, request.round))
+            if rec is None:
+                raise UserError(f"replay file {self.path}: no recorded step for item {item_id!r}, sample {s}, round "
+                                f"{request.round}; replay a step-wise search with the strategy, budget and seed it "
+                                "was recorded with")
+            choices.append(self._choice(rec, request.max_tokens))
+            if prompt_tokens is None and isinstance(rec.get("prompt_tokens"), int):
+                prompt_tokens = rec["prompt_tokens"]
+        return self._response(request, choices, prompt_tokens, t0)
 
     async def generate(self, request: Request) -> Response:
         """Serve the recorded choices for ``request`` (see :class:`~depthbench.baselines.Model`)."""

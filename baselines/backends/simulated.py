@@ -9,7 +9,10 @@ The reasoner walks an item's gold solution trace one step at a time and writes t
 
 Each step's content is the family's own rendering of the gold step
 (``Family.format_step``; ``node=4``, ``x3=4``, ``key_a:RRD``), so the trace verifier reads
-the steps back with the family's stated-step rule. Step lengths, errors, guesses, drift and
+the steps back with the family's stated-step rule. A plan's trace (a key, a door per stage
+and the goal) is written as one step per stage from the start (``door_a:RRDDU``, the last
+``goal:...``), so the written steps are the whole plan and the grid's own move check
+(``Family.env_check``) can judge each of them. Step lengths, errors, guesses, drift and
 correlation follow the model in :mod:`depthbench.baselines._simulated_theory`, whose closed
 forms the text reproduces (tested).
 
@@ -114,6 +117,19 @@ def _solved(item: Mapping[str, Any]) -> Mapping[str, Any]:
     return {**item, "answer": cert.answer, "solution_trace": list(cert.solution_trace)}
 
 
+def _stage_steps(trace: list[Any], depth: int) -> list[Any]:
+    """A plan's gold trace (``{"subgoal", "moves"}`` per key, door and the goal: ``2d + 1``
+    entries at depth ``d``) as ``d`` stage steps that cover the whole plan from the start:
+    stage ``k`` walks to key ``k`` and through door ``k`` (named by its door), the last one on
+    to the goal. So every written step continues from where the previous one ended, and the
+    grid's own move check (``Family.env_check``) can judge it. Other traces are unchanged."""
+    if not (depth and len(trace) == 2 * depth + 1
+            and all(isinstance(e, Mapping) and isinstance(e.get("moves"), str) for e in trace)):
+        return trace
+    groups = [trace[2 * k:2 * k + 2] for k in range(depth - 1)] + [trace[2 * depth - 2:]]
+    return [{"subgoal": g[-1]["subgoal"], "moves": "".join(e["moves"] for e in g)} for g in groups]
+
+
 def _item_view(item: Mapping[str, Any] | None) -> _ItemView:
     if item is None:
         raise UserError("simulated backend: request.item is missing; pass the dataset item in Request(item=...)")
@@ -126,7 +142,7 @@ def _item_view(item: Mapping[str, Any] | None) -> _ItemView:
                         "can solve); pass a depthbench item") from None
     if depth < 0:
         raise UserError(f"simulated backend: item depth must be >= 0, got {depth}")
-    trace = list(item.get("solution_trace") or [])
+    trace = _stage_steps(list(item.get("solution_trace") or []), depth)
     tail = trace[-depth:] if depth else []
     fmt = _step_formatter(item)
     contents = [fmt(e) for e in tail]

@@ -24,6 +24,9 @@ name                             kind         what
 ``pass@N``                       bound        coverage: any of N chains right (not deployable)
 ``ratio@NxR``                    parallel     N chains x R revisions, N*R fixed (Snell et al.)
 ``adaptive@N``                   parallel     pilots, then more chains where votes disagree
+``beam@N:W[:prm=P]``             search       beam search over steps scored by a process reward
+                                              model (Snell et al.); weighted best-of-N at the end
+``mcts@N[:c=C][:prm=P]``         search       UCT over steps, PRM value at the leaves
 ================================ ============ ==================================================
 
 Budget rule: G (generated tokens over all calls, verifier/judge/pilot included) never

@@ -105,7 +105,8 @@ class Strategy:
     #: what the strategy needs from a backend, checked before a run
     #: (:func:`~depthbench.baselines.backends._continuation.check_strategy_support`):
     #: ``"continuation"`` (continues an assistant turn), ``"force_answer"`` (continues one when
-    #: the backend can, else asks in a new user turn), ``"new_text"`` (calls beyond sampled answers)
+    #: the backend can, else asks in a new user turn), ``"new_text"`` (calls beyond sampled answers),
+    #: ``"steps"`` (step calls of a step-wise search: a continuing backend, or replay of recorded steps)
     needs: ClassVar[tuple[str, ...]] = ()
 
     @property
@@ -179,6 +180,20 @@ class Strategy:
         simulated verifiers, not deployable methods): such a strategy cannot run on items
         without answers (a hidden split's prompts). Default: kind ``bound``."""
         return self.kind == "bound"
+
+    #: True when a call's parent may be any earlier-round call of the item, not only the same
+    #: sample's (tree search: a kept chain's children take other samples' slots); the
+    #: submission validator then checks parents by round only
+    branching: ClassVar[bool] = False
+
+    def gold_free_hint(self) -> str:
+        """What to run instead when a hidden split refuses this gold-dependent strategy (a phrase
+        naming the parameter and a gold-free value), or ``""`` for the generic advice."""
+        return ""
+
+    def check_items(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Refuse, before a run, items this strategy cannot handle (a ``UserError`` naming the
+        parameter and the fix); default: nothing to check."""
 
     def call_shape(self, budget: int) -> "Callable[[str, int, int], CallSlot | None] | None":
         """The calls this strategy makes at ``budget``, for the submission validator:

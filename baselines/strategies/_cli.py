@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from depthbench.baselines.strategies import parse, registered
+from depthbench.baselines.strategies._search import PRMS
 
 __all__ = ["register"]
 
@@ -38,4 +39,7 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
                 print(f"\n{info.pattern}")
                 for name, meaning in info.params.items():
                     print(f"  {name:<14} {meaning}")
+        print("\nprocess reward models (prm=P, for beam and mcts):")
+        for name, (gold, meaning) in PRMS.items():
+            print(f"  {name:<14} {'needs gold' if gold else 'gold-free':<11} {meaning}")
     return 0
