@@ -317,3 +317,38 @@ def test_the_critic_of_several_parents_builds_on_the_one_with_most_steps_right()
     msgs += [{"role": "assistant", "content": crit.choices[0].text}, {"role": "user", "content": AUTHOR_INSTRUCTION}]
     auth = m.generate_sync(Request(max_tokens=4096, temperature=1.0, top_p=1.0, seeds=(3,), messages=msgs, item=item))
     assert _steps(auth.choices[0].text)[:ks[2]] == _steps(texts[ks[2]])[:ks[2]]
+
+
+def test_runs_on_a_hidden_splits_prompts(tmp_path):
+    """Gold-free: evolve and revision_feedback run on prompts without answers (gold-dependent strategies
+    are refused there), and what the checker accepted on the prompts is right against the private answers."""
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret-for-the-test")
+    h = tmp_path / "h"
+    assert main(["generate", "grid_planning", "--split", "hidden", "--secret-seed-file", str(secret), "--depths", "2",
+                 "--n", "3", "--out", str(h), "--quiet"]) == 0
+    run = tmp_path / "run"
+    assert main(["eval", "--data", str(h / "public"), "--split", "hidden", "--model", "simulated:eps=0.3", "--strategy",
+                 "evolve@2:islands=1,revision_feedback@2:2", "--budget", "512", "--out", str(run), "--no-progress"]) == 0
+    outcomes = _read(run / "outcomes.jsonl")
+    assert len(outcomes) == 6 and all("solved" in o["meta"] for o in outcomes)
+    assert any(o["meta"]["solved"] for o in outcomes)
+    from depthbench.tasks import load_dataset
+    private = {it["id"]: it for it in load_dataset(h / "private", split="hidden")[0]}
+    for o in outcomes:  # accepted on the prompt alone <=> right against the private answers
+        assert o["meta"]["solved"] == (o["final_answer"] is not None and verify(private[o["item_id"]], o["final_answer"]))
+
+
+def test_same_command_same_bytes_and_a_crashed_run_resumes_without_duplicates(tmp_path):
+    argv = ["eval", "--task", "grid_planning", "--split", "dev", "--limit", "8", "--model", "simulated:eps=0.5",
+            "--strategy", "evolve@4,revision_feedback@2:4", "--budget", "2048", "--no-progress", "--out"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(argv + [str(a)]) == 0 and main(argv + [str(b)]) == 0
+    assert (a / "outcomes.jsonl").read_bytes() == (b / "outcomes.jsonl").read_bytes()
+    calls = (b / "calls.jsonl").read_text().splitlines(keepends=True)
+    (b / "calls.jsonl").write_text("".join(calls[:len(calls) * 6 // 10]))  # the crash: a tail of the log lost
+    outs = (b / "outcomes.jsonl").read_text().splitlines(keepends=True)
+    (b / "outcomes.jsonl").write_text("".join(outs[:len(outs) // 3]))
+    assert main(argv + [str(b)]) == 0
+    assert sorted((a / "outcomes.jsonl").read_text().splitlines()) == sorted((b / "outcomes.jsonl").read_text().splitlines())
+    assert len((b / "calls.jsonl").read_text().splitlines()) == len(calls)
