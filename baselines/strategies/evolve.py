@@ -181,21 +181,17 @@ class Evolve(Strategy):
         t = self.turns
 
         def slot(role: str, s: int, r: int) -> CallSlot | None:
-            if s >= self.generations * per_gen:
+            if s >= self.generations * per_gen or role not in ("answer", "critic", "revise"):
                 return None
-            if s < per_gen:
-                if r == 0:
-                    return CallSlot("none", a) if role == "answer" else None
-                if r > 2 * t - 2:
-                    return None
-                return CallSlot("prev", c if role == "critic" else a) if (r % 2 == 1) == (role == "critic") \
-                    and role in ("critic", "revise") else None
-            if r > 2 * t - 1:
+            if s < per_gen:  # generation 0: answer 0, critic 2t - 1, author 2t
+                want = "answer" if r == 0 else "critic" if r % 2 == 1 else "revise"
+                last = 2 * t - 2
+            else:  # later generations: critic 2t (round 0 without a parent), author 2t + 1
+                want = "critic" if r % 2 == 0 else "revise"
+                last = 2 * t - 1
+            if role != want or r > last:
                 return None
-            if r == 0:
-                return CallSlot("none", c) if role == "critic" else None
-            return CallSlot("prev", c if role == "critic" else a) if (r % 2 == 0) == (role == "critic") \
-                and role in ("critic", "revise") else None
+            return CallSlot("none" if r == 0 else "prev", c if role == "critic" else a)
         return slot
 
     async def orchestrate(self, item, ctx):
