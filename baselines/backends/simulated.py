@@ -340,7 +340,8 @@ def simulated_text_problem(text: str, role: str) -> str | None:
     """Why ``text`` is not output of the simulated reasoner (None when it is).
 
     Its chains are lines ``Step k: <content> <filler...>``, ``Check k: ...`` and a final
-    ``Answer: X``; a critic's reply is one line ``Critique: keep K steps of solution J <filler...>``; a forced answer (role ``force_answer``) is the answer token alone; the
+    ``Answer: X``; a critic's reply is one line ``Critique: keep K steps of solution J
+    <filler...>``; a forced answer (role ``force_answer``) is the answer token alone; the
     last line may be cut at a word (the token cap).
     """
     if role == "force_answer":
@@ -354,7 +355,7 @@ def simulated_text_problem(text: str, role: str) -> str | None:
         last = k == len(lines) - 1
         if _SIM_LINE.fullmatch(line) or (last and _SIM_PREFIX.fullmatch(line)):
             continue
-        return f"line {k + 1} {line[:40]!r} is not 'Step k: ...', 'Check k: ...' or 'Answer: X'"
+        return f"line {k + 1} {line[:40]!r} is not 'Step k: ...', 'Check k: ...', 'Critique: ...' or 'Answer: X'"
     return None
 
 
