@@ -61,6 +61,9 @@ __all__ = [
     "simulate_batch",
     "majority_credit",
     "best_of_credit",
+    "revision_correct_probability",
+    "feedback_thread_success",
+    "revision_feedback_accuracy",
 ]
 
 ANSWER_TOKENS = 2  # "Answer: X"
@@ -623,3 +626,104 @@ def best_of_credit(correct: np.ndarray, *, tpr: float = 1.0, fpr: float = 0.0, s
     b = (accept & ~correct).sum(axis=1)
     c = correct.sum(axis=1)
     return np.where(a + b > 0, a / np.maximum(a + b, 1), c / correct.shape[1])
+
+
+# --------------------------------------------------------------------------- revision with exact feedback
+
+
+def revision_correct_probability(depth: int, kept: int, budget: int, *, eps: float = 0.02, tokens_per_step: int = 12,
+                                 spread: int = 3, chance: float = 0.5) -> float:
+    """Probability that a feedback-conditioned revision is right (the simulated author).
+
+    The author copies the ``kept`` leading steps the critic names (right ones, after exact
+    feedback) and writes steps ``kept + 1 .. d`` afresh, so with cap ``T`` the revision is
+    right with probability ``F_d(T) * (1 - eps)**(d - kept) + (1 - F_d(T)) * chance`` (the
+    copied steps cost tokens like any step).
+
+    Examples
+    --------
+    >>> round(revision_correct_probability(4, 3, 1000, eps=0.1), 6)
+    0.9
+    """
+    if not 0 <= kept <= depth:
+        raise ValueError(f"kept must be in [0, depth], got kept={kept}, depth={depth}")
+    F = chain_completion_probability(depth, budget, tokens_per_step=tokens_per_step, spread=spread)
+    return F * (1.0 - eps) ** (depth - kept) + (1.0 - F) * chance
+
+
+def _first_error_states(depth: int, eps: float, start: int = 0) -> np.ndarray:
+    """Distribution of the kept prefix after writing steps ``start + 1 .. d`` afresh: index ``j < d``
+    = the first error is step ``j + 1`` (``j`` steps right), index ``d`` = the chain is right."""
+    out = np.zeros(depth + 1)
+    m = np.arange(depth - start)
+    out[start:depth] = (1.0 - eps) ** m * eps
+    out[depth] = (1.0 - eps) ** (depth - start)
+    return out
+
+
+def feedback_thread_success(depth: int, turns: int, *, eps: float = 0.02, rho: float = 0.0,
+                            shared: int | None = None) -> float:
+    """Probability that a thread of ``turns`` candidates reaches a right one under exact feedback.
+
+    Candidate 1 is a fresh chain; each later one is the author's revision of the one before,
+    keeping the steps the feedback shows right and rewriting from the first wrong one (the
+    simulated reasoner's critic/author; every chain fits its cap). With probability ``rho`` a
+    candidate copies the item's shared chain instead, whose kept prefix is ``shared``.
+
+    Parameters
+    ----------
+    depth : int
+        Steps ``d`` of the chain.
+    turns : int
+        Candidates in the thread (1 fresh + ``turns - 1`` revisions), >= 1.
+    eps, rho : float
+        As in :class:`SimulatedParams`.
+    shared : int, optional
+        The shared chain's kept prefix (0..d, ``d`` = right); needed when ``rho > 0``.
+
+    Returns
+    -------
+    float
+        P(some candidate of the thread is right) (the thread stops there).
+    """
+    if turns < 1:
+        raise ValueError(f"turns must be >= 1, got {turns}")
+    if rho > 0 and shared is None:
+        raise ValueError("shared (the shared chain's kept prefix) is needed when rho > 0")
+    copy = np.zeros(depth + 1)
+    if rho > 0:
+        copy[int(shared)] = 1.0
+    dist = rho * copy + (1.0 - rho) * _first_error_states(depth, eps)
+    for _ in range(turns - 1):
+        new = np.zeros(depth + 1)
+        new[depth] = dist[depth]  # absorbing: the thread stopped at a right candidate
+        for j in range(depth):
+            if dist[j] > 0:
+                new += dist[j] * (rho * copy + (1.0 - rho) * _first_error_states(depth, eps, j))
+        dist = new
+    return float(dist[depth])
+
+
+def revision_feedback_accuracy(depth: int, threads: int, turns: int, *, eps: float = 0.02, rho: float = 0.0) -> float:
+    """Expected accuracy of ``revision_feedback@K:R`` on the simulated reasoner with exact feedback.
+
+    ``K`` independent threads of ``R`` candidates (:func:`feedback_thread_success`); the task's
+    checker accepts exactly the right chains, so the item is solved when any thread is:
+    ``1 - (1 - q)**K`` for ``rho = 0``, averaged over the shared chain's state otherwise.
+    Every chain is taken to fit its cap (``F_d = 1``); with a smaller cap see
+    :func:`revision_correct_probability`.
+
+    Examples
+    --------
+    >>> round(revision_feedback_accuracy(3, 1, 1, eps=0.1), 6)  # one fresh chain: (1 - eps)**d
+    0.729
+    >>> round(revision_feedback_accuracy(3, 1, 1, eps=0.1, rho=1.0), 6)
+    0.729
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if rho <= 0:
+        return 1.0 - (1.0 - feedback_thread_success(depth, turns, eps=eps)) ** threads
+    fresh = _first_error_states(depth, eps)
+    return float(sum(fresh[j] * (1.0 - (1.0 - feedback_thread_success(depth, turns, eps=eps, rho=rho, shared=j))
+                                 ** threads) for j in range(depth + 1)))

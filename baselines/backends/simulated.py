@@ -42,6 +42,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from depthbench._lazy import lazy
+from depthbench.baselines._feedback import (
+    critique_text,
+    is_author_request,
+    is_critic_request,
+    kept_steps,
+    read_critique,
+    shown_solutions,
+)
 from depthbench.baselines._protocol import Capabilities, Choice, Request, Response
 from depthbench.baselines._simulated_theory import ANSWER_TOKENS, SimulatedParams, count_tokens
 from depthbench.baselines.backends._base import BadSpec, backend
@@ -317,8 +325,10 @@ def _apply_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
 _WORD = re.compile(r"\S+")
 #: longest word the simulated reasoner writes (a plan of moves is its longest content token)
 _SIM_MAX_WORD = 256
-_SIM_LINE = re.compile(r"(?:(?:Step|Check) [0-9]+: \S*(?: (?:so|then|next|carry|on))*|Answer: \S+)")
-_SIM_PREFIX = re.compile(r"(?:(?:Step|Check) [0-9]+:(?: \S+(?: (?:so|then|next|carry|on))*)?|Answer:|Step|Check)")
+_SIM_LINE = re.compile(r"(?:(?:Step|Check) [0-9]+: \S*(?: (?:so|then|next|carry|on))*|Answer: \S+"
+                       r"|Critique: keep [0-9]+ steps? of solution [0-9]+(?: (?:so|then|next|carry|on))*)")
+_SIM_PREFIX = re.compile(r"(?:(?:Step|Check) [0-9]+:(?: \S+(?: (?:so|then|next|carry|on))*)?|Answer:|Step|Check"
+                         r"|Critique:(?: (?:keep|steps?|of|solution|[0-9]+))*)")
 
 
 def _words(text: str) -> int:
@@ -330,7 +340,8 @@ def simulated_text_problem(text: str, role: str) -> str | None:
     """Why ``text`` is not output of the simulated reasoner (None when it is).
 
     Its chains are lines ``Step k: <content> <filler...>``, ``Check k: ...`` and a final
-    ``Answer: X``; a forced answer (role ``force_answer``) is the answer token alone; the
+    ``Answer: X``; a critic's reply is one line ``Critique: keep K steps of solution J
+    <filler...>``; a forced answer (role ``force_answer``) is the answer token alone; the
     last line may be cut at a word (the token cap).
     """
     if role == "force_answer":
@@ -344,7 +355,7 @@ def simulated_text_problem(text: str, role: str) -> str | None:
         last = k == len(lines) - 1
         if _SIM_LINE.fullmatch(line) or (last and _SIM_PREFIX.fullmatch(line)):
             continue
-        return f"line {k + 1} {line[:40]!r} is not 'Step k: ...', 'Check k: ...' or 'Answer: X'"
+        return f"line {k + 1} {line[:40]!r} is not 'Step k: ...', 'Check k: ...', 'Critique: ...' or 'Answer: X'"
     return None
 
 
@@ -430,12 +441,16 @@ class SimulatedModel:
         prefix = _find_prefix(request)
         prefix_key = _stable_int(prefix)
         choices = []
+        mode = _feedback_mode(request)
         for seed in request.seeds:
             own = np.random.default_rng([int(seed) & _MASK63, view.key, prefix_key])
             rng = own
             if self.params.rho > 0 and own.random() < self.params.rho:
                 rng = np.random.default_rng([_SHARED_TAG, view.key, prefix_key])
-            text, finish = _one_choice(view, prefix, request.max_tokens, self.params, rng)
+            if mode is not None:
+                text, finish = _feedback_choice(view, mode, request.max_tokens, self.params, rng, copying=rng is not own)
+            else:
+                text, finish = _one_choice(view, prefix, request.max_tokens, self.params, rng)
             text, stopped = _apply_stop(text, request.stop)
             if stopped:
                 finish = "stop"
@@ -455,3 +470,96 @@ class SimulatedModel:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+# --------------------------------------------------------------------------- critic and author (evolve, revision_feedback)
+
+
+@dataclass(frozen=True)
+class _FeedbackMode:
+    """A critic or author request of the conversation in :mod:`depthbench.baselines._feedback`."""
+
+    role: str                                   # "critic" | "author"
+    solutions: dict[int, tuple[str, str]]      # number -> (text, feedback) shown to the critic
+    critique: tuple[int, int] | None = None     # author: (steps to keep, solution number)
+
+
+def _feedback_mode(request: Request) -> _FeedbackMode | None:
+    """The critic / author request a chat ends with, else None (an ordinary chain)."""
+    msgs = request.messages
+    if not msgs or request.assistant_prefix is not None or msgs[-1].get("role") != "user":
+        return None
+    last = str(msgs[-1].get("content", ""))
+    if is_critic_request(last):
+        return _FeedbackMode("critic", shown_solutions(msgs))
+    if is_author_request(last) and len(msgs) >= 3 and msgs[-2].get("role") == "assistant":
+        return _FeedbackMode("author", shown_solutions(msgs[:-2]), read_critique(str(msgs[-2].get("content", ""))))
+    return None
+
+
+def _feedback_choice(view: _ItemView, mode: _FeedbackMode, max_tokens: int, p: SimulatedParams,
+                     rng: np.random.Generator, *, copying: bool) -> tuple[str, str]:
+    """The reasoner as critic or author (feedback-conditioned revision).
+
+    Critic: reads the checker's feedback on each solution shown, picks the one whose feedback
+    keeps the most leading steps (:func:`~depthbench.baselines._feedback.kept_steps`; the
+    first on a tie) and says so in one line of about one step's length (``Critique: keep K
+    steps of solution J so then ...``). Author: copies the first ``K`` step contents of that
+    solution and writes the rest of the chain afresh from step ``K + 1`` (each new step wrong
+    with probability ``eps``, errors carried forward, the budget rule as for a fresh chain),
+    so a revision after exact feedback is right with probability ``F_d(T) * (1 - eps)**(d - K)``
+    (:func:`~depthbench.baselines._simulated_theory.revision_correct_probability`). A
+    *copying* author (probability ``rho``, the correlation) ignores the feedback and writes
+    the item's shared chain, as every copying sample does: at ``rho = 1`` revision adds nothing.
+    An author without a readable critique writes a fresh chain.
+    """
+    lo, width = p.tokens_per_step - p.spread, 2 * p.spread
+    if mode.role == "critic":
+        best, keep = 1, -1
+        for j, (text, fb) in sorted(mode.solutions.items()):
+            k = kept_steps(fb, sum(1 for kind, _, _ in _STEP_RE.findall(text) if kind == "Step"))
+            if k > keep:
+                best, keep = j, k
+        head = critique_text(max(keep, 0), best).split()
+        length = max(len(head), lo + (int(rng.binomial(width, 0.5)) if width else 0))
+        words = head + [_FILLER[i % len(_FILLER)] for i in range(length - len(head))]
+        if len(words) > max_tokens:
+            return " ".join(words[:max_tokens]), "length"
+        return " ".join(words), "stop"
+    if copying or mode.critique is None or mode.critique[1] not in mode.solutions:
+        return _one_choice(view, "", max_tokens, p, rng)
+    keep, j = mode.critique
+    kept = [c for kind, _, c in _STEP_RE.findall(mode.solutions[j][0]) if kind == "Step"][:max(0, min(keep, view.depth))]
+    return _revised_choice(view, kept, max_tokens, p, rng)
+
+
+def _revised_choice(view: _ItemView, kept: list[str], max_tokens: int, p: SimulatedParams,
+                    rng: np.random.Generator) -> tuple[str, str]:
+    """A whole new chain whose first ``len(kept)`` step contents are copied, the rest fresh."""
+    lo, width = p.tokens_per_step - p.spread, 2 * p.spread
+    d = view.depth
+    wrong = any(c != view.contents[k] for k, c in enumerate(kept))
+    lines: list[str] = []
+    used = done = 0
+    for k in range(1, d + 1):
+        L = lo + int(rng.binomial(width, 0.5)) if width else lo
+        if used + L + ANSWER_TOKENS > max_tokens:
+            break
+        if k <= len(kept):
+            content = kept[k - 1]
+        else:
+            if not wrong and rng.random() < p.eps:
+                wrong = True
+            content = _corrupt(view.contents[k - 1], rng, view) if wrong else view.contents[k - 1]
+        lines.append(_line("Step", k, content, L))
+        used += L
+        done = k
+    if done < d:
+        answer = _guess(rng, view)
+    else:
+        answer = _wrong_answer(rng, view) if wrong else view.answer
+    lines.append(f"Answer: {answer}")
+    text = "\n".join(lines)
+    if len(text.split()) > max_tokens:
+        return _cut_after_words(text, max_tokens), "length"
+    return text, "stop"
