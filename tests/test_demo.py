@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -36,9 +37,15 @@ def _run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.Complet
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess, float]:
     base = tmp_path_factory.mktemp("demo")
+    # CPU seconds of the demo process (children), not wall time: the 2-core machine is shared,
+    # and wall time under load says nothing about the demo (BENCHMARKS.md has the wall figures)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     proc = _run(["demo", "--out", str(base / "out")], cwd=base)
-    seconds = time.monotonic() - t0
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(f"demo: {seconds:.1f} CPU s, {wall:.1f} s wall")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return base / "out", proc, seconds
 
@@ -58,13 +65,13 @@ class _Images(HTMLParser):
 
 def test_demo_prints_report_and_verdicts(demo) -> None:
     out, proc, seconds = demo
-    print(f"demo wall time: {seconds:.1f} s")
     assert f"report:  {out / 'report' / 'report.html'}" in proc.stdout
     for task in TASKS:
         assert f"  {task} @ budget 128: " in proc.stdout
         assert f"  {task} @ budget 512: " in proc.stdout
     assert "verdicts (parallel majority@4 vs sequential budget_forcing" in proc.stdout
-    assert seconds < 240, f"demo took {seconds:.0f} s; it must stay well under 2 minutes on 2 idle cores"
+    # about 95 CPU s on this machine (BENCHMARKS.md); 2 minutes of wall on 2 idle cores is the target
+    assert seconds < 200, f"demo used {seconds:.0f} CPU s; it must stay under 2 minutes wall on 2 idle cores"
 
 
 def test_demo_writes_every_file(demo) -> None:
