@@ -912,28 +912,57 @@ def _subgoal_cells(item: Mapping[str, Any]) -> list[tuple[int, int] | None]:
     return cells
 
 
-def trace_first_error(item: Mapping[str, Any], steps: Any) -> int | None:
-    """First wrong step of a stated plan, one step per gold subgoal in order.
-
-    Steps are ``{"subgoal", "moves"}`` or bare move strings; a step is right when its
-    moves are legal from where the previous step ended and end on that subgoal's cell.
-    """
+def _walk_trace(item: Mapping[str, Any], steps: Sequence[Any]) -> tuple[int | None, int]:
+    """``(first_error, gold steps covered before it)`` of a stated plan (see :func:`trace_first_error`)."""
     inst = item["instance"]
     cells = _subgoal_cells(item)
+    names = [str(g["subgoal"]) for g in item.get("solution_trace") or []]
     pos = (int(inst["start"][0]), int(inst["start"][1]))
     held: frozenset[str] = frozenset()
-    steps = list(steps)
+    j = 0  # gold subgoals reached so far
     for i, s in enumerate(steps):
-        if i >= len(cells):
-            return i
+        if j >= len(cells):
+            return i, j
         moves = s.get("moves") if isinstance(s, Mapping) else s
         if not isinstance(moves, str):
-            return i
-        res = _simulate_from(inst, moves.upper(), pos, held)
-        if cells[i] is None or not res.legal or res.position != cells[i]:
-            return i
-        pos, held = res.position, res.keys
-    return None if len(steps) >= len(cells) else len(steps)
+            return i, j
+        moves = moves.upper()
+        named = str(s.get("subgoal") or "").replace("_", " ").strip() if isinstance(s, Mapping) else ""
+        target = names.index(named, j) if named in names[j:] else j
+        res = _simulate_from(inst, moves, pos, held)
+        if not res.legal or res.position != cells[target] or any(c is None for c in cells[j:target + 1]):
+            return i, j
+        x, y, k = pos[0], pos[1], j  # the walk must reach subgoals j..target in order
+        for mv in moves:
+            dx, dy = _DELTA[mv]
+            x, y = x + dx, y + dy
+            while k <= target and cells[k] == (x, y):
+                k += 1
+        if k <= target:
+            return i, j
+        pos, held, j = res.position, res.keys, target + 1
+    return (None if j >= len(cells) else len(steps)), j
+
+
+def trace_first_error(item: Mapping[str, Any], steps: Any) -> int | None:
+    """First wrong step of a stated plan, its steps covering the gold subgoals in order.
+
+    Steps are ``{"subgoal", "moves"}`` or bare move strings. A step's moves must be legal
+    from where the previous step ended. A bare string (or a step naming no gold subgoal
+    still ahead) covers the next gold subgoal and must end on its cell; a step naming a gold
+    subgoal ahead (``door a``, ``goal``) covers every gold subgoal up to that one: its walk
+    must reach each of their cells in order and end on the named one. So a plan written one
+    step per subgoal (``key_a:RR``, ``door_a:DD``) and one written one step per stage
+    (``door_a:RRDD``, as the simulated reasoner writes it) are judged alike. The trace is
+    complete when the last gold subgoal (the goal) is reached; a step after it is wrong.
+    """
+    return _walk_trace(item, list(steps))[0]
+
+
+def steps_covered(item: Mapping[str, Any], steps: Sequence[Any], first_error: int) -> int:
+    """Gold subgoals covered by the stated steps before ``first_error`` (a stage step such
+    as ``door_a:RRDD`` covers its key and its door)."""
+    return _walk_trace(item, list(steps)[:first_error])[1]
 
 
 def parse_trace(item: Mapping[str, Any], text: str, answer: Any = None) -> list[Any]:
@@ -993,6 +1022,7 @@ FAMILY = Family(
     parse_trace=parse_trace,
     stated_steps=stated_steps,
     format_step=format_step,
+    steps_covered=steps_covered,
 )
 
 

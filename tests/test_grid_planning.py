@@ -312,3 +312,47 @@ def test_docstring_examples():
     import doctest
 
     assert doctest.testmod(gp, verbose=False).failed == 0
+
+
+# --------------------------------------------------------------------- trace rules: stage steps
+def _stage(trace, k_from, k_to):
+    """Gold subgoal entries k_from..k_to as one step named by the last one."""
+    g = trace[k_from:k_to + 1]
+    return {"subgoal": g[-1]["subgoal"], "moves": "".join(e["moves"] for e in g)}
+
+
+def test_trace_rules_accept_stage_steps_and_per_subgoal_steps():
+    """A plan written one step per gold subgoal or one step per stage (``door_a:RRDD``, as the
+    simulated reasoner writes it) is right; a corrupted stage step is caught at that step."""
+    from depthbench.baselines.backends.simulated import _stage_steps
+
+    for it in built_items(gp, "grid_planning", depths=[1, 3], n=3):
+        gold, d = list(it["solution_trace"]), int(it["depth"])
+        assert gp.trace_first_error(it, gold) is None
+        assert gp.trace_first_error(it, [g["moves"] for g in gold]) is None
+        stages = _stage_steps(gold, d)
+        assert len(stages) == d and stages[-1]["subgoal"] == "goal"
+        assert gp.trace_first_error(it, stages) is None
+        # read back from the text the reasoner writes
+        assert gp.trace_first_error(it, gp.stated_steps(it, [gp.format_step(s) for s in stages])) is None
+        mixed = gold[:2] + [_stage(gold, 2, len(gold) - 1)]  # per subgoal, then one step to the goal
+        assert gp.trace_first_error(it, mixed) is None
+        for k, s in enumerate(stages):
+            moves = s["moves"]
+            i = len(moves) - 1  # the last move: the step then misses its subgoal's cell
+            bad = {**s, "moves": moves[:i] + "UDLR"[("UDLR".index(moves[i]) + 1) % 4]}
+            assert gp.trace_first_error(it, stages[:k] + [bad] + stages[k + 1:]) == k
+            covered = 2 * k  # stages before k cover their key and door
+            assert gp.steps_covered(it, stages[:k] + [bad], k) == covered
+        assert gp.trace_first_error(it, stages[:-1]) == d - 1  # missing the last stage
+        assert gp.trace_first_error(it, stages + [stages[-1]]) == d  # a step after the goal
+
+
+def test_a_stage_step_must_reach_its_subgoals_in_order():
+    """A step naming a gold subgoal ahead must end on that subgoal's cell; a name that is no gold
+    subgoal ahead leaves the step covering just the next subgoal (as a bare move string)."""
+    it = built_items(gp, "grid_planning", depths=[2], n=1)[0]
+    gold = list(it["solution_trace"])
+    # the first key's moves, named as the goal: ends on the key, not on the goal -> wrong at 0
+    assert gp.trace_first_error(it, [{"subgoal": "goal", "moves": gold[0]["moves"]}]) == 0
+    assert gp.trace_first_error(it, [{"subgoal": "nowhere", "moves": gold[0]["moves"]}] + gold[1:]) is None

@@ -289,18 +289,40 @@ def test_env_prm_judges_simulated_chains_like_the_oracle(task):
         for r in ctx.records:
             chain = ct(r["key"], by_key)
             e = prm_free_score(PRM("env"), it, r, chain)
-            if task == "grid_planning":
-                # the reasoner writes one step per stage, the gold trace has one per subgoal, so the
-                # grid is judged on finished chains against the verifier (the plan reaches the goal)
-                if r["extracted"] is None:
-                    continue
-                o = 1.0 if r["correct"] else 0.0
-            else:
-                o = prm_free_score(PRM("oracle"), it, r, chain)
+            o = prm_free_score(PRM("oracle"), it, r, chain)
             agree += e == o
             total += 1
         assert out["generated_tokens"] <= 1200
     assert total >= 8 and agree >= 0.9 * total, (agree, total)
+
+
+def test_oracle_prm_judges_simulated_grid_chains_right():
+    """Grid plans written one step per stage (``door_a:RRDD``): the oracle PRM calls every chain
+    the error-free reasoner writes right, and a chain with a corrupted stage step wrong from that
+    step on (the family's trace rules accept a step covering several gold subgoals)."""
+    from depthbench.baselines._stepwise import chain_text as ct
+    from depthbench.baselines._stepwise import STEP_ROLE
+    from depthbench.baselines.strategies._search import PRM, prm_free_score
+
+    items = build_items("grid_planning", "dev", depths=[1, 3], n=3)
+    n_right = 0
+    for it in items:
+        out, ctx = _run("beam@4:2:prm=oracle", it, 1500, SimulatedModel(eps=0.0), seed=0)
+        assert out["correct"]
+        by_key = {r["key"]: r for r in ctx.records}
+        for r in ctx.records:
+            if r.get("role") != STEP_ROLE:
+                continue
+            assert prm_free_score(PRM("oracle"), it, r, ct(r["key"], by_key)) == 1.0, ct(r["key"], by_key)
+            n_right += 1
+        # a corrupted stage step, read from the text as the PRM reads it
+        steps = stated_steps(it, ct(max(by_key, key=lambda k: len(ct(k, by_key))), by_key))
+        assert len(steps) == it["depth"] and trace_first_error(it, steps) is None
+        for k in range(len(steps)):
+            m = steps[k]["moves"]
+            bad = {**steps[k], "moves": m[:-1] + "UDLR"[("UDLR".index(m[-1]) + 1) % 4]}
+            assert trace_first_error(it, steps[:k] + [bad] + steps[k + 1:]) == k
+    assert n_right >= 6
 
 
 def test_env_prm_runs_on_a_hidden_split(tmp_path):

@@ -6,10 +6,11 @@
 writes ``results.json`` (format ``depthbench-results/1``, ``docs/ARCHITECTURE.md``)
 atomically, then prints a table (or the JSON with ``--json``).
 
-Default comparisons: at every budget of every task, each (parallel, sequential)
-pair of strategies -- ``single`` counts as sequential, ``bound`` strategies
-(oracle, pass@N) are never compared -- with ``a`` the parallel one, so
-``a_better`` reads "parallel better".
+Default comparisons (:func:`default_pairs`): at every budget of every task, each
+(parallel, sequential) pair of strategies -- ``single`` counts as sequential, ``bound``
+strategies (oracle, pass@N) are never compared -- with ``a`` the parallel one, so
+``a_better`` reads "parallel better"; and each search strategy (beam, mcts, evolve)
+against each parallel and each sequential one, with ``a`` the search strategy.
 """
 
 from __future__ import annotations
@@ -48,17 +49,35 @@ MATCH_UNITS = {"tokens": None, "calls": "n_calls", "responses": "n_responses"}
 
 
 def default_pairs(kinds: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Every (parallel, sequential-or-single) pair of strategy names, sorted.
+    """The strategy pairs ``analyze`` compares at one budget, sorted.
+
+    The rule: every (parallel, sequential-or-single) pair, then every (search,
+    parallel) and every (search, sequential-or-single) pair, the search strategy
+    (``beam@N:W``, ``mcts@N``, ``evolve@G``) first. ``bound`` strategies (pass@k, an
+    oracle ceiling) are never paired, nor two strategies of the same kind. The caller
+    passes the strategies present at one (task, budget), so pairs are at a matched budget.
+
+    Parameters
+    ----------
+    kinds : mapping of str to str
+        Strategy name -> kind (``single``, ``parallel``, ``sequential``, ``bound``, ``search``).
+
+    Returns
+    -------
+    list of (str, str)
+        ``(a, b)`` pairs; a verdict ``a_better`` favours the first.
 
     Examples
     --------
     >>> default_pairs({"majority@8": "parallel", "single": "single", "pass@8": "bound",
-    ...                "budget_forcing": "sequential"})
-    [('majority@8', 'budget_forcing'), ('majority@8', 'single')]
+    ...                "budget_forcing": "sequential", "beam@4:2": "search"})
+    [('majority@8', 'budget_forcing'), ('majority@8', 'single'), ('beam@4:2', 'majority@8'), \
+('beam@4:2', 'budget_forcing'), ('beam@4:2', 'single')]
     """
     par = sorted(s for s, k in kinds.items() if k == "parallel")
     seq = sorted(s for s, k in kinds.items() if k in ("sequential", "single"))
-    return [(a, b) for a in par for b in seq]
+    search = sorted(s for s, k in kinds.items() if k == "search")
+    return [(a, b) for a in par for b in seq] + [(a, b) for a in search for b in par + seq]
 
 
 def _load_records(rd: Path, err: TextIO) -> tuple[list[dict[str, Any]], str]:
@@ -291,8 +310,8 @@ def matched_arms(recs: Sequence[Mapping[str, Any]], kinds: Mapping[str, str], *,
     tolerance * max(c_a, c_b)`` (tolerance 0: equal means; a strategy with a fixed shape, such
     as ``majority@8``, has an integer mean), each at any of its budgets (matching calls frees
     the token budget); with ``n``, both counts must also match ``n`` by the same rule. Within a
-    pair ``a`` is the parallel strategy when the other is sequential or single (as
-    :func:`default_pairs` orders them), else the first by name.
+    pair ``a`` comes first as :func:`default_pairs` orders the two (parallel before
+    sequential or single, search before either), else the first by name.
 
     Returns
     -------
@@ -436,7 +455,8 @@ def format_table(results: Mapping[str, Any]) -> str:
     if results["equivalence"]:
         kinds = {r["strategy"]: r.get("kind") for r in results.get("curves", [])}
         lines.append("")
-        lines.append(f"margin {results['margin']}: a = parallel, b = sequential; diff = acc(a) - acc(b); "
+        lines.append(f"margin {results['margin']}: a = parallel, b = sequential (a search strategy is a, against "
+                     "either); diff = acc(a) - acc(b); "
                      "exact tests for paired outcomes, Holm across depths")
         lines.append(f"{'task':<24} {'budget':>6} {'a':<18} {'b':<18} {'depth':>5} {'n':>5} {'diff':>7} "
                      f"{'90% CI':>17} {'p_eq':>7} {'p_diff':>7} {'n eq80':>7} verdict")

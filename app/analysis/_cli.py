@@ -40,7 +40,8 @@ def register(sub: Any) -> None:
         description=(
             "Per (task, strategy, budget, depth): accuracy with Wilson and paired bootstrap intervals, token "
             "means; per curve the fit c + (1 - c) p^d (per-step reliability p, d50) and the area under the "
-            "curve; per (parallel, sequential) pair at each budget: paired differences, exact TOST with "
+            "curve; per (parallel, sequential) pair and per (search, parallel) and (search, sequential) pair at "
+            "each budget (bound strategies never paired): paired differences, exact TOST with "
             "margin m and an exact test of a difference (paired proportions, Tango's score order), Holm across "
             "depths, a verdict per depth (equivalent / parallel or sequential better / not determined at this "
             "n) and the breakpoint; per cell of a strategy that samples several responses, their diversity (distinct "
@@ -55,8 +56,9 @@ def register(sub: Any) -> None:
     a.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and of the rounding of fractional credit (default 0)")
     a.add_argument("--n-boot", type=int, default=2000, metavar="B", help="bootstrap replicates (default 2000)")
     a.add_argument("--match", choices=("tokens", "calls", "responses"), default="tokens",
-                   help="what a comparison holds equal (default tokens: each (parallel, sequential) pair at the same "
-                        "budget). calls / responses: in addition, compare every two strategies (each at any of its "
+                   help="what a comparison holds equal (default tokens: each default pair -- (parallel, sequential), "
+                        "(search, parallel), (search, sequential) -- at the same budget). calls / responses: in "
+                        "addition, compare every two strategies (each at any of its "
                         "budgets; bound strategies left out) whose mean per-item number of calls (every model call, one "
                         "per choice, judge calls included) or of sampled responses (chains: continuations and forced "
                         "answers extend their chain, judge calls are none) agree within --match-tolerance, with the "

@@ -12,9 +12,10 @@ Each step's content is the family's own rendering of the gold step
 the steps back with the family's stated-step rule. A plan's trace (a key, a door per stage
 and the goal) is written as one step per stage from the start (``door_a:RRDDU``, the last
 ``goal:...``), so the written steps are the whole plan and the grid's own move check
-(``Family.env_check``) can judge each of them. Step lengths, errors, guesses, drift and
-correlation follow the model in :mod:`depthbench.baselines._simulated_theory`, whose closed
-forms the text reproduces (tested).
+(``Family.env_check``) can judge each of them; the grid's trace rule (``trace_first_error``)
+reads a stage step as covering the gold subgoals up to the one it names. Step lengths,
+errors, guesses, drift and correlation follow the model in
+:mod:`depthbench.baselines._simulated_theory`, whose closed forms the text reproduces (tested).
 
 Continuation: when a request carries earlier output (``assistant_prefix``, or a raw
 ``prompt`` containing ``Step 1: ...``), the reasoner parses the steps already written
