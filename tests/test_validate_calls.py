@@ -72,6 +72,20 @@ def _extra_sample(sub, prefix):
     return p
 
 
+def _reparent(sub, prefix):
+    """A tree-search step moved under another node of the round before (a branch the search never took)."""
+    for p in _preds(sub, prefix):
+        for c in p["calls"]:
+            if c["role"] != "step" or c["parent"] is None:
+                continue
+            others = [o["key"] for o in p["calls"] if o["role"] == "step" and o["round"] == c["round"] - 1
+                      and o["key"] != c["parent"]]
+            if others:
+                c["parent"] = others[0]
+                return p
+    raise AssertionError("no step with another node to move under")
+
+
 def _length_under_cap(sub, prefix):
     p = _preds(sub, prefix)[0]
     p["calls"][0]["finish_reason"] = "length"
@@ -87,6 +101,7 @@ TAMPERS = [
     ("majority drops a sample", lambda s: _drop_last(s, "majority@"), "missing"),
     ("beam adds a sample beyond N", lambda s: _extra_sample(s, "beam@"), "extra"),
     ("majority adds a sample beyond N", lambda s: _extra_sample(s, "majority@"), "is not a call strategy"),
+    ("mcts step moved under another node", lambda s: _reparent(s, "mcts@"), "but the strategy makes it from"),
     ("finish_reason length under the cap", lambda s: _length_under_cap(s, "single"), "finish_reason 'length'"),
 ]
 
