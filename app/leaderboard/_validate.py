@@ -23,7 +23,9 @@ it finds (a failed format or schema check stops the rest, whose inputs would not
    role), ``seed`` (derived from ``sampling.seed`` and the call's coordinates), ``parent``
    and ``target`` (a call of the same chain, one round earlier), the calls' shape (roles,
    samples, rounds and per-call token caps the strategy can produce:
-   ``Strategy.call_shape``), ``score`` (a self-judge's verdict is re-read from its text
+   ``Strategy.call_shape``), the calls themselves (the strategy's own control flow replayed over the
+   submitted calls must ask for exactly them, none missing and none extra, with the same parents;
+   ``_replay_check.replay_problems``), ``score`` (a self-judge's verdict is re-read from its text
    with the strategy's own rule, ``Strategy.call_score``; a score no rule can re-read is
    refused), ``generated_tokens`` and ``processed_tokens`` (see ``_tokens``: recounted
    with the model's tokenizer where one is available, else bounded below by a calibrated
@@ -64,6 +66,7 @@ from depthbench.baselines.backends._continuation import chain_text
 from depthbench.baselines.strategies import all_roles, parse
 from depthbench.baselines.strategies.budget_forcing import USER_TURN
 from depthbench.errors import UserError
+from depthbench.leaderboard._replay_check import replay_problems
 from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, name_problems, open_submission
 from depthbench.leaderboard._submission import SUBMISSION_FORMAT, load_schema
 from depthbench.leaderboard._tokens import SIMULATED_RULE, TokenRule, token_rule
@@ -581,6 +584,16 @@ def _p_structure(ck: _Checker, x: _Prediction) -> bool | None:
     return None if ck._structure(x.w, x.p, x.p["calls"], x.by_key, x.strat) else False
 
 
+def _p_replay(ck: _Checker, x: _Prediction) -> bool | None:
+    """The strategy's own control flow, replayed over the submitted calls, asks for exactly them
+    (:func:`depthbench.leaderboard._replay_check.replay_problems`): none missing, none extra."""
+    if x.item is None or x.strat is None:
+        return None
+    for m in replay_problems(x.p, x.item, x.strat, ck.meta):
+        ck._counted("replay", f"{x.w}: {m}")
+    return None  # the token counts and the answer are still checked (and reported) as submitted
+
+
 def _p_tokens(ck: _Checker, x: _Prediction) -> bool | None:
     """Stated token counts and the budget (:meth:`_Checker._tokens`); texts that cannot fit are refused."""
     x.least = ck._tokens(x.w, x.p, x.p["calls"], x.by_key, x.item, x.strat)
@@ -601,6 +614,7 @@ PREDICTION_CHECKS: tuple[PredictionCheck, ...] = (
     _p_tally,
     _p_texts,
     _p_structure,
+    _p_replay,
     _p_tokens,
     _p_rescore,
 )
