@@ -103,6 +103,8 @@ def final_candidates(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, 
 
     Examples
     --------
+    >>> from depthbench.baselines.strategies import all_roles
+    >>> _ = all_roles()  # the strategies' roles (step) are registered with the strategy registry
     >>> tree = [{"key": "a", "role": "step", "parent": None, "text": "Step 1: x", "parse_status": "no_answer"},
     ...         {"key": "b", "role": "step", "parent": "a", "text": "Answer: 7", "extracted": "7"},
     ...         {"key": "c", "role": "step", "parent": None, "text": "Step 1: y", "parse_status": "no_answer"}]
