@@ -21,12 +21,16 @@ from depthbench.baselines._protocol import (
     Response,
 )
 from depthbench.baselines._roles import Role, roles
-from depthbench.baselines.backends import backends, get_backend, load_model, model_spec_forms, parse_model_spec
 from depthbench.baselines.strategies import Strategy, list_strategies
 from depthbench.baselines.strategies import parse as parse_strategy
 
 # the runner (tasks, pre-flight, progress) only on first use: `depthbench strategies` needs none of it
-__getattr__, __dir__ = lazy_exports(__name__, {"depthbench.baselines._runner": ("EvalConfig", "run_eval")})
+# nor the backend registry (its HTTP helpers, the spec forms)
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "depthbench.baselines._runner": ("EvalConfig", "run_eval"),
+    "depthbench.baselines.backends._registry": ("backends", "get_backend", "load_model", "model_spec_forms",
+                                                "parse_model_spec"),
+})
 
 __all__ = [
     "load_model",

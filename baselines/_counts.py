@@ -14,25 +14,33 @@ exactly as fanning it out does; the same experiment counts the same on every bac
     every call record, of every role: answers, continuations, forced answers, revisions,
     pilots, verifier / judge / process-reward calls, calls to a second model.
 ``n_responses``
-    the sampled responses: distinct chains of answer-bearing generation. A call whose role
-    carries an answer starts a new response unless its role is ``chained`` and its parent is
-    an answer-bearing call of the same unit, in which case it extends the parent's response;
-    a chained call is a new response only when it branches (its parent already has an earlier
-    chained child). So a budget-forcing chain -- ``answer``, its ``continue`` calls and its
-    ``force_answer`` -- is one response; each ``revise`` round is a new response (a new
-    attempt, not a continuation); judge and verifier calls are no response. Equivalently, the
-    leaves of the forest of answer-bearing calls linked parent -> chained child. A search that
-    expands a partial chain into several chained children (beam search, MCTS) thus counts every
-    branch it sampled, the pruned ones included -- as best-of-N counts the N - 1 candidates it
-    discards; whether a step call counts at all is its role's ``answers`` (a role that carries
-    no answer is a call, never a response).
+    the sampled responses: distinct chains of candidate generation (a response is a sampled
+    candidate chain). Only calls of a role that carries an answer **and** is a candidate
+    (``Role.response``: ``answer``, ``continue``, ``force_answer``, ``revise``, ``pilot``,
+    ``step``) take part; judge, verifier, process-reward (``prm``) and ``critic`` calls are
+    never responses, whatever their text says. Such a call starts a new response unless its
+    role is ``chained`` or ``step`` and its parent is a response call of the same unit, in
+    which case it extends the parent's response; a continuing call is a new response only when
+    it branches (its parent already has an earlier continuing child). So a budget-forcing
+    chain -- ``answer``, its ``continue`` calls and its ``force_answer`` -- is one response;
+    each ``revise`` round is a new response (a new attempt, not a continuation). Equivalently,
+    the leaves of the forest of response calls linked parent -> continuing child. A search
+    that expands a partial chain into several children (beam search, MCTS) thus counts every
+    branch it sampled, the pruned ones included -- as best-of-N counts the N - 1 candidates
+    it discards.
 ``n_judge_calls``
     the calls whose role scores another call (``verify``, ``judge``, and any scoring role a
     strategy registers, e.g. a process reward model's step scores).
 
 :func:`response_leaves` returns the record that ends each response (the leaf), whose
-extracted answer is the response's answer; the diversity statistics
-(:func:`depthbench.scorers.sample_diversity`) are computed over those.
+extracted answer is the response's answer. The diversity statistics
+(:func:`depthbench.scorers.sample_diversity`, :func:`outcome_diversity`) are computed over the
+**final candidates** (:func:`final_candidates`): the leaves that end their chain -- every leaf,
+except that a leaf of a ``step`` role (a search step) counts only when it ends its chain
+(:func:`depthbench.baselines._roles.ends_chain`: it states an answer, was cut at its cap, or
+wrote nothing). A chain a search pruned or left open is a sampled response but not a candidate
+the strategy chooses among, so it is not an abstaining sample; a finished chain cut at its cap
+without an answer is one, as a truncated sample of majority vote is.
 """
 
 from __future__ import annotations
@@ -40,10 +48,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from depthbench.baselines._roles import Role, roles
-from depthbench.scorers import sample_diversity
+from depthbench.baselines._roles import Role, ends_chain, roles
+from depthbench import scorers  # sample_diversity on first use (scorers.lazy_exports)
 
-__all__ = ["call_counts", "response_leaves", "outcome_diversity", "COUNT_FIELDS"]
+__all__ = ["call_counts", "response_leaves", "final_candidates", "outcome_diversity", "COUNT_FIELDS"]
 
 #: The count fields every outcome record carries (outcomes.jsonl, scored.jsonl, the validator's outcomes).
 COUNT_FIELDS = ("n_calls", "n_responses", "n_judge_calls")
@@ -67,16 +75,43 @@ def response_leaves(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, A
     Returns
     -------
     list of mapping
-        One record per response: an answer-bearing call that no chained answer-bearing call
-        of ``records`` continues.
+        One record per response: a response call (``Role.response``) that no continuing
+        (``chained`` or ``step``) response call of ``records`` continues.
     """
-    answering = {str(r.get("key")): r for r in records if _role(r).answers}
+    answering = {str(r.get("key")): r for r in records if _role(r).response}
     continued: set[str] = set()
     for r in answering.values():
-        parent = r.get("parent")
-        if _role(r).chained and parent is not None and str(parent) in answering:
+        parent, role = r.get("parent"), _role(r)
+        if (role.chained or role.step) and parent is not None and str(parent) in answering:
             continued.add(str(parent))
     return [r for k, r in answering.items() if k not in continued]
+
+
+def final_candidates(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The responses that end their chain: the candidates the strategy chooses among (module docstring).
+
+    Parameters
+    ----------
+    records : sequence of mapping
+        The call records of one (item, strategy, budget).
+
+    Returns
+    -------
+    list of mapping
+        The :func:`response_leaves` except the leaves of a ``step`` role that leave their chain
+        open (:func:`depthbench.baselines._roles.ends_chain` false), in call order.
+
+    Examples
+    --------
+    >>> from depthbench.baselines.strategies import all_roles
+    >>> _ = all_roles()  # the strategies' roles (step) are registered with the strategy registry
+    >>> tree = [{"key": "a", "role": "step", "parent": None, "text": "Step 1: x", "parse_status": "no_answer"},
+    ...         {"key": "b", "role": "step", "parent": "a", "text": "Answer: 7", "extracted": "7"},
+    ...         {"key": "c", "role": "step", "parent": None, "text": "Step 1: y", "parse_status": "no_answer"}]
+    >>> [r["key"] for r in response_leaves(tree)], [r["key"] for r in final_candidates(tree)]
+    (['b', 'c'], ['b'])
+    """
+    return [r for r in response_leaves(records) if not _role(r).step or ends_chain(r)]
 
 
 def call_counts(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
@@ -111,9 +146,9 @@ def call_counts(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
 
 
 def outcome_diversity(records: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """Diversity of one unit's sampled responses (:func:`depthbench.scorers.sample_diversity`
-    over the leaves' ``extracted`` answers and ``correct`` flags); None with fewer than two."""
-    leaves = response_leaves(records)
+    """Diversity of one unit's final candidates (:func:`depthbench.scorers.sample_diversity`
+    over the :func:`final_candidates`' ``extracted`` answers and ``correct`` flags); None with fewer than two."""
+    leaves = final_candidates(records)
     if len(leaves) < 2:
         return None
-    return sample_diversity([r.get("extracted") for r in leaves], [bool(r.get("correct")) for r in leaves])
+    return scorers.sample_diversity([r.get("extracted") for r in leaves], [bool(r.get("correct")) for r in leaves])

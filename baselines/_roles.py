@@ -16,7 +16,16 @@ the replay backend and the submission JSON Schema do with the call:
     a fresh sample of the item's prompt, which a replay file of recorded answers can serve;
 ``ends_reasoning``
     the harness ended the reasoning before the call (budget forcing's ``"\nAnswer:"``), so
-    an answer after the parent's text counts even when the call is cut by the length limit.
+    an answer after the parent's text counts even when the call is cut by the length limit;
+``candidate``
+    an answer-bearing call of this role is a sampled candidate the strategy chooses among, so
+    it counts in ``n_responses`` and in the diversity statistics (``baselines/_counts.py``);
+    a call read for an answer that is no candidate (``critic``) sets it False;
+``step``
+    the call is one step of a chain that a search may leave open (``step``, beam and MCTS): a
+    chain ending in such a call is a final candidate only when that call ends it
+    (:func:`ends_chain`); a chain the search pruned or left open is a response (it was
+    sampled) but not a final candidate.
 
 The built-in roles are registered here; a strategy that needs another (e.g. a process
 reward model's step score) declares a :class:`Role` in its ``@strategy(roles=...)``
@@ -29,7 +38,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["Role", "register_role", "get_role", "roles", "answer_roles", "BUILTIN_ROLES"]
+from typing import Any
+
+__all__ = ["Role", "register_role", "get_role", "roles", "answer_roles", "BUILTIN_ROLES", "ends_chain"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,7 @@ class Role:
         Lower-case identifier, part of every call key.
     summary : str
         One line for documentation.
-    answers, chained, scores, replayable, ends_reasoning : bool
+    answers, chained, scores, replayable, ends_reasoning, candidate, step : bool
         How the harness treats the call's text.
     """
 
@@ -53,12 +64,32 @@ class Role:
     scores: bool = False
     replayable: bool = False
     ends_reasoning: bool = False
+    candidate: bool = True
+    step: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or self.name.lower() != self.name:
             raise ValueError(f"role name {self.name!r} must be a lower-case identifier")
         if self.scores and self.answers:
             raise ValueError(f"role {self.name!r}: a scoring call does not carry an answer")
+
+    @property
+    def response(self) -> bool:
+        """A call of this role is (part of) a sampled response: it carries an answer and is a candidate."""
+        return self.answers and self.candidate
+
+
+def ends_chain(rec: Mapping[str, Any]) -> bool:
+    """A step call ends its chain: it states an answer (even a malformed one), was cut at its cap
+    or by an error, or wrote nothing.
+
+    Examples
+    --------
+    >>> ends_chain({"extracted": "7", "text": "Answer: 7"}), ends_chain({"parse_status": "no_answer", "text": "Step 2: x"})
+    (True, False)
+    """
+    return (rec.get("extracted") is not None or rec.get("parse_status") not in (None, "no_answer")
+            or rec.get("finish_reason") in ("length", "error") or not str(rec.get("text") or "").strip())
 
 
 BUILTIN_ROLES: tuple[Role, ...] = (

@@ -38,6 +38,7 @@ from typing import Any
 
 from depthbench.baselines._budget import Budget
 from depthbench.baselines._context import CallContext
+from depthbench.baselines._roles import ends_chain
 
 __all__ = ["STEP_FORMAT", "STEP_DELIMITER", "STEP_JOIN", "step_messages", "step_request", "next_steps",
            "chain_text", "chain_finished", "STEP_ROLE"]
@@ -163,6 +164,5 @@ def chain_text(key: str, by_key: Mapping[str, Mapping[str, Any]], memo: dict[str
 
 def chain_finished(rec: Mapping[str, Any]) -> bool:
     """A step call ends its chain: it states an answer (even a malformed one), was cut at its cap, or
-    wrote nothing."""
-    return (rec.get("extracted") is not None or rec.get("parse_status") not in (None, "no_answer")
-            or rec.get("finish_reason") in ("length", "error") or not str(rec.get("text") or "").strip())
+    wrote nothing (:func:`depthbench.baselines._roles.ends_chain`, the rule the diversity statistics share)."""
+    return ends_chain(rec)

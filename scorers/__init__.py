@@ -8,16 +8,6 @@ Every public name is re-exported here; implementation modules are private. The s
 """
 
 from depthbench._lazy import lazy_exports
-from depthbench.scorers._diversity import (
-    COLLAPSE_COVERAGE,
-    COLLAPSE_ENTROPY_BITS,
-    answer_entropy,
-    collapse_flag,
-    diversity_rows,
-    diversity_rule,
-    sample_diversity,
-)
-from depthbench.scorers._env import NO_STEPS_FEEDBACK, EnvFeedback, env_feedback
 from depthbench.scorers._extract import ANSWER_TYPES, PARSE_STATUSES, Extraction, extract, normalize_answer
 from depthbench.scorers._family import extract_answer, family_of
 from depthbench.scorers._reduce import (
@@ -32,9 +22,12 @@ from depthbench.scorers._reduce import (
 from depthbench.scorers._trace import parse_trace, stated_steps, trace_first_error, trace_score, trace_verifier_score
 from depthbench.scorers._verify import verify
 
-# the statistics (depth curves, equivalence tests) only on first use: extraction and the
-# reducers are what the strategies (and `depthbench strategies`) need
+# the statistics (depth curves, equivalence tests), the diversity statistics and the gold-free
+# checker only on first use: extraction and the reducers are what `depthbench strategies` needs
 __getattr__, __dir__ = lazy_exports(__name__, {
+    "depthbench.scorers._diversity": ("COLLAPSE_COVERAGE", "COLLAPSE_ENTROPY_BITS", "answer_entropy", "collapse_flag",
+                                      "diversity_rows", "diversity_rule", "sample_diversity"),
+    "depthbench.scorers._env": ("NO_STEPS_FEEDBACK", "EnvFeedback", "env_feedback"),
     "depthbench.scorers._curves": (
         "bootstrap_mean_ci", "curve_fits", "depth_auc", "depth_curves", "fit_depth_curve", "item_means",
         "wilson_interval"

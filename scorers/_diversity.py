@@ -7,9 +7,17 @@ an entropy-collapsed model gains nothing from search). These statistics say, per
 (task, strategy, budget, depth), how diverse the samples were and how much a perfect selector
 could have gained over the vote.
 
-Per item (:func:`sample_diversity`) over its ``k >= 2`` sampled responses (one answer per
-response, ``None`` for a response without an answer -- ``no_answer``, ``malformed`` or
-``truncated``):
+Per item (:func:`sample_diversity`) over its ``k >= 2`` **final candidates** -- the chains the
+strategy chooses among (one answer per candidate, ``None`` for one without an answer --
+``no_answer``, ``malformed`` or ``truncated``). Which calls those are is one rule over the call
+records (:func:`depthbench.baselines._counts.final_candidates`): the leaves of the sampled
+candidate chains (a call whose role carries an answer and is a candidate; continuations,
+forced answers and search steps extend their parent's chain), where a search step's leaf counts
+only when it ends its chain (states an answer, was cut at its cap, or wrote nothing). So
+majority vote's and best-of-N's samples, a beam search's or MCTS's finished chains and
+evolution's or revision's candidate texts are the samples; a search's pruned or open partial
+chains, judge / verifier / PRM calls and critic calls are not (a critic's text is read, but it
+is never a candidate). In the statistics below, "response" means such a candidate:
 
 * ``distinct`` -- the number of different answers given (non-answers not counted);
 * ``entropy_bits`` -- the plug-in (maximum-likelihood) Shannon entropy, in bits, of the

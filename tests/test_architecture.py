@@ -27,9 +27,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "ARCHITECTURE.md"
 #: the modules that may call ``importlib.import_module``: the registries that discover their plugin
-#: modules by scanning their own package, ``depthbench._lazy`` (deferred imports, declared in literal
+#: modules by scanning their own package (the backends' registry is the package's ``_registry``), ``depthbench._lazy`` (deferred imports, declared in literal
 #: tables read below) and the CLI, which imports the module of the command it runs from its table
-DYNAMIC = {"depthbench.generators", "depthbench.baselines.strategies", "depthbench.baselines.backends",
+DYNAMIC = {"depthbench.generators", "depthbench.baselines.strategies", "depthbench.baselines.backends._registry",
            "depthbench._lazy", "depthbench.cli"}
 #: third-party modules that must not be imported when the CLI starts (``depthbench --help``)
 HEAVY = ("scipy", "matplotlib", "jsonschema", "networkx", "datasets", "pyarrow", "httpx", "httpcore", "llama_cpp",
@@ -269,6 +269,12 @@ def test_cli_help_and_strategies_import_only_what_they_need():
     assert loaded & table == {"depthbench.baselines.strategies._cli"}
     assert not loaded & {"depthbench.baselines._runner", "depthbench.tasks", "depthbench.scorers._equivalence",
                          "depthbench.scorers._paired", "depthbench.scorers._curves", "depthbench.analysis"}
+    # nor the backend registry, its HTTP helpers or a backend, nor the diversity statistics and the checker
+    # (loaded by the search and evolution strategies' modules until they were deferred)
+    assert not loaded & {"depthbench.baselines._http", "depthbench.baselines.backends._registry",
+                         "depthbench.baselines.backends._base", "depthbench.baselines.backends.openai",
+                         "depthbench.baselines.backends.simulated", "depthbench.scorers._diversity",
+                         "depthbench.scorers._env"}
 
 
 def test_lazy_exports_resolve_every_name_and_defer_only_own_submodules():
@@ -276,7 +282,9 @@ def test_lazy_exports_resolve_every_name_and_defer_only_own_submodules():
     import depthbench.scorers as scorers
     from depthbench._lazy import lazy_exports
 
-    for pkg in (baselines, scorers):
+    import depthbench.baselines.backends as backends
+
+    for pkg in (baselines, scorers, backends):
         for name in pkg.__all__:
             assert getattr(pkg, name) is not None, f"{pkg.__name__}.{name}"
             assert name in dir(pkg)

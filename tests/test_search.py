@@ -62,7 +62,11 @@ def test_search_defaults_to_the_env_prm():
     ("beam@4:2:prm=noisy:1.5,0.1", "probabilities in [0, 1]"),
     ("beam@4:2:prm=model:nonsense", "prm=model:nonsense"),
     ("beam@4", "needs beam@N:W"),
-    ("mcts@4:c=0", "exploration constant c in (0, 100]"),
+    ("mcts@4:c=0", "has 'c=0', but c (the UCT exploration constant) must be a number in (0, 100]"),
+    ("mcts@8:c=-1", "has 'c=-1', but c (the UCT exploration constant) must be a number in (0, 100]"),
+    ("mcts@8:c=abc", "has 'c=abc', but c (the UCT exploration constant) must be a number in (0, 100]"),
+    ("mcts@8:c=1e9", "has 'c=1e9', but c (the UCT exploration constant) must be a number in (0, 100]"),
+    ("mcts@8:c=", "has 'c=', but c (the UCT exploration constant) must be a number in (0, 100]"),
     ("mcts@4:depth=3", "unknown option 'depth=3'"),
     ("mcts@0", "positive integer N"),
 ])

@@ -60,8 +60,9 @@ def register(sub: Any) -> None:
                         "(search, parallel), (search, sequential) -- at the same budget). calls / responses: in "
                         "addition, compare every two strategies (each at any of its "
                         "budgets; bound strategies left out) whose mean per-item number of calls (every model call, one "
-                        "per choice, judge calls included) or of sampled responses (chains: continuations and forced "
-                        "answers extend their chain, judge calls are none) agree within --match-tolerance, with the "
+                        "per choice, judge calls included) or of sampled responses (sampled candidate chains: continuations, "
+                        "forced answers and search steps extend their chain; judge, verifier, PRM and critic calls "
+                        "are no response) agree within --match-tolerance, with the "
                         "same exact paired tests and verdicts (results.json 'matched'); Gan, Liao, Liu 2025, "
                         "arXiv 2501.15602, match on responses")
     a.add_argument("--match-tolerance", type=float, default=0.0, metavar="R",

@@ -40,7 +40,7 @@ from depthbench.baselines._budget import MIN_CALL_TOKENS, Budget, BudgetExhauste
 from depthbench.baselines._context import CallContext, strategy_rng
 from depthbench.baselines._roles import Role
 from depthbench.baselines._stepwise import STEP_JOIN, STEP_ROLE, chain_finished, chain_text, step_messages
-from depthbench.baselines.backends import check_model_spec
+from depthbench.baselines import backends  # the package only: its registry is loaded on first use
 from depthbench.baselines.strategies._base import CallSlot, Strategy, bad_name, prob, tie_seed
 from depthbench.baselines.strategies.best_of import judge_score
 from depthbench.errors import UserError
@@ -52,7 +52,7 @@ __all__ = ["SearchStrategy", "PRM", "PRMS", "parse_prm", "STEP", "PRM_ROLE", "SE
 
 #: the role of a step call: the next step(s) of its parent chain (its text may end the chain with an answer)
 STEP = Role(STEP_ROLE, "the next reasoning step of its parent chain, continued in the same assistant turn "
-                       "(stops at the next 'Step' line; an 'Answer:' ends the chain)")
+                       "(stops at the next 'Step' line; an 'Answer:' ends the chain)", step=True)
 #: the role of a judged PRM's call: its verdict on the partial chain ending at its parent
 PRM_ROLE = Role("prm", "a process reward model's verdict on the partial chain ending at its parent step "
                        "(re-read from the text)", answers=False, scores=True)
@@ -141,7 +141,7 @@ def parse_prm(text: str, name: str) -> PRM:
         if not rest:
             raise bad_name(name, "prm=model needs a model spec, e.g. prm=model:simulated:eps=0.01")
         try:
-            check_model_spec(rest)
+            backends.check_model_spec(rest)
         except UserError as e:
             raise bad_name(name, f"prm=model:{rest}: {str(e).splitlines()[0]}") from None
         return PRM(kind="model", spec=rest)

@@ -85,12 +85,13 @@ class MCTS(SearchStrategy):
         rest, prm = split_prm(name, opts)
         c = DEFAULT_C
         for o in rest:
-            m = _C_RE.fullmatch(o)
-            if m is None:
+            if not o.startswith("c="):
                 raise bad_name(name, f"has an unknown option {o!r}; use mcts@N[:c=C][:prm=P], e.g. mcts@8:c=1.4:prm=env")
-            c = float(m.group(1))
+            m = _C_RE.fullmatch(o)
+            c = float(m.group(1)) if m is not None else -1.0
             if not 0.0 < c <= 100.0:
-                raise bad_name(name, f"needs an exploration constant c in (0, 100], got {o!r}; e.g. c=1.4")
+                raise bad_name(name, f"has {o!r}, but c (the UCT exploration constant) must be a number "
+                                     "in (0, 100], e.g. c=1.4")
         return cls(n=n, c=c, prm=prm or PRM())
 
     @property

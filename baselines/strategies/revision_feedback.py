@@ -23,16 +23,17 @@ from depthbench.baselines._feedback import AUTHOR_INSTRUCTION, CRITIC_INSTRUCTIO
 from depthbench.baselines._roles import Role
 from depthbench.baselines.strategies._base import CallSlot, Strategy, bad_name, credit_of, strategy
 from depthbench.errors import UserError
-from depthbench.scorers import env_feedback
+from depthbench import scorers  # env_feedback on first use (scorers.lazy_exports)
 
 asyncio = lazy("asyncio")
 __all__ = ["RevisionFeedback", "Candidate", "evaluate", "critic_then_author", "choose_final", "turn_caps",
            "CRITIC_ROLE", "CANDIDATE_ROLES", "NO_FEEDBACK"]
 
 #: the critic's call: it reads candidates and the task's feedback and says what to change. Its text is
-#: read like any reply (a critic may state an answer), but it is never a candidate.
+#: read like any reply (a critic may state an answer), but it is never a candidate: not a response
+#: (``n_responses``) and not a sample of the diversity statistics (``Role.candidate``).
 CRITIC_ROLE = Role("critic", "reads candidates with the task's feedback and says what to keep and fix "
-                   "(evolve, revision_feedback); never a candidate itself")
+                   "(evolve, revision_feedback); never a candidate itself", candidate=False)
 #: the roles whose texts are candidate solutions (fresh answers, the author's revisions)
 CANDIDATE_ROLES = ("answer", "revise")
 #: the feedback shown when the item's family has no gold-free checker
@@ -66,7 +67,7 @@ class Candidate:
 
 def evaluate(item: Mapping[str, Any], rec: Mapping[str, Any]) -> Candidate:
     """The checker's verdict on one call record (pure; reads ``text`` and ``finish_reason``)."""
-    fb = env_feedback(item, rec.get("text") or "", rec.get("finish_reason"))
+    fb = scorers.env_feedback(item, rec.get("text") or "", rec.get("finish_reason"))
     if fb is None:
         return Candidate(rec["key"], rec.get("text") or "", NO_FEEDBACK, 0, False)
     return Candidate(rec["key"], rec.get("text") or "", fb.feedback, fb.ok_steps, fb.solved)
