@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from depthbench.scorers import pair_words, summarize_comparison
+
 TASKS = ("graph_connectivity", "grid_planning", "multihop_arithmetic")
 FIGURE_KINDS = ("depth", "budget", "equivalence", "tokens")
 
@@ -154,4 +156,7 @@ def test_demo_shows_the_search_comparison(demo) -> None:
     noisy = pairs[("beam@4:2:prm=noisy:0.6,0.4", "best_of@4:noisy:0.6,0.4")]
     assert oracle[12]["verdict"] == "a_better" and oracle[12]["diff"] > oracle[1]["diff"] + 0.1
     assert noisy[12]["diff"] < oracle[12]["diff"]
-    assert f"beam@4:2:prm=oracle - best_of@4:oracle: d1 {oracle[1]['diff']:+.2f}" in proc.stdout
+    # the suite's one wording (summarize_comparison), then the differences per depth
+    words = summarize_comparison(list(oracle.values()), pair_words("beam@4:2:prm=oracle", "best_of@4:oracle"))["text"]
+    assert f"beam@4:2:prm=oracle vs best_of@4:oracle: {words} (accuracy a - b: d1 {oracle[1]['diff']:+.2f}" in proc.stdout
+    assert "inconclusive" not in proc.stdout and "a_better" not in proc.stdout

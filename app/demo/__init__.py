@@ -55,7 +55,7 @@ from depthbench.baselines._runner import EvalConfig, run_eval
 from depthbench.errors import UserError
 from depthbench.io import atomic_write_json, ensure_writable_dir, read_jsonl, sha256_bytes
 from depthbench.report import write_report
-from depthbench.scorers import compare_strategies
+from depthbench.scorers import compare_strategies, pair_words, summarize_comparison
 from depthbench.tasks import build_items, load_spec, write_dataset
 
 __all__ = ["DemoFamily", "DEMO_FAMILIES", "DEMO_STRATEGIES", "DEMO_BUDGETS", "DEMO_N_PER_DEPTH", "run_demo",
@@ -266,7 +266,8 @@ def run_demo(out: str | Path, seed: int = 0, n_per_depth: int = DEMO_N_PER_DEPTH
 
 def _search_comparison(out: Path, seed: int, say: Any) -> list[str]:
     """Step 5: best-of-N vs beam search on the simulated reasoner, oracle and weak PRMs; the
-    verdict lines (:func:`depthbench.scorers.summarize_comparison`'s sentence per pair)."""
+    verdict lines (:func:`depthbench.scorers.summarize_comparison`'s sentence per pair, then the
+    accuracy differences per depth)."""
     items = build_items(DEMO_SEARCH_TASK, _SPLIT, depths=list(DEMO_SEARCH_DEPTHS), n=DEMO_SEARCH_N, seed=seed)
     data_dir, run_dir = out / "data" / f"search_{DEMO_SEARCH_TASK}", out / "search"
     depths_arg = ",".join(map(str, DEMO_SEARCH_DEPTHS))
@@ -286,8 +287,9 @@ def _search_comparison(out: Path, seed: int, say: Any) -> list[str]:
     for a, b in DEMO_SEARCH_PAIRS:
         rows, bp = compare_strategies(outcomes, a, b, budget=DEMO_SEARCH_BUDGET, chance=0.5)
         pairs.append({"a": a, "b": b, "rows": rows, "breakpoint": bp})
-        diffs = ", ".join(f"d{r['depth']} {r['diff']:+.2f} ({r['verdict']})" for r in rows)
-        lines.append(f"{a} - {b}: {diffs}")
+        text = summarize_comparison(rows, pair_words(a, b))["text"]
+        diffs = ", ".join(f"d{r['depth']} {r['diff']:+.2f}" for r in rows)
+        lines.append(f"{a} vs {b}: {text} (accuracy a - b: {diffs})")
     atomic_write_json(run_dir / "search.json", clean_json({"pairs": pairs, "curves": results.get("curves", [])}))
     say(f"[demo] search: evaluated and analysed in {time.monotonic() - t1:.1f} s")
     return lines
