@@ -49,6 +49,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -59,7 +60,7 @@ __all__ = ["GraphConnectivityConfig", "generate", "certify", "describe", "parse_
            "verify", "check_path", "trace_first_error", "parse_trace", "stated_steps", "format_step",
            "KINDS", "CUES", "VERSION", "FAMILY"]
 
-VERSION = "2"
+VERSION = "3"
 KINDS = ("two_paths", "bridge", "random_branching")
 CUES = ("target_first", "target_larger")
 
@@ -134,58 +135,110 @@ class GraphConnectivityConfig:
 
 
 # --------------------------------------------------------------------------- components
-# Each builder returns (edges as an (E, 2) int array over local ids 0..m-1, path) where
-# path lists the local ids of the source-to-target shortest path.
+# An item draws one vector of uniforms ``u = rng.random(K)`` (``K`` fixed by the config) and
+# cuts it into: two cue coins, the component builder's draws, the label keys (``num_nodes``),
+# the edge-order keys and the orientation coins (``num_edges`` each). A permutation is the
+# argsort of its keys (ties have probability ~2**-40 at 1,000 nodes and are broken by
+# position, so the permutation is still a function of ``u`` alone).
+#
+# Each builder takes (m, d, its slice of u) and returns the edge ends of the whole graph as
+# one flat int array: edge j of the list is (ends[2j], ends[2j + 1]). The main component's
+# edges come first, over local ids 0..m-1, with local ids 0..d the source-to-target
+# shortest path in order (source 0, target d); the decoy's are the same edges over ids
+# m..2m-1 (node + m). ``_LAYOUT`` gives a builder's (number of uniforms, number of edges) and
+# the arrays it reuses, cached per (kind, m, d).
 
-def _two_paths(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    ids = np.arange(m)
-    edges = np.stack([ids[:-1], ids[1:]], axis=1)
-    start = int(rng.integers(0, m - d))
-    return edges, np.arange(start, start + d + 1)
+_COPY = np.array([[0], [1]])  # component index, to offset the decoy's ids by m
 
 
-def _random_branching(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    edges = np.empty((m - 1, 2), dtype=np.int64)
-    ids = np.arange(m)
-    edges[:, 1] = ids[1:]
-    edges[:d, 0] = ids[:d]  # the path 0 - 1 - ... - d
+def _two_paths_layout(m: int, d: int) -> tuple[int, int, tuple[np.ndarray, ...]]:
+    pos = np.arange(m - 1)
+    path_ends = np.stack([pos, pos + 1], axis=1).ravel()  # ends as positions along the path
+    return 1, 2 * (m - 1), (np.stack([path_ends, path_ends]), _COPY * m)
+
+
+def _two_paths(m: int, d: int, u: np.ndarray, layout: tuple[np.ndarray, ...]) -> np.ndarray:
+    # a path of m nodes whose source sits at a uniform offset start in [0, m - d): position i
+    # of the path gets local id (i - start) mod m, so source and target are 0 and d
+    path_ends, offset = layout
+    start = int(u[0] * (m - d))
+    return ((path_ends - start) % m + offset).ravel()
+
+
+def _random_branching_layout(m: int, d: int) -> tuple[int, int, tuple[np.ndarray, ...]]:
+    edges = np.zeros((2, m - 1, 2), dtype=np.int64)
+    ids = np.arange(1, m)
+    edges[:, :, 1] = ids
+    edges[:, :d, 0] = ids[:d] - 1  # the path 0 - 1 - ... - d
+    edges += _COPY[:, :, None] * m
+    return m - 1 - d, 2 * (m - 1), (edges, ids[d:], _COPY * m)
+
+
+def _random_branching(m: int, d: int, u: np.ndarray, layout: tuple[np.ndarray, ...]) -> np.ndarray:
+    template, later, offset = layout
+    edges = template.copy()
     # node v > d attaches to a uniform earlier node in [0, v) (truncation = floor for u >= 0)
-    edges[d:, 0] = (rng.random(m - 1 - d) * ids[d + 1:]).astype(np.int64)
-    return edges, ids[:d + 1]
+    edges[:, d:, 0] = (u * later).astype(np.int64) + offset
+    return edges.ravel()
 
 
-def _bridge(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _bridge_layout(m: int, d: int) -> tuple[int, int, tuple[Any, ...]]:
+    # Rows of the main component's edge list: d short paths (k, k + 1); the chain edges
+    # (previous node, node) for the chain nodes d+1 .. d+total in chain order; d closing
+    # edges (last node of long path k, k + 1); 3 rows per triangle (x, y), (y, y + 1),
+    # (y + 1, x) on a dead-end tip x. Everything but the chain starts, the long paths' last
+    # nodes and the tips x is the same for every item: a template.
     cycles = (m - 1) // 3
     spare = m - 1 - d - 2 * cycles  # nodes beyond the minimum, >= 0 when d <= cycles
-    # extra nodes for each of the d long paths and d dead ends (each has 1 already)
-    extra = rng.multinomial(spare, np.full(2 * d, 1.0 / (2 * d)))
-    long_len = 1 + extra[:d]   # internal nodes of each long path
-    dead_len = 1 + extra[d:]   # nodes of each dead end
-    tri_at = rng.integers(0, d, size=cycles - d)  # petal whose dead-end tip gets a triangle
-    edges: list[tuple[int, int]] = []
-    nxt = d + 1  # junctions are 0..d
-    tips = np.empty(d, dtype=np.int64)
-    for i in range(d):
-        a, b = i, i + 1
-        edges.append((a, b))                          # short path
-        internal = range(nxt, nxt + int(long_len[i]))  # long path a - internal... - b
-        nxt += int(long_len[i])
-        chain = [a, *internal, b]
-        edges.extend(zip(chain[:-1], chain[1:]))
-        dead = [a, *range(nxt, nxt + int(dead_len[i]))]  # dead end off junction a
-        nxt += int(dead_len[i])
-        edges.extend(zip(dead[:-1], dead[1:]))
-        tips[i] = dead[-1]
-    for p in tri_at:
-        x, y, z = int(tips[p]), nxt, nxt + 1
-        nxt += 2
-        edges.extend([(x, y), (y, z), (z, x)])
-    if nxt != m:  # pragma: no cover - arithmetic invariant
-        raise RuntimeError(f"bridge builder used {nxt} nodes, expected {m}")
-    return np.asarray(edges, dtype=np.int64), np.arange(d + 1)
+    total = 2 * d + spare           # chain nodes (each of the 2d chains has >= 1)
+    t = cycles - d                  # triangles
+    rows = 2 * d + total + 3 * t
+    tpl = np.zeros((2, rows, 2), dtype=np.int64)
+    e = tpl[0]
+    e[:d, 0], e[:d, 1] = np.arange(d), np.arange(1, d + 1)
+    nodes = np.arange(d + 1, d + 1 + total)
+    e[d:d + total, 0], e[d:d + total, 1] = nodes - 1, nodes
+    e[d + total:2 * d + total, 1] = np.arange(1, d + 1)
+    y = np.arange(d + 1 + total, m, 2)
+    r = 2 * d + total
+    e[r::3, 1], e[r + 1::3, 0], e[r + 1::3, 1], e[r + 2::3, 0] = y, y, y + 1, y + 1
+    if d + 1 + total + 2 * t != m:  # pragma: no cover - arithmetic invariant
+        raise RuntimeError(f"bridge layout uses {d + 1 + total + 2 * t} nodes, expected {m}")
+    return spare + t, 2 * rows, (tpl, spare, total, r, np.arange(2 * d) % d)
 
 
-_BUILDERS = {"two_paths": _two_paths, "bridge": _bridge, "random_branching": _random_branching}
+def _bridge(m: int, d: int, u: np.ndarray, layout: tuple[Any, ...]) -> np.ndarray:
+    # 2d chains hang off the junctions 0..d: chain k < d is petal k's long path (from junction
+    # k, closed to junction k + 1), chain d + k its dead end (from junction k). Every chain has
+    # one node plus its share of the spare nodes, each spare node going to a uniform chain
+    # (= a multinomial with equal cell probabilities). Triangles hang on uniform dead-end tips.
+    tpl, spare, total, r, chain_junction = layout
+    lens = np.bincount((u[:spare] * (2 * d)).astype(np.int64), minlength=2 * d)
+    lens += 1
+    last = lens.cumsum()                # chain k's nodes: d + 1 + [last[k] - lens[k], last[k])
+    edges = tpl.copy()
+    e = edges[0]
+    e[d + last - lens, 0] = chain_junction  # a chain's first node hangs on its junction
+    last += d                            # now the label of each chain's last node
+    e[d + total:r, 0] = last[:d]         # long path k closed at junction k + 1
+    tips = last[d:][(u[spare:] * d).astype(np.int64)]  # the dead-end tip of each triangle
+    e[r::3, 0] = tips
+    e[r + 2::3, 1] = tips
+    np.add(e, m, out=edges[1])
+    return edges.ravel()
+
+
+_BUILDERS = {"two_paths": (_two_paths_layout, _two_paths), "bridge": (_bridge_layout, _bridge),
+             "random_branching": (_random_branching_layout, _random_branching)}
+
+
+@lru_cache(maxsize=1024)
+def _layout(kind: str, m: int, d: int) -> tuple[Any, int, int, tuple[Any, ...]]:
+    make, build = _BUILDERS[kind]
+    return (build, *make(m, d))
+
+
+_ENDS = np.array([0, 1])  # row j of the edge list reads end first_end[j] ^ 0, then first_end[j] ^ 1
 
 
 def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
@@ -196,10 +249,12 @@ def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
     ----------
     config : GraphConnectivityConfig
     rng : numpy.random.Generator
-        The only source of randomness.
+        The only source of randomness: one call ``rng.random(K)``, with ``K`` fixed by the
+        config (cue coins, the component's draws, label keys, edge-order keys, orientation
+        coins).
     cues : mapping, optional
         ``{"target_first": bool, "target_larger": bool}`` as assigned by the dataset
-        builder (balanced per bucket); drawn from ``rng`` when omitted.
+        builder (balanced per bucket); the first two uniforms decide them when omitted.
 
     Returns
     -------
@@ -209,38 +264,38 @@ def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
 
     Notes
     -----
-    O(num_nodes) time and memory.
+    O(num_nodes log num_nodes) time (two argsorts), O(num_nodes) memory; numpy-vectorised.
     """
     n, d, kind = int(config.num_nodes), int(config.depth), config.kind
     m = n // 2
-    local, path = _BUILDERS[kind](m, d, rng)
-    edges = np.concatenate([local, local + m])          # decoy: an isomorphic copy
+    build, k, num_edges, layout = _layout(kind, m, d)
+    u = rng.random(2 + k + n + 2 * num_edges)
+    ends = build(m, d, u[2:2 + k], layout)
     if cues is None:
-        first, larger = (bool(x) for x in rng.random(2) < 0.5)
+        first, larger = bool(u[0] < 0.5), bool(u[1] < 0.5)
     else:
         first, larger = bool(cues["target_first"]), bool(cues["target_larger"])
-    perm = rng.permutation(n)
-    t_node, d_node = int(path[-1]), int(path[-1]) + m
-    if (perm[t_node] > perm[d_node]) != larger:  # the label cue: swap the two targets' labels
-        perm[t_node], perm[d_node] = perm[d_node], perm[t_node]
-    num_edges = int(edges.shape[0])
-    # relabel, shuffle the list and orient each edge at random, in one gather:
-    # row k is (u, v) of edge order[k], swapped when flip[k]
-    order = rng.permutation(num_edges)
-    flip = (rng.random(num_edges) < 0.5).view(np.int8)
-    first_end = 2 * order + flip  # the other end is first_end ^ 1 = 2 * order + 1 - flip
-    edges = perm[edges].ravel()[np.stack([first_end, first_end ^ 1], axis=1)]
-    source = int(perm[path[0]])
-    target = int(perm[t_node])
-    decoy = int(perm[d_node])
+    a = 2 + k
+    perm = u[a:a + n].argsort()  # label of node i: perm[i]
+    t_node, d_node = d, d + m     # the reachable target; its copy in the decoy component
+    lt, ld = perm[t_node], perm[d_node]
+    if (lt > ld) != larger:  # the label cue: swap the two targets' labels
+        perm[t_node], perm[d_node] = ld, lt
+    # relabel, order the edges by their keys and orient each by its coin, in one gather: row j
+    # of the list is edge order[j] read from end 2*order[j] + flip[j] to the other (index ^ 1)
+    b = a + n
+    first_end = (u[b:b + num_edges].argsort() << 1) + (u[b + num_edges:] < 0.5)
+    edges = perm[ends][first_end[:, None] ^ _ENDS].tolist()
+    trace = perm[:d + 1].tolist()
+    source, target, decoy = trace[0], trace[-1], int(perm[d_node])
     targets = [target, decoy] if first else [decoy, target]
-    instance = {"kind": kind, "num_nodes": n, "edges": edges.tolist(), "source": source, "targets": targets}
+    instance = {"kind": kind, "num_nodes": n, "edges": edges, "source": source, "targets": targets}
     return Problem(
         instance=instance,
         answer=str(target),
         answer_type="choice",
         depth=d,
-        solution_trace=perm[path].tolist(),
+        solution_trace=trace,
         size={"num_nodes": n, "num_edges": num_edges},
         chance=0.5,
         answer_space={"labels": [str(t) for t in targets]},
@@ -285,46 +340,67 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     for v in (s, *targets):
         if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < n:
             raise CertificationError(f"node {v!r} outside 0..{n - 1}")
-    adj: list[list[int]] = [[] for _ in range(n)]
+    # Slots n..2n-1 hold tuples (no append): a label in n..2n-1 or -n..-1 hits one and raises
+    # AttributeError, one beyond raises IndexError, a non-integer TypeError; so the range is
+    # checked without a comparison per edge.
+    adj: list[Any] = [[] for _ in range(n)]
+    adj += [()] * n
     try:
         for u, v in instance["edges"]:
-            if not (0 <= u < n and 0 <= v < n):
-                raise CertificationError(f"edges must be [u, v] pairs of labels in 0..{n - 1}")
             adj[u].append(v)
             adj[v].append(u)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, AttributeError):
         raise CertificationError(f"edges must be [u, v] pairs of labels in 0..{n - 1}") from None
     parent = [-1] * n
     parent[s] = s
-    frontier = [s]
-    while frontier:
-        nxt = []
-        for u in frontier:
-            for v in adj[u]:
-                if parent[v] < 0:
-                    parent[v] = u
-                    nxt.append(v)
-        frontier = nxt
+    queue = [s]
+    for u in queue:  # the list grows while it is read: a FIFO queue
+        for v in adj[u]:
+            if parent[v] < 0:
+                parent[v] = u
+                queue.append(v)
     found = [t for t in targets if parent[t] >= 0]
     if len(found) != 1:
         raise CertificationError(f"{len(found)} targets reachable from {s}, expected exactly 1")
     t = found[0]
     path = [t]
-    while path[-1] != s:
-        path.append(parent[path[-1]])
+    while t != s:
+        t = parent[t]
+        path.append(t)
     path.reverse()
-    return Certificate(depth=len(path) - 1, answer=str(t), solution_trace=path)
+    return Certificate(depth=len(path) - 1, answer=str(found[0]), solution_trace=path)
 
 
 # --------------------------------------------------------------------------- text
+_PAIR_TABLE_MAX = 256  # label tables for graphs of up to this many nodes (n**2 strings, ~5 MB at 256)
+
+
+@lru_cache(maxsize=4)
+def _pair_table(n: int) -> dict[int, dict[int, str]]:
+    """``table[u][v] == f"{u}-{v}"`` for labels u, v in 0..n-1 (dicts: any other label is a
+    KeyError, where a list would wrap a negative index)."""
+    return {u: {v: f"{u}-{v}" for v in range(n)} for u in range(n)}
+
+
+def _edge_text(edges: Any, n: Any) -> str:
+    if isinstance(n, int) and 0 < n <= _PAIR_TABLE_MAX:
+        table = _pair_table(n)
+        try:
+            return ", ".join([table[u][v] for u, v in edges])
+        except (KeyError, TypeError):  # a label outside 0..n-1, or not a number: state it as it is
+            pass
+    return ", ".join([f"{u}-{v}" for u, v in edges])
+
+
 def describe(instance: Mapping[str, Any]) -> str:
     """Plain-text statement of an instance (inserted as ``{{ problem }}`` in prompts).
 
     Every field of the instance is stated, in the instance's order, so
-    :func:`parse_prompt` can recover it exactly.
+    :func:`parse_prompt` can recover it exactly. The edge list is one join over a cached
+    table of ``"u-v"`` strings (graphs of up to 256 nodes).
     """
     n = instance["num_nodes"]
-    edges = ", ".join([f"{u}-{v}" for u, v in instance["edges"]])
+    edges = _edge_text(instance["edges"], n)
     t1, t2 = instance["targets"]
     return (f"Graph type: {instance['kind']}\n"
             f"Nodes: {n} (labelled 0 to {n - 1})\n"

@@ -31,7 +31,7 @@ def test_generate_jsonl_manifest_and_load(tmp_path, capsys):
     m = json.loads(manifest_bytes)
     assert m["format"] == "depthbench-dataset/2" and m["task"] == "graph_connectivity"
     assert m["item_format"] == "depthbench-item/2"
-    assert m["generator_versions"] == {"graph_connectivity": "2"}
+    assert m["generator_versions"] == {"graph_connectivity": "3"}
     assert m["command"] == "depthbench generate graph_connectivity --depths 1,3:5,8 --n 7 --split test,dev --format jsonl"
     for split in ("test", "dev"):
         f = m["files"][f"{split}.jsonl"]
