@@ -372,22 +372,25 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
 
 
 # --------------------------------------------------------------------------- text
-_PAIR_TABLE_MAX = 256  # label tables for graphs of up to this many nodes (n**2 strings, ~5 MB at 256)
+_LABEL_TABLE_MAX = 4096  # label tables cached for graphs of up to this many nodes
 
 
-@lru_cache(maxsize=4)
-def _pair_table(n: int) -> dict[int, dict[int, str]]:
-    """``table[u][v] == f"{u}-{v}"`` for labels u, v in 0..n-1 (dicts: any other label is a
-    KeyError, where a list would wrap a negative index)."""
-    return {u: {v: f"{u}-{v}" for v in range(n)} for u in range(n)}
+@lru_cache(maxsize=8)
+def _label_tables(n: int) -> tuple[dict[int, str], dict[int, str]]:
+    """``(first, second)`` with ``first[u] + second[v] == f"{u}-{v}"`` for labels 0..n-1.
+
+    Dicts, not lists: a negative label is a KeyError rather than a wrapped index. Small
+    (n strings each), so they stay in cache between items, unlike a table of all pairs.
+    """
+    return {u: f"{u}-" for u in range(n)}, {v: str(v) for v in range(n)}
 
 
 def _edge_text(edges: Any, n: Any) -> str:
-    if isinstance(n, int) and 0 < n <= _PAIR_TABLE_MAX:
-        table = _pair_table(n)
+    if isinstance(n, int) and 0 < n <= _LABEL_TABLE_MAX:
+        first, second = _label_tables(n)
         try:
-            return ", ".join([table[u][v] for u, v in edges])
-        except (KeyError, TypeError):  # a label outside 0..n-1, or not a number: state it as it is
+            return ", ".join([first[u] + second[v] for u, v in edges])
+        except (KeyError, TypeError, ValueError):  # a label outside 0..n-1, or not a pair: state it as it is
             pass
     return ", ".join([f"{u}-{v}" for u, v in edges])
 
@@ -396,8 +399,8 @@ def describe(instance: Mapping[str, Any]) -> str:
     """Plain-text statement of an instance (inserted as ``{{ problem }}`` in prompts).
 
     Every field of the instance is stated, in the instance's order, so
-    :func:`parse_prompt` can recover it exactly. The edge list is one join over a cached
-    table of ``"u-v"`` strings (graphs of up to 256 nodes).
+    :func:`parse_prompt` can recover it exactly. The edge list is one join over cached
+    label strings (graphs of up to 4,096 nodes).
     """
     n = instance["num_nodes"]
     edges = _edge_text(instance["edges"], n)

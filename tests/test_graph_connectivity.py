@@ -239,3 +239,76 @@ def test_plain_bfs_certifier_agrees_with_networkx_on_10000_items(kind):
         assert all(frozenset((a, b)) in edges for a, b in zip(path, path[1:]))
         checked += 1
     assert checked + refused == 10_000 and refused >= 1_000
+
+
+@pytest.mark.parametrize(("edges", "why"), [
+    ([[0, 1], [-1, 2]], "negative label (a list index would wrap it)"),
+    ([[0, 1], [5, 2]], "label n"),
+    ([[0, 1], [9, 2]], "label 2n - 1"),
+    ([[0, 1], [10, 2]], "label 2n"),
+    ([[0, 1], [-11, 2]], "label below -2n"),
+    ([[0, 1], [1.5, 2]], "not an integer"),
+    ([[0, 1], [1, 2, 3]], "not a pair"),
+    ([[0, 1], None], "not a list"),
+])
+def test_certifier_refuses_labels_outside_the_graph(edges, why):
+    inst = {"kind": "x", "num_nodes": 5, "edges": edges, "source": 0, "targets": [1, 3]}
+    with pytest.raises(gc.CertificationError, match="pairs of labels in 0..4"):
+        gc.certify(inst)
+
+
+@pytest.mark.parametrize(("edges", "text"), [
+    ([[0, 1], [4, 2]], "0-1, 4-2"),
+    ([[0, 1], [-1, 2]], "0-1, -1-2"),     # outside the label table: stated as it is, not wrapped
+    ([[0, 5], [12, 3]], "0-5, 12-3"),
+    ([], ""),
+])
+def test_statement_states_every_label_as_given(edges, text):
+    inst = {"kind": "two_paths", "num_nodes": 5, "edges": edges, "source": 0, "targets": [1, 3]}
+    assert f"Edges (undirected): {text}\n" in gc.describe(inst)
+
+
+def test_statement_of_large_graphs_without_the_label_table():
+    n = gc._LABEL_TABLE_MAX + 2
+    inst = gc.generate(gc.GraphConnectivityConfig(depth=3, num_nodes=n), _rng(5)).instance
+    text = gc.describe(inst)
+    assert gc.parse_prompt(text) == inst and f"{inst['edges'][0][0]}-{inst['edges'][0][1]}, " in text
+
+
+def test_edge_order_and_orientation_carry_no_structure():
+    """The list order and each edge's orientation are fair coins: parent-first edges of the
+    random tree, and first-listed edges in the source's component, are each about half."""
+    cfg = gc.GraphConnectivityConfig(depth=4, num_nodes=40)
+    parent_first = main_first = edges_seen = 0
+    items = 1000
+    for seed in range(items):
+        inst = gc.generate(cfg, _rng(seed)).instance
+        g = _graph(inst)
+        dist = nx.single_source_shortest_path_length(g, inst["source"])
+        decoy = next(t for t in inst["targets"] if t not in dist)
+        dist.update(nx.single_source_shortest_path_length(g, decoy))
+        for u, v in inst["edges"]:
+            parent_first += dist[u] < dist[v]
+        edges_seen += len(inst["edges"])
+        main_first += inst["edges"][0][0] in nx.node_connected_component(g, inst["source"])
+    # 38,000 edges: sd 0.0026 -> +-0.013 is 5 sd; 1,000 items: sd 0.016 -> +-0.08 is 5 sd
+    assert abs(parent_first / edges_seen - 0.5) < 0.013
+    assert abs(main_first / items - 0.5) < 0.08
+
+
+def test_two_paths_source_offset_is_uniform():
+    """The source sits at a uniform offset in [0, m - depth) along its path."""
+    m, d, items = 10, 3, 2100
+    cfg = gc.GraphConnectivityConfig(depth=d, num_nodes=2 * m, kind="two_paths")
+    counts = [0] * (m - d)
+    for seed in range(items):
+        prob = gc.generate(cfg, _rng(seed))
+        inst = prob.instance
+        g = _graph(inst)
+        s, t = inst["source"], int(prob.answer)
+        ds, dt = (nx.single_source_shortest_path_length(g, x) for x in (s, t))
+        ends = [v for v in ds if g.degree(v) == 1]
+        (back,) = [e for e in ends if ds[e] != d + dt[e]]  # the end away from the target
+        counts[ds[back]] += 1
+    expected = items / (m - d)  # 300 each, sd ~16
+    assert all(abs(c - expected) < 5 * (expected * (1 - 1 / (m - d))) ** 0.5 for c in counts), counts
