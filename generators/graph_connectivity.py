@@ -178,7 +178,7 @@ def _random_branching(m: int, d: int, u: np.ndarray, layout: tuple[np.ndarray, .
     template, later, offset = layout
     edges = template.copy()
     # node v > d attaches to a uniform earlier node in [0, v) (truncation = floor for u >= 0)
-    edges[:, d:, 0] = (u * later).astype(np.int64) + offset
+    np.add((u * later).astype(np.int64), offset, out=edges[:, d:, 0])
     return edges.ravel()
 
 
@@ -277,17 +277,20 @@ def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
         first, larger = bool(cues["target_first"]), bool(cues["target_larger"])
     a = 2 + k
     perm = u[a:a + n].argsort()  # label of node i: perm[i]
-    t_node, d_node = d, d + m     # the reachable target; its copy in the decoy component
-    lt, ld = perm[t_node], perm[d_node]
-    if (lt > ld) != larger:  # the label cue: swap the two targets' labels
-        perm[t_node], perm[d_node] = ld, lt
+    # the reachable target is node d, its copy in the decoy component node d + m
+    target, decoy = perm.item(d), perm.item(d + m)
+    if (target > decoy) != larger:  # the label cue: swap the two targets' labels
+        target, decoy = decoy, target
+        perm[d], perm[d + m] = target, decoy
     # relabel, order the edges by their keys and orient each by its coin, in one gather: row j
     # of the list is edge order[j] read from end 2*order[j] + flip[j] to the other (index ^ 1)
     b = a + n
-    first_end = (u[b:b + num_edges].argsort() << 1) + (u[b + num_edges:] < 0.5)
+    first_end = u[b:b + num_edges].argsort()
+    first_end <<= 1
+    first_end += u[b + num_edges:] < 0.5
     edges = perm[ends][first_end[:, None] ^ _ENDS].tolist()
     trace = perm[:d + 1].tolist()
-    source, target, decoy = trace[0], trace[-1], int(perm[d_node])
+    source = trace[0]
     targets = [target, decoy] if first else [decoy, target]
     instance = {"kind": kind, "num_nodes": n, "edges": edges, "source": source, "targets": targets}
     return Problem(
