@@ -138,15 +138,15 @@ class GraphConnectivityConfig:
 # An item draws one vector of uniforms ``u = rng.random(K)`` (``K`` fixed by the config) and
 # cuts it into: two cue coins, the component builder's draws, the label keys (``num_nodes``),
 # the edge-order keys and the orientation coins (``num_edges`` each). A permutation is the
-# argsort of its keys (ties have probability ~2**-40 at 1,000 nodes and are broken by
-# position, so the permutation is still a function of ``u`` alone).
+# stable argsort of its keys: uniform, and a function of ``u`` alone (a tie, below 1e-10 at
+# 1,000 nodes, is broken by position the same way by every numpy).
 #
 # Each builder takes (m, d, its slice of u) and returns the edge ends of the whole graph as
 # one flat int array: edge j of the list is (ends[2j], ends[2j + 1]). The main component's
 # edges come first, over local ids 0..m-1, with local ids 0..d the source-to-target
 # shortest path in order (source 0, target d); the decoy's are the same edges over ids
-# m..2m-1 (node + m). ``_LAYOUT`` gives a builder's (number of uniforms, number of edges) and
-# the arrays it reuses, cached per (kind, m, d).
+# m..2m-1 (node + m). ``_layout`` gives a builder's number of uniforms, the number of edges
+# and the arrays it reuses, cached per (kind, m, d).
 
 _COPY = np.array([[0], [1]])  # component index, to offset the decoy's ids by m
 
@@ -276,7 +276,7 @@ def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
     else:
         first, larger = bool(cues["target_first"]), bool(cues["target_larger"])
     a = 2 + k
-    perm = u[a:a + n].argsort()  # label of node i: perm[i]
+    perm = u[a:a + n].argsort(kind="stable")  # label of node i: perm[i]
     # the reachable target is node d, its copy in the decoy component node d + m
     target, decoy = perm.item(d), perm.item(d + m)
     if (target > decoy) != larger:  # the label cue: swap the two targets' labels
@@ -285,7 +285,7 @@ def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
     # relabel, order the edges by their keys and orient each by its coin, in one gather: row j
     # of the list is edge order[j] read from end 2*order[j] + flip[j] to the other (index ^ 1)
     b = a + n
-    first_end = u[b:b + num_edges].argsort()
+    first_end = u[b:b + num_edges].argsort(kind="stable")
     first_end <<= 1
     first_end += u[b + num_edges:] < 0.5
     edges = perm[ends][first_end[:, None] ^ _ENDS].tolist()
