@@ -276,8 +276,9 @@ def test_statement_of_large_graphs_without_the_label_table():
 
 
 def test_edge_order_and_orientation_carry_no_structure():
-    """The list order and each edge's orientation are fair coins: parent-first edges of the
-    random tree, and first-listed edges in the source's component, are each about half."""
+    """The list order and each edge's orientation are fair coins: edges written from the end
+    nearer the source (in the decoy component: nearer the decoy target; in a tree, the
+    parent) and lists that open with an edge of the source's component are each about half."""
     cfg = gc.GraphConnectivityConfig(depth=4, num_nodes=40)
     parent_first = main_first = edges_seen = 0
     items = 1000
