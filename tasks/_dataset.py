@@ -427,11 +427,18 @@ def _worker_items(spec_dict: dict[str, Any], split: str, seed: int, keys: list[t
 
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while items accumulate.
+    """Pause the cyclic garbage collector while items accumulate, then age them at once.
 
-    Items hold no reference cycles, but each holds many containers: with the collector on,
-    its full passes rescan every finished item again and again (about 40% of a graph
-    build). Restored afterwards, also on error.
+    Items hold no reference cycles, but each holds many containers (a 100-node graph has
+    hundreds of edge lists): with the collector on, its passes rescan every finished item
+    again and again (about 40% of a graph build). Paused, they pile up in the youngest
+    generation, whose first collection afterwards would still scan each of them once, then
+    again in the middle generation. So on the way out ``gc.freeze()`` + ``gc.unfreeze()``
+    (two O(1) list splices) moves every tracked object straight to the oldest generation,
+    where long-lived objects end up anyway: nothing is scanned now, and nothing is lost (a
+    cycle there is still collected by the next full collection). Skipped when the process
+    froze objects itself (``gc.get_freeze_count() > 0``), whose freeze it would undo. The
+    collector's state is restored afterwards, also on error.
     """
     was = gc.isenabled()
     gc.disable()
@@ -439,6 +446,9 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         if was:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
@@ -561,7 +571,7 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
         from concurrent.futures import ProcessPoolExecutor  # only with --workers > 1
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool, _gc_paused():
             for part in pool.map(_worker_items, [spec_dict] * len(chunks), [split] * len(chunks),
                                  [seed] * len(chunks), chunks):
                 before = len(raw)
