@@ -133,15 +133,10 @@ class _Template:
         return parts[0] + problem + parts[1]
 
 
-def _space_key(answer_space: Mapping[str, Any]) -> Any:
-    """A cache key for an answer space: its items with their types when hashable
-    (``{"modulus": 97}``; 97 and 97.0 render differently), else its canonical JSON text."""
-    try:
-        key = tuple((k, type(v), v) for k, v in answer_space.items())
-        hash(key)
-        return key
-    except TypeError:
-        return canonical_json(answer_space)
+def _space_key(answer_space: Mapping[str, Any]) -> str:
+    """A cache key for an answer space: its ``repr`` (answer spaces are JSON-native values, whose
+    repr tells apart what renders differently: ``97`` and ``97.0``, ``1`` and ``True``, ``"1"``)."""
+    return repr(answer_space)
 
 
 @lru_cache(maxsize=64)
