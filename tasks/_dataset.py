@@ -17,6 +17,13 @@ One item is assembled as follows (see :func:`make_item`):
    the cue values and the content sha256 (sha256 of the family name and the problem
    statement, which states the whole instance).
 
+:func:`build_items` assembles each depth bucket with a ``_Bucket`` that computes what is
+constant over the bucket once (id prefix, params, source sha256, prompt head and tail, the
+content hash's prefix, the cue blocks) and re-seeds one shared stream per item
+(:class:`~depthbench.generators._seeding.ItemStreams`); the items are those :func:`make_item`
+builds one at a time, byte for byte. The cyclic garbage collector is paused meanwhile and
+the finished items are handed to its oldest generation at once (see ``_gc_paused``).
+
 Items come in depth-major order (every index of the first depth, then the next depth).
 Within a build no two items share a content hash: a duplicate is redrawn with the next
 ``attempt`` (deterministically, keeping its cue values). Dedup runs per depth (items of
