@@ -64,6 +64,7 @@ from depthbench.tasks._spec import TaskSpec, check_params, load_spec
 jinja2 = lazy("jinja2")
 jinja2_meta = lazy("jinja2.meta")
 jsonschema = lazy("jsonschema")
+np = lazy("numpy")
 
 __all__ = [
     "build_items",
@@ -167,15 +168,26 @@ def _content_sha256(family: str, problem: str) -> str:
 
 
 def _cue_block(rng: Any, names: tuple[str, ...]) -> tuple[dict[str, bool], ...]:
-    """One block's cue values from its stream (``block_rng``): complementary pairs, shuffled."""
-    size = 1 << len(names)
-    half, mask = size >> 1, size - 1
-    firsts = rng.permutation(half).tolist()
-    swap = (rng.random(half) < 0.5).tolist()
-    order: list[int] = []
-    for v, sw in zip(firsts, swap):
-        order += [v ^ mask, v] if sw else [v, v ^ mask]
-    return tuple({name: bool(vec >> i & 1) for i, name in enumerate(names)} for vec in order)
+    """One block's cue values from its stream (``block_rng``): complementary pairs, shuffled.
+
+    The draws are ``rng.permutation(half)`` (here as ``arange`` + ``shuffle``, what
+    ``permutation`` of an int does) and ``rng.random(half) < 0.5``; the dicts returned are
+    shared per cue vector (callers copy them).
+    """
+    half, mask = 1 << (len(names) - 1), (1 << len(names)) - 1
+    firsts = np.arange(half)
+    rng.shuffle(firsts)
+    vecs = _cue_dicts(names)
+    order: list[dict[str, bool]] = []
+    for v, u in zip(firsts.tolist(), rng.random(half).tolist()):
+        order += (vecs[v ^ mask], vecs[v]) if u < 0.5 else (vecs[v], vecs[v ^ mask])
+    return tuple(order)
+
+
+@lru_cache(maxsize=64)
+def _cue_dicts(names: tuple[str, ...]) -> tuple[dict[str, bool], ...]:
+    """``{name: bit i of vec}`` for every cue vector ``vec`` in ``0 .. 2**k - 1``."""
+    return tuple({name: bool(vec >> i & 1) for i, name in enumerate(names)} for vec in range(1 << len(names)))
 
 
 @lru_cache(maxsize=4096)
