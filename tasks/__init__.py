@@ -24,7 +24,14 @@ from depthbench.tasks._dataset import (
 from depthbench.tasks._export import write_dataset
 from depthbench.tasks._hub import export_hub, hub_configs, load_any
 from depthbench.tasks._record import ITEM_FORMAT, RECORD_COLUMNS, item_from_record, item_record
-from depthbench.tasks._releases import Release, default_releases_dir, find_releases
+from depthbench.tasks._releases import (
+    Release,
+    canonical_release,
+    default_releases_dir,
+    find_releases,
+    release_dir,
+    shipped_releases,
+)
 from depthbench.tasks._spec import SplitSpec, TaskSpec, list_specs, load_spec, spec_dir
 
 __all__ = [
@@ -50,4 +57,7 @@ __all__ = [
     "Release",
     "find_releases",
     "default_releases_dir",
+    "release_dir",
+    "shipped_releases",
+    "canonical_release",
 ]

@@ -17,6 +17,13 @@ One item is assembled as follows (see :func:`make_item`):
    the cue values and the content sha256 (sha256 of the family name and the problem
    statement, which states the whole instance).
 
+:func:`build_items` assembles each depth bucket with a ``_Bucket`` that computes what is
+constant over the bucket once (id prefix, params, source sha256, prompt head and tail, the
+content hash's prefix, the cue blocks) and re-seeds one shared stream per item
+(:class:`~depthbench.generators._seeding.ItemStreams`); the items are those :func:`make_item`
+builds one at a time, byte for byte. The cyclic garbage collector is paused meanwhile and
+the finished items are handed to its oldest generation at once (see ``_gc_paused``).
+
 Items come in depth-major order (every index of the first depth, then the next depth).
 Within a build no two items share a content hash: a duplicate is redrawn with the next
 ``attempt`` (deterministically, keeping its cue values). Dedup runs per depth (items of
@@ -34,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import operator
 import os
@@ -56,6 +64,7 @@ from depthbench.tasks._spec import TaskSpec, check_params, load_spec
 jinja2 = lazy("jinja2")
 jinja2_meta = lazy("jinja2.meta")
 jsonschema = lazy("jsonschema")
+np = lazy("numpy")
 
 __all__ = [
     "build_items",
@@ -132,15 +141,10 @@ class _Template:
         return parts[0] + problem + parts[1]
 
 
-def _space_key(answer_space: Mapping[str, Any]) -> Any:
-    """A cache key for an answer space: its items with their types when hashable
-    (``{"modulus": 97}``; 97 and 97.0 render differently), else its canonical JSON text."""
-    try:
-        key = tuple((k, type(v), v) for k, v in answer_space.items())
-        hash(key)
-        return key
-    except TypeError:
-        return canonical_json(answer_space)
+def _space_key(answer_space: Mapping[str, Any]) -> str:
+    """A cache key for an answer space: its ``repr`` (answer spaces are JSON-native values, whose
+    repr tells apart what renders differently: ``97`` and ``97.0``, ``1`` and ``True``, ``"1"``)."""
+    return repr(answer_space)
 
 
 @lru_cache(maxsize=64)
@@ -163,18 +167,33 @@ def _content_sha256(family: str, problem: str) -> str:
     return sha256_bytes(f"{family}\n{problem}".encode("utf-8"))
 
 
+def _cue_block(rng: Any, names: tuple[str, ...]) -> tuple[dict[str, bool], ...]:
+    """One block's cue values from its stream (``block_rng``): complementary pairs, shuffled.
+
+    The draws are ``rng.permutation(half)`` (here as ``arange`` + ``shuffle``, what
+    ``permutation`` of an int does) and ``rng.random(half) < 0.5``; the dicts returned are
+    shared per cue vector (callers copy them).
+    """
+    half, mask = 1 << (len(names) - 1), (1 << len(names)) - 1
+    firsts = np.arange(half)
+    rng.shuffle(firsts)
+    vecs = _cue_dicts(names)
+    order: list[dict[str, bool]] = []
+    for v, u in zip(firsts.tolist(), rng.random(half).tolist()):
+        order += (vecs[v ^ mask], vecs[v]) if u < 0.5 else (vecs[v], vecs[v ^ mask])
+    return tuple(order)
+
+
+@lru_cache(maxsize=64)
+def _cue_dicts(names: tuple[str, ...]) -> tuple[dict[str, bool], ...]:
+    """``{name: bit i of vec}`` for every cue vector ``vec`` in ``0 .. 2**k - 1``."""
+    return tuple({name: bool(vec >> i & 1) for i, name in enumerate(names)} for vec in range(1 << len(names)))
+
+
 @lru_cache(maxsize=4096)
 def _block_cues(task: str, version: str, split: str, seed: int, depth: int, block: int,
                 names: tuple[str, ...]) -> tuple[dict[str, bool], ...]:
-    size = 1 << len(names)
-    half, mask = size >> 1, size - 1
-    rng = block_rng(task, version, split, seed, depth, block, shared=True)
-    firsts = rng.permutation(half).tolist()
-    swap = (rng.random(half) < 0.5).tolist()
-    order: list[int] = []
-    for v, sw in zip(firsts, swap):
-        order += [v ^ mask, v] if sw else [v, v ^ mask]
-    return tuple({name: bool(vec >> i & 1) for i, name in enumerate(names)} for vec in order)
+    return _cue_block(block_rng(task, version, split, seed, depth, block, shared=True), names)
 
 
 def bucket_cues(task: str, generator_version: str, split: str, seed: int, depth: int, index: int,
@@ -240,18 +259,6 @@ def _config(ctx: _Ctx, depth: int) -> Any:
         raise UserError(f"params: {e} (task {ctx.task}, depth {depth}); fix the task spec's params or --depths") from None
 
 
-def _config_fields(config: Any) -> dict[str, Any]:
-    """The config's fields as a JSON-ready dict (the item's ``params``; tuples become lists).
-
-    A new dict (and new lists) per call, from a per-config cache of the field values.
-    """
-    try:
-        pairs = _field_pairs(config)
-    except TypeError:  # an unhashable config
-        pairs = _field_pairs.__wrapped__(config)
-    return {k: (list(v) if t else v) for k, v, t in pairs}
-
-
 @lru_cache(maxsize=256)
 def _field_pairs(config: Any) -> tuple[tuple[str, Any, bool], ...]:
     return tuple((f.name, v, isinstance(v, tuple)) for f in fields(config) for v in (getattr(config, f.name),))
@@ -295,59 +302,115 @@ def make_item(ctx_or_spec: "_Ctx | TaskSpec | str", split: str, seed: int, depth
         If the certifier disagrees with the generator (depth or answer).
     """
     ctx = ctx_or_spec if isinstance(ctx_or_spec, _Ctx) else _context(load_spec(ctx_or_spec))
-    fam = ctx.family
     if config is None:
         config = _config(ctx, depth)
-    if rng is None:
-        rng = item_rng(ctx.task, fam.version, split, seed, depth, index, attempt)
-    if fam.cues:
-        cues = bucket_cues(ctx.task, fam.version, split, seed, depth, index, fam.cues)
-        prob = fam.generate(config, rng, cues)
-    else:
-        cues, prob = None, fam.generate(config, rng)
-    cert = fam.certify(prob.instance)
-    if not (prob.depth == depth == cert.depth):
-        raise CertificationMismatch(f"{fam.name}: requested depth {depth}, generator built {prob.depth}, "
-                                    f"certifier measured {cert.depth} ({_where(ctx, split, seed, depth, index, attempt)}); "
-                                    "item refused")
-    if prob.answer_type == "plan":
-        same = isinstance(cert.answer, str) and len(cert.answer) == len(str(prob.answer))
-    else:
-        same = cert.answer == prob.answer
-    if not same:
-        raise CertificationMismatch(f"{fam.name}: generator answer {prob.answer!r} but certifier answer "
-                                    f"{cert.answer!r} ({_where(ctx, split, seed, depth, index, attempt)}); item refused")
-    problem = fam.describe(prob.instance)
-    prompt = _template(ctx.spec.prompt_template).render_item(problem, prob.answer_space, ctx.spec.answer_format)
-    # Families return JSON-native values (lists, dicts, str, int, float), so the item in
-    # memory equals the item read back (tested for every family) without a JSON round trip.
-    meta: dict[str, Any] = {
-        "family": fam.name,
-        "generator_source_sha256": _source_sha256(fam.source_file),
-        "chance": float(prob.chance),
-        "size": dict(prob.size),
-        "answer_space": prob.answer_space,
-        **dict(cert.extra or {}),
-    }
-    if cues is not None:
-        meta["cues"] = cues
-    meta["content_sha256"] = _content_sha256(fam.name, problem)
-    return {
-        "id": f"{ctx.task}/{split}/s{seed}/d{depth}/{index}",
-        "task": ctx.task,
-        "generator_version": fam.version,
-        "split": split,
-        "seed": int(seed),
-        "index": int(index),
-        "depth": int(cert.depth),
-        "params": _config_fields(config),
-        "instance": prob.instance,
-        "prompt": prompt,
-        "answer": prob.answer,
-        "answer_type": prob.answer_type,
-        "solution_trace": prob.solution_trace,
-        "meta": meta,
-    }
+    return _Bucket(ctx, split, seed, depth, config).item(index, attempt, rng)
+
+
+class _Bucket:
+    """The items of one (task, split, seed, depth) bucket.
+
+    Everything that is the same for every item of the bucket is computed once here: the
+    id prefix, the ``params`` dict, the generator source sha256, the prompt's pre-rendered
+    head and tail, the content hash's prefix state, the cue blocks. :meth:`item` then
+    does only the per-item work (generate, certify, describe, hash, two dicts), with the
+    exact bytes of the per-item definition (tested against it).
+    """
+
+    def __init__(self, ctx: _Ctx, split: str, seed: int, depth: int, config: Any,
+                 streams: ItemStreams | None = None) -> None:
+        fam = ctx.family
+        self.ctx, self.fam, self.config = ctx, fam, config
+        self.split, self.seed, self.depth = split, int(seed), int(depth)
+        self.streams = streams
+        self.id_prefix = f"{ctx.task}/{split}/s{self.seed}/d{self.depth}/"
+        try:
+            pairs = _field_pairs(config)
+        except TypeError:  # an unhashable config
+            pairs = _field_pairs.__wrapped__(config)
+        self.params = {k: v for k, v, _ in pairs}
+        self.list_params = tuple(k for k, _, t in pairs if t)
+        self.source_sha = _source_sha256(fam.source_file)
+        self.template = _template(ctx.spec.prompt_template)
+        self.answer_format = ctx.spec.answer_format
+        self.hash_prefix = hashlib.sha256(f"{fam.name}\n".encode("utf-8"))
+        self.block_size = 1 << len(fam.cues)
+        self._block: tuple[int, tuple[dict[str, bool], ...]] | None = None
+
+    def cues(self, index: int) -> dict[str, bool] | None:
+        """``bucket_cues`` of ``index`` (None for a family without cues); blocks drawn once."""
+        if not self.fam.cues:
+            return None
+        block, pos = divmod(index, self.block_size)
+        if self._block is None or self._block[0] != block:
+            if self.streams is not None:
+                vals = _cue_block(self.streams.block(self.depth, block), self.fam.cues)
+            else:
+                vals = _block_cues(self.ctx.task, self.fam.version, self.split, self.seed, self.depth, block,
+                                   tuple(self.fam.cues))
+            self._block = (block, vals)
+        return dict(self._block[1][pos])
+
+    def item(self, index: int, attempt: int = 0, rng: Any = None) -> dict[str, Any]:
+        """Generate, certify and render item ``index`` (see :func:`make_item`)."""
+        ctx, fam, depth = self.ctx, self.fam, self.depth
+        if rng is None:
+            rng = (self.streams.rng(depth, index, attempt) if self.streams is not None
+                   else item_rng(ctx.task, fam.version, self.split, self.seed, depth, index, attempt))
+        cues = self.cues(index)
+        prob = fam.generate(self.config, rng) if cues is None else fam.generate(self.config, rng, cues)
+        instance = prob.instance
+        cert = fam.certify(instance)
+        if not (prob.depth == depth == cert.depth):
+            raise CertificationMismatch(f"{fam.name}: requested depth {depth}, generator built {prob.depth}, "
+                                        f"certifier measured {cert.depth} ({self._where(index, attempt)}); "
+                                        "item refused")
+        if prob.answer_type == "plan":
+            same = isinstance(cert.answer, str) and len(cert.answer) == len(str(prob.answer))
+        else:
+            same = cert.answer == prob.answer
+        if not same:
+            raise CertificationMismatch(f"{fam.name}: generator answer {prob.answer!r} but certifier answer "
+                                        f"{cert.answer!r} ({self._where(index, attempt)}); item refused")
+        problem = fam.describe(instance)
+        h = self.hash_prefix.copy()
+        h.update(problem.encode("utf-8"))
+        # Families return JSON-native values (lists, dicts, str, int, float), so the item in
+        # memory equals the item read back (tested for every family) without a JSON round trip.
+        meta: dict[str, Any] = {
+            "family": fam.name,
+            "generator_source_sha256": self.source_sha,
+            "chance": float(prob.chance),
+            "size": dict(prob.size),
+            "answer_space": prob.answer_space,
+        }
+        if cert.extra:
+            meta.update(cert.extra)
+        if cues is not None:
+            meta["cues"] = cues
+        meta["content_sha256"] = h.hexdigest()
+        params = self.params.copy()
+        for k in self.list_params:
+            params[k] = list(params[k])
+        return {
+            "id": f"{self.id_prefix}{index}",
+            "task": ctx.task,
+            "generator_version": fam.version,
+            "split": self.split,
+            "seed": self.seed,
+            "index": int(index),
+            "depth": depth,
+            "params": params,
+            "instance": instance,
+            "prompt": self.template.render_item(problem, prob.answer_space, self.answer_format),
+            "answer": prob.answer,
+            "answer_type": prob.answer_type,
+            "solution_trace": prob.solution_trace,
+            "meta": meta,
+        }
+
+    def _where(self, index: int, attempt: int) -> str:
+        return _where(self.ctx, self.split, self.seed, self.depth, index, attempt)
 
 
 def _where(ctx: _Ctx, split: str, seed: int, depth: int, index: int, attempt: int) -> str:
@@ -364,24 +427,32 @@ def _worker_items(spec_dict: dict[str, Any], split: str, seed: int, keys: list[t
     ctx = _WORKER_CTX.get(key)
     if ctx is None:
         ctx = _WORKER_CTX[key] = _context(TaskSpec.from_dict(spec_dict))
-    configs: dict[int, Any] = {}
+    buckets: dict[int, _Bucket] = {}
     streams = ItemStreams(ctx.task, ctx.family.version, split, seed)
     out = []
     with _gc_paused():
         for d, i in keys:
-            if d not in configs:
-                configs[d] = _config(ctx, d)
-            out.append(make_item(ctx, split, seed, d, i, 0, configs[d], rng=streams.rng(d, i)))
+            bucket = buckets.get(d)
+            if bucket is None:
+                bucket = buckets[d] = _Bucket(ctx, split, seed, d, _config(ctx, d), streams)
+            out.append(bucket.item(i))
     return out
 
 
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while items accumulate.
+    """Pause the cyclic garbage collector while items accumulate, then age them at once.
 
-    Items hold no reference cycles, but each holds many containers: with the collector on,
-    its full passes rescan every finished item again and again (about 40% of a graph
-    build). Restored afterwards, also on error.
+    Items hold no reference cycles, but each holds many containers (a 100-node graph has
+    hundreds of edge lists): with the collector on, its passes rescan every finished item
+    again and again (about 40% of a graph build). Paused, they pile up in the youngest
+    generation, whose first collection afterwards would still scan each of them once, then
+    again in the middle generation. So on the way out ``gc.freeze()`` + ``gc.unfreeze()``
+    (two O(1) list splices) moves every tracked object straight to the oldest generation,
+    where long-lived objects end up anyway: nothing is scanned now, and nothing is lost (a
+    cycle there is still collected by the next full collection). Skipped when the process
+    froze objects itself (``gc.get_freeze_count() > 0``), whose freeze it would undo. The
+    collector's state is restored afterwards, also on error.
     """
     was = gc.isenabled()
     gc.disable()
@@ -389,6 +460,9 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         if was:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
@@ -494,11 +568,12 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
     todo = keys[start:hi]
 
     streams = ItemStreams(ctx.task, ctx.family.version, split, seed)
+    buckets = {d: _Bucket(ctx, split, seed, d, configs[d], streams) for d in depths}
     if workers == 1 or len(todo) < 2 * workers:
         raw: list[dict] = []
         with _gc_paused():
             for d, i in todo:
-                raw.append(make_item(ctx, split, seed, d, i, 0, configs[d], rng=streams.rng(d, i)))
+                raw.append(buckets[d].item(i))
                 if progress is not None and len(raw) > lo - start:
                     progress(1)
     else:
@@ -510,7 +585,7 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
         from concurrent.futures import ProcessPoolExecutor  # only with --workers > 1
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool, _gc_paused():
             for part in pool.map(_worker_items, [spec_dict] * len(chunks), [split] * len(chunks),
                                  [seed] * len(chunks), chunks):
                 before = len(raw)
@@ -527,13 +602,15 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
         if d != cur_depth:
             cur_depth, seen = d, set()
         attempt = 0
-        while item["meta"]["content_sha256"] in seen or item["meta"]["content_sha256"] in excluded:
+        h = item["meta"]["content_sha256"]
+        while h in seen or h in excluded:
             attempt += 1
             if attempt >= MAX_ATTEMPTS:
                 raise UserError(f"params: could not draw {n} distinct items at depth {d} for task {spec.name} "
                                 f"(index {i} duplicated {MAX_ATTEMPTS} times); lower --n or enlarge params")
-            item = make_item(ctx, split, seed, d, i, attempt, configs[d], rng=streams.rng(d, i, attempt))
-        seen.add(item["meta"]["content_sha256"])
+            item = buckets[d].item(i, attempt)
+            h = item["meta"]["content_sha256"]
+        seen.add(h)
         if pos >= lo:
             out.append(item)
     return out

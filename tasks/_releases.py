@@ -1,11 +1,13 @@
 """Released datasets: folders with a ``manifest.json``, found by the sha256 a submission names.
 
-The shipped releases live in the package ``depthbench.data`` (``data/v1/<task>/``,
-``data/v2/<task>/``) and are always known; ``--releases`` adds folders: dataset folders,
+The shipped releases live in the package ``depthbench.data`` (``data/<name>/<task>/`` for
+each name in ``depthbench.data.RELEASES``: the last is canonical, the earlier ones frozen)
+and are always known; ``--releases`` adds folders: dataset folders,
 and hidden splits written by ``depthbench generate --secret-seed-file`` (``OUT/private``
 with ``OUT/public``), indexed under both their private manifest and the public manifest
 their submitters ran on. A submission names its dataset by the sha256 of the manifest
-bytes.
+bytes. Two shipped releases with an identical manifest (a task whose items did not change)
+are one dataset: it is named after the newest of them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from depthbench.tasks._hidden import HIDDEN_FORMAT as _HIDDEN_FORMAT
 from depthbench.tasks._hidden import check_commitments
 from depthbench.tasks._record import decode_item
 
-__all__ = ["Release", "find_releases", "default_releases_dir", "public_content_hashes"]
+__all__ = ["Release", "find_releases", "default_releases_dir", "release_dir", "shipped_releases",
+           "canonical_release", "public_content_hashes"]
 
 
 @dataclass
@@ -67,6 +70,12 @@ class Release:
             return f"hidden split {parent}"
         return parent if re.fullmatch(r"v\d+", parent) else self.folder.name
 
+    @property
+    def frozen(self) -> bool:
+        """True for a shipped release other than the canonical one (it validates, but is no longer made)."""
+        return (not self.hidden and self.name in shipped_releases() and self.name != canonical_release()
+                and self.folder.parent.parent.resolve() == default_releases_dir().resolve())
+
     def load_split(self, split: str) -> list[dict[str, Any]]:
         """The items of ``split`` (``<split>.jsonl`` in the folder), decoded.
 
@@ -97,6 +106,32 @@ class Release:
 def default_releases_dir() -> Path:
     """The folder of the shipped releases (package ``depthbench.data``)."""
     return Path(depthbench.data.__file__).parent
+
+
+def shipped_releases() -> tuple[str, ...]:
+    """Names of the shipped releases, oldest first (``depthbench.data.RELEASES``)."""
+    return tuple(depthbench.data.RELEASES)
+
+
+def canonical_release() -> str:
+    """Name of the canonical release (the newest; today's generators reproduce it byte for byte)."""
+    return str(depthbench.data.CANONICAL)
+
+
+def release_dir(name: str | None = None, task: str | None = None) -> Path:
+    """The folder of a shipped release (default: the canonical one), or of one task in it.
+
+    Raises
+    ------
+    UserError
+        ``name`` is not a shipped release.
+    """
+    name = canonical_release() if name is None else name
+    if name not in shipped_releases():
+        raise UserError(f"release: {name!r} is not a shipped release ({', '.join(shipped_releases())}); "
+                        "choose one of them")
+    folder = default_releases_dir() / name
+    return folder if task is None else folder / task
 
 
 def _manifests(root: Path) -> Iterator[Path]:
@@ -169,7 +204,9 @@ def find_releases(root: str | Path | Sequence[str | Path] | None = None) -> dict
         if not p.is_dir():
             raise UserError(f"--releases: {str(p)!r} is not a folder of dataset releases")
         _index_root(p, found)
-    _index_root(default_releases_dir(), found)
+    for name in reversed(shipped_releases()):  # newest first: an unchanged task's manifest is named after it
+        if (default_releases_dir() / name).is_dir():
+            _index_root(default_releases_dir() / name, found)
     return found
 
 

@@ -15,13 +15,13 @@ from typing import Any
 from depthbench.errors import UserError
 from depthbench.tasks._dataset import load_dataset
 from depthbench.tasks._record import decode_item, item_record
-from depthbench.tasks._releases import default_releases_dir
+from depthbench.tasks._releases import release_dir
 
 __all__ = ["item_rows", "row_item", "load_family_items"]
 
 
 def load_family_items(family: str, data: str | None = None, split: str = "test") -> list[dict[str, Any]]:
-    """The items of ``family``: from ``data`` (a dataset folder or ``.jsonl`` file) or the shipped release.
+    """The items of ``family``: from ``data`` (a dataset folder or ``.jsonl`` file) or the canonical shipped release.
 
     Raises
     ------
@@ -29,7 +29,7 @@ def load_family_items(family: str, data: str | None = None, split: str = "test")
         Missing data, or items of another family.
     """
     if data is None:
-        data = str(default_releases_dir() / "v2" / family)
+        data = str(release_dir(task=family))
     p = Path(data)
     items, _ = load_dataset(p, split=split if p.is_dir() else None)
     other = sorted({str(fam) for it in items

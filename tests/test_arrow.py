@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from depthbench.data import CANONICAL
 from depthbench.cli import main
 from depthbench.tasks import RECORD_COLUMNS, item_from_record, load_dataset
 
 datasets = pytest.importorskip("datasets")
 pa = pytest.importorskip("pyarrow")
 
-RELEASE = Path(__file__).resolve().parents[1] / "data" / "v2"
+RELEASE = Path(__file__).resolve().parents[1] / "data" / CANONICAL  # the canonical release (depthbench.data.RELEASES[-1])
 TASKS = ("graph_connectivity", "multihop_arithmetic", "grid_planning")
 ARROW = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
 

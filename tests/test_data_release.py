@@ -1,91 +1,141 @@
-"""The shipped releases: data/v2 (canonical) regenerates byte for byte; data/v1 stays frozen.
+"""The shipped releases: the canonical one regenerates byte for byte; the earlier ones stay frozen.
 
-data/v2 is pinned by the sha256 of each task's manifest (which holds the sha256 of every
-file), so any drift in a generator, the seeding or the record format fails here. data/v1
-can no longer be regenerated (its generators changed), so its files are pinned instead: a
-frozen release that old runs and submissions still validate against.
+``depthbench.data.RELEASES`` lists the releases, oldest first; the last is canonical. Every
+release is pinned by the sha256 of each task's manifest (which holds the sha256 of every
+file) in :data:`GOLDEN`, which ``scripts/regen_release.py`` rewrites when it regenerates the
+canonical release on purpose. The canonical release is regenerated here, so any drift in a
+generator, the seeding, the builder or the record format fails; a frozen release can no
+longer be regenerated (its generators changed), but still loads and validates against its
+pinned manifests, so old runs and submissions keep working.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+import depthbench.data
 from depthbench.cli import main
 from depthbench.errors import UserError
 from depthbench.generators import families
-from depthbench.tasks import load_dataset, load_spec
+from depthbench.tasks import canonical_release, find_releases, load_dataset, load_spec, release_dir, shipped_releases
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-RELEASE = DATA / "v2"
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data"
+RELEASES = depthbench.data.RELEASES
+CANONICAL = depthbench.data.CANONICAL
+FROZEN = RELEASES[:-1]
 TASKS = sorted(families())
 
-#: sha256 of data/v2/<task>/manifest.json (the dataset sha256 runs and submissions cite)
-GOLDEN_V2 = {
-    "graph_connectivity": "20c398c9018ace4fb1ed6cd4d3cce6bdaa53c0d015a959ee27b057e638aaa5bb",
-    "grid_planning": "dd3404667544a4eb657aac0438d6c15ebd6cfc84c79949ea57b0bf3760a42595",
-    "multihop_arithmetic": "320b04be029af066879a3dd4240170ec7ca2f43be42e8894b4bf993573e9319b",
+#: sha256 of data/<release>/<task>/manifest.json (the dataset sha256 runs and submissions cite)
+# BEGIN GOLDEN (written by scripts/regen_release.py)
+GOLDEN = {
+    "v1": {
+        "graph_connectivity": "961b0050624057ea08bd0113c8555bbee11891236f9744b6cc406abaaaf6162e",
+        "grid_planning": "10bd15a4ebffd02ec547ac159ff178efbb7a2e6474190c2d6776832e1950cfa7",
+        "multihop_arithmetic": "24490674bbde1f1ed696fa704409fcea52cb7d9528ffd7349a1185520788a50b",
+    },
+    "v2": {
+        "graph_connectivity": "20c398c9018ace4fb1ed6cd4d3cce6bdaa53c0d015a959ee27b057e638aaa5bb",
+        "grid_planning": "dd3404667544a4eb657aac0438d6c15ebd6cfc84c79949ea57b0bf3760a42595",
+        "multihop_arithmetic": "320b04be029af066879a3dd4240170ec7ca2f43be42e8894b4bf993573e9319b",
+    },
+    "v3": {
+        "graph_connectivity": "20c398c9018ace4fb1ed6cd4d3cce6bdaa53c0d015a959ee27b057e638aaa5bb",
+        "grid_planning": "dd3404667544a4eb657aac0438d6c15ebd6cfc84c79949ea57b0bf3760a42595",
+        "multihop_arithmetic": "320b04be029af066879a3dd4240170ec7ca2f43be42e8894b4bf993573e9319b",
+    },
 }
-#: data/v1 is frozen: its manifests never change
-GOLDEN_V1 = {
-    "graph_connectivity": "961b0050624057ea08bd0113c8555bbee11891236f9744b6cc406abaaaf6162e",
-    "grid_planning": "10bd15a4ebffd02ec547ac159ff178efbb7a2e6474190c2d6776832e1950cfa7",
-    "multihop_arithmetic": "24490674bbde1f1ed696fa704409fcea52cb7d9528ffd7349a1185520788a50b",
-}
+# END GOLDEN
 
 
 def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
+def _regen_script():
+    spec = importlib.util.spec_from_file_location("regen_release", REPO / "scripts" / "regen_release.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_release_list_names_every_release_folder_and_its_golden():
+    """Adding a release is a folder plus its name in RELEASES: nothing else lists them."""
+    folders = sorted((p.name for p in DATA.iterdir() if p.is_dir() and p.name.startswith("v")),
+                     key=lambda n: int(n[1:]))
+    assert list(RELEASES) == folders and CANONICAL == RELEASES[-1] == canonical_release()
+    assert shipped_releases() == RELEASES and release_dir() == DATA / CANONICAL
+    assert sorted(GOLDEN) == sorted(RELEASES) and all(sorted(GOLDEN[r]) == TASKS for r in RELEASES)
+    for rel in RELEASES:
+        assert all((DATA / rel / t / "manifest.json").is_file() for t in TASKS), f"data/{rel} lacks a task"
+        assert (DATA / rel / "README.md").is_file(), f"data/{rel} has no dataset card"
+    with pytest.raises(UserError, match=r"'v0' is not a shipped release"):
+        release_dir("v0")
+
+
 @pytest.mark.parametrize("task", TASKS)
-def test_v2_regenerates_byte_for_byte_and_matches_its_golden_sha256(tmp_path, task, capsys):
-    ref = RELEASE / task
-    assert (ref / "manifest.json").is_file(), f"data/v2/{task} missing; see data/v2/README.md"
-    assert _sha(ref / "manifest.json") == GOLDEN_V2[task], "data/v2 changed: regenerate it on purpose (README)"
+def test_the_canonical_release_regenerates_byte_for_byte_and_matches_its_golden_sha256(tmp_path, task):
+    ref = DATA / CANONICAL / task
+    assert _sha(ref / "manifest.json") == GOLDEN[CANONICAL][task], \
+        f"data/{CANONICAL} changed: regenerate it on purpose with scripts/regen_release.py"
+    regen = _regen_script()
     for attempt in ("a", "b"):  # twice: the same bytes every time
         out = tmp_path / attempt / task
-        assert main(["generate", task, "--split", "test,dev", "--out", str(out), "--quiet"]) == 0
-        capsys.readouterr()
-        for name in ("test.jsonl", "dev.jsonl", "manifest.json"):
-            assert _sha(out / name) == _sha(ref / name), f"{task}/{name} differs from the release"
+        regen.generate_task(task, out)
+        assert regen.changed_files(out, ref) == [], \
+            f"{CANONICAL}/{task} differs from a fresh `depthbench generate`: run scripts/regen_release.py"
 
 
 @pytest.mark.parametrize("task", TASKS)
-def test_v2_contents_match_spec(task):
+def test_canonical_contents_match_spec(task):
     spec = load_spec(task)
-    items, sha = load_dataset(RELEASE / task, split="test")
-    assert sha == _sha(RELEASE / task / "manifest.json")
+    folder = DATA / CANONICAL / task
+    items, sha = load_dataset(folder, split="test")
+    assert sha == _sha(folder / "manifest.json")
     per_depth: dict[int, int] = {}
     for it in items:
         per_depth[it["depth"]] = per_depth.get(it["depth"], 0) + 1
     assert per_depth == {d: 100 for d in spec.depths}
-    dev, _ = load_dataset(RELEASE / task, split="dev")
+    dev, _ = load_dataset(folder, split="dev")
     assert len(dev) == len(spec.depths) * spec.splits["dev"].n_per_depth
     assert not {it["meta"]["content_sha256"] for it in dev} & {it["meta"]["content_sha256"] for it in items}
-    m = json.loads((RELEASE / task / "manifest.json").read_text())
+    m = json.loads((folder / "manifest.json").read_text())
     assert m["spec_sha256"] == spec.sha256 and m["task"] == task
     assert m["format"] == "depthbench-dataset/2" and m["item_format"] == "depthbench-item/2"
-    first = json.loads((RELEASE / task / "test.jsonl").open().readline())
+    assert m["generator_versions"] == {task: items[0]["generator_version"]}
+    first = json.loads((folder / "test.jsonl").open().readline())
     assert "instance_json" in first and isinstance(first["answer"], str)  # Arrow-safe records on disk
 
 
+@pytest.mark.parametrize("release", FROZEN)
 @pytest.mark.parametrize("task", TASKS)
-def test_v1_is_frozen_and_still_loads(task):
-    folder = DATA / "v1" / task
-    assert _sha(folder / "manifest.json") == GOLDEN_V1[task]
+def test_frozen_releases_are_pinned_and_still_load(release, task):
+    folder = DATA / release / task
+    assert _sha(folder / "manifest.json") == GOLDEN[release][task], f"frozen release data/{release} changed"
     items, sha = load_dataset(folder, split="test")  # checks every file against the manifest
-    assert sha == GOLDEN_V1[task] and len(items) == 100 * len(load_spec(task).depths)
-    assert items[0]["generator_version"] == "1" and isinstance(items[0]["instance"], dict)
+    assert sha == GOLDEN[release][task] and len(items) == 100 * len(load_spec(task).depths)
+    assert isinstance(items[0]["instance"], dict)
+    m = json.loads((folder / "manifest.json").read_text())
+    assert {it["generator_version"] for it in items} == set(m["generator_versions"].values())
+    rel = find_releases()[sha]  # a submission on it finds it (named after the newest identical release)
+    assert rel.task == task and rel.name == max((r for r in RELEASES if GOLDEN[r][task] == sha),
+                                                key=lambda r: int(r[1:]))
+
+
+def test_v1_is_the_first_release_of_generator_version_1():
+    items, _ = load_dataset(DATA / "v1" / "graph_connectivity", split="dev")
+    assert items[0]["generator_version"] == "1"
 
 
 def _copy_release(tmp_path: Path, task: str) -> Path:
-    dst = tmp_path / "releases" / "v2" / task
-    shutil.copytree(RELEASE / task, dst)
+    dst = tmp_path / "releases" / CANONICAL / task
+    shutil.copytree(DATA / CANONICAL / task, dst)
     return dst
 
 
@@ -110,6 +160,42 @@ def test_a_folder_whose_files_do_not_match_its_manifest_is_refused_naming_the_fi
 
 
 def test_releases_are_small():
-    for name in ("v1", "v2"):
+    for name in RELEASES:
         total = sum(p.stat().st_size for p in (DATA / name).rglob("*") if p.is_file())
         assert total < 16 * 2**20, f"data/{name} is {total / 2**20:.1f} MiB"
+
+
+def test_the_regeneration_script_repairs_a_stale_release_atomically_and_updates_the_golden(tmp_path):
+    """scripts/regen_release.py on a copy: --check reports and writes nothing; a run rewrites the
+    changed task folder, writes a missing dataset card and the golden block; a second run is a no-op."""
+    regen = _regen_script()
+    task = "multihop_arithmetic"
+    data = tmp_path / "data"
+    shutil.copytree(DATA / CANONICAL / task, data / CANONICAL / task)
+    (data / CANONICAL / task / "dev.jsonl").write_text("stale\n")
+    test_file = tmp_path / "test_golden.py"
+    stale_golden = {rel: dict(v) for rel, v in GOLDEN.items()}
+    stale_golden[CANONICAL][task] = "0" * 64
+    test_file.write_text(f"X = 1\n{regen.GOLDEN_BEGIN}\nGOLDEN = {stale_golden!r}\n{regen.GOLDEN_END}\nY = 2\n")
+    logs: list[str] = []
+
+    assert regen.regenerate(CANONICAL, data, test_file, check=True, tasks=[task], log=logs.append) is True
+    assert (data / CANONICAL / task / "dev.jsonl").read_text() == "stale\n"
+    assert regen.read_golden(test_file)[CANONICAL][task] == "0" * 64
+    assert any("changed (dev.jsonl)" in line for line in logs), logs
+
+    assert regen.regenerate(CANONICAL, data, test_file, tasks=[task], log=logs.append) is True
+    for name in ("test.jsonl", "dev.jsonl", "manifest.json"):
+        assert _sha(data / CANONICAL / task / name) == _sha(DATA / CANONICAL / task / name)
+    golden = regen.read_golden(test_file)
+    assert golden[CANONICAL][task] == GOLDEN[CANONICAL][task] and golden[FROZEN[0]] == GOLDEN[FROZEN[0]]
+    text = test_file.read_text()
+    assert text.startswith("X = 1\n") and text.endswith(f"{regen.GOLDEN_END}\nY = 2\n")
+    assert f"config_name: {task}" in (data / CANONICAL / "README.md").read_text()
+    assert sorted(p.name for p in (data / CANONICAL).iterdir()) == ["README.md", task]  # nothing left behind
+
+    logs.clear()
+    assert regen.regenerate(CANONICAL, data, test_file, tasks=[task], log=logs.append) is False
+    assert logs and all("unchanged" in line for line in logs)
+    with pytest.raises(SystemExit, match="frozen releases are never regenerated"):
+        regen.regenerate(FROZEN[-1], data, test_file, tasks=[task])

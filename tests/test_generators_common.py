@@ -297,3 +297,73 @@ def test_compiled_prompt_equals_the_full_jinja_render(template):
         for _ in range(2):  # the cached parts give the same text as the first render
             assert t.render_item(problem, space, "Answer: <x>") == t.render(
                 problem=problem, answer_space=space, answer_format="Answer: <x>")
+
+
+def test_item_streams_equal_item_rng_and_block_rng_on_either_reseeding_path():
+    """ItemStreams re-seeds one PCG64 per item (through numpy's ctypes state when its
+    self-check passed, else the state setter): same state and draws as a fresh item_rng /
+    block_rng, also after a 32-bit draw left a buffered half-word behind."""
+    import numpy as np
+
+    from depthbench.generators._seeding import ItemStreams, block_rng
+
+    for fast in (True, False):
+        st = ItemStreams("t", "2", "test", 3)
+        if not fast:
+            st._items._write = st._blocks._write = None
+        for d, i, a in ((1, 0, 0), (5, 7, 2), (32, 999, 0), (np.int64(4), 11, 1)):
+            st.rng(9, 9).integers(0, 10, 3, dtype=np.uint32)  # leaves has_uint32 set
+            want, got = item_rng("t", "2", "test", 3, d, i, a), st.rng(d, i, a)
+            assert got.bit_generator.state == want.bit_generator.state
+            assert got.integers(0, 10, 7, dtype=np.uint32).tolist() == want.integers(0, 10, 7, dtype=np.uint32).tolist()
+            b_want, b_got = block_rng("t", "2", "test", 3, d, i), st.block(d, i)
+            assert b_got.bit_generator.state == b_want.bit_generator.state and b_got.random() == b_want.random()
+
+
+@pytest.mark.parametrize("task", DEFAULT_SPECS)
+def test_the_bucket_builder_gives_the_per_item_definition(task):
+    """build_items assembles a depth bucket with per-bucket constants; each item equals the
+    item make_item builds alone (its own item_rng, its cue block drawn alone), and its content
+    hash is sha256(family + "\\n" + statement)."""
+    import hashlib
+
+    from depthbench.tasks import item_content_sha256, make_item
+
+    spec = load_spec(task)
+    d = spec.depths[1]
+    items = build_items(spec, "dev", depths=[d], n=6, seed=11)
+    for it in items:
+        assert it == make_item(spec, "dev", 11, d, it["index"])
+        fam = get_family(it["meta"]["family"])
+        text = f"{fam.name}\n{fam.describe(it['instance'])}".encode()
+        assert it["meta"]["content_sha256"] == hashlib.sha256(text).hexdigest() == item_content_sha256(fam.name, it["instance"])
+    assert items[0]["params"] is not items[1]["params"]  # a fresh params dict per item
+    items[0]["params"]["depth"] = -1
+    assert items[1]["params"]["depth"] == d
+
+
+def test_a_build_leaves_no_young_objects_for_the_collector_and_respects_a_freeze():
+    """The items go straight to the oldest GC generation (no scans of them after the build)
+    and the collector is on again; a process that froze objects keeps its freeze."""
+    import gc
+
+    events: list[int] = []
+
+    def cb(phase, info):
+        if phase == "start":
+            events.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(cb)
+    try:
+        items = build_items("graph_connectivity", "dev", depths=[4], n=400, seed=5)
+        assert len(items) == 400 and gc.isenabled()
+        assert [g for g in events if g < 2] == [], events  # the paused build's objects were not rescanned
+        assert gc.get_count()[0] < 700  # below the first threshold: nothing young is left to scan
+        gc.freeze()
+        frozen = gc.get_freeze_count()
+        build_items("graph_connectivity", "dev", depths=[4], n=20, seed=5)
+        assert gc.get_freeze_count() > frozen // 2 and gc.isenabled()  # not unfrozen (refcounting frees a few)
+    finally:
+        gc.callbacks.remove(cb)
+        gc.unfreeze()

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from depthbench.data import CANONICAL
 from depthbench.cli import main
 from depthbench.tasks import load_dataset
 from depthbench.tasks import export_hub, load_any
 
 datasets = pytest.importorskip("datasets")
-RELEASE = Path(__file__).resolve().parent.parent / "data" / "v2"
+RELEASE = Path(__file__).resolve().parent.parent / "data" / CANONICAL  # the canonical release (depthbench.data.RELEASES[-1])
 V1 = Path(__file__).resolve().parent.parent / "data" / "v1"
 FAMILIES = ("graph_connectivity", "multihop_arithmetic", "grid_planning")
 
@@ -176,7 +177,7 @@ def test_export_lm_eval_prints_or_copies_the_task_folder(tmp_path, capsys):
 
 
 def test_the_release_folder_itself_loads_as_a_hub_dataset(tmp_path):
-    """data/v2's README card lists one config per family over its JSONL record files."""
+    """The canonical release's README card lists one config per family over its JSONL record files."""
     for family in FAMILIES:
         ds = datasets.load_dataset(str(RELEASE), family, split="dev", cache_dir=str(tmp_path / "hf-cache"))
         want, sha = load_dataset(RELEASE / family, split="dev")

@@ -1,4 +1,4 @@
-"""No-skill rules on every (split, depth) bucket of the canonical release (data/v2).
+"""No-skill rules on every (split, depth) bucket of the canonical release (data/v3).
 
 A benchmark's floor is only as good as the best rule that uses no skill. Each rule below
 answers every item of a bucket without solving it; its accuracy must not beat chance by
@@ -36,10 +36,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from depthbench.data import CANONICAL
 from depthbench.scorers import verify
 from depthbench.tasks import load_dataset
 
-RELEASE = Path(__file__).resolve().parents[1] / "data" / "v2"
+RELEASE = Path(__file__).resolve().parents[1] / "data" / CANONICAL  # the canonical release (depthbench.data.RELEASES[-1])
 TASKS = ("graph_connectivity", "multihop_arithmetic", "grid_planning")
 SPLITS = ("test", "dev")
 MARGIN = 0.02

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import depthbench.data
 from depthbench.cli import main
 from depthbench.leaderboard import Limits, pack_run, validate_submission, write_submission
 from depthbench.leaderboard._site import analyze_outcomes
@@ -676,10 +677,22 @@ def test_gold_copied_into_public_release_is_never_ranked(world, tmp_path):
 
 # ------------------------------------------------------------------ the shipped releases
 
-@pytest.mark.parametrize("release", ["v1", "v2"])
-def test_submissions_on_either_shipped_release_validate_and_name_it(tmp_path, release, capsys):
-    """v2 is canonical, v1 stays frozen: a run on either validates against the shipped
-    releases (default --releases), and the report names the release it used."""
+def _named_release(release: str, task: str) -> str:
+    """The name a shipped release's dataset is reported under: the newest release with the same manifest."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1] / "data"
+    sha = hashlib.sha256((root / release / task / "manifest.json").read_bytes()).digest()
+    same = [r for r in depthbench.data.RELEASES
+            if hashlib.sha256((root / r / task / "manifest.json").read_bytes()).digest() == sha]
+    return same[-1]
+
+
+@pytest.mark.parametrize("release", depthbench.data.RELEASES)
+def test_submissions_on_every_shipped_release_validate_and_name_it(tmp_path, release, capsys):
+    """The newest release is canonical, the earlier ones are frozen: a run on any of them
+    validates against the shipped releases (default --releases), the report names the
+    release it used, and a frozen one gets a note naming the canonical release."""
     data = Path(__file__).resolve().parents[1] / "data" / release / "multihop_arithmetic"
     run, out = tmp_path / "run", tmp_path / "sub.json.gz"
     assert main(["eval", "--data", str(data), "--split", "dev", "--model", "simulated", "--strategy", "single",
@@ -687,10 +700,13 @@ def test_submissions_on_either_shipped_release_validate_and_name_it(tmp_path, re
     assert main(["submission", "pack", str(run), "--out", str(out), "--submitter", "ci"]) == 0
     capsys.readouterr()
     rep = validate_submission(out)
-    assert rep.problems == [] and rep.release == release and len(rep.outcomes) == 50
-    assert any("release v1" in n for n in rep.notes) == (release == "v1")
+    named = _named_release(release, "multihop_arithmetic")
+    assert rep.problems == [] and rep.release == named and len(rep.outcomes) == 50
+    frozen = named != depthbench.data.CANONICAL
+    assert any(f"release {named} (frozen" in n and f"now {depthbench.data.CANONICAL}" in n
+               for n in rep.notes) == frozen
     assert main(["submission", "validate", str(out)]) == 0
-    assert f"valid (dataset release {release})" in capsys.readouterr().out
+    assert f"valid (dataset release {named})" in capsys.readouterr().out
 
 
 def test_a_release_whose_file_does_not_match_its_manifest_is_refused_naming_the_file(tmp_path, capsys):
@@ -698,7 +714,7 @@ def test_a_release_whose_file_does_not_match_its_manifest_is_refused_naming_the_
 
     src = Path(__file__).resolve().parents[1] / "data" / "v2" / "multihop_arithmetic"
     releases = tmp_path / "releases"
-    shutil.copytree(src, releases / "v2" / "multihop_arithmetic")
+    shutil.copytree(src, releases / "v2" / "multihop_arithmetic")  # a frozen release, tampered
     run, out = tmp_path / "run", tmp_path / "sub.json.gz"
     assert main(["eval", "--data", str(src), "--split", "dev", "--model", "simulated", "--strategy", "single",
                  "--budget", "200", "--out", str(run), "--no-progress"]) == 0

@@ -71,7 +71,7 @@ from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, name_problems
 from depthbench.leaderboard._submission import SUBMISSION_FORMAT, load_schema
 from depthbench.leaderboard._tokens import SIMULATED_RULE, TokenRule, token_rule
 from depthbench.scorers import extract_answer, verify
-from depthbench.tasks import Release, default_releases_dir, find_releases
+from depthbench.tasks import Release, canonical_release, default_releases_dir, find_releases
 
 jsonschema = lazy("jsonschema")
 
@@ -123,7 +123,7 @@ class ValidationReport:
     rescored: int = 0
     notes: list[str] = field(default_factory=list)
     hidden: bool = False
-    #: The release the submission's dataset belongs to (``"v1"``, ``"v2"``, ``"hidden split NAME"``, or a
+    #: The release the submission's dataset belongs to (``"v1"``, ``"v2"``, ``"v3"``, ``"hidden split NAME"``, or a
     #: folder name); None if unmatched.
     release: str | None = None
     token_check: str | None = None
@@ -738,9 +738,9 @@ def _check_release(v: _Validation) -> None:
             rep.release = release.name
             rep.hidden = release.hidden
             rep.board_sha256 = release.board_sha256 or release.sha256
-        if release.name == "v1":
-            rep.notes.append("metadata.dataset: release v1 (frozen; the canonical release is now v2, whose "
-                             "buckets are balanced against no-skill cues)")
+        if release.frozen:
+            rep.notes.append(f"metadata.dataset: release {release.name} (frozen: it still validates, but the "
+                             f"canonical release is now {canonical_release()}; see its README for what changed)")
 
 
 def _check_predictions(v: _Validation) -> bool | None:
