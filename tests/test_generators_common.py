@@ -208,7 +208,7 @@ def test_prefix_and_depth_subset_stability():
 GOLDEN = {
     "graph_connectivity": "b65069171518024554ac2d4a988c9bce6cdc9efe37d2f72c79bea009378f1ae1",
     "multihop_arithmetic": "6b84ee27a502d40123b867e691f987e25b3e5d056cf91c07ef48e9a394b68798",
-    "grid_planning": "9afccd0cbb11d61b68f913a2ce8811d70e8c39f296316717ec53f3fb20295e1b",
+    "grid_planning": "8acce5fa22163daa3926b88539a7a134388e315148b83a2f80497c3b4b3aab10",
 }
 
 

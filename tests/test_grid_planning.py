@@ -291,7 +291,7 @@ def test_golden_output_is_pinned():
     assert (gp.VERSION, len(p.answer), digest[:16]) == GOLDEN
 
 
-GOLDEN = ("2", 84, "acd094006dd96d30")
+GOLDEN = ("3", 54, "ffd079292cd24ace")
 
 
 # --------------------------------------------------------------------------- item builder
