@@ -5,38 +5,56 @@ doors. A door can be entered only while holding the key with the same id; steppi
 key picks it up for good. The **depth** is ``k``, the number of key/door stages, each of
 which is *necessary*: with that stage's key removed the goal is unreachable.
 
-Construction (``generate``)
+Construction (``generate``, version 3)
+    All random numbers of an attempt come from one ``rng.random`` block whose layout is fixed
+    by the grid size (never by ``k``).
+
     1. A perfect maze: maze cells sit at even coordinates ``(x, y)``, the cells between two
-       maze cells are passages, the cells with two odd coordinates are always wall. A
-       uniform spanning tree of the maze-cell lattice (Wilson's algorithm, loop-erased
-       random walks drawn from ``rng``) decides which passages are open. Every maze
-       therefore has the same number of walls, whatever the depth.
+       maze cells are passages, the cells with two odd coordinates are always wall. A random
+       spanning tree of the maze-cell lattice decides which passages are open: randomized
+       Kruskal [3]_, i.e. the minimum spanning tree for i.i.d. uniform edge weights (the edges
+       taken in the order of a uniform permutation, each kept unless it closes a cycle).
+       Every maze therefore has the same number of walls, whatever the depth.
     2. Start: a uniform maze cell; goal: a uniform maze cell among those whose tree
        distance from the start is at least 3/4 of the largest one. The start-goal path is
        unique (the open cells form a tree).
-    3. ``k`` *branch points* are drawn among the path's maze cells that have a side branch
-       (a subtree hanging off the path); key ``i`` goes to a maze cell of the side branch
-       at branch point ``b_i`` and door ``i`` to a passage of the path between ``b_i`` and
-       ``b_(i+1)`` (the goal for the last door). Each door is a cut cell between the start
-       and the goal, and key ``i + 1`` lies behind door ``i``, so the stages must be done in
-       order and each needs a detour into a dead end.
-    4. Key ids are distinct random letters (not ``g``, ``l`` or ``s``), so an id does not
+    3. *Branch points* are the path's maze cells (the goal excluded) with a side branch (a
+       subtree hanging off the path). While the path has fewer than the grid's
+       :func:`max_depth` -- *whatever* ``k`` is -- a path cell ``p`` without a side branch
+       is joined to a lattice neighbour ``q`` off the path and ``q``'s edge towards the
+       path is removed (``q``'s subtree now hangs off ``p``; the pair is uniform among those
+       that cost no other path cell its last branch). The tree stays a perfect maze and the
+       start-goal path is unchanged. Only when no pair is left (about 7% of 21 x 21 mazes,
+       under 1% at 15 x 15 and below) is the maze redrawn (bounded number of attempts, then
+       ``RuntimeError``).
+    4. ``k`` of the branch points ``b_1 < ... < b_k`` (in path order) are drawn uniformly;
+       key ``i`` goes to a uniform maze cell of the side branches at ``b_i`` and door ``i``
+       to a uniform passage of the path between ``b_i`` and ``b_(i+1)`` (the goal for the
+       last door). Each door is a cut cell between the start and the goal, and key
+       ``i + 1`` lies behind door ``i``, so the stages must be done in order and each needs
+       a detour into a dead end.
+    5. Key ids are distinct random letters (not ``g``, ``l`` or ``s``), so an id does not
        reveal a stage's position.
 
-    A maze whose path has fewer branch points than the grid's :func:`max_depth` is
-    redrawn, *whatever* ``k`` is (bounded number of attempts, then ``RuntimeError``), so
-    the maze, start and goal have the same distribution at every depth: with the same
-    ``rng`` state, depths 1 and 8 give the same maze and differ only in keys and doors
-    (tested). :func:`max_depth` keeps redraws cheap (about 1.6 mazes per item at 15 x 15).
-    The gold plan is read off the tree: the tree paths start -> key 1 -> ... -> key k ->
-    goal.
+    Steps 1-3 do not depend on ``k``, so the maze, start and goal have the same
+    distribution at every depth: with the same ``rng`` state, depths 1 and 8 give the same
+    maze and differ only in keys and doors (tested). The gold plan is read off the tree:
+    the tree paths start -> key 1 -> ... -> key k -> goal. Version 2 drew a uniform spanning
+    tree (Wilson's algorithm [1]_) and redrew it until the path had enough branch points
+    (about 2.9 mazes per 21 x 21 item); randomized Kruskal mazes have more, shorter dead
+    ends and somewhat shorter start-goal paths (mean optimal plan at 15 x 15, depth 1: 43
+    moves).
 
 Certification (``certify``)
-    Independent of the maze bookkeeping: breadth-first search over states
-    ``(position, keys held)`` read from the instance alone gives the optimal plan, its
-    length and the number of optimal plans; one more search per key with that key deleted
-    must find the goal unreachable. The certified depth is the number of keys that are
-    necessary in this sense.
+    Independent of the maze bookkeeping, from the instance alone (walls, doors, keys):
+    breadth-first search over states ``(keys held, position)`` gives the optimal plan, its
+    length and the number of optimal plans. Each key's necessity is a reachability question
+    with that key deleted: keys are kept and moves are reversible, so the reachable cells
+    are a closure (a door opens once its key is picked up anywhere already reached),
+    computed on the free cells cut into door-free regions and door cells. The certified
+    depth is the number of keys that are necessary in this sense. (Cross-checked against
+    version 2's certifier, one search over states per deleted key, and against a
+    frozenset-state BFS in the tests.)
 
 Chance
     ``meta.chance`` is the probability that a move string drawn uniformly among the
@@ -64,10 +82,12 @@ moves concatenate to the answer. ``Certificate.extra["optimal_plan_length"]`` is
 References
 ----------
 .. [1] D. B. Wilson, "Generating random spanning trees more quickly than the cover time",
-   STOC 1996.
+   STOC 1996 (version 2's mazes).
 .. [2] Chevalier-Boisvert et al., "Minigrid & Miniworld: Modular & Customizable
    Reinforcement Learning Environments for Goal-Oriented Tasks", NeurIPS 2023,
    arXiv:2306.13831 (key/door grid worlds).
+.. [3] J. B. Kruskal, "On the shortest spanning subtree of a graph and the traveling
+   salesman problem", Proc. AMS 7(1), 1956.
 """
 
 from __future__ import annotations
@@ -291,11 +311,13 @@ def _grow_branches(tree: list[list[int]], in_tree: list[bool], parent: list[int]
         return len(tree[path[j]]) - (1 if j == 0 else 2)
 
     count = sum(sides(j) > 0 for j in range(last))
+    if count >= need:
+        return True
+    # Eligibility only shrinks as pairs are used: p gains a branch, r may lose one, q now
+    # hangs off p (whose only branch it is), so the list is filtered, not rebuilt.
+    eligible = [(p, q) for j in range(last) if sides(j) == 0 for p in (path[j],) for q in nbrs[p]
+                if q not in index and not (parent[q] in index and sides(index[parent[q]]) == 1)]
     for draw in draws:
-        if count >= need:
-            return True
-        eligible = [(p, q) for j in range(last) if sides(j) == 0 for p in (path[j],) for q in nbrs[p]
-                    if q not in index and not (parent[q] in index and sides(index[parent[q]]) == 1)]
         if not eligible:
             return False
         p, q = eligible[int(draw * len(eligible))]
@@ -308,6 +330,10 @@ def _grow_branches(tree: list[list[int]], in_tree: list[bool], parent: list[int]
         in_tree[edge_id[min(p, q), max(p, q)]] = True
         parent[q] = p
         count += 1
+        if count >= need:
+            return True
+        eligible = [(p2, q2) for p2, q2 in eligible if p2 != p and q2 != q
+                    and not (parent[q2] == r and r in index and sides(index[r]) == 1)]
     return count >= need
 
 
@@ -322,10 +348,9 @@ def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | 
     u = rng.random(m + n + 2 + 4 * len(KEY_IDS))
     tree, in_tree = _kruskal_maze(cw, ch, np.argsort(u[:m], kind="stable").tolist())
     rest = u[m:].tolist()
+    z = len(KEY_IDS)
     draw_start, draw_goal, rank_branch = rest[0], rest[1], rest[2:2 + n]
-    rank_id = rest[2 + n:2 + n + len(KEY_IDS)]
-    q = 2 + n + len(KEY_IDS)
-    draw_key, draw_door, draw_swap = rest[q:q + len(KEY_IDS)], rest[q + len(KEY_IDS):q + 2 * len(KEY_IDS)], rest[q + 2 * len(KEY_IDS):]
+    rank_id, draw_key, draw_door, draw_swap = (rest[2 + n + i * z:2 + n + (i + 1) * z] for i in range(4))
 
     def pos(c: int) -> tuple[int, int]:
         return (2 * (c % cw), 2 * (c // cw))
@@ -459,12 +484,14 @@ def generate(config: GridPlanningConfig, rng: np.random.Generator, cues: Any = N
     Raises
     ------
     RuntimeError
-        If ``_MAX_ATTEMPTS`` mazes in a row have too few branch points on the start-goal
-        path (not observed at the default sizes).
+        If ``_MAX_ATTEMPTS`` mazes in a row cannot be given enough branch points on the
+        start-goal path (not observed at the default sizes; about 1.07 mazes are drawn per
+        21 x 21 item, 1.00 at 15 x 15).
 
     Notes
     -----
-    O(W * H) per maze; certification runs ``k + 1`` searches over (cell, keys held).
+    About O(W * H) per maze (Kruskal's union-find, one tree search, the branch growth);
+    certification runs one search over (keys held, cell) and a flood of the free cells.
     """
     for _ in range(_MAX_ATTEMPTS):
         problem = _attempt(config, rng)
@@ -517,8 +544,10 @@ class _Grid:
         self.ids = sorted({e["id"] for e in instance["keys"]} | {e["id"] for e in instance["doors"]})
         self.bit = {kid: 1 << i for i, kid in enumerate(self.ids)}
         self.door, self.key = [0] * self.n, [0] * self.n
-        self.door_at: dict[int, int] = {}
-        for table, at, things in ((self.door, self.door_at, instance["doors"]), (self.key, {}, instance["keys"])):
+        self.door_at: dict[int, int] = {}  # cell -> bit (the last door listed on a cell wins)
+        self.key_at: dict[int, int] = {}
+        for table, at, things in ((self.door, self.door_at, instance["doors"]),
+                                  (self.key, self.key_at, instance["keys"])):
             for e in things:
                 c = self.cell(e["pos"])
                 table[c] = at[c] = self.bit[e["id"]]
@@ -621,12 +650,9 @@ def _necessary(grid: _Grid, key_ids: Sequence[str]) -> dict[str, bool]:
         node[seed] = v
         cells = [seed]
         for c in cells:  # a door node keeps its one cell; a region floods its door-free cells
-            node_keys[v] |= keys[c]
             for d in nbrs[c]:
-                if code[d] == _WALL:
-                    continue
                 u = node[d]
-                if u == v:
+                if u == v or code[d] == _WALL:
                     continue
                 if u >= 0:
                     adj[v].add(u)
@@ -636,6 +662,9 @@ def _necessary(grid: _Grid, key_ids: Sequence[str]) -> dict[str, bool]:
                 else:
                     node[d] = v
                     cells.append(d)
+    for c, b in grid.key_at.items():
+        if node[c] >= 0:
+            node_keys[node[c]] |= b
     s0, goal = node[grid.start], node[grid.goal]
     out = {}
     for kid in key_ids:
@@ -694,8 +723,9 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
 
     Notes
     -----
-    Each search is O(cells * 2**keys) in the worst case and O(cells * (keys + 1)) when
-    stages are ordered; ``keys + 1`` searches are run.
+    The search is O(cells * 2**keys) in the worst case and O(cells * (keys + 1)) when
+    stages are ordered; the necessity checks cost one flood of the free cells plus, per
+    key, a closure over the door-free regions and door cells.
 
     Examples
     --------
