@@ -583,8 +583,9 @@ def _search(grid: _Grid) -> tuple[int | None, list[int], list[int], int]:
     frontier = [start]
     level = 0
     while frontier:
-        goals = [s for s in frontier if s % n == goal]
+        goals = [s for s in range(goal, len(dist), n) if dist[s] == level]  # one state per slot
         if goals:
+            goals.sort(key=frontier.index)  # the first reached, in the move order
             return goals[0], parent, masks, sum(count[s] for s in goals)
         level += 1
         layer: list[int] = []
