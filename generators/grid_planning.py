@@ -417,22 +417,22 @@ def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | 
 
     letter = {-cw: "UU", cw: "DD", -1: "LL", 1: "RR"}
     stops = [start] + [c for c, _ in sorted(key_stage.items(), key=lambda kv: kv[1])] + [goal]
-    trace: list[dict[str, str]] = []
-    segment = ""
+    route = [start]
+    cuts = []  # (moves before the cut, subgoal reached there)
     for i, (a, b) in enumerate(zip(stops[:-1], stops[1:])):
-        route = tree_path(a, b)
-        for c, d in zip(route[:-1], route[1:]):
-            moves = letter[d - c]
-            if (c, d) in door_stage:  # first entry (doors are entered once, in stage order)
-                trace.append({"subgoal": f"door {stage_ids[door_stage[c, d]]}", "moves": segment + moves[0]})
-                segment = moves[1]
-            else:
-                segment += moves
+        route += tree_path(a, b)[1:]
         if i < k:
-            trace.append({"subgoal": f"key {stage_ids[i]}", "moves": segment})
-            segment = ""
-    trace.append({"subgoal": "goal", "moves": segment})
-    plan = "".join(t["moves"] for t in trace)
+            cuts.append((2 * len(route) - 2, f"key {stage_ids[i]}"))
+    steps = list(zip(route[:-1], route[1:]))
+    # A door is entered once (in stage order), on the first of the step's two moves.
+    cuts += [(2 * j + 1, f"door {stage_ids[door_stage[st]]}") for j, st in enumerate(steps) if st in door_stage]
+    plan = "".join([letter[d - c] for c, d in steps])
+    trace: list[dict[str, str]] = []
+    done = 0
+    for at, subgoal in sorted(cuts):
+        trace.append({"subgoal": subgoal, "moves": plan[done:at]})
+        done = at
+    trace.append({"subgoal": "goal", "moves": plan[done:]})
     instance = {
         "width": w,
         "height": h,
@@ -748,31 +748,32 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
         states.append(parent[states[-1]])
     states.reverse()
     letter = {-w: "U", w: "D", -1: "L", 1: "R"}
+    cells = [s % n for s in states]
+    slots = [s // n for s in states]
+    plan = "".join([letter[d - c] for c, d in zip(cells[:-1], cells[1:])])
 
+    # Cut the plan at each first pick-up of a key and each first entry through a door.
     trace: list[dict[str, str]] = []
     stage_order: list[str] = []
-    moves: list[str] = []
-    segment: list[str] = []
     passed: set[int] = set()
-    for before, after in zip(states[:-1], states[1:]):
-        cell = after % n
-        move = letter[cell - before % n]
-        moves.append(move)
-        segment.append(move)
-        gained = masks[after // n] & ~masks[before // n]
+    done = 0
+    door_at = grid.door_at
+    for i in [i for i in range(1, len(states)) if slots[i] != slots[i - 1] or cells[i] in door_at]:
+        gained = masks[slots[i]] & ~masks[slots[i - 1]]
         if gained:
             kid = grid.name[gained]
             stage_order.append(kid)
-            trace.append({"subgoal": f"key {kid}", "moves": "".join(segment)})
-            segment = []
-        elif cell in grid.door_at and cell not in passed:
-            passed.add(cell)
-            trace.append({"subgoal": f"door {grid.name[grid.door_at[cell]]}", "moves": "".join(segment)})
-            segment = []
-    trace.append({"subgoal": "goal", "moves": "".join(segment)})
+            subgoal = f"key {kid}"
+        elif cells[i] not in passed:
+            passed.add(cells[i])
+            subgoal = f"door {grid.name[door_at[cells[i]]]}"
+        else:
+            continue
+        trace.append({"subgoal": subgoal, "moves": plan[done:i]})
+        done = i
+    trace.append({"subgoal": "goal", "moves": plan[done:]})
 
     necessary = _necessary(grid, sorted(e["id"] for e in instance["keys"]))
-    plan = "".join(moves)
     n_opt = count
     return Certificate(
         depth=sum(necessary.values()),
