@@ -630,27 +630,29 @@ def _necessary(grid: _Grid, key_ids: Sequence[str]) -> dict[str, bool]:
 
     Keys are kept for good and moves are reversible, so the cells reachable with a key
     deleted are a closure: flood the free cells from the start, a door passable once its key
-    has been picked up anywhere in the flooded part. The free cells are first cut into
-    regions without doors plus one node per door cell (one flood of the grid); each key's
-    closure then runs on that small graph.
+    has been picked up anywhere in the flooded part. The free cells are cut into nodes --
+    regions without doors and one node per door cell -- each flooded the first time a
+    closure reaches it (regions no closure enters, such as the goal's when every key is
+    necessary, are never flooded); each key's closure runs on that small graph.
     """
     n, nbrs, code, doors, keys = grid.n, grid.nbrs, grid.code, grid.door, grid.key
     node = [-1] * n
     node_keys: list[int] = []
     node_door: list[int] = []  # door bits of a door node, 0 for a region
     adj: list[set[int]] = []
-    seeds = [grid.start]
-    while seeds:
-        seed = seeds.pop()
-        if node[seed] >= 0:
-            continue
+    pending: list[list[int]] = []  # free cells next to a node, outside it, not yet in any node
+
+    def make(seed: int) -> int:
         v, is_door = len(node_door), doors[seed]
         node_door.append(is_door)
         node_keys.append(0)
         adj.append(set())
+        pending.append([])
         node[seed] = v
         cells = [seed]
         for c in cells:  # a door node keeps its one cell; a region floods its door-free cells
+            if code[c] > 0:
+                node_keys[v] |= keys[c]
             for d in nbrs[c]:
                 u = node[d]
                 if u == v or code[d] == _WALL:
@@ -659,43 +661,47 @@ def _necessary(grid: _Grid, key_ids: Sequence[str]) -> dict[str, bool]:
                     adj[v].add(u)
                     adj[u].add(v)
                 elif is_door or doors[d]:
-                    seeds.append(d)
+                    pending[v].append(d)
                 else:
                     node[d] = v
                     cells.append(d)
-    for c, b in grid.key_at.items():
-        if node[c] >= 0:
-            node_keys[node[c]] |= b
-    s0, goal = node[grid.start], node[grid.goal]
+        return v
+
+    def neighbours(v: int) -> set[int]:
+        for d in pending[v]:  # the nodes across v's border exist once these are made
+            if node[d] < 0:
+                make(d)
+        pending[v] = []
+        return adj[v]
+
+    s0 = make(grid.start)
     out = {}
     for kid in key_ids:
         keep = ~grid.bit[kid]
-        reached = [False] * len(node_door)
-        reached[s0] = True
+        reached = {s0}
         held = node_keys[s0] & keep
         stack, parked = [s0], []
         while True:
             while stack:
-                v = stack.pop()
-                for u in adj[v]:
-                    if reached[u]:
+                for u in neighbours(stack.pop()):
+                    if u in reached:
                         continue
                     if node_door[u] and not held & node_door[u]:
                         parked.append(u)
                         continue
-                    reached[u] = True
+                    reached.add(u)
                     held |= node_keys[u] & keep
                     stack.append(u)
-            opened = [u for u in parked if not reached[u] and held & node_door[u]]
+            opened = [u for u in parked if u not in reached and held & node_door[u]]
             if not opened:
                 break
-            parked = [u for u in parked if not reached[u] and not held & node_door[u]]
+            parked = [u for u in parked if u not in reached and not held & node_door[u]]
             for u in opened:
-                if not reached[u]:
-                    reached[u] = True
+                if u not in reached:
+                    reached.add(u)
                     held |= node_keys[u] & keep
                     stack.append(u)
-        out[kid] = goal < 0 or not reached[goal]
+        out[kid] = node[grid.goal] not in reached  # -1 (never flooded) is never reached
     return out
 
 
