@@ -225,8 +225,8 @@ def _lattice(cw: int, ch: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[
     Returns ``(ends_a, ends_b, template, edge_id)``: edge ``e`` joins maze cells ``ends_a[e] <
     ends_b[e]`` (cell ids ``y*cw+x``) and ``edge_id[a, b] == e``; ``template`` lists, in
     row-major order, every grid cell ``(x, y)`` that is not a maze cell with the edge whose
-    passage it is (``-1``: both coordinates odd, always wall). Depends on the size only, so it is computed once per
-    size and shared (read-only).
+    passage it is (``-1``: both coordinates odd, always wall). Depends on the size only, so
+    it is computed once per size and shared (read-only).
     """
     ends_a, ends_b, passage = [], [], {}
     for y in range(ch):
@@ -307,7 +307,7 @@ def _grow_branches(tree: list[list[int]], in_tree: list[bool], parent: list[int]
     last = len(path) - 1
     index = {c: j for j, c in enumerate(path)}
 
-    def sides(j: int) -> int:  # tree neighbours of path[j] off the path (the path uses 1 at the start, 2 inside)
+    def sides(j: int) -> int:  # tree neighbours of path[j] off the path (the path uses 1 at the start, 2 after)
         return len(tree[path[j]]) - (1 if j == 0 else 2)
 
     count = sum(sides(j) > 0 for j in range(last))

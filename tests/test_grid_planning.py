@@ -337,7 +337,8 @@ def _reference_count(instance):
     keys = {tuple(e["pos"]): e["id"] for e in instance["keys"]}
     doors = {tuple(e["pos"]): e["id"] for e in instance["doors"]}
     w, h = instance["width"], instance["height"]
-    s0 = (tuple(instance["start"]), frozenset([keys[tuple(instance["start"])]] if tuple(instance["start"]) in keys else []))
+    start = tuple(instance["start"])
+    s0 = (start, frozenset([keys[start]] if start in keys else []))
     dist, ways = {s0: 0}, {s0: 1}
     queue = deque([s0])
     best = None
