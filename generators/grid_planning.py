@@ -589,6 +589,7 @@ def _search(grid: _Grid) -> tuple[int | None, list[int], list[int], int]:
             return goals[0], parent, masks, sum(count[s] for s in goals)
         level += 1
         layer: list[int] = []
+        push = layer.append
         for s in frontier:
             c = s % n
             base = s - c
@@ -618,7 +619,7 @@ def _search(grid: _Grid) -> tuple[int | None, list[int], list[int], int]:
                 dt = dist[t]
                 if dt < 0:
                     dist[t], count[t], parent[t] = level, cs, s
-                    layer.append(t)
+                    push(t)
                 elif dt == level:  # another shortest way into a state of this layer
                     count[t] += cs
         frontier = layer
