@@ -190,7 +190,8 @@ def max_depth(config: GridPlanningConfig | Mapping[str, Any]) -> int:
     -------
     int
         ``min(23, maze_cells // 8)``: a stage uses a branch point, a dead end and a door
-        on the start-goal path; one in eight maze cells keeps redraws rare.
+        on the start-goal path; one in eight maze cells keeps the branch growth short and
+        redraws rare.
     """
     if isinstance(config, Mapping):
         default = {f.name: f.default for f in fields(GridPlanningConfig) if f.name != "depth"}
