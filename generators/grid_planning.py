@@ -5,38 +5,56 @@ doors. A door can be entered only while holding the key with the same id; steppi
 key picks it up for good. The **depth** is ``k``, the number of key/door stages, each of
 which is *necessary*: with that stage's key removed the goal is unreachable.
 
-Construction (``generate``)
+Construction (``generate``, version 3)
+    All random numbers of an attempt come from one ``rng.random`` block whose layout is fixed
+    by the grid size (never by ``k``).
+
     1. A perfect maze: maze cells sit at even coordinates ``(x, y)``, the cells between two
-       maze cells are passages, the cells with two odd coordinates are always wall. A
-       uniform spanning tree of the maze-cell lattice (Wilson's algorithm, loop-erased
-       random walks drawn from ``rng``) decides which passages are open. Every maze
-       therefore has the same number of walls, whatever the depth.
+       maze cells are passages, the cells with two odd coordinates are always wall. A random
+       spanning tree of the maze-cell lattice decides which passages are open: randomized
+       Kruskal [3]_, i.e. the minimum spanning tree for i.i.d. uniform edge weights (the edges
+       taken in the order of a uniform permutation, each kept unless it closes a cycle).
+       Every maze therefore has the same number of walls, whatever the depth.
     2. Start: a uniform maze cell; goal: a uniform maze cell among those whose tree
        distance from the start is at least 3/4 of the largest one. The start-goal path is
        unique (the open cells form a tree).
-    3. ``k`` *branch points* are drawn among the path's maze cells that have a side branch
-       (a subtree hanging off the path); key ``i`` goes to a maze cell of the side branch
-       at branch point ``b_i`` and door ``i`` to a passage of the path between ``b_i`` and
-       ``b_(i+1)`` (the goal for the last door). Each door is a cut cell between the start
-       and the goal, and key ``i + 1`` lies behind door ``i``, so the stages must be done in
-       order and each needs a detour into a dead end.
-    4. Key ids are distinct random letters (not ``g``, ``l`` or ``s``), so an id does not
+    3. *Branch points* are the path's maze cells (the goal excluded) with a side branch (a
+       subtree hanging off the path). While the path has fewer than the grid's
+       :func:`max_depth` -- *whatever* ``k`` is -- a path cell ``p`` without a side branch
+       is joined to a lattice neighbour ``q`` off the path and ``q``'s edge towards the
+       path is removed (``q``'s subtree now hangs off ``p``; the pair is uniform among those
+       that cost no other path cell its last branch). The tree stays a perfect maze and the
+       start-goal path is unchanged. Only when no pair is left (about 7% of 21 x 21 mazes,
+       under 1% at 15 x 15 and below) is the maze redrawn (bounded number of attempts, then
+       ``RuntimeError``).
+    4. ``k`` of the branch points ``b_1 < ... < b_k`` (in path order) are drawn uniformly;
+       key ``i`` goes to a uniform maze cell of the side branches at ``b_i`` and door ``i``
+       to a uniform passage of the path between ``b_i`` and ``b_(i+1)`` (the goal for the
+       last door). Each door is a cut cell between the start and the goal, and key
+       ``i + 1`` lies behind door ``i``, so the stages must be done in order and each needs
+       a detour into a dead end.
+    5. Key ids are distinct random letters (not ``g``, ``l`` or ``s``), so an id does not
        reveal a stage's position.
 
-    A maze whose path has fewer branch points than the grid's :func:`max_depth` is
-    redrawn, *whatever* ``k`` is (bounded number of attempts, then ``RuntimeError``), so
-    the maze, start and goal have the same distribution at every depth: with the same
-    ``rng`` state, depths 1 and 8 give the same maze and differ only in keys and doors
-    (tested). :func:`max_depth` keeps redraws cheap (about 1.6 mazes per item at 15 x 15).
-    The gold plan is read off the tree: the tree paths start -> key 1 -> ... -> key k ->
-    goal.
+    Steps 1-3 do not depend on ``k``, so the maze, start and goal have the same
+    distribution at every depth: with the same ``rng`` state, depths 1 and 8 give the same
+    maze and differ only in keys and doors (tested). The gold plan is read off the tree:
+    the tree paths start -> key 1 -> ... -> key k -> goal. Version 2 drew a uniform spanning
+    tree (Wilson's algorithm [1]_) and redrew it until the path had enough branch points
+    (about 2.9 mazes per 21 x 21 item); randomized Kruskal mazes have more, shorter dead
+    ends and somewhat shorter start-goal paths (mean optimal plan at 15 x 15, depth 1: 43
+    moves).
 
 Certification (``certify``)
-    Independent of the maze bookkeeping: breadth-first search over states
-    ``(position, keys held)`` read from the instance alone gives the optimal plan, its
-    length and the number of optimal plans; one more search per key with that key deleted
-    must find the goal unreachable. The certified depth is the number of keys that are
-    necessary in this sense.
+    Independent of the maze bookkeeping, from the instance alone (walls, doors, keys):
+    breadth-first search over states ``(keys held, position)`` gives the optimal plan, its
+    length and the number of optimal plans. Each key's necessity is a reachability question
+    with that key deleted: keys are kept and moves are reversible, so the reachable cells
+    are a closure (a door opens once its key is picked up anywhere already reached),
+    computed on the free cells cut into door-free regions and door cells. The certified
+    depth is the number of keys that are necessary in this sense. (Cross-checked against
+    version 2's certifier, one search over states per deleted key, and against a
+    frozenset-state BFS in the tests.)
 
 Chance
     ``meta.chance`` is the probability that a move string drawn uniformly among the
@@ -64,16 +82,17 @@ moves concatenate to the answer. ``Certificate.extra["optimal_plan_length"]`` is
 References
 ----------
 .. [1] D. B. Wilson, "Generating random spanning trees more quickly than the cover time",
-   STOC 1996.
+   STOC 1996 (version 2's mazes).
 .. [2] Chevalier-Boisvert et al., "Minigrid & Miniworld: Modular & Customizable
    Reinforcement Learning Environments for Goal-Oriented Tasks", NeurIPS 2023,
    arXiv:2306.13831 (key/door grid worlds).
+.. [3] J. B. Kruskal, "On the shortest spanning subtree of a graph and the traveling
+   salesman problem", Proc. AMS 7(1), 1956.
 """
 
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
@@ -101,7 +120,7 @@ __all__ = [
     "FAMILY",
 ]
 
-VERSION = "2"
+VERSION = "3"
 KEY_IDS = "abcdefhijkmnopqrtuvwxyz"  # no g/s (clash with G/S), no l (reads like 1)
 CELLS_PER_STAGE = 8
 _MAX_ATTEMPTS = 200
@@ -171,7 +190,8 @@ def max_depth(config: GridPlanningConfig | Mapping[str, Any]) -> int:
     -------
     int
         ``min(23, maze_cells // 8)``: a stage uses a branch point, a dead end and a door
-        on the start-goal path; one in eight maze cells keeps redraws rare.
+        on the start-goal path; one in eight maze cells keeps the branch growth short and
+        redraws rare.
     """
     if isinstance(config, Mapping):
         default = {f.name: f.default for f in fields(GridPlanningConfig) if f.name != "depth"}
@@ -198,152 +218,222 @@ def _lattice_neighbours(cw: int, ch: int) -> tuple[tuple[int, ...], ...]:
     return tuple(nbrs)
 
 
-def _wilson_maze(cw: int, ch: int, rng: np.random.Generator) -> list[list[int]]:
-    """Uniform spanning tree of the ``cw x ch`` lattice; adjacency lists of cell ids ``y*cw+x``.
+@lru_cache(maxsize=32)
+def _lattice(cw: int, ch: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, int, int], ...],
+                                        dict[tuple[int, int], int]]:
+    """The ``cw x ch`` maze-cell lattice: its edges and the wall template of the grid.
 
-    Random numbers are drawn from ``rng`` in blocks (one ``rng.random`` call per block)
-    because per-step scalar draws dominate the cost on small grids.
+    Returns ``(ends_a, ends_b, template, edge_id)``: edge ``e`` joins maze cells ``ends_a[e] <
+    ends_b[e]`` (cell ids ``y*cw+x``) and ``edge_id[a, b] == e``; ``template`` lists, in
+    row-major order, every grid cell ``(x, y)`` that is not a maze cell with the edge whose
+    passage it is (``-1``: both coordinates odd, always wall). Depends on the size only, so
+    it is computed once per size and shared (read-only).
     """
+    ends_a, ends_b, passage = [], [], {}
+    for y in range(ch):
+        for x in range(cw):
+            c = y * cw + x
+            for d, ok, px, py in ((c + 1, x < cw - 1, 2 * x + 1, 2 * y), (c + cw, y < ch - 1, 2 * x, 2 * y + 1)):
+                if ok:
+                    passage[(px, py)] = len(ends_a)
+                    ends_a.append(c)
+                    ends_b.append(d)
+    w, h = 2 * cw - 1, 2 * ch - 1
+    template = tuple((x, y, passage.get((x, y), -1)) for y in range(h) for x in range(w) if (x | y) & 1)
+    edge_id = {(a, b): e for e, (a, b) in enumerate(zip(ends_a, ends_b))}
+    return tuple(ends_a), tuple(ends_b), template, edge_id
+
+
+def _kruskal_maze(cw: int, ch: int, order: list[int]) -> tuple[list[list[int]], list[bool]]:
+    """Random spanning tree of the ``cw x ch`` lattice: Kruskal's algorithm on the edges in ``order``.
+
+    ``order`` is a uniformly random permutation of the lattice's edges, so the tree is the
+    minimum spanning tree for i.i.d. uniform edge weights ("randomized Kruskal"). Returns
+    the adjacency lists of cell ids ``y*cw+x`` and, per edge, whether it is in the tree.
+    """
+    ends_a, ends_b, _, _ = _lattice(cw, ch)
     n = cw * ch
+    root = list(range(n))
     adj: list[list[int]] = [[] for _ in range(n)]
+    in_tree = [False] * len(ends_a)
+    joined = 1
+    for e in order:
+        a = ra = ends_a[e]
+        while root[ra] != ra:
+            root[ra] = ra = root[root[ra]]  # path halving
+        b = rb = ends_b[e]
+        while root[rb] != rb:
+            root[rb] = rb = root[root[rb]]
+        if ra != rb:
+            root[ra] = rb
+            adj[a].append(b)
+            adj[b].append(a)
+            in_tree[e] = True
+            joined += 1
+            if joined == n:
+                break
+    return adj, in_tree
+
+
+def _tree_bfs(tree: list[list[int]], start: int, n: int) -> tuple[list[int], list[int]]:
+    """Distances and parents (towards ``start``; ``-1`` at the start) of the tree's cells."""
+    dist = [-1] * n
+    parent = [-1] * n
+    dist[start] = 0
+    queue = [start]
+    for c in queue:
+        dc = dist[c] + 1
+        for d in tree[c]:
+            if dist[d] < 0:
+                dist[d], parent[d] = dc, c
+                queue.append(d)
+    return dist, parent
+
+
+def _grow_branches(tree: list[list[int]], in_tree: list[bool], parent: list[int], path: list[int], need: int,
+                   draws: list[float], cw: int, ch: int) -> bool:
+    """Give at least ``need`` cells of the start-goal ``path`` (the goal excluded) a side branch.
+
+    A branch point is a path cell with a tree neighbour off the path. While there are too
+    few, one path cell ``p`` without a side branch is joined to a lattice neighbour ``q`` off
+    the path, and ``q``'s edge towards the path is removed: ``q``'s subtree now hangs off
+    ``p``, the tree stays a spanning tree, the start-goal path is unchanged and no other path
+    cell loses its last side branch. The pair is drawn uniformly among the eligible ones
+    (one draw each from ``draws``). Edits ``tree``, ``in_tree`` and ``parent`` in place.
+
+    Returns False when no eligible pair is left (the caller redraws the maze).
+    """
+    _, _, _, edge_id = _lattice(cw, ch)
     nbrs = _lattice_neighbours(cw, ch)
-    order = rng.permutation(n).tolist()
-    in_tree = [False] * n
-    in_tree[order[0]] = True
-    nxt = [-1] * n
-    pool: list[float] = []
-    i = size = 0
-    for start in order[1:]:
-        if in_tree[start]:
-            continue
-        # Random walk until the tree is hit; remembering the last exit erases loops.
-        c = start
-        while not in_tree[c]:
-            if i == size:
-                pool, i, size = rng.random(4 * n).tolist(), 0, 4 * n
-            options = nbrs[c]
-            d = options[int(pool[i] * len(options))]
-            i += 1
-            nxt[c] = d
-            c = d
-        c = start
-        while not in_tree[c]:
-            in_tree[c] = True
-            d = nxt[c]
-            adj[c].append(d)
-            adj[d].append(c)
-            c = d
-    return adj
+    last = len(path) - 1
+    index = {c: j for j, c in enumerate(path)}
+
+    def sides(j: int) -> int:  # tree neighbours of path[j] off the path (the path uses 1 at the start, 2 after)
+        return len(tree[path[j]]) - (1 if j == 0 else 2)
+
+    count = sum(sides(j) > 0 for j in range(last))
+    if count >= need:
+        return True
+    # Eligibility only shrinks as pairs are used: p gains a branch, r may lose one, q now
+    # hangs off p (whose only branch it is), so the list is filtered, not rebuilt.
+    eligible = [(p, q) for j in range(last) if sides(j) == 0 for p in (path[j],) for q in nbrs[p]
+                if q not in index and not (parent[q] in index and sides(index[parent[q]]) == 1)]
+    for draw in draws:
+        if not eligible:
+            return False
+        p, q = eligible[int(draw * len(eligible))]
+        r = parent[q]
+        tree[q].remove(r)
+        tree[r].remove(q)
+        tree[p].append(q)
+        tree[q].append(p)
+        in_tree[edge_id[min(q, r), max(q, r)]] = False
+        in_tree[edge_id[min(p, q), max(p, q)]] = True
+        parent[q] = p
+        count += 1
+        if count >= need:
+            return True
+        eligible = [(p2, q2) for p2, q2 in eligible if p2 != p and q2 != q
+                    and not (parent[q2] == r and r in index and sides(index[r]) == 1)]
+    return count >= need
 
 
 def _attempt(config: GridPlanningConfig, rng: np.random.Generator) -> Problem | None:
     w, h, k = config.width, config.height, config.depth
     cw, ch = (w + 1) // 2, (h + 1) // 2
-    tree = _wilson_maze(cw, ch, rng)
+    n = cw * ch
+    ends_a, ends_b, template, _ = _lattice(cw, ch)
+    m = len(ends_a)
+    # One block of uniforms per attempt, its layout fixed by the grid size alone (never by k),
+    # so the maze, start and goal are the same at every depth for the same rng state.
+    u = rng.random(m + n + 2 + 4 * len(KEY_IDS))
+    tree, in_tree = _kruskal_maze(cw, ch, np.argsort(u[:m], kind="stable").tolist())
+    rest = u[m:].tolist()
+    z = len(KEY_IDS)
+    draw_start, draw_goal, rank_branch = rest[0], rest[1], rest[2:2 + n]
+    rank_id, draw_key, draw_door, draw_swap = (rest[2 + n + i * z:2 + n + (i + 1) * z] for i in range(4))
 
     def pos(c: int) -> tuple[int, int]:
         return (2 * (c % cw), 2 * (c // cw))
 
-    # Tree distances and parents from a random start (in maze cells).
-    start = int(rng.integers(cw * ch))
-    dist = [-1] * (cw * ch)
-    parent = [-1] * (cw * ch)
-    dist[start] = 0
-    queue = deque([start])
-    while queue:
-        c = queue.popleft()
-        for d in tree[c]:
-            if dist[d] < 0:
-                dist[d], parent[d] = dist[c] + 1, c
-                queue.append(d)
+    # Start: a uniform maze cell; goal: a uniform maze cell among those whose tree distance
+    # from the start is at least 3/4 of the largest one.
+    start = int(draw_start * n)
+    dist, parent = _tree_bfs(tree, start, n)
     threshold = -(-3 * max(dist) // 4)  # ceil(0.75 * largest distance)
-    far = [c for c in range(cw * ch) if dist[c] >= threshold]
-    goal = far[int(rng.integers(len(far)))]
+    far = [c for c in range(n) if dist[c] >= threshold]
+    goal = far[int(draw_goal * len(far))]
     path = [goal]
     while path[-1] != start:
         path.append(parent[path[-1]])
     path.reverse()
-    on_path = set(path)
-
-    # Branch points: path cells (not the goal) with a side subtree; collect its cells.
-    # Require room for the largest depth of the grid whatever k is: the maze, start and
-    # goal then have the same distribution at every depth of a sweep. (Counted before the
-    # side cells are collected: most rejected mazes stop here, and no draw is skipped.)
-    sides = [(j, side) for j, c in enumerate(path[:-1]) if (side := [d for d in tree[c] if d not in on_path])]
-    if len(sides) < _max_depth_for(w, h):
+    if not _grow_branches(tree, in_tree, parent, path, _max_depth_for(w, h), draw_swap, cw, ch):
         return None
-    branches: dict[int, list[int]] = {}
-    for j, side in sides:
-        cells, stack = [], list(side)
+    on_path = {c: j for j, c in enumerate(path)}  # path cell -> index
+
+    # k of the path's branch points (the goal excluded), uniformly; key i in the side
+    # subtrees at branch point i, door i on a passage of the path before branch point i+1.
+    candidates = [j for j, c in enumerate(path[:-1]) if len(tree[c]) > (1 if j == 0 else 2)]
+    chosen = sorted(candidates[i] for i in sorted(range(len(candidates)), key=rank_branch.__getitem__)[:k])
+    # Key ids: k distinct letters, assigned to the stages in random order (an id's rank
+    # says nothing about its stage).
+    stage_ids = [KEY_IDS[i] for i in sorted(range(len(KEY_IDS)), key=rank_id.__getitem__)[:k]]
+    keys, doors = [], []
+    key_stage: dict[int, int] = {}  # key maze cell -> stage
+    door_stage: dict[tuple[int, int], int] = {}  # door passage (maze cells, path order) -> stage
+    for i, j in enumerate(chosen):
+        cells, stack = [], [d for d in tree[path[j]] if d not in on_path]
         seen = {path[j]}
         while stack:
             e = stack.pop()
-            if e in seen:
-                continue
-            seen.add(e)
-            cells.append(e)
-            stack.extend(f for f in tree[e] if f not in seen)
-        branches[j] = sorted(cells)
-
-    candidates = sorted(branches)
-    chosen = sorted(candidates[i] for i in rng.permutation(len(candidates))[:k].tolist())
-    # Key ids: k distinct letters, assigned to the stages in random order (an id's rank
-    # says nothing about its stage).
-    stage_ids = [KEY_IDS[i] for i in rng.permutation(len(KEY_IDS))[:k].tolist()]
-    keys, doors = [], []
-    for i, j in enumerate(chosen):
-        cells = branches[j]
-        key_cell = cells[int(rng.integers(len(cells)))]
+            if e not in seen:
+                seen.add(e)
+                cells.append(e)
+                stack.extend(f for f in tree[e] if f not in seen)
+        key_cell = cells[int(draw_key[i] * len(cells))]
         nxt_j = chosen[i + 1] if i + 1 < k else len(path) - 1
-        # Door on the passage between path[t] and path[t+1] for some j <= t < nxt_j.
-        t = int(rng.integers(j, nxt_j))
+        t = j + int(draw_door[i] * (nxt_j - j))  # the passage path[t] -> path[t+1]
         (x1, y1), (x2, y2) = pos(path[t]), pos(path[t + 1])
+        key_stage[key_cell] = i
+        door_stage[(path[t], path[t + 1])] = i
         keys.append({"id": stage_ids[i], "pos": list(pos(key_cell))})
         doors.append({"id": stage_ids[i], "pos": [(x1 + x2) // 2, (y1 + y2) // 2]})
 
-    # Open: every maze cell (both coordinates even) and the passage of every tree edge.
-    is_open = [[not (x | y) & 1 for x in range(w)] for y in range(h)]
-    for c in range(cw * ch):
-        for d in tree[c]:
-            if d > c:  # the passage between maze cells c and d: the midpoint of pos(c) and pos(d)
-                is_open[c // cw + d // cw][c % cw + d % cw] = True
-    walls = [[x, y] for y in range(h) for x, o in enumerate(is_open[y]) if not o]
+    # Walls: every always-wall cell and the passage of every lattice edge not in the tree.
+    walls = [[x, y] for x, y, e in template if e < 0 or not in_tree[e]]
 
     # The optimal plan: tree paths start -> key 1 -> ... -> key k -> goal (the order is
-    # forced and tree paths are unique), cut at each key pick-up and door entry.
-    def tree_path(a: int, b: int) -> list[int]:
-        up_a, up_b = [a], [b]
-        while up_a[-1] != up_b[-1]:
-            if dist[up_a[-1]] >= dist[up_b[-1]]:
-                up_a.append(int(parent[up_a[-1]]))
-            else:
-                up_b.append(int(parent[up_b[-1]]))
-        return up_a + up_b[-2::-1]
+    # forced and tree paths are unique), cut at each key pick-up and door entry. A maze
+    # step is two grid moves (the passage, then the next maze cell).
+    def climb(c: int) -> list[int]:  # c, its parent, ... up to the first path cell
+        up = [c]
+        while up[-1] not in on_path:
+            up.append(parent[up[-1]])
+        return up
 
-    key_cells = [tuple(e["pos"]) for e in keys]
-    door_cells = {tuple(e["pos"]): e["id"] for e in doors}
-    stops = [start] + [(x // 2) + (y // 2) * cw for x, y in key_cells] + [goal]
+    def tree_path(a: int, b: int) -> list[int]:
+        up_a, up_b = climb(a), climb(b)
+        i, j = on_path[up_a[-1]], on_path[up_b[-1]]
+        return up_a[:-1] + (path[i:j + 1] if i <= j else path[j:i + 1][::-1]) + up_b[-2::-1]
+
+    letter = {-cw: "UU", cw: "DD", -1: "LL", 1: "RR"}
+    stops = [start] + [c for c, _ in sorted(key_stage.items(), key=lambda kv: kv[1])] + [goal]
+    route = [start]
+    cuts = []  # (moves before the cut, subgoal reached there)
+    for i, (a, b) in enumerate(zip(stops[:-1], stops[1:])):
+        route += tree_path(a, b)[1:]
+        if i < k:
+            cuts.append((2 * len(route) - 2, f"key {stage_ids[i]}"))
+    steps = list(zip(route[:-1], route[1:]))
+    # A door is entered once (in stage order), on the first of the step's two moves.
+    cuts += [(2 * j + 1, f"door {stage_ids[door_stage[st]]}") for j, st in enumerate(steps) if st in door_stage]
+    plan = "".join([letter[d - c] for c, d in steps])
     trace: list[dict[str, str]] = []
-    segment: list[str] = []
-    reached: set[tuple[int, int]] = set()  # key and door cells already entered
-    for a, b in zip(stops[:-1], stops[1:]):
-        route = tree_path(a, b)
-        for c, d in zip(route[:-1], route[1:]):
-            (x1, y1), (x2, y2) = pos(c), pos(d)
-            move = {(0, -2): "U", (0, 2): "D", (-2, 0): "L", (2, 0): "R"}[(x2 - x1, y2 - y1)]
-            for cell in (((x1 + x2) // 2, (y1 + y2) // 2), (x2, y2)):
-                segment.append(move)
-                if cell in door_cells and cell not in reached:
-                    reached.add(cell)
-                    trace.append({"subgoal": f"door {door_cells[cell]}", "moves": "".join(segment)})
-                    segment = []
-                elif cell in key_cells and cell not in reached:
-                    reached.add(cell)
-                    kid = keys[key_cells.index(cell)]["id"]
-                    trace.append({"subgoal": f"key {kid}", "moves": "".join(segment)})
-                    segment = []
-    trace.append({"subgoal": "goal", "moves": "".join(segment)})
-    plan = "".join(t["moves"] for t in trace)
+    done = 0
+    for at, subgoal in sorted(cuts):
+        trace.append({"subgoal": subgoal, "moves": plan[done:at]})
+        done = at
+    trace.append({"subgoal": "goal", "moves": plan[done:]})
     instance = {
         "width": w,
         "height": h,
@@ -395,12 +485,14 @@ def generate(config: GridPlanningConfig, rng: np.random.Generator, cues: Any = N
     Raises
     ------
     RuntimeError
-        If ``_MAX_ATTEMPTS`` mazes in a row have too few branch points on the start-goal
-        path (not observed at the default sizes).
+        If ``_MAX_ATTEMPTS`` mazes in a row cannot be given enough branch points on the
+        start-goal path (not observed at the default sizes; about 1.07 mazes are drawn per
+        21 x 21 item, 1.00 at 15 x 15).
 
     Notes
     -----
-    O(W * H) per maze; certification runs ``k + 1`` searches over (cell, keys held).
+    About O(W * H) per maze (Kruskal's union-find, one tree search, the branch growth);
+    certification runs one search over (keys held, cell) and a flood of the free cells.
     """
     for _ in range(_MAX_ATTEMPTS):
         problem = _attempt(config, rng)
@@ -418,118 +510,201 @@ def generate(config: GridPlanningConfig, rng: np.random.Generator, cues: Any = N
 
 
 @lru_cache(maxsize=32)
-def _grid_moves(w: int, h: int) -> tuple[tuple[tuple[str, int], ...], ...]:
-    """For each cell ``y*w+x`` of a ``w x h`` grid, the moves ``(letter, cell)`` that stay on
-    the grid, in the order U, D, L, R (walls ignored).
+def _grid_neighbours(w: int, h: int) -> tuple[tuple[int, ...], ...]:
+    """For each cell ``y*w+x`` of a ``w x h`` grid, the cells one move away that stay on the
+    grid, in the move order U, D, L, R (walls ignored).
 
     Depends on the size only, so it is computed once per size and shared (read-only).
     """
     return tuple(
-        tuple((m, d) for m, d, ok in (("U", c - w, c >= w), ("D", c + w, c < w * (h - 1)),
-                                      ("L", c - 1, c % w > 0), ("R", c + 1, c % w < w - 1)) if ok)
+        tuple(d for d, ok in ((c - w, c >= w), (c + w, c < w * (h - 1)), (c - 1, c % w > 0), (c + 1, c % w < w - 1))
+              if ok)
         for c in range(w * h))
+
+
+_WALL = -1
 
 
 class _Grid:
     """The instance compiled for search.
 
-    Cells are numbered ``y * width + x``; a state is the int ``held * cells + cell`` where
-    ``held`` is a bit mask over the sorted key/door ids. ``moves[c]`` lists the moves from
-    cell ``c`` that stay on the grid (shared per grid size); the per-cell lists ``free``
-    (not a wall), ``door`` and ``key`` (the id's bit, 0 when there is none) are what the
-    searches read, so compiling an instance costs O(walls + keys), not O(cells).
+    Cells are numbered ``y * width + x``. ``code[c]`` is ``0`` for a plain free cell,
+    ``_WALL`` for a wall and ``1`` for a cell holding a door or a key, whose bits (over the
+    sorted key/door ids) are ``door[c]`` and ``key[c]``. ``nbrs[c]`` lists the cells one
+    move away (shared per grid size), so compiling an instance costs O(walls + keys), not
+    O(cells).
     """
 
     def __init__(self, instance: Mapping[str, Any]) -> None:
         w, h = int(instance["width"]), int(instance["height"])
         self.w, self.h, self.n = w, h, w * h
-        self.moves = _grid_moves(w, h)
-        self.free = free = [True] * (w * h)
+        self.nbrs = _grid_neighbours(w, h)
+        self.code = code = [0] * (w * h)
         for x, y in instance["walls"]:
-            free[y * w + x] = False
+            code[y * w + x] = _WALL
         self.ids = sorted({e["id"] for e in instance["keys"]} | {e["id"] for e in instance["doors"]})
         self.bit = {kid: 1 << i for i, kid in enumerate(self.ids)}
-        self.key_at = {self.cell(e["pos"]): self.bit[e["id"]] for e in instance["keys"]}
-        self.door_at = {self.cell(e["pos"]): self.bit[e["id"]] for e in instance["doors"]}
+        self.door, self.key = [0] * self.n, [0] * self.n
+        self.door_at: dict[int, int] = {}  # cell -> bit (the last door listed on a cell wins)
+        self.key_at: dict[int, int] = {}
+        for table, at, things in ((self.door, self.door_at, instance["doors"]),
+                                  (self.key, self.key_at, instance["keys"])):
+            for e in things:
+                c = self.cell(e["pos"])
+                table[c] = at[c] = self.bit[e["id"]]
+                if code[c] != _WALL:
+                    code[c] = 1
         self.name = {b: kid for kid, b in self.bit.items()}
         self.start = self.cell(instance["start"])
         self.goal = self.cell(instance["goal"])
-        self.door, self.key = [0] * self.n, [0] * self.n
-        for c, b in self.door_at.items():
-            self.door[c] = b
-        for c, b in self.key_at.items():
-            self.key[c] = b
 
     def cell(self, xy: Any) -> int:
         return int(xy[1]) * self.w + int(xy[0])
 
-    def without(self, kid: str) -> dict[int, int]:
-        """The key table with key ``kid`` deleted."""
-        return {c: b for c, b in self.key_at.items() if b != self.bit[kid]}
 
-    def initial(self, key_at: dict[int, int] | None = None) -> int:
-        key_at = self.key_at if key_at is None else key_at
-        return key_at.get(self.start, 0) * self.n + self.start
+def _search(grid: _Grid) -> tuple[int | None, list[int], list[int], int]:
+    """Level-by-level BFS over states ``(keys held, cell)`` from the start.
 
-
-def _search(grid: _Grid) -> tuple[int | None, dict[int, tuple[int, str] | None], int]:
-    """Level-by-level BFS over states from the start.
+    A state is the int ``slot * cells + cell``, where ``slot`` numbers the sets of keys held
+    in the order they are first reached (``masks[slot]`` is the bit mask).
 
     Returns
     -------
-    (goal_state, parents, num_optimal_plans)
-        The first goal state reached (``None`` if unreachable), the BFS parent links and
-        the number of shortest move strings that reach the goal.
+    (goal_state, parent, masks, num_optimal_plans)
+        The first goal state reached in the move order U, D, L, R (``None`` if unreachable),
+        the BFS parent of every reached state (``-1`` at the start), the masks of the slots
+        and the number of shortest move strings that reach the goal.
     """
-    s0 = grid.initial()
-    parent: dict[int, tuple[int, str] | None] = {s0: None}
-    count = {s0: 1}
-    frontier = [s0]
-    n, goal, moves, free, doors, keys = grid.n, grid.goal, grid.moves, grid.free, grid.door, grid.key
+    n, goal, nbrs, code, doors, keys = grid.n, grid.goal, grid.nbrs, grid.code, grid.door, grid.key
+    start = grid.start
+    masks = [keys[start]]
+    slot = {masks[0]: 0}
+    dist, count, parent = [-1] * n, [0] * n, [-1] * n
+    dist[start], count[start] = 0, 1
+    frontier = [start]
+    level = 0
     while frontier:
-        goals = [s for s in frontier if s % n == goal]
+        goals = [s for s in range(goal, len(dist), n) if dist[s] == level]  # one state per slot
         if goals:
-            return goals[0], parent, sum(count[s] for s in goals)
+            goals.sort(key=frontier.index)  # the first reached, in the move order
+            return goals[0], parent, masks, sum(count[s] for s in goals)
+        level += 1
         layer: list[int] = []
-        fresh: set[int] = set()
+        push = layer.append
         for s in frontier:
-            c, held = s % n, s // n
-            for move, d in moves[c]:
-                if not free[d] or (doors[d] and not held & doors[d]):
-                    continue
-                t = (held | keys[d]) * n + d
-                if t not in parent:
-                    parent[t] = (s, move)
-                    count[t] = count[s]
-                    layer.append(t)
-                    fresh.add(t)
-                elif t in fresh:  # another shortest way into a state of this layer
-                    count[t] += count[s]
+            c = s % n
+            base = s - c
+            cs = count[s]
+            for d in nbrs[c]:
+                cd = code[d]
+                if cd:
+                    if cd == _WALL:
+                        continue
+                    held = masks[base // n]
+                    if doors[d] and not held & doors[d]:
+                        continue
+                    if keys[d] & ~held:  # a new key: the state moves to the slot of the larger set
+                        new = held | keys[d]
+                        b = slot.get(new)
+                        if b is None:
+                            b = slot[new] = len(masks)
+                            masks.append(new)
+                            dist += [-1] * n
+                            count += [0] * n
+                            parent += [-1] * n
+                        t = b * n + d
+                    else:
+                        t = base + d
+                else:
+                    t = base + d
+                dt = dist[t]
+                if dt < 0:
+                    dist[t], count[t], parent[t] = level, cs, s
+                    push(t)
+                elif dt == level:  # another shortest way into a state of this layer
+                    count[t] += cs
         frontier = layer
-    return None, parent, 0
+    return None, parent, masks, 0
 
 
-def _reachable(grid: _Grid, kid: str) -> bool:
-    """Whether the goal cell is reachable once key ``kid`` is deleted (plain graph search)."""
-    keep = ~grid.bit[kid]  # picking up a cell's keys gains every bit but the deleted key's
-    s0 = grid.initial(grid.without(kid))
-    seen = {s0}
-    stack = [s0]
-    n, goal, moves, free, doors, keys = grid.n, grid.goal, grid.moves, grid.free, grid.door, grid.key
-    while stack:
-        s = stack.pop()
-        c = s % n
-        if c == goal:
-            return True
-        held = s // n
-        for _, d in moves[c]:
-            if not free[d] or (doors[d] and not held & doors[d]):
-                continue
-            t = (held | keys[d] & keep) * n + d
-            if t not in seen:
-                seen.add(t)
-                stack.append(t)
-    return False
+def _necessary(grid: _Grid, key_ids: Sequence[str]) -> dict[str, bool]:
+    """Per key id, whether the goal is unreachable once that key is deleted.
+
+    Keys are kept for good and moves are reversible, so the cells reachable with a key
+    deleted are a closure: flood the free cells from the start, a door passable once its key
+    has been picked up anywhere in the flooded part. The free cells are cut into nodes --
+    regions without doors and one node per door cell -- each flooded the first time a
+    closure reaches it (regions no closure enters, such as the goal's when every key is
+    necessary, are never flooded); each key's closure runs on that small graph.
+    """
+    n, nbrs, code, doors, keys = grid.n, grid.nbrs, grid.code, grid.door, grid.key
+    node = [-1] * n
+    node_keys: list[int] = []
+    node_door: list[int] = []  # door bits of a door node, 0 for a region
+    adj: list[set[int]] = []
+    pending: list[list[int]] = []  # free cells next to a node, outside it, not yet in any node
+
+    def make(seed: int) -> int:
+        v, is_door = len(node_door), doors[seed]
+        node_door.append(is_door)
+        node_keys.append(0)
+        adj.append(set())
+        pending.append([])
+        node[seed] = v
+        cells = [seed]
+        for c in cells:  # a door node keeps its one cell; a region floods its door-free cells
+            if code[c] > 0:
+                node_keys[v] |= keys[c]
+            for d in nbrs[c]:
+                u = node[d]
+                if u == v or code[d] == _WALL:
+                    continue
+                if u >= 0:
+                    adj[v].add(u)
+                    adj[u].add(v)
+                elif is_door or doors[d]:
+                    pending[v].append(d)
+                else:
+                    node[d] = v
+                    cells.append(d)
+        return v
+
+    def neighbours(v: int) -> set[int]:
+        for d in pending[v]:  # the nodes across v's border exist once these are made
+            if node[d] < 0:
+                make(d)
+        pending[v] = []
+        return adj[v]
+
+    s0 = make(grid.start)
+    out = {}
+    for kid in key_ids:
+        keep = ~grid.bit[kid]
+        reached = {s0}
+        held = node_keys[s0] & keep
+        stack, parked = [s0], []
+        while True:
+            while stack:
+                for u in neighbours(stack.pop()):
+                    if u in reached:
+                        continue
+                    if node_door[u] and not held & node_door[u]:
+                        parked.append(u)
+                        continue
+                    reached.add(u)
+                    held |= node_keys[u] & keep
+                    stack.append(u)
+            opened = [u for u in parked if u not in reached and held & node_door[u]]
+            if not opened:
+                break
+            parked = [u for u in parked if u not in reached and not held & node_door[u]]
+            for u in opened:
+                if u not in reached:
+                    reached.add(u)
+                    held |= node_keys[u] & keep
+                    stack.append(u)
+        out[kid] = node[grid.goal] not in reached  # -1 (never flooded) is never reached
+    return out
 
 
 def certify(instance: Mapping[str, Any]) -> Certificate:
@@ -557,8 +732,9 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
 
     Notes
     -----
-    Each search is O(cells * 2**keys) in the worst case and O(cells * (keys + 1)) when
-    stages are ordered; ``keys + 1`` searches are run.
+    The search is O(cells * 2**keys) in the worst case and O(cells * (keys + 1)) when
+    stages are ordered; the necessity checks cost one flood of the free cells plus, per
+    key, a closure over the door-free regions and door cells.
 
     Examples
     --------
@@ -571,42 +747,41 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     (1, 'RRRRRR', ['key a', 'door a', 'goal'])
     """
     grid = _Grid(instance)
-    found, parent, count = _search(grid)  # count: number of optimal plans
+    found, parent, masks, count = _search(grid)  # count: number of optimal plans
     if found is None:
         raise ValueError("grid_planning: the goal is unreachable from the start")
-    moves: list[str] = []
+    n, w = grid.n, grid.w
     states = [found]
-    node = found
-    while parent[node] is not None:
-        node, move = parent[node]
-        moves.append(move)
-        states.append(node)
-    moves.reverse()
+    while parent[states[-1]] >= 0:
+        states.append(parent[states[-1]])
     states.reverse()
+    letter = {-w: "U", w: "D", -1: "L", 1: "R"}
+    cells = [s % n for s in states]
+    slots = [s // n for s in states]
+    plan = "".join([letter[d - c] for c, d in zip(cells[:-1], cells[1:])])
 
+    # Cut the plan at each first pick-up of a key and each first entry through a door.
     trace: list[dict[str, str]] = []
     stage_order: list[str] = []
-    segment: list[str] = []
     passed: set[int] = set()
-    for move, before, after in zip(moves, states[:-1], states[1:]):
-        segment.append(move)
-        cell = after % grid.n
-        gained = (after // grid.n) & ~(before // grid.n)
+    done = 0
+    door_at = grid.door_at
+    for i in [i for i in range(1, len(states)) if slots[i] != slots[i - 1] or cells[i] in door_at]:
+        gained = masks[slots[i]] & ~masks[slots[i - 1]]
         if gained:
             kid = grid.name[gained]
             stage_order.append(kid)
-            trace.append({"subgoal": f"key {kid}", "moves": "".join(segment)})
-            segment = []
-        elif cell in grid.door_at and cell not in passed:
-            passed.add(cell)
-            trace.append({"subgoal": f"door {grid.name[grid.door_at[cell]]}", "moves": "".join(segment)})
-            segment = []
-    trace.append({"subgoal": "goal", "moves": "".join(segment)})
+            subgoal = f"key {kid}"
+        elif cells[i] not in passed:
+            passed.add(cells[i])
+            subgoal = f"door {grid.name[door_at[cells[i]]]}"
+        else:
+            continue
+        trace.append({"subgoal": subgoal, "moves": plan[done:i]})
+        done = i
+    trace.append({"subgoal": "goal", "moves": plan[done:]})
 
-    necessary = {}
-    for kid in sorted(e["id"] for e in instance["keys"]):
-        necessary[kid] = not _reachable(grid, kid)
-    plan = "".join(moves)
+    necessary = _necessary(grid, sorted(e["id"] for e in instance["keys"]))
     n_opt = count
     return Certificate(
         depth=sum(necessary.values()),

@@ -208,7 +208,7 @@ def test_prefix_and_depth_subset_stability():
 GOLDEN = {
     "graph_connectivity": "fb098daac048d18e4f80a72a4d392420d6a1c0db1e159aad78275ecc157ccf77",
     "multihop_arithmetic": "6b84ee27a502d40123b867e691f987e25b3e5d056cf91c07ef48e9a394b68798",
-    "grid_planning": "9afccd0cbb11d61b68f913a2ce8811d70e8c39f296316717ec53f3fb20295e1b",
+    "grid_planning": "8acce5fa22163daa3926b88539a7a134388e315148b83a2f80497c3b4b3aab10",
 }
 
 

@@ -276,6 +276,124 @@ def test_default_size_reaches_depth_8():
         assert gp.certify(p.instance).depth == 8
 
 
+def _open_cells(inst):
+    walls = {tuple(c) for c in inst["walls"]}
+    return {(x, y) for x in range(inst["width"]) for y in range(inst["height"]) if (x, y) not in walls}
+
+
+def _tree_path(inst, a, b):
+    """The cells of the unique open path a -> b, read from the instance (walls only)."""
+    free = _open_cells(inst)
+    parent = {a: None}
+    queue = deque([a])
+    while queue:
+        c = queue.popleft()
+        for dx, dy in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+            d = (c[0] + dx, c[1] + dy)
+            if d in free and d not in parent:
+                parent[d] = c
+                queue.append(d)
+    assert len(parent) == len(free)  # every open cell is reachable from the start
+    path = [b]
+    while path[-1] != a:
+        path.append(parent[path[-1]])
+    return path[::-1], free
+
+
+@pytest.mark.parametrize("width, height", [(5, 5), (9, 9), (15, 15), (21, 21), (5, 21), (21, 7)])
+def test_start_goal_path_has_room_for_the_largest_depth(width, height, monkeypatch):
+    """Version 3 grows side branches on the start-goal path instead of redrawing the maze: the
+    path of every maze has at least max_depth branch points, the open cells form one tree
+    (connected, and the wall count of a perfect maze), and a redraw is rare."""
+    top = gp.max_depth({"width": width, "height": height})
+    calls = []
+    attempt = gp._attempt
+
+    def counted(config, rng):
+        calls.append(1)
+        return attempt(config, rng)
+
+    monkeypatch.setattr(gp, "_attempt", counted)
+    problems = [gp.generate(gp.GridPlanningConfig(depth=1, width=width, height=height), _rng(s)) for s in range(60)]
+    assert len(calls) <= 60 * (1.25 if width * height >= 21 * 21 else 1.05)
+    for p in problems:
+        inst = p.instance
+        path, free = _tree_path(inst, tuple(inst["start"]), tuple(inst["goal"]))
+        maze_cells = ((width + 1) // 2) * ((height + 1) // 2)
+        assert len(free) == 2 * maze_cells - 1  # a spanning tree: n maze cells, n - 1 passages
+        on_path = set(path)
+        branch_points = 0
+        for x, y in path[:-1]:
+            if x % 2 or y % 2:
+                continue  # a passage
+            side = [(x + dx, y + dy) for dx, dy in ((0, -1), (0, 1), (-1, 0), (1, 0))]
+            branch_points += any(c in free and c not in on_path for c in side)
+        assert branch_points >= top, (inst["start"], inst["goal"], branch_points)
+
+
+def _reference_count(instance):
+    """Length and number of shortest plans by BFS over (cell, frozenset of keys) (no shared code)."""
+    walls = {tuple(c) for c in instance["walls"]}
+    keys = {tuple(e["pos"]): e["id"] for e in instance["keys"]}
+    doors = {tuple(e["pos"]): e["id"] for e in instance["doors"]}
+    w, h = instance["width"], instance["height"]
+    start = tuple(instance["start"])
+    s0 = (start, frozenset([keys[start]] if start in keys else []))
+    dist, ways = {s0: 0}, {s0: 1}
+    queue = deque([s0])
+    best = None
+    while queue:
+        state = queue.popleft()
+        (x, y), held = state
+        if best is not None and dist[state] >= best:
+            continue
+        for dx, dy in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+            c = (x + dx, y + dy)
+            if not (0 <= c[0] < w and 0 <= c[1] < h) or c in walls or (c in doors and doors[c] not in held):
+                continue
+            nxt = (c, held | {keys[c]} if c in keys else held)
+            if nxt not in dist:
+                dist[nxt], ways[nxt] = dist[state] + 1, ways[state]
+                queue.append(nxt)
+                if list(c) == instance["goal"] and best is None:
+                    best = dist[nxt]
+            elif dist[nxt] == dist[state] + 1:
+                ways[nxt] += ways[state]
+    if best is None:
+        return None, 0
+    return best, sum(v for (cell, _), v in ways.items() if list(cell) == instance["goal"] and dist[(cell, _)] == best)
+
+
+@settings(max_examples=60, deadline=None)
+@given(config=configs(max_side=15), seed=st.integers(0, 2**32 - 1), opened=st.floats(0.0, 0.6),
+       drop=st.integers(0, 3), extra=st.integers(0, 2))
+def test_certifier_matches_a_reference_search_off_the_generator(config, seed, opened, drop, extra):
+    """Instances the generator never makes (walls knocked out, so many optimal plans and regions
+    joined around doors; keys deleted or added anywhere): length, number of optimal plans and
+    each key's necessity equal an independent frozenset-state search."""
+    inst = dict(gp.generate(config, _rng(seed)).instance)
+    r = random.Random(seed)
+    walls = [c for c in inst["walls"] if r.random() >= opened]
+    inst["walls"] = walls
+    taken = {tuple(c) for c in walls} | {tuple(inst["start"]), tuple(inst["goal"])}
+    taken |= {tuple(e["pos"]) for e in inst["keys"] + inst["doors"]}
+    keys = [e for e in inst["keys"] if r.random() >= drop / 4]
+    spare = [c for c in ((x, y) for x in range(config.width) for y in range(config.height)) if c not in taken]
+    for kid, cell in zip("zyx"[:extra], r.sample(spare, extra)):
+        keys.append({"id": kid, "pos": list(cell)})
+    inst["keys"] = sorted(keys, key=lambda e: e["id"])
+    length, ways = _reference_count(inst)
+    if length is None:
+        with pytest.raises(ValueError, match="unreachable"):
+            gp.certify(inst)
+        return
+    cert = gp.certify(inst)
+    assert (cert.extra["optimal_plan_length"], cert.extra["num_optimal_plans"]) == (length, ways)
+    assert len(cert.answer) == length and gp.simulate_plan(inst, cert.answer).solved
+    expected = {e["id"]: _reference_shortest(inst, without=e["id"]) is None for e in inst["keys"]}
+    assert cert.extra["necessary"] == expected and cert.depth == sum(expected.values())
+
+
 def test_generator_gives_up_with_a_clear_error(monkeypatch):
     calls = []
     monkeypatch.setattr(gp, "_attempt", lambda config, rng: calls.append(1))
@@ -291,7 +409,7 @@ def test_golden_output_is_pinned():
     assert (gp.VERSION, len(p.answer), digest[:16]) == GOLDEN
 
 
-GOLDEN = ("2", 84, "acd094006dd96d30")
+GOLDEN = ("3", 54, "ffd079292cd24ace")
 
 
 # --------------------------------------------------------------------------- item builder
