@@ -61,6 +61,7 @@ import numpy as np
 
 from depthbench.generators import get_family
 from depthbench.tasks import build_items
+from depthbench.tasks._dataset import _BATCH
 from depthbench.tasks._spec import TaskSpec, load_spec
 
 try:  # optional comparison
@@ -165,6 +166,9 @@ def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 
             gc.enable()
 
     def gen() -> list[Any]:
+        if fam.generate_batch is not None:  # as the build runs it: one call per _BATCH items of a depth
+            return [p for j in range(0, n, _BATCH) for p in fam.generate_batch(
+                config, (streams.rng(depth, i) for i in range(j, min(n, j + _BATCH))), cues[j:j + _BATCH])]
         if names:
             return [fam.generate(config, streams.rng(depth, i), cues[i]) for i in range(n)]
         return [fam.generate(config, streams.rng(depth, i)) for i in range(n)]

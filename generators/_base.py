@@ -193,6 +193,14 @@ class Family:
         ``env_solved(item, steps, answer=None) -> bool | None``: gold-free, whether every
         step is ok and the steps end solved (and, given a normalised ``answer``, whether it
         is the answer the steps reach); None when no step is stated.
+    generate_batch : callable, optional
+        ``generate_batch(config, rngs, cues) -> list[Problem]``: one problem per entry of
+        the sequence ``cues`` (a cue mapping or None), item ``j`` drawn from the ``j``-th
+        stream of the iterable ``rngs`` (each consumed before the next is taken: the
+        builder reuses one reseeded generator), equal to ``generate(config, rngs[j],
+        cues[j])`` whatever the other items are. The dataset builder uses it for the items
+        of a depth bucket, so vectorised work runs once per batch. None: one ``generate``
+        call per item.
     """
 
     name: str
@@ -215,3 +223,4 @@ class Family:
     cues: tuple[str, ...] = ()
     env_check: Callable[[Mapping[str, Any], Sequence[Any]], list[StepCheck]] | None = None
     env_solved: Callable[..., bool | None] | None = None
+    generate_batch: Callable[..., list[Problem]] | None = None

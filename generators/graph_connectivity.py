@@ -47,7 +47,7 @@ exponentially many short ones. arXiv:2505.21825.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -56,7 +56,7 @@ import numpy as np
 
 from depthbench.generators._base import Certificate, Family, Problem, StepCheck, parse_int
 
-__all__ = ["GraphConnectivityConfig", "generate", "certify", "describe", "parse_prompt", "max_depth",
+__all__ = ["GraphConnectivityConfig", "generate", "generate_batch", "certify", "describe", "parse_prompt", "max_depth",
            "verify", "check_path", "trace_first_error", "parse_trace", "stated_steps", "format_step",
            "KINDS", "CUES", "VERSION", "FAMILY"]
 
@@ -228,17 +228,56 @@ def _bridge(m: int, d: int, u: np.ndarray, layout: tuple[Any, ...]) -> np.ndarra
     return edges.ravel()
 
 
-_BUILDERS = {"two_paths": (_two_paths_layout, _two_paths), "bridge": (_bridge_layout, _bridge),
-             "random_branching": (_random_branching_layout, _random_branching)}
+def _two_paths_rows(m: int, d: int, u: np.ndarray, layout: tuple[np.ndarray, ...]) -> np.ndarray:
+    # _two_paths for every row of u (shape (rows, 1)) at once
+    path_ends, offset = layout
+    start = (u[:, :1] * (m - d)).astype(np.int64)
+    return ((path_ends.ravel() - start) % m + np.repeat(offset.ravel(), path_ends.shape[1]))
+
+
+def _random_branching_rows(m: int, d: int, u: np.ndarray, layout: tuple[np.ndarray, ...]) -> np.ndarray:
+    # _random_branching for every row of u (shape (rows, m - 1 - d)) at once
+    template, later, offset = layout
+    edges = np.repeat(template[None], len(u), axis=0)
+    edges[:, :, d:, 0] = (u * later).astype(np.int64)[:, None, :] + offset[None]
+    return edges.reshape(len(u), -1)
+
+
+def _rows(build: Any) -> Any:
+    # a builder applied row by row (its results are equal-length flat arrays)
+    def rows(m: int, d: int, u: np.ndarray, layout: tuple[Any, ...]) -> np.ndarray:
+        return np.stack([build(m, d, row, layout) for row in u]) if len(u) else np.zeros((0, 0), dtype=np.int64)
+    return rows
+
+
+# kind -> (layout, one-item builder, all-rows builder); the two builders give the same ends per row
+_BUILDERS = {"two_paths": (_two_paths_layout, _two_paths, _two_paths_rows),
+             "bridge": (_bridge_layout, _bridge, _rows(_bridge)),
+             "random_branching": (_random_branching_layout, _random_branching, _random_branching_rows)}
 
 
 @lru_cache(maxsize=1024)
 def _layout(kind: str, m: int, d: int) -> tuple[Any, int, int, tuple[Any, ...]]:
-    make, build = _BUILDERS[kind]
-    return (build, *make(m, d))
+    make, _, rows = _BUILDERS[kind]
+    return (rows, *make(m, d))
 
 
 _ENDS = np.array([0, 1])  # row j of the edge list reads end first_end[j] ^ 0, then first_end[j] ^ 1
+
+
+def _argsort_rows(keys: np.ndarray) -> np.ndarray:
+    """The stable argsort of each row of ``keys`` (a 2-D array of uniforms).
+
+    Computed with numpy's default (unstable, faster) sort, which gives the same result
+    whenever a row has no two equal keys; a batch with a tie (below 1e-10 per item at 1,000
+    nodes) is sorted again stably, so ties break by position as before.
+    """
+    order = keys.argsort(axis=1)
+    if keys.shape[1] > 1:
+        ranked = np.take_along_axis(keys, order, axis=1)
+        if not (ranked[:, 1:] > ranked[:, :-1]).all():
+            order = keys.argsort(axis=1, kind="stable")
+    return order
 
 
 def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
@@ -264,45 +303,81 @@ def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
 
     Notes
     -----
-    O(num_nodes log num_nodes) time (two argsorts), O(num_nodes) memory; numpy-vectorised.
+    :func:`generate_batch` of one item. O(num_nodes log num_nodes) time (two argsorts),
+    O(num_nodes) memory; numpy-vectorised.
+    """
+    return generate_batch(config, (rng,), (cues,))[0]
+
+
+def generate_batch(config: GraphConnectivityConfig, rngs: Iterable[np.random.Generator],
+                   cues: Sequence[Mapping[str, bool] | None]) -> list[Problem]:
+    """Build one problem per (stream, cues) pair; ``Family.generate_batch``.
+
+    Item ``j`` is exactly ``generate(config, rngs[j], cues[j])``: its ``rng.random(K)`` is
+    drawn from its own stream (into row ``j`` of one ``(len(cues), K)`` array, each stream
+    consumed before the next is taken, so the builder may reuse one reseeded generator), and
+    every later step works row by row (a stable argsort per row), so an item never depends
+    on the others in the batch. The numpy calls run once per batch, the Python work
+    (lists, the problem) once per item.
+
+    Parameters
+    ----------
+    config : GraphConnectivityConfig
+    rngs : iterable of numpy.random.Generator
+        At least ``len(cues)`` streams, read in order.
+    cues : sequence of mapping or None
+        The builder's cue values per item (see :func:`generate`).
+
+    Returns
+    -------
+    list of Problem
+        ``len(cues)`` problems, in order.
     """
     n, d, kind = int(config.num_nodes), int(config.depth), config.kind
     m = n // 2
-    build, k, num_edges, layout = _layout(kind, m, d)
-    u = rng.random(2 + k + n + 2 * num_edges)
-    ends = build(m, d, u[2:2 + k], layout)
-    if cues is None:
-        first, larger = bool(u[0] < 0.5), bool(u[1] < 0.5)
-    else:
-        first, larger = bool(cues["target_first"]), bool(cues["target_larger"])
+    rows_of, k, num_edges, layout = _layout(kind, m, d)
+    count = len(cues)
+    u = np.empty((count, 2 + k + n + 2 * num_edges))
+    for row, rng in zip(u, rngs):
+        rng.random(out=row)
+    ends = rows_of(m, d, u[:, 2:2 + k], layout)
+    first = [bool(x) for x in (u[:, 0] < 0.5).tolist()]
+    larger = [bool(x) for x in (u[:, 1] < 0.5).tolist()]
+    for j, c in enumerate(cues):
+        if c is not None:
+            first[j], larger[j] = bool(c["target_first"]), bool(c["target_larger"])
     a = 2 + k
-    perm = u[a:a + n].argsort(kind="stable")  # label of node i: perm[i]
-    # the reachable target is node d, its copy in the decoy component node d + m
-    target, decoy = perm.item(d), perm.item(d + m)
-    if (target > decoy) != larger:  # the label cue: swap the two targets' labels
-        target, decoy = decoy, target
-        perm[d], perm[d + m] = target, decoy
-    # relabel, order the edges by their keys and orient each by its coin, in one gather: row j
-    # of the list is edge order[j] read from end 2*order[j] + flip[j] to the other (index ^ 1)
+    perm = _argsort_rows(u[:, a:a + n])  # label of node i of item j: perm[j, i]
+    # the reachable target is node d, its copy in the decoy component node d + m; the label
+    # cue swaps the two targets' labels where needed
+    target, decoy = perm[:, d].copy(), perm[:, d + m].copy()
+    swap = (target > decoy) != np.array(larger, dtype=bool)
+    perm[swap, d], perm[swap, d + m] = decoy[swap], target[swap]
+    # relabel, order the edges by their keys and orient each by its coin, in two gathers: row
+    # i of item j's list is edge order[i] read from end 2*order[i] + flip[i] to the other (^ 1)
     b = a + n
-    first_end = u[b:b + num_edges].argsort(kind="stable")
+    first_end = _argsort_rows(u[:, b:b + num_edges])
     first_end <<= 1
-    first_end += u[b + num_edges:] < 0.5
-    edges = perm[ends][first_end[:, None] ^ _ENDS].tolist()
-    trace = perm[:d + 1].tolist()
-    source = trace[0]
-    targets = [target, decoy] if first else [decoy, target]
-    instance = {"kind": kind, "num_nodes": n, "edges": edges, "source": source, "targets": targets}
-    return Problem(
-        instance=instance,
-        answer=str(target),
-        answer_type="choice",
-        depth=d,
-        solution_trace=trace,
-        size={"num_nodes": n, "num_edges": num_edges},
-        chance=0.5,
-        answer_space={"labels": [str(t) for t in targets]},
-    )
+    first_end += u[:, b + num_edges:] < 0.5
+    # flat gathers: row j's entries sit at j * width + column
+    first_end += np.arange(0, count * 2 * num_edges, 2 * num_edges)[:, None]
+    picks = (first_end[:, :, None] ^ _ENDS).ravel()
+    nodes = ends.ravel()[picks].reshape(count, -1)
+    nodes += np.arange(0, count * n, n)[:, None]
+    all_edges = perm.ravel()[nodes].reshape(count, num_edges, 2).tolist()
+    traces = perm[:, :d + 1].tolist()
+    targets_all = perm[:, d].tolist()
+    decoys_all = perm[:, d + m].tolist()
+    size = {"num_nodes": n, "num_edges": num_edges}
+    out = []
+    for j in range(count):
+        target, decoy, trace = targets_all[j], decoys_all[j], traces[j]
+        targets = [target, decoy] if first[j] else [decoy, target]
+        instance = {"kind": kind, "num_nodes": n, "edges": all_edges[j], "source": trace[0], "targets": targets}
+        out.append(Problem(instance=instance, answer=str(target), answer_type="choice", depth=d,
+                           solution_trace=trace, size=dict(size), chance=0.5,
+                           answer_space={"labels": [str(t) for t in targets]}))
+    return out
 
 
 class CertificationError(ValueError):
@@ -669,4 +744,4 @@ def env_solved(item: Mapping[str, Any], steps: Sequence[Any], answer: Any = None
     return answer is None or parse_int(answer) == last
 
 
-FAMILY = replace(FAMILY, env_check=env_check, env_solved=env_solved)
+FAMILY = replace(FAMILY, env_check=env_check, env_solved=env_solved, generate_batch=generate_batch)

@@ -351,14 +351,33 @@ class _Bucket:
             self._block = (block, vals)
         return dict(self._block[1][pos])
 
+    def _rng(self, index: int, attempt: int) -> Any:
+        if self.streams is not None:
+            return self.streams.rng(self.depth, index, attempt)
+        return item_rng(self.ctx.task, self.fam.version, self.split, self.seed, self.depth, index, attempt)
+
     def item(self, index: int, attempt: int = 0, rng: Any = None) -> dict[str, Any]:
         """Generate, certify and render item ``index`` (see :func:`make_item`)."""
-        ctx, fam, depth = self.ctx, self.fam, self.depth
         if rng is None:
-            rng = (self.streams.rng(depth, index, attempt) if self.streams is not None
-                   else item_rng(ctx.task, fam.version, self.split, self.seed, depth, index, attempt))
+            rng = self._rng(index, attempt)
         cues = self.cues(index)
-        prob = fam.generate(self.config, rng) if cues is None else fam.generate(self.config, rng, cues)
+        prob = self.fam.generate(self.config, rng) if cues is None else self.fam.generate(self.config, rng, cues)
+        return self._finish(index, attempt, cues, prob)
+
+    def items(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """``[self.item(i) for i in indices]`` (first attempts), the problems made by one
+        ``Family.generate_batch`` call when the family has one (same items: each is drawn
+        from its own stream, see the hook's contract)."""
+        batch = self.fam.generate_batch
+        if batch is None or len(indices) < 2:
+            return [self.item(i) for i in indices]
+        cues = [self.cues(i) for i in indices]
+        probs = batch(self.config, (self._rng(i, 0) for i in indices), cues)
+        return [self._finish(i, 0, c, p) for i, c, p in zip(indices, cues, probs)]
+
+    def _finish(self, index: int, attempt: int, cues: dict[str, bool] | None, prob: Any) -> dict[str, Any]:
+        """Certify and render one generated problem."""
+        ctx, fam, depth = self.ctx, self.fam, self.depth
         instance = prob.instance
         cert = fam.certify(instance)
         if not (prob.depth == depth == cert.depth):
@@ -431,12 +450,30 @@ def _worker_items(spec_dict: dict[str, Any], split: str, seed: int, keys: list[t
     streams = ItemStreams(ctx.task, ctx.family.version, split, seed)
     out = []
     with _gc_paused():
-        for d, i in keys:
+        for d, indices in _batches(keys):
             bucket = buckets.get(d)
             if bucket is None:
                 bucket = buckets[d] = _Bucket(ctx, split, seed, d, _config(ctx, d), streams)
-            out.append(bucket.item(i))
+            out.extend(bucket.items(indices))
     return out
+
+
+#: Items of one depth generated per ``Family.generate_batch`` call (also the progress bar's step).
+_BATCH = 128
+
+
+def _batches(keys: Sequence[tuple[int, int]]) -> Iterator[tuple[int, list[int]]]:
+    """``(depth, indices)`` runs of consecutive keys of one depth, at most ``_BATCH`` long."""
+    run: list[int] = []
+    cur = None
+    for d, i in keys:
+        if run and (d != cur or len(run) >= _BATCH):
+            yield cur, run
+            run = []
+        cur = d
+        run.append(i)
+    if run:
+        yield cur, run
 
 
 @contextlib.contextmanager
@@ -572,10 +609,11 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
     if workers == 1 or len(todo) < 2 * workers:
         raw: list[dict] = []
         with _gc_paused():
-            for d, i in todo:
-                raw.append(buckets[d].item(i))
+            for d, indices in _batches(todo):
+                before = len(raw)
+                raw.extend(buckets[d].items(indices))
                 if progress is not None and len(raw) > lo - start:
-                    progress(1)
+                    progress(len(raw) - max(before, lo - start))
     else:
         chunk = max(1, min(256, len(todo) // (4 * workers)))
         chunks = [todo[j:j + chunk] for j in range(0, len(todo), chunk)]

@@ -313,3 +313,28 @@ def test_two_paths_source_offset_is_uniform():
         counts[ds[back]] += 1
     expected = items / (m - d)  # 300 each, sd ~16
     assert all(abs(c - expected) < 5 * (expected * (1 - 1 / (m - d))) ** 0.5 for c in counts), counts
+
+
+@SETTINGS
+@given(cfg=configs(), seeds=st.lists(st.integers(0, 2**63 - 1), min_size=1, max_size=9),
+       cue_bits=st.lists(st.integers(-1, 3), min_size=9, max_size=9))
+def test_generate_batch_gives_each_item_as_generate_alone(cfg, seeds, cue_bits):
+    """Family.generate_batch (what the builder calls per depth bucket) is the per-item
+    generate of each stream: an item does not depend on its batch mates or its position."""
+    cues = [None if b < 0 else {"target_first": bool(b & 1), "target_larger": bool(b & 2)}
+            for b in cue_bits[:len(seeds)]]
+    alone = [gc.generate(cfg, _rng(s), c) for s, c in zip(seeds, cues)]
+    assert gc.generate_batch(cfg, (_rng(s) for s in seeds), cues) == alone
+    assert gc.generate_batch(cfg, (_rng(s) for s in seeds[::-1]), cues[::-1]) == alone[::-1]
+    assert gc.FAMILY.generate_batch is gc.generate_batch
+
+
+def test_row_argsort_breaks_ties_by_position_like_a_stable_sort():
+    keys = np.random.default_rng(3).random((40, 25))
+    keys[5, 3] = keys[5, 17]          # one tie in one row
+    keys[9] = 0.25                    # a row of equal keys
+    keys[11, :12] = keys[11, 12:24]   # twelve ties in one row
+    got = gc._argsort_rows(keys)
+    assert (got == keys.argsort(axis=1, kind="stable")).all()
+    assert got[9].tolist() == list(range(25))
+    assert gc._argsort_rows(keys[:4]).tolist() == keys[:4].argsort(axis=1, kind="stable").tolist()
