@@ -246,7 +246,7 @@ def _random_branching_rows(m: int, d: int, u: np.ndarray, layout: tuple[np.ndarr
 def _rows(build: Any) -> Any:
     # a builder applied row by row (its results are equal-length flat arrays)
     def rows(m: int, d: int, u: np.ndarray, layout: tuple[Any, ...]) -> np.ndarray:
-        return np.stack([build(m, d, row, layout) for row in u]) if len(u) else np.zeros((0, 0), dtype=np.int64)
+        return np.stack([build(m, d, row, layout) for row in u])
     return rows
 
 
@@ -257,9 +257,9 @@ _BUILDERS = {"two_paths": (_two_paths_layout, _two_paths, _two_paths_rows),
 
 
 @lru_cache(maxsize=1024)
-def _layout(kind: str, m: int, d: int) -> tuple[Any, int, int, tuple[Any, ...]]:
-    make, _, rows = _BUILDERS[kind]
-    return (rows, *make(m, d))
+def _layout(kind: str, m: int, d: int) -> tuple[Any, Any, int, int, tuple[Any, ...]]:
+    make, build, rows = _BUILDERS[kind]
+    return (build, rows, *make(m, d))
 
 
 _ENDS = np.array([0, 1])  # row j of the edge list reads end first_end[j] ^ 0, then first_end[j] ^ 1
@@ -303,10 +303,42 @@ def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
 
     Notes
     -----
-    :func:`generate_batch` of one item. O(num_nodes log num_nodes) time (two argsorts),
-    O(num_nodes) memory; numpy-vectorised.
+    O(num_nodes log num_nodes) time (two argsorts), O(num_nodes) memory; numpy-vectorised.
+    :func:`generate_batch` gives the same problems for many streams at once.
     """
-    return generate_batch(config, (rng,), (cues,))[0]
+    n, d, kind = int(config.num_nodes), int(config.depth), config.kind
+    m = n // 2
+    build, _, k, num_edges, layout = _layout(kind, m, d)
+    u = rng.random(2 + k + n + 2 * num_edges)
+    ends = build(m, d, u[2:2 + k], layout)
+    if cues is None:
+        first, larger = bool(u[0] < 0.5), bool(u[1] < 0.5)
+    else:
+        first, larger = bool(cues["target_first"]), bool(cues["target_larger"])
+    a = 2 + k
+    perm = u[a:a + n].argsort(kind="stable")  # label of node i: perm[i]
+    # the reachable target is node d, its copy in the decoy component node d + m
+    target, decoy = perm.item(d), perm.item(d + m)
+    if (target > decoy) != larger:  # the label cue: swap the two targets' labels
+        target, decoy = decoy, target
+        perm[d], perm[d + m] = target, decoy
+    # relabel, order the edges by their keys and orient each by its coin, in one gather: row j
+    # of the list is edge order[j] read from end 2*order[j] + flip[j] to the other (index ^ 1)
+    b = a + n
+    first_end = u[b:b + num_edges].argsort(kind="stable")
+    first_end <<= 1
+    first_end += u[b + num_edges:] < 0.5
+    edges = perm[ends][first_end[:, None] ^ _ENDS].tolist()
+    return _problem(kind, n, d, num_edges, edges, perm[:d + 1].tolist(), target, decoy, first)
+
+
+def _problem(kind: str, n: int, d: int, num_edges: int, edges: list[list[int]], trace: list[int],
+             target: int, decoy: int, first: bool) -> Problem:
+    targets = [target, decoy] if first else [decoy, target]
+    instance = {"kind": kind, "num_nodes": n, "edges": edges, "source": trace[0], "targets": targets}
+    return Problem(instance=instance, answer=str(target), answer_type="choice", depth=d, solution_trace=trace,
+                   size={"num_nodes": n, "num_edges": num_edges}, chance=0.5,
+                   answer_space={"labels": [str(t) for t in targets]})
 
 
 def generate_batch(config: GraphConnectivityConfig, rngs: Iterable[np.random.Generator],
@@ -335,8 +367,10 @@ def generate_batch(config: GraphConnectivityConfig, rngs: Iterable[np.random.Gen
     """
     n, d, kind = int(config.num_nodes), int(config.depth), config.kind
     m = n // 2
-    rows_of, k, num_edges, layout = _layout(kind, m, d)
+    _, rows_of, k, num_edges, layout = _layout(kind, m, d)
     count = len(cues)
+    if not count:
+        return []
     u = np.empty((count, 2 + k + n + 2 * num_edges))
     for row, rng in zip(u, rngs):
         rng.random(out=row)
@@ -368,16 +402,8 @@ def generate_batch(config: GraphConnectivityConfig, rngs: Iterable[np.random.Gen
     traces = perm[:, :d + 1].tolist()
     targets_all = perm[:, d].tolist()
     decoys_all = perm[:, d + m].tolist()
-    size = {"num_nodes": n, "num_edges": num_edges}
-    out = []
-    for j in range(count):
-        target, decoy, trace = targets_all[j], decoys_all[j], traces[j]
-        targets = [target, decoy] if first[j] else [decoy, target]
-        instance = {"kind": kind, "num_nodes": n, "edges": all_edges[j], "source": trace[0], "targets": targets}
-        out.append(Problem(instance=instance, answer=str(target), answer_type="choice", depth=d,
-                           solution_trace=trace, size=dict(size), chance=0.5,
-                           answer_space={"labels": [str(t) for t in targets]}))
-    return out
+    return [_problem(kind, n, d, num_edges, all_edges[j], traces[j], targets_all[j], decoys_all[j], first[j])
+            for j in range(count)]
 
 
 class CertificationError(ValueError):
