@@ -21,8 +21,10 @@ One item is assembled as follows (see :func:`make_item`):
 constant over the bucket once (id prefix, params, source sha256, prompt head and tail, the
 content hash's prefix, the cue blocks) and re-seeds one shared stream per item
 (:class:`~depthbench.generators._seeding.ItemStreams`); the items are those :func:`make_item`
-builds one at a time, byte for byte. The cyclic garbage collector is paused meanwhile and
-the finished items are handed to its oldest generation at once (see ``_gc_paused``).
+builds one at a time, byte for byte; a family with ``Family.generate_batch`` generates a run
+of up to ``_BATCH`` indices of one depth in one call (each item still from its own stream).
+The cyclic garbage collector is paused meanwhile and the finished items are handed to its
+oldest generation at once (see ``_gc_paused``).
 
 Items come in depth-major order (every index of the first depth, then the next depth).
 Within a build no two items share a content hash: a duplicate is redrawn with the next
