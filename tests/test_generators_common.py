@@ -207,7 +207,7 @@ def test_prefix_and_depth_subset_stability():
 # regenerate data/v2 (data/v1 is frozen).
 GOLDEN = {
     "graph_connectivity": "b65069171518024554ac2d4a988c9bce6cdc9efe37d2f72c79bea009378f1ae1",
-    "multihop_arithmetic": "6b84ee27a502d40123b867e691f987e25b3e5d056cf91c07ef48e9a394b68798",
+    "multihop_arithmetic": "ba1605dfb40d7a81bc961418b1a1e8d3f53d316e1b4b649abc728ffc244b2573",
     "grid_planning": "9afccd0cbb11d61b68f913a2ce8811d70e8c39f296316717ec53f3fb20295e1b",
 }
 
