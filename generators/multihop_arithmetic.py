@@ -48,8 +48,10 @@ Certification (``certify``)
     run a depth-first search from the query over the operand edges that evaluates a
     statement once its variable operands are evaluated (post-order: a topological order of
     the query's ancestors; an operand met while still open closes a cycle), with the
-    longest-path recurrence ``chain(v) = 1 + max(chain(u) for u in args(v))``.
-    O(num_variables) time. (``networkx.dag_longest_path`` gives the same depth; the tests
+    longest-path recurrence ``chain(v) = 1 + max(chain(u) for u in args(v))``. The search
+    recurses for programs of up to 400 statements (each statement is read once, where it is
+    reached; the unreached ones are checked after) and uses an explicit stack beyond, with
+    the same order and checks. O(num_variables) time. (``networkx.dag_longest_path`` gives the same depth; the tests
     check against a separate recursive oracle.)
 
 Instance format (``docs/ARCHITECTURE.md``)::
@@ -76,6 +78,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -395,6 +398,137 @@ def _bad_operand(a: Any, m: int) -> ValueError:
     return ValueError(f"constant {a!r} is not an integer in [0, {m})")
 
 
+_CYCLE = "the dependencies of the query contain a cycle"
+# Programs up to this many statements are evaluated by recursion (a chain is at most this
+# deep, well inside Python's default recursion limit of 1000); longer ones by an explicit stack.
+_RECURSIVE_MAX = 400
+
+
+def _evaluate_recursive(statements: Sequence[Mapping[str, Any]], where: Any, q: int, m: int,
+                        value: list[int], chain: list[int]) -> list[int]:
+    """Evaluate the query's ancestors depth-first; returns their positions in post-order.
+
+    ``value[i]`` is -1 before statement ``i`` is reached, -2 while it is open, then its value;
+    each reached statement is checked (operation, arity, operands) where it is read.
+    """
+    order: list[int] = []
+    done = order.append
+
+    def visit(i: int) -> None:
+        value[i] = -2
+        st = statements[i]
+        op, args = st["op"], st["args"]
+        if _OPS_ARITY.get(op) != len(args):
+            raise ValueError(f"malformed statement {st!r}")
+        x = args[0]
+        j = where(x, -1)
+        c = 0
+        if j >= 0:
+            x = value[j]
+            if x < 0:
+                if x == -2:
+                    raise ValueError(_CYCLE)
+                visit(j)
+                x = value[j]
+            c = chain[j]
+        elif type(x) is not int or not 0 <= x < m:
+            raise _bad_operand(x, m)
+        if op == "=":
+            value[i] = x
+        else:
+            y = args[1]
+            j = where(y, -1)
+            if j >= 0:
+                y = value[j]
+                if y < 0:
+                    if y == -2:
+                        raise ValueError(_CYCLE)
+                    visit(j)
+                    y = value[j]
+                if chain[j] > c:
+                    c = chain[j]
+            elif type(y) is not int or not 0 <= y < m:
+                raise _bad_operand(y, m)
+            value[i] = (x + y) % m if op == "+" else (x - y) % m if op == "-" else (x * y) % m
+        chain[i] = c + 1
+        done(i)
+
+    visit(q)
+    if len(order) < len(statements):  # the statements the query does not reach are checked too
+        for i, st in enumerate(statements):
+            if value[i] == -1:
+                op, args = st["op"], st["args"]
+                if _OPS_ARITY.get(op) != len(args):
+                    raise ValueError(f"malformed statement {st!r}")
+                for a in args:
+                    if where(a, -1) < 0 and (type(a) is not int or not 0 <= a < m):
+                        raise _bad_operand(a, m)
+    return order
+
+
+def _evaluate_iterative(statements: Sequence[Mapping[str, Any]], where: Any, q: int, m: int,
+                        value: list[int], chain: list[int]) -> list[int]:
+    """:func:`_evaluate_recursive` with an explicit stack (any length; same order, same checks)."""
+    # Every statement as (op, x, y): an operand is a constant in [0, m) or ~position (< 0)
+    # of a variable; '=' has y = 0.
+    code: list[tuple[str, int, int]] = []
+    for st in statements:
+        op, args = st["op"], st["args"]
+        if _OPS_ARITY.get(op) != len(args):
+            raise ValueError(f"malformed statement {st!r}")
+        x = args[0]
+        j = where(x, -1)
+        if j >= 0:
+            x = ~j
+        elif type(x) is not int or not 0 <= x < m:
+            raise _bad_operand(x, m)
+        if op == "=":
+            code.append((op, x, 0))
+            continue
+        y = args[1]
+        j = where(y, -1)
+        if j >= 0:
+            y = ~j
+        elif type(y) is not int or not 0 <= y < m:
+            raise _bad_operand(y, m)
+        code.append((op, x, y))
+    order: list[int] = []
+    stack = [q]
+    push, pop = stack.append, stack.pop
+    while stack:
+        i = stack[-1]
+        v = value[i]
+        if v >= 0:  # reached twice
+            pop()
+            continue
+        op, x, y = code[i]
+        if v == -1:
+            value[i] = -2
+            ready = True
+            # the second operand is pushed first, so the first one's ancestors come first
+            for a in (y, x):
+                if a < 0 and value[~a] < 0:
+                    if value[~a] == -2:
+                        raise ValueError(_CYCLE)
+                    push(~a)
+                    ready = False
+            if not ready:
+                continue
+        pop()
+        c = 0
+        if x < 0:
+            c = chain[~x]
+            x = value[~x]
+        if y < 0:
+            if chain[~y] > c:
+                c = chain[~y]
+            y = value[~y]
+        value[i] = x % m if op == "=" else (x + y) % m if op == "+" else (x - y) % m if op == "-" else (x * y) % m
+        chain[i] = c + 1
+        order.append(i)
+    return order
+
+
 def certify(instance: Mapping[str, Any]) -> Certificate:
     """Measure the depth and the value of the queried variable from the statements alone.
 
@@ -410,7 +544,7 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
         restricted to the query and its ancestors; ``answer`` = the query's value;
         ``solution_trace`` = ``[{"var", "value"}]`` over those ancestors in the order the
         depth-first search evaluates them (a topological order; for a statement's two
-        variable operands, the second one's ancestors first), ending with the query;
+        variable operands, the first one's ancestors first), ending with the query;
         ``extra = {"evaluations": len(trace)}``.
 
     Raises
@@ -440,80 +574,25 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
             if st["var"] in seen:
                 raise ValueError(f"variable {st['var']!r} is defined twice")
             seen.add(st["var"])
-    # Every statement as (op, x, y): an operand is a constant in [0, m) or ~position (< 0)
-    # of a variable; '=' has y = 0.
-    code: list[tuple[str, int, int]] = []
+    if not all(map(isinstance, position, repeat(str))):
+        raise ValueError("every statement's var must be a variable name (a string)")
     where = position.get
-    try:
-        for st in statements:
-            op, args = st["op"], st["args"]
-            if _OPS_ARITY.get(op) != len(args):
-                raise ValueError(f"malformed statement {st!r}")
-            x = args[0]
-            j = where(x, -1)
-            if j >= 0:
-                x = ~j
-            elif type(x) is not int or not 0 <= x < m:
-                raise _bad_operand(x, m)
-            if op == "=":
-                code.append((op, x, 0))
-                continue
-            y = args[1]
-            j = where(y, -1)
-            if j >= 0:
-                y = ~j
-            elif type(y) is not int or not 0 <= y < m:
-                raise _bad_operand(y, m)
-            code.append((op, x, y))
-    except TypeError:  # an unhashable operand or op
-        raise ValueError(f"malformed statement {st!r}") from None
     q = where(query, -1) if type(query) is str else -1
     if q < 0:
         raise ValueError(f"query {query!r} is not defined")
-
-    # Depth-first from the query over the argument edges; a statement is evaluated once its
-    # variable operands are, which lists the query's ancestors in a topological order
-    # (post-order), with the longest-path recurrence chain(v) = 1 + max(chain(u)). An
-    # operand met while still open (entered, not evaluated) closes a cycle.
-    value = [-1] * n  # -1 not reached, -2 open, else the value in [0, m)
+    value = [-1] * n
     chain = [0] * n
-    order: list[int] = []
-    stack = [q]
-    push, pop = stack.append, stack.pop
-    while stack:
-        i = stack[-1]
-        v = value[i]
-        if v >= 0:  # reached twice
-            pop()
-            continue
-        op, x, y = code[i]
-        if v == -1:
-            value[i] = -2
-            ready = True
-            if x < 0 and value[~x] < 0:
-                if value[~x] == -2:
-                    raise ValueError("the dependencies of the query contain a cycle")
-                push(~x)
-                ready = False
-            if y < 0 and value[~y] < 0:
-                if value[~y] == -2:
-                    raise ValueError("the dependencies of the query contain a cycle")
-                push(~y)
-                ready = False
-            if not ready:
-                continue
-        pop()
-        c = 0
-        if x < 0:
-            c = chain[~x]
-            x = value[~x]
-        if y < 0:
-            if chain[~y] > c:
-                c = chain[~y]
-            y = value[~y]
-        value[i] = x % m if op == "=" else (x + y) % m if op == "+" else (x - y) % m if op == "-" else (x * y) % m
-        chain[i] = c + 1
-        order.append(i)
+    try:
+        if n <= _RECURSIVE_MAX:
+            try:
+                order = _evaluate_recursive(statements, where, q, m, value, chain)
+            except RecursionError:  # called from deep in a stack already
+                value, chain = [-1] * n, [0] * n
+                order = _evaluate_iterative(statements, where, q, m, value, chain)
+        else:
+            order = _evaluate_iterative(statements, where, q, m, value, chain)
+    except TypeError:  # an unhashable operand or operation
+        raise ValueError("malformed statement: an operand or operation of an unusable type") from None
     trace = [{"var": statements[i]["var"], "value": value[i]} for i in order]
     return Certificate(depth=chain[q], answer=value[q], solution_trace=trace, extra={"evaluations": len(trace)})
 

@@ -412,3 +412,54 @@ def test_unreached_statements_are_validated_too():
     statements = [{"var": "a", "op": "=", "args": [1]}, {"var": "z", "op": "+", "args": ["nope", 1]}]
     with pytest.raises(ValueError, match="never defined"):
         mh.certify({"modulus": 11, "order": "topological", "query": "a", "statements": statements})
+
+
+def test_recursive_and_explicit_stack_evaluations_agree():
+    """Programs up to _RECURSIVE_MAX statements recurse, longer ones use the explicit stack:
+    same values, depth, order and errors."""
+    rng = random.Random(17)
+    for _ in range(1000):
+        inst = _random_program(rng)
+        st_ = inst["statements"]
+        where = {s["var"]: i for i, s in enumerate(st_)}.get
+        q = where(inst["query"])
+        runs = []
+        for evaluate in (mh._evaluate_recursive, mh._evaluate_iterative):
+            value, chain = [-1] * len(st_), [0] * len(st_)
+            runs.append((evaluate(st_, where, q, inst["modulus"], value, chain), value[q], chain[q]))
+        assert runs[0] == runs[1]
+    # a program longer than the recursion bound: the explicit stack certifies it
+    n = mh._RECURSIVE_MAX + 200
+    p = mh.generate(mh.MultihopArithmeticConfig(depth=n, num_variables=n, order="reversed"), _rng(1))
+    cert = mh.certify(p.instance)
+    assert (cert.depth, cert.answer, cert.solution_trace) == (n, p.answer, p.solution_trace)
+    cyclic = [{"var": f"v{i}", "op": "+", "args": [f"v{(i + 1) % n}", 1]} for i in range(n)]
+    with pytest.raises(ValueError, match="cycle"):
+        mh.certify({"modulus": 11, "order": "shuffled", "query": "v0", "statements": cyclic})
+
+
+def test_certifier_falls_back_to_the_stack_when_called_deep_in_a_stack(monkeypatch):
+    # no chain-to-chain operands: the search from the query recurses through all 300 statements
+    p = mh.generate(mh.MultihopArithmeticConfig(depth=300, num_variables=300, p_chain_operand=0.0), _rng(2))
+    limit = sys.getrecursionlimit()
+    calls = []
+    iterative = mh._evaluate_iterative
+    monkeypatch.setattr(mh, "_evaluate_iterative", lambda *a: calls.append(1) or iterative(*a))
+
+    def nest(k):
+        return mh.certify(p.instance) if k == 0 else nest(k - 1)
+
+    try:
+        sys.setrecursionlimit(400)
+        cert = nest(200)  # 200 frames deep, then a 300-deep chain: over the limit for recursion
+    finally:
+        sys.setrecursionlimit(limit)
+    assert (cert.depth, cert.answer, cert.solution_trace) == (300, p.answer, p.solution_trace)
+    assert calls == [1]  # the recursion ran out and the stack took over
+    assert mh.certify(p.instance) == cert and calls == [1]  # at a normal depth: recursion
+
+
+def test_certifier_rejects_a_non_string_variable_name():
+    statements = [{"var": 5, "op": "=", "args": [1]}, {"var": "a", "op": "+", "args": [5, 1]}]
+    with pytest.raises(ValueError, match="variable name"):
+        mh.certify({"modulus": 11, "order": "topological", "query": "a", "statements": statements})
