@@ -260,10 +260,8 @@ def _attempt(config: MultihopArithmeticConfig, rng: np.random.Generator) -> Prob
     n, d, m, ops = config.num_variables, config.depth, config.modulus, config.ops
     lay = _layout(config)
     # One draw per item turned into every choice (numpy's per-call overhead dominates
-    # small draws): see _Layout for the fields.
+    # small draws): see _Layout; draw[f * n + s] is field f of slot s, Fisher-Yates swaps from 6 n.
     draw = (rng.random(len(lay.bounds)) * lay.bounds).astype(np.int64).tolist()
-    f_op, f_swap, f_coin = draw[0:n], draw[n:2 * n], draw[2 * n:3 * n]
-    f_first, f_second, f_const = draw[3 * n:4 * n], draw[4 * n:5 * n], draw[5 * n:6 * n]
     k = 6 * n
     names = list(lay.names)
     for i in range(n - 1, 0, -1):  # names: a uniform permutation of x0 .. x{n-1}
@@ -286,12 +284,12 @@ def _attempt(config: MultihopArithmeticConfig, rng: np.random.Generator) -> Prob
     m1, m2, thr = m - 1, m - 2, lay.threshold
 
     # The root: one operation on two constants (a depth-1 item is never a bare lookup).
-    op = ops[f_op[0]]
-    xv = f_first[0]
-    yv = 2 + f_const[0] % m2 if op == "*" else 1 + f_const[0] % m1
+    op = ops[draw[0]]
+    xv = draw[3 * n]
+    yv = 2 + draw[5 * n] % m2 if op == "*" else 1 + draw[5 * n] % m1
     if op == "*" and xv == 0:  # avoid the absorbing * 0
         op = "+"
-    if f_swap[0]:
+    if draw[n]:
         xv, yv = yv, xv
     value = (xv + yv) % m if op == "+" else (xv - yv) % m if op == "-" else (xv * yv) % m
     values = [value]
@@ -299,8 +297,8 @@ def _attempt(config: MultihopArithmeticConfig, rng: np.random.Generator) -> Prob
     chain = [0]  # creation slots of the chain variables so far
     last = 0  # the latest chain slot
     for s, var, op, swap, coin, first, second, const, on_chain in zip(
-        range(1, n), names[1:], [ops[i] for i in f_op[1:]], f_swap[1:], f_coin[1:], f_first[1:], f_second[1:],
-        f_const[1:], is_chain[1:],
+        range(1, n), names[1:], [ops[i] for i in draw[1:n]], draw[n + 1:2 * n], draw[2 * n + 1:3 * n],
+        draw[3 * n + 1:4 * n], draw[4 * n + 1:5 * n], draw[5 * n + 1:6 * n], is_chain[1:],
     ):
         if on_chain:
             a = last
