@@ -225,10 +225,11 @@ class _Layout:
     the item as an int in ``[0, bound)`` at once: per statement slot ``s`` the operation,
     the operand swap, the coin "second operand is a variable", the first operand of a
     distractor (``[0, s)``; for slot 0 the root's first constant, ``[0, m)``), the second
-    variable operand (a ``2**30`` fraction, scaled by the count it picks from) and the
-    constant (``[0, (m-1)(m-2))``, reduced modulo ``m - 1`` or ``m - 2``, both exactly
-    uniform); then the Fisher-Yates swaps that shuffle the names, pick the chain's slots
-    and (``order="shuffled"``) the presentation order.
+    variable operand (a ``2**30`` fraction scaled by the count ``k`` it picks from, off
+    uniform by less than ``k / 2**30``) and the constant (``[0, (m-1)(m-2))``, reduced
+    modulo ``m - 1`` or ``m - 2``, both exactly uniform); then the Fisher-Yates swaps that
+    shuffle the names, pick the chain's slots and (``order="shuffled"``) the presentation
+    order.
     """
 
     bounds: np.ndarray
