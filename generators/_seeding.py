@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
 
 from depthbench._lazy import lazy
 from depthbench.io import canonical_json
@@ -135,66 +134,16 @@ def block_rng(task: str, generator_version: str, split: str, seed: int, depth: i
     return gen
 
 
-def _ctypes_writer(bg: "np.random.PCG64") -> "Callable[[bytes], None] | None":
-    """A function that puts ``bg`` at the state a 32-byte digest names, or None.
-
-    It writes the two 128-bit words (state, increment) and clears the buffered 32-bit
-    draw through numpy's documented ctypes interface (``PCG64.ctypes.state_address``, the
-    ``pcg64_state`` struct), instead of the ``bit_generator.state`` setter, which costs
-    about ten times more per item. Used only when a self-check here shows it gives exactly
-    the setter's state and draws (native little-endian 128-bit words); None otherwise.
-    """
-    import ctypes
-
-    try:
-        if int(np.__version__.split(".")[0]) not in (1, 2):
-            return None
-        addr = bg.ctypes.state_address
-        ptr = ctypes.c_void_p.from_address(addr).value
-        now = bg.state["state"]
-        if not ptr or ctypes.string_at(ptr, 32) != (now["state"].to_bytes(16, "little")
-                                                    + now["inc"].to_bytes(16, "little")):
-            return None
-        words = (ctypes.c_char * 32).from_address(ptr)  # pcg64_random_t: state, inc
-        # pcg64_state after its pointer: int has_uint32, uint32_t uinteger (8 bytes)
-        buffered = (ctypes.c_char * 8).from_address(addr + ctypes.sizeof(ctypes.c_void_p))
-    except (AttributeError, TypeError, ValueError, OSError):
-        return None
-    low, swap, zero = (1 << 256) - 1, 1 << 128, bytes(8)
-
-    def write(digest: bytes) -> None:
-        e = int.from_bytes(digest, "big")  # state = e >> 128, inc = low 128 bits | 1, little-endian words
-        words.raw = (((e << 128) | (e >> 128)) & low | swap).to_bytes(32, "little")
-        buffered.raw = zero
-
-    probe = np.random.Generator(np.random.PCG64(0))
-    gen = np.random.Generator(bg)
-    for text in (b"depthbench-self-check/0", b"depthbench-self-check/1"):
-        digest = hashlib.sha256(text).digest()
-        want = _state(int.from_bytes(digest, "big"))
-        probe.bit_generator.state = want
-        bg.state = {**want, "has_uint32": 1, "uinteger": 12345}  # a buffered half-draw that write() must clear
-        write(digest)
-        if bg.state != want or gen.integers(0, 1 << 62, 3).tolist() != probe.integers(0, 1 << 62, 3).tolist() \
-                or gen.random(3).tolist() != probe.random(3).tolist():
-            return None
-    return write
-
-
 class _Reseeder:
     """Re-seeds one PCG64 from 32-byte sha256 digests (state = first 128 bits, increment =
-    last 128 bits made odd), through :func:`_ctypes_writer` when it passed its self-check."""
+    last 128 bits made odd) through the ``bit_generator.state`` setter."""
 
     def __init__(self) -> None:
         self.bg = np.random.PCG64(0)
         self.gen = np.random.Generator(self.bg)
-        self._write = _ctypes_writer(self.bg)
 
     def __call__(self, digest: bytes) -> "np.random.Generator":
-        if self._write is not None:
-            self._write(digest)
-        else:
-            self.bg.state = _state(int.from_bytes(digest, "big"))
+        self.bg.state = _state(int.from_bytes(digest, "big"))
         return self.gen
 
 

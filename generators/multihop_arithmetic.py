@@ -18,6 +18,12 @@ Construction (``generate``)
     included) with a constant or, with the same probability ``p_chain_operand``, with a
     second earlier variable; they look like the chain but never feed the query.
 
+    All the choices of an item come from one draw, ``rng.random(K)`` scaled by a per-config
+    vector of bounds (``_Layout``): per statement its operation, operand swap, "second
+    operand is a variable" coin, operands and constant, then the Fisher-Yates swaps of the
+    name permutation, of the chain's slots and of the presentation order. The generator
+    computes each value as it creates the statement (creation order is topological).
+
     Prompt length does not depend on depth: whatever ``d``, one statement has two
     constants and every other statement draws its shape (variable and constant, or two
     variables) from the same distribution, chain step or distractor alike, so depth
@@ -36,12 +42,17 @@ Answer distribution
     best-constant-guess bound of ``2.2/m`` are part of the test suite.
 
 Certification (``certify``)
-    Independent of the construction: read the statements as a dependency DAG, check every
-    variable is defined once, collect the query and its ancestors, and run Kahn's
-    topological sort on them (a cycle leaves nodes unsorted) with the longest-path
-    recurrence ``chain(v) = 1 + max(chain(u) for u in args(v))`` and the evaluation of
-    each statement. O(num_variables) time. (``networkx.dag_longest_path`` gives the same
-    depth; the tests check against a separate recursive oracle.)
+    Independent of the construction (it reads only the statements as stated, none of the
+    generator's values or slots): check every variable is defined once and every statement
+    is well formed, resolve each variable operand to the position of its definition, then
+    run a depth-first search from the query over the operand edges that evaluates a
+    statement once its variable operands are evaluated (post-order: a topological order of
+    the query's ancestors; an operand met while still open closes a cycle), with the
+    longest-path recurrence ``chain(v) = 1 + max(chain(u) for u in args(v))``. The search
+    recurses for programs of up to 400 statements (each statement is read once, where it is
+    reached; the unreached ones are checked after) and uses an explicit stack beyond, with
+    the same order and checks. O(num_variables) time. (``networkx.dag_longest_path`` gives the same depth; the tests
+    check against a separate recursive oracle.)
 
 Instance format (``docs/ARCHITECTURE.md``)::
 
@@ -63,10 +74,11 @@ References
 
 from __future__ import annotations
 
-import heapq
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -89,7 +101,7 @@ __all__ = [
     "FAMILY",
 ]
 
-VERSION = "2"
+VERSION = "3"
 ORDERS = ("topological", "reversed", "shuffled")
 OPS = ("+", "-", "*")
 _OPS_ARITY = {"=": 1, "+": 2, "-": 2, "*": 2}
@@ -202,119 +214,144 @@ def max_depth(config: MultihopArithmeticConfig | Mapping[str, Any]) -> int:
 # ---------------------------------------------------------------------------------------
 
 
-def _apply(op: str, a: int, b: int, m: int) -> int:
-    if op == "+":
-        return (a + b) % m
-    if op == "-":
-        return (a - b) % m
-    if op == "*":
-        return (a * b) % m
-    raise ValueError(f"unknown operation {op!r}")
+_UNIT = 1 << 30  # operand fields are drawn in [0, 2**30) and scaled by the count they pick from
 
 
-def _below(u: float, k: int) -> int:
-    """Map a uniform ``u`` in [0, 1) to a uniform integer in ``[0, k)``."""
-    return min(int(u * k), k - 1)
+@dataclass(frozen=True)
+class _Layout:
+    """Where each choice of an item sits in its one draw of uniforms (per config, cached).
+
+    The draw ``rng.random(len(bounds))`` times ``bounds``, truncated, gives every choice of
+    the item as an int in ``[0, bound)`` at once: per statement slot ``s`` the operation,
+    the operand swap, the coin "second operand is a variable", the first operand of a
+    distractor (``[0, s)``; for slot 0 the root's first constant, ``[0, m)``), the second
+    variable operand (a ``2**30`` fraction scaled by the count ``k`` it picks from, off
+    uniform by less than ``k / 2**30``) and the constant (``[0, (m-1)(m-2))``, reduced
+    modulo ``m - 1`` or ``m - 2``, both exactly uniform); then the Fisher-Yates swaps that
+    shuffle the names, pick the chain's slots and (``order="shuffled"``) the presentation
+    order.
+    """
+
+    bounds: np.ndarray
+    names: tuple[str, ...]
+    threshold: int  # coin < threshold <=> the second operand is a variable
 
 
-def _constant_for(op: str, m: int, u: float) -> int:
-    """A constant operand that keeps the step a bijection: no ``+ 0``, no ``* 0`` or ``* 1``."""
-    return 2 + _below(u, m - 2) if op == "*" else 1 + _below(u, m - 1)
-
-
-def _build_step(op: str, left: tuple[Any, int], right: tuple[Any, int], m: int, swap: bool) -> tuple[str, list[Any], int]:
-    """Combine two operands ``(arg, value)``, optionally swapped; avoid the absorbing ``* 0``."""
-    if op == "*" and (left[1] == 0 or right[1] == 0):
-        op = "+"
-    if swap:
-        left, right = right, left
-    return op, [left[0], right[0]], _apply(op, left[1], right[1], m)
-
-
-def _root_statement(config: MultihopArithmeticConfig, u: list[float], m: int) -> tuple[str, list[Any], int]:
-    """The chain's first statement: one operation on two constants (uses ``u[1:6]``)."""
-    op = config.ops[_below(u[2], len(config.ops))]
-    a, b = _below(u[3], m), _constant_for(op, m, u[4])
-    return _build_step(op, (a, a), (b, b), m, u[5] < 0.5)
+@lru_cache(maxsize=256)
+def _layout(config: MultihopArithmeticConfig) -> _Layout:
+    n, d, m = config.num_variables, config.depth, config.modulus
+    const = (m - 1) * (m - 2) if "*" in config.ops else m - 1
+    fields_ = [
+        [len(config.ops)] * n,  # operation
+        [2] * n,  # swap the operands
+        [_UNIT] * n,  # coin: second operand a variable
+        [m] + list(range(1, n)),  # slot 0: the root's constant; slot s: a distractor's first operand
+        [_UNIT] * n,  # second variable operand
+        [const] * n,  # constant
+        list(range(n, 1, -1)),  # Fisher-Yates swaps of the names
+        list(range(n - 1, n - d, -1)),  # partial Fisher-Yates: the d - 1 later chain slots
+        list(range(n, 1, -1)) if config.order == "shuffled" else [],  # presentation order
+    ]
+    bounds = np.array([b for f in fields_ for b in f], dtype=np.float64)
+    threshold = round(float(config.p_chain_operand) * _UNIT)
+    return _Layout(bounds, tuple(f"x{k}" for k in range(n)), threshold)
 
 
 def _attempt(config: MultihopArithmeticConfig, rng: np.random.Generator) -> Problem:
     n, d, m, ops = config.num_variables, config.depth, config.modulus, config.ops
-    p_var = float(config.p_chain_operand)
-    n_ops = len(ops)
+    lay = _layout(config)
+    # One draw per item turned into every choice (numpy's per-call overhead dominates
+    # small draws): see _Layout; draw[f * n + s] is field f of slot s, Fisher-Yates swaps from 6 n.
+    draw = (rng.random(len(lay.bounds)) * lay.bounds).astype(np.int64).tolist()
+    k = 6 * n
+    names = list(lay.names)
+    for i in range(n - 1, 0, -1):  # names: a uniform permutation of x0 .. x{n-1}
+        j = draw[k]
+        k += 1
+        names[i], names[j] = names[j], names[i]
     # Creation order 0..n-1 is a topological order; slot 0 is the chain's first variable and
-    # the rest of the chain occupies d - 1 sorted slots among 1..n-1.
-    is_chain = [False] * n
-    is_chain[0] = True
-    if d > 1:
-        for slot in (rng.permutation(n - 1)[:d - 1] + 1).tolist():
-            is_chain[slot] = True
-    names = [f"x{k}" for k in rng.permutation(n).tolist()]
-    # Seven uniforms per statement, drawn in one call (scalar draws dominate the cost).
-    uniforms = rng.random((n, 7)).tolist()
+    # the rest of the chain occupies d - 1 uniformly chosen slots among 1..n-1.
+    if d == n:
+        is_chain = [True] * n
+    else:
+        is_chain = [False] * n
+        is_chain[0] = True
+        pool = list(range(1, n))
+        for t in range(d - 1):
+            j = t + draw[k + t]
+            pool[t], pool[j] = pool[j], pool[t]
+            is_chain[pool[t]] = True
+    k += d - 1
+    m1, m2, thr = m - 1, m - 2, lay.threshold
 
-    values: list[int] = [0] * n
-    statements: list[dict[str, Any]] = []
-    chain: list[int] = []  # creation indices of chain variables so far
-    for slot in range(n):
-        u = uniforms[slot]
-        if slot == 0:
-            op, args, value = _root_statement(config, u, m)
+    # The root: one operation on two constants (a depth-1 item is never a bare lookup).
+    op = ops[draw[0]]
+    xv = draw[3 * n]
+    yv = 2 + draw[5 * n] % m2 if op == "*" else 1 + draw[5 * n] % m1
+    if op == "*" and xv == 0:  # avoid the absorbing * 0
+        op = "+"
+    if draw[n]:
+        xv, yv = yv, xv
+    value = (xv + yv) % m if op == "+" else (xv - yv) % m if op == "-" else (xv * yv) % m
+    values = [value]
+    statements = [{"var": names[0], "op": op, "args": [xv, yv]}]
+    chain = [0]  # creation slots of the chain variables so far
+    last = 0  # the latest chain slot
+    for s, var, op, swap, coin, first, second, const, on_chain in zip(
+        range(1, n), names[1:], [ops[i] for i in draw[1:n]], draw[n + 1:2 * n], draw[2 * n + 1:3 * n],
+        draw[3 * n + 1:4 * n], draw[4 * n + 1:5 * n], draw[5 * n + 1:6 * n], is_chain[1:],
+    ):
+        if on_chain:
+            a = last
+            c = len(chain)
+            # the second operand: a constant or an earlier chain variable other than the predecessor
+            b = chain[(second * (c - 1)) >> 30] if coin < thr and c >= 2 else -1
+            chain.append(s)
+            last = s
         else:
-            # _build_step and _constant_for written out (the loop runs once per statement)
-            op = ops[min(int(u[1] * n_ops), n_ops - 1)]
-            if is_chain[slot]:
-                a = chain[-1]
-                k = len(chain)
-                b = chain[min(int(u[2] * (k - 1)), k - 2)] if k >= 2 and u[0] < p_var else -1
-                uc = u[2]
+            # Distractor: an earlier variable (never an ancestor of the query, because
+            # chain statements only read chain variables) and a constant or another one.
+            a = first
+            if coin < thr and s >= 2:
+                b = (second * (s - 1)) >> 30
+                if b >= a:  # a different earlier variable
+                    b += 1
             else:
-                # Distractor: an earlier variable (never an ancestor of the query, because
-                # chain statements only read chain variables) and a constant or another one.
-                a = min(int(u[2] * slot), slot - 1)
-                if slot >= 2 and u[0] < p_var:
-                    b = min(int(u[3] * (slot - 1)), slot - 2)
-                    b = b if b < a else b + 1  # a different earlier variable
-                else:
-                    b = -1
-                uc = u[3]
-            x, xv = names[a], values[a]
-            if b < 0:  # a constant that keeps the step a bijection (no + 0, no * 0 or * 1)
-                y = yv = 2 + min(int(uc * (m - 2)), m - 3) if op == "*" else 1 + min(int(uc * (m - 1)), m - 2)
+                b = -1
+        x = names[a]
+        xv = values[a]
+        if b < 0:  # a constant that keeps the step a bijection (no + 0, no * 0 or * 1)
+            if op == "*":
+                y = yv = 2 + const % m2
+                if xv == 0:  # avoid the absorbing * 0
+                    op = "+"
             else:
-                y, yv = names[b], values[b]
+                y = yv = 1 + const % m1
+        else:
+            y = names[b]
+            yv = values[b]
             if op == "*" and (xv == 0 or yv == 0):  # avoid the absorbing * 0
                 op = "+"
-            if u[5] < 0.5:
-                x, xv, y, yv = y, yv, x, xv
-            args = [x, y]
-            value = (xv + yv) % m if op == "+" else (xv - yv) % m if op == "-" else (xv * yv) % m
-        if is_chain[slot]:
-            chain.append(slot)
-        values[slot] = value
-        statements.append({"var": names[slot], "op": op, "args": args})
+        if swap:
+            x, xv, y, yv = y, yv, x, xv
+        values.append((xv + yv) % m if op == "+" else (xv - yv) % m if op == "-" else (xv * yv) % m)
+        statements.append({"var": var, "op": op, "args": [x, y]})
 
-    if config.order == "topological":
-        presented = statements
-    elif config.order == "reversed":
-        presented = statements[::-1]
-    else:
-        presented = [statements[i] for i in rng.permutation(n).tolist()]
+    if config.order == "reversed":
+        statements.reverse()
+    elif config.order == "shuffled":
+        for i in range(n - 1, 0, -1):
+            j = draw[k]
+            k += 1
+            statements[i], statements[j] = statements[j], statements[i]
 
     query_slot = chain[-1]
-    instance = {
-        "modulus": m,
-        "statements": presented,
-        "query": names[query_slot],
-        "order": config.order,
-    }
-    trace = [{"var": names[s], "value": values[s]} for s in chain]
     return Problem(
-        instance=instance,
+        instance={"modulus": m, "statements": statements, "query": names[query_slot], "order": config.order},
         answer=values[query_slot],
         answer_type="integer",
         depth=d,
-        solution_trace=trace,
+        solution_trace=[{"var": names[s], "value": values[s]} for s in chain],
         size={"num_variables": n, "num_statements": n, "modulus": m},
         chance=1.0 / m,
         answer_space={"modulus": m},
@@ -354,6 +391,143 @@ def generate(config: MultihopArithmeticConfig, rng: np.random.Generator, cues: A
 # ---------------------------------------------------------------------------------------
 
 
+def _bad_operand(a: Any, m: int) -> ValueError:
+    if type(a) is str:
+        return ValueError(f"variable {a!r} is used but never defined")
+    return ValueError(f"constant {a!r} is not an integer in [0, {m})")
+
+
+_CYCLE = "the dependencies of the query contain a cycle"
+# Programs up to this many statements are evaluated by recursion (a chain is at most this
+# deep, well inside Python's default recursion limit of 1000); longer ones by an explicit stack.
+_RECURSIVE_MAX = 400
+
+
+def _evaluate_recursive(statements: Sequence[Mapping[str, Any]], where: Any, q: int, m: int,
+                        value: list[int], chain: list[int]) -> list[int]:
+    """Evaluate the query's ancestors depth-first; returns their positions in post-order.
+
+    ``value[i]`` is -1 before statement ``i`` is reached, -2 while it is open, then its value;
+    each reached statement is checked (operation, arity, operands) where it is read.
+    """
+    order: list[int] = []
+    done = order.append
+
+    def visit(i: int) -> None:
+        value[i] = -2
+        st = statements[i]
+        op, args = st["op"], st["args"]
+        if _OPS_ARITY.get(op) != len(args):
+            raise ValueError(f"malformed statement {st!r}")
+        x = args[0]
+        j = where(x, -1)
+        c = 0
+        if j >= 0:
+            x = value[j]
+            if x < 0:
+                if x == -2:
+                    raise ValueError(_CYCLE)
+                visit(j)
+                x = value[j]
+            c = chain[j]
+        elif type(x) is not int or not 0 <= x < m:
+            raise _bad_operand(x, m)
+        if op == "=":
+            value[i] = x
+        else:
+            y = args[1]
+            j = where(y, -1)
+            if j >= 0:
+                y = value[j]
+                if y < 0:
+                    if y == -2:
+                        raise ValueError(_CYCLE)
+                    visit(j)
+                    y = value[j]
+                if chain[j] > c:
+                    c = chain[j]
+            elif type(y) is not int or not 0 <= y < m:
+                raise _bad_operand(y, m)
+            value[i] = (x + y) % m if op == "+" else (x - y) % m if op == "-" else (x * y) % m
+        chain[i] = c + 1
+        done(i)
+
+    visit(q)
+    if len(order) < len(statements):  # the statements the query does not reach are checked too
+        for i, st in enumerate(statements):
+            if value[i] == -1:
+                op, args = st["op"], st["args"]
+                if _OPS_ARITY.get(op) != len(args):
+                    raise ValueError(f"malformed statement {st!r}")
+                for a in args:
+                    if where(a, -1) < 0 and (type(a) is not int or not 0 <= a < m):
+                        raise _bad_operand(a, m)
+    return order
+
+
+def _evaluate_iterative(statements: Sequence[Mapping[str, Any]], where: Any, q: int, m: int,
+                        value: list[int], chain: list[int]) -> list[int]:
+    """:func:`_evaluate_recursive` with an explicit stack (any length; same order, same checks)."""
+    # Every statement as (op, x, y): an operand is a constant in [0, m) or ~position (< 0)
+    # of a variable; '=' has y = 0.
+    code: list[tuple[str, int, int]] = []
+    for st in statements:
+        op, args = st["op"], st["args"]
+        if _OPS_ARITY.get(op) != len(args):
+            raise ValueError(f"malformed statement {st!r}")
+        x = args[0]
+        j = where(x, -1)
+        if j >= 0:
+            x = ~j
+        elif type(x) is not int or not 0 <= x < m:
+            raise _bad_operand(x, m)
+        if op == "=":
+            code.append((op, x, 0))
+            continue
+        y = args[1]
+        j = where(y, -1)
+        if j >= 0:
+            y = ~j
+        elif type(y) is not int or not 0 <= y < m:
+            raise _bad_operand(y, m)
+        code.append((op, x, y))
+    order: list[int] = []
+    stack = [q]
+    push, pop = stack.append, stack.pop
+    while stack:
+        i = stack[-1]
+        v = value[i]
+        if v >= 0:  # reached twice
+            pop()
+            continue
+        op, x, y = code[i]
+        if v == -1:
+            value[i] = -2
+            ready = True
+            # the second operand is pushed first, so the first one's ancestors come first
+            for a in (y, x):
+                if a < 0 and value[~a] < 0:
+                    if value[~a] == -2:
+                        raise ValueError(_CYCLE)
+                    push(~a)
+                    ready = False
+            if not ready:
+                continue
+        pop()
+        c = 0
+        if x < 0:
+            c = chain[~x]
+            x = value[~x]
+        if y < 0:
+            if chain[~y] > c:
+                c = chain[~y]
+            y = value[~y]
+        value[i] = x % m if op == "=" else (x + y) % m if op == "+" else (x - y) % m if op == "-" else (x * y) % m
+        chain[i] = c + 1
+        order.append(i)
+    return order
+
+
 def certify(instance: Mapping[str, Any]) -> Certificate:
     """Measure the depth and the value of the queried variable from the statements alone.
 
@@ -367,15 +541,16 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     Certificate
         ``depth`` = number of statements on the longest path of the dependency DAG
         restricted to the query and its ancestors; ``answer`` = the query's value;
-        ``solution_trace`` = ``[{"var", "value"}]`` over those ancestors in topological
-        order (ties broken by presentation position), ending with the query;
+        ``solution_trace`` = ``[{"var", "value"}]`` over those ancestors in the order the
+        depth-first search evaluates them (a topological order; for a statement's two
+        variable operands, the first one's ancestors first), ending with the query;
         ``extra = {"evaluations": len(trace)}``.
 
     Raises
     ------
     ValueError
-        If a variable is defined twice or never, an argument is malformed, or the
-        dependencies contain a cycle.
+        If the modulus is not an integer >= 2, a variable is defined twice or never, a
+        statement or an argument is malformed, or the dependencies contain a cycle.
 
     Examples
     --------
@@ -385,88 +560,40 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     >>> cert.depth, cert.answer, cert.solution_trace
     (2, 9, [{'var': 'a', 'value': 4}, {'var': 'b', 'value': 9}])
     """
-    m = int(instance["modulus"])
+    m = instance["modulus"]
+    if type(m) is not int or m < 2:
+        raise ValueError(f"modulus {m!r} is not an integer >= 2")
     statements = instance["statements"]
     query = instance["query"]
+    n = len(statements)
     position = {st["var"]: i for i, st in enumerate(statements)}
-    if len(position) != len(statements):
+    if len(position) != n:
         seen: set[str] = set()
         for st in statements:
             if st["var"] in seen:
                 raise ValueError(f"variable {st['var']!r} is defined twice")
             seen.add(st["var"])
-    # Per statement: its distinct variable arguments, as positions.
-    deps: list[list[int]] = []
-    for st in statements:
-        op, args = st["op"], st["args"]
-        if op not in _OPS_ARITY or len(args) != _OPS_ARITY[op]:
-            raise ValueError(f"malformed statement {st!r}")
-        dv = []
-        for a in args:
-            if type(a) is str:
-                j = position.get(a)
-                if j is None:
-                    raise ValueError(f"variable {a!r} is used but never defined")
-                if j not in dv:
-                    dv.append(j)
-            elif type(a) is not int or not 0 <= a < m:
-                raise ValueError(f"constant {a!r} is not an integer in [0, {m})")
-        deps.append(dv)
-    q = position.get(query) if type(query) is str else None
-    if q is None:
+    if not all(map(isinstance, position, repeat(str))):
+        raise ValueError("every statement's var must be a variable name (a string)")
+    where = position.get
+    q = where(query, -1) if type(query) is str else -1
+    if q < 0:
         raise ValueError(f"query {query!r} is not defined")
-
-    # The query and its ancestors (depth-first over the argument edges).
-    needed = {q}
-    stack = [q]
-    while stack:
-        for j in deps[stack.pop()]:
-            if j not in needed:
-                needed.add(j)
-                stack.append(j)
-    # Kahn's algorithm on that sub-DAG (ties by presentation position), with the
-    # longest-path recurrence chain(v) = 1 + max(chain(u) for u in args(v)) and evaluation.
-    n = len(statements)
-    users: list[list[int]] = [[] for _ in range(n)]
-    missing = [0] * n
-    ready = []
-    for i in needed:
-        dv = deps[i]
-        missing[i] = len(dv)
-        if dv:
-            for j in dv:
-                users[j].append(i)
-        else:
-            ready.append(i)
-    heapq.heapify(ready)
+    value = [-1] * n
     chain = [0] * n
-    value: dict[str, int] = {}
-    trace = []
-    while ready:
-        i = heapq.heappop(ready)
-        st = statements[i]
-        var, args, op = st["var"], st["args"], st["op"]
-        x = args[0]
-        x = value[x] if type(x) is str else x
-        if op == "=":
-            v = x % m
+    try:
+        if n <= _RECURSIVE_MAX:
+            try:
+                order = _evaluate_recursive(statements, where, q, m, value, chain)
+            except RecursionError:  # called from deep in a stack already
+                value, chain = [-1] * n, [0] * n
+                order = _evaluate_iterative(statements, where, q, m, value, chain)
         else:
-            y = args[1]
-            v = _apply(op, x, value[y] if type(y) is str else y, m)
-        value[var] = v
-        c = 0
-        for j in deps[i]:
-            if chain[j] > c:
-                c = chain[j]
-        chain[i] = c + 1
-        trace.append({"var": var, "value": v})
-        for u in users[i]:
-            missing[u] -= 1
-            if not missing[u]:
-                heapq.heappush(ready, u)
-    if len(trace) != len(needed):
-        raise ValueError("the dependencies of the query contain a cycle")
-    return Certificate(depth=chain[q], answer=value[query], solution_trace=trace, extra={"evaluations": len(trace)})
+            order = _evaluate_iterative(statements, where, q, m, value, chain)
+    except TypeError:  # an unhashable operand or operation
+        raise ValueError("malformed statement: an operand or operation of an unusable type") from None
+    trace = [{"var": statements[i]["var"], "value": value[i]} for i in order]
+    return Certificate(depth=chain[q], answer=value[q], solution_trace=trace, extra={"evaluations": len(trace)})
 
 
 # ---------------------------------------------------------------------------------------

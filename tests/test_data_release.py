@@ -46,9 +46,9 @@ GOLDEN = {
         "multihop_arithmetic": "320b04be029af066879a3dd4240170ec7ca2f43be42e8894b4bf993573e9319b",
     },
     "v3": {
-        "graph_connectivity": "20c398c9018ace4fb1ed6cd4d3cce6bdaa53c0d015a959ee27b057e638aaa5bb",
-        "grid_planning": "dd3404667544a4eb657aac0438d6c15ebd6cfc84c79949ea57b0bf3760a42595",
-        "multihop_arithmetic": "320b04be029af066879a3dd4240170ec7ca2f43be42e8894b4bf993573e9319b",
+        "graph_connectivity": "297c32306442e31d08f0062d4961eb1c97bbcf11262d7743a2909d5d2d014f7b",
+        "grid_planning": "707976562b5841d9eabdbde33865b94a6990a4b63216e8082447291cc5e6eb15",
+        "multihop_arithmetic": "6e6ec3e4fec60546e409699795d04f529f892d8a98870ed8dff227cb34c4e6dc",
     },
 }
 # END GOLDEN

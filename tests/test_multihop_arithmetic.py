@@ -263,7 +263,7 @@ def test_golden_output_is_pinned():
     assert (mh.VERSION, p.answer, digest[:16]) == GOLDEN
 
 
-GOLDEN = ("2", 87, "efdd6ed48f88758e")
+GOLDEN = ("3", 75, "332143c729ad364d")
 
 
 # --------------------------------------------------------------------------- item builder
@@ -309,3 +309,157 @@ def test_depth_one_items_are_one_operation_on_constants():
     for it in build_items("multihop_arithmetic", "test", depths=[1], n=200):
         st = next(s for s in it["instance"]["statements"] if s["var"] == it["instance"]["query"])
         assert st["op"] in ("+", "-", "*") and all(isinstance(a, int) for a in st["args"])
+
+
+# --------------------------------------------------------------------------- generator version 3
+
+
+@pytest.mark.parametrize("split", ["test", "dev"])
+def test_no_skill_rules_stay_at_chance_on_freshly_built_release_splits(split, monkeypatch):
+    """data/v2 holds version-2 items (frozen); the no-skill rules of tests/test_no_skill.py
+    run here on the current generator's items, built as the release builds them
+    (``depthbench generate multihop_arithmetic --split test,dev``: 100 / 5 items per depth)."""
+    import test_no_skill
+
+    from depthbench.tasks import build_items
+
+    built = {s: tuple(build_items("multihop_arithmetic", s)) for s in ("test", "dev")}
+    assert {it["generator_version"] for it in built["test"]} == {mh.VERSION}
+    monkeypatch.setattr(test_no_skill, "_items", lambda task, s: built[s])
+    test_no_skill.test_no_skill_rules_stay_at_chance_in_every_bucket("multihop_arithmetic", split)
+    for it in built[split]:  # and no bare lookup anywhere
+        st_ = next(s for s in it["instance"]["statements"] if s["var"] == it["instance"]["query"])
+        assert st_["op"] != "=" and len(st_["args"]) == 2
+
+
+def _random_program(rng: random.Random):
+    """A random program written without the generator: arbitrary names, any DAG shape,
+    '=' statements, repeated operands (``a = b + b``), any presentation order."""
+    m = rng.choice(PRIMES)
+    n = rng.randint(1, 30)
+    names = rng.sample([f"{c}{k}" for c in "abvq_" for k in range(40)], n)
+    statements = []
+    for i, var in enumerate(names):
+        def operand():
+            return names[rng.randrange(i)] if i and rng.random() < 0.6 else rng.randrange(m)
+        op = rng.choice(["=", "+", "-", "*"])
+        statements.append({"var": var, "op": op, "args": [operand()] if op == "=" else [operand(), operand()]})
+    rng.shuffle(statements)
+    return {"modulus": m, "statements": statements, "query": rng.choice(names), "order": "shuffled"}
+
+
+def test_certifier_matches_the_recursive_oracle_on_programs_the_generator_never_makes():
+    rng = random.Random(11)
+    for _ in range(2000):
+        inst = _random_program(rng)
+        value, depth, needed = _reference_solve(inst)
+        cert = mh.certify(inst)
+        assert (cert.answer, cert.depth) == (value, depth)
+        trace_vars = [t["var"] for t in cert.solution_trace]
+        assert set(trace_vars) == needed and len(trace_vars) == len(needed) == cert.extra["evaluations"]
+        assert trace_vars[-1] == inst["query"]
+        # a topological order: every variable operand is listed before its user
+        at = {v: k for k, v in enumerate(trace_vars)}
+        by_var = {s["var"]: s for s in inst["statements"]}
+        for v in trace_vars:
+            assert all(at[a] < at[v] for a in by_var[v]["args"] if isinstance(a, str))
+        assert all(t["value"] == _reference_solve({**inst, "query": t["var"]})[0] for t in cert.solution_trace[:3])
+
+
+def test_certifier_reads_the_statements_not_the_generator():
+    """Renaming the variables and re-ordering the statements of a generated instance changes
+    nothing the certifier measures; changing one constant on the chain changes the answer."""
+    rng = random.Random(5)
+    config = mh.MultihopArithmeticConfig(depth=12, num_variables=30)
+    for seed in range(50):
+        p = mh.generate(config, _rng(seed))
+        inst = p.instance
+        rename = {s["var"]: f"v_{k}" for k, s in enumerate(rng.sample(inst["statements"], len(inst["statements"])))}
+        statements = [{"var": rename[s["var"]], "op": s["op"],
+                       "args": [rename.get(a, a) if isinstance(a, str) else a for a in s["args"]]}
+                      for s in inst["statements"]]
+        rng.shuffle(statements)
+        cert = mh.certify({**inst, "statements": statements, "query": rename[inst["query"]]})
+        assert (cert.depth, cert.answer) == (p.depth, p.answer)
+        assert [t["value"] for t in cert.solution_trace] == [t["value"] for t in p.solution_trace]
+        # the query's own statement: bump its constant (or turn a variable operand into 0)
+        q = next(s for s in statements if s["var"] == rename[inst["query"]])
+        k = next((i for i, a in enumerate(q["args"]) if isinstance(a, int)), None)
+        if k is not None and q["op"] in "+-":
+            q["args"][k] = (q["args"][k] + 1) % config.modulus
+            assert mh.certify({**inst, "statements": statements, "query": q["var"]}).answer != p.answer
+
+
+@pytest.mark.parametrize(
+    "instance, message",
+    [
+        ({"modulus": "11", "query": "a", "statements": [{"var": "a", "op": "=", "args": [1]}]}, "modulus"),
+        ({"modulus": 11, "query": "a", "statements": [{"var": "a", "op": "+", "args": ["a", 1]}]}, "cycle"),
+        ({"modulus": 11, "query": "a", "statements": [{"var": "a", "op": "+", "args": [[1], 1]}]}, "malformed"),
+        ({"modulus": 11, "query": "a", "statements": [{"var": "a", "op": "/", "args": [1, 1]}]}, "malformed"),
+        ({"modulus": 11, "query": "a", "statements": [{"var": "a", "op": "+", "args": [True, 1]}]}, "constant"),
+        ({"modulus": 11, "query": "b", "statements": [{"var": "a", "op": "+", "args": [1, 1]},
+                                                      {"var": "b", "op": "*", "args": ["a", "c"]}]}, "never defined"),
+        ({"modulus": 11, "query": 3, "statements": [{"var": "a", "op": "=", "args": [1]}]}, "query"),
+    ],
+)
+def test_certifier_rejects_more_malformed_instances(instance, message):
+    with pytest.raises(ValueError, match=message):
+        mh.certify({"order": "shuffled", **instance})
+
+
+def test_unreached_statements_are_validated_too():
+    statements = [{"var": "a", "op": "=", "args": [1]}, {"var": "z", "op": "+", "args": ["nope", 1]}]
+    with pytest.raises(ValueError, match="never defined"):
+        mh.certify({"modulus": 11, "order": "topological", "query": "a", "statements": statements})
+
+
+def test_recursive_and_explicit_stack_evaluations_agree():
+    """Programs up to _RECURSIVE_MAX statements recurse, longer ones use the explicit stack:
+    same values, depth, order and errors."""
+    rng = random.Random(17)
+    for _ in range(1000):
+        inst = _random_program(rng)
+        st_ = inst["statements"]
+        where = {s["var"]: i for i, s in enumerate(st_)}.get
+        q = where(inst["query"])
+        runs = []
+        for evaluate in (mh._evaluate_recursive, mh._evaluate_iterative):
+            value, chain = [-1] * len(st_), [0] * len(st_)
+            runs.append((evaluate(st_, where, q, inst["modulus"], value, chain), value[q], chain[q]))
+        assert runs[0] == runs[1]
+    # a program longer than the recursion bound: the explicit stack certifies it
+    n = mh._RECURSIVE_MAX + 200
+    p = mh.generate(mh.MultihopArithmeticConfig(depth=n, num_variables=n, order="reversed"), _rng(1))
+    cert = mh.certify(p.instance)
+    assert (cert.depth, cert.answer, cert.solution_trace) == (n, p.answer, p.solution_trace)
+    cyclic = [{"var": f"v{i}", "op": "+", "args": [f"v{(i + 1) % n}", 1]} for i in range(n)]
+    with pytest.raises(ValueError, match="cycle"):
+        mh.certify({"modulus": 11, "order": "shuffled", "query": "v0", "statements": cyclic})
+
+
+def test_certifier_falls_back_to_the_stack_when_called_deep_in_a_stack(monkeypatch):
+    # no chain-to-chain operands: the search from the query recurses through all 300 statements
+    p = mh.generate(mh.MultihopArithmeticConfig(depth=300, num_variables=300, p_chain_operand=0.0), _rng(2))
+    limit = sys.getrecursionlimit()
+    calls = []
+    iterative = mh._evaluate_iterative
+    monkeypatch.setattr(mh, "_evaluate_iterative", lambda *a: calls.append(1) or iterative(*a))
+
+    def nest(k):
+        return mh.certify(p.instance) if k == 0 else nest(k - 1)
+
+    try:
+        sys.setrecursionlimit(400)
+        cert = nest(200)  # 200 frames deep, then a 300-deep chain: over the limit for recursion
+    finally:
+        sys.setrecursionlimit(limit)
+    assert (cert.depth, cert.answer, cert.solution_trace) == (300, p.answer, p.solution_trace)
+    assert calls == [1]  # the recursion ran out and the stack took over
+    assert mh.certify(p.instance) == cert and calls == [1]  # at a normal depth: recursion
+
+
+def test_certifier_rejects_a_non_string_variable_name():
+    statements = [{"var": 5, "op": "=", "args": [1]}, {"var": "a", "op": "+", "args": [5, 1]}]
+    with pytest.raises(ValueError, match="variable name"):
+        mh.certify({"modulus": 11, "order": "topological", "query": "a", "statements": statements})
