@@ -444,13 +444,15 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     for v in (s, *targets):
         if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < n:
             raise CertificationError(f"node {v!r} outside 0..{n - 1}")
-    # Slots n..2n-1 hold tuples (no append): a label in n..2n-1 or -n..-1 hits one and raises
-    # AttributeError, one beyond raises IndexError, a non-integer TypeError; so the range is
-    # checked without a comparison per edge.
+    # Slots n..2n-1 hold tuples (no append): a label in n..2n-1 hits one and raises
+    # AttributeError, one beyond raises IndexError, a non-integer TypeError; so only the sign
+    # is compared per edge (a negative index would wrap onto a real node: -2n..-n-1 onto 0..n-1).
     adj: list[Any] = [[] for _ in range(n)]
     adj += [()] * n
     try:
         for u, v in instance["edges"]:
+            if u < 0 or v < 0:
+                raise ValueError
             adj[u].append(v)
             adj[v].append(u)
     except (TypeError, ValueError, IndexError, AttributeError):

@@ -247,6 +247,8 @@ def test_plain_bfs_certifier_agrees_with_networkx_on_10000_items(kind):
     ([[0, 1], [9, 2]], "label 2n - 1"),
     ([[0, 1], [10, 2]], "label 2n"),
     ([[0, 1], [-11, 2]], "label below -2n"),
+    ([[0, 1], [-7, 2]], "label in -2n..-n-1 (would wrap onto node 3 of an unreached part)"),
+    ([[0, 1], [3, -10]], "label -2n (would wrap onto node 0)"),
     ([[0, 1], [1.5, 2]], "not an integer"),
     ([[0, 1], [1, 2, 3]], "not a pair"),
     ([[0, 1], None], "not a list"),
