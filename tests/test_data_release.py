@@ -46,7 +46,7 @@ GOLDEN = {
         "multihop_arithmetic": "320b04be029af066879a3dd4240170ec7ca2f43be42e8894b4bf993573e9319b",
     },
     "v3": {
-        "graph_connectivity": "9b8cc96ee220abed1152d48062a57142236a0ca7740cc440c639d45a2f433ede",
+        "graph_connectivity": "9391538a3f8767a086bcc9249307be4f543ec1b9600848dbc01794d682f14ecb",
         "grid_planning": "707976562b5841d9eabdbde33865b94a6990a4b63216e8082447291cc5e6eb15",
         "multihop_arithmetic": "6e6ec3e4fec60546e409699795d04f529f892d8a98870ed8dff227cb34c4e6dc",
     },
