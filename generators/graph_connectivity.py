@@ -50,6 +50,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -344,14 +345,18 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
         if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < n:
             raise CertificationError(f"node {v!r} outside 0..{n - 1}")
     # Slots n..2n-1 hold tuples (no append): a label in n..2n-1 or -n..-1 hits one and raises
-    # AttributeError, one beyond raises IndexError, a non-integer TypeError; so the range is
-    # checked without a comparison per edge.
+    # AttributeError, one of 2n or more or below -2n raises IndexError, a non-integer
+    # TypeError. A label in -2n..-n-1 would wrap onto a real slot (0..n-1), so the smallest
+    # label is checked once (one C-level pass over the edges, no comparison per edge in Python).
+    edges = instance["edges"]
     adj: list[Any] = [[] for _ in range(n)]
     adj += [()] * n
     try:
-        for u, v in instance["edges"]:
+        for u, v in edges:
             adj[u].append(v)
             adj[v].append(u)
+        if min(chain.from_iterable(edges), default=0) < 0:
+            raise ValueError
     except (TypeError, ValueError, IndexError, AttributeError):
         raise CertificationError(f"edges must be [u, v] pairs of labels in 0..{n - 1}") from None
     parent = [-1] * n

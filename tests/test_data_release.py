@@ -46,7 +46,7 @@ GOLDEN = {
         "multihop_arithmetic": "320b04be029af066879a3dd4240170ec7ca2f43be42e8894b4bf993573e9319b",
     },
     "v3": {
-        "graph_connectivity": "297c32306442e31d08f0062d4961eb1c97bbcf11262d7743a2909d5d2d014f7b",
+        "graph_connectivity": "25f1cddad0dcbe960185be3456cd7a8d20f3a0525519549eaa58044cc19bd681",
         "grid_planning": "707976562b5841d9eabdbde33865b94a6990a4b63216e8082447291cc5e6eb15",
         "multihop_arithmetic": "6e6ec3e4fec60546e409699795d04f529f892d8a98870ed8dff227cb34c4e6dc",
     },
