@@ -128,6 +128,21 @@ def test_frozen_releases_are_pinned_and_still_load(release, task):
                                                 key=lambda r: int(r[1:]))
 
 
+def test_the_canonical_dataset_card_names_every_family_whose_items_changed():
+    """The card's "What changed" section says, per family, what a user of the previous release
+    gets differently: each family whose generator version moved is named there with it."""
+    previous = RELEASES[-2]
+    card = (DATA / CANONICAL / "README.md").read_text("utf-8")
+    assert f"# depthbench data {CANONICAL} — the canonical release" in card
+    section = card[card.index(f"What changed from {previous}"):card.index("Every item's depth was certified")]
+    for task in TASKS:
+        new = json.loads((DATA / CANONICAL / task / "manifest.json").read_text())["generator_versions"][task]
+        old = json.loads((DATA / previous / task / "manifest.json").read_text())["generator_versions"][task]
+        if new != old:
+            assert f"**{task}**" in section, f"data/{CANONICAL}/README.md does not say what changed in {task}"
+            assert f"version {new}" in section
+
+
 def test_v1_is_the_first_release_of_generator_version_1():
     items, _ = load_dataset(DATA / "v1" / "graph_connectivity", split="dev")
     assert items[0]["generator_version"] == "1"
