@@ -240,7 +240,7 @@ def _family_folders(release: Path) -> list[Path]:
     found = sorted(d for d in release.iterdir() if d.is_dir() and (d / "manifest.json").is_file())
     if not found:
         raise UserError(f"RELEASE_DIR: {str(release)!r} holds no dataset folder (a folder with manifest.json); "
-                        "give data/v1 or a folder written by `depthbench generate`")
+                        "give a release folder such as data/v3 or a folder written by `depthbench generate`")
     return found
 
 
@@ -323,7 +323,7 @@ def export_hub(release_dir: str | os.PathLike[str], out: str | os.PathLike[str])
 
     release = Path(release_dir)
     if not release.is_dir():
-        raise UserError(f"RELEASE_DIR: {str(release)!r} is not a folder; give data/v1 or a `depthbench generate` folder")
+        raise UserError(f"RELEASE_DIR: {str(release)!r} is not a folder; give a release folder such as data/v3 or a `depthbench generate` folder")
     dst = Path(out)
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         raise UserError(f"--out: {str(dst)!r} exists and is not empty; choose a new folder")

@@ -143,6 +143,18 @@ def test_the_canonical_dataset_card_names_every_family_whose_items_changed():
             assert f"version {new}" in section
 
 
+def test_readme_and_help_point_newcomers_at_the_canonical_release():
+    """Every command example that names a shipped release (`--data data/vN/...`, `export hub
+    data/vN`) names the canonical one; the frozen ones appear only as frozen."""
+    import re
+
+    readme = (REPO / "README.md").read_text("utf-8")
+    named = re.findall(r"(?:--data\s+|export hub\s+)data/(v\d+)", readme)
+    assert named and set(named) == {CANONICAL}, sorted(set(named))
+    hub_help = (REPO / "app" / "adapters" / "_cli.py").read_text("utf-8")
+    assert re.findall(r"data/(v\d+)", hub_help) == [CANONICAL]
+
+
 def test_v1_is_the_first_release_of_generator_version_1():
     items, _ = load_dataset(DATA / "v1" / "graph_connectivity", split="dev")
     assert items[0]["generator_version"] == "1"
