@@ -186,6 +186,21 @@ def test_a_folder_whose_files_do_not_match_its_manifest_is_refused_naming_the_fi
     assert not (tmp_path / "run").exists()
 
 
+def test_a_manifest_whose_per_depth_counts_do_not_match_its_file_is_refused(tmp_path, capsys):
+    """The manifest's per-depth counts are a claim about the file too: a depth moved is refused, named."""
+    folder = _copy_release(tmp_path, "multihop_arithmetic")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    per_depth = manifest["files"]["dev.jsonl"]["per_depth"]
+    per_depth["1"], per_depth["2"] = per_depth["1"] + 1, per_depth["2"] - 1  # same total, one item moved
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match=r"dev\.jsonl holds 5 items of depth 1 but manifest\.json's per_depth lists 6"):
+        load_dataset(folder, split="dev")
+    rc = main(["eval", "--data", str(folder), "--split", "dev", "--model", "simulated", "--strategy", "single",
+               "--budget", "64", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "per_depth lists 6" in err and "Traceback" not in err and not (tmp_path / "run").exists()
+
+
 def test_releases_are_small():
     for name in RELEASES:
         total = sum(p.stat().st_size for p in (DATA / name).rglob("*") if p.is_file())
