@@ -47,7 +47,7 @@ GOLDEN = {
     },
     "v3": {
         "graph_connectivity": "25f1cddad0dcbe960185be3456cd7a8d20f3a0525519549eaa58044cc19bd681",
-        "grid_planning": "e6369fb28148592005bb84a4f17a79b83dc132266899a13fda33ffe3801b0667",
+        "grid_planning": "e9555fd138fbc05e2df80c3b8e54d289577d0ead8f80241bd6dda795bb1a5736",
         "multihop_arithmetic": "6e6ec3e4fec60546e409699795d04f529f892d8a98870ed8dff227cb34c4e6dc",
     },
 }
