@@ -542,9 +542,16 @@ class _Grid:
         self.w, self.h, self.n = w, h, w * h
         self.nbrs = _grid_neighbours(w, h)
         self.code = code = [0] * (w * h)
-        cell = self.cell
-        for xy in instance["walls"]:
-            code[cell(xy, "wall")] = _WALL
+        walls = instance["walls"]
+        try:  # inline: the walls are most of an instance
+            for x, y in walls:
+                if type(x) is not int or type(y) is not int or not (0 <= x < w and 0 <= y < h):
+                    raise ValueError
+                code[y * w + x] = _WALL
+        except (TypeError, ValueError):
+            for xy in walls:
+                self.cell(xy, "wall")  # raises, naming the wall
+            raise
         self.ids = sorted({e["id"] for e in instance["keys"]} | {e["id"] for e in instance["doors"]})
         self.bit = {kid: 1 << i for i, kid in enumerate(self.ids)}
         self.door, self.key = [0] * self.n, [0] * self.n

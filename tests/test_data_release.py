@@ -47,7 +47,7 @@ GOLDEN = {
     },
     "v3": {
         "graph_connectivity": "25f1cddad0dcbe960185be3456cd7a8d20f3a0525519549eaa58044cc19bd681",
-        "grid_planning": "e9555fd138fbc05e2df80c3b8e54d289577d0ead8f80241bd6dda795bb1a5736",
+        "grid_planning": "a268348064ddfb63e7433508cf2058eea5ef3f74335449b2321e4fb753ff0d64",
         "multihop_arithmetic": "6e6ec3e4fec60546e409699795d04f529f892d8a98870ed8dff227cb34c4e6dc",
     },
 }
