@@ -47,6 +47,7 @@ import hashlib
 import json
 import operator
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -761,6 +762,13 @@ def load_dataset(path: "str | os.PathLike[str]", split: str | None = None) -> tu
             if isinstance(want_n, int) and want_n != len(got):
                 raise UserError(f"dataset: {fp} holds {len(got)} items but manifest.json lists {want_n}; "
                                 "regenerate the dataset")
+            want_depths = files[name].get("per_depth")
+            if isinstance(want_depths, dict):
+                have = Counter(str(it.get("depth")) for it in got)
+                if have != Counter({str(d): c for d, c in want_depths.items() if c}):
+                    d = next(d for d in sorted(set(have) | set(want_depths)) if have[d] != want_depths.get(d, 0))
+                    raise UserError(f"dataset: {fp} holds {have[d]} items of depth {d} but manifest.json's per_depth "
+                                    f"lists {want_depths.get(d, 0)}; regenerate the dataset")
             items.extend(got)
         return items, sha256_bytes(mbytes)
     items = _read_items(p)

@@ -240,7 +240,7 @@ def _family_folders(release: Path) -> list[Path]:
     found = sorted(d for d in release.iterdir() if d.is_dir() and (d / "manifest.json").is_file())
     if not found:
         raise UserError(f"RELEASE_DIR: {str(release)!r} holds no dataset folder (a folder with manifest.json); "
-                        "give data/v1 or a folder written by `depthbench generate`")
+                        "give a release folder such as data/v3 or a folder written by `depthbench generate`")
     return found
 
 
@@ -256,10 +256,35 @@ def _features(table: Any) -> list[dict[str, str]]:
     return [{"name": f.name, "dtype": names.get(str(f.type), str(f.type))} for f in table.schema]
 
 
-def _card(configs: list[dict[str, Any]], total: int) -> str:
+def _shipped_release(folder: Path) -> str | None:
+    """The name of the shipped release ``folder`` is (``data/<name>``), else None."""
+    import depthbench.data
+
+    root = Path(depthbench.data.__file__).parent.resolve()
+    folder = folder.resolve()
+    return folder.name if folder.parent == root and folder.name in depthbench.data.RELEASES else None
+
+
+def _regeneration(release: str | None, versions: str) -> str:
+    import depthbench.data
+
+    if release is not None and release != depthbench.data.CANONICAL:
+        return (f"This is depthbench's data release {release} (generator versions: {versions}), **frozen**: the "
+                f"canonical release is now {depthbench.data.CANONICAL}, and today's depthbench no longer "
+                f"regenerates these items (the `command` in `manifests/<config>.json` made them with the depthbench "
+                f"of the time). They still load, evaluate and validate in submissions. "
+                "The sha256 of a manifest identifies the dataset in depthbench runs and leaderboard submissions.")
+    head = (f"This is depthbench's data release {release}, the canonical one (generator versions: {versions}). "
+            if release is not None else f"Generator versions: {versions}. ")
+    return (head + "Regenerate byte for byte: `pip install depthbench` and, per config, the `command` in "
+            "`manifests/<config>.json` (e.g. `depthbench generate graph_connectivity --split test,dev`). "
+            "The sha256 of a manifest identifies the dataset in depthbench runs and leaderboard submissions.")
+
+
+def _card(configs: list[dict[str, Any]], total: int, release: str | None = None) -> str:
     meta = {
         "license": "apache-2.0",
-        "pretty_name": "depthbench",
+        "pretty_name": "depthbench" if release is None else f"depthbench {release}",
         "task_categories": ["question-answering", "text-generation"],
         "language": ["en"],
         "size_categories": [_size_category(total)],
@@ -296,9 +321,7 @@ def _card(configs: list[dict[str, Any]], total: int) -> str:
               "A correct answer is checked by the family's verifier, not by string match (any valid plan solves a "
               "grid item): score with `depthbench score`, or evaluate with `depthbench eval --data <this repo> "
               "--data-config <config>`.", "",
-              "Regenerate byte for byte: `pip install depthbench` and, per config, the `command` in "
-              "`manifests/<config>.json` (e.g. `depthbench generate graph_connectivity --split test,dev`). "
-              "The sha256 of a manifest identifies the dataset in depthbench runs and leaderboard submissions.", "",
+              _regeneration(release, ", ".join(f"{c['name']} {c['version']}" for c in configs)), "",
               f"Exported by depthbench {__version__}.", ""]
     return "\n".join(lines)
 
@@ -323,7 +346,8 @@ def export_hub(release_dir: str | os.PathLike[str], out: str | os.PathLike[str])
 
     release = Path(release_dir)
     if not release.is_dir():
-        raise UserError(f"RELEASE_DIR: {str(release)!r} is not a folder; give data/v1 or a `depthbench generate` folder")
+        raise UserError(f"RELEASE_DIR: {str(release)!r} is not a folder; give a release folder such as data/v3 "
+                        "or a `depthbench generate` folder")
     dst = Path(out)
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         raise UserError(f"--out: {str(dst)!r} exists and is not empty; choose a new folder")
@@ -341,7 +365,9 @@ def export_hub(release_dir: str | os.PathLike[str], out: str | os.PathLike[str])
             splits = sorted(f[: -len(".jsonl")] for f in manifest.get("files", {}) if f.endswith(".jsonl"))
             if not splits:
                 raise UserError(f"RELEASE_DIR: {str(folder)!r} has no .jsonl split; export a JSONL dataset folder")
-            conf: dict[str, Any] = {"name": name, "splits": []}
+            versions = manifest.get("generator_versions") or {}
+            conf: dict[str, Any] = {"name": name, "splits": [], "version": ", ".join(
+                str(versions[k]) for k in sorted(versions)) or "unknown"}
             for split in splits:
                 items, _ = load_dataset(folder, split=split)
                 table = _arrow_table(items)
@@ -357,7 +383,7 @@ def export_hub(release_dir: str | os.PathLike[str], out: str | os.PathLike[str])
             (tmp / "manifests").mkdir(exist_ok=True)
             shutil.copyfile(folder / "manifest.json", tmp / "manifests" / f"{name}.json")
             configs.append(conf)
-        atomic_write_text(tmp / "README.md", _card(configs, total))
+        atomic_write_text(tmp / "README.md", _card(configs, total, _shipped_release(release)))
         if dst.exists():
             dst.rmdir()
         os.replace(tmp, dst)

@@ -47,7 +47,7 @@ GOLDEN = {
     },
     "v3": {
         "graph_connectivity": "9391538a3f8767a086bcc9249307be4f543ec1b9600848dbc01794d682f14ecb",
-        "grid_planning": "707976562b5841d9eabdbde33865b94a6990a4b63216e8082447291cc5e6eb15",
+        "grid_planning": "a268348064ddfb63e7433508cf2058eea5ef3f74335449b2321e4fb753ff0d64",
         "multihop_arithmetic": "6e6ec3e4fec60546e409699795d04f529f892d8a98870ed8dff227cb34c4e6dc",
     },
 }
@@ -128,6 +128,33 @@ def test_frozen_releases_are_pinned_and_still_load(release, task):
                                                 key=lambda r: int(r[1:]))
 
 
+def test_the_canonical_dataset_card_names_every_family_whose_items_changed():
+    """The card's "What changed" section says, per family, what a user of the previous release
+    gets differently: each family whose generator version moved is named there with it."""
+    previous = RELEASES[-2]
+    card = (DATA / CANONICAL / "README.md").read_text("utf-8")
+    assert f"# depthbench data {CANONICAL} — the canonical release" in card
+    section = card[card.index(f"What changed from {previous}"):card.index("Every item's depth was certified")]
+    for task in TASKS:
+        new = json.loads((DATA / CANONICAL / task / "manifest.json").read_text())["generator_versions"][task]
+        old = json.loads((DATA / previous / task / "manifest.json").read_text())["generator_versions"][task]
+        if new != old:
+            assert f"**{task}**" in section, f"data/{CANONICAL}/README.md does not say what changed in {task}"
+            assert f"version {new}" in section
+
+
+def test_readme_and_help_point_newcomers_at_the_canonical_release():
+    """Every command example that names a shipped release (`--data data/vN/...`, `export hub
+    data/vN`) names the canonical one; the frozen ones appear only as frozen."""
+    import re
+
+    readme = (REPO / "README.md").read_text("utf-8")
+    named = re.findall(r"(?:--data\s+|export hub\s+)data/(v\d+)", readme)
+    assert named and set(named) == {CANONICAL}, sorted(set(named))
+    hub_help = (REPO / "app" / "adapters" / "_cli.py").read_text("utf-8")
+    assert re.findall(r"data/(v\d+)", hub_help) == [CANONICAL]
+
+
 def test_v1_is_the_first_release_of_generator_version_1():
     items, _ = load_dataset(DATA / "v1" / "graph_connectivity", split="dev")
     assert items[0]["generator_version"] == "1"
@@ -157,6 +184,21 @@ def test_a_folder_whose_files_do_not_match_its_manifest_is_refused_naming_the_fi
     err = capsys.readouterr().err
     assert rc == 2 and "dev.jsonl does not match" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_manifest_whose_per_depth_counts_do_not_match_its_file_is_refused(tmp_path, capsys):
+    """The manifest's per-depth counts are a claim about the file too: a depth moved is refused, named."""
+    folder = _copy_release(tmp_path, "multihop_arithmetic")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    per_depth = manifest["files"]["dev.jsonl"]["per_depth"]
+    per_depth["1"], per_depth["2"] = per_depth["1"] + 1, per_depth["2"] - 1  # same total, one item moved
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match=r"dev\.jsonl holds 5 items of depth 1 but manifest\.json's per_depth lists 6"):
+        load_dataset(folder, split="dev")
+    rc = main(["eval", "--data", str(folder), "--split", "dev", "--model", "simulated", "--strategy", "single",
+               "--budget", "64", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "per_depth lists 6" in err and "Traceback" not in err and not (tmp_path / "run").exists()
 
 
 def test_releases_are_small():

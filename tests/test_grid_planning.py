@@ -189,6 +189,28 @@ def test_unnecessary_key_is_not_counted_and_unreachable_goal_raises():
         gp.certify(locked)
 
 
+@pytest.mark.parametrize(("change", "message"), [
+    ({"start": [7, 0]}, r"start \[7, 0\] is not a cell"),        # x = width: would wrap onto the next row
+    ({"start": [-1, 0]}, r"start \[-1, 0\] is not a cell"),      # would wrap onto the last cell
+    ({"goal": [0, 1]}, r"goal \[0, 1\] is not a cell"),          # y = height
+    ({"walls": [[2, 1]]}, r"wall \[2, 1\] is not a cell"),
+    ({"walls": [[7, 0]]}, r"wall \[7, 0\] is not a cell"),       # would wall off (0, 1): silently wrong
+    ({"walls": [[1.0, 0]]}, r"wall \[1.0, 0\] is not a cell"),
+    ({"walls": [[1, 0, 0]]}, r"is not a cell"),
+    ({"walls": [[2, 0]], "start": [2, 0], "goal": [6, 0]}, r"start \[2, 0\] is on a wall"),
+    ({"walls": [[6, 0]]}, r"goal \[6, 0\] is on a wall"),
+    ({"walls": [[1, 0]]}, r"key 'a' \[1, 0\] is on a wall"),
+    ({"walls": [[3, 0]]}, r"door 'a' \[3, 0\] is on a wall"),
+    ({"keys": [{"id": "a", "pos": [9, 0]}]}, r"key 'a' \[9, 0\] is not a cell"),
+    ({"width": "7"}, r"width and height must be integers"),
+    ({"height": 0}, r"width and height must be integers"),
+])
+def test_certifier_refuses_malformed_instances(change, message):
+    """A position outside the grid is refused, not wrapped onto another cell by its index."""
+    with pytest.raises(ValueError, match=message):
+        gp.certify(dict(CORRIDOR, **change))
+
+
 def test_certifier_counts_optimal_plans():
     # Open 3 x 3 room, S top-left, G bottom-right: C(4, 2) = 6 shortest plans of 4 moves.
     open_room = {"width": 3, "height": 3, "walls": [], "start": [0, 0], "goal": [2, 2], "keys": [], "doors": []}

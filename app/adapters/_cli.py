@@ -27,7 +27,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
     h = es.add_parser("hub", help="a folder huggingface_hub.upload_folder pushes as is (Parquet per family and "
                                   "split, a dataset card with one config per family)",
-                      description="Export RELEASE_DIR (data/v1, or a folder of `depthbench generate` folders) as a "
+                      description="Export RELEASE_DIR (a shipped release such as data/v3, or a folder of "
+                                  "`depthbench generate` folders) as a "
                                   "Hugging Face dataset folder: <family>/<split>-*.parquet, manifests/, README.md "
                                   "with configs and dataset_info. Push it with huggingface_hub's upload_folder "
                                   "(repo_type='dataset').")
