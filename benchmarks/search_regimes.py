@@ -4,15 +4,18 @@ What is measured (issue 13, regime 7a; ``BENCHMARKS.md``, *Search regimes*): gra
 the simulated reasoner with per-step error ``eps``, the same items and budget B for every
 strategy. For each process reward model -- ``oracle`` (an upper bound) and ``noisy:TPR,FPR``
 at decreasing reliability down to the uninformative ``noisy:0.5,0.5`` -- ``beam@N:W`` (and
-``mcts@N`` for the oracle) is compared with ``best_of@N`` under the same verifier by the suite's
-own verdicts (:func:`depthbench.scorers.compare_strategies`, paired exact TOST with margin 0.05,
-Holm across depths) per depth: accuracy of each, the paired difference and the verdict. Also
+``mcts@N`` for the oracle) is compared with its like-for-like baseline ``weighted_best_of@N:prm=P``
+(the same PRM and final weighted vote over N whole chains, no search) and with ``best_of@N`` under
+the matching outcome verifier (one chain picked) by the suite's own verdicts (:func:`depthbench.scorers.compare_strategies`, paired exact TOST with margin 0.05,
+Holm across depths) per depth: accuracy of each, the paired difference, its 90% interval, the verdict
+and the items per depth that would decide it (``items_to_decide``, 80% power). Also
 printed: mean generated tokens (G) per item and step calls per second (the search's cost
 through the call context).
 
 Usage::
 
     nice python benchmarks/search_regimes.py [--n 150] [--eps 0.15] [--budget 640] [--depths 1,4,8]
+    nice python benchmarks/search_regimes.py --prms 'noisy:0.6,0.4' --n 1000   # the weak-PRM pair alone
 
 Prints a markdown table.
 """
@@ -27,12 +30,20 @@ from depthbench.baselines._context import CallContext
 from depthbench.baselines.backends.simulated import SimulatedModel
 from depthbench.baselines.strategies import parse
 from depthbench.scorers import compare_strategies
+from depthbench.scorers._paired import items_to_decide
 from depthbench.tasks import build_items
 
-PAIRS = (("beam@4:2:prm=oracle", "best_of@4:oracle"), ("mcts@4:c=1.4:prm=oracle", "best_of@4:oracle"),
-         ("beam@4:2:prm=noisy:0.9,0.1", "best_of@4:noisy:0.9,0.1"),
+#: (search, baseline): each PRM's beam against its like-for-like baseline, weighted best-of-N with the
+#: same PRM over N whole chains (``weighted_best_of``), and against ``best_of@N`` with the matching
+#: outcome verifier (picks one chain); the oracle PRM also drives MCTS
+PAIRS = (("beam@4:2:prm=oracle", "weighted_best_of@4:prm=oracle"), ("beam@4:2:prm=oracle", "best_of@4:oracle"),
+         ("mcts@4:c=1.4:prm=oracle", "best_of@4:oracle"),
+         ("beam@4:2:prm=noisy:0.9,0.1", "weighted_best_of@4:prm=noisy:0.9,0.1"),
+         ("beam@4:2:prm=noisy:0.6,0.4", "weighted_best_of@4:prm=noisy:0.6,0.4"),
          ("beam@4:2:prm=noisy:0.6,0.4", "best_of@4:noisy:0.6,0.4"),
-         ("beam@4:2:prm=noisy:0.5,0.5", "best_of@4:noisy:0.5,0.5"))
+         ("beam@4:2:prm=noisy:0.5,0.5", "weighted_best_of@4:prm=noisy:0.5,0.5"))
+
+MARGIN, ALPHA = 0.05, 0.05  # compare_strategies' defaults
 
 
 def main() -> None:
@@ -41,13 +52,17 @@ def main() -> None:
     ap.add_argument("--eps", type=float, default=0.15, help="the reasoner's per-step error")
     ap.add_argument("--budget", type=int, default=640, help="B, generated tokens per item")
     ap.add_argument("--depths", default="1,4,8")
+    ap.add_argument("--prms", help="only beam@4:2 against weighted_best_of@4 with each of these PRMs, "
+                    "';'-separated (e.g. 'noisy:0.6,0.4;noisy:0.5,0.5'), for a large --n")
     args = ap.parse_args()
+    pairs = PAIRS if not args.prms else tuple((f"beam@4:2:prm={p}", f"weighted_best_of@4:prm={p}")
+                                              for p in args.prms.split(";"))
     depths = [int(d) for d in args.depths.split(",")]
     items = build_items("graph_connectivity", "train", depths=depths, n=args.n)
     model = SimulatedModel(eps=args.eps)
     outs: list[dict] = []
     cost: dict[str, tuple[float, int, int]] = {}
-    for name in dict.fromkeys(n for pair in PAIRS for n in pair):
+    for name in dict.fromkeys(n for pair in pairs for n in pair):
         s = parse(name)
         t0, calls, g = time.perf_counter(), 0, 0
         for it in items:
@@ -58,15 +73,19 @@ def main() -> None:
             g += o["generated_tokens"]
         cost[name] = (time.perf_counter() - t0, calls, g)
     print(f"graph_connectivity, simulated eps={args.eps}, budget {args.budget}, {args.n} items per depth\n")
-    print("| search (a) | best-of-N (b) | depth | acc a | acc b | diff | verdict | mean G a / b |")
-    print("|---|---|---|---|---|---|---|---|")
-    for a, b in PAIRS:
-        rows, bp = compare_strategies(outs, a, b, budget=args.budget, chance=0.5)
+    print(f"verdicts: paired exact TOST, margin {MARGIN}, alpha {ALPHA} (Holm across depths), the suite's defaults\n")
+    print("| search (a) | baseline (b) | depth | acc a | acc b | diff | 90% CI | verdict | items to decide | "
+          "mean G a / b |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for a, b in pairs:
+        rows, bp = compare_strategies(outs, a, b, budget=args.budget, chance=0.5, margin=MARGIN, alpha=ALPHA)
         ga = cost[a][2] / len(items)
         gb = cost[b][2] / len(items)
         for r in rows:
+            q, d = r["discordance"], (r["n10"] - r["n01"]) / r["n"]  # both after rounding, as the test sees them
+            need = items_to_decide(q, d, MARGIN, ALPHA, n_tests=len(rows)) if q > 0 else None
             print(f"| {a} | {b} | {r['depth']} | {r['acc_a']:.3f} | {r['acc_b']:.3f} | {r['diff']:+.3f} | "
-                  f"{r['verdict']} | {ga:.0f} / {gb:.0f} |")
+                  f"[{r['ci90_lo']:+.3f}, {r['ci90_hi']:+.3f}] | {r['verdict']} | {need or '-'} | {ga:.0f} / {gb:.0f} |")
     print("\n| strategy | calls/s | calls per item |")
     print("|---|---|---|")
     for name, (sec, calls, _) in cost.items():
