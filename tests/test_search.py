@@ -107,6 +107,12 @@ def test_oracle_prm_is_refused_on_a_hidden_split(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "prm=oracle reads the gold trace; use beam@4:2:prm=env" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "run").exists()
+    assert main(["eval", "--data", str(folder / "public"), "--split", "hidden", "--model", "simulated",
+                 "--strategy", "weighted_best_of@4:prm=noisy:0.6,0.4", "--budget", "256", "--out",
+                 str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "prm=noisy:0.6,0.4 reads the gold trace; use weighted_best_of@4:prm=env" in err, err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "run").exists()
 
 
 # ------------------------------------------------------------------ step-wise generation
