@@ -266,7 +266,8 @@ def noisy_prm_draw(item: Mapping[str, Any], chain: str, run_seed: int = 0) -> fl
     same text always gets the same score, whoever asks (beam, MCTS, ``weighted_best_of``, the
     validator), and the PRM's error persists along the chain: a chain it over- or under-rates it
     keeps rating so at every later step (every continuation of one first step shares ``u``),
-    and only the chain's correctness can change its verdict. A search that re-scores a chain at
+    and only the chain's correctness can change its verdict (so among the continuations of one
+    first step it never ranks a wrong one above a right one). A search that re-scores a chain at
     every step therefore gets no fresh look at it -- the model of a real PRM, a deterministic
     function of the text whose errors are correlated along a chain, not of a channel that
     re-draws per call (which lets beam search average many independent looks).
