@@ -16,6 +16,13 @@ Usage::
 
     nice python benchmarks/search_regimes.py [--n 150] [--eps 0.15] [--budget 640] [--depths 1,4,8]
     nice python benchmarks/search_regimes.py --prms 'noisy:0.6,0.4' --n 1000   # the weak-PRM pair alone
+    nice python benchmarks/search_regimes.py --prms 'oracle;noisy:0.6,0.4' --rho 0,0.3,0.5,0.7 --n 1000
+
+``--rho`` (a comma-separated list) sweeps the reasoner's correlation between samples (the
+simulated backend's ``rho``: a sample copies the item's shared draw with that probability; in
+step-wise generation a step call copies the shared continuation *of its prefix*, so siblings
+of one beam agree, while a whole chain copies the item's one shared chain), one table block
+per value: the map of where each half of regime 7a holds.
 
 Prints a markdown table.
 """
@@ -54,43 +61,59 @@ def main() -> None:
     ap.add_argument("--depths", default="1,4,8")
     ap.add_argument("--prms", help="only beam@4:2 against weighted_best_of@4 with each of these PRMs, "
                     "';'-separated (e.g. 'noisy:0.6,0.4;noisy:0.5,0.5'), for a large --n")
+    ap.add_argument("--rho", default="0", help="the reasoner's correlation between samples, a comma-separated "
+                    "list to sweep (e.g. 0,0.3,0.5,0.7)")
+    ap.add_argument("--seed", type=int, default=0, help="the run seed (every sample's and the noisy PRM's draws)")
     args = ap.parse_args()
     pairs = PAIRS if not args.prms else tuple((f"beam@4:2:prm={p}", f"weighted_best_of@4:prm={p}")
                                               for p in args.prms.split(";"))
     depths = [int(d) for d in args.depths.split(",")]
     items = build_items("graph_connectivity", "train", depths=depths, n=args.n)
-    model = SimulatedModel(eps=args.eps)
+    rhos = [float(r) for r in args.rho.split(",")]
+    print(f"graph_connectivity, simulated eps={args.eps}, budget {args.budget}, {args.n} items per depth, "
+          f"run seed {args.seed}\n")
+    print(f"verdicts: paired exact TOST, margin {MARGIN}, alpha {ALPHA} (Holm across depths), the suite's defaults\n")
+    print("| rho | search (a) | baseline (b) | depth | acc a | acc b | diff | 90% CI | verdict | items to decide | "
+          "mean G a / b |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    costs = {}
+    for rho in rhos:
+        cost = costs[rho] = _run_block(pairs, items, args, SimulatedModel(eps=args.eps, rho=rho))
+        for a, b, r, need in cost.pop("rows"):
+            ga, gb = cost[a][2] / len(items), cost[b][2] / len(items)
+            print(f"| {rho:g} | {a} | {b} | {r['depth']} | {r['acc_a']:.3f} | {r['acc_b']:.3f} | {r['diff']:+.3f} | "
+                  f"[{r['ci90_lo']:+.3f}, {r['ci90_hi']:+.3f}] | {r['verdict']} | {need or '-'} | {ga:.0f} / {gb:.0f} |")
+    print("\n| rho | strategy | calls/s | calls per item |")
+    print("|---|---|---|---|")
+    for rho, cost in costs.items():
+        for name, (sec, calls, _) in cost.items():
+            print(f"| {rho:g} | {name} | {calls / sec:.0f} | {calls / len(items):.1f} |")
+
+
+def _run_block(pairs, items, args, model) -> dict:
+    """Run every strategy of ``pairs`` on ``items`` with ``model``; the cost per strategy
+    (seconds, calls, generated tokens) and, under ``"rows"``, the compared rows of each pair."""
     outs: list[dict] = []
-    cost: dict[str, tuple[float, int, int]] = {}
+    cost: dict = {}
     for name in dict.fromkeys(n for pair in pairs for n in pair):
         s = parse(name)
         t0, calls, g = time.perf_counter(), 0, 0
         for it in items:
-            ctx = CallContext(it, s.name, args.budget, model)
+            ctx = CallContext(it, s.name, args.budget, model, run_seed=args.seed)
             o = asyncio.run(s.run(it, ctx))
             outs.append(o)
             calls += len(o["calls"])
             g += o["generated_tokens"]
         cost[name] = (time.perf_counter() - t0, calls, g)
-    print(f"graph_connectivity, simulated eps={args.eps}, budget {args.budget}, {args.n} items per depth\n")
-    print(f"verdicts: paired exact TOST, margin {MARGIN}, alpha {ALPHA} (Holm across depths), the suite's defaults\n")
-    print("| search (a) | baseline (b) | depth | acc a | acc b | diff | 90% CI | verdict | items to decide | "
-          "mean G a / b |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    rows_out = []
     for a, b in pairs:
-        rows, bp = compare_strategies(outs, a, b, budget=args.budget, chance=0.5, margin=MARGIN, alpha=ALPHA)
-        ga = cost[a][2] / len(items)
-        gb = cost[b][2] / len(items)
+        rows, _ = compare_strategies(outs, a, b, budget=args.budget, chance=0.5, margin=MARGIN, alpha=ALPHA)
         for r in rows:
             q, d = r["discordance"], (r["n10"] - r["n01"]) / r["n"]  # both after rounding, as the test sees them
             need = items_to_decide(q, d, MARGIN, ALPHA, n_tests=len(rows)) if q > 0 else None
-            print(f"| {a} | {b} | {r['depth']} | {r['acc_a']:.3f} | {r['acc_b']:.3f} | {r['diff']:+.3f} | "
-                  f"[{r['ci90_lo']:+.3f}, {r['ci90_hi']:+.3f}] | {r['verdict']} | {need or '-'} | {ga:.0f} / {gb:.0f} |")
-    print("\n| strategy | calls/s | calls per item |")
-    print("|---|---|---|")
-    for name, (sec, calls, _) in cost.items():
-        print(f"| {name} | {calls / sec:.0f} | {calls / len(items):.1f} |")
-
+            rows_out.append((a, b, r, need))
+    cost["rows"] = rows_out
+    return cost
 
 if __name__ == "__main__":
     main()
