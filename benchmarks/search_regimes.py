@@ -17,6 +17,7 @@ Usage::
     nice python benchmarks/search_regimes.py [--n 150] [--eps 0.15] [--budget 640] [--depths 1,4,8]
     nice python benchmarks/search_regimes.py --prms 'noisy:0.6,0.4' --n 1000   # the weak-PRM pair alone
     nice python benchmarks/search_regimes.py --prms 'oracle;noisy:0.6,0.4' --rho 0,0.3,0.5,0.7 --n 1000
+    nice python benchmarks/search_regimes.py --prms 'oracle;noisy:0.6,0.4' --rho 0.9 --n 4000 --seed 1
 
 ``--rho`` (a comma-separated list) sweeps the reasoner's correlation between samples (the
 simulated backend's ``rho``: a sample copies the item's shared draw with that probability; in
@@ -69,7 +70,12 @@ def main() -> None:
                                               for p in args.prms.split(";"))
     depths = [int(d) for d in args.depths.split(",")]
     items = build_items("graph_connectivity", "train", depths=depths, n=args.n)
-    rhos = [float(r) for r in args.rho.split(",")]
+    try:
+        rhos = [float(r) for r in args.rho.split(",")]
+    except ValueError:
+        ap.error(f"--rho: {args.rho!r} is not a comma-separated list of numbers in [0, 1], e.g. 0,0.5,0.9")
+    if not all(0.0 <= r <= 1.0 for r in rhos):
+        ap.error(f"--rho: every value must be in [0, 1], got {args.rho}")
     print(f"graph_connectivity, simulated eps={args.eps}, budget {args.budget}, {args.n} items per depth, "
           f"run seed {args.seed}\n")
     print(f"verdicts: paired exact TOST, margin {MARGIN}, alpha {ALPHA} (Holm across depths), the suite's defaults\n")
