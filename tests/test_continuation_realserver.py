@@ -192,19 +192,26 @@ def test_a_step_call_is_the_same_tokens_and_text_in_process_and_through_the_serv
     assert STEP_DELIMITER not in ca.text and ca.text.strip()
 
 
+def _short_item(tmp_path):
+    """One depth-1 graph item with a one-line prompt (keeps a real-server search fast on two shared
+    cores), and the path of its items file."""
+    from depthbench.tasks import build_items
+
+    items = build_items("graph_connectivity", "test", depths=[1], n=1)
+    tgt = items[0]["instance"]["targets"]
+    items[0]["prompt"] = f"Which of {tgt[0]} or {tgt[1]} is larger? End with 'Answer: <number>'."
+    data = tmp_path / "items.jsonl"
+    data.write_text("".join(json.dumps(it) + "\n" for it in items))
+    return items, data
+
+
 def test_beam_search_on_the_real_server_logs_every_call_holds_the_budget_and_analyses(base_url, tmp_path):
     """Deliverable 6 of issue 13: SmolLM2-135M runs beam search through llama.cpp's server at a small
     budget; every call is logged and listed in its outcome, the budget holds, and score / analyze /
     report complete."""
     from depthbench.baselines._stepwise import STEP_DELIMITER
     from depthbench.cli import main
-    from depthbench.tasks import build_items
-
-    items = build_items("graph_connectivity", "test", depths=[1], n=1)
-    tgt = items[0]["instance"]["targets"]  # a short prompt keeps the test fast on two shared cores
-    items[0]["prompt"] = f"Which of {tgt[0]} or {tgt[1]} is larger? End with 'Answer: <number>'."
-    data = tmp_path / "items.jsonl"
-    data.write_text("".join(json.dumps(it) + "\n" for it in items))
+    items, data = _short_item(tmp_path)
     budget, run = 64, tmp_path / "srv"
     assert main(["eval", "--data", str(data), "--strategy", "beam@2:2:prm=oracle", "--budget", str(budget),
                  "--seed", "5", "--temperature", "0.7", "--concurrency", "1", "--no-progress",
@@ -235,14 +242,9 @@ def test_weighted_best_of_on_the_real_server_sends_the_step_prompt_and_holds_the
     weighted vote recorded, and score / analyze complete."""
     from depthbench.baselines._stepwise import STEP_DELIMITER, step_messages
     from depthbench.cli import main
-    from depthbench.tasks import build_items
 
     strategy = "weighted_best_of@2:prm=oracle"
-    items = build_items("graph_connectivity", "test", depths=[1], n=1)
-    tgt = items[0]["instance"]["targets"]  # a short prompt keeps the test fast on two shared cores
-    items[0]["prompt"] = f"Which of {tgt[0]} or {tgt[1]} is larger? End with 'Answer: <number>'."
-    data = tmp_path / "items.jsonl"
-    data.write_text("".join(json.dumps(it) + "\n" for it in items))
+    items, data = _short_item(tmp_path)
     budget, run = 64, tmp_path / "wbo"
     assert main(["eval", "--data", str(data), "--strategy", strategy, "--budget", str(budget),
                  "--seed", "5", "--temperature", "0.7", "--concurrency", "1", "--no-progress",
