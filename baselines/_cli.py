@@ -142,12 +142,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print(f"{res['items']} items, {res['units']} (item, strategy, budget) units: {res['resumed_units']} from an "
           f"earlier run, {res['new_units']} new; {res['new_calls']} new calls, {res['calls_from_log']} served from "
           f"the log; {res['new_generated_tokens']} generated tokens in {res['seconds']:.1f}s")
-    print(f"{'strategy':<28} {'budget':>7} {'n':>5} {'acc':>6} {'mean G':>8} {'mean P':>9} {'calls':>6} {'resp':>6} "
+    rows = summarize(res["out"])
+    sw = max([28, *(len(r["strategy"]) for r in rows)])  # long strategy names keep the columns aligned
+    print(f"{'strategy':<{sw}} {'budget':>7} {'n':>5} {'acc':>6} {'mean G':>8} {'mean P':>9} {'calls':>6} {'resp':>6} "
           f"{'no ans':>7}")
-    for r in summarize(res["out"]):
+    for r in rows:
         acc = f"{'n/a':>6}" if blind else f"{r['accuracy']:>6.3f}"
         counts = " ".join(f"{'-' if r[k] is None else format(r[k], '.1f'):>6}" for k in ("mean_calls", "mean_responses"))
-        print(f"{r['strategy']:<28} {r['budget']:>7} {r['n']:>5} {acc} {r['mean_G']:>8.1f} "
+        print(f"{r['strategy']:<{sw}} {r['budget']:>7} {r['n']:>5} {acc} {r['mean_G']:>8.1f} "
               f"{r['mean_P']:>9.1f} {counts} {r['no_answer_rate']:>7.3f}")
     if len(res.get("servers") or []) > 1:
         print("requests per server: " + ", ".join(f"{s['base_url']} {s['requests']}" for s in res["servers"]))

@@ -38,3 +38,37 @@ def test_analyze_gives_verdicts_for_a_search_strategy(tmp_path):
         assert depths == [1, 4]
         assert rows[pair]["budget"] == 400 and rows[pair]["verdict"] in VERDICTS
     assert {(b["a"], b["b"]) for b in res["breakpoints"]} >= {(beam, bon), (beam, "single")}
+
+
+def test_beam_is_paired_with_its_like_for_like_baseline_and_long_names_keep_tables_aligned(tmp_path, capsys):
+    """beam@N:W:prm=P against weighted_best_of@N:prm=P (the same PRM, no search) is a default pair;
+    the eval summary and analyze's text tables keep their columns when a name is longer than the
+    column's usual width."""
+    ds, run = tmp_path / "ds", tmp_path / "run"
+    assert main(["generate", "graph_connectivity", "--depths", "1,4", "--n", "4", "--seed", "3", "--out", str(ds),
+                 "--quiet"]) == 0
+    beam, wbon = "beam@4:2:prm=noisy:0.6,0.4", "weighted_best_of@4:prm=noisy:0.6,0.4"
+    assert default_pairs({beam: "search", wbon: "parallel"}) == [(beam, wbon)]
+    capsys.readouterr()
+    assert main(["eval", "--data", str(ds), "--model", "simulated:eps=0.2", "--strategy", f"{beam},{wbon},single",
+                 "--budget", "400", "--out", str(run), "--no-progress"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    head = next(ln for ln in out if ln.startswith("strategy "))
+    end = head.index("budget") + len("budget")
+    rows = [ln for ln in out if ln.split(" ")[0] in (beam, wbon, "single")]
+    assert len(rows) == 3 and all(r[:end].split()[-1] == "400" and r[end] == " " for r in rows), out
+    assert main(["analyze", str(run), "--n-boot", "200"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    res = json.loads((run / "results.json").read_text())
+    assert {(r["a"], r["b"]) for r in res["equivalence"]} >= {(beam, wbon)}
+    curves_head = next(ln for ln in text if ln.startswith("task") and " kind " in ln)
+    k = curves_head.index("kind")
+    curve_rows = [ln for ln in text if ln.startswith("graph_connectivity") and (beam in ln or wbon in ln)
+                  and (" search " in ln or " parallel " in ln)]
+    assert curve_rows and all(r[k:].split()[0] in ("search", "parallel") and r[k - 1] == " " for r in curve_rows)
+    eq_head = next(ln for ln in text if ln.startswith("task") and " a " in ln and " b " in ln)
+    a0, b0, d0 = eq_head.index(" a ") + 1, eq_head.index(" b ") + 1, eq_head.index("depth")
+    eq_rows = [ln for ln in text if ln.startswith("graph_connectivity") and f" {beam} " in ln and f" {wbon} " in ln]
+    assert len(eq_rows) == 2
+    for r in eq_rows:
+        assert r[a0:b0].strip() == beam and r[b0:d0].strip() == wbon, r

@@ -192,19 +192,26 @@ def test_a_step_call_is_the_same_tokens_and_text_in_process_and_through_the_serv
     assert STEP_DELIMITER not in ca.text and ca.text.strip()
 
 
+def _short_item(tmp_path):
+    """One depth-1 graph item with a one-line prompt (keeps a real-server search fast on two shared
+    cores), and the path of its items file."""
+    from depthbench.tasks import build_items
+
+    items = build_items("graph_connectivity", "test", depths=[1], n=1)
+    tgt = items[0]["instance"]["targets"]
+    items[0]["prompt"] = f"Which of {tgt[0]} or {tgt[1]} is larger? End with 'Answer: <number>'."
+    data = tmp_path / "items.jsonl"
+    data.write_text("".join(json.dumps(it) + "\n" for it in items))
+    return items, data
+
+
 def test_beam_search_on_the_real_server_logs_every_call_holds_the_budget_and_analyses(base_url, tmp_path):
     """Deliverable 6 of issue 13: SmolLM2-135M runs beam search through llama.cpp's server at a small
     budget; every call is logged and listed in its outcome, the budget holds, and score / analyze /
     report complete."""
     from depthbench.baselines._stepwise import STEP_DELIMITER
     from depthbench.cli import main
-    from depthbench.tasks import build_items
-
-    items = build_items("graph_connectivity", "test", depths=[1], n=1)
-    tgt = items[0]["instance"]["targets"]  # a short prompt keeps the test fast on two shared cores
-    items[0]["prompt"] = f"Which of {tgt[0]} or {tgt[1]} is larger? End with 'Answer: <number>'."
-    data = tmp_path / "items.jsonl"
-    data.write_text("".join(json.dumps(it) + "\n" for it in items))
+    items, data = _short_item(tmp_path)
     budget, run = 64, tmp_path / "srv"
     assert main(["eval", "--data", str(data), "--strategy", "beam@2:2:prm=oracle", "--budget", str(budget),
                  "--seed", "5", "--temperature", "0.7", "--concurrency", "1", "--no-progress",
@@ -226,3 +233,35 @@ def test_beam_search_on_the_real_server_logs_every_call_holds_the_budget_and_ana
     results = json.loads((run / "results.json").read_text())
     assert {(r["strategy"], r["kind"]) for r in results["curves"]} == {("beam@2:2:prm=oracle", "search")}
     assert (run / "report" / "report.html").exists() and (run / "report" / "summary.md").exists()
+
+
+def test_weighted_best_of_on_the_real_server_sends_the_step_prompt_and_holds_the_budget(base_url, tmp_path):
+    """beam's like-for-like baseline, ``weighted_best_of@N:prm=P``, through llama.cpp's server: N
+    whole chains of the same step prompt beam sends for its first step (no prefix, no stop at the
+    step delimiter), each within B/N; every call logged and listed, the budget held, the PRM's
+    weighted vote recorded, and score / analyze complete."""
+    from depthbench.baselines._stepwise import STEP_DELIMITER, step_messages
+    from depthbench.cli import main
+
+    strategy = "weighted_best_of@2:prm=oracle"
+    items, data = _short_item(tmp_path)
+    budget, run = 64, tmp_path / "wbo"
+    assert main(["eval", "--data", str(data), "--strategy", strategy, "--budget", str(budget),
+                 "--seed", "5", "--temperature", "0.7", "--concurrency", "1", "--no-progress",
+                 "--model", "openai:smollm2", "--base-url", base_url, "--out", str(run)]) == 0
+    calls = _calls(run)
+    assert {c["role"] for c in calls} == {"answer"}
+    assert sorted(c["sample"] for c in calls) == [0, 1]  # N = 2 chains, one record each
+    for c in calls:
+        req = c["request"]
+        assert [dict(m) for m in req["messages"]] == step_messages(items[0])  # beam's first-step prompt
+        assert not req.get("assistant_prefix") and STEP_DELIMITER not in (req.get("stop") or [])
+        assert 1 <= c["usage"]["completion_tokens"] <= req["max_tokens"] <= budget // 2
+    [o] = [json.loads(x) for x in (run / "outcomes.jsonl").read_text().splitlines()]
+    assert sorted(o["calls"]) == sorted(c["key"] for c in calls)
+    assert o["generated_tokens"] == sum(c["usage"]["completion_tokens"] for c in calls) <= budget
+    assert o["meta"]["prm"] == "oracle" and len(o["meta"]["scores"]) == 2
+    assert main(["score", str(run)]) == 0
+    assert main(["analyze", str(run)]) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert {(r["strategy"], r["kind"]) for r in results["curves"]} == {(strategy, "parallel")}

@@ -153,7 +153,7 @@ def test_demo_shows_the_search_comparison(demo) -> None:
     data = json.loads((out / "search" / "search.json").read_text())
     pairs = {(p["a"], p["b"]): {r["depth"]: r for r in p["rows"]} for p in data["pairs"]}
     oracle = pairs[("beam@4:2:prm=oracle", "best_of@4:oracle")]
-    noisy = pairs[("beam@4:2:prm=noisy:0.6,0.4", "best_of@4:noisy:0.6,0.4")]
+    noisy = pairs[("beam@4:2:prm=noisy:0.6,0.4", "weighted_best_of@4:prm=noisy:0.6,0.4")]
     assert oracle[12]["verdict"] == "a_better" and oracle[12]["diff"] > oracle[1]["diff"] + 0.1
     assert noisy[12]["diff"] < oracle[12]["diff"]
     # the suite's one wording (summarize_comparison), then the differences per depth

@@ -262,6 +262,10 @@ def test_names(name, canonical, kind, min_budget):
     ("evolve@3:reset=-1", "reset must be an integer >= 0 (the smallest valid value is 0)"),
     ("evolve@3:size=4", "takes options islands=N, convs=N, turns=N, reset=N, migrate=N"),
     ("evolve@3:turns=2:turns=3", "gives turns twice"),
+    ("evolve@2:migrate=99", "migrate=99, not below an island's population of 2 candidates (convs x turns) after a "
+                            "generation; the largest valid value is migrate=1"),
+    ("evolve@2:convs=3:turns=2:migrate=6", "the largest valid value is migrate=5"),
+    ("evolve@2:convs=1:migrate=1", "the largest valid value is migrate=0"),
     ("revision_feedback@0:4", "K (threads) must be an integer >= 1 (the smallest valid value is 1)"),
     ("revision_feedback@4:1", "R (candidates per thread) must be an integer >= 2 (the smallest valid value is 2)"),
     ("revision_feedback@4", "needs revision_feedback@K:R"),

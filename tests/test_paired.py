@@ -188,6 +188,24 @@ def test_items_to_decide():
     assert diff is not None and diff < 200
 
 
+@pytest.mark.parametrize("q, d, exact", [
+    (0.04, 1.0 - 0.96, 0.04),          # 0.040000000000000036: |diff| above q by float error
+    (0.04, -(1.0 - 0.96), -0.04),
+    (0.3, 0.1 + 0.2, 0.3),             # 0.30000000000000004
+    (0.1, 0.7 - 0.6, 0.1),             # 0.09999999999999998: just below, nothing to clamp
+])
+def test_items_to_decide_when_every_discordant_item_goes_one_way(q, d, exact):
+    """|diff| = discordance up to float error (all discordant items favour one side) is the exact
+    case, not a math domain error; a real excess is still refused."""
+    n = items_to_decide(q, d, M, n_tests=3)
+    assert n is not None and n == items_to_decide(q, exact, M, n_tests=3)
+
+
+def test_items_to_decide_refuses_a_difference_beyond_the_discordance():
+    with pytest.raises(ValueError, match="discordance"):
+        items_to_decide(0.04, 0.05, M)
+
+
 # ----------------------------------------------------------------------------- rounding
 
 def test_rounding_keeps_binary_credit_and_the_expected_difference():

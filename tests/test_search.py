@@ -59,7 +59,14 @@ def test_search_defaults_to_the_env_prm():
     ("beam@6:4:prm=env", "the smallest valid W >= 4 is 6"),
     ("beam@4:2:prm=magic", "prm='magic' is not a process reward model"),
     ("beam@4:2:prm=noisy:0.6", "prm=noisy needs true and false positive rates"),
-    ("beam@4:2:prm=noisy:1.5,0.1", "probabilities in [0, 1]"),
+    ("beam@4:2:prm=noisy:1.5,0.1", "prm=noisy:TPR,FPR: TPR (true positive rate) must be a probability in [0, 1], "
+                                   "got '1.5'"),
+    ("beam@4:2:prm=noisy:1.2,0", "TPR (true positive rate) must be a probability in [0, 1], got '1.2'"),
+    ("beam@4:2:prm=noisy:0.6,-0.1", "FPR (false positive rate) must be a probability in [0, 1], got '-0.1'"),
+    ("beam@4:2:prm=noisy:0.6,nan", "FPR (false positive rate) must be a probability in [0, 1], got 'nan'"),
+    ("weighted_best_of@4:prm=noisy:1.2,0", "TPR (true positive rate) must be a probability in [0, 1]"),
+    ("weighted_best_of@4:2", "needs weighted_best_of@N[:prm=P]"),
+    ("weighted_best_of@0", "positive integer N"),
     ("beam@4:2:prm=model:nonsense", "prm=model:nonsense"),
     ("beam@4", "needs beam@N:W"),
     ("mcts@4:c=0", "has 'c=0', but c (the UCT exploration constant) must be a number in (0, 100]"),
@@ -100,6 +107,12 @@ def test_oracle_prm_is_refused_on_a_hidden_split(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "prm=oracle reads the gold trace; use beam@4:2:prm=env" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "run").exists()
+    assert main(["eval", "--data", str(folder / "public"), "--split", "hidden", "--model", "simulated",
+                 "--strategy", "weighted_best_of@4:prm=noisy:0.6,0.4", "--budget", "256", "--out",
+                 str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "prm=noisy:0.6,0.4 reads the gold trace; use weighted_best_of@4:prm=env" in err, err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "run").exists()
 
 
 # ------------------------------------------------------------------ step-wise generation
@@ -249,16 +262,23 @@ def test_validator_refuses_a_beam_call_out_of_its_tree(tmp_path):
 # ------------------------------------------------------------------ regime 7a
 def test_regime_oracle_beam_beats_best_of_and_the_gap_grows_with_depth():
     """Simulated reasoner, graph connectivity, matched budget: with the oracle PRM beam search
-    beats best-of-N (the oracle verifier) and the gap grows with depth (the suite's verdicts);
-    with a weak PRM (noisy 0.6, 0.4) the gap is smaller at every depth (reward reliability
-    decides how much search gains)."""
+    beats best-of-N (the oracle verifier) and the gap grows with depth (the suite's verdicts).
+    With a weak PRM (noisy 0.6, 0.4, persistent per chain) against its like-for-like baseline
+    (weighted best-of-N with the same PRM): no difference shown at depth 1, where beam reduces to
+    it, and at depth 8 beam leads by less than with the oracle (reward reliability decides how much
+    search gains). Issue 13's stronger claim, "equivalent at every depth", does not hold here: at
+    1000 items per depth beam leads by +0.10 at depth 8, shown better (benchmarks/search_regimes.py,
+    BENCHMARKS.md): a weak per-step signal still compounds over a beam's rounds of pruning. With correlated
+    samples it does (BENCHMARKS.md, the map over the reasoner's rho, ``--rho``): at rho = 0.9 both halves
+    hold at every depth on three run seeds, but only 2000-4000 items per depth decide the weak pair
+    (minutes of CPU), so this test keeps to the rho = 0 regime a fast test can decide."""
     model = SimulatedModel(eps=0.15)
     items = (build_items("graph_connectivity", "train", depths=[1], n=160)
              + build_items("graph_connectivity", "train", depths=[8], n=50))
     budget = 640
+    weak, weak_base = "beam@4:2:prm=noisy:0.6,0.4", "weighted_best_of@4:prm=noisy:0.6,0.4"
     outs = []
-    for name in ("beam@4:2:prm=oracle", "best_of@4:oracle", "beam@4:2:prm=noisy:0.6,0.4", "best_of@4:noisy:0.6,0.4",
-                 "mcts@4:c=1.4:prm=oracle"):
+    for name in ("beam@4:2:prm=oracle", "best_of@4:oracle", weak, weak_base, "mcts@4:c=1.4:prm=oracle"):
         for it in items:
             outs.append(_run(name, it, budget, model)[0])
     assert max(o["generated_tokens"] for o in outs) <= budget
@@ -268,10 +288,10 @@ def test_regime_oracle_beam_beats_best_of_and_the_gap_grows_with_depth():
     assert v[8]["diff"] > v[1]["diff"] + 0.15
     assert bp["status"] == "located" and bp["breakpoint_depth"] == 8
     assert summarize_comparison(rows)["status"] == "located"
-    rows_n, _ = compare_strategies(outs, "beam@4:2:prm=noisy:0.6,0.4", "best_of@4:noisy:0.6,0.4", budget=budget,
-                                   chance=0.5)
+    rows_n, _ = compare_strategies(outs, weak, weak_base, budget=budget, chance=0.5)
     vn = {r["depth"]: r for r in rows_n}
-    assert vn[8]["diff"] < v[8]["diff"] - 0.05
+    assert vn[1]["verdict"] == "inconclusive" and abs(vn[1]["diff"]) < 0.05, vn[1]
+    assert 0 < vn[8]["diff"] < v[8]["diff"] - 0.05, (vn[8]["diff"], v[8]["diff"])
     # MCTS with the oracle PRM, at the same budget: the same verdict at depth 8
     rows_m, _ = compare_strategies(outs, "mcts@4:c=1.4:prm=oracle", "best_of@4:oracle", budget=budget, chance=0.5)
     assert {r["depth"]: r["verdict"] for r in rows_m}[8] == "a_better"
@@ -407,3 +427,81 @@ def test_a_second_model_prm_through_the_runner_is_logged_and_its_submission_vali
     assert main(["submission", "pack", str(run), "--out", str(sub), "--submitter", "ci"]) == 0
     rep = validate_submission(sub, releases=ds)
     assert rep.problems == [] and rep.ok
+
+
+# ------------------------------------------------------------------ the noisy PRM: persistent per chain
+def test_noisy_prm_rates_hold_over_chains():
+    """Over independent chains (one first step each), the noisy PRM scores a right chain 1 with
+    probability TPR and a wrong one with FPR: observed rates within 3 standard errors."""
+    from depthbench.baselines.strategies._search import PRM, _oracle_ok, prm_free_score
+
+    items = build_items("graph_connectivity", "train", depths=[2, 6], n=60)
+    prm = PRM("noisy", 0.7, 0.2)
+    right, wrong = [], []
+    for it in items:
+        _, ctx = _run("weighted_best_of@4:prm=oracle", it, 640, SimulatedModel(eps=0.15))
+        for c in ctx.records:
+            ok = _oracle_ok(it, c["text"], c.get("extracted") is not None, c.get("extracted"))
+            (right if ok else wrong).append(prm_free_score(prm, it, c, c["text"], run_seed=3))
+    for got, p in ((right, 0.7), (wrong, 0.2)):
+        n = len(got)
+        assert n >= 100 and abs(sum(got) / n - p) <= 3 * (p * (1 - p) / n) ** 0.5, (p, sum(got) / n, n)
+
+
+def test_noisy_prm_is_a_function_of_the_text_and_its_error_persists_along_a_chain():
+    """The same text gets the same score whatever record carries it; every prefix of a chain
+    shares one draw, so a right chain's prefixes all score alike, and the run seed changes it."""
+    from depthbench.baselines.strategies._search import PRM, _oracle_ok, noisy_prm_draw, prm_free_score
+
+    items = build_items("graph_connectivity", "train", depths=[6], n=20)
+    prm = PRM("noisy", 0.6, 0.4)
+    n_chains = 0
+    draws = set()
+    for it in items:
+        out, ctx = _run("beam@4:2:prm=noisy:0.6,0.4", it, 640, SimulatedModel(eps=0.15))
+        by_key = {r["key"]: r for r in ctx.records}
+        for r in ctx.records:
+            chain = chain_text(r["key"], by_key)
+            u = noisy_prm_draw(it, chain)
+            # a fresh record (another key) with the same text: the same score
+            twin = {**r, "key": "another|key"}
+            assert prm_free_score(prm, it, twin, chain) == prm_free_score(prm, it, r, chain)
+            # every ancestor shares the draw
+            p = r
+            while p.get("parent"):
+                p = by_key[p["parent"]]
+                assert noisy_prm_draw(it, chain_text(p["key"], by_key)) == u
+            draws.add(u)
+            ok = _oracle_ok(it, chain, r.get("extracted") is not None, r.get("extracted"))
+            assert prm_free_score(prm, it, r, chain) == float(u < (0.6 if ok else 0.4))
+            n_chains += 1
+        assert noisy_prm_draw(it, chain, run_seed=1) != noisy_prm_draw(it, chain, run_seed=0)
+    assert n_chains > 100 and len(draws) >= 2 * len(items)  # 4 first steps per item, some of the same text
+
+
+def test_weighted_best_of_is_beams_like_for_like_baseline():
+    """weighted_best_of@N:prm=P sends the step prompt, scores whole chains with the same PRM and
+    reduces by weighted best-of-N; at depth 1 (every chain finishes at its first step) beam@N:W
+    makes the same decision from the same kind of chains."""
+    from depthbench.baselines._stepwise import step_messages
+
+    s = parse("weighted_best_of@4:prm=noisy:0.6,0.4")
+    assert (s.name, s.kind, s.needs_gold) == ("weighted_best_of@4:prm=noisy:0.6,0.4", "parallel", True)
+    assert parse("weighted_best_of@4").name == "weighted_best_of@4:prm=env"
+    it = build_items("graph_connectivity", "train", depths=[3], n=1)[0]
+    out, ctx = _run("weighted_best_of@4:prm=oracle", it, 640, SimulatedModel(eps=0.3))
+    assert [r["request"]["messages"] for r in ctx.records][0] == step_messages(it)
+    assert len(ctx.records) == 4 and out["generated_tokens"] <= 640
+    # the scores are the oracle PRM's verdicts on the whole chains, summed per answer
+    from depthbench.baselines.strategies._search import _oracle_ok
+
+    want = [float(_oracle_ok(it, r["text"], True, r["extracted"])) for r in ctx.records]
+    assert out["meta"]["scores"] == want and 0 < sum(want) < 4
+    votes: dict = {}
+    for r, w in zip(ctx.records, want):
+        votes[r["extracted"]] = votes.get(r["extracted"], 0.0) + w
+    assert out["meta"]["votes"] == votes and out["correct"] == (max(votes, key=votes.get) == it["answer"])
+    # a judged PRM pays its calls from the chains' shares
+    out, ctx = _run("weighted_best_of@4:prm=self", it, 640, SimulatedModel(eps=0.3))
+    assert [r["role"] for r in ctx.records].count("prm") == 4 and out["generated_tokens"] <= 640
+    assert out["meta"]["prm_tokens"] > 0

@@ -23,7 +23,8 @@ H = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(H)
 
 STRATEGIES = ("single", "majority@3", "best_of@3:self", "budget_forcing", "revision@2", "beam@4:2:prm=env",
-              "mcts@4:c=1.4:prm=env", "evolve@2", "revision_feedback@2:2")
+              "mcts@4:c=1.4:prm=env", "evolve@2", "revision_feedback@2:2", "weighted_best_of@3:prm=env",
+              "weighted_best_of@2:prm=self")
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,10 @@ TAMPERS = [
     ("beam adds a sample beyond N", lambda s: _extra_sample(s, "beam@"), "extra"),
     ("majority adds a sample beyond N", lambda s: _extra_sample(s, "majority@"), "is not a call strategy"),
     ("mcts step moved under another node", lambda s: _reparent(s, "mcts@"), "but the strategy makes it from"),
+    ("weighted_best_of drops a chain", lambda s: _drop_last(s, "weighted_best_of@3"), "missing"),
+    ("weighted_best_of drops a PRM call", lambda s: _drop_last(s, "weighted_best_of@2", "prm"), "missing"),
+    ("weighted_best_of adds a chain beyond N", lambda s: _extra_sample(s, "weighted_best_of@3"),
+     "is not a call strategy"),
     ("finish_reason length under the cap", lambda s: _length_under_cap(s, "single"), "finish_reason 'length'"),
 ]
 

@@ -413,13 +413,21 @@ def _f(x: Any, digits: int = 3, sign: bool = False) -> str:
     return fmt(float(x) if isinstance(x, int) and not isinstance(x, bool) else x, digits, missing="-", sign=sign)
 
 
+def _width(names: Any, least: int) -> int:
+    """A text column's width: ``least``, or the longest of ``names`` (long strategy names keep the columns aligned)."""
+    return max([least, *(len(str(n)) for n in names)])
+
+
 def format_table(results: Mapping[str, Any]) -> str:
     """Human-readable summary: curves, fits, verdicts and breakpoints."""
     lines = []
-    lines.append(f"{'task':<24} {'strategy':<22} {'kind':<10} {'budget':>6} {'depth':>5} {'n':>5} {'acc':>6} "
+    sw = _width((r["strategy"] for key in ("curves", "fits", "diversity") for r in results.get(key) or []), 22)
+    eq = results.get("equivalence") or []
+    aw, bw = _width((r["a"] for r in eq), 18), _width((r["b"] for r in eq), 18)
+    lines.append(f"{'task':<24} {'strategy':<{sw}} {'kind':<10} {'budget':>6} {'depth':>5} {'n':>5} {'acc':>6} "
                  f"{'wilson 95%':>15} {'no ans':>6} {'mean G':>8} {'calls':>6} {'resp':>6}")
     for r in results["curves"]:
-        lines.append(f"{r['task']:<24} {r['strategy']:<22} {str(r['kind']):<10} {r['budget']:>6} {r['depth']:>5} "
+        lines.append(f"{r['task']:<24} {r['strategy']:<{sw}} {str(r['kind']):<10} {r['budget']:>6} {r['depth']:>5} "
                      f"{r['n']:>5} {_f(r['accuracy']):>6} {'[' + _f(r['wilson_lo']) + ', ' + _f(r['wilson_hi']) + ']':>15} "
                      f"{_f(r['no_answer_rate']):>6} {_f(r['mean_generated_tokens'], 1):>8} "
                      f"{_f(r.get('mean_calls'), 1):>6} {_f(r.get('mean_responses'), 1):>6}")
@@ -428,24 +436,24 @@ def format_table(results: Mapping[str, Any]) -> str:
                  "are no response)")
     if results["fits"]:
         lines.append("")
-        lines.append(f"{'task':<24} {'strategy':<22} {'budget':>6} {'p [95%]':>24} {'d50 [95%]':>26} {'auc':>6} "
+        lines.append(f"{'task':<24} {'strategy':<{sw}} {'budget':>6} {'p [95%]':>24} {'d50 [95%]':>26} {'auc':>6} "
                      f"{'max|res|':>8} {'fit p':>6}")
         for r in results["fits"]:
             p = f"{_f(r['p'], 4)} [{_f(r['p_lo'], 4)}, {_f(r['p_hi'], 4)}]"
             d = fmt_d50(r, missing="-")
             if not r.get("d50_extrapolated"):
                 d = f"{d} [{_f(r['d50_lo'], 2)}, {_f(r['d50_hi'], 2)}]"
-            lines.append(f"{r['task']:<24} {r['strategy']:<22} {r['budget']:>6} {p:>24} {d:>26} {_f(r['auc']):>6} "
+            lines.append(f"{r['task']:<24} {r['strategy']:<{sw}} {r['budget']:>6} {p:>24} {d:>26} {_f(r['auc']):>6} "
                          f"{_f(r.get('gof_max_abs_resid')):>8} {_f(r.get('gof_p')):>6}")
         lines.append("p: per-step reliability in c + (1 - c) p^d (95% interval: hull of likelihood-ratio and bootstrap); "
                      "d50 beyond the largest measured depth is shown as '> max depth' (extrapolated); "
                      "max|res|: largest |accuracy - fit| over depths; fit p: Pearson chi-square goodness of fit")
     if results.get("diversity"):
         lines.append("")
-        lines.append(f"{'task':<24} {'strategy':<22} {'budget':>6} {'depth':>5} {'n':>5} {'N':>5} {'distinct':>8} "
+        lines.append(f"{'task':<24} {'strategy':<{sw}} {'budget':>6} {'depth':>5} {'n':>5} {'N':>5} {'distinct':>8} "
                      f"{'H bits':>6} {'pass@N':>6} {'maj@N':>6} {'gap':>6} {'abstain':>7} collapsed")
         for r in results["diversity"]:
-            lines.append(f"{r['task']:<24} {r['strategy']:<22} {r['budget']:>6} {r['depth']:>5} {r['n']:>5} "
+            lines.append(f"{r['task']:<24} {r['strategy']:<{sw}} {r['budget']:>6} {r['depth']:>5} {r['n']:>5} "
                          f"{_f(r['mean_samples'], 1):>5} {_f(r['distinct_answers'], 2):>8} {_f(r['answer_entropy'], 2):>6} "
                          f"{_f(r['coverage']):>6} {_f(r['majority_accuracy']):>6} {_f(r['coverage_gap'], sign=True):>6} "
                          f"{_f(r['abstain_rate'], 2):>7} {fmt_collapsed(r.get('collapsed'))}")
@@ -458,13 +466,13 @@ def format_table(results: Mapping[str, Any]) -> str:
         lines.append(f"margin {results['margin']}: a = parallel, b = sequential (a search strategy is a, against "
                      "either); diff = acc(a) - acc(b); "
                      "exact tests for paired outcomes, Holm across depths")
-        lines.append(f"{'task':<24} {'budget':>6} {'a':<18} {'b':<18} {'depth':>5} {'n':>5} {'diff':>7} "
+        lines.append(f"{'task':<24} {'budget':>6} {'a':<{aw}} {'b':<{bw}} {'depth':>5} {'n':>5} {'diff':>7} "
                      f"{'90% CI':>17} {'p_eq':>7} {'p_diff':>7} {'n eq80':>7} verdict")
         for r in results["equivalence"]:
             ci = (f"[{_f(r.get('ci90_lo'), sign=True)}, {_f(r.get('ci90_hi'), sign=True)}]"
                   if r.get("ci90_lo") is not None else "-")
             need = r.get("items_needed")
-            lines.append(f"{r['task']:<24} {r['budget']:>6} {r['a']:<18} {r['b']:<18} {r['depth']:>5} {r['n']:>5} "
+            lines.append(f"{r['task']:<24} {r['budget']:>6} {r['a']:<{aw}} {r['b']:<{bw}} {r['depth']:>5} {r['n']:>5} "
                          f"{_f(r.get('diff'), sign=True):>7} {ci:>17} {_f(r.get('p_holm'), 4):>7} "
                          f"{_f(r.get('p_diff_holm'), 4):>7} {'-' if need is None else need:>7} "
                          f"{verdict_words(r, pair_words(r['a'], r['b'], kinds))}")
@@ -491,8 +499,10 @@ def _matched_table(results: Mapping[str, Any]) -> list[str]:
     """The ``--match calls|responses`` section of the text table (same columns and words as above)."""
     m = results["matched"]
     kinds = {r["strategy"]: r.get("kind") for r in results.get("curves", [])}
+    arms = [(_arm(r["a"], r["budget_a"]), _arm(r["b"], r["budget_b"])) for r in m["equivalence"]]
+    aw, bw = _width((x for x, _ in arms), 24), _width((y for _, y in arms), 24)
     lines = ["", f"matched {m['by']}: {m['rule']}",
-             f"{'task':<24} {'a @ budget':<24} {'b @ budget':<24} {m['by']:>9} {'depth':>5} {'n':>5} {'diff':>7} "
+             f"{'task':<24} {'a @ budget':<{aw}} {'b @ budget':<{bw}} {m['by']:>9} {'depth':>5} {'n':>5} {'diff':>7} "
              f"{'90% CI':>17} {'p_eq':>7} {'p_diff':>7} verdict"]
     groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
     for r in m["equivalence"]:
@@ -501,7 +511,7 @@ def _matched_table(results: Mapping[str, Any]) -> list[str]:
         groups[(r["task"], r["a"], r["budget_a"], r["b"], r["budget_b"])].append(r)
         ci = (f"[{_f(r.get('ci90_lo'), sign=True)}, {_f(r.get('ci90_hi'), sign=True)}]"
               if r.get("ci90_lo") is not None else "-")
-        lines.append(f"{r['task']:<24} {la:<24} {lb:<24} {_f(r['count_a'], 1) + '/' + _f(r['count_b'], 1):>9} "
+        lines.append(f"{r['task']:<24} {la:<{aw}} {lb:<{bw}} {_f(r['count_a'], 1) + '/' + _f(r['count_b'], 1):>9} "
                      f"{r['depth']:>5} {r['n']:>5} {_f(r.get('diff'), sign=True):>7} {ci:>17} "
                      f"{_f(r.get('p_holm'), 4):>7} {_f(r.get('p_diff_holm'), 4):>7} {verdict_words(r, words)}")
     lines.append("")

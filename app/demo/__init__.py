@@ -27,8 +27,9 @@ three regimes the suite is about:
   corrupting a finished plan, so parallel voting is better wherever its chains fit.
 
 5. **Search** (issue 13): on graph_connectivity with noisy steps (``eps=0.1``), best-of-N
-   against beam search (``beam@4:2``, Snell et al. 2024) at the same budget, each scored by an
-   oracle (an upper bound) and by a weak noisy judge (``noisy:0.6,0.4``): the suite's paired
+   against beam search (``beam@4:2``, Snell et al. 2024) at the same budget, with an oracle
+   (an upper bound: ``best_of@4:oracle``) and with a weak noisy PRM (``noisy:0.6,0.4``, against
+   its like-for-like baseline ``weighted_best_of@4`` with the same PRM): the suite's paired
    verdicts per depth (``OUT/search/results.json``, the lines printed at the end). With the
    oracle the beam keeps only right partial chains and pulls away with depth; with the weak
    judge the gain shrinks -- how much search gains depends on how reliable its reward is.
@@ -90,7 +91,7 @@ _SPLIT = "test"
 DEMO_SEARCH_TASK, DEMO_SEARCH_DEPTHS, DEMO_SEARCH_MODEL = "graph_connectivity", (1, 4, 12), "simulated:eps=0.1"
 DEMO_SEARCH_BUDGET, DEMO_SEARCH_N = 768, 40
 DEMO_SEARCH_PAIRS: tuple[tuple[str, str], ...] = (("beam@4:2:prm=oracle", "best_of@4:oracle"),
-                                                  ("beam@4:2:prm=noisy:0.6,0.4", "best_of@4:noisy:0.6,0.4"))
+                                                  ("beam@4:2:prm=noisy:0.6,0.4", "weighted_best_of@4:prm=noisy:0.6,0.4"))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ name                             kind         what
 ``beam@N:W[:prm=P]``             search       beam search over steps scored by a process reward
                                               model (Snell et al.); weighted best-of-N at the end
 ``mcts@N[:c=C][:prm=P]``         search       UCT over steps, PRM value at the leaves
+``weighted_best_of@N[:prm=P]``   parallel     N whole chains scored by the same PRM, weighted vote:
+                                              beam's like-for-like baseline (no search)
 ================================ ============ ==================================================
 
 Budget rule: G (generated tokens over all calls, verifier/judge/pilot included) never

@@ -363,13 +363,16 @@ def pos_int(text: str | None, name: str, what: str) -> int:
     return int(text)  # type: ignore[arg-type]
 
 
-def prob(text: str, name: str) -> float:
-    """A probability parameter in [0, 1], or a :func:`bad_name` error."""
+def prob(text: str, name: str, what: str | None = None) -> float:
+    """A probability parameter in [0, 1], or a :func:`bad_name` error naming it (``what``,
+    e.g. ``"prm=noisy: TPR (true positive rate)"``) and the valid range."""
     try:
         x = float(text)
     except ValueError:
-        raise bad_name(name, f"needs probabilities in [0, 1], got {text!r}") from None
-    if not 0.0 <= x <= 1.0:
+        x = float("nan")
+    if not 0.0 <= x <= 1.0:  # NaN fails too
+        if what:
+            raise bad_name(name, f"{what} must be a probability in [0, 1], got {text!r}")
         raise bad_name(name, f"needs probabilities in [0, 1], got {text!r}")
     return x
 

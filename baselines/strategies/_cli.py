@@ -39,7 +39,7 @@ def _cmd_strategies(args: argparse.Namespace) -> int:
                 print(f"\n{info.pattern}")
                 for name, meaning in info.params.items():
                     print(f"  {name:<14} {meaning}")
-        print("\nprocess reward models (prm=P, for beam and mcts):")
+        print("\nprocess reward models (prm=P, for beam, mcts and weighted_best_of):")
         for name, (gold, meaning) in PRMS.items():
             print(f"  {name:<14} {'needs gold' if gold else 'gold-free':<11} {meaning}")
     return 0

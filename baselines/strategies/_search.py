@@ -10,8 +10,9 @@ A **process reward model** scores a partial chain step by step. The search strat
 ``oracle``          needs     right so far against the gold trace (the family's
                               ``trace_first_error``); an **upper bound**, not a method
 ``noisy:TPR,FPR``   needs     the oracle's verdict seen through a noisy channel: a right chain
-                              scores 1 with probability TPR, a wrong one with FPR; one draw per
-                              step call from the run seed and its call key
+                              scores 1 with probability TPR, a wrong one with FPR; the error
+                              persists per chain (:func:`noisy_prm_draw`: one draw per chain,
+                              keyed on its content, so the same text always gets the same score)
 ``env``             free      the task's own gold-free checks of the stated steps (the family's
                               ``env_check``: grid moves simulated, graph edges looked up,
                               arithmetic recomputed from the stated operands)
@@ -39,7 +40,14 @@ from typing import Any, ClassVar
 from depthbench.baselines._budget import MIN_CALL_TOKENS, Budget, BudgetExhausted
 from depthbench.baselines._context import CallContext, strategy_rng
 from depthbench.baselines._roles import Role
-from depthbench.baselines._stepwise import STEP_JOIN, STEP_ROLE, chain_finished, chain_text, step_messages
+from depthbench.baselines._stepwise import (
+    STEP_DELIMITER,
+    STEP_JOIN,
+    STEP_ROLE,
+    chain_finished,
+    chain_text,
+    step_messages,
+)
 from depthbench.baselines import backends  # the package only: its registry is loaded on first use
 from depthbench.baselines.strategies._base import CallSlot, Strategy, bad_name, prob, tie_seed
 from depthbench.baselines.strategies.best_of import judge_score
@@ -47,7 +55,7 @@ from depthbench.errors import UserError
 from depthbench.scorers import family_of, stated_steps, trace_first_error, verify, weighted_best_of_n
 
 __all__ = ["SearchStrategy", "PRM", "PRMS", "parse_prm", "STEP", "PRM_ROLE", "SEARCH_ROLES", "PRM_CALL_TOKENS", "PRM_INSTRUCTION",
-           "search_final_answer", "prm_free_score", "prm_judge", "split_prm", "search_call_shape",
+           "search_final_answer", "prm_free_score", "noisy_prm_draw", "chain_root", "prm_judge", "split_prm", "search_call_shape",
            "search_tokens_by_model", "check_prm_items", "search_min_budget", "finished"]
 
 #: the role of a step call: the next step(s) of its parent chain (its text may end the chain with an answer)
@@ -67,8 +75,9 @@ PRM_INSTRUCTION = (
 #: the PRM options, ``name pattern -> (needs gold, what it is)`` (``depthbench strategies -v``)
 PRMS: dict[str, tuple[bool, str]] = {
     "oracle": (True, "right so far against the gold trace (trace_first_error); an upper bound"),
-    "noisy:TPR,FPR": (True, "the oracle's verdict seen with true/false positive rates TPR/FPR, one draw per step "
-                            "call from the run seed and its key"),
+    "noisy:TPR,FPR": (True, "the oracle's verdict seen with true/false positive rates TPR/FPR; its error persists "
+                            "per chain (one draw per chain, keyed on the run seed, the item and the chain's first "
+                            "step: the same text always gets the same score)"),
     "env": (False, "the task's own gold-free checks of the stated steps (the family's env_check)"),
     "self": (False, f"the model judges its own partial chain (a prm call of <= {PRM_CALL_TOKENS} tokens, charged)"),
     "model:SPEC": (False, f"a second backend judges (<= {PRM_CALL_TOKENS} tokens per call, charged to the same "
@@ -136,7 +145,8 @@ def parse_prm(text: str, name: str) -> PRM:
         parts = rest.split(",")
         if len(parts) != 2:
             raise bad_name(name, "prm=noisy needs true and false positive rates, e.g. prm=noisy:0.9,0.1")
-        return PRM(kind="noisy", tpr=prob(parts[0], name), fpr=prob(parts[1], name))
+        return PRM(kind="noisy", tpr=prob(parts[0], name, "prm=noisy:TPR,FPR: TPR (true positive rate)"),
+                   fpr=prob(parts[1], name, "prm=noisy:TPR,FPR: FPR (false positive rate)"))
     if head == "model":
         if not rest:
             raise bad_name(name, "prm=model needs a model spec, e.g. prm=model:simulated:eps=0.01")
@@ -212,14 +222,14 @@ def _env_ok(item: Mapping[str, Any], chain: str, finished: bool, answer: Any) ->
 
 def prm_free_score(prm: PRM, item: Mapping[str, Any], rec: Mapping[str, Any], chain: str, *,
                    run_seed: int = 0) -> float:
-    """The score of a PRM that makes no call (``oracle``, ``noisy``, ``env``) for step call ``rec``.
+    """The score of a PRM that makes no call (``oracle``, ``noisy``, ``env``) of the chain ending at ``rec``.
 
     Parameters
     ----------
     prm : PRM
     item : mapping
     rec : mapping
-        The step call record ending the chain (its key seeds the noisy draw).
+        The call record ending the chain (its ``extracted`` answer marks a finished chain).
     chain : str
         The chain's text (:func:`~depthbench.baselines._stepwise.chain_text`).
     run_seed : int
@@ -236,8 +246,48 @@ def prm_free_score(prm: PRM, item: Mapping[str, Any], rec: Mapping[str, Any], ch
     ok = _oracle_ok(item, chain, finished, rec.get("extracted"))
     if prm.kind == "oracle":
         return 1.0 if ok else 0.0
-    u = strategy_rng(run_seed, rec["key"], "prm-noisy").random()
-    return 1.0 if u < (prm.tpr if ok else prm.fpr) else 0.0
+    return 1.0 if noisy_prm_draw(item, chain, run_seed) < (prm.tpr if ok else prm.fpr) else 0.0
+
+
+def chain_root(chain: str) -> str:
+    """The text of a chain's first step: everything before the second ``Step`` line
+    (:data:`~depthbench.baselines._stepwise.STEP_DELIMITER`), stripped. A chain that a search grew
+    step by step and one written whole share it when their first steps are the same text."""
+    return chain.strip().split(STEP_DELIMITER, 1)[0].strip()
+
+
+def noisy_prm_draw(item: Mapping[str, Any], chain: str, run_seed: int = 0) -> float:
+    """The noisy PRM's latent draw ``u`` in [0, 1) for ``chain``: one per chain, persistent.
+
+    ``prm=noisy:TPR,FPR`` scores a prefix 1.0 when ``u < TPR`` (the prefix is right so far) or
+    ``u < FPR`` (it is wrong), so over chains ``P(1 | right) = TPR`` and ``P(1 | wrong) = FPR``.
+    ``u`` is drawn once per chain, keyed on the run seed, the item (id and content hash) and the
+    chain's first step (:func:`chain_root`), never on a call key or the backend's seed. So the
+    same text always gets the same score, whoever asks (beam, MCTS, ``weighted_best_of``, the
+    validator), and the PRM's error persists along the chain: a chain it over- or under-rates it
+    keeps rating so at every later step (every continuation of one first step shares ``u``),
+    and only the chain's correctness can change its verdict (so among the continuations of one
+    first step it never ranks a wrong one above a right one). A search that re-scores a chain at
+    every step therefore gets no fresh look at it -- the model of a real PRM, a deterministic
+    function of the text whose errors are correlated along a chain, not of a channel that
+    re-draws per call (which lets beam search average many independent looks).
+
+    Parameters
+    ----------
+    item : mapping
+        The dataset item (``id``, ``meta.content_sha256``).
+    chain : str
+        The chain's text (any prefix of it gives the same draw).
+    run_seed : int
+        The run's ``--seed``.
+
+    Returns
+    -------
+    float
+        ``u`` in [0, 1).
+    """
+    key = "\n".join((str(item.get("id")), str((item.get("meta") or {}).get("content_sha256")), chain_root(chain)))
+    return float(strategy_rng(run_seed, key, "prm-noisy").random())
 
 
 async def prm_judge(ctx: CallContext, prm: PRM, rec: Mapping[str, Any], chain: str, *,

@@ -112,7 +112,8 @@ class BestOfN(NChains):
             parts = vp[0].split(",") if len(vp) == 1 else []
             if len(parts) != 2:
                 raise bad_name(name, "needs noisy:TPR,FPR, e.g. best_of@8:noisy:0.9,0.1")
-            return cls(n=n, verifier="noisy", tpr=prob(parts[0], name), fpr=prob(parts[1], name))
+            return cls(n=n, verifier="noisy", tpr=prob(parts[0], name, "noisy:TPR,FPR: TPR (true positive rate)"),
+                       fpr=prob(parts[1], name, "noisy:TPR,FPR: FPR (false positive rate)"))
         raise bad_name(name, "needs a verifier: oracle, trace, self or noisy:TPR,FPR")
 
     def allowance(self, budget: int) -> str:

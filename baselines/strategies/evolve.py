@@ -147,6 +147,10 @@ class Evolve(Strategy):
                 raise bad_name(name, f"gives {key} twice")
             seen.add(key)
             kw[key] = int_option(name, opt, key, value, _OPTIONS[key])
+        pop = kw["convs"] * kw["turns"]  # an island's candidates after one generation, when it first migrates
+        if "migrate" in seen and kw["migrate"] >= pop:
+            raise bad_name(name, f"has migrate={kw['migrate']}, not below an island's population of {pop} candidates "
+                                 f"(convs x turns) after a generation; the largest valid value is migrate={pop - 1}")
         return cls(generations=gens, **kw)
 
     @property
