@@ -44,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import depthbench.data
 from depthbench import __version__
 from depthbench._lazy import lazy
 from depthbench.errors import UserError
@@ -258,16 +259,12 @@ def _features(table: Any) -> list[dict[str, str]]:
 
 def _shipped_release(folder: Path) -> str | None:
     """The name of the shipped release ``folder`` is (``data/<name>``), else None."""
-    import depthbench.data
-
     root = Path(depthbench.data.__file__).parent.resolve()
     folder = folder.resolve()
     return folder.name if folder.parent == root and folder.name in depthbench.data.RELEASES else None
 
 
 def _regeneration(release: str | None, versions: str) -> str:
-    import depthbench.data
-
     if release is not None and release != depthbench.data.CANONICAL:
         return (f"This is depthbench's data release {release} (generator versions: {versions}), **frozen**: the "
                 f"canonical release is now {depthbench.data.CANONICAL}, and today's depthbench no longer "
