@@ -48,7 +48,7 @@ GOLDEN = {
     "v3": {
         "graph_connectivity": "9391538a3f8767a086bcc9249307be4f543ec1b9600848dbc01794d682f14ecb",
         "grid_planning": "707976562b5841d9eabdbde33865b94a6990a4b63216e8082447291cc5e6eb15",
-        "multihop_arithmetic": "6e6ec3e4fec60546e409699795d04f529f892d8a98870ed8dff227cb34c4e6dc",
+        "multihop_arithmetic": "690d4e377027611bef9f2addead4a4f913fa9e39929375b78366abf5b36de1aa",
     },
 }
 # END GOLDEN
