@@ -23,6 +23,11 @@ Construction (``generate``)
     operand is a variable" coin, operands and constant, then the Fisher-Yates swaps of the
     name permutation, of the chain's slots and of the presentation order. The generator
     computes each value as it creates the statement (creation order is topological).
+    ``generate_batch`` (the builder's ``Family.generate_batch`` hook) makes the same items
+    for many streams at once: each item's draw fills one row of a ``(count, K)`` array from
+    its own stream, then the swaps, operand slots and values modulo ``m`` are numpy
+    operations over the batch (slot by slot for the values), and only the statement dicts,
+    trace and problem are built per item (tested equal to ``generate``, item by item).
 
     Prompt length does not depend on depth: whatever ``d``, one statement has two
     constants and every other statement draws its shape (variable and constant, or two

@@ -48,7 +48,7 @@ GOLDEN = {
     "v3": {
         "graph_connectivity": "9391538a3f8767a086bcc9249307be4f543ec1b9600848dbc01794d682f14ecb",
         "grid_planning": "707976562b5841d9eabdbde33865b94a6990a4b63216e8082447291cc5e6eb15",
-        "multihop_arithmetic": "690d4e377027611bef9f2addead4a4f913fa9e39929375b78366abf5b36de1aa",
+        "multihop_arithmetic": "89dc0991b87116b13e4b32dc9c639263e5cf92f61e2aef803658a54f54e9a875",
     },
 }
 # END GOLDEN
