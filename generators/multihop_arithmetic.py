@@ -23,6 +23,11 @@ Construction (``generate``)
     operand is a variable" coin, operands and constant, then the Fisher-Yates swaps of the
     name permutation, of the chain's slots and of the presentation order. The generator
     computes each value as it creates the statement (creation order is topological).
+    ``generate_batch`` (the builder's ``Family.generate_batch`` hook) makes the same items
+    for many streams at once: each item's draw fills one row of a ``(count, K)`` array from
+    its own stream, then the swaps, operand slots and values modulo ``m`` are numpy
+    operations over the batch (slot by slot for the values), and only the statement dicts,
+    trace and problem are built per item (tested equal to ``generate``, item by item).
 
     Prompt length does not depend on depth: whatever ``d``, one statement has two
     constants and every other statement draws its shape (variable and constant, or two
@@ -75,7 +80,7 @@ References
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from itertools import repeat
@@ -88,6 +93,7 @@ from depthbench.generators._base import Certificate, Family, Problem, StepCheck,
 __all__ = [
     "MultihopArithmeticConfig",
     "generate",
+    "generate_batch",
     "certify",
     "describe",
     "parse_prompt",
@@ -384,6 +390,153 @@ def generate(config: MultihopArithmeticConfig, rng: np.random.Generator, cues: A
     :func:`certify` and refuses any mismatch.
     """
     return _attempt(config, rng)
+
+
+def _swap_rows(size: int, steps: Iterable[int], targets: np.ndarray) -> np.ndarray:
+    """Fisher-Yates swaps on ``count`` copies of ``0 .. size-1`` at once.
+
+    Step ``t`` swaps entries ``steps[t]`` and ``targets[r, t]`` of copy ``r``, as
+    ``p[i], p[j] = p[j], p[i]`` does on a list. Returns the ``(size, count)`` array whose
+    column ``r`` is copy ``r`` (entries in rows, so every step reads contiguous memory).
+    """
+    count = targets.shape[0]
+    table = np.repeat(np.arange(size), count).reshape(size, count)
+    flat = table.reshape(-1)
+    at = targets.T * count + np.arange(count)  # flat index of each step's other entry
+    for t, i in enumerate(steps):
+        other = flat.take(at[t])
+        flat[at[t]] = table[i]
+        table[i] = other
+    return table
+
+
+def generate_batch(config: MultihopArithmeticConfig, rngs: Iterable[np.random.Generator],
+                   cues: Sequence[Any]) -> list[Problem]:
+    """Build one problem per stream; ``Family.generate_batch``.
+
+    Item ``j`` is exactly ``generate(config, rngs[j])``: its ``rng.random(K)`` is drawn from
+    its own stream into row ``j`` of one ``(len(cues), K)`` array (each stream consumed
+    before the next is taken), and every later step reads row ``j`` only, so an item never
+    depends on its batch mates. The Fisher-Yates swaps, the operand slots (from the chain's
+    slot list), the constants and the values modulo ``m`` (slot by slot, creation order being
+    topological) are numpy operations over the batch; the Python work per item is building
+    the statement dicts, the trace and the problem from lists.
+
+    Parameters
+    ----------
+    config : MultihopArithmeticConfig
+    rngs : iterable of numpy.random.Generator
+        At least ``len(cues)`` streams, read in order.
+    cues : sequence of None
+        One entry per item (the family balances no cue; the values are ignored).
+
+    Returns
+    -------
+    list of Problem
+        ``len(cues)`` problems, in order.
+    """
+    count = len(cues)
+    if not count:
+        return []
+    n, d, m, ops = config.num_variables, config.depth, config.modulus, config.ops
+    if m >= 1 << 31:  # a product of two values might not fit an int64: Python ints, item by item
+        return [generate(config, rng) for rng, _ in zip(rngs, cues)]
+    lay = _layout(config)
+    u = np.empty((count, len(lay.bounds)))
+    for row, rng in zip(u, rngs):
+        rng.random(out=row)
+    u *= lay.bounds
+    draw = u.astype(np.int64)
+    rows = np.arange(count)
+    k = 6 * n
+    # names: the same Fisher-Yates swaps as generate, all rows at once
+    perm = _swap_rows(n, range(n - 1, 0, -1), draw[:, k:k + n - 1]).T
+    k += n - 1
+    # the chain's slots: slot 0 and the d - 1 first entries of a partial Fisher-Yates of 1..n-1
+    # (entry t is final once step t has run)
+    pool = _swap_rows(n - 1, range(d - 1), draw[:, k:k + d - 1] + np.arange(d - 1))
+    k += d - 1
+    is_chain = np.zeros((count, n), dtype=bool)
+    is_chain[:, 0] = True
+    is_chain[rows[:, None], pool[:d - 1].T + 1] = True
+    chain = np.nonzero(is_chain)[1].reshape(count, d)  # creation slots of the chain, ascending
+    m1, m2, thr = m - 1, m - 2, lay.threshold
+    op_idx = draw[:, :n]
+    swap = draw[:, n:2 * n].astype(bool)
+    coin = draw[:, 2 * n:3 * n] < thr
+    first = draw[:, 3 * n:4 * n]
+    second = draw[:, 4 * n:5 * n]
+    const = draw[:, 5 * n:6 * n]
+    is_mul = np.array([op == "*" for op in ops])[op_idx]
+    # chain variables created before each slot (c in generate), then the operand slots a, b
+    before = np.cumsum(is_chain, axis=1) - is_chain
+    c = np.maximum(before, 1)
+    a = np.where(is_chain, chain[rows[:, None], c - 1], first)
+    a[:, 0] = -1
+    chain_b = chain[rows[:, None], (second * (c - 1)) >> 30]
+    chain_b[~(coin & (before >= 2))] = -1
+    s_col = np.arange(n)
+    dis_b = (second * np.maximum(s_col - 1, 0)) >> 30
+    dis_b += dis_b >= first
+    dis_b[~(coin & (s_col >= 2))] = -1
+    b = np.where(is_chain, chain_b, dis_b)
+    b[:, 0] = -1
+    # constants that keep a step a bijection: 2..m-1 for '*', 1..m-1 otherwise
+    yconst = np.where(is_mul, 2 + const % m2, 1 + const % m1)
+    # The values, slot by slot (creation order is topological), for the whole batch: row s of
+    # ``table`` holds slot s's values, row n + s its constant operand and row 2 n the root's
+    # first constant, so each step's operands are two flat gathers.
+    table = np.empty((2 * n + 1, count), dtype=np.int64)
+    table[n:2 * n] = yconst.T
+    table[2 * n] = first[:, 0]
+    flat = table.reshape(-1)
+    x_row = np.where(a >= 0, a, 2 * n)
+    y_row = np.where(b >= 0, b, n + s_col)
+    x_at = x_row.T * count + rows  # flat index of each step's operands, (n, count)
+    y_at = y_row.T * count + rows
+    mul = is_mul.T
+    sub = np.array([op == "-" for op in ops])[op_idx].T
+    sign = 1 - 2 * swap.T.astype(np.int64)  # '-' reads its operands in drawn order
+    for s in range(n):
+        xv = flat.take(x_at[s])
+        yv = flat.take(y_at[s])
+        prod = xv * yv
+        # '*' by a value that is 0 (absorbing) is turned into '+'
+        table[s] = np.where(mul[s] & (prod != 0), prod, np.where(sub[s], (xv - yv) * sign[s], xv + yv)) % m
+    values = table[:n].T
+    code = np.array([OPS.index(op) for op in ops])[op_idx]  # 0 '+', 1 '-', 2 '*'
+    code[is_mul & ((flat.take(x_at.T) == 0) | (flat.take(y_at.T) == 0))] = 0
+    # the statements as columns: names or int constants, swapped where drawn
+    names_obj = np.array(lay.names, dtype=object)[perm]
+    xarg = names_obj[rows[:, None], np.maximum(a, 0)]
+    xarg[:, 0] = first[:, 0].astype(object)
+    yarg = names_obj[rows[:, None], np.maximum(b, 0)]
+    is_const = b < 0
+    yarg[is_const] = yconst[is_const].astype(object)
+    xarg, yarg = np.where(swap, yarg, xarg), np.where(swap, xarg, yarg)
+    op_obj = np.array(OPS, dtype=object)[code]
+    if config.order == "reversed":
+        show = np.broadcast_to(np.arange(n - 1, -1, -1), (count, n))
+    elif config.order == "shuffled":
+        show = _swap_rows(n, range(n - 1, 0, -1), draw[:, k:k + n - 1]).T
+    else:
+        show = None
+    trace_names = names_obj[rows[:, None], chain].tolist()
+    trace_values = values[rows[:, None], chain].tolist()
+    if show is not None:
+        names_obj, op_obj = names_obj[rows[:, None], show], op_obj[rows[:, None], show]
+        xarg, yarg = xarg[rows[:, None], show], yarg[rows[:, None], show]
+    order, size, space = config.order, {"num_variables": n, "num_statements": n, "modulus": m}, {"modulus": m}
+    out = []
+    args = np.stack((xarg, yarg), axis=2).tolist()  # [x, y] lists made in C
+    for vs, os_, ars, tn, tv in zip(names_obj.tolist(), op_obj.tolist(), args, trace_names, trace_values):
+        statements = [{"var": v, "op": o, "args": xy} for v, o, xy in zip(vs, os_, ars)]
+        out.append(Problem(
+            instance={"modulus": m, "statements": statements, "query": tn[-1], "order": order},
+            answer=tv[-1], answer_type="integer", depth=d,
+            solution_trace=[{"var": v, "value": x} for v, x in zip(tn, tv)],
+            size=dict(size), chance=1.0 / m, answer_space=dict(space)))
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -970,4 +1123,4 @@ def env_solved(item: Mapping[str, Any], steps: Sequence[Any], answer: Any = None
     return answer is None or (a is not None and (a - values[-1]) % m == 0)
 
 
-FAMILY = replace(FAMILY, env_check=env_check, env_solved=env_solved)
+FAMILY = replace(FAMILY, env_check=env_check, env_solved=env_solved, generate_batch=generate_batch)

@@ -48,7 +48,7 @@ GOLDEN = {
     "v3": {
         "graph_connectivity": "9391538a3f8767a086bcc9249307be4f543ec1b9600848dbc01794d682f14ecb",
         "grid_planning": "a268348064ddfb63e7433508cf2058eea5ef3f74335449b2321e4fb753ff0d64",
-        "multihop_arithmetic": "6e6ec3e4fec60546e409699795d04f529f892d8a98870ed8dff227cb34c4e6dc",
+        "multihop_arithmetic": "89dc0991b87116b13e4b32dc9c639263e5cf92f61e2aef803658a54f54e9a875",
     },
 }
 # END GOLDEN

@@ -463,3 +463,54 @@ def test_certifier_rejects_a_non_string_variable_name():
     statements = [{"var": 5, "op": "=", "args": [1]}, {"var": "a", "op": "+", "args": [5, 1]}]
     with pytest.raises(ValueError, match="variable name"):
         mh.certify({"modulus": 11, "order": "topological", "query": "a", "statements": statements})
+
+
+# --------------------------------------------------------------------------- batch generation
+
+
+def _as_json(problems):
+    """Problems as canonical JSON: equal text means equal values and equal types (int, not
+    numpy int or bool)."""
+    return canonical_json([{"instance": p.instance, "answer": p.answer, "answer_type": p.answer_type,
+                            "depth": p.depth, "solution_trace": p.solution_trace, "size": p.size,
+                            "chance": p.chance, "answer_space": p.answer_space} for p in problems])
+
+
+@settings(max_examples=150, deadline=None)
+@given(config=configs(max_vars=48), seeds=st.lists(st.integers(0, 2**63 - 1), min_size=1, max_size=9))
+def test_generate_batch_gives_each_item_as_generate_alone(config, seeds):
+    """Family.generate_batch (what the builder calls per depth bucket) is the per-item
+    generate of each stream, byte for byte: an item does not depend on its batch mates or
+    its position in the batch."""
+    alone = [mh.generate(config, _rng(s)) for s in seeds]
+    batch = mh.generate_batch(config, (_rng(s) for s in seeds), [None] * len(seeds))
+    assert batch == alone
+    assert _as_json(batch) == _as_json(alone)
+    backwards = mh.generate_batch(config, (_rng(s) for s in seeds[::-1]), [None] * len(seeds))
+    assert _as_json(backwards) == _as_json(alone[::-1])
+    assert mh.FAMILY.generate_batch is mh.generate_batch
+
+
+def test_generate_batch_matches_generate_on_full_builder_batches():
+    """128 items per call (the builder's run length) at every order, equal to their own
+    generate; the cases the batch handles apart are exercised: '*' turned into '+' (an
+    absorbing zero operand, frequent modulo 3) and both operand orders of '-'."""
+    seeds = list(range(1000, 1128))
+    for order in mh.ORDERS:
+        for ops, m in ((mh.OPS, 97), (("*",), 3), (("-",), 5)):
+            config = mh.MultihopArithmeticConfig(depth=7, num_variables=20, modulus=m, order=order, ops=ops)
+            alone = [mh.generate(config, _rng(s)) for s in seeds]
+            assert _as_json(mh.generate_batch(config, (_rng(s) for s in seeds), [None] * 128)) == _as_json(alone)
+            statements = [st for p in alone for st in p.instance["statements"]]
+            if ops == ("*",):
+                assert sum(st["op"] == "+" for st in statements) >= 10
+            if ops == ("-",):
+                assert {type(st["args"][0]) for st in statements} == {int, str}
+    assert mh.generate_batch(config, iter(()), []) == []
+
+
+def test_generate_batch_with_a_modulus_past_int64_products_uses_python_ints():
+    config = mh.MultihopArithmeticConfig(depth=5, num_variables=8, modulus=2147483659)
+    alone = [mh.generate(config, _rng(s)) for s in range(4)]
+    assert _as_json(mh.generate_batch(config, (_rng(s) for s in range(4)), [None] * 4)) == _as_json(alone)
+    assert max(p.answer for p in alone) > 2**31 // 4  # values span the big modulus
