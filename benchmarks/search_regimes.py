@@ -20,9 +20,9 @@ Usage::
     nice python benchmarks/search_regimes.py --prms 'oracle;noisy:0.6,0.4' --rho 0.9 --n 4000 --seed 1
 
 ``--rho`` (a comma-separated list) sweeps the reasoner's correlation between samples (the
-simulated backend's ``rho``: a sample copies the item's shared draw with that probability; in
-step-wise generation a step call copies the shared continuation *of its prefix*, so siblings
-of one beam agree, while a whole chain copies the item's one shared chain), one table block
+simulated backend's ``rho``: a sample copies the item's default continuation with that
+probability; a whole chain copies the item's one shared chain, a step call the next step of the
+same tree, so siblings of one beam agree and an all-copying beam chain is that shared chain), one table block
 per value: the map of where each half of regime 7a holds.
 
 Prints a markdown table.

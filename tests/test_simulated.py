@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import random
 import re
@@ -225,6 +226,55 @@ def test_rho_one_copies_shared_draw():
     assert len({c.text for c in r.choices}) == 1
     r = _gen(load_model("simulated:eps=0.3,rho=0"), _req(ARITH_ITEM, seeds=tuple(range(8))))
     assert len({c.text for c in r.choices}) > 1
+
+
+def _step_chain(model, item, seeds, max_tokens=400):
+    """A chain built step by step as the search strategies do (stop at the next step line)."""
+    chain = ""
+    for seed in seeds:
+        t = _gen(model, _req(item, seeds=(seed,), prefix=chain + "\n" if chain else None, stop=("\nStep ",),
+                             max_tokens=max_tokens)).choices[0].text
+        chain += ("\n" if chain else "") + t
+        if "Answer:" in t:
+            return chain
+    raise AssertionError(f"no answer after {len(seeds)} step calls: {chain!r}")
+
+
+@pytest.mark.parametrize("item", [GRAPH_ITEM, ARITH_ITEM])
+@pytest.mark.parametrize("eps", [0.0, 0.3, 0.7])
+def test_rho_one_step_wise_chain_is_the_shared_chain(item, eps):
+    """Copying follows one default continuation: a chain built only from copying step calls is
+    the item's shared chain, the one every copying whole-chain sample writes."""
+    m = load_model(f"simulated:eps={eps},rho=1")
+    shared = _gen(m, _req(item, seeds=(99,), max_tokens=400)).choices[0].text
+    assert _step_chain(m, item, range(10)) == shared
+    assert _step_chain(m, item, range(20, 30)) == shared
+
+
+def test_rho_copying_after_a_departure_continues_the_departed_chain():
+    """A copying step call after a prefix that left the shared chain at step j writes the shared
+    continuation keyed on the prefix ending with step j, whatever later steps followed it."""
+    m1 = load_model("simulated:eps=0.5,rho=1")
+    shared = _gen(m1, _req(GRAPH_ITEM, seeds=(0,), max_tokens=400)).choices[0].text.split("\n")
+    other = shared[0].replace("Step 1: ", "Step 1: off ", 1)  # a first step the shared chain never writes
+    from_other = _gen(m1, _req(GRAPH_ITEM, prefix=other + "\n", max_tokens=400)).choices[0].text.split("\n")
+    assert from_other[0] != shared[1]
+    nxt = _gen(m1, _req(GRAPH_ITEM, prefix="\n".join([other, from_other[0]]) + "\n",
+                        max_tokens=400)).choices[0].text
+    assert nxt == "\n".join(from_other[1:])
+
+
+def test_rho_whole_chain_outputs_golden():
+    """Whole-chain outputs at rho = 0.5 (copying and own samples mixed, a budget cut included) are
+    the ones of the simulator before copying followed the default continuation."""
+    m = load_model("simulated:eps=0.2,rho=0.5")
+    texts = [c.text for item in (GRAPH_ITEM, ARITH_ITEM) for T in (200, 30)
+             for c in _gen(m, _req(item, seeds=tuple(range(40)), max_tokens=T)).choices]
+    assert sum(t == texts[0] for t in texts[:40]) >= 10  # the copies are there
+    assert hashlib.sha256("\x00".join(texts).encode()).hexdigest() == GOLDEN_RHO_WHOLE
+
+
+GOLDEN_RHO_WHOLE = "b0b54acc8323476b3db5df847dab6299525b980ebc6f92cb51dc56e1103f61b1"
 
 
 def test_stop_strings_and_tiny_max_tokens():

@@ -64,6 +64,8 @@ __all__ = ["SimulatedModel"]
 _FILLER = ("so", "then", "next", "carry", "on")
 _MASK63 = (1 << 63) - 1
 _SHARED_TAG = 0x5EED_C0DE
+#: (item, prefix) entries of the shared-chain cache before it is emptied
+_SHARED_CACHE_SIZE = 1 << 16
 _STEP_RE = re.compile(r"(?m)^(Step|Check) (\d+): (\S*)")
 _ANSWER_RE = re.compile(r"(?m)^Answer: (\S*)")
 
@@ -252,16 +254,32 @@ def _line(label: str, k: int, content: str, length: int) -> str:
 
 
 def _one_choice(view: _ItemView, prefix: str, max_tokens: int, p: SimulatedParams,
-                rng: np.random.Generator) -> tuple[str, str]:
-    """Generate one choice's text; returns (text, finish_reason) before stop-string handling."""
-    st = _parse_prefix(prefix, view)
-    lines: list[str] = []
-    used = 0
+                rng: np.random.Generator, base: str | None = None) -> tuple[str, str]:
+    """Generate one choice's text; returns (text, finish_reason) before stop-string handling.
+
+    ``base`` (a step boundary of ``prefix``, whose steps ``prefix`` extends along the chain
+    ``rng`` writes after ``base``): the steps of ``prefix`` beyond ``base`` are replayed (their
+    draws made, nothing written, no budget spent), so the text is the rest of that chain.
+    """
     lo, width = p.tokens_per_step - p.spread, 2 * p.spread
 
     def step_len() -> int:
         return lo + int(rng.binomial(width, 0.5)) if width else lo
 
+    if base is None:
+        st = _parse_prefix(prefix, view)
+    else:
+        st = _parse_prefix(base, view)
+        for k in range(st.steps_done + 1, _parse_prefix(prefix, view).steps_done + 1):
+            step_len()
+            if not st.wrong and rng.random() < p.eps:
+                st.wrong = True
+            if st.wrong:
+                _corrupt(view.contents[k - 1], rng, view)
+            st.steps_done = k
+        st.answered = _ANSWER_RE.search(prefix) is not None
+    lines: list[str] = []
+    used = 0
     d = view.depth
     if prefix.rstrip().endswith("Answer:"):  # the caller forces the answer now: just the answer token
         if st.steps_done < d:
@@ -375,7 +393,7 @@ def _recount(kind: str, spec: str, model_name: str) -> Tokenizer | None:
          summary="the simulated step-wise reasoner (a calibrated reference model with closed forms)",
          options={"eps": "per-step error probability", "tokens_per_step": "mean tokens per step",
                   "spread": "step length spread", "drift": "hazard per forced token",
-                  "rho": "probability a sample copies the shared per-item draw"},
+                  "rho": "probability a sample copies the item's shared (default) continuation"},
          recount=_recount)
 class SimulatedModel:
     """The simulated reasoner as a :class:`~depthbench.baselines.Model` backend.
@@ -394,6 +412,19 @@ class SimulatedModel:
     solved from its ``instance`` by the certifier of its ``meta.family``. Deterministic: the
     text of choice ``i`` depends only on ``request.seeds[i]``, the item id, the earlier
     output (continuation), ``max_tokens`` and the parameters. Cost: O(depth) per choice.
+
+    Correlation ``rho``: with probability ``rho`` a choice *copies*, i.e. writes the item's
+    default continuation instead of its own draw. The default continuations form one
+    deterministic tree per item: from the empty prefix it is the item's shared chain ``S``
+    (what every copying whole-chain sample writes); a prefix of ``Step 1..k`` lines that
+    extends along ``S`` continues with the rest of ``S``; at the first step where the prefix
+    departs from it, the shared stream is re-keyed on the prefix ending with that step, and
+    so on. So a step call (stop at the next step line, as beam search and MCTS make) that
+    copies writes the next step of that tree, a chain built only from copying step calls is
+    ``S``, and step-wise and whole-chain strategies see the same correlation. The law of one
+    chain is the same at every ``rho`` (each step's draws are fresh given the steps before).
+    Any other prefix (a budget-forcing transcript) keys the shared stream on itself. Cost of
+    a copying step call: O(depth) per re-keying, the shared chains cached per (item, prefix).
     """
 
     capabilities = Capabilities(chat=True, completions=True, assistant_prefix=True, native_n=True, seed=True,
@@ -432,6 +463,7 @@ class SimulatedModel:
     def __init__(self, params: SimulatedParams | None = None, **options: Any) -> None:
         self.params = params if params is not None else SimulatedParams.from_options(options)
         p = self.params
+        self._shared_cache: dict[tuple[int, str], list[str]] = {}
         self.name = (f"simulated:eps={p.eps:g},tokens_per_step={p.tokens_per_step},spread={p.spread},"
                      f"drift={p.drift:g},rho={p.rho:g}")
 
@@ -445,13 +477,14 @@ class SimulatedModel:
         mode = _feedback_mode(request)
         for seed in request.seeds:
             own = np.random.default_rng([int(seed) & _MASK63, view.key, prefix_key])
-            rng = own
+            rng, base = own, None
             if self.params.rho > 0 and own.random() < self.params.rho:
-                rng = np.random.default_rng([_SHARED_TAG, view.key, prefix_key])
+                base = self._default_base(view, prefix) if mode is None else None
+                rng = np.random.default_rng([_SHARED_TAG, view.key, _stable_int(prefix if base is None else base)])
             if mode is not None:
                 text, finish = _feedback_choice(view, mode, request.max_tokens, self.params, rng, copying=rng is not own)
             else:
-                text, finish = _one_choice(view, prefix, request.max_tokens, self.params, rng)
+                text, finish = _one_choice(view, prefix, request.max_tokens, self.params, rng, base)
             text, stopped = _apply_stop(text, request.stop)
             if stopped:
                 finish = "stop"
@@ -464,6 +497,40 @@ class SimulatedModel:
             prompt_tokens = count_tokens(request.prompt or "")
         return Response(choices=tuple(choices), prompt_tokens=prompt_tokens, prompt_token_source="simulated",
                         latency_s=time.perf_counter() - t0, attempts=1, model=self.name)
+
+    def _shared_steps(self, view: _ItemView, base: str) -> list[str]:
+        """The step lines the shared stream keyed on ``base`` writes after ``base`` (no budget cut)."""
+        key = (view.key, base)
+        got = self._shared_cache.get(key)
+        if got is None:
+            rng = np.random.default_rng([_SHARED_TAG, view.key, _stable_int(base)])
+            text, _ = _one_choice(view, base, 1 << 40, self.params, rng)
+            got = [ln for ln in text.split("\n") if ln.startswith("Step ")]
+            if len(self._shared_cache) >= _SHARED_CACHE_SIZE:
+                self._shared_cache.clear()
+            self._shared_cache[key] = got
+        return got
+
+    def _default_base(self, view: _ItemView, prefix: str) -> str | None:
+        """Where the default continuation of ``prefix`` is keyed (see the class Notes).
+
+        Walks from the empty prefix along the shared chain; at the first step where ``prefix``
+        departs from it, re-keys on the prefix ending with that step, and so on. Returns that
+        last key (a step boundary: its step lines joined by newlines, ``""`` for none), or None
+        when ``prefix`` is not a plain run of ``Step 1..k`` lines (then copying is keyed on
+        ``prefix`` itself, as for any other continuation).
+        """
+        lines = prefix.split("\n")
+        if lines and lines[-1] in ("", "Answer:"):
+            lines = lines[:-1]
+        if len(lines) > view.depth or any(not ln.startswith(f"Step {k}: ") for k, ln in enumerate(lines, 1)):
+            return None
+        base_n, shared = 0, self._shared_steps(view, "")
+        for k, ln in enumerate(lines, 1):
+            if k - base_n > len(shared) or shared[k - base_n - 1] != ln:
+                base_n = k
+                shared = self._shared_steps(view, "\n".join(lines[:k]))
+        return "\n".join(lines[:base_n])
 
     async def generate(self, request: Request) -> Response:
         """Run one request (see :class:`~depthbench.baselines.Model`)."""
