@@ -30,9 +30,11 @@ three regimes the suite is about:
    against beam search (``beam@4:2``, Snell et al. 2024) at the same budget, with an oracle
    (an upper bound: ``best_of@4:oracle``) and with a weak noisy PRM (``noisy:0.6,0.4``, against
    its like-for-like baseline ``weighted_best_of@4`` with the same PRM): the suite's paired
-   verdicts per depth (``OUT/search/results.json``, the lines printed at the end). With the
-   oracle the beam keeps only right partial chains and pulls away with depth; with the weak
-   judge the gain shrinks -- how much search gains depends on how reliable its reward is.
+   verdicts per depth (``OUT/search/results.json``, the lines printed at the end). At 40 items
+   per depth most of them are "not determined": the demo shows the comparison, not its answer.
+   At 1000 items per depth (``tests/test_search.py``, BENCHMARKS.md "Search regimes") the oracle
+   beam pulls away with depth, the weak PRM's lead is smaller, and with correlated samples
+   (``rho=0.9``) the weak pair is equivalent at every depth.
 
 The simulated reasoner is a calibrated reference model (see
 :mod:`depthbench.baselines._simulated_theory`), not a stand-in for a real model: the demo shows
