@@ -116,9 +116,9 @@ def test_budget_forcing_and_revision_log_the_same_calls_on_both_backends(base_ur
     items = build_items("graph_connectivity", "test", depths=[1], n=1)
     # a short prompt keeps the test fast on two shared cores; the item is otherwise as generated.
     # It asks for a list far longer than the budget, so the first segment is cut at its limit
-    # and budget forcing must continue the turn (the forced "Answer:")
-    tgt = items[0]["instance"]["targets"]
-    items[0]["prompt"] = (f"List the numbers from 1 to 300, one per line. Then say which of {tgt[0]} or {tgt[1]} "
+    # and budget forcing must continue the turn (the forced "Answer:"). The prompt is fixed text
+    # (not the item's targets), so what the model writes does not change with the generator.
+    items[0]["prompt"] = ("List the numbers from 1 to 300, one per line. Then say which of 13 or 24 "
                           "is larger, ending with 'Answer: <number>'.")
     data = tmp_path / "items.jsonl"
     data.write_text("".join(json.dumps(it) + "\n" for it in items))
