@@ -30,7 +30,7 @@ three regimes the suite is about:
    against beam search (``beam@4:2``, Snell et al. 2024) at the same budget, with an oracle
    (an upper bound: ``best_of@4:oracle``) and with a weak noisy PRM (``noisy:0.6,0.4``, against
    its like-for-like baseline ``weighted_best_of@4`` with the same PRM): the suite's paired
-   verdicts per depth (``OUT/search/results.json``, the lines printed at the end). At 40 items
+   verdicts per depth (``OUT/search/results.json``, the lines printed at the end). At 80 items
    per depth most of them are "not determined": the demo shows the comparison, not its answer.
    At 1000 items per depth (``tests/test_search.py``, BENCHMARKS.md "Search regimes") the oracle
    beam pulls away with depth, the weak PRM's lead is smaller, and with correlated samples
@@ -91,7 +91,7 @@ DEMO_PAIR = ("majority@4", "budget_forcing")
 _SPLIT = "test"
 #: the search comparison (step 5): task, depths, model, budget, items per depth and the (a, b) pairs
 DEMO_SEARCH_TASK, DEMO_SEARCH_DEPTHS, DEMO_SEARCH_MODEL = "graph_connectivity", (1, 4, 12), "simulated:eps=0.1"
-DEMO_SEARCH_BUDGET, DEMO_SEARCH_N = 768, 40
+DEMO_SEARCH_BUDGET, DEMO_SEARCH_N = 768, 80
 DEMO_SEARCH_PAIRS: tuple[tuple[str, str], ...] = (("beam@4:2:prm=oracle", "best_of@4:oracle"),
                                                   ("beam@4:2:prm=noisy:0.6,0.4", "weighted_best_of@4:prm=noisy:0.6,0.4"))
 
