@@ -22,7 +22,9 @@ constant over the bucket once (id prefix, params, source sha256, prompt head and
 content hash's prefix, the cue blocks) and re-seeds one shared stream per item
 (:class:`~depthbench.generators._seeding.ItemStreams`); the items are those :func:`make_item`
 builds one at a time, byte for byte; a family with ``Family.generate_batch`` generates a run
-of up to ``_BATCH`` indices of one depth in one call (each item still from its own stream).
+of up to ``_BATCH`` indices of one depth in one call (each item still from its own stream),
+then certifies and states them with ``Family.certify_batch`` / ``Family.describe_batch`` when
+the family has them.
 The cyclic garbage collector is paused meanwhile and the finished items are handed to its
 oldest generation at once (see ``_gc_paused``).
 
@@ -376,13 +378,26 @@ class _Bucket:
             return [self.item(i) for i in indices]
         cues = [self.cues(i) for i in indices]
         probs = batch(self.config, (self._rng(i, 0) for i in indices), cues)
-        return [self._finish(i, 0, c, p) for i, c, p in zip(indices, cues, probs)]
+        fam = self.fam
+        certs: Sequence[Any] = (None,) * len(probs)
+        if fam.certify_batch is not None:
+            try:
+                certs = fam.certify_batch([p.instance for p in probs])
+            except ValueError:  # certified one by one below, so the refusal names the item
+                pass
+        texts: Sequence[Any] = (None,) * len(probs)
+        if fam.describe_batch is not None:
+            texts = fam.describe_batch([p.instance for p in probs])
+        return [self._finish(i, 0, c, p, k, t) for i, c, p, k, t in zip(indices, cues, probs, certs, texts)]
 
-    def _finish(self, index: int, attempt: int, cues: dict[str, bool] | None, prob: Any) -> dict[str, Any]:
-        """Certify and render one generated problem."""
+    def _finish(self, index: int, attempt: int, cues: dict[str, bool] | None, prob: Any,
+                cert: Any = None, problem: str | None = None) -> dict[str, Any]:
+        """Certify and render one generated problem (``cert`` / ``problem``: already made by
+        ``Family.certify_batch`` / ``Family.describe_batch``)."""
         ctx, fam, depth = self.ctx, self.fam, self.depth
         instance = prob.instance
-        cert = fam.certify(instance)
+        if cert is None:
+            cert = fam.certify(instance)
         if not (prob.depth == depth == cert.depth):
             raise CertificationMismatch(f"{fam.name}: requested depth {depth}, generator built {prob.depth}, "
                                         f"certifier measured {cert.depth} ({self._where(index, attempt)}); "
@@ -394,7 +409,8 @@ class _Bucket:
         if not same:
             raise CertificationMismatch(f"{fam.name}: generator answer {prob.answer!r} but certifier answer "
                                         f"{cert.answer!r} ({self._where(index, attempt)}); item refused")
-        problem = fam.describe(instance)
+        if problem is None:
+            problem = fam.describe(instance)
         h = self.hash_prefix.copy()
         h.update(problem.encode("utf-8"))
         # Families return JSON-native values (lists, dicts, str, int, float), so the item in
