@@ -1,26 +1,39 @@
-"""Regenerate the canonical dataset release and update its golden sha256 (a maintainer's tool).
+"""Create a dataset release, or check that today's generators still reproduce the canonical one.
 
-The canonical release is the last name in ``depthbench.data.RELEASES`` (``data/<name>/``);
-the earlier ones are frozen and never rewritten. For every task of the release (one per
-family: its bundled task spec, splits ``test`` and ``dev``) this
+A maintainer's tool. ``depthbench.data.RELEASES`` lists the releases, oldest first; the last
+is canonical. **A release whose folder exists is never rewritten**: submissions name their
+dataset by the sha256 of its manifest, so rewriting a published folder would invalidate every
+submission made on it. For every task of the release (one per family: its bundled task spec,
+splits ``test`` and ``dev``) the script generates the task into a temporary folder beside the
+release, exactly as the README's command does (``depthbench generate TASK --split test,dev``),
+and compares it with the shipped files:
 
-1. generates the task into a temporary folder beside the release, exactly as the README's
-   command does (``depthbench generate TASK --split test,dev --out ...``);
-2. compares the new files with the release's, file by file, and prints what changed;
-3. unless ``--check``: replaces each changed task folder by a rename (the old one is
-   moved aside first and removed last, so the release never holds a half-written task),
-   writes the release's ``README.md`` dataset card if it has none, and rewrites the
-   release's entry of the golden table in ``tests/test_data_release.py``.
+* item by item, byte for byte, with ``meta.generator_source_sha256`` left out (it is
+  provenance: the sha256 of the family module that built the shipped files, so a docstring
+  edit changes it and nothing else);
+* the manifests with each file's ``sha256`` left out (the only manifest field that derives
+  from that hash); every other field (counts, per-depth counts, generator versions, spec
+  sha256, command, suite version, formats) must be equal.
 
-Run it from the repository root after a generator change (``VERSION`` bump) is merged::
+Any other difference is **content drift**: the items changed, so they are a new release.
+Bump the family's ``VERSION``, append the new name (e.g. ``v4``) to ``RELEASES`` in
+``data/__init__.py`` and run this script, which then creates ``data/v4/`` (written into a
+staging folder and renamed into place whole), a dataset card to complete, and its entry
+of the golden table in ``tests/test_data_release.py``. Existing entries stay pinned.
 
-    python scripts/regen_release.py            # regenerate, compare, write, update the golden
-    python scripts/regen_release.py --check    # only compare: exit 1 if the release is stale
+Run it from the repository root::
 
-A new release is one line: append its name to ``RELEASES`` in ``data/__init__.py`` and run
-this script (it creates ``data/<name>/``; edit the card's "what changed" paragraph).
+    python scripts/regen_release.py            # create the canonical release if its folder is missing
+    python scripts/regen_release.py --check    # only compare: exit 1 on drift (or a stale golden)
+    python scripts/regen_release.py --replace  # rewrite the canonical release (unpublished ones only!)
 
-Exit status: 0 done (or, with ``--check``, up to date), 1 stale (``--check``), 2 an error.
+``--replace`` regenerates an existing folder (each changed task folder is replaced by a
+rename; the old one is moved aside first and removed last, so the release never holds a
+half-written task) and rewrites its golden entry. Use it **only for a release that has not
+been published yet**, e.g. during the merge that adds it; never for one that submissions cite.
+
+Exit status: 0 done (or, with ``--check``, up to date), 1 drift or a stale golden
+(``--check``), 2 refused or an error (a one-line message says what to do).
 """
 
 from __future__ import annotations
@@ -39,6 +52,10 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_BEGIN = "# BEGIN GOLDEN (written by scripts/regen_release.py)"
 GOLDEN_END = "# END GOLDEN"
 FILES = ("test.jsonl", "dev.jsonl", "manifest.json")
+
+
+class RegenError(Exception):
+    """A refusal or an error of this script: one line saying what to do (exit status 2)."""
 
 
 def _sha(path: Path) -> str:
@@ -62,12 +79,98 @@ def generate_task(task: str, out: Path) -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         rc = main(["generate", task, "--split", "test,dev", "--out", str(out), "--quiet"])
     if rc != 0:
-        raise SystemExit(f"regen_release: `depthbench generate {task}` failed (exit {rc})")
+        raise RegenError(f"`depthbench generate {task}` failed (exit {rc})")
 
 
 def changed_files(new: Path, old: Path) -> list[str]:
     """Names of the files of ``new`` that ``old`` lacks or holds with other bytes."""
     return [name for name in FILES if not (old / name).is_file() or _sha(new / name) != _sha(old / name)]
+
+
+SOURCE_FIELD = "generator_source_sha256"
+_MASK = "<source sha256>"
+
+
+def _source_sha(record: dict) -> str | None:
+    """``meta.generator_source_sha256`` of an item record (``meta_json`` text, or a ``meta`` object)."""
+    meta = record.get("meta")
+    if meta is None and isinstance(record.get("meta_json"), str):
+        meta = json.loads(record["meta_json"])
+    value = meta.get(SOURCE_FIELD) if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _masked_item(line: bytes) -> tuple[dict, bytes]:
+    """The parsed record of one JSONL line, and the line with its source sha256 masked."""
+    record = json.loads(line)
+    sha = _source_sha(record)
+    return record, (line.replace(sha.encode("ascii"), _MASK.encode("ascii")) if sha else line)
+
+
+def _fields(record: dict) -> dict:
+    """A record's fields with ``meta_json`` decoded and the source sha256 left out (to name what differs)."""
+    out = dict(record)
+    meta = out.pop("meta", None)
+    if meta is None and isinstance(out.get("meta_json"), str):
+        meta = json.loads(out.pop("meta_json"))
+    for k, v in (meta or {}).items():
+        if k != SOURCE_FIELD:
+            out[f"meta.{k}"] = v
+    return out
+
+
+def _differing(a: dict, b: dict) -> list[str]:
+    return sorted(k for k in set(a) | set(b) if a.get(k, _MASK) != b.get(k, _MASK))
+
+
+def _jsonl_diff(name: str, new: Path, old: Path) -> str | None:
+    new_lines, old_lines = new.read_bytes().splitlines(), old.read_bytes().splitlines()
+    if len(new_lines) != len(old_lines):
+        return f"{name}: {len(new_lines)} items generated, {len(old_lines)} shipped"
+    bad = []
+    for i, (x, y) in enumerate(zip(new_lines, old_lines)):
+        (rx, mx), (ry, my) = _masked_item(x), _masked_item(y)
+        if mx != my:
+            bad.append((i, rx, ry))
+    if not bad:
+        return None
+    i, rx, ry = bad[0]
+    fields = _differing(_fields(rx), _fields(ry)) or ["serialisation"]
+    return (f"{name}: {len(bad)} of {len(new_lines)} items differ, first line {i + 1} "
+            f"(item {ry.get('id')!r}: {', '.join(fields)})")
+
+
+def _masked_manifest(path: Path) -> tuple[dict, bytes]:
+    text = path.read_bytes()
+    manifest = json.loads(text)
+    for entry in (manifest.get("files") or {}).values():
+        sha = entry.get("sha256") if isinstance(entry, dict) else None
+        if isinstance(sha, str):
+            text = text.replace(sha.encode("ascii"), _MASK.encode("ascii"))
+            entry["sha256"] = _MASK
+    return manifest, text
+
+
+def release_diff(new: Path, old: Path) -> list[str]:
+    """What differs between a fresh task folder ``new`` and a shipped one ``old``, beyond provenance.
+
+    Items are compared line by line, byte for byte, with ``meta.generator_source_sha256`` masked;
+    the manifests byte for byte with each file's ``sha256`` masked (the one manifest field that
+    derives from the source sha256). Returns one line per differing file (empty: the same release).
+    """
+    out = []
+    for name in FILES:
+        if not (old / name).is_file():
+            out.append(f"{name}: missing from the release")
+        elif name.endswith(".jsonl"):
+            why = _jsonl_diff(name, new / name, old / name)
+            if why:
+                out.append(why)
+        else:
+            (mx, tx), (my, ty) = _masked_manifest(new / name), _masked_manifest(old / name)
+            if tx != ty:
+                out.append(f"{name}: field(s) {', '.join(_differing(mx, my)) or 'serialisation'} differ")
+    return out
 
 
 def read_golden(test_file: Path) -> dict[str, dict[str, str]]:
@@ -76,7 +179,7 @@ def read_golden(test_file: Path) -> dict[str, dict[str, str]]:
     try:
         block = text[text.index(GOLDEN_BEGIN):text.index(GOLDEN_END)]
     except ValueError:
-        raise SystemExit(f"regen_release: {test_file} has no '{GOLDEN_BEGIN}' ... '{GOLDEN_END}' block") from None
+        raise RegenError(f"{test_file} has no '{GOLDEN_BEGIN}' ... '{GOLDEN_END}' block") from None
     return ast.literal_eval(block.split("=", 1)[1].strip())
 
 
@@ -117,67 +220,157 @@ def dataset_card(release: str, previous: str | None, tasks: list[str]) -> str:
     return "\n".join(head)
 
 
-def regenerate(release: str, data_dir: Path, test_file: Path, *, check: bool = False,
-               tasks: list[str] | None = None, log=print) -> bool:
-    """Regenerate ``data_dir/release``; returns True when anything differed.
+def _family_file(task: str) -> str:
+    from depthbench.generators import get_family
+    from depthbench.tasks import load_spec
+
+    path = Path(get_family(load_spec(task).family).source_file)
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _drift_message(release: str, task: str, why: str, releases: list[str]) -> str:
+    nxt = f"v{int(release.lstrip('v')) + 1}" if release.lstrip("v").isdigit() else "a new name"
+    return (f"{release}/{task}: content drift ({why}); data/{release} is a published release and is never "
+            f"rewritten: bump VERSION in {_family_file(task)}, append {nxt!r} to RELEASES in data/__init__.py, then "
+            f"run scripts/regen_release.py (it creates data/{nxt}/ and its golden entry)")
+
+
+def _replace_tasks(folder: Path, staging: Path, fresh: dict[str, Path]) -> None:
+    """Move each fresh task folder into ``folder`` by a rename (the old one aside first, removed last)."""
+    for task, out in fresh.items():
+        dst = folder / task
+        if dst.exists():
+            os.replace(dst, staging / f"{task}.old")
+        os.replace(out, dst)
+
+
+def regenerate(release: str, data_dir: Path, test_file: Path, *, check: bool = False, replace: bool = False,
+               tasks: list[str] | None = None, log=print, releases: list[str] | None = None) -> bool:
+    """Create, check or (``replace``) rewrite ``data_dir/release``; returns True when anything differed.
 
     Parameters
     ----------
     release : str
-        Must be the canonical release (frozen ones are never rewritten).
+        Must be the canonical release (frozen ones are never regenerated).
     data_dir : Path
         The folder holding the release folders (``data/``).
     test_file : Path
-        The test whose golden block is rewritten (``tests/test_data_release.py``).
+        The test whose golden block holds the release's manifest sha256 (``tests/test_data_release.py``).
     check : bool
-        Only compare; write nothing.
+        Only compare (item by item without the source sha256, see :func:`release_diff`) and check
+        the golden entry; write nothing.
+    replace : bool
+        Rewrite an existing release folder and its golden entry (only for a release that has not
+        been published yet).
     tasks : list of str, optional
         Restrict to these tasks (default: every family's task).
+    releases : list of str, optional
+        The release list (default ``depthbench.data.RELEASES``; the last is canonical).
+
+    Raises
+    ------
+    RegenError
+        ``release`` is not canonical; or (without ``check`` / ``replace``) the release folder exists
+        and today's generators drift from it, lacks a task, or its golden entry differs, or the
+        golden pins a release whose folder is missing and regenerates differently.
     """
     import depthbench.data
 
-    if release != depthbench.data.CANONICAL:
-        raise SystemExit(f"regen_release: {release!r} is not the canonical release ({depthbench.data.CANONICAL}); "
-                         "frozen releases are never regenerated")
+    releases = list(depthbench.data.RELEASES if releases is None else releases)
+    if release != releases[-1]:
+        raise RegenError(f"{release!r} is not the canonical release ({releases[-1]}); frozen releases are never "
+                         "regenerated")
     folder = data_dir / release
+    existed = folder.is_dir()
     names = release_tasks() if tasks is None else tasks
-    stale = False
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder, prefix=".regen-"))
+    golden = read_golden(test_file)
+    pinned = dict(golden.get(release, {}))
+    drift: dict[str, str] = {}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=data_dir, prefix=f".regen-{release}-"))
     try:
         fresh: dict[str, Path] = {}
         for task in names:
-            out = staging / task
+            out = staging / "new" / task
             generate_task(task, out)
-            diff = changed_files(out, folder / task)
-            stale |= bool(diff)
-            log(f"{release}/{task}: " + (f"changed ({', '.join(diff)})" if diff else "unchanged")
-                + f"; manifest sha256 {_sha(out / 'manifest.json')}")
+            fresh[task] = out
+            if not (folder / task / "manifest.json").is_file():
+                drift[task] = "no such task folder"
+                log(f"{release}/{task}: missing")
+                continue
+            diff = release_diff(out, folder / task)
+            same = "unchanged" if not changed_files(out, folder / task) else "same items (source sha256 differs)"
+            log(f"{release}/{task}: " + (f"drift ({'; '.join(diff)})" if diff else same))
             if diff:
-                fresh[task] = out
-        golden = read_golden(test_file)
-        want = {task: _sha((fresh.get(task) or folder / task) / "manifest.json") for task in names}
-        golden_stale = {t: s for t, s in want.items() if golden.get(release, {}).get(t) != s}
+                drift[task] = "; ".join(diff)
+        shipped = {t: _sha(folder / t / "manifest.json") for t in names if (folder / t / "manifest.json").is_file()}
+        golden_stale = sorted(t for t in shipped if pinned.get(t) != shipped[t])
         if golden_stale:
-            log(f"golden sha256 of {release} in {test_file.name}: stale for {', '.join(sorted(golden_stale))}")
+            log(f"golden sha256 of {release} in {test_file.name}: "
+                + ", ".join(f"{t} {'missing' if t not in pinned else 'differs from data/' + release}"
+                            for t in golden_stale))
         if check:
-            return stale or bool(golden_stale)
-        for task, out in fresh.items():
-            dst = folder / task
-            old = staging / f"{task}.old"
-            if dst.exists():
-                os.replace(dst, old)
-            os.replace(out, dst)
+            if not existed:
+                log(f"data/{release} does not exist yet: run scripts/regen_release.py to create it")
+            elif drift:
+                task = sorted(drift)[0]
+                log(_drift_message(release, task, drift[task], releases))
+            return bool(drift) or bool(golden_stale) or not existed
+
+        if not existed:  # a new release: written whole into staging, then renamed into place
+            want = {t: _sha(fresh[t] / "manifest.json") for t in names}
+            clash = sorted(t for t in names if t in pinned and pinned[t] != want[t])
+            if clash and not replace:
+                raise RegenError(f"data/{release} is missing but {test_file.name} pins it ({', '.join(clash)}), and "
+                                 f"today's generators give other manifests: restore the published folder (git checkout "
+                                 f"-- data/{release}); --replace only if {release} was never published")
+            new_folder = staging / "new"
+            prev = releases[-2] if len(releases) > 1 else None
+            _atomic_write(new_folder / "README.md", dataset_card(release, prev, names))
+            os.replace(new_folder, folder)
+            log(f"created data/{release}/ ({', '.join(names)}); describe what changed in {folder / 'README.md'}")
+            golden.setdefault(release, {}).update(want)
+            write_golden(test_file, golden)
+            log(f"wrote the golden sha256 of {release} in {test_file}")
+            return True
+
+        if not replace:
+            if drift:
+                task = sorted(drift)[0]
+                if drift[task] == "no such task folder":
+                    raise RegenError(f"data/{release} exists but lacks task {task}: adding it changes a published "
+                                     f"release; make a new release (append a name to RELEASES), or --replace only if "
+                                     f"{release} was never published")
+                raise RegenError(_drift_message(release, task, drift[task], releases))
+            changed = [t for t in golden_stale if t in pinned]
+            if changed:
+                raise RegenError(f"golden sha256 of {release}/{changed[0]} in {test_file.name} differs from "
+                                 f"data/{release}: a published release stays pinned; restore the file that changed "
+                                 f"(git checkout -- data/{release} {test_file.name})")
+            if golden_stale:  # entries missing: pin what is shipped (no pin changes)
+                golden.setdefault(release, {}).update({t: shipped[t] for t in golden_stale})
+                write_golden(test_file, golden)
+                log(f"pinned {', '.join(golden_stale)} of {release} in {test_file}")
+            return bool(golden_stale)
+
+        # --replace: an unpublished release is rewritten where it differs (bytes, not only content)
+        changed = {t: fresh[t] for t in names if not (folder / t).is_dir() or changed_files(fresh[t], folder / t)}
+        _replace_tasks(folder, staging, changed)
         if not (folder / "README.md").is_file():
-            releases = list(depthbench.data.RELEASES)
             prev = releases[releases.index(release) - 1] if releases.index(release) > 0 else None
             _atomic_write(folder / "README.md", dataset_card(release, prev, names))
             log(f"wrote {folder / 'README.md'}: describe what changed in it")
-        if golden_stale:
+        want = {t: _sha(folder / t / "manifest.json") for t in names}
+        if any(pinned.get(t) != s for t, s in want.items()):
             golden.setdefault(release, {}).update(want)
             write_golden(test_file, golden)
             log(f"updated the golden sha256 of {release} in {test_file}")
-        return stale or bool(golden_stale)
+        for t in changed:
+            log(f"replaced data/{release}/{t}")
+        return bool(changed) or bool(golden_stale)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -185,20 +378,33 @@ def regenerate(release: str, data_dir: Path, test_file: Path, *, check: bool = F
 def main(argv: list[str] | None = None) -> int:
     import depthbench.data
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="only compare; exit 1 when the release is stale")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog="A release whose folder exists is never rewritten (except with --replace); see the module docstring.")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="only compare today's generators with the release (item by item, without "
+                           "meta.generator_source_sha256) and its golden entry; exit 1 on drift")
+    mode.add_argument("--replace", action="store_true",
+                      help="rewrite an existing release folder and its golden entry: ONLY for a release that has not "
+                           "been published yet (e.g. during the merge that adds it)")
     parser.add_argument("--release", default=depthbench.data.CANONICAL,
-                        help=f"the release to regenerate (default and only choice: {depthbench.data.CANONICAL})")
+                        help=f"the release (default and only choice: the canonical one, {depthbench.data.CANONICAL})")
     parser.add_argument("--data", type=Path, default=ROOT / "data", help="the folder of the release folders")
     parser.add_argument("--golden", type=Path, default=ROOT / "tests" / "test_data_release.py",
                         help="the test file holding the golden sha256 block")
     parser.add_argument("--task", action="append", default=None, help="only this task (repeatable)")
     args = parser.parse_args(argv)
-    stale = regenerate(args.release, args.data, args.golden, check=args.check, tasks=args.task)
+    try:
+        differed = regenerate(args.release, args.data, args.golden, check=args.check, replace=args.replace,
+                              tasks=args.task)
+    except RegenError as e:
+        print(f"regen_release: {e}", file=sys.stderr)
+        return 2
     if args.check:
-        print(f"{args.release}: {'stale' if stale else 'up to date'}")
-        return 1 if stale else 0
-    print(f"{args.release}: {'regenerated' if stale else 'already up to date'}")
+        print(f"{args.release}: {'drift: see above' if differed else 'up to date'}")
+        return 1 if differed else 0
+    print(f"{args.release}: {'written' if differed else 'up to date, nothing written'}")
     return 0
 
 

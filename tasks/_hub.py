@@ -273,8 +273,10 @@ def _regeneration(release: str | None, versions: str) -> str:
                 "The sha256 of a manifest identifies the dataset in depthbench runs and leaderboard submissions.")
     head = (f"This is depthbench's data release {release}, the canonical one (generator versions: {versions}). "
             if release is not None else f"Generator versions: {versions}. ")
-    return (head + "Regenerate byte for byte: `pip install depthbench` and, per config, the `command` in "
-            "`manifests/<config>.json` (e.g. `depthbench generate graph_connectivity --split test,dev`). "
+    return (head + "Regenerate the items: `pip install depthbench` and, per config, the `command` in "
+            "`manifests/<config>.json` (e.g. `depthbench generate graph_connectivity --split test,dev`) gives them "
+            "again, byte for byte but for `meta.generator_source_sha256` (the sha256 of the generator module that "
+            "built them: provenance, which an edit that leaves the items alone changes). "
             "The sha256 of a manifest identifies the dataset in depthbench runs and leaderboard submissions.")
 
 

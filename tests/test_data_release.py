@@ -1,12 +1,14 @@
-"""The shipped releases: the canonical one regenerates byte for byte; the earlier ones stay frozen.
+"""The shipped releases: published folders never change; today's generators still make the canonical one.
 
 ``depthbench.data.RELEASES`` lists the releases, oldest first; the last is canonical. Every
 release is pinned by the sha256 of each task's manifest (which holds the sha256 of every
-file) in :data:`GOLDEN`, which ``scripts/regen_release.py`` rewrites when it regenerates the
-canonical release on purpose. The canonical release is regenerated here, so any drift in a
-generator, the seeding, the builder or the record format fails; a frozen release can no
-longer be regenerated (its generators changed), but still loads and validates against its
-pinned manifests, so old runs and submissions keep working.
+file) in :data:`GOLDEN`, which ``scripts/regen_release.py`` writes once, when it creates a
+release folder, and never rewrites for a published one. The canonical release is regenerated
+here and compared item by item with ``meta.generator_source_sha256`` left out (provenance: the
+module that built the shipped files, which a docstring edit changes), so any drift in a
+generator's output, the seeding, the builder or the record format fails, and the fix is a new
+release; a frozen release can no longer be regenerated (its generators changed), but still
+loads and validates against its pinned manifests, so old runs and submissions keep working.
 """
 
 from __future__ import annotations
@@ -80,16 +82,19 @@ def test_the_release_list_names_every_release_folder_and_its_golden():
 
 
 @pytest.mark.parametrize("task", TASKS)
-def test_the_canonical_release_regenerates_byte_for_byte_and_matches_its_golden_sha256(tmp_path, task):
+def test_the_canonical_release_regenerates_item_for_item_and_matches_its_golden_sha256(tmp_path, task):
     ref = DATA / CANONICAL / task
     assert _sha(ref / "manifest.json") == GOLDEN[CANONICAL][task], \
-        f"data/{CANONICAL} changed: regenerate it on purpose with scripts/regen_release.py"
+        f"data/{CANONICAL} changed: a published release is never rewritten (restore it with git checkout)"
     regen = _regen_script()
+    outs = []
     for attempt in ("a", "b"):  # twice: the same bytes every time
         out = tmp_path / attempt / task
         regen.generate_task(task, out)
-        assert regen.changed_files(out, ref) == [], \
-            f"{CANONICAL}/{task} differs from a fresh `depthbench generate`: run scripts/regen_release.py"
+        outs.append(out)
+        diff = regen.release_diff(out, ref)
+        assert diff == [], regen._drift_message(CANONICAL, task, "; ".join(diff), list(RELEASES))
+    assert regen.changed_files(outs[0], outs[1]) == []
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -207,37 +212,169 @@ def test_releases_are_small():
         assert total < 16 * 2**20, f"data/{name} is {total / 2**20:.1f} MiB"
 
 
-def test_the_regeneration_script_repairs_a_stale_release_atomically_and_updates_the_golden(tmp_path):
-    """scripts/regen_release.py on a copy: --check reports and writes nothing; a run rewrites the
-    changed task folder, writes a missing dataset card and the golden block; a second run is a no-op."""
+def _golden_file(tmp_path: Path, regen, golden: dict) -> Path:
+    test_file = tmp_path / "test_golden.py"
+    test_file.write_text(f"X = 1\n{regen.GOLDEN_BEGIN}\nGOLDEN = {golden!r}\n{regen.GOLDEN_END}\nY = 2\n")
+    return test_file
+
+
+def _rewrite_items(folder: Path, edit) -> None:
+    """Apply ``edit(record)`` to every record of the task folder's JSONL files and re-hash the manifest."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for name in ("test.jsonl", "dev.jsonl"):
+        rows = [json.loads(line) for line in (folder / name).read_text().splitlines()]
+        for r in rows:
+            edit(r)
+        (folder / name).write_text("".join(json.dumps(r, separators=(",", ":"), sort_keys=True) + "\n" for r in rows))
+        manifest["files"][name]["sha256"] = _sha(folder / name)
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def _other_source(record: dict) -> None:
+    meta = json.loads(record["meta_json"])
+    meta["generator_source_sha256"] = "ab" * 32  # as if the module had been edited after the release was made
+    record["meta_json"] = json.dumps(meta, separators=(",", ":"), sort_keys=True)
+
+
+def _copy_with_golden(tmp_path: Path, task: str, edit=None):
+    regen = _regen_script()
+    data = tmp_path / "data"
+    shutil.copytree(DATA / CANONICAL / task, data / CANONICAL / task)
+    (data / CANONICAL / "README.md").write_text("card\n")
+    if edit is not None:
+        _rewrite_items(data / CANONICAL / task, edit)
+    golden = {rel: dict(v) for rel, v in GOLDEN.items()}
+    golden[CANONICAL] = {task: _sha(data / CANONICAL / task / "manifest.json")}
+    return regen, data, _golden_file(tmp_path, regen, golden)
+
+
+def test_the_copy_with_another_source_sha256_reserialises_to_the_shipped_bytes():
+    """The test edits below start from records that re-serialise byte for byte (so only the edit differs)."""
+    line = (DATA / CANONICAL / "grid_planning" / "dev.jsonl").read_text().splitlines()[0]
+    assert json.dumps(json.loads(line), separators=(",", ":"), sort_keys=True) == line
+    meta_json = json.loads(line)["meta_json"]
+    assert json.dumps(json.loads(meta_json), separators=(",", ":"), sort_keys=True) == meta_json
+
+
+@pytest.mark.parametrize("edit, passes, named", [
+    (_other_source, True, None),
+    (lambda r: r.update(answer=r["answer"] + "U") if r["index"] == 1 else None, False, "answer"),
+    (lambda r: r.update(prompt=r["prompt"].replace("grid", "maze", 1)) if r["index"] == 2 else None, False, "prompt"),
+    (lambda r: (_other_source(r), r.update(depth=r["depth"] + 1)) if r["index"] == 0 else _other_source(r), False,
+     "depth"),
+], ids=["source-sha-only", "answer", "prompt", "depth-and-source"])
+def test_check_ignores_only_the_generator_source_sha256(tmp_path, edit, passes, named):
+    """--check compares items without meta.generator_source_sha256 and manifests without their file
+    hashes: a release whose items differ only in that hash is up to date; any other change is drift,
+    named by item and field, with the fix in one line."""
+    task = "grid_planning"
+    regen, data, test_file = _copy_with_golden(tmp_path, task, edit)
+    before = {p.name: _sha(p) for p in (data / CANONICAL / task).iterdir()}
+    logs: list[str] = []
+    assert regen.regenerate(CANONICAL, data, test_file, check=True, tasks=[task], log=logs.append) is (not passes)
+    assert {p.name: _sha(p) for p in (data / CANONICAL / task).iterdir()} == before  # --check writes nothing
+    if passes:
+        assert logs == [f"{CANONICAL}/{task}: same items (source sha256 differs)"]
+        assert regen.changed_files(data / CANONICAL / task, DATA / CANONICAL / task) == list(regen.FILES)
+        assert regen.regenerate(CANONICAL, data, test_file, tasks=[task], log=logs.append) is False  # nothing to do
+    else:
+        assert any(f"(item " in line and named in line for line in logs), logs
+        fix = logs[-1]
+        assert "never rewritten" in fix and f"append 'v{int(CANONICAL[1:]) + 1}' to RELEASES" in fix
+        assert "generators/grid_planning.py" in fix
+    assert {p.name: _sha(p) for p in (data / CANONICAL / task).iterdir()} == before
+
+
+def test_a_manifest_field_that_does_not_derive_from_the_source_sha256_is_drift(tmp_path):
+    task = "multihop_arithmetic"
+    regen, data, _ = _copy_with_golden(tmp_path, task)
+    m = json.loads((data / CANONICAL / task / "manifest.json").read_text())
+    m["files"]["dev.jsonl"]["sha256"] = "0" * 64  # derives from the source sha256: masked
+    (data / CANONICAL / task / "manifest.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+    fresh = tmp_path / "fresh" / task
+    regen.generate_task(task, fresh)
+    assert regen.release_diff(fresh, data / CANONICAL / task) == []
+    m["spec_sha256"] = "1" * 64
+    (data / CANONICAL / task / "manifest.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+    assert regen.release_diff(fresh, data / CANONICAL / task) == ["manifest.json: field(s) spec_sha256 differ"]
+
+
+def test_the_regeneration_script_refuses_to_rewrite_an_existing_release_and_replaces_only_when_told(tmp_path, capsys):
+    """On a copy: a drifted release is refused (exit 2, a one-line fix, nothing written); --replace
+    rewrites the changed task folder atomically and its golden entry; a second run is a no-op."""
     regen = _regen_script()
     task = "multihop_arithmetic"
     data = tmp_path / "data"
     shutil.copytree(DATA / CANONICAL / task, data / CANONICAL / task)
     (data / CANONICAL / task / "dev.jsonl").write_text("stale\n")
-    test_file = tmp_path / "test_golden.py"
     stale_golden = {rel: dict(v) for rel, v in GOLDEN.items()}
     stale_golden[CANONICAL][task] = "0" * 64
-    test_file.write_text(f"X = 1\n{regen.GOLDEN_BEGIN}\nGOLDEN = {stale_golden!r}\n{regen.GOLDEN_END}\nY = 2\n")
+    test_file = _golden_file(tmp_path, regen, stale_golden)
     logs: list[str] = []
 
     assert regen.regenerate(CANONICAL, data, test_file, check=True, tasks=[task], log=logs.append) is True
+    assert any("dev.jsonl: 5" in line and "items generated" in line for line in logs), logs
+    with pytest.raises(regen.RegenError, match=r"never rewritten: bump VERSION in generators/multihop_arithmetic\.py"):
+        regen.regenerate(CANONICAL, data, test_file, tasks=[task], log=logs.append)
+    rc = regen.main(["--data", str(data), "--golden", str(test_file), "--task", task])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and err.startswith("regen_release: ") and "Traceback" not in err
     assert (data / CANONICAL / task / "dev.jsonl").read_text() == "stale\n"
     assert regen.read_golden(test_file)[CANONICAL][task] == "0" * 64
-    assert any("changed (dev.jsonl)" in line for line in logs), logs
 
-    assert regen.regenerate(CANONICAL, data, test_file, tasks=[task], log=logs.append) is True
-    for name in ("test.jsonl", "dev.jsonl", "manifest.json"):
-        assert _sha(data / CANONICAL / task / name) == _sha(DATA / CANONICAL / task / name)
+    assert regen.regenerate(CANONICAL, data, test_file, replace=True, tasks=[task], log=logs.append) is True
+    fresh = tmp_path / "fresh" / task
+    regen.generate_task(task, fresh)
+    assert regen.changed_files(fresh, data / CANONICAL / task) == []  # today's generator output, byte for byte
+    assert regen.release_diff(fresh, DATA / CANONICAL / task) == []
     golden = regen.read_golden(test_file)
-    assert golden[CANONICAL][task] == GOLDEN[CANONICAL][task] and golden[FROZEN[0]] == GOLDEN[FROZEN[0]]
+    assert golden[CANONICAL][task] == _sha(data / CANONICAL / task / "manifest.json")
+    assert golden[FROZEN[0]] == GOLDEN[FROZEN[0]]
     text = test_file.read_text()
     assert text.startswith("X = 1\n") and text.endswith(f"{regen.GOLDEN_END}\nY = 2\n")
     assert f"config_name: {task}" in (data / CANONICAL / "README.md").read_text()
-    assert sorted(p.name for p in (data / CANONICAL).iterdir()) == ["README.md", task]  # nothing left behind
+    assert sorted(p.name for p in data.iterdir()) == [CANONICAL]  # no staging folder left behind
+    assert sorted(p.name for p in (data / CANONICAL).iterdir()) == ["README.md", task]
 
     logs.clear()
     assert regen.regenerate(CANONICAL, data, test_file, tasks=[task], log=logs.append) is False
     assert logs and all("unchanged" in line for line in logs)
-    with pytest.raises(SystemExit, match="frozen releases are never regenerated"):
+    with pytest.raises(regen.RegenError, match="frozen releases are never regenerated"):
         regen.regenerate(FROZEN[-1], data, test_file, tasks=[task])
+
+
+def test_a_pinned_golden_entry_is_never_changed_without_replace(tmp_path):
+    regen, data, test_file = _copy_with_golden(tmp_path, "grid_planning")
+    golden = regen.read_golden(test_file)
+    golden[CANONICAL]["grid_planning"] = "f" * 64
+    regen.write_golden(test_file, golden)
+    assert regen.regenerate(CANONICAL, data, test_file, check=True, tasks=["grid_planning"], log=lambda _: None)
+    with pytest.raises(regen.RegenError, match="stays pinned"):
+        regen.regenerate(CANONICAL, data, test_file, tasks=["grid_planning"], log=lambda _: None)
+    assert regen.read_golden(test_file)[CANONICAL]["grid_planning"] == "f" * 64
+
+
+def test_a_new_release_name_creates_its_folder_whole_and_its_golden_entry(tmp_path):
+    """Appending a name to RELEASES and running the script creates data/<new>/ (card included) and
+    its golden entry; the previous release and its pins are untouched; a second run is a no-op."""
+    regen = _regen_script()
+    task = "grid_planning"
+    new = f"v{int(CANONICAL[1:]) + 1}"
+    releases = [*RELEASES, new]
+    data = tmp_path / "data"
+    shutil.copytree(DATA / CANONICAL / task, data / CANONICAL / task)
+    test_file = _golden_file(tmp_path, regen, {rel: dict(v) for rel, v in GOLDEN.items()})
+    logs: list[str] = []
+    assert regen.regenerate(new, data, test_file, check=True, tasks=[task], log=logs.append, releases=releases)
+    assert not (data / new).exists() and any("does not exist yet" in line for line in logs)
+    assert regen.regenerate(new, data, test_file, tasks=[task], log=logs.append, releases=releases) is True
+    assert regen.release_diff(data / new / task, DATA / CANONICAL / task) == []
+    card = (data / new / "README.md").read_text()
+    assert f"# depthbench data {new} — the canonical release" in card and f"What changed from {CANONICAL}" in card
+    golden = regen.read_golden(test_file)
+    assert golden[new] == {task: _sha(data / new / task / "manifest.json")}
+    assert {r: golden[r] for r in RELEASES} == GOLDEN
+    assert sorted(p.name for p in data.iterdir()) == [CANONICAL, new]
+    assert regen.regenerate(new, data, test_file, tasks=[task], log=lambda _: None, releases=releases) is False
+    with pytest.raises(regen.RegenError, match="frozen releases are never regenerated"):
+        regen.regenerate(CANONICAL, data, test_file, tasks=[task], releases=releases)

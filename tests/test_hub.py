@@ -81,12 +81,12 @@ def test_the_frozen_v1_release_exports_and_reads_back_too(tmp_path):
 def test_the_hub_card_names_the_release_and_never_offers_to_regenerate_a_frozen_one(hub, tmp_path):
     """A frozen release's items no longer regenerate (its generators moved on): its card says so."""
     canonical = (hub / "README.md").read_text()
-    assert f"data release {CANONICAL}, the canonical one" in canonical and "Regenerate byte for byte" in canonical
+    assert f"data release {CANONICAL}, the canonical one" in canonical and "Regenerate the items" in canonical
     assert f"pretty_name: depthbench {CANONICAL}" in canonical
     export_hub(V1, tmp_path / "v1hub")
     frozen = (tmp_path / "v1hub" / "README.md").read_text()
     assert "data release v1 (generator versions: graph_connectivity 1" in frozen and "**frozen**" in frozen
-    assert f"canonical release is now {CANONICAL}" in frozen and "Regenerate byte for byte" not in frozen
+    assert f"canonical release is now {CANONICAL}" in frozen and "Regenerate the items" not in frozen
 
 
 def test_two_hub_folders_of_the_same_name_each_read_their_own_rows(tmp_path):
