@@ -551,8 +551,12 @@ class CallContext:
             if status == "ok":
                 status = "no_answer"
         correct = bool(answer is not None and verify(self.item, answer))
+        content = (self.item.get("meta") or {}).get("content_sha256")
         return {
             "item_id": self.item["id"],
+            # the item's content sha256: binds the outcome (and the submission's prediction) to the
+            # item it was run on, not only to its id, which is the same in every release
+            **({"item_sha256": content} if isinstance(content, str) else {}),
             "task": self.item.get("task"),
             "depth": self.item.get("depth"),
             "strategy": self.strategy,

@@ -11,6 +11,10 @@
   generated tokens ``output.usage.output_tokens`` when the provider reported them,
   ``stop_reason`` ``max_tokens`` read as ``finish_reason`` ``length``.
 
+Both carry the exported item record (lm-eval's ``doc``, inspect's ``metadata["item"]``), so
+each record also gets ``item_sha256``, the item's content sha256: replaying a log made on one
+release against another release's items of the same ids is refused.
+
 Their generations then get depthbench's own re-extraction, verification, per-depth
 curves and verdicts (``depthbench score`` / ``analyze``).
 """
@@ -83,11 +87,22 @@ def read_lm_eval_samples(path: str | Path) -> list[dict[str, Any]]:
             texts = resps[0] if isinstance(resps, list) and resps and isinstance(resps[0], list) else None
             if not texts or not all(isinstance(t, str) for t in texts):
                 raise UserError(f"{where}: resps holds no generated text; log a generate_until task with --log_samples")
+            bound = _content_sha256(doc)
             for k, text in enumerate(texts):
-                out.append({"item_id": doc["id"], "sample": k, "text": text, "finish_reason": "stop"})
+                out.append({"item_id": doc["id"], "sample": k, "text": text, "finish_reason": "stop", **bound})
     if not out:
         raise UserError(f"--model replay:{path}: the lm-eval samples file holds no documents")
     return out
+
+
+def _content_sha256(row: Any) -> dict[str, str]:
+    """``{"item_sha256": ...}`` from an exported item row (``meta_json`` holds ``content_sha256``), else ``{}``."""
+    meta = row.get("meta_json") if isinstance(row, dict) else None
+    try:
+        content = json.loads(meta).get("content_sha256") if isinstance(meta, str) else None
+    except (ValueError, AttributeError):
+        content = None
+    return {"item_sha256": content} if isinstance(content, str) and len(content) == 64 else {}
 
 
 def read_inspect_log(path: str | Path) -> list[dict[str, Any]]:
@@ -114,6 +129,7 @@ def read_inspect_log(path: str | Path) -> list[dict[str, Any]]:
         rec: dict[str, Any] = {"item_id": str(s.id), "sample": int(s.epoch) - 1, "text": text,
                                "finish_reason": "length" if out_ is not None and out_.stop_reason == "max_tokens"
                                else "stop"}
+        rec.update(_content_sha256((s.metadata or {}).get("item")))
         usage = getattr(out_, "usage", None) if out_ is not None else None
         if usage is not None and isinstance(getattr(usage, "output_tokens", None), int):
             rec["completion_tokens"] = int(usage.output_tokens)

@@ -15,7 +15,8 @@ The private folder is a regular dataset folder (``<split>.jsonl`` and its
 ``manifest.json``, usable with ``eval --data`` and ``submission validate --releases``)
 plus the salts (``salts.jsonl``). The public folder is what submitters get: the prompts
 (``<split>.prompts.jsonl``: each item without its answer, trace, seed or private meta;
-``meta`` keeps only ``answer_space``, ``chance`` and ``family``) and a manifest listing, per
+``meta`` keeps only ``answer_space``, ``chance``, ``family`` and ``content_sha256``, the hash of
+the problem statement the prompt shows) and a manifest listing, per
 item, the id, the certified depth and ``commitment = sha256(salt || 0x00 ||
 canonical_json(answer))`` — never the answer, the seed or the salt — plus
 ``overall_sha256``, the sha256 of the lines ``"<id>:<commitment>\\n"`` in manifest order,
@@ -59,7 +60,9 @@ _SEED_DOMAIN = b"depthbench-hidden-split/1\x00"
 _MIN_SECRET_BYTES = 16
 _PUBLIC_ITEM_KEYS = ("id", "task", "generator_version", "split", "index", "depth", "params", "instance", "prompt",
                      "answer_type")
-_PUBLIC_META_KEYS = ("answer_space", "chance", "family")
+#: ``content_sha256`` (sha256 of the family and the problem statement, which the prompt shows anyway) lets a
+#: run on the prompts bind each outcome and prediction to its item (``item_sha256``)
+_PUBLIC_META_KEYS = ("answer_space", "chance", "family", "content_sha256")
 
 
 def _read_secret(secret_seed_file: str | Path) -> bytes:
@@ -124,7 +127,7 @@ def write_private_split(spec_or_task: Any, secret_seed_file: str | Path, out_dir
         ``out_dir/private/salts.jsonl`` and
         ``out_dir/public/manifest.json`` (plus ``out_dir/public/<split>.prompts.jsonl``
         with ``public_prompts``: items without answer, trace or seed, ``meta`` cut to
-        ``answer_space``, ``chance`` and ``family``; the manifest then lists its sha256).
+        ``answer_space``, ``chance``, ``family`` and ``content_sha256``; the manifest then lists its sha256).
     split : str
         Split name recorded in the items (default ``"hidden"``).
     depths, n : optional

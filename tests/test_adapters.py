@@ -92,6 +92,7 @@ def test_lm_eval_task_runs_and_its_samples_replay_into_depthbench(tmp_path):
     [log] = list((tmp_path / "lm").rglob(f"samples_{task}_*.jsonl"))
     lm = {json.loads(x)["doc"]["id"]: json.loads(x)["acc"] for x in log.read_text().splitlines()}
     assert _depthbench_scores(tmp_path, data, log) == lm and len(lm) == len(items)
+    _assert_bound(log, items)
 
 
 def test_inspect_task_runs_and_its_log_replays_into_depthbench(tmp_path):
@@ -114,6 +115,15 @@ def test_inspect_task_runs_and_its_log_replays_into_depthbench(tmp_path):
     assert metrics["all"].value == pytest.approx(0.5) and {"1", "2", "4"} <= set(metrics)  # accuracy per depth
     ours = {str(s.id): 1.0 if s.scores["depthbench_verifier"].value == "C" else 0.0 for s in log.samples}
     assert _depthbench_scores(tmp_path, data, Path(log.location)) == ours and len(ours) == len(items)
+    _assert_bound(Path(log.location), items)
+
+
+def _assert_bound(log: Path, items) -> None:
+    """The replay records read from a foreign log carry each item's content sha256 (from the exported row)."""
+    from depthbench.baselines._foreign_logs import foreign_records
+
+    want = {it["id"]: it["meta"]["content_sha256"] for it in items}
+    assert {r["item_id"]: r["item_sha256"] for r in foreign_records(log)} == want
 
 
 def test_inspect_entry_point_names_the_tasks():

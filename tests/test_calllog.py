@@ -31,6 +31,8 @@ FIXTURE_ARGS = ["--data", str(V1_GRAPH), "--split", "dev", "--limit", "4", "--mo
 # ... and `depthbench score` / `submission pack --date 2026-12-01` of main before compact logs (5414b94) gave:
 FIXTURE_SCORED = Path(__file__).parent / "fixtures" / "run_v1.scored.jsonl"
 FIXTURE_SUBMISSION_SHA256 = "91a368480ba5158d6d9451e2a69ae5ce2773d846830ce7a937677018f3087a85"
+# ... and this depthbench's `submission pack --date 2026-12-01` (predictions bound to their items: item_sha256)
+FIXTURE_BOUND_SUBMISSION_SHA256 = "345aeda437e575f00b5277c4889884a4ee31e3413fc0842e2fb08deeb18a5871"
 
 
 def _copy_fixture(dst: Path) -> Path:
@@ -57,7 +59,17 @@ def test_old_run_folder_scores_packs_and_resumes_as_before(tmp_path, capsys):
     assert not any("v" in json.loads(x) for x in (run / "calls.jsonl").read_text().splitlines())
     score_run(run)
     assert (run / "scored.jsonl").read_bytes() == FIXTURE_SCORED.read_bytes()
-    assert _pack_sha(run, tmp_path) == FIXTURE_SUBMISSION_SHA256
+    # packing binds each prediction to its item (item_sha256, from the dataset run.json names: the old
+    # outcomes predate it); without that field the submission is the old one, byte for byte
+    from depthbench.leaderboard import pack_run
+    from depthbench.leaderboard._submission import submission_bytes
+
+    sub = pack_run(run, date="2026-12-01")
+    items = _items(run)
+    assert {p["item_id"]: p.pop("item_sha256") for p in sub["predictions"]} == {
+        p["item_id"]: items[p["item_id"]]["meta"]["content_sha256"] for p in sub["predictions"]}
+    assert hashlib.sha256(submission_bytes(sub)).hexdigest() == FIXTURE_SUBMISSION_SHA256
+    assert _pack_sha(run, tmp_path) == FIXTURE_BOUND_SUBMISSION_SHA256
     before = (run / "calls.jsonl").read_bytes()
     assert main(["eval", *FIXTURE_ARGS, "--out", str(run), "--no-progress"]) == 0
     assert "0 new calls" in capsys.readouterr().out

@@ -49,7 +49,8 @@ def test_public_manifest_has_ids_and_commitments_not_answers(split):
     for line in (out / "public" / "hidden.prompts.jsonl").read_text().splitlines():
         row = json.loads(line)
         assert not {"answer", "solution_trace", "seed"} & set(row)
-        assert set(row["meta"]) == {"answer_space", "chance", "family"}  # no content hash, no source hash
+        # no source hash; the content hash is the sha256 of the statement the prompt shows (it binds runs to items)
+        assert set(row["meta"]) == {"answer_space", "chance", "family", "content_sha256"}
     prompts = out / "public" / "hidden.prompts.jsonl"
     assert manifest["files"] == {"hidden.prompts.jsonl": {"sha256": sha256_file(prompts), "items": len(items)}}
     assert check_commitments(out / "public" / "manifest.json", items, salts) == []
@@ -152,7 +153,17 @@ def test_maintainer_workflow_end_to_end(tmp_path, capsys):
     # 4. the maintainer validates against the private items ...
     capsys.readouterr()
     assert main(["submission", "validate", str(inbox / "lab.json.gz"), "--releases", str(hidden)]) == 0
-    assert "verified: hidden split" in capsys.readouterr().out
+    cap = capsys.readouterr()
+    assert "verified: hidden split" in cap.out and "by id only" not in cap.err
+    # ... each prediction bound to its private item (the prompts carry the statement's content sha256)
+    import gzip
+
+    from depthbench.tasks import load_dataset
+
+    private, _ = load_dataset(hidden / "private", split="hidden")
+    sub = json.loads(gzip.decompress((inbox / "lab.json.gz").read_bytes()))
+    assert {p["item_id"]: p["item_sha256"] for p in sub["predictions"]} == {
+        it["id"]: it["meta"]["content_sha256"] for it in private}
     # ... receives a public-data submission too (gold answers of that release are public) ...
     ds = tmp_path / "maintainer" / "public-release"
     assert main(["generate", TASK, "--depths", "1,2", "--n", "3", "--seed", "9", "--out", str(ds), "--quiet"]) == 0

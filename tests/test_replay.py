@@ -80,6 +80,7 @@ def test_unknown_item_and_missing_sample(replay_file):
     ({"item_id": "a", "text": "x", "finish_reason": "eos"}, "finish_reason"),
     ({"item_id": "a", "text": "x", "completion_tokens": -1}, "completion_tokens"),
     ({"item_id": "a", "text": "x", "sample": "0"}, "sample must be"),
+    ({"item_id": "a", "text": "x", "item_sha256": "abc"}, "item_sha256 must be"),
 ])
 def test_bad_lines_are_user_errors(tmp_path, bad, match):
     p = write(tmp_path, [bad])
@@ -141,6 +142,60 @@ def test_eval_serves_the_same_recorded_sample_to_every_strategy_and_budget(tmp_p
     outcomes = list(read_jsonl(out / "outcomes.jsonl"))
     single = [o for o in outcomes if o["strategy"] == "single"]
     assert len(single) == 2 * len(items) and all(o["correct"] for o in single)  # sample 0 is right
+
+
+def test_a_record_bound_to_another_releases_item_is_refused(tmp_path, capsys):
+    """Ids repeat across releases: a recording bound (item_sha256) to data/v2's item is not served for
+    data/v3's item of the same id; bound to the item itself, or unbound (old files), it is."""
+    from pathlib import Path
+
+    from depthbench.cli import main
+    from depthbench.tasks import load_dataset
+
+    root = Path(__file__).resolve().parents[1] / "data"
+    v3 = root / "v3" / "graph_connectivity"
+    items, _ = load_dataset(v3, split="dev")
+    old, _ = load_dataset(root / "v2" / "graph_connectivity", split="dev")
+    old_sha = {it["id"]: it["meta"]["content_sha256"] for it in old}
+    recs = [{"item_id": it["id"], "text": f"Answer: {it['answer']}", "item_sha256": it["meta"]["content_sha256"]}
+            for it in items]
+    model = load_model(f"replay:{write(tmp_path, recs, 'bound.jsonl')}")
+    assert gen(model, req(item=items[0])).choices[0].text == f"Answer: {items[0]['answer']}"
+    recs[0]["item_sha256"] = old_sha[items[0]["id"]]
+    model = load_model(f"replay:{write(tmp_path, recs, 'mixed.jsonl')}")
+    with pytest.raises(UserError, match=r"record for item '[^']+' was made on another item of that id"):
+        gen(model, req(item=items[0]))
+    rc = main(["eval", "--data", str(v3), "--split", "dev", "--model", f"replay:{tmp_path / 'mixed.jsonl'}",
+               "--strategy", "single", "--budget", "64", "--out", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "made on another item of that id" in err and "Traceback" not in err
+    for r in recs:
+        del r["item_sha256"]
+    model = load_model(f"replay:{write(tmp_path, recs, 'old.jsonl')}")
+    assert gen(model, req(item=items[0])).choices[0].text == f"Answer: {items[0]['answer']}"
+
+
+def test_an_lm_eval_samples_log_binds_its_records_to_the_exported_items(tmp_path):
+    """lm-eval's docs are depthbench's exported rows (meta_json holds content_sha256): a log made on
+    data/v2 replays on v2 and is refused on v3, whose items have the same ids."""
+    from pathlib import Path
+
+    from depthbench.baselines._foreign_logs import foreign_records
+    from depthbench.tasks import load_dataset
+    from depthbench.tasks._rows import item_rows
+
+    root = Path(__file__).resolve().parents[1] / "data"
+    v2, _ = load_dataset(root / "v2" / "multihop_arithmetic", split="dev")
+    v3, _ = load_dataset(root / "v3" / "multihop_arithmetic", split="dev")
+    log = write(tmp_path, [{"doc_id": i, "doc": row, "resps": [[f"Answer: {row['answer']}"]], "filter": "none"}
+                           for i, row in enumerate(item_rows(v2))], "samples_depthbench_multihop_arithmetic_x.jsonl")
+    assert {r["item_id"]: r["item_sha256"] for r in foreign_records(log)} == {
+        it["id"]: it["meta"]["content_sha256"] for it in v2}
+    model = load_model(f"replay:{log}")
+    assert gen(model, req(item=v2[0])).choices[0].text == f"Answer: {v2[0]['answer']}"
+    assert v3[0]["id"] == v2[0]["id"]
+    with pytest.raises(UserError, match="made on another item of that id"):
+        gen(load_model(f"replay:{log}"), req(item=v3[0]))
 
 
 def test_recorded_count_over_the_budget_serves_no_text_past_it_and_gets_no_credit(tmp_path):

@@ -709,6 +709,119 @@ def test_submissions_on_every_shipped_release_validate_and_name_it(tmp_path, rel
     assert f"valid (dataset release {named})" in capsys.readouterr().out
 
 
+# ------------------------------------------------------------------ predictions bound to their items
+
+_SHIPPED_TASK = "multihop_arithmetic"
+
+
+@pytest.fixture(scope="module")
+def shipped_subs(tmp_path_factory):
+    """A real eval + pack on the dev split of every shipped release (item ids are equal across them)."""
+    root = tmp_path_factory.mktemp("bound")
+    out = {}
+    for release in depthbench.data.RELEASES:
+        data = Path(__file__).resolve().parents[1] / "data" / release / _SHIPPED_TASK
+        run = root / release
+        assert main(["eval", "--data", str(data), "--split", "dev", "--model", "simulated", "--strategy", "single",
+                     "--budget", "200", "--out", str(run), "--no-progress"]) == 0
+        out[release] = {"run": run, "sub": pack_run(run, submitter="ci"), "data": data}
+    return out
+
+
+def _content(data: Path) -> dict[str, str]:
+    from depthbench.tasks import load_dataset
+
+    items, _ = load_dataset(data, split="dev")
+    return {it["id"]: it["meta"]["content_sha256"] for it in items}
+
+
+def test_pack_binds_every_prediction_to_its_items_content_sha256(shipped_subs):
+    for release, x in shipped_subs.items():
+        want = _content(x["data"])
+        assert {p["item_id"]: p["item_sha256"] for p in x["sub"]["predictions"]} == want, release
+        outcomes = H.read_outcomes(x["run"])  # the runner logs it with each outcome
+        assert {o["item_id"]: o["item_sha256"] for o in outcomes} == want
+
+
+@pytest.mark.parametrize("on, mixed_in", [("v3", "v2"), ("v2", "v3"), ("v2", "v1")])
+def test_a_submission_mixing_the_items_of_two_releases_is_refused_naming_the_other(shipped_subs, tmp_path, capsys,
+                                                                                  on, mixed_in):
+    """Ids are equal across releases: predictions made on v2's items inside a submission whose dataset is
+    v3's used to be scored against v3's gold. Each is refused, naming the release it was made on."""
+    if on not in depthbench.data.RELEASES or mixed_in not in depthbench.data.RELEASES:
+        pytest.skip("release not shipped")
+    sub = copy.deepcopy(shipped_subs[on]["sub"])
+    other = {p["item_id"]: p for p in shipped_subs[mixed_in]["sub"]["predictions"]}
+    swapped = [p["item_id"] for p in sub["predictions"][5:8]]
+    sub["predictions"][5:8] = [copy.deepcopy(other[i]) for i in swapped]
+    path = _write(tmp_path, sub)
+    rep = validate_submission(path)
+    assert rep.problems == [
+        f"predictions[{5 + k}] (item {iid!r}, single, budget 200): prediction for {iid!r} was made on data/{mixed_in}'s "
+        f"item, not data/{on}'s (item_sha256 {other[iid]['item_sha256'][:12]}... is that item's content sha256); "
+        f"evaluate every item on data/{on} and pack the run again" for k, iid in enumerate(swapped)]
+    assert len(rep.outcomes) == 47  # the three are not scored against the wrong gold
+    assert main(["submission", "validate", str(path)]) == 1
+    assert f"was made on data/{mixed_in}'s item, not data/{on}'s" in capsys.readouterr().err
+
+
+def test_a_forged_item_sha256_is_refused(shipped_subs, tmp_path):
+    sub = copy.deepcopy(shipped_subs[depthbench.data.CANONICAL]["sub"])
+    p = sub["predictions"][3]
+    p["item_sha256"] = "0" * 64
+    rep = validate_submission(_write(tmp_path, sub))
+    assert len(rep.problems) == 1 and f"item {p['item_id']!r}" in rep.problems[0]
+    assert "item_sha256 000000000000... is not the content sha256 of item" in rep.problems[0]
+    assert "nor of that id in any known release" in rep.problems[0]
+    p["item_sha256"] = "not hex"
+    rep = validate_submission(_write(tmp_path, sub))
+    assert any("item_sha256: 'not hex' does not match" in x for x in rep.problems), rep.problems
+
+
+@pytest.mark.parametrize("release", depthbench.data.RELEASES[:-1])
+def test_an_old_submission_without_item_sha256_still_validates_on_a_frozen_release_with_a_note(shipped_subs,
+                                                                                              tmp_path, release):
+    sub = copy.deepcopy(shipped_subs[release]["sub"])
+    for p in sub["predictions"]:
+        del p["item_sha256"]  # as packed by an earlier depthbench
+    rep = validate_submission(_write(tmp_path, sub))
+    assert rep.problems == [] and len(rep.outcomes) == 50
+    assert (f"predictions: 50 of 50 prediction(s) name their item by id only (no item_sha256: packed by an earlier "
+            f"depthbench, or where the run's dataset was not at hand): they were scored as data/{release}'s items by id, and whether they were made on those "
+            "items could not be checked") in rep.notes
+
+
+def test_on_the_canonical_release_an_unbound_submission_is_refused_and_a_repack_binds_it(shipped_subs, tmp_path):
+    """The canonical release requires item_sha256; an old run folder (outcomes without it) packs bound
+    anyway, from the dataset its run.json names and hashes."""
+    import shutil
+
+    canonical = depthbench.data.CANONICAL
+    sub = copy.deepcopy(shipped_subs[canonical]["sub"])
+    for p in sub["predictions"][:4]:
+        del p["item_sha256"]
+    rep = validate_submission(_write(tmp_path, sub))
+    assert rep.problems == [
+        f"predictions: 4 of 50 prediction(s) name their item by id only (no item_sha256); on the canonical release "
+        f"data/{canonical} each must carry its item's content sha256, since item ids repeat across releases: pack "
+        "the run again with 'depthbench submission pack RUN_DIR --out FILE.json.gz' (no re-run needed)"]
+    old = tmp_path / "old_run"
+    shutil.copytree(shipped_subs[canonical]["run"], old)
+    outcomes = H.read_outcomes(old)
+    for o in outcomes:
+        del o["item_sha256"]
+    (old / "outcomes.jsonl").write_text("".join(json.dumps(o) + "\n" for o in outcomes))
+    repacked = pack_run(old, submitter="ci")
+    assert repacked == shipped_subs[canonical]["sub"]
+    assert validate_submission(write_submission(repacked, tmp_path / "re.json.gz")).problems == []
+
+
+def test_a_run_whose_dataset_is_not_at_hand_packs_unbound_and_validates_off_canonical_with_a_note(world, tmp_path):
+    assert all("item_sha256" not in p for p in world["sub"]["predictions"])  # hand-built run: no data in run.json
+    rep = validate_submission(write_submission(world["sub"], tmp_path / "s.json.gz"), releases=world["releases"])
+    assert rep.ok and any("name their item by id only" in n for n in rep.notes)
+
+
 def test_a_release_whose_file_does_not_match_its_manifest_is_refused_naming_the_file(tmp_path, capsys):
     import shutil
 

@@ -65,7 +65,7 @@ def read_records(path: str | Path, bad: list[BadLine]) -> Iterator[tuple[int, di
             yield lineno, obj
 
 
-def load_run_items(run: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], str | None]:
+def load_run_items(run: Mapping[str, Any], *, answers: bool = True) -> tuple[dict[str, dict[str, Any]], str | None]:
     """The dataset items of a run, by id, as the run's config names them.
 
     ``run.json`` ``config`` holds either ``data`` (a dataset folder or ``.jsonl``,
@@ -73,6 +73,15 @@ def load_run_items(run: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], s
     ``task`` (regenerated with :func:`depthbench.tasks.build_items` from the
     task, ``split`` and ``per_depth``). This is the only place that loads items for
     scoring and analysis.
+
+    Parameters
+    ----------
+    run : mapping
+        The parsed ``run.json``.
+    answers : bool
+        Refuse items without answers (a hidden split's published prompts), which cannot be
+        scored (default); False for readers that need only the items' ids and hashes
+        (``submission pack``).
 
     Returns
     -------
@@ -104,7 +113,7 @@ def load_run_items(run: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], s
     if want and sha != want:
         raise UserError(f"run.json config.dataset_sha256: the dataset now hashes to {sha[:12]}..., the run used "
                         f"{str(want)[:12]}...; re-score against the dataset the run used")
-    if any("answer" not in it for it in items):
+    if answers and any("answer" not in it for it in items):
         raise UserError("run.json config.data: the run's items carry no answers (a hidden split's published prompts), "
                         "so only the maintainers can score it: pack it with 'depthbench submission pack RUN_DIR --out "
                         "FILE.json.gz' and send them FILE", exit_code=1)

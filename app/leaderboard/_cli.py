@@ -59,6 +59,12 @@ def _cmd_pack(args: argparse.Namespace) -> int:
             print(f"note: the run is incomplete ({len(sub['predictions'])} of {expected} item/strategy/budget "
                   "outcomes); resume 'depthbench eval' with the same arguments before submitting", file=sys.stderr)
 
+    unbound = sum(1 for p in sub["predictions"] if "item_sha256" not in p)
+    if unbound:
+        print(f"note: {unbound} of {len(sub['predictions'])} predictions name their item by id only: the run's "
+              "outcomes.jsonl predates item_sha256 and the dataset its run.json names is not at hand (or hashes "
+              "differently); 'submission validate' refuses such predictions on the canonical release: pack where "
+              "the run's dataset is", file=sys.stderr)
     sha = sub["metadata"]["dataset"]["sha256"]
     shipped = find_releases()
     if sha not in shipped:
@@ -127,7 +133,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = ssub.add_parser("pack", help="pack RUN_DIR into FILE.json.gz",
                         description="Pack a finished 'depthbench eval' run directory into a submission "
-                                    "(predictions and token usage, never scores).")
+                                    "(predictions and token usage, never scores). Each prediction carries "
+                                    "item_sha256, the content sha256 of the item it was run on (item ids repeat "
+                                    "across releases); runs logged before it are bound from the dataset their "
+                                    "run.json names.")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--out", required=True, metavar="FILE.json.gz")
     p.add_argument("--submitter", default="anonymous", help="who submits (default: anonymous)")
@@ -137,7 +146,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_pack)
 
     v = ssub.add_parser("validate", help="check and re-score a submission",
-                        description="Schema, dataset hash, coverage, budgets; every stated answer, judge score, seed "
+                        description="Schema, dataset hash, coverage, budgets, each prediction's item_sha256 against "
+                                    "the release's item (a prediction made on another release's item is refused, "
+                                    "naming it; without item_sha256 it is refused on the canonical release and noted "
+                                    "on others); every stated answer, judge score, seed "
                                     "and token count is recomputed from the raw texts or bounded. Exit 1 with the list "
                                     "of problems if anything is wrong. Only hidden-split submissions are 'verified' "
                                     "(ranked); on a public release they are 'public data, self-run'.")

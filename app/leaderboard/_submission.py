@@ -1,8 +1,9 @@
 """Pack a run directory into a leaderboard submission (``depthbench-submission/1``).
 
 A submission holds predictions, never scores: the metadata of the run and, per
-(item, strategy, budget), the stated final answer and every call's token usage and raw
-completion text (the validator re-derives everything from the texts). The output is
+(item, strategy, budget), the item's content sha256 (``item_sha256``: the item it was run
+on, since ids repeat across releases), the stated final answer and every call's token usage
+and raw completion text (the validator re-derives everything from the texts). The output is
 canonical JSON inside a gzip stream with a zero timestamp and no file name, so packing
 the same run twice gives the same bytes.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from depthbench import __version__
-from depthbench.analysis import load_run_json
+from depthbench.analysis import load_run_items, load_run_json
 from depthbench.baselines._calllog import read_calls
 from depthbench.baselines.backends import backends, endpoint_kind
 from depthbench.baselines.strategies import all_roles
@@ -95,6 +96,24 @@ def _read_log(path: Path, what: str) -> list[dict[str, Any]]:
         b = torn_ok[0]
         raise UserError(f"RUN_DIR: {what} line {b.lineno}: {b.reason}; repair or re-run the evaluation")
     return rows
+
+
+def _item_hashes(run: Mapping[str, Any]) -> dict[str, str]:
+    """Item id -> content sha256 (``meta.content_sha256``) of the run's dataset, for outcomes logged
+    without ``item_sha256`` (runs of an earlier depthbench): the dataset is the one ``run.json``
+    names, checked against its recorded sha256 (:func:`depthbench.analysis.load_run_items`), so
+    each id names one item. Empty when that dataset is not at hand (the predictions then name
+    their items by id only, which ``submission validate`` notes, or refuses on the canonical release)."""
+    try:
+        items, _ = load_run_items(run, answers=False)
+    except UserError:
+        return {}
+    out = {}
+    for iid, it in items.items():
+        content = (it.get("meta") or {}).get("content_sha256")
+        if isinstance(content, str):
+            out[iid] = content
+    return out
 
 
 def role_scores(role: Any) -> bool:
@@ -209,6 +228,7 @@ def pack_run(run_dir: str | Path, *, submitter: str = "anonymous", model_name: s
     latest: dict[tuple[str, str, int], Mapping[str, Any]] = {}
     for o in outcomes:
         latest[(str(o["item_id"]), str(o["strategy"]), int(o["budget"]))] = o
+    hashes = _item_hashes(run) if any(not isinstance(o.get("item_sha256"), str) for o in latest.values()) else {}
     predictions = []
     for (item_id, strategy, budget), o in sorted(latest.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
         entries = []
@@ -217,8 +237,12 @@ def pack_run(run_dir: str | Path, *, submitter: str = "anonymous", model_name: s
                 raise UserError(f"RUN_DIR: outcome of {item_id!r} ({strategy}, {budget}) names call {key!r} "
                                 "missing from calls.jsonl; the run log is incomplete")
             entries.append(_call_entry(by_key[key], raw))
-        predictions.append({"item_id": item_id, "strategy": strategy, "budget": budget,
-                            "final_answer": o.get("final_answer"), "calls": entries})
+        pred: dict[str, Any] = {"item_id": item_id, "strategy": strategy, "budget": budget,
+                                "final_answer": o.get("final_answer"), "calls": entries}
+        bound = o.get("item_sha256") if isinstance(o.get("item_sha256"), str) else hashes.get(item_id)
+        if bound is not None:
+            pred["item_sha256"] = bound
+        predictions.append(pred)
 
     run_strats = _first(run, "config.strategies", "strategies", default=None)
     seen_strats = sorted({p["strategy"] for p in predictions})

@@ -19,7 +19,9 @@ it finds (a failed format or schema check stops the rest, whose inputs would not
    ``--releases``, e.g. a hidden split's ``private/`` dataset found by its private
    manifest or by the public manifest its submitters ran on) with the same task and split;
 9. ``_check_predictions``: each prediction, streamed, through :data:`PREDICTION_CHECKS`:
-   its schema and call limits; ``key`` (from item, strategy, budget, sample, round and
+   its schema and call limits; ``item_sha256`` (the release item's content sha256: a
+   prediction made on another release's item of the same id is refused naming that
+   release, a hash no known release holds is refused); ``key`` (from item, strategy, budget, sample, round and
    role), ``seed`` (derived from ``sampling.seed`` and the call's coordinates), ``parent``
    and ``target`` (a call of the same chain, one round earlier), the calls' shape (roles,
    samples, rounds and per-call token caps the strategy can produce:
@@ -33,7 +35,9 @@ it finds (a failed format or schema check stops the rest, whose inputs would not
    ``final_answer`` (re-extracted from the raw texts with the item's family's rules,
    verified, and reduced with the strategy's ``final_answer``; a stated answer that
    differs is a problem); a prediction with no calls is refused;
-10. ``_check_pooled_budgets``: per (strategy, budget), the pooled token counts, and the
+10. ``_check_item_binding``: predictions without ``item_sha256`` (packed by an earlier
+    depthbench) are refused on the canonical shipped release and noted on any other;
+    ``_check_pooled_budgets``: per (strategy, budget), the pooled token counts, and the
     pooled budget of a strategy sharing its budget across items;
 11. ``_check_coverage``: every release item exactly once per (strategy, budget);
 12. ``_check_public_data``: a valid submission on public data is a note (listed, not ranked).
@@ -66,6 +70,7 @@ from depthbench.baselines.backends._continuation import chain_text
 from depthbench.baselines.strategies import all_roles, parse
 from depthbench.baselines.strategies.budget_forcing import USER_TURN
 from depthbench.errors import UserError
+from depthbench.io import sha256_file
 from depthbench.leaderboard._replay_check import replay_problems
 from depthbench.leaderboard._safety import DEFAULT_LIMITS, Limits, name_problems, open_submission
 from depthbench.leaderboard._submission import SUBMISSION_FORMAT, load_schema
@@ -276,6 +281,38 @@ class _Checker:
         self.prompt_counts: dict[str, int] = {}
         self.total_calls = 0
         self.pred_schema = _schema_validator("prediction")
+        #: predictions on a release item that carry no ``item_sha256`` (named by id only)
+        self.unbound = 0
+        self.n_predictions = 0
+        #: the known releases (``find_releases``), to name the one a mismatched item_sha256 belongs to
+        self.index: Mapping[str, Release] = {}
+        self._elsewhere: dict[str, dict[str, str]] | None = None
+
+    def made_on(self, item_id: str, sha: str) -> str | None:
+        """The other known release whose item ``item_id`` has content sha256 ``sha`` (``"data/v2"`` for a
+        shipped one), or None; the releases of the same task and split are read on first use."""
+        if self._elsewhere is None:
+            self._elsewhere = defaultdict(dict)
+            ds = self.meta["dataset"]
+            here = self.release.folder.resolve() if self.release is not None else None
+            seen: set[Path] = set()
+            for rel in sorted(self.index.values(), key=lambda r: (r.hidden, r.name)):
+                folder = rel.folder.resolve()
+                if rel.task != ds["task"] or folder == here or folder in seen:
+                    continue
+                seen.add(folder)
+                if f"{ds['split']}.jsonl" not in (rel.manifest.get("files") or {}):
+                    continue
+                shipped = folder.parent.parent == default_releases_dir().resolve()
+                label = f"data/{rel.name}" if shipped and not rel.hidden else rel.name
+                try:
+                    for it in rel.load_split(ds["split"]):
+                        content = (it.get("meta") or {}).get("content_sha256")
+                        if isinstance(content, str):
+                            self._elsewhere[str(it["id"])].setdefault(content, label)
+                except UserError:
+                    continue  # a release whose files do not match its manifest names nothing
+        return self._elsewhere.get(item_id, {}).get(sha)
 
     # -- per-problem kinds counted once with examples
     def _counted(self, kind: str, text: str) -> None:
@@ -564,6 +601,41 @@ def _p_tally(ck: _Checker, x: _Prediction) -> bool | None:
     return None
 
 
+def _release_label(rel: Release | None) -> str:
+    if rel is None:
+        return "the release"
+    shipped = not rel.hidden and rel.folder.resolve().parent.parent == default_releases_dir().resolve()
+    return f"data/{rel.name}" if shipped else rel.name
+
+
+def _p_item(ck: _Checker, x: _Prediction) -> bool | None:
+    """``item_sha256`` is the release item's content sha256 (``meta.content_sha256``): ids repeat across
+    releases, so a prediction made on another release's item (named) or with a forged hash is refused and
+    not re-scored. A prediction without the field is counted (:func:`_check_item_binding`)."""
+    ck.n_predictions += 1
+    if x.item is None:
+        return None
+    stated = x.p.get("item_sha256")
+    want = (x.item.get("meta") or {}).get("content_sha256")
+    if stated is None:
+        ck.unbound += 1
+        return None
+    if stated == want:
+        return None
+    here = _release_label(ck.release)
+    other = ck.made_on(str(x.p["item_id"]), stated)
+    if other is not None:
+        ck._counted("item_sha256", f"{x.w}: prediction for {x.p['item_id']!r} was made on {other}'s item, not "
+                                   f"{here}'s (item_sha256 {stated[:12]}... is that item's content sha256); "
+                                   f"evaluate every item on {here} and pack the run again")
+    else:
+        ck._counted("item_sha256", f"{x.w}: item_sha256 {stated[:12]}... is not the content sha256 of item "
+                                   f"{x.p['item_id']!r} in {here} ({str(want)[:12]}...) nor of that id in any known "
+                                   "release; the prediction is bound to an item no release holds (forged or "
+                                   "corrupted): pack the run again with 'depthbench submission pack'")
+    return False
+
+
 def _p_texts(ck: _Checker, x: _Prediction) -> bool | None:
     """Calls present, each with its raw text."""
     calls = x.p["calls"]
@@ -612,6 +684,7 @@ def _p_rescore(ck: _Checker, x: _Prediction) -> bool | None:
 PREDICTION_CHECKS: tuple[PredictionCheck, ...] = (
     _p_within_limits,
     _p_tally,
+    _p_item,
     _p_texts,
     _p_structure,
     _p_replay,
@@ -638,6 +711,7 @@ class _Validation:
     release: Release | None = None
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
     checker: _Checker | None = None
+    index: dict[str, Release] = field(default_factory=dict)
 
     @property
     def meta(self) -> Mapping[str, Any]:
@@ -718,7 +792,7 @@ def _check_strategies(v: _Validation) -> None:
 def _check_release(v: _Validation) -> None:
     """The dataset sha256 is a known release's (shipped, or ``--releases``), of the same task, with the split."""
     rep, ds = v.rep, v.meta["dataset"]
-    index = find_releases(v.releases)
+    index = v.index = find_releases(v.releases)
     release = index.get(ds["sha256"])
     v.release = release
     if release is None:
@@ -747,6 +821,7 @@ def _check_predictions(v: _Validation) -> bool | None:
     """Stream the predictions through :data:`PREDICTION_CHECKS` (one in memory at a time)."""
     rule = token_rule(v.meta, v.tokenizers)
     ck = v.checker = _Checker(v.rep, v.meta, v.release, v.items, v.strategies, rule, v.limits)
+    ck.index = v.index
     try:
         for i, p in enumerate(v.predictions or ()):
             ck.prediction(i, p)
@@ -764,6 +839,32 @@ def _check_predictions(v: _Validation) -> bool | None:
         rep.problem(f"predictions: {n} prediction(s) use budget {b}, which is not listed in metadata.budgets")
     rep.token_check = rule.label
     return None
+
+
+@lru_cache(maxsize=4)
+def _canonical_manifests(root: str, name: str) -> frozenset[str]:
+    """sha256 of each task manifest of the shipped canonical release (``root/name/*/manifest.json``)."""
+    return frozenset(sha256_file(m) for m in sorted(Path(root, name).glob("*/manifest.json")))
+
+
+def _check_item_binding(v: _Validation) -> None:
+    """Predictions that name their item by id only (no ``item_sha256``; files packed by an earlier
+    depthbench): refused on the canonical shipped release, where ``pack`` always binds them; on any other
+    release they validate by id as before, with a note that their items could not be checked."""
+    ck = v.checker
+    if ck is None or not ck.unbound or v.release is None or not v.items:
+        return
+    n, total, here = ck.unbound, ck.n_predictions, _release_label(v.release)
+    if not v.release.hidden and v.release.sha256 in _canonical_manifests(str(default_releases_dir()),
+                                                                          canonical_release()):
+        v.rep.problem(f"predictions: {n} of {total} prediction(s) name their item by id only (no item_sha256); on "
+                      f"the canonical release {here} each must carry its item's content sha256, since item ids repeat "
+                      "across releases: pack the run again with 'depthbench submission pack RUN_DIR --out "
+                      "FILE.json.gz' (no re-run needed)")
+    else:
+        v.rep.notes.append(f"predictions: {n} of {total} prediction(s) name their item by id only (no item_sha256: "
+                           f"packed by an earlier depthbench, or where the run's dataset was not at hand): they were scored as {here}'s items by id, and whether "
+                           "they were made on those items could not be checked")
 
 
 def _check_pooled_budgets(v: _Validation) -> None:
@@ -845,6 +946,7 @@ CHECKS: tuple[Check, ...] = (
     _check_release,
     _check_gold_free,
     _check_predictions,
+    _check_item_binding,
     _check_pooled_budgets,
     _check_coverage,
     _check_public_data,

@@ -16,10 +16,14 @@ field                  required  meaning
                                  search (``beam``, ``mcts``), served to the step call of its
                                  ``sample`` and ``round`` (both then required)
 ``round``              no        the step's round (step records only)
+``item_sha256``        no        the content sha256 (``meta.content_sha256``) of the item the
+                                 completion was made on; when present, serving it for an item
+                                 of the same id but other content (another release) is refused
 =====================  ========  ==========================================================
 
 lm-evaluation-harness ``samples_*.jsonl`` files and inspect_ai ``.eval`` logs are read too
-(:mod:`depthbench.baselines._foreign_logs`).
+(:mod:`depthbench.baselines._foreign_logs`; their documents carry the item's record, so their
+records get ``item_sha256`` from it).
 
 Example::
 
@@ -107,6 +111,10 @@ def load_replay_file(path: str | Path, step_records: dict[str, dict[tuple[int, i
             rec.setdefault("finish_reason", "stop")
             if rec["finish_reason"] not in FINISH_REASONS:
                 raise UserError(f"{where}: finish_reason must be one of {', '.join(FINISH_REASONS)}")
+            sha = rec.get("item_sha256")
+            if sha is not None and not (isinstance(sha, str) and len(sha) == 64
+                                        and all(c in "0123456789abcdef" for c in sha)):
+                raise UserError(f"{where}: item_sha256 must be the item's content sha256 (64 lowercase hex digits)")
             for key in ("completion_tokens", "prompt_tokens"):
                 v = rec.get(key)
                 if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
@@ -216,6 +224,7 @@ class ReplayModel:
                 raise UserError(f"replay file {self.path}: item {item_id!r} has samples {order}; "
                                 f"sample {s if s is not None else len(order)} was asked for; lower N or record more samples")
             rec = recs[s]
+            self._check_item(rec, request.item)
             choices.append(self._choice(rec, request.max_tokens))
             if prompt_tokens is None and isinstance(rec.get("prompt_tokens"), int):
                 prompt_tokens = rec["prompt_tokens"]
@@ -256,10 +265,21 @@ class ReplayModel:
                 raise UserError(f"replay file {self.path}: no recorded step for item {item_id!r}, sample {s}, round "
                                 f"{request.round}; replay a step-wise search with the strategy, budget and seed it "
                                 "was recorded with")
+            self._check_item(rec, request.item)
             choices.append(self._choice(rec, request.max_tokens))
             if prompt_tokens is None and isinstance(rec.get("prompt_tokens"), int):
                 prompt_tokens = rec["prompt_tokens"]
         return self._response(request, choices, prompt_tokens, t0)
+
+    def _check_item(self, rec: dict[str, Any], item: Any) -> None:
+        """A record bound to an item (``item_sha256``) is served only for that item's content: ids repeat
+        across releases, so a file recorded on one release is never scored against another's items."""
+        sha = rec.get("item_sha256")
+        want = ((item or {}).get("meta") or {}).get("content_sha256")
+        if sha is not None and isinstance(want, str) and sha != want:
+            raise UserError(f"replay file {self.path}: the record for item {rec['item_id']!r} was made on another item "
+                            f"of that id (item_sha256 {sha[:12]}..., the dataset's item has {want[:12]}...): replay it on "
+                            "the dataset it was recorded on (e.g. the release it names)")
 
     async def generate(self, request: Request) -> Response:
         """Serve the recorded choices for ``request`` (see :class:`~depthbench.baselines.Model`)."""
