@@ -331,7 +331,8 @@ def regenerate(release: str, data_dir: Path, test_file: Path, *, check: bool = F
             prev = releases[-2] if len(releases) > 1 else None
             _atomic_write(new_folder / "README.md", dataset_card(release, prev, names))
             os.replace(new_folder, folder)
-            log(f"created data/{release}/ ({', '.join(names)}); describe what changed in {folder / 'README.md'}")
+            log(f"created data/{release}/ ({', '.join(names)}); describe what changed in {folder / 'README.md'}"
+                + (f", and say in data/{prev}/README.md that {prev} is now frozen" if prev else ""))
             golden.setdefault(release, {}).update(want)
             write_golden(test_file, golden)
             log(f"wrote the golden sha256 of {release} in {test_file}")

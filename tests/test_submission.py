@@ -779,16 +779,16 @@ def test_a_forged_item_sha256_is_refused(shipped_subs, tmp_path):
 
 
 @pytest.mark.parametrize("release", depthbench.data.RELEASES[:-1])
-def test_an_old_submission_without_item_sha256_still_validates_on_a_frozen_release_with_a_note(shipped_subs,
-                                                                                              tmp_path, release):
+def test_an_old_submission_without_item_sha256_still_validates_on_a_frozen_release_with_a_note(
+        shipped_subs, tmp_path, release):
     sub = copy.deepcopy(shipped_subs[release]["sub"])
     for p in sub["predictions"]:
         del p["item_sha256"]  # as packed by an earlier depthbench
     rep = validate_submission(_write(tmp_path, sub))
     assert rep.problems == [] and len(rep.outcomes) == 50
-    assert (f"predictions: 50 of 50 prediction(s) name their item by id only (no item_sha256: packed by an earlier "
-            f"depthbench, or where the run's dataset was not at hand): they were scored as data/{release}'s items by id, and whether they were made on those "
-            "items could not be checked") in rep.notes
+    assert ("predictions: 50 of 50 prediction(s) name their item by id only (no item_sha256: packed by an earlier "
+            "depthbench, or where the run's dataset was not at hand): they were scored as "
+            f"data/{release}'s items by id, and whether they were made on those items could not be checked") in rep.notes
 
 
 def test_on_the_canonical_release_an_unbound_submission_is_refused_and_a_repack_binds_it(shipped_subs, tmp_path):
@@ -816,10 +816,14 @@ def test_on_the_canonical_release_an_unbound_submission_is_refused_and_a_repack_
     assert validate_submission(write_submission(repacked, tmp_path / "re.json.gz")).problems == []
 
 
-def test_a_run_whose_dataset_is_not_at_hand_packs_unbound_and_validates_off_canonical_with_a_note(world, tmp_path):
+def test_a_run_whose_dataset_is_not_at_hand_packs_unbound_and_validates_off_canonical_with_a_note(world, tmp_path,
+                                                                                                capsys):
     assert all("item_sha256" not in p for p in world["sub"]["predictions"])  # hand-built run: no data in run.json
     rep = validate_submission(write_submission(world["sub"], tmp_path / "s.json.gz"), releases=world["releases"])
     assert rep.ok and any("name their item by id only" in n for n in rep.notes)
+    n = len(world["sub"]["predictions"])
+    assert main(["submission", "pack", str(world["run"]), "--out", str(tmp_path / "cli.json.gz")]) == 0
+    assert f"note: {n} of {n} predictions name their item by id only" in capsys.readouterr().err
 
 
 def test_a_release_whose_file_does_not_match_its_manifest_is_refused_naming_the_file(tmp_path, capsys):

@@ -63,7 +63,7 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     if unbound:
         print(f"note: {unbound} of {len(sub['predictions'])} predictions name their item by id only: the run's "
               "outcomes.jsonl predates item_sha256 and the dataset its run.json names is not at hand (or hashes "
-              "differently); 'submission validate' refuses such predictions on the canonical release: pack where "
+              "differently, or its items carry no content sha256); 'submission validate' refuses such predictions on the canonical release: pack where "
               "the run's dataset is", file=sys.stderr)
     sha = sub["metadata"]["dataset"]["sha256"]
     shipped = find_releases()

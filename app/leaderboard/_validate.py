@@ -629,8 +629,9 @@ def _p_item(ck: _Checker, x: _Prediction) -> bool | None:
                                    f"{here}'s (item_sha256 {stated[:12]}... is that item's content sha256); "
                                    f"evaluate every item on {here} and pack the run again")
     else:
+        has = f"{want[:12]}..." if isinstance(want, str) else "which has no content sha256"
         ck._counted("item_sha256", f"{x.w}: item_sha256 {stated[:12]}... is not the content sha256 of item "
-                                   f"{x.p['item_id']!r} in {here} ({str(want)[:12]}...) nor of that id in any known "
+                                   f"{x.p['item_id']!r} in {here} ({has}) nor of that id in any known "
                                    "release; the prediction is bound to an item no release holds (forged or "
                                    "corrupted): pack the run again with 'depthbench submission pack'")
     return False
@@ -863,8 +864,9 @@ def _check_item_binding(v: _Validation) -> None:
                       "FILE.json.gz' (no re-run needed)")
     else:
         v.rep.notes.append(f"predictions: {n} of {total} prediction(s) name their item by id only (no item_sha256: "
-                           f"packed by an earlier depthbench, or where the run's dataset was not at hand): they were scored as {here}'s items by id, and whether "
-                           "they were made on those items could not be checked")
+                           "packed by an earlier depthbench, or where the run's dataset was not at hand): they were "
+                           f"scored as {here}'s items by id, and whether they were made on those items could not be "
+                           "checked")
 
 
 def _check_pooled_budgets(v: _Validation) -> None:
