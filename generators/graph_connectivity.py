@@ -336,11 +336,14 @@ def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
 
 def _problem(kind: str, n: int, d: int, num_edges: int, edges: list[list[int]], trace: list[int],
              target: int, decoy: int, first: bool) -> Problem:
-    targets = [target, decoy] if first else [decoy, target]
+    answer, other = str(target), str(decoy)
+    if first:
+        targets, labels = [target, decoy], [answer, other]
+    else:
+        targets, labels = [decoy, target], [other, answer]
     instance = {"kind": kind, "num_nodes": n, "edges": edges, "source": trace[0], "targets": targets}
-    return Problem(instance=instance, answer=str(target), answer_type="choice", depth=d, solution_trace=trace,
-                   size={"num_nodes": n, "num_edges": num_edges}, chance=0.5,
-                   answer_space={"labels": [str(t) for t in targets]})
+    return Problem(instance=instance, answer=answer, answer_type="choice", depth=d, solution_trace=trace,
+                   size={"num_nodes": n, "num_edges": num_edges}, chance=0.5, answer_space={"labels": labels})
 
 
 def generate_batch(config: GraphConnectivityConfig, rngs: Iterable[np.random.Generator],
