@@ -490,7 +490,7 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
             adj[v].append(u)
     except (TypeError, ValueError, IndexError, AttributeError):
         raise CertificationError(f"edges must be a list of [u, v] pairs of labels in 0..{n - 1} "
-                                 "(integers, not bools, floats or strings)") from None
+                                 "(plain integers, not bools, floats or strings)") from None
     parent = [-1] * n
     parent[s] = s
     queue = [s]
