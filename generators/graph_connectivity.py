@@ -36,7 +36,9 @@ stays uniform given the cue).
 Depth is certified by an independent breadth-first search over adjacency lists built from
 the edge list alone (not the builders' bookkeeping), which also checks that exactly one
 target is reachable; the test suite cross-checks it against networkx on 10,000 items of
-every kind. The gold trace is the (unique) shortest path.
+every kind. It reads every label and ``num_nodes`` only as a plain ``int`` (a JSON ``true``
+is refused, not read as node 1; so are ``1.0``, ``"1"`` and numpy integers) and every edge
+and the targets only as a list or tuple of two. The gold trace is the (unique) shortest path.
 
 References
 ----------
@@ -334,11 +336,14 @@ def generate(config: GraphConnectivityConfig, rng: np.random.Generator,
 
 def _problem(kind: str, n: int, d: int, num_edges: int, edges: list[list[int]], trace: list[int],
              target: int, decoy: int, first: bool) -> Problem:
-    targets = [target, decoy] if first else [decoy, target]
+    answer, other = str(target), str(decoy)
+    if first:
+        targets, labels = [target, decoy], [answer, other]
+    else:
+        targets, labels = [decoy, target], [other, answer]
     instance = {"kind": kind, "num_nodes": n, "edges": edges, "source": trace[0], "targets": targets}
-    return Problem(instance=instance, answer=str(target), answer_type="choice", depth=d, solution_trace=trace,
-                   size={"num_nodes": n, "num_edges": num_edges}, chance=0.5,
-                   answer_space={"labels": [str(t) for t in targets]})
+    return Problem(instance=instance, answer=answer, answer_type="choice", depth=d, solution_trace=trace,
+                   size={"num_nodes": n, "num_edges": num_edges}, chance=0.5, answer_space={"labels": labels})
 
 
 def generate_batch(config: GraphConnectivityConfig, rngs: Iterable[np.random.Generator],
@@ -410,13 +415,23 @@ class CertificationError(ValueError):
     """The instance is not a valid graph connectivity problem."""
 
 
+def _label_error(n: int, s: Any, t1: Any, t2: Any) -> CertificationError:
+    bad = next((what, v) for what, v in (("source", s), ("target", t1), ("target", t2))
+               if type(v) is not int or not 0 <= v < n)
+    return CertificationError(f"{bad[0]} {bad[1]!r} is not a node label: labels are plain integers in 0..{n - 1} "
+                              "(not bools, floats or strings)")
+
+
 def certify(instance: Mapping[str, Any]) -> Certificate:
     """Independently solve an instance by breadth-first search.
 
     Parameters
     ----------
     instance : Mapping
-        ``{"num_nodes", "edges", "source", "targets"}`` (``kind`` is not consulted).
+        ``{"num_nodes", "edges", "source", "targets"}`` (``kind`` is not consulted):
+        ``num_nodes`` a positive int; ``edges`` a list of ``[u, v]`` lists (or tuples);
+        ``source``, the two ``targets`` and every edge end plain ints in
+        ``0 .. num_nodes - 1``.
 
     Returns
     -------
@@ -427,36 +442,55 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     Raises
     ------
     CertificationError
-        If labels are out of range, there are not two distinct targets, or not exactly
-        one target is reachable.
+        (a ``ValueError``) If a field is missing; if ``num_nodes``, the source, a target or
+        an edge end is not a plain ``int`` (``type(x) is int``: a JSON ``true``, ``1.0``,
+        ``"1"`` or a numpy integer is refused, never read as a number; ``bool`` is an
+        ``int`` subclass, so ``True`` would otherwise be node 1) or a label lies outside
+        ``0 .. num_nodes - 1``; if the targets or an edge is not a list or tuple of two; if
+        the two targets are equal, or not exactly one target is reachable.
 
     Notes
     -----
     One BFS from the source over adjacency lists built from ``edges``:
     O(num_nodes + num_edges). Its results equal networkx's (``bidirectional_shortest_path``
     for reachability and distance) on every item of the cross-check in the test suite.
+    There is no ``Family.certify_batch``: a batched BFS (the block-diagonal graph of 128
+    instances in one ``scipy.sparse.csgraph`` search) was measured slower than this loop,
+    because reading the edge lists' Python ints into arrays, with the same type checks,
+    costs about as much as building the adjacency lists and searching them here.
     """
-    n = int(instance["num_nodes"])
-    s = instance["source"]
-    targets = instance["targets"]
-    if len(targets) != 2 or targets[0] == targets[1]:
-        raise CertificationError(f"need two distinct targets, got {list(targets)}")
-    for v in (s, *targets):
-        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < n:
-            raise CertificationError(f"node {v!r} outside 0..{n - 1}")
+    try:
+        n, s, targets, edges = instance["num_nodes"], instance["source"], instance["targets"], instance["edges"]
+    except (KeyError, TypeError, IndexError):
+        raise CertificationError("an instance needs the fields num_nodes, edges, source and targets") from None
+    if type(n) is not int or n < 1:
+        raise CertificationError(f"num_nodes must be a positive integer (not a bool, float or string), got {n!r}")
+    if (type(targets) is not list and type(targets) is not tuple) or len(targets) != 2:
+        raise CertificationError(f"targets must be a list of two node labels, got {targets!r}")
+    t1, t2 = targets
+    if not (type(s) is int and type(t1) is int and type(t2) is int and 0 <= s < n and 0 <= t1 < n and 0 <= t2 < n):
+        raise _label_error(n, s, t1, t2)
+    if t1 == t2:
+        raise CertificationError(f"need two distinct targets, got {[t1, t2]}")
     # Slots n..2n-1 hold tuples (no append): a label in n..2n-1 hits one and raises
-    # AttributeError, one beyond raises IndexError, a non-integer TypeError; so only the sign
-    # is compared per edge (a negative index would wrap onto a real node: -2n..-n-1 onto 0..n-1).
+    # AttributeError, one beyond raises IndexError; so only the types and the signs are
+    # checked per edge (a negative index would wrap onto a real node: -2n..-n-1 onto 0..n-1).
     adj: list[Any] = [[] for _ in range(n)]
     adj += [()] * n
     try:
-        for u, v in instance["edges"]:
-            if u < 0 or v < 0:
+        if type(edges) is not list and type(edges) is not tuple:
+            raise ValueError
+        for e in edges:
+            if type(e) is not list and type(e) is not tuple:
+                raise ValueError
+            u, v = e
+            if type(u) is not int or type(v) is not int or u < 0 or v < 0:
                 raise ValueError
             adj[u].append(v)
             adj[v].append(u)
     except (TypeError, ValueError, IndexError, AttributeError):
-        raise CertificationError(f"edges must be [u, v] pairs of labels in 0..{n - 1}") from None
+        raise CertificationError(f"edges must be a list of [u, v] pairs of labels in 0..{n - 1} "
+                                 "(plain integers, not bools, floats or strings)") from None
     parent = [-1] * n
     parent[s] = s
     queue = [s]
@@ -465,16 +499,16 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
             if parent[v] < 0:
                 parent[v] = u
                 queue.append(v)
-    found = [t for t in targets if parent[t] >= 0]
-    if len(found) != 1:
-        raise CertificationError(f"{len(found)} targets reachable from {s}, expected exactly 1")
-    t = found[0]
+    r1, r2 = parent[t1] >= 0, parent[t2] >= 0
+    if r1 == r2:
+        raise CertificationError(f"{r1 + r2} targets reachable from {s}, expected exactly 1")
+    t = found = t1 if r1 else t2
     path = [t]
     while t != s:
         t = parent[t]
         path.append(t)
     path.reverse()
-    return Certificate(depth=len(path) - 1, answer=str(found[0]), solution_trace=path)
+    return Certificate(depth=len(path) - 1, answer=str(found), solution_trace=path)
 
 
 # --------------------------------------------------------------------------- text

@@ -403,3 +403,28 @@ def test_the_bucket_builder_uses_certify_batch_and_describe_batch_and_falls_back
     marked = bucket_items(dataclasses.replace(fam, describe_batch=lambda xs: [mh.describe(x) + " #" for x in xs]))
     assert all(it["prompt"] != p["prompt"] and it["meta"]["content_sha256"] != p["meta"]["content_sha256"]
                for it, p in zip(marked, plain))
+
+
+@pytest.mark.parametrize("cls", ["Problem", "Certificate"])
+def test_problem_and_certificate_constructors_match_their_fields_and_stay_frozen(cls):
+    """Problem and Certificate write their own __init__ (for speed): its parameters must be the
+    dataclass fields in order with the same defaults, every field must be set, and the
+    instances must stay frozen, comparable and hashable like the generated ones."""
+    import dataclasses
+    import inspect
+
+    from depthbench.generators import _base
+
+    klass = getattr(_base, cls)
+    fields = dataclasses.fields(klass)
+    params = list(inspect.signature(klass).parameters.values())
+    assert [p.name for p in params] == [f.name for f in fields]
+    assert [p.default for p in params] == [inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
+                                          for f in fields]
+    values = {f.name: (f.name, k) for k, f in enumerate(fields)}  # distinct, hashable values
+    obj = klass(**values)
+    assert {f.name: getattr(obj, f.name) for f in fields} == values
+    assert obj == klass(*values.values()) and hash(obj) == hash(klass(**values))
+    assert dataclasses.replace(obj, **{fields[0].name: "x"}) != obj
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(obj, fields[0].name, "y")

@@ -262,6 +262,85 @@ def test_certifier_refuses_labels_outside_the_graph(edges, why):
         gc.certify(inst)
 
 
+_GOOD = {"kind": "x", "num_nodes": 5, "edges": [[0, 1], [1, 2], [3, 4]], "source": 0, "targets": [2, 3]}
+
+
+def _with(**fields):
+    return {**_GOOD, **fields}
+
+
+def test_certifier_control_instance_is_valid():
+    # the instances below differ from this one in one field only
+    cert = gc.certify(_GOOD)
+    assert (cert.depth, cert.answer, cert.solution_trace) == (2, "2", [0, 1, 2])
+
+
+@pytest.mark.parametrize(("instance", "match"), [
+    # a JSON true / false is an int subclass in Python: never read as node 1 / 0
+    (_with(edges=[[0, True], [1, 2], [3, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(edges=[[False, 1], [1, 2], [3, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(edges=[[0, 1], [True, 2], [3, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(source=False), "source False is not a node label"),
+    (_with(source=True, edges=[[1, 2], [3, 4]]), "source True is not a node label"),
+    (_with(targets=[True, 3], edges=[[0, 1], [3, 4]]), "target True is not a node label"),
+    (_with(targets=[2, True]), "target True is not a node label"),
+    (_with(num_nodes=True), "num_nodes must be a positive integer"),
+    # floats, even integral ones, and digit strings are not labels
+    (_with(edges=[[0, 1.0], [1, 2], [3, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(edges=[[0, 1], [1, 2], [3.0, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(edges=[[0, "1"], [1, 2], [3, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(edges=[["0", 1], [1, 2], [3, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(source=0.0), "source 0.0 is not a node label"),
+    (_with(source="0"), "source '0' is not a node label"),
+    (_with(targets=[2.0, 3]), "target 2.0 is not a node label"),
+    (_with(targets=["2", 3]), "target '2' is not a node label"),
+    (_with(num_nodes=5.0), "num_nodes must be a positive integer"),
+    (_with(num_nodes="5"), "num_nodes must be a positive integer"),
+    (_with(num_nodes=0), "num_nodes must be a positive integer"),
+    (_with(num_nodes=-5), "num_nodes must be a positive integer"),
+    # numpy integers and None are not plain ints either
+    (_with(edges=[[0, np.int64(1)], [1, 2], [3, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(source=np.int64(0)), "source np.int64\\(0\\) is not a node label"),
+    (_with(num_nodes=np.int64(5)), "num_nodes must be a positive integer"),
+    (_with(edges=[[0, None], [1, 2], [3, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(source=None), "source None is not a node label"),
+    # labels out of range
+    (_with(source=-1), "source -1 is not a node label"),
+    (_with(source=5), "source 5 is not a node label"),
+    (_with(targets=[2, -5]), "target -5 is not a node label"),
+    (_with(targets=[2, 5]), "target 5 is not a node label"),
+    (_with(edges=[[0, 1], [1, 2], [3, -4]]), "pairs of labels in 0..4"),
+    (_with(edges=[[0, 1], [1, 2], [3, 5]]), "pairs of labels in 0..4"),
+    # shapes: an edge or the targets that are not a list of two, edges not a list
+    (_with(edges=[[0, 1], {1: "a", 2: "b"}, [3, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(edges=[[0, 1], {1, 2}, [3, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(edges=[[0, 1], "12", [3, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(edges=[[0, 1], [1, 2, 3], [3, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(edges=[[0, 1], [1], [3, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(edges=[[0, 1], [[1, 2]], [3, 4]]), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(edges={0: 1}), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(edges="0-1, 1-2"), "edges must be a list of \\[u, v\\] pairs"),
+    (_with(targets=[2]), "targets must be a list of two node labels"),
+    (_with(targets=[2, 3, 4]), "targets must be a list of two node labels"),
+    (_with(targets="23"), "targets must be a list of two node labels"),
+    (_with(targets={2: 0, 3: 0}), "targets must be a list of two node labels"),
+    (_with(targets=[2, 2]), "need two distinct targets"),
+    ({k: v for k, v in _GOOD.items() if k != "edges"}, "needs the fields num_nodes, edges, source and targets"),
+    ({k: v for k, v in _GOOD.items() if k != "source"}, "needs the fields num_nodes, edges, source and targets"),
+    ([1, 2, 3], "needs the fields num_nodes, edges, source and targets"),
+])
+def test_certifier_refuses_values_that_are_not_plain_int_labels(instance, match):
+    """Every label must be a plain int in 0..n-1 (``type(x) is int``): a JSON true is never
+    node 1, 1.0 / "1" / numpy integers are never read as numbers, and shapes are checked."""
+    with pytest.raises(gc.CertificationError, match=match):
+        gc.certify(instance)
+
+
+def test_certifier_accepts_tuples_where_lists_are_expected():
+    inst = _with(edges=((0, 1), (1, 2), (3, 4)), targets=(2, 3))
+    assert gc.certify(inst) == gc.certify(_GOOD)
+
+
 @pytest.mark.parametrize(("edges", "text"), [
     ([[0, 1], [4, 2]], "0-1, 4-2"),
     ([[0, 1], [-1, 2]], "0-1, -1-2"),     # outside the label table: stated as it is, not wrapped
