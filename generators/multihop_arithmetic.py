@@ -83,7 +83,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
-from itertools import repeat
+from array import array
+from itertools import chain as _chain, repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -95,6 +97,7 @@ __all__ = [
     "generate",
     "generate_batch",
     "certify",
+    "certify_batch",
     "describe",
     "parse_prompt",
     "max_depth",
@@ -521,21 +524,20 @@ def generate_batch(config: MultihopArithmeticConfig, rngs: Iterable[np.random.Ge
         show = _swap_rows(n, range(n - 1, 0, -1), draw[:, k:k + n - 1]).T
     else:
         show = None
-    trace_names = names_obj[rows[:, None], chain].tolist()
-    trace_values = values[rows[:, None], chain].tolist()
+    trace_names = names_obj[rows[:, None], chain]
+    trace_values = values[rows[:, None], chain]
     if show is not None:
         names_obj, op_obj = names_obj[rows[:, None], show], op_obj[rows[:, None], show]
         xarg, yarg = xarg[rows[:, None], show], yarg[rows[:, None], show]
-    order, size, space = config.order, {"num_variables": n, "num_statements": n, "modulus": m}, {"modulus": m}
-    out = []
-    args = np.stack((xarg, yarg), axis=2).tolist()  # [x, y] lists made in C
-    for vs, os_, ars, tn, tv in zip(names_obj.tolist(), op_obj.tolist(), args, trace_names, trace_values):
-        statements = [{"var": v, "op": o, "args": xy} for v, o, xy in zip(vs, os_, ars)]
-        out.append(Problem(
-            instance={"modulus": m, "statements": statements, "query": tn[-1], "order": order},
-            answer=tv[-1], answer_type="integer", depth=d,
-            solution_trace=[{"var": v, "value": x} for v, x in zip(tn, tv)],
-            size=dict(size), chance=1.0 / m, answer_space=dict(space)))
+    # The dicts of the whole batch in two comprehensions (one per kind), then cut per item.
+    statements = [{"var": v, "op": o, "args": xy} for v, o, xy in zip(
+        names_obj.ravel().tolist(), op_obj.ravel().tolist(), np.stack((xarg, yarg), axis=2).reshape(-1, 2).tolist())]
+    steps = [{"var": v, "value": x} for v, x in zip(trace_names.ravel().tolist(), trace_values.ravel().tolist())]
+    order, chance = config.order, 1.0 / m
+    out = [Problem({"modulus": m, "statements": statements[i:i + n], "query": q, "order": order}, a, "integer", d,
+                   steps[j:j + d], {"num_variables": n, "num_statements": n, "modulus": m}, chance, {"modulus": m})
+           for i, j, q, a in zip(range(0, count * n, n), range(0, count * d, d),
+                                 trace_names[:, -1].tolist(), trace_values[:, -1].tolist())]
     return out
 
 
@@ -551,6 +553,7 @@ def _bad_operand(a: Any, m: int) -> ValueError:
 
 
 _CYCLE = "the dependencies of the query contain a cycle"
+_CYCLE_UNREACHED = "statements the query does not reach contain a cycle (every statement must be evaluable)"
 # Programs up to this many statements are evaluated by recursion (a chain is at most this
 # deep, well inside Python's default recursion limit of 1000); longer ones by an explicit stack.
 _RECURSIVE_MAX = 400
@@ -606,15 +609,17 @@ def _evaluate_recursive(statements: Sequence[Mapping[str, Any]], where: Any, q: 
         done(i)
 
     visit(q)
-    if len(order) < len(statements):  # the statements the query does not reach are checked too
-        for i, st in enumerate(statements):
-            if value[i] == -1:
-                op, args = st["op"], st["args"]
-                if _OPS_ARITY.get(op) != len(args):
-                    raise ValueError(f"malformed statement {st!r}")
-                for a in args:
-                    if where(a, -1) < 0 and (type(a) is not int or not 0 <= a < m):
-                        raise _bad_operand(a, m)
+    reached = len(order)
+    if reached < len(statements):  # the statements the query does not reach: checked and evaluated too
+        try:
+            for i in range(len(statements)):
+                if value[i] == -1:
+                    visit(i)
+        except ValueError as err:
+            if str(err) == _CYCLE:
+                raise ValueError(_CYCLE_UNREACHED) from None
+            raise
+        del order[reached:]
     return order
 
 
@@ -647,37 +652,47 @@ def _evaluate_iterative(statements: Sequence[Mapping[str, Any]], where: Any, q: 
     order: list[int] = []
     stack = [q]
     push, pop = stack.append, stack.pop
-    while stack:
-        i = stack[-1]
-        v = value[i]
-        if v >= 0:  # reached twice
-            pop()
+    cycle = _CYCLE
+    for start in _chain((q,), range(len(statements))):  # the query's ancestors, then every other statement
+        if value[start] != -1:
             continue
-        op, x, y = code[i]
-        if v == -1:
-            value[i] = -2
-            ready = True
-            # the second operand is pushed first, so the first one's ancestors come first
-            for a in (y, x):
-                if a < 0 and value[~a] < 0:
-                    if value[~a] == -2:
-                        raise ValueError(_CYCLE)
-                    push(~a)
-                    ready = False
-            if not ready:
+        if start != q:
+            cycle = _CYCLE_UNREACHED
+        push(start)
+        while stack:
+            i = stack[-1]
+            v = value[i]
+            if v >= 0:  # reached twice
+                pop()
                 continue
-        pop()
-        c = 0
-        if x < 0:
-            c = chain[~x]
-            x = value[~x]
-        if y < 0:
-            if chain[~y] > c:
-                c = chain[~y]
-            y = value[~y]
-        value[i] = x % m if op == "=" else (x + y) % m if op == "+" else (x - y) % m if op == "-" else (x * y) % m
-        chain[i] = c + 1
-        order.append(i)
+            op, x, y = code[i]
+            if v == -1:
+                value[i] = -2
+                ready = True
+                # the second operand is pushed first, so the first one's ancestors come first
+                for a in (y, x):
+                    if a < 0 and value[~a] < 0:
+                        if value[~a] == -2:
+                            raise ValueError(cycle)
+                        push(~a)
+                        ready = False
+                if not ready:
+                    continue
+            pop()
+            c = 0
+            if x < 0:
+                c = chain[~x]
+                x = value[~x]
+            if y < 0:
+                if chain[~y] > c:
+                    c = chain[~y]
+                y = value[~y]
+            value[i] = x % m if op == "=" else (x + y) % m if op == "+" else (x - y) % m if op == "-" else (x * y) % m
+            chain[i] = c + 1
+            order.append(i)
+        if start == q:
+            reached = len(order)
+    del order[reached:]
     return order
 
 
@@ -748,6 +763,228 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     trace = [{"var": statements[i]["var"], "value": value[i]} for i in order]
     return Certificate(depth=chain[q], answer=value[q], solution_trace=trace, extra={"evaluations": len(trace)})
 
+
+# The batch certifier's tables (see certify_batch).
+_OP_BYTE = np.full(256, -1, dtype=np.int64)  # an operation's character -> 0 '+', 1 '-', 2 '*', 3 '='
+_OP_BYTE[[ord(c) for c in "+-*="]] = np.arange(4)
+_OP_ARITY = np.array([2, 2, 2, 1], dtype=np.int64)
+_OP_SIGN = np.array([1, -1, 1, 1], dtype=np.int64)  # '=' reads x + 0 (its second operand is a zero slot)
+_INT_STR = frozenset((int, str))
+_VAR, _OP, _ARGS = itemgetter("var"), itemgetter("op"), itemgetter("args")
+_BATCH_MAX_MODULUS = 4096  # the batch path maps every valid constant through one dict
+_BATCH_MAX_TABLE = 1 << 22  # instances x distinct names of the (instance, name) -> statement table
+
+
+@lru_cache(maxsize=16)
+def _constants(m: int) -> dict[int, int]:
+    return dict(zip(range(m), range(m)))
+
+
+def _small_ints(values: list[int]) -> np.ndarray:
+    """A list of non-negative Python ints as an int64 array (through bytes when all are < 256:
+    several times faster than ``np.array`` on a list)."""
+    try:
+        return np.frombuffer(bytes(values), dtype=np.uint8).astype(np.int64)
+    except ValueError:
+        return np.frombuffer(array("q", values), dtype=np.int64)
+
+
+class _PerItem(Exception):
+    """The batch holds a shape the batch path leaves to :func:`certify` (one instance at a time)."""
+
+
+class _Invalid(ValueError):
+    """An instance of the batch is certainly invalid (:func:`certify` names it and says why)."""
+
+
+def certify_batch(instances: Sequence[Mapping[str, Any]]) -> list[Certificate]:
+    """Certify many instances at once: ``Family.certify_batch``, independent of the generator.
+
+    Reads only the instances as stated, like :func:`certify`, and measures the same
+    things; what is batched is the arithmetic, not the checks. Per instance only C-level
+    extraction runs (``map`` over the statements for names, operations and arguments,
+    the types of the arguments, the names' ids); then numpy works on the whole batch, a
+    ``(count * n)`` array of statements: every variable operand resolved to the statement
+    that defines it in its own instance (an ``(instance, name)`` table), the constants
+    checked against ``[0, m)``, the arities against the operations, then rounds of
+    relaxation (a statement is evaluable once its operands are; statement depth =
+    1 + the round in which it became evaluable, at most ``n`` rounds), the values level
+    by level in that order, and the query's ancestors (marked from the top level down).
+    A statement that never becomes evaluable is on a cycle or depends on one: the
+    instance is refused, reached by the query or not (as :func:`certify` does).
+
+    Parameters
+    ----------
+    instances : sequence of mapping
+        multihop_arithmetic instances (see the module docstring). A batch whose instances
+        differ in modulus or statement count, has a modulus past ``2**31`` (products
+        would not fit an int64), or holds an unusual shape (an argument or name of a type
+        other than ``int`` / ``str``, arguments not a list or tuple) is certified one
+        instance at a time with :func:`certify`, with the same results.
+
+    Returns
+    -------
+    list of Certificate
+        Entry ``j`` has ``certify(instances[j])``'s ``depth``, ``answer`` and
+        ``extra = {"evaluations": number of the query's ancestors, itself included}``;
+        its ``solution_trace`` lists the same ``{"var", "value"}`` steps in another
+        topological order (by depth, then by position in the statement list).
+
+    Raises
+    ------
+    ValueError
+        If any instance is invalid (what :func:`certify` refuses). The message may not
+        say which: certify the batch one instance at a time to name it, as the dataset
+        builder does.
+
+    Examples
+    --------
+    >>> inst = {"modulus": 11, "order": "topological", "query": "b", "statements": [
+    ...     {"var": "a", "op": "=", "args": [4]}, {"var": "b", "op": "*", "args": ["a", 5]}]}
+    >>> [(c.depth, c.answer, c.extra["evaluations"]) for c in certify_batch([inst, inst])]
+    [(2, 9, 2), (2, 9, 2)]
+    """
+    instances = list(instances)
+    if not instances:
+        return []
+    try:
+        return _certify_rows(instances)
+    except _Invalid:
+        raise
+    except (_PerItem, TypeError, KeyError, IndexError, AttributeError, OverflowError, ValueError):
+        pass  # a shape the batch path does not read: certify decides, instance by instance
+    return [certify(inst) for inst in instances]
+
+
+def _certify_rows(instances: list[Mapping[str, Any]]) -> list[Certificate]:
+    """:func:`certify_batch` on a batch of one modulus and one statement count, as arrays."""
+    count = len(instances)
+    m = instances[0]["modulus"]
+    n = len(instances[0]["statements"])
+    if type(m) is not int or not 2 <= m <= _BATCH_MAX_MODULUS or n == 0:
+        raise _PerItem
+    statements: list[Mapping[str, Any]] = []
+    queries = []
+    extend, ask = statements.extend, queries.append
+    for inst in instances:
+        sts = inst["statements"]
+        mi = inst["modulus"]
+        if type(mi) is not int or mi != m or len(sts) != n:
+            raise _PerItem
+        extend(sts)
+        ask(inst["query"])
+    total = count * n
+    if len(statements) != total:
+        raise _PerItem
+    names = list(map(_VAR, statements))
+    args = list(map(_ARGS, statements))
+    if list(map(type, args)).count(list) != total:
+        raise _PerItem
+    # Operations: one character each (a non-str: TypeError, per item; an empty one would let a
+    # longer one pass the length check), as bytes; arities as bytes too.
+    ops = list(map(_OP, statements))
+    joined = "".join(ops).encode("ascii")
+    if len(joined) != total or "" in ops:
+        raise _PerItem
+    code = _OP_BYTE[np.frombuffer(joined, dtype=np.uint8)]
+    if (code < 0).any():
+        raise _Invalid("a statement has an unknown operation")
+    arity = np.frombuffer(bytes(list(map(len, args))), dtype=np.uint8).astype(np.int64)  # > 255: per item
+    if not np.array_equal(arity, _OP_ARITY[code]):
+        raise _Invalid("a statement has the wrong number of arguments for its operation")
+    # One dict maps every valid operand to an int: a constant c in [0, m) to itself, the k-th
+    # distinct name of the batch to m + k; anything else (an undefined name, a constant out
+    # of range) to -1. Exact types first: True == 1 and 1.0 == 1 would find a key.
+    distinct = set(names)
+    if not {*map(type, distinct)} <= {str}:
+        raise _PerItem  # a name that is not exactly a str: certify decides
+    if not {*map(type, queries)} <= {str}:
+        raise _Invalid("a query is not a variable name")
+    flat = list(_chain.from_iterable(args))
+    size = len(flat)
+    if not {*map(type, flat)} <= _INT_STR:
+        raise _PerItem  # an operand of another type (bool, float, a subclass): certify decides
+    lookup = _constants(m).copy()
+    lookup.update(zip(distinct, range(m, m + len(distinct))))
+    operand = list(map(lookup.get, flat, repeat(-1)))
+    if -1 in operand:
+        raise _Invalid(f"an operand is an undefined variable or not an integer in [0, {m})")
+    operand = _small_ints(operand)
+    is_name = operand >= m
+    is_const = ~is_name
+    # (instance, name) -> global statement index
+    width = len(distinct)
+    if count * width > _BATCH_MAX_TABLE:
+        raise _PerItem
+    rows = np.arange(total)
+    table = np.full(count * width, -1, dtype=np.int64)
+    table[rows // n * width + _small_ints(list(map(lookup.__getitem__, names))) - m] = rows
+    if np.count_nonzero(table >= 0) != total:
+        raise _Invalid("a variable is defined twice")
+    where = list(map(lookup.get, queries, repeat(-1)))  # a str query can only find a name: m + k
+    if -1 in where:
+        raise _Invalid("a query is not defined")
+    q = table[np.arange(count) * width + _small_ints(where) - m]
+    if (q < 0).any():
+        raise _Invalid("a query is not defined")
+    owner = np.repeat(rows // n, arity)
+    defined = table[owner * width + np.where(is_name, operand - m, 0)]
+    if (is_name & (defined < 0)).any():
+        raise _Invalid("a variable is used but never defined")
+    const = operand[is_const]
+    # One value table: the statements, then one slot per constant operand, then a zero
+    # (the second operand of '='); each statement reads its two operands' slots.
+    zero = total + size
+    src = np.where(is_name, defined, total + np.arange(size))
+    value = np.zeros(zero + 1, dtype=np.int64)
+    value[total + np.flatnonzero(is_const)] = const
+    start = np.cumsum(arity) - arity
+    x_src = src[start]
+    y_src = np.where(arity == 2, src[np.minimum(start + 1, size - 1)], zero)
+    # Rounds of relaxation: a statement is evaluable once both operands are; one that is
+    # evaluable from round d on has depth d (round 1: constants only).
+    ready = np.zeros(zero + 1, dtype=bool)
+    ready[total:] = True
+    rounds_ready = np.zeros(total, dtype=np.int32)
+    rounds = done = 0
+    while done < total:
+        now = ready[x_src] & ready[y_src]
+        c = np.count_nonzero(now)
+        if c == done:
+            break
+        rounds += 1
+        rounds_ready += now
+        ready[:total] = now
+        done = c
+    if done < total:
+        raise _Invalid("the statements contain a cycle (every statement must be evaluable)")
+    depth = rounds + 1 - rounds_ready
+    # Values, level by level (every operand sits on a lower level).
+    order = np.argsort(depth.astype(np.int16) if n < 1 << 15 else depth, kind="stable")
+    ends = np.cumsum(np.bincount(depth, minlength=rounds + 1)).tolist()
+    xo, yo = x_src[order], y_src[order]
+    mul, sign = (code == 2)[order], _OP_SIGN[code][order]
+    for level in range(1, rounds + 1):
+        s, e = ends[level - 1], ends[level]
+        xv, yv = value[xo[s:e]], value[yo[s:e]]
+        value[order[s:e]] = np.where(mul[s:e], xv * yv, xv + sign[s:e] * yv) % m
+    # The query's ancestors, marked from the top level down.
+    marked = np.zeros(zero + 1, dtype=bool)
+    marked[q] = True
+    for level in range(rounds, 0, -1):
+        s, e = ends[level - 1], ends[level]
+        hit = marked[order[s:e]]
+        marked[xo[s:e][hit]] = True
+        marked[yo[s:e][hit]] = True
+    ancestors = np.flatnonzero(marked[:total])
+    key = np.sort((ancestors // n * (n + 1) + depth[ancestors]) * n + ancestors % n)  # instance, depth, position
+    ancestors = key // (n * (n + 1)) * n + key % n
+    evaluations = np.bincount(ancestors // n, minlength=count).tolist()
+    steps = [{"var": v, "value": x} for v, x in zip(np.array(names, dtype=object)[ancestors].tolist(),
+                                                    value[ancestors].tolist())]
+    ends = np.cumsum(evaluations).tolist()
+    return [Certificate(d, a, steps[e - k:e], {"evaluations": k})
+            for d, a, k, e in zip(depth[q].tolist(), value[q].tolist(), evaluations, ends)]
 
 # ---------------------------------------------------------------------------------------
 # Prompt text
@@ -1123,4 +1360,5 @@ def env_solved(item: Mapping[str, Any], steps: Sequence[Any], answer: Any = None
     return answer is None or (a is not None and (a - values[-1]) % m == 0)
 
 
-FAMILY = replace(FAMILY, env_check=env_check, env_solved=env_solved, generate_batch=generate_batch)
+FAMILY = replace(FAMILY, env_check=env_check, env_solved=env_solved, generate_batch=generate_batch,
+                 certify_batch=certify_batch)
