@@ -46,18 +46,29 @@ Answer distribution
     exactly, uniform on ``[0, m)``: a chi-square test over 1,500 answers per depth and a
     best-constant-guess bound of ``2.2/m`` are part of the test suite.
 
-Certification (``certify``)
+Certification (``certify``, ``certify_batch``)
     Independent of the construction (it reads only the statements as stated, none of the
     generator's values or slots): check every variable is defined once and every statement
     is well formed, resolve each variable operand to the position of its definition, then
     run a depth-first search from the query over the operand edges that evaluates a
     statement once its variable operands are evaluated (post-order: a topological order of
     the query's ancestors; an operand met while still open closes a cycle), with the
-    longest-path recurrence ``chain(v) = 1 + max(chain(u) for u in args(v))``. The search
-    recurses for programs of up to 400 statements (each statement is read once, where it is
-    reached; the unreached ones are checked after) and uses an explicit stack beyond, with
-    the same order and checks. O(num_variables) time. (``networkx.dag_longest_path`` gives the same depth; the tests
-    check against a separate recursive oracle.)
+    longest-path recurrence ``chain(v) = 1 + max(chain(u) for u in args(v))``. The
+    statements the query does not reach are then evaluated the same way, so a program with
+    a cycle anywhere is refused (every statement must be evaluable; the generator never
+    makes one). The search recurses for programs of up to 400 statements and uses an
+    explicit stack beyond, with the same order and checks. O(num_variables) time.
+    (``networkx.dag_longest_path`` gives the same depth; the tests check against a separate
+    recursive oracle.)
+
+    ``certify_batch`` (the builder's ``Family.certify_batch`` hook) measures the same things
+    on many instances at once, as independent of the generator: per instance only C-level
+    extraction (``map`` over the statements), then numpy over the whole batch: operands
+    resolved through an (instance, name) table, the depth by rounds of relaxation (a
+    statement is evaluable once its operands are; one that never is sits on or behind a
+    cycle), the values level by level, the query's ancestors from the top level down. It
+    is tested equal to ``certify`` (depth, answer, ``extra``; a valid trace) on generated
+    items and on broken programs of every kind, refusing exactly when ``certify`` does.
 
 Instance format (``docs/ARCHITECTURE.md``)::
 
@@ -422,8 +433,8 @@ def generate_batch(config: MultihopArithmeticConfig, rngs: Iterable[np.random.Ge
     before the next is taken), and every later step reads row ``j`` only, so an item never
     depends on its batch mates. The Fisher-Yates swaps, the operand slots (from the chain's
     slot list), the constants and the values modulo ``m`` (slot by slot, creation order being
-    topological) are numpy operations over the batch; the Python work per item is building
-    the statement dicts, the trace and the problem from lists.
+    topological) are numpy operations over the batch; the Python work is building the
+    statement and trace dicts (one comprehension each for the whole batch) and the problems.
 
     Parameters
     ----------
