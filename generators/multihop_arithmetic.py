@@ -110,6 +110,7 @@ __all__ = [
     "certify",
     "certify_batch",
     "describe",
+    "describe_batch",
     "parse_prompt",
     "max_depth",
     "verify",
@@ -575,7 +576,9 @@ def _evaluate_recursive(statements: Sequence[Mapping[str, Any]], where: Any, q: 
     """Evaluate the query's ancestors depth-first; returns their positions in post-order.
 
     ``value[i]`` is -1 before statement ``i`` is reached, -2 while it is open, then its value;
-    each reached statement is checked (operation, arity, operands) where it is read.
+    each reached statement is checked (operation, arity, operands) where it is read. The
+    statements the query does not reach are then checked the same way and searched for a
+    cycle, depth first, without evaluating them (``value`` -3).
     """
     order: list[int] = []
     done = order.append
@@ -620,17 +623,29 @@ def _evaluate_recursive(statements: Sequence[Mapping[str, Any]], where: Any, q: 
         done(i)
 
     visit(q)
-    reached = len(order)
-    if reached < len(statements):  # the statements the query does not reach: checked and evaluated too
-        try:
-            for i in range(len(statements)):
-                if value[i] == -1:
-                    visit(i)
-        except ValueError as err:
-            if str(err) == _CYCLE:
-                raise ValueError(_CYCLE_UNREACHED) from None
-            raise
-        del order[reached:]
+    if len(order) < len(statements):  # every other statement: checked, and searched for a cycle
+
+        def check(i: int) -> None:
+            value[i] = -2
+            st = statements[i]
+            args = st["args"]
+            if _OPS_ARITY.get(st["op"]) != len(args):
+                raise ValueError(f"malformed statement {st!r}")
+            for a in args:
+                j = where(a, -1)
+                if j < 0:
+                    if type(a) is not int or not 0 <= a < m:
+                        raise _bad_operand(a, m)
+                elif value[j] < 0:
+                    if value[j] == -1:
+                        check(j)
+                    elif value[j] == -2:
+                        raise ValueError(_CYCLE_UNREACHED)
+            value[i] = -3  # checked, not evaluated (the query does not need it)
+
+        for i in range(len(statements)):
+            if value[i] == -1:
+                check(i)
     return order
 
 
@@ -954,39 +969,42 @@ def _certify_rows(instances: list[Mapping[str, Any]]) -> list[Certificate]:
     y_src = np.where(arity == 2, src[np.minimum(start + 1, size - 1)], zero)
     # Rounds of relaxation: a statement is evaluable once both operands are; one that is
     # evaluable from round d on has depth d (round 1: constants only).
-    ready = np.zeros(zero + 1, dtype=bool)
-    ready[total:] = True
-    rounds_ready = np.zeros(total, dtype=np.int32)
+    ready = np.zeros(total + 1, dtype=bool)  # the statements, then one always-ready slot (constants)
+    ready[total] = True
+    now = ready[:total]
+    x_ready = np.where(x_src < total, x_src, total)
+    y_ready = np.where(y_src < total, y_src, total)
+    rounds_ready = np.zeros(total, dtype=np.int16 if n < 1 << 15 else np.int64)
     rounds = done = 0
     while done < total:
-        now = ready[x_src] & ready[y_src]
+        np.logical_and(ready.take(x_ready), ready.take(y_ready), out=now)
         c = np.count_nonzero(now)
         if c == done:
             break
         rounds += 1
-        rounds_ready += now
-        ready[:total] = now
+        np.add(rounds_ready, now, out=rounds_ready)
         done = c
     if done < total:
         raise _Invalid("the statements contain a cycle (every statement must be evaluable)")
-    depth = rounds + 1 - rounds_ready
-    # Values, level by level (every operand sits on a lower level).
-    order = np.argsort(depth.astype(np.int16) if n < 1 << 15 else depth, kind="stable")
+    depth = (rounds + 1) - rounds_ready
+    # The query's ancestors, marked from the queries' top level down; then the values of
+    # every statement up to that level, level by level (an operand sits on a lower level).
+    order = np.argsort(depth, kind="stable")
     ends = np.cumsum(np.bincount(depth, minlength=rounds + 1)).tolist()
     xo, yo = x_src[order], y_src[order]
-    mul, sign = (code == 2)[order], _OP_SIGN[code][order]
-    for level in range(1, rounds + 1):
-        s, e = ends[level - 1], ends[level]
-        xv, yv = value[xo[s:e]], value[yo[s:e]]
-        value[order[s:e]] = np.where(mul[s:e], xv * yv, xv + sign[s:e] * yv) % m
-    # The query's ancestors, marked from the top level down.
+    top = int(depth[q].max())
     marked = np.zeros(zero + 1, dtype=bool)
     marked[q] = True
-    for level in range(rounds, 0, -1):
+    for level in range(top, 1, -1):
         s, e = ends[level - 1], ends[level]
         hit = marked[order[s:e]]
         marked[xo[s:e][hit]] = True
         marked[yo[s:e][hit]] = True
+    mul, sign = (code == 2)[order[:ends[top]]], _OP_SIGN[code][order[:ends[top]]]
+    for level in range(1, top + 1):
+        s, e = ends[level - 1], ends[level]
+        xv, yv = value[xo[s:e]], value[yo[s:e]]
+        value[order[s:e]] = np.where(mul[s:e], xv * yv, xv + sign[s:e] * yv) % m
     ancestors = np.flatnonzero(marked[:total])
     key = np.sort((ancestors // n * (n + 1) + depth[ancestors]) * n + ancestors % n)  # instance, depth, position
     ancestors = key // (n * (n + 1)) * n + key % n
@@ -1044,6 +1062,50 @@ def describe(instance: Mapping[str, Any]) -> str:
         lines.append(f"{st['var']} = {a[0]}" if op == "=" else f"{st['var']} = {a[0]} {op} {a[1]}")
     lines.append(f"Question: what is the value of {instance['query']} modulo {m}?")
     return "\n".join(lines)
+
+
+@lru_cache(maxsize=256)
+def _frame(count: int, m: int, order: str) -> tuple[str, str]:
+    """The header and order lines (with the newline after them) and the question's end."""
+    return (f"The {count} statements below each define one variable. "
+            f"All arithmetic is modulo {m}: reduce every result to 0..{m - 1}.\n"
+            f"Statement order: {_ORDER_TEXT[order]}.\n", f" modulo {m}?")
+
+
+def describe_batch(instances: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``[describe(i) for i in instances]``, the same strings: ``Family.describe_batch``.
+
+    What is batched: the statement lines of all the instances come from one comprehension,
+    and the header and order lines are made once per (statement count, modulus, order).
+
+    Parameters
+    ----------
+    instances : sequence of mapping
+        multihop_arithmetic instances.
+
+    Returns
+    -------
+    list of str
+        One statement text per instance, in order.
+    """
+    statements: list[Mapping[str, Any]] = []
+    extend = statements.extend
+    for inst in instances:
+        extend(inst["statements"])
+    lines = [f"{st['var']} = {a[0]}" if (op := st["op"]) == "=" else f"{st['var']} = {a[0]} {op} {a[1]}"
+             for st in statements for a in (st["args"],)]
+    join = "\n".join
+    out = []
+    at = 0
+    for inst in instances:
+        k = len(inst["statements"])
+        if not k:
+            out.append(describe(inst))
+            continue
+        head, tail = _frame(k, int(inst["modulus"]), inst["order"])
+        out.append(f"{head}{join(lines[at:at + k])}\nQuestion: what is the value of {inst['query']}{tail}")
+        at += k
+    return out
 
 
 def _parse_arg(token: str) -> Any:
@@ -1372,4 +1434,4 @@ def env_solved(item: Mapping[str, Any], steps: Sequence[Any], answer: Any = None
 
 
 FAMILY = replace(FAMILY, env_check=env_check, env_solved=env_solved, generate_batch=generate_batch,
-                 certify_batch=certify_batch)
+                 certify_batch=certify_batch, describe_batch=describe_batch)

@@ -266,3 +266,26 @@ def test_certify_batch_with_mixed_batches_falls_back_to_the_same_results(m):
     c = mh.generate(mh.MultihopArithmeticConfig(depth=4, num_variables=8, modulus=10007), np.random.default_rng(3))
     got = mh.certify_batch([a.instance, b.instance, c.instance])
     assert [(x.depth, x.answer) for x in got] == [(3, a.answer), (5, b.answer), (4, c.answer)]
+
+
+# --------------------------------------------------------------------------- batch statements
+
+
+@settings(max_examples=80, deadline=None)
+@given(config=configs(max_vars=48), seeds=st.lists(st.integers(0, 2**63 - 1), min_size=1, max_size=9))
+def test_describe_batch_gives_describe_text_on_generated_items(config, seeds):
+    problems = mh.generate_batch(config, (np.random.default_rng(s) for s in seeds), [None] * len(seeds))
+    instances = [p.instance for p in problems]
+    assert mh.describe_batch(instances) == [mh.describe(i) for i in instances]
+    assert mh.FAMILY.describe_batch is mh.describe_batch
+
+
+def test_describe_batch_on_other_programs_mixed_sizes_and_an_empty_one():
+    rng = random.Random(8)
+    instances = [_random_program(rng) for _ in range(200)]  # '=' statements, any names, 1-30 statements
+    instances.append({"modulus": 5, "order": "reversed", "query": "a", "statements": []})
+    assert sum(s["op"] == "=" for i in instances for s in i["statements"]) > 50
+    texts = mh.describe_batch(instances)
+    assert texts == [mh.describe(i) for i in instances]
+    assert all(mh.parse_prompt(t) == i for t, i in zip(texts[:-1], instances))
+    assert mh.describe_batch([]) == []
