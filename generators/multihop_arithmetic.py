@@ -54,9 +54,9 @@ Certification (``certify``, ``certify_batch``)
     statement once its variable operands are evaluated (post-order: a topological order of
     the query's ancestors; an operand met while still open closes a cycle), with the
     longest-path recurrence ``chain(v) = 1 + max(chain(u) for u in args(v))``. The
-    statements the query does not reach are then evaluated the same way, so a program with
-    a cycle anywhere is refused (every statement must be evaluable; the generator never
-    makes one). The search recurses for programs of up to 400 statements and uses an
+    statements the query does not reach are then checked the same way and searched depth
+    first for a cycle (not evaluated), so a program with a cycle anywhere is refused (every
+    statement must be evaluable; the generator never makes one). The search recurses for programs of up to 400 statements and uses an
     explicit stack beyond, with the same order and checks. O(num_variables) time.
     (``networkx.dag_longest_path`` gives the same depth; the tests check against a separate
     recursive oracle.)
@@ -66,7 +66,7 @@ Certification (``certify``, ``certify_batch``)
     extraction (``map`` over the statements), then numpy over the whole batch: operands
     resolved through an (instance, name) table, the depth by rounds of relaxation (a
     statement is evaluable once its operands are; one that never is sits on or behind a
-    cycle), the values level by level, the query's ancestors from the top level down. It
+    cycle), the query's ancestors from the top level down, the values level by level. It
     is tested equal to ``certify`` (depth, answer, ``extra``; a valid trace) on generated
     items and on broken programs of every kind, refusing exactly when ``certify`` does.
 
@@ -833,9 +833,9 @@ def certify_batch(instances: Sequence[Mapping[str, Any]]) -> list[Certificate]:
     ``(count * n)`` array of statements: every variable operand resolved to the statement
     that defines it in its own instance (an ``(instance, name)`` table), the constants
     checked against ``[0, m)``, the arities against the operations, then rounds of
-    relaxation (a statement is evaluable once its operands are; statement depth =
-    1 + the round in which it became evaluable, at most ``n`` rounds), the values level
-    by level in that order, and the query's ancestors (marked from the top level down).
+    relaxation (a statement is evaluable once its operands are; a statement evaluable
+    from round ``d`` on has depth ``d``; at most ``n`` rounds), the query's ancestors
+    (marked from the queries' top level down), and the values level by level up to it.
     A statement that never becomes evaluable is on a cycle or depends on one: the
     instance is refused, reached by the query or not (as :func:`certify` does).
 
@@ -843,10 +843,11 @@ def certify_batch(instances: Sequence[Mapping[str, Any]]) -> list[Certificate]:
     ----------
     instances : sequence of mapping
         multihop_arithmetic instances (see the module docstring). A batch whose instances
-        differ in modulus or statement count, has a modulus past ``2**31`` (products
-        would not fit an int64), or holds an unusual shape (an argument or name of a type
-        other than ``int`` / ``str``, arguments not a list or tuple) is certified one
-        instance at a time with :func:`certify`, with the same results.
+        differ in modulus or statement count, has a modulus past 4096 (every valid
+        constant goes through one dict), or holds an unusual shape (a name or argument
+        of a type other than exactly ``str`` / ``int``, arguments not a list, an
+        operation that is not one character) is certified one instance at a time with
+        :func:`certify`, with the same results.
 
     Returns
     -------
