@@ -176,12 +176,12 @@ def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 
         return [fam.generate(config, streams.rng(depth, i)) for i in range(n)]
 
     def certify_all(instances: list[Any]) -> list[Any]:
-        if fam.certify_batch is not None and fam.generate_batch is not None:  # as the build: per _BATCH problems
+        if getattr(fam, "certify_batch", None) is not None and fam.generate_batch is not None:  # per _BATCH, as the build
             return [c for j in range(0, n, _BATCH) for c in fam.certify_batch(instances[j:j + _BATCH])]
         return [fam.certify(i) for i in instances]
 
     def describe_all(instances: list[Any]) -> list[str]:
-        if fam.describe_batch is not None and fam.generate_batch is not None:
+        if getattr(fam, "describe_batch", None) is not None and fam.generate_batch is not None:
             return [t for j in range(0, n, _BATCH) for t in fam.describe_batch(instances[j:j + _BATCH])]
         return [fam.describe(i) for i in instances]
 
