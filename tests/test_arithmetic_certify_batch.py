@@ -4,7 +4,9 @@ rule both enforce: every statement of a program must be evaluable (no cycle anyw
 ``certify_batch`` must give, per instance, ``certify``'s depth, answer and ``extra`` and a
 valid trace, and raise ``ValueError`` exactly when some instance of the batch is one that
 ``certify`` refuses; checked on generated items and on programs the generator never makes,
-broken on purpose in every way a stated program can be broken.
+broken on purpose in each of the ways listed in ``HOW`` (cycles reached and unreached,
+undefined or duplicate names, bad constants, wrong arity, unknown operations, bad queries and
+moduli), alone and inside otherwise valid batches.
 """
 
 from __future__ import annotations
