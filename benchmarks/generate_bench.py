@@ -134,7 +134,9 @@ def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 
 
     Every stage runs over the items ``build_items`` makes (split ``test``, seed 1, indices
     ``0 .. n-1``, with their balanced cue values), in the build's order: the item streams,
-    ``generate`` (minus its stream), ``certify`` and ``describe`` of those problems, then the
+    ``generate`` (minus its stream), ``certify`` and ``describe`` of those problems (the
+    family's ``certify_batch`` / ``describe_batch`` on runs of ``_BATCH`` when it has them, as
+    the build calls them), then the
     whole build of the same items; "rest" is the builder's own work (cue blocks, prompt,
     meta, content hash, the item dict, dedup, the garbage collector's passes). The stages of
     one repeat are timed one after another; each column is the minimum over ``repeats`` (on
@@ -173,13 +175,23 @@ def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 
             return [fam.generate(config, streams.rng(depth, i), cues[i]) for i in range(n)]
         return [fam.generate(config, streams.rng(depth, i)) for i in range(n)]
 
+    def certify_all(instances: list[Any]) -> list[Any]:
+        if getattr(fam, "certify_batch", None) is not None and fam.generate_batch is not None:  # per _BATCH, as the build
+            return [c for j in range(0, n, _BATCH) for c in fam.certify_batch(instances[j:j + _BATCH])]
+        return [fam.certify(i) for i in instances]
+
+    def describe_all(instances: list[Any]) -> list[str]:
+        if getattr(fam, "describe_batch", None) is not None and fam.generate_batch is not None:
+            return [t for j in range(0, n, _BATCH) for t in fam.describe_batch(instances[j:j + _BATCH])]
+        return [fam.describe(i) for i in instances]
+
     build_items(spec, "test", depths=[depth], n=20, seed=1)  # warm-up
     rows: list[dict[str, float]] = []
     for _ in range(repeats):
         stream, _ = clock(lambda: [streams.rng(depth, i) for i in range(n)])
         generate, probs = clock(gen)
-        certify, _ = clock(lambda: [fam.certify(p.instance) for p in probs])
-        statement, _ = clock(lambda: [fam.describe(p.instance) for p in probs])
+        certify, _ = clock(lambda: certify_all([p.instance for p in probs]))
+        statement, _ = clock(lambda: describe_all([p.instance for p in probs]))
         del probs
         whole, _ = clock(lambda: build_items(spec, "test", depths=[depth], n=n, seed=1), paused=False)
         generate -= stream
