@@ -37,8 +37,11 @@ Usage::
 
 reasoning-gym is imported only if installed (e.g. a separate venv:
 ``python3 -m venv /work/benchvenv && /work/benchvenv/bin/pip install -e . reasoning-gym==0.1.25``);
-otherwise its columns say "not installed". The pairs are timed interleaved in one process, so
-their ratio (last column) is the number to compare on a shared machine.
+otherwise its columns say "not installed". The pairs are timed interleaved in one process, and
+the ratio column is the median over the repeats of each repeat's builder rate divided by the
+reasoning-gym rate timed right after it (the two share the machine's load of that moment); the
+last column gives the lowest and highest of those paired ratios. On a shared machine prefer many
+short repeats (``--seconds 0.3 --repeats 15``) to a few long ones.
 """
 
 from __future__ import annotations
@@ -79,6 +82,11 @@ def _rates(runs: list[Callable[[int, int], Any]], seconds: float, repeats: int) 
     Interleaving (A, B, A, B, ...) exposes the runs of one comparison to the same machine
     load, so their ratio is more stable than either number on a shared machine.
     """
+    return [statistics.median(x) for x in _rates_per_repeat(runs, seconds, repeats)]
+
+
+def _rates_per_repeat(runs: list[Callable[[int, int], Any]], seconds: float, repeats: int) -> list[list[float]]:
+    """Items/s of each ``run(n, repeat)`` in every repeat (``[run][repeat]``), interleaved."""
     sizes = []
     for run in runs:
         run(3, 10_000)  # warm-up (imports, caches)
@@ -92,7 +100,7 @@ def _rates(runs: list[Callable[[int, int], Any]], seconds: float, repeats: int) 
             t0 = time.perf_counter()
             run(sizes[j], r)
             rates[j].append(sizes[j] / (time.perf_counter() - t0))
-    return [statistics.median(x) for x in rates]
+    return rates
 
 
 def _spec(task: str, **params: Any) -> TaskSpec:
@@ -247,7 +255,8 @@ def bench(seconds: float, repeats: int, pairs_only: bool = False) -> dict[str, A
         runs = [_ours(spec, depth), _family_only(spec, depth)]
         if reasoning_gym is not None:
             runs.append(_rg(rg_name, **rg_kwargs))
-        rates = _rates(runs, seconds, repeats)
+        per_repeat = _rates_per_repeat(runs, seconds, repeats)
+        rates = [statistics.median(x) for x in per_repeat]
         rate, fam_rate = rates[0], rates[1]
         row: dict[str, Any] = {"pair": label, "task": task, "params": params, "depth": depth,
                                "items_per_s": rate, "family_items_per_s": fam_rate,
@@ -256,6 +265,11 @@ def bench(seconds: float, repeats: int, pairs_only: bool = False) -> dict[str, A
             row["mean_plan_length"] = _mean_plan_length(spec, depth)
         if reasoning_gym is not None:
             row["rg_items_per_s"] = rates[2]
+            # each repeat's builder run and reasoning-gym run are adjacent in time: their ratio
+            # cancels most of a shared machine's load swings, which the ratio of medians does not
+            paired = sorted(b / g for b, g in zip(per_repeat[0], per_repeat[2]))
+            row["ratio_per_repeat"] = paired
+            row["ratio_median"] = statistics.median(paired)
             if rg_name == "maze":
                 row["rg_mean_distance"] = _rg_mean_distance()
         out["pairs"].append(row)
@@ -323,8 +337,8 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         "Side by side with reasoning-gym 0.1.25 at matched size:",
         "",
-        "| pair | size (depthbench \\| reasoning-gym) | depthbench items/s (builder) | depthbench generate + certify | reasoning-gym generator | reasoning-gym items/s | builder / reasoning-gym |",
-        "|---|---|---:|---:|---|---:|---:|",
+        "| pair | size (depthbench \\| reasoning-gym) | depthbench items/s (builder) | depthbench generate + certify | reasoning-gym generator | reasoning-gym items/s | builder / reasoning-gym (median of paired repeats) | lowest - highest paired ratio |",
+        "|---|---|---:|---:|---|---:|---:|---:|",
     ]
     for r in res["pairs"]:
         size = r["size"]
@@ -333,9 +347,10 @@ def markdown(res: dict[str, Any]) -> str:
             size += f" \\| mean distance {r['rg_mean_distance']:.1f})" if "rg_mean_distance" in r else ")"
         rg = r.get("rg_items_per_s")
         rg_s = f"{rg:.0f}" if rg else "not installed"
-        ratio = f"{r['items_per_s'] / rg:.2f}" if rg else "-"
+        ratio = f"{r['ratio_median']:.2f}" if rg else "-"
+        spread = f"{r['ratio_per_repeat'][0]:.2f} - {r['ratio_per_repeat'][-1]:.2f}" if rg else "-"
         lines.append(f"| {r['pair']} | {size} | {r['items_per_s']:.0f} | {r['family_items_per_s']:.0f} | "
-                     f"`{r['rg_generator']}` | {rg_s} | {ratio} |")
+                     f"`{r['rg_generator']}` | {rg_s} | {ratio} | {spread} |")
     lines += [
         "",
         "Where an item's time goes (microseconds per item over the same items, stages timed one after another, "
