@@ -143,8 +143,8 @@ def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 
     Every stage runs over the items ``build_items`` makes (split ``test``, seed 1, indices
     ``0 .. n-1``, with their balanced cue values), in the build's order: the item streams,
     ``generate`` (minus its stream), ``certify`` and ``describe`` of those problems (the
-    family's ``certify_batch`` / ``describe_batch`` on runs of ``_BATCH`` when it has them, as
-    the build calls them), then the
+    family's ``describe_batch`` on runs of ``_BATCH`` when it has one, as the build calls
+    it), then the
     whole build of the same items; "rest" is the builder's own work (cue blocks, prompt,
     meta, content hash, the item dict, dedup, the garbage collector's passes). The stages of
     one repeat are timed one after another; each column is the minimum over ``repeats`` (on
@@ -184,8 +184,6 @@ def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 
         return [fam.generate(config, streams.rng(depth, i)) for i in range(n)]
 
     def certify_all(instances: list[Any]) -> list[Any]:
-        if getattr(fam, "certify_batch", None) is not None and fam.generate_batch is not None:  # per _BATCH, as the build
-            return [c for j in range(0, n, _BATCH) for c in fam.certify_batch(instances[j:j + _BATCH])]
         return [fam.certify(i) for i in instances]
 
     def describe_all(instances: list[Any]) -> list[str]:

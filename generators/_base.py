@@ -216,17 +216,10 @@ class Family:
         cues[j])`` whatever the other items are. The dataset builder uses it for the items
         of a depth bucket, so vectorised work runs once per batch. None: one ``generate``
         call per item.
-    certify_batch : callable, optional
-        ``certify_batch(instances) -> list[Certificate]``: the certificates of a sequence of
-        instances, entry ``j`` equal to ``certify(instances[j])`` (same depth, answer and
-        ``extra``; the trace may be any valid one). Raises ``ValueError`` when any instance
-        is invalid (the builder then certifies the batch one instance at a time, so the
-        error names the item). Still independent of the generator: it reads only the
-        instances as stated. The builder calls it on the problems of one
-        ``generate_batch`` call. None: one ``certify`` call per item.
     describe_batch : callable, optional
         ``describe_batch(instances) -> list[str]``: ``[describe(i) for i in instances]``,
-        the same strings. None: one ``describe`` call per item.
+        the same strings; the builder calls it on the problems of one ``generate_batch``
+        call. None: one ``describe`` call per item.
     """
 
     name: str
@@ -250,5 +243,4 @@ class Family:
     env_check: Callable[[Mapping[str, Any], Sequence[Any]], list[StepCheck]] | None = None
     env_solved: Callable[..., bool | None] | None = None
     generate_batch: Callable[..., list[Problem]] | None = None
-    certify_batch: Callable[[Sequence[Mapping[str, Any]]], list[Certificate]] | None = None
     describe_batch: Callable[[Sequence[Mapping[str, Any]]], list[str]] | None = None

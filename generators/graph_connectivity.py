@@ -454,7 +454,7 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     One BFS from the source over adjacency lists built from ``edges``:
     O(num_nodes + num_edges). Its results equal networkx's (``bidirectional_shortest_path``
     for reachability and distance) on every item of the cross-check in the test suite.
-    There is no ``Family.certify_batch``: a batched BFS (the block-diagonal graph of 128
+    There is no batched certifier: a batched BFS (the block-diagonal graph of 128
     instances in one ``scipy.sparse.csgraph`` search) was measured slower than this loop,
     because reading the edge lists' Python ints into arrays, with the same type checks,
     costs about as much as building the adjacency lists and searching them here.

@@ -46,7 +46,7 @@ Answer distribution
     exactly, uniform on ``[0, m)``: a chi-square test over 1,500 answers per depth and a
     best-constant-guess bound of ``2.2/m`` are part of the test suite.
 
-Certification (``certify``, ``certify_batch``)
+Certification (``certify``)
     Independent of the construction (it reads only the statements as stated, none of the
     generator's values or slots): check every variable is defined once and every statement
     is well formed, resolve each variable operand to the position of its definition, then
@@ -56,19 +56,12 @@ Certification (``certify``, ``certify_batch``)
     longest-path recurrence ``chain(v) = 1 + max(chain(u) for u in args(v))``. The
     statements the query does not reach are then checked the same way and searched depth
     first for a cycle (not evaluated), so a program with a cycle anywhere is refused (every
-    statement must be evaluable; the generator never makes one). The search recurses for programs of up to 400 statements and uses an
-    explicit stack beyond, with the same order and checks. O(num_variables) time.
+    statement must be evaluable; the generator never makes one). The search recurses for
+    programs of up to 400 statements and uses an explicit stack beyond, with the same order
+    and checks. O(num_variables) time.
     (``networkx.dag_longest_path`` gives the same depth; the tests check against a separate
     recursive oracle.)
 
-    ``certify_batch`` (the builder's ``Family.certify_batch`` hook) measures the same things
-    on many instances at once, as independent of the generator: per instance only C-level
-    extraction (``map`` over the statements), then numpy over the whole batch: operands
-    resolved through an (instance, name) table, the depth by rounds of relaxation (a
-    statement is evaluable once its operands are; one that never is sits on or behind a
-    cycle), the query's ancestors from the top level down, the values level by level. It
-    is tested equal to ``certify`` (depth, answer, ``extra``; a valid trace) on generated
-    items and on broken programs of every kind, refusing exactly when ``certify`` does.
 
 Instance format (``docs/ARCHITECTURE.md``)::
 
@@ -94,9 +87,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
-from array import array
 from itertools import chain as _chain, repeat
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -108,7 +99,6 @@ __all__ = [
     "generate",
     "generate_batch",
     "certify",
-    "certify_batch",
     "describe",
     "describe_batch",
     "parse_prompt",
@@ -790,232 +780,6 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     return Certificate(depth=chain[q], answer=value[q], solution_trace=trace, extra={"evaluations": len(trace)})
 
 
-# The batch certifier's tables (see certify_batch).
-_OP_BYTE = np.full(256, -1, dtype=np.int64)  # an operation's character -> 0 '+', 1 '-', 2 '*', 3 '='
-_OP_BYTE[[ord(c) for c in "+-*="]] = np.arange(4)
-_OP_ARITY = np.array([2, 2, 2, 1], dtype=np.int64)
-_OP_SIGN = np.array([1, -1, 1, 1], dtype=np.int64)  # '=' reads x + 0 (its second operand is a zero slot)
-_INT_STR = frozenset((int, str))
-_VAR, _OP, _ARGS = itemgetter("var"), itemgetter("op"), itemgetter("args")
-_BATCH_MAX_MODULUS = 4096  # the batch path maps every valid constant through one dict
-_BATCH_MAX_TABLE = 1 << 22  # instances x distinct names of the (instance, name) -> statement table
-
-
-@lru_cache(maxsize=16)
-def _constants(m: int) -> dict[int, int]:
-    return dict(zip(range(m), range(m)))
-
-
-def _small_ints(values: list[int]) -> np.ndarray:
-    """A list of non-negative Python ints as an int64 array (through bytes when all are < 256:
-    several times faster than ``np.array`` on a list)."""
-    try:
-        return np.frombuffer(bytes(values), dtype=np.uint8).astype(np.int64)
-    except ValueError:
-        return np.frombuffer(array("q", values), dtype=np.int64)
-
-
-class _PerItem(Exception):
-    """The batch holds a shape the batch path leaves to :func:`certify` (one instance at a time)."""
-
-
-class _Invalid(ValueError):
-    """An instance of the batch is certainly invalid (:func:`certify` names it and says why)."""
-
-
-def certify_batch(instances: Sequence[Mapping[str, Any]]) -> list[Certificate]:
-    """Certify many instances at once: ``Family.certify_batch``, independent of the generator.
-
-    Reads only the instances as stated, like :func:`certify`, and measures the same
-    things; what is batched is the arithmetic, not the checks. Per instance only C-level
-    extraction runs (``map`` over the statements for names, operations and arguments,
-    the types of the arguments, the names' ids); then numpy works on the whole batch, a
-    ``(count * n)`` array of statements: every variable operand resolved to the statement
-    that defines it in its own instance (an ``(instance, name)`` table), the constants
-    checked against ``[0, m)``, the arities against the operations, then rounds of
-    relaxation (a statement is evaluable once its operands are; a statement evaluable
-    from round ``d`` on has depth ``d``; at most ``n`` rounds), the query's ancestors
-    (marked from the queries' top level down), and the values level by level up to it.
-    A statement that never becomes evaluable is on a cycle or depends on one: the
-    instance is refused, reached by the query or not (as :func:`certify` does).
-
-    Parameters
-    ----------
-    instances : sequence of mapping
-        multihop_arithmetic instances (see the module docstring). A batch whose instances
-        differ in modulus or statement count, has a modulus past 4096 (every valid
-        constant goes through one dict), or holds an unusual shape (a name or argument
-        of a type other than exactly ``str`` / ``int``, arguments not a list, an
-        operation that is not one character) is certified one instance at a time with
-        :func:`certify`, with the same results.
-
-    Returns
-    -------
-    list of Certificate
-        Entry ``j`` has ``certify(instances[j])``'s ``depth``, ``answer`` and
-        ``extra = {"evaluations": number of the query's ancestors, itself included}``;
-        its ``solution_trace`` lists the same ``{"var", "value"}`` steps in another
-        topological order (by depth, then by position in the statement list).
-
-    Raises
-    ------
-    ValueError
-        If any instance is invalid (what :func:`certify` refuses). The message may not
-        say which: certify the batch one instance at a time to name it, as the dataset
-        builder does.
-
-    Examples
-    --------
-    >>> inst = {"modulus": 11, "order": "topological", "query": "b", "statements": [
-    ...     {"var": "a", "op": "=", "args": [4]}, {"var": "b", "op": "*", "args": ["a", 5]}]}
-    >>> [(c.depth, c.answer, c.extra["evaluations"]) for c in certify_batch([inst, inst])]
-    [(2, 9, 2), (2, 9, 2)]
-    """
-    instances = list(instances)
-    if not instances:
-        return []
-    try:
-        return _certify_rows(instances)
-    except _Invalid:
-        raise
-    except (_PerItem, TypeError, KeyError, IndexError, AttributeError, OverflowError, ValueError):
-        pass  # a shape the batch path does not read: certify decides, instance by instance
-    return [certify(inst) for inst in instances]
-
-
-def _certify_rows(instances: list[Mapping[str, Any]]) -> list[Certificate]:
-    """:func:`certify_batch` on a batch of one modulus and one statement count, as arrays."""
-    count = len(instances)
-    m = instances[0]["modulus"]
-    n = len(instances[0]["statements"])
-    if type(m) is not int or not 2 <= m <= _BATCH_MAX_MODULUS or n == 0:
-        raise _PerItem
-    statements: list[Mapping[str, Any]] = []
-    queries = []
-    extend, ask = statements.extend, queries.append
-    for inst in instances:
-        sts = inst["statements"]
-        mi = inst["modulus"]
-        if type(mi) is not int or mi != m or len(sts) != n:
-            raise _PerItem
-        extend(sts)
-        ask(inst["query"])
-    total = count * n
-    if len(statements) != total:
-        raise _PerItem
-    names = list(map(_VAR, statements))
-    args = list(map(_ARGS, statements))
-    if list(map(type, args)).count(list) != total:
-        raise _PerItem
-    # Operations: one character each (a non-str: TypeError, per item; an empty one would let a
-    # longer one pass the length check), as bytes; arities as bytes too.
-    ops = list(map(_OP, statements))
-    joined = "".join(ops).encode("ascii")
-    if len(joined) != total or "" in ops:
-        raise _PerItem
-    code = _OP_BYTE[np.frombuffer(joined, dtype=np.uint8)]
-    if (code < 0).any():
-        raise _Invalid("a statement has an unknown operation")
-    arity = np.frombuffer(bytes(list(map(len, args))), dtype=np.uint8).astype(np.int64)  # > 255: per item
-    if not np.array_equal(arity, _OP_ARITY[code]):
-        raise _Invalid("a statement has the wrong number of arguments for its operation")
-    # One dict maps every valid operand to an int: a constant c in [0, m) to itself, the k-th
-    # distinct name of the batch to m + k; anything else (an undefined name, a constant out
-    # of range) to -1. Exact types first: True == 1 and 1.0 == 1 would find a key.
-    distinct = set(names)
-    if not {*map(type, distinct)} <= {str}:
-        raise _PerItem  # a name that is not exactly a str: certify decides
-    if not {*map(type, queries)} <= {str}:
-        raise _Invalid("a query is not a variable name")
-    flat = list(_chain.from_iterable(args))
-    size = len(flat)
-    if not {*map(type, flat)} <= _INT_STR:
-        raise _PerItem  # an operand of another type (bool, float, a subclass): certify decides
-    lookup = _constants(m).copy()
-    lookup.update(zip(distinct, range(m, m + len(distinct))))
-    operand = list(map(lookup.get, flat, repeat(-1)))
-    if -1 in operand:
-        raise _Invalid(f"an operand is an undefined variable or not an integer in [0, {m})")
-    operand = _small_ints(operand)
-    is_name = operand >= m
-    is_const = ~is_name
-    # (instance, name) -> global statement index
-    width = len(distinct)
-    if count * width > _BATCH_MAX_TABLE:
-        raise _PerItem
-    rows = np.arange(total)
-    table = np.full(count * width, -1, dtype=np.int64)
-    table[rows // n * width + _small_ints(list(map(lookup.__getitem__, names))) - m] = rows
-    if np.count_nonzero(table >= 0) != total:
-        raise _Invalid("a variable is defined twice")
-    where = list(map(lookup.get, queries, repeat(-1)))  # a str query can only find a name: m + k
-    if -1 in where:
-        raise _Invalid("a query is not defined")
-    q = table[np.arange(count) * width + _small_ints(where) - m]
-    if (q < 0).any():
-        raise _Invalid("a query is not defined")
-    owner = np.repeat(rows // n, arity)
-    defined = table[owner * width + np.where(is_name, operand - m, 0)]
-    if (is_name & (defined < 0)).any():
-        raise _Invalid("a variable is used but never defined")
-    const = operand[is_const]
-    # One value table: the statements, then one slot per constant operand, then a zero
-    # (the second operand of '='); each statement reads its two operands' slots.
-    zero = total + size
-    src = np.where(is_name, defined, total + np.arange(size))
-    value = np.zeros(zero + 1, dtype=np.int64)
-    value[total + np.flatnonzero(is_const)] = const
-    start = np.cumsum(arity) - arity
-    x_src = src[start]
-    y_src = np.where(arity == 2, src[np.minimum(start + 1, size - 1)], zero)
-    # Rounds of relaxation: a statement is evaluable once both operands are; one that is
-    # evaluable from round d on has depth d (round 1: constants only).
-    ready = np.zeros(total + 1, dtype=bool)  # the statements, then one always-ready slot (constants)
-    ready[total] = True
-    now = ready[:total]
-    x_ready = np.where(x_src < total, x_src, total)
-    y_ready = np.where(y_src < total, y_src, total)
-    rounds_ready = np.zeros(total, dtype=np.int16 if n < 1 << 15 else np.int64)
-    rounds = done = 0
-    while done < total:
-        np.logical_and(ready.take(x_ready), ready.take(y_ready), out=now)
-        c = np.count_nonzero(now)
-        if c == done:
-            break
-        rounds += 1
-        np.add(rounds_ready, now, out=rounds_ready)
-        done = c
-    if done < total:
-        raise _Invalid("the statements contain a cycle (every statement must be evaluable)")
-    depth = (rounds + 1) - rounds_ready
-    # The query's ancestors, marked from the queries' top level down; then the values of
-    # every statement up to that level, level by level (an operand sits on a lower level).
-    order = np.argsort(depth, kind="stable")
-    ends = np.cumsum(np.bincount(depth, minlength=rounds + 1)).tolist()
-    xo, yo = x_src[order], y_src[order]
-    top = int(depth[q].max())
-    marked = np.zeros(zero + 1, dtype=bool)
-    marked[q] = True
-    for level in range(top, 1, -1):
-        s, e = ends[level - 1], ends[level]
-        hit = marked[order[s:e]]
-        marked[xo[s:e][hit]] = True
-        marked[yo[s:e][hit]] = True
-    mul, sign = (code == 2)[order[:ends[top]]], _OP_SIGN[code][order[:ends[top]]]
-    for level in range(1, top + 1):
-        s, e = ends[level - 1], ends[level]
-        xv, yv = value[xo[s:e]], value[yo[s:e]]
-        value[order[s:e]] = np.where(mul[s:e], xv * yv, xv + sign[s:e] * yv) % m
-    ancestors = np.flatnonzero(marked[:total])
-    key = np.sort((ancestors // n * (n + 1) + depth[ancestors]) * n + ancestors % n)  # instance, depth, position
-    ancestors = key // (n * (n + 1)) * n + key % n
-    evaluations = np.bincount(ancestors // n, minlength=count).tolist()
-    steps = [{"var": v, "value": x} for v, x in zip(np.array(names, dtype=object)[ancestors].tolist(),
-                                                    value[ancestors].tolist())]
-    ends = np.cumsum(evaluations).tolist()
-    return [Certificate(d, a, steps[e - k:e], {"evaluations": k})
-            for d, a, k, e in zip(depth[q].tolist(), value[q].tolist(), evaluations, ends)]
-
 # ---------------------------------------------------------------------------------------
 # Prompt text
 # ---------------------------------------------------------------------------------------
@@ -1435,4 +1199,4 @@ def env_solved(item: Mapping[str, Any], steps: Sequence[Any], answer: Any = None
 
 
 FAMILY = replace(FAMILY, env_check=env_check, env_solved=env_solved, generate_batch=generate_batch,
-                 certify_batch=certify_batch, describe_batch=describe_batch)
+                 describe_batch=describe_batch)

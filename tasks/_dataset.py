@@ -23,8 +23,8 @@ content hash's prefix, the cue blocks) and re-seeds one shared stream per item
 (:class:`~depthbench.generators._seeding.ItemStreams`); the items are those :func:`make_item`
 builds one at a time, byte for byte; a family with ``Family.generate_batch`` generates a run
 of up to ``_BATCH`` indices of one depth in one call (each item still from its own stream),
-then certifies and states them with ``Family.certify_batch`` / ``Family.describe_batch`` when
-the family has them.
+then certifies them one by one and states them with ``Family.describe_batch`` when the
+family has it.
 The cyclic garbage collector is paused meanwhile and the finished items are handed to its
 oldest generation at once (see ``_gc_paused``).
 
@@ -378,26 +378,18 @@ class _Bucket:
             return [self.item(i) for i in indices]
         cues = [self.cues(i) for i in indices]
         probs = batch(self.config, (self._rng(i, 0) for i in indices), cues)
-        fam = self.fam
-        certs: Sequence[Any] = (None,) * len(probs)
-        if fam.certify_batch is not None:
-            try:
-                certs = fam.certify_batch([p.instance for p in probs])
-            except ValueError:  # certified one by one below, so the refusal names the item
-                pass
         texts: Sequence[Any] = (None,) * len(probs)
-        if fam.describe_batch is not None:
-            texts = fam.describe_batch([p.instance for p in probs])
-        return [self._finish(i, 0, c, p, k, t) for i, c, p, k, t in zip(indices, cues, probs, certs, texts)]
+        if self.fam.describe_batch is not None:
+            texts = self.fam.describe_batch([p.instance for p in probs])
+        return [self._finish(i, 0, c, p, t) for i, c, p, t in zip(indices, cues, probs, texts)]
 
     def _finish(self, index: int, attempt: int, cues: dict[str, bool] | None, prob: Any,
-                cert: Any = None, problem: str | None = None) -> dict[str, Any]:
-        """Certify and render one generated problem (``cert`` / ``problem``: already made by
-        ``Family.certify_batch`` / ``Family.describe_batch``)."""
+                problem: str | None = None) -> dict[str, Any]:
+        """Certify and render one generated problem (``problem``: its statement, already made
+        by ``Family.describe_batch``)."""
         ctx, fam, depth = self.ctx, self.fam, self.depth
         instance = prob.instance
-        if cert is None:
-            cert = fam.certify(instance)
+        cert = fam.certify(instance)
         if not (prob.depth == depth == cert.depth):
             raise CertificationMismatch(f"{fam.name}: requested depth {depth}, generator built {prob.depth}, "
                                         f"certifier measured {cert.depth} ({self._where(index, attempt)}); "

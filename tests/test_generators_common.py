@@ -365,15 +365,13 @@ def test_a_build_leaves_no_young_objects_for_the_collector_and_respects_a_freeze
         gc.unfreeze()
 
 
-def test_the_bucket_builder_uses_certify_batch_and_describe_batch_and_falls_back_on_a_refusal():
-    """A family's certify_batch / describe_batch results are what the bucket builder uses (a
-    wrong batch certificate is refused like a wrong single one); a batch that raises
-    ValueError is certified item by item, which gives the same items as no hook at all."""
+def test_the_bucket_builder_uses_describe_batch():
+    """A family's describe_batch text is what the bucket builder puts in the prompt and hashes
+    (a family without it gets describe's text, the same items as make_item)."""
     import dataclasses
 
     from depthbench.generators import multihop_arithmetic as mh
     from depthbench.generators._seeding import ItemStreams
-    from depthbench.tasks import CertificationMismatch
     from depthbench.tasks._dataset import _Bucket, _config, _Ctx
 
     spec = load_spec("multihop_arithmetic")
@@ -385,24 +383,12 @@ def test_the_bucket_builder_uses_certify_batch_and_describe_batch_and_falls_back
         bucket = _Bucket(ctx, "dev", 5, d, _config(ctx, d), ItemStreams(spec.name, family.version, "dev", 5))
         return bucket.items(list(range(6)))
 
-    plain = bucket_items(dataclasses.replace(fam, certify_batch=None, describe_batch=None))
-    calls = []
-
-    def deeper(instances):
-        calls.append(len(instances))
-        return [dataclasses.replace(mh.certify(i), depth=d + 1) for i in instances]
-
-    with pytest.raises(CertificationMismatch, match=f"certifier measured {d + 1}"):
-        bucket_items(dataclasses.replace(fam, certify_batch=deeper))
-    assert calls == [6]
-
-    def refuses(instances):
-        raise ValueError("one of these is malformed")
-
-    assert bucket_items(dataclasses.replace(fam, certify_batch=refuses)) == plain
+    plain = bucket_items(dataclasses.replace(fam, describe_batch=None))
+    assert bucket_items(fam) == plain
     marked = bucket_items(dataclasses.replace(fam, describe_batch=lambda xs: [mh.describe(x) + " #" for x in xs]))
     assert all(it["prompt"] != p["prompt"] and it["meta"]["content_sha256"] != p["meta"]["content_sha256"]
                for it, p in zip(marked, plain))
+    assert all(it["prompt"].replace(" #", "", 1) == p["prompt"] for it, p in zip(marked, plain))
 
 
 @pytest.mark.parametrize("cls", ["Problem", "Certificate"])

@@ -1,12 +1,10 @@
-"""The batched arithmetic certifier (``Family.certify_batch``) against ``certify``, and the
-rule both enforce: every statement of a program must be evaluable (no cycle anywhere).
+"""The arithmetic certifier on programs the generator never makes, and ``describe_batch``.
 
-``certify_batch`` must give, per instance, ``certify``'s depth, answer and ``extra`` and a
-valid trace, and raise ``ValueError`` exactly when some instance of the batch is one that
-``certify`` refuses; checked on generated items and on programs the generator never makes,
-broken on purpose in each of the ways listed in ``HOW`` (cycles reached and unreached,
-undefined or duplicate names, bad constants, wrong arity, unknown operations, bad queries and
-moduli), alone and inside otherwise valid batches.
+``certify`` must refuse (``ValueError``) every program broken in one of the ways listed in
+``HOW`` (cycles reached and unreached by the query, undefined or duplicate names, constants
+of the wrong type or out of range, wrong arity, unknown operations, bad queries and moduli)
+and give the reference solver's depth, answer and ancestors, with a valid trace, on the
+re-shaped but valid ones; every statement of a program must be evaluable (no cycle anywhere).
 """
 
 from __future__ import annotations
@@ -22,22 +20,9 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_multihop_arithmetic import PRIMES, _random_program, _reference_solve, configs  # noqa: E402
+from test_multihop_arithmetic import _random_program, _reference_solve, configs  # noqa: E402
 
 from depthbench.generators import multihop_arithmetic as mh  # noqa: E402
-
-
-def _outcome(fn, arg):
-    """What a certifier says: its (depth, answer, extra) list, or "refused" for a ValueError."""
-    try:
-        certs = fn(arg)
-    except ValueError:
-        return "refused", None
-    return [(c.depth, c.answer, dict(c.extra)) for c in certs], certs
-
-
-def _single(instances):
-    return [mh.certify(i) for i in instances]
 
 
 def _assert_valid_trace(instance, cert):
@@ -54,38 +39,6 @@ def _assert_valid_trace(instance, cert):
     values = mh.evaluate(instance)
     assert all(t["value"] == values[t["var"]] for t in trace)
     assert {"var": instance["query"], "value": cert.answer} in trace
-
-
-def _check(instances):
-    single, _ = _outcome(_single, instances)
-    batch, certs = _outcome(mh.certify_batch, instances)
-    assert batch == single
-    if certs is not None:
-        for inst, cert in zip(instances, certs):
-            _assert_valid_trace(inst, cert)
-    return single
-
-
-# --------------------------------------------------------------------------- generated items
-
-
-@settings(max_examples=120, deadline=None)
-@given(config=configs(max_vars=48), seeds=st.lists(st.integers(0, 2**63 - 1), min_size=1, max_size=12))
-def test_certify_batch_equals_certify_on_generated_items(config, seeds):
-    problems = mh.generate_batch(config, (np.random.default_rng(s) for s in seeds), [None] * len(seeds))
-    single = _check([p.instance for p in problems])
-    assert single != "refused"
-    assert [s[:2] for s in single] == [(p.depth, p.answer) for p in problems]
-
-
-def test_certify_batch_on_full_builder_batches_of_every_order():
-    for order in mh.ORDERS:
-        config = mh.MultihopArithmeticConfig(depth=9, num_variables=30, order=order)
-        problems = mh.generate_batch(config, (np.random.default_rng(s) for s in range(128)), [None] * 128)
-        single = _check([p.instance for p in problems])
-        assert [s[0] for s in single] == [9] * 128
-    assert mh.certify_batch([]) == []
-    assert mh.FAMILY.certify_batch is mh.certify_batch
 
 
 # --------------------------------------------------------------------------- adversarial programs
@@ -151,14 +104,6 @@ def _break(inst, how, rng):
     return inst
 
 
-def _pad(instances):
-    """Valid '=' statements appended so that every instance has the batch's largest count (a
-    break that adds statements keeps the batch on the array path)."""
-    n = max(len(i["statements"]) for i in instances)
-    return [{**i, "statements": i["statements"] + [{"var": f"pad{k}", "op": "=", "args": [1]}
-                                                   for k in range(n - len(i["statements"]))]} for i in instances]
-
-
 HOW = ["none", "shuffle", "cycle_reached", "cycle_unreached", "self_loop_unreached", "behind_cycle_unreached",
        "undefined", "undefined_numeric_name", "duplicate", "bool", "float", "negative", "too_big", "huge",
        "numpy_int", "unhashable", "wrong_arity", "no_args", "unknown_op", "long_op", "empty_op",
@@ -166,56 +111,30 @@ HOW = ["none", "shuffle", "cycle_reached", "cycle_unreached", "self_loop_unreach
        "tuple_args"]
 
 
-@settings(max_examples=400, deadline=None)
-@given(batch=st.lists(st.tuples(st.integers(0, 2**32), st.sampled_from(HOW + ["none", "shuffle"] * 12)),
-                     min_size=1, max_size=6),
-       same_size=st.booleans())
-def test_certify_batch_equals_certify_on_programs_the_generator_never_makes(batch, same_size):
-    """Random DAG programs (any names, '=' statements, repeated operands, any order), some
-    broken: the batch refuses exactly when certify refuses one of them, and otherwise gives
-    certify's results; batches mix statement counts unless ``same_size``."""
-    instances = []
-    for seed, how in batch:
-        rng = random.Random(seed)
-        inst = _random_program(rng)
-        if same_size:  # one statement count and modulus for the batch: the array path
-            inst = _random_program(random.Random(batch[0][0]))
-            rng.shuffle(inst["statements"])
-        instances.append(_break(inst, how, rng))
-    _check(_pad(instances) if same_size else instances)
+VALID = {"none", "shuffle", "other_modulus", "tuple_args"}  # re-shaped, still a valid program
 
 
-def test_every_kind_of_break_is_refused_by_both_alone_and_inside_a_valid_batch():
-    rng = random.Random(3)
+@pytest.mark.parametrize("how", HOW)
+def test_every_kind_of_break_is_refused_and_every_reshaping_certified(how):
+    """On a generated program and on 30 random DAG programs ('=' statements, any names, any
+    order), each broken in way ``how``: certify refuses exactly the broken ones, and on the
+    others gives the reference solver's answer, depth and ancestors."""
     config = mh.MultihopArithmeticConfig(depth=6, num_variables=20, modulus=97)
-    good = [p.instance for p in mh.generate_batch(config, (np.random.default_rng(s) for s in range(8)), [None] * 8)]
-    valid = {"none", "shuffle", "other_modulus", "tuple_args"}
-    for how in HOW:
-        broken = _break(good[3], how, rng)
-        batch = _pad(good[:3] + [broken] + good[4:])
-        single, _ = _outcome(_single, batch)
-        assert (single != "refused") == (how in valid), how
-        assert _outcome(mh.certify_batch, batch)[0] == single, how
-        # the array path judges these itself (the others it hands to certify, item by item)
-        if how in ("none", "shuffle"):
-            assert [(c.depth, c.answer, c.extra) for c in mh._certify_rows(batch)] == \
-                [(c.depth, c.answer, c.extra) for c in single_certs(batch)]
-        elif how in ARRAY_JUDGED:
-            with pytest.raises(mh._Invalid):
-                mh._certify_rows(batch)
-        else:
-            with pytest.raises((mh._PerItem, TypeError, KeyError, ValueError)) as err:
-                mh._certify_rows(batch)
-            assert not isinstance(err.value, mh._Invalid), how
-
-
-ARRAY_JUDGED = {"cycle_reached", "cycle_unreached", "self_loop_unreached", "behind_cycle_unreached", "undefined",
-                "undefined_numeric_name", "duplicate", "negative", "too_big", "huge", "wrong_arity", "no_args",
-                "unknown_op", "equals_with_two", "query_missing", "query_not_str"}
-
-
-def single_certs(instances):
-    return [mh.certify(i) for i in instances]
+    programs = [mh.generate(config, np.random.default_rng(3)).instance]
+    programs += [_random_program(random.Random(seed)) for seed in range(30)]
+    rng = random.Random(7)
+    for inst in programs:
+        if how == "equals_with_two" and all(s["op"] == "=" for s in inst["statements"]):
+            continue  # nothing to break
+        broken = _break(inst, how, rng)
+        if how not in VALID:
+            with pytest.raises(ValueError):
+                mh.certify(broken)
+            continue
+        cert = mh.certify(broken)
+        value, depth, needed = _reference_solve(broken)
+        assert (cert.answer, cert.depth, cert.extra["evaluations"]) == (value, depth, len(needed))
+        _assert_valid_trace(broken, cert)
 
 
 # --------------------------------------------------------------------------- every statement evaluable
@@ -223,7 +142,7 @@ def single_certs(instances):
 
 @pytest.mark.parametrize("order", ["topological", "reversed"])
 def test_a_cycle_the_query_does_not_reach_is_refused(order):
-    """Before version 3's batch certifier, certify checked the unreached statements' shape but
+    """Until today certify checked the unreached statements' shape but
     not their cycles: ``a = 1`` with ``b = c + 1``, ``c = b * 2`` and query ``a`` was accepted."""
     statements = [{"var": "a", "op": "=", "args": [1]}, {"var": "b", "op": "+", "args": ["c", 1]},
                   {"var": "c", "op": "*", "args": ["b", 2]}]
@@ -232,8 +151,6 @@ def test_a_cycle_the_query_does_not_reach_is_refused(order):
     inst = {"modulus": 11, "order": order, "query": "a", "statements": statements}
     with pytest.raises(ValueError, match="does not reach contain a cycle"):
         mh.certify(inst)
-    with pytest.raises(ValueError, match="cycle"):
-        mh.certify_batch([inst, inst])
     where = {s["var"]: i for i, s in enumerate(statements)}.get
     q = where("a")
     for evaluate in (mh._evaluate_recursive, mh._evaluate_iterative):
@@ -243,7 +160,6 @@ def test_a_cycle_the_query_does_not_reach_is_refused(order):
     statements[[s["var"] for s in statements].index("c")]["args"] = [5, 2]
     cert = mh.certify(inst)
     assert (cert.depth, cert.answer, cert.solution_trace) == (1, 1, [{"var": "a", "value": 1}])
-    assert _outcome(mh.certify_batch, [inst])[0] == [(1, 1, {"evaluations": 1})]
 
 
 def test_the_explicit_stack_refuses_an_unreached_cycle_past_the_recursion_bound():
@@ -255,17 +171,6 @@ def test_the_explicit_stack_refuses_an_unreached_cycle_past_the_recursion_bound(
     statements[-1]["args"] = [4, 1]  # the ring opened: a chain of n unreached statements, all evaluable
     cert = mh.certify({"modulus": 11, "order": "shuffled", "query": "q", "statements": statements})
     assert (cert.depth, cert.answer, cert.extra) == (1, 3, {"evaluations": 1})
-
-
-@pytest.mark.parametrize("m", PRIMES)
-def test_certify_batch_with_mixed_batches_falls_back_to_the_same_results(m):
-    """Different moduli or statement counts in one batch, or a modulus past the batch path's
-    bound, are certified one instance at a time: the same results."""
-    a = mh.generate(mh.MultihopArithmeticConfig(depth=3, num_variables=8, modulus=m), np.random.default_rng(1))
-    b = mh.generate(mh.MultihopArithmeticConfig(depth=5, num_variables=9, modulus=m), np.random.default_rng(2))
-    c = mh.generate(mh.MultihopArithmeticConfig(depth=4, num_variables=8, modulus=10007), np.random.default_rng(3))
-    got = mh.certify_batch([a.instance, b.instance, c.instance])
-    assert [(x.depth, x.answer) for x in got] == [(3, a.answer), (5, b.answer), (4, c.answer)]
 
 
 # --------------------------------------------------------------------------- batch statements
