@@ -14,6 +14,7 @@ import pytest
 
 import depthbench.data
 from depthbench.cli import main
+from depthbench.errors import UserError
 from depthbench.leaderboard import Limits, pack_run, validate_submission, write_submission
 from depthbench.leaderboard._site import analyze_outcomes
 from depthbench.leaderboard._submission import submission_bytes
@@ -925,3 +926,23 @@ def test_validator_counts_calls_and_responses_from_the_calls_and_refuses_stated_
     p["n_calls"] = 1
     rep = validate_submission(_write(tmp_path, sub, "stated.json.gz"), releases=ds)
     assert not rep.ok and any("n_calls" in x for x in rep.problems), rep.problems
+
+
+def test_pack_refuses_a_run_folder_mixing_runs_on_two_releases(shipped_subs, tmp_path, capsys):
+    """A run on v2 appended to a v3 run's folder (same ids) packed silently into a submission whose every
+    prediction the validator then refuses; pack names the mix and the fix."""
+    import shutil
+
+    on, other = depthbench.data.CANONICAL, depthbench.data.RELEASES[-2]
+    mixed = tmp_path / "mixed"
+    shutil.copytree(shipped_subs[on]["run"], mixed)
+    for name in ("outcomes.jsonl", "calls.jsonl"):
+        with open(mixed / name, "a") as f:
+            f.write((shipped_subs[other]["run"] / name).read_text())
+    with pytest.raises(UserError, match=r"RUN_DIR: 50 outcome\(s\) of outcomes.jsonl were made on other items than "
+                                        r"those of the dataset run.json names .*the folder mixes runs on two datasets"):
+        pack_run(mixed, submitter="ci")
+    assert main(["submission", "pack", str(mixed), "--out", str(tmp_path / "m.json.gz")]) != 0
+    err = capsys.readouterr().err
+    assert "the folder mixes runs on two datasets" in err and "Traceback" not in err
+    assert not (tmp_path / "m.json.gz").exists()
