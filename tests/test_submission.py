@@ -946,3 +946,21 @@ def test_pack_refuses_a_run_folder_mixing_runs_on_two_releases(shipped_subs, tmp
     err = capsys.readouterr().err
     assert "the folder mixes runs on two datasets" in err and "Traceback" not in err
     assert not (tmp_path / "m.json.gz").exists()
+
+
+def test_score_refuses_outcomes_made_on_another_releases_items(shipped_subs, tmp_path, capsys):
+    """``depthbench score`` re-scored a v2 run's calls against v3's items by id when run.json named v3."""
+    import shutil
+
+    from depthbench.analysis import score_run
+
+    on, other = depthbench.data.CANONICAL, depthbench.data.RELEASES[-2]
+    control, swapped = tmp_path / "control", tmp_path / "swapped"
+    shutil.copytree(shipped_subs[on]["run"], control)
+    shutil.copytree(shipped_subs[other]["run"], swapped)
+    shutil.copy(control / "run.json", swapped / "run.json")
+    assert score_run(control)["outcomes"] == 50  # a run on its own dataset
+    with pytest.raises(UserError, match=r"RUN_DIR: 50 outcome\(s\) of outcomes.jsonl were made on other items"):
+        score_run(swapped)
+    assert main(["score", str(swapped)]) != 0 and not (swapped / "scored.jsonl").exists()
+    assert "re-score the run against the dataset it was run on" in capsys.readouterr().err
