@@ -964,3 +964,12 @@ def test_score_refuses_outcomes_made_on_another_releases_items(shipped_subs, tmp
         score_run(swapped)
     assert main(["score", str(swapped)]) != 0 and not (swapped / "scored.jsonl").exists()
     assert "re-score the run against the dataset it was run on" in capsys.readouterr().err
+
+
+def test_an_item_sha256_with_a_trailing_newline_is_a_schema_error(shipped_subs, tmp_path):
+    """Python's ``$`` matches before a final newline, so ``pattern`` alone let "<hash>\\n" through to a
+    message showing two equal-looking hash prefixes; the length bound refuses it as malformed."""
+    sub = copy.deepcopy(shipped_subs[depthbench.data.CANONICAL]["sub"])
+    sub["predictions"][1]["item_sha256"] += "\n"
+    rep = validate_submission(_write(tmp_path, sub))
+    assert any(x.startswith("schema: predictions[1].item_sha256:") for x in rep.problems), rep.problems
