@@ -111,7 +111,8 @@ class GraphConnectivityConfig:
     Raises
     ------
     ValueError
-        On a wrong type, an odd or too small ``num_nodes``, an unknown ``kind``, or a
+        On a wrong type, an odd, too small or too large (> ``MAX_NUM_NODES``, 1,000,000)
+        ``num_nodes``, an unknown ``kind``, or a
         depth that does not fit ``num_nodes`` (the message gives the maximum).
     """
 
@@ -128,6 +129,8 @@ class GraphConnectivityConfig:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.num_nodes < 4 or self.num_nodes % 2:
             raise ValueError(f"num_nodes must be an even integer >= 4 (two equal components), got {self.num_nodes}")
+        if self.num_nodes > MAX_NUM_NODES:
+            raise ValueError(f"num_nodes must be <= {MAX_NUM_NODES}, got {self.num_nodes}")
         if self.depth < 1:
             raise ValueError(f"depth must be >= 1, got {self.depth}")
         top = max_depth(self)
@@ -411,6 +414,11 @@ def generate_batch(config: GraphConnectivityConfig, rngs: Iterable[np.random.Gen
             for j in range(count)]
 
 
+#: the largest ``num_nodes`` of a config and of an instance the certifier reads (it allocates
+#: per node: a hostile ``num_nodes`` of 10**12 would exhaust memory before any other check)
+MAX_NUM_NODES = 1_000_000
+
+
 class CertificationError(ValueError):
     """The instance is not a valid graph connectivity problem."""
 
@@ -445,8 +453,9 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
         (a ``ValueError``) If a field is missing; if ``num_nodes``, the source, a target or
         an edge end is not a plain ``int`` (``type(x) is int``: a JSON ``true``, ``1.0``,
         ``"1"`` or a numpy integer is refused, never read as a number; ``bool`` is an
-        ``int`` subclass, so ``True`` would otherwise be node 1) or a label lies outside
-        ``0 .. num_nodes - 1``; if the targets or an edge is not a list or tuple of two; if
+        ``int`` subclass, so ``True`` would otherwise be node 1); if ``num_nodes`` exceeds
+        ``MAX_NUM_NODES`` (1,000,000, checked before anything is allocated per node); if a
+        label lies outside ``0 .. num_nodes - 1``; if the targets or an edge is not a list or tuple of two; if
         the two targets are equal, or not exactly one target is reachable.
 
     Notes
@@ -465,6 +474,8 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
         raise CertificationError("an instance needs the fields num_nodes, edges, source and targets") from None
     if type(n) is not int or n < 1:
         raise CertificationError(f"num_nodes must be a positive integer (not a bool, float or string), got {n!r}")
+    if n > MAX_NUM_NODES:  # checked before the per-node lists are allocated
+        raise CertificationError(f"num_nodes {n} is past the limit of {MAX_NUM_NODES} nodes")
     if (type(targets) is not list and type(targets) is not tuple) or len(targets) != 2:
         raise CertificationError(f"targets must be a list of two node labels, got {targets!r}")
     t1, t2 = targets

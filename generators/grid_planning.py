@@ -122,6 +122,8 @@ __all__ = [
 
 VERSION = "3"
 KEY_IDS = "abcdefhijkmnopqrtuvwxyz"  # no g/s (clash with G/S), no l (reads like 1)
+#: the most cells (width x height) the certifier reads: it allocates per cell
+MAX_CELLS = 1_000_000
 CELLS_PER_STAGE = 8
 _MAX_ATTEMPTS = 200
 
@@ -536,9 +538,22 @@ class _Grid:
     """
 
     def __init__(self, instance: Mapping[str, Any]) -> None:
-        w, h = instance["width"], instance["height"]
+        try:
+            w, h = instance["width"], instance["height"]
+            keys, doors = list(instance["keys"]), list(instance["doors"])
+            ids = [e["id"] for e in keys] + [e["id"] for e in doors]
+            instance["walls"], instance["start"], instance["goal"]
+        except (KeyError, TypeError, IndexError):
+            raise ValueError("grid_planning: an instance needs width, height, walls, start, goal and lists of "
+                             "keys and doors, each an object with id and pos") from None
         if type(w) is not int or type(h) is not int or w < 1 or h < 1:
             raise ValueError(f"grid_planning: width and height must be integers >= 1, got {w!r} x {h!r}")
+        if w * h > MAX_CELLS:  # checked before anything is allocated per cell
+            raise ValueError(f"grid_planning: a {w} x {h} grid is past the limit of {MAX_CELLS} cells")
+        for kid in ids:  # the map draws an id as one letter (a door as its uppercase)
+            if type(kid) is not str or len(kid) != 1 or kid not in KEY_IDS:
+                raise ValueError(f"grid_planning: key/door id {kid!r} is not one of the letters {KEY_IDS} "
+                                 "(the map draws it as one character)")
         self.w, self.h, self.n = w, h, w * h
         self.nbrs = _grid_neighbours(w, h)
         self.code = code = [0] * (w * h)
@@ -552,7 +567,7 @@ class _Grid:
             for xy in walls:
                 self.cell(xy, "wall")  # raises, naming the wall
             raise
-        self.ids = sorted({e["id"] for e in instance["keys"]} | {e["id"] for e in instance["doors"]})
+        self.ids = sorted(set(ids))
         self.bit = {kid: 1 << i for i, kid in enumerate(self.ids)}
         self.door, self.key = [0] * self.n, [0] * self.n
         self.door_at: dict[int, int] = {}  # cell -> bit (the last door listed on a cell wins)
@@ -752,8 +767,12 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     ------
     ValueError
         If the goal is unreachable even with every key, or the instance is malformed: a
-        width or height that is not an int >= 1, a wall, key, door, start or goal that is
-        not an ``[x, y]`` pair of ints inside the grid, or a key, door, start or goal on a wall.
+        missing field (never a ``KeyError`` or ``TypeError``), a width or height that is not
+        an int >= 1, more than ``MAX_CELLS`` (1,000,000) cells (checked before anything is
+        allocated per cell), a key or door id that is not one letter of ``KEY_IDS`` (the
+        map draws it as one character; ``s``/``g`` would draw as the start/goal), a wall,
+        key, door, start or goal that is not an ``[x, y]`` pair of ints inside the grid, or
+        a key, door, start or goal on a wall.
 
     Notes
     -----

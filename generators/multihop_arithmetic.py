@@ -71,9 +71,9 @@ Instance format (``docs/ARCHITECTURE.md``)::
      "order": "topological" | "reversed" | "shuffled"}
 
 ``op`` is one of ``+ - * =``; ``=`` has one argument, the others two. Arguments are
-variable names or integer constants in ``[0, m)``. Answer: the query's value, an int in
-``[0, m)``. Trace: ``[{"var": ..., "value": ...}, ...]`` in dependency order, ending with
-the query.
+variable names (identifiers ``[A-Za-z_][A-Za-z0-9_]*``; the certifiers refuse any other
+name) or integer constants in ``[0, m)``. Answer: the query's value, an int in ``[0, m)``.
+Trace: ``[{"var": ..., "value": ...}, ...]`` in dependency order, ending with the query.
 
 References
 ----------
@@ -554,6 +554,24 @@ def _bad_operand(a: Any, m: int) -> ValueError:
     return ValueError(f"constant {a!r} is not an integer in [0, {m})")
 
 
+#: names already checked against the prompt grammar (``_NAME``), so a generated batch checks each once
+_NAMES_SEEN: set[str] = set()
+_NAMES_SEEN_MAX = 1 << 16
+
+
+def _check_names(names: Iterable[str]) -> None:
+    """Every name is a prompt-grammar identifier (``[A-Za-z_][A-Za-z0-9_]*``, what :func:`describe`
+    prints and :func:`parse_prompt` reads): ``"4"`` would print as the constant 4 and a newline
+    would inject lines into the prompt, so the certificate would not be the stated problem's."""
+    for v in names:
+        if v not in _NAMES_SEEN:
+            if _NAME_FULL(v) is None:
+                raise ValueError(f"{v!r} is not a variable name: names match [A-Za-z_][A-Za-z0-9_]* (the prompt "
+                                 "could not state it unambiguously)")
+            if len(_NAMES_SEEN) < _NAMES_SEEN_MAX:
+                _NAMES_SEEN.add(v)
+
+
 _CYCLE = "the dependencies of the query contain a cycle"
 _CYCLE_UNREACHED = "statements the query does not reach contain a cycle (every statement must be evaluable)"
 # Programs up to this many statements are evaluated by recursion (a chain is at most this
@@ -733,8 +751,11 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     Raises
     ------
     ValueError
-        If the modulus is not an integer >= 2, a variable is defined twice or never, a
-        statement or an argument is malformed, or the dependencies contain a cycle.
+        If a field is missing or of the wrong shape (never a ``KeyError`` or ``TypeError``),
+        the modulus is not an integer >= 2, a variable name is not an identifier of the
+        prompt grammar ``[A-Za-z_][A-Za-z0-9_]*`` (``"4"`` would print as a constant, a
+        newline would add prompt lines), a variable is defined twice or never, a statement
+        or an argument is malformed, or the statements contain a cycle.
 
     Examples
     --------
@@ -744,13 +765,19 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     >>> cert.depth, cert.answer, cert.solution_trace
     (2, 9, [{'var': 'a', 'value': 4}, {'var': 'b', 'value': 9}])
     """
-    m = instance["modulus"]
+    try:
+        m, statements, query = instance["modulus"], instance["statements"], instance["query"]
+    except (KeyError, TypeError, IndexError):
+        raise ValueError("an instance needs the fields modulus, statements and query") from None
     if type(m) is not int or m < 2:
         raise ValueError(f"modulus {m!r} is not an integer >= 2")
-    statements = instance["statements"]
-    query = instance["query"]
+    if type(statements) is not list and type(statements) is not tuple:
+        raise ValueError("statements must be a list of {var, op, args} objects")
     n = len(statements)
-    position = {st["var"]: i for i, st in enumerate(statements)}
+    try:
+        position = {st["var"]: i for i, st in enumerate(statements)}
+    except (KeyError, TypeError, IndexError):  # a statement that is not an object with a hashable var
+        raise ValueError("every statement must be an object whose var is a variable name (a string)") from None
     if len(position) != n:
         seen: set[str] = set()
         for st in statements:
@@ -759,6 +786,8 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
             seen.add(st["var"])
     if not all(map(isinstance, position, repeat(str))):
         raise ValueError("every statement's var must be a variable name (a string)")
+    if not position.keys() <= _NAMES_SEEN:
+        _check_names(position)
     where = position.get
     q = where(query, -1) if type(query) is str else -1
     if q < 0:
@@ -774,7 +803,7 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
                 order = _evaluate_iterative(statements, where, q, m, value, chain)
         else:
             order = _evaluate_iterative(statements, where, q, m, value, chain)
-    except TypeError:  # an unhashable operand or operation
+    except (TypeError, KeyError):  # an unhashable operand or operation, a missing op or args, args not a list
         raise ValueError("malformed statement: an operand or operation of an unusable type") from None
     trace = [{"var": statements[i]["var"], "value": value[i]} for i in order]
     return Certificate(depth=chain[q], answer=value[q], solution_trace=trace, extra={"evaluations": len(trace)})
@@ -790,6 +819,7 @@ _ORDER_TEXT = {
     "shuffled": "shuffled (a statement may use a variable defined above or below it)",
 }
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_NAME_FULL = re.compile(_NAME).fullmatch  # the certifiers' name check (see _check_names)
 _ARG = rf"(?:{_NAME}|\d+)"
 _STATEMENT_RE = re.compile(rf"^({_NAME}) = ({_ARG})(?: ([-+*]) ({_ARG}))?$")
 _HEADER_RE = re.compile(

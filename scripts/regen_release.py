@@ -31,6 +31,7 @@ Run it from the repository root::
 rename; the old one is moved aside first and removed last, so the release never holds a
 half-written task) and rewrites its golden entry. Use it **only for a release that has not
 been published yet**, e.g. during the merge that adds it; never for one that submissions cite.
+It refuses a folder of which git's HEAD holds any file (a committed release is published).
 
 Exit status: 0 done (or, with ``--check``, up to date), 1 drift or a stale golden
 (``--check``), 2 refused or an error (a one-line message says what to do).
@@ -247,6 +248,20 @@ def _replace_tasks(folder: Path, staging: Path, fresh: dict[str, Path]) -> None:
         os.replace(out, dst)
 
 
+def _committed(folder: Path) -> str | None:
+    """A file of ``folder`` that git's HEAD holds (the release is published), or None (not a git
+    checkout, git missing, or nothing of it committed)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "-C", str(folder), "ls-tree", "-r", "--name-only", "HEAD", "."],
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names = out.stdout.split() if out.returncode == 0 else []
+    return f"{folder.name}/{names[0]}" if names else None
+
+
 def regenerate(release: str, data_dir: Path, test_file: Path, *, check: bool = False, replace: bool = False,
                tasks: list[str] | None = None, log=print, releases: list[str] | None = None) -> bool:
     """Create, check or (``replace``) rewrite ``data_dir/release``; returns True when anything differed.
@@ -264,7 +279,7 @@ def regenerate(release: str, data_dir: Path, test_file: Path, *, check: bool = F
         the golden entry; write nothing.
     replace : bool
         Rewrite an existing release folder and its golden entry (only for a release that has not
-        been published yet).
+        been published yet: refused when git's HEAD holds any file of the folder).
     tasks : list of str, optional
         Restrict to these tasks (default: every family's task).
     releases : list of str, optional
@@ -275,7 +290,8 @@ def regenerate(release: str, data_dir: Path, test_file: Path, *, check: bool = F
     RegenError
         ``release`` is not canonical; or (without ``check`` / ``replace``) the release folder exists
         and today's generators drift from it, lacks a task, or its golden entry differs, or the
-        golden pins a release whose folder is missing and regenerates differently.
+        golden pins a release whose folder is missing and regenerates differently; or (with
+        ``replace``) the release folder is committed in git.
     """
     import depthbench.data
 
@@ -358,6 +374,11 @@ def regenerate(release: str, data_dir: Path, test_file: Path, *, check: bool = F
             return bool(golden_stale)
 
         # --replace: an unpublished release is rewritten where it differs (bytes, not only content)
+        committed = _committed(folder)
+        if committed:
+            raise RegenError(f"data/{release} is committed ({committed} is in git's HEAD): it is published and "
+                             "never changes; --replace is only for a release not committed yet (bump the "
+                             "family's VERSION and append a new name to RELEASES instead)")
         changed = {t: fresh[t] for t in names if not (folder / t).is_dir() or changed_files(fresh[t], folder / t)}
         _replace_tasks(folder, staging, changed)
         if not (folder / "README.md").is_file():

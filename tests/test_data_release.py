@@ -343,6 +343,30 @@ def test_the_regeneration_script_refuses_to_rewrite_an_existing_release_and_repl
         regen.regenerate(FROZEN[-1], data, test_file, tasks=[task])
 
 
+def test_replace_refuses_a_release_that_git_has_committed(tmp_path):
+    """--replace is for a release not committed yet: on a copy that git's HEAD holds (as the shipped
+    data/ is), it is refused with the fix and writes nothing; the shipped release counts as committed."""
+    import subprocess
+
+    regen = _regen_script()
+    task = "multihop_arithmetic"
+    data = tmp_path / "data"
+    shutil.copytree(DATA / CANONICAL / task, data / CANONICAL / task)
+    (data / CANONICAL / task / "dev.jsonl").write_text("stale\n")
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "data"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "release"], check=True)
+    test_file = _golden_file(tmp_path, regen, {rel: dict(v) for rel, v in GOLDEN.items()})
+    before = test_file.read_text()
+    with pytest.raises(regen.RegenError, match=r"is committed .*bump the family's VERSION"):
+        regen.regenerate(CANONICAL, data, test_file, replace=True, tasks=[task])
+    assert (data / CANONICAL / task / "dev.jsonl").read_text() == "stale\n" and test_file.read_text() == before
+    assert sorted(p.name for p in data.iterdir()) == [CANONICAL]  # no staging folder left behind
+    assert regen._committed(DATA / CANONICAL) is not None or not (REPO / ".git").exists()
+    assert regen._committed(tmp_path / "nowhere") is None
+
+
 def test_a_pinned_golden_entry_is_never_changed_without_replace(tmp_path):
     regen, data, test_file = _copy_with_golden(tmp_path, "grid_planning")
     golden = regen.read_golden(test_file)

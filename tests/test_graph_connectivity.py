@@ -422,3 +422,14 @@ def test_row_argsort_breaks_ties_by_position_like_a_stable_sort():
     assert (got == keys.argsort(axis=1, kind="stable")).all()
     assert got[9].tolist() == list(range(25))
     assert gc._argsort_rows(keys[:4]).tolist() == keys[:4].argsort(axis=1, kind="stable").tolist()
+
+
+@pytest.mark.parametrize("n", [gc.MAX_NUM_NODES + 1, 10**12, 2**70])
+def test_certifier_refuses_a_num_nodes_past_the_limit_before_allocating(n):
+    """The certifier allocates per node: num_nodes 10**12 in a four-node instance exhausted memory
+    (10**8 already took 4 GB) instead of a one-line refusal."""
+    with pytest.raises(gc.CertificationError, match=f"num_nodes {n} is past the limit of {gc.MAX_NUM_NODES}"):
+        gc.certify(_with(num_nodes=n))
+    with pytest.raises(ValueError, match=f"num_nodes must be <= {gc.MAX_NUM_NODES}"):
+        gc.GraphConnectivityConfig(depth=1, num_nodes=n + n % 2)
+    assert gc.certify(_with(num_nodes=gc.MAX_NUM_NODES)).answer == "2"  # the limit itself is a graph

@@ -496,3 +496,24 @@ def test_a_stage_step_must_reach_its_subgoals_in_order():
     # the first key's moves, named as the goal: ends on the key, not on the goal -> wrong at 0
     assert gp.trace_first_error(it, [{"subgoal": "goal", "moves": gold[0]["moves"]}]) == 0
     assert gp.trace_first_error(it, [{"subgoal": "nowhere", "moves": gold[0]["moves"]}] + gold[1:]) is None
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"height": 10**7}, r"a 7 x 10000000 grid is past the limit of 1000000 cells"),  # was a MemoryError
+    ({"keys": [{"id": ["a"], "pos": [1, 0]}]}, r"key/door id \['a'\] is not one of the letters"),  # TypeError
+    ({"keys": [{"id": "a\nGoal", "pos": [1, 0]}], "doors": [{"id": "a\nGoal", "pos": [3, 0]}]},
+     r"is not one of the letters"),  # accepted: the map row held a newline
+    ({"keys": [{"id": "s", "pos": [1, 0]}], "doors": [{"id": "s", "pos": [3, 0]}]},
+     r"'s' is not one of the letters"),  # accepted: its door drew as S, the start's symbol
+    ({"keys": [{"id": "ab", "pos": [1, 0]}], "doors": [{"id": "ab", "pos": [3, 0]}]}, r"is not one of the letters"),
+    ({"goal": None}, r"is not a cell"),
+    ({"keys": None}, r"an instance needs width, height"),  # was a TypeError
+    ({"doors": [{"pos": [3, 0]}]}, r"an instance needs width, height"),  # was a KeyError
+])
+def test_certifier_refuses_hostile_instances_with_a_value_error(change, message):
+    with pytest.raises(ValueError, match=message):
+        gp.certify(dict(CORRIDOR, **change))
+    inst = dict(CORRIDOR)
+    del inst["goal"]
+    with pytest.raises(ValueError, match="an instance needs width, height"):  # was a KeyError
+        gp.certify(inst)

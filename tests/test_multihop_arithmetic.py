@@ -496,3 +496,40 @@ def test_generate_batch_with_a_modulus_past_int64_products_uses_python_ints():
     alone = [mh.generate(config, _rng(s)) for s in range(4)]
     assert _as_json(mh.generate_batch(config, (_rng(s) for s in range(4)), [None] * 4)) == _as_json(alone)
     assert max(p.answer for p in alone) > 2**31 // 4  # values span the big modulus
+
+
+# --------------------------------------------------------------------------- hostile names and shapes
+
+
+@pytest.mark.parametrize("name", ["4", "", "a b", "x-1", "a\nQuestion: what is the value of a modulo 11?\nc",
+                                  "x\u00e9", "x\u0661", "a = 1"])
+def test_certifier_refuses_a_variable_name_the_prompt_cannot_state(name):
+    """A name is what the prompt prints: ``"4"`` prints as the constant 4 (``b = 4 + 1`` was certified
+    8 with ``4 = 7``, while the prompt and parse_prompt read 5), a newline injects prompt lines.
+    Names must match the prompt grammar ``[A-Za-z_][A-Za-z0-9_]*``."""
+    statements = [{"var": name, "op": "=", "args": [7]}, {"var": "b", "op": "+", "args": [name, 1]},
+                  {"var": "c", "op": "=", "args": [2]}]
+    for query in ("b", "c"):  # the bad name reached by the query, and not
+        inst = {"modulus": 11, "order": "topological", "query": query, "statements": statements}
+        with pytest.raises(ValueError, match="not a variable name"):
+            mh.certify(inst)
+
+
+@pytest.mark.parametrize("instance", [
+    {"order": "topological", "query": "a", "statements": [{"var": "a", "op": "=", "args": [1]}]},  # no modulus
+    {"modulus": 11, "query": "a"},  # no statements
+    {"modulus": 11, "query": "a", "statements": None},
+    {"modulus": 11, "query": "a", "statements": {"a": 1}},
+    {"modulus": 11, "query": "a", "statements": [[1, 2]]},
+    {"modulus": 11, "query": "a", "statements": [{"var": ["a"], "op": "=", "args": [1]}]},  # unhashable name
+    {"modulus": 11, "query": "a", "statements": [{"var": "a", "args": [1]}]},  # no op
+    {"modulus": 11, "query": "a", "statements": [{"var": "a", "op": "="}]},  # no args
+    {"modulus": 11, "query": "a", "statements": [{"var": "a", "op": "=", "args": {1: 0}}]},
+    ["modulus", "statements"],
+    None,
+])
+def test_certifier_refuses_every_malformed_shape_with_a_value_error(instance):
+    """The documented refusal is ValueError (what the builder and the simulated backend catch), never a
+    KeyError or TypeError."""
+    with pytest.raises(ValueError):
+        mh.certify(instance)

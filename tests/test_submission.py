@@ -14,6 +14,7 @@ import pytest
 
 import depthbench.data
 from depthbench.cli import main
+from depthbench.errors import UserError
 from depthbench.leaderboard import Limits, pack_run, validate_submission, write_submission
 from depthbench.leaderboard._site import analyze_outcomes
 from depthbench.leaderboard._submission import submission_bytes
@@ -925,3 +926,50 @@ def test_validator_counts_calls_and_responses_from_the_calls_and_refuses_stated_
     p["n_calls"] = 1
     rep = validate_submission(_write(tmp_path, sub, "stated.json.gz"), releases=ds)
     assert not rep.ok and any("n_calls" in x for x in rep.problems), rep.problems
+
+
+def test_pack_refuses_a_run_folder_mixing_runs_on_two_releases(shipped_subs, tmp_path, capsys):
+    """A run on v2 appended to a v3 run's folder (same ids) packed silently into a submission whose every
+    prediction the validator then refuses; pack names the mix and the fix."""
+    import shutil
+
+    on, other = depthbench.data.CANONICAL, depthbench.data.RELEASES[-2]
+    mixed = tmp_path / "mixed"
+    shutil.copytree(shipped_subs[on]["run"], mixed)
+    for name in ("outcomes.jsonl", "calls.jsonl"):
+        with open(mixed / name, "a") as f:
+            f.write((shipped_subs[other]["run"] / name).read_text())
+    with pytest.raises(UserError, match=r"RUN_DIR: 50 outcome\(s\) of outcomes.jsonl were made on other items than "
+                                        r"those of the dataset run.json names .*the folder mixes runs on two datasets"):
+        pack_run(mixed, submitter="ci")
+    assert main(["submission", "pack", str(mixed), "--out", str(tmp_path / "m.json.gz")]) != 0
+    err = capsys.readouterr().err
+    assert "the folder mixes runs on two datasets" in err and "Traceback" not in err
+    assert not (tmp_path / "m.json.gz").exists()
+
+
+def test_score_refuses_outcomes_made_on_another_releases_items(shipped_subs, tmp_path, capsys):
+    """``depthbench score`` re-scored a v2 run's calls against v3's items by id when run.json named v3."""
+    import shutil
+
+    from depthbench.analysis import score_run
+
+    on, other = depthbench.data.CANONICAL, depthbench.data.RELEASES[-2]
+    control, swapped = tmp_path / "control", tmp_path / "swapped"
+    shutil.copytree(shipped_subs[on]["run"], control)
+    shutil.copytree(shipped_subs[other]["run"], swapped)
+    shutil.copy(control / "run.json", swapped / "run.json")
+    assert score_run(control)["outcomes"] == 50  # a run on its own dataset
+    with pytest.raises(UserError, match=r"RUN_DIR: 50 outcome\(s\) of outcomes.jsonl were made on other items"):
+        score_run(swapped)
+    assert main(["score", str(swapped)]) != 0 and not (swapped / "scored.jsonl").exists()
+    assert "re-score the run against the dataset it was run on" in capsys.readouterr().err
+
+
+def test_an_item_sha256_with_a_trailing_newline_is_a_schema_error(shipped_subs, tmp_path):
+    """Python's ``$`` matches before a final newline, so ``pattern`` alone let "<hash>\\n" through to a
+    message showing two equal-looking hash prefixes; the length bound refuses it as malformed."""
+    sub = copy.deepcopy(shipped_subs[depthbench.data.CANONICAL]["sub"])
+    sub["predictions"][1]["item_sha256"] += "\n"
+    rep = validate_submission(_write(tmp_path, sub))
+    assert any(x.startswith("schema: predictions[1].item_sha256:") for x in rep.problems), rep.problems

@@ -234,6 +234,13 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     if not calls:
         raise UserError(f"RUN_DIR: no usable call records in {str(calls_path)!r} match the run's dataset; nothing to score")
     logged, bad_out = _read_outcomes(rd / "outcomes.jsonl", err)
+    foreign = sorted(k[0] for k, o in logged.items() if k[0] in items and isinstance(o.get("item_sha256"), str)
+                     and isinstance(c := (items[k[0]].get("meta") or {}).get("content_sha256"), str)
+                     and o["item_sha256"] != c)
+    if foreign:  # ids repeat across releases: those calls answer other questions than these items ask
+        raise UserError(f"RUN_DIR: {len(foreign)} outcome(s) of outcomes.jsonl were made on other items than those of "
+                        f"the dataset run.json names (e.g. {foreign[0]!r}: its item_sha256 is not that item's content "
+                        "sha256); re-score the run against the dataset it was run on")
 
     groups: dict[tuple[str, str, int], list[dict[str, Any]]] = defaultdict(list)
     for rec in calls.values():

@@ -136,7 +136,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                     "(predictions and token usage, never scores). Each prediction carries "
                                     "item_sha256, the content sha256 of the item it was run on (item ids repeat "
                                     "across releases); runs logged before it are bound from the dataset their "
-                                    "run.json names.")
+                                    "run.json names, and a folder whose outcomes were made on another "
+                                    "dataset's items is refused.")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--out", required=True, metavar="FILE.json.gz")
     p.add_argument("--submitter", default="anonymous", help="who submits (default: anonymous)")

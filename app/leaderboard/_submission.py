@@ -99,8 +99,9 @@ def _read_log(path: Path, what: str) -> list[dict[str, Any]]:
 
 
 def _item_hashes(run: Mapping[str, Any]) -> dict[str, str]:
-    """Item id -> content sha256 (``meta.content_sha256``) of the run's dataset, for outcomes logged
-    without ``item_sha256`` (runs of an earlier depthbench): the dataset is the one ``run.json``
+    """Item id -> content sha256 (``meta.content_sha256``) of the run's dataset: binds outcomes logged
+    without ``item_sha256`` (runs of an earlier depthbench), and an outcome logged with another item's
+    hash (a run on another release appended to the folder) is refused. The dataset is the one ``run.json``
     names, checked against its recorded sha256 (:func:`depthbench.analysis.load_run_items`), so
     each id names one item. Empty when that dataset is not at hand (the predictions then name
     their items by id only, which ``submission validate`` notes, or refuses on the canonical release)."""
@@ -228,7 +229,15 @@ def pack_run(run_dir: str | Path, *, submitter: str = "anonymous", model_name: s
     latest: dict[tuple[str, str, int], Mapping[str, Any]] = {}
     for o in outcomes:
         latest[(str(o["item_id"]), str(o["strategy"]), int(o["budget"]))] = o
-    hashes = _item_hashes(run) if any(not isinstance(o.get("item_sha256"), str) for o in latest.values()) else {}
+    hashes = _item_hashes(run)
+    foreign = [(k[0], o["item_sha256"]) for k, o in sorted(latest.items())
+               if isinstance(o.get("item_sha256"), str) and hashes.get(k[0], o["item_sha256"]) != o["item_sha256"]]
+    if foreign:  # e.g. a run on another release appended to this folder: ids repeat across releases
+        iid, other = foreign[0]
+        raise UserError(f"RUN_DIR: {len(foreign)} outcome(s) of outcomes.jsonl were made on other items than those of "
+                        f"the dataset run.json names (e.g. {iid!r}: item_sha256 {other[:12]}..., the dataset's item "
+                        f"{hashes[iid][:12]}...): the folder mixes runs on two datasets; pack a folder holding one "
+                        "run, or evaluate those items again on the run's dataset")
     predictions = []
     for (item_id, strategy, budget), o in sorted(latest.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
         entries = []
