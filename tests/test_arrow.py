@@ -42,23 +42,35 @@ def test_load_dataset_json_reads_every_family_of_the_release_together(tmp_path):
     assert {r for r in ds["answer_type"]} == {"choice", "integer", "plan"}
 
 
+def _fresh_jsonl(tmp_path, task, capsys):
+    """Today's ``depthbench generate`` of ``task``'s dev split as JSONL, and its items (the release's
+    items but for ``meta.generator_source_sha256``, the generator module's hash: test_data_release)."""
+    out = tmp_path / "jsonl"
+    assert main(["generate", task, "--split", "dev", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    return out / "dev.jsonl", load_dataset(out, split="dev")[0]
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_load_dataset_parquet_and_json_agree_per_family(tmp_path, task, capsys):
+    jsonl, expected = _fresh_jsonl(tmp_path, task, capsys)
     out = tmp_path / "pq"
     assert main(["generate", task, "--split", "dev", "--format", "parquet", "--out", str(out), "--quiet"]) == 0
     capsys.readouterr()
-    expected = load_dataset(RELEASE / task, split="dev")[0]
     pq = datasets.load_dataset("parquet", data_files=str(out / "dev.parquet"), split="train",
                                cache_dir=str(tmp_path / "cache"))
     _check(pq, expected)
-    js = datasets.load_dataset("json", data_files=str(RELEASE / task / "dev.jsonl"), split="train",
-                               cache_dir=str(tmp_path / "cache"))
+    js = datasets.load_dataset("json", data_files=str(jsonl), split="train", cache_dir=str(tmp_path / "cache"))
     _check(js, expected)
+    shipped = datasets.load_dataset("json", data_files=str(RELEASE / task / "dev.jsonl"), split="train",
+                                    cache_dir=str(tmp_path / "cache"))
+    _check(shipped, load_dataset(RELEASE / task, split="dev")[0])
 
 
 def test_hf_folder_has_the_same_columns(tmp_path, capsys):
+    _, expected = _fresh_jsonl(tmp_path, "grid_planning", capsys)
     out = tmp_path / "hf"
     assert main(["generate", "grid_planning", "--split", "dev", "--format", "hf", "--out", str(out), "--quiet"]) == 0
     capsys.readouterr()
     dd = datasets.load_from_disk(str(out / "hf"))
-    _check(dd["dev"], load_dataset(RELEASE / "grid_planning", split="dev")[0])
+    _check(dd["dev"], expected)
