@@ -65,6 +65,26 @@ def read_records(path: str | Path, bad: list[BadLine]) -> Iterator[tuple[int, di
             yield lineno, obj
 
 
+def item_hashes(items: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Item id -> content sha256 (``meta.content_sha256``) of the items that carry one."""
+    out = {}
+    for iid, it in items.items():
+        content = (it.get("meta") or {}).get("content_sha256")
+        if isinstance(content, str):
+            out[iid] = content
+    return out
+
+
+def outcomes_on_other_items(outcomes: Mapping[tuple[str, str, int], Mapping[str, Any]],
+                            hashes: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(item id, item_sha256)`` of each outcome (keyed by item id, strategy, budget) whose stated
+    ``item_sha256`` is not the content sha256 in ``hashes`` of the item with its id, sorted by key:
+    ids repeat across releases, so those outcomes answer another release's items. Outcomes without
+    the field, or of ids ``hashes`` lacks, are not listed."""
+    return [(k[0], o["item_sha256"]) for k, o in sorted(outcomes.items())
+            if isinstance(o.get("item_sha256"), str) and hashes.get(k[0], o["item_sha256"]) != o["item_sha256"]]
+
+
 def load_run_items(run: Mapping[str, Any], *, answers: bool = True) -> tuple[dict[str, dict[str, Any]], str | None]:
     """The dataset items of a run, by id, as the run's config names them.
 
@@ -234,12 +254,10 @@ def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | N
     if not calls:
         raise UserError(f"RUN_DIR: no usable call records in {str(calls_path)!r} match the run's dataset; nothing to score")
     logged, bad_out = _read_outcomes(rd / "outcomes.jsonl", err)
-    foreign = sorted(k[0] for k, o in logged.items() if k[0] in items and isinstance(o.get("item_sha256"), str)
-                     and isinstance(c := (items[k[0]].get("meta") or {}).get("content_sha256"), str)
-                     and o["item_sha256"] != c)
+    foreign = outcomes_on_other_items(logged, item_hashes(items))
     if foreign:  # ids repeat across releases: those calls answer other questions than these items ask
         raise UserError(f"RUN_DIR: {len(foreign)} outcome(s) of outcomes.jsonl were made on other items than those of "
-                        f"the dataset run.json names (e.g. {foreign[0]!r}: its item_sha256 is not that item's content "
+                        f"the dataset run.json names (e.g. {foreign[0][0]!r}: its item_sha256 is not that item's content "
                         "sha256); re-score the run against the dataset it was run on")
 
     groups: dict[tuple[str, str, int], list[dict[str, Any]]] = defaultdict(list)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from depthbench import __version__
-from depthbench.analysis import load_run_items, load_run_json
+from depthbench.analysis._rescore import item_hashes, load_run_items, load_run_json, outcomes_on_other_items
 from depthbench.baselines._calllog import read_calls
 from depthbench.baselines.backends import backends, endpoint_kind
 from depthbench.baselines.strategies import all_roles
@@ -109,12 +109,7 @@ def _item_hashes(run: Mapping[str, Any]) -> dict[str, str]:
         items, _ = load_run_items(run, answers=False)
     except UserError:
         return {}
-    out = {}
-    for iid, it in items.items():
-        content = (it.get("meta") or {}).get("content_sha256")
-        if isinstance(content, str):
-            out[iid] = content
-    return out
+    return item_hashes(items)
 
 
 def role_scores(role: Any) -> bool:
@@ -230,8 +225,7 @@ def pack_run(run_dir: str | Path, *, submitter: str = "anonymous", model_name: s
     for o in outcomes:
         latest[(str(o["item_id"]), str(o["strategy"]), int(o["budget"]))] = o
     hashes = _item_hashes(run)
-    foreign = [(k[0], o["item_sha256"]) for k, o in sorted(latest.items())
-               if isinstance(o.get("item_sha256"), str) and hashes.get(k[0], o["item_sha256"]) != o["item_sha256"]]
+    foreign = outcomes_on_other_items(latest, hashes)
     if foreign:  # e.g. a run on another release appended to this folder: ids repeat across releases
         iid, other = foreign[0]
         raise UserError(f"RUN_DIR: {len(foreign)} outcome(s) of outcomes.jsonl were made on other items than those of "

@@ -303,8 +303,7 @@ class _Checker:
                 seen.add(folder)
                 if f"{ds['split']}.jsonl" not in (rel.manifest.get("files") or {}):
                     continue
-                shipped = folder.parent.parent == default_releases_dir().resolve()
-                label = f"data/{rel.name}" if shipped and not rel.hidden else rel.name
+                label = _release_label(rel)
                 try:
                     for it in rel.load_split(ds["split"]):
                         content = (it.get("meta") or {}).get("content_sha256")
