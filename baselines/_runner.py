@@ -26,8 +26,8 @@ import fcntl
 import json
 import os
 import platform
-import threading
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
