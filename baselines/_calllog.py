@@ -44,6 +44,7 @@ no dataset).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ _FIXED = ("key", "parent", "v")
 #: shortest run of characters worth a reference (shorter matches are written literally)
 _MIN_REF = 16
 _MISSING = object()
+_NUMBER = re.compile(r"0|[1-9][0-9]*").fullmatch
 
 
 def key_coordinates(key: str) -> dict[str, Any] | None:
@@ -67,7 +69,9 @@ def key_coordinates(key: str) -> dict[str, Any] | None:
     if len(parts) != 6:
         return None
     item_id, strategy, budget, s, r, role = parts
-    if not (budget.isdigit() and s[:1] == "s" and s[1:].isdigit() and r[:1] == "r" and r[1:].isdigit()):
+    # plain ASCII digits, no leading zero: str.isdigit() also takes '\u0661' (int() reads it as 1) and
+    # '\u00b2' (int() refuses it), so one call would have two keys
+    if not (_NUMBER(budget) and s[:1] == "s" and _NUMBER(s[1:]) and r[:1] == "r" and _NUMBER(r[1:])):
         return None
     return {"item_id": item_id, "strategy": strategy, "budget": int(budget), "sample": int(s[1:]),
             "round": int(r[1:]), "role": role}
@@ -209,7 +213,7 @@ def _resolve(path: str, parent: Mapping[str, Any] | None, item: Mapping[str, Any
     head, _, rest = path.partition(".")
     obj: Any = {"parent": parent, "item": item}.get(head)
     for part in rest.split("."):
-        if isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
+        if isinstance(obj, list) and _NUMBER(part) and int(part) < len(obj):
             obj = obj[int(part)]
         elif isinstance(obj, Mapping) and part in obj:
             obj = obj[part]

@@ -26,6 +26,7 @@ import fcntl
 import json
 import os
 import platform
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -126,7 +127,7 @@ def parse_budgets(text: str) -> list[int]:
     out: list[int] = []
     for part in str(text).split(","):
         part = part.strip()
-        if not part.isdigit() or int(part) < 1:
+        if not re.fullmatch(r"[0-9]+", part) or int(part) < 1:  # ASCII: '\u00b2'.isdigit() is True
             raise UserError(f"--budget: {part!r} is not a positive integer token count; give e.g. --budget 256,1024")
         if int(part) in out:
             raise UserError(f"--budget: {part} is given twice; list each budget once")

@@ -8,6 +8,7 @@ differ by at most one, per depth and in all. ``depthbench merge``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,7 +28,8 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None
     k, sep, n = str(text).partition("/")
-    if not (sep and k.strip().isdigit() and n.strip().isdigit() and 1 <= int(k) <= int(n)):
+    if not (sep and re.fullmatch(r"[0-9]+", k.strip()) and re.fullmatch(r"[0-9]+", n.strip())
+            and 1 <= int(k) <= int(n)):
         raise UserError(f"--shard: {text!r} is not K/N with 1 <= K <= N; e.g. --shard 3/8 "
                         "(with Slurm: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
     return int(k), int(n)

@@ -125,6 +125,12 @@ KEY_IDS = "abcdefhijkmnopqrtuvwxyz"  # no g/s (clash with G/S), no l (reads like
 #: the most cells (width x height) the certifier reads: it allocates per cell
 MAX_CELLS = 1_000_000
 CELLS_PER_STAGE = 8
+#: the certifier's search visits at most ``max((key ids + 1) * cells, SEARCH_STATES)`` states
+#: (keys held, cell): a chain of k ordered stages reaches k + 1 sets of keys held (every item the
+#: generator makes does), while k keys free to be picked up in any order reach up to 2**k sets
+#: (23 keys in a 15 x 15 room: 1.9e9 states, about an hour and tens of GB; the measured figures
+#: are in tests/test_grid_planning.py)
+SEARCH_STATES = 1 << 20
 _MAX_ATTEMPTS = 200
 
 
@@ -568,6 +574,7 @@ class _Grid:
                 self.cell(xy, "wall")  # raises, naming the wall
             raise
         self.ids = sorted(set(ids))
+        self.key_ids = len({e["id"] for e in keys})
         self.bit = {kid: 1 << i for i, kid in enumerate(self.ids)}
         self.door, self.key = [0] * self.n, [0] * self.n
         self.door_at: dict[int, int] = {}  # cell -> bit (the last door listed on a cell wins)
@@ -615,6 +622,7 @@ def _search(grid: _Grid) -> tuple[int | None, list[int], list[int], int]:
     """
     n, goal, nbrs, code, doors, keys = grid.n, grid.goal, grid.nbrs, grid.code, grid.door, grid.key
     start = grid.start
+    most_sets = max(grid.key_ids + 1, SEARCH_STATES // n)  # sets of keys held the search may reach
     masks = [keys[start]]
     slot = {masks[0]: 0}
     dist, count, parent = [-1] * n, [0] * n, [-1] * n
@@ -645,6 +653,12 @@ def _search(grid: _Grid) -> tuple[int | None, list[int], list[int], int]:
                         new = held | keys[d]
                         b = slot.get(new)
                         if b is None:
+                            if len(masks) >= most_sets:  # checked before the slot's lists are allocated
+                                raise ValueError(
+                                    f"grid_planning: keys: the {grid.key_ids} keys can be picked up in more than "
+                                    f"{most_sets} orders (sets of keys held) on {n} cells, past the search limit of "
+                                    f"max((keys + 1) x cells, {SEARCH_STATES}) states; put the keys behind doors in "
+                                    "stage order or use fewer keys")
                             b = slot[new] = len(masks)
                             masks.append(new)
                             dist += [-1] * n
@@ -772,13 +786,18 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
         allocated per cell), a key or door id that is not one letter of ``KEY_IDS`` (the
         map draws it as one character; ``s``/``g`` would draw as the start/goal), a wall,
         key, door, start or goal that is not an ``[x, y]`` pair of ints inside the grid, or
-        a key, door, start or goal on a wall.
+        a key, door, start or goal on a wall; or keys that can be picked up in so many orders
+        that the search would visit more than ``max((keys + 1) * cells, SEARCH_STATES)``
+        states (``SEARCH_STATES`` = 2**20, checked before each set of keys held is allocated;
+        every generated item reaches keys + 1 sets).
 
     Notes
     -----
     The search is O(cells * 2**keys) in the worst case and O(cells * (keys + 1)) when
-    stages are ordered; the necessity checks cost one flood of the free cells plus, per
-    key, a closure over the door-free regions and door cells.
+    stages are ordered, hence the bound above (2**20 states take about 2 s at ~2-5 us each;
+    23 ordered stages on 999 x 999 cells are 24e6 states); the necessity checks cost one
+    flood of the free cells plus, per key, a closure over the door-free regions and door
+    cells.
 
     Examples
     --------

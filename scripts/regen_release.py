@@ -77,10 +77,12 @@ def generate_task(task: str, out: Path) -> None:
 
     from depthbench.cli import main
 
-    with contextlib.redirect_stdout(io.StringIO()):
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
         rc = main(["generate", task, "--split", "test,dev", "--out", str(out), "--quiet"])
-    if rc != 0:
-        raise RegenError(f"`depthbench generate {task}` failed (exit {rc})")
+    if rc != 0:  # generate's own one-line message, as this script's one line
+        why = next((ln for ln in reversed(err.getvalue().splitlines()) if ln.strip()), f"exit {rc}")
+        raise RegenError(f"`depthbench generate {task}` failed: {why.removeprefix('depthbench generate: ')}")
 
 
 def changed_files(new: Path, old: Path) -> list[str]:
@@ -176,7 +178,11 @@ def release_diff(new: Path, old: Path) -> list[str]:
 
 def read_golden(test_file: Path) -> dict[str, dict[str, str]]:
     """The golden table (release -> task -> manifest sha256) between the markers of ``test_file``."""
-    text = test_file.read_text("utf-8")
+    try:
+        text = test_file.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise RegenError(f"--golden: cannot read {test_file} ({type(e).__name__}); give the test file that holds "
+                         "the golden block (default tests/test_data_release.py)") from None
     try:
         block = text[text.index(GOLDEN_BEGIN):text.index(GOLDEN_END)]
     except ValueError:
@@ -297,11 +303,19 @@ def regenerate(release: str, data_dir: Path, test_file: Path, *, check: bool = F
 
     releases = list(depthbench.data.RELEASES if releases is None else releases)
     if release != releases[-1]:
-        raise RegenError(f"{release!r} is not the canonical release ({releases[-1]}); frozen releases are never "
-                         "regenerated")
+        what = (f"a frozen release (the canonical one is {releases[-1]}); frozen releases are never regenerated"
+                if release in releases else f"not a release (RELEASES: {', '.join(releases)})")
+        raise RegenError(f"--release: {release!r} is {what}: give --release {releases[-1]} or leave it out")
+    known = release_tasks()
+    names = known if tasks is None else list(dict.fromkeys(tasks))
+    unknown = [t for t in names if t not in known]
+    if unknown:
+        raise RegenError(f"--task: {unknown[0]!r} is not a task of a release; choose among {', '.join(known)} "
+                         "(or leave --task out for all)")
+    if data_dir.exists() and not data_dir.is_dir():
+        raise RegenError(f"--data: {data_dir} is a file; give the folder that holds the release folders (data/)")
     folder = data_dir / release
     existed = folder.is_dir()
-    names = release_tasks() if tasks is None else tasks
     golden = read_golden(test_file)
     pinned = dict(golden.get(release, {}))
     drift: dict[str, str] = {}
@@ -399,8 +413,9 @@ def regenerate(release: str, data_dir: Path, test_file: Path, *, check: bool = F
 
 def main(argv: list[str] | None = None) -> int:
     import depthbench.data
+    from depthbench.cli import _Parser  # usage errors in one line, exit 2, as depthbench's own
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(prog="regen_release",
         description=__doc__.split("\n")[0],
         epilog="A release whose folder exists is never rewritten (except with --replace); see the module docstring.")
     mode = parser.add_mutually_exclusive_group()

@@ -40,6 +40,7 @@ data/v1 (item format 1) unchanged.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,6 +58,9 @@ RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("instance_json", "string"), ("solution_trace_json", "string"), ("meta_json", "string"),
 )
 _JSON = ("params", "instance", "solution_trace", "meta")
+#: an integer answer's text: ASCII decimal digits, no sign, space, underscore or leading zero
+#: (the record schema's pattern; ``int()`` alone would also take ``'5\n'``, ``' 5'``, ``'5_0'``, ``'\u0665'``)
+_DECIMAL = re.compile(r"0|[1-9][0-9]*").fullmatch
 
 
 def item_record(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,8 +97,9 @@ def item_from_record(row: Mapping[str, Any]) -> dict[str, Any]:
     Raises
     ------
     ValueError
-        A missing column, a JSON column that is not valid JSON, a non-integer ``answer``
-        for ``answer_type`` integer, or ``family`` / ``chance`` disagreeing with
+        A missing column, a JSON column that is not valid JSON, an ``answer`` for
+        ``answer_type`` integer that is not plain decimal digits (``'5\\n'``, ``' 5'``, ``'05'``,
+        ``'5_0'`` are refused: the record schema's rule), or ``family`` / ``chance`` disagreeing with
         ``meta_json`` (the message names the column).
     """
     missing = [c for c, _ in RECORD_COLUMNS if c not in row]
@@ -109,10 +114,10 @@ def item_from_record(row: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"column {k}_json is not valid JSON text") from None
     answer = row["answer"]
     if row["answer_type"] == "integer":
-        try:
-            answer = int(answer)
-        except (TypeError, ValueError):
-            raise ValueError(f"column answer {answer!r} is not an integer (answer_type integer)") from None
+        if not isinstance(answer, str) or not _DECIMAL(answer):
+            raise ValueError(f"column answer {answer!r} is not a decimal integer in plain digits (answer_type "
+                             "integer)")
+        answer = int(answer)
     out["answer"] = answer
     meta = out["meta"]
     if not isinstance(meta, dict) or meta.get("family") != row["family"]:

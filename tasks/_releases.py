@@ -68,7 +68,7 @@ class Release:
         parent = self.folder.parent.name
         if self.hidden:
             return f"hidden split {parent}"
-        return parent if re.fullmatch(r"v\d+", parent) else self.folder.name
+        return parent if re.fullmatch(r"v[0-9]+", parent) else self.folder.name
 
     @property
     def frozen(self) -> bool:

@@ -402,3 +402,31 @@ def test_a_new_release_name_creates_its_folder_whole_and_its_golden_entry(tmp_pa
     assert regen.regenerate(new, data, test_file, tasks=[task], log=lambda _: None, releases=releases) is False
     with pytest.raises(regen.RegenError, match="frozen releases are never regenerated"):
         regen.regenerate(CANONICAL, data, test_file, tasks=[task], releases=releases)
+
+
+@pytest.mark.parametrize("args,field", [
+    (["--task", "nope"], "--task: 'nope' is not a task of a release; choose among graph_connectivity,"),
+    (["--task", "grid_planning", "--task", "nope"], "--task: 'nope'"),
+    (["--release", "nope"], "--release: 'nope' is not a release"),
+    (["--release", "v1"], "--release: 'v1' is a frozen release"),
+    (["--golden", "{tmp}/missing.py"], "--golden: cannot read"),
+    (["--data", "{tmp}/a_file"], "--data: "),
+    (["--bogus"], "regen_release: error: unrecognized arguments: --bogus; see 'regen_release --help'"),
+    (["--check", "--replace"], "regen_release: error: argument --replace: not allowed with argument --check"),
+])
+def test_regen_release_bad_input_is_one_line_naming_the_field(args, field, tmp_path, capsys):
+    """Each refusal is one stderr line (no second line from generate, no usage dump, no traceback), exit 2,
+    before anything is generated or written."""
+    regen = _regen_script()
+    (tmp_path / "a_file").write_text("x")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "--data" not in args:
+        args += ["--data", str(tmp_path / "data")]
+    try:
+        rc = regen.main(args)
+    except SystemExit as e:  # a usage error: argparse exits
+        rc = e.code
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and field in err and "Traceback" not in err, err
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())

@@ -517,3 +517,68 @@ def test_certifier_refuses_hostile_instances_with_a_value_error(change, message)
     del inst["goal"]
     with pytest.raises(ValueError, match="an instance needs width, height"):  # was a KeyError
         gp.certify(inst)
+
+
+# ----------------------------------------------------------------------------- the search bound
+# Measured (2026-12-02, load ~2.3, .venv python, /tmp probe of open rooms with the goal walled in):
+# the search costs ~2-5 us per (keys held, cell) state; k keys free to be taken in any order reach
+# 2**k sets, so 15 x 15 with 12 keys took 1.6 s, 14 keys 6.7 s, and 23 keys would be ~1.9e9 states
+# (about an hour and tens of GB). Every generated item reaches keys + 1 sets (5x5 d1, 15x15 d1/d8,
+# 61x61 d23, 201x201 d23 probed), so the bound max((keys + 1) * cells, 2**20) accepts them all.
+
+
+def _room(w, h, k, *, goal_reachable=True):
+    """A w x h room without walls, the start top left, k keys in the first row(s) after it, no doors."""
+    cells = [[x, y] for y in range(h) for x in range(w)][1:]
+    goal = [w - 1, h - 1]
+    walls = [] if goal_reachable else [[w - 1, h - 2], [w - 2, h - 1]]
+    free = [c for c in cells if c != goal and c not in walls]
+    return {"width": w, "height": h, "walls": sorted(walls, key=lambda c: (c[1], c[0])), "start": [0, 0],
+            "goal": goal, "keys": [{"id": gp.KEY_IDS[i], "pos": free[i]} for i in range(k)], "doors": []}
+
+
+@pytest.mark.parametrize("w,h,k,refused", [
+    # (width, height, keys free in any order, refused): sets reachable 2**k vs max(k + 1, 2**20 // cells)
+    (15, 15, 4, False),    # 16 sets <= 4660
+    (15, 15, 12, None),    # 4096 sets <= 4660: accepted (not run: ~2 s)
+    (15, 15, 13, True),    # 8192 sets > 4660
+    (15, 15, 23, True),    # 8.4e6 sets: was about an hour
+    (101, 101, 7, True),   # 128 sets > 102
+    (101, 101, 6, False),  # 64 sets <= 102
+    (401, 401, 3, True),   # 8 sets > max(4, 6): on large grids little more than a chain of stages
+])
+def test_the_search_refuses_keys_free_in_too_many_orders(w, h, k, refused):
+    most = max(k + 1, gp.SEARCH_STATES // (w * h))
+    assert (2 ** k > most) == (refused is True)
+    if refused is None or (not refused and w * h > 1000):
+        return  # the arithmetic above is the case; the run costs seconds
+    inst = _room(w, h, k)
+    if refused:
+        with pytest.raises(ValueError) as e:
+            gp.certify(inst)
+        msg = str(e.value)
+        assert "\n" not in msg and msg.startswith("grid_planning: keys:") and f"{gp.SEARCH_STATES}" in msg, msg
+        assert f"more than {most} orders" in msg
+    else:
+        cert = gp.certify(inst)
+        assert cert.depth == 0 and len(cert.answer) == (w - 1) + (h - 1)
+
+
+@pytest.mark.parametrize("w,h,depth", [(5, 5, 1), (15, 15, 1), (15, 15, 8), (61, 61, 23), (7, 41, 4)])
+def test_generated_items_at_the_configs_extremes_pass_the_bound(w, h, depth):
+    cfg = gp.GridPlanningConfig(depth=depth, width=w, height=h)
+    for seed in range(3):
+        p = gp.generate(cfg, _rng(seed))
+        cert = gp.certify(p.instance)
+        assert cert.depth == depth and cert.answer == p.answer
+        _, _, masks, _ = gp._search(gp._Grid(p.instance))
+        assert len(masks) == depth + 1  # a chain of stages: keys + 1 sets of keys held
+
+
+def test_every_shipped_v3_grid_item_passes_the_bound():
+    from depthbench.tasks import default_releases_dir, load_dataset
+    items, _ = load_dataset(default_releases_dir() / "v3" / "grid_planning")
+    assert len(items) == 840
+    for it in items:
+        cert = gp.certify(it["instance"])
+        assert cert.depth == it["depth"] and len(cert.answer) == len(it["answer"])

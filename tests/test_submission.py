@@ -973,3 +973,31 @@ def test_an_item_sha256_with_a_trailing_newline_is_a_schema_error(shipped_subs, 
     sub["predictions"][1]["item_sha256"] += "\n"
     rep = validate_submission(_write(tmp_path, sub))
     assert any(x.startswith("schema: predictions[1].item_sha256:") for x in rep.problems), rep.problems
+
+
+@pytest.mark.parametrize("path", [
+    ("metadata", "date"), ("metadata", "suite_version"), ("metadata", "dataset", "sha256"),
+    ("metadata", "endpoint", "kind"), ("predictions", 0, "calls", 0, "role"),
+])
+def test_a_metadata_or_call_field_with_a_trailing_newline_is_a_schema_error(shipped_subs, tmp_path, path):
+    """The whole-value schema patterns end with $(?![\\s\\S]) (tests/test_schema_patterns.py): on a real
+    submission, each field with "\\n" appended is refused by name."""
+    sub = copy.deepcopy(shipped_subs[depthbench.data.CANONICAL]["sub"])
+    obj = sub
+    for k in path[:-1]:
+        obj = obj[k]
+    assert isinstance(obj[path[-1]], str)
+    obj[path[-1]] += "\n"
+    rep = validate_submission(_write(tmp_path, sub))
+    where = ".".join(str(p) for p in path if not isinstance(p, int))
+    assert any(x.startswith("schema: ") and x.split(":")[1].strip().replace("[0]", "") == where
+               for x in rep.problems), rep.problems
+
+
+def test_a_stated_final_answer_with_a_trailing_newline_contradicts_the_calls(shipped_subs, tmp_path):
+    """The stated answer must be the re-derived one exactly: '5\\n' is not 5."""
+    sub = copy.deepcopy(shipped_subs[depthbench.data.CANONICAL]["sub"])
+    i = next(i for i, p in enumerate(sub["predictions"]) if p["final_answer"] is not None)
+    sub["predictions"][i]["final_answer"] = f"{sub['predictions'][i]['final_answer']}\n"
+    rep = validate_submission(_write(tmp_path, sub))
+    assert rep.mismatches >= 1 and any("contradicts the answer" in x for x in rep.problems), rep.problems

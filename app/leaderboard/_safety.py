@@ -445,7 +445,7 @@ def safe_slug(*parts: str, max_len: int = 60) -> str:
     return f"{body}-{digest}"
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1 and the Unicode line breaks
 
 
 def name_problems(field: str, name: str) -> list[str]:

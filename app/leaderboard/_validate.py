@@ -207,9 +207,11 @@ def _role_chained(role: Any) -> bool:
 
 
 def _same_answer(a: Any, b: Any) -> bool:
+    """The stated final answer is the re-derived one, as text: exactly (``'5\\n'`` or ``' 5'`` is
+    not ``5``; extraction already normalises what it returns)."""
     if a is None or b is None:
         return a is None and b is None
-    return str(a).strip() == str(b).strip()
+    return str(a) == str(b)
 
 
 def _safe_verify(item: Mapping[str, Any], answer: Any) -> bool:

@@ -12,6 +12,7 @@ hidden split's prompts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -144,9 +145,10 @@ def choose_final(calls: Sequence[Mapping[str, Any]], item: Mapping[str, Any], ru
 
 def int_option(name: str, opt: str, key: str, value: str, least: int) -> int:
     """An integer option ``key=value`` of strategy ``name``, at least ``least``, else a one-line error."""
-    if not value.isdigit() or int(value) < least or len(value) > 6:
+    # plain ASCII digits without a leading zero, so one setting has one name ('\u0663' is not 3)
+    if not re.fullmatch(r"[1-9][0-9]{0,5}|0", value) or int(value) < least:
         raise UserError(f"--strategy: {name!r}: {key} must be an integer >= {least} (the smallest valid value is "
-                        f"{least}), got {opt!r}")
+                        f"{least}), in plain digits, got {opt!r}")
     return int(value)
 
 
