@@ -50,3 +50,76 @@ def test_every_shipped_arithmetic_modulus_is_inside_the_bound():
     for rel in ("v2", "v3"):
         items, _ = load_dataset(default_releases_dir() / rel / "multihop_arithmetic")
         assert items and all(2 < it["instance"]["modulus"] <= ma.MAX_MODULUS for it in items)
+
+
+# --------------------------------------------------------------------------- primality (config)
+
+
+def _sieve(n):
+    flags = bytearray([1]) * (n + 1)
+    flags[0:2] = b"\x00\x00"
+    for i in range(2, int(n ** 0.5) + 1):
+        if flags[i]:
+            flags[i * i::i] = bytearray(len(flags[i * i::i]))
+    return flags
+
+
+def test_is_prime_equals_a_sieve_below_200000():
+    flags = _sieve(200_000)
+    assert [n for n in range(200_001) if ma._is_prime(n)] == [n for n in range(200_001) if flags[n]]
+
+
+@pytest.mark.parametrize("n,prime", [
+    (2 ** 61 - 1, True), (2 ** 64 - 59, True), (2 ** 31 - 1, True), (1_000_000_007, True),
+    (561, False), (2047, False),  # a Carmichael number; the least strong pseudoprime to base 2
+    (3_215_031_751, False),  # strong pseudoprime to bases 2, 3, 5 and 7
+    (3_825_123_056_546_413_051, False),  # strong pseudoprime to the first 9 prime bases (< 2**64)
+    ((2 ** 31 - 1) * (2 ** 31 - 1), False), (2 ** 64 - 1, False), ((2 ** 61 - 1) * 3, False),
+], ids=str)
+def test_is_prime_on_large_primes_and_strong_pseudoprimes(n, prime):
+    assert ma._is_prime(n) is prime
+
+
+def test_the_config_accepts_a_large_prime_modulus():
+    """Trial division needed ~2**30 steps (minutes) for 2**61 - 1; the config takes it at once."""
+    assert ma.MultihopArithmeticConfig(depth=1, modulus=2 ** 61 - 1).modulus == 2 ** 61 - 1
+    with pytest.raises(ValueError, match="must be a prime"):
+        ma.MultihopArithmeticConfig(depth=1, modulus=3_825_123_056_546_413_051)
+
+
+# --------------------------------------------------------------------------- the stated order
+
+
+def _program(order, statements):
+    return {"modulus": 11, "order": order, "query": "c",
+            "statements": statements}
+
+
+_TOPO = [{"var": "a", "op": "=", "args": [4]}, {"var": "b", "op": "+", "args": ["a", 2]},
+         {"var": "c", "op": "*", "args": ["b", "a"]}]
+
+
+@pytest.mark.parametrize("order,statements,refused", [
+    ("topological", _TOPO, False),
+    ("reversed", _TOPO[::-1], False),
+    ("shuffled", _TOPO, False), ("shuffled", _TOPO[::-1], False),
+    ("reversed", _TOPO, True),  # every use is below its definition: the prompt would say the opposite
+    ("topological", _TOPO[::-1], True),
+    ("topological", [_TOPO[1], _TOPO[0], _TOPO[2]], True),  # one use above its definition
+    ("topological", _TOPO + [{"var": "z", "op": "=", "args": ["y"]}, {"var": "y", "op": "=", "args": [1]}], True),
+    ("random", _TOPO, True), (None, _TOPO, True), (3, _TOPO, True),
+], ids=lambda v: v if isinstance(v, str) or v is None or isinstance(v, (int, bool)) else f"{len(v)}st")
+def test_the_certifier_refuses_a_stated_order_the_statements_break(order, statements, refused):
+    """The prompt states the order ("every variable is defined above the statements that use it"); an
+    instance whose statements break it (a distractor the query does not reach included) would make the
+    prompt false, and an unknown order made ``describe`` raise a KeyError after certification."""
+    inst = _program(order, [dict(s) for s in statements])
+    if order is None:
+        del inst["order"]
+    if refused:
+        with pytest.raises(ValueError, match="order"):
+            ma.certify(inst)
+    else:
+        cert = ma.certify(inst)
+        assert (cert.answer, cert.depth) == ((6 * 4) % 11, 3)
+        assert ma.describe(inst).count("\n") == 2 + len(statements) + 1 - 1
