@@ -340,3 +340,21 @@ def test_score_refuses_an_outcome_budget_that_is_not_a_json_integer(run, capsys,
     assert main(["score", str(run)]) == 0
     err = capsys.readouterr().err
     assert f"outcomes.jsonl: line 1: outcome budget {value!r} is not a positive integer; skipped" in err, err
+
+
+@pytest.mark.parametrize("value", ["300\n", "\u0663\u0660\u0660", 300.0])
+def test_resume_reruns_a_unit_whose_logged_outcome_budget_is_not_a_json_integer(tmp_path, value):
+    # eval's resume read the budget with int(): an outcome line with budget '300\n' marked (item, single, 300) done
+    args = ["eval", "--model", "simulated", "--task", "graph_connectivity", "--split", "dev", "--limit", "2",
+            "--strategy", "single", "--budget", "300", "--out", str(tmp_path / "r"), "--no-progress"]
+    assert main(args) == 0
+    path = tmp_path / "r" / "outcomes.jsonl"
+    lines = _lines(path)
+    first = json.loads(lines[0])
+    path.write_text("\n".join([json.dumps({**first, "budget": value})] + lines[1:]) + "\n", encoding="utf-8")
+    from depthbench.baselines._runner import summarize
+
+    assert main(args) == 0
+    assert [(r["budget"], r["n"]) for r in summarize(tmp_path / "r")] == [(300, 2)]  # the bad line is not counted
+    again = [json.loads(x) for x in _lines(path)]
+    assert len(again) == 3 and again[-1]["item_id"] == first["item_id"] and again[-1]["budget"] == 300
