@@ -90,11 +90,11 @@ def _units_of(path: Path) -> list[tuple[tuple[str, str, int] | None, str | None,
             if isinstance(key, str):
                 c = key_coordinates(key)
                 unit = (c["item_id"], c["strategy"], c["budget"]) if c else None
-            else:
-                try:
-                    unit, key = (str(obj["item_id"]), str(obj["strategy"]), int(obj["budget"])), None
-                except (KeyError, TypeError, ValueError):
-                    unit = None
+            else:  # an outcome: its budget as logged, a JSON integer (int() also reads "128\n", "\u0661\u0662\u0668", 128.5)
+                b = obj.get("budget")
+                unit = (str(obj["item_id"]), str(obj["strategy"]), b) if (
+                    "item_id" in obj and "strategy" in obj and type(b) is int and b >= 1) else None
+                key = None
             out.append((unit, key, raw))
     return out
 

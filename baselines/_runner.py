@@ -699,8 +699,9 @@ def _run_locked(cfg: EvalConfig, strategies: Sequence[Strategy], items: list[dic
     wanted = {s.name for s in strategies}
     if outcomes_path.exists():
         for o in read_jsonl(outcomes_path):
-            if o.get("strategy") in wanted:
-                done.add((o["item_id"], o["strategy"], int(o["budget"])))
+            b = o.get("budget")  # as logged, a JSON integer: int() would also read "300\n" or "\u0663\u0660\u0660"
+            if o.get("strategy") in wanted and type(b) is int:
+                done.add((o["item_id"], o["strategy"], b))
 
     # numpy is deferred for CLI start-up (depthbench._lazy); the answer path (verification, strategy draws)
     # needs it: load it here, not on the first answer inside the event loop, where the import would stall
@@ -791,6 +792,8 @@ def summarize(out: str | os.PathLike[str]) -> list[dict[str, Any]]:
     outcomes logged before they were counted), format failures (from outcomes.jsonl)."""
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     for o in read_jsonl(Path(out) / "outcomes.jsonl"):
+        if type(o.get("budget")) is not int:  # not a unit resume counts done (a budget as "300\n" or 300.0)
+            continue
         r = rows.setdefault((o["strategy"], int(o["budget"])), {"strategy": o["strategy"], "budget": int(o["budget"]),
                                                                  "n": 0, "credit": 0.0, "G": 0, "P": 0, "no_answer": 0,
                                                                  "calls": [], "responses": []})

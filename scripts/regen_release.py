@@ -319,8 +319,9 @@ def regenerate(release: str, data_dir: Path, test_file: Path, *, check: bool = F
     golden = read_golden(test_file)
     pinned = dict(golden.get(release, {}))
     drift: dict[str, str] = {}
-    data_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=data_dir, prefix=f".regen-{release}-"))
+    if not check:  # --check writes nothing: it stages in the system's temp folder, not under --data
+        data_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=None if check else data_dir, prefix=f".regen-{release}-"))
     try:
         fresh: dict[str, Path] = {}
         for task in names:

@@ -430,3 +430,14 @@ def test_regen_release_bad_input_is_one_line_naming_the_field(args, field, tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and field in err and "Traceback" not in err, err
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+
+
+def test_check_writes_nothing_even_when_the_data_folder_is_missing(tmp_path):
+    """--check staged the fresh release under --data, creating a missing --data folder (left behind, empty)."""
+    regen = _regen_script()
+    test_file = _golden_file(tmp_path, regen, {rel: dict(v) for rel, v in GOLDEN.items()})
+    data = tmp_path / "absent"
+    logs: list[str] = []
+    assert regen.regenerate(CANONICAL, data, test_file, check=True, tasks=["grid_planning"], log=logs.append) is True
+    assert not data.exists()
+    assert any("does not exist yet" in line for line in logs)

@@ -173,3 +173,20 @@ def test_a_shard_folder_resumes_only_as_that_shard(runs, tmp_path, capsys):
     assert "--shard: the run" in capsys.readouterr().err
     assert main([*BASE, "--shard", "1/3", "--out", str(shard)]) == 0
     assert "0 new calls" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("budget", ["128", "128\n", "\u0661\u0662\u0668", 128.0, 128.9, True])
+def test_merge_keys_an_outcome_by_its_json_integer_budget_only(runs, tmp_path, budget):
+    # int() read these as 128: the forged line, listed first, was kept as the unit's outcome and the real one dropped
+    shard = tmp_path / "shard-1"
+    shutil.copytree(runs / "shard-1", shard)
+    lines = (shard / "outcomes.jsonl").read_text(encoding="utf-8").splitlines()
+    real = json.loads(next(x for x in lines if json.loads(x)["budget"] == 128))
+    forged = {**real, "budget": budget, "credit": 1.0 - real["credit"]}
+    (shard / "outcomes.jsonl").write_text("\n".join([json.dumps(forged), *lines]) + "\n", encoding="utf-8")
+    assert main(["merge", str(shard), str(runs / "shard-2"), str(runs / "shard-3"), "--out", str(tmp_path / "m")]) == 0
+    merged = [json.loads(x) for x in (tmp_path / "m" / "outcomes.jsonl").read_text().splitlines()]
+    assert len(merged) == 230 and all(type(o["budget"]) is int for o in merged)
+    kept = [o for o in merged if (o["item_id"], o["strategy"], o["budget"]) ==
+            (real["item_id"], real["strategy"], 128)]
+    assert kept == [real]

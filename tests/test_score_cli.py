@@ -303,3 +303,58 @@ def test_a_continuation_is_re_extracted_with_the_chain_so_far(tmp_path):
     assert summary["changed_extractions"] == 0 and summary["outcomes"] == 1
     (row,) = [json.loads(x) for x in _lines(run / "scored.jsonl")]
     assert row["final_answer"] == gold and row["credit"] == 1.0 and row["generated_tokens"] == 6 + 6 + 3
+
+
+@pytest.mark.parametrize("field,value", [
+    ("budget", "300"), ("budget", "300\n"), ("budget", "\u0663\u0660\u0660"), ("budget", 300.0), ("budget", True),
+    ("budget", 0), ("budget", -300),
+    ("usage.completion_tokens", -500), ("usage.completion_tokens", "15\n"), ("usage.prompt_tokens", "\u0661\u0665"),
+    ("usage.forced_tokens", 1.5), ("usage", "15"),
+])
+def test_score_refuses_call_coordinates_and_token_counts_that_are_not_json_integers(run, capsys, field, value):
+    # int() reads '300\n' and Arabic-Indic '\u0663\u0660\u0660' as 300 and a negative count lowers the sum:
+    # such a line was scored silently (generated_tokens -500 for one call); now it is a bad line, named
+    calls = [json.loads(x) for x in _full_call_lines(run)]
+    target = next(c for c in calls if c["strategy"] == "single" and c["budget"] == 300)
+    head, _, sub = field.partition(".")
+    if sub:
+        target[head][sub] = value
+    else:
+        target[head] = value
+    (run / "calls.jsonl").write_text("".join(json.dumps(c) + "\n" for c in calls), encoding="utf-8")
+    assert main(["score", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert f"{field} {value!r} is not" in err and "1 of 1 logged call(s) unreadable" in err, err
+    scored = {(r["item_id"], r["strategy"], r["budget"]): r for r in map(json.loads, _lines(run / "scored.jsonl"))}
+    row = scored[(target["item_id"], "single", 300)]
+    assert row["rescored"] is False  # kept as logged, not re-derived from the bad line
+    assert all(r["generated_tokens"] is None or r["generated_tokens"] >= 0 for r in scored.values())
+
+
+@pytest.mark.parametrize("value", ["300", "300\n", "\u0663\u0660\u0660", 300.0, True])
+def test_score_refuses_an_outcome_budget_that_is_not_a_json_integer(run, capsys, value):
+    lines = _lines(run / "outcomes.jsonl")
+    first = json.loads(lines[0])
+    first["budget"] = value
+    (run / "outcomes.jsonl").write_text("\n".join([json.dumps(first)] + lines[1:]) + "\n", encoding="utf-8")
+    assert main(["score", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert f"outcomes.jsonl: line 1: outcome budget {value!r} is not a positive integer; skipped" in err, err
+
+
+@pytest.mark.parametrize("value", ["300\n", "\u0663\u0660\u0660", 300.0])
+def test_resume_reruns_a_unit_whose_logged_outcome_budget_is_not_a_json_integer(tmp_path, value):
+    # eval's resume read the budget with int(): an outcome line with budget '300\n' marked (item, single, 300) done
+    args = ["eval", "--model", "simulated", "--task", "graph_connectivity", "--split", "dev", "--limit", "2",
+            "--strategy", "single", "--budget", "300", "--out", str(tmp_path / "r"), "--no-progress"]
+    assert main(args) == 0
+    path = tmp_path / "r" / "outcomes.jsonl"
+    lines = _lines(path)
+    first = json.loads(lines[0])
+    path.write_text("\n".join([json.dumps({**first, "budget": value})] + lines[1:]) + "\n", encoding="utf-8")
+    from depthbench.baselines._runner import summarize
+
+    assert main(args) == 0
+    assert [(r["budget"], r["n"]) for r in summarize(tmp_path / "r")] == [(300, 2)]  # the bad line is not counted
+    again = [json.loads(x) for x in _lines(path)]
+    assert len(again) == 3 and again[-1]["item_id"] == first["item_id"] and again[-1]["budget"] == 300

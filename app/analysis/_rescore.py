@@ -181,10 +181,38 @@ def _report(bad: list[BadLine], fname: str, err: TextIO) -> None:
 
 
 def _int(x: Any) -> int:
-    try:
-        return int(x or 0)
-    except (TypeError, ValueError):
-        return 0
+    """A token count :func:`_call_problem` has checked: a JSON integer, or 0 where none is logged."""
+    return x if type(x) is int else 0
+
+
+def _whole(x: Any, least: int) -> bool:
+    """``x`` is a JSON integer (not a bool, float or digit string) >= ``least``."""
+    return type(x) is int and x >= least
+
+
+_USAGE_COUNTS = ("completion_tokens", "forced_tokens", "prompt_tokens")
+
+
+def _call_problem(rec: Mapping[str, Any]) -> str | None:
+    """Why a call record's budget or token counts cannot be used, or None.
+
+    The runner logs them as JSON integers; ``int()`` would also take ``"300\n"``,
+    ``"\u0663\u0660\u0660"`` (300 in Arabic-Indic digits), ``300.7`` or ``true``, and a
+    negative count would lower the summed tokens, so anything else makes the line bad. (A
+    ``sample`` or ``round`` of the wrong type is left to the strategy's reduction, which
+    refuses it: that outcome is skipped as unreducible.)
+    """
+    if not _whole(rec["budget"], 1):
+        return f"budget {rec['budget']!r} is not a positive integer"
+    usage = rec.get("usage")
+    if usage is None:
+        return None
+    if not isinstance(usage, Mapping):
+        return f"usage {usage!r} is not an object"
+    for f in _USAGE_COUNTS:
+        if usage.get(f) is not None and not _whole(usage[f], 0):
+            return f"usage.{f} {usage[f]!r} is not a token count (an integer >= 0)"
+    return None
 
 
 def score_run(run_dir: str | Path, *, items: Mapping[str, Mapping[str, Any]] | None = None,
@@ -295,6 +323,10 @@ def _read_calls(path: Path, items: Mapping[str, Any]) -> tuple[dict[str, dict[st
         if missing:
             bad.append(BadLine(lineno, f"call record lacks {', '.join(missing)}"))
             continue
+        problem = _call_problem(rec)
+        if problem:
+            bad.append(BadLine(lineno, problem))
+            continue
         key = str(rec["key"])
         if key in calls:
             duplicates += 1
@@ -337,9 +369,12 @@ def _read_outcomes(path: Path, err: TextIO) -> tuple[dict[tuple[str, str, int], 
     if path.exists():
         for lineno, o in read_records(path, bad):
             try:
-                k = (str(o["item_id"]), str(o["strategy"]), int(o["budget"]))
-            except (KeyError, TypeError, ValueError):
+                k = (str(o["item_id"]), str(o["strategy"]), o["budget"])
+            except (KeyError, TypeError):
                 bad.append(BadLine(lineno, "outcome record lacks item_id, strategy or budget"))
+                continue
+            if not _whole(k[2], 1):  # int() would read "300\n" or "\u0663\u0660\u0660" as 300
+                bad.append(BadLine(lineno, f"outcome budget {k[2]!r} is not a positive integer"))
                 continue
             logged.setdefault(k, o)
         _report(bad, "outcomes.jsonl", err)
