@@ -586,8 +586,16 @@ def generate_batch(config: MultihopArithmeticConfig, rngs: Iterable[np.random.Ge
 
 def _bad_operand(a: Any, m: int) -> ValueError:
     if type(a) is str:
-        return ValueError(f"variable {a!r} is used but never defined")
-    return ValueError(f"constant {a!r} is not an integer in [0, {m})")
+        return ValueError(f"variable {_show(a)} is used but never defined")
+    return ValueError(f"constant {_show(a)} is not an integer in [0, {m})")
+
+
+def _show(a: Any) -> str:
+    """``repr(a)`` for a one-line error message, shortened (an int past 4,300 digits has no repr)."""
+    if type(a) is int and a.bit_length() > 128:
+        return f"<an integer of {a.bit_length()} bits>"
+    text = repr(a)
+    return text if len(text) <= 60 else f"{text[:50]}...({len(text)} characters)"
 
 
 #: names already checked against the prompt grammar (``_NAME``), so a generated batch checks each once

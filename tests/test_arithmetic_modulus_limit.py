@@ -123,3 +123,15 @@ def test_the_certifier_refuses_a_stated_order_the_statements_break(order, statem
         cert = ma.certify(inst)
         assert (cert.answer, cert.depth) == ((6 * 4) % 11, 3)
         assert ma.describe(inst).count("\n") == 2 + len(statements) + 1 - 1
+
+
+@pytest.mark.parametrize("bad", [10 ** 4000, 10 ** 5000, -(10 ** 40), "v" * 5000], ids=lambda b: type(b).__name__)
+def test_a_huge_operand_is_refused_with_a_short_message(bad):
+    """The refusal names the operand shortened: ``repr`` of 10**4000 is 4,001 characters, of 10**5000
+    a ValueError of its own (Python's int-to-str limit)."""
+    inst = _chain(3, 97)
+    inst["statements"][1]["args"] = ["v0", bad]
+    with pytest.raises(ValueError) as e:
+        ma.certify(inst)
+    msg = str(e.value)
+    assert len(msg) < 150 and "\n" not in msg and ("constant" in msg or "variable" in msg), msg
