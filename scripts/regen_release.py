@@ -345,7 +345,8 @@ def regenerate(release: str, data_dir: Path, test_file: Path, *, check: bool = F
                             for t in golden_stale))
         if check:
             if not existed:
-                log(f"data/{release} does not exist yet: run scripts/regen_release.py to create it")
+                log(f"{folder} does not exist yet: run scripts/regen_release.py"
+                    + ("" if data_dir == ROOT / "data" else f" --data {data_dir}") + " to create it")
             elif drift:
                 task = sorted(drift)[0]
                 log(_drift_message(release, task, drift[task], releases))

@@ -440,4 +440,4 @@ def test_check_writes_nothing_even_when_the_data_folder_is_missing(tmp_path):
     logs: list[str] = []
     assert regen.regenerate(CANONICAL, data, test_file, check=True, tasks=["grid_planning"], log=logs.append) is True
     assert not data.exists()
-    assert any("does not exist yet" in line for line in logs)
+    assert any(f"{data / CANONICAL} does not exist yet" in line and f"--data {data} " in line for line in logs), logs
