@@ -50,6 +50,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = ROOT / "data"  # --data's default
 GOLDEN_BEGIN = "# BEGIN GOLDEN (written by scripts/regen_release.py)"
 GOLDEN_END = "# END GOLDEN"
 FILES = ("test.jsonl", "dev.jsonl", "manifest.json")
@@ -346,7 +347,7 @@ def regenerate(release: str, data_dir: Path, test_file: Path, *, check: bool = F
         if check:
             if not existed:
                 log(f"{folder} does not exist yet: run scripts/regen_release.py"
-                    + ("" if data_dir == ROOT / "data" else f" --data {data_dir}") + " to create it")
+                    + ("" if data_dir == DATA_DIR else f" --data {data_dir}") + " to create it")
             elif drift:
                 task = sorted(drift)[0]
                 log(_drift_message(release, task, drift[task], releases))
@@ -429,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
                            "been published yet (e.g. during the merge that adds it)")
     parser.add_argument("--release", default=depthbench.data.CANONICAL,
                         help=f"the release (default and only choice: the canonical one, {depthbench.data.CANONICAL})")
-    parser.add_argument("--data", type=Path, default=ROOT / "data", help="the folder of the release folders")
+    parser.add_argument("--data", type=Path, default=DATA_DIR, help="the folder of the release folders")
     parser.add_argument("--golden", type=Path, default=ROOT / "tests" / "test_data_release.py",
                         help="the test file holding the golden sha256 block")
     parser.add_argument("--task", action="append", default=None, help="only this task (repeatable)")
