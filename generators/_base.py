@@ -220,6 +220,17 @@ class Family:
         ``describe_batch(instances) -> list[str]``: ``[describe(i) for i in instances]``,
         the same strings; the builder calls it on the problems of one ``generate_batch``
         call. None: one ``describe`` call per item.
+    certify_batch : callable, optional
+        ``certify_batch(instances) -> list[Certificate]``: the certificates of a sequence of
+        instances, each with the ``depth``, ``answer`` and ``extra`` that ``certify`` gives
+        it (its ``solution_trace`` may be ``None``: the builder does not read it), computed
+        from the instances alone like ``certify``. It raises ``ValueError`` when ``certify``
+        would refuse any of them (the builder then certifies them one by one, so the error
+        names the item). The builder calls it on the instances of one ``generate_batch``
+        call. None: one ``certify`` call per item.
+    batch_size : int
+        Items per ``generate_batch`` / ``certify_batch`` call in a build (>= 2; 0: the
+        builder's default, 128). Larger batches spread numpy's per-call cost over more items.
     """
 
     name: str
@@ -244,3 +255,5 @@ class Family:
     env_solved: Callable[..., bool | None] | None = None
     generate_batch: Callable[..., list[Problem]] | None = None
     describe_batch: Callable[[Sequence[Mapping[str, Any]]], list[str]] | None = None
+    certify_batch: Callable[[Sequence[Mapping[str, Any]]], list[Certificate]] | None = None
+    batch_size: int = 0

@@ -378,18 +378,27 @@ class _Bucket:
             return [self.item(i) for i in indices]
         cues = [self.cues(i) for i in indices]
         probs = batch(self.config, (self._rng(i, 0) for i in indices), cues)
+        instances = [p.instance for p in probs]
         texts: Sequence[Any] = (None,) * len(probs)
         if self.fam.describe_batch is not None:
-            texts = self.fam.describe_batch([p.instance for p in probs])
-        return [self._finish(i, 0, c, p, t) for i, c, p, t in zip(indices, cues, probs, texts)]
+            texts = self.fam.describe_batch(instances)
+        certs: Sequence[Any] = (None,) * len(probs)
+        if self.fam.certify_batch is not None:
+            try:
+                certs = self.fam.certify_batch(instances)
+            except ValueError:  # certified one by one below, so the refused item is named
+                pass
+        return [self._finish(i, 0, c, p, t, k) for i, c, p, t, k in zip(indices, cues, probs, texts, certs)]
 
     def _finish(self, index: int, attempt: int, cues: dict[str, bool] | None, prob: Any,
-                problem: str | None = None) -> dict[str, Any]:
+                problem: str | None = None, cert: Any = None) -> dict[str, Any]:
         """Certify and render one generated problem (``problem``: its statement, already made
-        by ``Family.describe_batch``)."""
+        by ``Family.describe_batch``; ``cert``: its certificate, already made by
+        ``Family.certify_batch``)."""
         ctx, fam, depth = self.ctx, self.fam, self.depth
         instance = prob.instance
-        cert = fam.certify(instance)
+        if cert is None:
+            cert = fam.certify(instance)
         if not (prob.depth == depth == cert.depth):
             raise CertificationMismatch(f"{fam.name}: requested depth {depth}, generator built {prob.depth}, "
                                         f"certifier measured {cert.depth} ({self._where(index, attempt)}); "
@@ -461,7 +470,7 @@ def _worker_items(spec_dict: dict[str, Any], split: str, seed: int, keys: list[t
     streams = ItemStreams(ctx.task, ctx.family.version, split, seed)
     out = []
     with _gc_paused():
-        for d, indices in _batches(keys):
+        for d, indices in _batches(keys, ctx.family.batch_size):
             bucket = buckets.get(d)
             if bucket is None:
                 bucket = buckets[d] = _Bucket(ctx, split, seed, d, _config(ctx, d), streams)
@@ -473,12 +482,14 @@ def _worker_items(spec_dict: dict[str, Any], split: str, seed: int, keys: list[t
 _BATCH = 128
 
 
-def _batches(keys: Sequence[tuple[int, int]]) -> Iterator[tuple[int, list[int]]]:
-    """``(depth, indices)`` runs of consecutive keys of one depth, at most ``_BATCH`` long."""
+def _batches(keys: Sequence[tuple[int, int]], size: int = 0) -> Iterator[tuple[int, list[int]]]:
+    """``(depth, indices)`` runs of consecutive keys of one depth, at most ``size`` long
+    (``Family.batch_size``; 0: ``_BATCH``)."""
+    size = size or _BATCH
     run: list[int] = []
     cur = None
     for d, i in keys:
-        if run and (d != cur or len(run) >= _BATCH):
+        if run and (d != cur or len(run) >= size):
             yield cur, run
             run = []
         cur = d
@@ -620,7 +631,7 @@ def build_items(spec_or_name: "TaskSpec | str | os.PathLike[str]", split: str, d
     if workers == 1 or len(todo) < 2 * workers:
         raw: list[dict] = []
         with _gc_paused():
-            for d, indices in _batches(todo):
+            for d, indices in _batches(todo, ctx.family.batch_size):
                 before = len(raw)
                 raw.extend(buckets[d].items(indices))
                 if progress is not None and len(raw) > lo - start:
