@@ -1,9 +1,335 @@
 /* Compiled fast paths of depthbench.generators (graph_c): optional. Every function here has a
-   pure-Python reference in the family's module, which is used when this extension is missing. */
+   pure-Python reference in the family's module, which is used when this extension is missing.
+
+   graph_connectivity's certifier and statement, for instances of the exact canonical shape:
+   a dict whose num_nodes, source, targets and edge ends are exact ints (no bool, no int
+   subclass, no numpy scalar), whose targets and edges are exact lists or tuples of two.
+   Anything else -- and every instance the reference would refuse -- returns None, "not
+   handled", and the caller runs the Python reference on it, so every error a user sees is
+   the reference's, word for word. Nothing here raises on bad input; an exception means
+   memory ran out. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- reading the instance */
+
+/* The value of an exact int in [0, n) into *out: 1, else 0 (any other type, or a value
+   outside the range, also one past int64). Never leaves an exception set. */
+static int label(PyObject *o, long long n, int32_t *out)
+{
+    if (!PyLong_CheckExact(o))
+        return 0;
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow || x < 0 || x >= n)  /* an exact int cannot make this fail otherwise */
+        return 0;
+    *out = (int32_t)x;
+    return 1;
+}
+
+/* The value of an exact int that fits int64 into *out: 1, else 0. */
+static int plain_int(PyObject *o, long long *out)
+{
+    if (!PyLong_CheckExact(o))
+        return 0;
+    int overflow;
+    *out = PyLong_AsLongLongAndOverflow(o, &overflow);
+    return !overflow;
+}
+
+/* The items of an exact list or tuple: 1 with *items and *len set, else 0. */
+static int sequence(PyObject *o, PyObject ***items, Py_ssize_t *len)
+{
+    if (PyList_CheckExact(o)) {
+        *items = ((PyListObject *)o)->ob_item;
+        *len = PyList_GET_SIZE(o);
+        return 1;
+    }
+    if (PyTuple_CheckExact(o)) {
+        *items = ((PyTupleObject *)o)->ob_item;
+        *len = PyTuple_GET_SIZE(o);
+        return 1;
+    }
+    return 0;
+}
+
+/* The two items of an exact list or tuple of length 2: 1, else 0. */
+static int pair(PyObject *o, PyObject **a, PyObject **b)
+{
+    PyObject **items;
+    Py_ssize_t len;
+    if (!sequence(o, &items, &len) || len != 2)
+        return 0;
+    *a = items[0];
+    *b = items[1];
+    return 1;
+}
+
+/* The instance's keys, interned once at import. */
+static PyObject *KEY_NUM_NODES, *KEY_SOURCE, *KEY_TARGETS, *KEY_EDGES, *KEY_KIND;
+
+/* instance[key] of an exact dict holding key (borrowed), else NULL with no exception set (a
+   lookup raises only when another key of the same hash has an __eq__ that raises: read as
+   missing, so the reference meets that key itself). */
+static PyObject *field(PyObject *instance, PyObject *key)
+{
+    PyObject *v = PyDict_GetItemWithError(instance, key);
+    if (!v)
+        PyErr_Clear();
+    return v;
+}
+
+/* ---------------------------------------------------------------- certify */
+
+/* certify(instance, max_num_nodes) -> (depth, answer, solution_trace) or None.
+
+   The reference's breadth-first search, step for step: adjacency lists built in edge order
+   (edge (u, v) appends v to u's list, then u to v's), a FIFO queue from the source, a node's
+   parent the first node that reaches it. The lists are one array (CSR): degrees counted,
+   then each node's slots filled in edge order, which keeps every list's order. None when the
+   reference would refuse the instance or its shape is not the canonical one. */
+static PyObject *certify(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "certify(instance, max_num_nodes)");
+        return NULL;
+    }
+    PyObject *instance = args[0];
+    long long limit;
+    if (!plain_int(args[1], &limit)) {
+        PyErr_SetString(PyExc_TypeError, "max_num_nodes must be an int");
+        return NULL;
+    }
+    if (!PyDict_CheckExact(instance))
+        Py_RETURN_NONE;
+    PyObject *n_obj = field(instance, KEY_NUM_NODES), *s_obj = field(instance, KEY_SOURCE);
+    PyObject *targets = field(instance, KEY_TARGETS), *edges = field(instance, KEY_EDGES);
+    long long n;
+    PyObject *t1_obj, *t2_obj, **rows;
+    Py_ssize_t num_edges;
+    int32_t s, t1, t2;
+    if (!n_obj || !s_obj || !targets || !edges || !plain_int(n_obj, &n) || n < 1 || n > limit
+        || n > INT32_MAX || !pair(targets, &t1_obj, &t2_obj) || !label(s_obj, n, &s)
+        || !label(t1_obj, n, &t1) || !label(t2_obj, n, &t2) || t1 == t2
+        || !sequence(edges, &rows, &num_edges) || num_edges > (PY_SSIZE_T_MAX / 8 - n) / 2)
+        Py_RETURN_NONE;
+
+    /* one block: the edge ends (2E), each node's first slot (n + 1), the adjacency slots
+       (2E), the parents (n) and the queue (n) */
+    Py_ssize_t nn = (Py_ssize_t)n, slots = 2 * num_edges;
+    char *block = PyMem_Malloc(sizeof(int32_t) * (size_t)(slots + slots + nn + nn)
+                               + sizeof(Py_ssize_t) * (size_t)(nn + 1));
+    if (!block)
+        return PyErr_NoMemory();
+    Py_ssize_t *start = (Py_ssize_t *)block;
+    int32_t *ends = (int32_t *)(start + nn + 1), *adj = ends + slots, *parent = adj + slots;
+    int32_t *queue = parent + nn;
+    PyObject *result = Py_None;
+
+    for (Py_ssize_t j = 0; j < num_edges; j++) {
+        PyObject *a, *b;
+        if (!pair(rows[j], &a, &b) || !label(a, n, &ends[2 * j]) || !label(b, n, &ends[2 * j + 1]))
+            goto done;
+    }
+    memset(start, 0, sizeof(Py_ssize_t) * (size_t)(nn + 1));
+    for (Py_ssize_t i = 0; i < slots; i++)
+        start[ends[i] + 1]++;
+    for (Py_ssize_t v = 0; v < nn; v++)
+        start[v + 1] += start[v];
+    /* start[v] is now v's first slot; used as v's cursor while the lists fill in edge order */
+    for (Py_ssize_t j = 0; j < num_edges; j++) {
+        int32_t u = ends[2 * j], v = ends[2 * j + 1];
+        adj[start[u]++] = v;
+        adj[start[v]++] = u;
+    }
+    /* each start[v] now points one past v's list, i.e. at the start of v + 1's: shift back */
+    for (Py_ssize_t v = nn; v > 0; v--)
+        start[v] = start[v - 1];
+    start[0] = 0;
+
+    for (Py_ssize_t v = 0; v < nn; v++)
+        parent[v] = -1;
+    parent[s] = s;
+    queue[0] = s;
+    Py_ssize_t head = 0, tail = 1;
+    while (head < tail) {
+        int32_t u = queue[head++];
+        for (Py_ssize_t i = start[u]; i < start[u + 1]; i++) {
+            int32_t v = adj[i];
+            if (parent[v] < 0) {
+                parent[v] = u;
+                queue[tail++] = v;
+            }
+        }
+    }
+    int r1 = parent[t1] >= 0, r2 = parent[t2] >= 0;
+    if (r1 == r2)
+        goto done;
+
+    /* the path from the source to the reachable target, as the reference's list of labels */
+    int32_t found = r1 ? t1 : t2;
+    Py_ssize_t length = 1;
+    for (int32_t t = found; t != s; t = parent[t])
+        length++;
+    PyObject *path = PyList_New(length);
+    if (!path) {
+        result = NULL;
+        goto done;
+    }
+    Py_ssize_t i = length;
+    for (int32_t t = found;; t = parent[t]) {
+        PyObject *x = PyLong_FromLong(t);
+        if (!x) {
+            Py_DECREF(path);
+            result = NULL;
+            goto done;
+        }
+        PyList_SET_ITEM(path, --i, x);
+        if (t == s)
+            break;
+    }
+    PyObject *answer = PyObject_Str(r1 ? t1_obj : t2_obj);
+    if (!answer) {
+        Py_DECREF(path);
+        result = NULL;
+        goto done;
+    }
+    PyObject *depth = PyLong_FromSsize_t(length - 1);
+    result = depth ? PyTuple_New(3) : NULL;
+    if (!result) {
+        Py_XDECREF(depth);
+        Py_DECREF(answer);
+        Py_DECREF(path);
+        goto done;
+    }
+    PyTuple_SET_ITEM(result, 0, depth);
+    PyTuple_SET_ITEM(result, 1, answer);
+    PyTuple_SET_ITEM(result, 2, path);
+
+done:
+    PyMem_Free(block);
+    if (result == Py_None)
+        Py_RETURN_NONE;
+    return result;
+}
+
+/* ---------------------------------------------------------------- describe */
+
+/* Decimal digits of x written backwards into the end of buf[0..21); returns the first char. */
+static char *digits(long long x, char *end)
+{
+    unsigned long long m = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+    do {
+        *--end = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    if (x < 0)
+        *--end = '-';
+    return end;
+}
+
+/* A growing output buffer of ASCII text. */
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} text;
+
+static int put(text *t, const char *s, Py_ssize_t len)
+{
+    if (t->len + len > t->cap) {
+        Py_ssize_t cap = 2 * (t->len + len);
+        char *data = PyMem_Realloc(t->data, (size_t)cap);
+        if (!data) {
+            PyErr_NoMemory();
+            return 0;
+        }
+        t->data = data;
+        t->cap = cap;
+    }
+    memcpy(t->data + t->len, s, (size_t)len);
+    t->len += len;
+    return 1;
+}
+
+static int put_str(text *t, const char *s) { return put(t, s, (Py_ssize_t)strlen(s)); }
+
+static int put_int(text *t, long long x)
+{
+    char buf[24], *end = buf + sizeof buf;
+    char *first = digits(x, end);
+    return put(t, first, end - first);
+}
+
+/* describe(instance) -> str or None: the reference describe()'s statement, for exact ints
+   (any int64 value: the reference states every int label as its decimal text), exact
+   lists/tuples of two and an ASCII exact-str kind; None otherwise. */
+static PyObject *describe(PyObject *Py_UNUSED(self), PyObject *instance)
+{
+    if (!PyDict_CheckExact(instance))
+        Py_RETURN_NONE;
+    PyObject *n_obj = field(instance, KEY_NUM_NODES), *edges = field(instance, KEY_EDGES);
+    PyObject *kind = field(instance, KEY_KIND), *s_obj = field(instance, KEY_SOURCE);
+    PyObject *targets = field(instance, KEY_TARGETS), *t1_obj, *t2_obj, **rows;
+    long long n, s, t1, t2;
+    Py_ssize_t num_edges;
+    if (!n_obj || !edges || !kind || !s_obj || !targets || !plain_int(n_obj, &n) || n == LLONG_MIN
+        || !sequence(edges, &rows, &num_edges) || !pair(targets, &t1_obj, &t2_obj)
+        || !plain_int(s_obj, &s) || !plain_int(t1_obj, &t1) || !plain_int(t2_obj, &t2)
+        || !PyUnicode_CheckExact(kind) || !PyUnicode_IS_ASCII(kind))
+        Py_RETURN_NONE;
+
+    /* room for the head and ~12 characters per edge ("123-456, "): one allocation as a rule */
+    text t = {NULL, 0, 0};
+    PyObject *result = Py_None;
+    if (num_edges < (PY_SSIZE_T_MAX - 256) / 16) {
+        t.cap = 256 + 12 * num_edges;
+        if (!(t.data = PyMem_Malloc((size_t)t.cap)))
+            return PyErr_NoMemory();
+    }
+    if (!put(&t, "Graph type: ", 12)
+        || !put(&t, (const char *)PyUnicode_1BYTE_DATA(kind), PyUnicode_GET_LENGTH(kind))
+        || !put_str(&t, "\nNodes: ") || !put_int(&t, n) || !put_str(&t, " (labelled 0 to ")
+        || !put_int(&t, n - 1) || !put_str(&t, ")\nEdges (undirected): "))
+        goto fail;
+    for (Py_ssize_t j = 0; j < num_edges; j++) {
+        PyObject *a, *b;
+        long long u, v;
+        if (!pair(rows[j], &a, &b) || !plain_int(a, &u) || !plain_int(b, &v))
+            goto done;
+        /* ", u-v" (no separator before the first), formatted right to left in one buffer */
+        char buf[64], *end = buf + sizeof buf;
+        char *first = digits(v, end);
+        *--first = '-';
+        first = digits(u, first);
+        if (j) {
+            *--first = ' ';
+            *--first = ',';
+        }
+        if (!put(&t, first, end - first))
+            goto fail;
+    }
+    if (!put_str(&t, "\nSource: ") || !put_int(&t, s) || !put_str(&t, "\nTargets: ") || !put_int(&t, t1)
+        || !put_str(&t, ", ") || !put_int(&t, t2))
+        goto fail;
+    result = PyUnicode_New(t.len, 127);
+    if (result)
+        memcpy(PyUnicode_1BYTE_DATA(result), t.data, (size_t)t.len);
+    goto done;
+fail:
+    result = NULL;
+done:
+    PyMem_Free(t.data);
+    if (result == Py_None)
+        Py_RETURN_NONE;
+    return result;
+}
 
 static PyMethodDef methods[] = {
+    {"certify", (PyCFunction)(void (*)(void))certify, METH_FASTCALL,
+     "certify(instance, max_num_nodes) -> (depth, answer, solution_trace) or None (not handled)"},
+    {"describe", describe, METH_O, "describe(instance) -> str or None (not handled)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -11,4 +337,16 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "depthbench.generators._graph_c", NULL, -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__graph_c(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__graph_c(void)
+{
+    if (!KEY_NUM_NODES) {
+        KEY_NUM_NODES = PyUnicode_InternFromString("num_nodes");
+        KEY_SOURCE = PyUnicode_InternFromString("source");
+        KEY_TARGETS = PyUnicode_InternFromString("targets");
+        KEY_EDGES = PyUnicode_InternFromString("edges");
+        KEY_KIND = PyUnicode_InternFromString("kind");
+        if (!KEY_NUM_NODES || !KEY_SOURCE || !KEY_TARGETS || !KEY_EDGES || !KEY_KIND)
+            return NULL;
+    }
+    return PyModule_Create(&module);
+}

@@ -57,6 +57,10 @@ from typing import Any
 import numpy as np
 
 from depthbench.generators._base import Certificate, Family, Problem, StepCheck, parse_int
+from depthbench.generators._compiled import load
+
+#: the compiled certifier and statement (generators/_graph_c.c), or None: pure Python
+_C = load("_graph_c")
 
 __all__ = ["GraphConnectivityConfig", "generate", "generate_batch", "certify", "describe", "parse_prompt", "max_depth",
            "verify", "check_path", "trace_first_error", "parse_trace", "stated_steps", "format_step",
@@ -467,7 +471,22 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     instances in one ``scipy.sparse.csgraph`` search) was measured slower than this loop,
     because reading the edge lists' Python ints into arrays, with the same type checks,
     costs about as much as building the adjacency lists and searching them here.
+
+    With the compiled module ``_graph_c`` (see :mod:`depthbench.generators._compiled`) an
+    instance of the canonical shape (an exact ``dict``, exact ints, lists or tuples of
+    two) is searched in C, step for step the same BFS (adjacency in edge order, FIFO
+    queue), giving the same certificate; any other instance, and every one this function
+    refuses, goes to the pure-Python search, whose errors are the ones raised.
     """
+    if _C is not None:
+        found = _C.certify(instance, MAX_NUM_NODES)
+        if found is not None:
+            return Certificate(*found)
+    return _certify_reference(instance)
+
+
+def _certify_reference(instance: Mapping[str, Any]) -> Certificate:
+    """:func:`certify` in pure Python (the reference of the compiled path, and its fallback)."""
     try:
         n, s, targets, edges = instance["num_nodes"], instance["source"], instance["targets"], instance["edges"]
     except (KeyError, TypeError, IndexError):
@@ -550,9 +569,20 @@ def describe(instance: Mapping[str, Any]) -> str:
     """Plain-text statement of an instance (inserted as ``{{ problem }}`` in prompts).
 
     Every field of the instance is stated, in the instance's order, so
-    :func:`parse_prompt` can recover it exactly. The edge list is one join over cached
-    label strings (graphs of up to 4,096 nodes).
+    :func:`parse_prompt` can recover it exactly. With the compiled module ``_graph_c``, an
+    instance of exact ints, lists or tuples of two and an ASCII ``kind`` is written in C
+    (the same string); otherwise the edge list is one join over cached label strings
+    (graphs of up to 4,096 nodes).
     """
+    if _C is not None:
+        text = _C.describe(instance)
+        if text is not None:
+            return text
+    return _describe_reference(instance)
+
+
+def _describe_reference(instance: Mapping[str, Any]) -> str:
+    """:func:`describe` in pure Python (the reference of the compiled path, and its fallback)."""
     n = instance["num_nodes"]
     edges = _edge_text(instance["edges"], n)
     t1, t2 = instance["targets"]

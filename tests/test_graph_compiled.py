@@ -1,0 +1,270 @@
+"""graph_connectivity's compiled certifier and statement (generators/_graph_c.c) against the
+pure-Python references: the same certificates and strings on generated items, the same
+outcome (result, or error type and message) on hostile instances, and no leaks."""
+
+from __future__ import annotations
+
+import gc as collector
+import os
+import subprocess
+import sys
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from depthbench.generators import graph_connectivity as gc
+from depthbench.tasks import TaskSpec, build_items, load_spec
+
+C = gc._C
+needs_c = pytest.mark.skipif(C is None, reason="the compiled module _graph_c is not built (or DEPTHBENCH_PURE_PYTHON=1)")
+SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _outcome(fn, instance):
+    """``("ok", result)`` or ``("error", type, message)``, to compare two implementations."""
+    try:
+        out = fn(instance)
+    except Exception as e:  # noqa: BLE001 - any error must be the same one
+        return ("error", type(e), str(e))
+    if isinstance(out, gc.Certificate):
+        return ("ok", out.depth, out.answer, out.solution_trace, out.extra)
+    return ("ok", out)
+
+
+def _instances(kind, count, seed):
+    """Generated instances of mixed sizes and depths; every tenth perturbed so that both
+    targets (k % 20 == 9) or none (k % 20 == 19) are reachable, or the source is isolated."""
+    rng = np.random.default_rng(seed)
+    sizes = (12, 20, 40, 100) if kind != "bridge" else (20, 40, 62, 100)
+    for k in range(count):
+        n = sizes[k % len(sizes)]
+        top = gc.max_depth({"kind": kind, "num_nodes": n})
+        cfg = gc.GraphConnectivityConfig(depth=int(rng.integers(1, top + 1)), num_nodes=n, kind=kind)
+        inst = gc.generate(cfg, rng).instance
+        if k % 10 == 9:
+            inst = dict(inst)
+            s, (t1, t2) = inst["source"], inst["targets"]
+            if k % 20 == 9:
+                inst["edges"] = inst["edges"] + [[s, t1], [t2, s]]
+            else:
+                inst["edges"] = [e for e in inst["edges"] if s not in e]
+        yield inst
+
+
+@needs_c
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", gc.KINDS)
+def test_compiled_certify_and_describe_equal_the_references_on_10000_items(kind):
+    """Same certificate (depth, answer, trace) as the Python BFS on every valid item; "not
+    handled" (None) exactly where the reference refuses; the same statement on every item."""
+    refused = 0
+    for inst in _instances(kind, 10_000, {"two_paths": 11, "bridge": 12, "random_branching": 13}[kind]):
+        found = C.certify(inst, gc.MAX_NUM_NODES)
+        try:
+            ref = gc._certify_reference(inst)
+        except gc.CertificationError:
+            assert found is None
+            refused += 1
+        else:
+            assert found == (ref.depth, ref.answer, ref.solution_trace)
+            assert type(found[0]) is int and type(found[1]) is str
+            assert all(type(x) is int for x in found[2])
+        assert C.describe(inst) == gc._describe_reference(inst)
+    assert 1_000 <= refused < 10_000
+
+
+@needs_c
+def test_compiled_paths_follow_the_reference_bfs_order():
+    """Two shortest paths of equal length: the trace is the one the FIFO search over
+    adjacency lists in edge order finds (parent = first to reach), whatever the orientation."""
+    a = {"kind": "x", "num_nodes": 6, "edges": [[0, 1], [0, 2], [1, 3], [2, 3], [4, 5]], "source": 0,
+         "targets": [3, 5]}
+    b = {**a, "edges": [[0, 2], [0, 1], [1, 3], [2, 3], [4, 5]]}
+    c = {**a, "edges": [[2, 0], [3, 1], [1, 0], [3, 2], [5, 4]]}  # reversed ends: adjacency 0: [2, 1]
+    assert C.certify(a, gc.MAX_NUM_NODES) == (2, "3", [0, 1, 3])
+    assert C.certify(b, gc.MAX_NUM_NODES) == (2, "3", [0, 2, 3])
+    assert C.certify(c, gc.MAX_NUM_NODES) == (2, "3", [0, 2, 3])
+    for inst in (a, b, c):
+        ref = gc._certify_reference(inst)
+        assert C.certify(inst, gc.MAX_NUM_NODES) == (ref.depth, ref.answer, ref.solution_trace)
+
+
+@needs_c
+def test_compiled_certify_respects_the_node_limit_and_handles_the_largest_graph():
+    small = {"kind": "x", "num_nodes": 5, "edges": [[0, 1], [3, 4]], "source": 0, "targets": [1, 3]}
+    assert C.certify({**small, "num_nodes": gc.MAX_NUM_NODES + 1}, gc.MAX_NUM_NODES) is None
+    assert C.certify(small, 4) is None  # the limit is the caller's
+    big = {**small, "num_nodes": gc.MAX_NUM_NODES, "targets": [1, gc.MAX_NUM_NODES - 1]}
+    assert C.certify(big, gc.MAX_NUM_NODES) == (1, "1", [0, 1])
+    with pytest.raises(gc.CertificationError, match="past the limit"):
+        gc.certify({**small, "num_nodes": 10**12})
+
+
+# --------------------------------------------------------------------------- hostile instances
+class _Int(int):
+    pass
+
+
+class _Str(str):
+    pass
+
+
+class _Key(str):
+    """A key that collides with "edges" and raises on comparison (a dict lookup meets it)."""
+
+    def __hash__(self):
+        return hash("edges")
+
+    def __eq__(self, other):
+        raise RuntimeError("compared")
+
+
+def _odd_value(v):
+    """Values that are not plain ints (or plain ints outside every range) in place of int v."""
+    return st.sampled_from([True, False, np.int64(v), np.int32(v), float(v), str(v), np.str_(str(v)), _Int(v),
+                            None, -1, -v - 1, 2**63, 2**70, -(2**70), 10**6, [v], (v,)])
+
+
+@st.composite
+def hostile(draw):
+    """A small generated instance with one to three of: a value swapped for a non-int or an
+    out-of-range int, a reshaped edge / targets / edge list, a missing or extra key, added
+    self-loops, duplicates or cross edges, a dict subclass, an odd kind."""
+    kind = draw(st.sampled_from(gc.KINDS))
+    n = 2 * draw(st.integers(4 if kind == "bridge" else 2, 12))
+    top = gc.max_depth({"kind": kind, "num_nodes": n})
+    cfg = gc.GraphConnectivityConfig(depth=draw(st.integers(1, top)), num_nodes=n, kind=kind)
+    inst = gc.generate(cfg, np.random.default_rng(draw(st.integers(0, 2**32)))).instance
+    inst = {**inst, "edges": [list(e) for e in inst["edges"]], "targets": list(inst["targets"])}
+    for _ in range(draw(st.integers(1, 3))):
+        edges, what = inst["edges"], draw(st.integers(0, 16))
+        j = draw(st.integers(0, len(edges) - 1)) if edges else 0
+        pair = bool(edges) and isinstance(edges[j], list) and len(edges[j]) == 2
+        if what in (3, 4, 10) and not pair:
+            what = 11
+        if what == 0:
+            inst["num_nodes"] = draw(_odd_value(n) | st.integers(-3, 3 * n))
+        elif what == 1:
+            inst["source"] = draw(_odd_value(inst["source"]) | st.integers(-2 * n, 2 * n))
+        elif what == 2:
+            inst["targets"][draw(st.integers(0, 1))] = draw(_odd_value(1) | st.integers(-2 * n, 2 * n))
+        elif what == 3:
+            edges[j][draw(st.integers(0, 1))] = draw(_odd_value(edges[j][0]) | st.integers(-3 * n, 3 * n))
+        elif what == 4:
+            edges[j] = draw(st.sampled_from([tuple(edges[j]), edges[j] + [0], edges[j][:1], [], {0: 1},
+                                             set(edges[j]), "0-1", None, 3, [edges[j]]]))
+        elif what == 5:
+            inst["targets"] = draw(st.sampled_from([tuple(inst["targets"]), inst["targets"][:1],
+                                                    inst["targets"] * 2, [inst["targets"][0]] * 2, set(), "01", 5]))
+        elif what == 6:
+            inst["edges"] = draw(st.sampled_from([tuple(edges), {tuple(e) for e in edges if
+                                                                              isinstance(e, list)}, [], None]))
+        elif what == 7:
+            inst.pop(draw(st.sampled_from(["num_nodes", "source", "targets", "edges", "kind"])), None)
+        elif what == 8:
+            inst[draw(st.sampled_from(["extra", 5, (1, 2)]))] = 1
+        elif what == 9:
+            u = draw(st.integers(0, n - 1))
+            edges.insert(draw(st.integers(0, len(edges))), [u, u])  # a self-loop
+        elif what == 10:
+            edges.insert(draw(st.integers(0, len(edges))), list(edges[j]))  # a duplicate
+        elif what == 11:
+            edges.append([draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))])  # maybe joins the parts
+        elif what == 12:
+            inst = draw(st.sampled_from([OrderedDict, lambda d: type("D", (dict,), {})(d)]))(inst)
+        elif what == 13:
+            inst["kind"] = draw(st.sampled_from(["", "ümlaut", _Str("two_paths"), 7, None, "a\nb"]))
+        elif what == 14:
+            inst = {_Key("edges") if k == "edges" else k: v for k, v in inst.items()}
+            break  # inst["edges"] now raises
+        elif what == 15:
+            inst["num_nodes"] = draw(st.sampled_from([1, 2, n + 1, gc.MAX_NUM_NODES + 1, 10**12]))
+        else:
+            inst = draw(st.sampled_from([[1, 2], None, "instance", inst]))
+        if not isinstance(inst, dict):
+            break
+        if not isinstance(inst.get("edges"), list) or not isinstance(inst.get("targets"), list):
+            break
+    return inst
+
+
+@needs_c
+@SETTINGS
+@given(inst=hostile())
+def test_certify_and_describe_give_the_reference_outcome_on_hostile_instances(inst):
+    """Through the public functions (compiled first, reference on "not handled"): the same
+    certificate, or the same error type and message, as the pure-Python reference."""
+    assert _outcome(gc.certify, inst) == _outcome(gc._certify_reference, inst)
+    assert _outcome(gc.describe, inst) == _outcome(gc._describe_reference, inst)
+
+
+@needs_c
+def test_describe_states_extreme_int_labels_as_the_reference_does():
+    for labels in ([-1, 2**63 - 1], [-(2**63), 0], [2**63, 1], [10**30, -(10**30)]):
+        inst = {"kind": "k", "num_nodes": 3, "edges": [labels, labels[::-1]], "source": labels[0],
+                "targets": [labels[1], 0]}
+        assert gc.describe(inst) == gc._describe_reference(inst)
+    for n in (0, -5, 2**63 - 1, -(2**63), 2**64):
+        inst = {"kind": "k", "num_nodes": n, "edges": [], "source": 0, "targets": [1, 2]}
+        assert gc.describe(inst) == gc._describe_reference(inst)
+        assert gc.describe(inst).endswith(f"Nodes: {n} (labelled 0 to {n - 1})\nEdges (undirected): \n"
+                                          "Source: 0\nTargets: 1, 2")
+
+
+# --------------------------------------------------------------------------- the switch and the builder
+def test_pure_python_switch_turns_the_compiled_module_off():
+    code = "from depthbench.generators import graph_connectivity as g; print(g._C is None)"
+    env = {**os.environ, "DEPTHBENCH_PURE_PYTHON": "1"}
+    out = subprocess.run([sys.executable, "-P", "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
+@needs_c
+@pytest.mark.parametrize("kind", gc.KINDS)
+def test_builder_items_are_the_same_with_and_without_the_compiled_module(kind, monkeypatch):
+    data = load_spec("graph_connectivity").to_dict()
+    data["params"] = {**data["params"], "kind": kind, "num_nodes": 40}
+    spec = TaskSpec.from_dict(data)
+    fast = build_items(spec, "test", depths=[1, 3], n=150, seed=5)
+    monkeypatch.setattr(gc, "_C", None)
+    slow = build_items(spec, "test", depths=[1, 3], n=150, seed=5)
+    assert len(fast) == 300 and fast == slow
+
+
+# --------------------------------------------------------------------------- leaks
+def _rss_kib() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+
+
+@needs_c
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc (Linux)")
+def test_compiled_calls_do_not_leak():
+    """10^5 calls on a certified, a refused and an odd instance: no growth in live objects,
+    in the instances' reference counts, or in resident memory (a leaked 9-label trace per
+    call would be > 10 MB)."""
+    cfg = gc.GraphConnectivityConfig(depth=8, num_nodes=100)
+    good = gc.generate(cfg, np.random.default_rng(0)).instance
+    refused = {**good, "edges": good["edges"] + [good["targets"]]}
+    odd = {**good, "source": np.int64(good["source"])}
+    insts = (good, refused, odd)
+
+    def run(times):
+        for _ in range(times):
+            for inst in insts:
+                C.certify(inst, gc.MAX_NUM_NODES)
+                C.describe(inst)
+
+    run(2_000)
+    collector.collect()
+    objects, refs, rss = len(collector.get_objects()), [sys.getrefcount(i) for i in insts], _rss_kib()
+    refs_edges = [sys.getrefcount(e) for e in good["edges"][:5]]
+    run(100_000)
+    collector.collect()
+    assert len(collector.get_objects()) - objects < 100
+    assert [sys.getrefcount(i) for i in insts] == refs
+    assert [sys.getrefcount(e) for e in good["edges"][:5]] == refs_edges
+    assert _rss_kib() - rss < 2_048
