@@ -113,7 +113,7 @@ static PyObject *certify(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ss
     if (!n_obj || !s_obj || !targets || !edges || !plain_int(n_obj, &n) || n < 1 || n > limit
         || n > INT32_MAX || !pair(targets, &t1_obj, &t2_obj) || !label(s_obj, n, &s)
         || !label(t1_obj, n, &t1) || !label(t2_obj, n, &t2) || t1 == t2
-        || !sequence(edges, &rows, &num_edges) || num_edges > (PY_SSIZE_T_MAX / 8 - n) / 2)
+        || !sequence(edges, &rows, &num_edges) || num_edges > PY_SSIZE_T_MAX / 32 - n)  /* block size */
         Py_RETURN_NONE;
 
     /* one block: the edge ends (2E), each node's first slot (n + 1), the adjacency slots

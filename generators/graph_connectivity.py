@@ -40,6 +40,10 @@ every kind. It reads every label and ``num_nodes`` only as a plain ``int`` (a JS
 is refused, not read as node 1; so are ``1.0``, ``"1"`` and numpy integers) and every edge
 and the targets only as a list or tuple of two. The gold trace is the (unique) shortest path.
 
+The search and the statement have compiled twins (``generators/_graph_c.c``), used for
+instances of the canonical shape and tested equal to the Python code, which stays the
+reference and the fallback (``DEPTHBENCH_PURE_PYTHON=1`` forces it).
+
 References
 ----------
 Mirtaheri, P., et al. (2025). Let me think! A long chain of thought can be worth

@@ -124,6 +124,7 @@ class _Key(str):
 
 def _odd_value(v):
     """Values that are not plain ints (or plain ints outside every range) in place of int v."""
+    v = v if type(v) is int and 0 <= v < 1000 else 1  # v may be an earlier mutation's value
     return st.sampled_from([True, False, np.int64(v), np.int32(v), float(v), str(v), np.str_(str(v)), _Int(v),
                             None, -1, -v - 1, 2**63, 2**70, -(2**70), 10**6, [v], (v,)])
 
@@ -160,8 +161,7 @@ def hostile(draw):
             inst["targets"] = draw(st.sampled_from([tuple(inst["targets"]), inst["targets"][:1],
                                                     inst["targets"] * 2, [inst["targets"][0]] * 2, set(), "01", 5]))
         elif what == 6:
-            inst["edges"] = draw(st.sampled_from([tuple(edges), {tuple(e) for e in edges if
-                                                                              isinstance(e, list)}, [], None]))
+            inst["edges"] = draw(st.sampled_from([tuple(edges), {(0, 1), (1, 2)}, [], None, edges * 2]))
         elif what == 7:
             inst.pop(draw(st.sampled_from(["num_nodes", "source", "targets", "edges", "kind"])), None)
         elif what == 8:
@@ -184,9 +184,10 @@ def hostile(draw):
             inst["num_nodes"] = draw(st.sampled_from([1, 2, n + 1, gc.MAX_NUM_NODES + 1, 10**12]))
         else:
             inst = draw(st.sampled_from([[1, 2], None, "instance", inst]))
-        if not isinstance(inst, dict):
-            break
-        if not isinstance(inst.get("edges"), list) or not isinstance(inst.get("targets"), list):
+        # go on only while the next mutation can read what it changes
+        if not (isinstance(inst, dict) and all(k in inst for k in ("num_nodes", "source", "targets", "edges"))
+                and isinstance(inst["edges"], list) and isinstance(inst["targets"], list)
+                and len(inst["targets"]) == 2):
             break
     return inst
 
