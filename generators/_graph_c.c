@@ -326,10 +326,98 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------- edge lists */
+
+/* A C-contiguous 2-D int64 array's buffer into *view, its shape checked against rows and
+   cols (-1: any): 1, else 0 with an exception set. */
+static int int64_rows(PyObject *array, Py_buffer *view, Py_ssize_t rows, Py_ssize_t cols)
+{
+    if (PyObject_GetBuffer(array, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return 0;
+    /* a signed 8-byte integer in native order: "l" or "q", maybe after "@", "=" or "<" */
+    const char *f = view->format ? view->format : "B";
+    if (*f == '@' || *f == '=' || (*f == '<' && PY_LITTLE_ENDIAN))
+        f++;
+    if (view->ndim == 2 && view->itemsize == 8 && (!strcmp(f, "l") || !strcmp(f, "q"))
+        && (rows < 0 || view->shape[0] == rows) && (cols < 0 || view->shape[1] == cols))
+        return 1;
+    PyBuffer_Release(view);
+    PyErr_SetString(PyExc_ValueError, "edge_lists needs C-contiguous int64 arrays of matching shapes");
+    return 0;
+}
+
+/* edge_lists(perm, ends, first_end) -> list: item j's edge list, row i being
+   [perm[j, ends[j, f]], perm[j, ends[j, f ^ 1]]] with f = first_end[j, i] -- the
+   generator's relabelling, edge order and orientation in one pass, the same lists as
+   generate_batch's numpy gathers and tolist. perm (items, n), ends (items, 2E) and
+   first_end (items, E) are int64; an index out of range raises ValueError (the arrays
+   are the generator's own: that would be a bug). */
+static PyObject *edge_lists(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "edge_lists(perm, ends, first_end)");
+        return NULL;
+    }
+    Py_buffer pv, ev, fv;
+    if (!int64_rows(args[0], &pv, -1, -1))
+        return NULL;
+    Py_ssize_t count = pv.shape[0];
+    if (!int64_rows(args[2], &fv, count, -1)) {
+        PyBuffer_Release(&pv);
+        return NULL;
+    }
+    Py_ssize_t n = pv.shape[1], num_edges = fv.shape[1];
+    if (!int64_rows(args[1], &ev, count, 2 * num_edges)) {
+        PyBuffer_Release(&pv);
+        PyBuffer_Release(&fv);
+        return NULL;
+    }
+    const int64_t *perm = pv.buf, *ends = ev.buf, *first = fv.buf;
+    PyObject *out = PyList_New(count);
+    if (!out)
+        goto done;
+    for (Py_ssize_t j = 0; j < count; j++, perm += n, ends += 2 * num_edges) {
+        PyObject *edges = PyList_New(num_edges);
+        if (!edges)
+            goto fail;
+        PyList_SET_ITEM(out, j, edges);
+        for (Py_ssize_t i = 0; i < num_edges; i++) {
+            int64_t f = *first++;
+            if (f < 0 || f >= 2 * num_edges)
+                goto bad;
+            int64_t a = ends[f], b = ends[f ^ 1];
+            if (a < 0 || a >= n || b < 0 || b >= n)
+                goto bad;
+            PyObject *e = PyList_New(2), *x;
+            if (!e)
+                goto fail;
+            PyList_SET_ITEM(edges, i, e);
+            if (!(x = PyLong_FromLongLong(perm[a])))
+                goto fail;
+            PyList_SET_ITEM(e, 0, x);
+            if (!(x = PyLong_FromLongLong(perm[b])))
+                goto fail;
+            PyList_SET_ITEM(e, 1, x);
+        }
+    }
+    goto done;
+bad:
+    PyErr_SetString(PyExc_ValueError, "edge_lists: an index is out of range");
+fail:  /* unfilled slots are NULL, which list deallocation skips */
+    Py_CLEAR(out);
+done:
+    PyBuffer_Release(&pv);
+    PyBuffer_Release(&ev);
+    PyBuffer_Release(&fv);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"certify", (PyCFunction)(void (*)(void))certify, METH_FASTCALL,
      "certify(instance, max_num_nodes) -> (depth, answer, solution_trace) or None (not handled)"},
     {"describe", describe, METH_O, "describe(instance) -> str or None (not handled)"},
+    {"edge_lists", (PyCFunction)(void (*)(void))edge_lists, METH_FASTCALL,
+     "edge_lists(perm, ends, first_end) -> the edge lists of a batch (generate_batch's gathers)"},
     {NULL, NULL, 0, NULL},
 };
 

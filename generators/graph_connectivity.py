@@ -409,12 +409,14 @@ def generate_batch(config: GraphConnectivityConfig, rngs: Iterable[np.random.Gen
     first_end = _argsort_rows(u[:, b:b + num_edges])
     first_end <<= 1
     first_end += u[:, b + num_edges:] < 0.5
-    # flat gathers: row j's entries sit at j * width + column
-    first_end += np.arange(0, count * 2 * num_edges, 2 * num_edges)[:, None]
-    picks = (first_end[:, :, None] ^ _ENDS).ravel()
-    nodes = ends.ravel()[picks].reshape(count, -1)
-    nodes += np.arange(0, count * n, n)[:, None]
-    all_edges = perm.ravel()[nodes].reshape(count, num_edges, 2).tolist()
+    if _C is not None:  # the same gathers and lists in one compiled pass
+        all_edges = _C.edge_lists(perm, ends, first_end)
+    else:  # flat gathers: row j's entries sit at j * width + column
+        first_end += np.arange(0, count * 2 * num_edges, 2 * num_edges)[:, None]
+        picks = (first_end[:, :, None] ^ _ENDS).ravel()
+        nodes = ends.ravel()[picks].reshape(count, -1)
+        nodes += np.arange(0, count * n, n)[:, None]
+        all_edges = perm.ravel()[nodes].reshape(count, num_edges, 2).tolist()
     traces = perm[:, :d + 1].tolist()
     targets_all = perm[:, d].tolist()
     decoys_all = perm[:, d + m].tolist()

@@ -103,6 +103,49 @@ def test_compiled_certify_respects_the_node_limit_and_handles_the_largest_graph(
         gc.certify({**small, "num_nodes": 10**12})
 
 
+def _fields(p):
+    return (p.instance, p.answer, p.answer_type, p.depth, p.solution_trace, p.size, p.chance, p.answer_space)
+
+
+@needs_c
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", gc.KINDS)
+def test_compiled_edge_lists_give_generate_batch_the_same_problems_on_10000_items(kind, monkeypatch):
+    """generate_batch with the compiled gathers equals its numpy path, field by field (types
+    included: the edge lists hold plain ints), over batches of mixed sizes, depths and cues."""
+    rng = np.random.default_rng({"two_paths": 21, "bridge": 22, "random_branching": 23}[kind])
+    sizes = (8, 20, 100, 202)
+    total = 0
+    while total < 10_000:
+        n = int(rng.choice(sizes))
+        cfg = gc.GraphConnectivityConfig(depth=int(rng.integers(1, gc.max_depth({"kind": kind, "num_nodes": n}) + 1)),
+                                         num_nodes=n, kind=kind)
+        count = int(rng.integers(2, 300))
+        cues = [None if rng.random() < 0.2 else {"target_first": bool(rng.random() < 0.5),
+                                                  "target_larger": bool(rng.random() < 0.5)} for _ in range(count)]
+        seed = int(rng.integers(2**63))
+        fast = gc.generate_batch(cfg, [np.random.default_rng([seed, i]) for i in range(count)], cues)
+        monkeypatch.setattr(gc, "_C", None)
+        slow = gc.generate_batch(cfg, [np.random.default_rng([seed, i]) for i in range(count)], cues)
+        monkeypatch.setattr(gc, "_C", C)
+        assert [_fields(p) for p in fast] == [_fields(p) for p in slow]
+        assert all(type(x) is int for p in fast[:3] for e in p.instance["edges"] for x in e)
+        total += count
+
+
+@needs_c
+def test_compiled_edge_lists_refuse_arrays_it_cannot_read():
+    perm, ends, first = np.arange(12).reshape(2, 6), np.array([[0, 1, 2, 3], [5, 4, 3, 2]]), np.array([[1, 2], [0, 3]])
+    assert C.edge_lists(perm, ends, first) == [[[1, 0], [2, 3]], [[11, 10], [8, 9]]]
+    for args in [(perm.astype(np.int32), ends, first), (perm, ends[:, :2].copy(), first), (perm, ends, first[:1]),
+                 (perm[:, ::2], ends, first), (perm, ends, np.array([[4, 0], [0, 0]])),
+                 (perm, np.array([[0, 6, 0, 0], [0, 0, 0, 0]]), first), (perm, ends, -first)]:
+        with pytest.raises(ValueError):
+            C.edge_lists(*args)
+    with pytest.raises(TypeError):
+        C.edge_lists([[0]], ends, first)
+
+
 # --------------------------------------------------------------------------- hostile instances
 class _Int(int):
     pass
@@ -244,7 +287,8 @@ def _rss_kib() -> int:
 @needs_c
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc (Linux)")
 def test_compiled_calls_do_not_leak():
-    """10^5 calls on a certified, a refused and an odd instance: no growth in live objects,
+    """10^5 calls on a certified, a refused and an odd instance (and of edge_lists, with a
+    refusal): no growth in live objects,
     in the instances' reference counts, or in resident memory (a leaked 9-label trace per
     call would be > 10 MB)."""
     cfg = gc.GraphConnectivityConfig(depth=8, num_nodes=100)
@@ -253,19 +297,29 @@ def test_compiled_calls_do_not_leak():
     odd = {**good, "source": np.int64(good["source"])}
     insts = (good, refused, odd)
 
+    perm, ends, first = np.arange(12).reshape(2, 6), np.array([[0, 1, 2, 3], [5, 4, 3, 2]]), np.array([[1, 2], [0, 3]])
+    bad = np.array([[4, 0], [0, 0]])
+
     def run(times):
         for _ in range(times):
             for inst in insts:
                 C.certify(inst, gc.MAX_NUM_NODES)
                 C.describe(inst)
+            C.edge_lists(perm, ends, first)
+            try:
+                C.edge_lists(perm, ends, bad)
+            except ValueError:
+                pass
 
     run(2_000)
     collector.collect()
     objects, refs, rss = len(collector.get_objects()), [sys.getrefcount(i) for i in insts], _rss_kib()
     refs_edges = [sys.getrefcount(e) for e in good["edges"][:5]]
+    refs_perm = sys.getrefcount(perm)
     run(100_000)
     collector.collect()
     assert len(collector.get_objects()) - objects < 100
     assert [sys.getrefcount(i) for i in insts] == refs
     assert [sys.getrefcount(e) for e in good["edges"][:5]] == refs_edges
+    assert sys.getrefcount(perm) == refs_perm
     assert _rss_kib() - rss < 2_048
