@@ -366,7 +366,8 @@ def generate_batch(config: GraphConnectivityConfig, rngs: Iterable[np.random.Gen
     consumed before the next is taken, so the builder may reuse one reseeded generator), and
     every later step works row by row (a stable argsort per row), so an item never depends
     on the others in the batch. The numpy calls run once per batch, the Python work
-    (lists, the problem) once per item.
+    (lists, the problem) once per item; with the compiled module ``_graph_c`` the last
+    gathers (relabel, order, orient) and the edge lists are one C pass, the same lists.
 
     Parameters
     ----------
