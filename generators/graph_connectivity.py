@@ -63,7 +63,7 @@ import numpy as np
 from depthbench.generators._base import Certificate, Family, Problem, StepCheck, parse_int
 from depthbench.generators._compiled import load
 
-#: the compiled certifier and statement (generators/_graph_c.c), or None: pure Python
+#: the compiled certifier, statement and batch edge lists (generators/_graph_c.c), or None: pure Python
 _C = load("_graph_c")
 
 __all__ = ["GraphConnectivityConfig", "generate", "generate_batch", "certify", "describe", "parse_prompt", "max_depth",

@@ -19,7 +19,7 @@ from depthbench.generators import graph_connectivity as gc
 from depthbench.tasks import TaskSpec, build_items, load_spec
 
 C = gc._C
-needs_c = pytest.mark.skipif(C is None, reason="the compiled module _graph_c is not built (or DEPTHBENCH_PURE_PYTHON=1)")
+needs_c = pytest.mark.skipif(C is None, reason="the compiled module _graph_c is not built, or DEPTHBENCH_PURE_PYTHON=1")
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
