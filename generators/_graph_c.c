@@ -42,17 +42,11 @@ static int plain_int(PyObject *o, long long *out)
 /* The items of an exact list or tuple: 1 with *items and *len set, else 0. */
 static int sequence(PyObject *o, PyObject ***items, Py_ssize_t *len)
 {
-    if (PyList_CheckExact(o)) {
-        *items = ((PyListObject *)o)->ob_item;
-        *len = PyList_GET_SIZE(o);
-        return 1;
-    }
-    if (PyTuple_CheckExact(o)) {
-        *items = ((PyTupleObject *)o)->ob_item;
-        *len = PyTuple_GET_SIZE(o);
-        return 1;
-    }
-    return 0;
+    if (!PyList_CheckExact(o) && !PyTuple_CheckExact(o))
+        return 0;
+    *items = PySequence_Fast_ITEMS(o);  /* valid for a list or a tuple; borrowed */
+    *len = PySequence_Fast_GET_SIZE(o);
+    return 1;
 }
 
 /* The two items of an exact list or tuple of length 2: 1, else 0. */
