@@ -73,6 +73,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
 
 
+class _Version(argparse.Action):
+    """``--version``: the version, and which compiled fast paths of the generators this process
+    uses (:func:`depthbench.generators._compiled.describe_status`; looked up only when asked)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> "NoReturn":
+        from depthbench.generators._compiled import describe_status
+
+        print(f"depthbench {__version__}; {describe_status()}")  # on stdout, as argparse's own version action
+        parser.exit(0)
+
+
 def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
     """Build the argument parser.
 
@@ -98,7 +112,8 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
             "leaderboard submissions."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"depthbench {__version__}")
+    parser.add_argument("--version", action=_Version,
+                        help="show the version and whether the compiled fast paths are in use, then exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     registered: set[str] = set()
     for cmd in COMMANDS:
