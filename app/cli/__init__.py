@@ -25,11 +25,14 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple, NoReturn
 
-from depthbench import __version__
+from depthbench._lazy import lazy_exports
 from depthbench.errors import UserError
 from depthbench.io import is_disk_full
 
-__all__ = ["main", "build_parser", "COMMANDS", "Command"]
+__all__ = ["main", "build_parser", "COMMANDS", "Command", "version_line"]
+
+# the --version line reads the generators' compiled modules: deferred, so --help imports no subsystem
+__getattr__, __dir__ = lazy_exports(__name__, {"depthbench.cli._version": ("version_line",)})
 
 
 class Command(NamedTuple):
@@ -75,15 +78,13 @@ class _Parser(argparse.ArgumentParser):
 
 class _Version(argparse.Action):
     """``--version``: the version, and which compiled fast paths of the generators this process
-    uses (:func:`depthbench.generators._compiled.describe_status`; looked up only when asked)."""
+    uses (``version_line``, a deferred re-export: looked up only when asked)."""
 
     def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
         super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
 
     def __call__(self, parser: argparse.ArgumentParser, *args: object) -> "NoReturn":
-        from depthbench.generators._compiled import describe_status
-
-        print(f"depthbench {__version__}; {describe_status()}")  # on stdout, as argparse's own version action
+        print(sys.modules[__name__].version_line())  # the deferred re-export above; stdout, as argparse does
         parser.exit(0)
 
 
