@@ -13,6 +13,7 @@ The toy family of ``tests/_toy_family.py`` (no batch hooks of its own) gets them
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -21,6 +22,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tests._toy_family as toy
 from depthbench.generators import Certificate, families, get_family, register_family, unregister_family
@@ -36,21 +39,31 @@ def _toy_generate_batch(config, rngs, cues):
     return [toy.generate(config, rng) for rng, _ in zip(rngs, cues)]
 
 
+@contextlib.contextmanager
+def _toy_registered(**changes):
+    """The toy family with ``changes`` (and a ``generate_batch``, runs of 4) registered meanwhile."""
+    unregister_family(toy.FAMILY.name)
+    register_family(dataclasses.replace(toy.FAMILY, **{"generate_batch": _toy_generate_batch, "batch_size": 4,
+                                                       **changes}))
+    try:
+        yield
+    finally:
+        unregister_family(toy.FAMILY.name)
+
+
 @pytest.fixture()
 def toy_variant(tmp_path):
-    """``toy_variant(**changes)``: registers the toy family with ``changes`` (and a
-    ``generate_batch``, runs of 4), returns its spec path; unregistered afterwards."""
+    """``toy_variant(**changes)``: registers the toy family with ``changes`` (see
+    ``_toy_registered``) until the test ends, returns its spec path."""
     path = tmp_path / "toy_letters.yaml"
     path.write_text(toy.SPEC)
+    with contextlib.ExitStack() as stack:
+        def make(**changes):
+            stack.close()
+            stack.enter_context(_toy_registered(**changes))
+            return path
 
-    def make(**changes):
-        unregister_family(toy.FAMILY.name)
-        register_family(dataclasses.replace(toy.FAMILY, **{"generate_batch": _toy_generate_batch, "batch_size": 4,
-                                                           **changes}))
-        return path
-
-    yield make
-    unregister_family(toy.FAMILY.name)
+        yield make
 
 
 class _Counted:
@@ -140,6 +153,34 @@ def test_a_run_the_batch_certifier_refuses_although_it_is_valid_gives_the_same_i
     refused = [r for r in runs if any(it["instance"]["start"] in "AB" for it in r)]
     assert 0 < len(refused) < len(runs), "the seed must give both kinds of run (choose another one)"
     assert single.calls == 4 * len(refused) and batch.seen == 4 * (len(runs) - len(refused))
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(2, 40), n=st.integers(1, 30), seed=st.integers(0, 2**32),
+       depths=st.lists(st.integers(1, toy.MAX_DEPTH), min_size=1, max_size=3, unique=True),
+       refuse=st.sets(st.sampled_from(toy.LETTERS), max_size=6))
+def test_any_batch_size_and_any_refused_runs_give_the_one_by_one_build(tmp_path_factory, size, n, seed, depths, refuse):
+    """Property: the toy family with runs of ``size`` items and a batch certifier that refuses
+    every run holding a walk from a letter in ``refuse`` builds exactly the items of the plain
+    toy family (no batch hooks: one generate and certify call per item), redraws included
+    (depth 1 has 78 walks, so duplicates are common)."""
+    path = tmp_path_factory.getbasetemp() / "toy_letters.yaml"
+    path.write_text(toy.SPEC)
+
+    def picky(instances):
+        if any(x["start"] in refuse for x in instances):
+            raise ValueError("start: not handled by this batch certifier")
+        return [toy.certify(x) for x in instances]
+
+    unregister_family(toy.FAMILY.name)
+    register_family(toy.FAMILY)
+    try:
+        want = build_items(path, "test", depths=depths, n=n, seed=seed)
+    finally:
+        unregister_family(toy.FAMILY.name)
+    with _toy_registered(batch_size=size, certify_batch=picky):
+        got = build_items(path, "test", depths=depths, n=n, seed=seed)
+    assert canonical_json(got) == canonical_json(want)
 
 
 @pytest.mark.parametrize("family", sorted(families()))
