@@ -394,6 +394,10 @@ class _Bucket:
                 certs = fam.certify_batch(instances)
             except ValueError:  # certified one by one in _finish, so the refused item is named
                 pass
+        for hook, got in (("generate_batch", probs), ("describe_batch", texts), ("certify_batch", certs)):
+            if got is not None and len(got) != len(indices):
+                raise RuntimeError(f"{fam.name}: {hook} returned {len(got)} results for {len(indices)} items "
+                                   "(a family bug: one result per item, in order)")
         return self._finish(indices, 0, cues, probs, texts, certs)
 
     def _finish(self, indices: Sequence[int], attempt: int, cues: Sequence[dict[str, bool] | None],

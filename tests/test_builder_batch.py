@@ -110,6 +110,15 @@ def test_certify_batch_certificates_are_the_ones_checked_and_recorded(toy_varian
         build_items(toy_variant(certify_batch=second_run_shallow), "test", depths=[4], n=6)
 
 
+@pytest.mark.parametrize("hook", ["generate_batch", "describe_batch", "certify_batch"])
+def test_a_batch_hook_that_drops_a_result_is_an_error_not_a_shorter_build(toy_variant, hook):
+    real = {"generate_batch": _toy_generate_batch, "describe_batch": lambda xs: [toy.describe(x) for x in xs],
+            "certify_batch": lambda xs: [toy.certify(x) for x in xs]}
+    short = {**real, hook: lambda *a: real[hook](*a)[:-1]}
+    with pytest.raises(RuntimeError, match=f"toy_letters: {hook} returned 3 results for 4 items"):
+        build_items(toy_variant(**short), "test", depths=[4], n=8)
+
+
 def test_a_refused_batch_is_certified_one_by_one_and_the_error_names_the_item(toy_variant):
     """certify_batch refuses a run; certify refuses one item of it: the error is certify's own,
     naming that item (not the batch's message, not another item)."""
