@@ -154,7 +154,7 @@ STAGES = (("stream_us", "item stream"), ("cues_us", "cue values"), ("generate_us
 
 
 def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 2048,
-            repeats: int = 5) -> dict[str, Any]:
+            repeats: int = 9) -> dict[str, Any]:
     """Microseconds per item of each stage of an item build, on the same ``n`` items.
 
     The stages are timed inside one pass that does what ``build_items`` does for these items
