@@ -3,7 +3,9 @@
 * ``Family.certify_batch``: its certificates are what the builder checks and records; when it
   refuses a run (``ValueError``) the builder certifies that run one by one, so a refused item
   is named, and a run it refused although every item is valid gives the same items.
-* ``Family.batch_size``: any run length gives the same items, for every family.
+* ``Family.batch_size``: any run length gives the same items, for every family (and, as a
+  property of the toy family, with any pattern of refused runs); a batch hook that returns
+  another number of results than items is an error.
 * ``DEPTHBENCH_PURE_PYTHON=1`` (the pure-Python reference instead of the compiled modules of
   ``depthbench.generators._compiled``) gives the same JSONL bytes.
 
