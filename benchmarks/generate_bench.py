@@ -189,7 +189,7 @@ def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 
     runs = [list(range(j, min(n, j + size))) for j in range(0, n, size)]
     clock = time.perf_counter
 
-    def one_pass() -> dict[str, float]:
+    def one_pass() -> tuple[dict[str, float], list[Any]]:
         streams = ItemStreams(spec.name, fam.version, "test", 1)
         bucket = _Bucket(ctx, "test", 1, depth, config, streams)
         took = dict.fromkeys((k for k, _ in STAGES), 0.0)
@@ -219,19 +219,24 @@ def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 
                 t6 = clock()
                 for (key, _), dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2 - (t1 - t0), t4 - t3, t5 - t4, t6 - t5)):
                     took[key] += dt
-        return {k: v / n * 1e6 for k, v in took.items()}
+        return {k: v / n * 1e6 for k, v in took.items()}, items
 
     build_items(spec, "test", depths=[depth], n=20, seed=1)  # warm-up
     rows: list[dict[str, float]] = []
-    for _ in range(repeats):
+    for r in range(repeats):
         gc.collect()
-        row = one_pass()
+        row, passed = one_pass()
+        del passed
         gc.collect()
         t0 = clock()
         items = build_items(spec, "test", depths=[depth], n=n, seed=1)
         t1 = clock()
+        if r == 0 and one_pass()[1] != items:  # (no duplicate to redraw among these items)
+            raise AssertionError(f"{label}: the stage pass no longer builds the items build_items builds; "
+                                 "update _stages to the builder")
+        t2 = clock()
         del items
-        row["item_us"], row["free_us"] = (t1 - t0) / n * 1e6, (clock() - t1) / n * 1e6
+        row["item_us"], row["free_us"] = (t1 - t0) / n * 1e6, (clock() - t2) / n * 1e6
         rows.append(row)
     best = {k: min(r[k] for r in rows) for k in rows[0]}
     best["other_us"] = best["item_us"] - sum(best[k] for k, _ in STAGES)
