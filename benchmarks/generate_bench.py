@@ -164,8 +164,9 @@ def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 
     ``generate`` / ``describe`` / ``certify`` call per item otherwise), with the collector
     paused. Per run: the item streams (re-seeding them alone), the bucket's cue values,
     ``generate`` (minus its streams), the statements, the certificates, then the builder's
-    ``_Bucket._finish`` of the run (agreement checks, content hash, prompt, meta, item dict).
-    The whole build of the same items is timed on its own; "other" is the whole minus the
+    ``_Bucket._finish`` of the run (agreement checks, content hash, prompt, meta, item dict);
+    its items are checked once to be those of ``build_items``. The whole build of the same
+    items is timed on its own; "other" is the whole minus the
     stages (dedup, run bookkeeping, the collector's hand-over; it can come out slightly
     negative on a noisy machine). "free" is the time to drop the built items afterwards
     (not part of the whole item here; the pair table's timed runs include it, for
