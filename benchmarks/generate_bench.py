@@ -7,8 +7,14 @@ depthbench
     the per-item PCG64 stream from the sha256 of the item key, the bucket's balanced cue
     values, ``generate``, the family's independent ``certify`` (every item: a plain BFS for
     graphs, cross-checked against networkx in the tests), the compiled prompt, meta and
-    content hash, dedup. A second column times the family alone (``generate`` +
-    ``certify`` on one shared stream, no prompt or item dict).
+    content hash, dedup; in runs of ``Family.batch_size`` items through the family's
+    ``generate_batch`` / ``describe_batch`` / ``certify_batch`` hooks when it has them. A
+    second column times the family alone (``generate`` + ``certify`` on one shared stream, no
+    prompt or item dict, no batch hooks).
+
+    The family code runs on its compiled fast paths (C, ``depthbench.generators._compiled``)
+    when they were built; the environment line says which are loaded. Run with
+    ``DEPTHBENCH_PURE_PYTHON=1`` to time the pure-Python reference instead.
 reasoning-gym 0.1.25 (optional)
     ``dataset[i]`` for ``i`` in ``range(n)`` on ``reasoning_gym.create_dataset(...)``, the
     library's own way of producing items (question, answer, metadata).
@@ -22,6 +28,10 @@ Pairs at matched size
 * grid planning: ``grid_planning`` 9 x 9 at depth 1 (mean optimal plan ~27 moves) and
   21 x 21 at depth 2 (same grid size as the mazes) vs ``maze`` with shortest distance 20-25
   on 20-25 grids.
+
+Stages: for the graphs and arithmetic pairs, microseconds per item of each stage of the
+build (item stream, generate, certify, statement, the builder's rest), with the batch size
+and hooks the build uses (see ``_stages``).
 
 Scaling: ``graph_connectivity`` time per item for 50 ... 800 nodes at depth 8, with the
 log-log slope (1.0 = linear).
@@ -63,6 +73,7 @@ from typing import Any
 import numpy as np
 
 from depthbench.generators import get_family
+from depthbench.generators._compiled import describe_status, status
 from depthbench.tasks import build_items
 from depthbench.tasks._dataset import _BATCH
 from depthbench.tasks._spec import TaskSpec, load_spec
@@ -136,76 +147,102 @@ def _rg(name: str, **kwargs: Any) -> Callable[[int, int], Any]:
     return run
 
 
-def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 2000,
-            repeats: int = 3) -> dict[str, Any]:
+#: The stages of an item build, in the build's order (``_stages``), as (key, table header).
+STAGES = (("stream_us", "item stream"), ("cues_us", "cue values"), ("generate_us", "generate"),
+          ("statement_us", "problem statement"), ("certify_us", "certify"),
+          ("finish_us", "builder's finish (checks, content hash, prompt, meta, item dict)"))
+
+
+def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 2048,
+            repeats: int = 9) -> dict[str, Any]:
     """Microseconds per item of each stage of an item build, on the same ``n`` items.
 
-    Every stage runs over the items ``build_items`` makes (split ``test``, seed 1, indices
-    ``0 .. n-1``, with their balanced cue values), in the build's order: the item streams,
-    ``generate`` (minus its stream), ``certify`` and ``describe`` of those problems (the
-    family's ``describe_batch`` on runs of ``_BATCH`` when it has one, as the build calls
-    it), then the
-    whole build of the same items; "rest" is the builder's own work (cue blocks, prompt,
-    meta, content hash, the item dict, dedup, the garbage collector's passes). The stages of
-    one repeat are timed one after another; each column is the minimum over ``repeats`` (on
-    a shared machine the least disturbed run is the best estimate of a stage's cost).
+    The stages are timed inside one pass that does what ``build_items`` does for these items
+    (split ``test``, seed 1, indices ``0 .. n-1`` of one depth), in its order and in its runs:
+    ``Family.batch_size`` items (0: the builder's ``_BATCH``) per call of the family's
+    ``generate_batch``, ``describe_batch`` and ``certify_batch`` when it has them (one
+    ``generate`` / ``describe`` / ``certify`` call per item otherwise), with the collector
+    paused. Per run: the item streams (re-seeding them alone), the bucket's cue values,
+    ``generate`` (minus its streams), the statements, the certificates, then the builder's
+    ``_Bucket._finish`` of the run (agreement checks, content hash, prompt, meta, item dict);
+    its items are checked once to be those of ``build_items``. The whole build of the same
+    items is timed on its own; "other" is the whole minus the
+    stages (dedup, run bookkeeping, the collector's hand-over; it can come out slightly
+    negative on a noisy machine). "free" is the time to drop the built items afterwards
+    (not part of the whole item here; the pair table's timed runs include it, for
+    reasoning-gym's items as for ours). Each column is the minimum over ``repeats`` (on a shared
+    machine the least disturbed run is the best estimate of a stage's cost). The family
+    functions run on the compiled fast paths when they are loaded
+    (:func:`depthbench.generators._compiled.status`; ``DEPTHBENCH_PURE_PYTHON=1`` times the
+    pure-Python reference).
     """
     import gc
 
     from depthbench.generators._seeding import ItemStreams
-    from depthbench.tasks import bucket_cues
+    from depthbench.tasks._dataset import _Bucket, _config, _context, _gc_paused
 
     spec = _spec(task, **params)
-    fam = get_family(task)
-    config = fam.config_cls(**dict(spec.params), depth=depth)
-    names = tuple(fam.cues)
-    cues = [bucket_cues(spec.name, fam.version, "test", 1, depth, i, names) if names else None for i in range(n)]
-    streams = ItemStreams(spec.name, fam.version, "test", 1)
+    ctx = _context(spec)
+    fam = ctx.family
+    config = _config(ctx, depth)
+    batched = fam.generate_batch is not None  # the builder calls the other batch hooks only then
+    size = (fam.batch_size or _BATCH) if batched else 1
+    runs = [list(range(j, min(n, j + size))) for j in range(0, n, size)]
+    clock = time.perf_counter
 
-    def clock(fn: Callable[[], Any], paused: bool = True) -> tuple[float, Any]:
-        """Time ``fn`` per item; the stages hold their results with the collector paused, as a
-        build does (the whole build runs with it on: ``build_items`` pauses it itself)."""
-        gc.collect()
-        if paused:
-            gc.disable()
-        try:
-            t0 = time.perf_counter()
-            out = fn()
-            return (time.perf_counter() - t0) / n * 1e6, out
-        finally:
-            gc.enable()
-
-    def gen() -> list[Any]:
-        if fam.generate_batch is not None:  # as the build runs it: one call per _BATCH items of a depth
-            return [p for j in range(0, n, _BATCH) for p in fam.generate_batch(
-                config, (streams.rng(depth, i) for i in range(j, min(n, j + _BATCH))), cues[j:j + _BATCH])]
-        if names:
-            return [fam.generate(config, streams.rng(depth, i), cues[i]) for i in range(n)]
-        return [fam.generate(config, streams.rng(depth, i)) for i in range(n)]
-
-    def certify_all(instances: list[Any]) -> list[Any]:
-        return [fam.certify(i) for i in instances]
-
-    def describe_all(instances: list[Any]) -> list[str]:
-        if getattr(fam, "describe_batch", None) is not None and fam.generate_batch is not None:
-            return [t for j in range(0, n, _BATCH) for t in fam.describe_batch(instances[j:j + _BATCH])]
-        return [fam.describe(i) for i in instances]
+    def one_pass() -> tuple[dict[str, float], list[Any]]:
+        streams = ItemStreams(spec.name, fam.version, "test", 1)
+        bucket = _Bucket(ctx, "test", 1, depth, config, streams)
+        took = dict.fromkeys((k for k, _ in STAGES), 0.0)
+        items: list[Any] = []
+        with _gc_paused():
+            for run in runs:
+                t0 = clock()
+                for i in run:
+                    streams.rng(depth, i)
+                t1 = clock()
+                cues = [bucket.cues(i) for i in run]
+                t2 = clock()
+                if batched:
+                    probs = fam.generate_batch(config, (streams.rng(depth, i) for i in run), cues)
+                else:
+                    probs = [fam.generate(config, streams.rng(depth, i)) if c is None
+                             else fam.generate(config, streams.rng(depth, i), c) for i, c in zip(run, cues)]
+                t3 = clock()
+                instances = [p.instance for p in probs]
+                texts = (fam.describe_batch(instances) if batched and fam.describe_batch is not None
+                         else [fam.describe(x) for x in instances])
+                t4 = clock()
+                certs = (fam.certify_batch(instances) if batched and fam.certify_batch is not None
+                         else [fam.certify(x) for x in instances])
+                t5 = clock()
+                items += bucket._finish(run, 0, cues, probs, texts, certs)
+                t6 = clock()
+                for (key, _), dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2 - (t1 - t0), t4 - t3, t5 - t4, t6 - t5)):
+                    took[key] += dt
+        return {k: v / n * 1e6 for k, v in took.items()}, items
 
     build_items(spec, "test", depths=[depth], n=20, seed=1)  # warm-up
     rows: list[dict[str, float]] = []
-    for _ in range(repeats):
-        stream, _ = clock(lambda: [streams.rng(depth, i) for i in range(n)])
-        generate, probs = clock(gen)
-        certify, _ = clock(lambda: certify_all([p.instance for p in probs]))
-        statement, _ = clock(lambda: describe_all([p.instance for p in probs]))
-        del probs
-        whole, _ = clock(lambda: build_items(spec, "test", depths=[depth], n=n, seed=1), paused=False)
-        generate -= stream
-        rows.append({"stream_us": stream, "generate_us": generate, "certify_us": certify, "statement_us": statement,
-                     "rest_us": whole - stream - generate - certify - statement, "item_us": whole})
-    best = {k: min(r[k] for r in rows) for k in ("stream_us", "generate_us", "certify_us", "statement_us", "item_us")}
-    best["rest_us"] = best["item_us"] - best["stream_us"] - best["generate_us"] - best["certify_us"] - best["statement_us"]
-    return {"pair": label, **best}
+    for r in range(repeats):
+        gc.collect()
+        row, passed = one_pass()
+        del passed
+        gc.collect()
+        t0 = clock()
+        items = build_items(spec, "test", depths=[depth], n=n, seed=1)
+        t1 = clock()
+        if r == 0 and one_pass()[1] != items:  # (no duplicate to redraw among these items)
+            raise AssertionError(f"{label}: the stage pass no longer builds the items build_items builds; "
+                                 "update _stages to the builder")
+        t2 = clock()
+        del items
+        row["item_us"], row["free_us"] = (t1 - t0) / n * 1e6, (clock() - t2) / n * 1e6
+        rows.append(row)
+    best = {k: min(r[k] for r in rows) for k in rows[0]}
+    best["other_us"] = best["item_us"] - sum(best[k] for k, _ in STAGES)
+    hooks = [h for h in ("generate_batch", "describe_batch", "certify_batch") if getattr(fam, h) is not None]
+    return {"pair": label, "batch_size": size, "batch_hooks": hooks, "repeats": repeats, **best}
 
 
 def _mean_plan_length(spec: TaskSpec, depth: int, n: int = 200) -> float:
@@ -317,7 +354,7 @@ def markdown(res: dict[str, Any]) -> str:
     env = res["environment"]
     lines = [
         f"Environment: Python {env['python']}, {env['machine']}, {env['cpus']} CPUs (shared), "
-        f"depthbench commit {env['commit']}, reasoning-gym {env['reasoning_gym']}; "
+        f"depthbench commit {env['commit']}, reasoning-gym {env['reasoning_gym']}, {env['compiled']}; "
         f"median of {env['repeats']} runs of ~{env['seconds']} s each.",
         "",
     ]
@@ -351,15 +388,18 @@ def markdown(res: dict[str, Any]) -> str:
                      f"`{r['rg_generator']}` | {rg_s} | {ratio} | {spread} |")
     lines += [
         "",
-        "Where an item's time goes (microseconds per item over the same items, stages timed one after another, "
-        "minimum of 3):",
+        "Where an item's time goes (microseconds per item, each stage timed inside one pass that builds the same "
+        "items as the build, in its runs; minimum over repeats; \"other\" = whole item minus the stages):",
         "",
-        "| pair | item stream | generate | certify | problem statement | rest of the item (cues, prompt, meta, hash, dict, dedup) | whole item |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| pair | items per batch call (hooks) | " + " | ".join(h for _, h in STAGES) + " | other | whole item "
+        "| freeing the items afterwards |",
+        "|---|---|" + "---:|" * (len(STAGES) + 3),
     ]
     for r in res.get("stages", []):
-        lines.append(f"| {r['pair']} | {r['stream_us']:.0f} | {r['generate_us']:.0f} | {r['certify_us']:.0f} | "
-                     f"{r['statement_us']:.0f} | {r['rest_us']:.0f} | {r['item_us']:.0f} |")
+        hooks = ", ".join(h.split("_")[0] for h in r["batch_hooks"]) or "none"
+        cells = " | ".join(f"{r[k]:.1f}" for k, _ in STAGES)
+        lines.append(f"| {r['pair']} | {r['batch_size']} ({hooks}) | {cells} | {r['other_us']:.1f} | {r['item_us']:.1f} "
+                     f"| {r['free_us']:.1f} |")
     if not res["scaling"]:
         return "\n".join(lines)
     lines += [
@@ -393,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "commit": _commit(),
         "reasoning_gym": _rg_version(),
+        "compiled": describe_status(),
+        "compiled_modules": status(),
         "repeats": args.repeats,
         "seconds": args.seconds,
         "command": " ".join([Path(sys.executable).name, *sys.argv]),

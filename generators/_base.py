@@ -225,9 +225,12 @@ class Family:
         instances, each with the ``depth``, ``answer`` and ``extra`` that ``certify`` gives
         it (its ``solution_trace`` may be ``None``: the builder does not read it), computed
         from the instances alone like ``certify``. It raises ``ValueError`` when ``certify``
-        would refuse any of them (the builder then certifies them one by one, so the error
-        names the item). The builder calls it on the instances of one ``generate_batch``
-        call. None: one ``certify`` call per item.
+        would refuse any of them, and may raise it for a run it does not handle: the builder
+        then certifies that run one ``certify`` call at a time (same items; a refusal is a
+        ``CertificationMismatch`` naming the item, ``certify``'s message after it). The
+        builder calls it on the instances of one ``generate_batch`` call. None: one
+        ``certify`` call per item. (Every batch hook returns one result per item, in order;
+        another count is an error.)
     batch_size : int
         Items per ``generate_batch`` / ``certify_batch`` call in a build (>= 2; 0: the
         builder's default, 128). Larger batches spread numpy's per-call cost over more items.

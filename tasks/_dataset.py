@@ -22,9 +22,11 @@ constant over the bucket once (id prefix, params, source sha256, prompt head and
 content hash's prefix, the cue blocks) and re-seeds one shared stream per item
 (:class:`~depthbench.generators._seeding.ItemStreams`); the items are those :func:`make_item`
 builds one at a time, byte for byte; a family with ``Family.generate_batch`` generates a run
-of up to ``_BATCH`` indices of one depth in one call (each item still from its own stream),
-then certifies them one by one and states them with ``Family.describe_batch`` when the
-family has it.
+of up to ``Family.batch_size`` (default ``_BATCH``) indices of one depth in one call (each
+item still from its own stream), states them with ``Family.describe_batch`` and certifies
+them with ``Family.certify_batch`` when the family has those (one by one otherwise, and
+whenever the batch certifier refuses the run, so that a refused item is named), then
+finishes the run's items in one loop (``_Bucket._finish``).
 The cyclic garbage collector is paused meanwhile and the finished items are handed to its
 oldest generation at once (see ``_gc_paused``).
 
@@ -119,8 +121,8 @@ class _Template:
         except jinja2.TemplateSyntaxError as e:  # specs are checked at load; this covers hand-made ones
             raise UserError(f"prompt_template: Jinja2 syntax error at template line {e.lineno} ({e.message}); "
                             "fix the template") from None
-        self._uses_space = "answer_space" in used
-        self._parts: dict[Any, tuple[str, str] | None] = {}
+        self.uses_space = "answer_space" in used  # the prompt depends on the item's answer space
+        self._parts: dict[tuple[str, str], tuple[str, str] | None] = {}
 
     def render(self, **kw: Any) -> str:
         try:
@@ -131,7 +133,15 @@ class _Template:
 
     def render_item(self, problem: str, answer_space: Mapping[str, Any], answer_format: str) -> str:
         """``render(problem=..., answer_space=..., answer_format=...)``, fast when possible."""
-        key = _space_key(answer_space) if self._uses_space else ""
+        parts = self.parts(answer_space, answer_format)
+        if parts is None:
+            return self.render(problem=problem, answer_space=answer_space, answer_format=answer_format)
+        return parts[0] + problem + parts[1]
+
+    def parts(self, answer_space: Mapping[str, Any], answer_format: str) -> tuple[str, str] | None:
+        """The prompt's text before and after the problem statement for this answer space and
+        format (None: the template must be rendered in full for each problem)."""
+        key = (answer_format, _space_key(answer_space) if self.uses_space else "")
         parts = self._parts.get(key, False)
         if parts is False:
             a, b = (self.render(problem=p, answer_space=answer_space, answer_format=answer_format) for p in _SENTINELS)
@@ -141,9 +151,7 @@ class _Template:
                 parts = (head, tail)
             if len(self._parts) < 4096:
                 self._parts[key] = parts
-        if parts is None:
-            return self.render(problem=problem, answer_space=answer_space, answer_format=answer_format)
-        return parts[0] + problem + parts[1]
+        return parts
 
 
 def _space_key(answer_space: Mapping[str, Any]) -> str:
@@ -367,86 +375,105 @@ class _Bucket:
             rng = self._rng(index, attempt)
         cues = self.cues(index)
         prob = self.fam.generate(self.config, rng) if cues is None else self.fam.generate(self.config, rng, cues)
-        return self._finish(index, attempt, cues, prob)
+        return self._finish((index,), attempt, (cues,), (prob,))[0]
 
     def items(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         """``[self.item(i) for i in indices]`` (first attempts), the problems made by one
         ``Family.generate_batch`` call when the family has one (same items: each is drawn
         from its own stream, see the hook's contract)."""
-        batch = self.fam.generate_batch
-        if batch is None or len(indices) < 2:
+        fam = self.fam
+        if fam.generate_batch is None or len(indices) < 2:
             return [self.item(i) for i in indices]
         cues = [self.cues(i) for i in indices]
-        probs = batch(self.config, (self._rng(i, 0) for i in indices), cues)
+        probs = fam.generate_batch(self.config, (self._rng(i, 0) for i in indices), cues)
         instances = [p.instance for p in probs]
-        texts: Sequence[Any] = (None,) * len(probs)
-        if self.fam.describe_batch is not None:
-            texts = self.fam.describe_batch(instances)
-        certs: Sequence[Any] = (None,) * len(probs)
-        if self.fam.certify_batch is not None:
+        texts = None if fam.describe_batch is None else fam.describe_batch(instances)
+        certs = None
+        if fam.certify_batch is not None:
             try:
-                certs = self.fam.certify_batch(instances)
-            except ValueError:  # certified one by one below, so the refused item is named
+                certs = fam.certify_batch(instances)
+            except ValueError:  # certified one by one in _finish, so the refused item is named
                 pass
-        return [self._finish(i, 0, c, p, t, k) for i, c, p, t, k in zip(indices, cues, probs, texts, certs)]
+        for hook, got in (("generate_batch", probs), ("describe_batch", texts), ("certify_batch", certs)):
+            if got is not None and len(got) != len(indices):
+                raise RuntimeError(f"{fam.name}: {hook} returned {len(got)} results for {len(indices)} items "
+                                   "(a family bug: one result per item, in order)")
+        return self._finish(indices, 0, cues, probs, texts, certs)
 
-    def _finish(self, index: int, attempt: int, cues: dict[str, bool] | None, prob: Any,
-                problem: str | None = None, cert: Any = None) -> dict[str, Any]:
-        """Certify and render one generated problem (``problem``: its statement, already made
-        by ``Family.describe_batch``; ``cert``: its certificate, already made by
-        ``Family.certify_batch``)."""
-        ctx, fam, depth = self.ctx, self.fam, self.depth
-        instance = prob.instance
-        if cert is None:
-            cert = fam.certify(instance)
-        if not (prob.depth == depth == cert.depth):
-            raise CertificationMismatch(f"{fam.name}: requested depth {depth}, generator built {prob.depth}, "
-                                        f"certifier measured {cert.depth} ({self._where(index, attempt)}); "
-                                        "item refused")
-        if prob.answer_type == "plan":
-            same = isinstance(cert.answer, str) and len(cert.answer) == len(str(prob.answer))
-        else:
-            same = cert.answer == prob.answer
-        if not same:
-            raise CertificationMismatch(f"{fam.name}: generator answer {prob.answer!r} but certifier answer "
-                                        f"{cert.answer!r} ({self._where(index, attempt)}); item refused")
-        if problem is None:
-            problem = fam.describe(instance)
-        h = self.hash_prefix.copy()
-        h.update(problem.encode("utf-8"))
-        # Families return JSON-native values (lists, dicts, str, int, float), so the item in
-        # memory equals the item read back (tested for every family) without a JSON round trip.
-        meta: dict[str, Any] = {
-            "family": fam.name,
-            "generator_source_sha256": self.source_sha,
-            "chance": float(prob.chance),
-            "size": dict(prob.size),
-            "answer_space": prob.answer_space,
-        }
-        if cert.extra:
-            meta.update(cert.extra)
-        if cues is not None:
-            meta["cues"] = cues
-        meta["content_sha256"] = h.hexdigest()
-        params = self.params.copy()
-        for k in self.list_params:
-            params[k] = list(params[k])
-        return {
-            "id": f"{self.id_prefix}{index}",
-            "task": ctx.task,
-            "generator_version": fam.version,
-            "split": self.split,
-            "seed": self.seed,
-            "index": int(index),
-            "depth": depth,
-            "params": params,
-            "instance": instance,
-            "prompt": self.template.render_item(problem, prob.answer_space, self.answer_format),
-            "answer": prob.answer,
-            "answer_type": prob.answer_type,
-            "solution_trace": prob.solution_trace,
-            "meta": meta,
-        }
+    def _finish(self, indices: Sequence[int], attempt: int, cues: Sequence[dict[str, bool] | None],
+                probs: Sequence[Any], texts: Sequence[str] | None = None,
+                certs: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        """Certify and render generated problems, one item each, in order.
+
+        ``texts``: their statements, already made by ``Family.describe_batch``; ``certs``:
+        their certificates, already made by ``Family.certify_batch`` (None: made here, one
+        by one). What is the same for every item is looked up once per call; the items are
+        those of the per-item definition, byte for byte.
+        """
+        fam, depth, name, version, certify = self.fam, self.depth, self.fam.name, self.fam.version, self.fam.certify
+        task, split, seed, source_sha = self.ctx.task, self.split, self.seed, self.source_sha
+        id_prefix, hash_prefix, params, list_params = self.id_prefix, self.hash_prefix, self.params, self.list_params
+        template, answer_format = self.template, self.answer_format
+        parts = None if template.uses_space else template.parts(probs[0].answer_space, answer_format)
+        out = []
+        for j, index in enumerate(indices):
+            prob = probs[j]
+            instance = prob.instance
+            if certs is not None:
+                cert = certs[j]
+            else:
+                try:
+                    cert = certify(instance)
+                except ValueError as e:  # a generator bug: name the item
+                    raise CertificationMismatch(f"{name}: the certifier refused the generated instance "
+                                                f"({self._where(index, attempt)}): {e}; item refused") from e
+            if not (prob.depth == depth == cert.depth):
+                raise CertificationMismatch(f"{name}: requested depth {depth}, generator built {prob.depth}, "
+                                            f"certifier measured {cert.depth} ({self._where(index, attempt)}); "
+                                            "item refused")
+            if prob.answer_type == "plan":
+                same = isinstance(cert.answer, str) and len(cert.answer) == len(str(prob.answer))
+            else:
+                same = cert.answer == prob.answer
+            if not same:
+                raise CertificationMismatch(f"{name}: generator answer {prob.answer!r} but certifier answer "
+                                            f"{cert.answer!r} ({self._where(index, attempt)}); item refused")
+            problem = fam.describe(instance) if texts is None else texts[j]
+            h = hash_prefix.copy()
+            h.update(problem.encode("utf-8"))
+            space = prob.answer_space
+            # Families return JSON-native values (lists, dicts, str, int, float), so the item in
+            # memory equals the item read back (tested for every family) without a JSON round trip.
+            meta: dict[str, Any] = {"family": name, "generator_source_sha256": source_sha, "chance": float(prob.chance),
+                                    "size": dict(prob.size), "answer_space": space}
+            if cert.extra:
+                meta.update(cert.extra)
+            if cues[j] is not None:
+                meta["cues"] = cues[j]
+            meta["content_sha256"] = h.hexdigest()
+            item_params = params.copy()
+            for k in list_params:
+                item_params[k] = list(item_params[k])
+            if template.uses_space:
+                parts = template.parts(space, answer_format)
+            out.append({
+                "id": f"{id_prefix}{index}",
+                "task": task,
+                "generator_version": version,
+                "split": split,
+                "seed": seed,
+                "index": int(index),
+                "depth": depth,
+                "params": item_params,
+                "instance": instance,
+                "prompt": (template.render(problem=problem, answer_space=space, answer_format=answer_format)
+                           if parts is None else parts[0] + problem + parts[1]),
+                "answer": prob.answer,
+                "answer_type": prob.answer_type,
+                "solution_trace": prob.solution_trace,
+                "meta": meta,
+            })
+        return out
 
     def _where(self, index: int, attempt: int) -> str:
         return _where(self.ctx, self.split, self.seed, self.depth, index, attempt)

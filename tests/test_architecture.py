@@ -28,9 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "ARCHITECTURE.md"
 #: the modules that may call ``importlib.import_module``: the registries that discover their plugin
 #: modules by scanning their own package (the backends' registry is the package's ``_registry``), ``depthbench._lazy`` (deferred imports, declared in literal
-#: tables read below) and the CLI, which imports the module of the command it runs from its table
+#: tables read below), the CLI, which imports the module of the command it runs from its table, and
+#: ``generators._compiled``, which loads the optional C extension modules by name
 DYNAMIC = {"depthbench.generators", "depthbench.baselines.strategies", "depthbench.baselines.backends._registry",
-           "depthbench._lazy", "depthbench.cli"}
+           "depthbench._lazy", "depthbench.cli", "depthbench.generators._compiled"}
 #: third-party modules that must not be imported when the CLI starts (``depthbench --help``)
 HEAVY = ("scipy", "matplotlib", "jsonschema", "networkx", "datasets", "pyarrow", "httpx", "httpcore", "llama_cpp",
          "jinja2", "tqdm", "yaml", "statsmodels", "pandas", "numpy", "asyncio", "ssl")
@@ -123,8 +124,8 @@ def _graph() -> tuple[dict[str, set[str]], list[str]]:
     hidden: list[str] = []
     for mod in MODULES:
         origin = importlib.util.find_spec(mod).origin
-        if origin is None:
-            continue  # a namespace package (the lm-eval task folder): no code of its own
+        if origin is None or not origin.endswith(".py"):
+            continue  # a namespace package (the lm-eval task folder) or a C extension: no Python imports
         tree = ast.parse(Path(origin).read_text(encoding="utf-8"), origin)
 
         def visit(node: ast.AST, in_func: bool, mod: str = mod) -> None:
@@ -207,8 +208,8 @@ def test_only_the_registries_import_dynamically():
     found = []
     for mod in MODULES:
         origin = importlib.util.find_spec(mod).origin
-        if origin is None:
-            continue  # a namespace package
+        if origin is None or not origin.endswith(".py"):
+            continue  # a namespace package or a C extension
         src = Path(origin).read_text(encoding="utf-8")
         if "import_module(" in src and mod not in DYNAMIC:
             found.append(mod)
@@ -262,7 +263,8 @@ def test_cli_help_and_strategies_import_only_what_they_need():
 
     table = {c.module for c in COMMANDS}
     # --help: the command table only, no subsystem
-    assert _loaded_by(["--help"]) == {"depthbench", "depthbench.cli", "depthbench.errors", "depthbench.io"}
+    assert _loaded_by(["--help"]) == {"depthbench", "depthbench.cli", "depthbench.errors", "depthbench.io",
+                                      "depthbench._lazy"}
     # strategies: the registry, not the runner, the datasets, the statistics or another command
     loaded = _loaded_by(["strategies"])
     assert "depthbench.baselines.strategies.budget_forcing" in loaded

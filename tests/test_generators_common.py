@@ -294,9 +294,8 @@ def test_compiled_prompt_equals_the_full_jinja_render(template):
 
     t = _Template(template)
     for problem, space in (("x1 = 2 + 3", {"modulus": 97}), ("p{{ q }}", {"modulus": 5}), ("a\nb", {"labels": ["1"]})):
-        for _ in range(2):  # the cached parts give the same text as the first render
-            assert t.render_item(problem, space, "Answer: <x>") == t.render(
-                problem=problem, answer_space=space, answer_format="Answer: <x>")
+        for fmt in ("Answer: <x>", "Final: <y>", "Answer: <x>"):  # the cached parts give the full render's text
+            assert t.render_item(problem, space, fmt) == t.render(problem=problem, answer_space=space, answer_format=fmt)
 
 
 def test_item_streams_equal_item_rng_and_block_rng():

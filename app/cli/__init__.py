@@ -25,11 +25,14 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple, NoReturn
 
-from depthbench import __version__
+from depthbench._lazy import lazy_exports
 from depthbench.errors import UserError
 from depthbench.io import is_disk_full
 
-__all__ = ["main", "build_parser", "COMMANDS", "Command"]
+__all__ = ["main", "build_parser", "COMMANDS", "Command", "version_line"]
+
+# the --version line reads the generators' compiled modules: deferred, so --help imports no subsystem
+__getattr__, __dir__ = lazy_exports(__name__, {"depthbench.cli._version": ("version_line",)})
 
 
 class Command(NamedTuple):
@@ -73,6 +76,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
 
 
+class _Version(argparse.Action):
+    """``--version``: the version, and which compiled fast paths of the generators this process
+    uses (``version_line``, a deferred re-export: looked up only when asked)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> "NoReturn":
+        print(sys.modules[__name__].version_line())  # the deferred re-export above; stdout, as argparse does
+        parser.exit(0)
+
+
 def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
     """Build the argument parser.
 
@@ -98,7 +113,8 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
             "leaderboard submissions."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"depthbench {__version__}")
+    parser.add_argument("--version", action=_Version,
+                        help="show the version and whether the compiled fast paths are in use, then exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     registered: set[str] = set()
     for cmd in COMMANDS:
