@@ -3,10 +3,11 @@
 
    multihop_arithmetic (generators/multihop_arithmetic.py) calls three functions:
 
-   generate(draw, names, ops, depth, modulus, threshold, order, size, answer_space, chance, problem)
-       The problems of generate_batch from the int64 draws of its items (one row each, the
-       layout of _Layout), choice for choice as _attempt makes them: a list of `problem`
-       objects (the Problem class).
+   generate(u, bounds, names, ops, depth, modulus, threshold, order, size, answer_space, chance, problem)
+       The problems of generate_batch from the uniform draws of its items (one float64 row
+       each, scaled by `bounds` and truncated as _attempt does: the layout of _Layout),
+       choice for choice as _attempt makes them: a list of `problem` objects (the Problem
+       class).
    certify(instances, certificate)
        Per instance a `certificate` (depth, answer, None, {"evaluations": e}) exactly as
        certify() measures them, or None where the instance is not in the canonical shape this
@@ -294,16 +295,18 @@ done:
 
 static PyObject *generate(PyObject *self, PyObject *args)
 {
-    PyObject *draw_obj, *names, *ops, *modulus, *order_obj, *size, *space, *chance, *cls, *out = NULL;
+    PyObject *u_obj, *bounds_obj, *names, *ops, *modulus, *order_obj, *size, *space, *chance, *cls, *out = NULL;
     PyObject *depth_obj = NULL;
+    long long *D = NULL;
+    const double *u, *bounds;
     Py_ssize_t d, n, nops, count, K, r;
     long long m, thr;
     char opc[3];
     int order;
-    Py_buffer view;
+    Py_buffer view, bview;
     gen_work w = {0};
 
-    if (!PyArg_ParseTuple(args, "OO!O!nO!LUO!O!O!O:generate", &draw_obj, &PyTuple_Type, &names, &PyTuple_Type, &ops,
+    if (!PyArg_ParseTuple(args, "OOO!O!nO!LUO!O!O!O:generate", &u_obj, &bounds_obj, &PyTuple_Type, &names, &PyTuple_Type, &ops,
                           &d, &PyLong_Type, &modulus, &thr, &order_obj, &PyDict_Type, &size, &PyDict_Type, &space,
                           &PyFloat_Type, &chance, &cls))
         return NULL;
@@ -322,14 +325,21 @@ static PyObject *generate(PyObject *self, PyObject *args)
             return NULL;
         }
     K = 6 * n + (n - 1) + (d - 1) + (order == 2 ? n - 1 : 0);
-    if (PyObject_GetBuffer(draw_obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+    if (PyObject_GetBuffer(u_obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         return NULL;
-    if (view.ndim != 2 || view.itemsize != 8 || view.format == NULL || strchr("lq", view.format[0]) == NULL ||
-        view.format[1] != 0 || view.shape[1] != K) {
-        PyErr_SetString(PyExc_ValueError, "_arith_c.generate: draw must be a C-contiguous int64 (count, K) array");
+    if (PyObject_GetBuffer(bounds_obj, &bview, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    if (view.ndim != 2 || view.format == NULL || strcmp(view.format, "d") != 0 || view.shape[1] != K ||
+        bview.ndim != 1 || bview.format == NULL || strcmp(bview.format, "d") != 0 || bview.shape[0] != K) {
+        PyErr_SetString(PyExc_ValueError, "_arith_c.generate: u must be a C-contiguous float64 (count, K) array "
+                                          "and bounds a float64 (K,) one");
         goto fail;
     }
     count = view.shape[0];
+    u = (const double *)view.buf;
+    bounds = (const double *)bview.buf;
     w.perm = PyMem_New(Py_ssize_t, n);
     w.pool = PyMem_New(Py_ssize_t, n);
     w.chain = PyMem_New(Py_ssize_t, n);
@@ -337,14 +347,20 @@ static PyObject *generate(PyObject *self, PyObject *args)
     w.value = PyMem_New(long long, n);
     w.show = PyMem_New(Py_ssize_t, n);
     w.st = PyMem_New(gen_stmt, n);
-    if (!w.perm || !w.pool || !w.chain || !w.show || !w.is_chain || !w.value || !w.st) {
+    D = PyMem_New(long long, K);
+    if (!D || !w.perm || !w.pool || !w.chain || !w.show || !w.is_chain || !w.value || !w.st) {
         PyErr_NoMemory();
         goto fail;
     }
     if ((depth_obj = PyLong_FromSsize_t(d)) == NULL || (out = PyList_New(count)) == NULL)
         goto fail;
     for (r = 0; r < count; r++) {
-        PyObject *p = generate_one((const long long *)view.buf + r * K, n, d, m, thr, order, names, ops, opc, nops,
+        PyObject *p;
+        Py_ssize_t j;
+        /* the row's choices: uniform times bound, truncated (numpy's multiply and astype(int64)) */
+        for (j = 0; j < K; j++)
+            D[j] = (long long)(u[r * K + j] * bounds[j]);
+        p = generate_one(D, n, d, m, thr, order, names, ops, opc, nops,
                                    modulus, order_obj, size, space, chance, depth_obj, cls, &w);
         if (p == NULL) {
             Py_CLEAR(out);
@@ -354,6 +370,8 @@ static PyObject *generate(PyObject *self, PyObject *args)
     }
 fail:
     PyBuffer_Release(&view);
+    PyBuffer_Release(&bview);
+    PyMem_Free(D);
     PyMem_Free(w.perm);
     PyMem_Free(w.pool);
     PyMem_Free(w.chain);

@@ -465,8 +465,8 @@ def generate_batch(config: MultihopArithmeticConfig, rngs: Iterable[np.random.Ge
 
     Item ``j`` is exactly ``generate(config, rngs[j])``: its ``rng.random(K)`` is drawn from
     its own stream into row ``j`` of one ``(len(cues), K)`` array (each stream consumed
-    before the next is taken), scaled and truncated to int64 for the whole batch, and every
-    later step reads row ``j`` only, so an item never depends on its batch mates. The
+    before the next is taken), then scaled and truncated to ints as in ``generate``, and
+    every later step reads row ``j`` only, so an item never depends on its batch mates. The
     compiled path (``_arith_c.generate``) then makes each item from its row choice by choice
     as ``generate`` does; without it (``DEPTHBENCH_PURE_PYTHON=1`` or no C compiler),
     ``_build_numpy`` does the same with numpy operations over the batch. Both are tested
@@ -495,13 +495,12 @@ def generate_batch(config: MultihopArithmeticConfig, rngs: Iterable[np.random.Ge
     u = np.empty((count, len(lay.bounds)))
     for row, rng in zip(u, rngs):
         rng.random(out=row)
-    u *= lay.bounds
-    draw = u.astype(np.int64)
-    if _C is not None:
+    if _C is not None:  # it scales and truncates each row itself
         n = config.num_variables
-        return _C.generate(draw, lay.names, lay.ops, config.depth, m, lay.threshold, lay.order,
+        return _C.generate(u, lay.bounds, lay.names, lay.ops, config.depth, m, lay.threshold, lay.order,
                            {"num_variables": n, "num_statements": n, "modulus": m}, {"modulus": m}, 1.0 / m, Problem)
-    return _build_numpy(config, lay, draw)
+    u *= lay.bounds
+    return _build_numpy(config, lay, u.astype(np.int64))
 
 
 def _build_numpy(config: MultihopArithmeticConfig, lay: _Layout, draw: np.ndarray) -> list[Problem]:
