@@ -704,44 +704,12 @@ typedef struct {
     PyObject *pair;
 } frame_cache;
 
-/* describe(inst) into b: 1 done, 0 not handled, -1 error. */
-static int describe_one(PyObject *inst, PyObject *frame, PyObject *question, frame_cache *fc, buffer *b)
+/* The statement lines of `sts` into b: 1 done, 0 not handled, -1 error. */
+static int put_statements(buffer *b, PyObject *sts)
 {
-    PyObject *mo, *sts, *query, *order_obj, *head, *tail;
-    Py_ssize_t n, i;
-    long long m;
-    int ok, order, r;
-    if (!PyDict_CheckExact(inst))
-        return 0;
-    mo = PyDict_GetItemWithError(inst, s_modulus);
-    sts = PyDict_GetItemWithError(inst, s_statements);
-    query = PyDict_GetItemWithError(inst, s_query);
-    order_obj = PyDict_GetItemWithError(inst, s_order);
-    order = order_code(order_obj);
-    if (mo == NULL || sts == NULL || query == NULL || order < 0 || !PyList_CheckExact(sts) ||
-        (n = PyList_GET_SIZE(sts)) == 0)
-        return 0;
-    m = exact_int(mo, LLONG_MIN + 1, LLONG_MAX, &ok);
-    if (!ok)
-        return 0;
-    if (fc->pair == NULL || fc->count != n || fc->m != m || fc->order != order) {
-        PyObject *pair = PyObject_CallFunction(frame, "nOO", n, mo, order_obj);
-        if (pair == NULL)
-            return -1;
-        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) {
-            Py_DECREF(pair);
-            PyErr_SetString(PyExc_TypeError, "_arith_c.describe: frame must return (head, tail)");
-            return -1;
-        }
-        Py_XSETREF(fc->pair, pair);
-        fc->count = n, fc->m = m, fc->order = order;
-    }
-    head = PyTuple_GET_ITEM(fc->pair, 0);
-    tail = PyTuple_GET_ITEM(fc->pair, 1);
-    b->len = 0;
-    if ((r = put_obj(b, head)) != 1)
-        return r;
-    for (i = 0; i < n; i++) {
+    Py_ssize_t i;
+    int r;
+    for (i = 0; i < PyList_GET_SIZE(sts); i++) {
         PyObject *st = PyList_GET_ITEM(sts, i), *var, *op, *args;
         int one;
         if (!PyDict_CheckExact(st) || (var = PyDict_GetItemWithError(st, s_var)) == NULL ||
@@ -749,7 +717,7 @@ static int describe_one(PyObject *inst, PyObject *frame, PyObject *question, fra
             !PyUnicode_CheckExact(var) || !PyUnicode_CheckExact(op) || !PyUnicode_IS_ASCII(op) ||
             !PyList_CheckExact(args))
             return 0;
-        one = one_char(op) == '=';
+        one = one_char(op) == '='; /* describe: "v = a" for '=', "v = a op b" for any other op */
         if (PyList_GET_SIZE(args) < (one ? 1 : 2))
             return 0;
         if ((i && put(b, "\n", 1) < 0) || (r = put_obj(b, var)) != 1 || put(b, " = ", 3) < 0 ||
@@ -759,10 +727,55 @@ static int describe_one(PyObject *inst, PyObject *frame, PyObject *question, fra
                      (r = put_obj(b, PyList_GET_ITEM(args, 1))) != 1))
             return PyErr_Occurred() ? -1 : r;
     }
-    if (!PyUnicode_CheckExact(query) || (r = put_obj(b, question)) != 1 || (r = put_obj(b, query)) != 1 ||
-        (r = put_obj(b, tail)) != 1)
-        return PyErr_Occurred() ? -1 : 0;
     return 1;
+}
+
+/* describe(inst) into b: 1 done, 0 not handled, -1 error. The header and order lines come
+   from the Python _frame (one call per new (count, modulus, order)); the fields read are held
+   while it runs. */
+static int describe_one(PyObject *inst, PyObject *frame, PyObject *question, frame_cache *fc, buffer *b)
+{
+    PyObject *mo, *sts, *query, *order_obj;
+    Py_ssize_t n;
+    long long m;
+    int ok, order, r = 0;
+    if (!PyDict_CheckExact(inst))
+        return 0;
+    mo = PyDict_GetItemWithError(inst, s_modulus);
+    sts = PyDict_GetItemWithError(inst, s_statements);
+    query = PyDict_GetItemWithError(inst, s_query);
+    order_obj = PyDict_GetItemWithError(inst, s_order);
+    order = order_code(order_obj);
+    if (mo == NULL || sts == NULL || query == NULL || order < 0 || !PyList_CheckExact(sts) ||
+        !PyUnicode_CheckExact(query) || (n = PyList_GET_SIZE(sts)) == 0)
+        return 0;
+    m = exact_int(mo, LLONG_MIN + 1, LLONG_MAX, &ok);
+    if (!ok)
+        return 0;
+    Py_INCREF(sts);
+    Py_INCREF(query);
+    if (fc->pair == NULL || fc->count != n || fc->m != m || fc->order != order) {
+        PyObject *pair = PyObject_CallFunction(frame, "nOO", n, mo, order_obj);
+        r = -1;
+        if (pair == NULL)
+            goto out;
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            Py_DECREF(pair);
+            PyErr_SetString(PyExc_TypeError, "_arith_c.describe: frame must return (head, tail)");
+            goto out;
+        }
+        Py_XSETREF(fc->pair, pair);
+        fc->count = n, fc->m = m, fc->order = order;
+    }
+    b->len = 0;
+    if ((r = put_obj(b, PyTuple_GET_ITEM(fc->pair, 0))) != 1 || (r = put_statements(b, sts)) != 1 ||
+        (r = put_obj(b, question)) != 1 || (r = put_obj(b, query)) != 1 ||
+        (r = put_obj(b, PyTuple_GET_ITEM(fc->pair, 1))) != 1)
+        r = PyErr_Occurred() ? -1 : r;
+out:
+    Py_DECREF(sts);
+    Py_DECREF(query);
+    return r;
 }
 
 static PyObject *describe(PyObject *self, PyObject *args)

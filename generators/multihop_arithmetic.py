@@ -25,9 +25,11 @@ Construction (``generate``)
     computes each value as it creates the statement (creation order is topological).
     ``generate_batch`` (the builder's ``Family.generate_batch`` hook) makes the same items
     for many streams at once: each item's draw fills one row of a ``(count, K)`` array from
-    its own stream, then the swaps, operand slots and values modulo ``m`` are numpy
-    operations over the batch (slot by slot for the values), and only the statement dicts,
-    trace and problem are built per item (tested equal to ``generate``, item by item).
+    its own stream; the compiled module (``_arith_c``, below) then makes each item from its
+    row as ``_attempt`` does, and without it the swaps, operand slots and values modulo
+    ``m`` are numpy operations over the batch (slot by slot for the values), with only the
+    statement dicts, trace and problem built per item (both tested equal to ``generate``,
+    item by item).
 
     Prompt length does not depend on depth: whatever ``d``, one statement has two
     constants and every other statement draws its shape (variable and constant, or two
@@ -60,7 +62,18 @@ Certification (``certify``)
     programs of up to 400 statements and uses an explicit stack beyond, with the same order
     and checks. O(num_variables) time.
     (``networkx.dag_longest_path`` gives the same depth; the tests check against a separate
-    recursive oracle.)
+    recursive oracle.) ``certify_batch`` (``Family.certify_batch``) gives the same depth,
+    answer and extra for many instances.
+
+Compiled fast paths (``generators/_arith_c.c``, optional)
+    ``generate_batch``, ``certify_batch`` and ``describe_batch`` run their per-item loops in
+    C when the extension is built (``_C`` below; None without a C compiler or with
+    ``DEPTHBENCH_PURE_PYTHON=1``). The pure-Python code stays the reference and the fallback:
+    the C code reads only instances of the exact canonical shape (dict, list, ASCII str and
+    int objects, no subclass) and hands any other instance, or any it finds invalid, to
+    :func:`certify` / :func:`describe`, so every result and every error is theirs
+    (``tests/test_arithmetic_compiled.py`` compares the paths; ``benchmarks/
+    arith_compiled_bench.py`` times them).
 
 
 Instance format (``docs/ARCHITECTURE.md``)::
