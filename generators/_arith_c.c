@@ -183,8 +183,8 @@ static PyObject *generate_one(const long long *D, Py_ssize_t n, Py_ssize_t d, lo
         long long second = D[4 * n + s], cst = D[5 * n + s], xv = 0, yv, a = -1, b = -1;
         gen_stmt *g = &w->st[s];
         char oc;
-        if (opi < 0 || opi >= nops || first < 0 || second < 0 || cst < 0)
-            goto bad_draw;
+        if (opi < 0 || opi >= nops || first < 0 || second < 0 || second >= (1LL << 30) || cst < 0)
+            goto bad_draw; /* (second < 2**30 keeps the operand slots below it in range) */
         oc = opc[opi];
         g->op = PyTuple_GET_ITEM(ops, opi);
         if (s == 0) { /* the root: one operation on two constants */

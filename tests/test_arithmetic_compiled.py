@@ -306,6 +306,10 @@ def test_the_compiled_generator_refuses_draws_outside_their_bounds():
     args = (lay.names, lay.ops, 3, 97, lay.threshold, lay.order, {}, {}, 0.5, Problem)
     with pytest.raises(ValueError, match="outside its bound"):
         mh._C.generate(np.full((1, len(lay.bounds)), 1.0), lay.bounds, *args)
+    second = np.zeros((1, len(lay.bounds)))
+    second[0, 4 * 5:5 * 5] = 1.0  # the second-operand fields at 2**30: slots past the chain
+    with pytest.raises(ValueError, match="outside its bound"):
+        mh._C.generate(second, lay.bounds, *args)
     with pytest.raises(ValueError, match="float64"):
         mh._C.generate(np.zeros((1, len(lay.bounds) + 1)), lay.bounds, *args)
     with pytest.raises(ValueError, match="float64"):
