@@ -90,6 +90,33 @@ static unsigned long long apply(char op, unsigned long long x, unsigned long lon
 #define MODULUS_LIMIT 0xffffffffLL
 #endif
 
+/* The var, op and args of a statement (borrowed): 1, or 0 when `st` is not an exact dict or
+   one is missing. One pass over the entries finds the interned keys (the generator's, and
+   Python's literals); another key object equal to one of them is looked up. */
+static int statement_fields(PyObject *st, PyObject **var, PyObject **op, PyObject **args)
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    if (!PyDict_CheckExact(st))
+        return 0;
+    *var = *op = *args = NULL;
+    while (PyDict_Next(st, &pos, &key, &value)) {
+        if (key == s_var)
+            *var = value;
+        else if (key == s_op)
+            *op = value;
+        else if (key == s_args)
+            *args = value;
+    }
+    if (*var == NULL)
+        *var = PyDict_GetItemWithError(st, s_var); /* str keys: these lookups cannot raise */
+    if (*op == NULL)
+        *op = PyDict_GetItemWithError(st, s_op);
+    if (*args == NULL)
+        *args = PyDict_GetItemWithError(st, s_args);
+    return *var != NULL && *op != NULL && *args != NULL;
+}
+
 /* ------------------------------------------------------------------------------------------
    generate */
 
@@ -389,6 +416,7 @@ fail:
 /* One statement as read: op, and per operand the position of its definition (>= 0) or -1
    and the constant; then the search's state. */
 typedef struct {
+    PyObject *args; /* borrowed: the statement's args list */
     Py_ssize_t var[2];
     unsigned long long cst[2], value;
     Py_ssize_t chain;
@@ -489,7 +517,7 @@ static Py_ssize_t search(node *nodes, Py_ssize_t *stack, Py_ssize_t start, unsig
    valid, 0 when the Python certify must decide, -1 on a memory error. */
 static int certify_one(PyObject *inst, Py_ssize_t *depth, unsigned long long *answer, Py_ssize_t *evaluations)
 {
-    PyObject *mo, *sts, *query, *st, *o, *args;
+    PyObject *mo, *sts, *query, *o, *args;
     Py_ssize_t n, i, q, cap;
     long long m;
     int ok, order, result = 0, k;
@@ -525,28 +553,29 @@ static int certify_one(PyObject *inst, Py_ssize_t *depth, unsigned long long *an
         }
     }
     memset(table, 0, sizeof(slot) * (size_t)cap);
-    /* every variable defined once, under a name of the prompt grammar */
+    /* every variable defined once, under a name of the prompt grammar; every statement a known
+       operation with an args list of its arity */
     for (i = 0; i < n; i++) {
+        node *v = &nodes[i];
+        PyObject *op;
         slot *e;
         Py_hash_t h;
-        st = PyList_GET_ITEM(sts, i);
-        if (!PyDict_CheckExact(st) || (o = PyDict_GetItemWithError(st, s_var)) == NULL || !PyUnicode_CheckExact(o) ||
-            !is_name(o) || (h = PyObject_Hash(o)) == -1)
+        if (!statement_fields(PyList_GET_ITEM(sts, i), &o, &op, &v->args) || !PyUnicode_CheckExact(o) || !is_name(o) ||
+            (h = PyObject_Hash(o)) == -1)
             goto done;
         e = find(table, mask, o, h);
         if (e->key != NULL) /* defined twice */
             goto done;
         e->key = o, e->hash = h, e->pos = i;
+        v->op = one_char(op);
+        v->arity = v->op == '=' ? 1 : (v->op == '+' || v->op == '-' || v->op == '*') ? 2 : 0;
+        if (v->arity == 0 || !PyList_CheckExact(v->args) || PyList_GET_SIZE(v->args) != v->arity)
+            goto done;
     }
-    /* every statement: a known operation of its arity on defined variables or constants in [0, m) */
+    /* every operand: a defined variable or a constant in [0, m) */
     for (i = 0; i < n; i++) {
         node *v = &nodes[i];
-        st = PyList_GET_ITEM(sts, i);
-        v->op = one_char(PyDict_GetItemWithError(st, s_op));
-        v->arity = v->op == '=' ? 1 : (v->op == '+' || v->op == '-' || v->op == '*') ? 2 : 0;
-        args = PyDict_GetItemWithError(st, s_args);
-        if (v->arity == 0 || args == NULL || !PyList_CheckExact(args) || PyList_GET_SIZE(args) != v->arity)
-            goto done;
+        args = v->args;
         v->state = 0;
         for (k = 0; k < v->arity; k++) {
             o = PyList_GET_ITEM(args, k);
@@ -710,12 +739,10 @@ static int put_statements(buffer *b, PyObject *sts)
     Py_ssize_t i;
     int r;
     for (i = 0; i < PyList_GET_SIZE(sts); i++) {
-        PyObject *st = PyList_GET_ITEM(sts, i), *var, *op, *args;
+        PyObject *var, *op, *args;
         int one;
-        if (!PyDict_CheckExact(st) || (var = PyDict_GetItemWithError(st, s_var)) == NULL ||
-            (op = PyDict_GetItemWithError(st, s_op)) == NULL || (args = PyDict_GetItemWithError(st, s_args)) == NULL ||
-            !PyUnicode_CheckExact(var) || !PyUnicode_CheckExact(op) || !PyUnicode_IS_ASCII(op) ||
-            !PyList_CheckExact(args))
+        if (!statement_fields(PyList_GET_ITEM(sts, i), &var, &op, &args) || !PyUnicode_CheckExact(var) ||
+            !PyUnicode_CheckExact(op) || !PyUnicode_IS_ASCII(op) || !PyList_CheckExact(args))
             return 0;
         one = one_char(op) == '='; /* describe: "v = a" for '=', "v = a op b" for any other op */
         if (PyList_GET_SIZE(args) < (one ? 1 : 2))

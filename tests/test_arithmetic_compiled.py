@@ -95,6 +95,19 @@ def test_describe_batch_gives_describe_text_on_ten_thousand_generated_items():
     assert all(type(t) is str for t in texts)
 
 
+def test_instances_read_back_from_json_get_the_same_texts_and_certificates():
+    """Keys that are not the interned "var" / "op" / "args" objects (json.loads makes its own)."""
+    instances = [p.instance for p in _batch(CONFIGS[0], range(300))]
+    back = json.loads(json.dumps(instances))
+    assert next(iter(back[0]["statements"][0])) is not next(iter(instances[0]["statements"][0]))
+    assert mh.describe_batch(back) == mh.describe_batch(instances)
+    assert [_fields(c) for c in mh.certify_batch(back)] == [_fields(c) for c in mh.certify_batch(instances)]
+    back[0]["statements"][0] = {"args": back[0]["statements"][0]["args"], "op": back[0]["statements"][0]["op"],
+                                "var": back[0]["statements"][0]["var"]}  # another key order
+    assert mh.describe_batch(back[:1]) == [mh.describe(back[0])]
+    assert _fields(mh.certify_batch(back[:1])[0]) == _fields(mh.certify(back[0]))
+
+
 @settings(max_examples=60, deadline=None)
 @given(config=configs(max_vars=60), seeds=st.lists(st.integers(0, 2**63 - 1), min_size=1, max_size=12))
 def test_generate_batch_is_generate_item_by_item_with_the_same_types_and_key_order(config, seeds):
