@@ -25,9 +25,11 @@ Construction (``generate``)
     computes each value as it creates the statement (creation order is topological).
     ``generate_batch`` (the builder's ``Family.generate_batch`` hook) makes the same items
     for many streams at once: each item's draw fills one row of a ``(count, K)`` array from
-    its own stream, then the swaps, operand slots and values modulo ``m`` are numpy
-    operations over the batch (slot by slot for the values), and only the statement dicts,
-    trace and problem are built per item (tested equal to ``generate``, item by item).
+    its own stream; the compiled module (``_arith_c``, below) then makes each item from its
+    row as ``_attempt`` does, and without it the swaps, operand slots and values modulo
+    ``m`` are numpy operations over the batch (slot by slot for the values), with only the
+    statement dicts, trace and problem built per item (both tested equal to ``generate``,
+    item by item).
 
     Prompt length does not depend on depth: whatever ``d``, one statement has two
     constants and every other statement draws its shape (variable and constant, or two
@@ -60,7 +62,18 @@ Certification (``certify``)
     programs of up to 400 statements and uses an explicit stack beyond, with the same order
     and checks. O(num_variables) time.
     (``networkx.dag_longest_path`` gives the same depth; the tests check against a separate
-    recursive oracle.)
+    recursive oracle.) ``certify_batch`` (``Family.certify_batch``) gives the same depth,
+    answer and extra for many instances.
+
+Compiled fast paths (``generators/_arith_c.c``, optional)
+    ``generate_batch``, ``certify_batch`` and ``describe_batch`` run their per-item loops in
+    C when the extension is built (``_C`` below; None without a C compiler or with
+    ``DEPTHBENCH_PURE_PYTHON=1``). The pure-Python code stays the reference and the fallback:
+    the C code reads only instances of the exact canonical shape (dict, list, ASCII str and
+    int objects, no subclass) and hands any other instance, or any it finds invalid, to
+    :func:`certify` / :func:`describe`, so every result and every error is theirs
+    (``tests/test_arithmetic_compiled.py`` compares the paths; ``benchmarks/
+    arith_compiled_bench.py`` times them).
 
 
 Instance format (``docs/ARCHITECTURE.md``)::
@@ -93,12 +106,17 @@ from typing import Any
 import numpy as np
 
 from depthbench.generators._base import Certificate, Family, Problem, StepCheck, parse_int
+from depthbench.generators._compiled import load
+
+#: the compiled fast paths (generators/_arith_c.c), or None: the pure-Python code below then runs
+_C = load("_arith_c")
 
 __all__ = [
     "MultihopArithmeticConfig",
     "generate",
     "generate_batch",
     "certify",
+    "certify_batch",
     "describe",
     "describe_batch",
     "parse_prompt",
@@ -282,6 +300,8 @@ class _Layout:
     bounds: np.ndarray
     names: tuple[str, ...]
     threshold: int  # coin < threshold <=> the second operand is a variable
+    ops: tuple[str, ...]  # config.ops as the exact strings of OPS (what the compiled path reads)
+    order: str  # config.order as the exact string of ORDERS
 
 
 @lru_cache(maxsize=256)
@@ -301,7 +321,8 @@ def _layout(config: MultihopArithmeticConfig) -> _Layout:
     ]
     bounds = np.array([b for f in fields_ for b in f], dtype=np.float64)
     threshold = round(float(config.p_chain_operand) * _UNIT)
-    return _Layout(bounds, tuple(f"x{k}" for k in range(n)), threshold)
+    return _Layout(bounds, tuple(f"x{k}" for k in range(n)), threshold, tuple(OPS[OPS.index(op)] for op in config.ops),
+                   ORDERS[ORDERS.index(config.order)])
 
 
 def _attempt(config: MultihopArithmeticConfig, rng: np.random.Generator) -> Problem:
@@ -457,11 +478,12 @@ def generate_batch(config: MultihopArithmeticConfig, rngs: Iterable[np.random.Ge
 
     Item ``j`` is exactly ``generate(config, rngs[j])``: its ``rng.random(K)`` is drawn from
     its own stream into row ``j`` of one ``(len(cues), K)`` array (each stream consumed
-    before the next is taken), and every later step reads row ``j`` only, so an item never
-    depends on its batch mates. The Fisher-Yates swaps, the operand slots (from the chain's
-    slot list), the constants and the values modulo ``m`` (slot by slot, creation order being
-    topological) are numpy operations over the batch; the Python work is building the
-    statement and trace dicts (one comprehension each for the whole batch) and the problems.
+    before the next is taken), then scaled and truncated to ints as in ``generate``, and
+    every later step reads row ``j`` only, so an item never depends on its batch mates. The
+    compiled path (``_arith_c.generate``) then makes each item from its row choice by choice
+    as ``generate`` does; without it (``DEPTHBENCH_PURE_PYTHON=1`` or no C compiler),
+    ``_build_numpy`` does the same with numpy operations over the batch. Both are tested
+    equal to ``generate``, item by item.
 
     Parameters
     ----------
@@ -479,15 +501,31 @@ def generate_batch(config: MultihopArithmeticConfig, rngs: Iterable[np.random.Ge
     count = len(cues)
     if not count:
         return []
-    n, d, m, ops = config.num_variables, config.depth, config.modulus, config.ops
+    m = config.modulus
     if m >= 1 << 31:  # a product of two values might not fit an int64: Python ints, item by item
         return [generate(config, rng) for rng, _ in zip(rngs, cues)]
     lay = _layout(config)
     u = np.empty((count, len(lay.bounds)))
     for row, rng in zip(u, rngs):
         rng.random(out=row)
+    if _C is not None:  # it scales and truncates each row itself
+        n = config.num_variables
+        return _C.generate(u, lay.bounds, lay.names, lay.ops, config.depth, m, lay.threshold, lay.order,
+                           {"num_variables": n, "num_statements": n, "modulus": m}, {"modulus": m}, 1.0 / m, Problem)
     u *= lay.bounds
-    draw = u.astype(np.int64)
+    return _build_numpy(config, lay, u.astype(np.int64))
+
+
+def _build_numpy(config: MultihopArithmeticConfig, lay: _Layout, draw: np.ndarray) -> list[Problem]:
+    """The problems of :func:`generate_batch` from their draws (``(count, K)`` int64), in numpy.
+
+    The Fisher-Yates swaps, the operand slots (from the chain's slot list), the constants and
+    the values modulo ``m`` (slot by slot, creation order being topological) are numpy
+    operations over the batch; the Python work is building the statement and trace dicts
+    (one comprehension each for the whole batch) and the problems.
+    """
+    count = draw.shape[0]
+    n, d, m, ops = config.num_variables, config.depth, config.modulus, config.ops
     rows = np.arange(count)
     k = 6 * n
     # names: the same Fisher-Yates swaps as generate, all rows at once
@@ -869,6 +907,42 @@ def certify(instance: Mapping[str, Any]) -> Certificate:
     return Certificate(depth=chain[q], answer=value[q], solution_trace=trace, extra={"evaluations": len(trace)})
 
 
+def certify_batch(instances: Sequence[Mapping[str, Any]]) -> list[Certificate]:
+    """The certificates of many instances: ``Family.certify_batch``.
+
+    Each has the ``depth``, ``answer`` and ``extra`` that :func:`certify` gives the instance
+    and ``solution_trace=None`` (the builder keeps the generator's trace; every path of this
+    function leaves it out, so they all return the same certificates). The compiled path
+    (``_arith_c.certify``) reads the instances alone, as :func:`certify` does, with the same
+    checks (names, definitions, operations, arities, constants exactly ints in ``[0, m)``,
+    the stated order, a cycle anywhere); an instance outside the shape it reads (any type
+    other than exactly dict, list, str and int, a modulus of ``2**63 - 1`` or more, ...) or one it
+    finds invalid is certified by :func:`certify` instead, so every refusal is
+    :func:`certify`'s own. Without the compiled module, ``certify`` runs on each instance.
+
+    Parameters
+    ----------
+    instances : sequence of mapping
+        multihop_arithmetic instances.
+
+    Returns
+    -------
+    list of Certificate
+        One per instance, in order.
+
+    Raises
+    ------
+    ValueError
+        :func:`certify`'s error for the first instance it refuses.
+    """
+    certs = _C.certify(instances, Certificate) if _C is not None else [None] * len(instances)
+    for i, cert in enumerate(certs):
+        if cert is None:
+            full = certify(instances[i])
+            certs[i] = Certificate(full.depth, full.answer, None, full.extra)
+    return certs
+
+
 # ---------------------------------------------------------------------------------------
 # Prompt text
 # ---------------------------------------------------------------------------------------
@@ -919,6 +993,9 @@ def describe(instance: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+_QUESTION = "\nQuestion: what is the value of "  # after the statement lines, before the query
+
+
 @lru_cache(maxsize=256)
 def _frame(count: int, m: int, order: str) -> tuple[str, str]:
     """The header and order lines (with the newline after them) and the question's end."""
@@ -930,8 +1007,11 @@ def _frame(count: int, m: int, order: str) -> tuple[str, str]:
 def describe_batch(instances: Sequence[Mapping[str, Any]]) -> list[str]:
     """``[describe(i) for i in instances]``, the same strings: ``Family.describe_batch``.
 
-    What is batched: the statement lines of all the instances come from one comprehension,
-    and the header and order lines are made once per (statement count, modulus, order).
+    What is batched: with the compiled module (``_arith_c.describe``), each text is written
+    in C from the instance (exact dict, list, ASCII str and int64 objects; anything else is
+    stated by :func:`describe`); without it, the statement lines of all the instances come
+    from one comprehension. The header and order lines are made once per (statement count,
+    modulus, order) either way.
 
     Parameters
     ----------
@@ -943,6 +1023,12 @@ def describe_batch(instances: Sequence[Mapping[str, Any]]) -> list[str]:
     list of str
         One statement text per instance, in order.
     """
+    if _C is not None:
+        texts = _C.describe(instances, _frame, _QUESTION)
+        for i, text in enumerate(texts):
+            if text is None:
+                texts[i] = describe(instances[i])
+        return texts
     statements: list[Mapping[str, Any]] = []
     extend = statements.extend
     for inst in instances:
@@ -958,7 +1044,7 @@ def describe_batch(instances: Sequence[Mapping[str, Any]]) -> list[str]:
             out.append(describe(inst))
             continue
         head, tail = _frame(k, int(inst["modulus"]), inst["order"])
-        out.append(f"{head}{join(lines[at:at + k])}\nQuestion: what is the value of {inst['query']}{tail}")
+        out.append(f"{head}{join(lines[at:at + k])}{_QUESTION}{inst['query']}{tail}")
         at += k
     return out
 
@@ -1288,5 +1374,7 @@ def env_solved(item: Mapping[str, Any], steps: Sequence[Any], answer: Any = None
     return answer is None or (a is not None and (a - values[-1]) % m == 0)
 
 
+# batch_size: builds of the bench's size (20 variables, depth 20) were as fast in runs of 64, 128
+# and 256 items and slower in runs of 512 and 1,024 (paired against chain_sum, compiled path)
 FAMILY = replace(FAMILY, env_check=env_check, env_solved=env_solved, generate_batch=generate_batch,
-                 describe_batch=describe_batch)
+                 describe_batch=describe_batch, certify_batch=certify_batch, batch_size=128)
