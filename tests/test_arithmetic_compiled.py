@@ -369,3 +369,96 @@ def test_no_leak_over_a_hundred_thousand_calls():
         calls()
     assert _rss_kib() - before < 4096
     assert [sys.getrefcount(o) for o in (good, handed, broken, names, size, space, Problem, Certificate, question)] == refs
+
+
+#: run in a subprocess by the test below (a crash must fail the test, not end the run)
+_HOSTILE_KEYS = r'''
+import numpy as np
+from depthbench.generators import multihop_arithmetic as mh
+
+ARMED = []
+
+
+class Key:
+    """A dict key that hashes as `text` and compares unequal, running `action` once armed."""
+
+    def __init__(self, text, action):
+        self.text, self.action = text, action
+
+    def __hash__(self):
+        return hash(self.text)
+
+    def __eq__(self, other):
+        if ARMED:
+            self.action()
+        return False
+
+
+def boom():
+    raise RuntimeError("boom")
+
+
+def outcome(fn, *args):
+    try:
+        return ("ok", fn(*args))
+    except Exception as exc:
+        return ("error", type(exc), str(exc))
+
+
+def fresh():
+    inst = mh.generate(mh.MultihopArithmeticConfig(depth=4, num_variables=6), np.random.default_rng(1)).instance
+    return [dict(inst, statements=[dict(s) for s in inst["statements"]]) for _ in range(40)]
+
+
+def odd_statement(st, action):
+    """st with a Key first and an "args" key that is not the interned str (so "args" is looked up)."""
+    new = {Key("args", action): 0}
+    new.update({"var": st["var"], "op": st["op"], "".join(["ar", "gs"]): st["args"]})
+    return new
+
+
+# keys whose __eq__ raises: certify_batch and describe_batch raise certify's / describe's error
+for where in ("instance", "statement"):
+    insts = fresh()
+    if where == "instance":
+        insts[3] = {Key("query", boom): 0, **insts[3]}
+    else:
+        insts[3]["statements"][2] = odd_statement(insts[3]["statements"][2], boom)
+    ARMED.append(1)
+    assert outcome(mh.certify_batch, insts) == outcome(mh.certify, insts[3]) == ("error", RuntimeError, "boom")
+    assert outcome(mh.describe_batch, insts) == outcome(mh.describe, insts[3]) == ("error", RuntimeError, "boom")
+    ARMED.clear()
+
+# keys whose __eq__ empties the containers the C loops read: no crash, and the compiled
+# module hands the instance to Python
+for victim in ("statements", "instances"):
+    for fn in (mh.certify_batch, mh.describe_batch):
+        insts = fresh()
+        sts = insts[0]["statements"]
+        action = sts.clear if victim == "statements" else insts.clear
+        sts[0] = odd_statement(sts[0], action)
+        ARMED.append(1)
+        outcome(fn, insts)
+        ARMED.clear()
+        if mh._C is not None:
+            insts = fresh()
+            sts = insts[0]["statements"]
+            sts[0] = odd_statement(sts[0], sts.clear if victim == "statements" else insts.clear)
+            ARMED.append(1)
+            out = mh._C.certify(insts, mh.Certificate) if fn is mh.certify_batch else mh._C.describe(insts, mh._frame, mh._QUESTION)
+            ARMED.clear()
+            assert out[0] is None and len(out) == 40 and all(x is not None for x in out[1:]), out[:2]
+print("done")
+'''
+
+
+def test_keys_that_run_code_when_compared_neither_crash_nor_change_the_verdict():
+    """A dict key of a type with its own ``__hash__`` / ``__eq__`` (colliding with "query" or
+    "args") runs Python code inside any lookup in that dict: it may raise, or empty the
+    statements or the instances list while the C loops hold borrowed references into them.
+    The compiled module must hand such an instance to Python (which raises the same error as
+    ``certify`` / ``describe``), never crash or return with an exception set."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-P", "-c", _HOSTILE_KEYS], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "done", (proc.returncode, proc.stderr[-2000:])
