@@ -462,3 +462,36 @@ def test_keys_that_run_code_when_compared_neither_crash_nor_change_the_verdict()
 
     proc = subprocess.run([sys.executable, "-P", "-c", _HOSTILE_KEYS], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "done", (proc.returncode, proc.stderr[-2000:])
+
+
+#: names the prompt grammar refuses (a leading digit, punctuation, space, newline, empty) and names
+#: past ASCII, in each str storage width (latin-1, UCS-2, UCS-4, a lone surrogate; U+6161 is stored
+#: as the bytes "aa", which a check of the first byte alone would take for a name)
+ODD_NAMES = ["4x", "x-1", "x y", "a\nb", "", "_", "x\u00e9", "x\u0661", "\u0100", "\u6161", "x\U0001f600", "x\ud800"]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_a_name_renamed_everywhere_gets_certifys_verdict_and_describes_exact_text(name):
+    """One variable renamed in its definition, its uses and (when it is one) the query, so the
+    program is only as invalid as its new name: a name outside the grammar is refused by
+    certify (the compiled path must not certify it), a valid one certified alike; the
+    statement text is describe's, character for character and in the same storage (a non-ASCII
+    name copied as ASCII bytes would compare equal to describe's latin-1 text, yet be a
+    corrupt str)."""
+    config = mh.MultihopArithmeticConfig(depth=5, num_variables=12, order="shuffled")
+    for inst in (p.instance for p in _batch(config, range(6))):
+        for old in (inst["query"], inst["statements"][0]["var"], inst["statements"][-1]["var"]):
+            renamed = json.loads(json.dumps(inst).replace(f'"{old}"', json.dumps(name)))
+            _same_as_certify([renamed])
+            _same_as_certify([inst, renamed])
+            (text,) = mh.describe_batch([renamed])
+            assert text == mh.describe(renamed) and text.isascii() == name.isascii()
+    assert _outcome(mh.certify, renamed)[0] == ("ok" if name == "_" else "error")
+
+
+def test_a_modulus_below_two_is_refused_even_with_only_zero_constants():
+    inst = {"modulus": 1, "order": "topological", "query": "b",
+            "statements": [{"var": "a", "op": "+", "args": [0, 0]}, {"var": "b", "op": "*", "args": ["a", 0]}]}
+    for m in (1, 0, -1):
+        _same_as_certify([{**inst, "modulus": m}])
+    assert _fields(mh.certify_batch([{**inst, "modulus": 2}])[0]) == (2, 0, {"evaluations": 2})
