@@ -495,3 +495,15 @@ def test_a_modulus_below_two_is_refused_even_with_only_zero_constants():
     for m in (1, 0, -1):
         _same_as_certify([{**inst, "modulus": m}])
     assert _fields(mh.certify_batch([{**inst, "modulus": 2}])[0]) == (2, 0, {"evaluations": 2})
+
+
+@pytest.mark.parametrize("modulus", [97, 2**31 + 11])
+def test_generate_batch_refuses_fewer_streams_than_cues(modulus):
+    """Rows without a stream were left as np.empty's memory: garbage draws (an error, or items
+    from whatever those bytes held, e.g. a freed batch's draws) instead of a one-line error."""
+    config = mh.MultihopArithmeticConfig(depth=3, num_variables=5, modulus=modulus)
+    stale = np.random.default_rng(0).random((4, len(mh._layout(config).bounds)))  # freed memory of valid draws
+    del stale
+    with pytest.raises(ValueError, match="rngs: 1 stream for 4 cues"):
+        mh.generate_batch(config, iter([np.random.default_rng(1)]), [None] * 4)
+    assert len(mh.generate_batch(config, iter([np.random.default_rng(s) for s in range(5)]), [None] * 4)) == 4
