@@ -186,6 +186,8 @@ static PyObject *operand(const gen_stmt *g, int k, PyObject *names, const Py_ssi
     return o;
 }
 
+static const char BAD_DRAW[] = "_arith_c.generate: a draw outside its bound (not a _Layout draw)";
+
 /* One item from its draws D (see _attempt, which this follows step by step); NULL on error.
    The choices and values are computed first, in creation order; the Python objects are then
    made in presentation order (the order they are later read and freed in). */
@@ -214,10 +216,11 @@ static PyObject *generate_one(const long long *D, Py_ssize_t n, Py_ssize_t d, lo
         for (i = 0; i < n - 1; i++)
             w->pool[i] = i + 1;
         for (i = 0; i < d - 1; i++) {
-            long long j = i + D[k + i];
+            long long j = D[k + i];
             Py_ssize_t t;
-            if (j < i || j > n - 2)
+            if (j < 0 || j > n - 2 - i) /* (before the sum, which could overflow) */
                 goto bad_draw;
+            j += i;
             t = w->pool[i], w->pool[i] = w->pool[j], w->pool[j] = t;
             w->is_chain[w->pool[i]] = 1;
         }
@@ -234,6 +237,8 @@ static PyObject *generate_one(const long long *D, Py_ssize_t n, Py_ssize_t d, lo
         oc = opc[opi];
         g->op = PyTuple_GET_ITEM(ops, opi);
         if (s == 0) { /* the root: one operation on two constants */
+            if (first >= m)
+                goto bad_draw;
             xv = first;
         } else if (w->is_chain[s]) { /* the predecessor and a constant or an earlier chain variable */
             a = last;
@@ -328,7 +333,7 @@ static PyObject *generate_one(const long long *D, Py_ssize_t n, Py_ssize_t d, lo
     goto done;
 
 bad_draw:
-    PyErr_SetString(PyExc_ValueError, "_arith_c.generate: a draw outside its bound (not a _Layout draw)");
+    PyErr_SetString(PyExc_ValueError, BAD_DRAW);
 done:
     Py_XDECREF(list);
     Py_XDECREF(trace);
@@ -403,11 +408,18 @@ static PyObject *generate(PyObject *self, PyObject *args)
     for (r = 0; r < count; r++) {
         PyObject *p;
         Py_ssize_t j;
-        /* the row's choices: uniform times bound, truncated (numpy's multiply and astype(int64)) */
-        for (j = 0; j < K; j++)
-            D[j] = (long long)(u[r * K + j] * bounds[j]);
-        p = generate_one(D, n, d, m, thr, order, names, ops, opc, nops,
-                                   modulus, order_obj, size, space, chance, depth_obj, cls, &w);
+        /* the row's choices: uniform times bound, truncated (numpy's multiply and astype(int64));
+           a product that is NaN, negative or past int64 is no draw (and its cast undefined) */
+        for (j = 0; j < K; j++) {
+            double x = u[r * K + j] * bounds[j];
+            if (!(x >= 0.0 && x < 9223372036854775808.0)) {
+                PyErr_SetString(PyExc_ValueError, BAD_DRAW);
+                break;
+            }
+            D[j] = (long long)x;
+        }
+        p = j < K ? NULL : generate_one(D, n, d, m, thr, order, names, ops, opc, nops,
+                                        modulus, order_obj, size, space, chance, depth_obj, cls, &w);
         if (p == NULL) {
             Py_CLEAR(out);
             break;

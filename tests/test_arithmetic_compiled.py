@@ -328,6 +328,22 @@ def test_the_compiled_generator_refuses_draws_outside_their_bounds():
     with pytest.raises(ValueError, match="float64"):
         mh._C.generate(np.zeros((1, len(lay.bounds)), dtype=np.float32), lay.bounds, *args)
     assert len(mh._C.generate(np.zeros((0, len(lay.bounds))), lay.bounds, *args)) == 0
+    # products that are NaN, infinite, negative or past int64 (whose cast to an integer C leaves
+    # undefined), a root constant at the modulus, a chain swap far past its bound: refused
+    # whatever row holds them
+    root = np.zeros((1, len(lay.bounds)))
+    root[0, 3 * 5] = 1.0  # the root's constant, bound 97: 97 * 1.0 = 97
+    chain = np.zeros((1, len(lay.bounds)))
+    chain[0, 6 * 5 + 4] = 1e300  # the first chain swap
+    for bad in (np.nan, np.inf, -np.inf, -0.5, 1e300):
+        for row in (0, 2):
+            u = np.zeros((3, len(lay.bounds)))
+            u[row, 7] = bad
+            with pytest.raises(ValueError, match="outside its bound"):
+                mh._C.generate(u, lay.bounds, *args)
+    for u, bounds in ((root, lay.bounds), (chain, lay.bounds), (np.full((1, len(lay.bounds)), 0.5), lay.bounds * 1e30)):
+        with pytest.raises(ValueError, match="outside its bound"):
+            mh._C.generate(u, bounds, *args)
 
 
 def _rss_kib() -> int:
