@@ -461,7 +461,10 @@ for victim in ("statements", "instances"):
             sts = insts[0]["statements"]
             sts[0] = odd_statement(sts[0], sts.clear if victim == "statements" else insts.clear)
             ARMED.append(1)
-            out = mh._C.certify(insts, mh.Certificate) if fn is mh.certify_batch else mh._C.describe(insts, mh._frame, mh._QUESTION)
+            if fn is mh.certify_batch:
+                out = mh._C.certify(insts, mh.Certificate)
+            else:
+                out = mh._C.describe(insts, mh._frame, mh._QUESTION)
             ARMED.clear()
             assert out[0] is None and len(out) == 40 and all(x is not None for x in out[1:]), out[:2]
 print("done")
