@@ -938,7 +938,8 @@ def certify_batch(instances: Sequence[Mapping[str, Any]]) -> list[Certificate]:
     (``_arith_c.certify``) reads the instances alone, as :func:`certify` does, with the same
     checks (names, definitions, operations, arities, constants exactly ints in ``[0, m)``,
     the stated order, a cycle anywhere); an instance outside the shape it reads (any type
-    other than exactly dict, list, str and int, a modulus of ``2**63 - 1`` or more, ...) or one it
+    other than exactly dict, list, str and int, dict keys included, a modulus of ``2**63 - 1`` or
+    more, ...) or one it
     finds invalid is certified by :func:`certify` instead, so every refusal is
     :func:`certify`'s own. Without the compiled module, ``certify`` runs on each instance.
 
