@@ -17,7 +17,9 @@
        here (then the Python describe() states it).
 
    "Canonical shape": exactly dict / list / str / int objects (no subclass: bool, numpy
-   scalars and str subclasses go to Python), ASCII strings, integers within int64. */
+   scalars and str subclasses go to Python), dicts whose keys are all exact str, ASCII
+   strings, integers within int64. So no Python code runs while these loops read an instance
+   (a key with its own __eq__ could otherwise change the containers under them). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
@@ -90,9 +92,24 @@ static unsigned long long apply(char op, unsigned long long x, unsigned long lon
 #define MODULUS_LIMIT 0xffffffffLL
 #endif
 
-/* The var, op and args of a statement (borrowed): 1, or 0 when `st` is not an exact dict or
-   one is missing. One pass over the entries finds the interned keys (the generator's, and
-   Python's literals); another key object equal to one of them is looked up. */
+/* Whether every key of the exact dict `d` is an exact str. Only then does a lookup by a str
+   key run no Python code: any other key (a str subclass, or an object with its own __hash__
+   and __eq__) is compared through its own __eq__, which may raise, or empty the very lists and
+   dicts this code holds borrowed references into. Such a dict is left to Python. */
+static int str_keys(PyObject *d)
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(d, &pos, &key, &value))
+        if (!PyUnicode_CheckExact(key))
+            return 0;
+    return 1;
+}
+
+/* The var, op and args of a statement (borrowed): 1, or 0 when `st` is not an exact dict with
+   exact str keys (see str_keys) or one is missing. One pass over the entries checks the keys
+   and finds the interned ones (the generator's, and Python's literals); another str equal to
+   one of them is then looked up. */
 static int statement_fields(PyObject *st, PyObject **var, PyObject **op, PyObject **args)
 {
     Py_ssize_t pos = 0;
@@ -107,9 +124,11 @@ static int statement_fields(PyObject *st, PyObject **var, PyObject **op, PyObjec
             *op = value;
         else if (key == s_args)
             *args = value;
+        else if (!PyUnicode_CheckExact(key))
+            return 0;
     }
     if (*var == NULL)
-        *var = PyDict_GetItemWithError(st, s_var); /* str keys: these lookups cannot raise */
+        *var = PyDict_GetItemWithError(st, s_var); /* str keys only: these lookups cannot raise */
     if (*op == NULL)
         *op = PyDict_GetItemWithError(st, s_op);
     if (*args == NULL)
@@ -167,6 +186,8 @@ static PyObject *operand(const gen_stmt *g, int k, PyObject *names, const Py_ssi
     return o;
 }
 
+static const char BAD_DRAW[] = "_arith_c.generate: a draw outside its bound (not a _Layout draw)";
+
 /* One item from its draws D (see _attempt, which this follows step by step); NULL on error.
    The choices and values are computed first, in creation order; the Python objects are then
    made in presentation order (the order they are later read and freed in). */
@@ -195,10 +216,11 @@ static PyObject *generate_one(const long long *D, Py_ssize_t n, Py_ssize_t d, lo
         for (i = 0; i < n - 1; i++)
             w->pool[i] = i + 1;
         for (i = 0; i < d - 1; i++) {
-            long long j = i + D[k + i];
+            long long j = D[k + i];
             Py_ssize_t t;
-            if (j < i || j > n - 2)
+            if (j < 0 || j > n - 2 - i) /* (before the sum, which could overflow) */
                 goto bad_draw;
+            j += i;
             t = w->pool[i], w->pool[i] = w->pool[j], w->pool[j] = t;
             w->is_chain[w->pool[i]] = 1;
         }
@@ -215,6 +237,8 @@ static PyObject *generate_one(const long long *D, Py_ssize_t n, Py_ssize_t d, lo
         oc = opc[opi];
         g->op = PyTuple_GET_ITEM(ops, opi);
         if (s == 0) { /* the root: one operation on two constants */
+            if (first >= m)
+                goto bad_draw;
             xv = first;
         } else if (w->is_chain[s]) { /* the predecessor and a constant or an earlier chain variable */
             a = last;
@@ -309,7 +333,7 @@ static PyObject *generate_one(const long long *D, Py_ssize_t n, Py_ssize_t d, lo
     goto done;
 
 bad_draw:
-    PyErr_SetString(PyExc_ValueError, "_arith_c.generate: a draw outside its bound (not a _Layout draw)");
+    PyErr_SetString(PyExc_ValueError, BAD_DRAW);
 done:
     Py_XDECREF(list);
     Py_XDECREF(trace);
@@ -384,11 +408,18 @@ static PyObject *generate(PyObject *self, PyObject *args)
     for (r = 0; r < count; r++) {
         PyObject *p;
         Py_ssize_t j;
-        /* the row's choices: uniform times bound, truncated (numpy's multiply and astype(int64)) */
-        for (j = 0; j < K; j++)
-            D[j] = (long long)(u[r * K + j] * bounds[j]);
-        p = generate_one(D, n, d, m, thr, order, names, ops, opc, nops,
-                                   modulus, order_obj, size, space, chance, depth_obj, cls, &w);
+        /* the row's choices: uniform times bound, truncated (numpy's multiply and astype(int64));
+           a product that is NaN, negative or past int64 is no draw (and its cast undefined) */
+        for (j = 0; j < K; j++) {
+            double x = u[r * K + j] * bounds[j];
+            if (!(x >= 0.0 && x < 9223372036854775808.0)) {
+                PyErr_SetString(PyExc_ValueError, BAD_DRAW);
+                break;
+            }
+            D[j] = (long long)x;
+        }
+        p = j < K ? NULL : generate_one(D, n, d, m, thr, order, names, ops, opc, nops,
+                                        modulus, order_obj, size, space, chance, depth_obj, cls, &w);
         if (p == NULL) {
             Py_CLEAR(out);
             break;
@@ -526,9 +557,9 @@ static int certify_one(PyObject *inst, Py_ssize_t *depth, unsigned long long *an
     Py_ssize_t local_stack[SMALL], *stack = local_stack;
     size_t mask;
 
-    if (!PyDict_CheckExact(inst))
+    if (!PyDict_CheckExact(inst) || !str_keys(inst))
         return 0;
-    mo = PyDict_GetItemWithError(inst, s_modulus); /* borrowed; a str key cannot raise */
+    mo = PyDict_GetItemWithError(inst, s_modulus); /* borrowed; str keys only: cannot raise */
     sts = PyDict_GetItemWithError(inst, s_statements);
     query = PyDict_GetItemWithError(inst, s_query);
     order = order_code(PyDict_GetItemWithError(inst, s_order));
@@ -766,9 +797,9 @@ static int describe_one(PyObject *inst, PyObject *frame, PyObject *question, fra
     Py_ssize_t n;
     long long m;
     int ok, order, r = 0;
-    if (!PyDict_CheckExact(inst))
+    if (!PyDict_CheckExact(inst) || !str_keys(inst))
         return 0;
-    mo = PyDict_GetItemWithError(inst, s_modulus);
+    mo = PyDict_GetItemWithError(inst, s_modulus); /* borrowed; str keys only: cannot raise */
     sts = PyDict_GetItemWithError(inst, s_statements);
     query = PyDict_GetItemWithError(inst, s_query);
     order_obj = PyDict_GetItemWithError(inst, s_order);

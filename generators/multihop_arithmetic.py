@@ -294,7 +294,8 @@ class _Layout:
     uniform by less than ``k / 2**30``) and the constant (``[0, (m-1)(m-2))``, reduced
     modulo ``m - 1`` or ``m - 2``, both exactly uniform); then the Fisher-Yates swaps that
     shuffle the names, pick the chain's slots and (``order="shuffled"``) the presentation
-    order.
+    order. (Exactly: up to the float64 draw's 53 bits; past ``(m-1)(m-2) = 2**53``, m ~ 9.5e7,
+    the constant takes about ``2**53`` spread values of its range, not every one.)
     """
 
     bounds: np.ndarray
@@ -302,6 +303,7 @@ class _Layout:
     threshold: int  # coin < threshold <=> the second operand is a variable
     ops: tuple[str, ...]  # config.ops as the exact strings of OPS (what the compiled path reads)
     order: str  # config.order as the exact string of ORDERS
+    wide: bool  # a bound reaches 2**63 (modulus past ~3.04e9): the draws become Python ints, not int64
 
 
 @lru_cache(maxsize=256)
@@ -322,7 +324,7 @@ def _layout(config: MultihopArithmeticConfig) -> _Layout:
     bounds = np.array([b for f in fields_ for b in f], dtype=np.float64)
     threshold = round(float(config.p_chain_operand) * _UNIT)
     return _Layout(bounds, tuple(f"x{k}" for k in range(n)), threshold, tuple(OPS[OPS.index(op)] for op in config.ops),
-                   ORDERS[ORDERS.index(config.order)])
+                   ORDERS[ORDERS.index(config.order)], bool(bounds.max() >= 2.0**63))
 
 
 def _attempt(config: MultihopArithmeticConfig, rng: np.random.Generator) -> Problem:
@@ -330,7 +332,11 @@ def _attempt(config: MultihopArithmeticConfig, rng: np.random.Generator) -> Prob
     lay = _layout(config)
     # One draw per item turned into every choice (numpy's per-call overhead dominates
     # small draws): see _Layout; draw[f * n + s] is field f of slot s, Fisher-Yates swaps from 6 n.
-    draw = (rng.random(len(lay.bounds)) * lay.bounds).astype(np.int64).tolist()
+    # The truncation is an int64 cast while every bound fits one; past it (the constant's bound
+    # (m-1)(m-2) for m > ~3.04e9) the cast would saturate at -2**63, so there each scaled draw
+    # becomes a Python int (the same values below 2**63).
+    scaled = rng.random(len(lay.bounds)) * lay.bounds
+    draw = [int(x) for x in scaled.tolist()] if lay.wide else scaled.astype(np.int64).tolist()
     k = 6 * n
     names = list(lay.names)
     for i in range(n - 1, 0, -1):  # names: a uniform permutation of x0 .. x{n-1}
@@ -497,23 +503,39 @@ def generate_batch(config: MultihopArithmeticConfig, rngs: Iterable[np.random.Ge
     -------
     list of Problem
         ``len(cues)`` problems, in order.
+
+    Raises
+    ------
+    ValueError
+        If ``rngs`` holds fewer than ``len(cues)`` streams.
     """
     count = len(cues)
     if not count:
         return []
     m = config.modulus
     if m >= 1 << 31:  # a product of two values might not fit an int64: Python ints, item by item
-        return [generate(config, rng) for rng, _ in zip(rngs, cues)]
+        out = [generate(config, rng) for rng, _ in zip(rngs, cues)]
+        _check_streams(len(out), count)
+        return out
     lay = _layout(config)
     u = np.empty((count, len(lay.bounds)))
+    filled = 0
     for row, rng in zip(u, rngs):
         rng.random(out=row)
+        filled += 1
+    _check_streams(filled, count)  # (a row without a stream would hold np.empty's leftover bytes)
     if _C is not None:  # it scales and truncates each row itself
         n = config.num_variables
         return _C.generate(u, lay.bounds, lay.names, lay.ops, config.depth, m, lay.threshold, lay.order,
                            {"num_variables": n, "num_statements": n, "modulus": m}, {"modulus": m}, 1.0 / m, Problem)
     u *= lay.bounds
     return _build_numpy(config, lay, u.astype(np.int64))
+
+
+def _check_streams(streams: int, count: int) -> None:
+    if streams < count:
+        raise ValueError(f"rngs: {streams} stream{'s' if streams != 1 else ''} for {count} cues; pass one "
+                         "stream per item")
 
 
 def _build_numpy(config: MultihopArithmeticConfig, lay: _Layout, draw: np.ndarray) -> list[Problem]:
@@ -916,7 +938,8 @@ def certify_batch(instances: Sequence[Mapping[str, Any]]) -> list[Certificate]:
     (``_arith_c.certify``) reads the instances alone, as :func:`certify` does, with the same
     checks (names, definitions, operations, arities, constants exactly ints in ``[0, m)``,
     the stated order, a cycle anywhere); an instance outside the shape it reads (any type
-    other than exactly dict, list, str and int, a modulus of ``2**63 - 1`` or more, ...) or one it
+    other than exactly dict, list, str and int, dict keys included, a modulus of ``2**63 - 1`` or
+    more, ...) or one it
     finds invalid is certified by :func:`certify` instead, so every refusal is
     :func:`certify`'s own. Without the compiled module, ``certify`` runs on each instance.
 

@@ -328,6 +328,22 @@ def test_the_compiled_generator_refuses_draws_outside_their_bounds():
     with pytest.raises(ValueError, match="float64"):
         mh._C.generate(np.zeros((1, len(lay.bounds)), dtype=np.float32), lay.bounds, *args)
     assert len(mh._C.generate(np.zeros((0, len(lay.bounds))), lay.bounds, *args)) == 0
+    # products that are NaN, infinite, negative or past int64 (whose cast to an integer C leaves
+    # undefined), a root constant at the modulus, a chain swap far past its bound: refused
+    # whatever row holds them
+    root = np.zeros((1, len(lay.bounds)))
+    root[0, 3 * 5] = 1.0  # the root's constant, bound 97: 97 * 1.0 = 97
+    chain = np.zeros((1, len(lay.bounds)))
+    chain[0, 6 * 5 + 4] = 1e300  # the first chain swap
+    for bad in (np.nan, np.inf, -np.inf, -0.5, 1e300):
+        for row in (0, 2):
+            u = np.zeros((3, len(lay.bounds)))
+            u[row, 7] = bad
+            with pytest.raises(ValueError, match="outside its bound"):
+                mh._C.generate(u, lay.bounds, *args)
+    for u, bounds in ((root, lay.bounds), (chain, lay.bounds), (np.full((1, len(lay.bounds)), 0.5), lay.bounds * 1e30)):
+        with pytest.raises(ValueError, match="outside its bound"):
+            mh._C.generate(u, bounds, *args)
 
 
 def _rss_kib() -> int:
@@ -369,3 +385,144 @@ def test_no_leak_over_a_hundred_thousand_calls():
         calls()
     assert _rss_kib() - before < 4096
     assert [sys.getrefcount(o) for o in (good, handed, broken, names, size, space, Problem, Certificate, question)] == refs
+
+
+#: run in a subprocess by the test below (a crash must fail the test, not end the run)
+_HOSTILE_KEYS = r'''
+import numpy as np
+from depthbench.generators import multihop_arithmetic as mh
+
+ARMED = []
+
+
+class Key:
+    """A dict key that hashes as `text` and compares unequal, running `action` once armed."""
+
+    def __init__(self, text, action):
+        self.text, self.action = text, action
+
+    def __hash__(self):
+        return hash(self.text)
+
+    def __eq__(self, other):
+        if ARMED:
+            self.action()
+        return False
+
+
+def boom():
+    raise RuntimeError("boom")
+
+
+def outcome(fn, *args):
+    try:
+        return ("ok", fn(*args))
+    except Exception as exc:
+        return ("error", type(exc), str(exc))
+
+
+def fresh():
+    inst = mh.generate(mh.MultihopArithmeticConfig(depth=4, num_variables=6), np.random.default_rng(1)).instance
+    return [dict(inst, statements=[dict(s) for s in inst["statements"]]) for _ in range(40)]
+
+
+def odd_statement(st, action):
+    """st with a Key first and an "args" key that is not the interned str (so "args" is looked up)."""
+    new = {Key("args", action): 0}
+    new.update({"var": st["var"], "op": st["op"], "".join(["ar", "gs"]): st["args"]})
+    return new
+
+
+# keys whose __eq__ raises: certify_batch and describe_batch raise certify's / describe's error
+for where in ("instance", "statement"):
+    insts = fresh()
+    if where == "instance":
+        insts[3] = {Key("query", boom): 0, **insts[3]}
+    else:
+        insts[3]["statements"][2] = odd_statement(insts[3]["statements"][2], boom)
+    ARMED.append(1)
+    assert outcome(mh.certify_batch, insts) == outcome(mh.certify, insts[3]) == ("error", RuntimeError, "boom")
+    assert outcome(mh.describe_batch, insts) == outcome(mh.describe, insts[3]) == ("error", RuntimeError, "boom")
+    ARMED.clear()
+
+# keys whose __eq__ empties the containers the C loops read: no crash, and the compiled
+# module hands the instance to Python
+for victim in ("statements", "instances"):
+    for fn in (mh.certify_batch, mh.describe_batch):
+        insts = fresh()
+        sts = insts[0]["statements"]
+        action = sts.clear if victim == "statements" else insts.clear
+        sts[0] = odd_statement(sts[0], action)
+        ARMED.append(1)
+        outcome(fn, insts)
+        ARMED.clear()
+        if mh._C is not None:
+            insts = fresh()
+            sts = insts[0]["statements"]
+            sts[0] = odd_statement(sts[0], sts.clear if victim == "statements" else insts.clear)
+            ARMED.append(1)
+            if fn is mh.certify_batch:
+                out = mh._C.certify(insts, mh.Certificate)
+            else:
+                out = mh._C.describe(insts, mh._frame, mh._QUESTION)
+            ARMED.clear()
+            assert out[0] is None and len(out) == 40 and all(x is not None for x in out[1:]), out[:2]
+print("done")
+'''
+
+
+def test_keys_that_run_code_when_compared_neither_crash_nor_change_the_verdict():
+    """A dict key of a type with its own ``__hash__`` / ``__eq__`` (colliding with "query" or
+    "args") runs Python code inside any lookup in that dict: it may raise, or empty the
+    statements or the instances list while the C loops hold borrowed references into them.
+    The compiled module must hand such an instance to Python (which raises the same error as
+    ``certify`` / ``describe``), never crash or return with an exception set."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-P", "-c", _HOSTILE_KEYS], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "done", (proc.returncode, proc.stderr[-2000:])
+
+
+#: names the prompt grammar refuses (a leading digit, punctuation, space, newline, empty) and names
+#: past ASCII, in each str storage width (latin-1, UCS-2, UCS-4, a lone surrogate; U+6161 is stored
+#: as the bytes "aa", which a check of the first byte alone would take for a name)
+ODD_NAMES = ["4x", "x-1", "x y", "a\nb", "", "_", "x\u00e9", "x\u0661", "\u0100", "\u6161", "x\U0001f600", "x\ud800"]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_a_name_renamed_everywhere_gets_certifys_verdict_and_describes_exact_text(name):
+    """One variable renamed in its definition, its uses and (when it is one) the query, so the
+    program is only as invalid as its new name: a name outside the grammar is refused by
+    certify (the compiled path must not certify it), a valid one certified alike; the
+    statement text is describe's, character for character and in the same storage (a non-ASCII
+    name copied as ASCII bytes would compare equal to describe's latin-1 text, yet be a
+    corrupt str)."""
+    config = mh.MultihopArithmeticConfig(depth=5, num_variables=12, order="shuffled")
+    for inst in (p.instance for p in _batch(config, range(6))):
+        for old in (inst["query"], inst["statements"][0]["var"], inst["statements"][-1]["var"]):
+            renamed = json.loads(json.dumps(inst).replace(f'"{old}"', json.dumps(name)))
+            _same_as_certify([renamed])
+            _same_as_certify([inst, renamed])
+            (text,) = mh.describe_batch([renamed])
+            assert text == mh.describe(renamed) and text.isascii() == name.isascii()
+    assert _outcome(mh.certify, renamed)[0] == ("ok" if name == "_" else "error")
+
+
+def test_a_modulus_below_two_is_refused_even_with_only_zero_constants():
+    inst = {"modulus": 1, "order": "topological", "query": "b",
+            "statements": [{"var": "a", "op": "+", "args": [0, 0]}, {"var": "b", "op": "*", "args": ["a", 0]}]}
+    for m in (1, 0, -1):
+        _same_as_certify([{**inst, "modulus": m}])
+    assert _fields(mh.certify_batch([{**inst, "modulus": 2}])[0]) == (2, 0, {"evaluations": 2})
+
+
+@pytest.mark.parametrize("modulus", [97, 2**31 + 11])
+def test_generate_batch_refuses_fewer_streams_than_cues(modulus):
+    """Rows without a stream were left as np.empty's memory: garbage draws (an error, or items
+    from whatever those bytes held, e.g. a freed batch's draws) instead of a one-line error."""
+    config = mh.MultihopArithmeticConfig(depth=3, num_variables=5, modulus=modulus)
+    stale = np.random.default_rng(0).random((4, len(mh._layout(config).bounds)))  # freed memory of valid draws
+    del stale
+    with pytest.raises(ValueError, match="rngs: 1 stream for 4 cues"):
+        mh.generate_batch(config, iter([np.random.default_rng(1)]), [None] * 4)
+    assert len(mh.generate_batch(config, iter([np.random.default_rng(s) for s in range(5)]), [None] * 4)) == 4

@@ -533,3 +533,19 @@ def test_certifier_refuses_every_malformed_shape_with_a_value_error(instance):
     KeyError or TypeError."""
     with pytest.raises(ValueError):
         mh.certify(instance)
+
+
+@pytest.mark.parametrize("m", [2**32 - 5, 2**40 - 87, 2**61 - 1, 2**64 - 59])
+def test_a_modulus_whose_constant_bound_passes_int64_still_draws_spread_constants(m):
+    """Past m ~ 3.04e9 the constant's bound (m - 1)(m - 2) passes 2**63: an int64 cast of the
+    scaled draw saturated at -2**63, so nearly every constant came out the same value, and past
+    2**63 the root's first constant was negative (certify refused the item). The draws are
+    Python ints there, so every constant is its own and every item certifies."""
+    config = mh.MultihopArithmeticConfig(depth=5, num_variables=12, modulus=m, p_chain_operand=0.0)
+    problems = [mh.generate(config, _rng(s)) for s in range(100)]
+    consts = [a for p in problems for st_ in p.instance["statements"] for a in st_["args"] if type(a) is int]
+    assert len(consts) > 1200 and len(set(consts)) >= len(consts) - 2 and all(0 <= a < m for a in consts)
+    for p in problems:
+        cert = mh.certify(p.instance)
+        assert (cert.depth, cert.answer) == (p.depth, p.answer)
+    assert _as_json(mh.generate_batch(config, (_rng(s) for s in range(8)), [None] * 8)) == _as_json(problems[:8])
