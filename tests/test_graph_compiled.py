@@ -314,12 +314,104 @@ def test_compiled_calls_do_not_leak():
     run(2_000)
     collector.collect()
     objects, refs, rss = len(collector.get_objects()), [sys.getrefcount(i) for i in insts], _rss_kib()
+    refs_fields = [sys.getrefcount(v) for i in insts for v in i.values()]  # the C code owns them mid-call
     refs_edges = [sys.getrefcount(e) for e in good["edges"][:5]]
     refs_perm = sys.getrefcount(perm)
     run(100_000)
     collector.collect()
     assert len(collector.get_objects()) - objects < 100
     assert [sys.getrefcount(i) for i in insts] == refs
+    assert [sys.getrefcount(v) for i in insts for v in i.values()] == refs_fields
     assert [sys.getrefcount(e) for e in good["edges"][:5]] == refs_edges
     assert sys.getrefcount(perm) == refs_perm
     assert _rss_kib() - rss < 2_048
+
+
+# --------------------------------------------------------------------------- Python code run mid-call
+class _Collider:
+    """A key with the hash of ``name``: a lookup of ``name`` compares it first, running
+    ``effect(instance)`` once (a dict mutated from inside the C code's lookups)."""
+
+    def __init__(self, name, effect):
+        self.name, self.effect, self.instance = name, effect, None
+
+    def __hash__(self):
+        return hash(self.name)
+
+    def __eq__(self, other):
+        if self.instance is not None:
+            instance, self.instance = self.instance, None
+            self.effect(instance)
+        return False
+
+
+def _with_collider(name, effect, **fields):
+    key = _Collider(name, effect)
+    inst = {key: 0}  # first in the table: met before the real key on the same probe chain
+    inst.update(fields)
+    key.instance = inst
+    return inst
+
+
+@needs_c
+def test_certify_keeps_the_fields_alive_while_a_later_lookup_drops_them():
+    """A key colliding with "edges" deletes "targets" (and the freed list's memory is
+    reused): the search still uses the targets it read, as the reference does."""
+    kept = []
+
+    def drop_targets(inst):
+        del inst["targets"]
+        kept.append([4, 0])  # a fresh list, likely where the freed targets were
+
+    def make():
+        return _with_collider("edges", drop_targets, kind="x", num_nodes=5, source=0, targets=[1, 3],
+                              edges=[[0, 1], [3, 4]])
+    assert _outcome(gc.certify, make()) == _outcome(gc._certify_reference, make()) == ("ok", 1, "1", [0, 1], ())
+
+
+@needs_c
+@pytest.mark.parametrize("name", ["num_nodes", "edges", "targets", "kind", "source"])
+def test_describe_reads_the_fields_in_the_reference_order_and_keeps_them_alive(name):
+    """A key colliding with one field replaces every field (freeing the old values): the
+    statement is the reference's, which reads num_nodes, edges, targets, kind, source in turn."""
+    kept = []
+
+    def replace_all(inst):
+        inst.update(kind="y", num_nodes=7, source=2, targets=[5, 6], edges=[[2, 5]])
+        kept.append([[1, 1]] * 3)  # reuses freed memory
+
+    def make():
+        return _with_collider(name, replace_all, kind="x", num_nodes=int("1000"), source=0,
+                              targets=[1, 3], edges=[[0, 1], [3, 4]])
+    assert gc.describe(make()) == gc._describe_reference(make())
+
+
+_FINALIZER_MID_CALL = """
+import gc
+from depthbench.generators import graph_connectivity as g
+targets, kept = [int("1000"), int("1500")], []
+class Finalizer:
+    def __del__(self):
+        targets[0] = 5  # frees the int 1000 of the targets
+        kept.append(int("777"))  # likely in its memory
+inst = {"kind": "x", "num_nodes": 2000, "edges": [[0, int("1000")]], "source": 0, "targets": targets}
+gc.collect()
+gc.disable()
+cycle = Finalizer()
+cycle.me = cycle
+del cycle
+hoard = [[] for _ in range(200)]  # empties the list free list: PyList_New then calls the collector
+gc.set_threshold(1)
+gc.enable()
+found = g._C.certify(inst, g.MAX_NUM_NODES)
+print(kept, found)
+"""
+
+
+@needs_c
+def test_certify_answer_survives_a_finalizer_run_by_the_collector_mid_call():
+    """The first list the C search allocates (the path) may run the cyclic collector, hence
+    a finalizer that drops targets[0]; the answer must still be the target's label. (In a
+    fresh interpreter, where the collector and the allocator are in a known state.)"""
+    out = subprocess.run([sys.executable, "-P", "-c", _FINALIZER_MID_CALL], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[777] (1, '1000', [0, 1000])"  # the finalizer ran during the call
