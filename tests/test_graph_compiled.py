@@ -199,7 +199,7 @@ def hostile(draw):
             edges[j][draw(st.integers(0, 1))] = draw(_odd_value(edges[j][0]) | st.integers(-3 * n, 3 * n))
         elif what == 4:
             edges[j] = draw(st.sampled_from([tuple(edges[j]), edges[j] + [0], edges[j][:1], [], {0: 1},
-                                             set(edges[j]), "0-1", None, 3, [edges[j]]]))
+                                             {0, 1}, "0-1", None, 3, [edges[j]]]))  # all built first: set(edges[j]) raised on a list label
         elif what == 5:
             inst["targets"] = draw(st.sampled_from([tuple(inst["targets"]), inst["targets"][:1],
                                                     inst["targets"] * 2, [inst["targets"][0]] * 2, set(), "01", 5]))
