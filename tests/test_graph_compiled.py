@@ -103,6 +103,42 @@ def test_compiled_certify_respects_the_node_limit_and_handles_the_largest_graph(
         gc.certify({**small, "num_nodes": 10**12})
 
 
+@needs_c
+def test_compiled_certify_takes_labels_up_to_n_minus_1_and_refuses_n_and_minus_1_everywhere():
+    """Each label position (the source, either target, either end of any edge) at n - 1 is
+    searched, at n or -1 refused ("not handled", then the reference's error)."""
+    base = {"kind": "x", "num_nodes": 5, "edges": [[0, 1], [1, 4], [2, 3]], "source": 0, "targets": [4, 3]}
+    assert C.certify(base, gc.MAX_NUM_NODES) == (2, "4", [0, 1, 4])
+
+    def placed(value, where):
+        inst = {**base, "edges": [list(e) for e in base["edges"]], "targets": list(base["targets"])}
+        if where == "source":
+            inst["source"] = value
+        elif where in (0, 1):
+            inst["targets"][where] = value
+        else:
+            inst["edges"][where[0]][where[1]] = value
+        return inst
+
+    places = ["source", 0, 1] + [(j, k) for j in range(3) for k in range(2)]
+    for where in places:
+        inst = placed(4, where)
+        ref = _outcome(gc._certify_reference, inst)
+        assert _outcome(gc.certify, inst) == ref
+        if ref[0] == "ok":
+            assert C.certify(inst, gc.MAX_NUM_NODES) == ref[1:4]
+        for bad in (5, -1, True, _Int(1), np.int64(1), 2**63, 2**64):  # out of range, or not a plain int
+            inst = placed(bad, where)
+            assert C.certify(inst, gc.MAX_NUM_NODES) is None, (bad, where)
+            assert _outcome(gc.certify, inst) == _outcome(gc._certify_reference, inst)
+            assert _outcome(gc.certify, inst)[0] == "error"
+            if type(bad) is not int:
+                assert C.describe(inst) is None
+    for odd in ({**base, "edges": _List(base["edges"])}, {**base, "targets": _List(base["targets"])},
+                {**base, "edges": [_List(e) for e in base["edges"]]}, type("D", (dict,), {})(base)):
+        assert C.certify(odd, gc.MAX_NUM_NODES) is None and C.describe(odd) is None
+
+
 def _fields(p):
     return (p.instance, p.answer, p.answer_type, p.depth, p.solution_trace, p.size, p.chance, p.answer_space)
 
@@ -139,7 +175,8 @@ def test_compiled_edge_lists_refuse_arrays_it_cannot_read():
     assert C.edge_lists(perm, ends, first) == [[[1, 0], [2, 3]], [[11, 10], [8, 9]]]
     for args in [(perm.astype(np.int32), ends, first), (perm, ends[:, :2].copy(), first), (perm, ends, first[:1]),
                  (perm[:, ::2], ends, first), (perm, ends, np.array([[4, 0], [0, 0]])),
-                 (perm, np.array([[0, 6, 0, 0], [0, 0, 0, 0]]), first), (perm, ends, -first)]:
+                 (perm, np.array([[0, 6, 0, 0], [0, 0, 0, 0]]), first), (perm, np.array([[6, 0, 0, 0], [0, 0, 0, 0]]), first),
+                 (perm, ends, -first)]:
         with pytest.raises(ValueError):
             C.edge_lists(*args)
     with pytest.raises(TypeError):
@@ -152,6 +189,10 @@ class _Int(int):
 
 
 class _Str(str):
+    pass
+
+
+class _List(list):
     pass
 
 
@@ -258,6 +299,18 @@ def test_describe_states_extreme_int_labels_as_the_reference_does():
                                           "Source: 0\nTargets: 1, 2")
 
 
+
+@needs_c
+@pytest.mark.parametrize("kind", ["two_paths", "", "a\x00b\n", "\x7f", "ümlaut", "\xff", "日本", "\ud800", "😀"])
+def test_describe_gives_the_reference_text_for_every_kind_string(kind):
+    """The same code points, not only an equal-comparing string: a non-ASCII kind must not
+    be copied into an ASCII string (which compares equal to the Latin-1 one but encodes
+    to other bytes)."""
+    inst = {"kind": kind, "num_nodes": 3, "edges": [[0, 1]], "source": 0, "targets": [1, 2]}
+    text, ref = gc.describe(inst), gc._describe_reference(inst)
+    assert text == ref and text.isascii() == ref.isascii()
+    assert text.encode("utf-8", "surrogatepass") == ref.encode("utf-8", "surrogatepass")
+
 # --------------------------------------------------------------------------- the switch and the builder
 def test_pure_python_switch_turns_the_compiled_module_off():
     code = "from depthbench.generators import graph_connectivity as g; print(g._C is None)"
@@ -292,7 +345,8 @@ def test_compiled_calls_do_not_leak():
     in the instances' reference counts, or in resident memory (a leaked 9-label trace per
     call would be > 10 MB)."""
     cfg = gc.GraphConnectivityConfig(depth=8, num_nodes=100)
-    good = gc.generate(cfg, np.random.default_rng(0)).instance
+    good = gc.generate(cfg, np.random.default_rng(1)).instance
+    assert gc.certify(good).answer == "54"  # two digits: a new string per call (one digit is a cached one)
     refused = {**good, "edges": good["edges"] + [good["targets"]]}
     odd = {**good, "source": np.int64(good["source"])}
     insts = (good, refused, odd)
