@@ -78,6 +78,19 @@ static PyObject *field(PyObject *instance, PyObject *key)
     return v;
 }
 
+/* Decimal digits of x written backwards into the end of buf[0..21); returns the first char. */
+static char *digits(long long x, char *end)
+{
+    unsigned long long m = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+    do {
+        *--end = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    if (x < 0)
+        *--end = '-';
+    return end;
+}
+
 /* ---------------------------------------------------------------- certify */
 
 /* certify(instance, max_num_nodes) -> (depth, answer, solution_trace) or None.
@@ -177,7 +190,8 @@ static PyObject *certify(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ss
         length++;
     /* from the arrays alone (a finalizer run from here on may have changed the instance) */
     result = NULL;  /* unless every object below is made */
-    PyObject *answer = PyUnicode_FromFormat("%d", (int)found), *depth = NULL, *path = NULL;
+    char text_buf[24], *text_end = text_buf + sizeof text_buf, *text_first = digits(found, text_end);
+    PyObject *answer = PyUnicode_FromStringAndSize(text_first, text_end - text_first), *depth = NULL, *path = NULL;
     if (answer && (depth = PyLong_FromSsize_t(length - 1)) && (path = PyList_New(length))) {
         Py_ssize_t i = length;
         for (int32_t t = found; i > 0; t = parent[t]) {  /* back to the source, filled right to left */
@@ -205,19 +219,6 @@ done:
 }
 
 /* ---------------------------------------------------------------- describe */
-
-/* Decimal digits of x written backwards into the end of buf[0..21); returns the first char. */
-static char *digits(long long x, char *end)
-{
-    unsigned long long m = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
-    do {
-        *--end = (char)('0' + m % 10);
-        m /= 10;
-    } while (m);
-    if (x < 0)
-        *--end = '-';
-    return end;
-}
 
 /* A growing output buffer of ASCII text. */
 typedef struct {
