@@ -371,6 +371,7 @@ def test_compiled_calls_do_not_leak():
     refs_fields = [sys.getrefcount(v) for i in insts for v in i.values()]  # the C code owns them mid-call
     refs_edges = [sys.getrefcount(e) for e in good["edges"][:5]]
     refs_perm = sys.getrefcount(perm)
+    blocks = sys.getallocatedblocks()  # RSS alone misses a leak that fits in memory earlier tests freed
     run(100_000)
     collector.collect()
     assert len(collector.get_objects()) - objects < 100
@@ -379,6 +380,7 @@ def test_compiled_calls_do_not_leak():
     assert [sys.getrefcount(e) for e in good["edges"][:5]] == refs_edges
     assert sys.getrefcount(perm) == refs_perm
     assert _rss_kib() - rss < 2_048
+    assert sys.getallocatedblocks() - blocks < 1_000
 
 
 # --------------------------------------------------------------------------- Python code run mid-call
