@@ -292,6 +292,9 @@ def test_describe_states_extreme_int_labels_as_the_reference_does():
         inst = {"kind": "k", "num_nodes": 3, "edges": [labels, labels[::-1]], "source": labels[0],
                 "targets": [labels[1], 0]}
         assert gc.describe(inst) == gc._describe_reference(inst)
+    many = [[2**62 + j, -(2**62) - j] for j in range(300)]  # ~40 characters an edge: the buffer grows
+    inst = {"kind": "k", "num_nodes": 3, "edges": many, "source": 0, "targets": [1, 2]}
+    assert C.describe(inst) == gc._describe_reference(inst) and len(C.describe(inst)) > 12_000
     for n in (0, -5, 2**63 - 1, -(2**63), 2**64):
         inst = {"kind": "k", "num_nodes": n, "edges": [], "source": 0, "targets": [1, 2]}
         assert gc.describe(inst) == gc._describe_reference(inst)
