@@ -64,15 +64,31 @@ static int pair(PyObject *o, PyObject **a, PyObject **b)
 /* The instance's keys, interned once at import. */
 static PyObject *KEY_NUM_NODES, *KEY_SOURCE, *KEY_TARGETS, *KEY_EDGES, *KEY_KIND;
 
-/* instance[key] of an exact dict holding key (borrowed), else NULL with no exception set (a
-   lookup raises only when another key of the same hash has an __eq__ that raises: read as
-   missing, so the reference meets that key itself). */
+/* instance[key] of an exact dict holding key, as a new reference, else NULL with no
+   exception set. A new reference because a lookup can run Python code: another key of the
+   same hash is compared with key by its __eq__, which may change the dict and free the
+   values read before. A lookup that raises (such an __eq__) reads as missing, so the
+   reference meets that key itself. */
 static PyObject *field(PyObject *instance, PyObject *key)
 {
     PyObject *v = PyDict_GetItemWithError(instance, key);
     if (!v)
         PyErr_Clear();
+    Py_XINCREF(v);
     return v;
+}
+
+/* Decimal digits of x written backwards into the end of buf[0..21); returns the first char. */
+static char *digits(long long x, char *end)
+{
+    unsigned long long m = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+    do {
+        *--end = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    if (x < 0)
+        *--end = '-';
+    return end;
 }
 
 /* ---------------------------------------------------------------- certify */
@@ -98,30 +114,35 @@ static PyObject *certify(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ss
     }
     if (!PyDict_CheckExact(instance))
         Py_RETURN_NONE;
+    /* the reference's order of lookups */
     PyObject *n_obj = field(instance, KEY_NUM_NODES), *s_obj = field(instance, KEY_SOURCE);
     PyObject *targets = field(instance, KEY_TARGETS), *edges = field(instance, KEY_EDGES);
+    PyObject *result = Py_None, *t1_obj, *t2_obj, **rows;
+    char *block = NULL;
     long long n;
-    PyObject *t1_obj, *t2_obj, **rows;
     Py_ssize_t num_edges;
     int32_t s, t1, t2;
     if (!n_obj || !s_obj || !targets || !edges || !plain_int(n_obj, &n) || n < 1 || n > limit
         || n > INT32_MAX || !pair(targets, &t1_obj, &t2_obj) || !label(s_obj, n, &s)
         || !label(t1_obj, n, &t1) || !label(t2_obj, n, &t2) || t1 == t2
         || !sequence(edges, &rows, &num_edges) || num_edges > PY_SSIZE_T_MAX / 32 - n)  /* block size */
-        Py_RETURN_NONE;
+        goto done;
 
     /* one block: the edge ends (2E), each node's first slot (n + 1), the adjacency slots
        (2E), the parents (n) and the queue (n) */
     Py_ssize_t nn = (Py_ssize_t)n, slots = 2 * num_edges;
-    char *block = PyMem_Malloc(sizeof(int32_t) * (size_t)(slots + slots + nn + nn)
-                               + sizeof(Py_ssize_t) * (size_t)(nn + 1));
-    if (!block)
-        return PyErr_NoMemory();
+    block = PyMem_Malloc(sizeof(int32_t) * (size_t)(slots + slots + nn + nn)
+                         + sizeof(Py_ssize_t) * (size_t)(nn + 1));
+    if (!block) {
+        result = PyErr_NoMemory();
+        goto done;
+    }
     Py_ssize_t *start = (Py_ssize_t *)block;
     int32_t *ends = (int32_t *)(start + nn + 1), *adj = ends + slots, *parent = adj + slots;
     int32_t *queue = parent + nn;
-    PyObject *result = Py_None;
 
+    /* The edges are read here and only here: the lists allocated below may run the cyclic
+       collector, hence finalizers that change the instance, so nothing after them reads it. */
     for (Py_ssize_t j = 0; j < num_edges; j++) {
         PyObject *a, *b;
         if (!pair(rows[j], &a, &b) || !label(a, n, &ends[2 * j]) || !label(b, n, &ends[2 * j + 1]))
@@ -167,62 +188,37 @@ static PyObject *certify(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ss
     Py_ssize_t length = 1;
     for (int32_t t = found; t != s; t = parent[t])
         length++;
-    PyObject *path = PyList_New(length);
-    if (!path) {
-        result = NULL;
-        goto done;
-    }
-    Py_ssize_t i = length;
-    for (int32_t t = found;; t = parent[t]) {
-        PyObject *x = PyLong_FromLong(t);
-        if (!x) {
-            Py_DECREF(path);
-            result = NULL;
-            goto done;
+    /* from the arrays alone (a finalizer run from here on may have changed the instance) */
+    result = NULL;  /* unless every object below is made */
+    char text_buf[24], *text_end = text_buf + sizeof text_buf, *text_first = digits(found, text_end);
+    PyObject *answer = PyUnicode_FromStringAndSize(text_first, text_end - text_first), *depth = NULL, *path = NULL;
+    if (answer && (depth = PyLong_FromSsize_t(length - 1)) && (path = PyList_New(length))) {
+        Py_ssize_t i = length;
+        for (int32_t t = found; i > 0; t = parent[t]) {  /* back to the source, filled right to left */
+            PyObject *x = PyLong_FromLong(t);
+            if (!x)
+                break;
+            PyList_SET_ITEM(path, --i, x);
         }
-        PyList_SET_ITEM(path, --i, x);
-        if (t == s)
-            break;
+        if (i == 0)
+            result = PyTuple_Pack(3, depth, answer, path);
     }
-    PyObject *answer = PyObject_Str(r1 ? t1_obj : t2_obj);
-    if (!answer) {
-        Py_DECREF(path);
-        result = NULL;
-        goto done;
-    }
-    PyObject *depth = PyLong_FromSsize_t(length - 1);
-    result = depth ? PyTuple_New(3) : NULL;
-    if (!result) {
-        Py_XDECREF(depth);
-        Py_DECREF(answer);
-        Py_DECREF(path);
-        goto done;
-    }
-    PyTuple_SET_ITEM(result, 0, depth);
-    PyTuple_SET_ITEM(result, 1, answer);
-    PyTuple_SET_ITEM(result, 2, path);
+    Py_XDECREF(answer);
+    Py_XDECREF(depth);
+    Py_XDECREF(path);  /* a slot left NULL by a failure is skipped */
 
 done:
     PyMem_Free(block);
+    Py_XDECREF(n_obj);
+    Py_XDECREF(s_obj);
+    Py_XDECREF(targets);
+    Py_XDECREF(edges);
     if (result == Py_None)
         Py_RETURN_NONE;
     return result;
 }
 
 /* ---------------------------------------------------------------- describe */
-
-/* Decimal digits of x written backwards into the end of buf[0..21); returns the first char. */
-static char *digits(long long x, char *end)
-{
-    unsigned long long m = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
-    do {
-        *--end = (char)('0' + m % 10);
-        m /= 10;
-    } while (m);
-    if (x < 0)
-        *--end = '-';
-    return end;
-}
 
 /* A growing output buffer of ASCII text. */
 typedef struct {
@@ -263,24 +259,27 @@ static PyObject *describe(PyObject *Py_UNUSED(self), PyObject *instance)
 {
     if (!PyDict_CheckExact(instance))
         Py_RETURN_NONE;
+    /* the reference's order of lookups (a colliding key's __eq__ may change the dict between them) */
     PyObject *n_obj = field(instance, KEY_NUM_NODES), *edges = field(instance, KEY_EDGES);
-    PyObject *kind = field(instance, KEY_KIND), *s_obj = field(instance, KEY_SOURCE);
-    PyObject *targets = field(instance, KEY_TARGETS), *t1_obj, *t2_obj, **rows;
+    PyObject *targets = field(instance, KEY_TARGETS), *kind = field(instance, KEY_KIND);
+    PyObject *s_obj = field(instance, KEY_SOURCE), *t1_obj, *t2_obj, **rows;
+    PyObject *result = Py_None;
+    text t = {NULL, 0, 0};
     long long n, s, t1, t2;
     Py_ssize_t num_edges;
     if (!n_obj || !edges || !kind || !s_obj || !targets || !plain_int(n_obj, &n) || n == LLONG_MIN
         || !sequence(edges, &rows, &num_edges) || !pair(targets, &t1_obj, &t2_obj)
         || !plain_int(s_obj, &s) || !plain_int(t1_obj, &t1) || !plain_int(t2_obj, &t2)
         || !PyUnicode_CheckExact(kind) || !PyUnicode_IS_ASCII(kind))
-        Py_RETURN_NONE;
+        goto done;
 
     /* room for the head and ~12 characters per edge ("123-456, "): one allocation as a rule */
-    text t = {NULL, 0, 0};
-    PyObject *result = Py_None;
     if (num_edges < (PY_SSIZE_T_MAX - 256) / 16) {
         t.cap = 256 + 12 * num_edges;
-        if (!(t.data = PyMem_Malloc((size_t)t.cap)))
-            return PyErr_NoMemory();
+        if (!(t.data = PyMem_Malloc((size_t)t.cap))) {
+            result = PyErr_NoMemory();
+            goto done;
+        }
     }
     if (!put(&t, "Graph type: ", 12)
         || !put(&t, (const char *)PyUnicode_1BYTE_DATA(kind), PyUnicode_GET_LENGTH(kind))
@@ -315,6 +314,11 @@ fail:
     result = NULL;
 done:
     PyMem_Free(t.data);
+    Py_XDECREF(n_obj);
+    Py_XDECREF(edges);
+    Py_XDECREF(targets);
+    Py_XDECREF(kind);
+    Py_XDECREF(s_obj);
     if (result == Py_None)
         Py_RETURN_NONE;
     return result;

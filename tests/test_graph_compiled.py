@@ -103,6 +103,42 @@ def test_compiled_certify_respects_the_node_limit_and_handles_the_largest_graph(
         gc.certify({**small, "num_nodes": 10**12})
 
 
+@needs_c
+def test_compiled_certify_takes_labels_up_to_n_minus_1_and_refuses_n_and_minus_1_everywhere():
+    """Each label position (the source, either target, either end of any edge) at n - 1 is
+    searched, at n or -1 refused ("not handled", then the reference's error)."""
+    base = {"kind": "x", "num_nodes": 5, "edges": [[0, 1], [1, 4], [2, 3]], "source": 0, "targets": [4, 3]}
+    assert C.certify(base, gc.MAX_NUM_NODES) == (2, "4", [0, 1, 4])
+
+    def placed(value, where):
+        inst = {**base, "edges": [list(e) for e in base["edges"]], "targets": list(base["targets"])}
+        if where == "source":
+            inst["source"] = value
+        elif where in (0, 1):
+            inst["targets"][where] = value
+        else:
+            inst["edges"][where[0]][where[1]] = value
+        return inst
+
+    places = ["source", 0, 1] + [(j, k) for j in range(3) for k in range(2)]
+    for where in places:
+        inst = placed(4, where)
+        ref = _outcome(gc._certify_reference, inst)
+        assert _outcome(gc.certify, inst) == ref
+        if ref[0] == "ok":
+            assert C.certify(inst, gc.MAX_NUM_NODES) == ref[1:4]
+        for bad in (5, -1, True, _Int(1), np.int64(1), 2**63, 2**64):  # out of range, or not a plain int
+            inst = placed(bad, where)
+            assert C.certify(inst, gc.MAX_NUM_NODES) is None, (bad, where)
+            assert _outcome(gc.certify, inst) == _outcome(gc._certify_reference, inst)
+            assert _outcome(gc.certify, inst)[0] == "error"
+            if type(bad) is not int:
+                assert C.describe(inst) is None
+    for odd in ({**base, "edges": _List(base["edges"])}, {**base, "targets": _List(base["targets"])},
+                {**base, "edges": [_List(e) for e in base["edges"]]}, type("D", (dict,), {})(base)):
+        assert C.certify(odd, gc.MAX_NUM_NODES) is None and C.describe(odd) is None
+
+
 def _fields(p):
     return (p.instance, p.answer, p.answer_type, p.depth, p.solution_trace, p.size, p.chance, p.answer_space)
 
@@ -139,7 +175,8 @@ def test_compiled_edge_lists_refuse_arrays_it_cannot_read():
     assert C.edge_lists(perm, ends, first) == [[[1, 0], [2, 3]], [[11, 10], [8, 9]]]
     for args in [(perm.astype(np.int32), ends, first), (perm, ends[:, :2].copy(), first), (perm, ends, first[:1]),
                  (perm[:, ::2], ends, first), (perm, ends, np.array([[4, 0], [0, 0]])),
-                 (perm, np.array([[0, 6, 0, 0], [0, 0, 0, 0]]), first), (perm, ends, -first)]:
+                 (perm, np.array([[0, 6, 0, 0], [0, 0, 0, 0]]), first), (perm, np.array([[6, 0, 0, 0], [0, 0, 0, 0]]), first),
+                 (perm, ends, -first)]:
         with pytest.raises(ValueError):
             C.edge_lists(*args)
     with pytest.raises(TypeError):
@@ -152,6 +189,10 @@ class _Int(int):
 
 
 class _Str(str):
+    pass
+
+
+class _List(list):
     pass
 
 
@@ -199,7 +240,7 @@ def hostile(draw):
             edges[j][draw(st.integers(0, 1))] = draw(_odd_value(edges[j][0]) | st.integers(-3 * n, 3 * n))
         elif what == 4:
             edges[j] = draw(st.sampled_from([tuple(edges[j]), edges[j] + [0], edges[j][:1], [], {0: 1},
-                                             set(edges[j]), "0-1", None, 3, [edges[j]]]))
+                                             {0, 1}, "0-1", None, 3, [edges[j]]]))  # all built first: set(edges[j]) raised on a list label
         elif what == 5:
             inst["targets"] = draw(st.sampled_from([tuple(inst["targets"]), inst["targets"][:1],
                                                     inst["targets"] * 2, [inst["targets"][0]] * 2, set(), "01", 5]))
@@ -251,12 +292,27 @@ def test_describe_states_extreme_int_labels_as_the_reference_does():
         inst = {"kind": "k", "num_nodes": 3, "edges": [labels, labels[::-1]], "source": labels[0],
                 "targets": [labels[1], 0]}
         assert gc.describe(inst) == gc._describe_reference(inst)
+    many = [[2**62 + j, -(2**62) - j] for j in range(300)]  # ~40 characters an edge: the buffer grows
+    inst = {"kind": "k", "num_nodes": 3, "edges": many, "source": 0, "targets": [1, 2]}
+    assert C.describe(inst) == gc._describe_reference(inst) and len(C.describe(inst)) > 12_000
     for n in (0, -5, 2**63 - 1, -(2**63), 2**64):
         inst = {"kind": "k", "num_nodes": n, "edges": [], "source": 0, "targets": [1, 2]}
         assert gc.describe(inst) == gc._describe_reference(inst)
         assert gc.describe(inst).endswith(f"Nodes: {n} (labelled 0 to {n - 1})\nEdges (undirected): \n"
                                           "Source: 0\nTargets: 1, 2")
 
+
+
+@needs_c
+@pytest.mark.parametrize("kind", ["two_paths", "", "a\x00b\n", "\x7f", "ümlaut", "\xff", "日本", "\ud800", "😀"])
+def test_describe_gives_the_reference_text_for_every_kind_string(kind):
+    """The same code points, not only an equal-comparing string: a non-ASCII kind must not
+    be copied into an ASCII string (which compares equal to the Latin-1 one but encodes
+    to other bytes)."""
+    inst = {"kind": kind, "num_nodes": 3, "edges": [[0, 1]], "source": 0, "targets": [1, 2]}
+    text, ref = gc.describe(inst), gc._describe_reference(inst)
+    assert text == ref and text.isascii() == ref.isascii()
+    assert text.encode("utf-8", "surrogatepass") == ref.encode("utf-8", "surrogatepass")
 
 # --------------------------------------------------------------------------- the switch and the builder
 def test_pure_python_switch_turns_the_compiled_module_off():
@@ -292,7 +348,8 @@ def test_compiled_calls_do_not_leak():
     in the instances' reference counts, or in resident memory (a leaked 9-label trace per
     call would be > 10 MB)."""
     cfg = gc.GraphConnectivityConfig(depth=8, num_nodes=100)
-    good = gc.generate(cfg, np.random.default_rng(0)).instance
+    good = gc.generate(cfg, np.random.default_rng(1)).instance
+    assert gc.certify(good).answer == "54"  # two digits: a new string per call (one digit is a cached one)
     refused = {**good, "edges": good["edges"] + [good["targets"]]}
     odd = {**good, "source": np.int64(good["source"])}
     insts = (good, refused, odd)
@@ -314,12 +371,106 @@ def test_compiled_calls_do_not_leak():
     run(2_000)
     collector.collect()
     objects, refs, rss = len(collector.get_objects()), [sys.getrefcount(i) for i in insts], _rss_kib()
+    refs_fields = [sys.getrefcount(v) for i in insts for v in i.values()]  # the C code owns them mid-call
     refs_edges = [sys.getrefcount(e) for e in good["edges"][:5]]
     refs_perm = sys.getrefcount(perm)
+    blocks = sys.getallocatedblocks()  # RSS alone misses a leak that fits in memory earlier tests freed
     run(100_000)
     collector.collect()
     assert len(collector.get_objects()) - objects < 100
     assert [sys.getrefcount(i) for i in insts] == refs
+    assert [sys.getrefcount(v) for i in insts for v in i.values()] == refs_fields
     assert [sys.getrefcount(e) for e in good["edges"][:5]] == refs_edges
     assert sys.getrefcount(perm) == refs_perm
     assert _rss_kib() - rss < 2_048
+    assert sys.getallocatedblocks() - blocks < 1_000
+
+
+# --------------------------------------------------------------------------- Python code run mid-call
+class _Collider:
+    """A key with the hash of ``name``: a lookup of ``name`` compares it first, running
+    ``effect(instance)`` once (a dict mutated from inside the C code's lookups)."""
+
+    def __init__(self, name, effect):
+        self.name, self.effect, self.instance = name, effect, None
+
+    def __hash__(self):
+        return hash(self.name)
+
+    def __eq__(self, other):
+        if self.instance is not None:
+            instance, self.instance = self.instance, None
+            self.effect(instance)
+        return False
+
+
+def _with_collider(name, effect, **fields):
+    key = _Collider(name, effect)
+    inst = {key: 0}  # first in the table: met before the real key on the same probe chain
+    inst.update(fields)
+    key.instance = inst
+    return inst
+
+
+@needs_c
+def test_certify_keeps_the_fields_alive_while_a_later_lookup_drops_them():
+    """A key colliding with "edges" deletes "targets" (and the freed list's memory is
+    reused): the search still uses the targets it read, as the reference does."""
+    kept = []
+
+    def drop_targets(inst):
+        del inst["targets"]
+        kept.append([4, 0])  # a fresh list, likely where the freed targets were
+
+    def make():
+        return _with_collider("edges", drop_targets, kind="x", num_nodes=5, source=0, targets=[1, 3],
+                              edges=[[0, 1], [3, 4]])
+    assert _outcome(gc.certify, make()) == _outcome(gc._certify_reference, make()) == ("ok", 1, "1", [0, 1], ())
+
+
+@needs_c
+@pytest.mark.parametrize("name", ["num_nodes", "edges", "targets", "kind", "source"])
+def test_describe_reads_the_fields_in_the_reference_order_and_keeps_them_alive(name):
+    """A key colliding with one field replaces every field (freeing the old values): the
+    statement is the reference's, which reads num_nodes, edges, targets, kind, source in turn."""
+    kept = []
+
+    def replace_all(inst):
+        inst.update(kind="y", num_nodes=7, source=2, targets=[5, 6], edges=[[2, 5]])
+        kept.append([[1, 1]] * 3)  # reuses freed memory
+
+    def make():
+        return _with_collider(name, replace_all, kind="x", num_nodes=int("1000"), source=0,
+                              targets=[1, 3], edges=[[0, 1], [3, 4]])
+    assert gc.describe(make()) == gc._describe_reference(make())
+
+
+_FINALIZER_MID_CALL = """
+import gc
+from depthbench.generators import graph_connectivity as g
+targets, kept = [int("1000"), int("1500")], []
+class Finalizer:
+    def __del__(self):
+        targets[0] = 5  # frees the int 1000 of the targets
+        kept.append(int("777"))  # likely in its memory
+inst = {"kind": "x", "num_nodes": 2000, "edges": [[0, int("1000")]], "source": 0, "targets": targets}
+gc.collect()
+gc.disable()
+cycle = Finalizer()
+cycle.me = cycle
+del cycle
+hoard = [[] for _ in range(200)]  # empties the list free list: PyList_New then calls the collector
+gc.set_threshold(1)
+gc.enable()
+found = g._C.certify(inst, g.MAX_NUM_NODES)
+print(kept, found)
+"""
+
+
+@needs_c
+def test_certify_answer_survives_a_finalizer_run_by_the_collector_mid_call():
+    """The first list the C search allocates (the path) may run the cyclic collector, hence
+    a finalizer that drops targets[0]; the answer must still be the target's label. (In a
+    fresh interpreter, where the collector and the allocator are in a known state.)"""
+    out = subprocess.run([sys.executable, "-P", "-c", _FINALIZER_MID_CALL], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[777] (1, '1000', [0, 1000])"  # the finalizer ran during the call
