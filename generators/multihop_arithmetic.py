@@ -107,6 +107,7 @@ import numpy as np
 
 from depthbench.generators._base import Certificate, Family, Problem, StepCheck, parse_int
 from depthbench.generators._compiled import load
+from depthbench.generators._seeding import uniform_rows
 
 #: the compiled fast paths (generators/_arith_c.c), or None: the pure-Python code below then runs
 _C = load("_arith_c")
@@ -505,9 +506,7 @@ def generate_batch(config: MultihopArithmeticConfig, rngs: Iterable[np.random.Ge
     if m >= 1 << 31:  # a product of two values might not fit an int64: Python ints, item by item
         return [generate(config, rng) for rng, _ in zip(rngs, cues)]
     lay = _layout(config)
-    u = np.empty((count, len(lay.bounds)))
-    for row, rng in zip(u, rngs):
-        rng.random(out=row)
+    u = uniform_rows(rngs, count, len(lay.bounds))
     if _C is not None:  # it scales and truncates each row itself
         n = config.num_variables
         return _C.generate(u, lay.bounds, lay.names, lay.ops, config.depth, m, lay.threshold, lay.order,

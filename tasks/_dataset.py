@@ -380,12 +380,14 @@ class _Bucket:
     def items(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         """``[self.item(i) for i in indices]`` (first attempts), the problems made by one
         ``Family.generate_batch`` call when the family has one (same items: each is drawn
-        from its own stream, see the hook's contract)."""
+        from its own stream, see the hook's contract; with shared streams they come as one
+        ``StreamRun``, whose draws the family may take at once)."""
         fam = self.fam
         if fam.generate_batch is None or len(indices) < 2:
             return [self.item(i) for i in indices]
         cues = [self.cues(i) for i in indices]
-        probs = fam.generate_batch(self.config, (self._rng(i, 0) for i in indices), cues)
+        rngs = (self._rng(i, 0) for i in indices) if self.streams is None else self.streams.run(self.depth, indices)
+        probs = fam.generate_batch(self.config, rngs, cues)
         instances = [p.instance for p in probs]
         texts = None if fam.describe_batch is None else fam.describe_batch(instances)
         certs = None
