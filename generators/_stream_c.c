@@ -59,11 +59,16 @@ static void fill_row(u128 state, u128 inc, double *row, Py_ssize_t k)
 static PyObject *uniforms(PyObject *self, PyObject *args)
 {
     Py_buffer dig, out;
-    PyObject *target, *result = NULL;
+    PyObject *kobj, *target, *result = NULL;
     Py_ssize_t k, count, j;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nO:uniforms", &dig, &k, &target))
+    if (!PyArg_ParseTuple(args, "y*OO:uniforms", &dig, &kobj, &target))
         return NULL;
+    /* an integer past Py_ssize_t is clipped to its range (then refused below as out of range) */
+    if ((k = PyNumber_AsSsize_t(kobj, NULL)) == -1 && PyErr_Occurred()) {
+        PyBuffer_Release(&dig);
+        return NULL;
+    }
     /* the format is asked for so that only a float64 buffer is accepted */
     if (PyObject_GetBuffer(target, &out, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
         PyBuffer_Release(&dig);
