@@ -33,7 +33,7 @@ from depthbench.io import canonical_json
 np = lazy("numpy")
 
 __all__ = ["item_key", "item_entropy", "item_rng", "item_rng_v1", "block_rng", "ItemStreams", "StreamRun",
-           "uniform_rows"]
+           "uniform_rows", "cue_draws"]
 
 _C = load("_stream_c")
 
@@ -148,6 +148,29 @@ def block_rng(task: str, generator_version: str, split: str, seed: int, depth: i
     return gen
 
 
+def cue_draws(rng: "np.random.Generator", half: int) -> tuple[list[int], list[float]]:
+    """A cue block's draws: ``rng.permutation(half)`` then ``rng.random(half)``, as lists.
+
+    The permutation is drawn as ``arange`` + ``shuffle`` (what ``permutation`` of an int
+    does); ``ItemStreams.block_draws`` gives the same values, compiled when it can.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The block's stream (:func:`block_rng`), consumed.
+    half : int
+        Half the block's size (>= 1).
+
+    Returns
+    -------
+    tuple of (list of int, list of float)
+        A permutation of ``0 .. half - 1`` and ``half`` uniforms in ``[0, 1)``.
+    """
+    firsts = np.arange(half)
+    rng.shuffle(firsts)
+    return firsts.tolist(), rng.random(half).tolist()
+
+
 class _Reseeder:
     """Re-seeds one PCG64 from 32-byte sha256 digests (state = first 128 bits, increment =
     last 128 bits made odd) through the ``bit_generator.state`` setter."""
@@ -166,7 +189,7 @@ class ItemStreams:
 
     ``streams.rng(depth, index, attempt)`` returns a generator in the same state as
     :func:`item_rng` with those arguments, and ``streams.block(depth, block)`` one in the
-    state of :func:`block_rng`; each is one shared object whose state is reset on each call
+    state of :func:`block_rng` (``streams.block_draws`` its :func:`cue_draws`); each is one shared object whose state is reset on each call
     (so use it for one item, or one block, at a time). One instance per thread.
     """
 
@@ -188,10 +211,19 @@ class ItemStreams:
         return self._items(hashlib.sha256(key.encode("utf-8")).digest())
 
     def block(self, depth: int, block: int) -> np.random.Generator:
+        return self._blocks(self._block_digest(depth, block))
+
+    def block_draws(self, depth: int, block: int, half: int) -> tuple[list[int], list[float]]:
+        """:func:`cue_draws` of ``block(depth, block)`` (computed by ``_stream_c`` when loaded)."""
+        if _C is None:
+            return cue_draws(self.block(depth, block), half)
+        return _C.cue_draws(self._block_digest(depth, block), half)
+
+    def _block_digest(self, depth: int, block: int) -> bytes:
         if threading.get_ident() != self._local:  # pragma: no cover - misuse guard
             raise RuntimeError("ItemStreams is not shared between threads; make one per thread")
         key = "%s%d,%d]" % (self._block_prefix, depth, block)
-        return self._blocks(hashlib.sha256(key.encode("utf-8")).digest())
+        return hashlib.sha256(key.encode("utf-8")).digest()
 
 
 class StreamRun:

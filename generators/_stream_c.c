@@ -11,6 +11,11 @@
        each draw advances the 128-bit LCG first (state = state * MULT + inc), then outputs
        XSL-RR (the xor of the state's halves rotated right by its top 6 bits), and a double
        is the output's top 53 bits times 2**-53.
+   cue_draws(digest, half)
+       The draws of a cue block (tasks/_dataset.py _cue_block) from the stream one digest
+       starts: numpy's Generator.shuffle of arange(half) (Fisher-Yates from the last place
+       down, each swap partner a masked, rejection-sampled 32-bit draw) then
+       Generator.random(half), as (list of int, list of float).
 
    Needs a compiler with unsigned __int128 (GCC, Clang); elsewhere the build of this optional
    module fails and the numpy loop is used. */
@@ -41,19 +46,38 @@ static u128 be128(const unsigned char *p)
     return v;
 }
 
+/* A PCG64 stream in numpy's layout: the LCG's state and increment, and the 32-bit half an
+   output kept for the next 32-bit draw. */
+typedef struct {
+    u128 state, inc;
+    int has32;
+    uint32_t kept;
+} stream;
+
+/* The next 64-bit output: advance the LCG, then XSL-RR (numpy's step-then-output order). */
+static uint64_t next64(stream *s)
+{
+    uint64_t x;
+    unsigned rot;
+    s->state = s->state * MULT + s->inc;
+    x = (uint64_t)(s->state >> 64) ^ (uint64_t)s->state;
+    rot = (unsigned)(s->state >> 122);
+    return (x >> rot) | (x << ((64 - rot) & 63));
+}
+
+/* A double in [0, 1): the output's top 53 bits times 2**-53, as numpy's random(). */
+static double next_double(stream *s)
+{
+    return (double)(next64(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
 /* One row: k doubles of the stream started at (state, inc). */
 static void fill_row(u128 state, u128 inc, double *row, Py_ssize_t k)
 {
+    stream s = {state, inc, 0, 0};
     Py_ssize_t i;
-    for (i = 0; i < k; i++) {
-        uint64_t x;
-        unsigned rot;
-        state = state * MULT + inc;
-        x = (uint64_t)(state >> 64) ^ (uint64_t)state;
-        rot = (unsigned)(state >> 122);
-        x = (x >> rot) | (x << ((64 - rot) & 63));
-        row[i] = (double)(x >> 11) * (1.0 / 9007199254740992.0);
-    }
+    for (i = 0; i < k; i++)
+        row[i] = next_double(&s);
 }
 
 static PyObject *uniforms(PyObject *self, PyObject *args)
@@ -103,8 +127,98 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------------------------
+   A block's cue draws: numpy's Generator.shuffle of arange(half), then random(half). */
+
+/* numpy's 32-bit draw from its 64-bit generator: the low half of a fresh output, whose high
+   half is kept for the next call (the double draws never read or clear it). */
+static uint32_t next32(stream *s)
+{
+    uint64_t x;
+    if (s->has32) {
+        s->has32 = 0;
+        return s->kept;
+    }
+    x = next64(s);
+    s->has32 = 1;
+    s->kept = (uint32_t)(x >> 32);
+    return (uint32_t)x;
+}
+
+/* a uniform integer in [0, max] for max < 2**32, as numpy draws it: masked 32-bit draws,
+   rejected while above max */
+static uint32_t interval32(stream *s, uint32_t max)
+{
+    uint32_t mask = max, v;
+    if (max == 0)
+        return 0;
+    mask |= mask >> 1;
+    mask |= mask >> 2;
+    mask |= mask >> 4;
+    mask |= mask >> 8;
+    mask |= mask >> 16;
+    while ((v = next32(s) & mask) > max)
+        ;
+    return v;
+}
+
+static PyObject *cue_draws(PyObject *self, PyObject *args)
+{
+    Py_buffer dig;
+    Py_ssize_t half, i;
+    PyObject *perm = NULL, *flips = NULL, *result = NULL;
+    long *order = NULL;
+    stream s;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*n:cue_draws", &dig, &half))
+        return NULL;
+    if (dig.len != 32 || half < 1 || half > MAX_K) {
+        PyErr_Format(PyExc_ValueError, "cue_draws: needs one 32-byte digest and half in [1, %zd]", MAX_K);
+        goto done;
+    }
+    if ((order = PyMem_New(long, (size_t)half)) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    s.state = be128((const unsigned char *)dig.buf);
+    s.inc = be128((const unsigned char *)dig.buf + 16) | 1;
+    s.has32 = 0;
+    s.kept = 0;
+    /* Fisher-Yates from the end, as numpy's shuffle of a 1-d array */
+    for (i = 0; i < half; i++)
+        order[i] = (long)i;
+    for (i = half - 1; i > 0; i--) {
+        Py_ssize_t j = (Py_ssize_t)interval32(&s, (uint32_t)i);
+        long t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    if ((perm = PyList_New(half)) == NULL || (flips = PyList_New(half)) == NULL)
+        goto done;
+    for (i = 0; i < half; i++) {
+        PyObject *v = PyLong_FromLong(order[i]);
+        if (v == NULL)
+            goto done;
+        PyList_SET_ITEM(perm, i, v);
+    }
+    for (i = 0; i < half; i++) {
+        PyObject *u = PyFloat_FromDouble(next_double(&s));
+        if (u == NULL)
+            goto done;
+        PyList_SET_ITEM(flips, i, u);
+    }
+    result = PyTuple_Pack(2, perm, flips);
+done:
+    Py_XDECREF(perm);
+    Py_XDECREF(flips);
+    PyMem_Free(order);
+    PyBuffer_Release(&dig);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"uniforms", uniforms, METH_VARARGS, "uniforms(digests, k, out): k PCG64 doubles per 32-byte digest into out."},
+    {"cue_draws", cue_draws, METH_VARARGS, "cue_draws(digest, half): numpy's shuffle of arange(half), then random(half)."},
     {NULL, NULL, 0, NULL},
 };
 

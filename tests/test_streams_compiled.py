@@ -1,7 +1,7 @@
 """The item streams of a batch build (``_seeding.StreamRun``) and the compiled PCG64
-(``generators/_stream_c.c``): its uniforms are bit for bit numpy's ``PCG64`` started at the
-same digests, the run's generators are those of ``ItemStreams.rng``, and builds are the same
-bytes with and without the compiled modules.
+(``generators/_stream_c.c``): its uniforms and cue-block draws are bit for bit numpy's
+``PCG64`` started at the same digests, the run's generators are those of ``ItemStreams.rng``,
+and builds are the same bytes with and without the compiled modules.
 
 Tests marked ``compiled`` need ``_stream_c`` built (skipped under ``DEPTHBENCH_PURE_PYTHON=1``,
 where the others check the numpy path).
@@ -20,11 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from depthbench.generators import _seeding
-from depthbench.generators._seeding import MAX_UNIFORMS, ItemStreams, StreamRun, item_rng, uniform_rows
+from depthbench.generators._seeding import (MAX_UNIFORMS, ItemStreams, StreamRun, block_rng, cue_draws, item_rng,
+                                            uniform_rows)
 from depthbench.io import canonical_json
 from depthbench.tasks import build_items, load_spec
 
 C = _seeding._C
+STREAMS = ("multihop_arithmetic", "3", "test", 7)
 compiled = pytest.mark.skipif(C is None, reason="_stream_c is not built, or DEPTHBENCH_PURE_PYTHON=1")
 
 
@@ -141,12 +143,18 @@ def test_compiled_uniforms_do_not_leak():
     """10^5 good calls and 10^5 refused ones (each buffer taken must be released)."""
     digests, out, short = bytes(range(32)) * 4, np.empty((4, 25)), np.empty((4, 24))
     C.uniforms(digests, 25, out)
+    C.cue_draws(digests[:32], 8)
     refs = [sys.getrefcount(o) for o in (digests, out, short)]
     before = _rss_kib()
     for _ in range(100_000):
         C.uniforms(digests, 25, out)
+        C.cue_draws(digests[:32], 8)
         try:
             C.uniforms(digests, 25, short)
+        except ValueError:
+            pass
+        try:
+            C.cue_draws(digests, 8)
         except ValueError:
             pass
     assert _rss_kib() - before < 2048
@@ -154,10 +162,45 @@ def test_compiled_uniforms_do_not_leak():
     assert _same_bits(out, _numpy_rows([digests[:32]] * 4, 25))
 
 
+# --------------------------------------------------------------------------- cue blocks
+@compiled
+def test_compiled_cue_draws_are_numpys_shuffle_then_random():
+    """Every half from 1 to 70 (every mask, many rejections) and some larger, 200 streams each."""
+    bg = np.random.PCG64(0)
+    gen = np.random.Generator(bg)
+    for half in [*range(1, 71), 127, 128, 129, 1000, 4096, 65_537]:
+        for s in range(200 if half <= 70 else 10):
+            d = hashlib.sha256(b"%d/%d" % (half, s)).digest() if s else b"\xff" * 32
+            bg.state = {"bit_generator": "PCG64", "has_uint32": 0, "uinteger": 0,
+                        "state": {"state": int.from_bytes(d[:16], "big"), "inc": int.from_bytes(d[16:], "big") | 1}}
+            firsts = gen.permutation(half)  # what cue_draws spells as arange + shuffle
+            want = (firsts.tolist(), gen.random(half).tolist())
+            got = C.cue_draws(d, half)
+            assert got == want, (half, s)
+            assert [type(v) for v in got[0]] == [int] * half and sorted(got[0]) == list(range(half))
+
+
+@pytest.mark.parametrize("half", [1, 2, 8])
+def test_block_draws_are_cue_draws_of_the_block_stream(half, monkeypatch):
+    for use_c in (True, False):
+        if not use_c:
+            monkeypatch.setattr(_seeding, "_C", None)
+        st_ = ItemStreams(*STREAMS)
+        for block in (0, 1, 77):
+            want = cue_draws(block_rng(*STREAMS, 5, block), half)
+            assert st_.block_draws(5, block, half) == want
+            assert sorted(want[0]) == list(range(half)) and len(want[1]) == half
+
+
+@compiled
+@pytest.mark.parametrize("digest, half", [(bytes(31), 2), (bytes(64), 2), (bytes(32), 0), (bytes(32), -3),
+                                          (bytes(32), 2**30)])
+def test_compiled_cue_draws_refuse_bad_input(digest, half):
+    with pytest.raises(ValueError, match="cue_draws"):
+        C.cue_draws(digest, half)
+
+
 # --------------------------------------------------------------------------- StreamRun
-STREAMS = ("multihop_arithmetic", "3", "test", 7)
-
-
 @pytest.mark.parametrize("attempt", [0, 2])
 def test_stream_run_yields_the_generators_of_item_streams_rng(attempt):
     indices = [0, 1, 5, 127, 128, 10**6, 3]
