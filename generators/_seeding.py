@@ -189,8 +189,10 @@ class ItemStreams:
 
     ``streams.rng(depth, index, attempt)`` returns a generator in the same state as
     :func:`item_rng` with those arguments, and ``streams.block(depth, block)`` one in the
-    state of :func:`block_rng` (``streams.block_draws`` its :func:`cue_draws`); each is one shared object whose state is reset on each call
-    (so use it for one item, or one block, at a time). One instance per thread.
+    state of :func:`block_rng` (``streams.block_draws`` gives its :func:`cue_draws`); each
+    is one shared object whose state is reset on each call (so use it for one item, or one
+    block, at a time). ``streams.run(depth, indices)`` is a run's :class:`StreamRun`. One
+    instance per thread.
     """
 
     def __init__(self, task: str, generator_version: str, split: str, seed: int) -> None:

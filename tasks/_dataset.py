@@ -71,7 +71,6 @@ from depthbench.tasks._spec import TaskSpec, check_params, load_spec
 jinja2 = lazy("jinja2")
 jinja2_meta = lazy("jinja2.meta")
 jsonschema = lazy("jsonschema")
-np = lazy("numpy")
 
 __all__ = [
     "build_items",

@@ -206,7 +206,7 @@ def test_stream_run_yields_the_generators_of_item_streams_rng(attempt):
     indices = [0, 1, 5, 127, 128, 10**6, 3]
     run = ItemStreams(*STREAMS).run(20, indices, attempt)
     reference = ItemStreams(*STREAMS)
-    assert len(run) == len(indices)
+    assert isinstance(run, StreamRun) and len(run) == len(indices)
     seen = 0
     for i, gen in zip(indices, run):
         want = reference.rng(20, i, attempt).bit_generator.state
