@@ -162,8 +162,8 @@ def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 
     ``Family.batch_size`` items (0: the builder's ``_BATCH``) per call of the family's
     ``generate_batch``, ``describe_batch`` and ``certify_batch`` when it has them (one
     ``generate`` / ``describe`` / ``certify`` call per item otherwise), with the collector
-    paused. Per run: the item streams (re-seeding them alone), the bucket's cue values,
-    ``generate`` (minus its streams), the statements, the certificates, then the builder's
+    paused. Per run: the item streams (the run's ``StreamRun`` for a batch; else re-seeding
+    them alone), the bucket's cue values, ``generate`` (minus its streams, when re-seeded per item), the statements, the certificates, then the builder's
     ``_Bucket._finish`` of the run (agreement checks, content hash, prompt, meta, item dict);
     its items are checked once to be those of ``build_items``. The whole build of the same
     items is timed on its own; "other" is the whole minus the
@@ -198,13 +198,15 @@ def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 
         with _gc_paused():
             for run in runs:
                 t0 = clock()
-                for i in run:
-                    streams.rng(depth, i)
+                rngs = streams.run(depth, run) if batched else None
+                if not batched:
+                    for i in run:
+                        streams.rng(depth, i)
                 t1 = clock()
                 cues = [bucket.cues(i) for i in run]
                 t2 = clock()
                 if batched:
-                    probs = fam.generate_batch(config, (streams.rng(depth, i) for i in run), cues)
+                    probs = fam.generate_batch(config, rngs, cues)
                 else:
                     probs = [fam.generate(config, streams.rng(depth, i)) if c is None
                              else fam.generate(config, streams.rng(depth, i), c) for i, c in zip(run, cues)]
@@ -218,7 +220,7 @@ def _stages(label: str, task: str, params: dict[str, Any], depth: int, n: int = 
                 t5 = clock()
                 items += bucket._finish(run, 0, cues, probs, texts, certs)
                 t6 = clock()
-                for (key, _), dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2 - (t1 - t0), t4 - t3, t5 - t4, t6 - t5)):
+                for (key, _), dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2 - (0 if batched else t1 - t0), t4 - t3, t5 - t4, t6 - t5)):
                     took[key] += dt
         return {k: v / n * 1e6 for k, v in took.items()}, items
 

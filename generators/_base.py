@@ -213,7 +213,9 @@ class Family:
         the sequence ``cues`` (a cue mapping or None), item ``j`` drawn from the ``j``-th
         stream of the iterable ``rngs`` (each consumed before the next is taken: the
         builder reuses one reseeded generator), equal to ``generate(config, rngs[j],
-        cues[j])`` whatever the other items are. The dataset builder uses it for the items
+        cues[j])`` whatever the other items are. The builder passes a
+        ``_seeding.StreamRun``; ``_seeding.uniform_rows(rngs, count, k)`` takes every
+        stream's first ``k`` ``random()`` draws at once from it. The dataset builder uses it for the items
         of a depth bucket, so vectorised work runs once per batch. None: one ``generate``
         call per item.
     describe_batch : callable, optional

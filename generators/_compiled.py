@@ -21,7 +21,7 @@ __all__ = ["load", "status", "describe_status", "MODULES", "ENV"]
 ENV = "DEPTHBENCH_PURE_PYTHON"
 
 #: The compiled modules, as pyproject.toml's ``ext-modules`` names them (tested).
-MODULES = ("_arith_c", "_graph_c")
+MODULES = ("_arith_c", "_graph_c", "_stream_c")
 
 
 def load(name: str) -> ModuleType | None:

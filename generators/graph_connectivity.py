@@ -62,6 +62,7 @@ import numpy as np
 
 from depthbench.generators._base import Certificate, Family, Problem, StepCheck, parse_int
 from depthbench.generators._compiled import load
+from depthbench.generators._seeding import uniform_rows
 
 #: the compiled certifier, statement and batch edge lists (generators/_graph_c.c), or None: pure Python
 _C = load("_graph_c")
@@ -388,9 +389,7 @@ def generate_batch(config: GraphConnectivityConfig, rngs: Iterable[np.random.Gen
     count = len(cues)
     if not count:
         return []
-    u = np.empty((count, 2 + k + n + 2 * num_edges))
-    for row, rng in zip(u, rngs):
-        rng.random(out=row)
+    u = uniform_rows(rngs, count, 2 + k + n + 2 * num_edges)
     ends = rows_of(m, d, u[:, 2:2 + k], layout)
     first = [bool(x) for x in (u[:, 0] < 0.5).tolist()]
     larger = [bool(x) for x in (u[:, 1] < 0.5).tolist()]

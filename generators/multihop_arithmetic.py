@@ -107,6 +107,7 @@ import numpy as np
 
 from depthbench.generators._base import Certificate, Family, Problem, StepCheck, parse_int
 from depthbench.generators._compiled import load
+from depthbench.generators._seeding import too_few_streams, uniform_rows
 
 #: the compiled fast paths (generators/_arith_c.c), or None: the pure-Python code below then runs
 _C = load("_arith_c")
@@ -515,27 +516,17 @@ def generate_batch(config: MultihopArithmeticConfig, rngs: Iterable[np.random.Ge
     m = config.modulus
     if m >= 1 << 31:  # a product of two values might not fit an int64: Python ints, item by item
         out = [generate(config, rng) for rng, _ in zip(rngs, cues)]
-        _check_streams(len(out), count)
+        if len(out) < count:
+            raise too_few_streams(len(out), count)
         return out
     lay = _layout(config)
-    u = np.empty((count, len(lay.bounds)))
-    filled = 0
-    for row, rng in zip(u, rngs):
-        rng.random(out=row)
-        filled += 1
-    _check_streams(filled, count)  # (a row without a stream would hold np.empty's leftover bytes)
+    u = uniform_rows(rngs, count, len(lay.bounds))
     if _C is not None:  # it scales and truncates each row itself
         n = config.num_variables
         return _C.generate(u, lay.bounds, lay.names, lay.ops, config.depth, m, lay.threshold, lay.order,
                            {"num_variables": n, "num_statements": n, "modulus": m}, {"modulus": m}, 1.0 / m, Problem)
     u *= lay.bounds
     return _build_numpy(config, lay, u.astype(np.int64))
-
-
-def _check_streams(streams: int, count: int) -> None:
-    if streams < count:
-        raise ValueError(f"rngs: {streams} stream{'s' if streams != 1 else ''} for {count} cues; pass one "
-                         "stream per item")
 
 
 def _build_numpy(config: MultihopArithmeticConfig, lay: _Layout, draw: np.ndarray) -> list[Problem]:

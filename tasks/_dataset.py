@@ -63,7 +63,7 @@ from depthbench._lazy import lazy
 from depthbench.errors import UserError
 from depthbench.generators import get_family
 from depthbench.generators._base import Family
-from depthbench.generators._seeding import ItemStreams, block_rng, item_rng
+from depthbench.generators._seeding import ItemStreams, block_rng, cue_draws, item_rng
 from depthbench.io import canonical_json, read_jsonl, sha256_bytes, sha256_file
 from depthbench.tasks._record import decode_item, item_from_record
 from depthbench.tasks._spec import TaskSpec, check_params, load_spec
@@ -71,7 +71,6 @@ from depthbench.tasks._spec import TaskSpec, check_params, load_spec
 jinja2 = lazy("jinja2")
 jinja2_meta = lazy("jinja2.meta")
 jsonschema = lazy("jsonschema")
-np = lazy("numpy")
 
 __all__ = [
     "build_items",
@@ -180,19 +179,18 @@ def _content_sha256(family: str, problem: str) -> str:
     return sha256_bytes(f"{family}\n{problem}".encode("utf-8"))
 
 
-def _cue_block(rng: Any, names: tuple[str, ...]) -> tuple[dict[str, bool], ...]:
-    """One block's cue values from its stream (``block_rng``): complementary pairs, shuffled.
+def _cue_block(draws: tuple[list[int], list[float]], names: tuple[str, ...]) -> tuple[dict[str, bool], ...]:
+    """One block's cue values from its draws (``_seeding.cue_draws`` of its ``block_rng``
+    stream, with ``half = 2 ** (len(names) - 1)``): complementary pairs, shuffled.
 
-    The draws are ``rng.permutation(half)`` (here as ``arange`` + ``shuffle``, what
-    ``permutation`` of an int does) and ``rng.random(half) < 0.5``; the dicts returned are
-    shared per cue vector (callers copy them).
+    Pair ``i`` is the cue vector ``firsts[i]`` and its complement, in that order unless the
+    pair's uniform is below 0.5; the dicts returned are shared per cue vector (callers copy
+    them).
     """
-    half, mask = 1 << (len(names) - 1), (1 << len(names)) - 1
-    firsts = np.arange(half)
-    rng.shuffle(firsts)
+    mask = (1 << len(names)) - 1
     vecs = _cue_dicts(names)
     order: list[dict[str, bool]] = []
-    for v, u in zip(firsts.tolist(), rng.random(half).tolist()):
+    for v, u in zip(*draws):
         order += (vecs[v ^ mask], vecs[v]) if u < 0.5 else (vecs[v], vecs[v ^ mask])
     return tuple(order)
 
@@ -206,7 +204,8 @@ def _cue_dicts(names: tuple[str, ...]) -> tuple[dict[str, bool], ...]:
 @lru_cache(maxsize=4096)
 def _block_cues(task: str, version: str, split: str, seed: int, depth: int, block: int,
                 names: tuple[str, ...]) -> tuple[dict[str, bool], ...]:
-    return _cue_block(block_rng(task, version, split, seed, depth, block, shared=True), names)
+    return _cue_block(cue_draws(block_rng(task, version, split, seed, depth, block, shared=True),
+                                1 << (len(names) - 1)), names)
 
 
 def bucket_cues(task: str, generator_version: str, split: str, seed: int, depth: int, index: int,
@@ -357,7 +356,7 @@ class _Bucket:
         block, pos = divmod(index, self.block_size)
         if self._block is None or self._block[0] != block:
             if self.streams is not None:
-                vals = _cue_block(self.streams.block(self.depth, block), self.fam.cues)
+                vals = _cue_block(self.streams.block_draws(self.depth, block, self.block_size >> 1), self.fam.cues)
             else:
                 vals = _block_cues(self.ctx.task, self.fam.version, self.split, self.seed, self.depth, block,
                                    tuple(self.fam.cues))
@@ -380,12 +379,14 @@ class _Bucket:
     def items(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         """``[self.item(i) for i in indices]`` (first attempts), the problems made by one
         ``Family.generate_batch`` call when the family has one (same items: each is drawn
-        from its own stream, see the hook's contract)."""
+        from its own stream, see the hook's contract; with shared streams they come as one
+        ``StreamRun``, whose draws the family may take at once)."""
         fam = self.fam
         if fam.generate_batch is None or len(indices) < 2:
             return [self.item(i) for i in indices]
         cues = [self.cues(i) for i in indices]
-        probs = fam.generate_batch(self.config, (self._rng(i, 0) for i in indices), cues)
+        rngs = (self._rng(i, 0) for i in indices) if self.streams is None else self.streams.run(self.depth, indices)
+        probs = fam.generate_batch(self.config, rngs, cues)
         instances = [p.instance for p in probs]
         texts = None if fam.describe_batch is None else fam.describe_batch(instances)
         certs = None
