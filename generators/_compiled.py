@@ -1,11 +1,13 @@
 """The optional compiled fast paths of the generators (C extension modules).
 
-``pyproject.toml`` builds ``depthbench.generators._arith_c`` and ``_graph_c`` when a C compiler
-is present (``optional = true``: an install without one still succeeds). Each function in
+``pyproject.toml`` builds the modules of :data:`MODULES` (``depthbench.generators._arith_c``,
+``_graph_c`` and ``_stream_c``) when a C compiler is present (``optional = true``: an install
+without one still succeeds). Each function in
 them has a pure-Python reference in its family's module, which gives the same results and is
 used whenever the extension is missing or ``DEPTHBENCH_PURE_PYTHON=1`` is set in the
 environment (the tests run both paths against each other). After editing a ``.c`` file,
-re-run ``pip install -e .`` to rebuild it. :func:`status` says which ones a process uses
+re-run ``pip install -e .`` to rebuild it (an editable install puts the built modules next
+to the sources in ``generators/``, so every environment installed from that tree uses them). :func:`status` says which ones a process uses
 (``depthbench --version`` and ``benchmarks/generate_bench.py`` print it).
 """
 
@@ -30,7 +32,7 @@ def load(name: str) -> ModuleType | None:
     Parameters
     ----------
     name : str
-        ``"_arith_c"`` or ``"_graph_c"``.
+        One of :data:`MODULES` (``"_arith_c"``, ``"_graph_c"``, ``"_stream_c"``).
 
     Returns
     -------
@@ -52,7 +54,7 @@ def status() -> dict[str, bool]:
 
 
 def describe_status() -> str:
-    """:func:`status` in words, e.g. ``"compiled fast paths: _arith_c, _graph_c"``, or
+    """:func:`status` in words, e.g. ``"compiled fast paths: _arith_c, _graph_c, _stream_c"``, or
     ``"compiled fast paths: none (pure Python; DEPTHBENCH_PURE_PYTHON=1)"``."""
     on = [name for name, loaded in status().items() if loaded]
     if on:

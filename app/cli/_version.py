@@ -14,5 +14,5 @@ __all__ = ["version_line"]
 
 
 def version_line() -> str:
-    """E.g. ``"depthbench 0.1.0; compiled fast paths: _arith_c, _graph_c"``."""
+    """E.g. ``"depthbench 0.1.0; compiled fast paths: _arith_c, _graph_c, _stream_c"``."""
     return f"depthbench {__version__}; {describe_status()}"
