@@ -24,6 +24,8 @@
 #include <Python.h>
 #include <string.h>
 
+#include "_ascii_text.h"
+
 /* interned keys and values (made once at import) */
 static PyObject *s_var, *s_op, *s_args, *s_value, *s_modulus, *s_statements, *s_query, *s_order,
     *s_evaluations, *s_integer, *s_plus;
@@ -706,52 +708,21 @@ fail:
 /* ------------------------------------------------------------------------------------------
    describe */
 
-typedef struct {
-    char *p;
-    Py_ssize_t len, cap;
-} buffer;
-
-static int put(buffer *b, const char *s, Py_ssize_t len)
-{
-    if (b->len + len > b->cap) {
-        Py_ssize_t cap = 2 * (b->len + len) + 256;
-        char *p = PyMem_Realloc(b->p, (size_t)cap);
-        if (p == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        b->p = p, b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, (size_t)len);
-    b->len += len;
-    return 0;
-}
-
 /* Append str(o) for an exact ASCII str or an exact int within int64: 1 done, 0 not handled,
    -1 memory error. */
-static int put_obj(buffer *b, PyObject *o)
+static int put_obj(ascii_text *b, PyObject *o)
 {
     if (PyUnicode_CheckExact(o)) {
         if (!PyUnicode_IS_ASCII(o))
             return 0;
-        return put(b, (const char *)PyUnicode_1BYTE_DATA(o), PyUnicode_GET_LENGTH(o)) < 0 ? -1 : 1;
+        return text_put(b, (const char *)PyUnicode_1BYTE_DATA(o), PyUnicode_GET_LENGTH(o)) < 0 ? -1 : 1;
     }
     if (PyLong_CheckExact(o)) {
-        char digits[24];
-        int overflow = 0, at = 24, neg;
+        int overflow = 0;
         long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
-        unsigned long long u;
         if (overflow)
             return 0;
-        neg = v < 0;
-        u = neg ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-        do {
-            digits[--at] = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
-        if (neg)
-            digits[--at] = '-';
-        return put(b, digits + at, 24 - at) < 0 ? -1 : 1;
+        return text_put_int(b, v) < 0 ? -1 : 1;
     }
     return 0;
 }
@@ -765,7 +736,7 @@ typedef struct {
 } frame_cache;
 
 /* The statement lines of `sts` into b: 1 done, 0 not handled, -1 error. */
-static int put_statements(buffer *b, PyObject *sts)
+static int put_statements(ascii_text *b, PyObject *sts)
 {
     Py_ssize_t i;
     int r;
@@ -778,10 +749,10 @@ static int put_statements(buffer *b, PyObject *sts)
         one = one_char(op) == '='; /* describe: "v = a" for '=', "v = a op b" for any other op */
         if (PyList_GET_SIZE(args) < (one ? 1 : 2))
             return 0;
-        if ((i && put(b, "\n", 1) < 0) || (r = put_obj(b, var)) != 1 || put(b, " = ", 3) < 0 ||
+        if ((i && text_put(b, "\n", 1) < 0) || (r = put_obj(b, var)) != 1 || text_put(b, " = ", 3) < 0 ||
             (r = put_obj(b, PyList_GET_ITEM(args, 0))) != 1)
             return PyErr_Occurred() ? -1 : r;
-        if (!one && (put(b, " ", 1) < 0 || (r = put_obj(b, op)) != 1 || put(b, " ", 1) < 0 ||
+        if (!one && (text_put(b, " ", 1) < 0 || (r = put_obj(b, op)) != 1 || text_put(b, " ", 1) < 0 ||
                      (r = put_obj(b, PyList_GET_ITEM(args, 1))) != 1))
             return PyErr_Occurred() ? -1 : r;
     }
@@ -791,7 +762,7 @@ static int put_statements(buffer *b, PyObject *sts)
 /* describe(inst) into b: 1 done, 0 not handled, -1 error. The header and order lines come
    from the Python _frame (one call per new (count, modulus, order)); the fields read are held
    while it runs. */
-static int describe_one(PyObject *inst, PyObject *frame, PyObject *question, frame_cache *fc, buffer *b)
+static int describe_one(PyObject *inst, PyObject *frame, PyObject *question, frame_cache *fc, ascii_text *b)
 {
     PyObject *mo, *sts, *query, *order_obj;
     Py_ssize_t n;
@@ -840,7 +811,7 @@ static PyObject *describe(PyObject *self, PyObject *args)
 {
     PyObject *seq, *frame, *question, *items, *out = NULL;
     Py_ssize_t i, n;
-    buffer b = {NULL, 0, 0};
+    ascii_text b = {NULL, 0, 0};
     frame_cache fc = {0, 0, 0, NULL};
     if (!PyArg_ParseTuple(args, "OOU:describe", &seq, &frame, &question))
         return NULL;
@@ -860,19 +831,17 @@ static PyObject *describe(PyObject *self, PyObject *args)
             Py_INCREF(Py_None);
             text = Py_None;
         } else {
-            /* ASCII bytes: a one-byte-kind str copied in directly */
-            if ((text = PyUnicode_New(b.len, 127)) == NULL) {
+            if ((text = text_str(&b)) == NULL) {  /* ASCII bytes: a one-byte-kind str */
                 Py_CLEAR(out);
                 goto done;
             }
-            memcpy(PyUnicode_1BYTE_DATA(text), b.p, (size_t)b.len);
         }
         PyList_SET_ITEM(out, i, text);
     }
 done:
     Py_DECREF(items);
     Py_XDECREF(fc.pair);
-    PyMem_Free(b.p);
+    PyMem_Free(b.data);
     return out;
 }
 

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_ascii_text.h"
+
 /* ---------------------------------------------------------------- reading the instance */
 
 /* The value of an exact int in [0, n) into *out: 1, else 0 (any other type, or a value
@@ -76,19 +78,6 @@ static PyObject *field(PyObject *instance, PyObject *key)
         PyErr_Clear();
     Py_XINCREF(v);
     return v;
-}
-
-/* Decimal digits of x written backwards into the end of buf[0..21); returns the first char. */
-static char *digits(long long x, char *end)
-{
-    unsigned long long m = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
-    do {
-        *--end = (char)('0' + m % 10);
-        m /= 10;
-    } while (m);
-    if (x < 0)
-        *--end = '-';
-    return end;
 }
 
 /* ---------------------------------------------------------------- certify */
@@ -190,7 +179,7 @@ static PyObject *certify(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ss
         length++;
     /* from the arrays alone (a finalizer run from here on may have changed the instance) */
     result = NULL;  /* unless every object below is made */
-    char text_buf[24], *text_end = text_buf + sizeof text_buf, *text_first = digits(found, text_end);
+    char text_buf[24], *text_end = text_buf + sizeof text_buf, *text_first = text_digits(found, text_end);
     PyObject *answer = PyUnicode_FromStringAndSize(text_first, text_end - text_first), *depth = NULL, *path = NULL;
     if (answer && (depth = PyLong_FromSsize_t(length - 1)) && (path = PyList_New(length))) {
         Py_ssize_t i = length;
@@ -220,38 +209,6 @@ done:
 
 /* ---------------------------------------------------------------- describe */
 
-/* A growing output buffer of ASCII text. */
-typedef struct {
-    char *data;
-    Py_ssize_t len, cap;
-} text;
-
-static int put(text *t, const char *s, Py_ssize_t len)
-{
-    if (t->len + len > t->cap) {
-        Py_ssize_t cap = 2 * (t->len + len);
-        char *data = PyMem_Realloc(t->data, (size_t)cap);
-        if (!data) {
-            PyErr_NoMemory();
-            return 0;
-        }
-        t->data = data;
-        t->cap = cap;
-    }
-    memcpy(t->data + t->len, s, (size_t)len);
-    t->len += len;
-    return 1;
-}
-
-static int put_str(text *t, const char *s) { return put(t, s, (Py_ssize_t)strlen(s)); }
-
-static int put_int(text *t, long long x)
-{
-    char buf[24], *end = buf + sizeof buf;
-    char *first = digits(x, end);
-    return put(t, first, end - first);
-}
-
 /* describe(instance) -> str or None: the reference describe()'s statement, for exact ints
    (any int64 value: the reference states every int label as its decimal text), exact
    lists/tuples of two and an ASCII exact-str kind; None otherwise. */
@@ -264,7 +221,7 @@ static PyObject *describe(PyObject *Py_UNUSED(self), PyObject *instance)
     PyObject *targets = field(instance, KEY_TARGETS), *kind = field(instance, KEY_KIND);
     PyObject *s_obj = field(instance, KEY_SOURCE), *t1_obj, *t2_obj, **rows;
     PyObject *result = Py_None;
-    text t = {NULL, 0, 0};
+    ascii_text t = {NULL, 0, 0};
     long long n, s, t1, t2;
     Py_ssize_t num_edges;
     if (!n_obj || !edges || !kind || !s_obj || !targets || !plain_int(n_obj, &n) || n == LLONG_MIN
@@ -281,10 +238,10 @@ static PyObject *describe(PyObject *Py_UNUSED(self), PyObject *instance)
             goto done;
         }
     }
-    if (!put(&t, "Graph type: ", 12)
-        || !put(&t, (const char *)PyUnicode_1BYTE_DATA(kind), PyUnicode_GET_LENGTH(kind))
-        || !put_str(&t, "\nNodes: ") || !put_int(&t, n) || !put_str(&t, " (labelled 0 to ")
-        || !put_int(&t, n - 1) || !put_str(&t, ")\nEdges (undirected): "))
+    if (text_put_str(&t, "Graph type: ") < 0
+        || text_put(&t, (const char *)PyUnicode_1BYTE_DATA(kind), PyUnicode_GET_LENGTH(kind)) < 0
+        || text_put_str(&t, "\nNodes: ") < 0 || text_put_int(&t, n) < 0 || text_put_str(&t, " (labelled 0 to ") < 0
+        || text_put_int(&t, n - 1) < 0 || text_put_str(&t, ")\nEdges (undirected): ") < 0)
         goto fail;
     for (Py_ssize_t j = 0; j < num_edges; j++) {
         PyObject *a, *b;
@@ -293,22 +250,20 @@ static PyObject *describe(PyObject *Py_UNUSED(self), PyObject *instance)
             goto done;
         /* ", u-v" (no separator before the first), formatted right to left in one buffer */
         char buf[64], *end = buf + sizeof buf;
-        char *first = digits(v, end);
+        char *first = text_digits(v, end);
         *--first = '-';
-        first = digits(u, first);
+        first = text_digits(u, first);
         if (j) {
             *--first = ' ';
             *--first = ',';
         }
-        if (!put(&t, first, end - first))
+        if (text_put(&t, first, end - first) < 0)
             goto fail;
     }
-    if (!put_str(&t, "\nSource: ") || !put_int(&t, s) || !put_str(&t, "\nTargets: ") || !put_int(&t, t1)
-        || !put_str(&t, ", ") || !put_int(&t, t2))
+    if (text_put_str(&t, "\nSource: ") < 0 || text_put_int(&t, s) < 0 || text_put_str(&t, "\nTargets: ") < 0
+        || text_put_int(&t, t1) < 0 || text_put_str(&t, ", ") < 0 || text_put_int(&t, t2) < 0)
         goto fail;
-    result = PyUnicode_New(t.len, 127);
-    if (result)
-        memcpy(PyUnicode_1BYTE_DATA(result), t.data, (size_t)t.len);
+    result = text_str(&t);
     goto done;
 fail:
     result = NULL;
