@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from _compiled_helpers import rss_kib  # noqa: E402
 from test_arithmetic_broken_programs import HOW, _break  # noqa: E402
 from test_multihop_arithmetic import _random_program, configs  # noqa: E402
 
@@ -346,11 +347,6 @@ def test_the_compiled_generator_refuses_draws_outside_their_bounds():
             mh._C.generate(u, bounds, *args)
 
 
-def _rss_kib() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-
-
 @compiled
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc to read the resident size")
 def test_no_leak_over_a_hundred_thousand_calls():
@@ -380,10 +376,10 @@ def test_no_leak_over_a_hundred_thousand_calls():
     for _ in range(10_000):  # warm-up: caches, free lists, allocator arenas
         calls()
     refs = [sys.getrefcount(o) for o in (good, handed, broken, names, size, space, Problem, Certificate, question)]
-    before = _rss_kib()
+    before = rss_kib()
     for _ in range(100_000):
         calls()
-    assert _rss_kib() - before < 4096
+    assert rss_kib() - before < 4096
     assert [sys.getrefcount(o) for o in (good, handed, broken, names, size, space, Problem, Certificate, question)] == refs
 
 

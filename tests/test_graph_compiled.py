@@ -15,8 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from depthbench.generators import graph_connectivity as gc
-from depthbench.tasks import TaskSpec, build_items, load_spec
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _compiled_helpers import rss_kib  # noqa: E402
+
+from depthbench.generators import graph_connectivity as gc  # noqa: E402
+from depthbench.tasks import TaskSpec, build_items, load_spec  # noqa: E402
 
 C = gc._C
 needs_c = pytest.mark.skipif(C is None, reason="the compiled module _graph_c is not built, or DEPTHBENCH_PURE_PYTHON=1")
@@ -335,11 +339,6 @@ def test_builder_items_are_the_same_with_and_without_the_compiled_module(kind, m
 
 
 # --------------------------------------------------------------------------- leaks
-def _rss_kib() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-
-
 @needs_c
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc (Linux)")
 def test_compiled_calls_do_not_leak():
@@ -370,7 +369,7 @@ def test_compiled_calls_do_not_leak():
 
     run(2_000)
     collector.collect()
-    objects, refs, rss = len(collector.get_objects()), [sys.getrefcount(i) for i in insts], _rss_kib()
+    objects, refs, rss = len(collector.get_objects()), [sys.getrefcount(i) for i in insts], rss_kib()
     refs_fields = [sys.getrefcount(v) for i in insts for v in i.values()]  # the C code owns them mid-call
     refs_edges = [sys.getrefcount(e) for e in good["edges"][:5]]
     refs_perm = sys.getrefcount(perm)
@@ -382,7 +381,7 @@ def test_compiled_calls_do_not_leak():
     assert [sys.getrefcount(v) for i in insts for v in i.values()] == refs_fields
     assert [sys.getrefcount(e) for e in good["edges"][:5]] == refs_edges
     assert sys.getrefcount(perm) == refs_perm
-    assert _rss_kib() - rss < 2_048
+    assert rss_kib() - rss < 2_048
     assert sys.getallocatedblocks() - blocks < 1_000
 
 

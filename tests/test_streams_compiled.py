@@ -19,11 +19,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from depthbench.generators import _seeding
-from depthbench.generators._seeding import (MAX_UNIFORMS, ItemStreams, StreamRun, block_rng, cue_draws, item_rng,
-                                            uniform_rows)
-from depthbench.io import canonical_json
-from depthbench.tasks import build_items, load_spec
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _compiled_helpers import rss_kib  # noqa: E402
+
+from depthbench.generators import _seeding  # noqa: E402
+from depthbench.generators._seeding import (MAX_UNIFORMS, ItemStreams, StreamRun, block_rng, cue_draws,  # noqa: E402
+                                            item_rng, uniform_rows)
+from depthbench.io import canonical_json  # noqa: E402
+from depthbench.tasks import build_items, load_spec  # noqa: E402
 
 C = _seeding._C
 STREAMS = ("multihop_arithmetic", "3", "test", 7)
@@ -132,11 +136,6 @@ def test_compiled_uniforms_refuse_wrong_types():
         C.uniforms(bytes(32), 1, readonly)
 
 
-def _rss_kib() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-
-
 @compiled
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc to read the resident size")
 def test_compiled_uniforms_do_not_leak():
@@ -145,7 +144,7 @@ def test_compiled_uniforms_do_not_leak():
     C.uniforms(digests, 25, out)
     C.cue_draws(digests[:32], 8)
     refs = [sys.getrefcount(o) for o in (digests, out, short)]
-    before = _rss_kib()
+    before = rss_kib()
     for _ in range(100_000):
         C.uniforms(digests, 25, out)
         C.cue_draws(digests[:32], 8)
@@ -157,7 +156,7 @@ def test_compiled_uniforms_do_not_leak():
             C.cue_draws(digests, 8)
         except ValueError:
             pass
-    assert _rss_kib() - before < 2048
+    assert rss_kib() - before < 2048
     assert [sys.getrefcount(o) for o in (digests, out, short)] == refs
     assert _same_bits(out, _numpy_rows([digests[:32]] * 4, 25))
 
